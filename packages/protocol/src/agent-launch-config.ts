@@ -1,0 +1,45 @@
+import { MalocherError } from "./malocher-error.js";
+import { numberField, stringField } from "./record-fields.js";
+
+/**
+ * What the supervisor tells an agent at launch, as one JSON line on the agent's stdin (never
+ * argv or the environment: it holds the tunnel token).
+ */
+export interface AgentLaunchConfig {
+  /** Chosen by the supervisor, unique per launch; names the agent's running directory and lease. */
+  agentId: string;
+  /** The shared directory, as the node sees it. */
+  dir: string;
+  /** Where the agent's WebSocket connects: `ws://127.0.0.1:<port>/`. */
+  port: number;
+  /** The per-run secret the supervisor checks on connect. */
+  token: string;
+  /** The machine as the user named it; stamped on every result. */
+  host: string;
+  /** Jobs at once; 0 means the node's CPU count. */
+  slots: number;
+  /** How long the agent keeps running without its WebSocket before it stops its jobs and exits. */
+  disconnectGraceMs: number;
+}
+
+/** Parses and validates the launch line. */
+export function parseAgentLaunchConfig(line: string): AgentLaunchConfig {
+  try {
+    const record = JSON.parse(line) as unknown;
+    if (typeof record !== "object" || record === null) throw new TypeError("not an object");
+    const fields = record as Record<string, unknown>;
+    return {
+      agentId: stringField(fields, "agentId"),
+      dir: stringField(fields, "dir"),
+      port: numberField(fields, "port"),
+      token: stringField(fields, "token"),
+      host: stringField(fields, "host"),
+      slots: numberField(fields, "slots"),
+      disconnectGraceMs: numberField(fields, "disconnectGraceMs"),
+    };
+  } catch (error) {
+    throw new MalocherError("PROTOCOL_ERROR", `Invalid agent launch config: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}

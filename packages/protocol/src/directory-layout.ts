@@ -1,0 +1,43 @@
+import { join } from "node:path";
+import { shardOf } from "./job-id.js";
+
+/**
+ * Where everything lives in the shared directory. Paths only: reading and writing them is the
+ * agent's and the supervisor's business.
+ *
+ * ```
+ * <dir>/format                      directory format version
+ * <dir>/signal                      touched on submit; agents watch this one file
+ * <dir>/specs/<shard>/<jobId>       immutable job spec
+ * <dir>/queued/<shard>/<jobId>      queue marker; claimed by renaming it away
+ * <dir>/running/<agentId>/<jobId>   claimed by that agent (a directory only it renames into)
+ * <dir>/results/<shard>/<jobId>     write-once result
+ * <dir>/logs/<shard>/<jobId>.out    job stdout (and .err)
+ * <dir>/agents/<agentId>            an agent's lease
+ * <dir>/tmp/                        files being written
+ * ```
+ */
+export const directoryLayout = {
+  formatFile: (dir: string) => join(dir, "format"),
+  signalFile: (dir: string) => join(dir, "signal"),
+  specsDir: (dir: string) => join(dir, "specs"),
+  specFile: (dir: string, jobId: string) => join(dir, "specs", shardOf(jobId), jobId),
+  queuedDir: (dir: string) => join(dir, "queued"),
+  queuedShardDir: (dir: string, shard: string) => join(dir, "queued", shard),
+  queuedFile: (dir: string, jobId: string) => join(dir, "queued", shardOf(jobId), jobId),
+  runningDir: (dir: string) => join(dir, "running"),
+  agentRunningDir: (dir: string, agentId: string) => join(dir, "running", agentId),
+  runningFile: (dir: string, agentId: string, jobId: string) => join(dir, "running", agentId, jobId),
+  resultsDir: (dir: string) => join(dir, "results"),
+  resultsShardDir: (dir: string, shard: string) => join(dir, "results", shard),
+  resultFile: (dir: string, jobId: string) => join(dir, "results", shardOf(jobId), jobId),
+  logsDir: (dir: string) => join(dir, "logs"),
+  stdoutFile: (dir: string, jobId: string) => join(dir, "logs", shardOf(jobId), `${jobId}.out`),
+  stderrFile: (dir: string, jobId: string) => join(dir, "logs", shardOf(jobId), `${jobId}.err`),
+  agentsDir: (dir: string) => join(dir, "agents"),
+  leaseFile: (dir: string, agentId: string) => join(dir, "agents", agentId),
+  tmpDir: (dir: string) => join(dir, "tmp"),
+} as const;
+
+/** The directories that hold one sub-directory per shard. */
+export const SHARDED_DIRS = ["specs", "queued", "results", "logs"] as const;

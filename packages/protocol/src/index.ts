@@ -1,0 +1,31 @@
+export { MalocherError, ERROR_CODES, serializeError, type ErrorCode, type SerializedError } from "./malocher-error.js";
+export { PROTOCOL_VERSION, DIRECTORY_FORMAT, MALOCHER_VERSION } from "./version.js";
+export { newJobId, isJobId, shardOf, SHARDS } from "./job-id.js";
+export { directoryLayout, SHARDED_DIRS } from "./directory-layout.js";
+export { JOB_STATES, type JobState } from "./job-state.js";
+export { encodeJobSpec, decodeJobSpec, type JobSpec, type FunctionRef } from "./job-spec.js";
+export {
+  encodeStoredResult,
+  decodeStoredResult,
+  toJobResult,
+  type JobResult,
+  type JobResultMeta,
+  type JobError,
+  type StoredResult,
+} from "./job-result.js";
+export { encodeValue, decodeValue } from "./value-codec.js";
+export { findUnserializable } from "./find-unserializable.js";
+export type {
+  AgentMessage,
+  SupervisorMessage,
+  HelloMessage,
+  HeartbeatMessage,
+  JobStartedMessage,
+  JobFinishedMessage,
+  ByeMessage,
+  WelcomeMessage,
+  NudgeMessage,
+  StopMessage,
+} from "./messages.js";
+export { encodeMessage, decodeAgentMessage, decodeSupervisorMessage } from "./message-codec.js";
+export { parseAgentLaunchConfig, type AgentLaunchConfig } from "./agent-launch-config.js";

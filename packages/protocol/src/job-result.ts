@@ -1,0 +1,83 @@
+import { MalocherError, type SerializedError } from "./malocher-error.js";
+import { packRecord, unpackRecord } from "./record-codec.js";
+import { booleanField, bytesField, numberField, recordField, stringField } from "./record-fields.js";
+import { decodeValue } from "./value-codec.js";
+import { DIRECTORY_FORMAT } from "./version.js";
+
+/** Fields every result has, whether the job succeeded or not. */
+export interface JobResultMeta {
+  jobId: string;
+  /** The machine as the user named it (`sshMachines` entry), or `"local"`. */
+  host: string;
+  /** How many runs it took (1 unless the job was retried). */
+  attempts: number;
+  /** How long the last attempt ran. */
+  durationMs: number;
+}
+
+/** The error of a failed job: what it threw, or what Malocher observed (`code`). */
+export interface JobError extends SerializedError {}
+
+/**
+ * The outcome of one job.
+ *
+ * @example
+ * ```ts
+ * if (result.ok) console.log(result.value); else console.error(result.error.code, result.error.message);
+ * ```
+ */
+export type JobResult<T = unknown> =
+  | (JobResultMeta & { ok: true; value: T })
+  | (JobResultMeta & { ok: false; error: JobError });
+
+/** A result as stored in `results/`: the value stays encoded until someone asks for it. */
+export type StoredResult =
+  | (JobResultMeta & { ok: true; value: Uint8Array; agentId: string; finishedAt: number })
+  | (JobResultMeta & { ok: false; error: JobError; agentId: string; finishedAt: number });
+
+/** The bytes of a result file. */
+export function encodeStoredResult(result: StoredResult): Uint8Array {
+  return packRecord({ format: DIRECTORY_FORMAT, ...result });
+}
+
+/** Reads a result file's bytes; throws `JOB_SPEC_CORRUPT`-like `SHARED_DIR_FORMAT` on garbage. */
+export function decodeStoredResult(bytes: Uint8Array, expectedJobId: string): StoredResult {
+  try {
+    const record = unpackRecord(bytes);
+    const format = numberField(record, "format");
+    if (format !== DIRECTORY_FORMAT) throw new TypeError(`format ${format}, expected ${DIRECTORY_FORMAT}`);
+    const meta = {
+      jobId: stringField(record, "jobId"),
+      host: stringField(record, "host"),
+      attempts: numberField(record, "attempts"),
+      durationMs: numberField(record, "durationMs"),
+      agentId: stringField(record, "agentId"),
+      finishedAt: numberField(record, "finishedAt"),
+    };
+    if (meta.jobId !== expectedJobId) throw new TypeError(`it names job ${meta.jobId}`);
+    if (booleanField(record, "ok")) return { ...meta, ok: true, value: bytesField(record, "value") };
+    const error = recordField(record, "error");
+    const jobError: JobError = { name: stringField(error, "name"), message: stringField(error, "message") };
+    if (typeof error["stack"] === "string") jobError.stack = error["stack"];
+    if (typeof error["code"] === "string") jobError.code = error["code"];
+    return { ...meta, ok: false, error: jobError };
+  } catch (error) {
+    throw new MalocherError(
+      "SHARED_DIR_FORMAT",
+      `The result file of job ${expectedJobId} is unreadable (${(error as Error).message}).`,
+      { cause: error },
+    );
+  }
+}
+
+/** Turns a stored result into the public {@link JobResult}, decoding the value. */
+export function toJobResult(stored: StoredResult): JobResult {
+  const meta: JobResultMeta = {
+    jobId: stored.jobId,
+    host: stored.host,
+    attempts: stored.attempts,
+    durationMs: stored.durationMs,
+  };
+  if (!stored.ok) return { ok: false, error: stored.error, ...meta };
+  return { ok: true, value: decodeValue(stored.value), ...meta };
+}

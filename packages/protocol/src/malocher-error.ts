@@ -1,0 +1,89 @@
+/**
+ * Every condition a Malocher user can act on has a code. One error class carries them all, so
+ * callers switch on `error.code` instead of on classes.
+ */
+export const ERROR_CODES = [
+  // submitting
+  "FUNCTION_NOT_IMPORTABLE",
+  "ARG_NOT_SERIALIZABLE",
+  "INVALID_OPTIONS",
+  // the shared directory
+  "SHARED_DIR_FORMAT",
+  "JOB_SPEC_CORRUPT",
+  "JOB_NOT_FOUND",
+  // SSH and nodes
+  "SSH_HOST_KEY_UNKNOWN",
+  "SSH_HOST_KEY_MISMATCH",
+  "SSH_AUTH_FAILED",
+  "SSH_KEY_UNREADABLE",
+  "SSH_UNREACHABLE",
+  "SSH_FAILED",
+  "AGENT_START_FAILED",
+  "AGENT_VERSION_MISMATCH",
+  "NODE_LOST",
+  "NO_USABLE_NODES",
+  "TUNNEL_AUTH_FAILED",
+  // jobs (the codes of failed results)
+  "JOB_THREW",
+  "JOB_EXITED",
+  "WORKER_CRASHED",
+  "JOB_IMPORT_FAILED",
+  "JOB_CWD_UNAVAILABLE",
+  "RESULT_NOT_SERIALIZABLE",
+  // wire
+  "PROTOCOL_ERROR",
+] as const;
+
+/** A code that says which condition a {@link MalocherError} reports. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The shape in which errors cross process boundaries and are stored in results. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+}
+
+/**
+ * The one error class of Malocher. `code` says what happened; the message says what to do.
+ *
+ * @example
+ * ```ts
+ * try { submit(() => 1); } catch (e) {
+ *   if (e instanceof MalocherError && e.code === "FUNCTION_NOT_IMPORTABLE") console.error(e.message);
+ * }
+ * ```
+ */
+export class MalocherError extends Error {
+  override readonly name = "MalocherError";
+  readonly code: ErrorCode;
+  /** For errors that summarize others (`NO_USABLE_NODES`): each underlying error. */
+  readonly errors: readonly MalocherError[];
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; errors?: readonly MalocherError[] } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.errors = options.errors ?? [];
+  }
+}
+
+/** Turns anything thrown into the plain `{name, message, stack, code}` shape. */
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    const out: SerializedError = { name: error.name, message: error.message };
+    if (error.stack !== undefined) out.stack = error.stack;
+    if (code !== undefined && code !== null) out.code = String(code);
+    return out;
+  }
+  return { name: "Error", message: `a non-Error value was thrown: ${describeThrown(error)}` };
+}
+
+function describeThrown(value: unknown): string {
+  try {
+    return typeof value === "string" ? JSON.stringify(value) : String(value);
+  } catch {
+    return typeof value;
+  }
+}

@@ -1,0 +1,76 @@
+import { MalocherError } from "./malocher-error.js";
+import type { AgentMessage, SupervisorMessage } from "./messages.js";
+import { packRecord, unpackRecord } from "./record-codec.js";
+import { booleanField, numberField, stringField } from "./record-fields.js";
+
+/** Encodes a message of either direction. */
+export function encodeMessage(message: AgentMessage | SupervisorMessage): Uint8Array {
+  return packRecord(message);
+}
+
+/** Decodes and validates a frame from an agent; throws `PROTOCOL_ERROR` on anything else. */
+export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
+  return decodeWith(bytes, (record, type) => {
+    switch (type) {
+      case "hello":
+        return {
+          type,
+          agentId: stringField(record, "agentId"),
+          host: stringField(record, "host"),
+          hostname: stringField(record, "hostname"),
+          pid: numberField(record, "pid"),
+          slots: numberField(record, "slots"),
+          version: stringField(record, "version"),
+          protocolVersion: numberField(record, "protocolVersion"),
+        };
+      case "heartbeat":
+        return { type, running: numberField(record, "running"), load: numberField(record, "load") };
+      case "jobStarted":
+        return { type, jobId: stringField(record, "jobId"), attempt: numberField(record, "attempt") };
+      case "jobFinished":
+        return {
+          type,
+          jobId: stringField(record, "jobId"),
+          ok: booleanField(record, "ok"),
+          durationMs: numberField(record, "durationMs"),
+        };
+      case "bye":
+        return { type, reason: stringField(record, "reason") };
+      default:
+        return undefined;
+    }
+  });
+}
+
+/** Decodes and validates a frame from a supervisor; throws `PROTOCOL_ERROR` on anything else. */
+export function decodeSupervisorMessage(bytes: Uint8Array): SupervisorMessage {
+  return decodeWith(bytes, (record, type) => {
+    switch (type) {
+      case "welcome":
+      case "nudge":
+        return { type };
+      case "stop":
+        return { type, reason: stringField(record, "reason") };
+      default:
+        return undefined;
+    }
+  });
+}
+
+function decodeWith<T>(
+  bytes: Uint8Array,
+  read: (record: Record<string, unknown>, type: string) => T | undefined,
+): T {
+  let type = "?";
+  try {
+    const record = unpackRecord(bytes);
+    type = stringField(record, "type");
+    const message = read(record, type);
+    if (message === undefined) throw new TypeError("unknown message type");
+    return message;
+  } catch (error) {
+    throw new MalocherError("PROTOCOL_ERROR", `Malformed "${type}" frame: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Messages on the WebSocket between an agent and its supervisor: small control frames only.
+ * Job specs, arguments, results and logs travel through the shared directory.
+ */
+
+/** Agent → supervisor: the first frame after the connection is accepted. */
+export interface HelloMessage {
+  type: "hello";
+  agentId: string;
+  /** The machine as the user named it (from the launch config). */
+  host: string;
+  /** The node's own host name. */
+  hostname: string;
+  pid: number;
+  slots: number;
+  /** Malocher package version and wire protocol version of the agent. */
+  version: string;
+  protocolVersion: number;
+}
+
+/** Agent → supervisor, every second. */
+export interface HeartbeatMessage {
+  type: "heartbeat";
+  running: number;
+  /** The node's one-minute load average. */
+  load: number;
+}
+
+export interface JobStartedMessage {
+  type: "jobStarted";
+  jobId: string;
+  attempt: number;
+}
+
+export interface JobFinishedMessage {
+  type: "jobFinished";
+  jobId: string;
+  ok: boolean;
+  durationMs: number;
+}
+
+export interface ByeMessage {
+  type: "bye";
+  reason: string;
+}
+
+/** Every frame an agent sends. */
+export type AgentMessage = HelloMessage | HeartbeatMessage | JobStartedMessage | JobFinishedMessage | ByeMessage;
+
+/** Supervisor → agent: the answer to a compatible `hello`. */
+export interface WelcomeMessage {
+  type: "welcome";
+}
+
+/** Supervisor → agent: new jobs may be queued; scan now. */
+export interface NudgeMessage {
+  type: "nudge";
+}
+
+/** Supervisor → agent: stop claiming, kill running jobs, exit. */
+export interface StopMessage {
+  type: "stop";
+  reason: string;
+}
+
+/** Every frame a supervisor sends. */
+export type SupervisorMessage = WelcomeMessage | NudgeMessage | StopMessage;
