@@ -1,0 +1,493 @@
+/**
+ * Test harness: real OpenSSH servers on loopback addresses 127.0.0.2, 127.0.0.3, ..., each standing
+ * in for one cluster node with its own host key. The TypeScript twin of the lab script
+ * `sshd-nodes.sh`, with a per-cluster free port, a temp state directory and
+ * waiting for readiness instead of hoping for it.
+ *
+ * Needs `/usr/sbin/sshd` and `ssh-keygen`, and (for the privilege-separation directory and
+ * logging in as anyone) normally root.
+ */
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+
+const SSHD = "/usr/sbin/sshd";
+/** How long a daemon gets to start accepting, or to go away, before we give up. */
+const DEADLINE_MS = 10_000;
+/** After SIGTERM, how long before SIGKILL. */
+const TERM_GRACE_MS = 5_000;
+const POLL_MS = 20;
+const PORT_ATTEMPTS = 5;
+
+/** One node of a cluster started by {@link startSshNodes}. */
+export interface SshNode {
+  /** 0-based position in {@link SshNodes.nodes}. */
+  index: number;
+  /** Loopback address the node's sshd listens on: `"127.0.0.2"` for index 0, and so on. */
+  address: string;
+  /** The port all nodes of this cluster listen on. */
+  port: number;
+  /** `"127.0.0.2:PORT"`: how a user would write the node in `sshMachines`. */
+  machine: string;
+  /** This node's private host key file (its `.pub` is next to it). */
+  hostKeyPath: string;
+}
+
+/**
+ * A running cluster of sshd nodes. Always call {@link SshNodes.close} (in an `after()` hook):
+ * the daemons are detached and outlive the test process otherwise.
+ *
+ * The daemons use the stock OpenSSH limits (`MaxStartups 10:30:100`, `MaxSessions 10`), like a
+ * real node would, so code under test meets the same limits it will meet in production.
+ */
+export interface SshNodes {
+  /** Temp state directory (mode 0700) holding keys, configs, pid files and `sshd_<i>.log`. */
+  dir: string;
+  nodes: SshNode[];
+  /** The user the sessions log in as: `os.userInfo().username`. */
+  user: string;
+  /** Path of the generated client ed25519 private key, authorized on all nodes. */
+  privateKey: string;
+  /** Path of a second client ed25519 key that is NOT authorized on any node. */
+  wrongKey: string;
+  /** Path of an OpenSSH known_hosts file with a `[addr]:port key` line for every node. */
+  knownHosts: string;
+  /** The empty HOME the nodes' sessions get (`SetEnv HOME=...`), so no shell start-up files run. */
+  home: string;
+  /** Kills that node's sshd (SIGTERM, SIGKILL after 5 s) and waits until it refuses connections. No-op if stopped. */
+  stopNode(index: number): Promise<void>;
+  /** Starts that node's sshd again (same host key) and waits until it accepts. No-op if running. */
+  startNode(index: number): Promise<void>;
+  /**
+   * Gives that node a new host key and (re)starts it. `knownHosts` is NOT updated, so strict
+   * clients now see a host key mismatch. `hostKeyPath` stays the same path.
+   */
+  changeHostKey(index: number): Promise<void>;
+  /** Idempotent: stops every sshd and removes {@link SshNodes.dir}. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link startSshNodes}. */
+export interface SshNodesOptions {
+  /** `AllowTcpForwarding` of every node; default `true`. */
+  allowTcpForwarding?: boolean;
+  /** Port for all nodes; default: a random port in 20000-60000 that is free on every address. */
+  port?: number;
+}
+
+interface NodeState {
+  node: SshNode;
+  conf: string;
+  log: string;
+  pidFile: string;
+  /** Pid of the running daemon, undefined while stopped. */
+  pid: number | undefined;
+  /** Operations on one node run one after another. */
+  queue: Promise<void>;
+}
+
+/**
+ * Starts `count` sshd daemons on 127.0.0.2 .. 127.0.0.(count+1), all on one port, and waits
+ * until each one accepts connections.
+ *
+ * @example
+ * ```ts
+ * const cluster = await startSshNodes(2);
+ * after(() => cluster.close());
+ * await execFileAsync("ssh", ["-i", cluster.privateKey, "-p", String(cluster.nodes[0]!.port),
+ *   "-o", `UserKnownHostsFile=${cluster.knownHosts}`, "-o", "StrictHostKeyChecking=yes",
+ *   `${cluster.user}@${cluster.nodes[0]!.address}`, "echo ok"]);
+ * ```
+ */
+export async function startSshNodes(count: number, options: SshNodesOptions = {}): Promise<SshNodes> {
+  if (!Number.isInteger(count) || count < 1 || count > 250) {
+    throw new Error(`startSshNodes: count must be an integer in 1..250, got ${count}`);
+  }
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "malocher-sshd-"));
+  await fs.chmod(dir, 0o700);
+  const states: NodeState[] = [];
+  try {
+    return await setUp(dir, count, options, states);
+  } catch (error) {
+    await Promise.allSettled(states.map((s) => stopDaemon(s)));
+    await fs.rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function setUp(
+  dir: string,
+  count: number,
+  options: SshNodesOptions,
+  states: NodeState[],
+): Promise<SshNodes> {
+  const privateKey = path.join(dir, "id_ed25519");
+  const wrongKey = path.join(dir, "wrong_ed25519");
+  const authorizedKeys = path.join(dir, "authorized_keys");
+  const knownHosts = path.join(dir, "known_hosts");
+  const home = path.join(dir, "home");
+  const addresses = Array.from({ length: count }, (_, i) => `127.0.0.${i + 2}`);
+  const hostKeys = addresses.map((_, i) => path.join(dir, `host_${i}`));
+
+  await Promise.all([
+    ensurePrivsepDir(),
+    fs.mkdir(home, { mode: 0o700 }),
+    generateKey(privateKey),
+    generateKey(wrongKey),
+    ...hostKeys.map((k) => generateKey(k)),
+  ]);
+  await fs.writeFile(authorizedKeys, await fs.readFile(`${privateKey}.pub`), { mode: 0o600 });
+  const versionLines = await versionSpecificConfig();
+
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await pickFreePort(addresses));
+    states.length = 0;
+    for (const [i, address] of addresses.entries()) {
+      const hostKeyPath = hostKeys[i]!;
+      const state: NodeState = {
+        node: { index: i, address, port, machine: `${address}:${port}`, hostKeyPath },
+        conf: path.join(dir, `sshd_${i}.conf`),
+        log: path.join(dir, `sshd_${i}.log`),
+        pidFile: path.join(dir, `sshd_${i}.pid`),
+        pid: undefined,
+        queue: Promise.resolve(),
+      };
+      const conf = [
+        `ListenAddress ${address}:${port}`,
+        `HostKey ${hostKeyPath}`,
+        `PidFile ${state.pidFile}`,
+        `AuthorizedKeysFile ${authorizedKeys}`,
+        "PermitRootLogin prohibit-password",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "StrictModes no",
+        `AllowTcpForwarding ${options.allowTcpForwarding === false ? "no" : "yes"}`,
+        "Subsystem sftp internal-sftp",
+        "LogLevel ERROR",
+        // An empty HOME keeps this machine's shell start-up files out of every ssh command.
+        `SetEnv HOME=${home}`,
+        ...versionLines,
+      ];
+      await fs.writeFile(state.conf, conf.join("\n") + "\n", { mode: 0o600 });
+      states.push(state);
+    }
+    const started = await Promise.allSettled(states.map((s) => startDaemon(s)));
+    const failures = started.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+    if (failures.length === 0) break;
+    // Another process may have taken the port between our check and sshd's bind: pick another.
+    const portTaken = failures.some((f) => f instanceof SshdStartError && f.addressInUse);
+    if (!(portTaken && options.port === undefined && attempt < PORT_ATTEMPTS)) throw failures[0];
+    await Promise.all(states.map((s) => stopDaemon(s)));
+  }
+
+  const knownHostsLines = await Promise.all(
+    states.map(async ({ node }) => {
+      const [type, key] = (await fs.readFile(`${node.hostKeyPath}.pub`, "utf8")).trim().split(/\s+/);
+      return `${knownHostsName(node)} ${type} ${key}\n`;
+    }),
+  );
+  await fs.writeFile(knownHosts, knownHostsLines.join(""), { mode: 0o600 });
+
+  let closing: Promise<void> | undefined;
+  const stateOf = (index: number): NodeState => {
+    if (closing) throw new Error("SshNodes is closed");
+    const state = states[index];
+    if (!state) throw new Error(`no node with index ${index} (have ${states.length})`);
+    return state;
+  };
+  const serially = (state: NodeState, op: () => Promise<void>): Promise<void> => {
+    const result = state.queue.then(op);
+    state.queue = result.catch(() => {});
+    return result;
+  };
+
+  return {
+    dir,
+    nodes: states.map((s) => s.node),
+    user: os.userInfo().username,
+    privateKey,
+    wrongKey,
+    knownHosts,
+    home,
+    async stopNode(index) {
+      const state = stateOf(index);
+      return serially(state, () => stopDaemon(state));
+    },
+    async startNode(index) {
+      const state = stateOf(index);
+      return serially(state, () => startDaemon(state));
+    },
+    async changeHostKey(index) {
+      const state = stateOf(index);
+      return serially(state, async () => {
+        await stopDaemon(state);
+        const key = state.node.hostKeyPath;
+        await fs.rm(key, { force: true });
+        await fs.rm(`${key}.pub`, { force: true });
+        await generateKey(key);
+        await startDaemon(state);
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        const stopped = await Promise.allSettled(
+          states.map((s) => serially(s, () => stopDaemon(s))),
+        );
+        await fs.rm(dir, { recursive: true, force: true });
+        const errors = stopped.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+        if (errors.length > 0) throw new AggregateError(errors, "SshNodes.close: some sshd did not stop");
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Why one sshd did not come up; `addressInUse` when its port was taken (worth another port). */
+class SshdStartError extends Error {
+  constructor(
+    message: string,
+    readonly addressInUse: boolean,
+  ) {
+    super(message);
+    this.name = "SshdStartError";
+  }
+}
+
+/** Starts the daemon of `state` unless it runs, and waits until it answers with an SSH banner. */
+async function startDaemon(state: NodeState): Promise<void> {
+  if (state.pid !== undefined && isAlive(state.pid)) return;
+  const { node, conf, log, pidFile } = state;
+  await fs.rm(pidFile, { force: true });
+  // The log is appended to across restarts; only what this start writes counts.
+  const logStart = await fileSize(log);
+  const fail = async (what: string): Promise<never> => {
+    const tail = await logTail(log, logStart);
+    throw new SshdStartError(
+      `sshd for ${node.machine} ${what}; its log (${log}) ends:\n${tail || "(empty)"}`,
+      /Address already in use/i.test(tail),
+    );
+  };
+
+  try {
+    // Without -D sshd forks into the background: it returns once its config and host key are
+    // read, but it binds the port (and writes the pid file) only afterwards, in the daemon.
+    await execFileAsync(SSHD, ["-f", conf, "-E", log], { timeout: DEADLINE_MS });
+  } catch (error) {
+    await fail(`did not start (${(error as Error).message.trim()})`);
+  }
+
+  const deadline = Date.now() + DEADLINE_MS;
+  let firstOutputAt: number | undefined;
+  for (;;) {
+    // The pid file appears after the listen socket is bound, so the banner is from our daemon.
+    const pid = await readPid(pidFile);
+    if (pid !== undefined) {
+      if (!isAlive(pid)) await fail(`exited right after start (pid ${pid})`);
+      if ((await probe(node.address, node.port)) === "ssh") {
+        state.pid = pid;
+        return;
+      }
+    } else if ((await fileSize(log)) > logStart) {
+      // At LogLevel ERROR a healthy daemon writes nothing while starting; output before the pid
+      // file ("Bind to port ... failed", "Cannot bind any address.") means it is dying. The
+      // short grace lets the last lines arrive and tolerates harmless noise.
+      firstOutputAt ??= Date.now();
+      if (Date.now() - firstOutputAt > 300) await fail("failed");
+    }
+    if (Date.now() > deadline) await fail(`did not accept connections within ${DEADLINE_MS} ms`);
+    await delay(POLL_MS);
+  }
+}
+
+/** Stops the daemon of `state` if it runs and waits until its port refuses connections. */
+async function stopDaemon(state: NodeState): Promise<void> {
+  const pid = state.pid ?? (await readPid(state.pidFile));
+  // No pid: it never came up (or is already stopped), and whatever listens on its port is not ours.
+  if (pid === undefined) return;
+  signal(pid, "SIGTERM");
+  if (!(await waitFor(() => !isAlive(pid), TERM_GRACE_MS))) {
+    signal(pid, "SIGKILL");
+    if (!(await waitFor(() => !isAlive(pid), DEADLINE_MS))) {
+      throw new Error(`sshd ${pid} for ${state.node.machine} survived SIGKILL`);
+    }
+  }
+  state.pid = undefined;
+  await fs.rm(state.pidFile, { force: true });
+  const { address, port } = state.node;
+  if (!(await waitFor(async () => (await probe(address, port)) === "refused", DEADLINE_MS))) {
+    throw new Error(`${state.node.machine} still accepts connections after its sshd was stopped`);
+  }
+}
+
+/**
+ * Connects to `address:port` and reads the server's first line: `"ssh"` for an SSH-2.0 banner,
+ * `"refused"` when nobody listens, `"other"` for anything else (timeout, reset, not SSH).
+ */
+function probe(address: string, port: number): Promise<"ssh" | "refused" | "other"> {
+  return new Promise((resolve) => {
+    let received = "";
+    let sawBanner = false;
+    const socket = net.connect({ host: address, port });
+    const done = (result: "ssh" | "refused" | "other"): void => {
+      socket.destroy();
+      resolve(sawBanner ? "ssh" : result);
+    };
+    socket.setTimeout(2_000, () => done("other"));
+    socket.on("error", (error: NodeJS.ErrnoException) =>
+      done(error.code === "ECONNREFUSED" ? "refused" : "other"),
+    );
+    socket.on("end", () => done("other"));
+    socket.on("data", (chunk: Buffer) => {
+      if (sawBanner) return;
+      received += chunk.toString("latin1");
+      if (!received.includes("\n")) return;
+      if (!received.startsWith("SSH-2.0-")) return done("other");
+      sawBanner = true;
+      // Answering with our own banner before hanging up keeps sshd from logging
+      // "kex_exchange_identification: Connection closed by remote host" for every probe.
+      socket.end("SSH-2.0-malocher-probe\r\n", () => done("ssh"));
+    });
+  });
+}
+
+/** A random port in 20000-60000 that nothing listens on at any of `addresses`. */
+async function pickFreePort(addresses: string[]): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 40_001);
+    let free = true;
+    for (const address of addresses) {
+      if (!(await canListen(address, port))) {
+        free = false;
+        break;
+      }
+    }
+    if (free) return port;
+  }
+  throw new Error(`no port in 20000-60000 is free on ${addresses.join(", ")}`);
+}
+
+function canListen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** `[addr]:port` as known_hosts spells a host on a non-default port. */
+function knownHostsName(node: SshNode): string {
+  return node.port === 22 ? node.address : `[${node.address}]:${node.port}`;
+}
+
+/**
+ * OpenSSH 9.8 added PerSourcePenalties, on by default: every connection that closes without
+ * authenticating (like our readiness probes) or fails to authenticate (like a wrong-key test)
+ * costs its source address penalty time, and past 15 s sshd drops all its connections. All our
+ * clients come from 127.0.0.1, so switch it off where it exists (older sshd rejects the keyword).
+ */
+async function versionSpecificConfig(): Promise<string[]> {
+  let output = "";
+  try {
+    const { stdout, stderr } = await execFileAsync(SSHD, ["-V"]);
+    output = stdout + stderr;
+  } catch (error) {
+    // Before 9.2 there is no -V; the usage message names the version too.
+    const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
+    output = stdout + stderr;
+  }
+  const match = /OpenSSH_(\d+)\.(\d+)/.exec(output);
+  if (!match) return [];
+  const [major, minor] = [Number(match[1]), Number(match[2])];
+  return major > 9 || (major === 9 && minor >= 8) ? ["PerSourcePenalties no"] : [];
+}
+
+/** sshd refuses to start without its privilege-separation directory. */
+async function ensurePrivsepDir(): Promise<void> {
+  try {
+    await fs.mkdir("/run/sshd", { recursive: true, mode: 0o755 });
+  } catch (error) {
+    // Without root we cannot create it; sshd then says what is missing in its log.
+    if (process.getuid?.() === 0) throw error;
+  }
+}
+
+async function generateKey(file: string): Promise<void> {
+  await execFileAsync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", file]);
+}
+
+async function readPid(pidFile: string): Promise<number | undefined> {
+  try {
+    const pid = Number.parseInt(await fs.readFile(pidFile, "utf8"), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `pid` is a live process. A daemon is not our child: once it exits it is a zombie until
+ * init reaps it, which some container inits do only every few seconds, and `kill(pid, 0)`
+ * succeeds on zombies. So a zombie counts as gone.
+ */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return true; // no /proc (not Linux): trust kill(pid, 0)
+  }
+  const state = stat.charAt(stat.lastIndexOf(")") + 2);
+  return state !== "Z" && state !== "X";
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+  }
+}
+
+async function fileSize(file: string): Promise<number> {
+  try {
+    return (await fs.stat(file)).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The last lines `file` got after byte `from`. */
+async function logTail(file: string, from: number, lines = 20): Promise<string> {
+  try {
+    const text = (await fs.readFile(file)).subarray(from).toString("utf8");
+    return text.trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+/** Polls `condition` every few ms; false if it did not hold within `timeoutMs`. */
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return true;
+    if (Date.now() > deadline) return false;
+    await delay(POLL_MS);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
