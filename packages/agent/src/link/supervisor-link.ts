@@ -1,0 +1,114 @@
+import { WebSocket } from "ws";
+import {
+  decodeSupervisorMessage,
+  encodeMessage,
+  type AgentMessage,
+  type SupervisorMessage,
+} from "@malocher/protocol";
+
+const RECONNECT_INTERVAL_MS = 500;
+
+/** What the link tells its agent. */
+export interface SupervisorLinkEvents {
+  message(message: SupervisorMessage): void;
+  /** The connection is (again) up: send `hello` now. */
+  connected(): void;
+  /** The WebSocket stayed down longer than the grace period, or the token was refused. */
+  lost(reason: string): void;
+}
+
+/**
+ * The agent's WebSocket to its supervisor, reached through the SSH remote forward on the node's
+ * 127.0.0.1 (or directly in local mode). Reconnects while the connection is down, for at most
+ * `graceMs`; then reports the supervisor lost.
+ */
+export class SupervisorLink {
+  private socket: WebSocket | undefined;
+  private downSince: number | undefined = Date.now();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly token: string,
+    private readonly graceMs: number,
+    private readonly events: SupervisorLinkEvents,
+  ) {}
+
+  /** Opens the connection (and keeps reopening it). */
+  open(): void {
+    if (this.closed) return;
+    const socket = new WebSocket(this.url, { headers: { authorization: `Bearer ${this.token}` } });
+    this.socket = socket;
+    socket.binaryType = "nodebuffer";
+    socket.on("open", () => {
+      this.downSince = undefined;
+      this.events.connected();
+    });
+    socket.on("message", (data: Buffer) => {
+      try {
+        this.events.message(decodeSupervisorMessage(data));
+      } catch (error) {
+        process.stderr.write(`malocher agent: ${(error as Error).message}; closing the connection\n`);
+        socket.close(1002, "protocol error");
+      }
+    });
+    socket.on("unexpected-response", (_request, response) => {
+      socket.terminate();
+      if (response.statusCode === 401) this.fail("the supervisor refused this agent's token (401)");
+    });
+    socket.on("error", () => {}); // "close" follows and decides
+    socket.on("close", () => this.onDown());
+  }
+
+  /** Sends a message if connected; messages while down are dropped (the directory has the truth). */
+  send(message: AgentMessage): void {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(encodeMessage(message));
+  }
+
+  /** Whether the WebSocket is up. */
+  get connected(): boolean {
+    return this.socket?.readyState === WebSocket.OPEN;
+  }
+
+  /** Sends `bye` (if up) and closes for good. Idempotent. */
+  async close(reason: string): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    const socket = this.socket;
+    if (socket === undefined || socket.readyState !== WebSocket.OPEN) {
+      socket?.terminate();
+      return;
+    }
+    this.send({ type: "bye", reason });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        socket.terminate();
+        resolve();
+      }, 1000);
+      socket.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.close(1000, "bye");
+    });
+  }
+
+  private onDown(): void {
+    if (this.closed) return;
+    this.downSince ??= Date.now();
+    if (Date.now() - this.downSince >= this.graceMs) {
+      this.fail(`the connection to the supervisor was down for ${this.graceMs} ms`);
+      return;
+    }
+    this.retryTimer = setTimeout(() => this.open(), RECONNECT_INTERVAL_MS);
+  }
+
+  private fail(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.events.lost(reason);
+  }
+}

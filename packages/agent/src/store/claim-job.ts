@@ -1,0 +1,30 @@
+import { readFile, rename } from "node:fs/promises";
+import { directoryLayout } from "@malocher/protocol";
+
+/** A job this agent holds: its queue marker now lives in the agent's own running directory. */
+export interface ClaimedJob {
+  jobId: string;
+  /** 1 for the first run; the queue marker carries the count across requeues. */
+  attempt: number;
+}
+
+/**
+ * Claims a queued job by one atomic rename into a directory only this agent renames into.
+ * Returns undefined when another agent was first (the marker is gone).
+ */
+export async function claimJob(dir: string, agentId: string, jobId: string): Promise<ClaimedJob | undefined> {
+  const claimed = directoryLayout.runningFile(dir, agentId, jobId);
+  try {
+    await rename(directoryLayout.queuedFile(dir, jobId), claimed);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  return { jobId, attempt: parseAttempt(await readFile(claimed, "utf8")) };
+}
+
+/** A queue marker holds the number of the attempt it queues; an empty marker is attempt 1. */
+export function parseAttempt(marker: string): number {
+  const attempt = Number.parseInt(marker, 10);
+  return Number.isSafeInteger(attempt) && attempt > 0 ? attempt : 1;
+}

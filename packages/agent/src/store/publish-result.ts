@@ -1,0 +1,11 @@
+import { encodeStoredResult, directoryLayout, type StoredResult } from "@malocher/protocol";
+import { writeFileOnce } from "./write-file-atomic.js";
+
+/**
+ * Publishes a job's result, write-once. Returns false when a result was already there (another
+ * attempt won); ours is then discarded, which is what makes at-least-once runs give exactly one
+ * result.
+ */
+export async function publishResult(dir: string, result: StoredResult): Promise<boolean> {
+  return writeFileOnce(dir, directoryLayout.resultFile(dir, result.jobId), encodeStoredResult(result));
+}

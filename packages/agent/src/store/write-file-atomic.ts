@@ -1,0 +1,72 @@
+import { randomBytes } from "node:crypto";
+import { link, rename, unlink, writeFile } from "node:fs/promises";
+import { linkSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { directoryLayout } from "@malocher/protocol";
+
+/** A fresh path in the directory's `tmp/` for a file being written. */
+export function tmpPath(dir: string): string {
+  return join(directoryLayout.tmpDir(dir), `${process.pid}-${randomBytes(8).toString("hex")}`);
+}
+
+/** Writes `bytes` to `target` so that readers see all of it or nothing (write to tmp, rename). */
+export async function writeFileAtomic(dir: string, target: string, bytes: Uint8Array | string): Promise<void> {
+  const tmp = tmpPath(dir);
+  await writeFile(tmp, bytes);
+  try {
+    await rename(tmp, target);
+  } catch (error) {
+    await unlink(tmp).catch(() => {});
+    throw error;
+  }
+}
+
+/** The synchronous twin of {@link writeFileAtomic}, for `submit()`. */
+export function writeFileAtomicSync(dir: string, target: string, bytes: Uint8Array | string): void {
+  const tmp = tmpPath(dir);
+  writeFileSync(tmp, bytes);
+  try {
+    renameSync(tmp, target);
+  } catch (error) {
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw error;
+  }
+}
+
+/**
+ * Writes `bytes` to `target` only if `target` does not exist yet: write to tmp, then `link()`,
+ * which fails with EEXIST on every file system (unlike rename, which overwrites on sshfs).
+ * Returns false when another writer was first.
+ */
+export async function writeFileOnce(dir: string, target: string, bytes: Uint8Array): Promise<boolean> {
+  const tmp = tmpPath(dir);
+  await writeFile(tmp, bytes);
+  try {
+    await link(tmp, target);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  } finally {
+    await unlink(tmp).catch(() => {});
+  }
+}
+
+/** The synchronous twin of {@link writeFileOnce}. */
+export function writeFileOnceSync(dir: string, target: string, bytes: Uint8Array): boolean {
+  const tmp = tmpPath(dir);
+  writeFileSync(tmp, bytes);
+  try {
+    linkSync(tmp, target);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch {}
+  }
+}

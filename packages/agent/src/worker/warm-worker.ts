@@ -1,0 +1,106 @@
+import { fork, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { JobLogSplitter } from "./job-log-splitter.js";
+import type { JobOutcome, RunJobRequest, WorkerReply } from "./worker-messages.js";
+
+const PIPE_DRAIN_MS = 1000;
+const WORKER_MAIN = fileURLToPath(new URL("./worker-main.js", import.meta.url));
+
+/** How a job's run on a worker ended: its reported outcome, or the worker's death. */
+export type WorkerRunEnd =
+  | { kind: "outcome"; outcome: JobOutcome }
+  | { kind: "died"; exitCode: number | null; signal: NodeJS.Signals | null };
+
+/** Where one job's output goes. */
+export interface JobLogPaths {
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * One warm worker process: started once, runs many jobs one at a time. Lives in its own process
+ * group (`detached`), so `kill()` takes down everything a job spawned.
+ */
+export class WarmWorker {
+  private readonly child: ChildProcess;
+  private readonly stdout: JobLogSplitter;
+  private readonly stderr: JobLogSplitter;
+  private readonly ready: Promise<void>;
+  private exited = false;
+  private onEnd: ((end: WorkerRunEnd) => void) | undefined;
+
+  constructor(stray: (chunk: Buffer) => void) {
+    this.child = fork(WORKER_MAIN, [], {
+      detached: true,
+      serialization: "advanced",
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      execArgv: [],
+    });
+    this.stdout = new JobLogSplitter(this.child.stdout!, stray);
+    this.stderr = new JobLogSplitter(this.child.stderr!, stray);
+    this.ready = new Promise((resolve, reject) => {
+      this.child.once("message", (reply: WorkerReply) => (reply.type === "ready" ? resolve() : reject(new Error("worker did not start"))));
+      this.child.once("exit", (code, signal) => reject(new Error(`worker exited at start (code ${code}, signal ${signal})`)));
+    });
+    this.ready.catch(() => {});
+    this.child.on("message", (reply: WorkerReply) => {
+      if (reply.type === "done") this.onEnd?.({ kind: "outcome", outcome: reply });
+    });
+    this.child.on("exit", (exitCode, signal) => {
+      this.exited = true;
+      // Let the pipes drain so the log holds the job's last words, but do not wait for a
+      // grandchild that escaped the process group and still holds them open.
+      const report = () => this.onEnd?.({ kind: "died", exitCode, signal });
+      const drained = setTimeout(report, PIPE_DRAIN_MS);
+      this.child.once("close", () => {
+        clearTimeout(drained);
+        report();
+      });
+    });
+  }
+
+  /** The worker's process id, which is also its process group id. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Whether the process is gone. */
+  get dead(): boolean {
+    return this.exited;
+  }
+
+  /** Waits until the worker can take jobs. */
+  async started(): Promise<void> {
+    await this.ready;
+  }
+
+  /**
+   * Runs one job. Resolves when the job reported its outcome and both its logs are complete, or
+   * when the worker died (then the logs hold what arrived).
+   */
+  async run(request: RunJobRequest, logs: JobLogPaths): Promise<WorkerRunEnd> {
+    const stdoutDone = this.stdout.begin(request.jobId, logs.stdout);
+    const stderrDone = this.stderr.begin(request.jobId, logs.stderr);
+    const end = await new Promise<WorkerRunEnd>((resolve) => {
+      this.onEnd = resolve;
+      if (this.exited) resolve({ kind: "died", exitCode: this.child.exitCode, signal: this.child.signalCode });
+      else this.child.send(request);
+    });
+    this.onEnd = undefined;
+    if (end.kind === "died") await Promise.all([this.stdout.abandon(), this.stderr.abandon()]);
+    else await Promise.all([stdoutDone, stderrDone]);
+    return end;
+  }
+
+  /** Kills the worker's whole process group and waits for it to exit. Idempotent. */
+  async kill(): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    try {
+      if (this.child.pid !== undefined) process.kill(-this.child.pid, "SIGKILL");
+    } catch {
+      this.child.kill("SIGKILL");
+    }
+    await exited;
+  }
+}
