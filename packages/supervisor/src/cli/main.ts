@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+/**
+ * The `malocher` command. It only parses arguments and maps them onto the library API.
+ */
+import { Command, Option } from "commander";
+import { MALOCHER_VERSION, MalocherError } from "@malocher/protocol";
+import { Malocher, defaultDirectory } from "../malocher.js";
+import { readHosts } from "./read-hosts.js";
+import { RunProgress } from "./run-progress.js";
+import { jsonLine } from "./json-line.js";
+
+const program = new Command("malocher")
+  .description("Run functions as jobs on SSH machines that share a file system.")
+  .version(MALOCHER_VERSION)
+  .showHelpAfterError();
+
+const dirOption = () =>
+  new Option("--dir <path>", "the shared job directory").default(defaultDirectory(), "$MALOCHER_DIR or ./.malocher");
+const jsonOption = () => new Option("--json", "machine-readable output (JSON Lines)");
+const integer = (name: string) => (value: string) => {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new MalocherError("INVALID_OPTIONS", `${name} takes a whole number, got ${value}`);
+  return number;
+};
+
+program
+  .command("run")
+  .description("start agents on the machines and run every queued job; exits 1 if any job failed")
+  .option("--hosts <file|list>", "a hosts file ([user@]host[:port] a line) or h1,h2,…; default: run locally")
+  .option("--port <port>", "SSH port for machines that do not name one", integer("--port"))
+  .option("--user <name>", "SSH user for machines that do not name one")
+  .option("--identity <file>", "SSH private key file")
+  .option("--known-hosts <file>", "OpenSSH known_hosts file (default ~/.ssh/known_hosts)")
+  .option("--slots <n>", "jobs at once per machine (default: its CPU count)", integer("--slots"))
+  .option("--quiet", "print nothing but failures")
+  .addOption(dirOption())
+  .addOption(jsonOption())
+  .action(async (options: RunCliOptions) => {
+    const malocher = new Malocher({ dir: options.dir });
+    const mode = options.json ? "json" : options.quiet ? "quiet" : process.stderr.isTTY ? "tty" : "plain";
+    const progress = new RunProgress(mode);
+    let failed = 0;
+    const interrupt = new AbortController();
+    process.once("SIGINT", () => interrupt.abort());
+    try {
+      const run = malocher.processAll({
+        ...(options.hosts === undefined ? {} : { sshMachines: readHosts(options.hosts) }),
+        ...(options.port === undefined ? {} : { sshPort: options.port }),
+        ...(options.user === undefined ? {} : { sshUsername: options.user }),
+        ...(options.identity === undefined ? {} : { sshPrivateKey: options.identity }),
+        ...(options.knownHosts === undefined ? {} : { knownHosts: options.knownHosts }),
+        ...(options.slots === undefined ? {} : { slots: options.slots }),
+        onEvent: (event) => progress.onEvent(event),
+      });
+      for await (const [jobId, result] of run) {
+        if (!result.ok) failed++;
+        progress.onResult(result.ok, () => `job ${jobId} failed on ${result.host}: ${result.ok ? "" : `[${result.error.code ?? result.error.name}] ${result.error.message}`}`);
+        if (options.json) process.stdout.write(jsonLine({ type: "result", ...result }));
+        if (interrupt.signal.aborted) break;
+      }
+    } finally {
+      progress.finish();
+    }
+    process.exitCode = failed > 0 ? 1 : 0;
+  });
+
+program
+  .command("status")
+  .description("count the directory's jobs per state and per node")
+  .addOption(dirOption())
+  .addOption(jsonOption())
+  .action(async (options: { dir: string; json?: boolean }) => {
+    const status = await new Malocher({ dir: options.dir }).status();
+    if (options.json) {
+      process.stdout.write(jsonLine(status));
+      return;
+    }
+    const { counts } = status;
+    console.log(`${status.dir}: ${status.total} jobs`);
+    console.log(
+      `  queued ${counts.queued} · running ${counts.running} · succeeded ${counts.succeeded} · failed ${counts.failed} · cancelled ${counts.cancelled}` +
+        (status.unqueued > 0 ? ` · never queued ${status.unqueued}` : ""),
+    );
+    for (const [host, node] of Object.entries(status.nodes)) {
+      console.log(`  ${host.padEnd(24)} running ${node.running} · succeeded ${node.succeeded} · failed ${node.failed}`);
+    }
+  });
+
+program
+  .command("results")
+  .description("print every finished job's result")
+  .option("--failed", "only failed jobs")
+  .addOption(dirOption())
+  .addOption(jsonOption())
+  .action(async (options: { dir: string; json?: boolean; failed?: boolean }) => {
+    for await (const [jobId, result] of new Malocher({ dir: options.dir }).results()) {
+      if (options.failed && result.ok) continue;
+      if (options.json) process.stdout.write(jsonLine(result));
+      else if (result.ok) process.stdout.write(`${jobId} ok ${result.host} ${jsonLine(result.value)}`);
+      else process.stdout.write(`${jobId} FAILED ${result.host} [${result.error.code ?? result.error.name}] ${result.error.message}\n`);
+    }
+  });
+
+program
+  .command("logs")
+  .description("print a job's stdout and stderr")
+  .argument("<jobId>")
+  .addOption(dirOption())
+  .addOption(jsonOption())
+  .action(async (jobId: string, options: { dir: string; json?: boolean }) => {
+    const logs = await new Malocher({ dir: options.dir }).logs(jobId);
+    if (options.json) {
+      process.stdout.write(jsonLine({ jobId, ...logs }));
+      return;
+    }
+    process.stdout.write(logs.stdout);
+    process.stderr.write(logs.stderr);
+  });
+
+interface RunCliOptions {
+  hosts?: string;
+  port?: number;
+  user?: string;
+  identity?: string;
+  knownHosts?: string;
+  slots?: number;
+  quiet?: boolean;
+  dir: string;
+  json?: boolean;
+}
+
+program.parseAsync().catch((error: unknown) => {
+  if (error instanceof MalocherError) {
+    process.stderr.write(`malocher: [${error.code}] ${error.message}\n`);
+  } else {
+    process.stderr.write(`malocher: ${(error as Error).stack ?? String(error)}\n`);
+  }
+  process.exitCode = 2;
+});

@@ -1,0 +1,62 @@
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { realpathSync } from "node:fs";
+import type { AgentLaunchConfig } from "@malocher/protocol";
+
+/** A started agent process, on a node or on this machine. */
+export interface AgentProcess {
+  /** Resolves with a description once the agent process (or its SSH session) has ended. */
+  readonly ended: Promise<string>;
+  /** The last lines the agent wrote to stderr, for error messages. */
+  outputTail(): string;
+  /**
+   * Ends the agent's stdin: it stops claiming, kills its jobs, puts their claims back and exits.
+   * Waits for that (bounded), then releases the connection. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** Starts one agent with this launch config (the port is the launcher's business). */
+export type AgentLauncher = (config: Omit<AgentLaunchConfig, "port">, localPort: number) => Promise<AgentProcess>;
+
+/**
+ * The agent's command line on a node: this very Node executable and agent script, which a shared
+ * file system puts at the same paths everywhere.
+ */
+export function agentCommand(): { node: string; script: string } {
+  const require = createRequire(import.meta.url);
+  const packageJson = require.resolve("@malocher/agent/package.json");
+  return { node: process.execPath, script: realpathSync(join(dirname(packageJson), "dist", "main.js")) };
+}
+
+/** Keeps the last `max` characters of a stream's text. */
+export class OutputTail {
+  private text = "";
+  constructor(private readonly max = 4000) {}
+
+  push(chunk: Buffer | string): void {
+    this.text = (this.text + chunk.toString()).slice(-this.max);
+    if (process.env["MALOCHER_DEBUG"]) process.stderr.write(chunk);
+  }
+
+  toString(): string {
+    return this.text.trim();
+  }
+}
+
+/** Gives up waiting for `promise` after `ms`. */
+export function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      },
+    );
+  });
+}

@@ -1,0 +1,117 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { WebSocketServer, type WebSocket } from "ws";
+import {
+  MALOCHER_VERSION,
+  MalocherError,
+  PROTOCOL_VERSION,
+  decodeAgentMessage,
+  type HelloMessage,
+} from "@malocher/protocol";
+import { AgentConnection } from "./agent-connection.js";
+
+const HELLO_TIMEOUT_MS = 10000;
+
+interface Expected {
+  resolve(connection: AgentConnection): void;
+  reject(error: MalocherError): void;
+}
+
+/**
+ * The supervisor's end of the agents' WebSockets, on 127.0.0.1 (reached from nodes through SSH
+ * remote forwards). Admits only clients that present this run's token, compared in constant
+ * time; the first frame must be a `hello` of a compatible version from an agent we launched.
+ */
+export class AgentServer {
+  /** The per-run secret agents present; it travels only on agents' stdin. */
+  readonly token = randomBytes(32).toString("base64url");
+  private readonly expected = new Map<string, Expected>();
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private closed = false;
+
+  private constructor() {
+    this.http = createServer((_request, response) => response.writeHead(404).end());
+    this.wss = new WebSocketServer({
+      server: this.http,
+      maxPayload: 1 << 20,
+      verifyClient: (info: { req: IncomingMessage }) => this.admits(info.req.headers.authorization),
+    });
+    this.wss.on("connection", (socket) => this.onConnection(socket));
+  }
+
+  /** Starts listening on an ephemeral port of 127.0.0.1. */
+  static async start(): Promise<AgentServer> {
+    const server = new AgentServer();
+    await new Promise<void>((resolve, reject) => {
+      server.http.once("error", reject);
+      server.http.listen(0, "127.0.0.1", () => resolve());
+    });
+    return server;
+  }
+
+  /** The local port agents (or tunnels) connect to. */
+  get port(): number {
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  /** Waits for the `hello` of the agent launched as `agentId`. */
+  expect(agentId: string): Promise<AgentConnection> {
+    return new Promise((resolve, reject) => this.expected.set(agentId, { resolve, reject }));
+  }
+
+  /** Stops waiting for `agentId` (its launch failed). */
+  forget(agentId: string): void {
+    this.expected.delete(agentId);
+  }
+
+  /** Closes the server and every agent connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const client of this.wss.clients) client.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.http.closeAllConnections();
+  }
+
+  private admits(authorization: string | undefined): boolean {
+    const presented = authorization?.startsWith("Bearer ") ? authorization.slice(7) : "";
+    const digest = (text: string) => createHash("sha256").update(text).digest();
+    return timingSafeEqual(digest(presented), digest(this.token));
+  }
+
+  private onConnection(socket: WebSocket): void {
+    const timer = setTimeout(() => socket.terminate(), HELLO_TIMEOUT_MS);
+    socket.once("message", (data: Buffer) => {
+      clearTimeout(timer);
+      let hello: HelloMessage;
+      try {
+        const message = decodeAgentMessage(data);
+        if (message.type !== "hello") throw new MalocherError("PROTOCOL_ERROR", `expected hello, got ${message.type}`);
+        hello = message;
+      } catch {
+        socket.close(1002, "protocol error");
+        return;
+      }
+      const expected = this.expected.get(hello.agentId);
+      if (expected === undefined) {
+        socket.close(1008, "unknown agent");
+        return;
+      }
+      this.expected.delete(hello.agentId);
+      const connection = new AgentConnection(socket, hello);
+      if (hello.version !== MALOCHER_VERSION || hello.protocolVersion !== PROTOCOL_VERSION) {
+        const reason =
+          `the agent on ${hello.host} runs Malocher ${hello.version} (protocol ${hello.protocolVersion}), ` +
+          `the supervisor ${MALOCHER_VERSION} (protocol ${PROTOCOL_VERSION}); install the same version on every node`;
+        connection.send({ type: "stop", reason });
+        connection.close();
+        expected.reject(new MalocherError("AGENT_VERSION_MISMATCH", `Refused ${hello.host}: ${reason}.`));
+        return;
+      }
+      expected.resolve(connection);
+    });
+  }
+}

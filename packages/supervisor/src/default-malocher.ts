@@ -1,0 +1,48 @@
+import type { JobResult } from "@malocher/protocol";
+import { Malocher, type SubmitFunction } from "./malocher.js";
+import type { ProcessAllOptions } from "./process-all.js";
+
+let instance: Malocher | undefined;
+
+/** The Malocher of the default directory, made on first use (so `$MALOCHER_DIR` may be set late). */
+function defaultMalocher(): Malocher {
+  instance ??= new Malocher();
+  return instance;
+}
+
+/**
+ * Queues `fn(...args)` as a job in the default directory and returns its id. `fn` must be an
+ * exported function of an ES module (or `{ module: import.meta.url, export: "name" }`).
+ *
+ * @example
+ * ```ts
+ * export function square(x: number) { return x * x; }
+ * if (isMain(import.meta)) for (let i = 0; i < 100; i++) submit(square, i);
+ * ```
+ */
+export const submit: SubmitFunction = Object.assign(
+  (...call: Parameters<SubmitFunction>) => (defaultMalocher().submit as (...a: unknown[]) => string)(...call),
+  { with: (options: Parameters<SubmitFunction["with"]>[0]) => defaultMalocher().submit.with(options) },
+) as SubmitFunction;
+
+/**
+ * Runs the jobs without a result and yields `[jobId, result]` as they finish. `dir` picks a
+ * directory other than the default.
+ *
+ * @example
+ * ```ts
+ * for await (const [jobId, result] of processAll({ sshMachines: ["node1", "node2"] })) {
+ *   if (result.ok) console.log(jobId, result.value); else console.error(jobId, result.error.message);
+ * }
+ * ```
+ */
+export function processAll(options: ProcessAllOptions = {}): AsyncIterable<[string, JobResult]> {
+  const malocher = options.dir === undefined ? defaultMalocher() : new Malocher({ dir: options.dir });
+  return malocher.processAll(options);
+}
+
+/** Every finished job's `[jobId, result]` in the default directory (or `dir`). */
+export function results(options: { dir?: string } = {}): AsyncIterable<[string, JobResult]> {
+  const malocher = options.dir === undefined ? defaultMalocher() : new Malocher({ dir: options.dir });
+  return malocher.results();
+}

@@ -1,0 +1,11 @@
+export { submit, processAll, results } from "./default-malocher.js";
+export { Malocher, type MalocherOptions, type SubmitFunction } from "./malocher.js";
+export { isMain } from "./is-main.js";
+export { MalocherError, type ErrorCode, type JobResult, type JobError, type FunctionRef, type JobState } from "@malocher/protocol";
+export type { ProcessAllOptions } from "./process-all.js";
+export type { JobOptions } from "./submit/job-options.js";
+export type { SshOptions } from "./ssh/node-target.js";
+export type { RunEvent } from "./cluster/cluster.js";
+export type { NodeState } from "./cluster/node-session.js";
+export type { DirectoryStatus } from "./store/directory-status.js";
+export type { JobLogs } from "./store/read-logs.js";

@@ -1,0 +1,22 @@
+import { realpathSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+
+/**
+ * Whether the calling module is the script Node was started with, like Python's
+ * `if __name__ == "__main__"`. Agents import your module to find the job function; this guard
+ * keeps them from running your submit loop again.
+ *
+ * @example
+ * ```ts
+ * if (isMain(import.meta)) { submit(train, 1); for await (const r of processAll()) console.log(r); }
+ * ```
+ */
+export function isMain(meta: ImportMeta): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,98 @@
+import { resolve } from "node:path";
+import type { JobResult } from "@malocher/protocol";
+import { prepareSharedDirectory } from "@malocher/agent";
+import { processJobs, type ProcessAllOptions } from "./process-all.js";
+import { prepareJob, type JobTarget } from "./submit/prepare-job.js";
+import type { JobOptions } from "./submit/job-options.js";
+import { signalSubmitted, submitJob } from "./store/submit-job.js";
+import { listJobIds } from "./store/job-listing.js";
+import { readResult } from "./store/read-result.js";
+import { readDirectoryStatus, type DirectoryStatus } from "./store/directory-status.js";
+import { readLogs, type JobLogs } from "./store/read-logs.js";
+
+/** `submit(fn, ...args)` and `submit.with(options)(fn, ...args)`. */
+export interface SubmitFunction {
+  /** Queues `fn(...args)` as a job and returns its id. */
+  <F extends (...args: never[]) => unknown>(fn: F, ...args: Parameters<F>): string;
+  /** Queues a job given by reference: `{ module: import.meta.url, export: "train" }`. */
+  (fn: { module: string; export: string }, ...args: unknown[]): string;
+  /** The same `submit`, with per-job options. */
+  with(options: JobOptions): SubmitFunction;
+}
+
+/** Options of {@link Malocher}. */
+export interface MalocherOptions {
+  /** The shared directory; default `$MALOCHER_DIR` or `./.malocher`. It must be on the shared FS. */
+  dir?: string;
+}
+
+/** The shared directory the default functions use. */
+export function defaultDirectory(): string {
+  return resolve(process.env["MALOCHER_DIR"] || ".malocher");
+}
+
+/**
+ * A Malocher directory: submit jobs into it, run them, read results. The package's top-level
+ * `submit`, `processAll` and `results` use one of these on the default directory.
+ *
+ * @example
+ * ```ts
+ * const m = new Malocher({ dir: "/shared/alice/experiments" });
+ * const id = m.submit(train, 3, 0.01);
+ * for await (const [jobId, result] of m.processAll({ sshMachines: ["node1", "node2"] })) console.log(jobId, result);
+ * ```
+ */
+export class Malocher {
+  /** The shared directory (absolute). */
+  readonly dir: string;
+  /** Queues a job; synchronous; returns its id. */
+  readonly submit: SubmitFunction;
+  private prepared = false;
+
+  constructor(options: MalocherOptions = {}) {
+    this.dir = options.dir === undefined ? defaultDirectory() : resolve(options.dir);
+    this.submit = this.makeSubmit({});
+  }
+
+  /**
+   * Runs every job without a result (also ones other processes submitted) and yields
+   * `[jobId, result]` in completion order. Without `sshMachines` it runs them on this machine.
+   */
+  processAll(options: Omit<ProcessAllOptions, "dir"> = {}): AsyncIterable<[string, JobResult]> {
+    return processJobs(this.dir, options);
+  }
+
+  /** Every finished job's `[jobId, result]`, oldest job first. */
+  async *results(): AsyncIterable<[string, JobResult]> {
+    for (const jobId of await listJobIds(this.dir)) {
+      const result = await readResult(this.dir, jobId);
+      if (result !== undefined) yield [jobId, result];
+    }
+  }
+
+  /** Counts of jobs per state and per node, read from the directory. */
+  async status(): Promise<DirectoryStatus> {
+    prepareSharedDirectory(this.dir, { create: false });
+    return readDirectoryStatus(this.dir);
+  }
+
+  /** What a job wrote to stdout and stderr. */
+  async logs(jobId: string): Promise<JobLogs> {
+    return readLogs(this.dir, jobId);
+  }
+
+  private makeSubmit(options: JobOptions): SubmitFunction {
+    const submit = ((target: JobTarget, ...args: unknown[]) => {
+      const spec = prepareJob(target, args, options);
+      if (!this.prepared) {
+        prepareSharedDirectory(this.dir, { create: true });
+        this.prepared = true;
+      }
+      submitJob(this.dir, spec);
+      signalSubmitted(this.dir);
+      return spec.jobId;
+    }) as SubmitFunction;
+    submit.with = (more: JobOptions) => this.makeSubmit({ ...options, ...more, env: { ...options.env, ...more.env } });
+    return submit;
+  }
+}

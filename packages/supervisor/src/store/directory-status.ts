@@ -1,0 +1,58 @@
+import { readFile } from "node:fs/promises";
+import { directoryLayout, type JobState } from "@malocher/protocol";
+import { listClaims, listJobIds, listQueuedIds } from "./job-listing.js";
+import { readStoredResult } from "./read-result.js";
+import { decideJobState } from "./read-job-state.js";
+
+/** Job counts of a directory, overall and per node. */
+export interface DirectoryStatus {
+  dir: string;
+  total: number;
+  counts: Record<JobState, number>;
+  /** Jobs whose spec exists but whose queue marker was never written (the submitter died). */
+  unqueued: number;
+  /** Per node (as the user named it): jobs running there now, and finished there. */
+  nodes: Record<string, { running: number; succeeded: number; failed: number }>;
+}
+
+/** Reads the state of every job of `dir`, with the same precedence as `readJobState`. */
+export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus> {
+  const [ids, queued, claims] = await Promise.all([listJobIds(dir), listQueuedIds(dir), listClaims(dir)]);
+  const claimedBy = new Map<string, string>();
+  for (const [agentId, jobIds] of claims) for (const jobId of jobIds) claimedBy.set(jobId, agentId);
+  const status: DirectoryStatus = {
+    dir,
+    total: ids.length,
+    counts: { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 },
+    unqueued: 0,
+    nodes: {},
+  };
+  const hosts = new Map<string, string>();
+  const node = (host: string) => (status.nodes[host] ??= { running: 0, succeeded: 0, failed: 0 });
+  for (const jobId of ids) {
+    const result = await readStoredResult(dir, jobId);
+    const agentId = claimedBy.get(jobId);
+    const state = decideJobState({ result, claimed: agentId !== undefined, queued: queued.has(jobId) });
+    if (state === undefined) {
+      status.unqueued++;
+      continue;
+    }
+    status.counts[state]++;
+    if (result !== undefined) node(result.host)[result.ok ? "succeeded" : "failed"]++;
+    else if (state === "running" && agentId !== undefined) node(await hostOfAgent(dir, agentId, hosts)).running++;
+  }
+  return status;
+}
+
+async function hostOfAgent(dir: string, agentId: string, cache: Map<string, string>): Promise<string> {
+  let host = cache.get(agentId);
+  if (host === undefined) {
+    try {
+      host = (JSON.parse(await readFile(directoryLayout.leaseFile(dir, agentId), "utf8")) as { host: string }).host;
+    } catch {
+      host = agentId;
+    }
+    cache.set(agentId, host);
+  }
+  return host;
+}

@@ -1,0 +1,41 @@
+import { access } from "node:fs/promises";
+import { directoryLayout, type JobState } from "@malocher/protocol";
+import { listClaims } from "./job-listing.js";
+import { readStoredResult } from "./read-result.js";
+
+/** What the directory holds about one job. */
+export interface JobFacts {
+  result: { ok: boolean } | undefined;
+  claimed: boolean;
+  queued: boolean;
+}
+
+/**
+ * The one rule for a job's state, with a fixed precedence: a result (succeeded, failed) beats a
+ * claim (running), which beats a queue marker (queued). So a crash between two steps never makes
+ * a finished job look unfinished. Undefined: a spec whose queue marker was never written.
+ */
+export function decideJobState(facts: JobFacts): JobState | undefined {
+  if (facts.result !== undefined) return facts.result.ok ? "succeeded" : "failed";
+  if (facts.claimed) return "running";
+  if (facts.queued) return "queued";
+  return undefined;
+}
+
+/** Reads one job's state from the shared directory (see {@link decideJobState}). */
+export async function readJobState(dir: string, jobId: string): Promise<JobState | undefined> {
+  const [result, claims, queued] = await Promise.all([
+    readStoredResult(dir, jobId),
+    listClaims(dir),
+    exists(directoryLayout.queuedFile(dir, jobId)),
+  ]);
+  const claimed = [...claims.values()].some((ids) => ids.includes(jobId));
+  return decideJobState({ result, claimed, queued });
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,32 @@
+import { closeSync, openSync, writeFileSync } from "node:fs";
+import { directoryLayout, encodeJobSpec, type JobSpec } from "@malocher/protocol";
+import { writeFileAtomicSync } from "@malocher/agent";
+
+/**
+ * Puts one job in the queue: the spec is written whole (tmp, rename into `specs/`), then the
+ * empty queue marker is created, which is what agents look for. A crash in between leaves a spec
+ * without a marker: never run, shown as unqueued by `status`, never a half job.
+ */
+export function submitJob(dir: string, spec: JobSpec): void {
+  writeFileAtomicSync(dir, directoryLayout.specFile(dir, spec.jobId), encodeJobSpec(spec));
+  closeSync(openSync(directoryLayout.queuedFile(dir, spec.jobId), "wx"));
+}
+
+const pendingSignals = new Set<string>();
+
+/**
+ * Touches the directory's signal file once per turn of the event loop, however many jobs were
+ * submitted in it: agents on this host watch that one file and scan the queue when it changes.
+ */
+export function signalSubmitted(dir: string): void {
+  if (pendingSignals.has(dir)) return;
+  pendingSignals.add(dir);
+  setImmediate(() => {
+    pendingSignals.delete(dir);
+    try {
+      writeFileSync(directoryLayout.signalFile(dir), String(Date.now()));
+    } catch {
+      // Only a hint: agents scan the queue periodically anyway.
+    }
+  });
+}

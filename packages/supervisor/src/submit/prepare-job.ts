@@ -1,0 +1,50 @@
+import { pathToFileURL } from "node:url";
+import { isAbsolute } from "node:path";
+import {
+  MalocherError,
+  encodeValue,
+  findUnserializable,
+  newJobId,
+  type FunctionRef,
+  type JobSpec,
+} from "@malocher/protocol";
+import { resolveJobOptions, type JobOptions } from "./job-options.js";
+import { locateFunction } from "./locate-function.js";
+
+/** An exported function, or an explicit reference to one. */
+export type JobTarget = ((...args: never[]) => unknown) | FunctionRef;
+
+/**
+ * Turns `submit`'s arguments into a complete job spec, refusing what an agent could not run:
+ * a function it cannot import (`FUNCTION_NOT_IMPORTABLE`) or arguments that would not arrive
+ * unchanged (`ARG_NOT_SERIALIZABLE`, naming the argument's path).
+ */
+export function prepareJob(target: JobTarget, args: readonly unknown[], options: JobOptions): JobSpec {
+  const fn = typeof target === "function" ? locateFunction(target) : checkFunctionRef(target);
+  args.forEach((arg, index) => {
+    const problem = findUnserializable(arg, `args[${index}]`);
+    if (problem !== undefined) {
+      throw new MalocherError("ARG_NOT_SERIALIZABLE", `Cannot send ${problem.path} to the job: it is ${problem.reason}.`);
+    }
+  });
+  const { cwd, env } = resolveJobOptions(options);
+  return { jobId: newJobId(), fn, args: encodeValue([...args]), cwd, env, submittedAt: Date.now() };
+}
+
+function checkFunctionRef(ref: FunctionRef): FunctionRef {
+  if (typeof ref !== "object" || ref === null || typeof ref.module !== "string" || typeof ref.export !== "string") {
+    throw new MalocherError(
+      "FUNCTION_NOT_IMPORTABLE",
+      'submit() takes an exported function or a reference { module: import.meta.url, export: "name" }.',
+    );
+  }
+  if (isAbsolute(ref.module)) return { module: pathToFileURL(ref.module).href, export: ref.export };
+  if (!ref.module.startsWith("file:")) {
+    throw new MalocherError(
+      "FUNCTION_NOT_IMPORTABLE",
+      `The module of { module: ${JSON.stringify(ref.module)}, export: ${JSON.stringify(ref.export)} } must be a file URL ` +
+        `(import.meta.url) or an absolute path that every node sees on the shared file system.`,
+    );
+  }
+  return { module: ref.module, export: ref.export };
+}
