@@ -4,7 +4,8 @@ import { prepareSharedDirectory } from "@malocher/agent";
 import { processJobs, type ProcessAllOptions } from "./process-all.js";
 import { prepareJob, type JobTarget } from "./submit/prepare-job.js";
 import type { JobOptions } from "./submit/job-options.js";
-import { signalSubmitted, submitJob } from "./store/submit-job.js";
+import { submitJob } from "./store/submit-job.js";
+import { announceSubmitted } from "./submit/announce-submitted.js";
 import { listJobIds } from "./store/job-listing.js";
 import { readResult } from "./store/read-result.js";
 import { readDirectoryStatus, type DirectoryStatus } from "./store/directory-status.js";
@@ -89,7 +90,7 @@ export class Malocher {
         this.prepared = true;
       }
       submitJob(this.dir, spec);
-      signalSubmitted(this.dir);
+      announceSubmitted(this.dir);
       return spec.jobId;
     }) as SubmitFunction;
     submit.with = (more: JobOptions) => this.makeSubmit({ ...options, ...more, env: { ...options.env, ...more.env } });

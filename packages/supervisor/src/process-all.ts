@@ -4,6 +4,7 @@ import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { resolveNodeTargets, type SshOptions } from "./ssh/node-target.js";
 import { listFinishedIds, listJobIds } from "./store/job-listing.js";
 import { readResult } from "./store/read-result.js";
+import { listenForSubmissions } from "./submit/announce-submitted.js";
 
 /**
  * Options of `processAll` (and `malocher run`).
@@ -64,6 +65,7 @@ export async function* processJobs(dir: string, options: ProcessAllOptions): Asy
   });
   cluster.on("unusable", (error) => inbox.fail(error));
   options.onEvent?.({ type: "run", pending: pending.size, nodes: cluster.sessions.length });
+  const stopListening = listenForSubmissions(dir, cluster);
   const scanner = setInterval(() => scan().catch((error) => inbox.fail(error)), RESULT_SCAN_INTERVAL_MS);
   try {
     await scan();
@@ -74,6 +76,7 @@ export async function* processJobs(dir: string, options: ProcessAllOptions): Asy
     }
   } finally {
     clearInterval(scanner);
+    stopListening();
     await cluster.close();
   }
 }

@@ -29,7 +29,8 @@ export class WarmWorker {
   private exited = false;
   private onEnd: ((end: WorkerRunEnd) => void) | undefined;
 
-  constructor(stray: (chunk: Buffer) => void) {
+  /** `onExit` is called once when the process is gone, whether it was running a job or not. */
+  constructor(stray: (chunk: Buffer) => void, onExit: () => void) {
     this.child = fork(WORKER_MAIN, [], {
       detached: true,
       serialization: "advanced",
@@ -48,6 +49,7 @@ export class WarmWorker {
     });
     this.child.on("exit", (exitCode, signal) => {
       this.exited = true;
+      onExit();
       // Let the pipes drain so the log holds the job's last words, but do not wait for a
       // grandchild that escaped the process group and still holds them open.
       const report = () => this.onEnd?.({ kind: "died", exitCode, signal });
@@ -57,11 +59,6 @@ export class WarmWorker {
         report();
       });
     });
-  }
-
-  /** The worker's process id, which is also its process group id. */
-  get pid(): number | undefined {
-    return this.child.pid;
   }
 
   /** Whether the process is gone. */

@@ -7,6 +7,7 @@ import { WarmWorker } from "./warm-worker.js";
 export class WorkerPool {
   private readonly idle: WarmWorker[] = [];
   private readonly all = new Set<WarmWorker>();
+  private readonly started = new Set<WarmWorker>();
   private closed = false;
 
   constructor(
@@ -27,21 +28,21 @@ export class WorkerPool {
     return this.idle.pop();
   }
 
-  /** Gives a worker back after a job; a dead one is replaced. */
+  /** Gives a worker back after a job; a dead one was already replaced. */
   release(worker: WarmWorker): void {
-    if (this.closed) return;
-    if (worker.dead) {
-      this.all.delete(worker);
-      this.startWorker();
-      return;
-    }
+    if (this.closed || worker.dead) return;
     this.idle.push(worker);
     this.onIdle();
   }
 
-  /** Process group ids of all live workers. */
-  get processGroups(): number[] {
-    return [...this.all].flatMap((worker) => (worker.pid === undefined || worker.dead ? [] : [worker.pid]));
+  /** A worker died (during a job, or idle: a stray error ended it): start its replacement. */
+  private onWorkerExit(worker: WarmWorker): void {
+    const idleAt = this.idle.indexOf(worker);
+    if (idleAt >= 0) this.idle.splice(idleAt, 1);
+    if (!this.started.has(worker)) return; // a failed start is retried after a pause
+    this.started.delete(worker);
+    this.all.delete(worker);
+    if (!this.closed) this.startWorker();
   }
 
   /** Kills every worker's process group. Idempotent. */
@@ -52,14 +53,16 @@ export class WorkerPool {
   }
 
   private startWorker(): void {
-    const worker = new WarmWorker(this.stray);
+    const worker: WarmWorker = new WarmWorker(this.stray, () => this.onWorkerExit(worker));
     this.all.add(worker);
     worker.started().then(
-      () => this.release(worker),
+      () => {
+        this.started.add(worker);
+        this.release(worker);
+      },
       (error: Error) => {
         this.stray(Buffer.from(`malocher agent: a worker failed to start: ${error.message}\n`));
         this.all.delete(worker);
-        // Retry later rather than in a tight loop: a worker that cannot start now may later.
         if (!this.closed) setTimeout(() => !this.closed && this.startWorker(), 1000).unref();
       },
     );

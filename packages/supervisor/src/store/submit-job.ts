@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { directoryLayout, encodeJobSpec, type JobSpec } from "@malocher/protocol";
 import { writeFileAtomicSync } from "@malocher/agent";
 
@@ -10,23 +10,4 @@ import { writeFileAtomicSync } from "@malocher/agent";
 export function submitJob(dir: string, spec: JobSpec): void {
   writeFileAtomicSync(dir, directoryLayout.specFile(dir, spec.jobId), encodeJobSpec(spec));
   closeSync(openSync(directoryLayout.queuedFile(dir, spec.jobId), "wx"));
-}
-
-const pendingSignals = new Set<string>();
-
-/**
- * Touches the directory's signal file once per turn of the event loop, however many jobs were
- * submitted in it: agents on this host watch that one file and scan the queue when it changes.
- */
-export function signalSubmitted(dir: string): void {
-  if (pendingSignals.has(dir)) return;
-  pendingSignals.add(dir);
-  setImmediate(() => {
-    pendingSignals.delete(dir);
-    try {
-      writeFileSync(directoryLayout.signalFile(dir), String(Date.now()));
-    } catch {
-      // Only a hint: agents scan the queue periodically anyway.
-    }
-  });
 }
