@@ -1,0 +1,79 @@
+import { strict as assert } from "node:assert";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import {
+  MALOCHER_VERSION,
+  MalocherError,
+  decodeAgentMessage,
+  decodeJobSpec,
+  decodeSupervisorMessage,
+  encodeJobSpec,
+  encodeMessage,
+  encodeValue,
+  isJobId,
+  newJobId,
+  shardOf,
+} from "@malocher/protocol";
+import { Packr } from "msgpackr";
+
+test("MALOCHER_VERSION is every package's version (agents and supervisors compare it)", () => {
+  for (const pkg of ["protocol", "agent", "supervisor"]) {
+    const { version } = JSON.parse(readFileSync(new URL(`../packages/${pkg}/package.json`, import.meta.url), "utf8"));
+    assert.equal(version, MALOCHER_VERSION, `packages/${pkg}/package.json`);
+  }
+});
+
+test("job ids are unique, sort by submission time and name a hex shard", () => {
+  const ids = Array.from({ length: 10000 }, (_, i) => newJobId(1_700_000_000_000 + i));
+  assert.equal(new Set(ids).size, ids.length);
+  assert.deepEqual([...ids].sort(), ids);
+  for (const id of ids.slice(0, 100)) {
+    assert.ok(isJobId(id), id);
+    assert.match(shardOf(id), /^[0-9a-f]$/);
+  }
+  assert.equal(isJobId("../../etc/passwd"), false);
+});
+
+test("messages round-trip and malformed frames are refused with PROTOCOL_ERROR", () => {
+  const hello = {
+    type: "hello",
+    agentId: "a-1",
+    host: "node1",
+    hostname: "n1",
+    pid: 42,
+    slots: 4,
+    version: MALOCHER_VERSION,
+    protocolVersion: 1,
+  } as const;
+  assert.deepEqual(decodeAgentMessage(encodeMessage(hello)), hello);
+  assert.deepEqual(decodeSupervisorMessage(encodeMessage({ type: "stop", reason: "done" })), { type: "stop", reason: "done" });
+  const packr = new Packr({ useRecords: false });
+  const malformed = [
+    packr.pack({ type: "hello", agentId: 7 }),
+    packr.pack({ type: "teleport" }),
+    packr.pack([1, 2, 3]),
+    Buffer.from([0xc1, 0xff, 0x00]),
+  ];
+  for (const frame of malformed) {
+    assert.throws(() => decodeAgentMessage(frame), (error: unknown) => error instanceof MalocherError && error.code === "PROTOCOL_ERROR");
+  }
+  assert.throws(() => decodeSupervisorMessage(packr.pack({ type: "hello" })), /PROTOCOL|Malformed/);
+});
+
+test("a corrupt or foreign job spec is refused with JOB_SPEC_CORRUPT", () => {
+  const jobId = newJobId();
+  const spec = {
+    jobId,
+    fn: { module: "file:///x.mjs", export: "f" },
+    args: encodeValue([1]),
+    cwd: "/",
+    env: {},
+    submittedAt: Date.now(),
+  };
+  const bytes = encodeJobSpec(spec);
+  assert.deepEqual(decodeJobSpec(bytes, jobId), spec);
+  const isCorrupt = (error: unknown) => error instanceof MalocherError && error.code === "JOB_SPEC_CORRUPT";
+  assert.throws(() => decodeJobSpec(bytes.subarray(0, bytes.length - 5), jobId), isCorrupt);
+  assert.throws(() => decodeJobSpec(Buffer.from("garbage"), jobId), isCorrupt);
+  assert.throws(() => decodeJobSpec(bytes, newJobId()), isCorrupt);
+});
