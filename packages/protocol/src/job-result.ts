@@ -79,5 +79,5 @@ export function toJobResult(stored: StoredResult): JobResult {
     durationMs: stored.durationMs,
   };
   if (!stored.ok) return { ok: false, error: stored.error, ...meta };
-  return { ok: true, value: decodeValue(stored.value), ...meta };
+  return { ok: true, value: decodeValue(stored.value, "SHARED_DIR_FORMAT"), ...meta };
 }

@@ -65,9 +65,14 @@ async function runJob(request: RunJobRequest): Promise<JobOutcome> {
     const message = `${spec.fn.module} has no exported function "${spec.fn.export}" on this node (found ${typeof fn}).`;
     return failure(jobId, "JOB_IMPORT_FAILED", new Error(message));
   }
+  let args: unknown[];
+  try {
+    args = decodeValue(spec.args) as unknown[];
+  } catch (error) {
+    return failure(jobId, "JOB_SPEC_CORRUPT", error, `The arguments of job ${jobId} are corrupt: ${(error as Error).message}`);
+  }
   let value: unknown;
   try {
-    const args = decodeValue(spec.args) as unknown[];
     value = await (fn as (...args: unknown[]) => unknown)(...args);
   } catch (error) {
     return failure(jobId, "JOB_THREW", error);
@@ -78,7 +83,7 @@ async function runJob(request: RunJobRequest): Promise<JobOutcome> {
     return failure(jobId, "RESULT_NOT_SERIALIZABLE", new Error(message));
   }
   try {
-    return { type: "done", jobId, ok: true, value: encodeValue(value) };
+    return { type: "done", jobId, ok: true, value: encodeValue(value, "RESULT_NOT_SERIALIZABLE") };
   } catch (error) {
     const message = `The job's result could not be encoded: ${(error as Error).message}`;
     return failure(jobId, "RESULT_NOT_SERIALIZABLE", error, message);
