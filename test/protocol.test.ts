@@ -69,6 +69,8 @@ test("a corrupt or foreign job spec is refused with JOB_SPEC_CORRUPT", () => {
     cwd: "/",
     env: {},
     submittedAt: Date.now(),
+    options: { timeoutMs: 1000, retries: 2 },
+    codeHash: "ab".repeat(32),
   };
   const bytes = encodeJobSpec(spec);
   assert.deepEqual(decodeJobSpec(bytes, jobId), spec);

@@ -6,19 +6,19 @@ import {
   PROTOCOL_VERSION,
   directoryLayout,
   type AgentLaunchConfig,
-  type StoredResult,
+  type RunSettings,
   type SupervisorMessage,
 } from "@malocher/protocol";
+import { JobRun, type JobRunContext } from "./job-run.js";
+import { LeaseKeeper, killLeftoverWorkers } from "./lease-keeper.js";
 import { SupervisorLink } from "./link/supervisor-link.js";
 import { claimJob, type ClaimedJob } from "./store/claim-job.js";
-import { publishResult } from "./store/publish-result.js";
-import { releaseClaim } from "./store/release-claim.js";
 import { requeueClaim } from "./store/requeue-claim.js";
 import { QueueScanner } from "./store/queue-scanner.js";
 import { Wakeup } from "./wakeup.js";
-import { removeLease, renewLease } from "./store/agent-lease.js";
 import { WorkerPool } from "./worker/worker-pool.js";
-import type { WarmWorker, WorkerRunEnd } from "./worker/warm-worker.js";
+import type { WarmWorker } from "./worker/warm-worker.js";
+import { access } from "node:fs/promises";
 
 /** The agent's life: `starting` until welcomed, `ready` while it claims, `draining`, `stopped`. */
 export type AgentState = "starting" | "ready" | "draining" | "stopped";
@@ -26,6 +26,10 @@ export type AgentState = "starting" | "ready" | "draining" | "stopped";
 /** The fallback scan period: hints (nudges, the signal file) only make it faster. */
 const SCAN_INTERVAL_MS = 1000;
 const HEARTBEAT_INTERVAL_MS = 1000;
+/** A worker is replaced after this many jobs, to bound what leaks from job to job. */
+const MAX_JOBS_PER_WORKER = 1000;
+/** A worker whose memory grows past this during a job is killed, and the job fails. */
+const MAX_WORKER_MEMORY_MB = 4096;
 
 /**
  * The node agent: claims queued jobs from the shared directory, runs each in a warm worker,
@@ -37,8 +41,11 @@ export class Agent {
   private readonly link: SupervisorLink;
   private readonly scanner: QueueScanner;
   private readonly wakeup = new Wakeup();
-  private readonly running = new Map<string, ClaimedJob>();
+  private readonly running = new Map<string, JobRun>();
+  private readonly runs = new Set<Promise<void>>();
   private readonly pool: WorkerPool;
+  private readonly lease: LeaseKeeper;
+  private settings: RunSettings = { timeoutMs: 0, retries: 3, retryOnError: false };
   private signalWatcher: FSWatcher | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private loopDone: Promise<void> | undefined;
@@ -49,25 +56,34 @@ export class Agent {
   constructor(private readonly config: AgentLaunchConfig) {
     this.slots = config.slots > 0 ? config.slots : availableParallelism();
     this.scanner = new QueueScanner(config.dir);
-    this.pool = new WorkerPool(this.slots, (chunk) => process.stderr.write(chunk), () => this.wakeup.trigger());
+    this.pool = new WorkerPool(this.slots, MAX_WORKER_MEMORY_MB, (chunk) => process.stderr.write(chunk), () => this.wakeup.trigger());
     this.link = new SupervisorLink(`ws://127.0.0.1:${config.port}/`, config.token, config.disconnectGraceMs, {
       connected: () => this.sayHello(),
       message: (message) => this.onMessage(message),
       lost: (reason) => void this.stop(`lost the supervisor: ${reason}`),
+    });
+    this.lease = new LeaseKeeper({
+      dir: config.dir,
+      agentId: config.agentId,
+      host: config.host,
+      processGroups: () => this.pool.processGroups,
+      heldJobs: () => [...this.running.keys()],
+      claimLost: (jobId) => {
+        this.log(`job ${jobId}: its claim was taken away (requeued by a supervisor); killing this run`);
+        this.running.get(jobId)?.kill("claimLost");
+      },
+      leaseLost: () => void this.stop("its lease was removed: a supervisor declared this agent lost"),
+      tick: () => void this.checkCancelled(),
     });
   }
 
   /** Starts the agent; resolves when it has stopped. */
   async run(): Promise<void> {
     this.log(`starting: ${this.slots} slots, directory ${this.config.dir}`);
+    const killed = await killLeftoverWorkers(this.config.dir);
+    if (killed > 0) this.log(`killed ${killed} worker process group(s) left behind by a dead agent on this host`);
     await mkdir(directoryLayout.agentRunningDir(this.config.dir, this.config.agentId), { recursive: true });
-    await renewLease(this.config.dir, {
-      agentId: this.config.agentId,
-      host: this.config.host,
-      hostname: hostname(),
-      pid: process.pid,
-      startedAt: Date.now(),
-    });
+    await this.lease.start();
     this.link.open();
     await this.finished;
   }
@@ -86,14 +102,25 @@ export class Agent {
     this.wakeup.trigger();
     clearInterval(this.heartbeat);
     await this.signalWatcher?.close();
+    for (const run of this.running.values()) run.kill("stopping");
     await this.pool.close();
     await this.loopDone;
-    await Promise.all([...this.running.keys()].map((jobId) => requeueClaim(this.config.dir, this.config.agentId, jobId)));
+    await Promise.all(this.runs);
     await rmdir(directoryLayout.agentRunningDir(this.config.dir, this.config.agentId)).catch(() => {});
-    await removeLease(this.config.dir, this.config.agentId);
+    await this.lease.stop();
     await this.link.close(reason);
     this.setState("stopped", reason);
     this.resolveStopped();
+  }
+
+  /** Claims nothing more; stops once the running jobs have finished. */
+  private async drain(): Promise<void> {
+    if (this.state !== "ready") return;
+    this.setState("draining", "the supervisor asked to drain");
+    this.wakeup.trigger();
+    await this.loopDone;
+    await Promise.all(this.runs);
+    await this.stop("drained");
   }
 
   private sayHello(): void {
@@ -112,11 +139,18 @@ export class Agent {
   private onMessage(message: SupervisorMessage): void {
     switch (message.type) {
       case "welcome":
+        this.settings = message.settings;
         if (this.state === "starting") this.becomeReady();
         return;
       case "nudge":
         this.scanner.invalidate();
         this.wakeup.trigger();
+        return;
+      case "cancel":
+        for (const jobId of message.jobIds) this.running.get(jobId)?.kill("cancelled");
+        return;
+      case "drain":
+        void this.drain();
         return;
       case "stop":
         void this.stop(`the supervisor asked: ${message.reason}`);
@@ -164,73 +198,64 @@ export class Agent {
           await requeueClaim(this.config.dir, this.config.agentId, jobId);
           break;
         }
-        void this.runJob(claimed, worker);
+        this.track(this.runJob(claimed, worker));
       }
     }
   }
 
-  private async runJob(job: ClaimedJob, worker: WarmWorker): Promise<void> {
-    const { dir, agentId } = this.config;
-    this.running.set(job.jobId, job);
-    this.link.send({ type: "jobStarted", jobId: job.jobId, attempt: job.attempt });
-    const startedAt = Date.now();
-    const end = await worker.run(
-      { type: "run", jobId: job.jobId, specFile: directoryLayout.specFile(dir, job.jobId) },
-      { stdout: directoryLayout.stdoutFile(dir, job.jobId), stderr: directoryLayout.stderrFile(dir, job.jobId) },
-    );
-    const durationMs = Date.now() - startedAt;
-    if (this.state !== "ready" && end.kind === "died") {
-      // We killed it while stopping: shutdown() puts the claim back in the queue.
-      return;
-    }
+  private track(run: Promise<void>): void {
+    this.runs.add(run);
+    void run.finally(() => this.runs.delete(run));
+  }
+
+  private async runJob(claimed: ClaimedJob, worker: WarmWorker): Promise<void> {
+    const run = new JobRun(this.runContext(), claimed);
+    this.running.set(claimed.jobId, run);
     try {
-      const result = this.toStoredResult(job, end, durationMs);
-      const published = await publishResult(dir, result);
-      if (!published) this.log(`job ${job.jobId}: a result was already published; this run's result is discarded`);
-      await releaseClaim(dir, agentId, job.jobId);
-      this.running.delete(job.jobId);
-      this.link.send({ type: "jobFinished", jobId: job.jobId, ok: result.ok, durationMs });
-    } catch (error) {
-      this.log(`job ${job.jobId}: could not publish its result: ${(error as Error).message}`);
-    } finally {
+      const end = await run.execute(worker);
+      this.recycleIfWorn(worker);
       this.pool.release(worker);
+      if (end.kind === "published") {
+        this.link.send({ type: "jobFinished", jobId: claimed.jobId, ok: end.ok, durationMs: end.durationMs });
+      } else if (end.kind === "requeue") {
+        if (end.delayMs > 0) await sleepUnlessStopping(end.delayMs, () => this.state === "stopped" || this.stopped !== undefined);
+        await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId, end.nextAttempt);
+        if (end.nextAttempt !== undefined) this.log(`job ${claimed.jobId}: retrying as attempt ${end.nextAttempt}`);
+      }
+    } catch (error) {
+      this.log(`job ${claimed.jobId}: ${(error as Error).message}; putting it back in the queue`);
+      this.pool.release(worker);
+      await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId).catch(() => {});
+    } finally {
+      this.running.delete(claimed.jobId);
     }
   }
 
-  private toStoredResult(job: ClaimedJob, end: WorkerRunEnd, durationMs: number): StoredResult {
-    const meta = {
-      jobId: job.jobId,
-      host: this.config.host,
-      attempts: job.attempt,
-      durationMs,
-      agentId: this.config.agentId,
-      finishedAt: Date.now(),
-    };
-    if (end.kind === "outcome") {
-      const { outcome } = end;
-      return outcome.ok ? { ...meta, ok: true, value: outcome.value } : { ...meta, ok: false, error: outcome.error };
-    }
-    if (end.signal !== null) {
-      const hint = end.signal === "SIGKILL" ? " (the out-of-memory killer does this)" : "";
-      return {
-        ...meta,
-        ok: false,
-        error: {
-          name: "MalocherError",
-          code: "WORKER_CRASHED",
-          message: `The worker process running this job was killed by ${end.signal}${hint} before the job returned.`,
-        },
-      };
-    }
+  private recycleIfWorn(worker: WarmWorker): void {
+    if (worker.dead) return;
+    if (worker.jobsRun >= MAX_JOBS_PER_WORKER) this.pool.retire(worker);
+  }
+
+  private runContext(): JobRunContext {
     return {
-      ...meta,
-      ok: false,
-      error: {
-        name: "MalocherError",
-        code: "JOB_EXITED",
-        message: `The job ended its worker process with exit code ${end.exitCode} (process.exit() or a fatal error) before returning a result.`,
-      },
+      dir: this.config.dir,
+      agentId: this.config.agentId,
+      host: this.config.host,
+      settings: { ...this.settings, maxWorkerMemoryMb: MAX_WORKER_MEMORY_MB },
+      jobStarted: (jobId, attempt) => this.link.send({ type: "jobStarted", jobId, attempt }),
+      log: (line) => this.log(line),
     };
+  }
+
+  /** Kills running jobs whose cancel marker appeared (the supervisor's message may not reach us). */
+  private async checkCancelled(): Promise<void> {
+    for (const [jobId, run] of this.running) {
+      const cancelled = await access(directoryLayout.cancelFile(this.config.dir, jobId)).then(
+        () => true,
+        () => false,
+      );
+      if (cancelled) run.kill("cancelled");
+    }
   }
 
   private setState(state: AgentState, why: string): void {
@@ -241,4 +266,10 @@ export class Agent {
   private log(line: string): void {
     process.stderr.write(`malocher agent ${this.config.agentId}: ${line}\n`);
   }
+}
+
+/** Sleeps `ms`, checking every 100 ms whether to stop early. */
+async function sleepUnlessStopping(ms: number, stopping: () => boolean): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until && !stopping()) await new Promise((resolve) => setTimeout(resolve, Math.min(100, until - Date.now())));
 }

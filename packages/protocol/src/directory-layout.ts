@@ -12,6 +12,8 @@ import { shardOf } from "./job-id.js";
  * <dir>/queued/<shard>/<jobId>      queue marker; claimed by renaming it away
  * <dir>/running/<agentId>/<jobId>   claimed by that agent (a directory only it renames into)
  * <dir>/results/<shard>/<jobId>     write-once result
+ * <dir>/cancelled/<shard>/<jobId>   cancellation request
+ * <dir>/keys/<shard>/<keyHash>      the id of the job submitted with that key (write-once)
  * <dir>/logs/<shard>/<jobId>.out    job stdout (and .err)
  * <dir>/agents/<agentId>            an agent's lease
  * <dir>/tmp/                        files being written
@@ -31,6 +33,9 @@ export const directoryLayout = {
   resultsDir: (dir: string) => join(dir, "results"),
   resultsShardDir: (dir: string, shard: string) => join(dir, "results", shard),
   resultFile: (dir: string, jobId: string) => join(dir, "results", shardOf(jobId), jobId),
+  cancelledDir: (dir: string) => join(dir, "cancelled"),
+  cancelFile: (dir: string, jobId: string) => join(dir, "cancelled", shardOf(jobId), jobId),
+  keyFile: (dir: string, keyHash: string) => join(dir, "keys", keyHash.charAt(0), keyHash),
   logsDir: (dir: string) => join(dir, "logs"),
   stdoutFile: (dir: string, jobId: string) => join(dir, "logs", shardOf(jobId), `${jobId}.out`),
   stderrFile: (dir: string, jobId: string) => join(dir, "logs", shardOf(jobId), `${jobId}.err`),
@@ -40,4 +45,4 @@ export const directoryLayout = {
 } as const;
 
 /** The directories that hold one sub-directory per shard. */
-export const SHARDED_DIRS = ["specs", "queued", "results", "logs"] as const;
+export const SHARDED_DIRS = ["specs", "queued", "results", "cancelled", "keys", "logs"] as const;

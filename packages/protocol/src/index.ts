@@ -3,7 +3,7 @@ export { PROTOCOL_VERSION, DIRECTORY_FORMAT, MALOCHER_VERSION } from "./version.
 export { newJobId, isJobId, shardOf, SHARDS } from "./job-id.js";
 export { directoryLayout, SHARDED_DIRS } from "./directory-layout.js";
 export { JOB_STATES, type JobState } from "./job-state.js";
-export { encodeJobSpec, decodeJobSpec, type JobSpec, type FunctionRef } from "./job-spec.js";
+export { encodeJobSpec, decodeJobSpec, type JobSpec, type FunctionRef, type JobRunOptions } from "./job-spec.js";
 export {
   encodeStoredResult,
   decodeStoredResult,
@@ -26,6 +26,9 @@ export type {
   WelcomeMessage,
   NudgeMessage,
   StopMessage,
+  CancelMessage,
+  DrainMessage,
+  RunSettings,
 } from "./messages.js";
 export { encodeMessage, decodeAgentMessage, decodeSupervisorMessage } from "./message-codec.js";
 export { parseAgentLaunchConfig, type AgentLaunchConfig } from "./agent-launch-config.js";

@@ -13,6 +13,8 @@ export interface JobResultMeta {
   attempts: number;
   /** How long the last attempt ran. */
   durationMs: number;
+  /** Present and true when the function's module file differed from the one at submit. */
+  codeChanged?: boolean;
 }
 
 /** The error of a failed job: what it threw, or what Malocher observed (`code`). */
@@ -55,6 +57,7 @@ export function decodeStoredResult(bytes: Uint8Array, expectedJobId: string): St
       finishedAt: numberField(record, "finishedAt"),
     };
     if (meta.jobId !== expectedJobId) throw new TypeError(`it names job ${meta.jobId}`);
+    if (record["codeChanged"] === true) Object.assign(meta, { codeChanged: true });
     if (booleanField(record, "ok")) return { ...meta, ok: true, value: bytesField(record, "value") };
     const error = recordField(record, "error");
     const jobError: JobError = { name: stringField(error, "name"), message: stringField(error, "message") };
@@ -77,6 +80,7 @@ export function toJobResult(stored: StoredResult): JobResult {
     host: stored.host,
     attempts: stored.attempts,
     durationMs: stored.durationMs,
+    ...(stored.codeChanged ? { codeChanged: true } : {}),
   };
   if (!stored.ok) return { ok: false, error: stored.error, ...meta };
   return { ok: true, value: decodeValue(stored.value, "SHARED_DIR_FORMAT"), ...meta };

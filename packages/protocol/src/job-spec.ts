@@ -1,6 +1,6 @@
 import { MalocherError } from "./malocher-error.js";
 import { packRecord, unpackRecord } from "./record-codec.js";
-import { bytesField, numberField, recordField, stringField, stringMapField } from "./record-fields.js";
+import { booleanField, bytesField, numberField, recordField, stringField, stringMapField } from "./record-fields.js";
 import { DIRECTORY_FORMAT } from "./version.js";
 
 /** Names an exported function: the agent runs `(await import(module))[export](...args)`. */
@@ -9,6 +9,19 @@ export interface FunctionRef {
   module: string;
   /** The export's name (`"default"` for a default export). */
   export: string;
+}
+
+/**
+ * How a job is run; each field left out takes the value of the run (`processAll` options), then
+ * Malocher's default.
+ */
+export interface JobRunOptions {
+  /** Each attempt is killed after this long (0: no limit). */
+  timeoutMs?: number;
+  /** How many times an infrastructure failure (node lost, worker killed) is retried. */
+  retries?: number;
+  /** Also retry when the function throws or exits. */
+  retryOnError?: boolean;
 }
 
 /** Everything an agent needs to run one job. Written once at submit, never changed. */
@@ -23,6 +36,10 @@ export interface JobSpec {
   env: Record<string, string>;
   /** Milliseconds since the epoch, on the submitter's clock. */
   submittedAt: number;
+  /** Per-job run options; they win over the run's. */
+  options: JobRunOptions;
+  /** SHA-256 (hex) of the function's module file at submit, to notice code that changed since. */
+  codeHash?: string;
 }
 
 /** The bytes of a job spec file. */
@@ -47,7 +64,9 @@ export function decodeJobSpec(bytes: Uint8Array, expectedJobId: string): JobSpec
       cwd: stringField(record, "cwd"),
       env: stringMapField(record, "env"),
       submittedAt: numberField(record, "submittedAt"),
+      options: readRunOptions(record["options"]),
     };
+    if (typeof record["codeHash"] === "string") spec.codeHash = record["codeHash"];
     if (spec.jobId !== expectedJobId) throw new TypeError(`it names job ${spec.jobId}`);
     return spec;
   } catch (error) {
@@ -57,4 +76,15 @@ export function decodeJobSpec(bytes: Uint8Array, expectedJobId: string): JobSpec
       { cause: error },
     );
   }
+}
+
+function readRunOptions(value: unknown): JobRunOptions {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null) throw new TypeError('field "options" should be a map');
+  const record = value as Record<string, unknown>;
+  const options: JobRunOptions = {};
+  if (record["timeoutMs"] !== undefined) options.timeoutMs = numberField(record, "timeoutMs");
+  if (record["retries"] !== undefined) options.retries = numberField(record, "retries");
+  if (record["retryOnError"] !== undefined) options.retryOnError = booleanField(record, "retryOnError");
+  return options;
 }

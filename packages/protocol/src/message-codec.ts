@@ -1,7 +1,7 @@
 import { MalocherError } from "./malocher-error.js";
 import type { AgentMessage, SupervisorMessage } from "./messages.js";
 import { packRecord, unpackRecord } from "./record-codec.js";
-import { booleanField, numberField, stringField } from "./record-fields.js";
+import { booleanField, numberField, recordField, stringArrayField, stringField } from "./record-fields.js";
 
 /** Encodes a message of either direction. */
 export function encodeMessage(message: AgentMessage | SupervisorMessage): Uint8Array {
@@ -46,9 +46,22 @@ export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
 export function decodeSupervisorMessage(bytes: Uint8Array): SupervisorMessage {
   return decodeWith(bytes, (record, type) => {
     switch (type) {
-      case "welcome":
+      case "welcome": {
+        const settings = recordField(record, "settings");
+        return {
+          type,
+          settings: {
+            timeoutMs: numberField(settings, "timeoutMs"),
+            retries: numberField(settings, "retries"),
+            retryOnError: booleanField(settings, "retryOnError"),
+          },
+        };
+      }
       case "nudge":
+      case "drain":
         return { type };
+      case "cancel":
+        return { type, jobIds: stringArrayField(record, "jobIds") };
       case "stop":
         return { type, reason: stringField(record, "reason") };
       default:

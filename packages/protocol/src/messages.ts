@@ -47,9 +47,29 @@ export interface ByeMessage {
 /** Every frame an agent sends. */
 export type AgentMessage = HelloMessage | HeartbeatMessage | JobStartedMessage | JobFinishedMessage | ByeMessage;
 
+/** The run's defaults for jobs that do not set their own (`processAll` options). */
+export interface RunSettings {
+  /** 0: no limit. */
+  timeoutMs: number;
+  retries: number;
+  retryOnError: boolean;
+}
+
 /** Supervisor → agent: the answer to a compatible `hello`. */
 export interface WelcomeMessage {
   type: "welcome";
+  settings: RunSettings;
+}
+
+/** Supervisor → agent: kill these jobs if running here; their results say `JOB_CANCELLED`. */
+export interface CancelMessage {
+  type: "cancel";
+  jobIds: string[];
+}
+
+/** Supervisor → agent: claim nothing more; finish the running jobs, then stop. */
+export interface DrainMessage {
+  type: "drain";
 }
 
 /** Supervisor → agent: new jobs may be queued; scan now. */
@@ -64,4 +84,4 @@ export interface StopMessage {
 }
 
 /** Every frame a supervisor sends. */
-export type SupervisorMessage = WelcomeMessage | NudgeMessage | StopMessage;
+export type SupervisorMessage = WelcomeMessage | NudgeMessage | StopMessage | CancelMessage | DrainMessage;

@@ -1,6 +1,7 @@
 import type { JobResult } from "@malocher/protocol";
 import { Malocher, type SubmitFunction } from "./malocher.js";
 import type { ProcessAllOptions } from "./process-all.js";
+import type { CancelOutcome } from "./store/cancel-job.js";
 
 let instance: Malocher | undefined;
 
@@ -45,4 +46,19 @@ export function processAll(options: ProcessAllOptions = {}): AsyncIterable<[stri
 export function results(options: { dir?: string } = {}): AsyncIterable<[string, JobResult]> {
   const malocher = options.dir === undefined ? defaultMalocher() : new Malocher({ dir: options.dir });
   return malocher.results();
+}
+
+/**
+ * Cancels jobs of the default directory (or `dir`): queued ones never start, running ones are
+ * killed; their results say `JOB_CANCELLED`.
+ *
+ * @example
+ * ```ts
+ * const id = submit(train, 1);
+ * await cancel(id);
+ * ```
+ */
+export function cancel(jobIds: string | readonly string[], options: { dir?: string } = {}): Promise<Record<string, CancelOutcome>> {
+  const malocher = options.dir === undefined ? defaultMalocher() : new Malocher({ dir: options.dir });
+  return malocher.cancel(jobIds);
 }

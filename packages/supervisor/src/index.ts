@@ -1,4 +1,4 @@
-export { submit, processAll, results } from "./default-malocher.js";
+export { submit, processAll, results, cancel } from "./default-malocher.js";
 export { Malocher, type MalocherOptions, type SubmitFunction } from "./malocher.js";
 export { isMain } from "./is-main.js";
 export { MalocherError, type ErrorCode, type JobResult, type JobError, type FunctionRef, type JobState } from "@malocher/protocol";
@@ -9,3 +9,4 @@ export type { RunEvent } from "./cluster/cluster.js";
 export type { NodeState } from "./cluster/node-session.js";
 export type { DirectoryStatus } from "./store/directory-status.js";
 export type { JobLogs } from "./store/read-logs.js";
+export type { CancelOutcome } from "./store/cancel-job.js";

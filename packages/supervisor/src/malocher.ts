@@ -1,12 +1,13 @@
 import { resolve } from "node:path";
-import type { JobResult } from "@malocher/protocol";
+import { MalocherError, isJobId, type JobResult } from "@malocher/protocol";
+import { cancelJob, type CancelOutcome } from "./store/cancel-job.js";
 import { prepareSharedDirectory } from "@malocher/agent";
 import { processJobs, type ProcessAllOptions } from "./process-all.js";
 import { prepareJob, type JobTarget } from "./submit/prepare-job.js";
 import type { JobOptions } from "./submit/job-options.js";
 import { submitJob } from "./store/submit-job.js";
-import { announceSubmitted } from "./submit/announce-submitted.js";
-import { listJobIds } from "./store/job-listing.js";
+import { announceCancelled, announceSubmitted } from "./submit/announce-submitted.js";
+import { listFinishedIds, listJobIds } from "./store/job-listing.js";
 import { readResult } from "./store/read-result.js";
 import { readDirectoryStatus, type DirectoryStatus } from "./store/directory-status.js";
 import { readLogs, type JobLogs } from "./store/read-logs.js";
@@ -71,10 +72,31 @@ export class Malocher {
     }
   }
 
+  /** Ids of the jobs that have no result yet, oldest first. */
+  async unfinishedJobs(): Promise<string[]> {
+    const finished = await listFinishedIds(this.dir);
+    return (await listJobIds(this.dir)).filter((jobId) => !finished.has(jobId));
+  }
+
   /** Counts of jobs per state and per node, read from the directory. */
   async status(): Promise<DirectoryStatus> {
     prepareSharedDirectory(this.dir, { create: false });
     return readDirectoryStatus(this.dir);
+  }
+
+  /**
+   * Cancels jobs: queued ones never start, running ones are killed; their results say
+   * `JOB_CANCELLED`. Jobs that already finished keep their result. Returns what happened to each.
+   */
+  async cancel(jobIds: string | readonly string[]): Promise<Record<string, CancelOutcome>> {
+    const ids = typeof jobIds === "string" ? [jobIds] : [...jobIds];
+    const outcomes: Record<string, CancelOutcome> = {};
+    for (const jobId of ids) {
+      if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${JSON.stringify(jobId)} is not a job id.`);
+      outcomes[jobId] = await cancelJob(this.dir, jobId);
+    }
+    announceCancelled(this.dir, ids);
+    return outcomes;
   }
 
   /** What a job wrote to stdout and stderr. */
@@ -89,9 +111,9 @@ export class Malocher {
         prepareSharedDirectory(this.dir, { create: true });
         this.prepared = true;
       }
-      submitJob(this.dir, spec);
-      announceSubmitted(this.dir);
-      return spec.jobId;
+      const jobId = submitJob(this.dir, spec, options.key);
+      if (jobId === spec.jobId) announceSubmitted(this.dir);
+      return jobId;
     }) as SubmitFunction;
     submit.with = (more: JobOptions) => this.makeSubmit({ ...options, ...more, env: { ...options.env, ...more.env } });
     return submit;

@@ -10,6 +10,10 @@ export interface AgentLease {
   hostname: string;
   pid: number;
   startedAt: number;
+  /** Changes with every renewal, so observers can tell a live lease from a stale one. */
+  seq: number;
+  /** Process groups of the agent's workers. */
+  processGroups: number[];
 }
 
 /** Writes (or rewrites) the agent's lease file in `agents/`. */

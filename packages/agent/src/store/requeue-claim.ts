@@ -1,14 +1,22 @@
-import { rename } from "node:fs/promises";
+import { rename, writeFile } from "node:fs/promises";
 import { directoryLayout } from "@malocher/protocol";
+import { tmpPath } from "./write-file-atomic.js";
 
 /**
- * Puts a claimed job back in the queue without counting an attempt: used when the holder stops
- * (drain, stop, supervisor gone) before the job finished.
+ * Puts a claimed job back in the queue. Without `nextAttempt` the interrupted run does not count
+ * (the holder stopped before the job finished); with it, the queue marker carries the number of
+ * the next attempt (a retry). The claim is first taken away by a rename, so a claim that someone
+ * else requeued meanwhile is never queued twice. Returns false when the claim was gone already.
  */
-export async function requeueClaim(dir: string, agentId: string, jobId: string): Promise<void> {
+export async function requeueClaim(dir: string, agentId: string, jobId: string, nextAttempt?: number): Promise<boolean> {
+  const taken = tmpPath(dir);
   try {
-    await rename(directoryLayout.runningFile(dir, agentId, jobId), directoryLayout.queuedFile(dir, jobId));
+    await rename(directoryLayout.runningFile(dir, agentId, jobId), taken);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
   }
+  if (nextAttempt !== undefined) await writeFile(taken, String(nextAttempt));
+  await rename(taken, directoryLayout.queuedFile(dir, jobId));
+  return true;
 }

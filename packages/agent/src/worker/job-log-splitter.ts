@@ -3,6 +3,7 @@ import type { Readable } from "node:stream";
 import { endOfJobMarker } from "./worker-messages.js";
 
 const MARKER_PREFIX = Buffer.from("\u0000malocher:end-of-job:");
+const TAIL_CHARS = 4096;
 
 interface CurrentJob {
   jobId: string;
@@ -20,6 +21,7 @@ interface CurrentJob {
  */
 export class JobLogSplitter {
   private pending: Buffer = Buffer.alloc(0);
+  private tail = "";
   private current: CurrentJob | undefined;
   private readonly stray: (chunk: Buffer) => void;
 
@@ -36,6 +38,7 @@ export class JobLogSplitter {
     let resolveEnded!: () => void;
     const ended = new Promise<void>((resolve) => (resolveEnded = resolve));
     this.current = { jobId, marker: Buffer.from(endOfJobMarker(jobId)), path, file: undefined, ended, resolveEnded };
+    this.tail = "";
     return ended;
   }
 
@@ -76,8 +79,14 @@ export class JobLogSplitter {
     return marker.subarray(0, tail.length).equals(tail) && tail.length < marker.length ? tail.length : 0;
   }
 
+  /** The last few KB the current (or last) job wrote here, e.g. to recognize V8's out-of-memory report. */
+  get lastOutput(): string {
+    return this.tail + this.pending.toString("utf8");
+  }
+
   private write(bytes: Buffer): void {
     if (bytes.length === 0) return;
+    this.tail = (this.tail + bytes.toString("utf8")).slice(-TAIL_CHARS);
     const job = this.current;
     if (job === undefined) return this.stray(Buffer.from(bytes));
     if (job.file === undefined) {

@@ -1,15 +1,18 @@
 import { fork, type ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { JobLogSplitter } from "./job-log-splitter.js";
 import type { JobOutcome, RunJobRequest, WorkerReply } from "./worker-messages.js";
 
 const PIPE_DRAIN_MS = 1000;
+const PAGE_SIZE = 4096;
 const WORKER_MAIN = fileURLToPath(new URL("./worker-main.js", import.meta.url));
 
 /** How a job's run on a worker ended: its reported outcome, or the worker's death. */
 export type WorkerRunEnd =
   | { kind: "outcome"; outcome: JobOutcome }
-  | { kind: "died"; exitCode: number | null; signal: NodeJS.Signals | null };
+  | { kind: "stale" }
+  | { kind: "died"; exitCode: number | null; signal: NodeJS.Signals | null; lastStderr: string };
 
 /** Where one job's output goes. */
 export interface JobLogPaths {
@@ -29,13 +32,19 @@ export class WarmWorker {
   private exited = false;
   private onEnd: ((end: WorkerRunEnd) => void) | undefined;
 
-  /** `onExit` is called once when the process is gone, whether it was running a job or not. */
-  constructor(stray: (chunk: Buffer) => void, onExit: () => void) {
+  /** Jobs this worker has run. */
+  jobsRun = 0;
+
+  /**
+   * `onExit` is called once when the process is gone, whether it was running a job or not.
+   * `heapLimitMb` caps the V8 heap, so that a job exhausting memory fails alone.
+   */
+  constructor(stray: (chunk: Buffer) => void, onExit: () => void, heapLimitMb: number) {
     this.child = fork(WORKER_MAIN, [], {
       detached: true,
       serialization: "advanced",
       stdio: ["ignore", "pipe", "pipe", "ipc"],
-      execArgv: [],
+      execArgv: [`--max-old-space-size=${heapLimitMb}`],
     });
     this.stdout = new JobLogSplitter(this.child.stdout!, stray);
     this.stderr = new JobLogSplitter(this.child.stderr!, stray);
@@ -46,19 +55,25 @@ export class WarmWorker {
     this.ready.catch(() => {});
     this.child.on("message", (reply: WorkerReply) => {
       if (reply.type === "done") this.onEnd?.({ kind: "outcome", outcome: reply });
+      if (reply.type === "stale") this.onEnd?.({ kind: "stale" });
     });
     this.child.on("exit", (exitCode, signal) => {
       this.exited = true;
       onExit();
       // Let the pipes drain so the log holds the job's last words, but do not wait for a
       // grandchild that escaped the process group and still holds them open.
-      const report = () => this.onEnd?.({ kind: "died", exitCode, signal });
+      const report = () => this.onEnd?.({ kind: "died", exitCode, signal, lastStderr: this.stderr.lastOutput });
       const drained = setTimeout(report, PIPE_DRAIN_MS);
       this.child.once("close", () => {
         clearTimeout(drained);
         report();
       });
     });
+  }
+
+  /** The process id, which is also its process group id. */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   /** Whether the process is gone. */
@@ -80,13 +95,28 @@ export class WarmWorker {
     const stderrDone = this.stderr.begin(request.jobId, logs.stderr);
     const end = await new Promise<WorkerRunEnd>((resolve) => {
       this.onEnd = resolve;
-      if (this.exited) resolve({ kind: "died", exitCode: this.child.exitCode, signal: this.child.signalCode });
-      else this.child.send(request);
+      if (this.exited) {
+        resolve({ kind: "died", exitCode: this.child.exitCode, signal: this.child.signalCode, lastStderr: "" });
+      } else {
+        this.jobsRun++;
+        this.child.send(request);
+      }
     });
     this.onEnd = undefined;
     if (end.kind === "died") await Promise.all([this.stdout.abandon(), this.stderr.abandon()]);
     else await Promise.all([stdoutDone, stderrDone]);
     return end;
+  }
+
+  /** The process's resident memory in bytes (from /proc), or undefined when it is gone. */
+  async rss(): Promise<number | undefined> {
+    if (this.exited || this.child.pid === undefined) return undefined;
+    try {
+      const statm = await readFile(`/proc/${this.child.pid}/statm`, "utf8");
+      return Number(statm.split(" ")[1]) * PAGE_SIZE;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Kills the worker's whole process group and waits for it to exit. Idempotent. */

@@ -4,7 +4,9 @@
  * It runs in its own process group, so the agent can kill a job together with all it spawned.
  */
 import { register } from "tsx/esm/api";
-import { readFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import {
   MalocherError,
   decodeJobSpec,
@@ -21,32 +23,49 @@ register();
 
 const baseEnv = { ...process.env };
 const baseCwd = process.cwd();
+/** Job modules this worker imported, with their file's mtime then. */
+const importedModules = new Map<string, number>();
 let runningJobId: string | undefined;
 
 function send(reply: WorkerReply): void {
   process.send?.(reply);
 }
 
-function failure(jobId: string, code: string, error: unknown, message?: string): JobOutcome {
+type Ending = { ok: true; value: Uint8Array } | { ok: false; error: JobError };
+
+function failure(code: string, error: unknown, message?: string): Ending {
   const serialized: JobError = serializeError(error);
   if (message !== undefined) serialized.message = message;
-  return { type: "done", jobId, ok: false, error: { ...serialized, code } };
+  return { ok: false, error: { ...serialized, code } };
 }
 
-async function runJob(request: RunJobRequest): Promise<JobOutcome> {
-  const { jobId } = request;
-  let spec: JobSpec;
-  try {
-    spec = decodeJobSpec(await readFile(request.specFile), jobId);
-  } catch (error) {
-    const code = error instanceof MalocherError ? error.code : "JOB_SPEC_CORRUPT";
-    return failure(jobId, code, error, `Cannot read the spec of job ${jobId}: ${(error as Error).message}`);
-  }
+async function moduleMtime(url: string): Promise<number | undefined> {
+  if (!url.startsWith("file:")) return undefined;
+  return stat(fileURLToPath(url)).then(
+    (stats) => stats.mtimeMs,
+    () => undefined,
+  );
+}
+
+async function moduleHash(url: string): Promise<string | undefined> {
+  if (!url.startsWith("file:")) return undefined;
+  return readFile(fileURLToPath(url)).then(
+    (bytes) => createHash("sha256").update(bytes).digest("hex"),
+    () => undefined,
+  );
+}
+
+/** Whether this worker holds an older version of the job's module than the one on disk. */
+async function isStale(spec: JobSpec): Promise<boolean> {
+  const importedAt = importedModules.get(spec.fn.module);
+  return importedAt !== undefined && (await moduleMtime(spec.fn.module)) !== importedAt;
+}
+
+async function runJob(spec: JobSpec): Promise<Ending> {
   try {
     process.chdir(spec.cwd);
   } catch (error) {
     return failure(
-      jobId,
       "JOB_CWD_UNAVAILABLE",
       error,
       `The job's working directory ${spec.cwd} does not exist on this node: ${(error as Error).message}. ` +
@@ -56,37 +75,38 @@ async function runJob(request: RunJobRequest): Promise<JobOutcome> {
   Object.assign(process.env, spec.env);
   let fn: unknown;
   try {
+    const mtime = await moduleMtime(spec.fn.module);
     const module = (await import(spec.fn.module)) as Record<string, unknown>;
+    if (mtime !== undefined && !importedModules.has(spec.fn.module)) importedModules.set(spec.fn.module, mtime);
     fn = module[spec.fn.export];
   } catch (error) {
-    return failure(jobId, "JOB_IMPORT_FAILED", error, `Cannot import ${spec.fn.module}: ${(error as Error).message}`);
+    return failure("JOB_IMPORT_FAILED", error, `Cannot import ${spec.fn.module}: ${(error as Error).message}`);
   }
   if (typeof fn !== "function") {
     const message = `${spec.fn.module} has no exported function "${spec.fn.export}" on this node (found ${typeof fn}).`;
-    return failure(jobId, "JOB_IMPORT_FAILED", new Error(message));
+    return failure("JOB_IMPORT_FAILED", new Error(message));
   }
   let args: unknown[];
   try {
     args = decodeValue(spec.args) as unknown[];
   } catch (error) {
-    return failure(jobId, "JOB_SPEC_CORRUPT", error, `The arguments of job ${jobId} are corrupt: ${(error as Error).message}`);
+    return failure("JOB_SPEC_CORRUPT", error, `The arguments of job ${spec.jobId} are corrupt: ${(error as Error).message}`);
   }
   let value: unknown;
   try {
     value = await (fn as (...args: unknown[]) => unknown)(...args);
   } catch (error) {
-    return failure(jobId, "JOB_THREW", error);
+    return failure("JOB_THREW", error);
   }
   const problem = findUnserializable(value, "result");
   if (problem !== undefined) {
     const message = `The job returned a value that cannot be sent back: ${problem.path} is ${problem.reason}.`;
-    return failure(jobId, "RESULT_NOT_SERIALIZABLE", new Error(message));
+    return failure("RESULT_NOT_SERIALIZABLE", new Error(message));
   }
   try {
-    return { type: "done", jobId, ok: true, value: encodeValue(value, "RESULT_NOT_SERIALIZABLE") };
+    return { ok: true, value: encodeValue(value, "RESULT_NOT_SERIALIZABLE") };
   } catch (error) {
-    const message = `The job's result could not be encoded: ${(error as Error).message}`;
-    return failure(jobId, "RESULT_NOT_SERIALIZABLE", error, message);
+    return failure("RESULT_NOT_SERIALIZABLE", error, `The job's result could not be encoded: ${(error as Error).message}`);
   }
 }
 
@@ -99,27 +119,51 @@ function restoreProcessState(): void {
 }
 
 /** Ends the job's stretch of stdout and stderr, then reports its outcome. */
-function finishJob(outcome: JobOutcome): void {
-  if (runningJobId !== outcome.jobId) return; // already failed by a stray error
+function finishJob(jobId: string, ending: Ending, codeChanged: boolean): void {
+  if (runningJobId !== jobId) return; // already failed by a stray error
   runningJobId = undefined;
   restoreProcessState();
-  const marker = endOfJobMarker(outcome.jobId);
+  const marker = endOfJobMarker(jobId);
   // Pipes are synchronous on Linux, so the markers follow all the job's own output.
   process.stdout.write(marker);
   process.stderr.write(marker);
+  const outcome: JobOutcome = { type: "done", jobId, codeChanged, rss: process.memoryUsage.rss(), ...ending };
   send(outcome);
+}
+
+async function handle(request: RunJobRequest): Promise<void> {
+  const { jobId } = request;
+  let spec: JobSpec;
+  try {
+    spec = decodeJobSpec(await readFile(request.specFile), jobId);
+  } catch (error) {
+    const code = error instanceof MalocherError ? error.code : "JOB_SPEC_CORRUPT";
+    finishJob(jobId, failure(code, error, `Cannot read the spec of job ${jobId}: ${(error as Error).message}`), false);
+    return;
+  }
+  if (await isStale(spec)) {
+    runningJobId = undefined;
+    const marker = endOfJobMarker(jobId);
+    process.stdout.write(marker);
+    process.stderr.write(marker);
+    send({ type: "stale", jobId });
+    return;
+  }
+  const ending = await runJob(spec);
+  const codeChanged = spec.codeHash !== undefined && (await moduleHash(spec.fn.module)) !== spec.codeHash;
+  finishJob(jobId, ending, codeChanged);
 }
 
 process.on("message", (request: RunJobRequest) => {
   if (request.type !== "run" || runningJobId !== undefined) return;
   runningJobId = request.jobId;
-  void runJob(request).then(finishJob);
+  void handle(request);
 });
 
 // An error thrown later from a callback the job left behind fails that job (if it still runs)
 // and ends this worker: its state can no longer be trusted. The agent starts a fresh one.
 function onStrayError(error: unknown): void {
-  if (runningJobId !== undefined) finishJob(failure(runningJobId, "JOB_THREW", error));
+  if (runningJobId !== undefined) finishJob(runningJobId, failure("JOB_THREW", error), false);
   else process.stderr.write(`malocher worker: uncaught error outside a job: ${String((error as Error)?.stack ?? error)}\n`);
   process.exitCode = 70;
   setImmediate(() => process.disconnect?.());

@@ -13,12 +13,29 @@ export interface WorkerReady {
   type: "ready";
 }
 
-/** Worker → agent: one job's outcome; the value is encoded with the value codec. */
-export type JobOutcome =
-  | { type: "done"; jobId: string; ok: true; value: Uint8Array }
-  | { type: "done"; jobId: string; ok: false; error: JobError };
+/** What every outcome says besides ok/error. */
+interface OutcomeMeta {
+  type: "done";
+  jobId: string;
+  /** The function's module file differs from the one hashed at submit. */
+  codeChanged: boolean;
+  /** The worker's resident memory after the job, in bytes. */
+  rss: number;
+}
 
-export type WorkerReply = WorkerReady | JobOutcome;
+/** Worker → agent: one job's outcome; the value is encoded with the value codec. */
+export type JobOutcome = (OutcomeMeta & { ok: true; value: Uint8Array }) | (OutcomeMeta & { ok: false; error: JobError });
+
+/**
+ * Worker → agent: the job's module changed on disk since this worker imported it; the job was
+ * not run. The agent retires the worker and runs the job on a fresh one.
+ */
+export interface WorkerStale {
+  type: "stale";
+  jobId: string;
+}
+
+export type WorkerReply = WorkerReady | JobOutcome | WorkerStale;
 
 /**
  * Written by the worker to its stdout and stderr after each job, so the agent can cut one warm

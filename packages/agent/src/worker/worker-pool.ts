@@ -12,6 +12,7 @@ export class WorkerPool {
 
   constructor(
     slots: number,
+    private readonly heapLimitMb: number,
     private readonly stray: (chunk: Buffer) => void,
     private readonly onIdle: () => void,
   ) {
@@ -35,6 +36,11 @@ export class WorkerPool {
     this.onIdle();
   }
 
+  /** Ends a worker that should not take more jobs (too many run, too much memory, stale code). */
+  retire(worker: WarmWorker): void {
+    void worker.kill(); // its exit starts the replacement
+  }
+
   /** A worker died (during a job, or idle: a stray error ended it): start its replacement. */
   private onWorkerExit(worker: WarmWorker): void {
     const idleAt = this.idle.indexOf(worker);
@@ -45,6 +51,11 @@ export class WorkerPool {
     if (!this.closed) this.startWorker();
   }
 
+  /** Process group ids of the live workers (each worker leads its own group). */
+  get processGroups(): number[] {
+    return [...this.all].flatMap((worker) => (worker.dead || worker.pid === undefined ? [] : [worker.pid]));
+  }
+
   /** Kills every worker's process group. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
@@ -53,7 +64,7 @@ export class WorkerPool {
   }
 
   private startWorker(): void {
-    const worker: WarmWorker = new WarmWorker(this.stray, () => this.onWorkerExit(worker));
+    const worker: WarmWorker = new WarmWorker(this.stray, () => this.onWorkerExit(worker), this.heapLimitMb);
     this.all.add(worker);
     worker.started().then(
       () => {

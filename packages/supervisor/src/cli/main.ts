@@ -32,6 +32,9 @@ program
   .option("--identity <file>", "SSH private key file")
   .option("--known-hosts <file>", "OpenSSH known_hosts file (default ~/.ssh/known_hosts)")
   .option("--slots <n>", "jobs at once per machine (default: its CPU count)", integer("--slots"))
+  .option("--timeout <ms>", "kill each attempt of a job after this long (jobs may set their own)", integer("--timeout"))
+  .option("--retries <n>", "retries after infrastructure failures (default 3)", integer("--retries"))
+  .option("--retry-on-error", "also retry jobs that throw or exit")
   .option("--quiet", "print nothing but failures")
   .addOption(dirOption())
   .addOption(jsonOption())
@@ -40,8 +43,15 @@ program
     const mode = options.json ? "json" : options.quiet ? "quiet" : process.stderr.isTTY ? "tty" : "plain";
     const progress = new RunProgress(mode);
     let failed = 0;
-    const interrupt = new AbortController();
-    process.once("SIGINT", () => interrupt.abort());
+    // Ctrl-C once drains (nothing new starts, running jobs finish); twice stops now and requeues.
+    const drain = new AbortController();
+    const stop = new AbortController();
+    process.on("SIGINT", () => {
+      if (!drain.signal.aborted) {
+        process.stderr.write("\nmalocher: draining: running jobs finish, nothing new starts (Ctrl-C again to stop now)\n");
+        drain.abort();
+      } else stop.abort(new MalocherError("RUN_STOPPED", "stopped by Ctrl-C; running jobs were put back in the queue"));
+    });
     try {
       const run = malocher.processAll({
         ...(options.hosts === undefined ? {} : { sshMachines: readHosts(options.hosts) }),
@@ -50,13 +60,17 @@ program
         ...(options.identity === undefined ? {} : { sshPrivateKey: options.identity }),
         ...(options.knownHosts === undefined ? {} : { knownHosts: options.knownHosts }),
         ...(options.slots === undefined ? {} : { slots: options.slots }),
+        ...(options.timeout === undefined ? {} : { timeoutMs: options.timeout }),
+        ...(options.retries === undefined ? {} : { retries: options.retries }),
+        ...(options.retryOnError ? { retryOnError: true } : {}),
+        signal: stop.signal,
+        drainSignal: drain.signal,
         onEvent: (event) => progress.onEvent(event),
       });
       for await (const [jobId, result] of run) {
         if (!result.ok) failed++;
         progress.onResult(result.ok, () => `job ${jobId} failed on ${result.host}: ${result.ok ? "" : `[${result.error.code ?? result.error.name}] ${result.error.message}`}`);
         if (options.json) process.stdout.write(jsonLine({ type: "result", ...result }));
-        if (interrupt.signal.aborted) break;
       }
     } finally {
       progress.finish();
@@ -102,6 +116,33 @@ program
   });
 
 program
+  .command("cancel")
+  .description("cancel jobs: queued ones never start, running ones are killed")
+  .argument("[jobIds...]")
+  .option("--all", "every job that has no result yet")
+  .addOption(dirOption())
+  .addOption(jsonOption())
+  .action(async (jobIds: string[], options: { dir: string; json?: boolean; all?: boolean }) => {
+    const malocher = new Malocher({ dir: options.dir });
+    if (options.all) jobIds = await malocher.unfinishedJobs();
+    else if (jobIds.length === 0) throw new MalocherError("INVALID_OPTIONS", "name the jobs to cancel, or pass --all");
+    const outcomes = await malocher.cancel(jobIds);
+    if (options.json) {
+      for (const [jobId, outcome] of Object.entries(outcomes)) process.stdout.write(jsonLine({ jobId, outcome }));
+      return;
+    }
+    const counts = new Map<string, number>();
+    for (const outcome of Object.values(outcomes)) counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+    const words: Record<string, string> = {
+      cancelled: "cancelled before they ran",
+      requested: "running, being killed",
+      finished: "already finished (kept)",
+      unknown: "unknown ids",
+    };
+    for (const [outcome, count] of counts) console.log(`${count} ${words[outcome] ?? outcome}`);
+  });
+
+program
   .command("logs")
   .description("print a job's stdout and stderr")
   .argument("<jobId>")
@@ -124,6 +165,9 @@ interface RunCliOptions {
   identity?: string;
   knownHosts?: string;
   slots?: number;
+  timeout?: number;
+  retries?: number;
+  retryOnError?: boolean;
   quiet?: boolean;
   dir: string;
   json?: boolean;

@@ -16,8 +16,11 @@ export interface AgentProcess {
   close(): Promise<void>;
 }
 
-/** Starts one agent with this launch config (the port is the launcher's business). */
-export type AgentLauncher = (config: Omit<AgentLaunchConfig, "port">, localPort: number) => Promise<AgentProcess>;
+/**
+ * Starts one agent with this launch config (the port is the launcher's business). `signal`
+ * abandons a launch still under way (the run ended).
+ */
+export type AgentLauncher = (config: Omit<AgentLaunchConfig, "port">, localPort: number, signal: AbortSignal) => Promise<AgentProcess>;
 
 /**
  * The agent's command line on a node: this very Node executable and agent script, which a shared

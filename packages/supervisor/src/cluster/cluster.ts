@@ -1,10 +1,12 @@
 import { EventEmitter } from "node:events";
-import { MalocherError, type AgentMessage } from "@malocher/protocol";
-import { requeueAgentClaims } from "../store/requeue-agent-claims.js";
+import { MalocherError, type AgentMessage, type RunSettings } from "@malocher/protocol";
+import { LeaseObserver, requeueStaleJobs } from "../store/requeue-stale-jobs.js";
+import { recoverAgentJobs } from "../store/recover-agent-jobs.js";
 import type { NodeTarget } from "../ssh/node-target.js";
+import type { AgentLauncher } from "./agent-process.js";
 import { AgentServer } from "./agent-server.js";
 import { launchLocalAgent } from "./local-agent.js";
-import { NodeSession, type NodeState } from "./node-session.js";
+import { NodeSession, type NodeSessionSettings, type NodeState } from "./node-session.js";
 import { remoteAgentLauncher } from "./remote-agent.js";
 
 /** Something that happened in a run, for progress displays (`processAll({ onEvent })`). */
@@ -12,92 +14,203 @@ export type RunEvent =
   | { type: "run"; pending: number; nodes: number }
   | { type: "node"; host: string; state: NodeState; slots: number; error?: MalocherError }
   | { type: "jobStarted"; jobId: string; host: string; attempt: number }
-  | { type: "jobFinished"; jobId: string; host: string; ok: boolean; durationMs: number };
+  | { type: "jobFinished"; jobId: string; host: string; ok: boolean; durationMs: number }
+  | { type: "jobsRecovered"; host: string; requeued: number; failed: number };
 
 /** Where and how to start agents. */
-export interface ClusterSettings {
+export interface ClusterSettings extends Omit<NodeSessionSettings, "dir"> {
   dir: string;
   /** The machines, or `"local"` for one agent on this machine. */
   nodes: NodeTarget[] | "local";
-  /** Jobs at once per node; 0 = the node's CPU count. */
-  slots: number;
-  /** How long an agent outlives its lost WebSocket. */
-  disconnectGraceMs: number;
+  /** A lease unchanged this long (on our clock) marks its agent dead. */
+  leaseTimeoutMs: number;
+}
+
+/** A lost node is started again this many times in a row before it is set aside. */
+const MAX_RESTARTS = 5;
+/** A node that stayed ready this long has its restart count forgiven. */
+const STABLE_MS = 60_000;
+const SWEEP_INTERVAL_MS = 2000;
+
+/** One machine of the run and its current session. */
+interface Machine {
+  label: string;
+  launch: AgentLauncher;
+  session: NodeSession;
+  restarts: number;
+  readySince: number;
+  retryTimer: NodeJS.Timeout | undefined;
+  /** No more sessions: it failed for good, or the run is draining. */
+  done: boolean;
 }
 
 /**
- * A set of node sessions sharing one agent server. Emits every {@link RunEvent}, and `unusable`
- * with a `NO_USABLE_NODES` error once no node is left that is starting or ready.
+ * The machines of one run and their sessions, sharing one agent server. A node that is lost is
+ * recovered (its jobs requeued) and started again with exponential backoff and jitter, until it
+ * failed {@link MAX_RESTARTS} times in a row; a node that never got ready is set aside at once.
+ * Emits every {@link RunEvent}, `unusable` with `NO_USABLE_NODES` once no node is left, and
+ * `drained` once every agent stopped after {@link Cluster.drain}.
  */
-export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [MalocherError] }> {
+export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [MalocherError]; drained: [] }> {
   private closed = false;
+  private draining = false;
+  private readonly machines: Machine[] = [];
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly observer: LeaseObserver;
+  /** Kept so that a listener attached after the fact still learns it. */
+  unusableError: MalocherError | undefined;
 
   private constructor(
     private readonly server: AgentServer,
-    readonly sessions: NodeSession[],
-    private readonly dir: string,
+    private readonly settings: ClusterSettings,
   ) {
     super();
+    this.observer = new LeaseObserver(settings.leaseTimeoutMs);
+    this.sweeper = setInterval(() => void this.sweepStaleLeases(), SWEEP_INTERVAL_MS);
   }
 
   /** Starts the agent server and every node session (in parallel, without waiting for them). */
   static async start(settings: ClusterSettings): Promise<Cluster> {
+    if (settings.nodes !== "local" && settings.nodes.length === 0) {
+      throw new MalocherError("NO_USABLE_NODES", "No machines were given (sshMachines is empty): name at least one, or leave sshMachines out to run locally.");
+    }
     const server = await AgentServer.start();
-    const sessionSettings = { dir: settings.dir, slots: settings.slots, disconnectGraceMs: settings.disconnectGraceMs };
-    const sessions =
-      settings.nodes === "local"
-        ? [new NodeSession("local", launchLocalAgent, server, sessionSettings)]
-        : settings.nodes.map((target) => new NodeSession(target.label, remoteAgentLauncher(target), server, sessionSettings));
-    const cluster = new Cluster(server, sessions, settings.dir);
-    for (const session of sessions) cluster.watch(session);
-    if (sessions.length === 0) {
-      queueMicrotask(() => cluster.emit("unusable", new MalocherError("NO_USABLE_NODES", "No machines were given.")));
+    const cluster = new Cluster(server, settings);
+    const launchers: Array<[string, AgentLauncher]> =
+      settings.nodes === "local" ? [["local", launchLocalAgent]] : settings.nodes.map((target) => [target.label, remoteAgentLauncher(target)]);
+    for (const [label, launch] of launchers) {
+      const machine: Machine = { label, launch, session: undefined!, restarts: 0, readySince: 0, retryTimer: undefined, done: false };
+      cluster.machines.push(machine);
+      cluster.startSession(machine);
     }
     return cluster;
   }
 
+  /** The current session of every machine. */
+  get sessions(): NodeSession[] {
+    return this.machines.map((machine) => machine.session);
+  }
+
   /** Tells every ready agent that jobs were queued. */
   nudge(): void {
-    for (const session of this.sessions) session.nudge();
+    for (const session of this.sessions) session.send({ type: "nudge" });
+  }
+
+  /** Tells every agent to kill these jobs if it runs them. */
+  cancel(jobIds: string[]): void {
+    for (const session of this.sessions) session.send({ type: "cancel", jobIds });
+  }
+
+  /** Agents claim nothing more and stop once their running jobs are done; then `drained`. */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    for (const machine of this.machines) {
+      clearTimeout(machine.retryTimer);
+      if (machine.session.state === "ready") machine.session.send({ type: "drain" });
+      else {
+        machine.done = true;
+        void machine.session.close();
+      }
+    }
+    this.checkDrained();
   }
 
   /** Stops every agent (their running jobs go back to the queue) and the server. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.sweeper);
+    for (const machine of this.machines) clearTimeout(machine.retryTimer);
     await Promise.all(this.sessions.map((session) => session.close()));
     await this.server.close();
   }
 
-  private watch(session: NodeSession): void {
-    session.on("state", (state) => {
-      this.emit("event", { type: "node", host: session.label, state, slots: session.slots, ...(session.error ? { error: session.error } : {}) });
-      if (state === "lost") void this.recoverLostNode(session);
-      if ((state === "failed" || state === "lost") && !this.closed) this.checkUsable();
-    });
-    session.on("message", (message: AgentMessage) => {
-      if (message.type === "jobStarted") {
-        this.emit("event", { type: "jobStarted", jobId: message.jobId, host: session.label, attempt: message.attempt });
-      } else if (message.type === "jobFinished") {
-        this.emit("event", { type: "jobFinished", jobId: message.jobId, host: session.label, ok: message.ok, durationMs: message.durationMs });
-      }
-    });
+  private startSession(machine: Machine): void {
+    const sessionSettings: NodeSessionSettings = {
+      dir: this.settings.dir,
+      slots: this.settings.slots,
+      disconnectGraceMs: this.settings.disconnectGraceMs,
+      heartbeatTimeoutMs: this.settings.heartbeatTimeoutMs,
+      run: this.settings.run,
+    };
+    const session = new NodeSession(machine.label, machine.launch, this.server, sessionSettings);
+    machine.session = session;
+    session.on("state", (state) => this.onState(machine, session, state));
+    session.on("message", (message: AgentMessage) => this.onMessage(session, message));
     session.start().catch(() => {}); // the session's state and error say what happened
   }
 
-  private async recoverLostNode(session: NodeSession): Promise<void> {
-    const requeued = await requeueAgentClaims(this.dir, session.agentId).catch(() => []);
-    if (requeued.length > 0) this.nudge();
+  private onState(machine: Machine, session: NodeSession, state: NodeState): void {
+    if (session !== machine.session || this.closed) return;
+    // An agent that drained stops by itself: that is the end it was asked for, not a loss.
+    this.emitNode(machine, this.draining && state === "lost" ? "closed" : state, session.error);
+    if (state === "ready") machine.readySince = Date.now();
+    if (state === "failed" && machine.restarts === 0) {
+      machine.done = true; // never got ready: a configuration problem, not a passing one
+    }
+    if (state === "lost" || (state === "failed" && machine.restarts > 0)) void this.recover(machine, session);
+    if (state === "failed" || state === "lost") this.checkUsable();
+  }
+
+  private async recover(machine: Machine, session: NodeSession): Promise<void> {
+    const recovery = await recoverAgentJobs(this.settings.dir, session.agentId, this.settings.run.retries).catch(() => undefined);
+    if (recovery && recovery.requeued.length + recovery.failed.length > 0) {
+      this.emit("event", { type: "jobsRecovered", host: machine.label, requeued: recovery.requeued.length, failed: recovery.failed.length });
+      this.nudge();
+    }
+    if (this.draining) {
+      machine.done = true;
+      this.checkDrained();
+      return;
+    }
+    if (Date.now() - machine.readySince > STABLE_MS && machine.readySince > 0) machine.restarts = 0;
+    if (machine.restarts >= MAX_RESTARTS) {
+      machine.done = true;
+      const why = new MalocherError(
+        "NODE_LOST",
+        `${machine.label} was set aside after ${MAX_RESTARTS} failed restarts; the run goes on without it. Last error: ${session.error?.message ?? "unknown"}`,
+      );
+      this.emitNode(machine, "failed", why);
+      this.checkUsable();
+      return;
+    }
+    machine.restarts++;
+    const delay = Math.round(Math.min(30_000, 1000 * 2 ** (machine.restarts - 1)) * (0.5 + Math.random()));
+    this.emitNode(machine, "retrying", session.error);
+    machine.retryTimer = setTimeout(() => {
+      if (!this.closed && !this.draining) this.startSession(machine);
+    }, delay);
+  }
+
+  private onMessage(session: NodeSession, message: AgentMessage): void {
+    if (message.type === "jobStarted") {
+      this.emit("event", { type: "jobStarted", jobId: message.jobId, host: session.label, attempt: message.attempt });
+    } else if (message.type === "jobFinished") {
+      this.emit("event", { type: "jobFinished", jobId: message.jobId, host: session.label, ok: message.ok, durationMs: message.durationMs });
+    }
+  }
+
+  private async sweepStaleLeases(): Promise<void> {
+    const recovery = await requeueStaleJobs(this.settings.dir, this.observer, this.settings.run.retries).catch(() => undefined);
+    if (recovery && recovery.requeued.length > 0) this.nudge();
+  }
+
+  private emitNode(machine: Machine, state: NodeState, error: MalocherError | undefined): void {
+    this.emit("event", { type: "node", host: machine.label, state, slots: machine.session.slots, ...(error ? { error } : {}) });
   }
 
   private checkUsable(): void {
-    const alive = this.sessions.some((s) => s.state === "connecting" || s.state === "starting" || s.state === "ready");
-    if (alive) return;
-    const errors = this.sessions.flatMap((s) => (s.error ? [s.error] : []));
+    if (this.closed || this.draining) return;
+    if (this.machines.some((machine) => !machine.done)) return;
+    const errors = this.machines.flatMap((machine) => (machine.session.error ? [machine.session.error] : []));
     const lines = errors.map((error) => `  - [${error.code}] ${error.message}`).join("\n");
-    this.emit(
-      "unusable",
-      new MalocherError("NO_USABLE_NODES", `No node can run jobs:\n${lines}`, { errors }),
-    );
+    this.unusableError = new MalocherError("NO_USABLE_NODES", `No node can run jobs:\n${lines}`, { errors });
+    this.emit("unusable", this.unusableError);
+  }
+
+  private checkDrained(): void {
+    const active = this.machines.some((machine) => !machine.done && machine.session.state === "ready");
+    if (!active) this.emit("drained");
   }
 }

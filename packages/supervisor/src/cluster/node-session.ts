@@ -1,12 +1,16 @@
 import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
-import { MalocherError, type AgentMessage } from "@malocher/protocol";
+import { MalocherError, type AgentMessage, type RunSettings } from "@malocher/protocol";
 import type { AgentConnection } from "./agent-connection.js";
 import type { AgentLauncher, AgentProcess } from "./agent-process.js";
 import type { AgentServer } from "./agent-server.js";
 
-/** A node's life as the supervisor sees it. */
-export type NodeState = "connecting" | "starting" | "ready" | "lost" | "failed" | "closed";
+/**
+ * A node's life as the supervisor sees it: `connecting` (SSH), `starting` (agent launched, no
+ * hello yet), `ready`, then `lost` (it was ready and went away), `failed` (it never got ready),
+ * `retrying` (waiting to start it again) or `closed` (the run ended, or it drained).
+ */
+export type NodeState = "connecting" | "starting" | "ready" | "lost" | "failed" | "retrying" | "closed";
 
 const HELLO_TIMEOUT_MS = 30000;
 
@@ -15,11 +19,15 @@ export interface NodeSessionSettings {
   dir: string;
   slots: number;
   disconnectGraceMs: number;
+  /** The node is lost when no message (heartbeats come every second) arrived for this long. */
+  heartbeatTimeoutMs: number;
+  run: RunSettings;
 }
 
 /**
- * The supervisor's session with one node: launch the agent (over SSH or locally), wait for its
- * `hello` through the tunnel, welcome it, relay its job events, and notice when it is gone.
+ * The supervisor's session with one agent on one node: launch it (over SSH or locally), wait for
+ * its `hello` through the tunnel, welcome it, relay its messages, watch its heartbeats, and notice
+ * when it is gone. One session is one agent; a restart is a new session.
  */
 export class NodeSession extends EventEmitter<{
   state: [NodeState];
@@ -28,13 +36,16 @@ export class NodeSession extends EventEmitter<{
   state: NodeState = "connecting";
   /** Why the node failed or was lost. */
   error: MalocherError | undefined;
-  /** The agent's id once launched (names its claims in the shared directory). */
+  /** The agent's id (names its claims and lease in the shared directory). */
   readonly agentId: string;
   /** Slots the agent reported in its hello. */
   slots = 0;
   private agent: AgentProcess | undefined;
   private connection: AgentConnection | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private lastHeard = 0;
   private closing = false;
+  private readonly abandon = new AbortController();
 
   constructor(
     readonly label: string,
@@ -61,8 +72,9 @@ export class NodeSession extends EventEmitter<{
           disconnectGraceMs: this.settings.disconnectGraceMs,
         },
         this.server.port,
+        this.abandon.signal,
       );
-      if (this.closing) throw new MalocherError("NODE_LOST", `${this.label}: closed while starting`);
+      if (this.closing) throw new MalocherError("NODE_LOST", `${this.label}: the run ended while it was starting`);
       this.setState("starting");
       const agent = this.agent;
       const connection = await Promise.race([
@@ -86,6 +98,10 @@ export class NodeSession extends EventEmitter<{
           ).unref(),
         ),
       ]);
+      if (this.closing) {
+        connection.close();
+        throw new MalocherError("NODE_LOST", `${this.label}: the run ended while it was starting`);
+      }
       this.attach(connection, agent);
     } catch (error) {
       this.server.forget(this.agentId);
@@ -97,9 +113,9 @@ export class NodeSession extends EventEmitter<{
     }
   }
 
-  /** Tells the agent that jobs were queued. */
-  nudge(): void {
-    this.connection?.send({ type: "nudge" });
+  /** Sends a message to the agent, if it is connected. */
+  send(message: Parameters<AgentConnection["send"]>[0]): void {
+    this.connection?.send(message);
   }
 
   /**
@@ -109,29 +125,38 @@ export class NodeSession extends EventEmitter<{
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.abandon.abort();
+    clearInterval(this.watchdog);
     this.connection?.send({ type: "stop", reason: "the run is over" });
     await this.agent?.close();
     this.connection?.close();
-    if (this.state !== "failed") this.setState("closed");
+    if (this.state !== "failed" && this.state !== "lost") this.setState("closed");
   }
 
   private attach(connection: AgentConnection, agent: AgentProcess): void {
     this.connection = connection;
     this.slots = connection.hello.slots;
-    connection.on("message", (message) => this.emit("message", message));
-    connection.send({ type: "welcome" });
+    this.lastHeard = Date.now();
+    connection.on("message", (message) => {
+      this.lastHeard = Date.now();
+      this.emit("message", message);
+    });
+    connection.send({ type: "welcome", settings: this.settings.run });
     this.setState("ready");
-    const lost = (how: string) => {
+    const gone = (how: string) => {
       if (this.closing || this.state !== "ready") return;
-      this.error = new MalocherError(
-        "NODE_LOST",
-        `Lost the agent on ${this.label}: ${how}.${describeOutput(agent.outputTail())}`,
-      );
+      clearInterval(this.watchdog);
+      this.error = new MalocherError("NODE_LOST", `Lost the agent on ${this.label}: ${how}.${describeOutput(agent.outputTail())}`);
       this.setState("lost");
+      connection.close();
       void agent.close();
     };
-    connection.on("close", () => lost("its connection closed"));
-    void agent.ended.then((how) => lost(how));
+    connection.on("close", () => gone("its connection closed"));
+    void agent.ended.then((how) => gone(how));
+    this.watchdog = setInterval(() => {
+      const silent = Date.now() - this.lastHeard;
+      if (silent > this.settings.heartbeatTimeoutMs) gone(`no heartbeat for ${Math.round(silent / 1000)} s`);
+    }, Math.min(1000, this.settings.heartbeatTimeoutMs / 2));
   }
 
   private setState(state: NodeState): void {

@@ -14,8 +14,8 @@ const STOP_GRACE_MS = 10000;
  * pty, and hand it the launch config on stdin.
  */
 export function remoteAgentLauncher(target: NodeTarget): AgentLauncher {
-  return async (config, localPort) => {
-    const client = await connectSsh(target);
+  return async (config, localPort, signal) => {
+    const client = await connectSsh(target, signal);
     try {
       const remotePort = await forwardRemotePort(client, target, localPort);
       const { node, script } = agentCommand();

@@ -28,19 +28,37 @@ const HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
  * in OpenSSH's order, TCP no-delay on. Errors come out as {@link MalocherError}s that say what
  * to do; only an unreachable machine is retried (for a few seconds), key and auth errors are final.
  */
-export async function connectSsh(target: NodeTarget, retryMs: number = UNREACHABLE_RETRY_MS): Promise<SshClient> {
+export async function connectSsh(target: NodeTarget, signal?: AbortSignal, retryMs: number = UNREACHABLE_RETRY_MS): Promise<SshClient> {
   const knownHosts = await readKnownHosts(target.knownHostsFile);
   const auth = await authMethods(target);
   const deadline = Date.now() + retryMs;
   for (let delay = 200; ; delay = Math.min(delay * 2, 1000)) {
+    signal?.throwIfAborted();
     try {
-      return await connectOnce(target, knownHosts, auth);
+      const client = await connectOnce(target, knownHosts, auth);
+      if (signal?.aborted) {
+        client.end();
+        signal.throwIfAborted();
+      }
+      return client;
     } catch (error) {
       const retryable = error instanceof MalocherError && error.code === "SSH_UNREACHABLE";
       if (!retryable || Date.now() + delay > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await abortableDelay(delay, signal);
     }
   }
+}
+
+function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 function connectOnce(

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { directoryLayout, type JobState } from "@malocher/protocol";
-import { listClaims, listJobIds, listQueuedIds } from "./job-listing.js";
+import { listCancelledIds, listClaims, listJobIds, listQueuedIds } from "./job-listing.js";
 import { readStoredResult } from "./read-result.js";
 import { decideJobState } from "./read-job-state.js";
 
@@ -17,7 +17,12 @@ export interface DirectoryStatus {
 
 /** Reads the state of every job of `dir`, with the same precedence as `readJobState`. */
 export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus> {
-  const [ids, queued, claims] = await Promise.all([listJobIds(dir), listQueuedIds(dir), listClaims(dir)]);
+  const [ids, queued, claims, cancelled] = await Promise.all([
+    listJobIds(dir),
+    listQueuedIds(dir),
+    listClaims(dir),
+    listCancelledIds(dir),
+  ]);
   const claimedBy = new Map<string, string>();
   for (const [agentId, jobIds] of claims) for (const jobId of jobIds) claimedBy.set(jobId, agentId);
   const status: DirectoryStatus = {
@@ -32,7 +37,12 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
   for (const jobId of ids) {
     const result = await readStoredResult(dir, jobId);
     const agentId = claimedBy.get(jobId);
-    const state = decideJobState({ result, claimed: agentId !== undefined, queued: queued.has(jobId) });
+    const state = decideJobState({
+      result,
+      cancelRequested: cancelled.has(jobId),
+      claimed: agentId !== undefined,
+      queued: queued.has(jobId),
+    });
     if (state === undefined) {
       status.unqueued++;
       continue;

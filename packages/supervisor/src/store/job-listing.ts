@@ -24,6 +24,11 @@ export async function listQueuedIds(dir: string): Promise<Set<string>> {
   return new Set(await listShardedIds(directoryLayout.queuedDir(dir)));
 }
 
+/** Ids of the jobs with a cancel request. */
+export async function listCancelledIds(dir: string): Promise<Set<string>> {
+  return new Set(await listShardedIds(directoryLayout.cancelledDir(dir)));
+}
+
 /** Claimed jobs, by the agent holding them. */
 export async function listClaims(dir: string): Promise<Map<string, string[]>> {
   const claims = new Map<string, string[]>();

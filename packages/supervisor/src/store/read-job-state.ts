@@ -5,18 +5,24 @@ import { readStoredResult } from "./read-result.js";
 
 /** What the directory holds about one job. */
 export interface JobFacts {
-  result: { ok: boolean } | undefined;
+  result: { ok: true } | { ok: false; error: { code?: string } } | undefined;
+  cancelRequested: boolean;
   claimed: boolean;
   queued: boolean;
 }
 
 /**
- * The one rule for a job's state, with a fixed precedence: a result (succeeded, failed) beats a
- * claim (running), which beats a queue marker (queued). So a crash between two steps never makes
- * a finished job look unfinished. Undefined: a spec whose queue marker was never written.
+ * The one rule for a job's state, with a fixed precedence: a result (succeeded, failed, or
+ * cancelled when it says `JOB_CANCELLED`) beats a cancel request, which beats a claim (running),
+ * which beats a queue marker (queued). So a crash between two steps never makes a finished job
+ * look unfinished. Undefined: a spec whose queue marker was never written.
  */
 export function decideJobState(facts: JobFacts): JobState | undefined {
-  if (facts.result !== undefined) return facts.result.ok ? "succeeded" : "failed";
+  if (facts.result !== undefined) {
+    if (facts.result.ok) return "succeeded";
+    return facts.result.error.code === "JOB_CANCELLED" ? "cancelled" : "failed";
+  }
+  if (facts.cancelRequested) return "cancelled";
   if (facts.claimed) return "running";
   if (facts.queued) return "queued";
   return undefined;
@@ -24,13 +30,14 @@ export function decideJobState(facts: JobFacts): JobState | undefined {
 
 /** Reads one job's state from the shared directory (see {@link decideJobState}). */
 export async function readJobState(dir: string, jobId: string): Promise<JobState | undefined> {
-  const [result, claims, queued] = await Promise.all([
+  const [result, claims, queued, cancelRequested] = await Promise.all([
     readStoredResult(dir, jobId),
     listClaims(dir),
     exists(directoryLayout.queuedFile(dir, jobId)),
+    exists(directoryLayout.cancelFile(dir, jobId)),
   ]);
   const claimed = [...claims.values()].some((ids) => ids.includes(jobId));
-  return decideJobState({ result, claimed, queued });
+  return decideJobState({ result, cancelRequested, claimed, queued });
 }
 
 async function exists(path: string): Promise<boolean> {

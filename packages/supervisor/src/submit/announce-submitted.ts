@@ -2,11 +2,16 @@ import { writeFileSync } from "node:fs";
 import { directoryLayout } from "@malocher/protocol";
 
 /** Clusters running in this process, by shared directory: told about new jobs at once. */
-const runningClusters = new Map<string, Set<{ nudge(): void }>>();
+interface Listener {
+  nudge(): void;
+  cancel(jobIds: string[]): void;
+}
+
+const runningClusters = new Map<string, Set<Listener>>();
 const pending = new Set<string>();
 
 /** Registers a running cluster of `dir` for nudges; returns the function that unregisters it. */
-export function listenForSubmissions(dir: string, cluster: { nudge(): void }): () => void {
+export function listenForSubmissions(dir: string, cluster: Listener): () => void {
   let clusters = runningClusters.get(dir);
   if (clusters === undefined) runningClusters.set(dir, (clusters = new Set()));
   clusters.add(cluster);
@@ -33,4 +38,9 @@ export function announceSubmitted(dir: string): void {
       // Only a hint.
     }
   });
+}
+
+/** Tells the clusters of this process to kill these jobs now (agents also find the markers). */
+export function announceCancelled(dir: string, jobIds: string[]): void {
+  for (const cluster of runningClusters.get(dir) ?? []) cluster.cancel(jobIds);
 }

@@ -1,27 +1,40 @@
 import { resolve } from "node:path";
-import { MalocherError } from "@malocher/protocol";
+import { MalocherError, type JobRunOptions } from "@malocher/protocol";
 
 /**
- * Per-job options, given as `submit.with(options)(fn, ...args)`.
+ * Per-job options, given as `submit.with(options)(fn, ...args)`. Run options (`timeoutMs`,
+ * `retries`, `retryOnError`) set here win over those given to `processAll`.
  *
  * @example
  * ```ts
- * submit.with({ cwd: "/shared/project", env: { OMP_NUM_THREADS: "1" } })(train, 3);
+ * submit.with({ key: "seed-3", timeoutMs: 60_000, env: { OMP_NUM_THREADS: "1" } })(train, 3);
  * ```
  */
-export interface JobOptions {
+export interface JobOptions extends JobRunOptions {
   /** Working directory of the job on the node; default the submitter's working directory. */
   cwd?: string;
   /** Variables added to the node's own environment for this job (the submitter's is not copied). */
   env?: Record<string, string>;
+  /**
+   * A name for the job, unique in the directory: submitting again with the same key returns the
+   * id of the job already submitted (finished or not) instead of queuing it twice.
+   */
+  key?: string;
+}
+
+/** The checked form of {@link JobOptions}. */
+export interface ResolvedJobOptions {
+  cwd: string;
+  env: Record<string, string>;
+  key: string | undefined;
+  run: JobRunOptions;
 }
 
 /** Checks options given at submit and fills in the defaults. */
-export function resolveJobOptions(options: JobOptions): Required<JobOptions> {
+export function resolveJobOptions(options: JobOptions): ResolvedJobOptions {
   if (options.cwd !== undefined && typeof options.cwd !== "string") {
     throw new MalocherError("INVALID_OPTIONS", `submit.with({ cwd }) needs a path, got ${typeof options.cwd}.`);
   }
-  const cwd = options.cwd === undefined ? process.cwd() : resolve(options.cwd);
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(options.env ?? {})) {
     if (typeof value !== "string") {
@@ -32,5 +45,34 @@ export function resolveJobOptions(options: JobOptions): Required<JobOptions> {
     }
     env[name] = value;
   }
-  return { cwd, env };
+  if (options.key !== undefined && (typeof options.key !== "string" || options.key === "")) {
+    throw new MalocherError("INVALID_OPTIONS", "submit.with({ key }) needs a non-empty string.");
+  }
+  return {
+    cwd: options.cwd === undefined ? process.cwd() : resolve(options.cwd),
+    env,
+    key: options.key,
+    run: checkRunOptions(options, "submit.with"),
+  };
+}
+
+/** Checks `timeoutMs`, `retries` and `retryOnError`, keeping only those given. */
+export function checkRunOptions(options: JobRunOptions, where: string): JobRunOptions {
+  const run: JobRunOptions = {};
+  if (options.timeoutMs !== undefined) run.timeoutMs = wholeNumber(options.timeoutMs, `${where}({ timeoutMs })`);
+  if (options.retries !== undefined) run.retries = wholeNumber(options.retries, `${where}({ retries })`);
+  if (options.retryOnError !== undefined) {
+    if (typeof options.retryOnError !== "boolean") {
+      throw new MalocherError("INVALID_OPTIONS", `${where}({ retryOnError }) needs true or false.`);
+    }
+    run.retryOnError = options.retryOnError;
+  }
+  return run;
+}
+
+function wholeNumber(value: unknown, where: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new MalocherError("INVALID_OPTIONS", `${where} needs a whole number ≥ 0, got ${String(value)}.`);
+  }
+  return value;
 }

@@ -9,6 +9,7 @@ import {
   type JobSpec,
 } from "@malocher/protocol";
 import { resolveJobOptions, type JobOptions } from "./job-options.js";
+import { moduleHash } from "./module-hash.js";
 import { locateFunction } from "./locate-function.js";
 
 /** An exported function, or an explicit reference to one. */
@@ -27,8 +28,11 @@ export function prepareJob(target: JobTarget, args: readonly unknown[], options:
       throw new MalocherError("ARG_NOT_SERIALIZABLE", `Cannot send ${problem.path} to the job: it is ${problem.reason}.`);
     }
   });
-  const { cwd, env } = resolveJobOptions(options);
-  return { jobId: newJobId(), fn, args: encodeValue([...args]), cwd, env, submittedAt: Date.now() };
+  const { cwd, env, run } = resolveJobOptions(options);
+  const spec: JobSpec = { jobId: newJobId(), fn, args: encodeValue([...args]), cwd, env, submittedAt: Date.now(), options: run };
+  const codeHash = moduleHash(fn.module);
+  if (codeHash !== undefined) spec.codeHash = codeHash;
+  return spec;
 }
 
 function checkFunctionRef(ref: FunctionRef): FunctionRef {

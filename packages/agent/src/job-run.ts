@@ -1,0 +1,227 @@
+import { access, readFile } from "node:fs/promises";
+import {
+  decodeJobSpec,
+  directoryLayout,
+  type JobError,
+  type JobSpec,
+  type RunSettings,
+  type StoredResult,
+} from "@malocher/protocol";
+import type { ClaimedJob } from "./store/claim-job.js";
+import { publishResult } from "./store/publish-result.js";
+import { releaseClaim } from "./store/release-claim.js";
+import type { WarmWorker, WorkerRunEnd } from "./worker/warm-worker.js";
+
+/** Why the agent killed a running job. */
+export type KillReason = "timeout" | "cancelled" | "outOfMemory" | "stopping" | "claimLost";
+
+/** What became of a claimed job: its result is out, it goes back to the queue, or it was dropped. */
+export type JobRunEnd =
+  | { kind: "published"; ok: boolean; durationMs: number }
+  | { kind: "requeue"; nextAttempt: number | undefined; delayMs: number }
+  | { kind: "dropped" };
+
+/** What a job run needs from its agent. */
+export interface JobRunContext {
+  dir: string;
+  agentId: string;
+  host: string;
+  settings: RunSettings & { maxWorkerMemoryMb: number };
+  jobStarted(jobId: string, attempt: number): void;
+  log(line: string): void;
+}
+
+const MEMORY_POLL_MS = 500;
+const V8_OUT_OF_MEMORY = /JavaScript heap out of memory|Reached heap limit/;
+
+/**
+ * One attempt of one claimed job, from reading its spec to publishing its result (or deciding
+ * to retry it). The agent may kill it at any time with a reason, which decides what follows.
+ */
+export class JobRun {
+  private killReason: KillReason | undefined;
+  private worker: WarmWorker | undefined;
+  /** True only while the job's code runs in the worker: a kill then hits this job and no other. */
+  private executing = false;
+
+  constructor(
+    private readonly context: JobRunContext,
+    readonly job: ClaimedJob,
+  ) {}
+
+  get jobId(): string {
+    return this.job.jobId;
+  }
+
+  /** Kills the job's process group, if the job is executing now; `reason` decides what follows. */
+  kill(reason: KillReason): void {
+    if (this.killReason !== undefined) return;
+    this.killReason = reason;
+    if (this.executing) void this.worker?.kill();
+  }
+
+  /**
+   * Runs the attempt on `worker` and publishes its result, or says how to requeue it. Never
+   * throws for a job's own failure; a failing file system is logged and the claim requeued.
+   */
+  async execute(worker: WarmWorker): Promise<JobRunEnd> {
+    const { dir, agentId } = this.context;
+    const { jobId, attempt } = this.job;
+    if (await exists(directoryLayout.resultFile(dir, jobId))) {
+      this.context.log(`job ${jobId} already has a result; dropping the claim`);
+      await releaseClaim(dir, agentId, jobId);
+      return { kind: "dropped" };
+    }
+    let spec: JobSpec;
+    try {
+      spec = decodeJobSpec(await readFile(directoryLayout.specFile(dir, jobId)), jobId);
+    } catch (error) {
+      return this.publish(failure("JOB_SPEC_CORRUPT", (error as Error).message), 0);
+    }
+    if (await exists(directoryLayout.cancelFile(dir, jobId))) this.killReason ??= "cancelled";
+    // From here on a kill hits the worker; one that came before is handled here.
+    this.worker = worker;
+    this.executing = true;
+    if (this.killReason !== undefined) {
+      this.executing = false;
+      return this.killReason === "cancelled" ? this.publish(cancelled(), 0) : this.endWithoutResult();
+    }
+    const timeoutMs = spec.options.timeoutMs ?? this.context.settings.timeoutMs;
+    this.context.jobStarted(jobId, attempt);
+    const startedAt = Date.now();
+    const timer = timeoutMs > 0 ? setTimeout(() => this.kill("timeout"), timeoutMs) : undefined;
+    const memoryWatch = setInterval(() => void this.checkMemory(worker), MEMORY_POLL_MS);
+    let end: WorkerRunEnd;
+    try {
+      end = await worker.run(
+        { type: "run", jobId, specFile: directoryLayout.specFile(dir, jobId) },
+        { stdout: directoryLayout.stdoutFile(dir, jobId), stderr: directoryLayout.stderrFile(dir, jobId) },
+      );
+    } finally {
+      this.executing = false;
+      clearTimeout(timer);
+      clearInterval(memoryWatch);
+    }
+    const durationMs = Date.now() - startedAt;
+    if (end.kind === "stale") return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+    return this.decide(spec, end, durationMs, timeoutMs);
+  }
+
+  private async checkMemory(worker: WarmWorker): Promise<void> {
+    const rss = await worker.rss();
+    if (rss !== undefined && rss > this.context.settings.maxWorkerMemoryMb * 1024 * 1024) this.kill("outOfMemory");
+  }
+
+  private async decide(spec: JobSpec, end: WorkerRunEnd, durationMs: number, timeoutMs: number): Promise<JobRunEnd> {
+    const { attempt } = this.job;
+    const retries = spec.options.retries ?? this.context.settings.retries;
+    const retryOnError = spec.options.retryOnError ?? this.context.settings.retryOnError;
+    const mayRetry = attempt <= retries;
+    const limitMb = this.context.settings.maxWorkerMemoryMb;
+    if (end.kind === "outcome") {
+      const { outcome } = end;
+      const codeChanged = outcome.codeChanged;
+      if (outcome.ok) return this.publish({ ok: true, value: outcome.value }, durationMs, codeChanged);
+      if (retryOnError && mayRetry) return this.retry();
+      return this.publish({ ok: false, error: outcome.error }, durationMs, codeChanged);
+    }
+    if (end.kind !== "died") return this.endWithoutResult();
+    switch (this.killReason) {
+      case "timeout":
+        return this.publish(
+          failure("JOB_TIMED_OUT", `The job ran longer than its limit of ${timeoutMs} ms and was killed, with every process it started.`),
+          durationMs,
+        );
+      case "cancelled":
+        return this.publish(cancelled(), durationMs);
+      case "outOfMemory":
+        return this.publish(
+          failure("JOB_OUT_OF_MEMORY", `The job's worker grew past maxWorkerMemoryMb (${limitMb} MB) and was killed.`),
+          durationMs,
+        );
+      case "stopping":
+      case "claimLost":
+        return this.endWithoutResult();
+      case undefined:
+        break;
+    }
+    if (V8_OUT_OF_MEMORY.test(end.lastStderr)) {
+      return this.publish(
+        failure("JOB_OUT_OF_MEMORY", `The job exhausted the JavaScript heap (limit ${limitMb} MB, maxWorkerMemoryMb) and its worker died.`),
+        durationMs,
+      );
+    }
+    if (end.signal !== null) {
+      if (mayRetry) return this.retry();
+      const hint = end.signal === "SIGKILL" ? " (the out-of-memory killer does this)" : "";
+      return this.publish(
+        failure("WORKER_CRASHED", `The worker process running this job was killed by ${end.signal}${hint}, ${attempt} time(s).`),
+        durationMs,
+      );
+    }
+    if (retryOnError && mayRetry) return this.retry();
+    return this.publish(
+      failure(
+        "JOB_EXITED",
+        `The job ended its worker process with exit code ${end.exitCode} (process.exit() or a fatal error) before returning a result.`,
+      ),
+      durationMs,
+    );
+  }
+
+  /** Counts the attempt and asks for a requeue after an exponential backoff with jitter. */
+  private retry(): JobRunEnd {
+    const base = Math.min(30_000, 500 * 2 ** (this.job.attempt - 1));
+    return { kind: "requeue", nextAttempt: this.job.attempt + 1, delayMs: Math.round(base * (0.5 + Math.random())) };
+  }
+
+  private endWithoutResult(): JobRunEnd {
+    return this.killReason === "claimLost" ? { kind: "dropped" } : { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+  }
+
+  /** Publishes write-once; a first result already there wins and ours is discarded. */
+  private async publish(
+    ending: { ok: true; value: Uint8Array } | { ok: false; error: JobError },
+    durationMs: number,
+    codeChanged = false,
+  ): Promise<JobRunEnd> {
+    const { dir, agentId, host } = this.context;
+    const { jobId, attempt } = this.job;
+    const meta = { jobId, host, attempts: attempt, durationMs, agentId, finishedAt: Date.now(), ...(codeChanged ? { codeChanged } : {}) };
+    const result: StoredResult = { ...meta, ...ending };
+    try {
+      if (!(await publishResult(dir, result))) {
+        this.context.log(`job ${jobId}: a result was already published; this run's result is discarded`);
+      }
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      this.context.log(`job ${jobId}: could not write its result (${reason})`);
+      const fallback: StoredResult = {
+        ...meta,
+        ...failure("RESULT_WRITE_FAILED", `The job finished but its result could not be written to the shared directory: ${(error as Error).message}.`),
+      };
+      try {
+        await publishResult(dir, fallback);
+      } catch {
+        return { kind: "requeue", nextAttempt: undefined, delayMs: 5000 };
+      }
+    }
+    await releaseClaim(dir, agentId, jobId);
+    return { kind: "published", ok: result.ok, durationMs };
+  }
+}
+
+function failure(code: string, message: string): { ok: false; error: JobError } {
+  return { ok: false, error: { name: "MalocherError", code, message } };
+}
+
+function cancelled(): { ok: false; error: JobError } {
+  return failure("JOB_CANCELLED", "The job was cancelled.");
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,116 @@
+import { hostname } from "node:os";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { directoryLayout, isJobId } from "@malocher/protocol";
+import { removeLease, renewLease, type AgentLease } from "./store/agent-lease.js";
+
+/** How often an agent rewrites its lease; observers call it stale after several missed renewals. */
+export const LEASE_RENEW_MS = 2000;
+
+/** What the lease keeper needs from its agent. */
+export interface LeaseKeeperContext {
+  dir: string;
+  agentId: string;
+  host: string;
+  /** Process groups of the agent's live workers, recorded so a successor can kill leftovers. */
+  processGroups(): number[];
+  /** Jobs the agent believes it holds. */
+  heldJobs(): string[];
+  /** The agent's claim on a job vanished: someone requeued it; the agent must drop it. */
+  claimLost(jobId: string): void;
+  /** The lease file vanished: the agent was declared dead and must stop. */
+  leaseLost(): void;
+  /** Called each renewal, for periodic checks (cancel markers). */
+  tick(): void;
+}
+
+/**
+ * Keeps the agent's lease in `agents/` fresh. Observers judge staleness on their own clocks (a
+ * lease whose content did not change for a while), so each renewal changes it (`seq`). Each
+ * renewal is also the agent's fencing check: a lease or a claim that someone else removed means
+ * that this agent was given up on, and its work is being redone elsewhere.
+ */
+export class LeaseKeeper {
+  private seq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly context: LeaseKeeperContext) {}
+
+  /** Writes the first lease and renews it from now on. */
+  async start(): Promise<void> {
+    await this.write();
+    this.timer = setInterval(() => void this.renew(), LEASE_RENEW_MS);
+  }
+
+  /** Stops renewing and removes the lease. Idempotent. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await removeLease(this.context.dir, this.context.agentId);
+  }
+
+  private async renew(): Promise<void> {
+    const { dir, agentId } = this.context;
+    try {
+      await stat(directoryLayout.leaseFile(dir, agentId));
+    } catch {
+      if (this.timer !== undefined) this.context.leaseLost();
+      return;
+    }
+    const claims = new Set((await readdir(directoryLayout.agentRunningDir(dir, agentId)).catch((): string[] => [])).filter(isJobId));
+    for (const jobId of this.context.heldJobs()) if (!claims.has(jobId)) this.context.claimLost(jobId);
+    if (this.timer === undefined) return;
+    await this.write().catch(() => {}); // a missed renewal is survivable; several are not
+    this.context.tick();
+  }
+
+  private write(): Promise<void> {
+    const lease: AgentLease = {
+      agentId: this.context.agentId,
+      host: this.context.host,
+      hostname: hostname(),
+      pid: process.pid,
+      startedAt: this.startedAt,
+      seq: ++this.seq,
+      processGroups: this.context.processGroups(),
+    };
+    return renewLease(this.context.dir, lease);
+  }
+}
+
+/**
+ * Kills worker process groups that dead agents on this host left behind (their leases name
+ * them). A group is killed only if its leader is still one of our workers, so a recycled process
+ * id is never hit.
+ */
+export async function killLeftoverWorkers(dir: string): Promise<number> {
+  let killed = 0;
+  const names = await readdir(directoryLayout.agentsDir(dir)).catch((): string[] => []);
+  for (const name of names) {
+    let lease: AgentLease;
+    try {
+      lease = JSON.parse(await readFile(directoryLayout.leaseFile(dir, name), "utf8")) as AgentLease;
+    } catch {
+      continue;
+    }
+    if (lease.hostname !== hostname() || isAlive(lease.pid)) continue;
+    for (const group of lease.processGroups ?? []) {
+      const command = await readFile(`/proc/${group}/cmdline`, "utf8").catch(() => "");
+      if (!command.includes("worker-main.js")) continue;
+      try {
+        process.kill(-group, "SIGKILL");
+        killed++;
+      } catch {}
+    }
+  }
+  return killed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,80 @@
+import { readdir, readFile, rmdir, unlink, access } from "node:fs/promises";
+import { decodeJobSpec, directoryLayout, isJobId, type StoredResult } from "@malocher/protocol";
+import { parseAttempt, publishResult, requeueClaim } from "@malocher/agent";
+
+/** What recovering a lost agent's jobs did. */
+export interface Recovery {
+  /** Jobs put back in the queue for another attempt. */
+  requeued: string[];
+  /** Jobs that used up their retries: their result is now a `NODE_LOST` failure. */
+  failed: string[];
+}
+
+/**
+ * Recovers the jobs a lost agent had claimed: each goes back to the queue as its next attempt,
+ * or, when its retries are used up, gets a `NODE_LOST` failure result. A job that already has a
+ * result is only unclaimed (a result beats every other state). Then the agent's lease and claim
+ * directory are removed, which also tells the agent, should it come back, that it was given up on.
+ */
+export async function recoverAgentJobs(dir: string, agentId: string, defaultRetries: number): Promise<Recovery> {
+  const recovery: Recovery = { requeued: [], failed: [] };
+  const claimDir = directoryLayout.agentRunningDir(dir, agentId);
+  const ids = (await readdir(claimDir).catch((): string[] => [])).filter(isJobId);
+  const host = await leaseHost(dir, agentId);
+  for (const jobId of ids) {
+    const claim = directoryLayout.runningFile(dir, agentId, jobId);
+    if (await exists(directoryLayout.resultFile(dir, jobId))) {
+      await unlink(claim).catch(() => {});
+      continue;
+    }
+    const attempt = parseAttempt(await readFile(claim, "utf8").catch(() => ""));
+    const retries = await jobRetries(dir, jobId, defaultRetries);
+    if (attempt <= retries) {
+      if (await requeueClaim(dir, agentId, jobId, attempt + 1)) recovery.requeued.push(jobId);
+      continue;
+    }
+    const result: StoredResult = {
+      jobId,
+      host,
+      attempts: attempt,
+      durationMs: 0,
+      agentId,
+      finishedAt: Date.now(),
+      ok: false,
+      error: {
+        name: "MalocherError",
+        code: "NODE_LOST",
+        message: `The node running this job (${host}) was lost ${attempt} time(s); retries (${retries}) are used up.`,
+      },
+    };
+    await publishResult(dir, result);
+    await unlink(claim).catch(() => {});
+    recovery.failed.push(jobId);
+  }
+  await unlink(directoryLayout.leaseFile(dir, agentId)).catch(() => {});
+  await rmdir(claimDir).catch(() => {});
+  return recovery;
+}
+
+async function leaseHost(dir: string, agentId: string): Promise<string> {
+  try {
+    return (JSON.parse(await readFile(directoryLayout.leaseFile(dir, agentId), "utf8")) as { host: string }).host;
+  } catch {
+    return agentId;
+  }
+}
+
+async function jobRetries(dir: string, jobId: string, defaultRetries: number): Promise<number> {
+  try {
+    return decodeJobSpec(await readFile(directoryLayout.specFile(dir, jobId)), jobId).options.retries ?? defaultRetries;
+  } catch {
+    return defaultRetries;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
