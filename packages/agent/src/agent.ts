@@ -26,10 +26,6 @@ export type AgentState = "starting" | "ready" | "draining" | "stopped";
 /** The fallback scan period: hints (nudges, the signal file) only make it faster. */
 const SCAN_INTERVAL_MS = 1000;
 const HEARTBEAT_INTERVAL_MS = 1000;
-/** A worker is replaced after this many jobs, to bound what leaks from job to job. */
-const MAX_JOBS_PER_WORKER = 1000;
-/** A worker whose memory grows past this during a job is killed, and the job fails. */
-const MAX_WORKER_MEMORY_MB = 4096;
 
 /**
  * The node agent: claims queued jobs from the shared directory, runs each in a warm worker,
@@ -43,9 +39,8 @@ export class Agent {
   private readonly wakeup = new Wakeup();
   private readonly running = new Map<string, JobRun>();
   private readonly runs = new Set<Promise<void>>();
-  private readonly pool: WorkerPool;
+  private pool: WorkerPool | undefined;
   private readonly lease: LeaseKeeper;
-  private settings: RunSettings = { timeoutMs: 0, retries: 3, retryOnError: false };
   private signalWatcher: FSWatcher | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private loopDone: Promise<void> | undefined;
@@ -56,7 +51,6 @@ export class Agent {
   constructor(private readonly config: AgentLaunchConfig) {
     this.slots = config.slots > 0 ? config.slots : availableParallelism();
     this.scanner = new QueueScanner(config.dir);
-    this.pool = new WorkerPool(this.slots, MAX_WORKER_MEMORY_MB, (chunk) => process.stderr.write(chunk), () => this.wakeup.trigger());
     this.link = new SupervisorLink(`ws://127.0.0.1:${config.port}/`, config.token, config.disconnectGraceMs, {
       connected: () => this.sayHello(),
       message: (message) => this.onMessage(message),
@@ -66,7 +60,7 @@ export class Agent {
       dir: config.dir,
       agentId: config.agentId,
       host: config.host,
-      processGroups: () => this.pool.processGroups,
+      processGroups: () => this.pool?.processGroups ?? [],
       heldJobs: () => [...this.running.keys()],
       claimLost: (jobId) => {
         this.log(`job ${jobId}: its claim was taken away (requeued by a supervisor); killing this run`);
@@ -103,7 +97,7 @@ export class Agent {
     clearInterval(this.heartbeat);
     await this.signalWatcher?.close();
     for (const run of this.running.values()) run.kill("stopping");
-    await this.pool.close();
+    await this.pool?.close();
     await this.loopDone;
     await Promise.all(this.runs);
     await rmdir(directoryLayout.agentRunningDir(this.config.dir, this.config.agentId)).catch(() => {});
@@ -139,8 +133,7 @@ export class Agent {
   private onMessage(message: SupervisorMessage): void {
     switch (message.type) {
       case "welcome":
-        this.settings = message.settings;
-        if (this.state === "starting") this.becomeReady();
+        if (this.state === "starting") this.becomeReady(message.settings);
         return;
       case "nudge":
         this.scanner.invalidate();
@@ -158,7 +151,8 @@ export class Agent {
     }
   }
 
-  private becomeReady(): void {
+  private becomeReady(settings: RunSettings): void {
+    this.pool = new WorkerPool(this.slots, settings.maxWorkerMemoryMb, (chunk) => process.stderr.write(chunk), () => this.wakeup.trigger());
     this.setState("ready", "welcomed by the supervisor");
     this.heartbeat = setInterval(() => {
       this.link.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0 });
@@ -169,16 +163,16 @@ export class Agent {
       this.wakeup.trigger();
     });
     this.signalWatcher.on("error", () => {}); // the periodic scan covers for a failed watch
-    this.loopDone = this.claimLoop().catch((error: Error) => this.stop(`claim loop failed: ${error.stack ?? error.message}`));
+    this.loopDone = this.claimLoop(this.pool, settings).catch((error: Error) => this.stop(`claim loop failed: ${error.stack ?? error.message}`));
   }
 
   /**
    * The main loop: while ready, claim as many queued jobs as there are idle workers (from a cached
    * scan of the queue), start each, and sleep until a hint, a freed slot or the scan interval.
    */
-  private async claimLoop(): Promise<void> {
+  private async claimLoop(pool: WorkerPool, settings: RunSettings): Promise<void> {
     while (this.state === "ready") {
-      const idle = this.pool.idleCount;
+      const idle = pool.idleCount;
       if (idle === 0 || !this.link.connected) {
         await this.wakeup.wait(SCAN_INTERVAL_MS);
         continue;
@@ -193,12 +187,12 @@ export class Agent {
         if (this.state !== "ready") break;
         const claimed = await claimJob(this.config.dir, this.config.agentId, jobId);
         if (claimed === undefined) continue; // another agent was first
-        const worker = this.pool.acquire();
+        const worker = pool.acquire();
         if (worker === undefined) {
           await requeueClaim(this.config.dir, this.config.agentId, jobId);
           break;
         }
-        this.track(this.runJob(claimed, worker));
+        this.track(this.runJob(claimed, worker, pool, settings));
       }
     }
   }
@@ -208,13 +202,13 @@ export class Agent {
     void run.finally(() => this.runs.delete(run));
   }
 
-  private async runJob(claimed: ClaimedJob, worker: WarmWorker): Promise<void> {
-    const run = new JobRun(this.runContext(), claimed);
+  private async runJob(claimed: ClaimedJob, worker: WarmWorker, pool: WorkerPool, settings: RunSettings): Promise<void> {
+    const run = new JobRun(this.runContext(settings), claimed);
     this.running.set(claimed.jobId, run);
     try {
       const end = await run.execute(worker);
-      this.recycleIfWorn(worker);
-      this.pool.release(worker);
+      if (!worker.dead && worker.jobsRun >= settings.maxJobsPerWorker) pool.retire(worker);
+      pool.release(worker);
       if (end.kind === "published") {
         this.link.send({ type: "jobFinished", jobId: claimed.jobId, ok: end.ok, durationMs: end.durationMs });
       } else if (end.kind === "requeue") {
@@ -224,24 +218,19 @@ export class Agent {
       }
     } catch (error) {
       this.log(`job ${claimed.jobId}: ${(error as Error).message}; putting it back in the queue`);
-      this.pool.release(worker);
+      pool.release(worker);
       await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId).catch(() => {});
     } finally {
       this.running.delete(claimed.jobId);
     }
   }
 
-  private recycleIfWorn(worker: WarmWorker): void {
-    if (worker.dead) return;
-    if (worker.jobsRun >= MAX_JOBS_PER_WORKER) this.pool.retire(worker);
-  }
-
-  private runContext(): JobRunContext {
+  private runContext(settings: RunSettings): JobRunContext {
     return {
       dir: this.config.dir,
       agentId: this.config.agentId,
       host: this.config.host,
-      settings: { ...this.settings, maxWorkerMemoryMb: MAX_WORKER_MEMORY_MB },
+      settings,
       jobStarted: (jobId, attempt) => this.link.send({ type: "jobStarted", jobId, attempt }),
       log: (line) => this.log(line),
     };

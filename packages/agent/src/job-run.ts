@@ -26,7 +26,7 @@ export interface JobRunContext {
   dir: string;
   agentId: string;
   host: string;
-  settings: RunSettings & { maxWorkerMemoryMb: number };
+  settings: RunSettings;
   jobStarted(jobId: string, attempt: number): void;
   log(line: string): void;
 }

@@ -54,6 +54,8 @@ export function decodeSupervisorMessage(bytes: Uint8Array): SupervisorMessage {
             timeoutMs: numberField(settings, "timeoutMs"),
             retries: numberField(settings, "retries"),
             retryOnError: booleanField(settings, "retryOnError"),
+            maxJobsPerWorker: numberField(settings, "maxJobsPerWorker"),
+            maxWorkerMemoryMb: numberField(settings, "maxWorkerMemoryMb"),
           },
         };
       }

@@ -53,6 +53,10 @@ export interface RunSettings {
   timeoutMs: number;
   retries: number;
   retryOnError: boolean;
+  /** A warm worker is replaced after this many jobs. */
+  maxJobsPerWorker: number;
+  /** A worker growing past this (heap limit and resident memory) fails its job with JOB_OUT_OF_MEMORY. */
+  maxWorkerMemoryMb: number;
 }
 
 /** Supervisor → agent: the answer to a compatible `hello`. */

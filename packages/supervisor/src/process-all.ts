@@ -32,6 +32,10 @@ export interface ProcessAllOptions extends SshOptions, JobRunOptions {
   heartbeatTimeoutMs?: number;
   /** An agent whose lease did not change for this long (on this machine's clock) is dead. Default 15000. */
   leaseTimeoutMs?: number;
+  /** A warm worker is replaced after this many jobs. Default 1000. */
+  maxJobsPerWorker?: number;
+  /** A job whose worker grows past this many MB (heap or resident) fails with JOB_OUT_OF_MEMORY. Default 4096. */
+  maxWorkerMemoryMb?: number;
 }
 
 const RESULT_SCAN_INTERVAL_MS = 1000;
@@ -58,7 +62,13 @@ export async function* processJobs(dir: string, options: ProcessAllOptions): Asy
     disconnectGraceMs: DISCONNECT_GRACE_MS,
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 5000,
     leaseTimeoutMs: options.leaseTimeoutMs ?? 15000,
-    run: { timeoutMs: run.timeoutMs ?? 0, retries: run.retries ?? DEFAULT_RETRIES, retryOnError: run.retryOnError ?? false },
+    run: {
+      timeoutMs: run.timeoutMs ?? 0,
+      retries: run.retries ?? DEFAULT_RETRIES,
+      retryOnError: run.retryOnError ?? false,
+      maxJobsPerWorker: positive(options.maxJobsPerWorker, "maxJobsPerWorker") ?? 1000,
+      maxWorkerMemoryMb: positive(options.maxWorkerMemoryMb, "maxWorkerMemoryMb") ?? 4096,
+    },
   });
   const collect = async (jobId: string) => {
     if (!pending.has(jobId) || inbox.has(jobId)) return;
@@ -100,6 +110,13 @@ export async function* processJobs(dir: string, options: ProcessAllOptions): Asy
     options.drainSignal?.removeEventListener("abort", drain);
     await cluster.close();
   }
+}
+
+function positive(value: number | undefined, name: string): number | undefined {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+    throw new MalocherError("INVALID_OPTIONS", `processAll({ ${name} }) needs a whole number ≥ 1, got ${value}.`);
+  }
+  return value;
 }
 
 async function pendingJobs(dir: string, jobs: readonly string[] | undefined): Promise<Set<string>> {

@@ -48,7 +48,7 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
       continue;
     }
     status.counts[state]++;
-    if (result !== undefined) node(result.host)[result.ok ? "succeeded" : "failed"]++;
+    if (state === "succeeded" || state === "failed") node(result?.host ?? "-")[state]++;
     else if (state === "running" && agentId !== undefined) node(await hostOfAgent(dir, agentId, hosts)).running++;
   }
   return status;
