@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import { MalocherError, type AgentMessage, type RunSettings } from "@malocher/protocol";
 import { LeaseObserver, requeueStaleJobs } from "../store/requeue-stale-jobs.js";
 import { recoverAgentJobs } from "../store/recover-agent-jobs.js";
+import { OrphanedJobs } from "../store/recover-orphaned-jobs.js";
 import type { NodeTarget } from "../ssh/node-target.js";
 import type { AgentLauncher } from "./agent-process.js";
 import { AgentServer } from "./agent-server.js";
@@ -56,7 +57,9 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
   private draining = false;
   private readonly machines: Machine[] = [];
   private readonly sweeper: NodeJS.Timeout;
+  private readonly orphanSweeper: NodeJS.Timeout;
   private readonly observer: LeaseObserver;
+  private readonly orphans: OrphanedJobs;
   /** Kept so that a listener attached after the fact still learns it. */
   unusableError: MalocherError | undefined;
 
@@ -67,6 +70,11 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
     super();
     this.observer = new LeaseObserver(settings.leaseTimeoutMs);
     this.sweeper = setInterval(() => void this.sweepStaleLeases(), SWEEP_INTERVAL_MS);
+    // Looking for jobs that are nowhere lists the whole directory: not as often as leases.
+    const orphanSweepMs = 2 * settings.leaseTimeoutMs;
+    this.orphans = new OrphanedJobs(orphanSweepMs);
+    this.orphanSweeper = setInterval(() => void this.sweepOrphans(), orphanSweepMs);
+    void this.sweepOrphans();
   }
 
   /** Starts the agent server and every node session (in parallel, without waiting for them). */
@@ -121,6 +129,7 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
+    clearInterval(this.orphanSweeper);
     for (const machine of this.machines) clearTimeout(machine.retryTimer);
     await Promise.all(this.sessions.map((session) => session.close()));
     await this.server.close();
@@ -194,6 +203,11 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
   private async sweepStaleLeases(): Promise<void> {
     const recovery = await requeueStaleJobs(this.settings.dir, this.observer, this.settings.run.retries).catch(() => undefined);
     if (recovery && recovery.requeued.length > 0) this.nudge();
+  }
+
+  private async sweepOrphans(): Promise<void> {
+    const requeued = await this.orphans.recover(this.settings.dir).catch(() => []);
+    if (requeued.length > 0) this.nudge();
   }
 
   private emitNode(machine: Machine, state: NodeState, error: MalocherError | undefined): void {

@@ -1,0 +1,66 @@
+import { closeSync, openSync } from "node:fs";
+import { directoryLayout, type StoredResult } from "@malocher/protocol";
+import { publishResult } from "@malocher/agent";
+import { listCancelledIds, listClaims, listFinishedIds, listJobIds, listQueuedIds } from "./job-listing.js";
+
+/**
+ * Finds jobs that are nowhere: a spec without a result, a claim or a queue marker. A process that
+ * died between two steps of a transition leaves them (a submitter between spec and marker, an
+ * agent or canceller between taking a marker and putting it back or publishing). A job that stays
+ * nowhere for `graceMs` on this observer's clock is queued again, or, if it was cancelled, gets
+ * its `JOB_CANCELLED` result.
+ */
+export class OrphanedJobs {
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly graceMs: number) {}
+
+  /** One sweep; returns the ids put back in the queue. */
+  async recover(dir: string): Promise<string[]> {
+    const [ids, finished, queued, claims, cancelled] = await Promise.all([
+      listJobIds(dir),
+      listFinishedIds(dir),
+      listQueuedIds(dir),
+      listClaims(dir),
+      listCancelledIds(dir),
+    ]);
+    const claimed = new Set([...claims.values()].flat());
+    const now = Date.now();
+    const nowhere = new Set(ids.filter((jobId) => !finished.has(jobId) && !queued.has(jobId) && !claimed.has(jobId)));
+    for (const jobId of this.seen.keys()) if (!nowhere.has(jobId)) this.seen.delete(jobId);
+    const requeued: string[] = [];
+    for (const jobId of nowhere) {
+      const since = this.seen.get(jobId);
+      if (since === undefined) {
+        this.seen.set(jobId, now);
+        continue;
+      }
+      if (now - since < this.graceMs) continue;
+      this.seen.delete(jobId);
+      if (cancelled.has(jobId)) {
+        await publishResult(dir, cancelledResult(jobId));
+        continue;
+      }
+      try {
+        closeSync(openSync(directoryLayout.queuedFile(dir, jobId), "wx"));
+        requeued.push(jobId);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+    }
+    return requeued;
+  }
+}
+
+function cancelledResult(jobId: string): StoredResult {
+  return {
+    jobId,
+    host: "-",
+    attempts: 0,
+    durationMs: 0,
+    agentId: "-",
+    finishedAt: Date.now(),
+    ok: false,
+    error: { name: "MalocherError", code: "JOB_CANCELLED", message: "The job was cancelled before it ran." },
+  };
+}
