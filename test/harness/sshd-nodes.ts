@@ -6,9 +6,14 @@
  *
  * Needs `/usr/sbin/sshd` and `ssh-keygen`, and (for the privilege-separation directory and
  * logging in as anyone) normally root.
+ *
+ * With `sshfsShare` (see {@link SshNodesOptions.sshfsShare}) every node instead sees one directory
+ * through its own sshfs mount, served over SFTP by an extra sshd on 127.0.0.250: the recipe of
+ * "Testing over a real network file system" in DESIGN.md. That mode needs root, `unshare`,
+ * `sshfs`, `pgrep` and `/dev/fuse`.
  */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -24,6 +29,55 @@ const DEADLINE_MS = 10_000;
 const TERM_GRACE_MS = 5_000;
 const POLL_MS = 20;
 const PORT_ATTEMPTS = 5;
+/** Where the file server of the sshfs mode listens (on the cluster's port). */
+const FILE_SERVER_ADDRESS = "127.0.0.250";
+/**
+ * Mount options of every node's sshfs, chosen so that the share behaves like one file system for
+ * a job queue, measured on sshfs 3.7.3 / libfuse 3.14 (host writes, node looks right after):
+ * - `dir_cache=no`: sshfs's own cache of names and attributes (20 s) would hide files other hosts
+ *   create and show files they deleted.
+ * - `entry_timeout=0,attr_timeout=0,negative_timeout=0`: the kernel's FUSE caches of names and
+ *   attributes (1 s by default). With them a node still stats a file the host has deleted, and
+ *   reads a rewritten file with its old size (so truncated or stale content).
+ * - NOT `kernel_cache` / `auto_cache`: the page cache is dropped at every open (close-to-open
+ *   consistency). With either of them a file replaced by `rename(tmp, name)` or rewritten with the
+ *   same size in the same second (SFTP mtimes have 1 s resolution) is read with its old content.
+ * - NOT `workaround=rename`: OpenSSH's `posix-rename@openssh.com` already makes rename() replace an
+ *   existing target atomically on the server; the workaround would make it non-atomic.
+ */
+const SSHFS_MOUNT_OPTIONS = "dir_cache=no,entry_timeout=0,attr_timeout=0,negative_timeout=0";
+/** Exit status of {@link SSHFS_NODE_SCRIPT} when sshfs failed (the script's `exit 97`). */
+const SSHFS_FAILED = 97;
+/**
+ * Runs inside the node's fresh private mount namespace (`sh -c SCRIPT sh share source port options
+ * log sshlog mounterfile sshd args...`): mounts the share over itself, records the namespace and
+ * the pids of sshfs and its ssh client, and becomes the node's sshd. sshfs forks into the
+ * background only after it has connected and mounted, so when it returns the mount is ready (or
+ * it failed, with exit status != 0). `pgrep --ns $$` finds the daemonized sshfs and its ssh, the
+ * only such processes in this new namespace. (Unmounting makes sshfs exit.)
+ */
+const SSHFS_NODE_SCRIPT = `
+share=$1 source=$2 port=$3 options=$4 log=$5 sshlog=$6 mounter=$7
+shift 7
+cd / || exit 1
+: >"$sshlog"
+if ! sshfs -p "$port" -F /dev/null -o "$options" "$source" "$share" </dev/null >"$log" 2>&1; then
+  echo "sshfs could not mount $source on $share; its ssh said:" >&2
+  tail -n 20 "$sshlog" >&2
+  echo "and sshfs:" >&2
+  tail -n 20 "$log" >&2
+  exit 97
+fi
+sshfs_pid=$(pgrep -x --ns $$ --nslist mnt sshfs)
+ssh_pid=$(pgrep -x --ns $$ --nslist mnt ssh)
+if [ -z "$sshfs_pid" ]; then
+  umount "$share"
+  echo "sshfs mounted $share but pgrep --ns does not find it" >&2
+  exit 1
+fi
+echo "$(readlink /proc/self/ns/mnt)" $sshfs_pid $ssh_pid >"$mounter"
+exec "$@"
+`;
 
 /** One node of a cluster started by {@link startSshNodes}. */
 export interface SshNode {
@@ -60,16 +114,31 @@ export interface SshNodes {
   knownHosts: string;
   /** The empty HOME the nodes' sessions get (`SetEnv HOME=...`), so no shell start-up files run. */
   home: string;
-  /** Kills that node's sshd (SIGTERM, SIGKILL after 5 s) and waits until it refuses connections. No-op if stopped. */
+  /**
+   * Whether the cluster was started with {@link SshNodesOptions.sshfsShare}: every node then sees
+   * that directory through its own sshfs mount (in the node's private mount namespace), while
+   * this process, and everything else outside the nodes, sees the real directory.
+   */
+  sshfs: boolean;
+  /**
+   * Kills that node's sshd (SIGTERM, SIGKILL after 5 s) and waits until it refuses connections.
+   * In sshfs mode it then stops the node's sshfs too, which unmounts the share (SIGTERM; SIGKILL
+   * after 5 s), and waits until sshfs and its ssh client are gone. Sessions of the node that are
+   * still running (sshd leaves them alone) then see the real directory, or ENOTCONN if they have
+   * a file or working directory in the share. No-op if stopped.
+   */
   stopNode(index: number): Promise<void>;
-  /** Starts that node's sshd again (same host key) and waits until it accepts. No-op if running. */
+  /**
+   * Starts that node's sshd again (same host key) and waits until it accepts. In sshfs mode in a
+   * new mount namespace with a new sshfs mount. No-op if running.
+   */
   startNode(index: number): Promise<void>;
   /**
    * Gives that node a new host key and (re)starts it. `knownHosts` is NOT updated, so strict
    * clients now see a host key mismatch. `hostKeyPath` stays the same path.
    */
   changeHostKey(index: number): Promise<void>;
-  /** Idempotent: stops every sshd and removes {@link SshNodes.dir}. */
+  /** Idempotent: stops every sshd (and sshfs, and the file server) and removes {@link SshNodes.dir}. */
   close(): Promise<void>;
 }
 
@@ -79,6 +148,24 @@ export interface SshNodesOptions {
   allowTcpForwarding?: boolean;
   /** Port for all nodes; default: a random port in 20000-60000 that is free on every address. */
   port?: number;
+  /**
+   * Absolute path of an existing directory to share through sshfs (the test's Malocher directory
+   * lives below it). The harness then also starts a file server, an sshd on 127.0.0.250 (same
+   * port, serving SFTP from the real file system), and starts each node's sshd in its own private
+   * mount namespace in which `sshfsShare` is mounted over itself from the file server (options
+   * `dir_cache=no,entry_timeout=0,attr_timeout=0,negative_timeout=0`: no caching of names,
+   * attributes, or file content across opens). So every node reaches the share at the same path
+   * but over SFTP, while the test process sees the real directory. Needs root; `count` may then
+   * be at most 248. Takes ~0.1 s more than without (the nodes mount in parallel).
+   *
+   * Observed on sshfs 3.7.3 (OpenSSH 9.2 server): what a node does is what the file server's
+   * file system does, atomically: `rename` replaces an existing file, `link` and
+   * `open(O_CREAT|O_EXCL)` fail with EEXIST on an existing name, `mkdir` with EEXIST. Differences
+   * from a local file system: `stat().nlink` is always 1 and `ino` is sshfs's own number, mtimes
+   * have whole seconds (also those a node sets: `utimes` drops the fraction), and renaming a
+   * directory over a non-empty one fails with EPERM (not ENOTEMPTY).
+   */
+  sshfsShare?: string;
 }
 
 interface NodeState {
@@ -90,6 +177,34 @@ interface NodeState {
   pid: number | undefined;
   /** Operations on one node run one after another. */
   queue: Promise<void>;
+  /** In sshfs mode: how this node mounts the share. */
+  sshfs?: SshfsMount;
+}
+
+/** How one node mounts the share, and the processes doing it. */
+interface SshfsMount {
+  /** The shared directory, mounted over itself. */
+  share: string;
+  /** `user@127.0.0.250:share`. */
+  source: string;
+  /** `-o` options: ssh client options for the file server, then {@link SSHFS_MOUNT_OPTIONS}. */
+  options: string;
+  /** sshfs's output (truncated at every start). */
+  log: string;
+  /** The output of sshfs's ssh client (`ssh -E`: sshfs sends its stderr to /dev/null). */
+  sshLog: string;
+  /** Written by {@link SSHFS_NODE_SCRIPT}: the mount namespace, then the pids of sshfs and its ssh. */
+  mounterFile: string;
+  /** What {@link SshfsMount.mounterFile} said, while they (may) run. */
+  mounter: Mounter | undefined;
+}
+
+/** The processes serving one node's mount; `ns` tells them apart from later users of the pids. */
+interface Mounter {
+  /** `mnt:[...]`, the node's mount namespace. */
+  ns: string;
+  /** sshfs first, then its ssh client (if found). */
+  pids: number[];
 }
 
 /**
@@ -109,6 +224,7 @@ export async function startSshNodes(count: number, options: SshNodesOptions = {}
   if (!Number.isInteger(count) || count < 1 || count > 250) {
     throw new Error(`startSshNodes: count must be an integer in 1..250, got ${count}`);
   }
+  if (options.sshfsShare !== undefined) await checkSshfsShare(options.sshfsShare, count);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "malocher-sshd-"));
   await fs.chmod(dir, 0o700);
   const states: NodeState[] = [];
@@ -134,6 +250,12 @@ async function setUp(
   const home = path.join(dir, "home");
   const addresses = Array.from({ length: count }, (_, i) => `127.0.0.${i + 2}`);
   const hostKeys = addresses.map((_, i) => path.join(dir, `host_${i}`));
+  const share = options.sshfsShare;
+  // In sshfs mode: the file server's host key and a known_hosts file with just its line, for
+  // the nodes' sshfs (knownHosts stays the nodes' list).
+  const fileServerKey = path.join(dir, "host_fileserver");
+  const fileServerKnownHosts = path.join(dir, "fileserver_known_hosts");
+  const user = os.userInfo().username;
 
   await Promise.all([
     ensurePrivsepDir(),
@@ -141,58 +263,109 @@ async function setUp(
     generateKey(privateKey),
     generateKey(wrongKey),
     ...hostKeys.map((k) => generateKey(k)),
+    ...(share === undefined ? [] : [generateKey(fileServerKey)]),
   ]);
   await fs.writeFile(authorizedKeys, await fs.readFile(`${privateKey}.pub`), { mode: 0o600 });
   const versionLines = await versionSpecificConfig();
 
-  for (let attempt = 1; ; attempt++) {
-    const port = options.port ?? (await pickFreePort(addresses));
-    states.length = 0;
-    for (const [i, address] of addresses.entries()) {
-      const hostKeyPath = hostKeys[i]!;
-      const state: NodeState = {
-        node: { index: i, address, port, machine: `${address}:${port}`, hostKeyPath },
-        conf: path.join(dir, `sshd_${i}.conf`),
-        log: path.join(dir, `sshd_${i}.log`),
-        pidFile: path.join(dir, `sshd_${i}.pid`),
-        pid: undefined,
-        queue: Promise.resolve(),
-      };
-      const conf = [
-        `ListenAddress ${address}:${port}`,
-        `HostKey ${hostKeyPath}`,
-        `PidFile ${state.pidFile}`,
-        `AuthorizedKeysFile ${authorizedKeys}`,
-        "PermitRootLogin prohibit-password",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "UsePAM no",
-        "StrictModes no",
-        `AllowTcpForwarding ${options.allowTcpForwarding === false ? "no" : "yes"}`,
-        "Subsystem sftp internal-sftp",
-        "LogLevel ERROR",
-        // An empty HOME keeps this machine's shell start-up files out of every ssh command.
-        `SetEnv HOME=${home}`,
-        ...versionLines,
-      ];
-      await fs.writeFile(state.conf, conf.join("\n") + "\n", { mode: 0o600 });
-      states.push(state);
+  /** Writes the config of one daemon and returns its state. */
+  const makeState = async (name: string, node: SshNode): Promise<NodeState> => {
+    const state: NodeState = {
+      node,
+      conf: path.join(dir, `sshd_${name}.conf`),
+      log: path.join(dir, `sshd_${name}.log`),
+      pidFile: path.join(dir, `sshd_${name}.pid`),
+      pid: undefined,
+      queue: Promise.resolve(),
+    };
+    const conf = [
+      `ListenAddress ${node.address}:${node.port}`,
+      `HostKey ${node.hostKeyPath}`,
+      `PidFile ${state.pidFile}`,
+      `AuthorizedKeysFile ${authorizedKeys}`,
+      "PermitRootLogin prohibit-password",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "UsePAM no",
+      "StrictModes no",
+      `AllowTcpForwarding ${options.allowTcpForwarding === false ? "no" : "yes"}`,
+      "Subsystem sftp internal-sftp",
+      "LogLevel ERROR",
+      // An empty HOME keeps this machine's shell start-up files out of every ssh command.
+      `SetEnv HOME=${home}`,
+      ...versionLines,
+    ];
+    await fs.writeFile(state.conf, conf.join("\n") + "\n", { mode: 0o600 });
+    return state;
+  };
+
+  let fileServer: NodeState | undefined;
+  const allStates = (): NodeState[] => (fileServer ? [...states, fileServer] : states);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const port =
+        options.port ?? (await pickFreePort(share === undefined ? addresses : [...addresses, FILE_SERVER_ADDRESS]));
+      states.length = 0;
+      fileServer = undefined;
+      for (const [i, address] of addresses.entries()) {
+        const node = { index: i, address, port, machine: `${address}:${port}`, hostKeyPath: hostKeys[i]! };
+        const state = await makeState(String(i), node);
+        if (share !== undefined) {
+          const sshLog = path.join(dir, `sshfs_${i}.ssh.log`);
+          state.sshfs = {
+            share,
+            source: `${user}@${FILE_SERVER_ADDRESS}:${share}`,
+            options: [
+              // Without -E sshfs throws away what ssh says (like "Host key verification failed").
+              `ssh_command=ssh -E ${sshLog}`,
+              `IdentityFile=${privateKey}`,
+              `UserKnownHostsFile=${fileServerKnownHosts}`,
+              "GlobalKnownHostsFile=/dev/null",
+              "StrictHostKeyChecking=yes",
+              "BatchMode=yes",
+              "IdentitiesOnly=yes",
+              "ConnectTimeout=5",
+              SSHFS_MOUNT_OPTIONS,
+            ].join(","),
+            log: path.join(dir, `sshfs_${i}.log`),
+            sshLog,
+            mounterFile: path.join(dir, `sshfs_${i}.pids`),
+            mounter: undefined,
+          };
+        }
+        states.push(state);
+      }
+      let failures: unknown[] = [];
+      if (share !== undefined) {
+        const address = FILE_SERVER_ADDRESS;
+        const node = { index: -1, address, port, machine: `${address}:${port}`, hostKeyPath: fileServerKey };
+        fileServer = await makeState("fileserver", node);
+        await fs.writeFile(fileServerKnownHosts, await knownHostsLine(node), { mode: 0o600 });
+        // The nodes mount from the file server as they start, so it comes first.
+        try {
+          await startDaemon(fileServer);
+        } catch (error) {
+          failures = [error];
+        }
+      }
+      if (failures.length === 0) {
+        const started = await Promise.allSettled(states.map((s) => startDaemon(s)));
+        failures = started.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+      }
+      if (failures.length === 0) break;
+      // Another process may have taken the port between our check and sshd's bind: pick another.
+      const portTaken = failures.some((f) => f instanceof SshdStartError && f.addressInUse);
+      if (!(portTaken && options.port === undefined && attempt < PORT_ATTEMPTS)) throw failures[0];
+      await Promise.all(allStates().map((s) => stopDaemon(s)));
     }
-    const started = await Promise.allSettled(states.map((s) => startDaemon(s)));
-    const failures = started.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
-    if (failures.length === 0) break;
-    // Another process may have taken the port between our check and sshd's bind: pick another.
-    const portTaken = failures.some((f) => f instanceof SshdStartError && f.addressInUse);
-    if (!(portTaken && options.port === undefined && attempt < PORT_ATTEMPTS)) throw failures[0];
-    await Promise.all(states.map((s) => stopDaemon(s)));
+  } catch (error) {
+    // The nodes first: their sshfs are the file server's clients.
+    await Promise.allSettled(states.map((s) => stopDaemon(s)));
+    if (fileServer) await stopDaemon(fileServer).catch(() => {});
+    throw error;
   }
 
-  const knownHostsLines = await Promise.all(
-    states.map(async ({ node }) => {
-      const [type, key] = (await fs.readFile(`${node.hostKeyPath}.pub`, "utf8")).trim().split(/\s+/);
-      return `${knownHostsName(node)} ${type} ${key}\n`;
-    }),
-  );
+  const knownHostsLines = await Promise.all(states.map(({ node }) => knownHostsLine(node)));
   await fs.writeFile(knownHosts, knownHostsLines.join(""), { mode: 0o600 });
 
   let closing: Promise<void> | undefined;
@@ -211,11 +384,12 @@ async function setUp(
   return {
     dir,
     nodes: states.map((s) => s.node),
-    user: os.userInfo().username,
+    user,
     privateKey,
     wrongKey,
     knownHosts,
     home,
+    sshfs: share !== undefined,
     async stopNode(index) {
       const state = stateOf(index);
       return serially(state, () => stopDaemon(state));
@@ -240,6 +414,8 @@ async function setUp(
         const stopped = await Promise.allSettled(
           states.map((s) => serially(s, () => stopDaemon(s))),
         );
+        // After the nodes: their sshfs are the file server's clients.
+        if (fileServer) stopped.push(...(await Promise.allSettled([stopDaemon(fileServer)])));
         await fs.rm(dir, { recursive: true, force: true });
         const errors = stopped.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
         if (errors.length > 0) throw new AggregateError(errors, "SshNodes.close: some sshd did not stop");
@@ -260,10 +436,15 @@ class SshdStartError extends Error {
   }
 }
 
-/** Starts the daemon of `state` unless it runs, and waits until it answers with an SSH banner. */
+/**
+ * Starts the daemon of `state` unless it runs, and waits until it answers with an SSH banner.
+ * In sshfs mode the daemon starts in a new mount namespace, after sshfs has mounted the share there.
+ */
 async function startDaemon(state: NodeState): Promise<void> {
   if (state.pid !== undefined && isAlive(state.pid)) return;
-  const { node, conf, log, pidFile } = state;
+  const { node, conf, log, pidFile, sshfs } = state;
+  // An sshfs whose sshd died on its own: its mount namespace is of no use any more.
+  if (sshfs) await stopSshfs(state.node, sshfs);
   await fs.rm(pidFile, { force: true });
   // The log is appended to across restarts; only what this start writes counts.
   const logStart = await fileSize(log);
@@ -278,8 +459,29 @@ async function startDaemon(state: NodeState): Promise<void> {
   try {
     // Without -D sshd forks into the background: it returns once its config and host key are
     // read, but it binds the port (and writes the pid file) only afterwards, in the daemon.
-    await execFileAsync(SSHD, ["-f", conf, "-E", log], { timeout: DEADLINE_MS });
+    const sshd = [SSHD, "-f", conf, "-E", log];
+    if (!sshfs) {
+      await execFileAsync(sshd[0]!, sshd.slice(1), { timeout: DEADLINE_MS });
+    } else {
+      await fs.rm(sshfs.mounterFile, { force: true });
+      const { share, source, options, log: sshfsLog, sshLog, mounterFile } = sshfs;
+      try {
+        await execFileAsync(
+          "unshare",
+          ["-m", "--propagation", "private", "sh", "-c", SSHFS_NODE_SCRIPT, "sh",
+            share, source, String(node.port), options, sshfsLog, sshLog, mounterFile, ...sshd],
+          { timeout: DEADLINE_MS },
+        );
+      } finally {
+        // Even when sshd then failed, sshfs may run and must be stopped with the node.
+        sshfs.mounter = await readMounter(mounterFile);
+      }
+    }
   } catch (error) {
+    const { code, stderr } = error as { code?: unknown; stderr?: unknown };
+    if (sshfs && code === SSHFS_FAILED) {
+      throw new SshdStartError(`${node.machine}: ${String(stderr).trim()}`, false);
+    }
     await fail(`did not start (${(error as Error).message.trim()})`);
   }
 
@@ -306,8 +508,16 @@ async function startDaemon(state: NodeState): Promise<void> {
   }
 }
 
-/** Stops the daemon of `state` if it runs and waits until its port refuses connections. */
+/**
+ * Stops the daemon of `state` if it runs and waits until its port refuses connections; in sshfs
+ * mode then stops its sshfs.
+ */
 async function stopDaemon(state: NodeState): Promise<void> {
+  await stopSshd(state);
+  if (state.sshfs) await stopSshfs(state.node, state.sshfs);
+}
+
+async function stopSshd(state: NodeState): Promise<void> {
   const pid = state.pid ?? (await readPid(state.pidFile));
   // No pid: it never came up (or is already stopped), and whatever listens on its port is not ours.
   if (pid === undefined) return;
@@ -324,6 +534,78 @@ async function stopDaemon(state: NodeState): Promise<void> {
   if (!(await waitFor(async () => (await probe(address, port)) === "refused", DEADLINE_MS))) {
     throw new Error(`${state.node.machine} still accepts connections after its sshd was stopped`);
   }
+}
+
+/**
+ * Stops the sshfs of a node (SIGTERM makes it unmount and exit; SIGKILL after 5 s) and waits until
+ * it and its ssh client (which leaves on its own once sshfs is gone) have exited. Only processes
+ * still in the node's mount namespace count, so a pid used again by now is left alone.
+ */
+async function stopSshfs(node: SshNode, sshfs: SshfsMount): Promise<void> {
+  const mounter = sshfs.mounter ?? (await readMounter(sshfs.mounterFile));
+  if (!mounter) return;
+  const ours = (pid: number): boolean => isAlive(pid) && mountNamespace(pid) === mounter.ns;
+  const running = (): number[] => mounter.pids.filter(ours);
+  const [sshfsPid] = mounter.pids;
+  if (sshfsPid !== undefined && ours(sshfsPid)) signal(sshfsPid, "SIGTERM");
+  if (!(await waitFor(() => running().length === 0, TERM_GRACE_MS))) {
+    for (const pid of running()) signal(pid, "SIGKILL");
+    if (!(await waitFor(() => running().length === 0, DEADLINE_MS))) {
+      throw new Error(`sshfs of ${node.machine} (pids ${running().join(", ")}) survived SIGKILL`);
+    }
+  }
+  sshfs.mounter = undefined;
+  await fs.rm(sshfs.mounterFile, { force: true });
+}
+
+/** What {@link SSHFS_NODE_SCRIPT} wrote: `mnt:[N] <sshfs pid> <ssh pid>`; undefined if nothing. */
+async function readMounter(file: string): Promise<Mounter | undefined> {
+  let words: string[];
+  try {
+    words = (await fs.readFile(file, "utf8")).trim().split(/\s+/);
+  } catch {
+    return undefined;
+  }
+  const [ns, ...rest] = words;
+  const pids = rest.map((w) => Number.parseInt(w, 10)).filter((p) => Number.isInteger(p) && p > 0);
+  return ns?.startsWith("mnt:") && pids.length > 0 ? { ns, pids } : undefined;
+}
+
+/** `mnt:[N]` of a live process; undefined if it is gone (or a zombie, which has no namespaces). */
+function mountNamespace(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Refuses what the sshfs mode cannot do, before anything is started. */
+async function checkSshfsShare(share: string, count: number): Promise<void> {
+  if (!path.isAbsolute(share)) throw new Error(`startSshNodes: sshfsShare must be absolute, got ${share}`);
+  let isDirectory = false;
+  try {
+    isDirectory = (await fs.stat(share)).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDirectory) throw new Error(`startSshNodes: sshfsShare ${share} is not an existing directory`);
+  if (count > 248) {
+    throw new Error(`startSshNodes: with sshfsShare count must be at most 248 (${FILE_SERVER_ADDRESS} is the file server)`);
+  }
+  if (process.getuid?.() !== 0) {
+    throw new Error("startSshNodes: sshfsShare needs root (a mount namespace and a FUSE mount per node)");
+  }
+  // Paths in the state directory go into sshfs's comma-separated -o list and its ssh_command.
+  if (/[\s,\\]/.test(os.tmpdir())) {
+    throw new Error(`startSshNodes: sshfsShare needs a temp directory without whitespace, commas or backslashes, got ${os.tmpdir()} (set TMPDIR)`);
+  }
+}
+
+/** The `known_hosts` line of `node`'s current host key. */
+async function knownHostsLine(node: SshNode): Promise<string> {
+  const [type, key] = (await fs.readFile(`${node.hostKeyPath}.pub`, "utf8")).trim().split(/\s+/);
+  return `${knownHostsName(node)} ${type} ${key}\n`;
 }
 
 /**

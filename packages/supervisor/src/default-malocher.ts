@@ -2,6 +2,9 @@ import type { JobResult } from "@malocher/protocol";
 import { Malocher, type SubmitFunction } from "./malocher.js";
 import type { ProcessAllOptions } from "./process-all.js";
 import type { CancelOutcome } from "./store/cancel-job.js";
+import type { ClusterOptions } from "./cluster-options.js";
+import type { RunEvent } from "./cluster/cluster.js";
+import type { StartedCluster } from "./started-cluster.js";
 
 let instance: Malocher | undefined;
 
@@ -61,4 +64,20 @@ export function results(options: { dir?: string } = {}): AsyncIterable<[string, 
 export function cancel(jobIds: string | readonly string[], options: { dir?: string } = {}): Promise<Record<string, CancelOutcome>> {
   const malocher = options.dir === undefined ? defaultMalocher() : new Malocher({ dir: options.dir });
   return malocher.cancel(jobIds);
+}
+
+/**
+ * Starts agents on the machines (or locally) that stay up between `processAll` calls, for the
+ * default directory (or `dir`).
+ *
+ * @example
+ * ```ts
+ * const cluster = await startCluster({ sshMachines: ["node1", "node2"] });
+ * for await (const [jobId, result] of cluster.processAll()) console.log(jobId, result);
+ * await cluster.close();
+ * ```
+ */
+export function startCluster(options: ClusterOptions & { onEvent?: (event: RunEvent) => void } = {}): Promise<StartedCluster> {
+  const malocher = options.dir === undefined ? defaultMalocher() : new Malocher({ dir: options.dir });
+  return malocher.startCluster(options);
 }

@@ -1,8 +1,10 @@
-export { submit, processAll, results, cancel } from "./default-malocher.js";
+export { submit, processAll, results, cancel, startCluster } from "./default-malocher.js";
 export { Malocher, type MalocherOptions, type SubmitFunction } from "./malocher.js";
 export { isMain } from "./is-main.js";
 export { MalocherError, type ErrorCode, type JobResult, type JobError, type FunctionRef, type JobState } from "@malocher/protocol";
-export type { ProcessAllOptions } from "./process-all.js";
+export type { ProcessAllOptions, RunOptions } from "./process-all.js";
+export type { ClusterOptions } from "./cluster-options.js";
+export type { StartedCluster } from "./started-cluster.js";
 export type { JobOptions } from "./submit/job-options.js";
 export type { SshOptions } from "./ssh/node-target.js";
 export type { RunEvent } from "./cluster/cluster.js";

@@ -3,12 +3,15 @@ import { MalocherError, isJobId, type JobResult } from "@malocher/protocol";
 import { cancelJob, type CancelOutcome } from "./store/cancel-job.js";
 import { prepareSharedDirectory } from "@malocher/agent";
 import { processJobs, type ProcessAllOptions } from "./process-all.js";
+import { startClusterIn, type StartedCluster } from "./started-cluster.js";
+import type { ClusterOptions } from "./cluster-options.js";
+import type { RunEvent } from "./cluster/cluster.js";
 import { prepareJob, type JobTarget } from "./submit/prepare-job.js";
 import type { JobOptions } from "./submit/job-options.js";
 import { submitJob } from "./store/submit-job.js";
 import { announceCancelled, announceSubmitted } from "./submit/announce-submitted.js";
 import { listFinishedIds, listJobIds } from "./store/job-listing.js";
-import { readResult } from "./store/read-result.js";
+import { readAllResults } from "./store/read-result.js";
 import { readDirectoryStatus, type DirectoryStatus } from "./store/directory-status.js";
 import { readLogs, type JobLogs } from "./store/read-logs.js";
 
@@ -64,12 +67,14 @@ export class Malocher {
     return processJobs(this.dir, options);
   }
 
+  /** Starts agents that stay up between `processAll` calls; see {@link StartedCluster}. */
+  startCluster(options: Omit<ClusterOptions, "dir"> & { onEvent?: (event: RunEvent) => void } = {}): Promise<StartedCluster> {
+    return startClusterIn(this.dir, options);
+  }
+
   /** Every finished job's `[jobId, result]`, oldest job first. */
-  async *results(): AsyncIterable<[string, JobResult]> {
-    for (const jobId of await listJobIds(this.dir)) {
-      const result = await readResult(this.dir, jobId);
-      if (result !== undefined) yield [jobId, result];
-    }
+  results(): AsyncIterable<[string, JobResult]> {
+    return readAllResults(this.dir);
   }
 
   /** Ids of the jobs that have no result yet, oldest first. */

@@ -1,11 +1,24 @@
-import { MalocherError, type JobResult, type JobRunOptions } from "@malocher/protocol";
+import { MalocherError, type JobResult } from "@malocher/protocol";
 import { prepareSharedDirectory } from "@malocher/agent";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
-import { resolveNodeTargets, type SshOptions } from "./ssh/node-target.js";
+import { clusterSettings, type ClusterOptions } from "./cluster-options.js";
 import { listFinishedIds, listJobIds } from "./store/job-listing.js";
 import { readResult } from "./store/read-result.js";
-import { checkRunOptions } from "./submit/job-options.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
+
+/** What one run over the jobs takes, on a cluster of its own or a started one. */
+export interface RunOptions {
+  /** Only these job ids (finished ones are yielded at once); default every job without a result. */
+  jobs?: readonly string[];
+  /** Called for node state changes and job starts/finishes, e.g. to show progress. */
+  onEvent?: (event: RunEvent) => void;
+  /** Stops the run now: running jobs are killed and go back to the queue; the iteration throws. */
+  signal?: AbortSignal;
+  /** Drains the run: nothing new starts, running jobs finish, then the iteration ends. */
+  drainSignal?: AbortSignal;
+  /** Keep going after the last job: yield the results of jobs submitted later, until stopped. */
+  keepAlive?: boolean;
+}
 
 /**
  * Options of `processAll` (and `malocher run`).
@@ -15,88 +28,62 @@ import { listenForSubmissions } from "./submit/announce-submitted.js";
  * for await (const [jobId, result] of processAll({ sshMachines: ["alice@node1", "node2:2222"], timeoutMs: 60_000 })) { … }
  * ```
  */
-export interface ProcessAllOptions extends SshOptions, JobRunOptions {
-  /** The shared directory; default `$MALOCHER_DIR` or `./.malocher`. */
-  dir?: string;
-  /** Jobs at once per node; default the node's CPU count. */
-  slots?: number;
-  /** Only these job ids (finished ones are yielded at once); default every job without a result. */
-  jobs?: readonly string[];
-  /** Called for node state changes and job starts/finishes, e.g. to show progress. */
-  onEvent?: (event: RunEvent) => void;
-  /** Stops the run now: running jobs are killed and go back to the queue; the iteration throws. */
-  signal?: AbortSignal;
-  /** Drains the run: nothing new starts, running jobs finish, then the iteration ends. */
-  drainSignal?: AbortSignal;
-  /** A node is lost when it sent nothing for this long (heartbeats come every second). Default 5000. */
-  heartbeatTimeoutMs?: number;
-  /** An agent whose lease did not change for this long (on this machine's clock) is dead. Default 15000. */
-  leaseTimeoutMs?: number;
-  /** A warm worker is replaced after this many jobs. Default 1000. */
-  maxJobsPerWorker?: number;
-  /** A job whose worker grows past this many MB (heap or resident) fails with JOB_OUT_OF_MEMORY. Default 4096. */
-  maxWorkerMemoryMb?: number;
-}
+export interface ProcessAllOptions extends ClusterOptions, RunOptions {}
 
 const RESULT_SCAN_INTERVAL_MS = 1000;
-const DISCONNECT_GRACE_MS = 10000;
-const DEFAULT_RETRIES = 3;
 
 /**
- * Runs every job of `dir` that has no result yet on the given machines (or locally), and yields
- * `[jobId, result]` in completion order until all are done. Leaving the loop (`break`) stops the
- * agents; their running jobs go back to the queue.
+ * Runs every job of `dir` that has no result yet, on `cluster` or on a cluster of its own (started
+ * from `options` and stopped at the end), and yields `[jobId, result]` in completion order until
+ * all are done. Leaving the loop (`break`) stops an own cluster's agents; their running jobs go
+ * back to the queue.
  */
-export async function* processJobs(dir: string, options: ProcessAllOptions): AsyncGenerator<[string, JobResult]> {
+export async function* processJobs(
+  dir: string,
+  options: ProcessAllOptions,
+  cluster?: Cluster,
+): AsyncGenerator<[string, JobResult]> {
   options.signal?.throwIfAborted();
   prepareSharedDirectory(dir, { create: true });
-  const run = checkRunOptions(options, "processAll");
+  const settings = cluster === undefined ? clusterSettings(dir, options) : undefined;
   const pending = await pendingJobs(dir, options.jobs);
-  if (pending.size === 0) return;
-  const nodes = options.sshMachines === undefined ? "local" : resolveNodeTargets(options);
+  if (pending.size === 0 && !options.keepAlive) return;
+  const running = cluster ?? (await Cluster.start(settings!));
   const inbox = new ResultInbox();
-  const cluster = await Cluster.start({
-    dir,
-    nodes,
-    slots: options.slots ?? 0,
-    disconnectGraceMs: DISCONNECT_GRACE_MS,
-    heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 5000,
-    leaseTimeoutMs: options.leaseTimeoutMs ?? 15000,
-    run: {
-      timeoutMs: run.timeoutMs ?? 0,
-      retries: run.retries ?? DEFAULT_RETRIES,
-      retryOnError: run.retryOnError ?? false,
-      maxJobsPerWorker: positive(options.maxJobsPerWorker, "maxJobsPerWorker") ?? 1000,
-      maxWorkerMemoryMb: positive(options.maxWorkerMemoryMb, "maxWorkerMemoryMb") ?? 4096,
-    },
-  });
   const collect = async (jobId: string) => {
     if (!pending.has(jobId) || inbox.has(jobId)) return;
     const result = await readResultOrFailure(dir, jobId);
     if (result !== undefined) inbox.push(jobId, result);
   };
   const scan = async () => {
+    if (options.keepAlive) for (const jobId of await pendingJobs(dir, undefined)) pending.add(jobId);
     const finished = await listFinishedIds(dir);
     for (const jobId of pending) if (finished.has(jobId)) await collect(jobId);
   };
-  cluster.on("event", (event) => {
+  const onEvent = (event: RunEvent) => {
     options.onEvent?.(event);
-    if (event.type === "jobFinished") collect(event.jobId).catch((error) => inbox.fail(error));
-  });
-  cluster.on("unusable", (error) => inbox.fail(error));
-  if (cluster.unusableError !== undefined) inbox.fail(cluster.unusableError);
-  cluster.on("drained", () => inbox.end());
+    if (event.type === "jobFinished") {
+      if (options.keepAlive) pending.add(event.jobId);
+      collect(event.jobId).catch((error) => inbox.fail(error));
+    }
+  };
+  const onUnusable = (error: MalocherError) => inbox.fail(error);
+  const onDrained = () => inbox.end();
   const abort = () => inbox.fail(options.signal?.reason ?? new Error("aborted"));
-  const drain = () => cluster.drain();
+  const drain = () => running.drain();
+  running.on("event", onEvent);
+  running.on("unusable", onUnusable);
+  running.on("drained", onDrained);
+  if (running.unusableError !== undefined) inbox.fail(running.unusableError);
   options.signal?.addEventListener("abort", abort, { once: true });
   options.drainSignal?.addEventListener("abort", drain, { once: true });
   if (options.drainSignal?.aborted) drain();
-  options.onEvent?.({ type: "run", pending: pending.size, nodes: cluster.sessions.length });
-  const stopListening = listenForSubmissions(dir, cluster);
+  options.onEvent?.({ type: "run", pending: pending.size, nodes: running.sessions.length });
+  const stopListening = cluster === undefined ? listenForSubmissions(dir, running) : () => {};
   const scanner = setInterval(() => scan().catch((error) => inbox.fail(error)), RESULT_SCAN_INTERVAL_MS);
   try {
     await scan();
-    while (pending.size > 0) {
+    while (pending.size > 0 || options.keepAlive) {
       const next = await inbox.next();
       if (next === undefined) break; // drained
       const [jobId, result] = next;
@@ -106,17 +93,13 @@ export async function* processJobs(dir: string, options: ProcessAllOptions): Asy
   } finally {
     clearInterval(scanner);
     stopListening();
+    running.off("event", onEvent);
+    running.off("unusable", onUnusable);
+    running.off("drained", onDrained);
     options.signal?.removeEventListener("abort", abort);
     options.drainSignal?.removeEventListener("abort", drain);
-    await cluster.close();
+    if (cluster === undefined) await running.close();
   }
-}
-
-function positive(value: number | undefined, name: string): number | undefined {
-  if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
-    throw new MalocherError("INVALID_OPTIONS", `processAll({ ${name} }) needs a whole number ≥ 1, got ${value}.`);
-  }
-  return value;
 }
 
 async function pendingJobs(dir: string, jobs: readonly string[] | undefined): Promise<Set<string>> {

@@ -35,6 +35,7 @@ program
   .option("--timeout <ms>", "kill each attempt of a job after this long (jobs may set their own)", integer("--timeout"))
   .option("--retries <n>", "retries after infrastructure failures (default 3)", integer("--retries"))
   .option("--retry-on-error", "also retry jobs that throw or exit")
+  .option("--keep-alive", "keep serving jobs submitted later, until interrupted")
   .option("--quiet", "print nothing but failures")
   .addOption(dirOption())
   .addOption(jsonOption())
@@ -63,6 +64,7 @@ program
         ...(options.timeout === undefined ? {} : { timeoutMs: options.timeout }),
         ...(options.retries === undefined ? {} : { retries: options.retries }),
         ...(options.retryOnError ? { retryOnError: true } : {}),
+        ...(options.keepAlive ? { keepAlive: true } : {}),
         signal: stop.signal,
         drainSignal: drain.signal,
         onEvent: (event) => progress.onEvent(event),
@@ -168,6 +170,7 @@ interface RunCliOptions {
   timeout?: number;
   retries?: number;
   retryOnError?: boolean;
+  keepAlive?: boolean;
   quiet?: boolean;
   dir: string;
   json?: boolean;

@@ -99,6 +99,28 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
     return this.machines.map((machine) => machine.session);
   }
 
+  /**
+   * Resolves once every machine's agent is ready or the machine was set aside (at least one
+   * ready); rejects with `NO_USABLE_NODES` when none is usable.
+   */
+  ready(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.unusableError !== undefined) return finish(() => reject(this.unusableError));
+        const settled = this.machines.every((machine) => machine.done || machine.session.state === "ready");
+        if (settled) finish(resolve);
+      };
+      const finish = (then: () => void) => {
+        this.off("event", check);
+        this.off("unusable", check);
+        then();
+      };
+      this.on("event", check);
+      this.on("unusable", check);
+      check();
+    });
+  }
+
   /** Tells every ready agent that jobs were queued. */
   nudge(): void {
     for (const session of this.sessions) session.send({ type: "nudge" });

@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { listJobIds } from "./job-listing.js";
 import { decodeStoredResult, directoryLayout, toJobResult, type JobResult, type StoredResult } from "@malocher/protocol";
 
 /** A job's stored result, or undefined while it has none. */
@@ -17,4 +18,12 @@ export async function readStoredResult(dir: string, jobId: string): Promise<Stor
 export async function readResult(dir: string, jobId: string): Promise<JobResult | undefined> {
   const stored = await readStoredResult(dir, jobId);
   return stored === undefined ? undefined : toJobResult(stored);
+}
+
+/** Every finished job's `[jobId, result]`, oldest job first. */
+export async function* readAllResults(dir: string): AsyncGenerator<[string, JobResult]> {
+  for (const jobId of await listJobIds(dir)) {
+    const result = await readResult(dir, jobId);
+    if (result !== undefined) yield [jobId, result];
+  }
 }

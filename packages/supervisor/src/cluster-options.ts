@@ -1,0 +1,53 @@
+import { MalocherError, type JobRunOptions } from "@malocher/protocol";
+import type { ClusterSettings } from "./cluster/cluster.js";
+import { resolveNodeTargets, type SshOptions } from "./ssh/node-target.js";
+import { checkRunOptions } from "./submit/job-options.js";
+
+/**
+ * How to start agents and run jobs: the options `processAll` and `startCluster` share.
+ * Job options given at `submit.with` win over `timeoutMs`, `retries` and `retryOnError` here.
+ */
+export interface ClusterOptions extends SshOptions, JobRunOptions {
+  /** The shared directory; default `$MALOCHER_DIR` or `./.malocher`. */
+  dir?: string;
+  /** Jobs at once per node; default the node's CPU count. */
+  slots?: number;
+  /** A node is lost when it sent nothing for this long (heartbeats come every second). Default 5000. */
+  heartbeatTimeoutMs?: number;
+  /** An agent whose lease did not change for this long (on this machine's clock) is dead. Default 15000. */
+  leaseTimeoutMs?: number;
+  /** A warm worker is replaced after this many jobs. Default 1000. */
+  maxJobsPerWorker?: number;
+  /** A job whose worker grows past this many MB (heap or resident) fails with JOB_OUT_OF_MEMORY. Default 4096. */
+  maxWorkerMemoryMb?: number;
+}
+
+const DISCONNECT_GRACE_MS = 10000;
+const DEFAULT_RETRIES = 3;
+
+/** Checks cluster options and fills in the defaults. */
+export function clusterSettings(dir: string, options: ClusterOptions): ClusterSettings {
+  const run = checkRunOptions(options, "processAll");
+  return {
+    dir,
+    nodes: options.sshMachines === undefined ? "local" : resolveNodeTargets(options),
+    slots: options.slots ?? 0,
+    disconnectGraceMs: DISCONNECT_GRACE_MS,
+    heartbeatTimeoutMs: positive(options.heartbeatTimeoutMs, "heartbeatTimeoutMs") ?? 5000,
+    leaseTimeoutMs: positive(options.leaseTimeoutMs, "leaseTimeoutMs") ?? 15000,
+    run: {
+      timeoutMs: run.timeoutMs ?? 0,
+      retries: run.retries ?? DEFAULT_RETRIES,
+      retryOnError: run.retryOnError ?? false,
+      maxJobsPerWorker: positive(options.maxJobsPerWorker, "maxJobsPerWorker") ?? 1000,
+      maxWorkerMemoryMb: positive(options.maxWorkerMemoryMb, "maxWorkerMemoryMb") ?? 4096,
+    },
+  };
+}
+
+function positive(value: number | undefined, name: string): number | undefined {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+    throw new MalocherError("INVALID_OPTIONS", `{ ${name} } needs a whole number ≥ 1, got ${value}.`);
+  }
+  return value;
+}

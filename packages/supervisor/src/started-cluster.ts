@@ -1,0 +1,55 @@
+import type { JobResult } from "@malocher/protocol";
+import { prepareSharedDirectory } from "@malocher/agent";
+import { Cluster, type RunEvent } from "./cluster/cluster.js";
+import { clusterSettings, type ClusterOptions } from "./cluster-options.js";
+import { processJobs, type RunOptions } from "./process-all.js";
+import { readAllResults } from "./store/read-result.js";
+import { listenForSubmissions } from "./submit/announce-submitted.js";
+
+/**
+ * Agents that stay up between runs (for notebooks, long sessions, low latency): submit, call
+ * `processAll`, submit more, call it again; `close()` at the end.
+ *
+ * @example
+ * ```ts
+ * const cluster = await startCluster({ sshMachines: ["node1", "node2"] });
+ * await cluster.ready();
+ * const id = submit(train, 1);
+ * for await (const [jobId, result] of cluster.processAll({ jobs: [id] })) console.log(result);
+ * await cluster.close();
+ * ```
+ */
+export interface StartedCluster {
+  /** The shared directory it serves. */
+  readonly dir: string;
+  /** Resolves when every machine's agent said hello (or was set aside); rejects with `NO_USABLE_NODES`. */
+  ready(): Promise<void>;
+  /** Yields the results of the jobs without one (or `jobs`) as they finish; agents stay up after. */
+  processAll(options?: RunOptions): AsyncIterable<[string, JobResult]>;
+  /** Every finished job's `[jobId, result]`. */
+  results(): AsyncIterable<[string, JobResult]>;
+  /** Stops the agents (running jobs go back to the queue). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts agents on the machines of `options` (or locally) for the directory `dir`. */
+export async function startClusterIn(
+  dir: string,
+  options: ClusterOptions & { onEvent?: (event: RunEvent) => void },
+): Promise<StartedCluster> {
+  prepareSharedDirectory(dir, { create: true });
+  const cluster = await Cluster.start(clusterSettings(dir, options));
+  if (options.onEvent) cluster.on("event", options.onEvent);
+  cluster.on("unusable", () => {}); // reported through ready() and processAll()
+  const stopListening = listenForSubmissions(dir, cluster);
+  return {
+    dir,
+    ready: () => cluster.ready(),
+    processAll: (run: RunOptions = {}) => processJobs(dir, run, cluster),
+    results: () => readAllResults(dir),
+    close: async () => {
+      stopListening();
+      await cluster.close();
+    },
+  };
+}
