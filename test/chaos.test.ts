@@ -15,3 +15,9 @@ test("chaos: killed workers, agents, sshd sessions and supervisors, stopped agen
   t.diagnostic(JSON.stringify(report));
   assertNothingLost(report);
 });
+
+test("chaos over sshfs: every node sees the directory through its own network mount", { timeout: 240_000 }, async (t) => {
+  const report = await runChaos({ jobs: 150, faults: 10, sshfs: true });
+  t.diagnostic(JSON.stringify(report));
+  assertNothingLost(report);
+});

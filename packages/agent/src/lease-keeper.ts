@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
 import { directoryLayout, isJobId } from "@malocher/protocol";
 import { removeLease, renewLease, type AgentLease } from "./store/agent-lease.js";
 
@@ -87,9 +88,10 @@ export async function killLeftoverWorkers(dir: string): Promise<number> {
   let killed = 0;
   const names = await readdir(directoryLayout.agentsDir(dir)).catch((): string[] => []);
   for (const name of names) {
+    const path = join(directoryLayout.agentsDir(dir), name);
     let lease: AgentLease;
     try {
-      lease = JSON.parse(await readFile(directoryLayout.leaseFile(dir, name), "utf8")) as AgentLease;
+      lease = JSON.parse(await readFile(path, "utf8")) as AgentLease;
     } catch {
       continue;
     }
@@ -102,6 +104,8 @@ export async function killLeftoverWorkers(dir: string): Promise<number> {
         killed++;
       } catch {}
     }
+    // A lost lease has told all it can; a live one is still the supervisors' to recover.
+    if (name.endsWith(".lost")) await unlink(path).catch(() => {});
   }
   return killed;
 }

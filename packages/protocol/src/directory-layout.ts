@@ -15,7 +15,7 @@ import { shardOf } from "./job-id.js";
  * <dir>/cancelled/<shard>/<jobId>   cancellation request
  * <dir>/keys/<shard>/<keyHash>      the id of the job submitted with that key (write-once)
  * <dir>/logs/<shard>/<jobId>.out    job stdout (and .err)
- * <dir>/agents/<agentId>            an agent's lease
+ * <dir>/agents/<agentId>            an agent's lease (<agentId>.lost once given up on)
  * <dir>/tmp/                        files being written
  * ```
  */
@@ -41,6 +41,7 @@ export const directoryLayout = {
   stderrFile: (dir: string, jobId: string) => join(dir, "logs", shardOf(jobId), `${jobId}.err`),
   agentsDir: (dir: string) => join(dir, "agents"),
   leaseFile: (dir: string, agentId: string) => join(dir, "agents", agentId),
+  lostLeaseFile: (dir: string, agentId: string) => join(dir, "agents", `${agentId}.lost`),
   tmpDir: (dir: string) => join(dir, "tmp"),
 } as const;
 

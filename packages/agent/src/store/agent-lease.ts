@@ -1,4 +1,4 @@
-import { unlink } from "node:fs/promises";
+import { rename, unlink } from "node:fs/promises";
 import { directoryLayout } from "@malocher/protocol";
 import { writeFileAtomic } from "./write-file-atomic.js";
 
@@ -21,7 +21,21 @@ export async function renewLease(dir: string, lease: AgentLease): Promise<void> 
   await writeFileAtomic(dir, directoryLayout.leaseFile(dir, lease.agentId), JSON.stringify(lease));
 }
 
-/** Removes the lease when the agent stops cleanly. */
+/** Removes the lease when the agent stops cleanly (and the mark of a lost lease, if any). */
 export async function removeLease(dir: string, agentId: string): Promise<void> {
   await unlink(directoryLayout.leaseFile(dir, agentId)).catch(() => {});
+  await unlink(directoryLayout.lostLeaseFile(dir, agentId)).catch(() => {});
+}
+
+/**
+ * Marks an agent as given up on: its lease is renamed to `<agentId>.lost`. The agent, should it
+ * come back, sees its lease gone and stops; the next agent on its host reads the process groups
+ * it left behind from the `.lost` file, kills them and removes the file.
+ */
+export async function markLeaseLost(dir: string, agentId: string): Promise<void> {
+  try {
+    await rename(directoryLayout.leaseFile(dir, agentId), directoryLayout.lostLeaseFile(dir, agentId));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
 }

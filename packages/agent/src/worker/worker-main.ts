@@ -162,12 +162,17 @@ process.on("message", (request: RunJobRequest) => {
 
 // An error thrown later from a callback the job left behind fails that job (if it still runs)
 // and ends this worker: its state can no longer be trusted. The agent starts a fresh one.
+let dying = false;
 function onStrayError(error: unknown): void {
+  if (dying) return;
+  dying = true;
   if (runningJobId !== undefined) finishJob(runningJobId, failure("JOB_THREW", error), false);
   else process.stderr.write(`malocher worker: uncaught error outside a job: ${String((error as Error)?.stack ?? error)}\n`);
   process.exitCode = 70;
   setImmediate(() => process.disconnect?.());
 }
+// The agent reads our stdout and stderr; when it is gone (EPIPE), so is our reason to live.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => process.exit(71));
 process.on("uncaughtException", onStrayError);
 process.on("unhandledRejection", onStrayError);
 // Without its agent (the IPC channel closed) a worker has nothing left to do.

@@ -1,6 +1,6 @@
 import { readdir, readFile, rmdir, unlink, access } from "node:fs/promises";
 import { decodeJobSpec, directoryLayout, isJobId, type StoredResult } from "@malocher/protocol";
-import { parseAttempt, publishResult, requeueClaim } from "@malocher/agent";
+import { markLeaseLost, parseAttempt, publishResult, requeueClaim } from "@malocher/agent";
 
 /** What recovering a lost agent's jobs did. */
 export interface Recovery {
@@ -13,8 +13,8 @@ export interface Recovery {
 /**
  * Recovers the jobs a lost agent had claimed: each goes back to the queue as its next attempt,
  * or, when its retries are used up, gets a `NODE_LOST` failure result. A job that already has a
- * result is only unclaimed (a result beats every other state). Then the agent's lease and claim
- * directory are removed, which also tells the agent, should it come back, that it was given up on.
+ * result is only unclaimed (a result beats every other state). Then the agent's lease is marked
+ * lost, which tells the agent, should it come back, that it was given up on.
  */
 export async function recoverAgentJobs(dir: string, agentId: string, defaultRetries: number): Promise<Recovery> {
   const recovery: Recovery = { requeued: [], failed: [] };
@@ -51,7 +51,7 @@ export async function recoverAgentJobs(dir: string, agentId: string, defaultRetr
     await unlink(claim).catch(() => {});
     recovery.failed.push(jobId);
   }
-  await unlink(directoryLayout.leaseFile(dir, agentId)).catch(() => {});
+  await markLeaseLost(dir, agentId);
   await rmdir(claimDir).catch(() => {});
   return recovery;
 }

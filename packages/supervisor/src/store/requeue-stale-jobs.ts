@@ -19,7 +19,7 @@ export class LeaseObserver {
       readdir(directoryLayout.runningDir(dir)).catch((): string[] => []),
       readdir(directoryLayout.agentsDir(dir)).catch((): string[] => []),
     ]);
-    const agents = new Set([...claimDirs, ...leases]);
+    const agents = new Set([...claimDirs, ...leases.filter((name) => !name.endsWith(".lost"))]);
     const stale: string[] = [];
     for (const agentId of agents) {
       const content = await readFile(directoryLayout.leaseFile(dir, agentId), "utf8").catch(() => "");
