@@ -1,6 +1,7 @@
 export { MalocherError, ERROR_CODES, serializeError, type ErrorCode, type SerializedError } from "./malocher-error.js";
 export { PROTOCOL_VERSION, DIRECTORY_FORMAT, MALOCHER_VERSION } from "./version.js";
 export { newJobId, isJobId, shardOf, SHARDS } from "./job-id.js";
+export { randomHex } from "./random-hex.js";
 export { directoryLayout, SHARDED_DIRS } from "./directory-layout.js";
 export { JOB_STATES, type JobState } from "./job-state.js";
 export { encodeJobSpec, decodeJobSpec, type JobSpec, type FunctionRef, type JobRunOptions } from "./job-spec.js";

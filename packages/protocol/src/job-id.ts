@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomHex } from "./random-hex.js";
 
 /**
  * Job ids sort by submission time and are unique without coordination:
@@ -12,7 +12,7 @@ export const SHARDS: readonly string[] = Array.from({ length: 16 }, (_, i) => i.
 
 /** A fresh job id. */
 export function newJobId(now: number = Date.now()): string {
-  return `${now.toString(36).padStart(9, "0")}-${randomBytes(6).toString("hex")}`;
+  return `${now.toString(36).padStart(9, "0")}-${randomHex(6)}`;
 }
 
 /** Whether `value` has the shape of a job id (also guards paths built from ids). */

@@ -3,7 +3,7 @@ import { prepareSharedDirectory } from "@malocher/agent";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, type ClusterOptions } from "./cluster-options.js";
 import { listFinishedIds, listJobIds } from "./store/job-listing.js";
-import { readResult } from "./store/read-result.js";
+import { readResultOrFailure } from "./store/read-result.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 
 /** What one run over the jobs takes, on a cluster of its own or a started one. */
@@ -114,22 +114,6 @@ async function pendingJobs(dir: string, jobs: readonly string[] | undefined): Pr
     throw new MalocherError("JOB_NOT_FOUND", `No job ${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? " …" : ""} in ${dir}.`);
   }
   return new Set(jobs);
-}
-
-/** A result that cannot be read is that job's failure, not the end of the run. */
-async function readResultOrFailure(dir: string, jobId: string): Promise<JobResult | undefined> {
-  try {
-    return await readResult(dir, jobId);
-  } catch (error) {
-    return {
-      ok: false,
-      jobId,
-      host: "-",
-      attempts: 0,
-      durationMs: 0,
-      error: { name: "MalocherError", code: "RESULT_UNREADABLE", message: `The result file of job ${jobId} cannot be read: ${(error as Error).message}` },
-    };
-  }
 }
 
 /** Results waiting to be yielded, in arrival order; or the error that ends the run. */

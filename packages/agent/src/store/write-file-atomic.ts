@@ -1,19 +1,18 @@
-import { randomBytes } from "node:crypto";
 import { link, rename, unlink, writeFile } from "node:fs/promises";
 import { linkSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { directoryLayout } from "@malocher/protocol";
+import { directoryLayout, randomHex } from "@malocher/protocol";
 
 /** A fresh path in the directory's `tmp/` for a file being written. */
 export function tmpPath(dir: string): string {
-  return join(directoryLayout.tmpDir(dir), `${process.pid}-${randomBytes(8).toString("hex")}`);
+  return join(directoryLayout.tmpDir(dir), `${process.pid}-${randomHex(8)}`);
 }
 
 /** Writes `bytes` to `target` so that readers see all of it or nothing (write to tmp, rename). */
 export async function writeFileAtomic(dir: string, target: string, bytes: Uint8Array | string): Promise<void> {
   const tmp = tmpPath(dir);
-  await writeFile(tmp, bytes);
   try {
+    await writeFile(tmp, bytes);
     await rename(tmp, target);
   } catch (error) {
     await unlink(tmp).catch(() => {});
@@ -24,13 +23,11 @@ export async function writeFileAtomic(dir: string, target: string, bytes: Uint8A
 /** The synchronous twin of {@link writeFileAtomic}, for `submit()`. */
 export function writeFileAtomicSync(dir: string, target: string, bytes: Uint8Array | string): void {
   const tmp = tmpPath(dir);
-  writeFileSync(tmp, bytes);
   try {
+    writeFileSync(tmp, bytes);
     renameSync(tmp, target);
   } catch (error) {
-    try {
-      unlinkSync(tmp);
-    } catch {}
+    unlinkQuietly(tmp);
     throw error;
   }
 }
@@ -42,8 +39,8 @@ export function writeFileAtomicSync(dir: string, target: string, bytes: Uint8Arr
  */
 export async function writeFileOnce(dir: string, target: string, bytes: Uint8Array): Promise<boolean> {
   const tmp = tmpPath(dir);
-  await writeFile(tmp, bytes);
   try {
+    await writeFile(tmp, bytes);
     await link(tmp, target);
     return true;
   } catch (error) {
@@ -57,16 +54,20 @@ export async function writeFileOnce(dir: string, target: string, bytes: Uint8Arr
 /** The synchronous twin of {@link writeFileOnce}. */
 export function writeFileOnceSync(dir: string, target: string, bytes: Uint8Array): boolean {
   const tmp = tmpPath(dir);
-  writeFileSync(tmp, bytes);
   try {
+    writeFileSync(tmp, bytes);
     linkSync(tmp, target);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw error;
   } finally {
-    try {
-      unlinkSync(tmp);
-    } catch {}
+    unlinkQuietly(tmp);
   }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {}
 }

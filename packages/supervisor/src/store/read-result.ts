@@ -20,10 +20,26 @@ export async function readResult(dir: string, jobId: string): Promise<JobResult 
   return stored === undefined ? undefined : toJobResult(stored);
 }
 
+/** A job's result; one that cannot be read is that job's `RESULT_UNREADABLE` failure. */
+export async function readResultOrFailure(dir: string, jobId: string): Promise<JobResult | undefined> {
+  try {
+    return await readResult(dir, jobId);
+  } catch (error) {
+    return {
+      ok: false,
+      jobId,
+      host: "-",
+      attempts: 0,
+      durationMs: 0,
+      error: { name: "MalocherError", code: "RESULT_UNREADABLE", message: `The result file of job ${jobId} cannot be read: ${(error as Error).message}` },
+    };
+  }
+}
+
 /** Every finished job's `[jobId, result]`, oldest job first. */
 export async function* readAllResults(dir: string): AsyncGenerator<[string, JobResult]> {
   for (const jobId of await listJobIds(dir)) {
-    const result = await readResult(dir, jobId);
+    const result = await readResultOrFailure(dir, jobId);
     if (result !== undefined) yield [jobId, result];
   }
 }
