@@ -133,6 +133,7 @@ export class Agent {
   private onMessage(message: SupervisorMessage): void {
     switch (message.type) {
       case "welcome":
+        if (message.onlyJobs !== undefined) this.scanner.restrictTo(message.onlyJobs);
         if (this.state === "starting") this.becomeReady(message.settings);
         return;
       case "nudge":

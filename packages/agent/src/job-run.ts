@@ -103,7 +103,7 @@ export class JobRun {
       clearInterval(memoryWatch);
     }
     const durationMs = Date.now() - startedAt;
-    if (end.kind === "stale") return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+    if (end.kind === "stale" || end.kind === "unavailable") return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
     return this.decide(spec, end, durationMs, timeoutMs);
   }
 

@@ -25,6 +25,10 @@ function readLaunchLine(): Promise<string> {
   });
 }
 
+// When the supervisor dies, our stdout and stderr go with it: a log line must not kill the
+// shutdown that puts our jobs back in the queue.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
+
 async function main(): Promise<void> {
   const config = parseAgentLaunchConfig(await readLaunchLine());
   prepareSharedDirectory(config.dir, { create: false });

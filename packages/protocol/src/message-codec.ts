@@ -50,6 +50,7 @@ export function decodeSupervisorMessage(bytes: Uint8Array): SupervisorMessage {
         const settings = recordField(record, "settings");
         return {
           type,
+          ...(record["onlyJobs"] === undefined ? {} : { onlyJobs: stringArrayField(record, "onlyJobs") }),
           settings: {
             timeoutMs: numberField(settings, "timeoutMs"),
             retries: numberField(settings, "retries"),

@@ -63,6 +63,8 @@ export interface RunSettings {
 export interface WelcomeMessage {
   type: "welcome";
   settings: RunSettings;
+  /** When set, the agent claims only these jobs (`processAll({ jobs })`). */
+  onlyJobs?: string[];
 }
 
 /** Supervisor → agent: kill these jobs if running here; their results say `JOB_CANCELLED`. */

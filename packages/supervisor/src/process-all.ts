@@ -8,7 +8,10 @@ import { listenForSubmissions } from "./submit/announce-submitted.js";
 
 /** What one run over the jobs takes, on a cluster of its own or a started one. */
 export interface RunOptions {
-  /** Only these job ids (finished ones are yielded at once); default every job without a result. */
+  /**
+   * Only these job ids (finished ones are yielded at once); default every job without a result.
+   * A run of its own runs only these; on a started cluster, agents serve every queued job.
+   */
   jobs?: readonly string[];
   /** Called for node state changes and job starts/finishes, e.g. to show progress. */
   onEvent?: (event: RunEvent) => void;
@@ -48,7 +51,8 @@ export async function* processJobs(
   const settings = cluster === undefined ? clusterSettings(dir, options) : undefined;
   const pending = await pendingJobs(dir, options.jobs);
   if (pending.size === 0 && !options.keepAlive) return;
-  const running = cluster ?? (await Cluster.start(settings!));
+  // A run of its own claims only the jobs it was asked for; a started cluster serves every job.
+  const running = cluster ?? (await Cluster.start({ ...settings!, ...(options.jobs ? { onlyJobs: [...pending] } : {}) }));
   const inbox = new ResultInbox();
   const collect = async (jobId: string) => {
     if (!pending.has(jobId) || inbox.has(jobId)) return;

@@ -9,9 +9,16 @@ import { SHARDS, directoryLayout, isJobId } from "@malocher/protocol";
 export class QueueScanner {
   private cached: string[] = [];
   private readonly dir: string;
+  private only: ReadonlySet<string> | undefined;
 
   constructor(dir: string) {
     this.dir = dir;
+  }
+
+  /** From now on, hand out only these jobs (a run restricted to some ids). */
+  restrictTo(jobIds: readonly string[]): void {
+    this.only = new Set(jobIds);
+    this.invalidate();
   }
 
   /** Forgets the cached scan; the next `take` reads the queue again. */
@@ -31,7 +38,8 @@ export class QueueScanner {
     for (let i = 0; i < SHARDS.length; i++) {
       const shard = SHARDS[(start + i) % SHARDS.length] as string;
       const names = await readdir(directoryLayout.queuedShardDir(this.dir, shard)).catch(() => []);
-      ids.push(...names.filter(isJobId).sort());
+      const only = this.only;
+      ids.push(...names.filter((name) => isJobId(name) && (only === undefined || only.has(name))).sort());
     }
     return ids;
   }

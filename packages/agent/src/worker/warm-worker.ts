@@ -12,6 +12,8 @@ const WORKER_MAIN = fileURLToPath(new URL("./worker-main.js", import.meta.url));
 export type WorkerRunEnd =
   | { kind: "outcome"; outcome: JobOutcome }
   | { kind: "stale" }
+  /** The job never reached the worker (it died between jobs); the job did not run. */
+  | { kind: "unavailable" }
   | { kind: "died"; exitCode: number | null; signal: NodeJS.Signals | null; lastStderr: string };
 
 /** Where one job's output goes. */
@@ -30,6 +32,7 @@ export class WarmWorker {
   private readonly stderr: JobLogSplitter;
   private readonly ready: Promise<void>;
   private exited = false;
+  private retiring = false;
   private onEnd: ((end: WorkerRunEnd) => void) | undefined;
 
   /** Jobs this worker has run. */
@@ -53,7 +56,9 @@ export class WarmWorker {
       this.child.once("exit", (code, signal) => reject(new Error(`worker exited at start (code ${code}, signal ${signal})`)));
     });
     this.ready.catch(() => {});
+    this.child.on("error", () => {}); // a send to a worker that just died: its exit reports it
     this.child.on("message", (reply: WorkerReply) => {
+      if (reply.type === "done" && reply.retiring) this.retiring = true;
       if (reply.type === "done") this.onEnd?.({ kind: "outcome", outcome: reply });
       if (reply.type === "stale") this.onEnd?.({ kind: "stale" });
     });
@@ -76,9 +81,9 @@ export class WarmWorker {
     return this.child.pid;
   }
 
-  /** Whether the process is gone. */
+  /** Whether the process is gone, or about to go: it takes no more jobs. */
   get dead(): boolean {
-    return this.exited;
+    return this.exited || this.retiring || !this.child.connected;
   }
 
   /** Waits until the worker can take jobs. */
@@ -95,15 +100,17 @@ export class WarmWorker {
     const stderrDone = this.stderr.begin(request.jobId, logs.stderr);
     const end = await new Promise<WorkerRunEnd>((resolve) => {
       this.onEnd = resolve;
-      if (this.exited) {
-        resolve({ kind: "died", exitCode: this.child.exitCode, signal: this.child.signalCode, lastStderr: "" });
+      if (this.dead) {
+        resolve({ kind: "unavailable" });
       } else {
         this.jobsRun++;
-        this.child.send(request);
+        this.child.send(request, (error) => {
+          if (error) resolve({ kind: "unavailable" }); // it died between jobs
+        });
       }
     });
     this.onEnd = undefined;
-    if (end.kind === "died") await Promise.all([this.stdout.abandon(), this.stderr.abandon()]);
+    if (end.kind === "died" || end.kind === "unavailable") await Promise.all([this.stdout.abandon(), this.stderr.abandon()]);
     else await Promise.all([stdoutDone, stderrDone]);
     return end;
   }

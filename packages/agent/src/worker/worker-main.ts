@@ -26,6 +26,8 @@ const baseCwd = process.cwd();
 /** Job modules this worker imported, with their file's mtime then. */
 const importedModules = new Map<string, number>();
 let runningJobId: string | undefined;
+/** Set once an error a job left behind was caught: this worker reports and exits. */
+let dying = false;
 
 function send(reply: WorkerReply): void {
   process.send?.(reply);
@@ -127,7 +129,7 @@ function finishJob(jobId: string, ending: Ending, codeChanged: boolean): void {
   // Pipes are synchronous on Linux, so the markers follow all the job's own output.
   process.stdout.write(marker);
   process.stderr.write(marker);
-  const outcome: JobOutcome = { type: "done", jobId, codeChanged, rss: process.memoryUsage.rss(), ...ending };
+  const outcome: JobOutcome = { type: "done", jobId, codeChanged, rss: process.memoryUsage.rss(), retiring: dying, ...ending };
   send(outcome);
 }
 
@@ -162,7 +164,6 @@ process.on("message", (request: RunJobRequest) => {
 
 // An error thrown later from a callback the job left behind fails that job (if it still runs)
 // and ends this worker: its state can no longer be trusted. The agent starts a fresh one.
-let dying = false;
 function onStrayError(error: unknown): void {
   if (dying) return;
   dying = true;

@@ -21,6 +21,8 @@ interface OutcomeMeta {
   codeChanged: boolean;
   /** The worker's resident memory after the job, in bytes. */
   rss: number;
+  /** The worker exits after this reply (an error the job left behind): give it no more jobs. */
+  retiring: boolean;
 }
 
 /** Worker → agent: one job's outcome; the value is encoded with the value codec. */

@@ -164,6 +164,7 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
       disconnectGraceMs: this.settings.disconnectGraceMs,
       heartbeatTimeoutMs: this.settings.heartbeatTimeoutMs,
       run: this.settings.run,
+      ...(this.settings.onlyJobs ? { onlyJobs: this.settings.onlyJobs } : {}),
     };
     const session = new NodeSession(machine.label, machine.launch, this.server, sessionSettings);
     machine.session = session;

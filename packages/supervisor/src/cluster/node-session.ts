@@ -22,6 +22,8 @@ export interface NodeSessionSettings {
   /** The node is lost when no message (heartbeats come every second) arrived for this long. */
   heartbeatTimeoutMs: number;
   run: RunSettings;
+  /** When set, agents claim only these jobs. */
+  onlyJobs?: readonly string[];
 }
 
 /**
@@ -141,7 +143,8 @@ export class NodeSession extends EventEmitter<{
       this.lastHeard = Date.now();
       this.emit("message", message);
     });
-    connection.send({ type: "welcome", settings: this.settings.run });
+    const only = this.settings.onlyJobs;
+    connection.send({ type: "welcome", settings: this.settings.run, ...(only ? { onlyJobs: [...only] } : {}) });
     this.setState("ready");
     const gone = (how: string) => {
       if (this.closing || this.state !== "ready") return;
