@@ -49,12 +49,21 @@ async function moduleMtime(url: string): Promise<number | undefined> {
   );
 }
 
+const hashes = new Map<string, { mtimeMs: number; hash: string }>();
+
+/** SHA-256 of a module's file now (rehashed only when its mtime changed). */
 async function moduleHash(url: string): Promise<string | undefined> {
-  if (!url.startsWith("file:")) return undefined;
-  return readFile(fileURLToPath(url)).then(
-    (bytes) => createHash("sha256").update(bytes).digest("hex"),
-    () => undefined,
-  );
+  const mtimeMs = await moduleMtime(url);
+  if (mtimeMs === undefined) return undefined;
+  const known = hashes.get(url);
+  if (known?.mtimeMs === mtimeMs) return known.hash;
+  try {
+    const hash = createHash("sha256").update(await readFile(fileURLToPath(url))).digest("hex");
+    hashes.set(url, { mtimeMs, hash });
+    return hash;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether this worker holds an older version of the job's module than the one on disk. */

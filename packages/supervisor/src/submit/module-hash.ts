@@ -1,22 +1,29 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const hashes = new Map<string, string | undefined>();
+const hashes = new Map<string, { mtimeMs: number; hash: string }>();
 
 /**
- * SHA-256 of a job module's file as it is when first submitted from this process, recorded in
- * each spec so that a result can say when the code that ran was different.
+ * SHA-256 of a job module's file as it is at submit, recorded in each spec so that a result can
+ * say when the code that ran was different. Rehashed only when the file's mtime changed.
  */
 export function moduleHash(moduleUrl: string): string | undefined {
-  if (!hashes.has(moduleUrl)) {
-    let hash: string | undefined;
-    try {
-      hash = createHash("sha256").update(readFileSync(fileURLToPath(moduleUrl))).digest("hex");
-    } catch {
-      hash = undefined; // the agent reports the import error
-    }
-    hashes.set(moduleUrl, hash);
+  let path: string;
+  let mtimeMs: number;
+  try {
+    path = fileURLToPath(moduleUrl);
+    mtimeMs = statSync(path).mtimeMs;
+  } catch {
+    return undefined; // the agent reports the import error
   }
-  return hashes.get(moduleUrl);
+  const known = hashes.get(moduleUrl);
+  if (known?.mtimeMs === mtimeMs) return known.hash;
+  try {
+    const hash = createHash("sha256").update(readFileSync(path)).digest("hex");
+    hashes.set(moduleUrl, { mtimeMs, hash });
+    return hash;
+  } catch {
+    return undefined;
+  }
 }
