@@ -7,7 +7,7 @@ import { directoryLayout } from "@malocher/protocol";
 import { Malocher, type JobResult } from "malocher";
 import { triple } from "./fixtures/core/jobs.js";
 
-test("a corrupt job file fails that job with JOB_SPEC_CORRUPT; every other job completes", { timeout: 60_000 }, async () => {
+test("a corrupt job file is rejected (its signature fails) and not run; every other job completes", { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "malocher-corrupt-"));
   try {
     const malocher = new Malocher({ dir });
@@ -19,8 +19,10 @@ test("a corrupt job file fails that job with JOB_SPEC_CORRUPT; every other job c
     assert.equal(results.size, 5);
     const failed = results.get(broken);
     assert.ok(failed && !failed.ok);
-    assert.equal(failed.error.code, "JOB_SPEC_CORRUPT");
-    assert.match(failed.error.message, /corrupt/);
+    assert.equal(failed.error.code, "JOB_SPEC_REJECTED");
+    assert.match(failed.error.message, /not signed with this directory's key/);
+    assert.match(failed.error.message, /owner is root \(uid 0\)|owner is \S+ \(uid \d+\)/);
+    assert.match(failed.error.message, /not run/);
     for (const [index, jobId] of ids.entries()) {
       if (jobId === broken) continue;
       const result = results.get(jobId);

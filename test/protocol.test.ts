@@ -13,7 +13,9 @@ import {
   isJobId,
   newJobId,
   shardOf,
+  signFile,
 } from "@malocher/protocol";
+import { randomBytes } from "node:crypto";
 import { Packr } from "msgpackr";
 
 test("MALOCHER_VERSION is every package's version (agents and supervisors compare it)", () => {
@@ -60,7 +62,7 @@ test("messages round-trip and malformed frames are refused with PROTOCOL_ERROR",
   assert.throws(() => decodeSupervisorMessage(packr.pack({ type: "hello" })), /PROTOCOL|Malformed/);
 });
 
-test("a corrupt or foreign job spec is refused with JOB_SPEC_CORRUPT", () => {
+test("a tampered, foreign or unsigned job spec is rejected before it is decoded", () => {
   const jobId = newJobId();
   const spec = {
     jobId,
@@ -68,14 +70,25 @@ test("a corrupt or foreign job spec is refused with JOB_SPEC_CORRUPT", () => {
     args: encodeValue([1]),
     cwd: "/",
     env: {},
+    secretEnv: {},
     submittedAt: Date.now(),
     options: { timeoutMs: 1000, retries: 2 },
     codeHash: "ab".repeat(32),
   };
-  const bytes = encodeJobSpec(spec);
-  assert.deepEqual(decodeJobSpec(bytes, jobId), spec);
+  const key = randomBytes(32);
+  const bytes = encodeJobSpec(spec, key);
+  assert.deepEqual(decodeJobSpec(bytes, jobId, key), spec);
+  const isRejected = (error: unknown) => error instanceof MalocherError && error.code === "JOB_SPEC_REJECTED";
+  assert.throws(() => decodeJobSpec(bytes.subarray(0, bytes.length - 5), jobId, key), isRejected);
+  assert.throws(() => decodeJobSpec(Buffer.from("garbage"), jobId, key), isRejected);
+  assert.throws(() => decodeJobSpec(bytes, newJobId(), key), isRejected, "a spec copied to another job id");
+  assert.throws(() => decodeJobSpec(bytes, jobId, randomBytes(32)), isRejected, "another directory's key");
+  for (const at of [0, 10, bytes.length - 40, bytes.length - 1]) {
+    const tampered = Buffer.from(bytes);
+    tampered[at] = (tampered[at] as number) ^ 1;
+    assert.throws(() => decodeJobSpec(tampered, jobId, key), isRejected, `one byte changed at ${at}`);
+  }
+  // Signed with the key but not a spec: corrupt, not rejected.
   const isCorrupt = (error: unknown) => error instanceof MalocherError && error.code === "JOB_SPEC_CORRUPT";
-  assert.throws(() => decodeJobSpec(bytes.subarray(0, bytes.length - 5), jobId), isCorrupt);
-  assert.throws(() => decodeJobSpec(Buffer.from("garbage"), jobId), isCorrupt);
-  assert.throws(() => decodeJobSpec(bytes, newJobId()), isCorrupt);
+  assert.throws(() => decodeJobSpec(signFile("spec", jobId, Buffer.from("garbage"), key), jobId, key), isCorrupt);
 });

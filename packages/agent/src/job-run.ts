@@ -1,5 +1,7 @@
 import { access, readFile } from "node:fs/promises";
+import { userInfo } from "node:os";
 import {
+  MalocherError,
   decodeJobSpec,
   directoryLayout,
   type JobError,
@@ -9,6 +11,8 @@ import {
 } from "@malocher/protocol";
 import type { ClaimedJob } from "./store/claim-job.js";
 import { publishResult } from "./store/publish-result.js";
+import { loadDirectoryKey } from "./store/directory-key.js";
+import { describeFileOwner } from "./store/describe-file-owner.js";
 import { releaseClaim } from "./store/release-claim.js";
 import type { WarmWorker, WorkerRunEnd } from "./worker/warm-worker.js";
 
@@ -74,9 +78,9 @@ export class JobRun {
     }
     let spec: JobSpec;
     try {
-      spec = decodeJobSpec(await readFile(directoryLayout.specFile(dir, jobId)), jobId);
+      spec = decodeJobSpec(await readFile(directoryLayout.specFile(dir, jobId)), jobId, loadDirectoryKey(dir, { create: false }));
     } catch (error) {
-      return this.publish(failure("JOB_SPEC_CORRUPT", (error as Error).message), 0);
+      return this.publish(await this.refusal(error), 0);
     }
     if (await exists(directoryLayout.cancelFile(dir, jobId))) this.killReason ??= "cancelled";
     // From here on a kill hits the worker; one that came before is handled here.
@@ -94,7 +98,7 @@ export class JobRun {
     let end: WorkerRunEnd;
     try {
       end = await worker.run(
-        { type: "run", jobId, specFile: directoryLayout.specFile(dir, jobId) },
+        { type: "run", jobId, specFile: directoryLayout.specFile(dir, jobId), dir },
         { stdout: directoryLayout.stdoutFile(dir, jobId), stderr: directoryLayout.stderrFile(dir, jobId) },
       );
     } finally {
@@ -105,6 +109,15 @@ export class JobRun {
     const durationMs = Date.now() - startedAt;
     if (end.kind === "stale" || end.kind === "unavailable") return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
     return this.decide(spec, end, durationMs, timeoutMs);
+  }
+
+  /** The failure for a spec that cannot be run: corrupt, or not signed with our key (logged with its owner). */
+  private async refusal(error: unknown): Promise<{ ok: false; error: JobError }> {
+    const code = error instanceof MalocherError ? error.code : "JOB_SPEC_CORRUPT";
+    if (code !== "JOB_SPEC_REJECTED") return failure("JOB_SPEC_CORRUPT", (error as Error).message);
+    const owner = await describeFileOwner(directoryLayout.specFile(this.context.dir, this.job.jobId));
+    this.context.log(`job ${this.job.jobId}: REJECTED its spec file (owner ${owner}): ${(error as Error).message} It was not run.`);
+    return failure("JOB_SPEC_REJECTED", `${(error as Error).message} The spec file's owner is ${owner}. The job was not run.`);
   }
 
   private async checkMemory(worker: WarmWorker): Promise<void> {
@@ -187,7 +200,16 @@ export class JobRun {
   ): Promise<JobRunEnd> {
     const { dir, agentId, host } = this.context;
     const { jobId, attempt } = this.job;
-    const meta = { jobId, host, attempts: attempt, durationMs, agentId, finishedAt: Date.now(), ...(codeChanged ? { codeChanged } : {}) };
+    const meta = {
+      jobId,
+      host,
+      attempts: attempt,
+      durationMs,
+      agentId,
+      user: userInfo().username,
+      finishedAt: Date.now(),
+      ...(codeChanged ? { codeChanged } : {}),
+    };
     const result: StoredResult = { ...meta, ...ending };
     try {
       if (!(await publishResult(dir, result))) {

@@ -6,6 +6,7 @@
 import { MalocherError, parseAgentLaunchConfig } from "@malocher/protocol";
 import { Agent } from "./agent.js";
 import { prepareSharedDirectory } from "./store/shared-directory.js";
+import { loadDirectoryKey } from "./store/directory-key.js";
 
 /** Reads stdin up to the first newline; stdin stays open (its end is our shutdown signal). */
 function readLaunchLine(): Promise<string> {
@@ -32,6 +33,7 @@ for (const stream of [process.stdout, process.stderr]) stream.on("error", () => 
 async function main(): Promise<void> {
   const config = parseAgentLaunchConfig(await readLaunchLine());
   prepareSharedDirectory(config.dir, { create: false });
+  loadDirectoryKey(config.dir, { create: false });
   const agent = new Agent(config);
   process.stdin.on("data", () => {}); // keep flowing so that "end" is seen
   process.stdin.on("end", () => void agent.stop("its SSH session ended (stdin closed)"));

@@ -7,6 +7,7 @@ import { shardOf } from "./job-id.js";
  *
  * ```
  * <dir>/format                      directory format version
+ * <dir>/key                         the directory's secret key (0600): signs specs and results
  * <dir>/signal                      touched on submit; agents watch this one file
  * <dir>/specs/<shard>/<jobId>       immutable job spec
  * <dir>/queued/<shard>/<jobId>      queue marker; claimed by renaming it away
@@ -21,6 +22,7 @@ import { shardOf } from "./job-id.js";
  */
 export const directoryLayout = {
   formatFile: (dir: string) => join(dir, "format"),
+  secretKeyFile: (dir: string) => join(dir, "key"),
   signalFile: (dir: string) => join(dir, "signal"),
   specsDir: (dir: string) => join(dir, "specs"),
   specFile: (dir: string, jobId: string) => join(dir, "specs", shardOf(jobId), jobId),

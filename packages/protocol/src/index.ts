@@ -33,3 +33,5 @@ export type {
 } from "./messages.js";
 export { encodeMessage, decodeAgentMessage, decodeSupervisorMessage } from "./message-codec.js";
 export { parseAgentLaunchConfig, type AgentLaunchConfig } from "./agent-launch-config.js";
+export { signFile, verifyFile, keyIdOf, TAG_BYTES, type SignedFileKind } from "./signed-file.js";
+export { sealSecret, openSecret } from "./secret-box.js";

@@ -3,6 +3,7 @@ import { packRecord, unpackRecord } from "./record-codec.js";
 import { booleanField, bytesField, numberField, recordField, stringField } from "./record-fields.js";
 import { decodeValue } from "./value-codec.js";
 import { DIRECTORY_FORMAT } from "./version.js";
+import { keyIdOf, signFile, verifyFile } from "./signed-file.js";
 
 /** Fields every result has, whether the job succeeded or not. */
 export interface JobResultMeta {
@@ -15,6 +16,10 @@ export interface JobResultMeta {
   durationMs: number;
   /** Present and true when the function's module file differed from the one at submit. */
   codeChanged?: boolean;
+  /** Who produced the result, for audits: the agent, the node's user, the signing key's id. */
+  agentId?: string;
+  user?: string;
+  keyId?: string;
 }
 
 /** The error of a failed job: what it threw, or what Malocher observed (`code`). */
@@ -32,20 +37,30 @@ export type JobResult<T = unknown> =
   | (JobResultMeta & { ok: true; value: T })
   | (JobResultMeta & { ok: false; error: JobError });
 
-/** A result as stored in `results/`: the value stays encoded until someone asks for it. */
-export type StoredResult =
-  | (JobResultMeta & { ok: true; value: Uint8Array; agentId: string; finishedAt: number })
-  | (JobResultMeta & { ok: false; error: JobError; agentId: string; finishedAt: number });
-
-/** The bytes of a result file. */
-export function encodeStoredResult(result: StoredResult): Uint8Array {
-  return packRecord({ format: DIRECTORY_FORMAT, ...result });
+/** Fields only stored results have. */
+interface StoredMeta {
+  agentId: string;
+  finishedAt: number;
 }
 
-/** Reads a result file's bytes; throws `JOB_SPEC_CORRUPT`-like `SHARED_DIR_FORMAT` on garbage. */
-export function decodeStoredResult(bytes: Uint8Array, expectedJobId: string): StoredResult {
+/** A result as stored in `results/`: the value stays encoded until someone asks for it. */
+export type StoredResult =
+  | (JobResultMeta & StoredMeta & { ok: true; value: Uint8Array })
+  | (JobResultMeta & StoredMeta & { ok: false; error: JobError });
+
+/** The bytes of a result file, signed with the directory's key (whose id it records). */
+export function encodeStoredResult(result: StoredResult, key: Uint8Array): Uint8Array {
+  return signFile("result", result.jobId, packRecord({ format: DIRECTORY_FORMAT, ...result, keyId: keyIdOf(key) }), key);
+}
+
+/**
+ * Reads a result file's bytes: checks the signature first (`RESULT_REJECTED`), then decodes
+ * (`SHARED_DIR_FORMAT` on anything that is not a result of this format for `expectedJobId`).
+ */
+export function decodeStoredResult(bytes: Uint8Array, expectedJobId: string, key: Uint8Array): StoredResult {
+  const body = verifyFile("result", expectedJobId, bytes, key);
   try {
-    const record = unpackRecord(bytes);
+    const record = unpackRecord(body);
     const format = numberField(record, "format");
     if (format !== DIRECTORY_FORMAT) throw new TypeError(`format ${format}, expected ${DIRECTORY_FORMAT}`);
     const meta = {
@@ -58,6 +73,8 @@ export function decodeStoredResult(bytes: Uint8Array, expectedJobId: string): St
     };
     if (meta.jobId !== expectedJobId) throw new TypeError(`it names job ${meta.jobId}`);
     if (record["codeChanged"] === true) Object.assign(meta, { codeChanged: true });
+    if (typeof record["user"] === "string") Object.assign(meta, { user: record["user"] });
+    if (typeof record["keyId"] === "string") Object.assign(meta, { keyId: record["keyId"] });
     if (booleanField(record, "ok")) return { ...meta, ok: true, value: bytesField(record, "value") };
     const error = recordField(record, "error");
     const jobError: JobError = { name: stringField(error, "name"), message: stringField(error, "message") };
@@ -81,6 +98,9 @@ export function toJobResult(stored: StoredResult): JobResult {
     attempts: stored.attempts,
     durationMs: stored.durationMs,
     ...(stored.codeChanged ? { codeChanged: true } : {}),
+    agentId: stored.agentId,
+    ...(stored.user === undefined ? {} : { user: stored.user }),
+    ...(stored.keyId === undefined ? {} : { keyId: stored.keyId }),
   };
   if (!stored.ok) return { ok: false, error: stored.error, ...meta };
   return { ok: true, value: decodeValue(stored.value, "SHARED_DIR_FORMAT"), ...meta };

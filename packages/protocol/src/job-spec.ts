@@ -1,6 +1,7 @@
 import { MalocherError } from "./malocher-error.js";
 import { packRecord, unpackRecord } from "./record-codec.js";
-import { booleanField, bytesField, numberField, recordField, stringField, stringMapField } from "./record-fields.js";
+import { booleanField, bytesField, bytesMapField, numberField, recordField, stringField, stringMapField } from "./record-fields.js";
+import { signFile, verifyFile } from "./signed-file.js";
 import { DIRECTORY_FORMAT } from "./version.js";
 
 /** Names an exported function: the agent runs `(await import(module))[export](...args)`. */
@@ -34,6 +35,8 @@ export interface JobSpec {
   cwd: string;
   /** Variables added to the node's own environment. */
   env: Record<string, string>;
+  /** Variables whose values are secret: sealed with the directory's key (see `sealSecret`). */
+  secretEnv: Record<string, Uint8Array>;
   /** Milliseconds since the epoch, on the submitter's clock. */
   submittedAt: number;
   /** Per-job run options; they win over the run's. */
@@ -42,18 +45,19 @@ export interface JobSpec {
   codeHash?: string;
 }
 
-/** The bytes of a job spec file. */
-export function encodeJobSpec(spec: JobSpec): Uint8Array {
-  return packRecord({ format: DIRECTORY_FORMAT, ...spec });
+/** The bytes of a job spec file, signed with the directory's key. */
+export function encodeJobSpec(spec: JobSpec, key: Uint8Array): Uint8Array {
+  return signFile("spec", spec.jobId, packRecord({ format: DIRECTORY_FORMAT, ...spec }), key);
 }
 
 /**
- * Reads a job spec file's bytes. Throws `JOB_SPEC_CORRUPT` for anything that is not a complete
- * spec of this format for `expectedJobId`.
+ * Reads a job spec file's bytes: first checks its signature (`JOB_SPEC_REJECTED`), then decodes
+ * (`JOB_SPEC_CORRUPT` for anything that is not a complete spec of this format for `expectedJobId`).
  */
-export function decodeJobSpec(bytes: Uint8Array, expectedJobId: string): JobSpec {
+export function decodeJobSpec(bytes: Uint8Array, expectedJobId: string, key: Uint8Array): JobSpec {
+  const body = verifyFile("spec", expectedJobId, bytes, key);
   try {
-    const record = unpackRecord(bytes);
+    const record = unpackRecord(body);
     const format = numberField(record, "format");
     if (format !== DIRECTORY_FORMAT) throw new TypeError(`format ${format}, expected ${DIRECTORY_FORMAT}`);
     const fn = recordField(record, "fn");
@@ -63,6 +67,7 @@ export function decodeJobSpec(bytes: Uint8Array, expectedJobId: string): JobSpec
       args: bytesField(record, "args"),
       cwd: stringField(record, "cwd"),
       env: stringMapField(record, "env"),
+      secretEnv: bytesMapField(record, "secretEnv"),
       submittedAt: numberField(record, "submittedAt"),
       options: readRunOptions(record["options"]),
     };

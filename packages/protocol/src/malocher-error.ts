@@ -9,7 +9,10 @@ export const ERROR_CODES = [
   "INVALID_OPTIONS",
   // the shared directory
   "SHARED_DIR_FORMAT",
+  "SHARED_DIR_INSECURE",
   "JOB_SPEC_CORRUPT",
+  "JOB_SPEC_REJECTED",
+  "RESULT_REJECTED",
   "JOB_NOT_FOUND",
   // SSH and nodes
   "SSH_HOST_KEY_UNKNOWN",

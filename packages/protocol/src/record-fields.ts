@@ -53,3 +53,11 @@ export function stringMapField(record: Record<string, unknown>, key: string): Re
   }
   return value as Record<string, string>;
 }
+
+export function bytesMapField(record: Record<string, unknown>, key: string): Record<string, Uint8Array> {
+  const value = recordField(record, key);
+  for (const [name, item] of Object.entries(value)) {
+    if (!(item instanceof Uint8Array)) throw new TypeError(`field "${key}.${name}" should be bytes`);
+  }
+  return value as Record<string, Uint8Array>;
+}

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { MalocherError, isJobId, type JobResult } from "@malocher/protocol";
 import { cancelJob, type CancelOutcome } from "./store/cancel-job.js";
-import { prepareSharedDirectory } from "@malocher/agent";
+import { loadDirectoryKey, prepareSharedDirectory } from "@malocher/agent";
 import { processJobs, type ProcessAllOptions } from "./process-all.js";
 import { startClusterIn, type StartedCluster } from "./started-cluster.js";
 import type { ClusterOptions } from "./cluster-options.js";
@@ -111,12 +111,13 @@ export class Malocher {
 
   private makeSubmit(options: JobOptions): SubmitFunction {
     const submit = ((target: JobTarget, ...args: unknown[]) => {
-      const spec = prepareJob(target, args, options);
       if (!this.prepared) {
         prepareSharedDirectory(this.dir, { create: true });
         this.prepared = true;
       }
-      const jobId = submitJob(this.dir, spec, options.key);
+      const key = loadDirectoryKey(this.dir, { create: true });
+      const spec = prepareJob(target, args, options, key);
+      const jobId = submitJob(this.dir, spec, key, options.key);
       if (jobId === spec.jobId) announceSubmitted(this.dir);
       return jobId;
     }) as SubmitFunction;

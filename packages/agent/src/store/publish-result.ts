@@ -1,5 +1,6 @@
 import { encodeStoredResult, directoryLayout, type StoredResult } from "@malocher/protocol";
 import { writeFileOnce } from "./write-file-atomic.js";
+import { loadDirectoryKey } from "./directory-key.js";
 
 /**
  * Publishes a job's result, write-once. Returns false when a result was already there (another
@@ -7,5 +8,6 @@ import { writeFileOnce } from "./write-file-atomic.js";
  * result.
  */
 export async function publishResult(dir: string, result: StoredResult): Promise<boolean> {
-  return writeFileOnce(dir, directoryLayout.resultFile(dir, result.jobId), encodeStoredResult(result));
+  const key = loadDirectoryKey(dir, { create: false });
+  return writeFileOnce(dir, directoryLayout.resultFile(dir, result.jobId), encodeStoredResult(result, key));
 }

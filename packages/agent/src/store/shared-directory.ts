@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { DIRECTORY_FORMAT, MalocherError, SHARDED_DIRS, SHARDS, directoryLayout } from "@malocher/protocol";
 import { join } from "node:path";
 import { writeFileOnceSync } from "./write-file-atomic.js";
+import { loadDirectoryKey } from "./directory-key.js";
 
 const FORMAT_LINE = `malocher ${DIRECTORY_FORMAT}\n`;
 
@@ -43,6 +44,7 @@ function createLayout(dir: string): void {
   mkdirSync(directoryLayout.runningDir(dir), { recursive: true });
   mkdirSync(directoryLayout.agentsDir(dir), { recursive: true });
   writeFileSync(directoryLayout.signalFile(dir), "");
+  loadDirectoryKey(dir, { create: true });
   // Last, and write-once: a directory with a format file is complete; two creators agree.
   writeFileOnceSync(dir, directoryLayout.formatFile(dir), Buffer.from(FORMAT_LINE));
 }

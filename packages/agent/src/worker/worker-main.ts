@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import {
   MalocherError,
   decodeJobSpec,
+  openSecret,
   decodeValue,
   encodeValue,
   findUnserializable,
@@ -17,6 +18,7 @@ import {
   type JobError,
   type JobSpec,
 } from "@malocher/protocol";
+import { loadDirectoryKey } from "../store/directory-key.js";
 import { endOfJobMarker, type JobOutcome, type RunJobRequest, type WorkerReply } from "./worker-messages.js";
 
 register();
@@ -26,6 +28,7 @@ const baseCwd = process.cwd();
 /** Job modules this worker imported, with their file's mtime then. */
 const importedModules = new Map<string, number>();
 let runningJobId: string | undefined;
+
 /** Set once an error a job left behind was caught: this worker reports and exits. */
 let dying = false;
 
@@ -72,7 +75,7 @@ async function isStale(spec: JobSpec): Promise<boolean> {
   return importedAt !== undefined && (await moduleMtime(spec.fn.module)) !== importedAt;
 }
 
-async function runJob(spec: JobSpec): Promise<Ending> {
+async function runJob(spec: JobSpec, dir: string): Promise<Ending> {
   try {
     process.chdir(spec.cwd);
   } catch (error) {
@@ -84,6 +87,12 @@ async function runJob(spec: JobSpec): Promise<Ending> {
     );
   }
   Object.assign(process.env, spec.env);
+  try {
+    const key = loadDirectoryKey(dir, { create: false });
+    for (const [name, sealed] of Object.entries(spec.secretEnv)) process.env[name] = openSecret(sealed, spec.jobId, name, key);
+  } catch (error) {
+    return failure("JOB_SPEC_REJECTED", error);
+  }
   let fn: unknown;
   try {
     const mtime = await moduleMtime(spec.fn.module);
@@ -146,7 +155,7 @@ async function handle(request: RunJobRequest): Promise<void> {
   const { jobId } = request;
   let spec: JobSpec;
   try {
-    spec = decodeJobSpec(await readFile(request.specFile), jobId);
+    spec = decodeJobSpec(await readFile(request.specFile), jobId, loadDirectoryKey(request.dir, { create: false }));
   } catch (error) {
     const code = error instanceof MalocherError ? error.code : "JOB_SPEC_CORRUPT";
     finishJob(jobId, failure(code, error, `Cannot read the spec of job ${jobId}: ${(error as Error).message}`), false);
@@ -160,7 +169,7 @@ async function handle(request: RunJobRequest): Promise<void> {
     send({ type: "stale", jobId });
     return;
   }
-  const ending = await runJob(spec);
+  const ending = await runJob(spec, request.dir);
   const codeChanged = spec.codeHash !== undefined && (await moduleHash(spec.fn.module)) !== spec.codeHash;
   finishJob(jobId, ending, codeChanged);
 }

@@ -6,6 +6,8 @@ export interface RunJobRequest {
   jobId: string;
   /** The spec file to read; the worker reads it itself so large arguments never cross IPC. */
   specFile: string;
+  /** The shared directory, whose key file the worker reads to verify the spec. */
+  dir: string;
 }
 
 /** Worker → agent: the worker has loaded its runtime and takes jobs. */

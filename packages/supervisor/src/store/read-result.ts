@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { listJobIds } from "./job-listing.js";
+import { loadDirectoryKey } from "@malocher/agent";
 import { decodeStoredResult, directoryLayout, toJobResult, type JobResult, type StoredResult } from "@malocher/protocol";
 
 /** A job's stored result, or undefined while it has none. */
@@ -11,7 +12,7 @@ export async function readStoredResult(dir: string, jobId: string): Promise<Stor
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
   }
-  return decodeStoredResult(bytes, jobId);
+  return decodeStoredResult(bytes, jobId, loadDirectoryKey(dir, { create: false }));
 }
 
 /** A job's result with its value decoded, or undefined while it has none. */

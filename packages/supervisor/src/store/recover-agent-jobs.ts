@@ -1,6 +1,6 @@
 import { readdir, readFile, rmdir, unlink, access } from "node:fs/promises";
 import { decodeJobSpec, directoryLayout, isJobId, type StoredResult } from "@malocher/protocol";
-import { markLeaseLost, parseAttempt, publishResult, requeueClaim } from "@malocher/agent";
+import { loadDirectoryKey, markLeaseLost, parseAttempt, publishResult, requeueClaim } from "@malocher/agent";
 
 /** What recovering a lost agent's jobs did. */
 export interface Recovery {
@@ -66,7 +66,8 @@ async function leaseHost(dir: string, agentId: string): Promise<string> {
 
 async function jobRetries(dir: string, jobId: string, defaultRetries: number): Promise<number> {
   try {
-    return decodeJobSpec(await readFile(directoryLayout.specFile(dir, jobId)), jobId).options.retries ?? defaultRetries;
+    const key = loadDirectoryKey(dir, { create: false });
+    return decodeJobSpec(await readFile(directoryLayout.specFile(dir, jobId)), jobId, key).options.retries ?? defaultRetries;
   } catch {
     return defaultRetries;
   }

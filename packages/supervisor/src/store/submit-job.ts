@@ -12,14 +12,14 @@ import { writeFileAtomicSync, writeFileOnceSync } from "@malocher/agent";
  * queued, and everyone else gets that job's id back (its spec is removed again). Returns the id
  * of the job that now stands for this submission.
  */
-export function submitJob(dir: string, spec: JobSpec, key?: string): string {
+export function submitJob(dir: string, spec: JobSpec, secretKey: Uint8Array, key?: string): string {
   const keyFile = key === undefined ? undefined : directoryLayout.keyFile(dir, hashKey(key));
   if (keyFile !== undefined) {
     const existing = readKey(keyFile);
     if (existing !== undefined) return existing;
   }
   const specFile = directoryLayout.specFile(dir, spec.jobId);
-  writeFileAtomicSync(dir, specFile, encodeJobSpec(spec));
+  writeFileAtomicSync(dir, specFile, encodeJobSpec(spec, secretKey));
   if (keyFile !== undefined && !writeFileOnceSync(dir, keyFile, Buffer.from(spec.jobId))) {
     unlinkSync(specFile);
     return readKey(keyFile) ?? spec.jobId;

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { MalocherError, type JobRunOptions } from "@malocher/protocol";
+import { SecretValue } from "./secret.js";
 
 /**
  * Per-job options, given as `submit.with(options)(fn, ...args)`. Run options (`timeoutMs`,
@@ -13,8 +14,11 @@ import { MalocherError, type JobRunOptions } from "@malocher/protocol";
 export interface JobOptions extends JobRunOptions {
   /** Working directory of the job on the node; default the submitter's working directory. */
   cwd?: string;
-  /** Variables added to the node's own environment for this job (the submitter's is not copied). */
-  env?: Record<string, string>;
+  /**
+   * Variables added to the node's own environment for this job (the submitter's is not copied).
+   * Values wrapped in `secret()` are stored encrypted and decrypted only for the job.
+   */
+  env?: Record<string, string | SecretValue>;
   /**
    * A name for the job, unique in the directory: submitting again with the same key returns the
    * id of the job already submitted (finished or not) instead of queuing it twice.
@@ -26,6 +30,7 @@ export interface JobOptions extends JobRunOptions {
 export interface ResolvedJobOptions {
   cwd: string;
   env: Record<string, string>;
+  secrets: Record<string, SecretValue>;
   key: string | undefined;
   run: JobRunOptions;
 }
@@ -36,7 +41,12 @@ export function resolveJobOptions(options: JobOptions): ResolvedJobOptions {
     throw new MalocherError("INVALID_OPTIONS", `submit.with({ cwd }) needs a path, got ${typeof options.cwd}.`);
   }
   const env: Record<string, string> = {};
+  const secrets: Record<string, SecretValue> = {};
   for (const [name, value] of Object.entries(options.env ?? {})) {
+    if (value instanceof SecretValue) {
+      secrets[name] = value;
+      continue;
+    }
     if (typeof value !== "string") {
       throw new MalocherError(
         "INVALID_OPTIONS",
@@ -51,6 +61,7 @@ export function resolveJobOptions(options: JobOptions): ResolvedJobOptions {
   return {
     cwd: options.cwd === undefined ? process.cwd() : resolve(options.cwd),
     env,
+    secrets,
     key: options.key,
     run: checkRunOptions(options, "submit.with"),
   };

@@ -5,6 +5,7 @@ import {
   encodeValue,
   findUnserializable,
   newJobId,
+  sealSecret,
   type FunctionRef,
   type JobSpec,
 } from "@malocher/protocol";
@@ -20,7 +21,7 @@ export type JobTarget = ((...args: never[]) => unknown) | FunctionRef;
  * a function it cannot import (`FUNCTION_NOT_IMPORTABLE`) or arguments that would not arrive
  * unchanged (`ARG_NOT_SERIALIZABLE`, naming the argument's path).
  */
-export function prepareJob(target: JobTarget, args: readonly unknown[], options: JobOptions): JobSpec {
+export function prepareJob(target: JobTarget, args: readonly unknown[], options: JobOptions, directoryKey: Uint8Array): JobSpec {
   const fn = typeof target === "function" ? locateFunction(target) : checkFunctionRef(target);
   args.forEach((arg, index) => {
     const problem = findUnserializable(arg, `args[${index}]`);
@@ -28,8 +29,11 @@ export function prepareJob(target: JobTarget, args: readonly unknown[], options:
       throw new MalocherError("ARG_NOT_SERIALIZABLE", `Cannot send ${problem.path} to the job: it is ${problem.reason}.`);
     }
   });
-  const { cwd, env, run } = resolveJobOptions(options);
-  const spec: JobSpec = { jobId: newJobId(), fn, args: encodeValue([...args]), cwd, env, submittedAt: Date.now(), options: run };
+  const { cwd, env, secrets, run } = resolveJobOptions(options);
+  const jobId = newJobId();
+  const secretEnv: Record<string, Uint8Array> = {};
+  for (const [name, value] of Object.entries(secrets)) secretEnv[name] = sealSecret(value.reveal(), jobId, name, directoryKey);
+  const spec: JobSpec = { jobId, fn, args: encodeValue([...args]), cwd, env, secretEnv, submittedAt: Date.now(), options: run };
   const codeHash = moduleHash(fn.module);
   if (codeHash !== undefined) spec.codeHash = codeHash;
   return spec;
