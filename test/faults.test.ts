@@ -24,7 +24,7 @@ import { fileURLToPath } from "node:url";
 import { Malocher, type JobResult, type ProcessAllOptions, type RunEvent } from "malocher";
 import { directoryLayout } from "@malocher/protocol";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
-import { double, doubleAfterGate, doubleAfterSpawnSync, processIdsAfterGate } from "./fixtures/faults/jobs.js";
+import { double, doubleAfterGate, doubleAfterSpawnSync, doubleWithChild, processIdsAfterGate } from "./fixtures/faults/jobs.js";
 import { census, killPids, waitForNoLeftovers, type Census } from "./fixtures/faults/process-census.js";
 
 const SUPERVISE = fileURLToPath(new URL("./fixtures/faults/supervise.ts", import.meta.url));
@@ -310,7 +310,9 @@ async function frozenAgentFinishesLate(world: World): Promise<void> {
   try {
     const stoppedAt = Date.now();
     await waitUntil(() => nodeStates(run.events, victim).includes("lost"), HEARTBEAT_TIMEOUT_MS + 5000, `${victim} to be declared lost`);
-    assert.ok(Date.now() - stoppedAt >= HEARTBEAT_TIMEOUT_MS - 200, "lost only after the heartbeat timeout");
+    // The last heartbeat came at most 1 s (the heartbeat interval) before the SIGSTOP.
+    const lostAfter = Date.now() - stoppedAt;
+    assert.ok(lostAfter >= HEARTBEAT_TIMEOUT_MS - 1000, `declared lost ${lostAfter} ms after the SIGSTOP, before heartbeatTimeoutMs ran out`);
     await waitUntil(
       () => startedOn(run.events, victim).some(({ jobId, attempt }) => jobId === frozenJob && attempt === 2),
       NODE_BACK_MS,
@@ -469,6 +471,52 @@ describe("faults on the local file system", () => {
     assert.deepEqual(attemptsRecorded(world()).sort(), ["1", "2", "2"], "the NODE_LOST job ran once, the other twice");
   });
 
+  test("over SSH: timeoutMs and cancel kill the job's process group on the node; abort requeues running jobs, which a later run does as attempt 1", { timeout: TEST_TIMEOUT_MS }, async () => {
+    const w = world();
+    const { malocher, gate, root } = w;
+    const pid = (name: string) => join(root, `${name}.pid`);
+    const timedOut = malocher.submit.with({ timeoutMs: 1000 })(doubleWithChild, 1, pid("timed-out"), root);
+    const cancelled = malocher.submit(doubleWithChild, 2, pid("cancelled"), root);
+    const finishes = malocher.submit(doubleAfterGate, 3, gate);
+    const run = record(malocher, sshOptions(w, { slots: 1 }));
+    await waitUntil(() => existsSync(pid("cancelled")) || run.finished, 20_000, "the job to cancel to run");
+    assert.deepEqual(await malocher.cancel(cancelled), { [cancelled]: "requested" });
+    await waitUntil(() => run.results.has(cancelled) && run.results.has(timedOut), 10_000, "the cancelled and the timed-out job's results");
+    writeFileSync(gate, "");
+    await within(run.done, RUN_DEADLINE_MS, "the run");
+    assert.equal(run.error, undefined, String(run.error));
+    assert.deepEqual(run.duplicates, []);
+    assert.equal(run.results.size, 3);
+    for (const [jobId, code] of [[timedOut, "JOB_TIMED_OUT"], [cancelled, "JOB_CANCELLED"]] as const) {
+      const result = run.results.get(jobId)!;
+      assert.ok(!result.ok && result.error.code === code, `${code}: ${JSON.stringify(result)}`);
+      assert.equal(result.attempts, 1);
+    }
+    assert.ok(!isAlive(Number(readFileSync(pid("timed-out"), "utf8"))), "the timed-out job's child was killed");
+    assert.ok(!isAlive(Number(readFileSync(pid("cancelled"), "utf8"))), "the cancelled job's child was killed");
+    const finished = run.results.get(finishes)!;
+    assert.ok(finished.ok && finished.value === 6);
+
+    // Abort a run while three jobs (with children) run on the three nodes.
+    rmSync(gate);
+    const inputs = new Map<string, number>();
+    for (let x = 11; x <= 13; x++) inputs.set(malocher.submit(doubleWithChild, x, pid(`abort-${x}`), root, gate), x);
+    const stop = new AbortController();
+    const reason = new Error("stop now");
+    const aborted = malocher.processAll(sshOptions(w, { slots: 1, signal: stop.signal }));
+    const iteration = collect(aborted);
+    iteration.catch(() => {});
+    await waitUntil(() => [11, 12, 13].every((x) => existsSync(pid(`abort-${x}`))), 20_000, "three jobs to run");
+    stop.abort(reason);
+    await assert.rejects(within(iteration, 15_000, "the aborted run"), (error) => error === reason);
+    for (const x of [11, 12, 13]) assert.ok(!isAlive(Number(readFileSync(pid(`abort-${x}`), "utf8"))), `job ${x}'s child was killed`);
+    const status = await malocher.status();
+    assert.equal(status.counts.queued, 3, `the running jobs went back to the queue: ${JSON.stringify(status.counts)}`);
+    writeFileSync(gate, "");
+    const results = await within(collect(malocher.processAll(sshOptions(w, { slots: 1 }))), RUN_DEADLINE_MS, "the run after the abort");
+    assertDoubled(results, inputs);
+  });
+
   test("a frozen agent (SIGSTOP) is declared lost after heartbeatTimeoutMs; after SIGCONT it does not publish over the rerun's result and stops", { timeout: TEST_TIMEOUT_MS }, async () => {
     await frozenAgentFinishesLate(world());
   });
@@ -562,6 +610,36 @@ describe("faults on the local file system", () => {
       `the worker ${blockedWorker} (blocked in spawnSync) and its child ${child} outlived their SIGKILLed agent and its successor; ` +
         `the lease at the time of the kill (seq ${lease.seq}) listed process groups [${lease.processGroups.join(", ")}]` +
         (listed ? "" : ", without this worker: the lease does not name workers until its next renewal"),
+    );
+  });
+
+  test("a child process a job started does not outlive the job's SIGKILLed agent; the job is rerun as attempt 2", { timeout: TEST_TIMEOUT_MS }, async () => {
+    const { malocher, cluster, gate, root } = world();
+    const node = cluster.nodes[0]!.machine;
+    const pidFile = join(root, "child.pid");
+    const job = malocher.submit(doubleWithChild, 5, pidFile, root, gate);
+    const run = record(malocher, sshOptions(world(), { sshMachines: [node], slots: 1 }));
+    await waitUntil(() => existsSync(pidFile), 20_000, "the job and its child to run");
+    const firstChild = Number(readFileSync(pidFile, "utf8"));
+    const firstWorker = procIds(firstChild).ppid;
+    rmSync(pidFile);
+    const lease = await leaseOf(malocher.dir, node);
+    signal(lease.pid, "SIGKILL");
+    await waitUntil(() => existsSync(pidFile), NODE_BACK_MS, "the rerun's child to run");
+    // The rerun runs on the node's next agent: by now nothing of the first attempt may be left.
+    const workerGone = await holdsWithin(() => !isAlive(firstWorker), 5000);
+    const childGone = await holdsWithin(() => !isAlive(firstChild), 5000);
+    killPids([firstWorker, firstChild]);
+    writeFileSync(gate, "");
+    await within(run.done, RUN_DEADLINE_MS, "the run");
+    assert.equal(run.error, undefined, String(run.error));
+    const result = run.results.get(job)!;
+    assert.ok(result.ok && result.value === 10, JSON.stringify(result));
+    assert.equal(result.attempts, 2);
+    assert.ok(workerGone, `the first attempt's worker ${firstWorker} outlived its SIGKILLed agent`);
+    assert.ok(
+      childGone,
+      `the first attempt's child ${firstChild} (in worker ${firstWorker}'s process group) outlived its SIGKILLed agent and the node's next agent`,
     );
   });
 

@@ -30,7 +30,9 @@ export function signFile(kind: SignedFileKind, jobId: string, body: Uint8Array, 
  */
 export function verifyFile(kind: SignedFileKind, jobId: string, bytes: Uint8Array, key: Uint8Array): Uint8Array {
   const code = kind === "spec" ? "JOB_SPEC_REJECTED" : "RESULT_REJECTED";
-  if (bytes.length < TAG_BYTES) throw new MalocherError(code, `The ${kind} file of job ${jobId} is too short to be signed.`);
+  if (bytes.length < TAG_BYTES) {
+    throw new MalocherError(code, `The ${kind} file of job ${jobId} is not signed with this directory's key (too short to hold a signature).`);
+  }
   const body = bytes.subarray(0, bytes.length - TAG_BYTES);
   const expected = tag(kind, jobId, body, key);
   if (!timingSafeEqual(expected, bytes.subarray(bytes.length - TAG_BYTES))) {
