@@ -153,7 +153,14 @@ export class Agent {
   }
 
   private becomeReady(settings: RunSettings): void {
-    this.pool = new WorkerPool(this.slots, settings.maxWorkerMemoryMb, (chunk) => process.stderr.write(chunk), () => this.wakeup.trigger());
+    // Each new worker is recorded in the lease at once, so a successor can kill it if we die.
+    this.pool = new WorkerPool(
+      this.slots,
+      settings.maxWorkerMemoryMb,
+      (chunk) => process.stderr.write(chunk),
+      () => this.wakeup.trigger(),
+      () => this.lease.renewSoon(),
+    );
     this.setState("ready", "welcomed by the supervisor");
     this.heartbeat = setInterval(() => {
       this.link.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0 });

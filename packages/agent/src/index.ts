@@ -1,5 +1,6 @@
 export { Agent, type AgentState } from "./agent.js";
-export { prepareSharedDirectory } from "./store/shared-directory.js";
+export { prepareSharedDirectory, type PrepareOptions } from "./store/shared-directory.js";
+export { checkDirectorySecurity, describeOwner, type DirectorySecurityOptions } from "./store/check-directory-security.js";
 export { loadDirectoryKey } from "./store/directory-key.js";
 export { claimJob, parseAttempt, type ClaimedJob } from "./store/claim-job.js";
 export { publishResult } from "./store/publish-result.js";

@@ -33,6 +33,7 @@ export interface LeaseKeeperContext {
 export class LeaseKeeper {
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
+  private pendingWrite: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
 
   constructor(private readonly context: LeaseKeeperContext) {}
@@ -43,9 +44,19 @@ export class LeaseKeeper {
     this.timer = setInterval(() => void this.renew(), LEASE_RENEW_MS);
   }
 
+  /** Rewrites the lease soon (the process groups changed), coalescing bursts into one write. */
+  renewSoon(): void {
+    if (this.pendingWrite !== undefined || this.timer === undefined) return;
+    this.pendingWrite = setTimeout(() => {
+      this.pendingWrite = undefined;
+      void this.write().catch(() => {});
+    }, 20);
+  }
+
   /** Stops renewing and removes the lease. Idempotent. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.pendingWrite);
     this.timer = undefined;
     await removeLease(this.context.dir, this.context.agentId);
   }

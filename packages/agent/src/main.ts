@@ -32,7 +32,8 @@ for (const stream of [process.stdout, process.stderr]) stream.on("error", () => 
 
 async function main(): Promise<void> {
   const config = parseAgentLaunchConfig(await readLaunchLine());
-  prepareSharedDirectory(config.dir, { create: false });
+  const warnings = prepareSharedDirectory(config.dir, { create: false, allowSharedWriters: config.allowSharedWriters });
+  for (const warning of warnings) process.stderr.write(`malocher agent: WARNING: ${warning}\n`);
   loadDirectoryKey(config.dir, { create: false });
   const agent = new Agent(config);
   process.stdin.on("data", () => {}); // keep flowing so that "end" is seen

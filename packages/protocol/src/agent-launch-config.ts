@@ -20,6 +20,8 @@ export interface AgentLaunchConfig {
   slots: number;
   /** How long the agent keeps running without its WebSocket before it stops its jobs and exits. */
   disconnectGraceMs: number;
+  /** Work in a directory others can write to (a deliberate group setup); warn instead of refusing. */
+  allowSharedWriters: boolean;
 }
 
 /** Parses and validates the launch line. */
@@ -36,6 +38,7 @@ export function parseAgentLaunchConfig(line: string): AgentLaunchConfig {
       host: stringField(fields, "host"),
       slots: numberField(fields, "slots"),
       disconnectGraceMs: numberField(fields, "disconnectGraceMs"),
+      allowSharedWriters: fields["allowSharedWriters"] === true,
     };
   } catch (error) {
     throw new MalocherError("PROTOCOL_ERROR", `Invalid agent launch config: ${(error as Error).message}`, {

@@ -2,6 +2,7 @@ import { MalocherError, type JobRunOptions } from "@malocher/protocol";
 import type { ClusterSettings } from "./cluster/cluster.js";
 import { resolveNodeTargets, type SshOptions } from "./ssh/node-target.js";
 import { checkRunOptions } from "./submit/job-options.js";
+import { prepareSharedDirectory } from "@malocher/agent";
 
 /**
  * How to start agents and run jobs: the options `processAll` and `startCluster` share.
@@ -20,6 +21,13 @@ export interface ClusterOptions extends SshOptions, JobRunOptions {
   maxJobsPerWorker?: number;
   /** A job whose worker grows past this many MB (heap or resident) fails with JOB_OUT_OF_MEMORY. Default 4096. */
   maxWorkerMemoryMb?: number;
+  /**
+   * Work in a directory that other users can write to (a deliberate group setup): each run then
+   * warns instead of refusing with `SHARED_DIR_INSECURE`. Specs are still signed and verified.
+   */
+  allowSharedWriters?: boolean;
+  /** Where warnings go (default: stderr). */
+  onWarning?: (warning: string) => void;
 }
 
 const DISCONNECT_GRACE_MS = 10000;
@@ -35,6 +43,7 @@ export function clusterSettings(dir: string, options: ClusterOptions): ClusterSe
     disconnectGraceMs: DISCONNECT_GRACE_MS,
     heartbeatTimeoutMs: positive(options.heartbeatTimeoutMs, "heartbeatTimeoutMs") ?? 5000,
     leaseTimeoutMs: positive(options.leaseTimeoutMs, "leaseTimeoutMs") ?? 15000,
+    allowSharedWriters: options.allowSharedWriters === true,
     run: {
       timeoutMs: run.timeoutMs ?? 0,
       retries: run.retries ?? DEFAULT_RETRIES,
@@ -50,4 +59,11 @@ function positive(value: number | undefined, name: string): number | undefined {
     throw new MalocherError("INVALID_OPTIONS", `{ ${name} } needs a whole number ≥ 1, got ${value}.`);
   }
   return value;
+}
+
+/** Opens (or creates) the shared directory for a run, passing its warnings on. */
+export function openSharedDirectory(dir: string, options: ClusterOptions): void {
+  const warnings = prepareSharedDirectory(dir, { create: true, allowSharedWriters: options.allowSharedWriters === true });
+  const warn = options.onWarning ?? ((warning: string) => process.stderr.write(`malocher: WARNING: ${warning}\n`));
+  for (const warning of warnings) warn(warning);
 }

@@ -4,7 +4,7 @@ import { cancelJob, type CancelOutcome } from "./store/cancel-job.js";
 import { loadDirectoryKey, prepareSharedDirectory } from "@malocher/agent";
 import { processJobs, type ProcessAllOptions } from "./process-all.js";
 import { startClusterIn, type StartedCluster } from "./started-cluster.js";
-import type { ClusterOptions } from "./cluster-options.js";
+import { openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
 import type { RunEvent } from "./cluster/cluster.js";
 import { prepareJob, type JobTarget } from "./submit/prepare-job.js";
 import type { JobOptions } from "./submit/job-options.js";
@@ -29,6 +29,8 @@ export interface SubmitFunction {
 export interface MalocherOptions {
   /** The shared directory; default `$MALOCHER_DIR` or `./.malocher`. It must be on the shared FS. */
   dir?: string;
+  /** Accept a directory other users can write to, with a warning (see `ClusterOptions`). */
+  allowSharedWriters?: boolean;
 }
 
 /** The shared directory the default functions use. */
@@ -54,8 +56,11 @@ export class Malocher {
   readonly submit: SubmitFunction;
   private prepared = false;
 
+  private readonly allowSharedWriters: boolean;
+
   constructor(options: MalocherOptions = {}) {
     this.dir = options.dir === undefined ? defaultDirectory() : resolve(options.dir);
+    this.allowSharedWriters = options.allowSharedWriters === true;
     this.submit = this.makeSubmit({});
   }
 
@@ -64,12 +69,12 @@ export class Malocher {
    * `[jobId, result]` in completion order. Without `sshMachines` it runs them on this machine.
    */
   processAll(options: Omit<ProcessAllOptions, "dir"> = {}): AsyncIterable<[string, JobResult]> {
-    return processJobs(this.dir, options);
+    return processJobs(this.dir, { allowSharedWriters: this.allowSharedWriters, ...options });
   }
 
   /** Starts agents that stay up between `processAll` calls; see {@link StartedCluster}. */
   startCluster(options: Omit<ClusterOptions, "dir"> & { onEvent?: (event: RunEvent) => void } = {}): Promise<StartedCluster> {
-    return startClusterIn(this.dir, options);
+    return startClusterIn(this.dir, { allowSharedWriters: this.allowSharedWriters, ...options });
   }
 
   /** Every finished job's `[jobId, result]`, oldest job first. */
@@ -85,7 +90,7 @@ export class Malocher {
 
   /** Counts of jobs per state and per node, read from the directory. */
   async status(): Promise<DirectoryStatus> {
-    prepareSharedDirectory(this.dir, { create: false });
+    prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
     return readDirectoryStatus(this.dir);
   }
 
@@ -112,7 +117,7 @@ export class Malocher {
   private makeSubmit(options: JobOptions): SubmitFunction {
     const submit = ((target: JobTarget, ...args: unknown[]) => {
       if (!this.prepared) {
-        prepareSharedDirectory(this.dir, { create: true });
+        openSharedDirectory(this.dir, { allowSharedWriters: this.allowSharedWriters });
         this.prepared = true;
       }
       const key = loadDirectoryKey(this.dir, { create: true });

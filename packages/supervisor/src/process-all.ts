@@ -1,7 +1,6 @@
 import { MalocherError, type JobResult } from "@malocher/protocol";
-import { prepareSharedDirectory } from "@malocher/agent";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
-import { clusterSettings, type ClusterOptions } from "./cluster-options.js";
+import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
 import { listFinishedIds, listJobIds } from "./store/job-listing.js";
 import { readResultOrFailure } from "./store/read-result.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
@@ -47,7 +46,7 @@ export async function* processJobs(
   cluster?: Cluster,
 ): AsyncGenerator<[string, JobResult]> {
   options.signal?.throwIfAborted();
-  prepareSharedDirectory(dir, { create: true });
+  openSharedDirectory(dir, options);
   const settings = cluster === undefined ? clusterSettings(dir, options) : undefined;
   const pending = await pendingJobs(dir, options.jobs);
   if (pending.size === 0 && !options.keepAlive) return;

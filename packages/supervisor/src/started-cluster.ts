@@ -1,7 +1,6 @@
 import type { JobResult } from "@malocher/protocol";
-import { prepareSharedDirectory } from "@malocher/agent";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
-import { clusterSettings, type ClusterOptions } from "./cluster-options.js";
+import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
 import { processJobs, type RunOptions } from "./process-all.js";
 import { readAllResults } from "./store/read-result.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
@@ -37,7 +36,7 @@ export async function startClusterIn(
   dir: string,
   options: ClusterOptions & { onEvent?: (event: RunEvent) => void },
 ): Promise<StartedCluster> {
-  prepareSharedDirectory(dir, { create: true });
+  openSharedDirectory(dir, options);
   const cluster = await Cluster.start(clusterSettings(dir, options));
   if (options.onEvent) cluster.on("event", options.onEvent);
   cluster.on("unusable", () => {}); // reported through ready() and processAll()

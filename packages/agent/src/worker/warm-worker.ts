@@ -60,7 +60,10 @@ export class WarmWorker {
     this.child.on("message", (reply: WorkerReply) => {
       if (reply.type === "done" && reply.retiring) this.retiring = true;
       if (reply.type === "done") this.onEnd?.({ kind: "outcome", outcome: reply });
-      if (reply.type === "stale") this.onEnd?.({ kind: "stale" });
+      if (reply.type === "stale") {
+        this.retiring = true; // it holds old code: it takes no more jobs
+        this.onEnd?.({ kind: "stale" });
+      }
     });
     this.child.on("exit", (exitCode, signal) => {
       this.exited = true;

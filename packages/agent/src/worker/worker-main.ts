@@ -6,6 +6,7 @@
 import { register } from "tsx/esm/api";
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import {
   MalocherError,
@@ -194,7 +195,19 @@ function onStrayError(error: unknown): void {
 for (const stream of [process.stdout, process.stderr]) stream.on("error", () => process.exit(71));
 process.on("uncaughtException", onStrayError);
 process.on("unhandledRejection", onStrayError);
-// Without its agent (the IPC channel closed) a worker has nothing left to do.
-process.on("disconnect", () => process.exit(process.exitCode ?? 0));
+// Without its agent a worker has nothing left to do, and neither has anything its job started:
+// the whole process group goes. A job that blocks the event loop (spawnSync, a busy loop) never
+// sees the IPC channel close, so a small shell in our group watches the agent's pid as well.
+function endProcessGroup(): void {
+  try {
+    process.kill(-process.pid, "SIGKILL");
+  } catch {
+    process.exit(process.exitCode ?? 0);
+  }
+}
+process.on("disconnect", endProcessGroup);
+spawn("sh", ["-c", 'while kill -0 "$0" 2>/dev/null; do sleep 1; done; kill -9 "-$1"', String(process.ppid), String(process.pid)], {
+  stdio: "ignore",
+}).unref();
 
 send({ type: "ready" });

@@ -15,6 +15,7 @@ export class WorkerPool {
     private readonly heapLimitMb: number,
     private readonly stray: (chunk: Buffer) => void,
     private readonly onIdle: () => void,
+    private readonly onWorkerStarted: () => void,
   ) {
     for (let i = 0; i < slots; i++) this.startWorker();
   }
@@ -29,9 +30,13 @@ export class WorkerPool {
     return this.idle.pop();
   }
 
-  /** Gives a worker back after a job; a dead one was already replaced. */
+  /** Gives a worker back after a job; one that takes no more jobs is ended (and replaced on exit). */
   release(worker: WarmWorker): void {
-    if (this.closed || worker.dead) return;
+    if (worker.dead) {
+      void worker.kill();
+      return;
+    }
+    if (this.closed) return;
     this.idle.push(worker);
     this.onIdle();
   }
@@ -69,6 +74,7 @@ export class WorkerPool {
     worker.started().then(
       () => {
         this.started.add(worker);
+        this.onWorkerStarted();
         this.release(worker);
       },
       (error: Error) => {

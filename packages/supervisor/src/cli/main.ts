@@ -17,6 +17,8 @@ const program = new Command("malocher")
 const dirOption = () =>
   new Option("--dir <path>", "the shared job directory").default(defaultDirectory(), "$MALOCHER_DIR or ./.malocher");
 const jsonOption = () => new Option("--json", "machine-readable output (JSON Lines)");
+const sharedWritersOption = () =>
+  new Option("--allow-shared-dir-writers", "work in a directory other users can write to (warns each run)");
 const integer = (name: string) => (value: string) => {
   const number = Number(value);
   if (!Number.isInteger(number) || number < 0) throw new MalocherError("INVALID_OPTIONS", `${name} takes a whole number, got ${value}`);
@@ -37,10 +39,11 @@ program
   .option("--retry-on-error", "also retry jobs that throw or exit")
   .option("--keep-alive", "keep serving jobs submitted later, until interrupted")
   .option("--quiet", "print nothing but failures")
+  .addOption(sharedWritersOption())
   .addOption(dirOption())
   .addOption(jsonOption())
   .action(async (options: RunCliOptions) => {
-    const malocher = new Malocher({ dir: options.dir });
+    const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
     const mode = options.json ? "json" : options.quiet ? "quiet" : process.stderr.isTTY ? "tty" : "plain";
     const progress = new RunProgress(mode);
     let failed = 0;
@@ -171,6 +174,7 @@ interface RunCliOptions {
   retries?: number;
   retryOnError?: boolean;
   keepAlive?: boolean;
+  allowSharedDirWriters?: boolean;
   quiet?: boolean;
   dir: string;
   json?: boolean;

@@ -163,6 +163,7 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
       slots: this.settings.slots,
       disconnectGraceMs: this.settings.disconnectGraceMs,
       heartbeatTimeoutMs: this.settings.heartbeatTimeoutMs,
+      allowSharedWriters: this.settings.allowSharedWriters,
       run: this.settings.run,
       ...(this.settings.onlyJobs ? { onlyJobs: this.settings.onlyJobs } : {}),
     };

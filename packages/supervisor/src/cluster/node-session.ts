@@ -21,6 +21,8 @@ export interface NodeSessionSettings {
   disconnectGraceMs: number;
   /** The node is lost when no message (heartbeats come every second) arrived for this long. */
   heartbeatTimeoutMs: number;
+  /** Agents warn instead of refusing a directory others can write to. */
+  allowSharedWriters: boolean;
   run: RunSettings;
   /** When set, agents claim only these jobs. */
   onlyJobs?: readonly string[];
@@ -61,6 +63,7 @@ export class NodeSession extends EventEmitter<{
 
   /** Launches the agent and waits until it is ready; on failure the session is `failed` and this rejects. */
   async start(): Promise<void> {
+    this.setState("connecting");
     const hello = this.server.expect(this.agentId);
     hello.catch(() => {});
     try {
@@ -72,6 +75,7 @@ export class NodeSession extends EventEmitter<{
           host: this.label,
           slots: this.settings.slots,
           disconnectGraceMs: this.settings.disconnectGraceMs,
+          allowSharedWriters: this.settings.allowSharedWriters,
         },
         this.server.port,
         this.abandon.signal,
