@@ -2,6 +2,7 @@
 // jobs from other processes (also submitting at the same time), scripts that exit by themselves
 // (also after `break`), and the squares example end to end, locally and over SSH.
 import { strict as assert } from "node:assert";
+import { userInfo } from "node:os";
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -82,7 +83,20 @@ describe("processAll and results", () => {
     assert.equal(all.has(notRun), false);
     const failed = all.get(ids[3]!)!;
     assert.ok(!failed.ok && failed.error.code === "JOB_THREW");
-    assert.deepEqual(all.get(ids[0]!), { ok: true, value: { seed: 10, loss: 1 / 11 }, jobId: ids[0], host: "local", attempts: 1, durationMs: all.get(ids[0]!)!.durationMs });
+    const first = all.get(ids[0]!)!;
+    assert.deepEqual(first, {
+      ok: true,
+      value: { seed: 10, loss: 1 / 11 },
+      jobId: ids[0],
+      host: "local",
+      attempts: 1,
+      durationMs: first.durationMs,
+      agentId: first.agentId,
+      user: userInfo().username,
+      keyId: first.keyId,
+    });
+    assert.match(first.agentId ?? "", /^local-[0-9a-f]{8}$/, "who ran it");
+    assert.match(first.keyId ?? "", /^[0-9a-f]{16}$/, "which key signed it");
     // The package's top-level results() reads the same directory.
     const again = await collect(topLevelResults({ dir: malocher.dir }));
     assert.deepEqual([...again.keys()], [...all.keys()]);
