@@ -1,0 +1,51 @@
+import { strict as assert } from "node:assert";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { Malocher, type JobResult } from "malocher";
+import { exhaustMemory, triple, workerPid } from "./fixtures/core/jobs.js";
+
+async function run(malocher: Malocher, options: Parameters<Malocher["processAll"]>[0]): Promise<Map<string, JobResult>> {
+  const results = new Map<string, JobResult>();
+  for await (const [jobId, result] of malocher.processAll(options)) results.set(jobId, result);
+  return results;
+}
+
+test("a job that exhausts memory fails with JOB_OUT_OF_MEMORY; the node goes on", { timeout: 90_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "malocher-oom-"));
+  try {
+    const malocher = new Malocher({ dir });
+    const hog = malocher.submit(exhaustMemory);
+    const after = [1, 2, 3].map((x) => malocher.submit(triple, x));
+    const results = await run(malocher, { slots: 1, maxWorkerMemoryMb: 256 });
+    const failed = results.get(hog);
+    assert.ok(failed && !failed.ok);
+    assert.equal(failed.error.code, "JOB_OUT_OF_MEMORY");
+    assert.match(failed.error.message, /256 MB/);
+    assert.equal(failed.attempts, 1, "not retried");
+    for (const [index, jobId] of after.entries()) assert.equal(results.get(jobId)?.ok && (results.get(jobId) as { value: number }).value, 3 * (index + 1));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a warm worker is replaced after maxJobsPerWorker jobs", { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "malocher-recycle-"));
+  try {
+    const malocher = new Malocher({ dir });
+    const ids = Array.from({ length: 9 }, () => malocher.submit(workerPid));
+    const results = await run(malocher, { slots: 1, maxJobsPerWorker: 3 });
+    const pids = ids.map((jobId) => {
+      const result = results.get(jobId);
+      assert.ok(result?.ok);
+      return result.value as number;
+    });
+    // One slot: three workers in turn, three jobs each.
+    const workers = [...new Set(pids)];
+    assert.equal(workers.length, 3, `worker pids ${pids.join(",")}`);
+    for (const pid of workers) assert.equal(pids.filter((p) => p === pid).length, 3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
