@@ -5,6 +5,7 @@ import { runChaos, type ChaosReport } from "./chaos/run-chaos.js";
 function assertNothingLost(report: ChaosReport): void {
   assert.equal(report.resultsPublished, report.jobs, "every job has a result");
   assert.equal(report.lost, 0, "no job lost");
+  assert.equal(report.duplicateResults, 0, "no result published twice");
   assert.equal(report.failedResults, 0, "no job failed (retries cover every injected fault)");
   assert.equal(report.wrongValues, 0, "every result holds its own job's value");
   assert.equal(report.orphanedProcesses, 0, "no agent or worker process left over");

@@ -18,6 +18,6 @@ const report = await runChaos({
   log: (line) => console.error(line),
 });
 console.log(JSON.stringify(report, null, 2));
-const ok = report.lost === 0 && report.wrongValues === 0 && report.failedResults === 0 && report.orphanedProcesses === 0;
+const ok = report.lost === 0 && report.duplicateResults === 0 && report.wrongValues === 0 && report.failedResults === 0 && report.orphanedProcesses === 0;
 console.log(ok ? "chaos: PASS" : "chaos: FAIL");
 process.exitCode = ok ? 0 : 1;

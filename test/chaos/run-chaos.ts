@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Malocher, type JobResult } from "malocher";
+import { directoryLayout } from "@malocher/protocol";
 import { startSshNodes, type SshNodes } from "../harness/sshd-nodes.js";
 import { work } from "./jobs.js";
 
@@ -17,6 +18,8 @@ export interface ChaosReport {
   jobs: number;
   faults: Record<string, number>;
   resultsPublished: number;
+  /** Result files beyond one per job: a second publication of a job's result (write-once makes it impossible). */
+  duplicateResults: number;
   lost: number;
   wrongValues: number;
   failedResults: number;
@@ -111,6 +114,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (!result.ok) failedResults++;
       else if (result.value !== 2 * (ids.get(jobId) ?? NaN)) wrongValues++;
     }
+    const resultFiles = readdirSync(directoryLayout.resultsDir(dir)).reduce(
+      (count, shard) => count + readdirSync(join(directoryLayout.resultsDir(dir), shard)).length,
+      0,
+    );
     let runs = 0;
     for (const name of readdirSync(runsDir)) runs += readFileSync(join(runsDir, name), "utf8").trim().split("\n").length;
     await cluster.close();
@@ -120,6 +127,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       jobs: options.jobs,
       faults,
       resultsPublished: results.size,
+      duplicateResults: resultFiles - results.size,
       lost: [...ids.keys()].filter((jobId) => !results.has(jobId)).length,
       wrongValues,
       failedResults,
