@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
-import { MalocherError, isJobId, type JobResult } from "@malocher/protocol";
+import { MalocherError, isJobId, type JobResult, type JobState } from "@malocher/protocol";
+import { readJobState } from "./store/read-job-state.js";
 import { cancelJob, type CancelOutcome } from "./store/cancel-job.js";
 import { loadDirectoryKey, prepareSharedDirectory } from "@malocher/agent";
 import { processJobs, type ProcessAllOptions } from "./process-all.js";
@@ -86,6 +87,12 @@ export class Malocher {
   async unfinishedJobs(): Promise<string[]> {
     const finished = await listFinishedIds(this.dir);
     return (await listJobIds(this.dir)).filter((jobId) => !finished.has(jobId));
+  }
+
+  /** One job's state (`queued`, `running`, `succeeded`, `failed`, `cancelled`), or undefined for an unknown id. */
+  async state(jobId: string): Promise<JobState | undefined> {
+    if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${JSON.stringify(jobId)} is not a job id.`);
+    return readJobState(this.dir, jobId);
   }
 
   /** Counts of jobs per state and per node, read from the directory. */
