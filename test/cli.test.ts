@@ -4,10 +4,10 @@ import { strict as assert } from "node:assert";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { Malocher } from "malocher";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { echo, printTag, square, train } from "./fixtures/jobs/jobs.js";
-import { describeRun, removeDir, runCli, tempDir, type Run } from "./fixtures/jobs/support.js";
+import { describeRun, runCli, type Run } from "./fixtures/jobs/support.js";
+import { freshMalocher } from "./support/temp.js";
 
 const TIMEOUT = { timeout: 40_000 };
 
@@ -24,12 +24,6 @@ before(async () => {
 after(async () => {
   await cluster?.close();
 });
-
-function fresh(t: { after(fn: () => void): void }): Malocher {
-  const dir = tempDir("cli");
-  t.after(() => removeDir(dir));
-  return new Malocher({ dir });
-}
 
 /** `malocher run` over the three nodes, given by the hosts file unless `hosts` says otherwise. */
 function run(dir: string, more: string[] = [], hosts = hostsFile): Promise<Run> {
@@ -51,7 +45,7 @@ function jsonLines(text: string): Record<string, unknown>[] {
 }
 
 test("run over a hosts file exits 0 when every job succeeded; status, results and logs describe the run", TIMEOUT, async (t) => {
-  const malocher = fresh(t);
+  const malocher = freshMalocher(t, "cli");
   const squares = new Map<string, number>();
   for (let x = 0; x < 9; x++) squares.set(malocher.submit(square, x), x);
   const tagged = malocher.submit(printTag, "hello from a node");
@@ -94,7 +88,7 @@ test("run over a hosts file exits 0 when every job succeeded; status, results an
 });
 
 test("run exits 1 when a job failed, and says which; results and status show the failure", TIMEOUT, async (t) => {
-  const malocher = fresh(t);
+  const malocher = freshMalocher(t, "cli");
   const ids = [11, 12, 13, 14].map((seed) => malocher.submit(train, seed));
   const bad = ids[2]!;
 
@@ -124,7 +118,7 @@ test("run exits 1 when a job failed, and says which; results and status show the
 });
 
 test("run --json (hosts as a list h1,h2,h3) prints the run's events and every result as JSON Lines", TIMEOUT, async (t) => {
-  const malocher = fresh(t);
+  const malocher = freshMalocher(t, "cli");
   const ids = [1, 2, 3, 4, 5, 6].map((x) => malocher.submit(square, x));
   const ran = await run(malocher.dir, ["--json"], machines.join(","));
   assert.equal(ran.code, 0, describeRun(ran));
@@ -148,7 +142,7 @@ test("run --json (hosts as a list h1,h2,h3) prints the run's events and every re
 });
 
 test("run exits 2 with [NO_USABLE_NODES] when the only host is unreachable", TIMEOUT, async (t) => {
-  const malocher = fresh(t);
+  const malocher = freshMalocher(t, "cli");
   malocher.submit(square, 2);
   const unreachable = `127.0.0.${cluster.nodes.length + 2}:${cluster.nodes[0]!.port}`; // no sshd there
   const ran = await runCli(
@@ -165,7 +159,7 @@ test("run exits 2 with [NO_USABLE_NODES] when the only host is unreachable", TIM
 });
 
 test("status, results and logs exit 2 with a clear message on a directory or job that does not exist", TIMEOUT, async (t) => {
-  const malocher = fresh(t);
+  const malocher = freshMalocher(t, "cli");
   const missing = join(malocher.dir, "nothing-here");
   const status = await runCli(["status", "--dir", missing]);
   assert.equal(status.code, 2, describeRun(status));

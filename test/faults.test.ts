@@ -25,7 +25,12 @@ import { Malocher, type JobResult, type ProcessAllOptions, type RunEvent } from 
 import { directoryLayout } from "@malocher/protocol";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { double, doubleAfterGate, doubleAfterSpawnSync, doubleWithChild, processIdsAfterGate } from "./fixtures/faults/jobs.js";
-import { census, killPids, waitForNoLeftovers, type Census } from "./fixtures/faults/process-census.js";
+import { census, waitForNoLeftovers, type Census } from "./support/census.js";
+import { commandLine, isAlive, killPids, procIds, signal } from "./support/processes.js";
+import { record, stopActiveRuns } from "./support/recording.js";
+import { collect } from "./support/results.js";
+import { harnessSshOptions } from "./support/ssh.js";
+import { waitFor, waitUntil, within } from "./support/wait.js";
 
 const SUPERVISE = fileURLToPath(new URL("./fixtures/faults/supervise.ts", import.meta.url));
 const TSX = import.meta.resolve("tsx");
@@ -65,88 +70,10 @@ interface World {
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-/** Polls until `condition` holds or `ms` passed; says which. */
-async function holdsWithin(condition: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
-}
-
-async function collect(iterable: AsyncIterable<[string, JobResult]>): Promise<Map<string, JobResult>> {
-  const results = new Map<string, JobResult>();
-  for await (const [jobId, result] of iterable) {
-    assert.ok(!results.has(jobId), `job ${jobId} was yielded twice`);
-    results.set(jobId, result);
-  }
-  return results;
-}
-
-interface Recording {
-  events: RunEvent[];
-  /** When each event arrived (Date.now()), parallel to `events`. */
-  times: number[];
-  results: Map<string, JobResult>;
-  duplicates: string[];
-  error: unknown;
-  finished: boolean;
-  done: Promise<void>;
-  startedAt: number;
-}
-
-/** Runs still going; afterEach stops them, so a failed test's run cannot spill into the next. */
-const activeRuns = new Set<{ stop: AbortController; recording: Recording }>();
-
-function record(m: Malocher, options: Omit<ProcessAllOptions, "dir">): Recording {
-  const recording: Recording = { events: [], times: [], results: new Map(), duplicates: [], error: undefined, finished: false, done: Promise.resolve(), startedAt: Date.now() };
-  const stop = new AbortController();
-  const entry = { stop, recording };
-  activeRuns.add(entry);
-  recording.done = (async () => {
-    try {
-      for await (const [jobId, result] of m.processAll({ ...options, signal: stop.signal, onEvent: (event) => recording.times.push(Date.now()) && recording.events.push(event) })) {
-        if (recording.results.has(jobId)) recording.duplicates.push(jobId);
-        recording.results.set(jobId, result);
-      }
-    } catch (error) {
-      recording.error = error;
-    } finally {
-      recording.finished = true;
-      activeRuns.delete(entry);
-    }
-  })();
-  return recording;
-}
-
+/** The harness nodes with this file's heartbeat and lease timeouts, and `more`. */
 function sshOptions(world: World, more: Omit<ProcessAllOptions, "dir"> = {}): Omit<ProcessAllOptions, "dir"> {
-  const { cluster } = world;
   return {
-    sshMachines: cluster.nodes.map((node) => node.machine),
-    sshUsername: cluster.user,
-    sshPrivateKey: cluster.privateKey,
-    knownHosts: cluster.knownHosts,
+    ...harnessSshOptions(world.cluster),
     heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
     leaseTimeoutMs: LEASE_TIMEOUT_MS,
     ...more,
@@ -195,37 +122,6 @@ async function leaseOf(dir: string, host: string, except: string[] = []): Promis
     `the lease of ${host}'s agent`,
   );
   return found!;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.charAt(stat.lastIndexOf(")") + 2);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
-
-/** Parent pid and process group of a live process, from /proc. */
-function procIds(pid: number): { ppid: number; pgrp: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { ppid: Number(fields[1]), pgrp: Number(fields[2]) };
-}
-
-function commandLine(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
-  } catch {
-    return "";
-  }
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {}
 }
 
 function attemptsRecorded(world: World): string[] {
@@ -408,10 +304,7 @@ function worlds(start: () => Promise<{ cluster: SshNodes; parent: string; cleanu
   });
   afterEach(async () => {
     const current = world!;
-    for (const { stop, recording } of activeRuns) {
-      stop.abort(new Error("the test ended"));
-      await within(recording.done, 15_000, "stopping a run the test left").catch(() => {});
-    }
+    await stopActiveRuns();
     // Every test must leave nothing behind; then clean up after a failed one.
     let leftover: unknown;
     try {
@@ -561,7 +454,7 @@ describe("faults on the local file system", () => {
     const newLease = await leaseOf(malocher.dir, node, [lease.agentId]);
     assert.notEqual(newLease.pid, lease.pid);
     // The new agent is up; the leftover group (worker and its child, with a minute to go) must be gone.
-    const leftBehindKilled = await holdsWithin(() => !isAlive(blockedWorker) && !isAlive(child), 5000);
+    const leftBehindKilled = await waitFor(() => !isAlive(blockedWorker) && !isAlive(child), 5000, 50);
     killPids([blockedWorker, child]);
 
     rmSync(idsFile);
@@ -598,7 +491,7 @@ describe("faults on the local file system", () => {
     signal(lease.pid, "SIGKILL");
     const listed = lease.processGroups.includes(blockedWorker);
     await waitUntil(() => statesAfterLoss(run.events, node).includes("ready"), NODE_BACK_MS, `${node} to come back`);
-    const leftBehindKilled = await holdsWithin(() => !isAlive(blockedWorker) && !isAlive(child), 5000);
+    const leftBehindKilled = await waitFor(() => !isAlive(blockedWorker) && !isAlive(child), 5000, 50);
     killPids([blockedWorker, child]);
     writeFileSync(gate, "");
     await within(run.done, RUN_DEADLINE_MS, "the run");
@@ -627,8 +520,8 @@ describe("faults on the local file system", () => {
     signal(lease.pid, "SIGKILL");
     await waitUntil(() => existsSync(pidFile), NODE_BACK_MS, "the rerun's child to run");
     // The rerun runs on the node's next agent: by now nothing of the first attempt may be left.
-    const workerGone = await holdsWithin(() => !isAlive(firstWorker), 5000);
-    const childGone = await holdsWithin(() => !isAlive(firstChild), 5000);
+    const workerGone = await waitFor(() => !isAlive(firstWorker), 5000, 50);
+    const childGone = await waitFor(() => !isAlive(firstChild), 5000, 50);
     killPids([firstWorker, firstChild]);
     writeFileSync(gate, "");
     await within(run.done, RUN_DEADLINE_MS, "the run");
@@ -659,7 +552,7 @@ describe("faults on the local file system", () => {
     assert.ok(lost !== undefined && !lost.ok && lost.error.code === "NODE_LOST", JSON.stringify(lost));
     // Nothing of this run may stay on the node: also not the dead agent's worker, which cannot
     // notice by itself while its job blocks the event loop.
-    const gone = await holdsWithin(() => !isAlive(blockedWorker) && !isAlive(child), 8000);
+    const gone = await waitFor(() => !isAlive(blockedWorker) && !isAlive(child), 8000, 50);
     killPids([blockedWorker, child]);
     assert.ok(gone, `the worker ${blockedWorker} and its child ${child} of the SIGKILLed agent were still alive 8 s after the run ended`);
   });

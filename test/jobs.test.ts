@@ -22,7 +22,10 @@ import {
   train,
 } from "./fixtures/jobs/jobs.js";
 import { triple, tripleLater } from "./fixtures/jobs/mjs-jobs.mjs";
-import { collect, describeRun, fixtures, lastJsonLine, removeDir, runCli, runFixture, sshOptions, tempDir } from "./fixtures/jobs/support.js";
+import { describeRun, fixtures, lastJsonLine, runCli, runFixture } from "./fixtures/jobs/support.js";
+import { collect } from "./support/results.js";
+import { harnessSshOptions } from "./support/ssh.js";
+import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 
 const TIMEOUT = { timeout: 30_000 };
 
@@ -33,13 +36,6 @@ before(async () => {
 after(async () => {
   await cluster?.close();
 });
-
-/** A Malocher on a fresh temp directory, removed after the test. */
-function freshMalocher(t: { after(fn: () => void): void }): Malocher {
-  const dir = tempDir("jobs");
-  t.after(() => removeDir(dir));
-  return new Malocher({ dir });
-}
 
 function failed(result: JobResult | undefined): Extract<JobResult, { ok: false }> {
   assert.ok(result !== undefined, "no result");
@@ -55,7 +51,7 @@ function succeeded(result: JobResult | undefined): Extract<JobResult, { ok: true
 
 describe("local mode", () => {
   test("a job that throws fails with JOB_THREW and the error's name and message; every other job succeeds", TIMEOUT, async (t) => {
-    const malocher = freshMalocher(t);
+    const malocher = freshMalocher(t, "jobs");
     const ids = new Map<number, string>();
     for (let seed = 10; seed < 20; seed++) ids.set(seed, malocher.submit(train, seed));
     const results = await collect(malocher.processAll());
@@ -76,7 +72,7 @@ describe("local mode", () => {
   });
 
   test("a job that calls process.exit(3) fails with JOB_EXITED; the next jobs run on a fresh worker", TIMEOUT, async (t) => {
-    const malocher = freshMalocher(t);
+    const malocher = freshMalocher(t, "jobs");
     const marker = join(malocher.dir, "exit-marker");
     const ids = Array.from({ length: 6 }, () => malocher.submit(exitIfFirst, marker));
     const results = await collect(malocher.processAll({ slots: 1 }));
@@ -97,7 +93,7 @@ describe("local mode", () => {
   for (const how of ["rejection", "timer"] as const) {
     const what = how === "rejection" ? "an unhandled rejection" : "a throwing timer";
     test(`a job that leaves an error behind (${what}) fails alone with JOB_THREW; the job after it on the worker succeeds`, TIMEOUT, async (t) => {
-      const malocher = freshMalocher(t);
+      const malocher = freshMalocher(t, "jobs");
       const counter = join(malocher.dir, "counter");
       const ids = Array.from({ length: 8 }, () => malocher.submit(strayErrorOnEven, counter, how));
       // One slot: every odd job runs right after an even one that left an error behind.
@@ -116,7 +112,7 @@ describe("local mode", () => {
   }
 
   test("a job that returns a function or a class instance fails with RESULT_NOT_SERIALIZABLE naming the path", TIMEOUT, async (t) => {
-    const malocher = freshMalocher(t);
+    const malocher = freshMalocher(t, "jobs");
     const fnJob = malocher.submit(returnsFunction);
     const modelJob = malocher.submit(returnsModel);
     const fine = malocher.submit(square, 7);
@@ -171,7 +167,7 @@ describe("local mode", () => {
   });
 
   test("typed arrays, Dates, Maps, Sets, BigInts and nested objects round-trip through a job", TIMEOUT, async (t) => {
-    const malocher = freshMalocher(t);
+    const malocher = freshMalocher(t, "jobs");
     const value = {
       u8: new Uint8Array([0, 1, 254, 255]),
       f32: new Float32Array([1.5, -2.25, Number.POSITIVE_INFINITY]),
@@ -199,7 +195,7 @@ describe("local mode", () => {
   });
 
   test("a 100 MB typed array round-trips through a job", { timeout: 60_000 }, async (t) => {
-    const malocher = freshMalocher(t);
+    const malocher = freshMalocher(t, "jobs");
     const big = new Float64Array((100 * 1024 * 1024) / 8);
     for (let i = 0; i < big.length; i += 4096) big[i] = i;
     big[big.length - 1] = -1;
@@ -212,7 +208,7 @@ describe("local mode", () => {
   });
 
   test("each job's stdout and stderr land in its own log, also on one warm worker (20 jobs, 1 slot)", TIMEOUT, async (t) => {
-    const malocher = freshMalocher(t);
+    const malocher = freshMalocher(t, "jobs");
     const tags = new Map<string, string>();
     for (let i = 0; i < 20; i++) {
       const tag = `tag-${i}-${Math.random().toString(36).slice(2, 8)}`;
@@ -235,7 +231,7 @@ describe("local mode", () => {
   });
 
   test("cwd and env of submit.with() are the job's; the submitter's own environment is not copied", TIMEOUT, async (t) => {
-    const malocher = freshMalocher(t);
+    const malocher = freshMalocher(t, "jobs");
     const submitterCwd = tempDir("submitter-cwd");
     const otherCwd = tempDir("other-cwd");
     t.after(() => removeDir(submitterCwd));
@@ -261,7 +257,7 @@ describe("local mode", () => {
   });
 
   test("async jobs (returning a promise) work", TIMEOUT, async (t) => {
-    const malocher = freshMalocher(t);
+    const malocher = freshMalocher(t, "jobs");
     const ids = [1, 2, 3].map((x) => malocher.submit(slowDouble, x, 100));
     const results = await collect(malocher.processAll());
     assert.deepEqual(
@@ -272,7 +268,7 @@ describe("local mode", () => {
   });
 
   test(".mjs job modules work, also given as { module, export }", TIMEOUT, async (t) => {
-    const malocher = freshMalocher(t);
+    const malocher = freshMalocher(t, "jobs");
     const moduleUrl = pathToFileURL(join(fixtures, "mjs-jobs.mjs")).href;
     const a = malocher.submit(triple, 5);
     const b = malocher.submit(tripleLater, 7);
@@ -286,14 +282,14 @@ describe("local mode", () => {
 
 describe("over SSH (3 nodes)", () => {
   test("a throwing, an exiting and an unserializable job fail as they do locally; every other job succeeds", { timeout: 45_000 }, async (t) => {
-    const malocher = freshMalocher(t);
+    const malocher = freshMalocher(t, "jobs");
     const machines = cluster.nodes.map((node) => node.machine);
     const threw = malocher.submit(train, 13);
     const exited = malocher.submit(exitIfFirst, join(malocher.dir, "exit-marker"));
     const unserializable = malocher.submit(returnsFunction);
     const good = new Map<string, number>();
     for (let x = 0; x < 12; x++) good.set(malocher.submit(square, x), x);
-    const results = await collect(malocher.processAll({ ...sshOptions(cluster), slots: 2 }));
+    const results = await collect(malocher.processAll({ ...harnessSshOptions(cluster), slots: 2 }));
     assert.equal(results.size, 15);
 
     const thrown = failed(results.get(threw));
@@ -315,7 +311,7 @@ describe("over SSH (3 nodes)", () => {
   });
 
   test("cwd and env of submit.with() reach the job on a node; the submitter's environment does not", { timeout: 45_000 }, async (t) => {
-    const malocher = freshMalocher(t);
+    const malocher = freshMalocher(t, "jobs");
     const otherCwd = tempDir("ssh-cwd");
     t.after(() => removeDir(otherCwd));
     process.env["MALOCHER_TEST_SECRET"] = "hunter2";
@@ -327,7 +323,7 @@ describe("over SSH (3 nodes)", () => {
     } finally {
       delete process.env["MALOCHER_TEST_SECRET"];
     }
-    const results = await collect(malocher.processAll({ ...sshOptions(cluster), sshMachines: [cluster.nodes[1]!.machine] }));
+    const results = await collect(malocher.processAll({ ...harnessSshOptions(cluster), sshMachines: [cluster.nodes[1]!.machine] }));
     type Seen = ReturnType<typeof surroundings>;
     const a = succeeded(results.get(plain)).value as Seen;
     const b = succeeded(results.get(withOptions)).value as Seen;

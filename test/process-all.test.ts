@@ -10,22 +10,11 @@ import { after, before, describe, test } from "node:test";
 import { Malocher, MalocherError, results as topLevelResults, type JobResult } from "malocher";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { square, train } from "./fixtures/jobs/jobs.js";
-import {
-  childrenOf,
-  collect,
-  describeRun,
-  fixtures,
-  isAlive,
-  killIfOurs,
-  lastJsonLine,
-  removeDir,
-  root,
-  runFixture,
-  runNode,
-  tempDir,
-  tsx,
-  waitFor,
-} from "./fixtures/jobs/support.js";
+import { describeRun, fixtures, killIfOurs, lastJsonLine, root, runFixture, runNode, tsx } from "./fixtures/jobs/support.js";
+import { childrenOf, isAlive } from "./support/processes.js";
+import { collect } from "./support/results.js";
+import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
+import { waitFor } from "./support/wait.js";
 
 const TIMEOUT = { timeout: 30_000 };
 
@@ -36,12 +25,6 @@ before(async () => {
 after(async () => {
   await cluster?.close();
 });
-
-function fresh(t: { after(fn: () => void): void }, prefix = "run"): Malocher {
-  const dir = tempDir(prefix);
-  t.after(() => removeDir(dir));
-  return new Malocher({ dir });
-}
 
 /** The environment of a child that submits into `dir` with the top-level functions. */
 function envWithDir(dir: string): NodeJS.ProcessEnv {
@@ -60,7 +43,7 @@ function values(results: Map<string, JobResult>): unknown[] {
 
 describe("processAll and results", () => {
   test("a second processAll on a finished directory yields nothing and returns at once", TIMEOUT, async (t) => {
-    const malocher = fresh(t);
+    const malocher = freshMalocher(t, "run");
     const ids = [1, 2, 3, 4, 5].map((x) => malocher.submit(square, x));
     const first = await collect(malocher.processAll());
     assert.deepEqual(new Set(first.keys()), new Set(ids));
@@ -72,7 +55,7 @@ describe("processAll and results", () => {
   });
 
   test("results() yields every finished job, failed ones too, and nothing that has not run", TIMEOUT, async (t) => {
-    const malocher = fresh(t);
+    const malocher = freshMalocher(t, "run");
     const ids = [10, 11, 12, 13].map((seed) => malocher.submit(train, seed));
     await collect(malocher.processAll());
     const notRun = malocher.submit(square, 3);
@@ -103,7 +86,7 @@ describe("processAll and results", () => {
   });
 
   test("jobs: [ids] yields only those jobs, also ones that had finished already", TIMEOUT, async (t) => {
-    const malocher = fresh(t);
+    const malocher = freshMalocher(t, "run");
     const done = malocher.submit(square, 100);
     await collect(malocher.processAll());
     const ids = Array.from({ length: 12 }, (_, x) => malocher.submit(square, x));
@@ -114,7 +97,7 @@ describe("processAll and results", () => {
   });
 
   test("jobs: [ids] runs only those jobs; the others stay queued", TIMEOUT, async (t) => {
-    const malocher = fresh(t);
+    const malocher = freshMalocher(t, "run");
     const ids = Array.from({ length: 12 }, (_, x) => malocher.submit(square, x));
     const chosen = [ids[2]!, ids[5]!, ids[9]!];
     const results = await collect(malocher.processAll({ jobs: chosen }));
@@ -130,7 +113,7 @@ describe("processAll and results", () => {
   });
 
   test("jobs: [ids] with an unknown id rejects with JOB_NOT_FOUND", TIMEOUT, async (t) => {
-    const malocher = fresh(t);
+    const malocher = freshMalocher(t, "run");
     malocher.submit(square, 1);
     await assert.rejects(collect(malocher.processAll({ jobs: ["000000000-0123456789ab"] })), (error: unknown) => {
       assert.ok(error instanceof MalocherError);
@@ -141,7 +124,7 @@ describe("processAll and results", () => {
   });
 
   test("jobs another process submitted before the call are run and yielded too", TIMEOUT, async (t) => {
-    const malocher = fresh(t);
+    const malocher = freshMalocher(t, "run");
     const run = await runFixture("submit-squares.ts", ["10", "100"], { env: envWithDir(malocher.dir) });
     assert.equal(run.code, 0, describeRun(run));
     const theirs = lastJsonLine<string[]>(run);
@@ -155,7 +138,7 @@ describe("processAll and results", () => {
   });
 
   test("4 processes submitting 50 jobs each into one directory at once: 200 unique ids, all run", { timeout: 60_000 }, async (t) => {
-    const malocher = fresh(t);
+    const malocher = freshMalocher(t, "run");
     const runs = await Promise.all(
       [0, 1, 2, 3].map((i) => runFixture("submit-squares.ts", ["50", String(i * 50)], { env: envWithDir(malocher.dir) })),
     );

@@ -14,18 +14,16 @@
  * - `codeChanged`, and warm workers that loaded a module which changed since.
  *
  * Each test ends by checking that the agents and workers it started are gone and that no child
- * of a job is left (see fixtures/faults/process-census.ts for how "ours" is told apart).
+ * of a job is left (see support/census.ts for how "ours" is told apart).
  */
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Malocher, MalocherError, type JobResult, type ProcessAllOptions, type RunEvent } from "malocher";
+import { Malocher, MalocherError, type JobResult } from "malocher";
 import {
   double,
   doubleAfterGate,
@@ -38,7 +36,12 @@ import {
   killItself,
   throwAlways,
 } from "./fixtures/faults/jobs.js";
-import { census, killPids, waitForNoLeftovers, type Census } from "./fixtures/faults/process-census.js";
+import { census, waitForNoLeftovers, type Census } from "./support/census.js";
+import { isAlive, killPids } from "./support/processes.js";
+import { record, stopActiveRuns } from "./support/recording.js";
+import { collect } from "./support/results.js";
+import { removeDir, tempDir } from "./support/temp.js";
+import { waitUntil, within } from "./support/wait.js";
 
 /** Local agents inherit this process's environment: the tag tells our agents and workers apart. */
 const TAG = `MALOCHER_TEST_TAG=run-options-${randomBytes(4).toString("hex")}`;
@@ -65,7 +68,7 @@ let gate: string;
 let baseline: Census;
 
 beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), "malocher-run-options-"));
+  root = tempDir("run-options");
   malocher = new Malocher({ dir: join(root, "malocher") });
   starts = join(root, "starts");
   gate = join(root, "gate");
@@ -73,10 +76,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const { stop, recording } of activeRuns) {
-    stop.abort(new Error("the test ended"));
-    await within(recording.done, 15_000, "stopping a run the test left").catch(() => {});
-  }
+  await stopActiveRuns();
   // A failed test may leave its processes: kill ours (those above the baseline) for the next one.
   const now = census(ENV_TAGS, root);
   killPids([
@@ -84,80 +84,11 @@ afterEach(async () => {
     ...now.workers.filter((pid) => !baseline.workers.includes(pid)),
     ...now.marked,
   ]);
-  await rm(root, { recursive: true, force: true });
+  removeDir(root);
 });
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-/** Rejects if `promise` does not settle within `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `condition` until it holds; throws naming `what` after `ms`. */
-async function waitUntil(condition: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-/** Every `[jobId, result]` of an iteration; a job yielded twice fails the test. */
-async function collect(iterable: AsyncIterable<[string, JobResult]>): Promise<Map<string, JobResult>> {
-  const results = new Map<string, JobResult>();
-  for await (const [jobId, result] of iterable) {
-    assert.ok(!results.has(jobId), `job ${jobId} was yielded twice`);
-    results.set(jobId, result);
-  }
-  return results;
-}
-
-/** A run in the background: its events and results as they come, and how it ended. */
-interface Recording {
-  events: RunEvent[];
-  results: Map<string, JobResult>;
-  /** Jobs yielded more than once (must stay empty). */
-  duplicates: string[];
-  /** What the iteration threw, if it did. */
-  error: unknown;
-  finished: boolean;
-  done: Promise<void>;
-}
-
-/** Runs still going; afterEach stops them, so a failed test's run cannot spill into the next. */
-const activeRuns = new Set<{ stop: AbortController; recording: Recording }>();
-
-function record(m: Malocher, options: Omit<ProcessAllOptions, "dir">): Recording {
-  const recording: Recording = { events: [], results: new Map(), duplicates: [], error: undefined, finished: false, done: Promise.resolve() };
-  const stop = new AbortController();
-  const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
-  const entry = { stop, recording };
-  activeRuns.add(entry);
-  recording.done = (async () => {
-    try {
-      for await (const [jobId, result] of m.processAll({ ...options, signal, onEvent: (event) => recording.events.push(event) })) {
-        if (recording.results.has(jobId)) recording.duplicates.push(jobId);
-        recording.results.set(jobId, result);
-      }
-    } catch (error) {
-      recording.error = error;
-    } finally {
-      recording.finished = true;
-      activeRuns.delete(entry);
-    }
-  })();
-  return recording;
-}
 
 /** Names of the attempts recorded in `starts` (one entry per attempt: `name`). */
 function attemptsRecorded(): string[] {
@@ -195,16 +126,6 @@ function assertValue(results: Map<string, JobResult>, jobId: string, value: unkn
 /** Every result in the directory, by job id (each job has at most one result file by design). */
 async function storedResults(m: Malocher = malocher): Promise<Map<string, JobResult>> {
   return collect(m.results());
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.charAt(stat.lastIndexOf(")") + 2);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
 }
 
 function readPid(file: string): number {

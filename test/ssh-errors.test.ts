@@ -12,8 +12,7 @@ import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
-import { appendFile, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { appendFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -31,6 +30,10 @@ import {
 import { AgentServer } from "../packages/supervisor/dist/cluster/agent-server.js";
 import { startSshNodes, type SshNode, type SshNodes } from "./harness/sshd-nodes.js";
 import { double } from "./fixtures/ssh/jobs.js";
+import { collect } from "./support/results.js";
+import { harnessSshOptions } from "./support/ssh.js";
+import { removeDir, tempDir } from "./support/temp.js";
+import { within } from "./support/wait.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -65,12 +68,12 @@ let root: string;
 let malocher: Malocher;
 
 beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), "malocher-ssh-errors-"));
+  root = tempDir("ssh-errors");
   malocher = new Malocher({ dir: join(root, "malocher") });
 });
 
 afterEach(async () => {
-  await rm(root, { recursive: true, force: true });
+  removeDir(root);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -98,30 +101,7 @@ function fingerprint(node: SshNode): string {
 
 /** processAll options for these machines with the harness's user and key. */
 function sshOptions(sshMachines: string[], knownHosts: string, more: Omit<ProcessAllOptions, "dir"> = {}): Omit<ProcessAllOptions, "dir"> {
-  return { sshMachines, sshUsername: cluster.user, sshPrivateKey: cluster.privateKey, knownHosts, slots: 2, ...more };
-}
-
-/** Rejects if `promise` does not settle within `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Every `[jobId, result]` of an iteration; a job yielded twice fails the test. */
-async function collect(iterable: AsyncIterable<[string, JobResult]>): Promise<Map<string, JobResult>> {
-  const results = new Map<string, JobResult>();
-  for await (const [jobId, result] of iterable) {
-    assert.ok(!results.has(jobId), `job ${jobId} was yielded twice`);
-    results.set(jobId, result);
-  }
-  return results;
+  return { ...harnessSshOptions(cluster), sshMachines, knownHosts, slots: 2, ...more };
 }
 
 /** Asserts that exactly the jobs `inputs` (jobId → x) finished, each ok with 2x, on one of `hosts`. */

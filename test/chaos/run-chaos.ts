@@ -3,7 +3,7 @@
  * worker processes, agents, sshd sessions and the supervisor, and SIGSTOPs/SIGCONTs agents.
  * Afterwards every job must have exactly one correct result, and no process may be left over.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { Malocher, type JobResult } from "malocher";
 import { directoryLayout } from "@malocher/protocol";
 import { startSshNodes, type SshNodes } from "../harness/sshd-nodes.js";
+import { commandLine, pgrep, procIds, signal } from "../support/processes.js";
 import { work } from "./jobs.js";
 
 /** What a chaos run did and found. */
@@ -82,11 +83,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         log(`fault ${n + 1}: killed the supervisor`);
         continue;
       }
-      const pid = pick(kind === "killWorker" ? pids("worker-main.js") : pids("agent/dist/main.js"));
+      const pid = pick(kind === "killWorker" ? pgrep("worker-main.js") : pgrep("agent/dist/main.js"));
       if (pid === undefined) continue;
       if (kind === "killSshSession") {
         const sshd = parentOf(pid);
-        if (sshd === undefined || !commandOf(sshd).startsWith("sshd")) continue;
+        if (sshd === undefined || !commandLine(sshd).startsWith("sshd")) continue;
         signal(sshd, "SIGKILL");
       } else if (kind === "stopAgent") {
         signal(pid, "SIGSTOP");
@@ -151,16 +152,8 @@ function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
 }
 
-function pids(pattern: string): number[] {
-  try {
-    return execFileSync("pgrep", ["-f", pattern], { encoding: "utf8" }).trim().split("\n").map(Number).filter((pid) => pid !== process.pid);
-  } catch {
-    return [];
-  }
-}
-
 function countOurProcesses(): number {
-  return pids("worker-main.js").length + pids("agent/dist/main.js").length;
+  return pgrep("worker-main.js").length + pgrep("agent/dist/main.js").length;
 }
 
 async function waitForProcessCount(baseline: number, ms: number): Promise<number> {
@@ -176,25 +169,11 @@ function pick(values: number[]): number | undefined {
   return values[Math.floor(Math.random() * values.length)];
 }
 
+/** The parent of `pid`, or undefined if it is gone. */
 function parentOf(pid: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    return procIds(pid).ppid;
   } catch {
     return undefined;
   }
-}
-
-function commandOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
-  } catch {
-    return "";
-  }
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {}
 }
