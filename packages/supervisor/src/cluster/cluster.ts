@@ -25,10 +25,10 @@ export interface ClusterSettings extends Omit<NodeSessionSettings, "dir"> {
   nodes: NodeTarget[] | "local";
   /** A lease unchanged this long (on our clock) marks its agent dead. */
   leaseTimeoutMs: number;
+  /** A lost node is started again this many times in a row before it is set aside. */
+  maxNodeRestarts: number;
 }
 
-/** A lost node is started again this many times in a row before it is set aside. */
-const MAX_RESTARTS = 5;
 /** A node that stayed ready this long has its restart count forgiven. */
 const STABLE_MS = 60_000;
 const SWEEP_INTERVAL_MS = 2000;
@@ -48,7 +48,7 @@ interface Machine {
 /**
  * The machines of one run and their sessions, sharing one agent server. A node that is lost is
  * recovered (its jobs requeued) and started again with exponential backoff and jitter, until it
- * failed {@link MAX_RESTARTS} times in a row; a node that never got ready is set aside at once.
+ * failed `maxNodeRestarts` times in a row; a node that never got ready is set aside at once.
  * Emits every {@link RunEvent}, `unusable` with `NO_USABLE_NODES` once no node is left, and
  * `drained` once every agent stopped after {@link Cluster.drain}.
  */
@@ -198,11 +198,11 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
       return;
     }
     if (Date.now() - machine.readySince > STABLE_MS && machine.readySince > 0) machine.restarts = 0;
-    if (machine.restarts >= MAX_RESTARTS) {
+    if (machine.restarts >= this.settings.maxNodeRestarts) {
       machine.done = true;
       const why = new MalocherError(
         "NODE_LOST",
-        `${machine.label} was set aside after ${MAX_RESTARTS} failed restarts; the run goes on without it. Last error: ${session.error?.message ?? "unknown"}`,
+        `${machine.label} was set aside after ${machine.restarts} failed restarts; the run goes on without it. Last error: ${session.error?.message ?? "unknown"}`,
       );
       this.emitNode(machine, "failed", why);
       this.checkUsable();
