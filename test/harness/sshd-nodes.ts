@@ -12,7 +12,7 @@
  * "Testing over a real network file system" in DESIGN.md. That mode needs root, `unshare`,
  * `sshfs`, `pgrep` and `/dev/fuse`.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { readFileSync, readlinkSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as net from "node:net";
@@ -166,6 +166,23 @@ export interface SshNodesOptions {
    * directory over a non-empty one fails with EPERM (not ENOTEMPTY).
    */
   sshfsShare?: string;
+  /**
+   * Nodes that only a jump host can reach, for ProxyJump tests: the sshd of each node in `nodes`
+   * runs in a private network namespace (with its own loopback, where it listens on its usual
+   * 127.0.0.x address), so nothing outside can connect to it: a direct connection is refused.
+   * Node `jumpHost` (not in `nodes`) is reachable as usual, but each of its SSH sessions runs in
+   * that namespace: its sshd is started per connection in inetd mode (`sshd -i`) inside the
+   * namespace, by a listener of this process on the node's address. So TCP forwarding through
+   * the jump host (`ssh -J`, ssh2 `forwardOut`) reaches the hidden nodes, and their remote
+   * forwards lead back through the jump host. Needs root, `unshare`, `nsenter` and `ip`.
+   *
+   * Why a namespace and not sshd's `Match Address`/`from=`: on one machine a connection to any
+   * 127.0.0.x comes from 127.0.0.1 (source address selection uses the loopback route's preferred
+   * source; measured: a connection from 127.0.0.1 to 127.0.0.3 and sshd's own forwarding look the
+   * same), so the address cannot tell a jump host's connection from a direct one.
+   * `stopNode`, `startNode` and `changeHostKey` work for these nodes too.
+   */
+  behindJumpHost?: { jumpHost: number; nodes: number[] };
 }
 
 interface NodeState {
@@ -179,6 +196,49 @@ interface NodeState {
   queue: Promise<void>;
   /** In sshfs mode: how this node mounts the share. */
   sshfs?: SshfsMount;
+  /** With behindJumpHost: `/proc/<pid>/ns/net` of the private network for a hidden node. */
+  netns?: string;
+  /** With behindJumpHost, for the jump host: sshd runs per connection in `netns`, this accepts them. */
+  inetd?: { netns: string; server: net.Server | undefined };
+}
+
+/** A process that holds a private network namespace (loopback up) open while it lives. */
+interface NetnsHolder {
+  pid: number;
+  path: string;
+  kill(): Promise<void>;
+}
+
+async function startNetnsHolder(): Promise<NetnsHolder> {
+  // unshare execs sh, which execs sleep: one process, whose namespace the others enter.
+  const child = spawn("unshare", ["-n", "sh", "-c", "ip link set lo up && echo up && exec sleep 2147483647"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const up = await new Promise<boolean>((resolve) => {
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("up")) resolve(true);
+    });
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.once("exit", () => resolve(false));
+    child.once("error", (error) => {
+      output += error.message;
+      resolve(false);
+    });
+  });
+  if (!up || child.pid === undefined) throw new Error(`startSshNodes: cannot create a private network namespace: ${output.trim()}`);
+  const pid = child.pid;
+  return {
+    pid,
+    path: `/proc/${pid}/ns/net`,
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
 }
 
 /** How one node mounts the share, and the processes doing it. */
@@ -225,13 +285,24 @@ export async function startSshNodes(count: number, options: SshNodesOptions = {}
     throw new Error(`startSshNodes: count must be an integer in 1..250, got ${count}`);
   }
   if (options.sshfsShare !== undefined) await checkSshfsShare(options.sshfsShare, count);
+  const jump = options.behindJumpHost;
+  if (jump !== undefined) {
+    const indexes = [jump.jumpHost, ...jump.nodes];
+    if (indexes.some((i) => !Number.isInteger(i) || i < 0 || i >= count) || jump.nodes.includes(jump.jumpHost)) {
+      throw new Error(`startSshNodes: behindJumpHost needs node indexes below ${count}, the jump host not among the hidden nodes`);
+    }
+    if (options.sshfsShare !== undefined) throw new Error("startSshNodes: behindJumpHost and sshfsShare do not go together");
+  }
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "malocher-sshd-"));
   await fs.chmod(dir, 0o700);
   const states: NodeState[] = [];
+  let holder: NetnsHolder | undefined;
   try {
-    return await setUp(dir, count, options, states);
+    if (jump !== undefined) holder = await startNetnsHolder();
+    return await setUp(dir, count, options, states, holder);
   } catch (error) {
     await Promise.allSettled(states.map((s) => stopDaemon(s)));
+    await holder?.kill();
     await fs.rm(dir, { recursive: true, force: true });
     throw error;
   }
@@ -242,6 +313,7 @@ async function setUp(
   count: number,
   options: SshNodesOptions,
   states: NodeState[],
+  holder: NetnsHolder | undefined,
 ): Promise<SshNodes> {
   const privateKey = path.join(dir, "id_ed25519");
   const wrongKey = path.join(dir, "wrong_ed25519");
@@ -310,6 +382,8 @@ async function setUp(
       for (const [i, address] of addresses.entries()) {
         const node = { index: i, address, port, machine: `${address}:${port}`, hostKeyPath: hostKeys[i]! };
         const state = await makeState(String(i), node);
+        if (holder !== undefined && options.behindJumpHost?.nodes.includes(i)) state.netns = holder.path;
+        if (holder !== undefined && options.behindJumpHost?.jumpHost === i) state.inetd = { netns: holder.path, server: undefined };
         if (share !== undefined) {
           const sshLog = path.join(dir, `sshfs_${i}.ssh.log`);
           state.sshfs = {
@@ -416,6 +490,7 @@ async function setUp(
         );
         // After the nodes: their sshfs are the file server's clients.
         if (fileServer) stopped.push(...(await Promise.allSettled([stopDaemon(fileServer)])));
+        await holder?.kill();
         await fs.rm(dir, { recursive: true, force: true });
         const errors = stopped.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
         if (errors.length > 0) throw new AggregateError(errors, "SshNodes.close: some sshd did not stop");
@@ -441,6 +516,7 @@ class SshdStartError extends Error {
  * In sshfs mode the daemon starts in a new mount namespace, after sshfs has mounted the share there.
  */
 async function startDaemon(state: NodeState): Promise<void> {
+  if (state.inetd) return startInetd(state, state.inetd);
   if (state.pid !== undefined && isAlive(state.pid)) return;
   const { node, conf, log, pidFile, sshfs } = state;
   // An sshfs whose sshd died on its own: its mount namespace is of no use any more.
@@ -459,7 +535,7 @@ async function startDaemon(state: NodeState): Promise<void> {
   try {
     // Without -D sshd forks into the background: it returns once its config and host key are
     // read, but it binds the port (and writes the pid file) only afterwards, in the daemon.
-    const sshd = [SSHD, "-f", conf, "-E", log];
+    const sshd = [...(state.netns ? ["nsenter", `--net=${state.netns}`] : []), SSHD, "-f", conf, "-E", log];
     if (!sshfs) {
       await execFileAsync(sshd[0]!, sshd.slice(1), { timeout: DEADLINE_MS });
     } else {
@@ -492,7 +568,8 @@ async function startDaemon(state: NodeState): Promise<void> {
     const pid = await readPid(pidFile);
     if (pid !== undefined) {
       if (!isAlive(pid)) await fail(`exited right after start (pid ${pid})`);
-      if ((await probe(node.address, node.port)) === "ssh") {
+      // A node in a private network cannot be probed from here; its pid file says it listens.
+      if (state.netns !== undefined || (await probe(node.address, node.port)) === "ssh") {
         state.pid = pid;
         return;
       }
@@ -518,6 +595,7 @@ async function stopDaemon(state: NodeState): Promise<void> {
 }
 
 async function stopSshd(state: NodeState): Promise<void> {
+  if (state.inetd) return stopInetd(state.inetd);
   const pid = state.pid ?? (await readPid(state.pidFile));
   // No pid: it never came up (or is already stopped), and whatever listens on its port is not ours.
   if (pid === undefined) return;
@@ -534,6 +612,36 @@ async function stopSshd(state: NodeState): Promise<void> {
   if (!(await waitFor(async () => (await probe(address, port)) === "refused", DEADLINE_MS))) {
     throw new Error(`${state.node.machine} still accepts connections after its sshd was stopped`);
   }
+}
+
+/**
+ * The jump host of behindJumpHost: accepts on the node's address here and runs `sshd -i` for each
+ * connection inside the private network. The socket is handed over unread (`pauseOnConnect`).
+ */
+async function startInetd(state: NodeState, inetd: NonNullable<NodeState["inetd"]>): Promise<void> {
+  if (inetd.server !== undefined) return;
+  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+    const child = spawn("nsenter", [`--net=${inetd.netns}`, SSHD, "-i", "-f", state.conf, "-E", state.log], {
+      stdio: [socket, socket, "ignore"],
+    });
+    child.once("error", () => socket.destroy());
+    child.once("spawn", () => socket.destroy()); // the child has its own copy of the descriptor
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(new SshdStartError(`jump host ${state.node.machine} cannot listen: ${error.message}`, error.code === "EADDRINUSE")),
+    );
+    server.listen({ host: state.node.address, port: state.node.port, exclusive: true }, () => resolve());
+  });
+  inetd.server = server;
+}
+
+/** Stops accepting; sessions already running go on, as with a stopped sshd. */
+async function stopInetd(inetd: NonNullable<NodeState["inetd"]>): Promise<void> {
+  const server = inetd.server;
+  if (server === undefined) return;
+  inetd.server = undefined;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
 /**

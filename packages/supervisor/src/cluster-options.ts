@@ -1,6 +1,6 @@
 import { MalocherError, type JobRunOptions } from "@malocher/protocol";
 import type { ClusterSettings } from "./cluster/cluster.js";
-import { resolveNodeTargets, type SshOptions } from "./ssh/node-target.js";
+import { resolveNodeTargets, type NodeTarget, type SshOptions } from "./ssh/node-target.js";
 import { checkRunOptions } from "./submit/job-options.js";
 import { prepareSharedDirectory } from "@malocher/agent";
 
@@ -26,6 +26,8 @@ export interface ClusterOptions extends SshOptions, JobRunOptions {
    * warns instead of refusing with `SHARED_DIR_INSECURE`. Specs are still signed and verified.
    */
   allowSharedWriters?: boolean;
+  /** A lost node is started again (with exponential backoff) this many times in a row before it is set aside. Default 5. */
+  maxNodeRestarts?: number;
   /** Where warnings go (default: stderr). */
   onWarning?: (warning: string) => void;
 }
@@ -36,14 +38,17 @@ const DEFAULT_RETRIES = 3;
 /** Checks cluster options and fills in the defaults. */
 export function clusterSettings(dir: string, options: ClusterOptions): ClusterSettings {
   const run = checkRunOptions(options, "processAll");
+  const nodes = options.sshMachines === undefined ? "local" : resolveNodeTargets(options);
+  if (nodes !== "local") warnAboutUncheckedHostKeys(nodes, options);
   return {
     dir,
-    nodes: options.sshMachines === undefined ? "local" : resolveNodeTargets(options),
+    nodes,
     slots: options.slots ?? 0,
     disconnectGraceMs: DISCONNECT_GRACE_MS,
     heartbeatTimeoutMs: positive(options.heartbeatTimeoutMs, "heartbeatTimeoutMs") ?? 5000,
     leaseTimeoutMs: positive(options.leaseTimeoutMs, "leaseTimeoutMs") ?? 15000,
     allowSharedWriters: options.allowSharedWriters === true,
+    maxNodeRestarts: options.maxNodeRestarts ?? 5,
     run: {
       timeoutMs: run.timeoutMs ?? 0,
       retries: run.retries ?? DEFAULT_RETRIES,
@@ -59,6 +64,22 @@ function positive(value: number | undefined, name: string): number | undefined {
     throw new MalocherError("INVALID_OPTIONS", `{ ${name} } needs a whole number ≥ 1, got ${value}.`);
   }
   return value;
+}
+
+/** StrictHostKeyChecking no is allowed only when asked for, and then said loudly on every run. */
+function warnAboutUncheckedHostKeys(nodes: NodeTarget[], options: ClusterOptions): void {
+  const unchecked = new Set<string>();
+  const visit = (target: NodeTarget) => {
+    if (target.strictHostKeyChecking === "no") unchecked.add(`${target.label} (${target.host}:${target.port})`);
+    if (target.via !== undefined) visit(target.via);
+  };
+  nodes.forEach(visit);
+  if (unchecked.size === 0) return;
+  const warn = options.onWarning ?? ((warning: string) => process.stderr.write(`malocher: WARNING: ${warning}\n`));
+  warn(
+    `HOST KEYS ARE NOT CHECKED for ${[...unchecked].join(", ")} (StrictHostKeyChecking no): anyone on the network path ` +
+      `can impersonate these machines and read or change every job. Use accept-new or yes unless you know why not.`,
+  );
 }
 
 /** Opens (or creates) the shared directory for a run, passing its warnings on. */

@@ -33,6 +33,7 @@ program
   .option("--user <name>", "SSH user for machines that do not name one")
   .option("--identity <file>", "SSH private key file")
   .option("--known-hosts <file>", "OpenSSH known_hosts file (default ~/.ssh/known_hosts)")
+  .option("--ssh-config <file>", "OpenSSH client config read instead of ~/.ssh/config and /etc/ssh/ssh_config (none: no config)")
   .option("--slots <n>", "jobs at once per machine (default: its CPU count)", integer("--slots"))
   .option("--timeout <ms>", "kill each attempt of a job after this long (jobs may set their own)", integer("--timeout"))
   .option("--retries <n>", "retries after infrastructure failures (default 3)", integer("--retries"))
@@ -63,6 +64,7 @@ program
         ...(options.user === undefined ? {} : { sshUsername: options.user }),
         ...(options.identity === undefined ? {} : { sshPrivateKey: options.identity }),
         ...(options.knownHosts === undefined ? {} : { knownHosts: options.knownHosts }),
+        ...(options.sshConfig === undefined ? {} : { sshConfig: options.sshConfig }),
         ...(options.slots === undefined ? {} : { slots: options.slots }),
         ...(options.timeout === undefined ? {} : { timeoutMs: options.timeout }),
         ...(options.retries === undefined ? {} : { retries: options.retries }),
@@ -169,6 +171,7 @@ interface RunCliOptions {
   user?: string;
   identity?: string;
   knownHosts?: string;
+  sshConfig?: string;
   slots?: number;
   timeout?: number;
   retries?: number;
