@@ -79,6 +79,36 @@ echo "$(readlink /proc/self/ns/mnt)" $sshfs_pid $ssh_pid >"$mounter"
 exec "$@"
 `;
 
+/**
+ * Runs inside a node's fresh private mount namespace (`sh -c SCRIPT sh keep count path... sshd
+ * args...`): hides each path from the node, then becomes the node's sshd. A directory gets an
+ * empty tmpfs over it. A file is hidden by replacing its directory with a tmpfs of symlinks to
+ * everything else in it (into a bind mount of the original at `keep/<i>/orig`); the tmpfs is
+ * filled elsewhere and then moved into place, so that no tool the script needs disappears midway.
+ */
+const HIDE_NODE_SCRIPT = `
+keep=$1 count=$2
+shift 2
+i=0
+while [ "$i" -lt "$count" ]; do
+  p=$1
+  shift
+  i=$((i + 1))
+  if [ -d "$p" ]; then
+    mount -t tmpfs -o mode=0755 malocher-hidden "$p" || exit 1
+  else
+    d=\${p%/*} name=\${p##*/} k=$keep/$i
+    mkdir -p "$k/orig" "$k/stage" || exit 1
+    mount --bind "\${d:-/}" "$k/orig" || exit 1
+    mount -t tmpfs -o mode=0755 malocher-hidden "$k/stage" || exit 1
+    ln -s "$k/orig"/* "$k/stage/" || exit 1
+    rm -f "$k/stage/$name" || exit 1
+    mount --move "$k/stage" "\${d:-/}" || exit 1
+  fi
+done
+exec "$@"
+`;
+
 /** One node of a cluster started by {@link startSshNodes}. */
 export interface SshNode {
   /** 0-based position in {@link SshNodes.nodes}. */
@@ -183,6 +213,22 @@ export interface SshNodesOptions {
    * `stopNode`, `startNode` and `changeHostKey` work for these nodes too.
    */
   behindJumpHost?: { jumpHost: number; nodes: number[] };
+  /**
+   * Paths that a node does not have, by node index: what a machine looks like on which something
+   * is not installed or not mounted. That node's sshd runs in its own private mount namespace in
+   * which each path is hidden: an existing directory behind an empty tmpfs (so a shared directory
+   * below it is "not mounted" there), a file by a tmpfs over its directory that holds symlinks to
+   * everything else in that directory (so `/usr/bin/node` is missing but `/usr/bin/sh` works).
+   * The rest of the file system is the same as everywhere. Needs root and `unshare`; does not go
+   * together with `sshfsShare` or `behindJumpHost`. Do not hide a directory that holds the
+   * harness's own state (`os.tmpdir()` itself).
+   *
+   * @example
+   * ```ts
+   * const cluster = await startSshNodes(2, { hidePaths: { 1: [process.execPath] } }); // no Node on node 1
+   * ```
+   */
+  hidePaths?: Record<number, readonly string[]>;
 }
 
 interface NodeState {
@@ -196,6 +242,8 @@ interface NodeState {
   queue: Promise<void>;
   /** In sshfs mode: how this node mounts the share. */
   sshfs?: SshfsMount;
+  /** With hidePaths: what this node does not see, and where the script keeps its mounts. */
+  hide?: { paths: readonly string[]; keep: string };
   /** With behindJumpHost: `/proc/<pid>/ns/net` of the private network for a hidden node. */
   netns?: string;
   /** With behindJumpHost, for the jump host: sshd runs per connection in `netns`, this accepts them. */
@@ -293,6 +341,15 @@ export async function startSshNodes(count: number, options: SshNodesOptions = {}
     }
     if (options.sshfsShare !== undefined) throw new Error("startSshNodes: behindJumpHost and sshfsShare do not go together");
   }
+  if (options.hidePaths !== undefined) {
+    for (const [key, paths] of Object.entries(options.hidePaths)) {
+      const index = Number(key);
+      if (!Number.isInteger(index) || index < 0 || index >= count) throw new Error(`startSshNodes: hidePaths names node ${key}, not below ${count}`);
+      if (paths.some((p) => !path.isAbsolute(p) || p === "/")) throw new Error(`startSshNodes: hidePaths needs absolute paths other than /, got ${paths.join(", ")}`);
+    }
+    if (options.sshfsShare !== undefined || jump !== undefined) throw new Error("startSshNodes: hidePaths goes with neither sshfsShare nor behindJumpHost");
+    if (process.getuid?.() !== 0) throw new Error("startSshNodes: hidePaths needs root (a mount namespace per node)");
+  }
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "malocher-sshd-"));
   await fs.chmod(dir, 0o700);
   const states: NodeState[] = [];
@@ -382,6 +439,8 @@ async function setUp(
       for (const [i, address] of addresses.entries()) {
         const node = { index: i, address, port, machine: `${address}:${port}`, hostKeyPath: hostKeys[i]! };
         const state = await makeState(String(i), node);
+        const hidden = options.hidePaths?.[i];
+        if (hidden !== undefined && hidden.length > 0) state.hide = { paths: hidden, keep: path.join(dir, `hide_${i}`) };
         if (holder !== undefined && options.behindJumpHost?.nodes.includes(i)) state.netns = holder.path;
         if (holder !== undefined && options.behindJumpHost?.jumpHost === i) state.inetd = { netns: holder.path, server: undefined };
         if (share !== undefined) {
@@ -536,7 +595,14 @@ async function startDaemon(state: NodeState): Promise<void> {
     // Without -D sshd forks into the background: it returns once its config and host key are
     // read, but it binds the port (and writes the pid file) only afterwards, in the daemon.
     const sshd = [...(state.netns ? ["nsenter", `--net=${state.netns}`] : []), SSHD, "-f", conf, "-E", log];
-    if (!sshfs) {
+    if (state.hide) {
+      const { paths, keep } = state.hide;
+      await execFileAsync(
+        "unshare",
+        ["-m", "--propagation", "private", "sh", "-c", HIDE_NODE_SCRIPT, "sh", keep, String(paths.length), ...paths, ...sshd],
+        { timeout: DEADLINE_MS },
+      );
+    } else if (!sshfs) {
       await execFileAsync(sshd[0]!, sshd.slice(1), { timeout: DEADLINE_MS });
     } else {
       await fs.rm(sshfs.mounterFile, { force: true });

@@ -1,6 +1,7 @@
 export { submit, processAll, results, cancel, startCluster } from "./default-malocher.js";
 export { Malocher, type MalocherOptions, type SubmitFunction } from "./malocher.js";
 export { isMain } from "./is-main.js";
+export { checkNodes, type NodeCheck, type NodeCheckItem, type NodeCheckName } from "./check-nodes.js";
 export { secret, SecretValue } from "./submit/secret.js";
 export { MalocherError, type ErrorCode, type JobResult, type JobError, type FunctionRef, type JobState } from "@malocher/protocol";
 export type { ProcessAllOptions, RunOptions } from "./process-all.js";

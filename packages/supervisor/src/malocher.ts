@@ -7,6 +7,7 @@ import { processJobs, type ProcessAllOptions } from "./process-all.js";
 import { startClusterIn, type StartedCluster } from "./started-cluster.js";
 import { openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
 import type { RunEvent } from "./cluster/cluster.js";
+import { checkNodes, type NodeCheck } from "./check-nodes.js";
 import { prepareJob, type JobTarget } from "./submit/prepare-job.js";
 import type { JobOptions } from "./submit/job-options.js";
 import { submitJob } from "./store/submit-job.js";
@@ -76,6 +77,19 @@ export class Malocher {
   /** Starts agents that stay up between `processAll` calls; see {@link StartedCluster}. */
   startCluster(options: Omit<ClusterOptions, "dir"> & { onEvent?: (event: RunEvent) => void } = {}): Promise<StartedCluster> {
     return startClusterIn(this.dir, { allowSharedWriters: this.allowSharedWriters, ...options });
+  }
+
+  /**
+   * Checks that every machine of `sshMachines` can run jobs of this directory: SSH login, Node.js
+   * and the agent at the same paths as here, this directory shared and writable. See {@link checkNodes}.
+   *
+   * @example
+   * ```ts
+   * const bad = (await m.checkNodes({ sshMachines: ["node1", "node2"] })).filter((node) => !node.ok);
+   * ```
+   */
+  checkNodes(options: Omit<ClusterOptions, "dir">): Promise<NodeCheck[]> {
+    return checkNodes({ allowSharedWriters: this.allowSharedWriters, ...options, dir: this.dir });
   }
 
   /** Every finished job's `[jobId, result]`, oldest job first. */

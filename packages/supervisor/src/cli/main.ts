@@ -86,6 +86,48 @@ program
   });
 
 program
+  .command("nodes")
+  .description("check that every machine can run jobs: SSH, host key, Node.js, the shared directory; exits 1 if any has a problem")
+  .option("--hosts <file|list>", "a hosts file ([user@]host[:port] a line) or h1,h2,…")
+  .option("--port <port>", "SSH port for machines that do not name one", integer("--port"))
+  .option("--user <name>", "SSH user for machines that do not name one")
+  .option("--identity <file>", "SSH private key file")
+  .option("--known-hosts <file>", "OpenSSH known_hosts file (default ~/.ssh/known_hosts)")
+  .option("--ssh-config <file>", "OpenSSH client config read instead of ~/.ssh/config and /etc/ssh/ssh_config (none: no config)")
+  .addOption(sharedWritersOption())
+  .addOption(dirOption())
+  .addOption(jsonOption())
+  .addHelpText("after", "\nExample:\n  malocher nodes --hosts node1,alice@node2:2222 --dir /shared/alice/jobs")
+  .action(async (options: NodesCliOptions) => {
+    if (options.hosts === undefined) throw new MalocherError("INVALID_OPTIONS", "name the machines to check with --hosts");
+    const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
+    const nodes = await malocher.checkNodes({
+      sshMachines: readHosts(options.hosts),
+      ...(options.port === undefined ? {} : { sshPort: options.port }),
+      ...(options.user === undefined ? {} : { sshUsername: options.user }),
+      ...(options.identity === undefined ? {} : { sshPrivateKey: options.identity }),
+      ...(options.knownHosts === undefined ? {} : { knownHosts: options.knownHosts }),
+      ...(options.sshConfig === undefined ? {} : { sshConfig: options.sshConfig }),
+    });
+    if (options.json) {
+      for (const node of nodes) process.stdout.write(jsonLine(node));
+    } else {
+      const width = Math.max(...nodes.map((node) => node.host.length));
+      for (const node of nodes) {
+        const version = node.checks.find((check) => check.name === "node");
+        const summary = node.ok ? `ok   ${version?.detail ?? ""}` : `FAIL ${node.checks.filter((check) => !check.ok).map((check) => check.name).join(", ")}`;
+        console.log(`${node.host.padEnd(width)}  ${summary}`);
+        for (const check of node.checks) {
+          if (check.ok) continue;
+          console.log(`  ${check.name.padEnd(10)} ${check.detail}`);
+          if (check.fix !== undefined) console.log(`  ${"".padEnd(10)} fix: ${check.fix}`);
+        }
+      }
+    }
+    process.exitCode = nodes.every((node) => node.ok) ? 0 : 1;
+  });
+
+program
   .command("status")
   .description("count the directory's jobs per state and per node")
   .addOption(dirOption())
@@ -164,6 +206,18 @@ program
     process.stdout.write(logs.stdout);
     process.stderr.write(logs.stderr);
   });
+
+interface NodesCliOptions {
+  hosts?: string;
+  port?: number;
+  user?: string;
+  identity?: string;
+  knownHosts?: string;
+  sshConfig?: string;
+  allowSharedDirWriters?: boolean;
+  dir: string;
+  json?: boolean;
+}
 
 interface RunCliOptions {
   hosts?: string;
