@@ -207,6 +207,7 @@ program
     process.stderr.write(logs.stderr);
   });
 
+/** The SSH and directory options `run` and `nodes` share. */
 interface NodesCliOptions {
   hosts?: string;
   port?: number;
@@ -219,22 +220,13 @@ interface NodesCliOptions {
   json?: boolean;
 }
 
-interface RunCliOptions {
-  hosts?: string;
-  port?: number;
-  user?: string;
-  identity?: string;
-  knownHosts?: string;
-  sshConfig?: string;
+interface RunCliOptions extends NodesCliOptions {
   slots?: number;
   timeout?: number;
   retries?: number;
   retryOnError?: boolean;
   keepAlive?: boolean;
-  allowSharedDirWriters?: boolean;
   quiet?: boolean;
-  dir: string;
-  json?: boolean;
 }
 
 program.parseAsync().catch((error: unknown) => {

@@ -8,6 +8,7 @@
  */
 import { createHash, createHmac } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { globMatch } from "./glob-match.js";
 
 /** One element of a comma-separated host field, e.g. `*.example.com` or `!bad.example.com`. */
 export interface HostPattern {
@@ -234,31 +235,6 @@ function namesMatch(hosts: KnownHostNames, name: string): boolean {
 /** OpenSSH matches bytes; a latin1 string of the UTF-8 bytes makes `?` match one byte as well. */
 function bytesOf(text: string): string {
   return Buffer.from(text, "utf8").toString("latin1");
-}
-
-/** match_pattern: `*` matches any run of characters, `?` any one; no escapes, no classes. */
-function globMatch(subject: string, pattern: string): boolean {
-  let s = 0;
-  let p = 0;
-  let starP = -1;
-  let starS = 0;
-  while (s < subject.length) {
-    const pc = pattern[p];
-    if (pc === "*") {
-      starP = p++;
-      starS = s;
-    } else if (pc !== undefined && (pc === "?" || pc === subject[s])) {
-      p++;
-      s++;
-    } else if (starP >= 0) {
-      p = starP + 1;
-      s = ++starS;
-    } else {
-      return false;
-    }
-  }
-  while (pattern[p] === "*") p++;
-  return p === pattern.length;
 }
 
 function parseLine(text: string, line: number): KnownHostEntry | undefined {

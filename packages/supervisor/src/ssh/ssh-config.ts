@@ -14,6 +14,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { MalocherError } from "@malocher/protocol";
+import { globMatch } from "./glob-match.js";
 
 /** What the configuration says about one host; every field absent when nothing set it. */
 export interface SshConfigEntry {
@@ -331,29 +332,4 @@ function globFiles(pattern: string): string[] {
     for (const entry of names.sort()) if (!entry.startsWith(".") && globMatch(entry, name)) out.push(join(parent, entry));
   }
   return out;
-}
-
-/** OpenSSH's match_pattern: `*` any run, `?` any one character. */
-function globMatch(subject: string, pattern: string): boolean {
-  let s = 0;
-  let p = 0;
-  let starP = -1;
-  let starS = 0;
-  while (s < subject.length) {
-    const pc = pattern[p];
-    if (pc === "*") {
-      starP = p++;
-      starS = s;
-    } else if (pc !== undefined && (pc === "?" || pc === subject[s])) {
-      p++;
-      s++;
-    } else if (starP >= 0) {
-      p = starP + 1;
-      s = ++starS;
-    } else {
-      return false;
-    }
-  }
-  while (pattern[p] === "*") p++;
-  return p === pattern.length;
 }
