@@ -12,6 +12,7 @@ import {
 import { JobRun, type JobRunContext } from "./job-run.js";
 import { LeaseKeeper, killLeftoverWorkers } from "./lease-keeper.js";
 import { SupervisorLink } from "./link/supervisor-link.js";
+import type { SupervisorChannel, SupervisorChannelEvents } from "./link/supervisor-channel.js";
 import { claimJob, type ClaimedJob } from "./store/claim-job.js";
 import { requeueClaim } from "./store/requeue-claim.js";
 import { QueueScanner } from "./store/queue-scanner.js";
@@ -34,7 +35,7 @@ const HEARTBEAT_INTERVAL_MS = 1000;
 export class Agent {
   private state: AgentState = "starting";
   private readonly slots: number;
-  private readonly link: SupervisorLink;
+  private readonly link: SupervisorChannel;
   private readonly scanner: QueueScanner;
   private readonly wakeup = new Wakeup();
   private readonly running = new Map<string, JobRun>();
@@ -48,10 +49,18 @@ export class Agent {
   private resolveStopped!: () => void;
   private readonly finished = new Promise<void>((resolve) => (this.resolveStopped = resolve));
 
-  constructor(private readonly config: AgentLaunchConfig) {
+  /**
+   * @param openChannel how to reach the supervisor; by default the WebSocket of the launch config
+   *   (main.ts passes a `StdioLink` when the transport is `stdio`)
+   */
+  constructor(
+    private readonly config: AgentLaunchConfig,
+    openChannel: (events: SupervisorChannelEvents) => SupervisorChannel = (events) =>
+      new SupervisorLink(`ws://127.0.0.1:${config.port}/`, config.token, config.disconnectGraceMs, events),
+  ) {
     this.slots = config.slots > 0 ? config.slots : availableParallelism();
     this.scanner = new QueueScanner(config.dir);
-    this.link = new SupervisorLink(`ws://127.0.0.1:${config.port}/`, config.token, config.disconnectGraceMs, {
+    this.link = openChannel({
       connected: () => this.sayHello(),
       message: (message) => this.onMessage(message),
       lost: (reason) => void this.stop(`lost the supervisor: ${reason}`),
@@ -73,7 +82,7 @@ export class Agent {
 
   /** Starts the agent; resolves when it has stopped. */
   async run(): Promise<void> {
-    this.log(`starting: ${this.slots} slots, directory ${this.config.dir}`);
+    this.log(`starting: ${this.slots} slots, directory ${this.config.dir}, transport ${this.config.transport}`);
     const killed = await killLeftoverWorkers(this.config.dir);
     if (killed > 0) this.log(`killed ${killed} worker process group(s) left behind by a dead agent on this host`);
     await mkdir(directoryLayout.agentRunningDir(this.config.dir, this.config.agentId), { recursive: true });

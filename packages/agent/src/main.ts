@@ -2,23 +2,29 @@
  * The agent's entry point, started by the supervisor (over SSH, or as a child in local mode) as
  * `node main.js`. The launch config (with the tunnel token) arrives as the first line on stdin;
  * the end of stdin means the SSH session is gone, and the agent stops its jobs and exits.
+ * With the `stdio` transport (the node refuses port forwarding), the rest of stdin and all of
+ * stdout carry length-prefixed message frames; everything else the agent says goes to stderr.
  */
 import { MalocherError, parseAgentLaunchConfig } from "@malocher/protocol";
 import { Agent } from "./agent.js";
+import { StdioLink } from "./link/stdio-link.js";
 import { prepareSharedDirectory } from "./store/shared-directory.js";
 import { loadDirectoryKey } from "./store/directory-key.js";
 
-/** Reads stdin up to the first newline; stdin stays open (its end is our shutdown signal). */
-function readLaunchLine(): Promise<string> {
+/**
+ * Reads stdin up to the first newline; stdin stays open (its end is our shutdown signal). Returns
+ * the line and whatever came after it in the same chunk (frames, with the stdio transport).
+ */
+function readLaunchLine(): Promise<{ line: string; rest: Buffer }> {
   return new Promise((resolve, reject) => {
-    let buffered = "";
+    let buffered = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
-      buffered += chunk.toString("utf8");
-      const newline = buffered.indexOf("\n");
+      buffered = Buffer.concat([buffered, chunk]);
+      const newline = buffered.indexOf(0x0a);
       if (newline < 0) return;
       process.stdin.off("data", onData);
       process.stdin.off("end", onEnd);
-      resolve(buffered.slice(0, newline));
+      resolve({ line: buffered.subarray(0, newline).toString("utf8"), rest: buffered.subarray(newline + 1) });
     };
     const onEnd = () => reject(new MalocherError("AGENT_START_FAILED", "stdin closed before the launch config arrived"));
     process.stdin.on("data", onData);
@@ -26,16 +32,32 @@ function readLaunchLine(): Promise<string> {
   });
 }
 
+/**
+ * Takes stdout for the message frames: returns a writer to the real stdout and sends every other
+ * write to it (console.log included, which writes through `process.stdout.write`) to stderr, so
+ * that no stray line can corrupt the frame stream.
+ */
+function takeStdoutForFrames(): (bytes: Uint8Array) => void {
+  const stdout = process.stdout;
+  const writeFrame = stdout.write.bind(stdout);
+  const stderrWrite = process.stderr.write.bind(process.stderr) as (...args: unknown[]) => boolean;
+  stdout.write = ((...args: unknown[]) => stderrWrite(...args)) as typeof stdout.write;
+  return (bytes) => void writeFrame(bytes);
+}
+
 // When the supervisor dies, our stdout and stderr go with it: a log line must not kill the
 // shutdown that puts our jobs back in the queue.
 for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
 
 async function main(): Promise<void> {
-  const config = parseAgentLaunchConfig(await readLaunchLine());
+  const { line, rest } = await readLaunchLine();
+  const config = parseAgentLaunchConfig(line);
+  const writeFrame = config.transport === "stdio" ? takeStdoutForFrames() : undefined;
   const warnings = prepareSharedDirectory(config.dir, { create: false, allowSharedWriters: config.allowSharedWriters });
   for (const warning of warnings) process.stderr.write(`malocher agent: WARNING: ${warning}\n`);
   loadDirectoryKey(config.dir, { create: false });
-  const agent = new Agent(config);
+  const agent =
+    writeFrame === undefined ? new Agent(config) : new Agent(config, (events) => new StdioLink(process.stdin, rest, writeFrame, events));
   process.stdin.on("data", () => {}); // keep flowing so that "end" is seen
   process.stdin.on("end", () => void agent.stop("its SSH session ended (stdin closed)"));
   process.stdin.on("error", () => void agent.stop("its SSH session ended (stdin failed)"));

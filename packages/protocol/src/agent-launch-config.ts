@@ -2,6 +2,13 @@ import { MalocherError } from "./malocher-error.js";
 import { numberField, stringField } from "./record-fields.js";
 
 /**
+ * How an agent's messages travel: a WebSocket through an SSH remote forward (or straight to the
+ * supervisor in local mode), or length-prefixed frames on the agent's own stdin/stdout when the
+ * node's sshd refuses port forwarding (`AllowTcpForwarding no`).
+ */
+export type TransportKind = "websocket" | "stdio";
+
+/**
  * What the supervisor tells an agent at launch, as one JSON line on the agent's stdin (never
  * argv or the environment: it holds the tunnel token).
  */
@@ -10,9 +17,11 @@ export interface AgentLaunchConfig {
   agentId: string;
   /** The shared directory, as the node sees it. */
   dir: string;
+  /** How the agent talks to its supervisor; with `stdio`, `port` and `token` are unused. */
+  transport: TransportKind;
   /** Where the agent's WebSocket connects: `ws://127.0.0.1:<port>/`. */
   port: number;
-  /** The per-run secret the supervisor checks on connect. */
+  /** The per-run secret the supervisor checks on connect (empty with `stdio`: the SSH channel is the authentication). */
   token: string;
   /** The machine as the user named it; stamped on every result. */
   host: string;
@@ -30,7 +39,10 @@ export function parseAgentLaunchConfig(line: string): AgentLaunchConfig {
     const record = JSON.parse(line) as unknown;
     if (typeof record !== "object" || record === null) throw new TypeError("not an object");
     const fields = record as Record<string, unknown>;
+    const transport = fields["transport"] ?? "websocket";
+    if (transport !== "websocket" && transport !== "stdio") throw new TypeError(`field "transport" should be "websocket" or "stdio"`);
     return {
+      transport,
       agentId: stringField(fields, "agentId"),
       dir: stringField(fields, "dir"),
       port: numberField(fields, "port"),

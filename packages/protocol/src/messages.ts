@@ -1,5 +1,6 @@
 /**
- * Messages on the WebSocket between an agent and its supervisor: small control frames only.
+ * Messages between an agent and its supervisor (on a WebSocket, or as length-prefixed frames on
+ * the agent's stdin/stdout): small control frames only.
  * Job specs, arguments, results and logs travel through the shared directory.
  */
 

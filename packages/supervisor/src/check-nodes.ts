@@ -1,7 +1,7 @@
 import { rm, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Client as SshClient } from "ssh2";
-import { MalocherError, directoryLayout, randomHex } from "@malocher/protocol";
+import { MalocherError, directoryLayout, randomHex, type TransportKind } from "@malocher/protocol";
 import { openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
 import { agentCommand } from "./cluster/agent-process.js";
 import { connectSsh } from "./ssh/connect-ssh.js";
@@ -29,6 +29,12 @@ export interface NodeCheck {
   ok: boolean;
   /** The checks run; only `ssh` when the node could not be logged in to. */
   checks: NodeCheckItem[];
+  /**
+   * How an agent there will talk to the supervisor: `websocket` through a forwarded port, or
+   * `stdio` (its SSH session's stdin/stdout) because the node refuses port forwarding. Also said
+   * in the `ssh` check's detail; absent when the node could not be logged in to.
+   */
+  transport?: TransportKind;
 }
 
 /** Minimum Node.js version of an agent. */
@@ -90,17 +96,37 @@ async function checkNode(target: NodeTarget, expected: Expected): Promise<NodeCh
     return finish(target, [sshFailure(error, target)]);
   }
   try {
-    const ssh: NodeCheckItem = { name: "ssh", ok: true, detail: `logged in as ${target.username} at ${target.host}:${target.port}` };
+    const transport = await probeTransport(client);
+    const how =
+      transport === "websocket"
+        ? "agent transport: websocket (port forwarding works)"
+        : "agent transport: stdio (the node refuses port forwarding, so agents talk over their SSH session's stdin/stdout)";
+    const ssh: NodeCheckItem = { name: "ssh", ok: true, detail: `logged in as ${target.username} at ${target.host}:${target.port}; ${how}` };
     let output: Map<string, Step>;
     try {
       output = await runChecks(client, expected);
     } catch (error) {
-      return finish(target, [ssh, ...unchecked((error as Error).message)]);
+      return { ...finish(target, [ssh, ...unchecked((error as Error).message)]), transport };
     }
-    return finish(target, [ssh, ...interpret(output, expected)]);
+    return { ...finish(target, [ssh, ...interpret(output, expected)]), transport };
   } finally {
     client.end();
   }
+}
+
+/**
+ * Which transport an agent on this node will use: tries the remote forward an agent's WebSocket
+ * needs (and cancels it); a refusal (`AllowTcpForwarding no`) means `stdio`.
+ */
+function probeTransport(client: SshClient): Promise<TransportKind> {
+  return new Promise((resolvePromise) => {
+    const timer = setTimeout(() => resolvePromise("stdio"), EXEC_TIMEOUT_MS);
+    client.forwardIn("127.0.0.1", 0, (error, port) => {
+      clearTimeout(timer);
+      if (error) return resolvePromise("stdio");
+      client.unforwardIn("127.0.0.1", port, () => resolvePromise("websocket"));
+    });
+  });
 }
 
 function finish(target: NodeTarget, checks: NodeCheckItem[]): NodeCheck {

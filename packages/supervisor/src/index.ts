@@ -11,6 +11,7 @@ export type { JobOptions } from "./submit/job-options.js";
 export type { SshOptions } from "./ssh/node-target.js";
 export type { RunEvent } from "./cluster/cluster.js";
 export type { NodeState } from "./cluster/node-session.js";
+export type { TransportKind } from "@malocher/protocol";
 export type { DirectoryStatus } from "./store/directory-status.js";
 export type { JobLogs } from "./store/read-logs.js";
 export type { CancelOutcome } from "./store/cancel-job.js";

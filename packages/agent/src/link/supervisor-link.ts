@@ -5,24 +5,19 @@ import {
   type AgentMessage,
   type SupervisorMessage,
 } from "@malocher/protocol";
+import type { SupervisorChannel, SupervisorChannelEvents } from "./supervisor-channel.js";
 
 const RECONNECT_INTERVAL_MS = 500;
 
 /** What the link tells its agent. */
-export interface SupervisorLinkEvents {
-  message(message: SupervisorMessage): void;
-  /** The connection is (again) up: send `hello` now. */
-  connected(): void;
-  /** The WebSocket stayed down longer than the grace period, or the token was refused. */
-  lost(reason: string): void;
-}
+export type SupervisorLinkEvents = SupervisorChannelEvents;
 
 /**
  * The agent's WebSocket to its supervisor, reached through the SSH remote forward on the node's
  * 127.0.0.1 (or directly in local mode). Reconnects while the connection is down, for at most
  * `graceMs`; then reports the supervisor lost.
  */
-export class SupervisorLink {
+export class SupervisorLink implements SupervisorChannel {
   private socket: WebSocket | undefined;
   private downSince: number | undefined = Date.now();
   private retryTimer: NodeJS.Timeout | undefined;

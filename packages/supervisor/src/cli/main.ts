@@ -115,7 +115,8 @@ program
       const width = Math.max(...nodes.map((node) => node.host.length));
       for (const node of nodes) {
         const version = node.checks.find((check) => check.name === "node");
-        const summary = node.ok ? `ok   ${version?.detail ?? ""}` : `FAIL ${node.checks.filter((check) => !check.ok).map((check) => check.name).join(", ")}`;
+        const transport = node.transport === undefined ? "" : `, transport ${node.transport}`;
+        const summary = node.ok ? `ok   ${version?.detail ?? ""}${transport}` : `FAIL ${node.checks.filter((check) => !check.ok).map((check) => check.name).join(", ")}`;
         console.log(`${node.host.padEnd(width)}  ${summary}`);
         for (const check of node.checks) {
           if (check.ok) continue;

@@ -1,42 +1,47 @@
 import { EventEmitter } from "node:events";
-import type { WebSocket } from "ws";
 import {
   decodeAgentMessage,
   encodeMessage,
   type AgentMessage,
   type HelloMessage,
   type SupervisorMessage,
+  type TransportKind,
 } from "@malocher/protocol";
+import type { AgentTransport } from "./agent-transport.js";
 
-/** One admitted agent's WebSocket, after its `hello`. */
+/** One admitted agent's messages, after its `hello`, over whichever transport carries them. */
 export class AgentConnection extends EventEmitter<{
   message: [AgentMessage];
   close: [];
 }> {
   constructor(
-    private readonly socket: WebSocket,
+    private readonly transport: AgentTransport,
     readonly hello: HelloMessage,
   ) {
     super();
-    socket.on("message", (data: Buffer) => {
+    transport.onFrame((frame) => {
       try {
-        this.emit("message", decodeAgentMessage(data));
+        this.emit("message", decodeAgentMessage(frame));
       } catch (error) {
         process.emitWarning(`malocher: closing ${hello.host}'s connection: ${(error as Error).message}`);
-        socket.close(1002, "protocol error");
+        transport.close("protocolError");
       }
     });
-    socket.on("close", () => this.emit("close"));
-    socket.on("error", () => {});
+    transport.onClose(() => this.emit("close"));
+  }
+
+  /** How this agent's messages travel. */
+  get transportKind(): TransportKind {
+    return this.transport.kind;
   }
 
   /** Sends one message if the connection is open. */
   send(message: SupervisorMessage): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(encodeMessage(message));
+    this.transport.send(encodeMessage(message));
   }
 
   /** Closes the connection. */
   close(): void {
-    this.socket.close(1000);
+    this.transport.close();
   }
 }

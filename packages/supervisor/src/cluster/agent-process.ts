@@ -1,10 +1,15 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { realpathSync } from "node:fs";
-import type { AgentLaunchConfig } from "@malocher/protocol";
+import type { AgentLaunchConfig, TransportKind } from "@malocher/protocol";
+import type { AgentTransport } from "./agent-transport.js";
 
 /** A started agent process, on a node or on this machine. */
 export interface AgentProcess {
+  /** How the agent's messages travel (`stdio` when its node refuses port forwarding). */
+  readonly transport: TransportKind;
+  /** With the `stdio` transport: the agent's exec channel, to be admitted by the agent server. */
+  readonly stdio?: AgentTransport;
   /** Resolves with a description once the agent process (or its SSH session) has ended. */
   readonly ended: Promise<string>;
   /** The last lines the agent wrote to stderr, for error messages. */
@@ -17,10 +22,15 @@ export interface AgentProcess {
 }
 
 /**
- * Starts one agent with this launch config (the port is the launcher's business). `signal`
+ * Starts one agent with this launch config (the port and the transport are the launcher's
+ * business). `signal`
  * abandons a launch still under way (the run ended).
  */
-export type AgentLauncher = (config: Omit<AgentLaunchConfig, "port">, localPort: number, signal: AbortSignal) => Promise<AgentProcess>;
+export type AgentLauncher = (
+  config: Omit<AgentLaunchConfig, "port" | "transport">,
+  localPort: number,
+  signal: AbortSignal,
+) => Promise<AgentProcess>;
 
 /**
  * The agent's command line on a node: this very Node executable and agent script, which a shared

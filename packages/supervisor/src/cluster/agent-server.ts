@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { WebSocketServer, type WebSocket } from "ws";
+import { WebSocketServer } from "ws";
 import {
   MALOCHER_VERSION,
   MalocherError,
@@ -10,6 +10,8 @@ import {
   type HelloMessage,
 } from "@malocher/protocol";
 import { AgentConnection } from "./agent-connection.js";
+import type { AgentTransport } from "./agent-transport.js";
+import { webSocketTransport } from "./websocket-transport.js";
 
 const HELLO_TIMEOUT_MS = 10000;
 
@@ -20,7 +22,7 @@ interface Expected {
 
 /**
  * The supervisor's end of the agents' WebSockets, on 127.0.0.1 (reached from nodes through SSH
- * remote forwards). Admits only clients that present this run's token, compared in constant
+ * remote forwards), and the admission of agents that talk over their exec channel instead. Admits only clients that present this run's token, compared in constant
  * time; the first frame must be a `hello` of a compatible version from an agent we launched.
  */
 export class AgentServer {
@@ -38,7 +40,7 @@ export class AgentServer {
       maxPayload: 1 << 20,
       verifyClient: (info: { req: IncomingMessage }) => this.admits(info.req.headers.authorization),
     });
-    this.wss.on("connection", (socket) => this.onConnection(socket));
+    this.wss.on("connection", (socket) => this.admit(webSocketTransport(socket)));
   }
 
   /** Starts listening on an ephemeral port of 127.0.0.1. */
@@ -82,9 +84,20 @@ export class AgentServer {
     return timingSafeEqual(digest(presented), digest(this.token));
   }
 
-  private onConnection(socket: WebSocket): void {
-    const timer = setTimeout(() => socket.terminate(), HELLO_TIMEOUT_MS);
-    socket.once("message", (data: Buffer) => {
+  /**
+   * Takes an agent's transport that did not come through this server's WebSocket (the agent's
+   * exec channel, when its node refuses port forwarding): its first frame must be a `hello`, as
+   * on the WebSocket. The token is not needed: the SSH channel is the authentication.
+   */
+  adopt(transport: AgentTransport): void {
+    this.admit(transport);
+  }
+
+  /** Waits for the first frame, which must be a `hello` of a compatible agent that we launched. */
+  private admit(transport: AgentTransport): void {
+    const timer = setTimeout(() => transport.close("timeout"), HELLO_TIMEOUT_MS);
+    const stopListening = transport.onFrame((data) => {
+      stopListening();
       clearTimeout(timer);
       let hello: HelloMessage;
       try {
@@ -92,16 +105,16 @@ export class AgentServer {
         if (message.type !== "hello") throw new MalocherError("PROTOCOL_ERROR", `expected hello, got ${message.type}`);
         hello = message;
       } catch {
-        socket.close(1002, "protocol error");
+        transport.close("protocolError");
         return;
       }
       const expected = this.expected.get(hello.agentId);
       if (expected === undefined) {
-        socket.close(1008, "unknown agent");
+        transport.close("unknownAgent");
         return;
       }
       this.expected.delete(hello.agentId);
-      const connection = new AgentConnection(socket, hello);
+      const connection = new AgentConnection(transport, hello);
       if (hello.version !== MALOCHER_VERSION || hello.protocolVersion !== PROTOCOL_VERSION) {
         const reason =
           `the agent on ${hello.host} runs Malocher ${hello.version} (protocol ${hello.protocolVersion}), ` +
@@ -113,5 +126,6 @@ export class AgentServer {
       }
       expected.resolve(connection);
     });
+    transport.onClose(() => clearTimeout(timer));
   }
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { MalocherError, type AgentMessage, type RunSettings } from "@malocher/protocol";
+import { MalocherError, type AgentMessage, type RunSettings, type TransportKind } from "@malocher/protocol";
 import { LeaseObserver, requeueStaleJobs } from "../store/requeue-stale-jobs.js";
 import { recoverAgentJobs } from "../store/recover-agent-jobs.js";
 import { OrphanedJobs } from "../store/recover-orphaned-jobs.js";
@@ -13,7 +13,8 @@ import { remoteAgentLauncher } from "./remote-agent.js";
 /** Something that happened in a run, for progress displays (`processAll({ onEvent })`). */
 export type RunEvent =
   | { type: "run"; pending: number; nodes: number }
-  | { type: "node"; host: string; state: NodeState; slots: number; error?: MalocherError }
+  /** `transport`: how the node's agent talks to the supervisor, once known (see {@link NodeSession.transport}). */
+  | { type: "node"; host: string; state: NodeState; slots: number; transport?: TransportKind; error?: MalocherError }
   | { type: "jobStarted"; jobId: string; host: string; attempt: number }
   | { type: "jobFinished"; jobId: string; host: string; ok: boolean; durationMs: number }
   | { type: "jobsRecovered"; host: string; requeued: number; failed: number };
@@ -235,7 +236,15 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
   }
 
   private emitNode(machine: Machine, state: NodeState, error: MalocherError | undefined): void {
-    this.emit("event", { type: "node", host: machine.label, state, slots: machine.session.slots, ...(error ? { error } : {}) });
+    const transport = machine.session.transport;
+    this.emit("event", {
+      type: "node",
+      host: machine.label,
+      state,
+      slots: machine.session.slots,
+      ...(transport === undefined ? {} : { transport }),
+      ...(error ? { error } : {}),
+    });
   }
 
   private checkUsable(): void {

@@ -14,9 +14,10 @@ export const launchLocalAgent: AgentLauncher = async (config, localPort) => {
     child.once("error", (error) => resolve(`could not start: ${error.message}`));
     child.once("close", (code, signal) => resolve(signal ? `killed by ${signal}` : `exited with code ${code}`));
   });
-  child.stdin.write(`${JSON.stringify({ ...config, port: localPort })}\n`);
+  child.stdin.write(`${JSON.stringify({ ...config, transport: "websocket", port: localPort })}\n`);
   let closing: Promise<void> | undefined;
   const process: AgentProcess = {
+    transport: "websocket",
     ended,
     outputTail: () => tail.toString(),
     close: () =>

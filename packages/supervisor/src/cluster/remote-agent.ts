@@ -4,6 +4,7 @@ import { MalocherError } from "@malocher/protocol";
 import { connectSsh } from "../ssh/connect-ssh.js";
 import type { NodeTarget } from "../ssh/node-target.js";
 import { shellQuote } from "../ssh/shell-quote.js";
+import { stdioTransport } from "./stdio-transport.js";
 import { agentCommand, OutputTail, within, type AgentLauncher, type AgentProcess } from "./agent-process.js";
 
 const STOP_GRACE_MS = 10000;
@@ -11,17 +12,21 @@ const STOP_GRACE_MS = 10000;
 /**
  * Starts an agent on a node over SSH: connect, open a remote forward on the node's 127.0.0.1
  * (the node picks the port) that leads back to the local agent server, exec the agent without a
- * pty, and hand it the launch config on stdin.
+ * pty, and hand it the launch config on stdin. When the node's sshd refuses the forward
+ * (`AllowTcpForwarding no`), the agent's messages travel as frames on the exec channel instead
+ * (the `stdio` transport), without a token: the channel is ours.
  */
 export function remoteAgentLauncher(target: NodeTarget): AgentLauncher {
   return async (config, localPort, signal) => {
     const client = await connectSsh(target, signal);
     try {
-      const remotePort = await forwardRemotePort(client, target, localPort);
+      const remotePort = await forwardRemotePort(client, localPort);
       const { node, script } = agentCommand();
       const channel = await execCommand(client, target, `exec ${shellQuote(node)} ${shellQuote(script)}`);
-      channel.write(`${JSON.stringify({ ...config, port: remotePort })}\n`);
-      return remoteAgentProcess(client, channel);
+      const launch =
+        remotePort === undefined ? { ...config, token: "", transport: "stdio", port: 0 } : { ...config, transport: "websocket", port: remotePort };
+      channel.write(`${JSON.stringify(launch)}\n`);
+      return remoteAgentProcess(client, channel, remotePort === undefined);
     } catch (error) {
       client.end();
       throw error;
@@ -29,18 +34,12 @@ export function remoteAgentLauncher(target: NodeTarget): AgentLauncher {
   };
 }
 
-function forwardRemotePort(client: SshClient, target: NodeTarget, localPort: number): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Opens the remote forward; `undefined` when the node refuses it (then the agent uses stdio). */
+function forwardRemotePort(client: SshClient, localPort: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     client.forwardIn("127.0.0.1", 0, (error, remotePort) => {
       if (error) {
-        reject(
-          new MalocherError(
-            "SSH_FAILED",
-            `${target.label} refused to forward a port back to the supervisor (${error.message}). ` +
-              `Its sshd needs "AllowTcpForwarding yes" (or "remote").`,
-            { cause: error },
-          ),
-        );
+        resolve(undefined);
         return;
       }
       client.on("tcp connection", (info, accept, rejectConnection) => {
@@ -73,10 +72,12 @@ function execCommand(client: SshClient, target: NodeTarget, command: string): Pr
   });
 }
 
-function remoteAgentProcess(client: SshClient, channel: ClientChannel): AgentProcess {
+function remoteAgentProcess(client: SshClient, channel: ClientChannel, overStdio: boolean): AgentProcess {
   const tail = new OutputTail();
   channel.stderr.on("data", (chunk: Buffer) => tail.push(chunk));
-  channel.on("data", () => {});
+  // With stdio the transport reads the agent's stdout; otherwise it is unused, but drained.
+  const stdio = overStdio ? stdioTransport(channel) : undefined;
+  if (stdio === undefined) channel.on("data", () => {});
   let exit = "its SSH session closed";
   channel.on("exit", (code: number | null, signal?: string) => {
     exit = signal ? `it was killed by ${signal}` : `it exited with code ${code}`;
@@ -87,6 +88,8 @@ function remoteAgentProcess(client: SshClient, channel: ClientChannel): AgentPro
   });
   let closing: Promise<void> | undefined;
   return {
+    transport: overStdio ? "stdio" : "websocket",
+    ...(stdio === undefined ? {} : { stdio }),
     ended,
     outputTail: () => tail.toString(),
     close: () =>
