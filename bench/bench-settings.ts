@@ -1,0 +1,76 @@
+/** The sizes of a benchmark run: the full one (the issue's numbers) and `--quick`. */
+
+export interface BenchSettings {
+  mode: "full" | "quick";
+  /** How often each measurement is repeated. */
+  repeats: number;
+  /** Nodes of W1, W2, W3 warm and W4. */
+  nodes: number;
+  /** Nodes of W3's big cold start. */
+  coldNodes: number;
+  slotsPerNode: number;
+  /** W1 and the local-agent limit: no-op jobs per run. */
+  dispatchJobs: number;
+  /** GNU parallel's jobs at once per node (`-S N/host`). */
+  peerJobsPerNode: number;
+  /** GNU parallel's no-op jobs per run, with ControlMaster (the W1 target's peer). */
+  peerJobsWithControlMaster: number;
+  /**
+   * The same without ControlMaster: a new SSH connection per job costs ~0.1 s of CPU here, so
+   * the full count would take minutes per run; the rate is set by that per-job cost.
+   */
+  peerJobsWithoutControlMaster: number;
+  efficiencyJobs: number;
+  efficiencySleepMs: number;
+  /** W3: single jobs per repeat (p50 and p99 are over these). */
+  latencyRuns: number;
+  /** W3: single-job `parallel` invocations per repeat. */
+  peerLatencyRuns: number;
+  /** File-system limits: operations per repeat. */
+  fileSystemOps: number;
+  /** W4: one-by-one submits per repeat. */
+  submitJobs: number;
+  /** W4: jobs queued behind the busy slots. */
+  queuedJobs: number;
+  /** W4: length of one CPU sampling window (one per repeat); /proc counts CPU in 10 ms ticks. */
+  cpuWindowMs: number;
+  /** Profile one more W1 run (supervisor, agent, workers) when W1, W2 or W3's warm latency misses its target. */
+  profileOnMiss: boolean;
+}
+
+export const FULL: BenchSettings = {
+  mode: "full",
+  repeats: 3,
+  nodes: 4,
+  coldNodes: 16,
+  slotsPerNode: 2,
+  dispatchJobs: 2000,
+  peerJobsPerNode: 4,
+  peerJobsWithControlMaster: 2000,
+  peerJobsWithoutControlMaster: 200,
+  efficiencyJobs: 200,
+  efficiencySleepMs: 100,
+  latencyRuns: 200,
+  peerLatencyRuns: 10,
+  fileSystemOps: 20_000,
+  submitJobs: 5000,
+  queuedJobs: 20_000,
+  cpuWindowMs: 10_000,
+  profileOnMiss: true,
+};
+
+export const QUICK: BenchSettings = {
+  ...FULL,
+  mode: "quick",
+  repeats: 1,
+  dispatchJobs: 500,
+  peerJobsWithControlMaster: 100,
+  peerJobsWithoutControlMaster: 24,
+  latencyRuns: 50,
+  peerLatencyRuns: 3,
+  fileSystemOps: 5000,
+  submitJobs: 1000,
+  queuedJobs: 2000,
+  cpuWindowMs: 5000,
+  profileOnMiss: false,
+};

@@ -1,0 +1,126 @@
+/**
+ * For each missed target, the measurements of what bounds it: CPU per job and how busy the
+ * machine was (W1), where the time beyond the ideal went (W2), the phases of a job and the slowest
+ * ones (W3 warm), the CPU a start takes (W3 ready). The hot path's profiles, when they were taken,
+ * have a section of their own.
+ */
+import { number, percent, summaryText, table } from "./markdown.js";
+import { summarize } from "./measurement.js";
+import { HOT_PATH_TARGETS, busyShare, malocherCpuMs, showValue, warmLatency, type ResultRow } from "./result-rows.js";
+import type { SuiteResults } from "./suite.js";
+import { TARGETS } from "./targets.js";
+
+export function explainMiss(row: ResultRow, results: SuiteResults): string[] {
+  const title = `### ${row.workload}: ${row.what} — ${showValue(row)}, target ${row.target?.text ?? ""}`;
+  return [title, "", ...explanation(row, results), ...profileHint(row, results)];
+}
+
+function explanation(row: ResultRow, results: SuiteResults): string[] {
+  if (row.verdict === "not implemented") {
+    return ["The batch form `submitMany(fn, argLists)` does not exist yet; only one-by-one `submit()` is measured (above). Nothing to compare until it is built."];
+  }
+  switch (row.target) {
+    case TARGETS.dispatchVersusParallel:
+    case TARGETS.dispatchVersusLocalAgent:
+      return dispatchBound(row, results);
+    case TARGETS.efficiency:
+      return efficiencyBound(results);
+    case TARGETS.warmLatencyVersusParallel:
+      return warmLatencyBound(results);
+    case TARGETS.readySixteenVersusOne:
+      return startBound(results);
+    case TARGETS.agentCpuWhileQueued:
+      return ["The agents should sleep while every slot is busy; their CPU here is periodic work (heartbeats, lease renewals, scans) or a watch on the queue."];
+    default:
+      return [];
+  }
+}
+
+function dispatchBound(row: ResultRow, results: SuiteResults): string[] {
+  const runs = results.dispatch.processAll;
+  const busy = summarize(runs.map((run) => busyShare(run.cpu))).median;
+  const perJob = summarize(runs.map((run) => malocherCpuMs(run.cpu) / run.jobs)).median;
+  const cores = runs[0]!.cpu.cores;
+  const byClass = (["workers", "agents", "supervisor", "sshd (nodes)"] as const).map(
+    (name) => `${name} ${number(summarize(runs.map((run) => run.cpu.byClass[name] / run.jobs)).median)} ms`,
+  );
+  const lines = [
+    `During W1 the machine's ${cores} cores were ${percent(busy)} busy. Malocher's own processes used ${number(perJob)} CPU-ms per no-op job (${byClass.join(", ")}; the table under W1): ` +
+      `on ${cores} cores that allows at most ${((cores * 1000) / perJob).toFixed(0)} jobs/s however the work is spread, since the nodes run on the supervisor's machine. ` +
+      (busy > 0.85 ? "W1 is bound by CPU: by the cost per job, not by waiting." : "The machine was not saturated, so part of W1 is waiting (hand-offs between processes), not CPU."),
+  ];
+  if (row.target === TARGETS.dispatchVersusParallel) {
+    const needed = 10 * summarize(results.dispatch.peers[0]!).median;
+    lines.push("", `Reaching ${row.target.text} GNU parallel here means ${needed.toFixed(0)} jobs/s: at most ${number((cores * 1000) / needed)} CPU-ms per job for all of Malocher's processes together.`);
+  }
+  return lines;
+}
+
+function efficiencyBound(results: SuiteResults): string[] {
+  const s = results.settings;
+  const runs = results.efficiency;
+  const slots = s.nodes * s.slotsPerNode;
+  const median = (pick: (run: (typeof runs)[number]) => number) => summarize(runs.map(pick)).median;
+  const busiest = median((run) => Math.max(...Object.values(run.jobsPerNode)));
+  const even = s.efficiencyJobs / s.nodes;
+  const runMs = median((run) => run.medianRunMs);
+  const slotTimeBeyondRun = median((run) => (run.actualMs * slots) / s.efficiencyJobs - run.medianRunMs);
+  return [
+    `Where the ${summaryText(summarize(runs.map((run) => run.actualMs - run.idealMs)))} ms beyond the ideal went (medians over the repeats):`,
+    "",
+    `- The first job started ${runs.map((run) => run.firstStartMs.toFixed(0)).join(", ")} ms after the first submit (repeat ${runs.map((_, i) => i + 1).join(", ")}). ` +
+      "The cluster is new in repeat 1, and `ready()` resolves when every agent said hello, before its warm workers have started: the first jobs wait for them.",
+    `- An agent took ${runMs.toFixed(0)} ms per ${s.efficiencySleepMs} ms job (its own measure: the worker's run and the job's logs completed, before publishing).`,
+    `- Each job took ${number(slotTimeBeyondRun)} ms of slot time beyond that run: the first start above, publishing the result, telling the supervisor, ` +
+      "claiming and starting the next job, and slots left idle at the end.",
+    `- The busiest node ran ${busiest} jobs where an even spread gives ${even}` +
+      (busiest > even ? `: ${number((busiest - even) / s.slotsPerNode)} extra round(s) of ${s.efficiencySleepMs} ms on its slots.` : ", so no node held back the end."),
+  ];
+}
+
+function warmLatencyBound(results: SuiteResults): string[] {
+  const { p50, phases } = warmLatency(results);
+  const peer = summarize(results.latency.peerWarmMs).median;
+  const slowest = results.latency.warm
+    .flatMap((runs, repeatIndex) => runs.map((run, index) => ({ ...run, where: `run ${index + 1} of repeat ${repeatIndex + 1}` })))
+    .sort((a, b) => b.totalMs - a.totalMs)
+    .slice(0, 4);
+  return [
+    `A warm job's median ${summaryText(phases.total)} ms split into ${summaryText(phases.toStart)} ms from submit until the agent's "started" message arrived ` +
+      `(the nudge through the SSH tunnel, the agent's queue scan, the claim, reading the spec), ${summaryText(phases.run)} ms until its "finished" message ` +
+      `(the warm worker's run, publishing the result) and ${summaryText(phases.toResult)} ms until processAll yielded the result (reading the result file). ` +
+      `${TARGETS.warmLatencyVersusParallel.text} against this peer (${number(peer)} ms) needs a p50 of at most ${number(peer / 20)} ms; it was ${number(p50.median)} ms.`,
+    "",
+    "The slowest single jobs (they set p99). Run 1 of repeat 1 is the first job after `ready()`, which does not wait for the agents' warm workers to start; " +
+      "the first job a warm worker runs also imports the job module. (— : processAll found the result before the agent's message arrived.)",
+    "",
+    ...table(
+      ["which", "total ms", "submit → \"started\"", "→ \"finished\"", "→ result"],
+      slowest.map((run) => [run.where, number(run.totalMs), number(run.toStartMs), number(run.runMs), number(run.toResultMs)]),
+    ),
+  ];
+}
+
+function startBound(results: SuiteResults): string[] {
+  const s = results.settings;
+  const { big, one } = results.latency.readyCpu;
+  const cores = big[0]!.cores;
+  const cpuBig = summarize(big.map(malocherCpuMs)).median;
+  const cpuOne = summarize(one.map(malocherCpuMs)).median;
+  const readyOne = summarize(results.latency.readyMs.one).median;
+  const floorMs = cpuBig / cores;
+  return [
+    `Starting ${s.coldNodes} nodes kept the machine's ${cores} cores ${percent(summarize(big.map(busyShare)).median)} busy. ` +
+      `Malocher's processes and the nodes' sshd used ${cpuBig.toFixed(0)} CPU-ms for ${s.coldNodes} nodes against ${cpuOne.toFixed(0)} CPU-ms for 1 node. ` +
+      `On ${cores} cores that CPU alone takes at least ${floorMs.toFixed(0)} ms, ${number(floorMs / readyOne)}× the 1-node start: ` +
+      "the start of many nodes is bound by this machine's CPU, which every node shares here; on separate machines the nodes would start side by side.",
+  ];
+}
+
+/** Where the hot path's profiles are, or that the full run takes them. */
+function profileHint(row: ResultRow, results: SuiteResults): string[] {
+  if (row.target === undefined || !HOT_PATH_TARGETS.includes(row.target)) return [];
+  if (results.dispatchProfiles) return ["", "What the CPU does on this path, function by function: see the profiles below."];
+  if (!results.settings.profileOnMiss) return ["", "(The full run also profiles the supervisor, an agent and its workers on this path.)"];
+  return [];
+}

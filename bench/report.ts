@@ -1,0 +1,177 @@
+/**
+ * The report of a run: BENCHMARKS.md (header, the targets with PASS/MISS, a section per workload
+ * with every result as a ratio and the measurements behind it, what bounds each missed target,
+ * the hot path's profiles, deviations from the issue) and the console summary.
+ */
+import { FULL } from "./bench-settings.js";
+import { PROCESS_CLASSES, type CpuUse, type ProcessClass } from "./cpu-meter.js";
+import type { ProfileSummary } from "./cpu-profile.js";
+import type { Environment } from "./environment.js";
+import { percent, summaryText, table } from "./markdown.js";
+import { summarize } from "./measurement.js";
+import { explainMiss } from "./miss-explanations.js";
+import { busyShare, resultRows, showValue, warmLatency, WORKLOADS, type Workload } from "./result-rows.js";
+import type { SuiteResults } from "./suite.js";
+import type { DispatchRun } from "./workloads/dispatch.js";
+
+export interface RenderedReport {
+  markdown: string;
+  /** The results as console lines (targets first). */
+  console: string[];
+}
+
+export function renderReport(results: SuiteResults, environment: Environment, startedAt: Date): RenderedReport {
+  const rows = resultRows(results);
+  const s = results.settings;
+  const md: string[] = [];
+  md.push("# Malocher benchmarks", "");
+  md.push(
+    `Written by \`node --import tsx bench/main.ts${s.mode === "quick" ? " --quick" : ""}\` (${s.mode} run) on ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC; ` +
+      `the run took ${(results.durationMs / 60_000).toFixed(1)} min. Do not edit by hand: run the benchmark again.`,
+    "",
+  );
+  md.push(
+    `- Machine: ${environment.cpu}, ${environment.cores} cores, ${environment.kernel}; Node ${environment.node}; ${environment.openssh}; ${environment.parallel}.`,
+    `- Malocher ${environment.malocher} at ${environment.revision}.`,
+    `- Nodes: real OpenSSH servers on 127.0.0.2, 127.0.0.3, … (the test harness), all on this machine: the supervisor, the nodes' agents and workers, sshd and the peer share these ${environment.cores} cores.`,
+    `- Shared directory: ${results.baseDir} (${environment.fileSystem}).`,
+    `- Every measurement is repeated ${s.repeats}× and shown as median (min – max). A ratio of two measurements is the ratio of their medians, with the widest range their repeats allow.`,
+    `- ${noiseNote(results)}`,
+    `- ${nodeTroubleNote(results)}`,
+    "",
+  );
+
+  md.push("## Targets (issue 6)", "");
+  md.push(...table(["result", "measured", "target", ""], rows.filter((row) => row.target).map((row) => [`${row.workload}: ${row.what}`, showValue(row), row.target!.text, `**${row.verdict}**`])));
+  md.push("");
+
+  for (const workload of WORKLOADS) {
+    md.push(`## ${workload}`, "", sectionIntro(workload, results), "");
+    const inSection = rows.filter((row) => row.workload === workload);
+    md.push(...table(["result", "measured", "target", "", "from"], inSection.map((row) => [row.what, showValue(row), row.target?.text ?? "", row.verdict ? `**${row.verdict}**` : "", row.detail])));
+    md.push("", ...sectionDetails(workload, results), "");
+  }
+
+  md.push("## What bounds the missed targets", "");
+  const missed = rows.filter((row) => row.verdict === "MISS" || row.verdict === "not implemented");
+  if (missed.length === 0) md.push("Every target was met.", "");
+  for (const row of missed) md.push(...explainMiss(row, results), "");
+
+  if (results.dispatchProfiles) md.push(...profileSection(results.dispatchProfiles), "");
+
+  md.push("## Deviations from issue 6", "", ...deviations(results).map((line) => `- ${line}`), "");
+
+  const consoleLines = [
+    ...rows.filter((row) => row.target).map((row) => `${row.verdict?.padEnd(15)} ${row.workload}: ${row.what}: ${showValue(row)} (target ${row.target!.text})`),
+    ...rows.filter((row) => !row.target).map((row) => `${"".padEnd(15)} ${row.workload}: ${row.what}: ${showValue(row)}`),
+  ];
+  return { markdown: md.join("\n"), console: consoleLines };
+}
+
+function sectionIntro(workload: Workload, results: SuiteResults): string {
+  const s = results.settings;
+  const intros: Record<Workload, string> = {
+    "W1 dispatch": `${s.dispatchJobs} no-op function jobs (\`echo(i)\` returns its argument) from the first \`submit\` to the last result, against the same no-op through GNU parallel \`--sshlogin\` over the same ${s.nodes} nodes (one SSH session per job; masters opened before the clock).`,
+    Limits: "Measured in the same run: the rename and write+link rates of the file system under the shared directory (a job's life there is a handful of such steps), and the W1 jobs on one local agent with no SSH.",
+    "W2 efficiency": `${s.efficiencyJobs} jobs sleeping ${s.efficiencySleepMs} ms on a started cluster of ${s.nodes} nodes × ${s.slotsPerNode} slots, from the first submit to the last result.`,
+    "W3 latency": `Warm: one job at a time on an idle started cluster, submit to result. Cold: \`processAll\` of one job including the agents' start, and \`startCluster\` until every agent said hello.`,
+    "W4 scale": `One-by-one \`submit()\`, and a cluster of ${s.nodes} nodes × ${s.slotsPerNode} slots with every slot busy (jobs sleeping) and ${s.queuedJobs} more queued: the agents' CPU time from /proc and this process's (the supervisor's) memory.`,
+  };
+  return intros[workload];
+}
+
+function sectionDetails(workload: Workload, results: SuiteResults): string[] {
+  const s = results.settings;
+  if (workload === "W1 dispatch") {
+    const all = [...results.dispatch.processAll, ...results.dispatch.startedCluster, ...results.dispatch.localAgent];
+    return [
+      "Where the CPU went from the first submit to the last result (CPU-ms per job, median of the repeats; from /proc):",
+      "",
+      ...cpuTable([
+        ["processAll over SSH", results.dispatch.processAll],
+        ["started cluster", results.dispatch.startedCluster],
+        ["one local agent", results.dispatch.localAgent],
+      ]),
+      "",
+      `Submitting the ${s.dispatchJobs} jobs one by one took ${summaryText(summarize(all.map((run) => run.submitMs)))} ms over all W1 runs, ` +
+        "with the supervisor's event loop blocked all along (`submit()` is synchronous; nodes count as lost after 5 s without a heartbeat read).",
+    ];
+  }
+  if (workload === "W3 latency") {
+    const phases = warmLatency(results).phases;
+    return [
+      "The warm jobs' phases as the supervisor saw them (median of the per-repeat medians, ms):",
+      "",
+      ...table(
+        ["submit → agent's \"started\"", "\"started\" → \"finished\"", "\"finished\" → result yielded", "total"],
+        [[summaryText(phases.toStart), summaryText(phases.run), summaryText(phases.toResult), summaryText(phases.total)]],
+      ),
+    ];
+  }
+  return [];
+}
+
+function cpuTable(columns: Array<[string, DispatchRun[]]>): string[] {
+  const perJob = (runs: DispatchRun[], pick: (cpu: CpuUse) => number) => summarize(runs.map((run) => pick(run.cpu) / run.jobs)).median.toFixed(2);
+  const rows: string[][] = PROCESS_CLASSES.map((name: ProcessClass) => [name, ...columns.map(([, runs]) => perJob(runs, (cpu) => cpu.byClass[name]))]);
+  rows.push(["whole machine (also processes that ended)", ...columns.map(([, runs]) => perJob(runs, (cpu) => cpu.machineBusyMs))]);
+  rows.push(["machine busy (share of all cores)", ...columns.map(([, runs]) => percent(summarize(runs.map((run) => busyShare(run.cpu))).median))]);
+  return table(["CPU-ms per job", ...columns.map(([name]) => name)], rows);
+}
+
+function deviations(results: SuiteResults): string[] {
+  const s = results.settings;
+  const lines = [
+    `GNU parallel without ControlMaster runs ${s.peerJobsWithoutControlMaster} jobs per repeat, not ${s.dispatchJobs}: each job opens a new SSH connection, so its rate (${summarize(results.dispatch.peers[2]!).median.toFixed(0)} jobs/s with \`node -e\`) is set by that per-job cost, and ${s.dispatchJobs} jobs would take minutes per repeat.`,
+    `W4 uses ${s.nodes} nodes and ${s.queuedJobs} queued jobs (the issue: 16 nodes, 100,000 queued), and measures one-by-one submit() only: the batch form is not implemented.`,
+    "All nodes run on this one machine, so every workload competes with its own nodes for the same cores; on real machines the nodes' work happens elsewhere.",
+  ];
+  if (s.mode === "quick") {
+    lines.unshift(
+      `This is a --quick run: fewer jobs and one repeat; use the full run for the numbers. With ${s.dispatchJobs} jobs instead of ${FULL.dispatchJobs} the agents' start weighs more in W1, so its ratios come out lower.`,
+    );
+  }
+  return lines;
+}
+
+function profileSection(profiles: NonNullable<SuiteResults["dispatchProfiles"]>): string[] {
+  const lines = [
+    "## Profiles of the per-job path",
+    "",
+    `A target of the per-job path was missed, so one more W1 run was profiled (profiled runs are slower; the files are in ${profiles.outputDir}, to open in Chrome's DevTools or VS Code): ` +
+      `the supervisor over SSH (\`node --cpu-prof\`, ${profiles.supervisor.jobsPerSecond.toFixed(0)} jobs/s), and the agent and its warm workers on one local agent ` +
+      `(${profiles.agent.jobsPerSecond.toFixed(0)} jobs/s; the same code, and a profiler cannot reach the SSH agents' environment). Self time: time in the function itself, not in what it calls.`,
+  ];
+  for (const [role, profile] of [["Supervisor", profiles.supervisor], ["Agent", profiles.agent], ["Warm workers (all added up)", profiles.workers]] as const) {
+    lines.push("", ...profileTables(role, profile));
+  }
+  return lines;
+}
+
+function profileTables(role: string, profile: ProfileSummary): string[] {
+  const busyMs = profile.totalMs - profile.idleMs;
+  return [
+    `**${role}**: busy ${busyMs.toFixed(0)} ms of ${profile.totalMs.toFixed(0)} ms profiled. By owner: ` +
+      profile.owners.slice(0, 6).map((owner) => `${owner.owner} ${percent(owner.selfMs / busyMs)}`).join(", ") + ".",
+    "",
+    ...table(["function", "where", "self ms", "share of busy"], profile.functions.map((fn) => [fn.name, fn.location, fn.selfMs.toFixed(1), percent(fn.selfMs / busyMs)])),
+  ];
+}
+
+function nodeTroubleNote(results: SuiteResults): string {
+  if (results.nodeTroubles.length === 0) return "No node was lost during the run.";
+  const text = `Nodes lost during the run (each disturbed that measurement): ${results.nodeTroubles.join("; ")}.`;
+  if (!results.nodeTroubles.some((line) => line.includes("no heartbeat"))) return text;
+  return (
+    `${text} The supervisor judges heartbeats when its timers run: after its event loop was blocked past the heartbeat timeout ` +
+    "(a long synchronous submit loop on a busy machine), a node counts as lost although its heartbeats were waiting to be read."
+  );
+}
+
+function noiseNote(results: SuiteResults): string {
+  const runs = results.dispatch.processAll;
+  const other = summarize(runs.map((run) => run.cpu.byClass["other processes"] / Math.max(1, run.cpu.machineBusyMs))).median;
+  const text = `Other processes on the machine used ${percent(other)} of the busy CPU time during W1`;
+  return other > 0.05 ? `${text}: the numbers are disturbed by them.` : `${text}.`;
+}
+

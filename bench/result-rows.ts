@@ -1,0 +1,222 @@
+/**
+ * The results of a run as rows: every result a ratio against a peer or a limit measured in the
+ * same run, with the issue's target and PASS/MISS where it has one. Also the derived numbers the
+ * report and its explanations share.
+ */
+import type { CpuUse } from "./cpu-meter.js";
+import { number, percent, summaryText } from "./markdown.js";
+import { percentile, ratio, summarize, type Summary } from "./measurement.js";
+import { CPU_TICK_MS } from "./process-table.js";
+import { PEER_VARIANTS, describePeer, type Measurements } from "./suite.js";
+import { TARGETS, verdict, type Target, type Verdict } from "./targets.js";
+import type { DispatchRun } from "./workloads/dispatch.js";
+import type { WarmLatency } from "./workloads/latency.js";
+
+/** One reported result. */
+export interface ResultRow {
+  workload: Workload;
+  what: string;
+  value: Summary;
+  format: "ratio" | "plain" | "percent";
+  target?: Target;
+  verdict?: Verdict;
+  /** The measurements behind the ratio. */
+  detail: string;
+}
+
+export const WORKLOADS = ["W1 dispatch", "Limits", "W2 efficiency", "W3 latency", "W4 scale"] as const;
+export type Workload = (typeof WORKLOADS)[number];
+
+/** Targets that the cost of a job's path (submit, claim, run, publish, notify) decides. */
+export const HOT_PATH_TARGETS: readonly Target[] = [TARGETS.dispatchVersusParallel, TARGETS.dispatchVersusLocalAgent, TARGETS.efficiency, TARGETS.warmLatencyVersusParallel];
+
+/** Whether a target of the per-job path was missed: then a profile of that path is worth taking. */
+export function hotPathMissesTarget(measured: Measurements): boolean {
+  return resultRows(measured).some((row) => row.verdict === "MISS" && row.target !== undefined && HOT_PATH_TARGETS.includes(row.target));
+}
+
+export function resultRows(results: Measurements): ResultRow[] {
+  const s = results.settings;
+  const d = results.dispatch;
+  const rows: ResultRow[] = [];
+  const ours = jobsPerSecond(d.processAll);
+  const started = jobsPerSecond(d.startedCluster);
+  const local = jobsPerSecond(d.localAgent);
+  const peers = d.peers.map((rates) => summarize(rates));
+  const renames = summarize(results.fileSystem.renamesPerSecond);
+  const writeLinks = summarize(results.fileSystem.writeLinksPerSecond);
+
+  const w1 = "W1 dispatch";
+  for (const [index, variant] of PEER_VARIANTS.entries()) {
+    const peerJobs = variant.controlMaster ? s.peerJobsWithControlMaster : s.peerJobsWithoutControlMaster;
+    rows.push(
+      targeted({
+        workload: w1,
+        what: `our jobs/s ÷ GNU parallel ${describePeer(variant)}`,
+        value: ratio(ours, peers[index]!),
+        format: "ratio",
+        detail: `ours ${summaryText(ours)} jobs/s (${s.dispatchJobs} jobs, processAll over ${s.nodes} nodes × ${s.slotsPerNode} slots, agent start included); parallel ${summaryText(peers[index]!)} jobs/s (${peerJobs} jobs, ${s.peerJobsPerNode} per node)`,
+        ...(index === 0 ? { target: TARGETS.dispatchVersusParallel } : {}),
+      }),
+    );
+  }
+  rows.push({
+    workload: w1,
+    what: "on a started cluster (agent start excluded) ÷ GNU parallel with ControlMaster, `node -e`",
+    value: ratio(started, peers[0]!),
+    format: "ratio",
+    detail: `started cluster ${summaryText(started)} jobs/s, parallel ${summaryText(peers[0]!)} jobs/s`,
+  });
+
+  const limits = "Limits";
+  rows.push(
+    targeted({
+      workload: limits,
+      what: "W1 jobs/s ÷ the same jobs on one local agent (no SSH)",
+      value: ratio(ours, local),
+      format: "plain",
+      target: TARGETS.dispatchVersusLocalAgent,
+      detail: `W1 ${summaryText(ours)} jobs/s; local agent (processAll without sshMachines, ${s.slotsPerNode} slots) ${summaryText(local)} jobs/s`,
+    }),
+  );
+  rows.push({ workload: limits, what: "W1 jobs/s ÷ renames/s of the file system", value: ratio(ours, renames), format: "plain", detail: `${summaryText(renames)} renames/s (one process, back to back)` });
+  rows.push({ workload: limits, what: "W1 jobs/s ÷ write+link steps/s of the file system", value: ratio(ours, writeLinks), format: "plain", detail: `${summaryText(writeLinks)} write+link+unlink steps/s` });
+  rows.push({ workload: limits, what: "local agent jobs/s ÷ write+link steps/s", value: ratio(local, writeLinks), format: "plain", detail: `local agent ${summaryText(local)} jobs/s` });
+
+  const w2 = "W2 efficiency";
+  const efficiency = summarize(results.efficiency.map((run) => run.efficiency));
+  const actual = summarize(results.efficiency.map((run) => run.actualMs));
+  const spread = results.efficiency.flatMap((run) => Object.values(run.jobsPerNode));
+  rows.push(
+    targeted({
+      workload: w2,
+      what: "ideal time ÷ actual time",
+      value: efficiency,
+      format: "plain",
+      target: TARGETS.efficiency,
+      detail: `ideal ${results.efficiency[0]!.idealMs.toFixed(0)} ms (${s.efficiencyJobs} × ${s.efficiencySleepMs} ms ÷ ${s.nodes * s.slotsPerNode} slots), actual ${summaryText(actual)} ms; jobs per node ${Math.min(...spread)}–${Math.max(...spread)} over the repeats`,
+    }),
+  );
+
+  const w3 = "W3 latency";
+  const warm = warmLatency(results);
+  const peerWarm = summarize(results.latency.peerWarmMs);
+  const peerCold = summarize(results.latency.peerColdMs);
+  rows.push(
+    targeted({
+      workload: w3,
+      what: "one job through GNU parallel with ControlMaster ÷ our warm p50",
+      value: ratio(peerWarm, warm.p50),
+      format: "ratio",
+      target: TARGETS.warmLatencyVersusParallel,
+      detail: `our p50 ${summaryText(warm.p50)} ms over ${s.latencyRuns} single jobs on an idle started cluster of ${s.nodes} nodes; parallel (\`node -e\`, master already open) ${summaryText(peerWarm)} ms`,
+    }),
+  );
+  rows.push({ workload: w3, what: "one job through GNU parallel with ControlMaster ÷ our warm p99", value: ratio(peerWarm, warm.p99), format: "ratio", detail: `our p99 ${summaryText(warm.p99)} ms` });
+  const cold = summarize(results.latency.coldProcessAllMs.small);
+  const coldBig = summarize(results.latency.coldProcessAllMs.big);
+  rows.push({
+    workload: w3,
+    what: `cold: processAll of one job on ${s.nodes} nodes ÷ one job through GNU parallel without ControlMaster`,
+    value: ratio(cold, peerCold),
+    format: "ratio",
+    detail: `processAll (agents started, job run, result) ${summaryText(cold)} ms; parallel (new SSH connection, \`node -e\`) ${summaryText(peerCold)} ms`,
+  });
+  rows.push({ workload: w3, what: `cold: processAll of one job on ${s.coldNodes} nodes ÷ on ${s.nodes} nodes`, value: ratio(coldBig, cold), format: "ratio", detail: `${summaryText(coldBig)} ms vs ${summaryText(cold)} ms` });
+  const readyOne = summarize(results.latency.readyMs.one);
+  const readyBig = summarize(results.latency.readyMs.big);
+  rows.push(
+    targeted({
+      workload: w3,
+      what: `${s.coldNodes} nodes ready ÷ 1 node ready (startCluster + ready())`,
+      value: ratio(readyBig, readyOne),
+      format: "ratio",
+      target: TARGETS.readySixteenVersusOne,
+      detail: `${s.coldNodes} nodes ${summaryText(readyBig)} ms, 1 node ${summaryText(readyOne)} ms`,
+    }),
+  );
+
+  const w4 = "W4 scale";
+  const submits = summarize(results.scale.submitsPerSecond);
+  const q = results.scale.busyAndQueued;
+  rows.push({
+    workload: w4,
+    what: "batch `submitMany` jobs/s ÷ one-by-one `submit()` jobs/s",
+    value: { median: NaN, min: NaN, max: NaN, samples: [] },
+    format: "ratio",
+    target: TARGETS.batchVersusOneByOne,
+    verdict: "not implemented",
+    detail: results.scale.batchSubmitExists ? "submitMany exists now, but this benchmark does not measure it yet" : "Malocher has no submitMany yet",
+  });
+  rows.push({ workload: w4, what: "one-by-one `submit()` jobs/s ÷ write+link steps/s of the file system", value: ratio(submits, writeLinks), format: "plain", detail: `${summaryText(submits)} submits/s (${s.submitJobs} jobs); ${summaryText(writeLinks)} write+link steps/s` });
+  rows.push(
+    targeted({
+      workload: w4,
+      what: `busiest agent's CPU (share of one core), every slot busy and ${s.queuedJobs} jobs queued`,
+      value: summarize(q.busiestAgentCpu),
+      format: "percent",
+      target: TARGETS.agentCpuWhileQueued,
+      detail:
+        `${q.agents} agents, ${s.repeats} window(s) of ${s.cpuWindowMs / 1000} s from ${q.settleMs / 1000} s after queueing ` +
+        `(/proc counts CPU in ${CPU_TICK_MS} ms ticks: ${percent(CPU_TICK_MS / s.cpuWindowMs)} per tick); ` +
+        `mean agent ${percent(summarize(q.meanAgentCpu).median)}; supervisor ${percent(summarize(q.supervisorCpu).median)}; ` +
+        (q.strayStarts === 0 ? "no queued job started meanwhile (every slot stayed busy)" : `${q.strayStarts} queued jobs started meanwhile: a slot was free`),
+    }),
+  );
+  rows.push({
+    workload: w4,
+    what: `supervisor RSS with ${s.queuedJobs} jobs queued ÷ before queueing them`,
+    value: summarize([q.rssQueuedMb / q.rssBeforeQueueingMb]),
+    format: "ratio",
+    detail:
+      `${q.rssBeforeQueueingMb.toFixed(0)} MB → ${q.rssQueuedMb.toFixed(0)} MB ` +
+      `(${q.rssQueuedMb > q.rssBeforeQueueingMb ? `${(((q.rssQueuedMb - q.rssBeforeQueueingMb) * 2 ** 20) / s.queuedJobs).toFixed(0)} bytes per queued job` : "no growth"}); ` +
+      `queueing them one by one took ${(q.queueingMs / 1000).toFixed(1)} s, during which the supervisor's event loop was blocked`,
+  });
+  return rows;
+}
+
+/** The row with its PASS or MISS, if it has a target. */
+function targeted(row: ResultRow): ResultRow {
+  return row.target ? { ...row, verdict: verdict(row.target, row.value.median) } : row;
+}
+
+/** A row's value as `median (min – max)` in its format. */
+export function showValue(row: ResultRow): string {
+  if (row.verdict === "not implemented") return "—";
+  const one = (value: number) => (row.format === "percent" ? percent(value) : `${number(value)}${row.format === "ratio" ? "×" : ""}`);
+  const { median, min, max } = row.value;
+  return min === max || !Number.isFinite(min) ? one(median) : `${one(median)} (${one(min)} – ${one(max)})`;
+}
+
+/** The warm single jobs' p50, p99 and phases, each a summary over the repeats. */
+export function warmLatency(results: Measurements) {
+  // A phase is missing (NaN) when processAll found the result before the agent's messages arrived.
+  const perRepeat = (pick: (run: WarmLatency) => number, p: number) =>
+    summarize(results.latency.warm.map((runs) => percentile(runs.map(pick).filter(Number.isFinite), p)));
+  return {
+    p50: perRepeat((run) => run.totalMs, 50),
+    p99: perRepeat((run) => run.totalMs, 99),
+    phases: {
+      total: perRepeat((run) => run.totalMs, 50),
+      toStart: perRepeat((run) => run.toStartMs, 50),
+      run: perRepeat((run) => run.runMs, 50),
+      toResult: perRepeat((run) => run.toResultMs, 50),
+    },
+  };
+}
+
+function jobsPerSecond(runs: DispatchRun[]): Summary {
+  return summarize(runs.map((run) => run.jobsPerSecond));
+}
+
+/** The share of all cores the machine was busy. */
+export function busyShare(cpu: CpuUse): number {
+  return cpu.machineBusyMs / (cpu.wallMs * cpu.cores);
+}
+
+/** CPU-ms of Malocher's processes: supervisor, agents, workers and the nodes' sshd. */
+export function malocherCpuMs(cpu: CpuUse): number {
+  return cpu.byClass.supervisor + cpu.byClass.agents + cpu.byClass.workers + cpu.byClass["sshd (nodes)"];
+}
+

@@ -1,0 +1,313 @@
+/**
+ * The benchmark suite: starts the sshd nodes, runs every workload the settings ask for (repeats
+ * of different workloads interleaved, so that a slow moment of the machine does not hit one side
+ * of a ratio only), and returns the raw measurements. Turning them into ratios is the report's job.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Malocher, type RunEvent } from "malocher";
+import { startBenchNodes, type BenchNodes } from "./bench-nodes.js";
+import type { BenchSettings } from "./bench-settings.js";
+import { CpuMeter, type CpuUse } from "./cpu-meter.js";
+import { profileDispatch, type DispatchProfiles } from "./dispatch-profiles.js";
+import { onInterrupt } from "./interrupt-cleanup.js";
+import { measureRenameRate, measureWriteLinkRate } from "./file-system-limits.js";
+import { runThroughParallel, type PeerCommand } from "./gnu-parallel.js";
+import { now, percentile, repeat } from "./measurement.js";
+import { writeSshClientConfig, type SshClientConfig } from "./ssh-client-config.js";
+import { dispatchOnStartedCluster, dispatchWithProcessAll, type DispatchRun } from "./workloads/dispatch.js";
+import { measureEfficiency, type EfficiencyRun } from "./workloads/efficiency.js";
+import { measureClusterReady, measureColdProcessAll, measureWarmLatency, type WarmLatency } from "./workloads/latency.js";
+import { hasBatchSubmit, measureBusyAndQueued, measureSubmitRate, type BusyAndQueued } from "./workloads/scale.js";
+
+/** One way of running the peer: with or without shared SSH connections, and what each job runs. */
+export interface PeerVariant {
+  controlMaster: boolean;
+  command: PeerCommand;
+}
+
+export const PEER_VARIANTS: readonly PeerVariant[] = [
+  { controlMaster: true, command: "node -e" },
+  { controlMaster: true, command: "true" },
+  { controlMaster: false, command: "node -e" },
+  { controlMaster: false, command: "true" },
+];
+
+/** Everything measured, before the profiles (which are taken only when wanted). */
+export type Measurements = Omit<SuiteResults, "dispatchProfiles" | "durationMs">;
+
+export interface SuiteResults {
+  settings: BenchSettings;
+  /** Where the shared directories were (the file system the limits are of). */
+  baseDir: string;
+  durationMs: number;
+  fileSystem: { renamesPerSecond: number[]; writeLinksPerSecond: number[] };
+  dispatch: {
+    processAll: DispatchRun[];
+    startedCluster: DispatchRun[];
+    localAgent: DispatchRun[];
+    /** jobs/s per repeat, in the order of {@link PEER_VARIANTS}. */
+    peers: number[][];
+  };
+  efficiency: EfficiencyRun[];
+  latency: {
+    /** Per repeat: every single job of it. */
+    warm: WarmLatency[][];
+    /** Per repeat: the median of the single-job `parallel` runs with ControlMaster. */
+    peerWarmMs: number[];
+    /** Per repeat: the median of the single-job `parallel` runs without ControlMaster. */
+    peerColdMs: number[];
+    coldProcessAllMs: { small: number[]; big: number[] };
+    readyMs: { one: number[]; big: number[] };
+    readyCpu: { one: CpuUse[]; big: CpuUse[] };
+  };
+  scale: {
+    submitsPerSecond: number[];
+    batchSubmitExists: boolean;
+    busyAndQueued: BusyAndQueued;
+  };
+  /** Nodes lost or failed during the run, with the measurement each disturbed. */
+  nodeTroubles: string[];
+  /** CPU profiles of one more W1 run, when a target of the per-job path (W1, W2, W3 warm) was missed; kept in `outputDir`. */
+  dispatchProfiles?: DispatchProfiles & { outputDir: string };
+}
+
+export interface SuiteOptions {
+  settings: BenchSettings;
+  /** Where the shared directories go; default the system's temp directory. */
+  baseDir?: string;
+  log: (line: string) => void;
+  /** Decides from the measurements whether a target of the per-job hot path was missed (then it is profiled). */
+  hotPathMissed: (measured: Measurements) => boolean;
+}
+
+const TOP_FUNCTIONS = 12;
+
+export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
+  const { settings, log } = options;
+  const suiteStarted = now();
+  const baseDir = options.baseDir ?? tmpdir();
+  const root = mkdtempSync(join(baseDir, "malocher-bench-"));
+  // Short paths for the ControlMaster sockets (at most 108 bytes), wherever baseDir is.
+  const sshDir = mkdtempSync(join(tmpdir(), "mb-ssh-"));
+  let nodes: BenchNodes | undefined;
+  const configs: SshClientConfig[] = [];
+  const cleanUp = async () => {
+    await Promise.all(configs.map((config) => config.stopMasters()));
+    await nodes?.close();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(sshDir, { recursive: true, force: true });
+  };
+  const forgetCleanUp = onInterrupt(cleanUp);
+  try {
+    log(`starting ${settings.coldNodes} sshd nodes`);
+    nodes = await startBenchNodes(settings.coldNodes);
+    const ctx = new SuiteContext(settings, nodes, root, log);
+    const withMaster = writeSshClientConfig(sshDir, nodes.sshd, true);
+    const withoutMaster = writeSshClientConfig(sshDir, nodes.sshd, false);
+    configs.push(withMaster, withoutMaster);
+
+    const { dispatch, fileSystem } = await measureDispatch(ctx, withMaster, withoutMaster);
+    const efficiency = await measureEfficiencyRuns(ctx);
+    const latency = await measureLatency(ctx, withMaster, withoutMaster);
+    await withMaster.stopMasters();
+    const scale = await measureScale(ctx);
+    const measured: Measurements = { settings, baseDir, fileSystem, dispatch, efficiency, latency, scale, nodeTroubles: ctx.nodeTroubles };
+    const dispatchProfiles = settings.profileOnMiss && options.hotPathMissed(measured) ? await profileW1(ctx) : undefined;
+    return { ...measured, durationMs: now() - suiteStarted, ...(dispatchProfiles ? { dispatchProfiles } : {}) };
+  } finally {
+    forgetCleanUp();
+    await cleanUp();
+  }
+}
+
+/** What every workload needs: the settings, the nodes, a CPU meter and fresh directories. */
+class SuiteContext {
+  readonly meter: CpuMeter;
+  private directories = 0;
+
+  constructor(
+    readonly settings: BenchSettings,
+    readonly nodes: BenchNodes,
+    readonly root: string,
+    readonly log: (line: string) => void,
+  ) {
+    this.meter = new CpuMeter(() => nodes.daemonPids());
+  }
+
+  /** Nodes that were lost, failed or retried during the run: they disturb what was measured. */
+  readonly nodeTroubles: string[] = [];
+
+  /**
+   * SSH options for the first `count` nodes with the benchmark's slots per node. A node lost or
+   * failed during the measurement `label` is logged and kept for the report.
+   */
+  cluster(count: number, label: string) {
+    const onEvent = (event: RunEvent) => {
+      if (event.type !== "node" || (event.state !== "lost" && event.state !== "failed")) return;
+      const why = (event.error?.message.split("\n", 1)[0] ?? "").replace(/\s*Its last output:?$/, "");
+      const line = `${label}: ${event.host} ${event.state} (${why})`;
+      this.nodeTroubles.push(line);
+      this.log(line);
+    };
+    return { ...this.nodes.clusterOptions(count), slots: this.settings.slotsPerNode, onEvent };
+  }
+
+  /** Runs `use` on a new, empty shared directory, removed afterwards. */
+  async inFreshDirectory<T>(label: string, use: (dir: string) => Promise<T>): Promise<T> {
+    const dir = join(this.root, `${label}-${++this.directories}`);
+    try {
+      return await use(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** W1, its peers and its limits, one round of each after another. */
+async function measureDispatch(
+  ctx: SuiteContext,
+  withMaster: SshClientConfig,
+  withoutMaster: SshClientConfig,
+): Promise<Pick<SuiteResults, "dispatch" | "fileSystem">> {
+  const { settings, log } = ctx;
+  const result: SuiteResults["dispatch"] = { processAll: [], startedCluster: [], localAgent: [], peers: PEER_VARIANTS.map(() => []) };
+  const fileSystem: SuiteResults["fileSystem"] = { renamesPerSecond: [], writeLinksPerSecond: [] };
+  await repeat(settings.repeats, async (round) => {
+    const tag = `W1 round ${round + 1}/${settings.repeats}`;
+    fileSystem.renamesPerSecond.push(measureRenameRate(ctx.root, settings.fileSystemOps));
+    fileSystem.writeLinksPerSecond.push(measureWriteLinkRate(ctx.root, settings.fileSystemOps));
+    log(`${tag}: file system ${fileSystem.renamesPerSecond.at(-1)!.toFixed(0)} renames/s, ${fileSystem.writeLinksPerSecond.at(-1)!.toFixed(0)} write+link steps/s`);
+    const jobs = settings.dispatchJobs;
+    const viaProcessAll = await ctx.inFreshDirectory("w1", (dir) => dispatchWithProcessAll(dir, jobs, ctx.cluster(settings.nodes, `${tag}, processAll`), ctx.meter));
+    result.processAll.push(viaProcessAll);
+    log(`${tag}: processAll over ${settings.nodes} nodes: ${viaProcessAll.jobsPerSecond.toFixed(0)} jobs/s`);
+    const onStarted = await ctx.inFreshDirectory("w1-started", (dir) => dispatchOnStartedCluster(dir, jobs, ctx.cluster(settings.nodes, `${tag}, started cluster`), ctx.meter));
+    result.startedCluster.push(onStarted);
+    log(`${tag}: on a started cluster: ${onStarted.jobsPerSecond.toFixed(0)} jobs/s`);
+    const local = await ctx.inFreshDirectory("w1-local", (dir) => dispatchWithProcessAll(dir, jobs, { slots: settings.slotsPerNode }, ctx.meter));
+    result.localAgent.push(local);
+    log(`${tag}: one local agent: ${local.jobsPerSecond.toFixed(0)} jobs/s`);
+    for (const [index, variant] of PEER_VARIANTS.entries()) {
+      const ssh = variant.controlMaster ? withMaster : withoutMaster;
+      await ssh.startMasters(settings.nodes);
+      const peerJobs = variant.controlMaster ? settings.peerJobsWithControlMaster : settings.peerJobsWithoutControlMaster;
+      const ms = await runThroughParallel({ jobs: peerJobs, nodes: settings.nodes, jobsPerNode: settings.peerJobsPerNode, command: variant.command, ssh, workDir: ctx.root });
+      result.peers[index]!.push(peerJobs / (ms / 1000));
+      log(`${tag}: GNU parallel ${describePeer(variant)}: ${(peerJobs / (ms / 1000)).toFixed(1)} jobs/s`);
+    }
+  });
+  return { dispatch: result, fileSystem };
+}
+
+async function measureEfficiencyRuns(ctx: SuiteContext): Promise<EfficiencyRun[]> {
+  const { settings, log } = ctx;
+  return ctx.inFreshDirectory("w2", async (dir) => {
+    const malocher = new Malocher({ dir });
+    const cluster = await malocher.startCluster(ctx.cluster(settings.nodes, "W2"));
+    try {
+      await cluster.ready();
+      return await repeat(settings.repeats, async (round) => {
+        const run = await measureEfficiency(malocher, cluster, settings.efficiencyJobs, settings.efficiencySleepMs, settings.nodes * settings.slotsPerNode);
+        log(`W2 round ${round + 1}/${settings.repeats}: efficiency ${run.efficiency.toFixed(3)}`);
+        return run;
+      });
+    } finally {
+      await cluster.close();
+    }
+  });
+}
+
+async function measureLatency(ctx: SuiteContext, withMaster: SshClientConfig, withoutMaster: SshClientConfig): Promise<SuiteResults["latency"]> {
+  const { settings, log } = ctx;
+  const oneJob = { jobs: 1, nodes: 1, jobsPerNode: 1, command: "node -e" as const, workDir: ctx.root };
+  const latency: SuiteResults["latency"] = {
+    warm: [],
+    peerWarmMs: [],
+    peerColdMs: [],
+    coldProcessAllMs: { small: [], big: [] },
+    readyMs: { one: [], big: [] },
+    readyCpu: { one: [], big: [] },
+  };
+  await ctx.inFreshDirectory("w3", async (dir) => {
+    const malocher = new Malocher({ dir });
+    const cluster = await malocher.startCluster(ctx.cluster(settings.nodes, "W3 warm"));
+    try {
+      await cluster.ready();
+      await withMaster.startMasters(1);
+      await repeat(settings.repeats, async (round) => {
+        const warm = await measureWarmLatency(malocher, cluster, settings.latencyRuns);
+        latency.warm.push(warm);
+        const peer = await repeat(settings.peerLatencyRuns, () => runThroughParallel({ ...oneJob, ssh: withMaster }));
+        latency.peerWarmMs.push(percentile(peer, 50));
+        const p50 = percentile(warm.map((run) => run.totalMs), 50);
+        log(`W3 round ${round + 1}/${settings.repeats}: warm p50 ${p50.toFixed(1)} ms; one job through parallel with ControlMaster ${percentile(peer, 50).toFixed(0)} ms`);
+      });
+    } finally {
+      await cluster.close();
+    }
+  });
+  await repeat(settings.repeats, async (round) => {
+    const tag = `W3 cold round ${round + 1}/${settings.repeats}`;
+    const small = await ctx.inFreshDirectory("w3-cold", (dir) => measureColdProcessAll(dir, ctx.cluster(settings.nodes, `${tag}, cold processAll`)));
+    const big = await ctx.inFreshDirectory("w3-cold", (dir) => measureColdProcessAll(dir, ctx.cluster(settings.coldNodes, `${tag}, cold processAll`)));
+    const one = await ctx.inFreshDirectory("w3-ready", (dir) => measureClusterReady(dir, ctx.cluster(1, `${tag}, ready`), ctx.meter));
+    const many = await ctx.inFreshDirectory("w3-ready", (dir) => measureClusterReady(dir, ctx.cluster(settings.coldNodes, `${tag}, ready`), ctx.meter));
+    const peerCold = await repeat(settings.peerLatencyRuns, () => runThroughParallel({ ...oneJob, ssh: withoutMaster }));
+    latency.coldProcessAllMs.small.push(small);
+    latency.coldProcessAllMs.big.push(big);
+    latency.readyMs.one.push(one.ms);
+    latency.readyMs.big.push(many.ms);
+    latency.readyCpu.one.push(one.cpu);
+    latency.readyCpu.big.push(many.cpu);
+    latency.peerColdMs.push(percentile(peerCold, 50));
+    log(
+      `${tag}: processAll of one job ${small.toFixed(0)} ms (${settings.nodes} nodes), ${big.toFixed(0)} ms (${settings.coldNodes} nodes); ` +
+        `ready ${one.ms.toFixed(0)} ms (1 node), ${many.ms.toFixed(0)} ms (${settings.coldNodes} nodes)`,
+    );
+  });
+  return latency;
+}
+
+async function measureScale(ctx: SuiteContext): Promise<SuiteResults["scale"]> {
+  const { settings, log } = ctx;
+  const submitsPerSecond = await repeat(settings.repeats, async (round) => {
+    const rate = await ctx.inFreshDirectory("w4-submit", async (dir) => measureSubmitRate(dir, settings.submitJobs));
+    log(`W4 round ${round + 1}/${settings.repeats}: one-by-one submit ${rate.toFixed(0)} jobs/s`);
+    return rate;
+  });
+  log(`W4: every slot busy, ${settings.queuedJobs} jobs queued; sampling the agents' CPU for ${settings.repeats} × ${settings.cpuWindowMs / 1000} s`);
+  const busyAndQueued = await ctx.inFreshDirectory("w4-queued", (dir) =>
+    measureBusyAndQueued(dir, ctx.cluster(settings.nodes, "W4 busy and queued"), { slotsPerNode: settings.slotsPerNode, queued: settings.queuedJobs, windowMs: settings.cpuWindowMs, windows: settings.repeats }, () => ctx.nodes.daemonPids()),
+  );
+  return { submitsPerSecond, batchSubmitExists: hasBatchSubmit(), busyAndQueued };
+}
+
+async function profileW1(ctx: SuiteContext): Promise<SuiteResults["dispatchProfiles"]> {
+  const { settings, log } = ctx;
+  log("a target of the per-job path was missed: profiling one more W1 run (supervisor over SSH; agent and workers on a local agent)");
+  // Kept after the run (the report names them): open them in Chrome's DevTools or VS Code.
+  const outputDir = mkdtempSync(join(tmpdir(), "malocher-bench-profiles-"));
+  const overSsh = join(ctx.root, "w1-profile-ssh");
+  const local = join(ctx.root, "w1-profile-local");
+  try {
+    const profiles = await profileDispatch({
+      jobs: settings.dispatchJobs,
+      sshOptions: ctx.cluster(settings.nodes, "profile run"),
+      slots: settings.slotsPerNode,
+      nodeDaemons: ctx.nodes.daemonPids(),
+      directories: [overSsh, local],
+      outputDir,
+      topFunctions: TOP_FUNCTIONS,
+    });
+    return { ...profiles, outputDir };
+  } finally {
+    rmSync(overSsh, { recursive: true, force: true });
+    rmSync(local, { recursive: true, force: true });
+  }
+}
+
+export function describePeer(variant: PeerVariant): string {
+  return `${variant.controlMaster ? "with" : "without"} ControlMaster, \`${variant.command}\``;
+}
