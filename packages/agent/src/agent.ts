@@ -169,6 +169,7 @@ export class Agent {
       (chunk) => process.stderr.write(chunk),
       () => this.wakeup.trigger(),
       () => this.lease.renewSoon(),
+      () => this.link.send({ type: "warm" }),
     );
     this.setState("ready", "welcomed by the supervisor");
     this.heartbeat = setInterval(() => {

@@ -36,6 +36,8 @@ export interface JobRunContext {
 }
 
 const MEMORY_POLL_MS = 500;
+/** Who runs the jobs, recorded in each result (looked up once: it showed in the agent's profile). */
+const USER = userInfo().username;
 const V8_OUT_OF_MEMORY = /JavaScript heap out of memory|Reached heap limit/;
 
 /**
@@ -206,7 +208,7 @@ export class JobRun {
       attempts: attempt,
       durationMs,
       agentId,
-      user: userInfo().username,
+      user: USER,
       finishedAt: Date.now(),
       ...(codeChanged ? { codeChanged } : {}),
     };

@@ -21,6 +21,7 @@ export type {
   SupervisorMessage,
   HelloMessage,
   HeartbeatMessage,
+  WarmMessage,
   JobStartedMessage,
   JobFinishedMessage,
   ByeMessage,

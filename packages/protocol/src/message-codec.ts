@@ -23,6 +23,8 @@ export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
           version: stringField(record, "version"),
           protocolVersion: numberField(record, "protocolVersion"),
         };
+      case "warm":
+        return { type };
       case "heartbeat":
         return { type, running: numberField(record, "running"), load: numberField(record, "load") };
       case "jobStarted":

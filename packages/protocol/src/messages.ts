@@ -27,6 +27,11 @@ export interface HeartbeatMessage {
   load: number;
 }
 
+/** Agent → supervisor, once: every slot's warm worker has started; jobs start without delay now. */
+export interface WarmMessage {
+  type: "warm";
+}
+
 export interface JobStartedMessage {
   type: "jobStarted";
   jobId: string;
@@ -46,7 +51,7 @@ export interface ByeMessage {
 }
 
 /** Every frame an agent sends. */
-export type AgentMessage = HelloMessage | HeartbeatMessage | JobStartedMessage | JobFinishedMessage | ByeMessage;
+export type AgentMessage = HelloMessage | HeartbeatMessage | WarmMessage | JobStartedMessage | JobFinishedMessage | ByeMessage;
 
 /** The run's defaults for jobs that do not set their own (`processAll` options). */
 export interface RunSettings {

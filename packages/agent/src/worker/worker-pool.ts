@@ -9,13 +9,15 @@ export class WorkerPool {
   private readonly all = new Set<WarmWorker>();
   private readonly started = new Set<WarmWorker>();
   private closed = false;
+  private warmed = false;
 
   constructor(
-    slots: number,
+    private readonly slots: number,
     private readonly heapLimitMb: number,
     private readonly stray: (chunk: Buffer) => void,
     private readonly onIdle: () => void,
     private readonly onWorkerStarted: () => void,
+    private readonly onWarm: () => void,
   ) {
     for (let i = 0; i < slots; i++) this.startWorker();
   }
@@ -76,9 +78,17 @@ export class WorkerPool {
         this.started.add(worker);
         this.onWorkerStarted();
         this.release(worker);
+        if (!this.warmed && this.started.size === this.slots) {
+          this.warmed = true;
+          this.onWarm();
+        }
       },
       (error: Error) => {
         this.stray(Buffer.from(`malocher agent: a worker failed to start: ${error.message}\n`));
+        if (!this.warmed) {
+          this.warmed = true; // as warm as it will get: do not keep anyone waiting
+          this.onWarm();
+        }
         this.all.delete(worker);
         if (!this.closed) setTimeout(() => !this.closed && this.startWorker(), 1000).unref();
       },

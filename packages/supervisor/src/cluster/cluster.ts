@@ -53,7 +53,7 @@ interface Machine {
  * Emits every {@link RunEvent}, `unusable` with `NO_USABLE_NODES` once no node is left, and
  * `drained` once every agent stopped after {@link Cluster.drain}.
  */
-export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [MalocherError]; drained: [] }> {
+export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [MalocherError]; drained: []; warm: [] }> {
   private closed = false;
   private draining = false;
   private readonly machines: Machine[] = [];
@@ -101,23 +101,25 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
   }
 
   /**
-   * Resolves once every machine's agent is ready or the machine was set aside (at least one
-   * ready); rejects with `NO_USABLE_NODES` when none is usable.
+   * Resolves once every machine's agent is ready with its warm workers started, or the machine
+   * was set aside (at least one ready); rejects with `NO_USABLE_NODES` when none is usable.
    */
   ready(): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = () => {
         if (this.unusableError !== undefined) return finish(() => reject(this.unusableError));
-        const settled = this.machines.every((machine) => machine.done || machine.session.state === "ready");
+        const settled = this.machines.every((machine) => machine.done || (machine.session.state === "ready" && machine.session.warm));
         if (settled) finish(resolve);
       };
       const finish = (then: () => void) => {
         this.off("event", check);
         this.off("unusable", check);
+        this.off("warm", check);
         then();
       };
       this.on("event", check);
       this.on("unusable", check);
+      this.on("warm", check);
       check();
     });
   }
@@ -218,7 +220,9 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
   }
 
   private onMessage(session: NodeSession, message: AgentMessage): void {
-    if (message.type === "jobStarted") {
+    if (message.type === "warm") {
+      this.emit("warm");
+    } else if (message.type === "jobStarted") {
       this.emit("event", { type: "jobStarted", jobId: message.jobId, host: session.label, attempt: message.attempt });
     } else if (message.type === "jobFinished") {
       this.emit("event", { type: "jobFinished", jobId: message.jobId, host: session.label, ok: message.ok, durationMs: message.durationMs });

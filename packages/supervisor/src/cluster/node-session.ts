@@ -44,6 +44,8 @@ export class NodeSession extends EventEmitter<{
   readonly agentId: string;
   /** Slots the agent reported in its hello. */
   slots = 0;
+  /** Every slot's warm worker has started (the agent said `warm`). */
+  warm = false;
   /**
    * How the agent's messages travel, once launched: `websocket` through the SSH remote forward
    * (or locally), `stdio` on its exec channel when the node refuses port forwarding.
@@ -152,6 +154,7 @@ export class NodeSession extends EventEmitter<{
     this.lastHeard = Date.now();
     connection.on("message", (message) => {
       this.lastHeard = Date.now();
+      if (message.type === "warm") this.warm = true;
       this.emit("message", message);
     });
     const only = this.settings.onlyJobs;
