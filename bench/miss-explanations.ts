@@ -69,7 +69,7 @@ function efficiencyBound(results: SuiteResults): string[] {
     `Where the ${summaryText(summarize(runs.map((run) => run.actualMs - run.idealMs)))} ms beyond the ideal went (medians over the repeats):`,
     "",
     `- The first job started ${runs.map((run) => run.firstStartMs.toFixed(0)).join(", ")} ms after the first submit (repeat ${runs.map((_, i) => i + 1).join(", ")}). ` +
-      "The cluster is new in repeat 1, and `ready()` resolves when every agent said hello, before its warm workers have started: the first jobs wait for them.",
+      "`ready()` waits until every agent's warm workers have started, but a worker's first job also imports (and, for `.ts`, transpiles) the job module.",
     `- An agent took ${runMs.toFixed(0)} ms per ${s.efficiencySleepMs} ms job (its own measure: the worker's run and the job's logs completed, before publishing).`,
     `- Each job took ${number(slotTimeBeyondRun)} ms of slot time beyond that run: the first start above, publishing the result, telling the supervisor, ` +
       "claiming and starting the next job, and slots left idle at the end.",

@@ -129,6 +129,12 @@ export class WarmWorker {
     }
   }
 
+  /** Takes the worker out of service: it accepts no more jobs and is killed. */
+  retire(): Promise<void> {
+    this.retiring = true;
+    return this.kill();
+  }
+
   /** Kills the worker's whole process group and waits for it to exit. Idempotent. */
   async kill(): Promise<void> {
     if (this.exited) return;

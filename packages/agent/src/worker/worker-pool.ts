@@ -35,7 +35,7 @@ export class WorkerPool {
   /** Gives a worker back after a job; one that takes no more jobs is ended (and replaced on exit). */
   release(worker: WarmWorker): void {
     if (worker.dead) {
-      void worker.kill();
+      void worker.retire();
       return;
     }
     if (this.closed) return;
@@ -45,7 +45,7 @@ export class WorkerPool {
 
   /** Ends a worker that should not take more jobs (too many run, too much memory, stale code). */
   retire(worker: WarmWorker): void {
-    void worker.kill(); // its exit starts the replacement
+    void worker.retire(); // its exit starts the replacement
   }
 
   /** A worker died (during a job, or idle: a stray error ended it): start its replacement. */
