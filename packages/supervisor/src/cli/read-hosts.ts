@@ -1,8 +1,8 @@
 import { readFileSync, statSync } from "node:fs";
 
 /**
- * `--hosts` takes a file (one `[user@]host[:port]` a line, `#` comments) or a comma-separated
- * list of machines.
+ * `--hosts` takes a file (one `[slots/][user@]host[:port]` a line, `#` comments) or a
+ * comma-separated list of machines.
  */
 export function readHosts(value: string): string[] {
   let isFile = false;

@@ -37,6 +37,8 @@ const SWEEP_INTERVAL_MS = 2000;
 /** One machine of the run and its current session. */
 interface Machine {
   label: string;
+  /** Its own slot count (`8/host`), else the run's. */
+  slots: number | undefined;
   launch: AgentLauncher;
   session: NodeSession;
   restarts: number;
@@ -85,10 +87,12 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
     }
     const server = await AgentServer.start();
     const cluster = new Cluster(server, settings);
-    const launchers: Array<[string, AgentLauncher]> =
-      settings.nodes === "local" ? [["local", launchLocalAgent]] : settings.nodes.map((target) => [target.label, remoteAgentLauncher(target)]);
-    for (const [label, launch] of launchers) {
-      const machine: Machine = { label, launch, session: undefined!, restarts: 0, readySince: 0, retryTimer: undefined, done: false };
+    const launchers: Array<[string, AgentLauncher, number | undefined]> =
+      settings.nodes === "local"
+        ? [["local", launchLocalAgent, undefined]]
+        : settings.nodes.map((target) => [target.label, remoteAgentLauncher(target), target.slots]);
+    for (const [label, launch, slots] of launchers) {
+      const machine: Machine = { label, slots, launch, session: undefined!, restarts: 0, readySince: 0, retryTimer: undefined, done: false };
       cluster.machines.push(machine);
       cluster.startSession(machine);
     }
@@ -163,7 +167,7 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
   private startSession(machine: Machine): void {
     const sessionSettings: NodeSessionSettings = {
       dir: this.settings.dir,
-      slots: this.settings.slots,
+      slots: machine.slots ?? this.settings.slots,
       disconnectGraceMs: this.settings.disconnectGraceMs,
       heartbeatTimeoutMs: this.settings.heartbeatTimeoutMs,
       allowSharedWriters: this.settings.allowSharedWriters,

@@ -74,6 +74,8 @@ export interface NodeTarget {
   via?: NodeTarget;
   /** The passphrase for encrypted keys; a function so that it never shows when a target is printed. */
   passphrase: () => string | undefined;
+  /** Jobs at once on this machine (`8/host`), overriding the run's `slots`. */
+  slots?: number;
 }
 
 interface ParsedMachine {
@@ -81,20 +83,26 @@ interface ParsedMachine {
   host: string;
   port: number | undefined;
   username: string | undefined;
+  slots: number | undefined;
 }
 
-/** Parses `[user@]host[:port]`; IPv6 addresses go in brackets: `user@[::1]:22`. */
+/**
+ * Parses `[slots/][user@]host[:port]`, like GNU parallel's `8/host`; IPv6 addresses go in
+ * brackets: `user@[::1]:22`. The label (a result's `host`) is the machine without the slots.
+ */
 export function parseMachine(entry: string): ParsedMachine {
-  const match = /^(?:([^@\s]+)@)?(\[[^\]\s]+\]|[^:@\s[\]]+)(?::(\d+))?$/.exec(entry.trim());
+  const match = /^(?:(\d+)\/)?((?:([^@\s/]+)@)?(\[[^\]\s]+\]|[^:@\s[\]/]+)(?::(\d+))?)$/.exec(entry.trim());
   if (match === null) {
     throw new MalocherError(
       "INVALID_OPTIONS",
-      `Cannot read the machine ${JSON.stringify(entry)}: write host, user@host or user@host:port.`,
+      `Cannot read the machine ${JSON.stringify(entry)}: write host, user@host, user@host:port, or 8/user@host:port for 8 slots.`,
     );
   }
-  const [, username, rawHost, rawPort] = match;
+  const [, rawSlots, label, username, rawHost, rawPort] = match;
   const host = (rawHost as string).replace(/^\[(.*)\]$/, "$1");
-  return { label: entry.trim(), host, port: rawPort === undefined ? undefined : parsePort(rawPort, entry), username };
+  const slots = rawSlots === undefined ? undefined : Number(rawSlots);
+  if (slots === 0) throw new MalocherError("INVALID_OPTIONS", `${JSON.stringify(entry)} gives the machine 0 slots.`);
+  return { label: label as string, host, port: rawPort === undefined ? undefined : parsePort(rawPort, entry), username, slots };
 }
 
 function parsePort(text: string, where: string): number {
@@ -198,6 +206,7 @@ function resolveTarget(
     keepaliveIntervalMs: found.serverAliveIntervalSeconds === undefined ? DEFAULT_KEEPALIVE_MS : found.serverAliveIntervalSeconds * 1000,
     keepaliveCountMax: found.serverAliveCountMax ?? 3,
     passphrase: shared.passphrase,
+    ...(machine.slots === undefined ? {} : { slots: machine.slots }),
   };
   const jumps = found.proxyJump === undefined || found.proxyJump.toLowerCase() === "none" ? [] : found.proxyJump.split(",");
   if (jumps.length > 0) {
