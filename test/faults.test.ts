@@ -31,6 +31,7 @@ import { record, stopActiveRuns } from "./support/recording.js";
 import { collect } from "./support/results.js";
 import { harnessSshOptions } from "./support/ssh.js";
 import { waitFor, waitUntil, within } from "./support/wait.js";
+import type { AgentLease } from "@malocher/agent";
 
 const SUPERVISE = fileURLToPath(new URL("./fixtures/faults/supervise.ts", import.meta.url));
 const TSX = import.meta.resolve("tsx");
@@ -45,16 +46,8 @@ const LEFTOVER_DEADLINE_MS = 15_000;
 /** Lost (at once for a dead process, after the heartbeat timeout for a frozen one), backoff, SSH, start. */
 const NODE_BACK_MS = 15_000;
 
-/** What an agent's lease file says (packages/agent/src/store/agent-lease.ts). */
-interface Lease {
-  agentId: string;
-  host: string;
-  hostname: string;
-  pid: number;
-  startedAt: number;
-  seq: number;
-  processGroups: number[];
-}
+/** What an agent's lease file says. */
+type Lease = AgentLease;
 
 /** One test's world: the cluster, the test's temp directory, and its Malocher directory. */
 interface World {

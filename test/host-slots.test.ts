@@ -24,7 +24,7 @@ test("a machine may carry its slot count like GNU parallel's 8/host", () => {
 });
 
 test("each machine runs at most its own slots; results name it without the slot count", { timeout: 60_000 }, async () => {
-  const root = tempDir("malocher-host-slots-");
+  const root = tempDir("host-slots");
   try {
     const malocher = new Malocher({ dir: root });
     const ids = Array.from({ length: 12 }, (_, x) => malocher.submit(triple, x));

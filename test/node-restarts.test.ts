@@ -19,7 +19,7 @@ after(async () => {
 });
 
 test("a node that keeps failing after it was lost is set aside with a clear message; the run goes on", { timeout: 120_000 }, async () => {
-  const root = tempDir("malocher-restarts-");
+  const root = tempDir("restarts");
   try {
     const malocher = new Malocher({ dir: join(root, "jobs") });
     const gate = join(root, "gate");

@@ -7,4 +7,4 @@ export { publishResult } from "./store/publish-result.js";
 export { releaseClaim } from "./store/release-claim.js";
 export { requeueClaim } from "./store/requeue-claim.js";
 export { writeFileAtomic, writeFileAtomicSync, writeFileOnce, writeFileOnceSync, tmpPath } from "./store/write-file-atomic.js";
-export { markLeaseLost } from "./store/agent-lease.js";
+export { markLeaseLost, type AgentLease } from "./store/agent-lease.js";
