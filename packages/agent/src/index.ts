@@ -8,3 +8,7 @@ export { releaseClaim } from "./store/release-claim.js";
 export { requeueClaim } from "./store/requeue-claim.js";
 export { writeFileAtomic, writeFileAtomicSync, writeFileOnce, writeFileOnceSync, tmpPath } from "./store/write-file-atomic.js";
 export { markLeaseLost, type AgentLease } from "./store/agent-lease.js";
+export { locateFunction } from "./locate/locate-function.js";
+export { locateClass, locatedClass } from "./locate/locate-class.js";
+export { importClass } from "./locate/import-class.js";
+export { readExportInPlace } from "./locate/locate-function.js";

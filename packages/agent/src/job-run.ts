@@ -8,6 +8,7 @@ import {
   type JobSpec,
   type RunSettings,
   type StoredResult,
+  type StoredFailure,
 } from "@malocher/protocol";
 import type { ClaimedJob } from "./store/claim-job.js";
 import { publishResult } from "./store/publish-result.js";
@@ -138,7 +139,8 @@ export class JobRun {
       const codeChanged = outcome.codeChanged;
       if (outcome.ok) return this.publish({ ok: true, value: outcome.value }, durationMs, codeChanged);
       if (retryOnError && mayRetry) return this.retry();
-      return this.publish({ ok: false, error: outcome.error }, durationMs, codeChanged);
+      const { error, thrown } = outcome;
+      return this.publish({ ok: false, error, ...(thrown === undefined ? {} : { thrown }) }, durationMs, codeChanged);
     }
     if (end.kind !== "died") return this.endWithoutResult();
     switch (this.killReason) {
@@ -196,7 +198,7 @@ export class JobRun {
 
   /** Publishes write-once; a first result already there wins and ours is discarded. */
   private async publish(
-    ending: { ok: true; value: Uint8Array } | { ok: false; error: JobError },
+    ending: { ok: true; value: Uint8Array } | StoredFailure,
     durationMs: number,
     codeChanged = false,
   ): Promise<JobRunEnd> {

@@ -17,6 +17,8 @@
  *   typed arrays are not looked for: finding them means listing every index as a string.
  */
 
+import { ERROR_OWN_KEYS, builtinClassOf, type ClassRef, type LocateClass, type MalocherEncodable } from "./class-ref.js";
+
 /** Nesting deeper than this is refused: msgpackr encodes and decodes recursively. */
 export const MAX_VALUE_DEPTH = 500;
 
@@ -106,6 +108,11 @@ function refusedKindReason(value: object, proto: object): string {
       "and a subclass as a plain Error; send a plain object such as { name, message, code } instead";
   }
   if (value instanceof URL) return "a URL would not arrive as a URL; send url.href and call new URL() in the job";
+  return nonClassReason(value, proto) ?? classReason(value, proto);
+}
+
+/** Why an object that no class reference can carry (a promise, a stream, a Map subclass…) cannot be sent. */
+function nonClassReason(value: object, proto: object): string | undefined {
   if (value instanceof Promise) return "a Promise cannot be sent; await it and send its value";
   if (value instanceof WeakMap || value instanceof WeakSet || value instanceof WeakRef) {
     return `a ${value instanceof WeakMap ? "WeakMap" : value instanceof WeakSet ? "WeakSet" : "WeakRef"} cannot be sent: ` +
@@ -123,17 +130,65 @@ function refusedKindReason(value: object, proto: object): string {
   const base = supportedBaseOf(proto);
   if (base !== undefined) {
     return `an instance of class ${className ?? "(anonymous)"} (${withArticle(base)} subclass) would not arrive as one; ` +
-      `send a plain ${base}`;
+      `send a plain ${base}, or give the class toMalocher() and a static fromMalocher(data)`;
   }
   if (ArrayBuffer.isView(value)) {
     // e.g. Float16Array on a newer Node: msgpackr 2.1 writes an unknown type code that no decoder reads.
     return `${withArticle(className ?? "typed array")} is not among the typed arrays msgpackr can rebuild; ` +
       "convert it to one of them (e.g. a Float32Array)";
   }
+  return undefined;
+}
+
+function classReason(value: object, proto: object): string {
+  const className = classNameOf(proto);
   if (className !== undefined) return `an instance of class ${className} would arrive as a plain object without its methods`;
   if (hasOwnConstructor(proto)) return "an instance of an anonymous class would arrive as a plain object without its methods";
   return `an object with a custom prototype (${Object.prototype.toString.call(value)}) would arrive as a plain object ` +
     "without its prototype";
+}
+
+/** How one class instance crosses: its own fields under its class, or its class's custom encoding. */
+export type InstanceEncoding =
+  | { kind: "fields"; ref: ClassRef; error: boolean }
+  | { kind: "custom"; ref: ClassRef };
+
+/**
+ * How an object whose prototype is not one of the supported built-ins crosses, or why it cannot.
+ * Without `locate` every such object is refused (the contract of a process that cannot find
+ * classes). The rule, in order: built-in errors cross with their fields and URLs as their `href`;
+ * an instance with a `toMalocher()` method uses its class's custom encoding (the class needs a
+ * static `fromMalocher`); promises, weak collections, streams, boxed primitives and subclasses
+ * of Map, Set, Array and the other built-ins are refused; anything else crosses as its own
+ * enumerable fields (errors also their message, stack, cause and errors) under the exported class
+ * `locate` finds for it.
+ */
+export function classifyInstance(value: object, proto: object, locate: LocateClass | undefined): InstanceEncoding | { refused: string } {
+  if (locate === undefined) return { refused: refusedKindReason(value, proto) };
+  const builtin = builtinClassOf(proto);
+  if (builtin === "URL") return { kind: "custom", ref: { builtin } };
+  if (builtin !== undefined) return { kind: "fields", ref: { builtin }, error: true };
+  const custom = typeof (value as Partial<MalocherEncodable>).toMalocher === "function";
+  if (!custom) {
+    const reason = nonClassReason(value, proto);
+    if (reason !== undefined) return { refused: reason };
+  }
+  const found = locate(value, custom);
+  if ("refused" in found) return found;
+  if (!custom) return { kind: "fields", ref: found.ref, error: value instanceof Error };
+  if (typeof (found.constructor as { fromMalocher?: unknown }).fromMalocher !== "function") {
+    return {
+      refused: `an instance of class ${found.ref.name} has toMalocher() but the class has no static fromMalocher(data) ` +
+        "to rebuild it on the other side",
+    };
+  }
+  return { kind: "custom", ref: found.ref };
+}
+
+/** Whether objects with this prototype are sent by the codec itself (no class reference needed). */
+export function isCodecPrototype(proto: object | null): boolean {
+  return proto === Object.prototype || proto === null || proto === Array.prototype || TYPED_ARRAY_PROTOTYPES.has(proto) ||
+    SUPPORTED_BASES.has(proto);
 }
 
 function withArticle(name: string): string {
@@ -220,13 +275,34 @@ interface Found {
  * // e.g. "args[1].model: an instance of class Model would arrive as a plain object without its methods"
  * ```
  */
-export function findUnserializable(value: unknown, rootPath: string): Unserializable | undefined {
-  const found = new Walker().visit(value, 0);
+export function findUnserializable(value: unknown, rootPath: string, options: FindOptions = {}): Unserializable | undefined {
+  const found = new Walker(options).visit(value, 0);
   if (found === undefined) return undefined;
   return { path: rootPath + found.segments.reverse().join(""), reason: found.reason };
 }
 
+/** How {@link findUnserializable} treats class instances. */
+export interface FindOptions {
+  /** Finds instances' classes; without it every class instance is refused. */
+  classes?: LocateClass;
+  /** Filled in while walking: how the value's class instances will be encoded. */
+  seen?: SeenInstances;
+}
+
+/** What {@link findUnserializable} found about class instances. */
+export interface SeenInstances {
+  /** How many class instances the value holds. */
+  count: number;
+  /**
+   * Each custom-encoded instance's `toMalocher()` data, so that encoding does not call it a
+   * second time (pass it to `encodeValue`).
+   */
+  customData: Map<object, unknown>;
+}
+
 class Walker {
+  constructor(private readonly options: FindOptions) {}
+
   private readonly visited = new Set<object>();
   /** Null-prototype objects on the current path: a reference back to one is a cycle through it. */
   private readonly nullProtoAncestors = new Set<object>();
@@ -261,6 +337,7 @@ class Walker {
   }
 
   private visitObjectOfKind(object: object, proto: object | null, depth: number): Found | undefined {
+    if (!isCodecPrototype(proto) && this.options.classes !== undefined) return this.visitInstance(object, proto as object, depth);
     const reason = kindReason(object, proto);
     if (reason !== undefined) return { segments: [], reason };
     const symbolKey = enumerableSymbolKey(object);
@@ -280,6 +357,38 @@ class Walker {
     if (proto === Set.prototype) return this.visitSet(object as Set<unknown>, depth);
     if (proto === RegExp.prototype) return stringProblem((object as RegExp).source, ".source");
     return undefined; // Date, ArrayBuffer, DataView, typed arrays, Buffer: nothing inside to walk
+  }
+
+  private visitInstance(object: object, proto: object, depth: number): Found | undefined {
+    const encoding = classifyInstance(object, proto, this.options.classes);
+    if ("refused" in encoding) return { segments: [], reason: encoding.refused };
+    if (this.options.seen !== undefined) this.options.seen.count++;
+    if (encoding.kind === "custom") {
+      let data: unknown;
+      try {
+        data = "builtin" in encoding.ref ? undefined : (object as MalocherEncodable).toMalocher();
+      } catch (error) {
+        return { segments: [".toMalocher()"], reason: `it threw (${errorMessage(error)})` };
+      }
+      this.options.seen?.customData.set(object, data);
+      const found = this.visit(data, depth + 1);
+      found?.segments.push(".toMalocher()");
+      return found;
+    }
+    const symbolKey = enumerableSymbolKey(object);
+    if (symbolKey !== undefined) return { segments: [`[${String(symbolKey)}]`], reason: SYMBOL_KEY_REASON };
+    const found = this.visitObject(object, depth);
+    if (found !== undefined || !encoding.error) return found;
+    for (const key of ERROR_OWN_KEYS) {
+      const descriptor = Object.getOwnPropertyDescriptor(object, key);
+      if (descriptor === undefined || descriptor.enumerable === true || !("value" in descriptor)) continue;
+      const inner = this.visit(descriptor.value, depth + 1);
+      if (inner !== undefined) {
+        inner.segments.push(propertySegment(key));
+        return inner;
+      }
+    }
+    return undefined;
   }
 
   private visitArray(array: unknown[], depth: number): Found | undefined {

@@ -13,9 +13,21 @@ export {
   type JobResultMeta,
   type JobError,
   type StoredResult,
+  type StoredFailure,
 } from "./job-result.js";
-export { encodeValue, decodeValue } from "./value-codec.js";
-export { findUnserializable } from "./find-unserializable.js";
+export { encodeValue, decodeValue, decodeValueWithClasses, checkAndEncodeValue, type EncodeOptions } from "./value-codec.js";
+export { findUnserializable, type FindOptions, type SeenInstances } from "./find-unserializable.js";
+export {
+  classRefKey,
+  describeClassRef,
+  type ClassRef,
+  type ModuleClassRef,
+  type ClassLookup,
+  type LocateClass,
+  type LoadClass,
+  type MalocherEncodable,
+} from "./class-ref.js";
+export { unloadedClassOf } from "./class-revival.js";
 export type {
   AgentMessage,
   SupervisorMessage,

@@ -1,7 +1,8 @@
 import { MalocherError, type SerializedError } from "./malocher-error.js";
 import { packRecord, unpackRecord } from "./record-codec.js";
 import { booleanField, bytesField, numberField, recordField, stringField } from "./record-fields.js";
-import { decodeValue } from "./value-codec.js";
+import { decodeValue, decodeValueWithClasses } from "./value-codec.js";
+import type { LoadClass } from "./class-ref.js";
 import { DIRECTORY_FORMAT } from "./version.js";
 import { keyIdOf, signFile, verifyFile } from "./signed-file.js";
 
@@ -43,10 +44,20 @@ interface StoredMeta {
   finishedAt: number;
 }
 
+/**
+ * A failure as stored: the plain error (readable by any process), and, when the job threw an
+ * object the value codec can carry, that object encoded (its class, fields, cause chain).
+ */
+export interface StoredFailure {
+  ok: false;
+  error: JobError;
+  thrown?: Uint8Array;
+}
+
 /** A result as stored in `results/`: the value stays encoded until someone asks for it. */
 export type StoredResult =
   | (JobResultMeta & StoredMeta & { ok: true; value: Uint8Array })
-  | (JobResultMeta & StoredMeta & { ok: false; error: JobError });
+  | (JobResultMeta & StoredMeta & StoredFailure);
 
 /** The bytes of a result file, signed with the directory's key (whose id it records). */
 export function encodeStoredResult(result: StoredResult, key: Uint8Array): Uint8Array {
@@ -80,7 +91,8 @@ export function decodeStoredResult(bytes: Uint8Array, expectedJobId: string, key
     const jobError: JobError = { name: stringField(error, "name"), message: stringField(error, "message") };
     if (typeof error["stack"] === "string") jobError.stack = error["stack"];
     if (typeof error["code"] === "string") jobError.code = error["code"];
-    return { ...meta, ok: false, error: jobError };
+    const thrown = record["thrown"];
+    return { ...meta, ok: false, error: jobError, ...(thrown instanceof Uint8Array ? { thrown } : {}) };
   } catch (error) {
     throw new MalocherError(
       "SHARED_DIR_FORMAT",
@@ -90,8 +102,13 @@ export function decodeStoredResult(bytes: Uint8Array, expectedJobId: string, key
   }
 }
 
-/** Turns a stored result into the public {@link JobResult}, decoding the value. */
-export function toJobResult(stored: StoredResult): JobResult {
+/**
+ * Turns a stored result into the public {@link JobResult}, decoding the value and the thrown
+ * error. `load` loads the classes of instances in them; without it (or when a class cannot be
+ * loaded) they arrive as placeholders of their class's name. A thrown error that cannot be
+ * decoded leaves the plain error in place.
+ */
+export async function toJobResult(stored: StoredResult, load?: LoadClass): Promise<JobResult> {
   const meta: JobResultMeta = {
     jobId: stored.jobId,
     host: stored.host,
@@ -102,6 +119,29 @@ export function toJobResult(stored: StoredResult): JobResult {
     ...(stored.user === undefined ? {} : { user: stored.user }),
     ...(stored.keyId === undefined ? {} : { keyId: stored.keyId }),
   };
-  if (!stored.ok) return { ok: false, error: stored.error, ...meta };
-  return { ok: true, value: decodeValue(stored.value, "SHARED_DIR_FORMAT"), ...meta };
+  if (!stored.ok) return { ok: false, error: await thrownError(stored, load), ...meta };
+  const value = load === undefined
+    ? decodeValue(stored.value, "SHARED_DIR_FORMAT")
+    : await decodeValueWithClasses(stored.value, "SHARED_DIR_FORMAT", load, "placeholder");
+  return { ok: true, value, ...meta };
+}
+
+/**
+ * The error a job threw, with its class, when it was stored and decodes to an Error; it gets the
+ * plain error's `code` (`JOB_THREW`) unless it has its own. Otherwise the plain error.
+ */
+async function thrownError(stored: StoredFailure, load: LoadClass | undefined): Promise<JobError> {
+  if (stored.thrown === undefined) return stored.error;
+  try {
+    const thrown = load === undefined
+      ? decodeValue(stored.thrown, "SHARED_DIR_FORMAT")
+      : await decodeValueWithClasses(stored.thrown, "SHARED_DIR_FORMAT", load, "placeholder");
+    if (!(thrown instanceof Error)) return stored.error;
+    if (!Object.prototype.hasOwnProperty.call(thrown, "code") && stored.error.code !== undefined) {
+      Object.defineProperty(thrown, "code", { value: stored.error.code, writable: true, configurable: true, enumerable: false });
+    }
+    return thrown as JobError;
+  } catch {
+    return stored.error;
+  }
 }

@@ -12,7 +12,10 @@
  */
 import { FLOAT32_OPTIONS, Packr, addExtension } from "msgpackr";
 import { MalocherError, type ErrorCode } from "./malocher-error.js";
-import { FUNCTION_REASON, unsupportedObjectReason } from "./find-unserializable.js";
+import { FUNCTION_REASON, findUnserializable, unsupportedObjectReason } from "./find-unserializable.js";
+import { BUILTIN_CLASSES, classRefKey, describeClassRef, type ClassRef, type LoadClass, type LocateClass } from "./class-ref.js";
+import { ClassEnvelope, SubstitutionRefused, substituteInstances } from "./class-substitution.js";
+import { DecodedEnvelope, reviveInstances } from "./class-revival.js";
 
 /** Why the current `encodeValue` refuses the value; carried out of msgpackr by throwing. */
 class Refusal extends Error {}
@@ -80,6 +83,7 @@ export const NULL_PROTOTYPE_EXTENSION_TYPE = 0x4e;
 class NullPrototypeOrRefused {
   static [Symbol.hasInstance](value: unknown): boolean {
     if (encoding === 0 || value === null || (typeof value !== "object" && typeof value !== "function")) return false;
+    if (value instanceof ClassEnvelope) return false;
     if (typeof value === "object" && Object.getPrototypeOf(value) === null) return true;
     const reason = unsupportedObjectReason(value);
     if (reason !== undefined) throw new Refusal(reason);
@@ -100,6 +104,45 @@ addExtension({
     return data;
   },
 });
+
+/**
+ * The msgpackr extension type of a value with class instances (see `class-substitution.ts`);
+ * 0x43 ("C"). Only ever the outermost value: `[classes, instances, customs, value]`.
+ */
+export const CLASS_ENVELOPE_EXTENSION_TYPE = 0x43;
+
+addExtension({
+  Class: ClassEnvelope,
+  type: CLASS_ENVELOPE_EXTENSION_TYPE,
+  write: (envelope: ClassEnvelope) => [envelope.classes, envelope.instances, envelope.customs, envelope.value],
+  read: (data: unknown) => readEnvelope(data),
+});
+
+function readEnvelope(data: unknown): DecodedEnvelope {
+  if (!Array.isArray(data) || data.length !== 4) throw new TypeError("malformed class envelope");
+  const [classes, instances, customs, value] = data as unknown[];
+  if (!Array.isArray(classes) || !Array.isArray(instances) || !Array.isArray(customs)) throw new TypeError("malformed class envelope");
+  if (instances.length % 2 !== 0 || customs.length % 2 !== 0) throw new TypeError("malformed class envelope");
+  return new DecodedEnvelope(classes.map(readClassRef), instances, customs, value);
+}
+
+function readClassRef(record: unknown): ClassRef {
+  const ref = record as Partial<Record<string, unknown>> | null;
+  if (typeof ref?.["builtin"] === "string" && Object.hasOwn(BUILTIN_CLASSES, ref["builtin"])) {
+    return { builtin: ref["builtin"] as keyof typeof BUILTIN_CLASSES };
+  }
+  const { module, export: name, name: className } = ref ?? {};
+  if (typeof module !== "string" || typeof name !== "string" || typeof className !== "string") throw new TypeError("malformed class reference");
+  return { module, export: name, name: className };
+}
+
+/** How {@link encodeValue} treats class instances. */
+export interface EncodeOptions {
+  /** Finds instances' classes; without it every class instance is refused. */
+  classes?: LocateClass;
+  /** `toMalocher()` data already taken by `findUnserializable` (see `SeenInstances`). */
+  customData?: ReadonlyMap<object, unknown>;
+}
 
 /**
  * msgpackr writes into one process-wide buffer and returns views into it; after a large value
@@ -124,12 +167,14 @@ const LARGE_BUFFER_BYTES = 8 * 1024 * 1024;
  */
 export function encodeValue(
   value: unknown,
-  errorCode: "ARG_NOT_SERIALIZABLE" | "RESULT_NOT_SERIALIZABLE" = "ARG_NOT_SERIALIZABLE",
+  errorCode: SerializationErrorCode = "ARG_NOT_SERIALIZABLE",
+  options: EncodeOptions = {},
 ): Uint8Array {
   let bytes: Uint8Array;
   encoding++;
   try {
-    bytes = packr.pack(value);
+    const envelope = options.classes === undefined ? undefined : substituteInstances(value, options.classes, options.customData);
+    bytes = packr.pack(envelope ?? value);
   } catch (error) {
     throw new MalocherError(errorCode, `the value cannot be sent: ${encodeFailure(error)}`, { cause: error });
   } finally {
@@ -144,8 +189,33 @@ export function encodeValue(
   return bytes;
 }
 
+type SerializationErrorCode = "ARG_NOT_SERIALIZABLE" | "RESULT_NOT_SERIALIZABLE";
+
+/**
+ * {@link findUnserializable} and {@link encodeValue} in one: the error names the path to what
+ * cannot be sent, e.g. `args[0].model`, `toMalocher()` runs once per instance, and a value
+ * without class instances is not copied.
+ *
+ * @example
+ * ```ts
+ * const bytes = checkAndEncodeValue([model, rows], "args", "ARG_NOT_SERIALIZABLE", locateClass);
+ * ```
+ */
+export function checkAndEncodeValue(value: unknown, rootPath: string, errorCode: SerializationErrorCode, classes?: LocateClass): Uint8Array {
+  const seen = { count: 0, customData: new Map<object, unknown>() };
+  const problem = findUnserializable(value, rootPath, classes === undefined ? {} : { classes, seen });
+  if (problem !== undefined) {
+    const message = errorCode === "ARG_NOT_SERIALIZABLE"
+      ? `Cannot send ${problem.path} to the job: it is ${problem.reason}.`
+      : `The job returned a value that cannot be sent back: ${problem.path} is ${problem.reason}.`;
+    throw new MalocherError(errorCode, message);
+  }
+  // Only a value with class instances needs the copy that replaces them.
+  return encodeValue(value, errorCode, classes === undefined || seen.count === 0 ? {} : { classes, customData: seen.customData });
+}
+
 function encodeFailure(error: unknown): string {
-  if (error instanceof Refusal) return error.message;
+  if (error instanceof Refusal || error instanceof SubstitutionRefused) return error.message;
   if (error instanceof RangeError && /call stack/i.test(error.message)) {
     return "it is nested too deeply for msgpackr, which encodes recursively (flatten it, e.g. a linked list into an array)";
   }
@@ -157,7 +227,9 @@ function encodeFailure(error: unknown): string {
 /**
  * Decodes what {@link encodeValue} wrote. The input is not modified and the result shares no
  * memory with it. Throws a {@link MalocherError} (by default `JOB_SPEC_CORRUPT`; pass the code that
- * fits where the bytes came from) if the bytes are not one complete encoded value.
+ * fits where the bytes came from) if the bytes are not one complete encoded value. Class instances
+ * arrive as placeholders of their class's name (it never imports anything; see
+ * {@link decodeValueWithClasses}).
  *
  * @example
  * ```ts
@@ -165,6 +237,46 @@ function encodeFailure(error: unknown): string {
  * ```
  */
 export function decodeValue(bytes: Uint8Array, errorCode: ErrorCode = "JOB_SPEC_CORRUPT"): unknown {
+  const decoded = unpack(bytes, errorCode);
+  return decoded instanceof DecodedEnvelope ? revive(decoded, new Map(), bytes, errorCode) : decoded;
+}
+
+/**
+ * Decodes what {@link encodeValue} wrote, loading the classes of its instances with `load` first.
+ * A class that cannot be loaded fails the decoding with the code `unloadable` gives (for a job's
+ * arguments) or, with `unloadable: "placeholder"`, leaves its instances as placeholders of the
+ * same name (for showing results; see `unloadedClassOf`).
+ *
+ * @example
+ * ```ts
+ * const args = await decodeValueWithClasses(spec.args, "JOB_SPEC_CORRUPT", importClass, "JOB_IMPORT_FAILED");
+ * ```
+ */
+export async function decodeValueWithClasses(
+  bytes: Uint8Array,
+  errorCode: ErrorCode,
+  load: LoadClass,
+  unloadable: ErrorCode | "placeholder",
+): Promise<unknown> {
+  const decoded = unpack(bytes, errorCode);
+  if (!(decoded instanceof DecodedEnvelope)) return decoded;
+  const loaded = new Map<string, Function>();
+  await Promise.all(
+    decoded.moduleClasses().map(async (ref) => {
+      try {
+        loaded.set(classRefKey(ref), await load(ref));
+      } catch (error) {
+        if (unloadable !== "placeholder") {
+          const message = `class ${describeClassRef(ref)} cannot be loaded here: ${(error as Error).message}`;
+          throw new MalocherError(unloadable, message, { cause: error });
+        }
+      }
+    }),
+  );
+  return revive(decoded, loaded, bytes, errorCode);
+}
+
+function unpack(bytes: Uint8Array, errorCode: ErrorCode): unknown {
   // A Buffer view of the same memory: msgpackr caches a DataView on its input (so the caller's
   // object is left alone), and with a Buffer input binary data arrives as a Buffer, which is what
   // msgpackr writes Buffers as; Uint8Arrays have their own typed-array extension.
@@ -172,7 +284,19 @@ export function decodeValue(bytes: Uint8Array, errorCode: ErrorCode = "JOB_SPEC_
   try {
     return packr.unpack(source);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new MalocherError(errorCode, `could not decode a value of ${bytes.byteLength} bytes: ${message}`, { cause: error });
+    throw decodeFailure(error, bytes, errorCode);
   }
+}
+
+function revive(envelope: DecodedEnvelope, loaded: ReadonlyMap<string, Function>, bytes: Uint8Array, errorCode: ErrorCode): unknown {
+  try {
+    return reviveInstances(envelope, loaded);
+  } catch (error) {
+    throw decodeFailure(error, bytes, errorCode);
+  }
+}
+
+function decodeFailure(error: unknown, bytes: Uint8Array, errorCode: ErrorCode): MalocherError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new MalocherError(errorCode, `could not decode a value of ${bytes.byteLength} bytes: ${message}`, { cause: error });
 }

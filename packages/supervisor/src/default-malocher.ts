@@ -45,10 +45,13 @@ export function processAll(options: ProcessAllOptions = {}): AsyncIterable<[stri
   return malocher.processAll(options);
 }
 
-/** Every finished job's `[jobId, result]` in the default directory (or `dir`). */
-export function results(options: { dir?: string } = {}): AsyncIterable<[string, JobResult]> {
+/**
+ * Every finished job's `[jobId, result]` in the default directory (or `dir`); see
+ * {@link Malocher.results} for `loadClasses`.
+ */
+export function results(options: { dir?: string; loadClasses?: boolean } = {}): AsyncIterable<[string, JobResult]> {
   const malocher = options.dir === undefined ? defaultMalocher() : new Malocher({ dir: options.dir });
-  return malocher.results();
+  return malocher.results(options);
 }
 
 /**

@@ -3,7 +3,17 @@ export { Malocher, type MalocherOptions, type SubmitFunction } from "./malocher.
 export { isMain } from "./is-main.js";
 export { checkNodes, type NodeCheck, type NodeCheckItem, type NodeCheckName } from "./check-nodes.js";
 export { secret, SecretValue } from "./submit/secret.js";
-export { MalocherError, type ErrorCode, type JobResult, type JobError, type FunctionRef, type JobState } from "@malocher/protocol";
+export {
+  MalocherError,
+  unloadedClassOf,
+  type ErrorCode,
+  type JobResult,
+  type JobError,
+  type FunctionRef,
+  type JobState,
+  type MalocherEncodable,
+  type ModuleClassRef,
+} from "@malocher/protocol";
 export type { ProcessAllOptions, RunOptions } from "./process-all.js";
 export type { ClusterOptions } from "./cluster-options.js";
 export type { StartedCluster } from "./started-cluster.js";

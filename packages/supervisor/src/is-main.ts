@@ -12,11 +12,16 @@ import { pathToFileURL } from "node:url";
  * ```
  */
 export function isMain(meta: ImportMeta): boolean {
+  return meta.url === mainModuleUrl();
+}
+
+/** The `file:` URL of the script Node was started with, or undefined (REPL, `node -e`). */
+export function mainModuleUrl(): string | undefined {
   const script = process.argv[1];
-  if (script === undefined) return false;
+  if (script === undefined) return undefined;
   try {
-    return meta.url === pathToFileURL(realpathSync(script)).href;
+    return pathToFileURL(realpathSync(script)).href;
   } catch {
-    return false;
+    return undefined;
   }
 }

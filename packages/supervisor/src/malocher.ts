@@ -14,6 +14,7 @@ import { submitJob } from "./store/submit-job.js";
 import { announceCancelled, announceSubmitted } from "./submit/announce-submitted.js";
 import { listFinishedIds, listJobIds } from "./store/job-listing.js";
 import { readAllResults } from "./store/read-result.js";
+import { loadResultClass } from "./store/load-result-class.js";
 import { readDirectoryStatus, type DirectoryStatus } from "./store/directory-status.js";
 import { readLogs, type JobLogs } from "./store/read-logs.js";
 
@@ -92,9 +93,14 @@ export class Malocher {
     return checkNodes({ allowSharedWriters: this.allowSharedWriters, ...options, dir: this.dir });
   }
 
-  /** Every finished job's `[jobId, result]`, oldest job first. */
-  results(): AsyncIterable<[string, JobResult]> {
-    return readAllResults(this.dir);
+  /**
+   * Every finished job's `[jobId, result]`, oldest job first. Class instances in values and
+   * thrown errors get their classes back by importing their modules (never this process's main
+   * module: see {@link JobResult}); with `loadClasses: false` nothing is imported and they arrive
+   * as placeholders that carry their fields and their class's name.
+   */
+  results(options: { loadClasses?: boolean } = {}): AsyncIterable<[string, JobResult]> {
+    return readAllResults(this.dir, options.loadClasses === false ? undefined : loadResultClass);
   }
 
   /** Ids of the jobs that have no result yet, oldest first. */

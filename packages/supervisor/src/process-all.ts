@@ -3,6 +3,7 @@ import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
 import { listFinishedIds, listJobIds } from "./store/job-listing.js";
 import { readResultOrFailure } from "./store/read-result.js";
+import { loadResultClass } from "./store/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 
 /** What one run over the jobs takes, on a cluster of its own or a started one. */
@@ -55,7 +56,7 @@ export async function* processJobs(
   const inbox = new ResultInbox();
   const collect = async (jobId: string) => {
     if (!pending.has(jobId) || inbox.has(jobId)) return;
-    const result = await readResultOrFailure(dir, jobId);
+    const result = await readResultOrFailure(dir, jobId, loadResultClass);
     if (result !== undefined) inbox.push(jobId, result);
   };
   const scan = async () => {

@@ -3,6 +3,7 @@ import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
 import { processJobs, type RunOptions } from "./process-all.js";
 import { readAllResults } from "./store/read-result.js";
+import { loadResultClass } from "./store/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 
 /**
@@ -45,7 +46,7 @@ export async function startClusterIn(
     dir,
     ready: () => cluster.ready(),
     processAll: (run: RunOptions = {}) => processJobs(dir, run, cluster),
-    results: () => readAllResults(dir),
+    results: () => readAllResults(dir, loadResultClass),
     close: async () => {
       stopListening();
       await cluster.close();

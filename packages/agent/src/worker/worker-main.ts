@@ -12,14 +12,16 @@ import {
   MalocherError,
   decodeJobSpec,
   openSecret,
-  decodeValue,
-  encodeValue,
-  findUnserializable,
+  decodeValueWithClasses,
+  checkAndEncodeValue,
   serializeError,
   type JobError,
   type JobSpec,
+  type StoredFailure,
 } from "@malocher/protocol";
 import { loadDirectoryKey } from "../store/directory-key.js";
+import { locateClass } from "../locate/locate-class.js";
+import { importClass } from "../locate/import-class.js";
 import { endOfJobMarker, type JobOutcome, type RunJobRequest, type WorkerReply } from "./worker-messages.js";
 
 register();
@@ -37,12 +39,24 @@ function send(reply: WorkerReply): void {
   process.send?.(reply);
 }
 
-type Ending = { ok: true; value: Uint8Array } | { ok: false; error: JobError };
+type Ending = { ok: true; value: Uint8Array } | StoredFailure;
 
 function failure(code: string, error: unknown, message?: string): Ending {
   const serialized: JobError = serializeError(error);
   if (message !== undefined) serialized.message = message;
   return { ok: false, error: { ...serialized, code } };
+}
+
+/** A job's own error: plain, and also encoded with its class when the codec can carry it. */
+function thrownFailure(error: unknown): Ending {
+  const ending = failure("JOB_THREW", error) as StoredFailure;
+  if (!(error instanceof Error)) return ending;
+  try {
+    ending.thrown = checkAndEncodeValue(error, "error", "RESULT_NOT_SERIALIZABLE", locateClass);
+  } catch (refusal) {
+    process.stderr.write(`malocher: the job's error arrives as a plain { name, message, stack, code }: ${(refusal as Error).message}\n`);
+  }
+  return ending;
 }
 
 async function moduleMtime(url: string): Promise<number | undefined> {
@@ -109,25 +123,21 @@ async function runJob(spec: JobSpec, dir: string): Promise<Ending> {
   }
   let args: unknown[];
   try {
-    args = decodeValue(spec.args) as unknown[];
+    args = (await decodeValueWithClasses(spec.args, "JOB_SPEC_CORRUPT", importClass, "JOB_IMPORT_FAILED")) as unknown[];
   } catch (error) {
-    return failure("JOB_SPEC_CORRUPT", error, `The arguments of job ${spec.jobId} are corrupt: ${(error as Error).message}`);
+    const code = error instanceof MalocherError ? error.code : "JOB_SPEC_CORRUPT";
+    return failure(code, error, `The arguments of job ${spec.jobId} cannot be read on this node: ${(error as Error).message}`);
   }
   let value: unknown;
   try {
     value = await (fn as (...args: unknown[]) => unknown)(...args);
   } catch (error) {
-    return failure("JOB_THREW", error);
-  }
-  const problem = findUnserializable(value, "result");
-  if (problem !== undefined) {
-    const message = `The job returned a value that cannot be sent back: ${problem.path} is ${problem.reason}.`;
-    return failure("RESULT_NOT_SERIALIZABLE", new Error(message));
+    return thrownFailure(error);
   }
   try {
-    return { ok: true, value: encodeValue(value, "RESULT_NOT_SERIALIZABLE") };
+    return { ok: true, value: checkAndEncodeValue(value, "result", "RESULT_NOT_SERIALIZABLE", locateClass) };
   } catch (error) {
-    return failure("RESULT_NOT_SERIALIZABLE", error, `The job's result could not be encoded: ${(error as Error).message}`);
+    return failure("RESULT_NOT_SERIALIZABLE", error);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { JobError } from "@malocher/protocol";
+import type { StoredFailure } from "@malocher/protocol";
 
 /** Agent → worker (over the IPC channel). */
 export interface RunJobRequest {
@@ -28,7 +28,7 @@ interface OutcomeMeta {
 }
 
 /** Worker → agent: one job's outcome; the value is encoded with the value codec. */
-export type JobOutcome = (OutcomeMeta & { ok: true; value: Uint8Array }) | (OutcomeMeta & { ok: false; error: JobError });
+export type JobOutcome = (OutcomeMeta & { ok: true; value: Uint8Array }) | (OutcomeMeta & StoredFailure);
 
 /**
  * Worker → agent: the job's module changed on disk since this worker imported it; the job was

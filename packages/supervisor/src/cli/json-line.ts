@@ -1,21 +1,46 @@
 /**
  * One JSON line for `--json` output. Values JSON cannot hold are written in a readable form:
  * BigInt as a string, Map as an object (or entry list), Set and typed arrays as arrays, bytes of
- * an ArrayBuffer as an array, Dates as ISO strings (JSON's default), undefined as null.
+ * an ArrayBuffer as an array, Dates as ISO strings (JSON's default), undefined as null, a class
+ * instance as its fields plus `"$class"`, its class's name (errors also with name, message, stack
+ * and code),
+ * and a reference back to an enclosing object (a cycle) as the string `"[Circular]"`.
  */
 export function jsonLine(value: unknown): string {
-  return `${JSON.stringify(value, replacer)}\n`;
+  return `${JSON.stringify(toJson(value, new Set()))}\n`;
 }
 
-function replacer(this: unknown, _key: string, value: unknown): unknown {
+function toJson(value: unknown, ancestors: Set<object>): unknown {
   if (typeof value === "bigint") return value.toString();
-  if (value instanceof Map) {
-    const entries = [...value.entries()];
-    return entries.every(([key]) => typeof key === "string") ? Object.fromEntries(entries) : entries;
-  }
-  if (value instanceof Set) return [...value];
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<unknown>, (x) => (typeof x === "bigint" ? x.toString() : x));
-  if (value instanceof ArrayBuffer) return Array.from(new Uint8Array(value));
   if (value === undefined) return null;
-  return value;
+  if (typeof value !== "object" || value === null) return value;
+  if (value instanceof Date || value instanceof URL) return value.toJSON();
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    return Array.from(value as unknown as ArrayLike<unknown>, (x) => (typeof x === "bigint" ? x.toString() : x));
+  }
+  if (value instanceof ArrayBuffer) return Array.from(new Uint8Array(value));
+  if (ancestors.has(value)) return "[Circular]";
+  ancestors.add(value);
+  try {
+    const inner = (v: unknown) => toJson(v, ancestors);
+    if (Array.isArray(value)) return value.map(inner);
+    if (value instanceof Set) return [...value].map(inner);
+    if (value instanceof Map) {
+      const entries = [...value.entries()];
+      return entries.every(([key]) => typeof key === "string")
+        ? Object.fromEntries(entries.map(([k, v]) => [k, inner(v)]))
+        : entries.map(([k, v]) => [inner(k), inner(v)]);
+    }
+    const out: Record<string, unknown> = {};
+    const proto = Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null;
+    if (proto !== null && proto !== Object.prototype) out["$class"] = typeof proto.constructor?.name === "string" ? proto.constructor.name : "";
+    if (value instanceof Error) {
+      const { code } = value as { code?: unknown };
+      Object.assign(out, { name: value.name, message: value.message, stack: value.stack }, code === undefined ? {} : { code });
+    }
+    for (const [key, field] of Object.entries(value)) out[key] = inner(field);
+    return out;
+  } finally {
+    ancestors.delete(value);
+  }
 }

@@ -157,7 +157,7 @@ program
   .addOption(dirOption())
   .addOption(jsonOption())
   .action(async (options: { dir: string; json?: boolean; failed?: boolean }) => {
-    for await (const [jobId, result] of new Malocher({ dir: options.dir }).results()) {
+    for await (const [jobId, result] of new Malocher({ dir: options.dir }).results({ loadClasses: false })) {
       if (options.failed && result.ok) continue;
       if (options.json) process.stdout.write(jsonLine(result));
       else if (result.ok) process.stdout.write(`${jobId} ok ${result.host} ${jsonLine(result.value)}`);

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { listJobIds } from "./job-listing.js";
 import { loadDirectoryKey } from "@malocher/agent";
-import { decodeStoredResult, directoryLayout, toJobResult, type JobResult, type StoredResult } from "@malocher/protocol";
+import { decodeStoredResult, directoryLayout, toJobResult, type JobResult, type LoadClass, type StoredResult } from "@malocher/protocol";
 
 /** A job's stored result, or undefined while it has none. */
 export async function readStoredResult(dir: string, jobId: string): Promise<StoredResult | undefined> {
@@ -15,16 +15,19 @@ export async function readStoredResult(dir: string, jobId: string): Promise<Stor
   return decodeStoredResult(bytes, jobId, loadDirectoryKey(dir, { create: false }));
 }
 
-/** A job's result with its value decoded, or undefined while it has none. */
-export async function readResult(dir: string, jobId: string): Promise<JobResult | undefined> {
+/**
+ * A job's result with its value decoded, or undefined while it has none. Class instances in it
+ * get their classes from `load`, or placeholders without it (see `toJobResult`).
+ */
+export async function readResult(dir: string, jobId: string, load?: LoadClass): Promise<JobResult | undefined> {
   const stored = await readStoredResult(dir, jobId);
-  return stored === undefined ? undefined : toJobResult(stored);
+  return stored === undefined ? undefined : toJobResult(stored, load);
 }
 
 /** A job's result; one that cannot be read is that job's `RESULT_UNREADABLE` failure. */
-export async function readResultOrFailure(dir: string, jobId: string): Promise<JobResult | undefined> {
+export async function readResultOrFailure(dir: string, jobId: string, load?: LoadClass): Promise<JobResult | undefined> {
   try {
-    return await readResult(dir, jobId);
+    return await readResult(dir, jobId, load);
   } catch (error) {
     return {
       ok: false,
@@ -38,9 +41,9 @@ export async function readResultOrFailure(dir: string, jobId: string): Promise<J
 }
 
 /** Every finished job's `[jobId, result]`, oldest job first. */
-export async function* readAllResults(dir: string): AsyncGenerator<[string, JobResult]> {
+export async function* readAllResults(dir: string, load?: LoadClass): AsyncGenerator<[string, JobResult]> {
   for (const jobId of await listJobIds(dir)) {
-    const result = await readResultOrFailure(dir, jobId);
+    const result = await readResultOrFailure(dir, jobId, load);
     if (result !== undefined) yield [jobId, result];
   }
 }

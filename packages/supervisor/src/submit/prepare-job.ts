@@ -2,8 +2,7 @@ import { pathToFileURL } from "node:url";
 import { isAbsolute } from "node:path";
 import {
   MalocherError,
-  encodeValue,
-  findUnserializable,
+  checkAndEncodeValue,
   newJobId,
   sealSecret,
   type FunctionRef,
@@ -11,7 +10,7 @@ import {
 } from "@malocher/protocol";
 import { resolveJobOptions, type JobOptions } from "./job-options.js";
 import { moduleHash } from "./module-hash.js";
-import { locateFunction } from "./locate-function.js";
+import { locateClass, locateFunction } from "@malocher/agent";
 
 /** An exported function, or an explicit reference to one. */
 export type JobTarget = ((...args: never[]) => unknown) | FunctionRef;
@@ -23,17 +22,11 @@ export type JobTarget = ((...args: never[]) => unknown) | FunctionRef;
  */
 export function prepareJob(target: JobTarget, args: readonly unknown[], options: JobOptions, directoryKey: Uint8Array): JobSpec {
   const fn = typeof target === "function" ? locateFunction(target) : checkFunctionRef(target);
-  args.forEach((arg, index) => {
-    const problem = findUnserializable(arg, `args[${index}]`);
-    if (problem !== undefined) {
-      throw new MalocherError("ARG_NOT_SERIALIZABLE", `Cannot send ${problem.path} to the job: it is ${problem.reason}.`);
-    }
-  });
   const { cwd, env, secrets, run } = resolveJobOptions(options);
   const jobId = newJobId();
   const secretEnv: Record<string, Uint8Array> = {};
   for (const [name, value] of Object.entries(secrets)) secretEnv[name] = sealSecret(value.reveal(), jobId, name, directoryKey);
-  const spec: JobSpec = { jobId, fn, args: encodeValue([...args]), cwd, env, secretEnv, submittedAt: Date.now(), options: run };
+  const spec: JobSpec = { jobId, fn, args: checkAndEncodeValue([...args], "args", "ARG_NOT_SERIALIZABLE", locateClass), cwd, env, secretEnv, submittedAt: Date.now(), options: run };
   const codeHash = moduleHash(fn.module);
   if (codeHash !== undefined) spec.codeHash = codeHash;
   return spec;

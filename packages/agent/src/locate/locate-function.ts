@@ -1,16 +1,8 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { MalocherError } from "@malocher/protocol";
+import { MalocherError, type FunctionRef } from "@malocher/protocol";
 import { InspectorSession } from "./inspector-session.js";
 import { isDefaultExpression, listModuleExports, type ModuleExports } from "./module-exports.js";
-
-/** Where a node finds a function: `(await import(ref.module))[ref.export]`. */
-export interface FunctionRef {
-  /** The `file:` URL of the ES module that exports the function. */
-  module: string;
-  /** The name it is exported under; `"default"` for the default export. */
-  export: string;
-}
 
 const OBJECT_GROUP = "malocher-locate-function";
 
@@ -49,12 +41,40 @@ export function locateFunction(fn: Function): FunctionRef {
 }
 
 function locate(fn: Function): FunctionRef {
-  const inspector = connect(fn);
   try {
-    return locateWith(inspector, fn);
+    return locateExport(fn);
   } catch (error) {
-    if (error instanceof MalocherError) throw error;
-    throw refusal(fn, `the V8 inspector could not examine it (${(error as Error).message})`, { cause: error });
+    if (error instanceof NotLocated) throw refusal(fn, error.message, error.options);
+    throw error;
+  }
+}
+
+/** Why `locateExport` could not find an export; the public functions word it for what they locate. */
+export class NotLocated extends Error {
+  constructor(
+    reason: string,
+    readonly options: { cause?: unknown; suggestOwnName?: boolean } = {},
+  ) {
+    super(reason);
+  }
+}
+
+/** A function (or class) of each module located so far, through whose scope its module's exports can be read. */
+const functionsByModule = new Map<string, Function>();
+
+/**
+ * Finds the module export that holds `fn` (a function or a class), uncached. Throws
+ * {@link NotLocated} with the reason when there is none.
+ */
+export function locateExport(fn: Function): FunctionRef {
+  const inspector = connect();
+  try {
+    const ref = locateWith(inspector, fn);
+    if (!functionsByModule.has(ref.module)) functionsByModule.set(ref.module, fn);
+    return ref;
+  } catch (error) {
+    if (error instanceof NotLocated) throw error;
+    throw new NotLocated(`the V8 inspector could not examine it (${(error as Error).message})`, { cause: error });
   } finally {
     try {
       inspector.releaseObjectGroup(OBJECT_GROUP);
@@ -64,12 +84,46 @@ function locate(fn: Function): FunctionRef {
   }
 }
 
-function connect(fn: Function): InspectorSession {
+function connect(): InspectorSession {
   try {
     session ??= new InspectorSession();
     return session;
   } catch (error) {
-    throw refusal(fn, `Malocher finds functions through the V8 inspector, which is not available here (${(error as Error).message})`, { cause: error });
+    throw new NotLocated(`Malocher finds functions through the V8 inspector, which is not available here (${(error as Error).message})`, { cause: error });
+  }
+}
+
+/**
+ * The value a module exports under `name`, read through the scope of a function already located in
+ * that module, without `import()`: for the process's own main module, which may still be running
+ * its top-level `await` (importing it would wait for that). Undefined when no function of the
+ * module was located or the export is not a binding of the module itself.
+ */
+export function readExportInPlace(moduleUrl: string, name: string): unknown {
+  const fn = functionsByModule.get(moduleUrl);
+  if (fn === undefined) return undefined;
+  const inspector = connect();
+  try {
+    const { location, scopes } = inspector.functionInternals(inspector.remoteObject(fn, OBJECT_GROUP));
+    const moduleScope = scopes.find((s) => /^Module\b/.test(s.description));
+    if (location === undefined || moduleScope === undefined) return undefined;
+    const local = moduleExportsOf(inspector, location.scriptId, fn, moduleUrl).bindings.find((b) => b.name === name)?.local;
+    return local === undefined ? undefined : inspector.readScopeVariable(moduleScope.objectId, local);
+  } finally {
+    inspector.releaseObjectGroup(OBJECT_GROUP);
+  }
+}
+
+/**
+ * The names of an object's `#private` fields and methods (which a copy of its own properties
+ * cannot carry), e.g. `["#weights"]`.
+ */
+export function privateMemberNames(object: object): string[] {
+  const inspector = connect();
+  try {
+    return inspector.privateMemberNames(inspector.remoteObject(object, OBJECT_GROUP));
+  } finally {
+    inspector.releaseObjectGroup(OBJECT_GROUP);
   }
 }
 
@@ -77,23 +131,23 @@ function locateWith(inspector: InspectorSession, fn: Function): FunctionRef {
   const fnId = inspector.remoteObject(fn, OBJECT_GROUP);
   const { boundTarget, location, scopes } = inspector.functionInternals(fnId);
   if (boundTarget) {
-    throw refusal(fn, "it is a bound function (made by `.bind()`), and no module exports it; export the original function and pass the bound values as arguments to `submit` instead");
+    throw new NotLocated("it is a bound function (made by `.bind()`), and no module exports it; export the original function and pass the bound values as arguments to `submit` instead");
   }
   if (location === undefined) {
-    throw refusal(fn, "it is a built-in (native) function, not one defined in a module file; call it from an exported function of your own", { suggestOwnName: false });
+    throw new NotLocated("it is a built-in (native) function, not one defined in a module file; call it from an exported function of your own", { suggestOwnName: false });
   }
   const script = inspector.script(location.scriptId);
   const url = script?.url ?? "";
   if (url.startsWith("node:")) {
-    throw refusal(fn, `it is part of Node.js itself (${url}); call it from an exported function of your own`, { suggestOwnName: false });
+    throw new NotLocated(`it is part of Node.js itself (${url}); call it from an exported function of your own`, { suggestOwnName: false });
   }
   const path = existingFile(url);
   if (path === undefined) {
     const what = url === "" ? "" : ` (V8 calls its code "${url}")`;
-    throw refusal(fn, `it does not come from a module file${what}; such code comes from \`node -e\`, eval, \`new Function\`, the REPL or a data: URL`);
+    throw new NotLocated(`it does not come from a module file${what}; such code comes from \`node -e\`, eval, \`new Function\`, the REPL or a data: URL`);
   }
   if (script?.isModule !== true) {
-    throw refusal(fn, `it is defined in ${path}, which is a CommonJS module or a classic script; Malocher loads functions with \`import()\`, so it must live in an ES module (.mjs, .mts, or .js/.ts under "type": "module")`);
+    throw new NotLocated(`it is defined in ${path}, which is a CommonJS module or a classic script; Malocher loads functions with \`import()\`, so it must live in an ES module (.mjs, .mts, or .js/.ts under "type": "module")`);
   }
 
   const exports = moduleExportsOf(inspector, location.scriptId, fn, path);
@@ -117,7 +171,7 @@ function locateWith(inspector: InspectorSession, fn: Function): FunctionRef {
   if (chosen !== undefined) return { module: url, export: chosen };
 
   const nested = scopes.some((s) => !/^(?:Module|Script|Global)\b/.test(s.description));
-  throw refusal(fn, notExportedReason(fn, path, nested, match.topLevel, exports));
+  throw new NotLocated(notExportedReason(fn, path, nested, match.topLevel, exports));
 }
 
 interface BindingMatch {
@@ -147,7 +201,7 @@ function moduleExportsOf(inspector: InspectorSession, scriptId: string, fn: Func
     try {
       exports = listModuleExports(inspector.scriptSource(scriptId));
     } catch (error) {
-      throw refusal(fn, `the exports of ${path} could not be read (${(error as Error).message})`, { cause: error });
+      throw new NotLocated(`the exports of ${path} could not be read (${(error as Error).message})`, { cause: error });
     }
     exportsByScript.set(scriptId, exports);
   }
@@ -156,22 +210,33 @@ function moduleExportsOf(inspector: InspectorSession, scriptId: string, fn: Func
 
 function notExportedReason(fn: Function, path: string, nested: boolean, topLevel: string | null, exports: ModuleExports): string {
   const name = ownName(fn);
+  const noun = isClass(fn) ? "class" : "function";
   if (!nested && exports.bindings.some((b) => b.name === "default" && b.local === name)) {
     // `export default name;` copies the value into a binding V8 does not show; `name` itself shows only when a
     // function of the module uses it.
+    const declaration = noun === "class" ? `export default class ${name}` : `export default function ${name}(...)`;
     return (
       `its module ${path} has \`export default ${name}\`, whose value V8 keeps hidden, so Malocher cannot confirm that ` +
-      `it is this very function; write \`export { ${name} as default }\` or \`export default function ${name}(...)\` instead`
+      `it is this very ${noun}; write \`export { ${name} as default }\` or \`${declaration}\` instead`
     );
   }
-  const note = exports.bindings.some((b) => b.name === name) ? `; the module's export \`${name}\` is a different function` : "";
+  const note = exports.bindings.some((b) => b.name === name) ? `; the module's export \`${name}\` is a different ${noun}` : "";
   if (nested) {
     return `it is defined inside another function or block in ${path} (a closure), so its module cannot export it as it is${note}`;
   }
   if (topLevel !== null) {
-    return `it is a top-level function of ${path} (\`${topLevel}\`), but that module does not export it${note}`;
+    return `it is a top-level ${noun} of ${path} (\`${topLevel}\`), but that module does not export it${note}`;
   }
+  if (noun === "class") return `no export of ${path} is this class${note}`;
   return `no export of ${path} is this function${note} (closures, arrow functions kept in local variables, class and object methods, and functions created at run time cannot be imported)`;
+}
+
+function isClass(fn: Function): boolean {
+  try {
+    return /^class\b/.test(Function.prototype.toString.call(fn));
+  } catch {
+    return false;
+  }
 }
 
 /** The path of a `file:` URL if that file exists (`node --input-type=module -e` code has a made-up `file:` URL). */

@@ -122,6 +122,32 @@ export class InspectorSession {
     return result.value as T;
   }
 
+  /**
+   * The value of a variable in a `[[Scopes]]` entry, brought back through a global slot that
+   * exists only during the call (the inspector's answers are JSON, not our objects).
+   */
+  readScopeVariable(scopeObjectId: string, name: string): unknown {
+    const slot = Symbol.for("malocher.inspector-session.scope-variable");
+    this.callOn(scopeObjectId, `function (name) {
+      Object.defineProperty(globalThis, Symbol.for("malocher.inspector-session.scope-variable"), { value: this.object[name], configurable: true });
+    }`, [{ value: name }]);
+    try {
+      return (globalThis as Record<symbol, unknown>)[slot];
+    } finally {
+      delete (globalThis as Record<symbol, unknown>)[slot];
+    }
+  }
+
+  /** The names of a remote object's `#private` fields and methods. */
+  privateMemberNames(objectId: string): string[] {
+    // @types/node 20 leaves `privateProperties` out of the answer's type; V8 sends it.
+    const { privateProperties = [] } = this.post<{ privateProperties?: { name: string }[] }>("Runtime.getProperties", {
+      objectId,
+      ownProperties: true,
+    });
+    return privateProperties.map((p) => p.name);
+  }
+
   releaseObjectGroup(objectGroup: string): void {
     this.post("Runtime.releaseObjectGroup", { objectGroup });
   }
