@@ -4,7 +4,9 @@ import { Readable } from "node:stream";
 import { describe, it } from "node:test";
 import { Packr } from "msgpackr";
 import { MalocherError } from "../packages/protocol/src/malocher-error.js";
-import { decodeValue, encodeValue } from "../packages/protocol/src/value-codec.js";
+import { checkAndEncodeValue, decodeValue, decodeValueWithClasses, encodeValue } from "../packages/protocol/src/value-codec.js";
+import type { LoadClass, LocateClass } from "../packages/protocol/src/class-ref.js";
+import { unloadedClassOf } from "../packages/protocol/src/class-revival.js";
 import { MAX_VALUE_DEPTH, findUnserializable } from "../packages/protocol/src/find-unserializable.js";
 
 function roundTrip(value: unknown): unknown {
@@ -438,5 +440,93 @@ describe("findUnserializable", () => {
     assert.equal(findUnserializable(objects, "args"), undefined);
     const objectsMs = performance.now() - start;
     assert.ok(objectsMs < 1000, `200k objects took ${objectsMs.toFixed(0)} ms`);
+  });
+});
+
+describe("class instances (with a class locator)", () => {
+  class Point {
+    constructor(
+      public x: number,
+      public y: number,
+    ) {}
+    norm(): number {
+      return Math.hypot(this.x, this.y);
+    }
+  }
+  class Wrapped {
+    constructor(readonly inner: unknown) {}
+    toMalocher(): unknown {
+      return { inner: this.inner };
+    }
+    static fromMalocher(data: { inner: unknown }): Wrapped {
+      return new Wrapped(data.inner);
+    }
+  }
+  const ref = (name: string) => ({ module: "file:///classes.ts", export: name, name });
+  const table = new Map<Function, string>([[Point, "Point"], [Wrapped, "Wrapped"]]);
+  const locate: LocateClass = (instance) => {
+    const ctor = (Object.getPrototypeOf(instance) as { constructor: Function }).constructor;
+    const name = table.get(ctor);
+    return name === undefined ? { refused: "not exported here" } : { ref: ref(name), constructor: ctor };
+  };
+  const load: LoadClass = async (r) => [...table].find(([, name]) => name === r.export)![0];
+  const encode = (value: unknown) => checkAndEncodeValue(value, "args", "ARG_NOT_SERIALIZABLE", locate);
+
+  it("a value without instances encodes exactly as without a locator", () => {
+    const value = { a: [1, 2, new Map([["k", new Date(0)]])] };
+    assert.deepEqual(encode(value), encodeValue(value));
+  });
+
+  it("instances in Sets, Map keys and custom data are rebuilt innermost first, and identity holds", async () => {
+    const p = new Point(3, 4);
+    const w = new Wrapped(p);
+    const back = (await decodeValueWithClasses(encode({ set: new Set([p]), map: new Map([[p, w]]), w }), "JOB_SPEC_CORRUPT", load, "placeholder")) as {
+      set: Set<Point>;
+      map: Map<Point, Wrapped>;
+      w: Wrapped;
+    };
+    const [point] = back.set;
+    assert.ok(point instanceof Point && point.norm() === 5);
+    assert.equal([...back.map.keys()][0], point);
+    assert.ok(back.w instanceof Wrapped);
+    assert.equal(back.map.get(point), back.w);
+    assert.equal(back.w.inner, point, "fromMalocher got the rebuilt Point");
+  });
+
+  it("built-in errors and URLs cross; a cycle through a custom-encoded instance is refused", () => {
+    const error = new RangeError("too far", { cause: new URL("https://example.org/x") });
+    const back = decodeValue(encode(error)) as RangeError;
+    assert.ok(back instanceof RangeError);
+    assert.equal(back.message, "too far");
+    assert.ok(back.cause instanceof URL && back.cause.href === "https://example.org/x");
+    assert.ok(!Object.keys(back).includes("message"), "message stays non-enumerable");
+    const loop: { self?: Wrapped } = {};
+    loop.self = new Wrapped(loop);
+    const loopBack = decodeValue(encode(loop)) as typeof loop;
+    assert.equal((loopBack.self as unknown as { data: { inner: unknown } }).data.inner, loopBack, "a cycle through other objects is fine");
+    const selfish = new Wrapped(undefined);
+    Object.assign(selfish, { inner: selfish });
+    assert.throws(() => encode([selfish]), /reachable from its own toMalocher\(\) data/);
+  });
+
+  it("without the classes, instances become placeholders named after their class; a failing load can fail the decoding", async () => {
+    const bytes = encode([new Point(1, 2)]);
+    const [shown] = decodeValue(bytes) as [object];
+    assert.equal(shown.constructor.name, "Point");
+    assert.deepEqual({ ...shown }, { x: 1, y: 2 });
+    assert.deepEqual(unloadedClassOf(shown), ref("Point"));
+    const refuse: LoadClass = async () => {
+      throw new Error("no such module");
+    };
+    await assert.rejects(decodeValueWithClasses(bytes, "JOB_SPEC_CORRUPT", refuse, "JOB_IMPORT_FAILED"), {
+      code: "JOB_IMPORT_FAILED",
+      message: /class Point \(file:\/\/\/classes\.ts#Point\) cannot be loaded here: no such module/,
+    });
+  });
+
+  it("a malformed class envelope is a decoding error with the caller's code", () => {
+    // msgpackr writes an extension whose write() returns a value as fixext1 (type, 0) + that value.
+    const envelope = Buffer.from([0xd4, 0x43, 0x00, 0x01]); // the class extension around `1`
+    assert.throws(() => decodeValue(envelope, "SHARED_DIR_FORMAT"), { code: "SHARED_DIR_FORMAT", message: /malformed class envelope/ });
   });
 });
