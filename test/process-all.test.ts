@@ -4,7 +4,7 @@
 import { strict as assert } from "node:assert";
 import { userInfo } from "node:os";
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Malocher, MalocherError, results as topLevelResults, type JobResult } from "malocher";
@@ -13,6 +13,7 @@ import { square, train } from "./fixtures/jobs/jobs.js";
 import { describeRun, fixtures, killIfOurs, lastJsonLine, root, runFixture, runNode, tsx } from "./fixtures/jobs/support.js";
 import { childrenOf, isAlive } from "./support/processes.js";
 import { collect } from "./support/results.js";
+import { envWithHarnessHome } from "./support/ssh.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 import { waitFor } from "./support/wait.js";
 
@@ -284,14 +285,8 @@ describe("the squares example", () => {
 
   test("squares.ts runs over SSH with --hosts and OpenSSH's default key and known_hosts", TIMEOUT, async (t) => {
     const dir = tempDir("squares-ssh");
-    const home = tempDir("home");
     t.after(() => removeDir(dir));
-    t.after(() => removeDir(home));
-    mkdirSync(join(home, ".ssh"), { mode: 0o700 });
-    copyFileSync(cluster.privateKey, join(home, ".ssh", "id_ed25519"));
-    copyFileSync(cluster.knownHosts, join(home, ".ssh", "known_hosts"));
-    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, MALOCHER_DIR: dir };
-    delete env["SSH_AUTH_SOCK"];
+    const env = envWithHarnessHome(t, cluster, envWithDir(dir));
     const machines = cluster.nodes.map((node) => node.machine);
     const run = await runNode(["--import", tsx, join(root, "examples/squares/squares.ts"), "--hosts", machines.join(",")], {
       env,
