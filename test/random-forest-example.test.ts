@@ -3,13 +3,16 @@
 import { strict as assert } from "node:assert";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { bestGiniSplit, giniImpurity } from "../examples/random-forest/best-gini-split.js";
 import { generateData, LABEL_NOISE } from "../examples/random-forest/generate-data.js";
 import { readLabeledCsv, type LabeledRows } from "../examples/random-forest/labeled-csv.js";
 import { RandomForestClassifier } from "../examples/random-forest/random-forest-classifier.js";
 import { trainAndScore } from "../examples/random-forest/random-forest.js";
 import { SeededRandom } from "../examples/random-forest/seeded-random.js";
+import { describeRun, root, runNode, tsx, type Run } from "./fixtures/jobs/support.js";
+import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
+import { envWithHarnessHome } from "./support/ssh.js";
 import { removeDir, tempDir } from "./support/temp.js";
 
 const TIMEOUT = { timeout: 30_000 };
@@ -100,5 +103,75 @@ describe("the random-forest example's parts", () => {
     assert.equal(fitted.trees.length, 10);
     assert.equal(score, fitted.score(test.X, test.y));
     assert.ok(score > 0.75, `score ${score}`);
+  });
+});
+
+/** One line of the table the script prints. */
+interface TableRow {
+  maxDepth: number;
+  testAccuracy: number;
+  trainAccuracy: number;
+  leavesPerTree: number;
+  depthReached: number;
+  host: string;
+}
+
+/** Runs the example script with `args`, its data and jobs in fresh temp directories. */
+async function runExample(t: { after(fn: () => void): void }, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ run: Run; table: TableRow[]; dataDir: string }> {
+  const dataDir = join(tempDir("random-forest-data"), "data");
+  const dir = tempDir("random-forest-jobs");
+  t.after(() => removeDir(join(dataDir, "..")));
+  t.after(() => removeDir(dir));
+  const run = await runNode(["--import", tsx, join(root, "examples/random-forest/random-forest.ts"), "--data", dataDir, ...args], {
+    env: { ...env, MALOCHER_DIR: dir },
+    timeoutMs: 45_000,
+  });
+  const table = [...run.stdout.matchAll(/^ +(\d+) +(\d\.\d{3}) +(\d\.\d{3}) +([\d.]+) +(\d+)  (\S+)$/gm)].map((match) => ({
+    maxDepth: Number(match[1]),
+    testAccuracy: Number(match[2]),
+    trainAccuracy: Number(match[3]),
+    leavesPerTree: Number(match[4]),
+    depthReached: Number(match[5]),
+    host: match[6]!,
+  }));
+  return { run, table, dataDir };
+}
+
+/** What every run of the script prints: one row per depth 1..9, each from the model of that depth. */
+function assertTable(run: Run, table: TableRow[]): void {
+  assert.equal(run.code, 0, describeRun(run));
+  assert.deepEqual(table.map((row) => row.maxDepth), [1, 2, 3, 4, 5, 6, 7, 8, 9], describeRun(run));
+  // The fitted models came back: their depth and leaves are those of the job's own maxDepth.
+  for (const row of table) {
+    assert.equal(row.depthReached, row.maxDepth, `the model in the row of maxDepth ${row.maxDepth}`);
+    assert.ok(row.leavesPerTree > 1 && row.leavesPerTree <= 2 ** row.maxDepth, `leaves per tree at maxDepth ${row.maxDepth}: ${row.leavesPerTree}`);
+  }
+  const first = table[0]!;
+  const last = table[8]!;
+  assert.ok(last.testAccuracy > first.testAccuracy + 0.15, `deeper trees score better: ${first.testAccuracy} at depth 1, ${last.testAccuracy} at 9`);
+  assert.ok(last.trainAccuracy > first.trainAccuracy, "deeper trees fit the training data better");
+}
+
+describe("the random-forest script", () => {
+  let cluster: SshNodes;
+  before(async () => {
+    cluster = await startSshNodes(2);
+  });
+  after(async () => {
+    await cluster?.close();
+  });
+
+  test("runs locally: generates the data, runs nine jobs, prints the table from the returned models", { timeout: 50_000 }, async (t) => {
+    const { run, table, dataDir } = await runExample(t, []);
+    assertTable(run, table);
+    assert.ok(table.every((row) => row.host === "local"));
+    assert.equal((await readLabeledCsv(join(dataDir, "train.csv"))).y.length, 3000, "it wrote the data");
+  });
+
+  test("runs over SSH with --hosts: the models cross to the nodes and back", { timeout: 50_000 }, async (t) => {
+    const machines = cluster.nodes.map((node) => node.machine);
+    const { run, table } = await runExample(t, ["--hosts", machines.join(",")], envWithHarnessHome(t, cluster));
+    assertTable(run, table);
+    for (const row of table) assert.ok(machines.includes(row.host), `a job ran on ${row.host}`);
   });
 });
