@@ -20,7 +20,10 @@ export interface RandomForestOptions {
  * features by Gini impurity; the forest predicts by majority vote of its trees.
  *
  * It holds only plain fields and instances of the exported node classes, so a configured model can
- * be submitted to a job and a fitted one can come back.
+ * be submitted to a job and a fitted one can come back. (Why not npm's `ml-random-forest`: its last
+ * release is from 2022, Node loads it as CommonJS, its fitted trees hold instances of a class its
+ * package does not export, so they could not cross, and its default out-of-bag step throws on
+ * small forests.)
  *
  * @example
  * const model = new RandomForestClassifier({ maxDepth: 4, nEstimators: 50, seed: 1 });
