@@ -102,7 +102,11 @@ export class JobRun {
     try {
       end = await worker.run(
         { type: "run", jobId, specFile: directoryLayout.specFile(dir, jobId), dir },
-        { stdout: directoryLayout.stdoutFile(dir, jobId), stderr: directoryLayout.stderrFile(dir, jobId) },
+        {
+          stdout: directoryLayout.stdoutFile(dir, jobId),
+          stderr: directoryLayout.stderrFile(dir, jobId),
+          maxBytes: this.context.settings.maxLogBytes,
+        },
       );
     } finally {
       this.executing = false;

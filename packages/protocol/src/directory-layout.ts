@@ -14,6 +14,7 @@ import { shardOf } from "./job-id.js";
  * <dir>/running/<agentId>/<jobId>   claimed by that agent (a directory only it renames into)
  * <dir>/results/<shard>/<jobId>     write-once result
  * <dir>/cancelled/<shard>/<jobId>   cancellation request
+ * <dir>/retried/<shard>/<jobId>.<ms> a failed result set aside by `retry` (kept until `clean`)
  * <dir>/keys/<shard>/<keyHash>      the id of the job submitted with that key (write-once)
  * <dir>/logs/<shard>/<jobId>.out    job stdout (and .err)
  * <dir>/agents/<agentId>            an agent's lease (<agentId>.lost once given up on)
@@ -37,8 +38,12 @@ export const directoryLayout = {
   resultFile: (dir: string, jobId: string) => join(dir, "results", shardOf(jobId), jobId),
   cancelledDir: (dir: string) => join(dir, "cancelled"),
   cancelFile: (dir: string, jobId: string) => join(dir, "cancelled", shardOf(jobId), jobId),
+  retriedShardDir: (dir: string, shard: string) => join(dir, "retried", shard),
+  retriedResultFile: (dir: string, jobId: string, setAsideAt: number) => join(dir, "retried", shardOf(jobId), `${jobId}.${setAsideAt}`),
+  keysShardDir: (dir: string, shard: string) => join(dir, "keys", shard),
   keyFile: (dir: string, keyHash: string) => join(dir, "keys", keyHash.charAt(0), keyHash),
   logsDir: (dir: string) => join(dir, "logs"),
+  logsShardDir: (dir: string, shard: string) => join(dir, "logs", shard),
   stdoutFile: (dir: string, jobId: string) => join(dir, "logs", shardOf(jobId), `${jobId}.out`),
   stderrFile: (dir: string, jobId: string) => join(dir, "logs", shardOf(jobId), `${jobId}.err`),
   agentsDir: (dir: string) => join(dir, "agents"),
@@ -48,4 +53,4 @@ export const directoryLayout = {
 } as const;
 
 /** The directories that hold one sub-directory per shard. */
-export const SHARDED_DIRS = ["specs", "queued", "results", "cancelled", "keys", "logs"] as const;
+export const SHARDED_DIRS = ["specs", "queued", "results", "cancelled", "retried", "keys", "logs"] as const;

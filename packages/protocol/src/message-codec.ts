@@ -59,6 +59,7 @@ export function decodeSupervisorMessage(bytes: Uint8Array): SupervisorMessage {
             retryOnError: booleanField(settings, "retryOnError"),
             maxJobsPerWorker: numberField(settings, "maxJobsPerWorker"),
             maxWorkerMemoryMb: numberField(settings, "maxWorkerMemoryMb"),
+            maxLogBytes: numberField(settings, "maxLogBytes"),
           },
         };
       }

@@ -63,6 +63,8 @@ export interface RunSettings {
   maxJobsPerWorker: number;
   /** A worker growing past this (heap limit and resident memory) fails its job with JOB_OUT_OF_MEMORY. */
   maxWorkerMemoryMb: number;
+  /** Each attempt's log keeps at most this many bytes per stream (the tail, after a cut note). */
+  maxLogBytes: number;
 }
 
 /** Supervisor → agent: the answer to a compatible `hello`. */

@@ -22,6 +22,11 @@ export interface ClusterOptions extends SshOptions, JobRunOptions {
   /** A job whose worker grows past this many MB (heap or resident) fails with JOB_OUT_OF_MEMORY. Default 4096. */
   maxWorkerMemoryMb?: number;
   /**
+   * Each attempt of a job keeps at most this many bytes of stdout and of stderr in its logs: the
+   * last ones, after a "[... N bytes cut ...]" note. Default 1 MiB.
+   */
+  maxLogBytes?: number;
+  /**
    * Work in a directory that other users can write to (a deliberate group setup): each run then
    * warns instead of refusing with `SHARED_DIR_INSECURE`. Specs are still signed and verified.
    */
@@ -34,6 +39,7 @@ export interface ClusterOptions extends SshOptions, JobRunOptions {
 
 const DISCONNECT_GRACE_MS = 10000;
 const DEFAULT_RETRIES = 3;
+const DEFAULT_MAX_LOG_BYTES = 1024 * 1024;
 
 /** Checks cluster options and fills in the defaults. */
 export function clusterSettings(dir: string, options: ClusterOptions): ClusterSettings {
@@ -55,6 +61,7 @@ export function clusterSettings(dir: string, options: ClusterOptions): ClusterSe
       retryOnError: run.retryOnError ?? false,
       maxJobsPerWorker: positive(options.maxJobsPerWorker, "maxJobsPerWorker") ?? 1000,
       maxWorkerMemoryMb: positive(options.maxWorkerMemoryMb, "maxWorkerMemoryMb") ?? 4096,
+      maxLogBytes: positive(options.maxLogBytes, "maxLogBytes") ?? DEFAULT_MAX_LOG_BYTES,
     },
   };
 }

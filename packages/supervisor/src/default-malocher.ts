@@ -2,6 +2,8 @@ import type { JobResult } from "@malocher/protocol";
 import { Malocher, type SubmitFunction } from "./malocher.js";
 import type { ProcessAllOptions } from "./process-all.js";
 import type { CancelOutcome } from "./store/cancel-job.js";
+import type { RetryOutcome } from "./store/retry-job.js";
+import type { CleanOptions, CleanedJob } from "./store/clean-jobs.js";
 import type { ClusterOptions } from "./cluster-options.js";
 import type { RunEvent } from "./cluster/cluster.js";
 import type { StartedCluster } from "./started-cluster.js";
@@ -67,6 +69,49 @@ export function results(options: { dir?: string; loadClasses?: boolean } = {}): 
 export function cancel(jobIds: string | readonly string[], options: { dir?: string } = {}): Promise<Record<string, CancelOutcome>> {
   const malocher = options.dir === undefined ? defaultMalocher() : new Malocher({ dir: options.dir });
   return malocher.cancel(jobIds);
+}
+
+/**
+ * Gives failed jobs of the default directory (or `dir`) a fresh run: their failed results are set
+ * aside and they are queued again for the next `processAll`.
+ *
+ * @example
+ * ```ts
+ * await retry([jobId]);
+ * ```
+ */
+export function retry(jobIds: string | readonly string[], options: { dir?: string } = {}): Promise<Record<string, RetryOutcome>> {
+  return directoryMalocher(options).retry(jobIds);
+}
+
+/**
+ * {@link retry} for every failed job of the default directory (or `dir`); returns the ids requeued.
+ *
+ * @example
+ * ```ts
+ * console.log(`${(await retryFailed()).length} jobs requeued`);
+ * for await (const [jobId, result] of processAll()) console.log(jobId, result.ok);
+ * ```
+ */
+export function retryFailed(options: { dir?: string } = {}): Promise<string[]> {
+  return directoryMalocher(options).retryFailed();
+}
+
+/**
+ * Removes the files of finished jobs of the default directory (or `dir`); queued and running
+ * jobs are never touched.
+ *
+ * @example
+ * ```ts
+ * await clean({ olderThanMs: 7 * 24 * 3600_000, only: "failed" });
+ * ```
+ */
+export function clean(options: CleanOptions & { dir?: string } = {}): Promise<CleanedJob[]> {
+  return directoryMalocher(options).clean(options);
+}
+
+function directoryMalocher(options: { dir?: string }): Malocher {
+  return options.dir === undefined ? defaultMalocher() : new Malocher({ dir: options.dir });
 }
 
 /**

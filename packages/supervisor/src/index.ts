@@ -1,4 +1,4 @@
-export { submit, processAll, results, cancel, startCluster } from "./default-malocher.js";
+export { submit, processAll, results, cancel, retry, retryFailed, clean, startCluster } from "./default-malocher.js";
 export { Malocher, type MalocherOptions, type SubmitFunction } from "./malocher.js";
 export { isMain } from "./is-main.js";
 export { checkNodes, type NodeCheck, type NodeCheckItem, type NodeCheckName } from "./check-nodes.js";
@@ -25,3 +25,6 @@ export type { TransportKind } from "@malocher/protocol";
 export type { DirectoryStatus } from "./store/directory-status.js";
 export type { JobLogs } from "./store/read-logs.js";
 export type { CancelOutcome } from "./store/cancel-job.js";
+export type { RetryOutcome } from "./store/retry-job.js";
+export type { CleanOptions, CleanedJob } from "./store/clean-jobs.js";
+export type { LogEvent, FollowLogsOptions } from "./store/follow-logs.js";

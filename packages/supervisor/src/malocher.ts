@@ -17,6 +17,9 @@ import { readAllResults } from "./store/read-result.js";
 import { loadResultClass } from "./store/load-result-class.js";
 import { readDirectoryStatus, type DirectoryStatus } from "./store/directory-status.js";
 import { readLogs, type JobLogs } from "./store/read-logs.js";
+import { retryJob, type RetryOutcome } from "./store/retry-job.js";
+import { cleanJobs, type CleanOptions, type CleanedJob } from "./store/clean-jobs.js";
+import { followLogs, type FollowLogsOptions, type LogEvent } from "./store/follow-logs.js";
 
 /** `submit(fn, ...args)` and `submit.with(options)(fn, ...args)`. */
 export interface SubmitFunction {
@@ -136,9 +139,69 @@ export class Malocher {
     return outcomes;
   }
 
+  /**
+   * Gives failed jobs a fresh run: each failed result is set aside (kept in `retried/` until
+   * `clean`) and the job queued again, so the next `processAll` runs it. Jobs that did not fail
+   * are left alone. Returns what happened to each.
+   *
+   * @example
+   * ```ts
+   * await m.retry([jobId]);
+   * for await (const [id, result] of m.processAll()) console.log(id, result.ok);
+   * ```
+   */
+  async retry(jobIds: string | readonly string[]): Promise<Record<string, RetryOutcome>> {
+    prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
+    const ids = typeof jobIds === "string" ? [jobIds] : [...jobIds];
+    const outcomes: Record<string, RetryOutcome> = {};
+    for (const jobId of ids) {
+      if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${JSON.stringify(jobId)} is not a job id.`);
+      outcomes[jobId] = await retryJob(this.dir, jobId);
+    }
+    if (Object.values(outcomes).includes("requeued")) announceSubmitted(this.dir);
+    return outcomes;
+  }
+
+  /** {@link retry} for every failed job of the directory (not cancelled ones); returns the ids requeued. */
+  async retryFailed(): Promise<string[]> {
+    const failed: string[] = [];
+    for await (const [jobId, result] of this.results()) if (!result.ok && result.error.code !== "JOB_CANCELLED") failed.push(jobId);
+    const outcomes = await this.retry(failed);
+    return failed.filter((jobId) => outcomes[jobId] === "requeued");
+  }
+
+  /**
+   * Removes finished jobs' files (spec, result, logs, key, set-aside results), never those of
+   * queued or running jobs. Returns the jobs removed.
+   *
+   * @example
+   * ```ts
+   * const removed = await m.clean({ olderThanMs: 7 * 24 * 3600_000, only: "succeeded" });
+   * ```
+   */
+  async clean(options: CleanOptions = {}): Promise<CleanedJob[]> {
+    prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
+    return cleanJobs(this.dir, options);
+  }
+
   /** What a job wrote to stdout and stderr. */
   async logs(jobId: string): Promise<JobLogs> {
     return readLogs(this.dir, jobId);
+  }
+
+  /**
+   * Follows a job's output as it is written, until the job has a result (the last event).
+   *
+   * @example
+   * ```ts
+   * for await (const event of m.followLogs(jobId)) {
+   *   if (event.type === "output") process[event.stream].write(event.data);
+   *   else console.log("finished:", event.result.ok);
+   * }
+   * ```
+   */
+  followLogs(jobId: string, options: FollowLogsOptions = {}): AsyncIterable<LogEvent> {
+    return followLogs(this.dir, jobId, options);
   }
 
   private makeSubmit(options: JobOptions): SubmitFunction {

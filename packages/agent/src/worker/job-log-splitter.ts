@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { endOfJobMarker } from "./worker-messages.js";
+import { LogTail, cutLogToTail } from "./log-tail.js";
 
 const MARKER_PREFIX = Buffer.from("\u0000malocher:end-of-job:");
 const TAIL_CHARS = 4096;
@@ -10,6 +11,8 @@ interface CurrentJob {
   marker: Buffer;
   path: string;
   file: WriteStream | undefined;
+  /** The last `maxBytes` of this attempt's output, for the log's rewrite if it grows past them. */
+  tail: LogTail;
   ended: Promise<void>;
   resolveEnded: () => void;
 }
@@ -17,7 +20,10 @@ interface CurrentJob {
 /**
  * Cuts one output stream of a warm worker (stdout or stderr) into per-job log files, at the
  * end-of-job markers the worker writes after each job. A log file is created only when the job
- * wrote something. Output outside any job is passed to `stray`.
+ * wrote something. Output outside any job is passed to `stray`. A job's log holds at most
+ * `maxBytes` of each attempt's output: past that, nothing more is written while it runs, and when
+ * it ends the attempt's part of the log is replaced by a "[... N bytes cut ...]" note and the last
+ * `maxBytes` (so a chatty job cannot fill the shared disk, and its last words are kept).
  */
 export class JobLogSplitter {
   private pending: Buffer = Buffer.alloc(0);
@@ -34,10 +40,11 @@ export class JobLogSplitter {
    * Starts routing output to `path` for `jobId`. The promise resolves once the job's marker was
    * seen (or the job was abandoned) and its log file is complete on disk.
    */
-  begin(jobId: string, path: string): Promise<void> {
+  begin(jobId: string, path: string, maxBytes: number): Promise<void> {
     let resolveEnded!: () => void;
     const ended = new Promise<void>((resolve) => (resolveEnded = resolve));
-    this.current = { jobId, marker: Buffer.from(endOfJobMarker(jobId)), path, file: undefined, ended, resolveEnded };
+    const tail = new LogTail(maxBytes);
+    this.current = { jobId, marker: Buffer.from(endOfJobMarker(jobId)), path, file: undefined, tail, ended, resolveEnded };
     this.tail = "";
     return ended;
   }
@@ -96,12 +103,21 @@ export class JobLogSplitter {
         job.resolveEnded();
       });
     }
-    job.file.write(Buffer.from(bytes));
+    const room = job.tail.room;
+    job.tail.add(Buffer.from(bytes));
+    if (room > 0) job.file.write(bytes.subarray(0, room));
   }
 
   private finish(job: CurrentJob): void {
     this.current = undefined;
-    if (job.file === undefined) job.resolveEnded();
-    else job.file.end(() => job.resolveEnded());
+    const file = job.file;
+    if (file === undefined) return job.resolveEnded();
+    file.end(() => {
+      if (!job.tail.overflowed) return job.resolveEnded();
+      cutLogToTail(job.path, job.tail).then(job.resolveEnded, (error: Error) => {
+        this.stray(Buffer.from(`malocher: cannot cut log ${job.path} to its tail: ${error.message}\n`));
+        job.resolveEnded();
+      });
+    });
   }
 }

@@ -16,10 +16,11 @@ export type WorkerRunEnd =
   | { kind: "unavailable" }
   | { kind: "died"; exitCode: number | null; signal: NodeJS.Signals | null; lastStderr: string };
 
-/** Where one job's output goes. */
+/** Where one job's output goes, and how much of each attempt's output each log keeps. */
 export interface JobLogPaths {
   stdout: string;
   stderr: string;
+  maxBytes: number;
 }
 
 /**
@@ -99,8 +100,8 @@ export class WarmWorker {
    * when the worker died (then the logs hold what arrived).
    */
   async run(request: RunJobRequest, logs: JobLogPaths): Promise<WorkerRunEnd> {
-    const stdoutDone = this.stdout.begin(request.jobId, logs.stdout);
-    const stderrDone = this.stderr.begin(request.jobId, logs.stderr);
+    const stdoutDone = this.stdout.begin(request.jobId, logs.stdout, logs.maxBytes);
+    const stderrDone = this.stderr.begin(request.jobId, logs.stderr, logs.maxBytes);
     const end = await new Promise<WorkerRunEnd>((resolve) => {
       this.onEnd = resolve;
       if (this.dead) {

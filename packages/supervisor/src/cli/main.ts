@@ -4,19 +4,21 @@
  */
 import { Command, Option } from "commander";
 import { MALOCHER_VERSION, MalocherError } from "@malocher/protocol";
-import { Malocher, defaultDirectory } from "../malocher.js";
+import { Malocher } from "../malocher.js";
 import { readHosts } from "./read-hosts.js";
 import { RunProgress } from "./run-progress.js";
 import { jsonLine } from "./json-line.js";
+import { dirOption, jsonOption } from "./cli-options.js";
+import { byteSize } from "./option-parsers.js";
+import { retryCommand } from "./retry-command.js";
+import { cleanCommand } from "./clean-command.js";
+import { logsCommand } from "./logs-command.js";
 
 const program = new Command("malocher")
   .description("Run functions as jobs on SSH machines that share a file system.")
   .version(MALOCHER_VERSION)
   .showHelpAfterError();
 
-const dirOption = () =>
-  new Option("--dir <path>", "the shared job directory").default(defaultDirectory(), "$MALOCHER_DIR or ./.malocher");
-const jsonOption = () => new Option("--json", "machine-readable output (JSON Lines)");
 const sharedWritersOption = () =>
   new Option("--allow-shared-dir-writers", "work in a directory other users can write to (warns each run)");
 const integer = (name: string) => (value: string) => {
@@ -39,10 +41,12 @@ program
   .option("--retries <n>", "retries after infrastructure failures (default 3)", integer("--retries"))
   .option("--retry-on-error", "also retry jobs that throw or exit")
   .option("--keep-alive", "keep serving jobs submitted later, until interrupted")
+  .option("--max-log-bytes <size>", "keep at most this much of each attempt's stdout and stderr, the tail (default 1M)", byteSize("--max-log-bytes"))
   .option("--quiet", "print nothing but failures")
   .addOption(sharedWritersOption())
   .addOption(dirOption())
   .addOption(jsonOption())
+  .addHelpText("after", "\nExamples:\n  malocher run --hosts node1,alice@node2:2222\n  malocher run --hosts hosts.txt --slots 4 --timeout 600000 --dir /shared/alice/jobs")
   .action(async (options: RunCliOptions) => {
     const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
     const mode = options.json ? "json" : options.quiet ? "quiet" : process.stderr.isTTY ? "tty" : "plain";
@@ -70,6 +74,7 @@ program
         ...(options.retries === undefined ? {} : { retries: options.retries }),
         ...(options.retryOnError ? { retryOnError: true } : {}),
         ...(options.keepAlive ? { keepAlive: true } : {}),
+        ...(options.maxLogBytes === undefined ? {} : { maxLogBytes: options.maxLogBytes }),
         signal: stop.signal,
         drainSignal: drain.signal,
         onEvent: (event) => progress.onEvent(event),
@@ -133,6 +138,7 @@ program
   .description("count the directory's jobs per state and per node")
   .addOption(dirOption())
   .addOption(jsonOption())
+  .addHelpText("after", "\nExample:\n  malocher status --dir /shared/alice/jobs")
   .action(async (options: { dir: string; json?: boolean }) => {
     const status = await new Malocher({ dir: options.dir }).status();
     if (options.json) {
@@ -153,9 +159,10 @@ program
 program
   .command("results")
   .description("print every finished job's result")
-  .option("--failed", "only failed jobs")
+  .option("--failed", "only failed jobs, each with its error code and message")
   .addOption(dirOption())
   .addOption(jsonOption())
+  .addHelpText("after", "\nExamples:\n  malocher results --failed\n  malocher results --json --dir /shared/alice/jobs > results.jsonl")
   .action(async (options: { dir: string; json?: boolean; failed?: boolean }) => {
     for await (const [jobId, result] of new Malocher({ dir: options.dir }).results({ loadClasses: false })) {
       if (options.failed && result.ok) continue;
@@ -172,6 +179,7 @@ program
   .option("--all", "every job that has no result yet")
   .addOption(dirOption())
   .addOption(jsonOption())
+  .addHelpText("after", "\nExamples:\n  malocher cancel 0mhx3k2a1-3f9c2b7d41e0\n  malocher cancel --all --dir /shared/alice/jobs")
   .action(async (jobIds: string[], options: { dir: string; json?: boolean; all?: boolean }) => {
     const malocher = new Malocher({ dir: options.dir });
     if (options.all) jobIds = await malocher.unfinishedJobs();
@@ -192,21 +200,9 @@ program
     for (const [outcome, count] of counts) console.log(`${count} ${words[outcome] ?? outcome}`);
   });
 
-program
-  .command("logs")
-  .description("print a job's stdout and stderr")
-  .argument("<jobId>")
-  .addOption(dirOption())
-  .addOption(jsonOption())
-  .action(async (jobId: string, options: { dir: string; json?: boolean }) => {
-    const logs = await new Malocher({ dir: options.dir }).logs(jobId);
-    if (options.json) {
-      process.stdout.write(jsonLine({ jobId, ...logs }));
-      return;
-    }
-    process.stdout.write(logs.stdout);
-    process.stderr.write(logs.stderr);
-  });
+program.addCommand(retryCommand());
+program.addCommand(cleanCommand());
+program.addCommand(logsCommand());
 
 /** The SSH and directory options `run` and `nodes` share. */
 interface NodesCliOptions {
@@ -227,6 +223,7 @@ interface RunCliOptions extends NodesCliOptions {
   retries?: number;
   retryOnError?: boolean;
   keepAlive?: boolean;
+  maxLogBytes?: number;
   quiet?: boolean;
 }
 

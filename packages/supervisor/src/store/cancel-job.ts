@@ -1,6 +1,7 @@
-import { access, readFile, rename, unlink } from "node:fs/promises";
+import { readFile, rename, unlink } from "node:fs/promises";
 import { directoryLayout, type StoredResult } from "@malocher/protocol";
 import { parseAttempt, publishResult, tmpPath, writeFileOnce } from "@malocher/agent";
+import { pathExists } from "./path-exists.js";
 
 /** What `cancelJob` did: the job had finished already, was cancelled before it ran, or is being killed. */
 export type CancelOutcome = "finished" | "cancelled" | "requested" | "unknown";
@@ -11,8 +12,8 @@ export type CancelOutcome = "finished" | "cancelled" | "requested" | "unknown";
  * `JOB_CANCELLED` result itself. A running job is killed by its agent, which publishes the result.
  */
 export async function cancelJob(dir: string, jobId: string): Promise<CancelOutcome> {
-  if (await exists(directoryLayout.resultFile(dir, jobId))) return "finished";
-  if (!(await exists(directoryLayout.specFile(dir, jobId)))) return "unknown";
+  if (await pathExists(directoryLayout.resultFile(dir, jobId))) return "finished";
+  if (!(await pathExists(directoryLayout.specFile(dir, jobId)))) return "unknown";
   await writeFileOnce(dir, directoryLayout.cancelFile(dir, jobId), new Uint8Array());
   const taken = tmpPath(dir);
   try {
@@ -35,11 +36,4 @@ export async function cancelJob(dir: string, jobId: string): Promise<CancelOutco
   await publishResult(dir, result);
   await unlink(taken).catch(() => {});
   return "cancelled";
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -1,7 +1,7 @@
-import { access } from "node:fs/promises";
 import { directoryLayout, type JobState } from "@malocher/protocol";
 import { listClaims } from "./job-listing.js";
 import { readStoredResult } from "./read-result.js";
+import { pathExists } from "./path-exists.js";
 
 /** What the directory holds about one job. */
 export interface JobFacts {
@@ -33,16 +33,9 @@ export async function readJobState(dir: string, jobId: string): Promise<JobState
   const [result, claims, queued, cancelRequested] = await Promise.all([
     readStoredResult(dir, jobId),
     listClaims(dir),
-    exists(directoryLayout.queuedFile(dir, jobId)),
-    exists(directoryLayout.cancelFile(dir, jobId)),
+    pathExists(directoryLayout.queuedFile(dir, jobId)),
+    pathExists(directoryLayout.cancelFile(dir, jobId)),
   ]);
   const claimed = [...claims.values()].some((ids) => ids.includes(jobId));
   return decideJobState({ result, cancelRequested, claimed, queued });
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }

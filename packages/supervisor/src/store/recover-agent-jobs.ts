@@ -1,6 +1,7 @@
-import { readdir, readFile, rmdir, unlink, access } from "node:fs/promises";
+import { readdir, readFile, rmdir, unlink } from "node:fs/promises";
 import { decodeJobSpec, directoryLayout, isJobId, type StoredResult } from "@malocher/protocol";
 import { loadDirectoryKey, markLeaseLost, parseAttempt, publishResult, requeueClaim } from "@malocher/agent";
+import { pathExists } from "./path-exists.js";
 
 /** What recovering a lost agent's jobs did. */
 export interface Recovery {
@@ -23,7 +24,7 @@ export async function recoverAgentJobs(dir: string, agentId: string, defaultRetr
   const host = await leaseHost(dir, agentId);
   for (const jobId of ids) {
     const claim = directoryLayout.runningFile(dir, agentId, jobId);
-    if (await exists(directoryLayout.resultFile(dir, jobId))) {
+    if (await pathExists(directoryLayout.resultFile(dir, jobId))) {
       await unlink(claim).catch(() => {});
       continue;
     }
@@ -71,11 +72,4 @@ async function jobRetries(dir: string, jobId: string, defaultRetries: number): P
   } catch {
     return defaultRetries;
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -1,0 +1,45 @@
+import { Command, Option } from "commander";
+import { Malocher } from "../malocher.js";
+import { dirOption, jsonOption } from "./cli-options.js";
+import { jsonLine } from "./json-line.js";
+import { duration } from "./option-parsers.js";
+
+/** `malocher clean [--older-than 7d] [--failed|--succeeded]`: removes finished jobs' files. */
+export function cleanCommand(): Command {
+  return new Command("clean")
+    .description("remove finished jobs' files (spec, result, logs, key); queued and running jobs are never touched")
+    .addOption(new Option("--older-than <duration>", "only jobs that finished at least this long ago: 90s, 30m, 12h, 7d, 2w").argParser(duration("--older-than")))
+    .addOption(new Option("--failed", "only failed jobs").conflicts("succeeded"))
+    .addOption(new Option("--succeeded", "only succeeded jobs"))
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .addHelpText("after", "\nExamples:\n  malocher clean --older-than 7d\n  malocher clean --succeeded --dir /shared/alice/jobs")
+    .action(async (options: { dir: string; json?: boolean; olderThan?: number; failed?: boolean; succeeded?: boolean }) => {
+      const only = options.failed ? "failed" : options.succeeded ? "succeeded" : undefined;
+      const removed = await new Malocher({ dir: options.dir }).clean({
+        ...(options.olderThan === undefined ? {} : { olderThanMs: options.olderThan }),
+        ...(only === undefined ? {} : { only }),
+      });
+      if (options.json) {
+        for (const job of removed) process.stdout.write(jsonLine(job));
+        return;
+      }
+      const counts = { succeeded: 0, failed: 0, cancelled: 0 };
+      for (const job of removed) counts[job.state]++;
+      const bytes = removed.reduce((sum, job) => sum + job.bytes, 0);
+      const states = Object.entries(counts)
+        .filter(([, count]) => count > 0)
+        .map(([state, count]) => `${count} ${state}`);
+      console.log(
+        removed.length === 0
+          ? "removed nothing: no finished job matched"
+          : `removed ${removed.length} finished job${removed.length === 1 ? "" : "s"} (${states.join(", ")}), ${formatBytes(bytes)}`,
+      );
+    });
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}

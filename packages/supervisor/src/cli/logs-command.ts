@@ -1,0 +1,42 @@
+import { Command } from "commander";
+import { StringDecoder } from "node:string_decoder";
+import { Malocher } from "../malocher.js";
+import { dirOption, jsonOption } from "./cli-options.js";
+import { jsonLine } from "./json-line.js";
+
+/** `malocher logs [-f] <jobId>`: a job's stdout and stderr, or follows them until the job ends. */
+export function logsCommand(): Command {
+  return new Command("logs")
+    .description("print a job's stdout and stderr; with -f, follow them until the job ends (exit 1 if it failed)")
+    .argument("<jobId>")
+    .option("-f, --follow", "keep printing what the job writes until it has a result")
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .addHelpText("after", "\nExamples:\n  malocher logs 0mhx3k2a1-3f9c2b7d41e0\n  malocher logs -f 0mhx3k2a1-3f9c2b7d41e0 --dir /shared/alice/jobs")
+    .action(async (jobId: string, options: { dir: string; json?: boolean; follow?: boolean }) => {
+      const malocher = new Malocher({ dir: options.dir });
+      if (options.follow) return follow(malocher, jobId, options.json === true);
+      const logs = await malocher.logs(jobId);
+      if (options.json) {
+        process.stdout.write(jsonLine({ jobId, ...logs }));
+        return;
+      }
+      process.stdout.write(logs.stdout);
+      process.stderr.write(logs.stderr);
+    });
+}
+
+async function follow(malocher: Malocher, jobId: string, json: boolean): Promise<void> {
+  const decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
+  for await (const event of malocher.followLogs(jobId)) {
+    if (event.type === "output") {
+      if (json) process.stdout.write(jsonLine({ jobId, stream: event.stream, text: decoders[event.stream].write(event.data) }));
+      else process[event.stream].write(event.data);
+      continue;
+    }
+    const { result } = event;
+    if (json) process.stdout.write(jsonLine({ type: "result", ...result }));
+    else if (!result.ok) process.stderr.write(`malocher: job ${jobId} failed on ${result.host}: [${result.error.code ?? result.error.name}] ${result.error.message}\n`);
+    process.exitCode = result.ok ? 0 : 1;
+  }
+}

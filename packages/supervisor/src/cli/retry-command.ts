@@ -1,0 +1,32 @@
+import { Command } from "commander";
+import { MalocherError } from "@malocher/protocol";
+import { Malocher } from "../malocher.js";
+import { dirOption, jsonOption } from "./cli-options.js";
+import { jsonLine } from "./json-line.js";
+
+/** `malocher retry <jobId...> | --failed`: queues failed jobs again for the next `run`. */
+export function retryCommand(): Command {
+  return new Command("retry")
+    .description("queue failed jobs again (their failed results are kept aside until clean); the next run runs them")
+    .argument("[jobIds...]")
+    .option("--failed", "every failed job of the directory (not cancelled ones)")
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .addHelpText("after", "\nExamples:\n  malocher retry --failed && malocher run --hosts hosts.txt\n  malocher retry 0mhx3k2a1-3f9c2b7d41e0 --dir /shared/alice/jobs")
+    .action(async (jobIds: string[], options: { dir: string; json?: boolean; failed?: boolean }) => {
+      const malocher = new Malocher({ dir: options.dir });
+      if (options.failed === true && jobIds.length > 0) throw new MalocherError("INVALID_OPTIONS", "pass job ids or --failed, not both");
+      if (options.failed !== true && jobIds.length === 0) throw new MalocherError("INVALID_OPTIONS", "name the jobs to retry, or pass --failed");
+      const outcomes =
+        options.failed === true ? Object.fromEntries((await malocher.retryFailed()).map((jobId) => [jobId, "requeued"])) : await malocher.retry(jobIds);
+      if (options.json) {
+        for (const [jobId, outcome] of Object.entries(outcomes)) process.stdout.write(jsonLine({ jobId, outcome }));
+        return;
+      }
+      const ids = (outcome: string) => Object.keys(outcomes).filter((jobId) => outcomes[jobId] === outcome);
+      const requeued = ids("requeued").length;
+      console.log(`requeued ${requeued} failed job${requeued === 1 ? "" : "s"}${requeued > 0 ? "; `malocher run` runs them" : ""}`);
+      if (ids("notFailed").length > 0) console.log(`not failed (left alone): ${ids("notFailed").join(" ")}`);
+      if (ids("unknown").length > 0) console.log(`unknown ids: ${ids("unknown").join(" ")}`);
+    });
+}

@@ -1,0 +1,106 @@
+import { readdir, readFile, stat, unlink } from "node:fs/promises";
+import { SHARDS, directoryLayout, isJobId } from "@malocher/protocol";
+import { listClaims, listFinishedIds, listQueuedIds } from "./job-listing.js";
+import { readResultOrFailure } from "./read-result.js";
+
+/** Which finished jobs `cleanJobs` removes. */
+export interface CleanOptions {
+  /** Only jobs that finished at least this long ago (by their result file's time). Default: all. */
+  olderThanMs?: number;
+  /** Only failed jobs, or only succeeded ones. Default: every finished job (cancelled ones too). */
+  only?: "failed" | "succeeded";
+}
+
+/** One job `cleanJobs` removed. */
+export interface CleanedJob {
+  jobId: string;
+  state: "succeeded" | "failed" | "cancelled";
+  /** Bytes freed: spec, result, logs, set-aside results, cancel marker, key. */
+  bytes: number;
+}
+
+/**
+ * Removes finished jobs' files: the key file first (so a later `submit` with that key queues a new
+ * job), then logs, set-aside results (`retried/`), the cancel marker and the spec, and the result
+ * last: a process that dies half-way leaves a result, which the next clean finds and finishes,
+ * never a spec without a result (which would look like a job to run). Jobs that are queued or
+ * claimed are never touched, nor are directories (network file systems cache directory handles,
+ * so queue directories are never deleted). Do not run it at the same time as `retry` on the same jobs.
+ */
+export async function cleanJobs(dir: string, options: CleanOptions = {}): Promise<CleanedJob[]> {
+  const [finished, queued, claims, keys, setAside] = await Promise.all([
+    listFinishedIds(dir),
+    listQueuedIds(dir),
+    listClaims(dir),
+    keyFilesByJob(dir),
+    setAsideResultsByJob(dir),
+  ]);
+  const claimed = new Set([...claims.values()].flat());
+  const cutoff = options.olderThanMs === undefined ? Infinity : Date.now() - options.olderThanMs;
+  const cleaned: CleanedJob[] = [];
+  for (const jobId of [...finished].sort()) {
+    if (queued.has(jobId) || claimed.has(jobId)) continue;
+    const resultFile = directoryLayout.resultFile(dir, jobId);
+    const finishedAt = await stat(resultFile).then(
+      (stats) => stats.mtimeMs,
+      () => undefined,
+    );
+    if (finishedAt === undefined || finishedAt > cutoff) continue;
+    const result = await readResultOrFailure(dir, jobId);
+    if (result === undefined) continue;
+    const state = result.ok ? "succeeded" : result.error.code === "JOB_CANCELLED" ? "cancelled" : "failed";
+    if (options.only !== undefined && options.only !== state) continue;
+    const files = [
+      ...(keys.get(jobId) ?? []),
+      directoryLayout.stdoutFile(dir, jobId),
+      directoryLayout.stderrFile(dir, jobId),
+      ...(setAside.get(jobId) ?? []),
+      directoryLayout.cancelFile(dir, jobId),
+      directoryLayout.specFile(dir, jobId),
+      resultFile,
+    ];
+    let bytes = 0;
+    for (const file of files) bytes += await removeFile(file);
+    cleaned.push({ jobId, state, bytes });
+  }
+  return cleaned;
+}
+
+/** Unlinks a file; returns its size, 0 when it was not there. */
+async function removeFile(path: string): Promise<number> {
+  try {
+    const { size } = await stat(path);
+    await unlink(path);
+    return size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw error;
+  }
+}
+
+/** The key files (`submit.with({ key })`), by the job each names. */
+async function keyFilesByJob(dir: string): Promise<Map<string, string[]>> {
+  const byJob = new Map<string, string[]>();
+  for (const shard of SHARDS) {
+    const names = await readdir(directoryLayout.keysShardDir(dir, shard)).catch((): string[] => []);
+    for (const name of names) {
+      const file = directoryLayout.keyFile(dir, name);
+      const jobId = await readFile(file, "utf8").catch(() => "");
+      if (isJobId(jobId)) byJob.set(jobId, [...(byJob.get(jobId) ?? []), file]);
+    }
+  }
+  return byJob;
+}
+
+/** The failed results `retry` set aside (`retried/<shard>/<jobId>.<ms>`), by job. */
+async function setAsideResultsByJob(dir: string): Promise<Map<string, string[]>> {
+  const byJob = new Map<string, string[]>();
+  for (const shard of SHARDS) {
+    const names = await readdir(directoryLayout.retriedShardDir(dir, shard)).catch((): string[] => []);
+    for (const name of names) {
+      const jobId = name.slice(0, name.indexOf("."));
+      if (isJobId(jobId)) byJob.set(jobId, [...(byJob.get(jobId) ?? []), `${directoryLayout.retriedShardDir(dir, shard)}/${name}`]);
+    }
+  }
+  return byJob;
+}

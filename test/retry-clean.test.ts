@@ -1,0 +1,168 @@
+// `malocher retry` and `malocher clean` (and the library's retry, retryFailed, clean) on a
+// directory run by 2 sshd nodes: failed jobs run again after a retry and their failed results are
+// kept aside; an interrupted retry still ends in a rerun; clean removes finished jobs' files and
+// nothing of queued or running jobs, and never a queue directory.
+import { strict as assert } from "node:assert";
+import { existsSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, afterEach, before, test } from "node:test";
+import { Malocher, retryFailed } from "malocher";
+import { SHARDED_DIRS, SHARDS, directoryLayout } from "@malocher/protocol";
+import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
+import { printTag, square, train } from "./fixtures/jobs/jobs.js";
+import { failUntilGateOpens, tickUntilGateOpens } from "./fixtures/jobs/cli-jobs.js";
+import { describeRun, runCli } from "./fixtures/jobs/support.js";
+import { record, stopActiveRuns } from "./support/recording.js";
+import { collect } from "./support/results.js";
+import { harnessSshOptions } from "./support/ssh.js";
+import { freshMalocher } from "./support/temp.js";
+import { waitUntil, within } from "./support/wait.js";
+
+const TIMEOUT = { timeout: 60_000 };
+
+let cluster: SshNodes;
+before(async () => {
+  cluster = await startSshNodes(2);
+});
+after(async () => {
+  await cluster?.close();
+});
+afterEach(stopActiveRuns);
+
+function cliRun(dir: string): ReturnType<typeof runCli> {
+  const machines = cluster.nodes.map((node) => node.machine).join(",");
+  return runCli(["run", "--hosts", machines, "--identity", cluster.privateKey, "--known-hosts", cluster.knownHosts, "--dir", dir], { timeoutMs: 30_000 });
+}
+
+/** The names in `retried/` of the job's shard that belong to `jobId`. */
+function setAside(dir: string, jobId: string): string[] {
+  return readdirSync(join(dir, "retried", jobId.charAt(10))).filter((name) => name.startsWith(`${jobId}.`));
+}
+
+test("retry --failed queues the failed jobs again, the next run runs them, and the failed results are kept aside", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "retry");
+  const gate = join(malocher.dir, "gate");
+  const flaky = [1, 2, 3].map((x) => malocher.submit(failUntilGateOpens, gate, x));
+  const fine = [4, 5].map((x) => malocher.submit(square, x));
+
+  const first = await cliRun(malocher.dir);
+  assert.equal(first.code, 1, describeRun(first));
+  assert.equal((await malocher.status()).counts.failed, 3);
+
+  const retried = await runCli(["retry", "--failed", "--dir", malocher.dir]);
+  assert.equal(retried.code, 0, describeRun(retried));
+  assert.match(retried.stdout, /^requeued 3 failed jobs/m);
+  const status = await malocher.status();
+  assert.deepEqual([status.counts.queued, status.counts.failed, status.counts.succeeded], [3, 0, 2], "the failed jobs are queued again");
+  for (const jobId of flaky) {
+    assert.equal(await malocher.state(jobId), "queued");
+    assert.equal(setAside(malocher.dir, jobId).length, 1, `the failed result of ${jobId} is kept in retried/`);
+  }
+
+  writeFileSync(gate, "");
+  const second = await cliRun(malocher.dir);
+  assert.equal(second.code, 0, describeRun(second));
+  assert.match(second.stderr, /done 3\/3\b/, `only the retried jobs ran: ${describeRun(second)}`);
+  const results = await collect(malocher.results());
+  for (const [i, jobId] of flaky.entries()) {
+    const result = results.get(jobId);
+    assert.ok(result?.ok, `job ${jobId} succeeded on its rerun`);
+    assert.equal(result.value, i + 1);
+    assert.equal(result.attempts, 1, "the rerun is a fresh first attempt");
+  }
+
+  const again = await runCli(["retry", "--failed", "--dir", malocher.dir]);
+  assert.match(again.stdout, /^requeued 0 failed jobs$/m, describeRun(again));
+  const unknown = `${flaky[0]!.slice(0, 10)}000000000000`;
+  const named = await runCli(["retry", fine[0]!, unknown, "--json", "--dir", malocher.dir]);
+  assert.equal(named.code, 0, describeRun(named));
+  assert.deepEqual(
+    named.stdout.trim().split("\n").map((line) => JSON.parse(line) as unknown),
+    [
+      { jobId: fine[0], outcome: "notFailed" },
+      { jobId: unknown, outcome: "unknown" },
+    ],
+  );
+  const nothing = await runCli(["retry", "--dir", malocher.dir]);
+  assert.equal(nothing.code, 2, describeRun(nothing));
+  assert.match(nothing.stderr, /\[INVALID_OPTIONS\] name the jobs to retry, or pass --failed/);
+});
+
+test("the library's retry and retryFailed; a retry interrupted after setting the result aside still ends in a rerun", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "retry");
+  const bad = malocher.submit(train, 13);
+  const good = malocher.submit(train, 12);
+  await collect(malocher.processAll(harnessSshOptions(cluster)));
+  assert.deepEqual(await malocher.retry([good, bad]), { [good]: "notFailed", [bad]: "requeued" });
+  assert.equal(await malocher.state(bad), "queued");
+  await collect(malocher.processAll(harnessSshOptions(cluster)));
+  assert.equal(await malocher.state(bad), "failed", "train(13) fails every time");
+  assert.deepEqual(await retryFailed({ dir: malocher.dir }), [bad]);
+  assert.equal(setAside(malocher.dir, bad).length, 2, "both failed results are kept");
+
+  // What a retry that died between its two steps leaves: the result set aside, no queue marker.
+  await collect(malocher.processAll(harnessSshOptions(cluster)));
+  renameSync(directoryLayout.resultFile(malocher.dir, bad), directoryLayout.retriedResultFile(malocher.dir, bad, Date.now()));
+  assert.equal(await malocher.state(bad), undefined, "the job is nowhere");
+  const rerun = await within(collect(malocher.processAll({ ...harnessSshOptions(cluster), leaseTimeoutMs: 1000 })), 30_000, "the rerun");
+  assert.equal(rerun.get(bad)?.ok, false, "the job ran again");
+  assert.equal(setAside(malocher.dir, bad).length, 3, "no failure record was lost");
+});
+
+test("clean removes finished jobs' files (by state and age), never a queued or running job's, never a queue directory", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "clean");
+  const gate = join(malocher.dir, "gate");
+  const printed = malocher.submit(printTag, "p");
+  const failed = malocher.submit(train, 13);
+  const keyed = malocher.submit.with({ key: "the-keyed-job" })(square, 3);
+  await collect(malocher.processAll(harnessSshOptions(cluster)));
+  await malocher.retry(failed);
+  await collect(malocher.processAll(harnessSshOptions(cluster)));
+  assert.equal(setAside(malocher.dir, failed).length, 1);
+
+  const running = malocher.submit(tickUntilGateOpens, gate, false);
+  const queued = malocher.submit(square, 4);
+  const run = record(malocher, { ...harnessSshOptions(cluster), jobs: [running] });
+  await waitUntil(async () => (await malocher.state(running)) === "running", 30_000, "the gated job to run");
+
+  const tooYoung = await runCli(["clean", "--older-than", "1h", "--dir", malocher.dir]);
+  assert.equal(tooYoung.code, 0, describeRun(tooYoung));
+  assert.match(tooYoung.stdout, /removed nothing/);
+
+  const files = (jobId: string) =>
+    [
+      directoryLayout.specFile(malocher.dir, jobId),
+      directoryLayout.resultFile(malocher.dir, jobId),
+      directoryLayout.stdoutFile(malocher.dir, jobId),
+      directoryLayout.stderrFile(malocher.dir, jobId),
+    ].filter(existsSync);
+  assert.equal(files(printed).length, 4, "printTag has a spec, a result and two logs");
+  const onlyFailed = await runCli(["clean", "--failed", "--dir", malocher.dir]);
+  assert.equal(onlyFailed.code, 0, describeRun(onlyFailed));
+  assert.match(onlyFailed.stdout, /^removed 1 finished job \(1 failed\), \d+(\.\d)? (bytes|KiB)$/m);
+  assert.deepEqual(files(failed), []);
+  assert.deepEqual(setAside(malocher.dir, failed), [], "its set-aside results went too");
+  assert.equal(files(printed).length, 4, "succeeded jobs are kept");
+
+  const rest = await runCli(["clean", "--older-than", "0s", "--json", "--dir", malocher.dir]);
+  assert.equal(rest.code, 0, describeRun(rest));
+  const removed = rest.stdout.trim().split("\n").map((line) => JSON.parse(line) as { jobId: string; state: string; bytes: number });
+  assert.deepEqual(removed.map((job) => [job.jobId, job.state]), [[printed, "succeeded"], [keyed, "succeeded"]]);
+  assert.ok(removed.every((job) => job.bytes > 0));
+  assert.deepEqual(files(printed), []);
+  assert.deepEqual(files(keyed), []);
+  assert.notEqual(malocher.submit.with({ key: "the-keyed-job" })(square, 3), keyed, "the key file went with its job");
+
+  assert.equal(await malocher.state(running), "running", "the running job was not touched");
+  assert.ok(existsSync(directoryLayout.specFile(malocher.dir, running)));
+  assert.equal(await malocher.state(queued), "queued", "the queued job was not touched");
+  for (const top of SHARDED_DIRS) for (const shard of SHARDS) assert.ok(existsSync(join(malocher.dir, top, shard)), `${top}/${shard} is still there`);
+
+  writeFileSync(gate, "");
+  await within(run.done, 30_000, "the gated job's run");
+  assert.equal(run.results.get(running)?.ok, true, "the running job finished normally");
+
+  const bad = await runCli(["clean", "--older-than", "7 days", "--dir", malocher.dir]);
+  assert.equal(bad.code, 2, describeRun(bad));
+  assert.match(bad.stderr, /\[INVALID_OPTIONS\] --older-than takes a duration like 30m, 12h or 7d/);
+});
