@@ -1,0 +1,112 @@
+// `malocher logs -f` following a job that runs on an sshd node, and `maxLogBytes`: a job printing
+// far more than the cap leaves a log of its tail after a "[... N bytes cut ...]" note, which
+// `logs` and `logs -f` show.
+import { strict as assert } from "node:assert";
+import { spawn } from "node:child_process";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, afterEach, before, test } from "node:test";
+import { directoryLayout } from "@malocher/protocol";
+import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
+import { printTag } from "./fixtures/jobs/jobs.js";
+import { chatty, tickUntilGateOpens } from "./fixtures/jobs/cli-jobs.js";
+import { cliMain, describeRun, runCli } from "./fixtures/jobs/support.js";
+import { record, stopActiveRuns } from "./support/recording.js";
+import { collect } from "./support/results.js";
+import { harnessSshOptions } from "./support/ssh.js";
+import { freshMalocher } from "./support/temp.js";
+import { waitUntil, within } from "./support/wait.js";
+
+const TIMEOUT = { timeout: 60_000 };
+
+let cluster: SshNodes;
+before(async () => {
+  cluster = await startSshNodes(2);
+});
+after(async () => {
+  await cluster?.close();
+});
+afterEach(stopActiveRuns);
+
+/** `malocher logs -f` in the background: its output so far, and its exit. */
+function follow(dir: string, jobId: string): { stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [cliMain, "logs", "-f", jobId, "--dir", dir], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+  return { stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+for (const fail of [false, true]) {
+  test(`logs -f prints a running job's output as it comes and exits ${fail ? 1 : 0} once the job ${fail ? "failed" : "succeeded"}`, TIMEOUT, async (t) => {
+    const malocher = freshMalocher(t, "follow");
+    const gate = join(malocher.dir, "gate");
+    const jobId = malocher.submit(tickUntilGateOpens, gate, fail);
+    const follower = follow(malocher.dir, jobId); // started while the job is still queued
+    const run = record(malocher, harnessSshOptions(cluster));
+    await waitUntil(() => /^tick 3$/m.test(follower.stdout()), 30_000, "the follower to show the 4th tick");
+    assert.equal(await malocher.state(jobId), "running", "the output arrived while the job ran");
+    assert.equal(follower.stderr(), "waiting\n");
+    writeFileSync(gate, "");
+    const code = await within(follower.exited, 30_000, "logs -f to exit after the job ended");
+    await within(run.done, 30_000, "the run");
+    assert.equal(code, fail ? 1 : 0, `stdout:\n${follower.stdout()}\nstderr:\n${follower.stderr()}`);
+    const lines = follower.stdout().trimEnd().split("\n");
+    assert.equal(lines.at(-1), "done");
+    const ticks = lines.slice(0, -1);
+    assert.deepEqual(ticks, ticks.map((_, i) => `tick ${i}`), "every tick once, in order");
+    assert.equal(follower.stdout(), (await malocher.logs(jobId)).stdout, "the follower printed exactly the log");
+    if (fail) assert.match(follower.stderr(), new RegExp(`job ${jobId} failed on \\S+: \\[JOB_THREW\\] failing on purpose`));
+  });
+}
+
+test("logs -f of a finished job prints its logs and exits; of an unknown job exits 2 with JOB_NOT_FOUND", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "follow");
+  const jobId = malocher.submit(printTag, "t");
+  await collect(malocher.processAll(harnessSshOptions(cluster)));
+  const done = await runCli(["logs", "-f", jobId, "--dir", malocher.dir]);
+  assert.equal(done.code, 0, describeRun(done));
+  assert.deepEqual([done.stdout, done.stderr], ["out t\n", "err t\n"]);
+  const unknown = await runCli(["logs", "-f", `${jobId.slice(0, 10)}000000000000`, "--dir", malocher.dir]);
+  assert.equal(unknown.code, 2, describeRun(unknown));
+  assert.match(unknown.stderr, /\[JOB_NOT_FOUND\] There is no job/);
+});
+
+test("maxLogBytes keeps each attempt's tail after a cut note; logs and logs -f show it; small logs are untouched", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "maxlog");
+  const cap = 64 * 1024;
+  const gate = join(malocher.dir, "gate");
+  const big = malocher.submit(chatty, 4 * 1024 * 1024, "big", gate); // 2 MiB, waits for the gate, 2 MiB
+  const small = malocher.submit(printTag, "small");
+  const follower = follow(malocher.dir, big);
+  const run = record(malocher, { ...harnessSshOptions(cluster), maxLogBytes: cap });
+  await waitUntil(() => follower.stdout().length === cap, 30_000, "the follower to show the first maxLogBytes");
+  assert.equal(await malocher.state(big), "running");
+  assert.equal(statSync(directoryLayout.stdoutFile(malocher.dir, big)).size, cap, "past the cap nothing more is written while the job runs");
+  writeFileSync(gate, "");
+  await within(run.done, 30_000, "the run");
+  const result = run.results.get(big);
+  assert.ok(result?.ok, "the chatty job succeeded");
+  const written = result.value as number;
+
+  const log = readFileSync(directoryLayout.stdoutFile(malocher.dir, big), "utf8");
+  const note = /^\[\.\.\. (\d+) bytes cut: the job wrote more than maxLogBytes \(65536\); the last 65536 bytes follow \.\.\.\]\n/.exec(log);
+  assert.ok(note, `the log starts with the cut note: ${log.slice(0, 120)}`);
+  assert.equal(Number(note[1]), written - cap, "the note counts the bytes cut");
+  const tail = log.slice(note[0].length);
+  assert.equal(tail.length, cap, "the last maxLogBytes bytes are kept");
+  assert.ok(tail.endsWith("last line big\n"), "the job's last words are kept");
+  assert.ok(statSync(directoryLayout.stdoutFile(malocher.dir, big)).size < cap + 200);
+  assert.equal((await malocher.logs(big)).stdout, log);
+  assert.deepEqual(await malocher.logs(small), { stdout: "out small\n", stderr: "err small\n" });
+
+  assert.equal(await within(follower.exited, 30_000, "logs -f of the chatty job"), 0, follower.stderr());
+  assert.equal(follower.stdout().length, cap + log.length, "the follower printed the first maxLogBytes, then the cut log");
+  assert.ok(follower.stdout().endsWith(log), "the follower ends with the cut note and the kept tail");
+
+  const cli = await runCli(["run", "--max-log-bytes", "lots", "--dir", malocher.dir]);
+  assert.equal(cli.code, 2, describeRun(cli));
+  assert.match(cli.stderr, /\[INVALID_OPTIONS\] --max-log-bytes takes a size in bytes like 65536, 512k or 1M/);
+});
