@@ -13,11 +13,13 @@ import { byteSize } from "./option-parsers.js";
 import { retryCommand } from "./retry-command.js";
 import { cleanCommand } from "./clean-command.js";
 import { logsCommand } from "./logs-command.js";
+import { reportUsageErrorsWithCode, usageExitCode } from "./usage-errors.js";
 
 const program = new Command("malocher")
   .description("Run functions as jobs on SSH machines that share a file system.")
   .version(MALOCHER_VERSION)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .addHelpText("after", "\nExample:\n  malocher run --hosts node1,node2 && malocher results --failed\n\n`malocher <command> --help` shows each command's options and examples.");
 
 const sharedWritersOption = () =>
   new Option("--allow-shared-dir-writers", "work in a directory other users can write to (warns each run)");
@@ -227,7 +229,13 @@ interface RunCliOptions extends NodesCliOptions {
   quiet?: boolean;
 }
 
+reportUsageErrorsWithCode(program);
 program.parseAsync().catch((error: unknown) => {
+  const usageExit = usageExitCode(error);
+  if (usageExit !== undefined) {
+    process.exitCode = usageExit; // commander printed the error or the help
+    return;
+  }
   if (error instanceof MalocherError) {
     process.stderr.write(`malocher: [${error.code}] ${error.message}\n`);
   } else {
