@@ -48,6 +48,12 @@ test("retry --failed queues the failed jobs again, the next run runs them, and t
   const first = await cliRun(malocher.dir);
   assert.equal(first.code, 1, describeRun(first));
   assert.equal((await malocher.status()).counts.failed, 3);
+  const failures = await runCli(["results", "--failed", "--dir", malocher.dir]);
+  assert.deepEqual(
+    failures.stdout.trim().split("\n").map((line) => line.replace(/ FAILED \S+ /, " FAILED <node> ")),
+    flaky.map((jobId) => `${jobId} FAILED <node> [JOB_THREW] gate ${gate} is still closed`),
+    "results --failed lists each failure with its code and message",
+  );
 
   const retried = await runCli(["retry", "--failed", "--dir", malocher.dir]);
   assert.equal(retried.code, 0, describeRun(retried));
