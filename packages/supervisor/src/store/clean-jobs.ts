@@ -1,4 +1,5 @@
 import { readdir, readFile, stat, unlink } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { SHARDS, directoryLayout, isJobId } from "@malocher/protocol";
 import { listClaims, listFinishedIds, listQueuedIds } from "./job-listing.js";
 import { readResultOrFailure } from "./read-result.js";
@@ -79,27 +80,30 @@ async function removeFile(path: string): Promise<number> {
 }
 
 /** The key files (`submit.with({ key })`), by the job each names. */
-async function keyFilesByJob(dir: string): Promise<Map<string, string[]>> {
-  const byJob = new Map<string, string[]>();
-  for (const shard of SHARDS) {
-    const names = await readdir(directoryLayout.keysShardDir(dir, shard)).catch((): string[] => []);
-    for (const name of names) {
-      const file = directoryLayout.keyFile(dir, name);
-      const jobId = await readFile(file, "utf8").catch(() => "");
-      if (isJobId(jobId)) byJob.set(jobId, [...(byJob.get(jobId) ?? []), file]);
-    }
-  }
-  return byJob;
+function keyFilesByJob(dir: string): Promise<Map<string, string[]>> {
+  return filesByJob(
+    (shard) => directoryLayout.keysShardDir(dir, shard),
+    (file) => readFile(file, "utf8").catch(() => ""),
+  );
 }
 
 /** The failed results `retry` set aside (`retried/<shard>/<jobId>.<ms>`), by job. */
-async function setAsideResultsByJob(dir: string): Promise<Map<string, string[]>> {
+function setAsideResultsByJob(dir: string): Promise<Map<string, string[]>> {
+  return filesByJob(
+    (shard) => directoryLayout.retriedShardDir(dir, shard),
+    async (file) => basename(file).slice(0, basename(file).indexOf(".")),
+  );
+}
+
+/** The files of a sharded directory, grouped by the job id `jobIdOf` finds for each. */
+async function filesByJob(shardDir: (shard: string) => string, jobIdOf: (file: string) => Promise<string>): Promise<Map<string, string[]>> {
   const byJob = new Map<string, string[]>();
   for (const shard of SHARDS) {
-    const names = await readdir(directoryLayout.retriedShardDir(dir, shard)).catch((): string[] => []);
+    const names = await readdir(shardDir(shard)).catch((): string[] => []);
     for (const name of names) {
-      const jobId = name.slice(0, name.indexOf("."));
-      if (isJobId(jobId)) byJob.set(jobId, [...(byJob.get(jobId) ?? []), `${directoryLayout.retriedShardDir(dir, shard)}/${name}`]);
+      const file = join(shardDir(shard), name);
+      const jobId = await jobIdOf(file);
+      if (isJobId(jobId)) byJob.set(jobId, [...(byJob.get(jobId) ?? []), file]);
     }
   }
   return byJob;
