@@ -9,7 +9,7 @@ import { after, afterEach, before, test } from "node:test";
 import { directoryLayout } from "@malocher/protocol";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { printTag } from "./fixtures/jobs/jobs.js";
-import { chatty, tickUntilGateOpens } from "./fixtures/jobs/cli-jobs.js";
+import { chatty, chattyDyingOnce, tickUntilGateOpens } from "./fixtures/jobs/cli-jobs.js";
 import { cliMain, describeRun, runCli } from "./fixtures/jobs/support.js";
 import { record, stopActiveRuns } from "./support/recording.js";
 import { collect } from "./support/results.js";
@@ -109,4 +109,23 @@ test("maxLogBytes keeps each attempt's tail after a cut note; logs and logs -f s
   const cli = await runCli(["run", "--max-log-bytes", "lots", "--dir", malocher.dir]);
   assert.equal(cli.code, 2, describeRun(cli));
   assert.match(cli.stderr, /\[INVALID_OPTIONS\] --max-log-bytes takes a size in bytes like 65536, 512k or 1M/);
+});
+
+test("maxLogBytes applies to each attempt: a retried job's log keeps each attempt's note and tail", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "maxlog");
+  const cap = 16 * 1024;
+  const jobId = malocher.submit(chattyDyingOnce, 256 * 1024, join(malocher.dir, "first-attempt"));
+  const results = await collect(malocher.processAll({ ...harnessSshOptions(cluster), maxLogBytes: cap }));
+  const result = results.get(jobId);
+  assert.ok(result?.ok && result.attempts === 2, `the job succeeded on its second attempt: ${JSON.stringify(result)}`);
+  const log = (await malocher.logs(jobId)).stdout;
+  const attempts = log.split(/(?=\[\.\.\. \d+ bytes cut)/);
+  assert.equal(attempts.length, 2, `two cut attempts: ${log.slice(0, 200)}`);
+  for (const [i, tag] of ["first", "second"].entries()) {
+    const attempt = attempts[i]!;
+    const note = /^\[\.\.\. \d+ bytes cut[^\n]*\]\n/.exec(attempt);
+    assert.ok(note, `attempt ${tag} starts with a cut note: ${JSON.stringify(attempt.slice(0, 300))}`);
+    assert.equal(attempt.length - note[0].length, cap, `attempt ${tag} keeps maxLogBytes`);
+    assert.ok(attempt.endsWith(`last line ${tag}\n`), `attempt ${tag} keeps its last line`);
+  }
 });

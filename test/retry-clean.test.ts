@@ -103,15 +103,19 @@ test("the library's retry and retryFailed; a retry interrupted after setting the
   assert.equal(await malocher.state(bad), "queued");
   await collect(malocher.processAll(harnessSshOptions(cluster)));
   assert.equal(await malocher.state(bad), "failed", "train(13) fails every time");
+  // A cancel request that came while the job was failing by itself does not cancel the rerun.
+  writeFileSync(directoryLayout.cancelFile(malocher.dir, bad), "");
   assert.deepEqual(await retryFailed({ dir: malocher.dir }), [bad]);
   assert.equal(setAside(malocher.dir, bad).length, 2, "both failed results are kept");
+  const third = await collect(malocher.processAll(harnessSshOptions(cluster)));
+  const rerun = third.get(bad);
+  assert.equal(rerun?.ok === false ? rerun.error.code : rerun, "JOB_THREW", "the rerun ran");
 
   // What a retry that died between its two steps leaves: the result set aside, no queue marker.
-  await collect(malocher.processAll(harnessSshOptions(cluster)));
   renameSync(directoryLayout.resultFile(malocher.dir, bad), directoryLayout.retriedResultFile(malocher.dir, bad, Date.now()));
   assert.equal(await malocher.state(bad), undefined, "the job is nowhere");
-  const rerun = await within(collect(malocher.processAll({ ...harnessSshOptions(cluster), leaseTimeoutMs: 1000 })), 30_000, "the rerun");
-  assert.equal(rerun.get(bad)?.ok, false, "the job ran again");
+  const recovered = await within(collect(malocher.processAll({ ...harnessSshOptions(cluster), leaseTimeoutMs: 1000 })), 30_000, "the rerun");
+  assert.equal(recovered.get(bad)?.ok, false, "the job ran again");
   assert.equal(setAside(malocher.dir, bad).length, 3, "no failure record was lost");
 });
 
