@@ -1,12 +1,13 @@
 // `malocher logs -f` following a job that runs on an sshd node, and `maxLogBytes`: a job printing
 // far more than the cap leaves a log of its tail after a "[... N bytes cut ...]" note, which
-// `logs` and `logs -f` show.
+// `logs` and `logs -f` show (also with the directory on every node's sshfs mount).
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, test } from "node:test";
 import { directoryLayout } from "@malocher/protocol";
+import { Malocher } from "malocher";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { printTag } from "./fixtures/jobs/jobs.js";
 import { chatty, chattyDyingOnce, tickUntilGateOpens } from "./fixtures/jobs/cli-jobs.js";
@@ -14,7 +15,7 @@ import { cliMain, describeRun, runCli } from "./fixtures/jobs/support.js";
 import { record, stopActiveRuns } from "./support/recording.js";
 import { collect } from "./support/results.js";
 import { harnessSshOptions } from "./support/ssh.js";
-import { freshMalocher } from "./support/temp.js";
+import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 import { waitUntil, within } from "./support/wait.js";
 
 const TIMEOUT = { timeout: 60_000 };
@@ -69,19 +70,29 @@ test("logs -f of a finished job prints its logs and exits; of an unknown job exi
   const done = await runCli(["logs", "-f", jobId, "--dir", malocher.dir]);
   assert.equal(done.code, 0, describeRun(done));
   assert.deepEqual([done.stdout, done.stderr], ["out t\n", "err t\n"]);
+  const json = await runCli(["logs", "-f", jobId, "--json", "--dir", malocher.dir]);
+  const events = json.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.deepEqual(events.slice(0, 2), [
+    { jobId, stream: "stdout", text: "out t\n" },
+    { jobId, stream: "stderr", text: "err t\n" },
+  ]);
+  assert.deepEqual([events[2]?.["type"], events[2]?.["jobId"], events[2]?.["ok"], events.length], ["result", jobId, true, 3], describeRun(json));
   const unknown = await runCli(["logs", "-f", `${jobId.slice(0, 10)}000000000000`, "--dir", malocher.dir]);
   assert.equal(unknown.code, 2, describeRun(unknown));
   assert.match(unknown.stderr, /\[JOB_NOT_FOUND\] There is no job/);
 });
 
-test("maxLogBytes keeps each attempt's tail after a cut note; logs and logs -f show it; small logs are untouched", TIMEOUT, async (t) => {
-  const malocher = freshMalocher(t, "maxlog");
+/**
+ * A job prints 2 MiB, waits for a gate, prints 2 MiB more, with maxLogBytes 64 KiB: `logs -f`
+ * shows the first 64 KiB while it runs, then the cut log; the log holds the note and the tail.
+ */
+async function followCutLog(malocher: Malocher, nodes: SshNodes): Promise<void> {
   const cap = 64 * 1024;
   const gate = join(malocher.dir, "gate");
   const big = malocher.submit(chatty, 4 * 1024 * 1024, "big", gate); // 2 MiB, waits for the gate, 2 MiB
   const small = malocher.submit(printTag, "small");
   const follower = follow(malocher.dir, big);
-  const run = record(malocher, { ...harnessSshOptions(cluster), maxLogBytes: cap });
+  const run = record(malocher, { ...harnessSshOptions(nodes), maxLogBytes: cap });
   await waitUntil(() => follower.stdout().length === cap, 30_000, "the follower to show the first maxLogBytes");
   assert.equal(await malocher.state(big), "running");
   assert.equal(statSync(directoryLayout.stdoutFile(malocher.dir, big)).size, cap, "past the cap nothing more is written while the job runs");
@@ -105,10 +116,25 @@ test("maxLogBytes keeps each attempt's tail after a cut note; logs and logs -f s
   assert.equal(await within(follower.exited, 30_000, "logs -f of the chatty job"), 0, follower.stderr());
   assert.equal(follower.stdout().length, cap + log.length, "the follower printed the first maxLogBytes, then the cut log");
   assert.ok(follower.stdout().endsWith(log), "the follower ends with the cut note and the kept tail");
+}
 
+test("maxLogBytes keeps each attempt's tail after a cut note; logs and logs -f show it; small logs are untouched", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "maxlog");
+  await followCutLog(malocher, cluster);
   const cli = await runCli(["run", "--max-log-bytes", "lots", "--dir", malocher.dir]);
   assert.equal(cli.code, 2, describeRun(cli));
   assert.match(cli.stderr, /\[INVALID_OPTIONS\] --max-log-bytes takes a size in bytes like 65536, 512k or 1M/);
+});
+
+test("sshfs: the agent cuts the log over sshfs and logs -f follows it from this host", TIMEOUT, async (t) => {
+  const share = tempDir("logs-share");
+  let nodes: SshNodes | undefined;
+  t.after(async () => {
+    await nodes?.close();
+    removeDir(share);
+  });
+  nodes = await startSshNodes(2, { sshfsShare: share });
+  await followCutLog(new Malocher({ dir: join(share, "jobs") }), nodes);
 });
 
 test("maxLogBytes applies to each attempt: a retried job's log keeps each attempt's note and tail", TIMEOUT, async (t) => {
