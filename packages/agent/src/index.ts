@@ -12,3 +12,4 @@ export { locateFunction } from "./locate/locate-function.js";
 export { locateClass, locatedClass } from "./locate/locate-class.js";
 export { importClass } from "./locate/import-class.js";
 export { readExportInPlace } from "./locate/locate-function.js";
+export { CUT_NOTE_PREFIX } from "./worker/log-tail.js";

@@ -43,7 +43,6 @@ export const directoryLayout = {
   keysShardDir: (dir: string, shard: string) => join(dir, "keys", shard),
   keyFile: (dir: string, keyHash: string) => join(dir, "keys", keyHash.charAt(0), keyHash),
   logsDir: (dir: string) => join(dir, "logs"),
-  logsShardDir: (dir: string, shard: string) => join(dir, "logs", shard),
   stdoutFile: (dir: string, jobId: string) => join(dir, "logs", shardOf(jobId), `${jobId}.out`),
   stderrFile: (dir: string, jobId: string) => join(dir, "logs", shardOf(jobId), `${jobId}.err`),
   agentsDir: (dir: string) => join(dir, "agents"),

@@ -1,6 +1,7 @@
 import { open, stat } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MalocherError, directoryLayout, isJobId, type JobResult } from "@malocher/protocol";
+import { CUT_NOTE_PREFIX } from "@malocher/agent";
 import { pathExists } from "./path-exists.js";
 import { readResultOrFailure } from "./read-result.js";
 
@@ -15,8 +16,7 @@ export interface FollowLogsOptions {
   signal?: AbortSignal;
 }
 
-/** The note an agent puts where it cut a log to its tail (see the agent's `cutNote`). */
-const CUT_NOTE = Buffer.from("[... ");
+const CUT_NOTE = Buffer.from(CUT_NOTE_PREFIX);
 
 /** Where a reader is in one log file. */
 interface Cursor {

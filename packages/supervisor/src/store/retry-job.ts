@@ -9,18 +9,20 @@ import { pathExists } from "./path-exists.js";
 export type RetryOutcome = "requeued" | "notFailed" | "unknown";
 
 /**
- * Gives a failed job a fresh run. Results are write-once, so the failed result is first set aside
- * by one atomic rename into `retried/` (where it stays, as the record of that failure, until
- * `clean`), a cancel request that came too late to matter is dropped, and the job's queue marker
- * is created, empty: the rerun is attempt 1 with the whole retry budget. Of two concurrent retries only one rename succeeds. A process that dies between
- * the two steps leaves a job that is nowhere (no result, claim or marker); any supervisor queues
- * such a job again after two lease timeouts, so the requeue still happens and the failure record
- * is not lost.
+ * Gives a failed job a fresh run, in three steps. A cancel request that came too late to matter
+ * (the job failed by itself) is dropped first, while the result still decides the job's state.
+ * Results are write-once, so the failed result is then set aside by one atomic rename into
+ * `retried/`, where it stays as the record of that failure until `clean`; of two concurrent
+ * retries only one rename succeeds. Last, the job's queue marker is created, empty: the rerun is
+ * attempt 1 with the whole retry budget. A process that dies between the last two steps leaves a
+ * job that is nowhere (no result, claim or marker), which any running supervisor queues again
+ * after two lease timeouts: the requeue still happens and the failure record is kept.
  */
 export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome> {
   const result = await readResultOrFailure(dir, jobId);
   if (result === undefined) return (await pathExists(directoryLayout.specFile(dir, jobId))) ? "notFailed" : "unknown";
   if (result.ok || result.error.code === "JOB_CANCELLED") return "notFailed";
+  await unlink(directoryLayout.cancelFile(dir, jobId)).catch(() => {});
   const setAside = directoryLayout.retriedResultFile(dir, jobId, Date.now());
   await mkdir(dirname(setAside), { recursive: true }); // directories made before `retried/` existed
   try {
@@ -29,7 +31,6 @@ export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return "notFailed"; // another retry was first
     throw error;
   }
-  await unlink(directoryLayout.cancelFile(dir, jobId)).catch(() => {});
   try {
     closeSync(openSync(directoryLayout.queuedFile(dir, jobId), "wx"));
   } catch (error) {
