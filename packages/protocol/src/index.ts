@@ -4,7 +4,17 @@ export { newJobId, isJobId, shardOf, SHARDS } from "./job-id.js";
 export { randomHex } from "./random-hex.js";
 export { directoryLayout, SHARDED_DIRS } from "./directory-layout.js";
 export { JOB_STATES, type JobState } from "./job-state.js";
-export { encodeJobSpec, decodeJobSpec, type JobSpec, type FunctionRef, type JobRunOptions } from "./job-spec.js";
+export {
+  encodeJobSpec,
+  decodeJobSpec,
+  type JobSpec,
+  type JobSpecBase,
+  type FunctionJobSpec,
+  type CommandJobSpec,
+  type FunctionRef,
+  type JobRunOptions,
+} from "./job-spec.js";
+export { COMMAND_OUTPUT_TAIL_BYTES, type CommandOutput } from "./command-output.js";
 export {
   encodeStoredResult,
   decodeStoredResult,

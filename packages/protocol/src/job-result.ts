@@ -5,6 +5,7 @@ import { decodeValue, decodeValueWithClasses } from "./value-codec.js";
 import type { LoadClass } from "./class-ref.js";
 import { DIRECTORY_FORMAT } from "./version.js";
 import { keyIdOf, signFile, verifyFile } from "./signed-file.js";
+import { readCommandOutput, type CommandOutput } from "./command-output.js";
 
 /** Fields every result has, whether the job succeeded or not. */
 export interface JobResultMeta {
@@ -23,8 +24,11 @@ export interface JobResultMeta {
   keyId?: string;
 }
 
-/** The error of a failed job: what it threw, or what Malocher observed (`code`). */
-export interface JobError extends SerializedError {}
+/**
+ * The error of a failed job: what it threw, or what Malocher observed (`code`). A command job
+ * that ran and failed (`COMMAND_FAILED`) also has its `exitCode`, `signal` and output tails.
+ */
+export interface JobError extends SerializedError, Partial<CommandOutput> {}
 
 /**
  * The outcome of one job.
@@ -91,6 +95,7 @@ export function decodeStoredResult(bytes: Uint8Array, expectedJobId: string, key
     const jobError: JobError = { name: stringField(error, "name"), message: stringField(error, "message") };
     if (typeof error["stack"] === "string") jobError.stack = error["stack"];
     if (typeof error["code"] === "string") jobError.code = error["code"];
+    Object.assign(jobError, readCommandOutput(error));
     const thrown = record["thrown"];
     return { ...meta, ok: false, error: jobError, ...(thrown instanceof Uint8Array ? { thrown } : {}) };
   } catch (error) {

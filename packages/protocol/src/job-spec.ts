@@ -1,6 +1,15 @@
 import { MalocherError } from "./malocher-error.js";
 import { packRecord, unpackRecord } from "./record-codec.js";
-import { booleanField, bytesField, bytesMapField, numberField, recordField, stringField, stringMapField } from "./record-fields.js";
+import {
+  booleanField,
+  bytesField,
+  bytesMapField,
+  numberField,
+  recordField,
+  stringArrayField,
+  stringField,
+  stringMapField,
+} from "./record-fields.js";
 import { signFile, verifyFile } from "./signed-file.js";
 import { DIRECTORY_FORMAT } from "./version.js";
 
@@ -25,12 +34,9 @@ export interface JobRunOptions {
   retryOnError?: boolean;
 }
 
-/** Everything an agent needs to run one job. Written once at submit, never changed. */
-export interface JobSpec {
+/** What every job spec has, whatever it runs. Written once at submit, never changed. */
+export interface JobSpecBase {
   jobId: string;
-  fn: FunctionRef;
-  /** The argument list, encoded with the value codec. */
-  args: Uint8Array;
   /** The working directory the job runs in. */
   cwd: string;
   /** Variables added to the node's own environment. */
@@ -41,9 +47,26 @@ export interface JobSpec {
   submittedAt: number;
   /** Per-job run options; they win over the run's. */
   options: JobRunOptions;
+}
+
+/** A job that calls an exported function. Specs written without a `kind` are function jobs. */
+export interface FunctionJobSpec extends JobSpecBase {
+  kind?: "function";
+  fn: FunctionRef;
+  /** The argument list, encoded with the value codec. */
+  args: Uint8Array;
   /** SHA-256 (hex) of the function's module file at submit, to notice code that changed since. */
   codeHash?: string;
 }
+
+/** A job that runs a program: `argv[0]` (looked up on the node's `PATH`) with the other words as its arguments, no shell. */
+export interface CommandJobSpec extends JobSpecBase {
+  kind: "command";
+  argv: string[];
+}
+
+/** Everything an agent needs to run one job: a closed union on `kind`. */
+export type JobSpec = FunctionJobSpec | CommandJobSpec;
 
 /** The bytes of a job spec file, signed with the directory's key. */
 export function encodeJobSpec(spec: JobSpec, key: Uint8Array): Uint8Array {
@@ -60,18 +83,15 @@ export function decodeJobSpec(bytes: Uint8Array, expectedJobId: string, key: Uin
     const record = unpackRecord(body);
     const format = numberField(record, "format");
     if (format !== DIRECTORY_FORMAT) throw new TypeError(`format ${format}, expected ${DIRECTORY_FORMAT}`);
-    const fn = recordField(record, "fn");
-    const spec: JobSpec = {
+    const base: JobSpecBase = {
       jobId: stringField(record, "jobId"),
-      fn: { module: stringField(fn, "module"), export: stringField(fn, "export") },
-      args: bytesField(record, "args"),
       cwd: stringField(record, "cwd"),
       env: stringMapField(record, "env"),
       secretEnv: bytesMapField(record, "secretEnv"),
       submittedAt: numberField(record, "submittedAt"),
       options: readRunOptions(record["options"]),
     };
-    if (typeof record["codeHash"] === "string") spec.codeHash = record["codeHash"];
+    const spec = readKindFields(record, base);
     if (spec.jobId !== expectedJobId) throw new TypeError(`it names job ${spec.jobId}`);
     return spec;
   } catch (error) {
@@ -81,6 +101,26 @@ export function decodeJobSpec(bytes: Uint8Array, expectedJobId: string, key: Uin
       { cause: error },
     );
   }
+}
+
+/** The fields of the spec's kind (absent: a function job, as every spec written before commands existed). */
+function readKindFields(record: Record<string, unknown>, base: JobSpecBase): JobSpec {
+  const kind = record["kind"];
+  if (kind === "command") {
+    const argv = stringArrayField(record, "argv");
+    if (argv.length === 0 || argv[0] === "") throw new TypeError('field "argv" should name a program');
+    return { kind, ...base, argv };
+  }
+  if (kind !== undefined && kind !== "function") throw new TypeError(`unknown job kind ${JSON.stringify(kind)}`);
+  const fn = recordField(record, "fn");
+  const spec: FunctionJobSpec = {
+    ...(kind === undefined ? {} : { kind }),
+    ...base,
+    fn: { module: stringField(fn, "module"), export: stringField(fn, "export") },
+    args: bytesField(record, "args"),
+  };
+  if (typeof record["codeHash"] === "string") spec.codeHash = record["codeHash"];
+  return spec;
 }
 
 function readRunOptions(value: unknown): JobRunOptions {

@@ -1,4 +1,5 @@
 import type { JobResult } from "@malocher/protocol";
+import type { JobOptions } from "./submit/job-options.js";
 import { Malocher, type SubmitFunction } from "./malocher.js";
 import type { ProcessAllOptions } from "./process-all.js";
 import type { CancelOutcome } from "./store/cancel-job.js";
@@ -30,6 +31,19 @@ export const submit: SubmitFunction = Object.assign(
   (...call: Parameters<SubmitFunction>) => (defaultMalocher().submit as (...a: unknown[]) => string)(...call),
   { with: (options: Parameters<SubmitFunction["with"]>[0]) => defaultMalocher().submit.with(options) },
 ) as SubmitFunction;
+
+/**
+ * Queues a command job in the default directory and returns its id: the program `argv[0]` with
+ * the other words as its arguments, no shell. See {@link Malocher.submitCommand}.
+ *
+ * @example
+ * ```ts
+ * for (const seed of [1, 2, 3]) submitCommand(["python", "train.py", "--seed", String(seed)]);
+ * ```
+ */
+export function submitCommand(argv: readonly string[], options: JobOptions = {}): string {
+  return defaultMalocher().submitCommand(argv, options);
+}
 
 /**
  * Runs the jobs without a result and yields `[jobId, result]` as they finish. `dir` picks a

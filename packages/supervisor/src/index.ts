@@ -1,4 +1,4 @@
-export { submit, processAll, results, cancel, retry, retryFailed, clean, startCluster } from "./default-malocher.js";
+export { submit, submitCommand, processAll, results, cancel, retry, retryFailed, clean, startCluster } from "./default-malocher.js";
 export { Malocher, type MalocherOptions, type SubmitFunction } from "./malocher.js";
 export { isMain } from "./is-main.js";
 export { checkNodes, type NodeCheck, type NodeCheckItem, type NodeCheckName } from "./check-nodes.js";
@@ -14,6 +14,7 @@ export {
   type MalocherEncodable,
   type ModuleClassRef,
 } from "@malocher/protocol";
+export type { CommandOutput } from "@malocher/protocol";
 export type { ProcessAllOptions, RunOptions } from "./process-all.js";
 export type { ClusterOptions } from "./cluster-options.js";
 export type { StartedCluster } from "./started-cluster.js";

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { MalocherError, isJobId, type JobResult, type JobState } from "@malocher/protocol";
+import { MalocherError, isJobId, type JobResult, type JobSpec, type JobState } from "@malocher/protocol";
 import { readJobState } from "./store/read-job-state.js";
 import { cancelJob, type CancelOutcome } from "./store/cancel-job.js";
 import { loadDirectoryKey, prepareSharedDirectory } from "@malocher/agent";
@@ -9,6 +9,7 @@ import { openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
 import type { RunEvent } from "./cluster/cluster.js";
 import { checkNodes, type NodeCheck } from "./check-nodes.js";
 import { prepareJob, type JobTarget } from "./submit/prepare-job.js";
+import { prepareCommandJob } from "./submit/prepare-command-job.js";
 import type { JobOptions } from "./submit/job-options.js";
 import { submitJob } from "./store/submit-job.js";
 import { announceCancelled, announceSubmitted } from "./submit/announce-submitted.js";
@@ -68,6 +69,22 @@ export class Malocher {
     this.dir = options.dir === undefined ? defaultDirectory() : resolve(options.dir);
     this.allowSharedWriters = options.allowSharedWriters === true;
     this.submit = this.makeSubmit({});
+  }
+
+  /**
+   * Queues a command job: the program `argv[0]` (found on the node's PATH) with the other words
+   * as its arguments, no shell (use `["sh", "-c", "…"]` for one). Synchronous; returns the job id.
+   * Its result's `value` is a `CommandOutput` `{ exitCode, signal, stdout, stderr }` (the last 4 KiB
+   * of each); a non-zero exit or a signal makes it `ok: false` with `COMMAND_FAILED` and the same
+   * fields on the error. Its full output goes to the job's logs.
+   *
+   * @example
+   * ```ts
+   * for (const seed of [1, 2, 3]) m.submitCommand(["python", "train.py", "--seed", String(seed)], { timeoutMs: 3_600_000 });
+   * ```
+   */
+  submitCommand(argv: readonly string[], options: JobOptions = {}): string {
+    return this.enqueue((key) => prepareCommandJob(argv, options, key), options.key);
   }
 
   /**
@@ -205,18 +222,22 @@ export class Malocher {
   }
 
   private makeSubmit(options: JobOptions): SubmitFunction {
-    const submit = ((target: JobTarget, ...args: unknown[]) => {
-      if (!this.prepared) {
-        openSharedDirectory(this.dir, { allowSharedWriters: this.allowSharedWriters });
-        this.prepared = true;
-      }
-      const key = loadDirectoryKey(this.dir, { create: true });
-      const spec = prepareJob(target, args, options, key);
-      const jobId = submitJob(this.dir, spec, key, options.key);
-      if (jobId === spec.jobId) announceSubmitted(this.dir);
-      return jobId;
-    }) as SubmitFunction;
+    const submit = ((target: JobTarget, ...args: unknown[]) =>
+      this.enqueue((key) => prepareJob(target, args, options, key), options.key)) as SubmitFunction;
     submit.with = (more: JobOptions) => this.makeSubmit({ ...options, ...more, env: { ...options.env, ...more.env } });
     return submit;
+  }
+
+  /** Writes the spec `prepare` makes (given the directory's key) into the queue; returns the job id (`jobKey`'s job if it exists). */
+  private enqueue(prepare: (directoryKey: Uint8Array) => JobSpec, jobKey: string | undefined): string {
+    if (!this.prepared) {
+      openSharedDirectory(this.dir, { allowSharedWriters: this.allowSharedWriters });
+      this.prepared = true;
+    }
+    const key = loadDirectoryKey(this.dir, { create: true });
+    const spec = prepare(key);
+    const jobId = submitJob(this.dir, spec, key, jobKey);
+    if (jobId === spec.jobId) announceSubmitted(this.dir);
+    return jobId;
   }
 }

@@ -15,6 +15,7 @@ import {
   decodeValueWithClasses,
   checkAndEncodeValue,
   serializeError,
+  type FunctionJobSpec,
   type JobError,
   type JobSpec,
   type StoredFailure,
@@ -22,6 +23,7 @@ import {
 import { loadDirectoryKey } from "../store/directory-key.js";
 import { locateClass } from "../locate/locate-class.js";
 import { importClass } from "../locate/import-class.js";
+import { runCommand } from "./run-command.js";
 import { endOfJobMarker, type JobOutcome, type RunJobRequest, type WorkerReply } from "./worker-messages.js";
 
 register();
@@ -85,12 +87,12 @@ async function moduleHash(url: string): Promise<string | undefined> {
 }
 
 /** Whether this worker holds an older version of the job's module than the one on disk. */
-async function isStale(spec: JobSpec): Promise<boolean> {
+async function isStale(spec: FunctionJobSpec): Promise<boolean> {
   const importedAt = importedModules.get(spec.fn.module);
   return importedAt !== undefined && (await moduleMtime(spec.fn.module)) !== importedAt;
 }
 
-async function runJob(spec: JobSpec, dir: string): Promise<Ending> {
+async function runJob(spec: FunctionJobSpec, dir: string): Promise<Ending> {
   try {
     process.chdir(spec.cwd);
   } catch (error) {
@@ -170,6 +172,12 @@ async function handle(request: RunJobRequest): Promise<void> {
   } catch (error) {
     const code = error instanceof MalocherError ? error.code : "JOB_SPEC_CORRUPT";
     finishJob(jobId, failure(code, error, `Cannot read the spec of job ${jobId}: ${(error as Error).message}`), false);
+    return;
+  }
+  if (spec.kind === "command") {
+    const run = await runCommand(spec, request.dir);
+    if (run.leftovers) dying = true; // retired by the agent, which kills the group and what was left in it
+    finishJob(jobId, run.ending, false);
     return;
   }
   if (await isStale(spec)) {

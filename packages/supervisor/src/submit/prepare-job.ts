@@ -1,14 +1,8 @@
 import { pathToFileURL } from "node:url";
 import { isAbsolute } from "node:path";
-import {
-  MalocherError,
-  checkAndEncodeValue,
-  newJobId,
-  sealSecret,
-  type FunctionRef,
-  type JobSpec,
-} from "@malocher/protocol";
-import { resolveJobOptions, type JobOptions } from "./job-options.js";
+import { MalocherError, checkAndEncodeValue, type FunctionJobSpec, type FunctionRef } from "@malocher/protocol";
+import type { JobOptions } from "./job-options.js";
+import { prepareJobBase } from "./prepare-job-base.js";
 import { moduleHash } from "./module-hash.js";
 import { locateClass, locateFunction } from "@malocher/agent";
 
@@ -20,13 +14,13 @@ export type JobTarget = ((...args: never[]) => unknown) | FunctionRef;
  * a function it cannot import (`FUNCTION_NOT_IMPORTABLE`) or arguments that would not arrive
  * unchanged (`ARG_NOT_SERIALIZABLE`, naming the argument's path).
  */
-export function prepareJob(target: JobTarget, args: readonly unknown[], options: JobOptions, directoryKey: Uint8Array): JobSpec {
+export function prepareJob(target: JobTarget, args: readonly unknown[], options: JobOptions, directoryKey: Uint8Array): FunctionJobSpec {
   const fn = typeof target === "function" ? locateFunction(target) : checkFunctionRef(target);
-  const { cwd, env, secrets, run } = resolveJobOptions(options);
-  const jobId = newJobId();
-  const secretEnv: Record<string, Uint8Array> = {};
-  for (const [name, value] of Object.entries(secrets)) secretEnv[name] = sealSecret(value.reveal(), jobId, name, directoryKey);
-  const spec: JobSpec = { jobId, fn, args: checkAndEncodeValue([...args], "args", "ARG_NOT_SERIALIZABLE", locateClass), cwd, env, secretEnv, submittedAt: Date.now(), options: run };
+  const spec: FunctionJobSpec = {
+    ...prepareJobBase(options, directoryKey),
+    fn,
+    args: checkAndEncodeValue([...args], "args", "ARG_NOT_SERIALIZABLE", locateClass),
+  };
   const codeHash = moduleHash(fn.module);
   if (codeHash !== undefined) spec.codeHash = codeHash;
   return spec;

@@ -1,0 +1,122 @@
+/**
+ * Runs a command job inside a warm worker. The program is a child of the worker and stays in the
+ * worker's process group, which is the job's own group while it runs: every way a job is killed
+ * (timeout, cancel, memory, the agent or its node gone) takes the command down with everything it
+ * started, exactly as for a function job. Its output is copied to the worker's stdout and stderr,
+ * so it lands in the job's log files like a function's, and the last few KB are kept for the result.
+ */
+import { spawn } from "node:child_process";
+import { stat } from "node:fs/promises";
+import {
+  COMMAND_OUTPUT_TAIL_BYTES,
+  encodeValue,
+  openSecret,
+  serializeError,
+  type CommandJobSpec,
+  type CommandOutput,
+  type JobError,
+} from "@malocher/protocol";
+import { loadDirectoryKey } from "../store/directory-key.js";
+
+/** How long the output pipes may stay open after the program exited before we stop waiting. */
+const PIPE_DRAIN_MS = 1000;
+/** How much of the stderr tail a failure's message quotes (the error's `stderr` has all of it). */
+const MESSAGE_STDERR_CHARS = 1000;
+
+/** What a command job ended with. */
+export interface CommandRun {
+  ending: { ok: true; value: Uint8Array } | { ok: false; error: JobError };
+  /**
+   * Something the command started still held its output open after it exited: a process left
+   * running in the background. The worker must be retired, which kills its process group.
+   */
+  leftovers: boolean;
+}
+
+/** Runs `spec.argv` in `spec.cwd` with the node's environment plus the job's; never throws. */
+export async function runCommand(spec: CommandJobSpec, dir: string): Promise<CommandRun> {
+  const [program, ...args] = spec.argv as [string, ...string[]];
+  const isDirectory = await stat(spec.cwd).then(
+    (stats) => stats.isDirectory(),
+    () => false,
+  );
+  if (!isDirectory) {
+    const message =
+      `The job's working directory ${spec.cwd} does not exist on this node. ` +
+      `Submit from a directory on the shared file system, or pass { cwd }.`;
+    return { ending: failure("JOB_CWD_UNAVAILABLE", message), leftovers: false };
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, ...spec.env };
+  try {
+    const key = loadDirectoryKey(dir, { create: false });
+    for (const [name, sealed] of Object.entries(spec.secretEnv)) env[name] = openSecret(sealed, spec.jobId, name, key);
+  } catch (error) {
+    return { ending: { ok: false, error: { ...serializeError(error), code: "JOB_SPEC_REJECTED" } }, leftovers: false };
+  }
+  const child = spawn(program, args, { cwd: spec.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  const stdout = new OutputTail();
+  const stderr = new OutputTail();
+  child.stdout.on("data", (chunk: Buffer) => {
+    process.stdout.write(chunk);
+    stdout.add(chunk);
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    process.stderr.write(chunk);
+    stderr.add(chunk);
+  });
+  let closed = false;
+  const allClosed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  void allClosed.then(() => (closed = true));
+  const end = await new Promise<{ exitCode: number | null; signal: string | null } | { error: Error }>((resolve) => {
+    child.once("error", (error) => resolve({ error }));
+    child.once("exit", (exitCode, signal) => resolve({ exitCode, signal }));
+  });
+  if ("error" in end) {
+    const message =
+      `Cannot start ${JSON.stringify(program)} on this node: ${end.error.message}. Check that it is installed and ` +
+      `executable on every node, on the PATH of the agent's (non-interactive SSH) environment, or give its absolute path.`;
+    return { ending: failure("COMMAND_NOT_STARTED", message), leftovers: false };
+  }
+  await Promise.race([allClosed, new Promise((resolve) => setTimeout(resolve, PIPE_DRAIN_MS))]);
+  const leftovers = !closed;
+  if (leftovers) {
+    child.stdout.destroy();
+    child.stderr.destroy();
+  }
+  const output: CommandOutput = { ...end, stdout: stdout.text(), stderr: stderr.text() };
+  if (end.exitCode === 0) return { ending: { ok: true, value: encodeValue(output) }, leftovers };
+  return { ending: { ok: false, error: { ...failure("COMMAND_FAILED", describeFailure(program, output)).error, ...output } }, leftovers };
+}
+
+function describeFailure(program: string, output: CommandOutput): string {
+  const how =
+    output.signal === null
+      ? `exited with code ${output.exitCode}`
+      : `was killed by ${output.signal}${output.signal === "SIGKILL" ? " (the out-of-memory killer does this)" : ""}`;
+  const said = output.stderr.trim().slice(-MESSAGE_STDERR_CHARS);
+  return `The command ${JSON.stringify(program)} ${how}${said === "" ? " and wrote nothing to stderr." : `; its stderr ends with:\n${said}`}`;
+}
+
+function failure(code: string, message: string): { ok: false; error: JobError } {
+  return { ok: false, error: { name: "MalocherError", code, message } };
+}
+
+/** The last {@link COMMAND_OUTPUT_TAIL_BYTES} bytes of a stream. */
+class OutputTail {
+  private bytes = Buffer.alloc(0);
+  private cut = false;
+
+  add(chunk: Buffer): void {
+    const joined = this.bytes.length === 0 ? chunk : Buffer.concat([this.bytes, chunk]);
+    this.cut ||= joined.length > COMMAND_OUTPUT_TAIL_BYTES;
+    this.bytes = Buffer.from(joined.subarray(-COMMAND_OUTPUT_TAIL_BYTES));
+  }
+
+  /** As UTF-8, without the remains of a character cut in two at the start. */
+  text(): string {
+    let start = 0;
+    // UTF-8 continuation bytes are 10xxxxxx.
+    if (this.cut) while (start < 3 && start < this.bytes.length && ((this.bytes[start] as number) & 0xc0) === 0x80) start++;
+    return this.bytes.subarray(start).toString("utf8");
+  }
+}

@@ -1,0 +1,11 @@
+import { newJobId, sealSecret, type JobSpecBase } from "@malocher/protocol";
+import { resolveJobOptions, type JobOptions } from "./job-options.js";
+
+/** The fields every job spec has, from the per-job options: a fresh id, cwd, env (secrets sealed), run options. */
+export function prepareJobBase(options: JobOptions, directoryKey: Uint8Array): JobSpecBase {
+  const { cwd, env, secrets, run } = resolveJobOptions(options);
+  const jobId = newJobId();
+  const secretEnv: Record<string, Uint8Array> = {};
+  for (const [name, value] of Object.entries(secrets)) secretEnv[name] = sealSecret(value.reveal(), jobId, name, directoryKey);
+  return { jobId, cwd, env, secretEnv, submittedAt: Date.now(), options: run };
+}
