@@ -7,3 +7,7 @@ export const dirOption = () =>
 
 /** `--json`, which every command takes. */
 export const jsonOption = () => new Option("--json", "machine-readable output (JSON Lines)");
+
+/** `--allow-shared-dir-writers`, for the commands that open the directory to work in it. */
+export const sharedWritersOption = () =>
+  new Option("--allow-shared-dir-writers", "work in a directory other users can write to (warns each run)");

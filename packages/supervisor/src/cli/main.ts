@@ -2,36 +2,35 @@
 /**
  * The `malocher` command. It only parses arguments and maps them onto the library API.
  */
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { MALOCHER_VERSION, MalocherError } from "@malocher/protocol";
 import { Malocher } from "../malocher.js";
 import { readHosts } from "./read-hosts.js";
 import { RunProgress } from "./run-progress.js";
 import { jsonLine } from "./json-line.js";
-import { dirOption, jsonOption } from "./cli-options.js";
-import { byteSize } from "./option-parsers.js";
+import { dirOption, jsonOption, sharedWritersOption } from "./cli-options.js";
+import { byteSize, integer } from "./option-parsers.js";
 import { retryCommand } from "./retry-command.js";
 import { cleanCommand } from "./clean-command.js";
 import { logsCommand } from "./logs-command.js";
+import { submitSubcommand, COMMAND_EXAMPLE } from "./submit-subcommand.js";
+import { commandLines } from "./command-lines.js";
 import { reportUsageErrorsWithCode, usageExitCode } from "./usage-errors.js";
 
 const program = new Command("malocher")
   .description("Run functions as jobs on SSH machines that share a file system.")
   .version(MALOCHER_VERSION)
+  .enablePositionalOptions() // so that `submit` and `run` pass a command's own options through
   .showHelpAfterError()
   .addHelpText("after", "\nExample:\n  malocher run --hosts node1,node2 && malocher results --failed\n\n`malocher <command> --help` shows each command's options and examples.");
 
-const sharedWritersOption = () =>
-  new Option("--allow-shared-dir-writers", "work in a directory other users can write to (warns each run)");
-const integer = (name: string) => (value: string) => {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 0) throw new MalocherError("INVALID_OPTIONS", `${name} takes a whole number, got ${value}`);
-  return number;
-};
+
+program.addCommand(submitSubcommand());
 
 program
   .command("run")
-  .description("start agents on the machines and run every queued job; exits 1 if any job failed")
+  .description("start agents on the machines and run every queued job (or, given a command, its jobs); exits 1 if any job failed")
+  .argument("[command...]", "submit this command as jobs first (as `malocher submit` does), run only those and print their output")
   .option("--hosts <file|list>", "a hosts file ([user@]host[:port] a line) or h1,h2,…; default: run locally")
   .option("--port <port>", "SSH port for machines that do not name one", integer("--port"))
   .option("--user <name>", "SSH user for machines that do not name one")
@@ -48,9 +47,15 @@ program
   .addOption(sharedWritersOption())
   .addOption(dirOption())
   .addOption(jsonOption())
-  .addHelpText("after", "\nExamples:\n  malocher run --hosts node1,alice@node2:2222\n  malocher run --hosts hosts.txt --slots 4 --timeout 600000 --dir /shared/alice/jobs")
-  .action(async (options: RunCliOptions) => {
+  .passThroughOptions()
+  .addHelpText(
+    "after",
+    "\nExamples:\n  malocher run --hosts node1,alice@node2:2222\n  malocher run --hosts hosts.txt --slots 4 --timeout 600000 --dir /shared/alice/jobs\n" +
+      `  malocher run --hosts node1,node2 -- ${COMMAND_EXAMPLE}`,
+  )
+  .action(async (command: string[], options: RunCliOptions) => {
     const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
+    const jobs = command.length === 0 ? undefined : commandLines(command).map((argv) => malocher.submitCommand(argv));
     const mode = options.json ? "json" : options.quiet ? "quiet" : process.stderr.isTTY ? "tty" : "plain";
     const progress = new RunProgress(mode);
     let failed = 0;
@@ -77,6 +82,7 @@ program
         ...(options.retryOnError ? { retryOnError: true } : {}),
         ...(options.keepAlive ? { keepAlive: true } : {}),
         ...(options.maxLogBytes === undefined ? {} : { maxLogBytes: options.maxLogBytes }),
+        ...(jobs === undefined ? {} : { jobs }),
         signal: stop.signal,
         drainSignal: drain.signal,
         onEvent: (event) => progress.onEvent(event),
@@ -85,6 +91,11 @@ program
         if (!result.ok) failed++;
         progress.onResult(result.ok, () => `job ${jobId} failed on ${result.host}: ${result.ok ? "" : `[${result.error.code ?? result.error.name}] ${result.error.message}`}`);
         if (options.json) process.stdout.write(jsonLine({ type: "result", ...result }));
+        else if (jobs !== undefined) {
+          const logs = await malocher.logs(jobId); // like parallel: each command's whole output, as it finishes
+          progress.print(logs.stdout, process.stdout);
+          progress.print(logs.stderr, process.stderr);
+        }
       }
     } finally {
       progress.finish();

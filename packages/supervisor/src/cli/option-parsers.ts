@@ -3,6 +3,13 @@ import { MalocherError } from "@malocher/protocol";
 const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const SIZE_UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
+/** Parses a whole number ≥ 0, for option `name`. */
+export const integer = (name: string) => (value: string) => {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new MalocherError("INVALID_OPTIONS", `${name} takes a whole number, got ${value}`);
+  return number;
+};
+
 /** Parses a duration like `90s`, `30m`, `12h`, `7d` or `2w` into milliseconds, for option `name`. */
 export const duration = (name: string) => (value: string) => {
   const match = /^(\d+)([smhdw])$/.exec(value.trim());

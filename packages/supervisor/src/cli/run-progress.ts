@@ -112,12 +112,23 @@ export class RunProgress {
     this.drawnLines = lines.length;
   }
 
+  /** Writes `text` (a job's output) to `out`, above the live block on a TTY. */
+  print(text: string, out: NodeJS.WritableStream): void {
+    if (text === "") return;
+    this.clearBlock();
+    out.write(text);
+  }
+
   private line(text: string): void {
+    this.clearBlock();
+    this.out.write(`${text}\n`);
+  }
+
+  private clearBlock(): void {
     if (this.mode === "tty" && this.drawnLines > 0) {
       this.out.write(`\x1b[${this.drawnLines}F\x1b[J`);
       this.drawnLines = 0;
     }
-    this.out.write(`${text}\n`);
   }
 }
 

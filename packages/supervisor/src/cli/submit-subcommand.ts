@@ -1,0 +1,64 @@
+import { Command } from "commander";
+import { MalocherError } from "@malocher/protocol";
+import { Malocher } from "../malocher.js";
+import type { JobOptions } from "../submit/job-options.js";
+import { dirOption, jsonOption, sharedWritersOption } from "./cli-options.js";
+import { commandLines } from "./command-lines.js";
+import { jsonLine } from "./json-line.js";
+import { integer } from "./option-parsers.js";
+
+/** The command of the examples in `submit --help` and `run --help`. */
+export const COMMAND_EXAMPLE = "python train.py --seed {} ::: 1 2 3";
+
+interface SubmitCliOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  timeout?: number;
+  retries?: number;
+  retryOnError?: boolean;
+  allowSharedDirWriters?: boolean;
+  dir: string;
+  json?: boolean;
+}
+
+/** `malocher submit -- <command> ::: a b c`: queues one command job per argument, as GNU parallel runs them. */
+export function submitSubcommand(): Command {
+  return new Command("submit")
+    .description("queue a command as jobs, one per argument: {} is replaced by each argument after ::: (or each line of stdin)")
+    .argument("<command...>", "the program and its arguments (no shell: use sh -c '…' for one), then ::: arguments")
+    .option("--cwd <dir>", "the jobs' working directory (default: this one)")
+    .option("--env <NAME=value>", "a variable for the jobs (repeatable)", addVariable)
+    .option("--timeout <ms>", "kill each attempt of a job after this long", integer("--timeout"))
+    .option("--retries <n>", "retries after infrastructure failures", integer("--retries"))
+    .option("--retry-on-error", "also retry when the command fails")
+    .addOption(sharedWritersOption())
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .passThroughOptions()
+    .addHelpText(
+      "after",
+      `\nExamples (then: malocher run --hosts …):\n  malocher submit -- ${COMMAND_EXAMPLE}\n` +
+        "  malocher submit -- sh -c 'convert $0 $1' {1} {2} ::: a.png b.png ::: 10 20   # 4 jobs: every combination\n" +
+        "  ls *.csv | malocher submit --json -- python load.py   # one job per line, the line appended",
+    )
+    .action((command: string[], options: SubmitCliOptions) => {
+      const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
+      const jobOptions: JobOptions = {
+        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+        ...(options.env === undefined ? {} : { env: options.env }),
+        ...(options.timeout === undefined ? {} : { timeoutMs: options.timeout }),
+        ...(options.retries === undefined ? {} : { retries: options.retries }),
+        ...(options.retryOnError ? { retryOnError: true } : {}),
+      };
+      for (const argv of commandLines(command)) {
+        const jobId = malocher.submitCommand(argv, jobOptions);
+        process.stdout.write(options.json ? jsonLine({ jobId, argv }) : `${jobId}\n`);
+      }
+    });
+}
+
+function addVariable(pair: string, env: Record<string, string> = {}): Record<string, string> {
+  const at = pair.indexOf("=");
+  if (at <= 0) throw new MalocherError("INVALID_OPTIONS", `--env takes NAME=value, got ${pair}`);
+  return { ...env, [pair.slice(0, at)]: pair.slice(at + 1) };
+}
