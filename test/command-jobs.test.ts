@@ -2,13 +2,13 @@
  * Command jobs (issue 7, "shell-command jobs") through the library, on real sshd nodes:
  * `submitCommand(argv, options)` runs the program without a shell in the job's cwd with its env;
  * the result has `exitCode`, `signal` and the tails of stdout and stderr (the logs keep all of
- * it); a non-zero exit or a signal is `ok: false` with `COMMAND_FAILED`; a timeout kills the
- * command's whole process group; a process a command leaves running in the background is killed.
+ * it); a non-zero exit or a signal is `ok: false` with `COMMAND_FAILED`; a timeout or cancel
+ * kills the command's whole process group; a process a command leaves running in the background is killed.
  * Also the spec format: command specs round-trip, malformed ones are `JOB_SPEC_CORRUPT`.
  */
 import { strict as assert } from "node:assert";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, test } from "node:test";
 import { MalocherError, secret, type CommandOutput, type JobResult } from "malocher";
@@ -109,7 +109,7 @@ test("a command that exits 3 fails with COMMAND_FAILED, its exit code and stderr
   assert.ok(!noCwd.ok && noCwd.error.code === "JOB_CWD_UNAVAILABLE", JSON.stringify(noCwd));
 });
 
-test("timeoutMs kills the command's whole process group; a process a command leaves in the background is killed when it exits", TIMEOUT, async (t) => {
+test("timeoutMs and cancel kill the command's whole process group; a process a command leaves in the background is killed when it exits", TIMEOUT, async (t) => {
   const malocher = freshMalocher(t, "command");
   const pids = join(malocher.dir, "..", `pids-${randomBytes(3).toString("hex")}`);
   mkdirSync(pids);
@@ -117,10 +117,13 @@ test("timeoutMs kills the command's whole process group; a process a command lea
   const gate = join(pids, "gate");
   const hangs = malocher.submitCommand(["sh", "-c", `echo $$ > ${pids}/shell; sleep 300 & echo $! > ${pids}/child; wait`], { timeoutMs: 1500 });
   const leaves = malocher.submitCommand(["sh", "-c", `sleep 300 & echo $! > ${pids}/left; echo started`]);
+  const cancelled = malocher.submitCommand(["sh", "-c", `sleep 300 & echo $! > ${pids}/cancelled; wait`]);
   // Keeps the run (and so its agents and workers) going while the test looks at the processes.
   const waits = malocher.submitCommand(["sh", "-c", `while [ ! -e ${gate} ]; do sleep 0.1; done`]);
   const run = record(malocher, { ...harnessSshOptions(cluster), slots: 1 });
-  await waitUntil(() => run.results.has(hangs) && run.results.has(leaves), 20_000, "the results of the two commands");
+  await waitUntil(() => existsSync(join(pids, "cancelled")), 20_000, "the command to cancel to start");
+  assert.deepEqual(await malocher.cancel(cancelled), { [cancelled]: "requested" });
+  await waitUntil(() => [hangs, leaves, cancelled].every((id) => run.results.has(id)), 20_000, "the results of the three commands");
   assert.ok(!run.finished, "the run goes on");
 
   const timedOut = resultOf(run.results, hangs);
@@ -128,6 +131,9 @@ test("timeoutMs kills the command's whole process group; a process a command lea
   assert.equal(timedOut.attempts, 1);
   assert.ok(!isAlive(pid("shell")), "the command itself was killed");
   assert.ok(!isAlive(pid("child")), "what the command started was killed with it");
+  const cancelledResult = resultOf(run.results, cancelled);
+  assert.ok(!cancelledResult.ok && cancelledResult.error.code === "JOB_CANCELLED", JSON.stringify(cancelledResult));
+  assert.ok(!isAlive(pid("cancelled")), "what the cancelled command started was killed");
 
   const started = resultOf(run.results, leaves);
   assert.equal(outputOf(started).stdout, "started\n");
