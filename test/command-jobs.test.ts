@@ -8,15 +8,15 @@
  */
 import { strict as assert } from "node:assert";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, test } from "node:test";
-import { MalocherError, secret, type CommandOutput, type JobResult } from "malocher";
+import { MalocherError, secret, type CommandOutput, type JobResult, type Malocher } from "malocher";
 import { COMMAND_OUTPUT_TAIL_BYTES, DIRECTORY_FORMAT, decodeJobSpec, encodeJobSpec, newJobId, signFile } from "@malocher/protocol";
 import { Packr } from "msgpackr";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { isAlive } from "./support/processes.js";
-import { record, stopActiveRuns } from "./support/recording.js";
+import { record, stopActiveRuns, type Recording } from "./support/recording.js";
 import { collect } from "./support/results.js";
 import { harnessSshOptions } from "./support/ssh.js";
 import { freshMalocher } from "./support/temp.js";
@@ -109,22 +109,41 @@ test("a command that exits 3 fails with COMMAND_FAILED, its exit code and stderr
   assert.ok(!noCwd.ok && noCwd.error.code === "JOB_CWD_UNAVAILABLE", JSON.stringify(noCwd));
 });
 
-test("timeoutMs and cancel kill the command's whole process group; a process a command leaves in the background is killed when it exits", TIMEOUT, async (t) => {
-  const malocher = freshMalocher(t, "command");
-  const pids = join(malocher.dir, "..", `pids-${randomBytes(3).toString("hex")}`);
-  mkdirSync(pids);
-  const pid = (name: string) => Number(readFileSync(join(pids, name), "utf8"));
-  const gate = join(pids, "gate");
-  const hangs = malocher.submitCommand(["sh", "-c", `echo $$ > ${pids}/shell; sleep 300 & echo $! > ${pids}/child; wait`], { timeoutMs: 1500 });
-  const leaves = malocher.submitCommand(["sh", "-c", `sleep 300 & echo $! > ${pids}/left; echo started`]);
-  const cancelled = malocher.submitCommand(["sh", "-c", `sleep 300 & echo $! > ${pids}/cancelled; wait`]);
-  // Keeps the run (and so its agents and workers) going while the test looks at the processes.
+/** A directory for pid files, and a reader of them. */
+function pidFiles(malocher: Malocher): { dir: string; pid: (name: string) => number } {
+  const dir = join(malocher.dir, "..", `pids-${randomBytes(3).toString("hex")}`);
+  mkdirSync(dir);
+  return { dir, pid: (name) => Number(readFileSync(join(dir, name), "utf8")) };
+}
+
+/**
+ * Runs the queued jobs on one slot per node, plus a command that waits for a gate file: it keeps
+ * the run (its agents and workers) going while the test looks at processes. `finish` opens the
+ * gate and waits for the run to end well.
+ */
+function gatedRun(malocher: Malocher, dir: string): { run: Recording; finish: () => Promise<void> } {
+  const gate = join(dir, "gate");
   const waits = malocher.submitCommand(["sh", "-c", `while [ ! -e ${gate} ]; do sleep 0.1; done`]);
   const run = record(malocher, { ...harnessSshOptions(cluster), slots: 1 });
-  await waitUntil(() => existsSync(join(pids, "cancelled")), 20_000, "the command to cancel to start");
+  const finish = async () => {
+    assert.ok(!run.finished, "the run went on meanwhile");
+    writeFileSync(gate, "");
+    await within(run.done, 20_000, "the run");
+    assert.equal(run.error, undefined, String(run.error));
+    assert.ok(resultOf(run.results, waits).ok);
+  };
+  return { run, finish };
+}
+
+test("timeoutMs and cancel kill the command's whole process group", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "command");
+  const { dir, pid } = pidFiles(malocher);
+  const hangs = malocher.submitCommand(["sh", "-c", `echo $$ > ${dir}/shell; sleep 300 & echo $! > ${dir}/child; wait`], { timeoutMs: 1500 });
+  const cancelled = malocher.submitCommand(["sh", "-c", `sleep 300 & echo $! > ${dir}/cancelled; wait`]);
+  const { run, finish } = gatedRun(malocher, dir);
+  await waitUntil(() => existsSync(join(dir, "cancelled")), 20_000, "the command to cancel to start");
   assert.deepEqual(await malocher.cancel(cancelled), { [cancelled]: "requested" });
-  await waitUntil(() => [hangs, leaves, cancelled].every((id) => run.results.has(id)), 20_000, "the results of the three commands");
-  assert.ok(!run.finished, "the run goes on");
+  await waitUntil(() => run.results.has(hangs) && run.results.has(cancelled), 20_000, "the results of the two commands");
 
   const timedOut = resultOf(run.results, hangs);
   assert.ok(!timedOut.ok && timedOut.error.code === "JOB_TIMED_OUT", JSON.stringify(timedOut));
@@ -134,17 +153,29 @@ test("timeoutMs and cancel kill the command's whole process group; a process a c
   const cancelledResult = resultOf(run.results, cancelled);
   assert.ok(!cancelledResult.ok && cancelledResult.error.code === "JOB_CANCELLED", JSON.stringify(cancelledResult));
   assert.ok(!isAlive(pid("cancelled")), "what the cancelled command started was killed");
+  await finish();
+});
 
-  const started = resultOf(run.results, leaves);
+test("a process a command leaves in the background is killed when the command exits, whether it holds its output or not", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "command");
+  const { dir, pid } = pidFiles(malocher);
+  // One at a time: a worker retired for one of them would take the other's leftover with it.
+  const leaves = malocher.submitCommand(["sh", "-c", `sleep 300 & echo $! > ${dir}/left; echo started`]);
+  const holding = gatedRun(malocher, dir);
+  await waitUntil(() => holding.run.results.has(leaves), 20_000, "the result of the command");
+  const started = resultOf(holding.run.results, leaves);
   assert.equal(outputOf(started).stdout, "started\n");
   assert.ok(started.durationMs < 10_000, `the job ended although its background process held its output: ${started.durationMs} ms`);
-  await waitUntil(() => !isAlive(pid("left")), 10_000, "the background process the command left to be killed");
-  assert.ok(!run.finished, "the run still goes on");
+  await waitUntil(() => !isAlive(pid("left")), 10_000, "the background process holding the output to be killed");
+  await holding.finish();
 
-  writeFileSync(gate, "");
-  await within(run.done, 20_000, "the run");
-  assert.equal(run.error, undefined, String(run.error));
-  assert.ok(resultOf(run.results, waits).ok);
+  rmSync(join(dir, "gate"));
+  const leavesQuietly = malocher.submitCommand(["sh", "-c", `sleep 300 >/dev/null 2>&1 & echo $! > ${dir}/quiet`]);
+  const quiet = gatedRun(malocher, dir);
+  await waitUntil(() => quiet.run.results.has(leavesQuietly), 20_000, "the result of the quiet command");
+  assert.ok(resultOf(quiet.run.results, leavesQuietly).ok);
+  await waitUntil(() => !isAlive(pid("quiet")), 10_000, "the background process with its output elsewhere to be killed");
+  await quiet.finish();
 });
 
 test("submitCommand refuses an argv no node could run, with INVALID_COMMAND", (t) => {

@@ -4,6 +4,8 @@
  * (timeout, cancel, memory, the agent or its node gone) takes the command down with everything it
  * started, exactly as for a function job. Its output is copied to the worker's stdout and stderr,
  * so it lands in the job's log files like a function's, and the last few KB are kept for the result.
+ * What the command leaves running in the background when it exits is killed too: the worker is
+ * then retired, which takes its process group down.
  */
 import { spawn } from "node:child_process";
 import { stat } from "node:fs/promises";
@@ -17,6 +19,7 @@ import {
   type JobError,
 } from "@malocher/protocol";
 import { loadDirectoryKey } from "../store/directory-key.js";
+import { hasOrphansInGroup } from "./process-group-orphans.js";
 
 /** How long the output pipes may stay open after the program exited before we stop waiting. */
 const PIPE_DRAIN_MS = 1000;
@@ -27,8 +30,9 @@ const MESSAGE_STDERR_CHARS = 1000;
 export interface CommandRun {
   ending: { ok: true; value: Uint8Array } | { ok: false; error: JobError };
   /**
-   * Something the command started still held its output open after it exited: a process left
-   * running in the background. The worker must be retired, which kills its process group.
+   * Something the command started still runs after it exited (it holds the command's output
+   * open, or it is an orphan in the worker's process group). The worker must be retired, which
+   * kills its process group and so these processes.
    */
   leftovers: boolean;
 }
@@ -78,11 +82,11 @@ export async function runCommand(spec: CommandJobSpec, dir: string): Promise<Com
     return { ending: failure("COMMAND_NOT_STARTED", message), leftovers: false };
   }
   await Promise.race([allClosed, new Promise((resolve) => setTimeout(resolve, PIPE_DRAIN_MS))]);
-  const leftovers = !closed;
-  if (leftovers) {
+  if (!closed) {
     child.stdout.destroy();
     child.stderr.destroy();
   }
+  const leftovers = !closed || hasOrphansInGroup();
   const output: CommandOutput = { ...end, stdout: stdout.text(), stderr: stderr.text() };
   if (end.exitCode === 0) return { ending: { ok: true, value: encodeValue(output) }, leftovers };
   return { ending: { ok: false, error: { ...failure("COMMAND_FAILED", describeFailure(program, output)).error, ...output } }, leftovers };
