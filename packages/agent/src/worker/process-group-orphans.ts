@@ -2,11 +2,13 @@ import { readdirSync, readFileSync } from "node:fs";
 
 /**
  * Whether this worker's process group (which it leads) holds a process that does not descend
- * from the worker: one a job started and left running after its parent exited, reparented to
- * init. The worker's own children (its watchdog) do not count. Reads /proc (about 1 ms per 100
- * processes); false where there is none.
+ * from the worker: one that a command started and left running when it exited, reparented to
+ * init. The worker's own children (its watchdog) do not count. Reads /proc; false where there is
+ * none. Only processes numbered from `firstPid` (the command's pid) on are looked at, which keeps
+ * this at a few reads: the command's descendants got later pids, unless pid numbers wrapped
+ * around meanwhile (then such a process lives on until the worker is retired).
  */
-export function hasOrphansInGroup(): boolean {
+export function hasOrphansInGroup(firstPid: number): boolean {
   const group = process.pid;
   let entries: string[];
   try {
@@ -14,28 +16,46 @@ export function hasOrphansInGroup(): boolean {
   } catch {
     return false;
   }
-  const parentOf = new Map<number, number>();
-  const members: number[] = [];
+  const parents = new ParentLookup();
   for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue; // gone meanwhile
-    }
-    // Fields after the command name: state, ppid, pgrp, …
-    const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const pid = Number(entry);
-    parentOf.set(pid, Number(ppid));
-    if (Number(pgrp) === group && pid !== group && state !== "Z") members.push(pid);
-  }
-  return members.some((pid) => !descendsFrom(pid, group, parentOf));
-}
-
-function descendsFrom(pid: number, ancestor: number, parentOf: ReadonlyMap<number, number>): boolean {
-  for (let at = parentOf.get(pid), steps = 0; at !== undefined && at > 1 && steps < 1000; at = parentOf.get(at), steps++) {
-    if (at === ancestor) return true;
+    if (!Number.isInteger(pid) || pid < firstPid || pid === group) continue;
+    const stat = parents.stat(pid);
+    if (stat === undefined || stat.pgrp !== group || stat.state === "Z") continue;
+    if (!parents.descendsFrom(pid, group)) return true;
   }
   return false;
+}
+
+interface ProcessStat {
+  state: string;
+  ppid: number;
+  pgrp: number;
+}
+
+/** Reads /proc/<pid>/stat on demand, once per pid. */
+class ParentLookup {
+  private readonly stats = new Map<number, ProcessStat | undefined>();
+
+  stat(pid: number): ProcessStat | undefined {
+    if (this.stats.has(pid)) return this.stats.get(pid);
+    let stat: ProcessStat | undefined;
+    try {
+      const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // The fields after the command name: state, ppid, pgrp, …
+      const [state = "", ppid, pgrp] = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      stat = { state, ppid: Number(ppid), pgrp: Number(pgrp) };
+    } catch {
+      stat = undefined; // gone meanwhile
+    }
+    this.stats.set(pid, stat);
+    return stat;
+  }
+
+  descendsFrom(pid: number, ancestor: number): boolean {
+    for (let at = this.stat(pid)?.ppid, steps = 0; at !== undefined && at > 1 && steps < 1000; at = this.stat(at)?.ppid, steps++) {
+      if (at === ancestor) return true;
+    }
+    return false;
+  }
 }

@@ -86,7 +86,7 @@ export async function runCommand(spec: CommandJobSpec, dir: string): Promise<Com
     child.stdout.destroy();
     child.stderr.destroy();
   }
-  const leftovers = !closed || hasOrphansInGroup();
+  const leftovers = !closed || hasOrphansInGroup(child.pid ?? 0);
   const output: CommandOutput = { ...end, stdout: stdout.text(), stderr: stderr.text() };
   if (end.exitCode === 0) return { ending: { ok: true, value: encodeValue(output) }, leftovers };
   return { ending: { ok: false, error: { ...failure("COMMAND_FAILED", describeFailure(program, output)).error, ...output } }, leftovers };
