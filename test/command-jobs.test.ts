@@ -2,8 +2,9 @@
  * Command jobs (issue 7, "shell-command jobs") through the library, on real sshd nodes:
  * `submitCommand(argv, options)` runs the program without a shell in the job's cwd with its env;
  * the result has `exitCode`, `signal` and the tails of stdout and stderr (the logs keep all of
- * it); a non-zero exit or a signal is `ok: false` with `COMMAND_FAILED`; a timeout or cancel
- * kills the command's whole process group; a process a command leaves running in the background is killed.
+ * it); a non-zero exit or a signal is `ok: false` with `COMMAND_FAILED`; a timeout, a cancel or
+ * the death of its node's agent kills the command's whole process group; a process a command
+ * leaves running in the background is killed when it exits.
  * Also the spec format: command specs round-trip, malformed ones are `JOB_SPEC_CORRUPT`.
  */
 import { strict as assert } from "node:assert";
@@ -15,7 +16,7 @@ import { MalocherError, secret, type CommandOutput, type JobResult, type Maloche
 import { COMMAND_OUTPUT_TAIL_BYTES, DIRECTORY_FORMAT, decodeJobSpec, encodeJobSpec, newJobId, signFile } from "@malocher/protocol";
 import { Packr } from "msgpackr";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
-import { isAlive } from "./support/processes.js";
+import { commandLine, isAlive, procIds } from "./support/processes.js";
 import { record, stopActiveRuns, type Recording } from "./support/recording.js";
 import { collect } from "./support/results.js";
 import { harnessSshOptions } from "./support/ssh.js";
@@ -176,6 +177,25 @@ test("a process a command leaves in the background is killed when the command ex
   assert.ok(resultOf(quiet.run.results, leavesQuietly).ok);
   await waitUntil(() => !isAlive(pid("quiet")), 10_000, "the background process with its output elsewhere to be killed");
   await quiet.finish();
+});
+
+test("when a node's agent dies, its command is killed with its process group and runs again elsewhere", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "command");
+  const { dir, pid } = pidFiles(malocher);
+  const script = `if [ -e ${dir}/ran ]; then echo again; else touch ${dir}/ran; echo $$ > ${dir}/shell; sleep 300 & echo $! > ${dir}/child; wait; fi`;
+  const job = malocher.submitCommand(["sh", "-c", script]);
+  const run = record(malocher, { ...harnessSshOptions(cluster), heartbeatTimeoutMs: 2000 });
+  await waitUntil(() => existsSync(join(dir, "child")), 20_000, "the command to start");
+  const worker = procIds(pid("shell")).ppid;
+  const agent = procIds(worker).ppid;
+  assert.match(commandLine(agent), /agent\/dist\/main\.js/, "the command's worker is a child of the agent");
+  process.kill(agent, "SIGKILL");
+  await waitUntil(() => !isAlive(pid("shell")) && !isAlive(pid("child")), 10_000, "the lost agent's command and its child to be killed");
+  await within(run.done, 30_000, "the run");
+  assert.equal(run.error, undefined, String(run.error));
+  const result = resultOf(run.results, job);
+  assert.equal(outputOf(result).stdout, "again\n");
+  assert.equal(result.attempts, 2);
 });
 
 test("submitCommand refuses an argv no node could run, with INVALID_COMMAND", (t) => {
