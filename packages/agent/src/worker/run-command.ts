@@ -7,7 +7,8 @@
  * What the command leaves running in the background when it exits is killed too: the worker is
  * then retired, which takes its process group down.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import type { Readable } from "node:stream";
 import { stat } from "node:fs/promises";
 import {
   COMMAND_OUTPUT_TAIL_BYTES,
@@ -37,7 +38,7 @@ export interface CommandRun {
   leftovers: boolean;
 }
 
-/** Runs `spec.argv` in `spec.cwd` with the node's environment plus the job's; never throws. */
+/** Runs `spec.argv` in `spec.cwd` with the node's environment plus the job's; never rejects. */
 export async function runCommand(spec: CommandJobSpec, dir: string): Promise<CommandRun> {
   const [program, ...args] = spec.argv as [string, ...string[]];
   const isDirectory = await stat(spec.cwd).then(
@@ -57,7 +58,12 @@ export async function runCommand(spec: CommandJobSpec, dir: string): Promise<Com
   } catch (error) {
     return { ending: { ok: false, error: { ...serializeError(error), code: "JOB_SPEC_REJECTED" } }, leftovers: false };
   }
-  const child = spawn(program, args, { cwd: spec.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  let child: ChildProcessByStdio<null, Readable, Readable>;
+  try {
+    child = spawn(program, args, { cwd: spec.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  } catch (error) {
+    return { ending: notStarted(program, error as Error), leftovers: false }; // e.g. a NUL byte in a spec written by hand
+  }
   const stdout = new OutputTail();
   const stderr = new OutputTail();
   child.stdout.on("data", (chunk: Buffer) => {
@@ -68,20 +74,15 @@ export async function runCommand(spec: CommandJobSpec, dir: string): Promise<Com
     process.stderr.write(chunk);
     stderr.add(chunk);
   });
-  let closed = false;
-  const allClosed = new Promise<void>((resolve) => child.once("close", () => resolve()));
-  void allClosed.then(() => (closed = true));
+  const allClosed = new Promise<boolean>((resolve) => child.once("close", () => resolve(true)));
   const end = await new Promise<{ exitCode: number | null; signal: string | null } | { error: Error }>((resolve) => {
     child.once("error", (error) => resolve({ error }));
     child.once("exit", (exitCode, signal) => resolve({ exitCode, signal }));
   });
-  if ("error" in end) {
-    const message =
-      `Cannot start ${JSON.stringify(program)} on this node: ${end.error.message}. Check that it is installed and ` +
-      `executable on every node, on the PATH of the agent's (non-interactive SSH) environment, or give its absolute path.`;
-    return { ending: failure("COMMAND_NOT_STARTED", message), leftovers: false };
-  }
-  await Promise.race([allClosed, new Promise((resolve) => setTimeout(resolve, PIPE_DRAIN_MS))]);
+  if ("error" in end) return { ending: notStarted(program, end.error), leftovers: false };
+  let drainTimer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([allClosed, new Promise<boolean>((resolve) => (drainTimer = setTimeout(() => resolve(false), PIPE_DRAIN_MS)))]);
+  clearTimeout(drainTimer);
   if (!closed) {
     child.stdout.destroy();
     child.stderr.destroy();
@@ -92,11 +93,18 @@ export async function runCommand(spec: CommandJobSpec, dir: string): Promise<Com
   return { ending: { ok: false, error: { ...failure("COMMAND_FAILED", describeFailure(program, output)).error, ...output } }, leftovers };
 }
 
+function notStarted(program: string, error: Error): CommandRun["ending"] {
+  const message =
+    `Cannot start ${JSON.stringify(program)} on this node: ${error.message}. Check that it is installed and ` +
+    `executable on every node, on the PATH of the agent's (non-interactive SSH) environment, or give its absolute path.`;
+  return failure("COMMAND_NOT_STARTED", message);
+}
+
 function describeFailure(program: string, output: CommandOutput): string {
   const how =
     output.signal === null
       ? `exited with code ${output.exitCode}`
-      : `was killed by ${output.signal}${output.signal === "SIGKILL" ? " (the out-of-memory killer does this)" : ""}`;
+      : `was killed by ${output.signal}${output.signal === "SIGKILL" ? " (the out-of-memory killer sends it)" : ""}`;
   const said = output.stderr.trim().slice(-MESSAGE_STDERR_CHARS);
   return `The command ${JSON.stringify(program)} ${how}${said === "" ? " and wrote nothing to stderr." : `; its stderr ends with:\n${said}`}`;
 }
