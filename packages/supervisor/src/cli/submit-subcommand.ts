@@ -37,7 +37,7 @@ export function submitSubcommand(): Command {
     .passThroughOptions()
     .addHelpText(
       "after",
-      `\nExamples (then: malocher run --hosts …):\n  malocher submit -- ${COMMAND_EXAMPLE}\n` +
+      `\nExamples:\n  malocher submit -- ${COMMAND_EXAMPLE}   # 3 jobs; then: malocher run --hosts …\n` +
         "  malocher submit -- sh -c 'convert $0 $1' {1} {2} ::: a.png b.png ::: 10 20   # 4 jobs: every combination\n" +
         "  ls *.csv | malocher submit --json -- python load.py   # one job per line, the line appended",
     )
