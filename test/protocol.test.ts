@@ -34,6 +34,8 @@ test("job ids are unique, sort by submission time and name a hex shard", () => {
     assert.match(shardOf(id), /^[0-9a-f]$/);
   }
   assert.equal(isJobId("../../etc/passwd"), false);
+  const sameMillisecond = Array.from({ length: 1000 }, () => newJobId(Date.now()));
+  assert.deepEqual([...sameMillisecond].sort(), sameMillisecond, "ids made in one millisecond keep their order");
 });
 
 test("messages round-trip and malformed frames are refused with PROTOCOL_ERROR", () => {
