@@ -14,11 +14,18 @@ after(async () => {
   await nodes?.close();
 });
 
-test("a machine may carry its slot count like GNU parallel's 8/host", () => {
-  assert.deepEqual(parseMachine("8/alice@gpu1:2222"), { label: "alice@gpu1:2222", host: "gpu1", port: 2222, username: "alice", slots: 8 });
-  assert.deepEqual(parseMachine("node1"), { label: "node1", host: "node1", port: undefined, username: undefined, slots: undefined });
+test("a machine may carry its slot count like GNU parallel's 8/host, and labels after it", () => {
+  assert.deepEqual(parseMachine("8/alice@gpu1:2222 gpu fast"), {
+    label: "alice@gpu1:2222",
+    host: "gpu1",
+    port: 2222,
+    username: "alice",
+    slots: 8,
+    labels: ["gpu", "fast"],
+  });
+  assert.deepEqual(parseMachine("node1"), { label: "node1", host: "node1", port: undefined, username: undefined, slots: undefined, labels: [] });
   assert.equal(parseMachine("2/[::1]:22").host, "::1");
-  for (const bad of ["0/node1", "x/node1", "8/", "a b"]) {
+  for (const bad of ["0/node1", "x/node1", "8/", "a/b c", "node1 gp!u"]) {
     assert.throws(() => parseMachine(bad), (error: unknown) => error instanceof MalocherError && error.code === "INVALID_OPTIONS", bad);
   }
 });

@@ -9,6 +9,7 @@ import {
   type RunSettings,
   type SupervisorMessage,
 } from "@malocher/protocol";
+import { SlotBudget } from "./slot-budget.js";
 import { JobRun, type JobRunContext } from "./job-run.js";
 import { LeaseKeeper, killLeftoverWorkers } from "./lease-keeper.js";
 import { SupervisorLink } from "./link/supervisor-link.js";
@@ -34,7 +35,7 @@ const HEARTBEAT_INTERVAL_MS = 1000;
  */
 export class Agent {
   private state: AgentState = "starting";
-  private readonly slots: number;
+  private readonly slots: SlotBudget;
   private readonly link: SupervisorChannel;
   private readonly scanner: QueueScanner;
   private readonly wakeup = new Wakeup();
@@ -58,7 +59,7 @@ export class Agent {
     openChannel: (events: SupervisorChannelEvents) => SupervisorChannel = (events) =>
       new SupervisorLink(`ws://127.0.0.1:${config.port}/`, config.token, config.disconnectGraceMs, events),
   ) {
-    this.slots = config.slots > 0 ? config.slots : availableParallelism();
+    this.slots = new SlotBudget(config.slots > 0 ? config.slots : availableParallelism());
     this.scanner = new QueueScanner(config.dir);
     this.link = openChannel({
       connected: () => this.sayHello(),
@@ -82,7 +83,8 @@ export class Agent {
 
   /** Starts the agent; resolves when it has stopped. */
   async run(): Promise<void> {
-    this.log(`starting: ${this.slots} slots, directory ${this.config.dir}, transport ${this.config.transport}`);
+    const labels = this.config.labels.length === 0 ? "" : `, labels ${this.config.labels.join(" ")}`;
+    this.log(`starting: ${this.slots.total} slots${labels}, directory ${this.config.dir}, transport ${this.config.transport}`);
     const killed = await killLeftoverWorkers(this.config.dir);
     if (killed > 0) this.log(`killed ${killed} worker process group(s) left behind by a dead agent on this host`);
     await mkdir(directoryLayout.agentRunningDir(this.config.dir, this.config.agentId), { recursive: true });
@@ -106,6 +108,7 @@ export class Agent {
     clearInterval(this.heartbeat);
     await this.signalWatcher?.close();
     for (const run of this.running.values()) run.kill("stopping");
+    this.slots.abandonWait();
     await this.pool?.close();
     await this.loopDone;
     await Promise.all(this.runs);
@@ -133,7 +136,7 @@ export class Agent {
       host: this.config.host,
       hostname: hostname(),
       pid: process.pid,
-      slots: this.slots,
+      slots: this.slots.total,
       version: MALOCHER_VERSION,
       protocolVersion: PROTOCOL_VERSION,
     });
@@ -164,7 +167,7 @@ export class Agent {
   private becomeReady(settings: RunSettings): void {
     // Each new worker is recorded in the lease at once, so a successor can kill it if we die.
     this.pool = new WorkerPool(
-      this.slots,
+      this.slots.total,
       settings.maxWorkerMemoryMb,
       (chunk) => process.stderr.write(chunk),
       () => this.wakeup.trigger(),
@@ -190,7 +193,7 @@ export class Agent {
    */
   private async claimLoop(pool: WorkerPool, settings: RunSettings): Promise<void> {
     while (this.state === "ready") {
-      const idle = pool.idleCount;
+      const idle = Math.min(pool.idleCount, this.slots.free);
       if (idle === 0 || !this.link.connected) {
         await this.wakeup.wait(SCAN_INTERVAL_MS);
         continue;
@@ -202,7 +205,7 @@ export class Agent {
         continue;
       }
       for (const jobId of candidates) {
-        if (this.state !== "ready") break;
+        if (this.state !== "ready" || this.slots.free === 0) break;
         const claimed = await claimJob(this.config.dir, this.config.agentId, jobId);
         if (claimed === undefined) continue; // another agent was first
         const worker = pool.acquire();
@@ -210,6 +213,7 @@ export class Agent {
           await requeueClaim(this.config.dir, this.config.agentId, jobId);
           break;
         }
+        this.slots.take();
         this.track(this.runJob(claimed, worker, pool, settings));
       }
     }
@@ -229,6 +233,13 @@ export class Agent {
       pool.release(worker);
       if (end.kind === "published") {
         this.link.send({ type: "jobFinished", jobId: claimed.jobId, ok: end.ok, durationMs: end.durationMs });
+      } else if (end.kind === "misfit") {
+        await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
+        this.scanner.exclude(claimed.jobId);
+        this.link.send({ type: "misfit", jobId: claimed.jobId, reason: end.reason });
+      } else if (end.kind === "deferred") {
+        await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
+        this.scanner.defer(claimed.jobId, DEFER_MS);
       } else if (end.kind === "requeue") {
         if (end.delayMs > 0) await sleepUnlessStopping(end.delayMs, () => this.state === "stopped" || this.stopped !== undefined);
         await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId, end.nextAttempt);
@@ -240,6 +251,8 @@ export class Agent {
       await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId).catch(() => {});
     } finally {
       this.running.delete(claimed.jobId);
+      this.slots.release(run.slotsHeld);
+      this.wakeup.trigger();
     }
   }
 
@@ -249,6 +262,8 @@ export class Agent {
       agentId: this.config.agentId,
       host: this.config.host,
       settings,
+      capacity: { slots: this.slots.total, labels: this.config.labels },
+      growSlots: (extra) => this.slots.grow(extra),
       jobStarted: (jobId, attempt) => this.link.send({ type: "jobStarted", jobId, attempt }),
       log: (line) => this.log(line),
     };
@@ -274,6 +289,9 @@ export class Agent {
     process.stderr.write(`malocher agent ${this.config.agentId}: ${line}\n`);
   }
 }
+
+/** How long a job that waits for slots another job waits for is passed over. */
+const DEFER_MS = 2000;
 
 /** Sleeps `ms`, checking every 100 ms whether to stop early. */
 async function sleepUnlessStopping(ms: number, stopping: () => boolean): Promise<void> {

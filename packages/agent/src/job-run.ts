@@ -3,6 +3,9 @@ import { userInfo } from "node:os";
 import {
   MalocherError,
   decodeJobSpec,
+  placementMisfit,
+  slotsOf,
+  type NodeCapacity,
   directoryLayout,
   type JobError,
   type JobSpec,
@@ -24,6 +27,10 @@ export type KillReason = "timeout" | "cancelled" | "outOfMemory" | "stopping" | 
 export type JobRunEnd =
   | { kind: "published"; ok: boolean; durationMs: number }
   | { kind: "requeue"; nextAttempt: number | undefined; delayMs: number }
+  /** Back to the queue untouched, for other agents: it waits for slots another job waits for. */
+  | { kind: "deferred" }
+  /** Back to the queue for good, as far as this agent goes: its node lacks what the job asks for. */
+  | { kind: "misfit"; reason: string }
   | { kind: "dropped" };
 
 /** What a job run needs from its agent. */
@@ -32,6 +39,10 @@ export interface JobRunContext {
   agentId: string;
   host: string;
   settings: RunSettings;
+  /** The node's slots and labels, which decide whether a job fits here. */
+  capacity: NodeCapacity;
+  /** More slots for a job that asked for them (see `SlotBudget.grow`). */
+  growSlots(extra: number): Promise<boolean> | undefined;
   jobStarted(jobId: string, attempt: number): void;
   log(line: string): void;
 }
@@ -50,6 +61,8 @@ export class JobRun {
   private worker: WarmWorker | undefined;
   /** True only while the job's code runs in the worker: a kill then hits this job and no other. */
   private executing = false;
+  /** The slots this run holds: the one of its claim, plus what the job asked for beyond it. */
+  slotsHeld = 1;
 
   constructor(
     private readonly context: JobRunContext,
@@ -84,6 +97,14 @@ export class JobRun {
       spec = decodeJobSpec(await readFile(directoryLayout.specFile(dir, jobId)), jobId, loadDirectoryKey(dir, { create: false }));
     } catch (error) {
       return this.publish(await this.refusal(error), 0);
+    }
+    const misfit = placementMisfit(spec.options, this.context.capacity);
+    if (misfit !== undefined) return { kind: "misfit", reason: misfit };
+    const extra = slotsOf(spec.options) - 1;
+    if (extra > 0) {
+      const grown = this.context.growSlots(extra);
+      if (grown === undefined) return { kind: "deferred" };
+      if (await grown) this.slotsHeld += extra;
     }
     if (await exists(directoryLayout.cancelFile(dir, jobId))) this.killReason ??= "cancelled";
     // From here on a kill hits the worker; one that came before is handled here.

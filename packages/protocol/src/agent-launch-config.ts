@@ -1,5 +1,5 @@
 import { MalocherError } from "./malocher-error.js";
-import { numberField, stringField } from "./record-fields.js";
+import { numberField, stringArrayField, stringField } from "./record-fields.js";
 
 /**
  * How an agent's messages travel: a WebSocket through an SSH remote forward (or straight to the
@@ -27,6 +27,8 @@ export interface AgentLaunchConfig {
   host: string;
   /** Jobs at once; 0 means the node's CPU count. */
   slots: number;
+  /** The node's labels (hosts file: `8/alice@gpu1 gpu fast`); jobs may ask for one with `on`. */
+  labels: string[];
   /** How long the agent keeps running without its WebSocket before it stops its jobs and exits. */
   disconnectGraceMs: number;
   /** Work in a directory others can write to (a deliberate group setup); warn instead of refusing. */
@@ -49,6 +51,7 @@ export function parseAgentLaunchConfig(line: string): AgentLaunchConfig {
       token: stringField(fields, "token"),
       host: stringField(fields, "host"),
       slots: numberField(fields, "slots"),
+      labels: fields["labels"] === undefined ? [] : stringArrayField(fields, "labels"),
       disconnectGraceMs: numberField(fields, "disconnectGraceMs"),
       allowSharedWriters: fields["allowSharedWriters"] === true,
     };

@@ -12,7 +12,7 @@ export {
   type FunctionJobSpec,
   type CommandJobSpec,
   type FunctionRef,
-  type JobRunOptions,
+  type JobRunOptions, type JobPlacement,
 } from "./job-spec.js";
 export { COMMAND_OUTPUT_TAIL_BYTES, type CommandOutput } from "./command-output.js";
 export {
@@ -46,6 +46,7 @@ export type {
   WarmMessage,
   JobStartedMessage,
   JobFinishedMessage,
+  MisfitMessage,
   ByeMessage,
   WelcomeMessage,
   NudgeMessage,
@@ -55,6 +56,7 @@ export type {
   RunSettings,
 } from "./messages.js";
 export { encodeMessage, decodeAgentMessage, decodeSupervisorMessage } from "./message-codec.js";
+export { placementMisfit, slotsOf, isLabel, type NodeCapacity } from "./placement.js";
 export { parseAgentLaunchConfig, type AgentLaunchConfig, type TransportKind } from "./agent-launch-config.js";
 export { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./frame-stream.js";
 export { signFile, verifyFile, keyIdOf, TAG_BYTES, type SignedFileKind } from "./signed-file.js";

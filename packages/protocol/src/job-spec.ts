@@ -12,6 +12,7 @@ import {
 } from "./record-fields.js";
 import { signFile, verifyFile } from "./signed-file.js";
 import { DIRECTORY_FORMAT } from "./version.js";
+import { isLabel } from "./placement.js";
 
 /** Names an exported function: the agent runs `(await import(module))[export](...args)`. */
 export interface FunctionRef {
@@ -34,6 +35,14 @@ export interface JobRunOptions {
   retryOnError?: boolean;
 }
 
+/** Where a job may run; only jobs have these (a run's nodes have labels and slots instead). */
+export interface JobPlacement {
+  /** Run only on a node that carries this label (hosts file: `8/alice@gpu1 gpu`). */
+  on?: string;
+  /** How many of the node's slots the job takes while it runs (default 1). */
+  slots?: number;
+}
+
 /** What every job spec has, whatever it runs. Written once at submit, never changed. */
 export interface JobSpecBase {
   jobId: string;
@@ -45,8 +54,8 @@ export interface JobSpecBase {
   secretEnv: Record<string, Uint8Array>;
   /** Milliseconds since the epoch, on the submitter's clock. */
   submittedAt: number;
-  /** Per-job run options; they win over the run's. */
-  options: JobRunOptions;
+  /** Per-job run options, which win over the run's, and where the job may run. */
+  options: JobRunOptions & JobPlacement;
 }
 
 /** A job that calls an exported function. Specs written without a `kind` are function jobs. */
@@ -123,13 +132,27 @@ function readKindFields(record: Record<string, unknown>, base: JobSpecBase): Job
   return spec;
 }
 
-function readRunOptions(value: unknown): JobRunOptions {
+function readRunOptions(value: unknown): JobRunOptions & JobPlacement {
   if (value === undefined) return {};
   if (typeof value !== "object" || value === null) throw new TypeError('field "options" should be a map');
   const record = value as Record<string, unknown>;
-  const options: JobRunOptions = {};
+  const options: JobRunOptions & JobPlacement = {};
   if (record["timeoutMs"] !== undefined) options.timeoutMs = numberField(record, "timeoutMs");
   if (record["retries"] !== undefined) options.retries = numberField(record, "retries");
   if (record["retryOnError"] !== undefined) options.retryOnError = booleanField(record, "retryOnError");
+  if (record["on"] !== undefined) options.on = labelField(record, "on");
+  if (record["slots"] !== undefined) options.slots = slotsField(record, "slots");
   return options;
+}
+
+function labelField(record: Record<string, unknown>, name: string): string {
+  const label = stringField(record, name);
+  if (!isLabel(label)) throw new TypeError(`field "${name}" should be a label (letters, digits, ".", "_", "-")`);
+  return label;
+}
+
+function slotsField(record: Record<string, unknown>, name: string): number {
+  const slots = numberField(record, name);
+  if (!Number.isSafeInteger(slots) || slots < 1) throw new TypeError(`field "${name}" should be a whole number of slots, at least 1`);
+  return slots;
 }

@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   "AGENT_VERSION_MISMATCH",
   "NODE_LOST",
   "NO_USABLE_NODES",
+  "NO_NODE_FITS",
   "RUN_STOPPED",
   "TUNNEL_AUTH_FAILED",
   // jobs (the codes of failed results)

@@ -36,6 +36,8 @@ export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
           ok: booleanField(record, "ok"),
           durationMs: numberField(record, "durationMs"),
         };
+      case "misfit":
+        return { type, jobId: stringField(record, "jobId"), reason: stringField(record, "reason") };
       case "bye":
         return { type, reason: stringField(record, "reason") };
       default:

@@ -45,13 +45,30 @@ export interface JobFinishedMessage {
   durationMs: number;
 }
 
+/**
+ * Agent → supervisor: a claimed job asks for what this node lacks (a label, more slots); the
+ * agent put it back and will not take it again. When every node said so, the job cannot run.
+ */
+export interface MisfitMessage {
+  type: "misfit";
+  jobId: string;
+  reason: string;
+}
+
 export interface ByeMessage {
   type: "bye";
   reason: string;
 }
 
 /** Every frame an agent sends. */
-export type AgentMessage = HelloMessage | HeartbeatMessage | WarmMessage | JobStartedMessage | JobFinishedMessage | ByeMessage;
+export type AgentMessage =
+  | HelloMessage
+  | HeartbeatMessage
+  | WarmMessage
+  | JobStartedMessage
+  | JobFinishedMessage
+  | MisfitMessage
+  | ByeMessage;
 
 /** The run's defaults for jobs that do not set their own (`processAll` options). */
 export interface RunSettings {

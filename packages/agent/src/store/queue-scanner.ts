@@ -10,6 +10,10 @@ export class QueueScanner {
   private cached: string[] = [];
   private readonly dir: string;
   private only: ReadonlySet<string> | undefined;
+  /** Jobs this agent never takes (they ask for what its node lacks). */
+  private readonly excluded = new Set<string>();
+  /** Jobs passed over until a time (they wait for slots another job is waiting for). */
+  private readonly deferred = new Map<string, number>();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -19,6 +23,16 @@ export class QueueScanner {
   restrictTo(jobIds: readonly string[]): void {
     this.only = new Set(jobIds);
     this.invalidate();
+  }
+
+  /** Never hands out this job again. */
+  exclude(jobId: string): void {
+    this.excluded.add(jobId);
+  }
+
+  /** Does not hand out this job for `ms`. */
+  defer(jobId: string, ms: number): void {
+    this.deferred.set(jobId, Date.now() + ms);
   }
 
   /** Forgets the cached scan; the next `take` reads the queue again. */
@@ -35,11 +49,14 @@ export class QueueScanner {
   private async scan(): Promise<string[]> {
     const start = Math.floor(Math.random() * SHARDS.length);
     const ids: string[] = [];
+    const now = Date.now();
+    for (const [jobId, until] of this.deferred) if (until <= now) this.deferred.delete(jobId);
+    const takeable = (name: string) => !this.excluded.has(name) && !this.deferred.has(name);
     for (let i = 0; i < SHARDS.length; i++) {
       const shard = SHARDS[(start + i) % SHARDS.length] as string;
       const names = await readdir(directoryLayout.queuedShardDir(this.dir, shard)).catch(() => []);
       const only = this.only;
-      ids.push(...names.filter((name) => isJobId(name) && (only === undefined || only.has(name))).sort());
+      ids.push(...names.filter((name) => isJobId(name) && (only === undefined || only.has(name)) && takeable(name)).sort());
     }
     return ids;
   }

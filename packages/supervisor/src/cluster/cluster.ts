@@ -9,6 +9,8 @@ import { AgentServer } from "./agent-server.js";
 import { launchLocalAgent } from "./local-agent.js";
 import { NodeSession, type NodeSessionSettings, type NodeState } from "./node-session.js";
 import { remoteAgentLauncher } from "./remote-agent.js";
+import { MisfitLedger } from "./misfit-ledger.js";
+import { failQueuedJob } from "../store/fail-queued-job.js";
 
 /** Something that happened in a run, for progress displays (`processAll({ onEvent })`). */
 export type RunEvent =
@@ -20,7 +22,7 @@ export type RunEvent =
   | { type: "jobsRecovered"; host: string; requeued: number; failed: number };
 
 /** Where and how to start agents. */
-export interface ClusterSettings extends Omit<NodeSessionSettings, "dir"> {
+export interface ClusterSettings extends Omit<NodeSessionSettings, "dir" | "labels"> {
   dir: string;
   /** The machines, or `"local"` for one agent on this machine. */
   nodes: NodeTarget[] | "local";
@@ -39,6 +41,7 @@ interface Machine {
   label: string;
   /** Its own slot count (`8/host`), else the run's. */
   slots: number | undefined;
+  labels: string[];
   launch: AgentLauncher;
   session: NodeSession;
   restarts: number;
@@ -57,6 +60,7 @@ interface Machine {
  */
 export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [MalocherError]; drained: []; warm: [] }> {
   private closed = false;
+  private readonly misfits = new MisfitLedger();
   private draining = false;
   private readonly machines: Machine[] = [];
   private readonly sweeper: NodeJS.Timeout;
@@ -87,12 +91,12 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
     }
     const server = await AgentServer.start();
     const cluster = new Cluster(server, settings);
-    const launchers: Array<[string, AgentLauncher, number | undefined]> =
+    const launchers: Array<[string, AgentLauncher, number | undefined, string[]]> =
       settings.nodes === "local"
-        ? [["local", launchLocalAgent, undefined]]
-        : settings.nodes.map((target) => [target.label, remoteAgentLauncher(target), target.slots]);
-    for (const [label, launch, slots] of launchers) {
-      const machine: Machine = { label, slots, launch, session: undefined!, restarts: 0, readySince: 0, retryTimer: undefined, done: false };
+        ? [["local", launchLocalAgent, undefined, []]]
+        : settings.nodes.map((target) => [target.label, remoteAgentLauncher(target), target.slots, target.labels]);
+    for (const [label, launch, slots, labels] of launchers) {
+      const machine: Machine = { label, slots, labels, launch, session: undefined!, restarts: 0, readySince: 0, retryTimer: undefined, done: false };
       cluster.machines.push(machine);
       cluster.startSession(machine);
     }
@@ -168,6 +172,7 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
     const sessionSettings: NodeSessionSettings = {
       dir: this.settings.dir,
       slots: machine.slots ?? this.settings.slots,
+      labels: machine.labels,
       disconnectGraceMs: this.settings.disconnectGraceMs,
       heartbeatTimeoutMs: this.settings.heartbeatTimeoutMs,
       allowSharedWriters: this.settings.allowSharedWriters,
@@ -230,6 +235,21 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
       this.emit("event", { type: "jobStarted", jobId: message.jobId, host: session.label, attempt: message.attempt });
     } else if (message.type === "jobFinished") {
       this.emit("event", { type: "jobFinished", jobId: message.jobId, host: session.label, ok: message.ok, durationMs: message.durationMs });
+    } else if (message.type === "misfit") {
+      this.misfits.refused(message.jobId, session.label, message.reason);
+      this.nudge(); // the job is back in the queue, for the nodes that may fit it
+      void this.failJobsNoNodeFits();
+    }
+  }
+
+  /** Fails the jobs that every node still in the run refused: no node of this run can run them. */
+  private async failJobsNoNodeFits(): Promise<void> {
+    const inRun = this.machines.filter((machine) => !(machine.done && machine.session.state === "failed")).map((m) => m.label);
+    for (const [jobId, error] of this.misfits.unplaceable(inRun)) {
+      const failed = await failQueuedJob(this.settings.dir, jobId, error).catch(() => false);
+      if (!failed) continue; // a node holds it for a moment; its refusal will come back here
+      this.misfits.forget(jobId);
+      this.emit("event", { type: "jobFinished", jobId, host: "-", ok: false, durationMs: 0 });
     }
   }
 
@@ -257,6 +277,7 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
 
   private checkUsable(): void {
     if (this.closed || this.draining) return;
+    void this.failJobsNoNodeFits(); // a node set aside may have been the last one to refuse a job
     if (this.machines.some((machine) => !machine.done)) return;
     const errors = this.machines.flatMap((machine) => (machine.session.error ? [machine.session.error] : []));
     const lines = errors.map((error) => `  - [${error.code}] ${error.message}`).join("\n");

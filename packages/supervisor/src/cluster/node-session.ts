@@ -18,6 +18,7 @@ const HELLO_TIMEOUT_MS = 30000;
 export interface NodeSessionSettings {
   dir: string;
   slots: number;
+  labels: string[];
   disconnectGraceMs: number;
   /** The node is lost when no message (heartbeats come every second) arrived for this long. */
   heartbeatTimeoutMs: number;
@@ -81,6 +82,7 @@ export class NodeSession extends EventEmitter<{
           token: this.server.token,
           host: this.label,
           slots: this.settings.slots,
+          labels: this.settings.labels,
           disconnectGraceMs: this.settings.disconnectGraceMs,
           allowSharedWriters: this.settings.allowSharedWriters,
         },

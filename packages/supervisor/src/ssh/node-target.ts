@@ -1,4 +1,4 @@
-import { MalocherError } from "@malocher/protocol";
+import { MalocherError, isLabel } from "@malocher/protocol";
 import { opensshDefaults } from "./openssh-defaults.js";
 import { expandHome, expandTokens, readSshConfig, type SshConfig, type TokenValues } from "./ssh-config.js";
 
@@ -76,6 +76,8 @@ export interface NodeTarget {
   passphrase: () => string | undefined;
   /** Jobs at once on this machine (`8/host`), overriding the run's `slots`. */
   slots?: number;
+  /** The machine's labels (`8/host gpu fast`); jobs may ask for one (`submit.with({ on: "gpu" })`). */
+  labels: string[];
 }
 
 interface ParsedMachine {
@@ -84,25 +86,36 @@ interface ParsedMachine {
   port: number | undefined;
   username: string | undefined;
   slots: number | undefined;
+  labels: string[];
 }
 
 /**
- * Parses `[slots/][user@]host[:port]`, like GNU parallel's `8/host`; IPv6 addresses go in
- * brackets: `user@[::1]:22`. The label (a result's `host`) is the machine without the slots.
+ * Parses `[slots/][user@]host[:port] [label…]`, like GNU parallel's `8/host`; IPv6 addresses go
+ * in brackets: `user@[::1]:22`. The label (a result's `host`) is the machine without the slots
+ * and labels.
  */
 export function parseMachine(entry: string): ParsedMachine {
-  const match = /^(?:(\d+)\/)?((?:([^@\s/]+)@)?(\[[^\]\s]+\]|[^:@\s[\]/]+)(?::(\d+))?)$/.exec(entry.trim());
+  const [machineText = "", ...labels] = entry.trim().split(/\s+/);
+  const badLabel = labels.find((label) => !isLabel(label));
+  if (badLabel !== undefined) {
+    throw new MalocherError(
+      "INVALID_OPTIONS",
+      `Cannot read the machine ${JSON.stringify(entry)}: ${JSON.stringify(badLabel)} is not a label (letters, digits, ".", "_", "-").`,
+    );
+  }
+  const match = /^(?:(\d+)\/)?((?:([^@\s/]+)@)?(\[[^\]\s]+\]|[^:@\s[\]/]+)(?::(\d+))?)$/.exec(machineText);
   if (match === null) {
     throw new MalocherError(
       "INVALID_OPTIONS",
-      `Cannot read the machine ${JSON.stringify(entry)}: write host, user@host, user@host:port, or 8/user@host:port for 8 slots.`,
+      `Cannot read the machine ${JSON.stringify(entry)}: write host, user@host, user@host:port, or 8/user@host:port gpu ` +
+        "for 8 slots and the label gpu.",
     );
   }
   const [, rawSlots, label, username, rawHost, rawPort] = match;
   const host = (rawHost as string).replace(/^\[(.*)\]$/, "$1");
   const slots = rawSlots === undefined ? undefined : Number(rawSlots);
   if (slots === 0) throw new MalocherError("INVALID_OPTIONS", `${JSON.stringify(entry)} gives the machine 0 slots.`);
-  return { label: label as string, host, port: rawPort === undefined ? undefined : parsePort(rawPort, entry), username, slots };
+  return { label: label as string, host, port: rawPort === undefined ? undefined : parsePort(rawPort, entry), username, slots, labels };
 }
 
 function parsePort(text: string, where: string): number {
@@ -207,6 +220,7 @@ function resolveTarget(
     keepaliveCountMax: found.serverAliveCountMax ?? 3,
     passphrase: shared.passphrase,
     ...(machine.slots === undefined ? {} : { slots: machine.slots }),
+    labels: machine.labels,
   };
   const jumps = found.proxyJump === undefined || found.proxyJump.toLowerCase() === "none" ? [] : found.proxyJump.split(",");
   if (jumps.length > 0) {

@@ -1,6 +1,6 @@
-import { readFile, rename, unlink } from "node:fs/promises";
-import { directoryLayout, type StoredResult } from "@malocher/protocol";
-import { parseAttempt, publishResult, tmpPath, writeFileOnce } from "@malocher/agent";
+import { directoryLayout } from "@malocher/protocol";
+import { writeFileOnce } from "@malocher/agent";
+import { failQueuedJob } from "./fail-queued-job.js";
 import { pathExists } from "./path-exists.js";
 
 /** What `cancelJob` did: the job had finished already, was cancelled before it ran, or is being killed. */
@@ -15,25 +15,11 @@ export async function cancelJob(dir: string, jobId: string): Promise<CancelOutco
   if (await pathExists(directoryLayout.resultFile(dir, jobId))) return "finished";
   if (!(await pathExists(directoryLayout.specFile(dir, jobId)))) return "unknown";
   await writeFileOnce(dir, directoryLayout.cancelFile(dir, jobId), new Uint8Array());
-  const taken = tmpPath(dir);
-  try {
-    await rename(directoryLayout.queuedFile(dir, jobId), taken);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "requested";
-    throw error;
-  }
-  const attempt = parseAttempt(await readFile(taken, "utf8").catch(() => ""));
-  const result: StoredResult = {
-    jobId,
-    host: "-",
-    attempts: attempt - 1,
-    durationMs: 0,
-    agentId: "-",
-    finishedAt: Date.now(),
-    ok: false,
-    error: { name: "MalocherError", code: "JOB_CANCELLED", message: "The job was cancelled before it ran." },
-  };
-  await publishResult(dir, result);
-  await unlink(taken).catch(() => {});
+  const failed = await failQueuedJob(dir, jobId, {
+    name: "MalocherError",
+    code: "JOB_CANCELLED",
+    message: "The job was cancelled before it ran.",
+  });
+  if (!failed) return "requested";
   return "cancelled";
 }

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { MalocherError, type JobRunOptions } from "@malocher/protocol";
+import { MalocherError, isLabel, type JobPlacement, type JobRunOptions } from "@malocher/protocol";
 import { SecretValue } from "./secret.js";
 
 /**
@@ -9,9 +9,10 @@ import { SecretValue } from "./secret.js";
  * @example
  * ```ts
  * submit.with({ key: "seed-3", timeoutMs: 60_000, env: { OMP_NUM_THREADS: "1" } })(train, 3);
+ * submit.with({ on: "gpu", slots: 4 })(train, 4); // a node labelled gpu, 4 of its slots
  * ```
  */
-export interface JobOptions extends JobRunOptions {
+export interface JobOptions extends JobRunOptions, JobPlacement {
   /** Working directory of the job on the node; default the submitter's working directory. */
   cwd?: string;
   /**
@@ -32,7 +33,7 @@ export interface ResolvedJobOptions {
   env: Record<string, string>;
   secrets: Record<string, SecretValue>;
   key: string | undefined;
-  run: JobRunOptions;
+  run: JobRunOptions & JobPlacement;
 }
 
 /** Checks options given at submit and fills in the defaults. */
@@ -63,8 +64,24 @@ export function resolveJobOptions(options: JobOptions): ResolvedJobOptions {
     env,
     secrets,
     key: options.key,
-    run: checkRunOptions(options, "submit.with"),
+    run: { ...checkRunOptions(options, "submit.with"), ...checkPlacement(options) },
   };
+}
+
+/** Checks `on` and `slots`, keeping only those given. */
+function checkPlacement(options: JobPlacement): JobPlacement {
+  const placement: JobPlacement = {};
+  if (options.on !== undefined) {
+    if (typeof options.on !== "string" || !isLabel(options.on)) {
+      throw new MalocherError("INVALID_OPTIONS", `submit.with({ on }) needs a label (letters, digits, ".", "_", "-"), got ${JSON.stringify(options.on)}.`);
+    }
+    placement.on = options.on;
+  }
+  if (options.slots !== undefined) {
+    placement.slots = wholeNumber(options.slots, "submit.with({ slots })");
+    if (placement.slots < 1) throw new MalocherError("INVALID_OPTIONS", "submit.with({ slots }) needs at least 1 slot.");
+  }
+  return placement;
 }
 
 /** Checks `timeoutMs`, `retries` and `retryOnError`, keeping only those given. */
