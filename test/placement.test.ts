@@ -3,10 +3,13 @@
 // job that no node of the run can take fails at once with NO_NODE_FITS saying why, while every
 // other job completes. Real sshd nodes.
 import { strict as assert } from "node:assert";
+import { rmSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
 import { MalocherError, type JobResult } from "malocher";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { occupy } from "./fixtures/placement/jobs.js";
+import { describeRun, runCli } from "./fixtures/jobs/support.js";
 import { collect } from "./support/results.js";
 import { harnessSshOptions } from "./support/ssh.js";
 import { freshMalocher } from "./support/temp.js";
@@ -89,4 +92,22 @@ test("submit refuses a label that is not one and a slot count below 1", (t) => {
       JSON.stringify(options),
     );
   }
+});
+
+test("the CLI: a hosts file gives machines slots and labels, and `submit --on --slots` places command jobs", { timeout: 90_000 }, async (t) => {
+  const [gpu, small] = cluster.nodes.map((node) => node.machine) as [string, string];
+  const malocher = freshMalocher(t, "placement-cli");
+  const hostsFile = join(malocher.dir, "..", `${basename(malocher.dir)}-hosts.txt`);
+  writeFileSync(hostsFile, `# slots/machine labels\n2/${gpu} gpu\n1/${small}\n`);
+  t.after(() => rmSync(hostsFile, { force: true }));
+  const submitted = await runCli(["submit", "--dir", malocher.dir, "--json", "--on", "gpu", "--slots", "2", "--", "echo", ":::", "a", "b", "c"]);
+  assert.equal(submitted.code, 0, describeRun(submitted));
+  const ran = await runCli(
+    ["run", "--hosts", hostsFile, "--identity", cluster.privateKey, "--known-hosts", cluster.knownHosts, "--dir", malocher.dir, "--json"],
+    { timeoutMs: 60_000 },
+  );
+  assert.equal(ran.code, 0, describeRun(ran));
+  const results = await collect(malocher.results());
+  assert.equal(results.size, 3);
+  for (const result of results.values()) assert.equal(result.host, gpu, "every job ran on the labelled machine");
 });

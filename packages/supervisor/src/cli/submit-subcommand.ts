@@ -16,6 +16,8 @@ interface SubmitCliOptions {
   timeout?: number;
   retries?: number;
   retryOnError?: boolean;
+  on?: string;
+  slots?: number;
   allowSharedDirWriters?: boolean;
   dir: string;
   json?: boolean;
@@ -31,6 +33,8 @@ export function submitSubcommand(): Command {
     .option("--timeout <ms>", "kill each attempt of a job after this long", integer("--timeout"))
     .option("--retries <n>", "retries after infrastructure failures", integer("--retries"))
     .option("--retry-on-error", "also retry when the command fails")
+    .option("--on <label>", "run only on machines with this label (hosts file: 8/host gpu)")
+    .option("--slots <n>", "slots each job takes on its machine (default 1)", integer("--slots"))
     .addOption(sharedWritersOption())
     .addOption(dirOption())
     .addOption(jsonOption())
@@ -49,6 +53,8 @@ export function submitSubcommand(): Command {
         ...(options.timeout === undefined ? {} : { timeoutMs: options.timeout }),
         ...(options.retries === undefined ? {} : { retries: options.retries }),
         ...(options.retryOnError ? { retryOnError: true } : {}),
+        ...(options.on === undefined ? {} : { on: options.on }),
+        ...(options.slots === undefined ? {} : { slots: options.slots }),
       };
       for (const argv of commandLines(command)) {
         const jobId = malocher.submitCommand(argv, jobOptions);
