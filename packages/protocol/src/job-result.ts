@@ -1,6 +1,6 @@
 import { MalocherError, type SerializedError } from "./malocher-error.js";
 import { packRecord, unpackRecord } from "./record-codec.js";
-import { booleanField, bytesField, numberField, recordField, stringField } from "./record-fields.js";
+import { booleanField, bytesField, numberField, recordField, stringArrayField, stringField } from "./record-fields.js";
 import { decodeValue, decodeValueWithClasses } from "./value-codec.js";
 import type { LoadClass } from "./class-ref.js";
 import { DIRECTORY_FORMAT } from "./version.js";
@@ -22,6 +22,9 @@ export interface JobResultMeta {
   agentId?: string;
   user?: string;
   keyId?: string;
+  /** The job's `name` and `tags` as submitted (`submit.with({ name, tags })`), when it had them. */
+  name?: string;
+  tags?: string[];
 }
 
 /**
@@ -90,6 +93,8 @@ export function decodeStoredResult(bytes: Uint8Array, expectedJobId: string, key
     if (record["codeChanged"] === true) Object.assign(meta, { codeChanged: true });
     if (typeof record["user"] === "string") Object.assign(meta, { user: record["user"] });
     if (typeof record["keyId"] === "string") Object.assign(meta, { keyId: record["keyId"] });
+    if (record["name"] !== undefined) Object.assign(meta, { name: stringField(record, "name") });
+    if (record["tags"] !== undefined) Object.assign(meta, { tags: stringArrayField(record, "tags") });
     if (booleanField(record, "ok")) return { ...meta, ok: true, value: bytesField(record, "value") };
     const error = recordField(record, "error");
     const jobError: JobError = { name: stringField(error, "name"), message: stringField(error, "message") };
@@ -123,6 +128,8 @@ export async function toJobResult(stored: StoredResult, load?: LoadClass): Promi
     agentId: stored.agentId,
     ...(stored.user === undefined ? {} : { user: stored.user }),
     ...(stored.keyId === undefined ? {} : { keyId: stored.keyId }),
+    ...(stored.name === undefined ? {} : { name: stored.name }),
+    ...(stored.tags === undefined ? {} : { tags: stored.tags }),
   };
   if (!stored.ok) return { ok: false, error: await thrownError(stored, load), ...meta };
   const value = load === undefined

@@ -56,6 +56,9 @@ export interface JobSpecBase {
   submittedAt: number;
   /** Per-job run options, which win over the run's, and where the job may run. */
   options: JobRunOptions & JobPlacement;
+  /** The job's name and tags for people (`submit.with({ name, tags })`); copied into its result. */
+  name?: string;
+  tags?: string[];
 }
 
 /** A job that calls an exported function. Specs written without a `kind` are function jobs. */
@@ -100,6 +103,8 @@ export function decodeJobSpec(bytes: Uint8Array, expectedJobId: string, key: Uin
       submittedAt: numberField(record, "submittedAt"),
       options: readRunOptions(record["options"]),
     };
+    if (record["name"] !== undefined) base.name = stringField(record, "name");
+    if (record["tags"] !== undefined) base.tags = stringArrayField(record, "tags");
     const spec = readKindFields(record, base);
     if (spec.jobId !== expectedJobId) throw new TypeError(`it names job ${spec.jobId}`);
     return spec;

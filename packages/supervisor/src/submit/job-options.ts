@@ -25,6 +25,16 @@ export interface JobOptions extends JobRunOptions, JobPlacement {
    * id of the job already submitted (finished or not) instead of queuing it twice.
    */
   key?: string;
+  /** A name for people, shown by `status`, `results` and in the result (`result.name`); need not be unique. */
+  name?: string;
+  /** Labels for people, shown with the name (`result.tags`), e.g. `["sweep-3", "lr=0.01"]`. */
+  tags?: string[];
+}
+
+/** The labels of a job as stored in its spec and copied into its result. */
+export interface JobLabels {
+  name?: string;
+  tags?: string[];
 }
 
 /** The checked form of {@link JobOptions}. */
@@ -33,6 +43,7 @@ export interface ResolvedJobOptions {
   env: Record<string, string>;
   secrets: Record<string, SecretValue>;
   key: string | undefined;
+  labels: JobLabels;
   run: JobRunOptions & JobPlacement;
 }
 
@@ -64,6 +75,7 @@ export function resolveJobOptions(options: JobOptions): ResolvedJobOptions {
     env,
     secrets,
     key: options.key,
+    labels: checkLabels(options),
     run: { ...checkRunOptions(options, "submit.with"), ...checkPlacement(options) },
   };
 }
@@ -82,6 +94,26 @@ function checkPlacement(options: JobPlacement): JobPlacement {
     if (placement.slots < 1) throw new MalocherError("INVALID_OPTIONS", "submit.with({ slots }) needs at least 1 slot.");
   }
   return placement;
+}
+
+const MAX_LABEL_LENGTH = 200;
+
+function checkLabels(options: JobOptions): JobLabels {
+  const labels: JobLabels = {};
+  const label = (value: unknown) => typeof value === "string" && value !== "" && value.length <= MAX_LABEL_LENGTH;
+  if (options.name !== undefined) {
+    if (!label(options.name)) {
+      throw new MalocherError("INVALID_OPTIONS", `submit.with({ name }) needs a string of 1 to ${MAX_LABEL_LENGTH} characters.`);
+    }
+    labels.name = options.name;
+  }
+  if (options.tags !== undefined) {
+    if (!Array.isArray(options.tags) || !options.tags.every(label)) {
+      throw new MalocherError("INVALID_OPTIONS", `submit.with({ tags }) needs an array of strings of 1 to ${MAX_LABEL_LENGTH} characters, e.g. ["sweep-3"].`);
+    }
+    labels.tags = [...options.tags];
+  }
+  return labels;
 }
 
 /** Checks `timeoutMs`, `retries` and `retryOnError`, keeping only those given. */
