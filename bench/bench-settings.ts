@@ -30,6 +30,8 @@ export interface BenchSettings {
   fileSystemOps: number;
   /** W4: one-by-one submits per repeat. */
   submitJobs: number;
+  /** W4: jobs of one `submitMany` per repeat. */
+  batchJobs: number;
   /** W4: jobs queued behind the busy slots. */
   queuedJobs: number;
   /** W4: length of one CPU sampling window (one per repeat); /proc counts CPU in 10 ms ticks. */
@@ -54,7 +56,8 @@ export const FULL: BenchSettings = {
   peerLatencyRuns: 10,
   fileSystemOps: 20_000,
   submitJobs: 5000,
-  queuedJobs: 20_000,
+  batchJobs: 100_000,
+  queuedJobs: 100_000,
   cpuWindowMs: 10_000,
   profileOnMiss: true,
 };
@@ -69,8 +72,8 @@ export const QUICK: BenchSettings = {
   latencyRuns: 50,
   peerLatencyRuns: 3,
   fileSystemOps: 5000,
-  submitJobs: 1000,
-  queuedJobs: 2000,
+  batchJobs: 20_000,
+  queuedJobs: 20_000,
   cpuWindowMs: 5000,
   profileOnMiss: false,
 };

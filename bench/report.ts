@@ -53,7 +53,7 @@ export function renderReport(results: SuiteResults, environment: Environment, st
   }
 
   md.push("## What bounds the missed targets", "");
-  const missed = rows.filter((row) => row.verdict === "MISS" || row.verdict === "not implemented");
+  const missed = rows.filter((row) => row.verdict === "MISS");
   if (missed.length === 0) md.push("Every target was met.", "");
   for (const row of missed) md.push(...explainMiss(row, results), "");
 
@@ -75,7 +75,7 @@ function sectionIntro(workload: Workload, results: SuiteResults): string {
     Limits: "Measured in the same run: the rename and write+link rates of the file system under the shared directory (a job's life there is a handful of such steps), and the W1 jobs on one local agent with no SSH.",
     "W2 efficiency": `${s.efficiencyJobs} jobs sleeping ${s.efficiencySleepMs} ms on a started cluster of ${s.nodes} nodes × ${s.slotsPerNode} slots, from the first submit to the last result.`,
     "W3 latency": `Warm: one job at a time on an idle started cluster, submit to result. Cold: \`processAll\` of one job including the agents' start, and \`startCluster\` until every agent said hello.`,
-    "W4 scale": `One-by-one \`submit()\`, and a cluster of ${s.nodes} nodes × ${s.slotsPerNode} slots with every slot busy (jobs sleeping) and ${s.queuedJobs} more queued: the agents' CPU time from /proc and this process's (the supervisor's) memory.`,
+    "W4 scale": `One \`submitMany\` of ${s.batchJobs} jobs against ${s.submitJobs} one-by-one \`submit()\` calls (each in a fresh directory, alternating which goes first), and a cluster of ${s.nodes} nodes × ${s.slotsPerNode} slots with every slot busy (jobs sleeping) and ${s.queuedJobs} more queued: the agents' CPU time from /proc and this process's (the supervisor's) memory.`,
   };
   return intros[workload];
 }
@@ -123,7 +123,7 @@ function deviations(results: SuiteResults): string[] {
   const s = results.settings;
   const lines = [
     `GNU parallel without ControlMaster runs ${s.peerJobsWithoutControlMaster} jobs per repeat, not ${s.dispatchJobs}: each job opens a new SSH connection, so its rate (${summarize(results.dispatch.peers[2]!).median.toFixed(0)} jobs/s with \`node -e\`) is set by that per-job cost, and ${s.dispatchJobs} jobs would take minutes per repeat.`,
-    `W4 uses ${s.nodes} nodes and ${s.queuedJobs} queued jobs (the issue: 16 nodes, 100,000 queued), and measures one-by-one submit() only: the batch form is not implemented.`,
+    `W4 uses ${s.nodes} nodes (the issue: 16) with ${s.queuedJobs} queued jobs, and compares one submitMany of ${s.batchJobs} jobs with ${s.submitJobs} one-by-one submit() calls.`,
     "All nodes run on this one machine, so every workload competes with its own nodes for the same cores; on real machines the nodes' work happens elsewhere.",
   ];
   if (s.mode === "quick") {

@@ -19,7 +19,7 @@ import { writeSshClientConfig, type SshClientConfig } from "./ssh-client-config.
 import { dispatchOnStartedCluster, dispatchWithProcessAll, type DispatchRun } from "./workloads/dispatch.js";
 import { measureEfficiency, type EfficiencyRun } from "./workloads/efficiency.js";
 import { measureClusterReady, measureColdProcessAll, measureWarmLatency, type WarmLatency } from "./workloads/latency.js";
-import { hasBatchSubmit, measureBusyAndQueued, measureSubmitRate, type BusyAndQueued } from "./workloads/scale.js";
+import { measureBatchSubmitRate, measureBusyAndQueued, measureSubmitRate, type BusyAndQueued, type SubmitRun } from "./workloads/scale.js";
 
 /** One way of running the peer: with or without shared SSH connections, and what each job runs. */
 export interface PeerVariant {
@@ -63,8 +63,9 @@ export interface SuiteResults {
     readyCpu: { one: CpuUse[]; big: CpuUse[] };
   };
   scale: {
-    submitsPerSecond: number[];
-    batchSubmitExists: boolean;
+    /** Per repeat: one-by-one `submit()`, and one `submitMany` of `batchJobs`. */
+    oneByOne: SubmitRun[];
+    batch: SubmitRun[];
     busyAndQueued: BusyAndQueued;
   };
   /** Nodes lost or failed during the run, with the measurement each disturbed. */
@@ -272,16 +273,26 @@ async function measureLatency(ctx: SuiteContext, withMaster: SshClientConfig, wi
 
 async function measureScale(ctx: SuiteContext): Promise<SuiteResults["scale"]> {
   const { settings, log } = ctx;
-  const submitsPerSecond = await repeat(settings.repeats, async (round) => {
-    const rate = await ctx.inFreshDirectory("w4-submit", async (dir) => measureSubmitRate(dir, settings.submitJobs));
-    log(`W4 round ${round + 1}/${settings.repeats}: one-by-one submit ${rate.toFixed(0)} jobs/s`);
-    return rate;
+  const oneByOne: SubmitRun[] = [];
+  const batch: SubmitRun[] = [];
+  await repeat(settings.repeats, async (round) => {
+    // Whichever comes first in a process pays for growing the kernel's inode and dentry caches: alternate.
+    const measureOne = async () => oneByOne.push(await ctx.inFreshDirectory("w4-submit", async (dir) => measureSubmitRate(dir, settings.submitJobs)));
+    const measureBatch = async () => batch.push(await ctx.inFreshDirectory("w4-submit-many", (dir) => measureBatchSubmitRate(dir, settings.batchJobs)));
+    if (round % 2 === 0) await measureOne().then(measureBatch);
+    else await measureBatch().then(measureOne);
+    const one = oneByOne.at(-1)!;
+    const many = batch.at(-1)!;
+    log(
+      `W4 round ${round + 1}/${settings.repeats}: one-by-one submit ${one.jobsPerSecond.toFixed(0)} jobs/s, ` +
+        `submitMany ${many.jobsPerSecond.toFixed(0)} jobs/s (${(many.jobsPerSecond / one.jobsPerSecond).toFixed(2)}×)`,
+    );
   });
   log(`W4: every slot busy, ${settings.queuedJobs} jobs queued; sampling the agents' CPU for ${settings.repeats} × ${settings.cpuWindowMs / 1000} s`);
   const busyAndQueued = await ctx.inFreshDirectory("w4-queued", (dir) =>
     measureBusyAndQueued(dir, ctx.cluster(settings.nodes, "W4 busy and queued"), { slotsPerNode: settings.slotsPerNode, queued: settings.queuedJobs, windowMs: settings.cpuWindowMs, windows: settings.repeats }, () => ctx.nodes.daemonPids()),
   );
-  return { submitsPerSecond, batchSubmitExists: hasBatchSubmit(), busyAndQueued };
+  return { oneByOne, batch, busyAndQueued };
 }
 
 async function profileW1(ctx: SuiteContext): Promise<SuiteResults["dispatchProfiles"]> {

@@ -1,5 +1,5 @@
 /**
- * W4 scale: how fast one-by-one `submit()` queues jobs, and how calm the system is while every
+ * W4 scale: how fast the batch form `submitMany` queues jobs against one-by-one `submit()`, and how calm the system is while every
  * slot is busy with long jobs and many more wait in the queue: the agents' CPU use (it must be
  * near zero: no per-file watches, no busy polling) and the supervisor's memory.
  */
@@ -19,18 +19,42 @@ const LONG_JOB_MS = 600_000;
 const SETTLE_MS = 5000;
 const STARTED_DEADLINE_MS = 60_000;
 
-/** Jobs per second of `count` one-by-one `submit(echo, i)` calls into the empty `dir`. */
-export function measureSubmitRate(dir: string, count: number): number {
-  const malocher = new Malocher({ dir });
-  malocher.submit(echo, -1); // the first submit prepares the directory and locates the function
-  const started = now();
-  for (let i = 0; i < count; i++) malocher.submit(echo, i);
-  return count / ((now() - started) / 1000);
+/** One way of queueing jobs: its rate, and the CPU this process spent per job (user space, kernel). */
+export interface SubmitRun {
+  jobsPerSecond: number;
+  userUsPerJob: number;
+  systemUsPerJob: number;
 }
 
-/** Whether the library has the batch form `submitMany` yet. */
-export function hasBatchSubmit(): boolean {
-  return typeof (Malocher.prototype as unknown as Record<string, unknown>)["submitMany"] === "function";
+/** `count` one-by-one `submit(echo, i)` calls into the empty `dir`. */
+export function measureSubmitRate(dir: string, count: number): SubmitRun {
+  const malocher = new Malocher({ dir });
+  malocher.submit(echo, -1); // the first submit prepares the directory and locates the function
+  return measureSubmitting(count, () => {
+    for (let i = 0; i < count; i++) malocher.submit(echo, i);
+  });
+}
+
+/** One `submitMany(echo, [[0], [1], …])` of `count` jobs into the empty `dir`. */
+export async function measureBatchSubmitRate(dir: string, count: number): Promise<SubmitRun> {
+  const malocher = new Malocher({ dir });
+  malocher.submit(echo, -1);
+  const argLists = Array.from({ length: count }, (_, i): [number] => [i]);
+  return measureSubmitting(count, () => malocher.submitMany(echo, argLists));
+}
+
+function measureSubmitting(count: number, submitAll: () => void): SubmitRun;
+function measureSubmitting(count: number, submitAll: () => Promise<unknown>): Promise<SubmitRun>;
+function measureSubmitting(count: number, submitAll: () => unknown): SubmitRun | Promise<SubmitRun> {
+  const cpuBefore = process.cpuUsage();
+  const started = now();
+  const done = (): SubmitRun => {
+    const seconds = (now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    return { jobsPerSecond: count / seconds, userUsPerJob: cpu.user / count, systemUsPerJob: cpu.system / count };
+  };
+  const running = submitAll();
+  return running instanceof Promise ? running.then(done) : done();
 }
 
 export interface BusyAndQueued {
@@ -44,7 +68,7 @@ export interface BusyAndQueued {
   /** The supervisor's resident memory once the long jobs ran, before queueing, and after. */
   rssBeforeQueueingMb: number;
   rssQueuedMb: number;
-  /** How long queueing the jobs took (one-by-one submit). */
+  /** How long queueing the jobs took (`submitMany`). */
   queueingMs: number;
   /** The wait between queueing and the first CPU window. */
   settleMs: number;
@@ -103,7 +127,7 @@ export async function measureBusyAndQueued(
 
     const rssBeforeQueueingMb = process.memoryUsage().rss / 2 ** 20;
     const queueingStarted = now();
-    for (let i = 0; i < plan.queued; i++) malocher.submit(echo, i);
+    await malocher.submitMany(echo, Array.from({ length: plan.queued }, (_, i): [number] => [i]));
     const queueingMs = now() - queueingStarted;
     await delay(SETTLE_MS);
 

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   "JOB_SPEC_REJECTED",
   "RESULT_REJECTED",
   "JOB_NOT_FOUND",
+  "RESULT_WAIT_TIMED_OUT",
   // SSH and nodes
   "SSH_HOST_KEY_UNKNOWN",
   "SSH_HOST_KEY_MISMATCH",
@@ -73,11 +74,14 @@ export class MalocherError extends Error {
   readonly code: ErrorCode;
   /** For errors that summarize others (`NO_USABLE_NODES`): each underlying error. */
   readonly errors: readonly MalocherError[];
+  /** For a batch submit that stopped part way (`submitMany`): the ids of the jobs it did submit, in order. */
+  readonly jobIds: readonly string[];
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; errors?: readonly MalocherError[] } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; errors?: readonly MalocherError[]; jobIds?: readonly string[] } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.errors = options.errors ?? [];
+    this.jobIds = options.jobIds ?? [];
   }
 }
 

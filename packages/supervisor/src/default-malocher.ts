@@ -8,6 +8,7 @@ import type { CleanOptions, CleanedJob } from "./store/clean-jobs.js";
 import type { ClusterOptions } from "./cluster-options.js";
 import type { RunEvent } from "./cluster/cluster.js";
 import type { StartedCluster } from "./started-cluster.js";
+import type { BatchOptions } from "./submit/submit-many.js";
 
 let instance: Malocher | undefined;
 
@@ -43,6 +44,23 @@ export const submit: SubmitFunction = Object.assign(
  */
 export function submitCommand(argv: readonly string[], options: JobOptions = {}): string {
   return defaultMalocher().submitCommand(argv, options);
+}
+
+/**
+ * Queues one job per argument list in the default directory, in chunks; resolves with the ids in
+ * the same order. See {@link Malocher.submitMany}.
+ *
+ * @example
+ * ```ts
+ * const ids = await submitMany(square, [[1], [2], [3]]);
+ * function* sweep() { for (let seed = 0; seed < 10_000; seed++) yield [seed, 0.01] as [number, number]; }
+ * await submitMany(train, sweep(), { tags: ["sweep-1"] });
+ * ```
+ */
+export function submitMany<F extends (...args: never[]) => unknown>(fn: F, argLists: Iterable<Parameters<F>>, options?: BatchOptions): Promise<string[]>;
+export function submitMany(fn: { module: string; export: string }, argLists: Iterable<readonly unknown[]>, options?: BatchOptions): Promise<string[]>;
+export function submitMany(fn: { module: string; export: string }, argLists: Iterable<readonly unknown[]>, options?: BatchOptions): Promise<string[]> {
+  return defaultMalocher().submitMany(fn, argLists, options);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { rename, writeFile } from "node:fs/promises";
+import { rename, unlink, writeFile } from "node:fs/promises";
 import { directoryLayout } from "@malocher/protocol";
 import { tmpPath } from "./write-file-atomic.js";
 
@@ -9,14 +9,21 @@ import { tmpPath } from "./write-file-atomic.js";
  * else requeued meanwhile is never queued twice. Returns false when the claim was gone already.
  */
 export async function requeueClaim(dir: string, agentId: string, jobId: string, nextAttempt?: number): Promise<boolean> {
-  const taken = tmpPath(dir);
+  let taken = tmpPath(dir);
   try {
     await rename(directoryLayout.runningFile(dir, agentId, jobId), taken);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw error;
   }
-  if (nextAttempt !== undefined) await writeFile(taken, String(nextAttempt));
+  if (nextAttempt !== undefined) {
+    // A fresh marker file: the taken one may be a hard link shared with the markers of other jobs
+    // (`submitMany` links one empty file per chunk), so writing into it would change theirs too.
+    const marker = tmpPath(dir);
+    await writeFile(marker, String(nextAttempt));
+    await unlink(taken);
+    taken = marker;
+  }
   await rename(taken, directoryLayout.queuedFile(dir, jobId));
   return true;
 }

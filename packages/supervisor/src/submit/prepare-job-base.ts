@@ -1,11 +1,16 @@
 import { newJobId, sealSecret, type JobSpecBase } from "@malocher/protocol";
-import { resolveJobOptions, type JobOptions } from "./job-options.js";
+import { resolveJobOptions, type JobOptions, type ResolvedJobOptions } from "./job-options.js";
 
-/** The fields every job spec has, from the per-job options: a fresh id, cwd, env (secrets sealed), run options. */
+/** The fields every job spec has, from the per-job options: a fresh id, cwd, env (secrets sealed), run options, name and tags. */
 export function prepareJobBase(options: JobOptions, directoryKey: Uint8Array): JobSpecBase {
-  const { cwd, env, secrets, run } = resolveJobOptions(options);
+  return jobBaseOf(resolveJobOptions(options), directoryKey);
+}
+
+/** The same from options checked already: what the jobs of a batch share, each with its own id and sealed secrets. */
+export function jobBaseOf(options: ResolvedJobOptions, directoryKey: Uint8Array): JobSpecBase {
+  const { cwd, env, secrets, run, labels } = options;
   const jobId = newJobId();
   const secretEnv: Record<string, Uint8Array> = {};
   for (const [name, value] of Object.entries(secrets)) secretEnv[name] = sealSecret(value.reveal(), jobId, name, directoryKey);
-  return { jobId, cwd, env, secretEnv, submittedAt: Date.now(), options: run };
+  return { jobId, cwd, env, secretEnv, submittedAt: Date.now(), options: run, ...labels };
 }

@@ -1,13 +1,41 @@
 import { pathToFileURL } from "node:url";
 import { isAbsolute } from "node:path";
 import { MalocherError, checkAndEncodeValue, type FunctionJobSpec, type FunctionRef } from "@malocher/protocol";
-import type { JobOptions } from "./job-options.js";
-import { prepareJobBase } from "./prepare-job-base.js";
+import { resolveJobOptions, type JobOptions, type ResolvedJobOptions } from "./job-options.js";
+import { jobBaseOf } from "./prepare-job-base.js";
 import { moduleHash } from "./module-hash.js";
 import { locateClass, locateFunction } from "@malocher/agent";
 
 /** An exported function, or an explicit reference to one. */
 export type JobTarget = ((...args: never[]) => unknown) | FunctionRef;
+
+/** What every job of one `submit` call or one batch shares: the function, the checked options, the key. */
+export interface JobTemplate {
+  fn: FunctionRef;
+  options: ResolvedJobOptions;
+  codeHash: string | undefined;
+  directoryKey: Uint8Array;
+}
+
+/**
+ * Checks what the jobs of a `submit` or a batch share, once: the function must be one an agent
+ * can import (`FUNCTION_NOT_IMPORTABLE`), the options valid (`INVALID_OPTIONS`).
+ */
+export function prepareTemplate(target: JobTarget, options: JobOptions, directoryKey: Uint8Array): JobTemplate {
+  const fn = typeof target === "function" ? locateFunction(target) : checkFunctionRef(target);
+  return { fn, options: resolveJobOptions(options), codeHash: moduleHash(fn.module), directoryKey };
+}
+
+/**
+ * The complete spec of one job of `template`, refusing arguments that would not arrive unchanged
+ * (`ARG_NOT_SERIALIZABLE`, naming the argument's path under `argsPath`: `args`, or `argLists[57]`).
+ */
+export function buildJobSpec(template: JobTemplate, args: readonly unknown[], argsPath: string): FunctionJobSpec {
+  const encodedArgs = checkAndEncodeValue([...args], argsPath, "ARG_NOT_SERIALIZABLE", locateClass);
+  const spec: FunctionJobSpec = { ...jobBaseOf(template.options, template.directoryKey), fn: template.fn, args: encodedArgs };
+  if (template.codeHash !== undefined) spec.codeHash = template.codeHash;
+  return spec;
+}
 
 /**
  * Turns `submit`'s arguments into a complete job spec, refusing what an agent could not run:
@@ -15,15 +43,7 @@ export type JobTarget = ((...args: never[]) => unknown) | FunctionRef;
  * unchanged (`ARG_NOT_SERIALIZABLE`, naming the argument's path).
  */
 export function prepareJob(target: JobTarget, args: readonly unknown[], options: JobOptions, directoryKey: Uint8Array): FunctionJobSpec {
-  const fn = typeof target === "function" ? locateFunction(target) : checkFunctionRef(target);
-  const spec: FunctionJobSpec = {
-    ...prepareJobBase(options, directoryKey),
-    fn,
-    args: checkAndEncodeValue([...args], "args", "ARG_NOT_SERIALIZABLE", locateClass),
-  };
-  const codeHash = moduleHash(fn.module);
-  if (codeHash !== undefined) spec.codeHash = codeHash;
-  return spec;
+  return buildJobSpec(prepareTemplate(target, options, directoryKey), args, "args");
 }
 
 function checkFunctionRef(ref: FunctionRef): FunctionRef {
