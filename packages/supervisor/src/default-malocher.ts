@@ -9,6 +9,7 @@ import type { ClusterOptions } from "./cluster-options.js";
 import type { RunEvent } from "./cluster/cluster.js";
 import type { StartedCluster } from "./started-cluster.js";
 import type { BatchOptions } from "./submit/submit-many.js";
+import type { ResultWaitOptions } from "./store/wait-for-result.js";
 
 let instance: Malocher | undefined;
 
@@ -86,6 +87,21 @@ export function processAll(options: ProcessAllOptions = {}): AsyncIterable<[stri
 export function results(options: { dir?: string; loadClasses?: boolean } = {}): AsyncIterable<[string, JobResult]> {
   const malocher = options.dir === undefined ? defaultMalocher() : new Malocher({ dir: options.dir });
   return malocher.results(options);
+}
+
+/**
+ * Waits for one job's result in the default directory (or `dir`), whoever runs it; see
+ * {@link Malocher.result}.
+ *
+ * @example
+ * ```ts
+ * const id = submit(train, 3);
+ * const outcome = await result(id, { timeoutMs: 60_000 });
+ * ```
+ */
+export function result(jobId: string, options: ResultWaitOptions & { dir?: string } = {}): Promise<JobResult> {
+  const malocher = options.dir === undefined ? defaultMalocher() : new Malocher({ dir: options.dir });
+  return malocher.result(jobId, options);
 }
 
 /**

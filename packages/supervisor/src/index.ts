@@ -1,4 +1,4 @@
-export { submit, submitMany, submitCommand, processAll, results, cancel, retry, retryFailed, clean, startCluster } from "./default-malocher.js";
+export { submit, submitMany, submitCommand, processAll, result, results, cancel, retry, retryFailed, clean, startCluster } from "./default-malocher.js";
 export { Malocher, type MalocherOptions, type SubmitFunction } from "./malocher.js";
 export { isMain } from "./is-main.js";
 export { checkNodes, type NodeCheck, type NodeCheckItem, type NodeCheckName } from "./check-nodes.js";
@@ -20,6 +20,7 @@ export type { ClusterOptions } from "./cluster-options.js";
 export type { StartedCluster } from "./started-cluster.js";
 export type { JobOptions } from "./submit/job-options.js";
 export type { BatchOptions } from "./submit/submit-many.js";
+export type { ResultWaitOptions } from "./store/wait-for-result.js";
 export type { SshOptions } from "./ssh/node-target.js";
 export type { RunEvent } from "./cluster/cluster.js";
 export type { NodeState } from "./cluster/node-session.js";

@@ -22,6 +22,7 @@ import { readLogs, type JobLogs } from "./store/read-logs.js";
 import { retryJob, type RetryOutcome } from "./store/retry-job.js";
 import { cleanJobs, type CleanOptions, type CleanedJob } from "./store/clean-jobs.js";
 import { followLogs, type FollowLogsOptions, type LogEvent } from "./store/follow-logs.js";
+import { waitForResult, type ResultWaitOptions } from "./store/wait-for-result.js";
 
 /** `submit(fn, ...args)` and `submit.with(options)(fn, ...args)`. */
 export interface SubmitFunction {
@@ -122,6 +123,19 @@ export class Malocher {
    */
   results(options: { loadClasses?: boolean } = {}): AsyncIterable<[string, JobResult]> {
     return readAllResults(this.dir, options.loadClasses === false ? undefined : loadResultClass);
+  }
+
+  /**
+   * Waits for one job's result, whoever runs it (this process or another one), and resolves with
+   * it. `timeoutMs` gives up with `RESULT_WAIT_TIMED_OUT`, `signal` with its reason.
+   *
+   * @example
+   * ```ts
+   * const result = await m.result(m.submit(train, 3), { timeoutMs: 60_000 });
+   * ```
+   */
+  result(jobId: string, options?: ResultWaitOptions): Promise<JobResult> {
+    return waitForResult(this.dir, jobId, options);
   }
 
   /** Ids of the jobs that have no result yet, oldest first. */

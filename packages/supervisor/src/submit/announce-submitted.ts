@@ -1,10 +1,13 @@
 import { writeFileSync } from "node:fs";
 import { directoryLayout } from "@malocher/protocol";
+import type { RunEvent } from "../cluster/cluster.js";
 
-/** Clusters running in this process, by shared directory: told about new jobs at once. */
+/** Clusters running in this process, by shared directory: told about new jobs at once, heard for finished ones. */
 interface Listener {
   nudge(): void;
   cancel(jobIds: string[]): void;
+  on(name: "event", listener: (event: RunEvent) => void): unknown;
+  off(name: "event", listener: (event: RunEvent) => void): unknown;
 }
 
 const runningClusters = new Map<string, Set<Listener>>();
@@ -38,6 +41,18 @@ export function announceSubmitted(dir: string): void {
       // Only a hint.
     }
   });
+}
+
+/**
+ * Calls `listener` for each event of the clusters of `dir` running in this process now;
+ * returns the function that stops listening.
+ */
+export function listenToClusterEvents(dir: string, listener: (event: RunEvent) => void): () => void {
+  const clusters = [...(runningClusters.get(dir) ?? [])];
+  for (const cluster of clusters) cluster.on("event", listener);
+  return () => {
+    for (const cluster of clusters) cluster.off("event", listener);
+  };
 }
 
 /** Tells the clusters of this process to kill these jobs now (agents also find the markers). */
