@@ -23,6 +23,7 @@ export type { BatchOptions } from "./submit/submit-many.js";
 export type { ResultWaitOptions } from "./store/wait-for-result.js";
 export type { SshOptions } from "./ssh/node-target.js";
 export type { RunEvent } from "./cluster/cluster.js";
+export type { ProgressReport, NodeProgress } from "./run-tally.js";
 export type { NodeState } from "./cluster/node-session.js";
 export type { TransportKind } from "@malocher/protocol";
 export type { DirectoryStatus } from "./store/directory-status.js";

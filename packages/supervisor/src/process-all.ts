@@ -5,6 +5,8 @@ import { listFinishedIds, listJobIds } from "./store/job-listing.js";
 import { readResultOrFailure } from "./store/read-result.js";
 import { loadResultClass } from "./store/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
+import { ProgressFeed } from "./progress-feed.js";
+import type { ProgressReport } from "./run-tally.js";
 
 /** What one run over the jobs takes, on a cluster of its own or a started one. */
 export interface RunOptions {
@@ -15,6 +17,11 @@ export interface RunOptions {
   jobs?: readonly string[];
   /** Called for node state changes and job starts/finishes, e.g. to show progress. */
   onEvent?: (event: RunEvent) => void;
+  /**
+   * Called with the counts of the run (done, failed, running, queued, total, jobs/s, ETA, and
+   * per node its state and slots in use), at most 4 times a second and once at the end.
+   */
+  onProgress?: (progress: ProgressReport) => void;
   /** Stops the run now: running jobs are killed and go back to the queue; the iteration throws. */
   signal?: AbortSignal;
   /** Drains the run: nothing new starts, running jobs finish, then the iteration ends. */
@@ -50,10 +57,15 @@ export async function* processJobs(
   openSharedDirectory(dir, options);
   const settings = cluster === undefined ? clusterSettings(dir, options) : undefined;
   const pending = await pendingJobs(dir, options.jobs);
-  if (pending.size === 0 && !options.keepAlive) return;
+  const progress = options.onProgress === undefined ? undefined : new ProgressFeed(options.onProgress);
+  if (pending.size === 0 && !options.keepAlive) {
+    progress?.finish(); // nothing to do: one report of zeros
+    return;
+  }
   // A run of its own claims only the jobs it was asked for; a started cluster serves every job.
   const running = cluster ?? (await Cluster.start({ ...settings!, ...(options.jobs ? { onlyJobs: [...pending] } : {}) }));
   const inbox = new ResultInbox();
+  let yielded = 0;
   const collect = async (jobId: string) => {
     if (!pending.has(jobId) || inbox.has(jobId)) return;
     const result = await readResultOrFailure(dir, jobId, loadResultClass);
@@ -66,6 +78,7 @@ export async function* processJobs(
   };
   const onEvent = (event: RunEvent) => {
     options.onEvent?.(event);
+    progress?.onEvent(event);
     if (event.type === "jobFinished") {
       if (options.keepAlive) pending.add(event.jobId);
       collect(event.jobId).catch((error) => inbox.fail(error));
@@ -82,7 +95,9 @@ export async function* processJobs(
   options.signal?.addEventListener("abort", abort, { once: true });
   options.drainSignal?.addEventListener("abort", drain, { once: true });
   if (options.drainSignal?.aborted) drain();
-  options.onEvent?.({ type: "run", pending: pending.size, nodes: running.sessions.length });
+  const runEvent: RunEvent = { type: "run", pending: pending.size, nodes: running.sessions.length };
+  options.onEvent?.(runEvent);
+  progress?.onEvent(runEvent);
   const stopListening = cluster === undefined ? listenForSubmissions(dir, running) : () => {};
   const scanner = setInterval(() => scan().catch((error) => inbox.fail(error)), RESULT_SCAN_INTERVAL_MS);
   try {
@@ -92,9 +107,11 @@ export async function* processJobs(
       if (next === undefined) break; // drained
       const [jobId, result] = next;
       pending.delete(jobId);
+      progress?.onResult(result.ok, ++yielded + pending.size);
       yield [jobId, result];
     }
   } finally {
+    progress?.finish();
     clearInterval(scanner);
     stopListening();
     running.off("event", onEvent);

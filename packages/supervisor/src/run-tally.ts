@@ -1,0 +1,121 @@
+import type { RunEvent } from "./cluster/cluster.js";
+import type { NodeState } from "./cluster/node-session.js";
+
+/** One machine of a run, as progress displays show it. */
+export interface NodeProgress {
+  /** The machine as the user named it, or `"local"`. */
+  host: string;
+  state: NodeState;
+  /** Jobs running there now. */
+  slotsInUse: number;
+  /** Jobs it runs at once (0 until its agent said hello). */
+  slots: number;
+  /** Jobs that finished there in this run. */
+  done: number;
+  /** Why it failed or was lost, when it did. */
+  error?: string;
+}
+
+/**
+ * Where a run stands: what `processAll`'s `onProgress` gets and what `malocher run` draws.
+ *
+ * @example
+ * ```ts
+ * processAll({ onProgress: (p) => console.log(`${p.done}/${p.total} · ${p.jobsPerSecond.toFixed(1)} jobs/s`) });
+ * ```
+ */
+export interface ProgressReport {
+  /** Jobs with a result (succeeded or failed); `total` once the run is over. */
+  done: number;
+  /** Of those, the ones whose result is `ok: false`. */
+  failed: number;
+  running: number;
+  /** Jobs of the run that are neither done nor running. */
+  queued: number;
+  /** Jobs of the run: those without a result when it started (and, with `keepAlive`, the ones submitted since). */
+  total: number;
+  /** Results per second since the run started. */
+  jobsPerSecond: number;
+  /** How long the rest will take at that rate; undefined before the first result or when nothing is left. */
+  etaMs: number | undefined;
+  nodes: NodeProgress[];
+}
+
+/**
+ * Counts a run's events and results into a {@link ProgressReport}: the one piece of counting
+ * that `processAll`'s `onProgress` and the CLI's live view share.
+ */
+export class RunTally {
+  private total = 0;
+  private done = 0;
+  private failed = 0;
+  private readonly nodes = new Map<string, NodeProgress>();
+
+  constructor(private readonly startedAt: number = Date.now()) {}
+
+  /** Takes one event of the run. */
+  onEvent(event: RunEvent): void {
+    switch (event.type) {
+      case "run":
+        this.total = event.pending;
+        return;
+      case "node": {
+        const node = this.node(event.host);
+        node.state = event.state;
+        node.slots = event.slots || node.slots;
+        if (event.error) node.error = event.error.message;
+        // A lost or stopped agent's jobs go back to the queue (or fail, and their results count).
+        if (event.state !== "ready") node.slotsInUse = 0;
+        return;
+      }
+      case "jobStarted":
+        this.node(event.host).slotsInUse++;
+        return;
+      case "jobFinished": {
+        const node = this.node(event.host);
+        node.slotsInUse = Math.max(0, node.slotsInUse - 1);
+        node.done++;
+        return;
+      }
+    }
+  }
+
+  /** Counts one result of the run. */
+  onResult(ok: boolean): void {
+    this.done++;
+    if (!ok) this.failed++;
+  }
+
+  /** The run's size, when it changes after its start (`keepAlive` finds jobs submitted later). */
+  setTotal(total: number): void {
+    this.total = total;
+  }
+
+  report(now: number = Date.now()): ProgressReport {
+    const seconds = (now - this.startedAt) / 1000;
+    const jobsPerSecond = seconds > 0 ? this.done / seconds : 0;
+    const nodes = [...this.nodes.values()].map((node) => ({ ...node }));
+    const total = Math.max(this.total, this.done);
+    const left = total - this.done;
+    const running = Math.min(left, nodes.reduce((sum, node) => sum + node.slotsInUse, 0));
+    return {
+      done: this.done,
+      failed: this.failed,
+      running,
+      queued: left - running,
+      total,
+      jobsPerSecond,
+      etaMs: jobsPerSecond > 0 && left > 0 ? (left / jobsPerSecond) * 1000 : undefined,
+      nodes,
+    };
+  }
+
+  private node(host: string): NodeProgress {
+    let node = this.nodes.get(host);
+    if (node === undefined) {
+      node = { host, state: "connecting", slotsInUse: 0, slots: 0, done: 0 };
+      this.nodes.set(host, node);
+    }
+    return node;
+  }
+}
