@@ -16,6 +16,7 @@ import { logsCommand } from "./logs-command.js";
 import { submitSubcommand, COMMAND_EXAMPLE } from "./submit-subcommand.js";
 import { commandLines } from "./command-lines.js";
 import { reportUsageErrorsWithCode, usageExitCode } from "./usage-errors.js";
+import { countsText, labelsText } from "./job-text.js";
 
 const program = new Command("malocher")
   .description("Run functions as jobs on SSH machines that share a file system.")
@@ -160,13 +161,11 @@ program
     }
     const { counts } = status;
     console.log(`${status.dir}: ${status.total} jobs`);
-    console.log(
-      `  queued ${counts.queued} · running ${counts.running} · succeeded ${counts.succeeded} · failed ${counts.failed} · cancelled ${counts.cancelled}` +
-        (status.unqueued > 0 ? ` · never queued ${status.unqueued}` : ""),
-    );
+    console.log(`  ${countsText(counts)}${status.unqueued > 0 ? ` · never queued ${status.unqueued}` : ""}`);
     for (const [host, node] of Object.entries(status.nodes)) {
       console.log(`  ${host.padEnd(24)} running ${node.running} · succeeded ${node.succeeded} · failed ${node.failed}`);
     }
+    for (const [tag, byState] of Object.entries(status.tags)) console.log(`  #${tag.padEnd(23)} ${countsText(byState)}`);
   });
 
 program
@@ -180,8 +179,8 @@ program
     for await (const [jobId, result] of new Malocher({ dir: options.dir }).results({ loadClasses: false })) {
       if (options.failed && result.ok) continue;
       if (options.json) process.stdout.write(jsonLine(result));
-      else if (result.ok) process.stdout.write(`${jobId} ok ${result.host} ${jsonLine(result.value)}`);
-      else process.stdout.write(`${jobId} FAILED ${result.host} [${result.error.code ?? result.error.name}] ${result.error.message}\n`);
+      else if (result.ok) process.stdout.write(`${jobId}${labelsText(result)} ok ${result.host} ${jsonLine(result.value)}`);
+      else process.stdout.write(`${jobId}${labelsText(result)} FAILED ${result.host} [${result.error.code ?? result.error.name}] ${result.error.message}\n`);
     }
   });
 

@@ -3,6 +3,7 @@ import { directoryLayout, type JobState } from "@malocher/protocol";
 import { listCancelledIds, listClaims, listJobIds, listQueuedIds } from "./job-listing.js";
 import { readStoredResult } from "./read-result.js";
 import { decideJobState } from "./read-job-state.js";
+import { readJobLabels } from "./read-job-labels.js";
 
 /** Job counts of a directory, overall and per node. */
 export interface DirectoryStatus {
@@ -13,6 +14,8 @@ export interface DirectoryStatus {
   unqueued: number;
   /** Per node (as the user named it): jobs running there now, and finished there. */
   nodes: Record<string, { running: number; succeeded: number; failed: number }>;
+  /** Per tag (`submit.with({ tags })`): its jobs per state. */
+  tags: Record<string, Record<JobState, number>>;
 }
 
 /** Reads the state of every job of `dir`, with the same precedence as `readJobState`. */
@@ -31,6 +34,7 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
     counts: { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 },
     unqueued: 0,
     nodes: {},
+    tags: {},
   };
   const hosts = new Map<string, string>();
   const node = (host: string) => (status.nodes[host] ??= { running: 0, succeeded: 0, failed: 0 });
@@ -48,6 +52,8 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
       continue;
     }
     status.counts[state]++;
+    const tags = result === undefined ? (await readJobLabels(dir, jobId)).tags : result.tags;
+    for (const tag of tags ?? []) (status.tags[tag] ??= { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 })[state]++;
     if (state === "succeeded" || state === "failed") node(result?.host ?? "-")[state]++;
     else if (state === "running" && agentId !== undefined) node(await hostOfAgent(dir, agentId, hosts)).running++;
   }

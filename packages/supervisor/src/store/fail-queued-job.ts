@@ -1,10 +1,11 @@
 import { readFile, rename, unlink } from "node:fs/promises";
 import { directoryLayout, type JobError, type StoredResult } from "@malocher/protocol";
 import { parseAttempt, publishResult, tmpPath } from "@malocher/agent";
+import { readJobLabels } from "./read-job-labels.js";
 
 /**
  * Takes a queued job out of the queue and publishes `error` as its result, in place of an agent
- * (a job cancelled before it ran, a job no node can run). Returns false, changing nothing, when
+ * (a job cancelled before it ran, a job no node can run), with the job's name and tags. Returns false, changing nothing, when
  * the job is not in the queue (an agent holds it, or it has finished).
  */
 export async function failQueuedJob(dir: string, jobId: string, error: JobError): Promise<boolean> {
@@ -18,6 +19,7 @@ export async function failQueuedJob(dir: string, jobId: string, error: JobError)
   const attempt = parseAttempt(await readFile(taken, "utf8").catch(() => ""));
   const result: StoredResult = {
     jobId,
+    ...(await readJobLabels(dir, jobId)),
     host: "-",
     attempts: attempt - 1,
     durationMs: 0,
