@@ -6,10 +6,11 @@ import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { claimJob, loadDirectoryKey, requeueClaim } from "@malocher/agent";
 import { decodeJobSpec, directoryLayout, isJobId } from "@malocher/protocol";
-import { MalocherError } from "malocher";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { echo, square } from "./fixtures/jobs/jobs.js";
+import { malocherRejection } from "./support/errors.js";
 import { collect } from "./support/results.js";
+import { harnessSshOptions } from "./support/ssh.js";
 import { freshMalocher } from "./support/temp.js";
 
 const TIMEOUT = { timeout: 60_000 };
@@ -21,17 +22,6 @@ before(async () => {
 after(async () => {
   await cluster?.close();
 });
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<MalocherError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof MalocherError, `expected a MalocherError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail("expected a rejection");
-}
 
 describe("submitMany", () => {
   test("returns one id per argument list in order; each job runs on the nodes with its own arguments and result", TIMEOUT, async (t) => {
@@ -47,12 +37,7 @@ describe("submitMany", () => {
     assert.equal((await malocher.status()).counts.queued, 1500);
 
     const results = await collect(
-      malocher.processAll({
-        sshMachines: cluster.nodes.map((node) => node.machine),
-        sshUsername: cluster.user,
-        sshPrivateKey: cluster.privateKey,
-        knownHosts: cluster.knownHosts,
-      }),
+      malocher.processAll(harnessSshOptions(cluster)),
     );
     assert.equal(results.size, ids.length);
     const values = ids.map((id) => {
@@ -67,17 +52,17 @@ describe("submitMany", () => {
     const malocher = freshMalocher(t, "batch-bad");
     const argLists: unknown[][] = Array.from({ length: 100 }, (_, i) => [{ n: i }]);
     argLists[57] = [{ n: 57, callback: () => 57 }];
-    const error = await rejection(malocher.submitMany(echo, argLists as [unknown][]));
+    const error = await malocherRejection(malocher.submitMany(echo, argLists as [unknown][]));
     assert.equal(error.code, "ARG_NOT_SERIALIZABLE");
     assert.match(error.message, /argLists\[57\]\[0\]\.callback/);
     assert.match(error.message, /Nothing of this batch was submitted/);
     assert.deepEqual(error.jobIds, []);
     assert.deepEqual(await malocher.unfinishedJobs(), [], "no job of the batch is in the directory");
 
-    const notAList = await rejection(malocher.submitMany(echo, [[1], 2 as unknown as [number]]));
+    const notAList = await malocherRejection(malocher.submitMany(echo, [[1], 2 as unknown as [number]]));
     assert.equal(notAList.code, "ARG_NOT_SERIALIZABLE");
     assert.match(notAList.message, /argLists\[1\] is number, not an array of arguments/);
-    const withKey = await rejection(malocher.submitMany(echo, [[1]], { key: "k" } as never));
+    const withKey = await malocherRejection(malocher.submitMany(echo, [[1]], { key: "k" } as never));
     assert.equal(withKey.code, "INVALID_OPTIONS");
     assert.deepEqual(await malocher.unfinishedJobs(), []);
   });
@@ -104,7 +89,7 @@ describe("submitMany", () => {
 
     const other = freshMalocher(t, "batch-lazy-bad");
     pulled = 0;
-    const error = await rejection(other.submitMany(echo, sweep(10_000, 2500)));
+    const error = await malocherRejection(other.submitMany(echo, sweep(10_000, 2500)));
     assert.equal(error.code, "ARG_NOT_SERIALIZABLE");
     assert.match(error.message, /argLists\[2500\]\[0\]/);
     assert.match(error.message, /The first 2000 jobs of this batch were submitted/);
