@@ -61,11 +61,14 @@ describe("result(jobId)", () => {
     assert.equal((await malocherRejection(malocher.result("not-an-id"))).code, "JOB_NOT_FOUND");
 
     const started = await malocher.startCluster(harnessSshOptions(cluster));
-    t.after(() => started.close());
-    await started.ready();
-    const id = malocher.submit(square, 7);
-    const outcome = await within(malocher.result(id), 20_000, "result() on a started cluster");
-    assert.ok(outcome.ok && outcome.value === 49);
+    try {
+      await started.ready();
+      const id = malocher.submit(square, 7);
+      const outcome = await within(malocher.result(id), 20_000, "result() on a started cluster");
+      assert.ok(outcome.ok && outcome.value === 49);
+    } finally {
+      await started.close(); // before the directory is removed
+    }
   });
 });
 
