@@ -3,7 +3,7 @@ import { MalocherError, type JobSpec } from "@malocher/protocol";
 import { submitJobs } from "../store/submit-jobs.js";
 import { announceSubmitted } from "./announce-submitted.js";
 import type { JobOptions } from "./job-options.js";
-import { buildJobSpec, prepareTemplate, type JobTarget } from "./prepare-job.js";
+import { buildJobSpec, prepareTemplate, type JobTarget, type JobTemplate } from "./prepare-job.js";
 
 /**
  * Options of `submitMany`: those of `submit.with` for every job of the batch, except `key`
@@ -18,9 +18,10 @@ export const BATCH_CHUNK_JOBS = 1000;
  * Submits one job per argument list of `argLists` into `dir` and returns their ids in the same
  * order. The function is located and the options checked once; every argument list is checked
  * (`ARG_NOT_SERIALIZABLE` names `argLists[i][j]…`). An array (in memory already) has all its
- * specs made before anything is written, so a bad element leaves nothing submitted. A lazy iterable is read and written in
- * chunks of {@link BATCH_CHUNK_JOBS}; a bad element there stops the batch before its chunk is
- * written, and the error's `jobIds` are the jobs of the chunks before it, which were submitted.
+ * specs made before anything is written, so a bad element leaves nothing submitted. A lazy
+ * iterable is read and written in chunks of {@link BATCH_CHUNK_JOBS}; a bad element there stops
+ * the batch before its chunk is written, and the error's `jobIds` are the jobs of the chunks
+ * before it, which were submitted.
  * A failing file system stops it the same way, after the last job that was queued whole.
  * Agents are told once per chunk; the event loop turns between chunks.
  */
@@ -45,27 +46,31 @@ export async function submitMany(
     await nextTurn();
   };
   try {
-    if (Array.isArray(argLists)) {
-      const specs = argLists.map((args: unknown, index) => buildJobSpec(template, argumentList(args, index), `argLists[${index}]`));
-      for (let start = 0; start < specs.length; start += BATCH_CHUNK_JOBS) await write(specs.slice(start, start + BATCH_CHUNK_JOBS));
-    } else {
-      let chunk: JobSpec[] = [];
-      let index = 0;
-      for (const args of argLists) {
-        chunk.push(buildJobSpec(template, argumentList(args, index), `argLists[${index}]`));
-        index++;
-        if (chunk.length === BATCH_CHUNK_JOBS) {
-          await write(chunk);
-          chunk = [];
-        }
+    // An array is in memory already: all its specs are made (and so checked) before any is written.
+    const specs = Array.isArray(argLists) ? [...specsOf(template, argLists)] : specsOf(template, argLists);
+    let chunk: JobSpec[] = [];
+    for (const spec of specs) {
+      chunk.push(spec);
+      if (chunk.length === BATCH_CHUNK_JOBS) {
+        await write(chunk);
+        chunk = [];
       }
-      if (chunk.length > 0) await write(chunk);
     }
+    if (chunk.length > 0) await write(chunk);
   } catch (error) {
     if (jobIds.length > 0) announceSubmitted(dir);
     throw partlySubmitted(error, jobIds);
   }
   return jobIds;
+}
+
+/** The spec of each argument list, made as it is read. */
+function* specsOf(template: JobTemplate, argLists: Iterable<readonly unknown[]>): Generator<JobSpec> {
+  let index = 0;
+  for (const args of argLists) {
+    yield buildJobSpec(template, argumentList(args, index), `argLists[${index}]`);
+    index++;
+  }
 }
 
 function argumentList(args: unknown, index: number): readonly unknown[] {
