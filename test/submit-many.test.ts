@@ -33,7 +33,8 @@ describe("submitMany", () => {
     assert.ok(ids.every(isJobId));
     const key = loadDirectoryKey(malocher.dir, { create: false });
     const spec = decodeJobSpec(readFileSync(directoryLayout.specFile(malocher.dir, ids[1234]!)), ids[1234]!, key);
-    assert.deepEqual([spec.jobId, spec.fn.export], [ids[1234], "square"]);
+    assert.deepEqual([spec.jobId, spec.kind === "command" ? "a command" : spec.fn.export], [ids[1234], "square"]);
+    assert.deepEqual([...ids].sort(), ids, "ids made by one process sort in submission order");
     assert.equal((await malocher.status()).counts.queued, 1500);
 
     const results = await collect(

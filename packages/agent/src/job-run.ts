@@ -64,7 +64,7 @@ export class JobRun {
   /** The slots this run holds: the one of its claim, plus what the job asked for beyond it. */
   slotsHeld = 1;
   /** The spec's `name` and `tags`, copied into the result once the spec was read. */
-  private labels: { name?: string; tags?: string[] } = {};
+  private nameAndTags: { name?: string; tags?: string[] } = {};
 
   constructor(
     private readonly context: JobRunContext,
@@ -108,8 +108,8 @@ export class JobRun {
       if (grown === undefined) return { kind: "deferred" };
       if (await grown) this.slotsHeld += extra;
     }
-    if (spec.name !== undefined) this.labels.name = spec.name;
-    if (spec.tags !== undefined) this.labels.tags = spec.tags;
+    if (spec.name !== undefined) this.nameAndTags.name = spec.name;
+    if (spec.tags !== undefined) this.nameAndTags.tags = spec.tags;
     if (await exists(directoryLayout.cancelFile(dir, jobId))) this.killReason ??= "cancelled";
     // From here on a kill hits the worker; one that came before is handled here.
     this.worker = worker;
@@ -242,7 +242,7 @@ export class JobRun {
       user: USER,
       finishedAt: Date.now(),
       ...(codeChanged ? { codeChanged } : {}),
-      ...this.labels,
+      ...this.nameAndTags,
     };
     const result: StoredResult = { ...meta, ...ending };
     try {

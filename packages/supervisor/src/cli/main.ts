@@ -16,7 +16,7 @@ import { logsCommand } from "./logs-command.js";
 import { submitSubcommand, COMMAND_EXAMPLE } from "./submit-subcommand.js";
 import { commandLines } from "./command-lines.js";
 import { reportUsageErrorsWithCode, usageExitCode } from "./usage-errors.js";
-import { countsText, labelsText } from "./job-text.js";
+import { countsText, nameAndTagsText } from "./job-text.js";
 
 const program = new Command("malocher")
   .description("Run functions as jobs on SSH machines that share a file system.")
@@ -179,8 +179,8 @@ program
     for await (const [jobId, result] of new Malocher({ dir: options.dir }).results({ loadClasses: false })) {
       if (options.failed && result.ok) continue;
       if (options.json) process.stdout.write(jsonLine(result));
-      else if (result.ok) process.stdout.write(`${jobId}${labelsText(result)} ok ${result.host} ${jsonLine(result.value)}`);
-      else process.stdout.write(`${jobId}${labelsText(result)} FAILED ${result.host} [${result.error.code ?? result.error.name}] ${result.error.message}\n`);
+      else if (result.ok) process.stdout.write(`${jobId}${nameAndTagsText(result)} ok ${result.host} ${jsonLine(result.value)}`);
+      else process.stdout.write(`${jobId}${nameAndTagsText(result)} FAILED ${result.host} [${result.error.code ?? result.error.name}] ${result.error.message}\n`);
     }
   });
 

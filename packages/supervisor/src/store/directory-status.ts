@@ -3,7 +3,7 @@ import { directoryLayout, type JobState } from "@malocher/protocol";
 import { listCancelledIds, listClaims, listJobIds, listQueuedIds } from "./job-listing.js";
 import { readStoredResult } from "./read-result.js";
 import { decideJobState } from "./read-job-state.js";
-import { readJobLabels } from "./read-job-labels.js";
+import { readJobNameAndTags } from "./read-job-name-and-tags.js";
 
 /** Job counts of a directory, overall and per node. */
 export interface DirectoryStatus {
@@ -52,7 +52,7 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
       continue;
     }
     status.counts[state]++;
-    const tags = result === undefined ? (await readJobLabels(dir, jobId)).tags : result.tags;
+    const tags = result === undefined ? (await readJobNameAndTags(dir, jobId)).tags : result.tags;
     for (const tag of tags ?? []) (status.tags[tag] ??= { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 })[state]++;
     if (state === "succeeded" || state === "failed") node(result?.host ?? "-")[state]++;
     else if (state === "running" && agentId !== undefined) node(await hostOfAgent(dir, agentId, hosts)).running++;

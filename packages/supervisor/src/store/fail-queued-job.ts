@@ -1,7 +1,7 @@
 import { readFile, rename, unlink } from "node:fs/promises";
 import { directoryLayout, type JobError, type StoredResult } from "@malocher/protocol";
 import { parseAttempt, publishResult, tmpPath } from "@malocher/agent";
-import { readJobLabels } from "./read-job-labels.js";
+import { readJobNameAndTags } from "./read-job-name-and-tags.js";
 
 /**
  * Takes a queued job out of the queue and publishes `error` as its result, in place of an agent
@@ -19,7 +19,7 @@ export async function failQueuedJob(dir: string, jobId: string, error: JobError)
   const attempt = parseAttempt(await readFile(taken, "utf8").catch(() => ""));
   const result: StoredResult = {
     jobId,
-    ...(await readJobLabels(dir, jobId)),
+    ...(await readJobNameAndTags(dir, jobId)),
     host: "-",
     attempts: attempt - 1,
     durationMs: 0,

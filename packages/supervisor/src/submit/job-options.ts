@@ -31,8 +31,8 @@ export interface JobOptions extends JobRunOptions, JobPlacement {
   tags?: string[];
 }
 
-/** The labels of a job as stored in its spec and copied into its result. */
-export interface JobLabels {
+/** A job's name and tags as stored in its spec and copied into its result. */
+export interface JobNameAndTags {
   name?: string;
   tags?: string[];
 }
@@ -43,7 +43,7 @@ export interface ResolvedJobOptions {
   env: Record<string, string>;
   secrets: Record<string, SecretValue>;
   key: string | undefined;
-  labels: JobLabels;
+  nameAndTags: JobNameAndTags;
   run: JobRunOptions & JobPlacement;
 }
 
@@ -75,7 +75,7 @@ export function resolveJobOptions(options: JobOptions): ResolvedJobOptions {
     env,
     secrets,
     key: options.key,
-    labels: checkLabels(options),
+    nameAndTags: checkNameAndTags(options),
     run: { ...checkRunOptions(options, "submit.with"), ...checkPlacement(options) },
   };
 }
@@ -96,24 +96,24 @@ function checkPlacement(options: JobPlacement): JobPlacement {
   return placement;
 }
 
-const MAX_LABEL_LENGTH = 200;
+const MAX_NAME_LENGTH = 200;
 
-function checkLabels(options: JobOptions): JobLabels {
-  const labels: JobLabels = {};
-  const label = (value: unknown) => typeof value === "string" && value !== "" && value.length <= MAX_LABEL_LENGTH;
+function checkNameAndTags(options: JobOptions): JobNameAndTags {
+  const checked: JobNameAndTags = {};
+  const valid = (value: unknown) => typeof value === "string" && value !== "" && value.length <= MAX_NAME_LENGTH;
   if (options.name !== undefined) {
-    if (!label(options.name)) {
-      throw new MalocherError("INVALID_OPTIONS", `submit.with({ name }) needs a string of 1 to ${MAX_LABEL_LENGTH} characters.`);
+    if (!valid(options.name)) {
+      throw new MalocherError("INVALID_OPTIONS", `submit.with({ name }) needs a string of 1 to ${MAX_NAME_LENGTH} characters.`);
     }
-    labels.name = options.name;
+    checked.name = options.name;
   }
   if (options.tags !== undefined) {
-    if (!Array.isArray(options.tags) || !options.tags.every(label)) {
-      throw new MalocherError("INVALID_OPTIONS", `submit.with({ tags }) needs an array of strings of 1 to ${MAX_LABEL_LENGTH} characters, e.g. ["sweep-3"].`);
+    if (!Array.isArray(options.tags) || !options.tags.every(valid)) {
+      throw new MalocherError("INVALID_OPTIONS", `submit.with({ tags }) needs an array of strings of 1 to ${MAX_NAME_LENGTH} characters, e.g. ["sweep-3"].`);
     }
-    labels.tags = [...options.tags];
+    checked.tags = [...options.tags];
   }
-  return labels;
+  return checked;
 }
 
 /** Checks `timeoutMs`, `retries` and `retryOnError`, keeping only those given. */

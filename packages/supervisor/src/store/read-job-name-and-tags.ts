@@ -1,13 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { decodeJobSpec, directoryLayout } from "@malocher/protocol";
 import { loadDirectoryKey } from "@malocher/agent";
-import type { JobLabels } from "../submit/job-options.js";
+import type { JobNameAndTags } from "../submit/job-options.js";
 
 /**
  * A job's `name` and `tags` from its spec (a result carries them too, once there is one).
  * A spec that cannot be read or verified has none.
  */
-export async function readJobLabels(dir: string, jobId: string): Promise<JobLabels> {
+export async function readJobNameAndTags(dir: string, jobId: string): Promise<JobNameAndTags> {
   try {
     const spec = decodeJobSpec(await readFile(directoryLayout.specFile(dir, jobId)), jobId, loadDirectoryKey(dir, { create: false }));
     return { ...(spec.name === undefined ? {} : { name: spec.name }), ...(spec.tags === undefined ? {} : { tags: spec.tags }) };
