@@ -237,8 +237,9 @@ export class Malocher {
   }
 
   /**
-   * Queues one job per argument list, writing them in chunks (much faster than one `submit` per
-   * job); resolves with their ids in the same order. A bad argument list is refused with the
+   * Queues one job per argument list, writing them in chunks (faster than one `submit` per job:
+   * the function is located once, markers are linked, agents told once per chunk); resolves with
+   * their ids in the same order. A bad argument list is refused with the
    * error `submit` gives, naming `argLists[i]…`; see {@link submitMany} for what was submitted then.
    *
    * @example
