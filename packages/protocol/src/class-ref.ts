@@ -68,12 +68,13 @@ export interface MalocherEncodable {
   toMalocher(): unknown;
 }
 
+const BUILTIN_BY_PROTOTYPE: ReadonlyMap<object, BuiltinClassName> = new Map(
+  Object.entries(BUILTIN_CLASSES).map(([name, Class]) => [Class.prototype as object, name as BuiltinClassName]),
+);
+
 /** The built-in class whose prototype this is, if any. */
 export function builtinClassOf(proto: object | null): BuiltinClassName | undefined {
-  for (const [name, Class] of Object.entries(BUILTIN_CLASSES)) {
-    if (Class.prototype === proto) return name as BuiltinClassName;
-  }
-  return undefined;
+  return proto === null ? undefined : BUILTIN_BY_PROTOTYPE.get(proto);
 }
 
 /** Own properties of errors that are sent although they are not enumerable. */
