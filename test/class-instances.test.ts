@@ -7,26 +7,19 @@ import { strict as assert } from "node:assert";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { inspect } from "node:util";
 import { Socket } from "node:net";
 import { MalocherError, unloadedClassOf, type JobResult } from "malocher";
-import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { DataError, Layer, Model, Seeded, Vault, failWith, inspectAndTrain, makeHidden, returnsHidden, returnsVault } from "./fixtures/classes/model.js";
 import { describeRun, lastJsonLine, runCli, runNode, tsx } from "./fixtures/jobs/support.js";
 import { collect } from "./support/results.js";
-import { harnessSshOptions } from "./support/ssh.js";
+import { harnessSshOptions, useSshNodes } from "./support/ssh.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 
 const TIMEOUT = { timeout: 60_000 };
 
-let cluster: SshNodes;
-before(async () => {
-  cluster = await startSshNodes(2);
-});
-after(async () => {
-  await cluster?.close();
-});
+const sshd = useSshNodes(2);
 
 function value(result: JobResult | undefined): unknown {
   assert.ok(result !== undefined, "no result");
@@ -55,7 +48,7 @@ describe("over SSH", () => {
     const malocher = freshMalocher(t, "classes");
     const layer = new Layer(2);
     const jobId = malocher.submit(inspectAndTrain, new Model([2, 3]), { a: layer, b: layer }, new Seeded(7));
-    const results = await collect(malocher.processAll(harnessSshOptions(cluster)));
+    const results = await collect(malocher.processAll(harnessSshOptions(sshd.cluster)));
     const back = value(results.get(jobId)) as { report: Record<string, unknown>; model: Model; seeded: Seeded };
     assert.deepEqual(back.report, {
       isModel: true,
@@ -98,7 +91,7 @@ describe("over SSH", () => {
     };
     const malocher = freshMalocher(t, "classes-package-dir");
     const jobId = malocher.submit(scale, new Vector(3, 4), 2);
-    const results = await collect(malocher.processAll(harnessSshOptions(cluster)));
+    const results = await collect(malocher.processAll(harnessSshOptions(sshd.cluster)));
     const scaled = value(results.get(jobId)) as InstanceType<typeof Vector>;
     assert.ok(scaled instanceof Vector, inspect(scaled));
     assert.equal(scaled.length(), 10);
@@ -107,7 +100,7 @@ describe("over SSH", () => {
   test("errors thrown by jobs keep their class, fields and cause chain, and still have name, message, stack and code", TIMEOUT, async (t) => {
     const malocher = freshMalocher(t, "classes-errors");
     const jobId = malocher.submit(failWith, [4, 5]);
-    const results = await collect(malocher.processAll(harnessSshOptions(cluster)));
+    const results = await collect(malocher.processAll(harnessSshOptions(sshd.cluster)));
     const thrown = error(results.get(jobId));
     assert.ok(thrown instanceof DataError, inspect(thrown));
     assert.equal(thrown.name, "DataError");
@@ -127,7 +120,7 @@ describe("over SSH", () => {
     const malocher = freshMalocher(t, "classes-bad-results");
     const hidden = malocher.submit(returnsHidden);
     const vault = malocher.submit(returnsVault);
-    const results = await collect(malocher.processAll(harnessSshOptions(cluster)));
+    const results = await collect(malocher.processAll(harnessSshOptions(sshd.cluster)));
     const hiddenError = error(results.get(hidden));
     assert.equal(hiddenError.code, "RESULT_NOT_SERIALIZABLE");
     assert.match(hiddenError.message, /result\.hidden is an instance of class Hidden.*does not export it/);
@@ -142,7 +135,7 @@ describe("over SSH", () => {
     const { Malocher } = await import("malocher");
     const malocher = new Malocher({ dir });
     const jobId = malocher.submit(inspectAndTrain, new Model([1]), { a: new Layer(1), b: new Layer(1) }, new Seeded(1));
-    await collect(malocher.processAll(harnessSshOptions(cluster)));
+    await collect(malocher.processAll(harnessSshOptions(sshd.cluster)));
     const run = await runCli(["results", "--dir", dir, "--json"]);
     assert.equal(run.code, 0, describeRun(run));
     const line = lastJsonLine<{ jobId: string; value: { model: { $class: string; trainedOn: string; layers: { $class: string }[] } } }>(run);

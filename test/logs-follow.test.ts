@@ -5,7 +5,7 @@ import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, afterEach, before, test } from "node:test";
+import { afterEach, test } from "node:test";
 import { directoryLayout } from "@malocher/protocol";
 import { Malocher } from "malocher";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
@@ -14,19 +14,13 @@ import { chatty, chattyDyingOnce, tickUntilGateOpens } from "./fixtures/jobs/cli
 import { cliMain, describeRun, runCli } from "./fixtures/jobs/support.js";
 import { record, stopActiveRuns } from "./support/recording.js";
 import { collect } from "./support/results.js";
-import { harnessSshOptions } from "./support/ssh.js";
+import { harnessSshOptions, useSshNodes } from "./support/ssh.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 import { waitUntil, within } from "./support/wait.js";
 
 const TIMEOUT = { timeout: 60_000 };
 
-let cluster: SshNodes;
-before(async () => {
-  cluster = await startSshNodes(2);
-});
-after(async () => {
-  await cluster?.close();
-});
+const sshd = useSshNodes(2);
 afterEach(stopActiveRuns);
 
 /** `malocher logs -f` in the background: its output so far, and its exit. */
@@ -46,7 +40,7 @@ for (const fail of [false, true]) {
     const gate = join(malocher.dir, "gate");
     const jobId = malocher.submit(tickUntilGateOpens, gate, fail);
     const follower = follow(malocher.dir, jobId); // started while the job is still queued
-    const run = record(malocher, harnessSshOptions(cluster));
+    const run = record(malocher, harnessSshOptions(sshd.cluster));
     await waitUntil(() => /^tick 3$/m.test(follower.stdout()), 30_000, "the follower to show the 4th tick");
     assert.equal(await malocher.state(jobId), "running", "the output arrived while the job ran");
     assert.equal(follower.stderr(), "waiting\n");
@@ -66,7 +60,7 @@ for (const fail of [false, true]) {
 test("logs -f of a finished job prints its logs and exits; of an unknown job exits 2 with JOB_NOT_FOUND", TIMEOUT, async (t) => {
   const malocher = freshMalocher(t, "follow");
   const jobId = malocher.submit(printTag, "t");
-  await collect(malocher.processAll(harnessSshOptions(cluster)));
+  await collect(malocher.processAll(harnessSshOptions(sshd.cluster)));
   const done = await runCli(["logs", "-f", jobId, "--dir", malocher.dir]);
   assert.equal(done.code, 0, describeRun(done));
   assert.deepEqual([done.stdout, done.stderr], ["out t\n", "err t\n"]);
@@ -120,7 +114,7 @@ async function followCutLog(malocher: Malocher, nodes: SshNodes): Promise<void> 
 
 test("maxLogBytes keeps each attempt's tail after a cut note; logs and logs -f show it; small logs are untouched", TIMEOUT, async (t) => {
   const malocher = freshMalocher(t, "maxlog");
-  await followCutLog(malocher, cluster);
+  await followCutLog(malocher, sshd.cluster);
   const cli = await runCli(["run", "--max-log-bytes", "lots", "--dir", malocher.dir]);
   assert.equal(cli.code, 2, describeRun(cli));
   assert.match(cli.stderr, /\[INVALID_OPTIONS\] --max-log-bytes takes a size in bytes like 65536, 512k or 1M/);
@@ -141,7 +135,7 @@ test("maxLogBytes applies to each attempt: a retried job's log keeps each attemp
   const malocher = freshMalocher(t, "maxlog");
   const cap = 16 * 1024;
   const jobId = malocher.submit(chattyDyingOnce, 256 * 1024, join(malocher.dir, "first-attempt"));
-  const results = await collect(malocher.processAll({ ...harnessSshOptions(cluster), maxLogBytes: cap }));
+  const results = await collect(malocher.processAll({ ...harnessSshOptions(sshd.cluster), maxLogBytes: cap }));
   const result = results.get(jobId);
   assert.ok(result?.ok && result.attempts === 2, `the job succeeded on its second attempt: ${JSON.stringify(result)}`);
   const log = (await malocher.logs(jobId)).stdout;

@@ -5,22 +5,15 @@
 import { strict as assert } from "node:assert";
 import { rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { MalocherError, type JobResult } from "malocher";
-import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { occupy } from "./fixtures/placement/jobs.js";
 import { describeRun, runCli } from "./fixtures/jobs/support.js";
 import { collect } from "./support/results.js";
-import { harnessSshOptions } from "./support/ssh.js";
+import { harnessSshOptions, useSshNodes } from "./support/ssh.js";
 import { freshMalocher } from "./support/temp.js";
 
-let cluster: SshNodes;
-before(async () => {
-  cluster = await startSshNodes(3);
-});
-after(async () => {
-  await cluster?.close();
-});
+const sshd = useSshNodes(3);
 
 type Span = { start: number; end: number };
 
@@ -45,14 +38,14 @@ function peakSlots(runs: Array<Span & { host: string; slots: number }>, host: st
 }
 
 test("labelled jobs run only on nodes with the label, multi-slot jobs only where they fit, never above a node's slots", { timeout: 90_000 }, async (t) => {
-  const [gpu, small, big] = cluster.nodes.map((node) => node.machine) as [string, string, string];
+  const [gpu, small, big] = sshd.cluster.nodes.map((node) => node.machine) as [string, string, string];
   const malocher = freshMalocher(t, "placement");
   const submitted: Array<{ jobId: string; slots: number; on?: string }> = [];
   for (let i = 0; i < 6; i++) submitted.push({ jobId: malocher.submit.with({ on: "gpu" })(occupy, 300), slots: 1, on: "gpu" });
   for (let i = 0; i < 4; i++) submitted.push({ jobId: malocher.submit.with({ slots: 3 })(occupy, 300), slots: 3 });
   for (let i = 0; i < 10; i++) submitted.push({ jobId: malocher.submit(occupy, 200), slots: 1 });
   const results = await collect(
-    malocher.processAll({ ...harnessSshOptions(cluster), sshMachines: [`2/${gpu} gpu`, `1/${small}`, `4/${big} fast`] }),
+    malocher.processAll({ ...harnessSshOptions(sshd.cluster), sshMachines: [`2/${gpu} gpu`, `1/${small}`, `4/${big} fast`] }),
   );
   const runs = submitted.map(({ jobId, slots, on }) => ({ ...span(results.get(jobId)), slots, on }));
   for (const run of runs.filter((r) => r.on === "gpu")) assert.equal(run.host, gpu, "a gpu job ran on the gpu node");
@@ -63,13 +56,13 @@ test("labelled jobs run only on nodes with the label, multi-slot jobs only where
 });
 
 test("a job no node can take fails at once with NO_NODE_FITS saying what each node lacks; the others complete", { timeout: 90_000 }, async (t) => {
-  const [gpu, small] = cluster.nodes.map((node) => node.machine) as [string, string];
+  const [gpu, small] = sshd.cluster.nodes.map((node) => node.machine) as [string, string];
   const malocher = freshMalocher(t, "placement-nofit");
   const tpu = malocher.submit.with({ on: "tpu" })(occupy, 10);
   const huge = malocher.submit.with({ slots: 8 })(occupy, 10);
   const fine = Array.from({ length: 4 }, () => malocher.submit(occupy, 50));
   const started = Date.now();
-  const results = await collect(malocher.processAll({ ...harnessSshOptions(cluster), sshMachines: [`2/${gpu} gpu`, `1/${small}`] }));
+  const results = await collect(malocher.processAll({ ...harnessSshOptions(sshd.cluster), sshMachines: [`2/${gpu} gpu`, `1/${small}`] }));
   for (const jobId of fine) span(results.get(jobId));
   const tpuResult = results.get(tpu);
   assert.ok(tpuResult !== undefined && !tpuResult.ok);
@@ -95,7 +88,7 @@ test("submit refuses a label that is not one and a slot count below 1", (t) => {
 });
 
 test("the CLI: a hosts file gives machines slots and labels, and `submit --on --slots` places command jobs", { timeout: 90_000 }, async (t) => {
-  const [gpu, small] = cluster.nodes.map((node) => node.machine) as [string, string];
+  const [gpu, small] = sshd.cluster.nodes.map((node) => node.machine) as [string, string];
   const malocher = freshMalocher(t, "placement-cli");
   const hostsFile = join(malocher.dir, "..", `${basename(malocher.dir)}-hosts.txt`);
   writeFileSync(hostsFile, `# slots/machine labels\n2/${gpu} gpu\n1/${small}\n`);
@@ -103,7 +96,7 @@ test("the CLI: a hosts file gives machines slots and labels, and `submit --on --
   const submitted = await runCli(["submit", "--dir", malocher.dir, "--json", "--on", "gpu", "--slots", "2", "--", "echo", ":::", "a", "b", "c"]);
   assert.equal(submitted.code, 0, describeRun(submitted));
   const ran = await runCli(
-    ["run", "--hosts", hostsFile, "--identity", cluster.privateKey, "--known-hosts", cluster.knownHosts, "--dir", malocher.dir, "--json"],
+    ["run", "--hosts", hostsFile, "--identity", sshd.cluster.privateKey, "--known-hosts", sshd.cluster.knownHosts, "--dir", malocher.dir, "--json"],
     { timeoutMs: 60_000 },
   );
   assert.equal(ran.code, 0, describeRun(ran));

@@ -5,33 +5,26 @@
 import { strict as assert } from "node:assert";
 import { existsSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, afterEach, before, test } from "node:test";
+import { afterEach, test } from "node:test";
 import { Malocher, retryFailed } from "malocher";
 import { SHARDED_DIRS, SHARDS, directoryLayout } from "@malocher/protocol";
-import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { printTag, square, train } from "./fixtures/jobs/jobs.js";
 import { failUntilGateOpens, tickUntilGateOpens } from "./fixtures/jobs/cli-jobs.js";
 import { describeRun, runCli } from "./fixtures/jobs/support.js";
 import { record, stopActiveRuns } from "./support/recording.js";
 import { collect } from "./support/results.js";
-import { harnessSshOptions } from "./support/ssh.js";
+import { harnessSshOptions, useSshNodes } from "./support/ssh.js";
 import { freshMalocher } from "./support/temp.js";
 import { waitUntil, within } from "./support/wait.js";
 
 const TIMEOUT = { timeout: 60_000 };
 
-let cluster: SshNodes;
-before(async () => {
-  cluster = await startSshNodes(2);
-});
-after(async () => {
-  await cluster?.close();
-});
+const sshd = useSshNodes(2);
 afterEach(stopActiveRuns);
 
 function cliRun(dir: string): ReturnType<typeof runCli> {
-  const machines = cluster.nodes.map((node) => node.machine).join(",");
-  return runCli(["run", "--hosts", machines, "--identity", cluster.privateKey, "--known-hosts", cluster.knownHosts, "--dir", dir], { timeoutMs: 30_000 });
+  const machines = sshd.cluster.nodes.map((node) => node.machine).join(",");
+  return runCli(["run", "--hosts", machines, "--identity", sshd.cluster.privateKey, "--known-hosts", sshd.cluster.knownHosts, "--dir", dir], { timeoutMs: 30_000 });
 }
 
 /** The names in `retried/` of the job's shard that belong to `jobId`. */
@@ -98,23 +91,23 @@ test("the library's retry and retryFailed; a retry interrupted after setting the
   const malocher = freshMalocher(t, "retry");
   const bad = malocher.submit(train, 13);
   const good = malocher.submit(train, 12);
-  await collect(malocher.processAll(harnessSshOptions(cluster)));
+  await collect(malocher.processAll(harnessSshOptions(sshd.cluster)));
   assert.deepEqual(await malocher.retry([good, bad]), { [good]: "notFailed", [bad]: "requeued" });
   assert.equal(await malocher.state(bad), "queued");
-  await collect(malocher.processAll(harnessSshOptions(cluster)));
+  await collect(malocher.processAll(harnessSshOptions(sshd.cluster)));
   assert.equal(await malocher.state(bad), "failed", "train(13) fails every time");
   // A cancel request that came while the job was failing by itself does not cancel the rerun.
   writeFileSync(directoryLayout.cancelFile(malocher.dir, bad), "");
   assert.deepEqual(await retryFailed({ dir: malocher.dir }), [bad]);
   assert.equal(setAside(malocher.dir, bad).length, 2, "both failed results are kept");
-  const third = await collect(malocher.processAll(harnessSshOptions(cluster)));
+  const third = await collect(malocher.processAll(harnessSshOptions(sshd.cluster)));
   const rerun = third.get(bad);
   assert.equal(rerun?.ok === false ? rerun.error.code : rerun, "JOB_THREW", "the rerun ran");
 
   // What a retry that died between its two steps leaves: the result set aside, no queue marker.
   renameSync(directoryLayout.resultFile(malocher.dir, bad), directoryLayout.retriedResultFile(malocher.dir, bad, Date.now()));
   assert.equal(await malocher.state(bad), undefined, "the job is nowhere");
-  const recovered = await within(collect(malocher.processAll({ ...harnessSshOptions(cluster), leaseTimeoutMs: 1000 })), 30_000, "the rerun");
+  const recovered = await within(collect(malocher.processAll({ ...harnessSshOptions(sshd.cluster), leaseTimeoutMs: 1000 })), 30_000, "the rerun");
   assert.equal(recovered.get(bad)?.ok, false, "the job ran again");
   assert.equal(setAside(malocher.dir, bad).length, 3, "no failure record was lost");
 });
@@ -125,14 +118,14 @@ test("clean removes finished jobs' files (by state and age), never a queued or r
   const printed = malocher.submit(printTag, "p");
   const failed = malocher.submit(train, 13);
   const keyed = malocher.submit.with({ key: "the-keyed-job" })(square, 3);
-  await collect(malocher.processAll(harnessSshOptions(cluster)));
+  await collect(malocher.processAll(harnessSshOptions(sshd.cluster)));
   await malocher.retry(failed);
-  await collect(malocher.processAll(harnessSshOptions(cluster)));
+  await collect(malocher.processAll(harnessSshOptions(sshd.cluster)));
   assert.equal(setAside(malocher.dir, failed).length, 1);
 
   const running = malocher.submit(tickUntilGateOpens, gate, false);
   const queued = malocher.submit(square, 4);
-  const run = record(malocher, { ...harnessSshOptions(cluster), jobs: [running] });
+  const run = record(malocher, { ...harnessSshOptions(sshd.cluster), jobs: [running] });
   await waitUntil(async () => (await malocher.state(running)) === "running", 30_000, "the gated job to run");
 
   const tooYoung = await runCli(["clean", "--older-than", "1h", "--dir", malocher.dir]);

@@ -3,25 +3,18 @@
 // generator written in chunks, and the shared marker file of a chunk never changing a neighbour.
 import { strict as assert } from "node:assert";
 import { mkdirSync, readFileSync, statSync } from "node:fs";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { claimJob, loadDirectoryKey, requeueClaim } from "@malocher/agent";
 import { decodeJobSpec, directoryLayout, isJobId } from "@malocher/protocol";
-import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { echo, square } from "./fixtures/jobs/jobs.js";
 import { malocherRejection } from "./support/errors.js";
 import { collect } from "./support/results.js";
-import { harnessSshOptions } from "./support/ssh.js";
+import { harnessSshOptions, useSshNodes } from "./support/ssh.js";
 import { freshMalocher } from "./support/temp.js";
 
 const TIMEOUT = { timeout: 60_000 };
 
-let cluster: SshNodes;
-before(async () => {
-  cluster = await startSshNodes(2);
-});
-after(async () => {
-  await cluster?.close();
-});
+const sshd = useSshNodes(2);
 
 describe("submitMany", () => {
   test("returns one id per argument list in order; each job runs on the nodes with its own arguments and result", TIMEOUT, async (t) => {
@@ -38,7 +31,7 @@ describe("submitMany", () => {
     assert.equal((await malocher.status()).counts.queued, 1500);
 
     const results = await collect(
-      malocher.processAll(harnessSshOptions(cluster)),
+      malocher.processAll(harnessSshOptions(sshd.cluster)),
     );
     assert.equal(results.size, ids.length);
     const values = ids.map((id) => {
@@ -46,7 +39,7 @@ describe("submitMany", () => {
       return result?.ok ? result.value : `no value: ${JSON.stringify(result)}`;
     });
     assert.deepEqual(values, argLists.map(([x]) => x * x), "the i-th id is the job of argLists[i]");
-    assert.deepEqual(new Set([...results.values()].map((result) => result.host)), new Set(cluster.nodes.map((node) => node.machine)));
+    assert.deepEqual(new Set([...results.values()].map((result) => result.host)), new Set(sshd.cluster.nodes.map((node) => node.machine)));
   });
 
   test("an argument that cannot be sent is refused by its path, and nothing of the batch is submitted", TIMEOUT, async (t) => {

@@ -2,7 +2,8 @@
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ProcessAllOptions } from "malocher";
-import type { SshNodes } from "../harness/sshd-nodes.js";
+import { after, before } from "node:test";
+import { startSshNodes, type SshNodes } from "../harness/sshd-nodes.js";
 import { removeDir, tempDir } from "./temp.js";
 
 /** The SSH options that reach every harness node: its machines, user, key and known_hosts. */
@@ -29,4 +30,30 @@ export function envWithHarnessHome(t: { after(fn: () => void): void }, cluster: 
   const env: NodeJS.ProcessEnv = { ...base, HOME: home };
   delete env["SSH_AUTH_SOCK"];
   return env;
+}
+
+/**
+ * Starts `count` sshd nodes before the tests of the calling file and stops them after; tests read
+ * them as `sshd.cluster`.
+ *
+ * @example
+ * ```ts
+ * const sshd = useSshNodes(2);
+ * test("…", async () => { malocher.processAll(harnessSshOptions(sshd.cluster)); });
+ * ```
+ */
+export function useSshNodes(count: number): { readonly cluster: SshNodes } {
+  let cluster: SshNodes | undefined;
+  before(async () => {
+    cluster = await startSshNodes(count);
+  });
+  after(async () => {
+    await cluster?.close();
+  });
+  return {
+    get cluster(): SshNodes {
+      if (cluster === undefined) throw new Error("the sshd nodes have not started (use sshd.cluster inside a test)");
+      return cluster;
+    },
+  };
 }
