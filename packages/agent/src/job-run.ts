@@ -126,7 +126,7 @@ export class JobRun {
     let end: WorkerRunEnd;
     try {
       end = await worker.run(
-        { type: "run", jobId, specFile: directoryLayout.specFile(dir, jobId), dir },
+        { type: "run", jobId, specFile: directoryLayout.specFile(dir, jobId), dir, run: { env: this.context.settings.env, ...(this.context.settings.cwd === undefined ? {} : { cwd: this.context.settings.cwd }) } },
         {
           stdout: directoryLayout.stdoutFile(dir, jobId),
           stderr: directoryLayout.stderrFile(dir, jobId),

@@ -46,8 +46,10 @@ export interface JobPlacement {
 /** What every job spec has, whatever it runs. Written once at submit, never changed. */
 export interface JobSpecBase {
   jobId: string;
-  /** The working directory the job runs in. */
+  /** The working directory the job runs in: the one it named, else the submitter's (see `cwdNamed`). */
   cwd: string;
+  /** The job named its cwd (`submit.with({ cwd })`); otherwise a run's `cwd` replaces the submitter's. */
+  cwdNamed?: boolean;
   /** Variables added to the node's own environment. */
   env: Record<string, string>;
   /** Variables whose values are secret: sealed with the directory's key (see `sealSecret`). */
@@ -103,6 +105,7 @@ export function decodeJobSpec(bytes: Uint8Array, expectedJobId: string, key: Uin
       submittedAt: numberField(record, "submittedAt"),
       options: readRunOptions(record["options"]),
     };
+    if (record["cwdNamed"] !== undefined) base.cwdNamed = booleanField(record, "cwdNamed");
     if (record["name"] !== undefined) base.name = stringField(record, "name");
     if (record["tags"] !== undefined) base.tags = stringArrayField(record, "tags");
     const spec = readKindFields(record, base);

@@ -1,7 +1,7 @@
 import { MalocherError } from "./malocher-error.js";
 import type { AgentMessage, SupervisorMessage } from "./messages.js";
 import { packRecord, unpackRecord } from "./record-codec.js";
-import { booleanField, numberField, recordField, stringArrayField, stringField } from "./record-fields.js";
+import { booleanField, numberField, recordField, stringArrayField, stringField, stringMapField } from "./record-fields.js";
 
 /** Encodes a message of either direction. */
 export function encodeMessage(message: AgentMessage | SupervisorMessage): Uint8Array {
@@ -62,6 +62,8 @@ export function decodeSupervisorMessage(bytes: Uint8Array): SupervisorMessage {
             maxJobsPerWorker: numberField(settings, "maxJobsPerWorker"),
             maxWorkerMemoryMb: numberField(settings, "maxWorkerMemoryMb"),
             maxLogBytes: numberField(settings, "maxLogBytes"),
+            env: stringMapField(settings, "env"),
+            ...(settings["cwd"] === undefined ? {} : { cwd: stringField(settings, "cwd") }),
           },
         };
       }

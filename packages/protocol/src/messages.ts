@@ -82,6 +82,10 @@ export interface RunSettings {
   maxWorkerMemoryMb: number;
   /** Each attempt's log keeps at most this many bytes per stream (the tail, after a cut note). */
   maxLogBytes: number;
+  /** Variables every job of the run gets; a job's own `env` entries win over these. */
+  env: Record<string, string>;
+  /** The working directory of the run's jobs that did not name their own (`submit.with({ cwd })`). */
+  cwd?: string;
 }
 
 /** Supervisor → agent: the answer to a compatible `hello`. */

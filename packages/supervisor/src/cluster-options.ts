@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { MalocherError, type JobRunOptions } from "@malocher/protocol";
 import type { ClusterSettings } from "./cluster/cluster.js";
 import { resolveNodeTargets, type NodeTarget, type SshOptions } from "./ssh/node-target.js";
@@ -33,6 +34,17 @@ export interface ClusterOptions extends SshOptions, JobRunOptions {
   allowSharedWriters?: boolean;
   /** A lost node is started again (with exponential backoff) this many times in a row before it is set aside. Default 5. */
   maxNodeRestarts?: number;
+  /**
+   * Variables every job of the run gets on its node; a job's own `env` entries win over these.
+   *
+   * @example
+   * ```ts
+   * await processAll({ env: { OMP_NUM_THREADS: "1" }, cwd: "/shared/alice/project" });
+   * ```
+   */
+  env?: Record<string, string>;
+  /** The working directory of the run's jobs that did not name their own `cwd` (relative: to this process's). */
+  cwd?: string;
   /** Where warnings go (default: stderr). */
   onWarning?: (warning: string) => void;
 }
@@ -62,8 +74,31 @@ export function clusterSettings(dir: string, options: ClusterOptions): ClusterSe
       maxJobsPerWorker: positive(options.maxJobsPerWorker, "maxJobsPerWorker") ?? 1000,
       maxWorkerMemoryMb: positive(options.maxWorkerMemoryMb, "maxWorkerMemoryMb") ?? 4096,
       maxLogBytes: positive(options.maxLogBytes, "maxLogBytes") ?? DEFAULT_MAX_LOG_BYTES,
+      env: checkRunEnv(options.env),
+      ...(options.cwd === undefined ? {} : { cwd: checkRunCwd(options.cwd) }),
     },
   };
+}
+
+function checkRunEnv(env: Record<string, string> | undefined): Record<string, string> {
+  if (env === undefined) return {};
+  if (typeof env !== "object" || env === null || Array.isArray(env)) {
+    throw new MalocherError("INVALID_OPTIONS", `processAll({ env }) needs an object of variables, got ${Array.isArray(env) ? "an array" : typeof env}.`);
+  }
+  for (const [name, value] of Object.entries(env)) {
+    if (name === "" || name.includes("=") || name.includes("\0")) {
+      throw new MalocherError("INVALID_OPTIONS", `processAll({ env }) has an invalid variable name ${JSON.stringify(name)}: use a name without "=".`);
+    }
+    if (typeof value !== "string") {
+      throw new MalocherError("INVALID_OPTIONS", `processAll({ env }) needs string values; env.${name} is ${typeof value}. Use String(value).`);
+    }
+  }
+  return { ...env };
+}
+
+function checkRunCwd(cwd: string): string {
+  if (typeof cwd !== "string" || cwd === "") throw new MalocherError("INVALID_OPTIONS", `processAll({ cwd }) needs a directory path, got ${JSON.stringify(cwd)}.`);
+  return resolve(cwd);
 }
 
 function positive(value: number | undefined, name: string): number | undefined {

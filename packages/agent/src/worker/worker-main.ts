@@ -24,6 +24,7 @@ import { loadDirectoryKey } from "../store/directory-key.js";
 import { locateClass } from "../locate/locate-class.js";
 import { importClass } from "../locate/import-class.js";
 import { runCommand } from "./run-command.js";
+import { withRunDefaults } from "./with-run-defaults.js";
 import { endOfJobMarker, type JobOutcome, type RunJobRequest, type WorkerReply } from "./worker-messages.js";
 
 register();
@@ -168,7 +169,7 @@ async function handle(request: RunJobRequest): Promise<void> {
   const { jobId } = request;
   let spec: JobSpec;
   try {
-    spec = decodeJobSpec(await readFile(request.specFile), jobId, loadDirectoryKey(request.dir, { create: false }));
+    spec = withRunDefaults(decodeJobSpec(await readFile(request.specFile), jobId, loadDirectoryKey(request.dir, { create: false })), request.run);
   } catch (error) {
     const code = error instanceof MalocherError ? error.code : "JOB_SPEC_CORRUPT";
     finishJob(jobId, failure(code, error, `Cannot read the spec of job ${jobId}: ${(error as Error).message}`), false);

@@ -1,4 +1,4 @@
-import type { StoredFailure } from "@malocher/protocol";
+import type { RunSettings, StoredFailure } from "@malocher/protocol";
 
 /** Agent → worker (over the IPC channel). */
 export interface RunJobRequest {
@@ -8,6 +8,8 @@ export interface RunJobRequest {
   specFile: string;
   /** The shared directory, whose key file the worker reads to verify the spec. */
   dir: string;
+  /** The run's env and cwd, for what the job did not set itself (see `withRunDefaults`). */
+  run: Pick<RunSettings, "env" | "cwd">;
 }
 
 /** Worker → agent: the worker has loaded its runtime and takes jobs. */

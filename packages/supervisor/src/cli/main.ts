@@ -9,7 +9,7 @@ import { readHosts } from "./read-hosts.js";
 import { RunProgress } from "./run-progress.js";
 import { jsonLine } from "./json-line.js";
 import { dirOption, jsonOption, sharedWritersOption } from "./cli-options.js";
-import { byteSize, integer } from "./option-parsers.js";
+import { byteSize, envAssignment, integer } from "./option-parsers.js";
 import { retryCommand } from "./retry-command.js";
 import { cleanCommand } from "./clean-command.js";
 import { logsCommand } from "./logs-command.js";
@@ -44,6 +44,8 @@ program
   .option("--retry-on-error", "also retry jobs that throw or exit")
   .option("--keep-alive", "keep serving jobs submitted later, until interrupted")
   .option("--max-log-bytes <size>", "keep at most this much of each attempt's stdout and stderr, the tail (default 1M)", byteSize("--max-log-bytes"))
+  .option("--env <NAME=value>", "a variable for every job of the run (repeatable); a job's own env wins", envAssignment("--env"))
+  .option("--cwd <dir>", "working directory of the run's jobs that did not name their own")
   .option("--quiet", "print nothing but failures")
   .addOption(sharedWritersOption())
   .addOption(dirOption())
@@ -52,6 +54,7 @@ program
   .addHelpText(
     "after",
     "\nExamples:\n  malocher run --hosts node1,alice@node2:2222\n  malocher run --hosts hosts.txt --slots 4 --timeout 600000 --dir /shared/alice/jobs\n" +
+      "  malocher run --hosts node1,node2 --env OMP_NUM_THREADS=1 --cwd /shared/alice/project\n" +
       `  malocher run --hosts node1,node2 -- ${COMMAND_EXAMPLE}`,
   )
   .action(async (command: string[], options: RunCliOptions) => {
@@ -83,6 +86,8 @@ program
         ...(options.retryOnError ? { retryOnError: true } : {}),
         ...(options.keepAlive ? { keepAlive: true } : {}),
         ...(options.maxLogBytes === undefined ? {} : { maxLogBytes: options.maxLogBytes }),
+        ...(options.env === undefined ? {} : { env: options.env }),
+        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
         ...(jobs === undefined ? {} : { jobs }),
         signal: stop.signal,
         drainSignal: drain.signal,
@@ -236,6 +241,8 @@ interface RunCliOptions extends NodesCliOptions {
   retryOnError?: boolean;
   keepAlive?: boolean;
   maxLogBytes?: number;
+  env?: Record<string, string>;
+  cwd?: string;
   quiet?: boolean;
 }
 

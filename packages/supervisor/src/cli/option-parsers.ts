@@ -26,3 +26,10 @@ export const byteSize = (name: string) => (value: string) => {
   }
   return bytes;
 };
+
+/** Parses `NAME=value` for a repeatable option `name`, adding it to the variables given before. */
+export const envAssignment = (name: string) => (value: string, previous: Record<string, string> | undefined) => {
+  const equals = value.indexOf("=");
+  if (equals < 1) throw new MalocherError("INVALID_OPTIONS", `${name} takes NAME=value, got ${JSON.stringify(value)}.`);
+  return { ...previous, [value.slice(0, equals)]: value.slice(equals + 1) };
+};

@@ -13,10 +13,11 @@ import { SecretValue } from "./secret.js";
  * ```
  */
 export interface JobOptions extends JobRunOptions, JobPlacement {
-  /** Working directory of the job on the node; default the submitter's working directory. */
+  /** Working directory of the job on the node; default the run's `cwd`, else the submitter's working directory. */
   cwd?: string;
   /**
-   * Variables added to the node's own environment for this job (the submitter's is not copied).
+   * Variables added to the node's own environment for this job (the submitter's is not copied);
+   * they win over the run's `env`.
    * Values wrapped in `secret()` are stored encrypted and decrypted only for the job.
    */
   env?: Record<string, string | SecretValue>;
@@ -40,6 +41,8 @@ export interface JobNameAndTags {
 /** The checked form of {@link JobOptions}. */
 export interface ResolvedJobOptions {
   cwd: string;
+  /** `cwd` was given (it then wins over a run's `cwd`), not the submitter's. */
+  cwdNamed: boolean;
   env: Record<string, string>;
   secrets: Record<string, SecretValue>;
   key: string | undefined;
@@ -72,6 +75,7 @@ export function resolveJobOptions(options: JobOptions): ResolvedJobOptions {
   }
   return {
     cwd: options.cwd === undefined ? process.cwd() : resolve(options.cwd),
+    cwdNamed: options.cwd !== undefined,
     env,
     secrets,
     key: options.key,

@@ -8,9 +8,9 @@ export function prepareJobBase(options: JobOptions, directoryKey: Uint8Array): J
 
 /** The same from options checked already: what the jobs of a batch share, each with its own id and sealed secrets. */
 export function jobBaseOf(options: ResolvedJobOptions, directoryKey: Uint8Array): JobSpecBase {
-  const { cwd, env, secrets, run, nameAndTags } = options;
+  const { cwd, cwdNamed, env, secrets, run, nameAndTags } = options;
   const jobId = newJobId();
   const secretEnv: Record<string, Uint8Array> = {};
   for (const [name, value] of Object.entries(secrets)) secretEnv[name] = sealSecret(value.reveal(), jobId, name, directoryKey);
-  return { jobId, cwd, env, secretEnv, submittedAt: Date.now(), options: run, ...nameAndTags };
+  return { jobId, cwd, ...(cwdNamed ? { cwdNamed } : {}), env, secretEnv, submittedAt: Date.now(), options: run, ...nameAndTags };
 }
