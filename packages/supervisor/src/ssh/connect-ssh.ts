@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import ssh2 from "ssh2";
 import type { AnyAuthMethod, Client as SshClient, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from "ssh2";
 import { MalocherError } from "@malocher/protocol";
-import { checkHostKey, fingerprintSha256, knownHostsName, knownKeyTypes, readKnownHosts, type HostKeyVerdict } from "./known-hosts.js";
+import { checkHostKey, fingerprintSha256, hashedHostName, knownHostsName, knownKeyTypes, readKnownHosts, type HostKeyVerdict } from "./known-hosts.js";
 import type { NodeTarget } from "./node-target.js";
 import { translateSshError } from "./translate-ssh-error.js";
 
@@ -171,15 +171,16 @@ function connectOnce(
 let knownHostsWrites: Promise<void> = Promise.resolve();
 
 /**
- * Adds the host's key to its known_hosts file in OpenSSH's format (`host` or `[host]:port`, the
- * key type, the base64 key), unless another connection added it since the file was read.
+ * Adds the host's key to its known_hosts file in OpenSSH's format (`host` or `[host]:port`,
+ * hashed under `HashKnownHosts yes`; the key type; the base64 key), unless another connection added it since the file was read.
  */
 function addKnownHost(target: NodeTarget, key: Buffer): Promise<void> {
   const write = knownHostsWrites.then(async () => {
     const current = await readKnownHosts(target.knownHostsFile);
     if (checkHostKey(current, target.host, target.port, key).kind === "match") return;
     const typeLength = key.readUInt32BE(0);
-    const line = `${knownHostsName(target.host, target.port)} ${key.subarray(4, 4 + typeLength).toString()} ${key.toString("base64")}\n`;
+    const name = knownHostsName(target.host, target.port);
+    const line = `${target.hashKnownHosts ? hashedHostName(name) : name} ${key.subarray(4, 4 + typeLength).toString()} ${key.toString("base64")}\n`;
     let text = "";
     try {
       text = await readFile(target.knownHostsFile, "utf8");

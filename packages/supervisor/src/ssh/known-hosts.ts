@@ -6,7 +6,7 @@
  * public key blobs: the bytes that are base64-encoded in a known_hosts line, and what ssh2 passes
  * to `hostVerifier(key)` when `hostHash` is not set.
  */
-import { createHash, createHmac } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { globMatch } from "./glob-match.js";
 
@@ -113,6 +113,21 @@ export function knownHostsName(host: string, port: number): string {
 }
 
 /**
+ * A host field in OpenSSH's hashed form (`HashKnownHosts yes`, `ssh-keygen -H`):
+ * `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`, with a fresh random 20-byte salt unless one is
+ * given. `name` is a {@link knownHostsName} (`host`, or `[host]:port` for a port other than 22).
+ *
+ * @example
+ * ```ts
+ * hashedHostName(knownHostsName("node1", 2222)); // "|1|kDn1…=|rB3x…="
+ * ```
+ */
+export function hashedHostName(name: string, salt: Buffer = randomBytes(SHA1_BYTES)): string {
+  const hmac = createHmac("sha1", salt).update(name, "utf8").digest("base64");
+  return `${HASH_MAGIC}${salt.toString("base64")}|${hmac}`;
+}
+
+/**
  * All entries, with or without marker, whose host field matches the host — what
  * `ssh-keygen -F knownHostsName(host, port)` lists.
  *
@@ -213,11 +228,8 @@ function verdictForName(entries: KnownHostEntry[], name: string, keyBlob: Buffer
 
 /** `name` is already lowercased (see knownHostsName). */
 function namesMatch(hosts: KnownHostNames, name: string): boolean {
-  if (hosts.kind === "hashed") {
-    const hmac = createHmac("sha1", hosts.salt).update(name, "utf8").digest("base64");
-    // OpenSSH re-encodes salt and HMAC and compares the whole field as a string.
-    return `${HASH_MAGIC}${hosts.salt.toString("base64")}|${hmac}` === hosts.text;
-  }
+  // OpenSSH re-encodes salt and HMAC and compares the whole field as a string.
+  if (hosts.kind === "hashed") return hashedHostName(name, hosts.salt) === hosts.text;
   // match_pattern_list: a negated pattern that matches wins; otherwise any positive one.
   const subject = bytesOf(name);
   let positive = false;

@@ -65,6 +65,8 @@ export interface NodeTarget {
   knownHostsFile: string;
   /** `no` only when the user asked for it (config or option); `ask` of the config counts as `yes`. */
   strictHostKeyChecking: "yes" | "accept-new" | "no";
+  /** The SSH config's `HashKnownHosts`: a key added to known_hosts gets a hashed host name. */
+  hashKnownHosts: boolean;
   /** Handshake deadline (ConnectTimeout, else 15 s). */
   readyTimeoutMs: number;
   /** SSH keepalive interval (ServerAliveInterval, else 5 s); 0 is off. */
@@ -215,6 +217,7 @@ function resolveTarget(
     useAgent: !identitiesOnly && defaults.agentSocket !== undefined,
     knownHostsFile,
     strictHostKeyChecking: shared.strict ?? strictFromConfig ?? "yes",
+    hashKnownHosts: found.hashKnownHosts ?? false,
     readyTimeoutMs: found.connectTimeoutSeconds ? found.connectTimeoutSeconds * 1000 : DEFAULT_READY_TIMEOUT_MS,
     keepaliveIntervalMs: found.serverAliveIntervalSeconds === undefined ? DEFAULT_KEEPALIVE_MS : found.serverAliveIntervalSeconds * 1000,
     keepaliveCountMax: found.serverAliveCountMax ?? 3,

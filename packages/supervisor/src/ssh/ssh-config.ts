@@ -27,6 +27,8 @@ export interface SshConfigEntry {
   /** `none` is kept as `"none"` (it switches off a ProxyJump of a later, broader block). */
   proxyJump?: string;
   strictHostKeyChecking?: "yes" | "accept-new" | "no" | "ask";
+  /** Keys added to known_hosts are written with hashed host names. */
+  hashKnownHosts?: boolean;
   /** Not yet expanded; `none` kept as is. */
   userKnownHostsFiles?: string[];
   connectTimeoutSeconds?: number;
@@ -228,6 +230,9 @@ function apply(entry: SshConfigEntry, line: Line): void {
       entry.strictHostKeyChecking ??= mapped;
       break;
     }
+    case "hashknownhosts":
+      entry.hashKnownHosts ??= yesNo(first, line);
+      break;
     case "userknownhostsfile":
       entry.userKnownHostsFiles ??= line.args;
       break;
