@@ -6,6 +6,7 @@ import { MalocherError } from "@malocher/protocol";
 import { checkHostKey, fingerprintSha256, hashedHostName, knownHostsName, knownKeyTypes, readKnownHosts, type HostKeyVerdict } from "./known-hosts.js";
 import type { NodeTarget } from "./node-target.js";
 import { translateSshError } from "./translate-ssh-error.js";
+import { decryptKeyAtPrompt } from "./prompt-key-passphrase.js";
 
 const { Client, utils } = ssh2;
 
@@ -232,6 +233,10 @@ async function authMethods(target: NodeTarget): Promise<AnyAuthMethod[]> {
         );
       }
     }
+    if (encrypted && passphrase === undefined && !(target.useAgent && agent)) {
+      // As ssh: asked for on the terminal, when there is one (an agent may hold the key instead).
+      parsed = (await decryptKeyAtPrompt(file, key)) ?? parsed;
+    }
     if (parsed instanceof Error) {
       // OpenSSH's default keys are only tried when usable; an agent may hold an encrypted key.
       if (target.identitySource === "default" || (encrypted && target.useAgent && agent)) continue;
@@ -239,7 +244,7 @@ async function authMethods(target: NodeTarget): Promise<AnyAuthMethod[]> {
         "SSH_KEY_UNREADABLE",
         encrypted
           ? `The private key ${file} for ${target.label} is encrypted: set MALOCHER_SSH_PASSPHRASE (or the sshPassphrase option), ` +
-              `or load it into ssh-agent (ssh-add ${file}).`
+              `load it into ssh-agent (ssh-add ${file}), or run from a terminal to be asked for it.`
           : `${file} is not a private key ssh2 can read (${parsed.message}).`,
       );
     }
