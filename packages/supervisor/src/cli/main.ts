@@ -68,7 +68,7 @@ program
     const stop = new AbortController();
     process.on("SIGINT", () => {
       if (!drain.signal.aborted) {
-        process.stderr.write("\nmalocher: draining: running jobs finish, nothing new starts (Ctrl-C again to stop now)\n");
+        progress.note("malocher: draining: running jobs finish, nothing new starts (Ctrl-C again to stop now)");
         drain.abort();
       } else stop.abort(new MalocherError("RUN_STOPPED", "stopped by Ctrl-C; running jobs were put back in the queue"));
     });
@@ -92,6 +92,7 @@ program
         signal: stop.signal,
         drainSignal: drain.signal,
         onEvent: (event) => progress.onEvent(event),
+        onWarning: (warning) => progress.note(`malocher: WARNING: ${warning}`),
       });
       for await (const [jobId, result] of run) {
         if (!result.ok) failed++;

@@ -1,21 +1,60 @@
 import type { RunEvent } from "../cluster/cluster.js";
 import { RunTally } from "../run-tally.js";
+import { terminalPrompts } from "../ssh/terminal-secret.js";
+import { progressFrame, progressSummary } from "./progress-frame.js";
+
+/** How often the TTY view redraws. */
+const REDRAW_MS = 250;
+/** How often plain output prints the totals. */
+const PLAIN_SUMMARY_MS = 5000;
+
+const HIDE_CURSOR = "\x1b[?25l";
+const SHOW_CURSOR = "\x1b[?25h";
+/** Terminals that know synchronized output (mode 2026) show a frame at once; others ignore it. */
+const BEGIN_FRAME = "\x1b[?2026h";
+const END_FRAME = "\x1b[?2026l";
+const CLEAR_LINE = "\x1b[2K";
+const CLEAR_BELOW = "\x1b[J";
+const linesUp = (count: number) => `\x1b[${count}F`;
 
 /**
- * The live view of `malocher run`: a redrawn block on a TTY (totals, jobs/s, ETA, one line per
- * node), plain lines otherwise, JSON Lines with `--json`, nothing but errors with `--quiet`.
+ * The live view of `malocher run`. On a TTY, a block redrawn in place (a bar with the totals,
+ * jobs/s and ETA, one line per node with its state and slots in use), cut to the terminal's
+ * width, with the cursor hidden until the end; plain lines otherwise; JSON Lines with `--json`;
+ * nothing but failures with `--quiet`.
  */
 export class RunProgress {
   private readonly tally = new RunTally();
   private drawnLines = 0;
+  private lastFrame = "";
   private timer: NodeJS.Timeout | undefined;
+  private cursorHidden = false;
+  /** A passphrase prompt holds the terminal: the block is cleared and not drawn. */
+  private paused = false;
+  private readonly showCursor = () => this.restoreCursor();
+  private readonly redraw = () => this.draw();
+  private readonly pause = () => {
+    this.clearBlock();
+    this.restoreCursor();
+    this.paused = true;
+  };
+  private readonly resume = () => {
+    this.paused = false;
+    this.hideCursor();
+  };
 
   constructor(
     private readonly mode: "tty" | "plain" | "json" | "quiet",
     private readonly out: NodeJS.WriteStream = process.stderr,
   ) {
-    if (mode === "tty") this.timer = setInterval(() => this.draw(), 250);
-    if (mode === "plain") this.timer = setInterval(() => this.line(this.summary()), 5000);
+    if (mode === "tty") {
+      this.hideCursor();
+      process.on("exit", this.showCursor); // also when the run ends with an error
+      this.out.on("resize", this.redraw);
+      terminalPrompts.on("open", this.pause).on("close", this.resume);
+      this.timer = setInterval(this.redraw, REDRAW_MS);
+    }
+    if (mode === "plain") this.timer = setInterval(() => this.note(progressSummary(this.tally.report())), PLAIN_SUMMARY_MS);
     this.timer?.unref();
   }
 
@@ -25,39 +64,29 @@ export class RunProgress {
     this.tally.onEvent(event);
     if (event.type !== "node") return;
     if (event.state === "failed" || event.state === "lost") {
-      if (this.mode !== "json") this.line(`${event.host}: ${event.state}: ${event.error?.message ?? ""}`);
-    } else if (this.mode === "plain") this.line(`${event.host}: ${event.state}`);
+      if (this.mode !== "json") this.note(`${event.host}: ${event.state}: ${event.error?.message ?? ""}`);
+    } else if (this.mode === "plain") this.note(`${event.host}: ${event.state}`);
   }
 
   /** Counts one yielded result. */
   onResult(ok: boolean, describeFailure: () => string): void {
     this.tally.onResult(ok);
-    if (!ok && this.mode !== "json") this.line(describeFailure());
+    if (!ok && this.mode !== "json") this.note(describeFailure());
   }
 
-  /** Draws the final state and stops redrawing. */
+  /** Draws the final state (left on the screen), stops redrawing and shows the cursor again. Idempotent. */
   finish(): void {
     clearInterval(this.timer);
-    if (this.mode === "tty") this.draw();
-    if (this.mode === "plain") this.line(this.summary());
-  }
-
-  private summary(): string {
-    const { done, failed, running, queued, total, jobsPerSecond, etaMs } = this.tally.report();
-    const eta = etaMs === undefined ? "" : ` · ETA ${formatDuration(etaMs / 1000)}`;
-    return `done ${done - failed}/${total} · failed ${failed} · running ${running} · queued ${queued} · ${jobsPerSecond.toFixed(1)} jobs/s${eta}`;
-  }
-
-  private draw(): void {
-    const lines = [this.summary()];
-    for (const node of this.tally.report().nodes) {
-      const slots = node.slots > 0 ? `${node.slotsInUse}/${node.slots} slots` : "";
-      lines.push(`  ${node.host.padEnd(24)} ${node.state.padEnd(10)} ${slots.padEnd(12)} ${node.done} done`);
+    if (this.mode === "tty" && this.timer !== undefined) {
+      this.paused = false;
+      this.draw();
+      this.out.off("resize", this.redraw);
+      terminalPrompts.off("open", this.pause).off("close", this.resume);
+      this.restoreCursor();
+      process.off("exit", this.showCursor);
     }
-    let text = this.drawnLines > 0 ? `\x1b[${this.drawnLines}F` : "";
-    text += lines.map((line) => `\x1b[2K${line}\n`).join("");
-    this.out.write(text);
-    this.drawnLines = lines.length;
+    if (this.mode === "plain" && this.timer !== undefined) this.note(progressSummary(this.tally.report()));
+    this.timer = undefined;
   }
 
   /** Writes `text` (a job's output) to `out`, above the live block on a TTY. */
@@ -67,23 +96,42 @@ export class RunProgress {
     out.write(text);
   }
 
-  private line(text: string): void {
+  /** Writes one line of its own (a failure, a warning), above the live block on a TTY. */
+  note(text: string): void {
     this.clearBlock();
     this.out.write(`${text}\n`);
   }
 
+  /** One write per frame, each line overwritten in place (no clearing first, so nothing flickers). */
+  private draw(): void {
+    if (this.paused) return;
+    const lines = progressFrame(this.tally.report(), this.out.columns || 80);
+    const frame = lines.map((line) => `${CLEAR_LINE}${line}\n`).join("");
+    if (frame === this.lastFrame && this.drawnLines === lines.length) return;
+    const up = this.drawnLines > 0 ? linesUp(this.drawnLines) : "";
+    this.out.write(`${BEGIN_FRAME}${up}${frame}${CLEAR_BELOW}${END_FRAME}`);
+    this.lastFrame = frame;
+    this.drawnLines = lines.length;
+  }
+
   private clearBlock(): void {
     if (this.mode === "tty" && this.drawnLines > 0) {
-      this.out.write(`\x1b[${this.drawnLines}F\x1b[J`);
+      this.out.write(`${linesUp(this.drawnLines)}${CLEAR_BELOW}`);
       this.drawnLines = 0;
     }
   }
-}
 
-function formatDuration(seconds: number): string {
-  if (seconds < 90) return `${Math.ceil(seconds)} s`;
-  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
-  return `${(seconds / 3600).toFixed(1)} h`;
+  private hideCursor(): void {
+    if (this.cursorHidden) return;
+    this.cursorHidden = true;
+    this.out.write(HIDE_CURSOR);
+  }
+
+  private restoreCursor(): void {
+    if (!this.cursorHidden) return;
+    this.cursorHidden = false;
+    this.out.write(SHOW_CURSOR);
+  }
 }
 
 function jsonEvent(event: RunEvent): object {

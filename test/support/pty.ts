@@ -1,0 +1,71 @@
+/** Runs a command on a real pseudo-terminal (through python3's pty module), for tests of TTY output and prompts. */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const RELAY = fileURLToPath(new URL("./pty-relay.py", import.meta.url));
+
+/** Typed into the terminal once the output (since the previous answer) matches `after`. */
+export interface PtyAnswer {
+  after: RegExp;
+  send: string;
+}
+
+export interface PtyRunOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** The terminal's size; default 100 × 30. */
+  columns?: number;
+  rows?: number;
+  answers?: PtyAnswer[];
+  timeoutMs?: number;
+}
+
+export interface PtyRun {
+  code: number | null;
+  /** Everything written to the terminal (stdout and stderr mixed, as a terminal gets them), escape sequences included. */
+  output: string;
+  timedOut: boolean;
+  /** Answers that were never sent, because their prompt did not come. */
+  unanswered: number;
+}
+
+/** Runs `argv` with a pseudo-terminal as its stdin, stdout, stderr and controlling terminal. */
+export function runInPty(argv: string[], options: PtyRunOptions = {}): Promise<PtyRun> {
+  const child = spawn("python3", [RELAY, String(options.columns ?? 100), String(options.rows ?? 30), ...argv], {
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    env: options.env ?? process.env,
+    stdio: ["pipe", "pipe", "inherit"],
+    detached: true, // its own process group, so that a timeout kills everything it started
+  });
+  const answers = [...(options.answers ?? [])];
+  let output = "";
+  let answeredUpTo = 0;
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    output += chunk;
+    const next = answers[0];
+    if (next !== undefined && next.after.test(output.slice(answeredUpTo))) {
+      answers.shift();
+      answeredUpTo = output.length;
+      child.stdin.write(next.send);
+    }
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {}
+  }, options.timeoutMs ?? 60_000);
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output, timedOut, unanswered: answers.length });
+    });
+  });
+}
+
+/** The text a terminal shows of `output`, roughly: escape sequences removed (for matching words). */
+export function withoutEscapes(output: string): string {
+  return output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
+}
