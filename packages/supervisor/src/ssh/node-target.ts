@@ -32,8 +32,9 @@ export interface SshOptions {
    */
   sshConfig?: string;
   /**
-   * Passphrase of encrypted private keys; default `$MALOCHER_SSH_PASSPHRASE`. Never logged.
-   * (Keys loaded into ssh-agent need none.)
+   * Passphrase of encrypted private keys; default `$MALOCHER_SSH_PASSPHRASE`, else asked for on
+   * the terminal when there is one (echo off, once per key). Never logged. (Keys loaded into
+   * ssh-agent need none.)
    */
   sshPassphrase?: string;
   /**
