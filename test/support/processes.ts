@@ -1,5 +1,5 @@
 /** Looking at and signalling processes by pid (Linux: /proc, pgrep). */
-import { execFileSync } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 /**
@@ -82,4 +82,24 @@ export function childrenOf(pid: number): number[] {
   } catch {
     return []; // pgrep exits 1 when there are none
   }
+}
+
+/** A deadline for a child spawned `detached`: its whole process group is SIGKILLed when it passes. */
+export interface GroupDeadline {
+  /** Whether the deadline passed (and the group was killed). */
+  passed(): boolean;
+  /** Call when the child ended in time. */
+  clear(): void;
+}
+
+/** SIGKILLs the process group of `child` (spawned with `detached: true`) after `ms`, unless cleared first. */
+export function killGroupAfter(child: ChildProcess, ms: number): GroupDeadline {
+  let passed = false;
+  const timer = setTimeout(() => {
+    passed = true;
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {}
+  }, ms);
+  return { passed: () => passed, clear: () => clearTimeout(timer) };
 }

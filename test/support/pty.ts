@@ -1,6 +1,7 @@
 /** Runs a command on a real pseudo-terminal (through python3's pty module), for tests of TTY output and prompts. */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { killGroupAfter } from "./processes.js";
 
 const RELAY = fileURLToPath(new URL("./pty-relay.py", import.meta.url));
 
@@ -35,7 +36,8 @@ export function runInPty(argv: string[], options: PtyRunOptions = {}): Promise<P
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     env: options.env ?? process.env,
     stdio: ["pipe", "pipe", "inherit"],
-    detached: true, // its own process group, so that a timeout kills everything it started
+    // Its own process group, killed at the deadline; the command (in the terminal's session) then gets SIGHUP.
+    detached: true,
   });
   const answers = [...(options.answers ?? [])];
   let output = "";
@@ -49,18 +51,12 @@ export function runInPty(argv: string[], options: PtyRunOptions = {}): Promise<P
       child.stdin.write(next.send);
     }
   });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      process.kill(-child.pid!, "SIGKILL");
-    } catch {}
-  }, options.timeoutMs ?? 60_000);
+  const deadline = killGroupAfter(child, options.timeoutMs ?? 60_000);
   return new Promise((resolve, reject) => {
     child.once("error", reject);
     child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, output, timedOut, unanswered: answers.length });
+      deadline.clear();
+      resolve({ code, output, timedOut: deadline.passed(), unanswered: answers.length });
     });
   });
 }
