@@ -7,11 +7,11 @@ import { execFile } from "node:child_process";
 import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { after, before, test } from "node:test";
-import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
+import { test } from "node:test";
 import { slowDouble, train } from "./fixtures/jobs/jobs.js";
 import { cliMain, describeRun, runCli } from "./fixtures/jobs/support.js";
 import { runInPty, withoutEscapes, type PtyRun } from "./support/pty.js";
+import { useSshNodes } from "./support/ssh.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 
 const execFileAsync = promisify(execFile);
@@ -20,16 +20,10 @@ const HIDE_CURSOR = "\x1b[?25l";
 const SHOW_CURSOR = "\x1b[?25h";
 const CURSOR_UP = /\x1b\[(\d+)F/g;
 
-let cluster: SshNodes;
-before(async () => {
-  cluster = await startSshNodes(2);
-});
-after(async () => {
-  await cluster?.close();
-});
+const sshd = useSshNodes(2);
 
-function sshArgs(identity = cluster.privateKey): string[] {
-  return ["--hosts", cluster.nodes.map((node) => node.machine).join(","), "--identity", identity, "--known-hosts", cluster.knownHosts];
+function sshArgs(identity = sshd.cluster.privateKey): string[] {
+  return ["--hosts", sshd.cluster.nodes.map((node) => node.machine).join(","), "--identity", identity, "--known-hosts", sshd.cluster.knownHosts];
 }
 
 /** The environment of a user without ssh-agent or passphrase variable. */
@@ -89,7 +83,7 @@ test("on a terminal, run draws a bar, the counts and one line per node in place,
   const last = drawn.at(-1)!;
   assert.match(last[0]!, /^\[#+\] 100% · /, "the final state stays on the screen, with a full bar");
   assert.equal(last[1], "done 40/40 · failed 0 · running 0 · queued 0");
-  for (const node of cluster.nodes) assert.ok(last.some((line) => line.startsWith(`  ${node.machine} `)), `a line for ${node.machine}: ${last.join("\n")}`);
+  for (const node of sshd.cluster.nodes) assert.ok(last.some((line) => line.startsWith(`  ${node.machine} `)), `a line for ${node.machine}: ${last.join("\n")}`);
   assert.ok(run.output.lastIndexOf(SHOW_CURSOR) > run.output.lastIndexOf("\x1b[?2026l"), "the cursor is shown after the last frame");
 
   // A narrow terminal: every line is cut to its width.
@@ -112,7 +106,7 @@ test("with stderr not a terminal, run prints plain lines; --quiet only failures;
   assert.equal(redirected.code, 0, describePty(redirected));
   const plain = readFileSync(stderrFile, "utf8");
   assert.ok(!plain.includes("\x1b"), `no escape sequences: ${JSON.stringify(plain)}`);
-  for (const node of cluster.nodes) assert.match(plain, new RegExp(`^${node.machine}: ready$`, "m"));
+  for (const node of sshd.cluster.nodes) assert.match(plain, new RegExp(`^${node.machine}: ready$`, "m"));
   assert.match(plain, /^done 6\/6 · failed 0 · running 0 · queued 0 · [\d.]+ jobs\/s$/m);
   const piped = await runCli(["run", ...sshArgs(), "--dir", malocher.dir]);
   assert.ok(!piped.stderr.includes("\x1b") && /done 0\/0/.test(piped.stderr), describeRun(piped));
@@ -138,7 +132,7 @@ test("an encrypted key's passphrase is asked for once on the terminal, with echo
   const keys = tempDir("tty-key");
   t.after(() => removeDir(keys));
   const key = join(keys, "encrypted_key");
-  copyFileSync(cluster.privateKey, key);
+  copyFileSync(sshd.cluster.privateKey, key);
   const passphrase = "s3cret typed pass";
   await execFileAsync("ssh-keygen", ["-q", "-p", "-f", key, "-P", "", "-N", passphrase]);
   const prompt = new RegExp(`Enter passphrase for key '${key}': `);
@@ -151,7 +145,7 @@ test("an encrypted key's passphrase is asked for once on the terminal, with echo
   assert.equal(nodes.unanswered, 0);
   assert.equal(nodes.output.match(/Enter passphrase/g)?.length, 1, "asked once for both nodes");
   assert.ok(!nodes.output.includes(passphrase) && !nodes.output.includes("not it"), `nothing typed is echoed: ${describePty(nodes)}`);
-  for (const node of cluster.nodes) assert.match(nodes.output, new RegExp(`${node.machine} +ok`));
+  for (const node of sshd.cluster.nodes) assert.match(nodes.output, new RegExp(`${node.machine} +ok`));
 
   // run: the live view steps aside for the prompt and comes back below it.
   const malocher = freshMalocher(t, "tty-key-run");

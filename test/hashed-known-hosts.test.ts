@@ -7,29 +7,23 @@ import { createHmac } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { after, before, test } from "node:test";
-import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
+import { test } from "node:test";
 import { square } from "./fixtures/jobs/jobs.js";
 import { collect } from "./support/results.js";
+import { useSshNodes } from "./support/ssh.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 
 const execFileAsync = promisify(execFile);
 
-let cluster: SshNodes;
-before(async () => {
-  cluster = await startSshNodes(1);
-});
-after(async () => {
-  await cluster?.close();
-});
+const sshd = useSshNodes(1);
 
 test("accept-new under HashKnownHosts yes appends one hashed line that the next run, ssh-keygen -F and ssh accept", { timeout: 60_000 }, async (t) => {
-  const node = cluster.nodes[0]!;
+  const node = sshd.cluster.nodes[0]!;
   const home = tempDir("hashed");
   t.after(() => removeDir(home));
   const knownHosts = join(home, "known_hosts");
   const config = join(home, "ssh_config");
-  const login = `  HostName ${node.address}\n  Port ${node.port}\n  User ${cluster.user}\n  IdentityFile ${cluster.privateKey}\n  UserKnownHostsFile ${knownHosts}\n`;
+  const login = `  HostName ${node.address}\n  Port ${node.port}\n  User ${sshd.cluster.user}\n  IdentityFile ${sshd.cluster.privateKey}\n  UserKnownHostsFile ${knownHosts}\n`;
   writeFileSync(config, `Host fresh\n${login}  StrictHostKeyChecking accept-new\n  HashKnownHosts yes\n`);
 
   const malocher = freshMalocher(t, "hashed-run");
@@ -53,7 +47,7 @@ test("accept-new under HashKnownHosts yes appends one hashed line that the next 
   assert.match(found.stdout, new RegExp(`Host \\[${node.address.replace(/\./g, "\\.")}\\]:${node.port} found: line 1`));
   await assert.rejects(execFileAsync("ssh-keygen", ["-F", `[${node.address}]:${node.port + 1}`, "-f", knownHosts]), "no other port matches");
   const ssh = await execFileAsync("ssh", ["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${knownHosts}`,
-    "-o", "IdentitiesOnly=yes", "-i", cluster.privateKey, "-p", String(node.port), `${cluster.user}@${node.address}`, "echo reached"]);
+    "-o", "IdentitiesOnly=yes", "-i", sshd.cluster.privateKey, "-p", String(node.port), `${sshd.cluster.user}@${node.address}`, "echo reached"]);
   assert.equal(ssh.stdout, "reached\n");
 
   // The next run checks the key strictly against the hashed line, and adds nothing.

@@ -4,26 +4,19 @@
 import { strict as assert } from "node:assert";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import type { JobResult } from "malocher";
-import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { surroundings } from "./fixtures/jobs/jobs.js";
 import { describeRun, runCli } from "./fixtures/jobs/support.js";
 import { malocherRejection } from "./support/errors.js";
 import { collect } from "./support/results.js";
-import { harnessSshOptions } from "./support/ssh.js";
+import { harnessSshOptions, useSshNodes } from "./support/ssh.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 
 const TIMEOUT = { timeout: 60_000 };
 type Surroundings = ReturnType<typeof surroundings>;
 
-let cluster: SshNodes;
-before(async () => {
-  cluster = await startSshNodes(2);
-});
-after(async () => {
-  await cluster?.close();
-});
+const sshd = useSshNodes(2);
 
 function valueOf(result: JobResult | undefined): Surroundings {
   assert.ok(result?.ok, JSON.stringify(result));
@@ -39,13 +32,13 @@ test("processAll's env and cwd reach every job that did not set its own; a job's
   const plain = [malocher.submit(surroundings), malocher.submit(surroundings), malocher.submit(surroundings)];
   const withOwn = malocher.submit.with({ env: { MALOCHER_TEST_X: "job" }, cwd: own })(surroundings);
   const env = { MALOCHER_TEST_X: "run", MALOCHER_TEST_SECRET: "run-only" };
-  const results = await collect(malocher.processAll({ ...harnessSshOptions(cluster), slots: 1, env, cwd: work }));
+  const results = await collect(malocher.processAll({ ...harnessSshOptions(sshd.cluster), slots: 1, env, cwd: work }));
   for (const id of plain) assert.deepEqual({ ...valueOf(results.get(id)), pid: 0 }, { cwd: work, x: "run", secret: "run-only", pid: 0 });
   assert.deepEqual({ ...valueOf(results.get(withOwn)), pid: 0 }, { cwd: own, x: "job", secret: "run-only", pid: 0 });
 
   // A later run without them: the submitter's cwd (recorded at submit) and no run variables.
   const later = malocher.submit(surroundings);
-  const again = await collect(malocher.processAll({ ...harnessSshOptions(cluster), slots: 1 }));
+  const again = await collect(malocher.processAll({ ...harnessSshOptions(sshd.cluster), slots: 1 }));
   assert.deepEqual({ ...valueOf(again.get(later)), pid: 0 }, { cwd: process.cwd(), x: null, secret: null, pid: 0 });
 });
 
@@ -54,8 +47,8 @@ test("malocher run --env and --cwd apply to function and command jobs; bad value
   const work = tempDir("run-cwd-cli");
   t.after(() => removeDir(work));
   const fn = malocher.submit(surroundings);
-  const hosts = cluster.nodes.map((node) => node.machine).join(",");
-  const ssh = ["--hosts", hosts, "--identity", cluster.privateKey, "--known-hosts", cluster.knownHosts, "--dir", malocher.dir];
+  const hosts = sshd.cluster.nodes.map((node) => node.machine).join(",");
+  const ssh = ["--hosts", hosts, "--identity", sshd.cluster.privateKey, "--known-hosts", sshd.cluster.knownHosts, "--dir", malocher.dir];
   const vars = ["--env", "MALOCHER_TEST_X=a=b", "--env", "MALOCHER_TEST_SECRET=", "--cwd", work];
   const functions = await runCli(["run", ...ssh, ...vars, "--quiet"], { timeoutMs: 40_000 });
   assert.equal(functions.code, 0, describeRun(functions));
