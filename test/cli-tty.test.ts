@@ -93,6 +93,15 @@ test("on a terminal, run draws a bar, the counts and one line per node in place,
   const narrowLines = frames(narrow.output).flat();
   for (const line of narrowLines) assert.ok(line.length <= 29, `cut to 29 columns: ${JSON.stringify(line)}`);
   assert.ok(narrowLines.some((line) => line.endsWith("…")), "a cut line ends with an ellipsis");
+  // Killed with SIGTERM in the middle of a run: the cursor is shown again all the same.
+  await malocher.submitMany(slowDouble, Array.from({ length: 20 }, (_, i): [number, number] => [i, 1000]));
+  const killed = await runInPty([process.execPath, cliMain, "run", ...sshArgs(), "--dir", malocher.dir], {
+    env: plainEnv(),
+    answers: [{ after: /running [1-9]/, signal: "SIGTERM" }],
+  });
+  assert.equal(killed.unanswered, 0, describePty(killed));
+  assert.equal(killed.code, 128 + 15, describePty(killed));
+  assert.ok(killed.output.endsWith(SHOW_CURSOR), describePty(killed));
 });
 
 test("with stderr not a terminal, run prints plain lines; --quiet only failures; --json only JSON lines", TIMEOUT, async (t) => {

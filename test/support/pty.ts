@@ -1,15 +1,15 @@
 /** Runs a command on a real pseudo-terminal (through python3's pty module), for tests of TTY output and prompts. */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { killGroupAfter } from "./processes.js";
+import { childrenOf, killGroupAfter } from "./processes.js";
 
 const RELAY = fileURLToPath(new URL("./pty-relay.py", import.meta.url));
 
-/** Typed into the terminal once the output (since the previous answer) matches `after`. */
-export interface PtyAnswer {
-  after: RegExp;
-  send: string;
-}
+/**
+ * Once the output (since the previous answer) matches `after`: `send` is typed into the terminal,
+ * or the command is sent `signal`.
+ */
+export type PtyAnswer = { after: RegExp; send: string } | { after: RegExp; signal: NodeJS.Signals };
 
 export interface PtyRunOptions {
   env?: NodeJS.ProcessEnv;
@@ -48,7 +48,8 @@ export function runInPty(argv: string[], options: PtyRunOptions = {}): Promise<P
     if (next !== undefined && next.after.test(output.slice(answeredUpTo))) {
       answers.shift();
       answeredUpTo = output.length;
-      child.stdin.write(next.send);
+      if ("send" in next) child.stdin.write(next.send);
+      else for (const pid of childrenOf(child.pid!)) process.kill(pid, next.signal);
     }
   });
   const deadline = killGroupAfter(child, options.timeoutMs ?? 60_000);

@@ -32,6 +32,12 @@ export class RunProgress {
   /** A passphrase prompt holds the terminal: the block is cleared and not drawn. */
   private paused = false;
   private readonly showCursor = () => this.restoreCursor();
+  /** Killed by a signal there is no "exit" event for: the cursor is shown, then the signal does what it would have. */
+  private readonly showCursorAndDie = (signal: NodeJS.Signals) => {
+    this.restoreCursor();
+    this.stopListening();
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
   private readonly redraw = () => this.draw();
   private readonly pause = () => {
     this.clearBlock();
@@ -49,7 +55,7 @@ export class RunProgress {
   ) {
     if (mode === "tty") {
       this.hideCursor();
-      process.on("exit", this.showCursor); // also when the run ends with an error
+      process.on("exit", this.showCursor).on("SIGTERM", this.showCursorAndDie).on("SIGHUP", this.showCursorAndDie);
       this.out.on("resize", this.redraw);
       terminalPrompts.on("open", this.pause).on("close", this.resume);
       this.timer = setInterval(this.redraw, REDRAW_MS);
@@ -66,6 +72,7 @@ export class RunProgress {
     if (event.state === "failed" || event.state === "lost") {
       if (this.mode !== "json") this.note(`${event.host}: ${event.state}: ${event.error?.message ?? ""}`);
     } else if (this.mode === "plain") this.note(`${event.host}: ${event.state}`);
+    if (this.mode === "tty") this.draw(); // a node's states are few and each is worth seeing
   }
 
   /** Counts one yielded result. */
@@ -80,10 +87,8 @@ export class RunProgress {
     if (this.mode === "tty" && this.timer !== undefined) {
       this.paused = false;
       this.draw();
-      this.out.off("resize", this.redraw);
-      terminalPrompts.off("open", this.pause).off("close", this.resume);
+      this.stopListening();
       this.restoreCursor();
-      process.off("exit", this.showCursor);
     }
     if (this.mode === "plain" && this.timer !== undefined) this.note(progressSummary(this.tally.report()));
     this.timer = undefined;
@@ -119,6 +124,12 @@ export class RunProgress {
       this.out.write(`${linesUp(this.drawnLines)}${CLEAR_BELOW}`);
       this.drawnLines = 0;
     }
+  }
+
+  private stopListening(): void {
+    process.off("exit", this.showCursor).off("SIGTERM", this.showCursorAndDie).off("SIGHUP", this.showCursorAndDie);
+    this.out.off("resize", this.redraw);
+    terminalPrompts.off("open", this.pause).off("close", this.resume);
   }
 
   private hideCursor(): void {

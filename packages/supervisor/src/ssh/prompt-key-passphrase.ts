@@ -8,7 +8,7 @@ const { utils } = ssh2;
 /** Tries at the prompt before giving up, as `ssh` (NumberOfPasswordPrompts 3). */
 const PROMPT_TRIES = 3;
 
-/** The keys decrypted at a prompt in this process, by file: each is asked for once per run of the CLI. */
+/** The keys decrypted at a prompt in this process, by file: each is asked for once per process (a run of the CLI). */
 const decrypted = new Map<string, Promise<ParsedKey | undefined>>();
 /** Prompts one at a time: the machines of a run connect at once, and may share a key. */
 let prompts: Promise<unknown> = Promise.resolve();

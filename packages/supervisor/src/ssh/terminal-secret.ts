@@ -21,31 +21,34 @@ export function onTerminal(): boolean {
 export function askSecretOnTerminal(prompt: string): Promise<string | undefined> {
   if (!onTerminal()) return Promise.resolve(undefined);
   let inFd: number;
-  let outFd: number;
   try {
     inFd = openSync("/dev/tty", "r");
-    outFd = openSync("/dev/tty", "w");
   } catch {
     return Promise.resolve(undefined); // no controlling terminal after all
   }
+  const outFd = openSync("/dev/tty", "w");
   const input = new ReadStream(inFd);
+  input.setEncoding("utf8"); // a character typed across two reads stays whole
   terminalPrompts.emit("open");
   // Echo off before the prompt shows: what is typed as soon as it does is not echoed either.
   input.setRawMode(true); // no echo, and keys come one by one (Ctrl-C included)
   writeSync(outFd, prompt);
   return new Promise<string | undefined>((resolve, reject) => {
     let typed = "";
+    let ended = false;
     const end = (outcome: () => void) => {
+      if (ended) return;
+      ended = true;
       input.off("data", onData);
-      input.setRawMode(false);
+      if (!input.destroyed) input.setRawMode(false);
       input.destroy(); // closes inFd
       writeSync(outFd, "\n"); // the terminal ends the line (ONLCR) now that it is back in its mode
       closeSync(outFd);
       terminalPrompts.emit("close");
       outcome();
     };
-    const onData = (chunk: Buffer) => {
-      for (const char of chunk.toString("utf8")) {
+    const onData = (chunk: string) => {
+      for (const char of chunk) {
         if (char === "\r" || char === "\n") return end(() => resolve(typed));
         if (char === "\x03") return end(() => reject(new Error("interrupted (Ctrl-C)")));
         if (char === "\x04" && typed === "") return end(() => resolve(undefined));
@@ -55,5 +58,6 @@ export function askSecretOnTerminal(prompt: string): Promise<string | undefined>
       }
     };
     input.on("data", onData);
+    input.once("end", () => end(() => resolve(undefined))); // the terminal went away
   });
 }
