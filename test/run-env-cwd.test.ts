@@ -40,6 +40,14 @@ test("processAll's env and cwd reach every job that did not set its own; a job's
   const later = malocher.submit(surroundings);
   const again = await collect(malocher.processAll({ ...harnessSshOptions(sshd.cluster), slots: 1 }));
   assert.deepEqual({ ...valueOf(again.get(later)), pid: 0 }, { cwd: process.cwd(), x: null, secret: null, pid: 0 });
+
+  // A run's cwd that the nodes lack fails its jobs, saying where the directory came from.
+  const lost = malocher.submit(surroundings);
+  const missing = join(work, "not-there");
+  const failed = (await collect(malocher.processAll({ ...harnessSshOptions(sshd.cluster), slots: 1, cwd: missing }))).get(lost);
+  assert.ok(failed && !failed.ok, JSON.stringify(failed));
+  assert.equal(failed.error.code, "JOB_CWD_UNAVAILABLE");
+  assert.match(failed.error.message, new RegExp(`${missing} does not exist on this node.*run --cwd`));
 });
 
 test("malocher run --env and --cwd apply to function and command jobs; bad values are refused with a code", TIMEOUT, async (t) => {

@@ -19,6 +19,7 @@ import {
   type CommandOutput,
   type JobError,
 } from "@malocher/protocol";
+import { CWD_FIX } from "./with-run-defaults.js";
 import { loadDirectoryKey } from "../store/directory-key.js";
 import { hasOrphansInGroup } from "./process-group-orphans.js";
 
@@ -46,9 +47,7 @@ export async function runCommand(spec: CommandJobSpec, dir: string): Promise<Com
     () => false,
   );
   if (!isDirectory) {
-    const message =
-      `The job's working directory ${spec.cwd} does not exist on this node. ` +
-      `Submit from a directory on the shared file system, or pass { cwd }.`;
+    const message = `The job's working directory ${spec.cwd} does not exist on this node. ${CWD_FIX}`;
     return { ending: failure("JOB_CWD_UNAVAILABLE", message), leftovers: false };
   }
   const env: NodeJS.ProcessEnv = { ...process.env, ...spec.env };

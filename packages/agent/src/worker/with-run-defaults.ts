@@ -8,3 +8,7 @@ export function withRunDefaults<S extends JobSpec>(spec: S, run: Pick<RunSetting
   const cwd = spec.cwdNamed === true || run.cwd === undefined ? spec.cwd : run.cwd;
   return { ...spec, cwd, env: { ...run.env, ...spec.env } };
 }
+
+/** What to do about a job's working directory that a node lacks, wherever it came from. */
+export const CWD_FIX =
+  "Submit from a directory on the shared file system, or name one that every node has: for the job (submit.with({ cwd }), submit --cwd) or for the run (processAll({ cwd }), run --cwd).";

@@ -24,7 +24,7 @@ import { loadDirectoryKey } from "../store/directory-key.js";
 import { locateClass } from "../locate/locate-class.js";
 import { importClass } from "../locate/import-class.js";
 import { runCommand } from "./run-command.js";
-import { withRunDefaults } from "./with-run-defaults.js";
+import { CWD_FIX, withRunDefaults } from "./with-run-defaults.js";
 import { endOfJobMarker, type JobOutcome, type RunJobRequest, type WorkerReply } from "./worker-messages.js";
 
 register();
@@ -100,8 +100,7 @@ async function runJob(spec: FunctionJobSpec, dir: string): Promise<Ending> {
     return failure(
       "JOB_CWD_UNAVAILABLE",
       error,
-      `The job's working directory ${spec.cwd} does not exist on this node: ${(error as Error).message}. ` +
-        `Submit from a directory on the shared file system, or pass submit.with({ cwd }).`,
+      `The job's working directory ${spec.cwd} does not exist on this node: ${(error as Error).message}. ${CWD_FIX}`,
     );
   }
   Object.assign(process.env, spec.env);
