@@ -4,10 +4,11 @@
 // --quiet; JSON Lines with --json. And an encrypted key's passphrase asked for on the terminal.
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
-import { copyFileSync, readFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { test } from "node:test";
+import { directoryLayout } from "@malocher/protocol";
 import { slowDouble, train } from "./fixtures/jobs/jobs.js";
 import { cliMain, describeRun, runCli } from "./fixtures/jobs/support.js";
 import { runInPty, withoutEscapes, type PtyRun } from "./support/pty.js";
@@ -97,11 +98,35 @@ test("on a terminal, run draws a bar, the counts and one line per node in place,
   await malocher.submitMany(slowDouble, Array.from({ length: 20 }, (_, i): [number, number] => [i, 1000]));
   const killed = await runInPty([process.execPath, cliMain, "run", ...sshArgs(), "--dir", malocher.dir], {
     env: plainEnv(),
-    answers: [{ after: /running [1-9]/, signal: "SIGTERM" }],
+    answers: [{ after: /running [1-9]/, act: (terminal) => terminal.signal("SIGTERM") }],
   });
   assert.equal(killed.unanswered, 0, describePty(killed));
   assert.equal(killed.code, 128 + 15, describePty(killed));
   assert.ok(killed.output.endsWith(SHOW_CURSOR), describePty(killed));
+});
+
+test("on a terminal, a node whose agent dies shows as lost, then retrying, then ready again, and the run ends", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "tty-lost");
+  await malocher.submitMany(slowDouble, Array.from({ length: 6 }, (_, i): [number, number] => [i, 1500]));
+  const victim = sshd.cluster.nodes[0]!;
+  const agents = directoryLayout.agentsDir(malocher.dir);
+  const killAgent = () => {
+    const leases = readdirSync(agents).filter((name) => name.startsWith(victim.machine.replace(/[^A-Za-z0-9._-]/g, "_")));
+    for (const name of leases) process.kill((JSON.parse(readFileSync(join(agents, name), "utf8")) as { pid: number }).pid, "SIGKILL");
+  };
+  const run = await runInPty([process.execPath, cliMain, "run", ...sshArgs(), "--slots", "1", "--dir", malocher.dir], {
+    env: plainEnv(),
+    answers: [{ after: /running 2/, act: killAgent }],
+  });
+  assert.equal(run.code, 0, describePty(run));
+  const drawn = frames(run.output);
+  const stateOf = (frame: string[]) => frame.find((line) => line.startsWith(`  ${victim.machine} `))?.trim().split(/\s+/)[1];
+  const states = drawn.map(stateOf).filter((state, i, all) => state !== undefined && state !== all[i - 1]);
+  const lost = states.indexOf("lost");
+  assert.ok(lost >= 0 && states.indexOf("retrying", lost) > lost && states.lastIndexOf("ready") > lost, `${victim.machine}: ${states.join(" → ")}`);
+  assert.match(withoutEscapes(run.output), new RegExp(`^${victim.machine}: lost: `, "m"), "the loss is also printed as a line above the block");
+  const last = drawn.at(-1)!;
+  assert.equal(last.find((line) => line.startsWith("done ")), "done 6/6 · failed 0 · running 0 · queued 0");
 });
 
 test("with stderr not a terminal, run prints plain lines; --quiet only failures; --json only JSON lines", TIMEOUT, async (t) => {
@@ -148,7 +173,7 @@ test("an encrypted key's passphrase is asked for once on the terminal, with echo
 
   const nodes = await runInPty([process.execPath, cliMain, "nodes", ...sshArgs(key)], {
     env: plainEnv(),
-    answers: [{ after: prompt, send: "not it\r" }, { after: /Bad passphrase, try again: /, send: `${passphrase}\r` }],
+    answers: [{ after: prompt, act: (terminal) => terminal.type("not it\r") }, { after: /Bad passphrase, try again: /, act: (terminal) => terminal.type(`${passphrase}\r`) }],
   });
   assert.equal(nodes.code, 0, describePty(nodes));
   assert.equal(nodes.unanswered, 0);
@@ -159,7 +184,7 @@ test("an encrypted key's passphrase is asked for once on the terminal, with echo
   // run: the live view steps aside for the prompt and comes back below it.
   const malocher = freshMalocher(t, "tty-key-run");
   await malocher.submitMany(slowDouble, [[1, 10], [2, 10]]);
-  const run = await runInPty([process.execPath, cliMain, "run", ...sshArgs(key), "--dir", malocher.dir], { env: plainEnv(), answers: [{ after: prompt, send: `${passphrase}\r` }] });
+  const run = await runInPty([process.execPath, cliMain, "run", ...sshArgs(key), "--dir", malocher.dir], { env: plainEnv(), answers: [{ after: prompt, act: (terminal) => terminal.type(`${passphrase}\r`) }] });
   assert.equal(run.code, 0, describePty(run));
   assert.ok(!run.output.includes(passphrase), describePty(run));
   const afterPrompt = withoutEscapes(run.output.slice(run.output.search(prompt)));
@@ -167,7 +192,7 @@ test("an encrypted key's passphrase is asked for once on the terminal, with echo
 
   // Ctrl-C at the prompt gives up on the key.
   malocher.submit(slowDouble, 3, 10);
-  const interrupted = await runInPty([process.execPath, cliMain, "run", ...sshArgs(key), "--dir", malocher.dir], { env: plainEnv(), answers: [{ after: prompt, send: "\x03" }] });
+  const interrupted = await runInPty([process.execPath, cliMain, "run", ...sshArgs(key), "--dir", malocher.dir], { env: plainEnv(), answers: [{ after: prompt, act: (terminal) => terminal.type("\x03") }] });
   assert.equal(interrupted.code, 2, describePty(interrupted));
   assert.match(withoutEscapes(interrupted.output), /\[NO_USABLE_NODES\][^]*\[SSH_KEY_UNREADABLE\] The passphrase prompt for the private key \S+ was interrupted/);
 

@@ -5,11 +5,19 @@ import { childrenOf, killGroupAfter } from "./processes.js";
 
 const RELAY = fileURLToPath(new URL("./pty-relay.py", import.meta.url));
 
-/**
- * Once the output (since the previous answer) matches `after`: `send` is typed into the terminal,
- * or the command is sent `signal`.
- */
-export type PtyAnswer = { after: RegExp; send: string } | { after: RegExp; signal: NodeJS.Signals };
+/** What a test may do to a command on a pseudo-terminal while it runs. */
+export interface PtyControl {
+  /** Types into the terminal. */
+  type(text: string): void;
+  /** Sends a signal to the command. */
+  signal(name: NodeJS.Signals): void;
+}
+
+/** Done once the output (since the previous answer) matches `after`. */
+export interface PtyAnswer {
+  after: RegExp;
+  act: (terminal: PtyControl) => void;
+}
 
 export interface PtyRunOptions {
   env?: NodeJS.ProcessEnv;
@@ -39,6 +47,10 @@ export function runInPty(argv: string[], options: PtyRunOptions = {}): Promise<P
     // Its own process group, killed at the deadline; the command (in the terminal's session) then gets SIGHUP.
     detached: true,
   });
+  const control: PtyControl = {
+    type: (text) => child.stdin.write(text),
+    signal: (name) => childrenOf(child.pid!).forEach((pid) => process.kill(pid, name)),
+  };
   const answers = [...(options.answers ?? [])];
   let output = "";
   let answeredUpTo = 0;
@@ -48,8 +60,7 @@ export function runInPty(argv: string[], options: PtyRunOptions = {}): Promise<P
     if (next !== undefined && next.after.test(output.slice(answeredUpTo))) {
       answers.shift();
       answeredUpTo = output.length;
-      if ("send" in next) child.stdin.write(next.send);
-      else for (const pid of childrenOf(child.pid!)) process.kill(pid, next.signal);
+      next.act(control);
     }
   });
   const deadline = killGroupAfter(child, options.timeoutMs ?? 60_000);
