@@ -94,6 +94,19 @@ test("on a terminal, run draws a bar, the counts and one line per node in place,
   const narrowLines = frames(narrow.output).flat();
   for (const line of narrowLines) assert.ok(line.length <= 29, `cut to 29 columns: ${JSON.stringify(line)}`);
   assert.ok(narrowLines.some((line) => line.endsWith("…")), "a cut line ends with an ellipsis");
+  // A terminal made narrower in the middle of a run: the frames after it fit the new width.
+  await malocher.submitMany(slowDouble, Array.from({ length: 8 }, (_, i): [number, number] => [i, 400]));
+  const resized = await runInPty([process.execPath, cliMain, "run", ...sshArgs(), "--slots", "1", "--dir", malocher.dir], {
+    columns: 100,
+    env: plainEnv(),
+    answers: [{ after: /running 2/, act: (terminal) => terminal.resize(36, 30) }],
+  });
+  assert.equal(resized.code, 0, describePty(resized));
+  const widths = frames(resized.output).map((frame) => Math.max(...frame.map((line) => line.length)));
+  const narrowed = widths.findIndex((width) => width <= 35);
+  assert.ok(narrowed > 0 && widths[0]! > 35, `wide frames, then narrow ones: ${widths.join(",")}`);
+  assert.ok(widths.slice(narrowed).every((width) => width <= 35), `every frame after the resize fits: ${widths.join(",")}`);
+
   // Killed with SIGTERM in the middle of a run: the cursor is shown again all the same.
   await malocher.submitMany(slowDouble, Array.from({ length: 20 }, (_, i): [number, number] => [i, 1000]));
   const killed = await runInPty([process.execPath, cliMain, "run", ...sshArgs(), "--dir", malocher.dir], {

@@ -1,5 +1,6 @@
 /** Runs a command on a real pseudo-terminal (through python3's pty module), for tests of TTY output and prompts. */
 import { spawn } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { childrenOf, killGroupAfter } from "./processes.js";
 
@@ -11,6 +12,8 @@ export interface PtyControl {
   type(text: string): void;
   /** Sends a signal to the command. */
   signal(name: NodeJS.Signals): void;
+  /** Resizes the terminal (the command gets SIGWINCH). */
+  resize(columns: number, rows: number): void;
 }
 
 /** Done once the output (since the previous answer) matches `after`. */
@@ -43,18 +46,20 @@ export function runInPty(argv: string[], options: PtyRunOptions = {}): Promise<P
   const child = spawn("python3", [RELAY, String(options.columns ?? 100), String(options.rows ?? 30), ...argv], {
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     env: options.env ?? process.env,
-    stdio: ["pipe", "pipe", "inherit"],
+    stdio: ["pipe", "pipe", "inherit", "pipe"], // fd 3: "COLUMNS ROWS" lines resize the terminal
     // Its own process group, killed at the deadline; the command (in the terminal's session) then gets SIGHUP.
     detached: true,
   });
+  const [stdin, stdout, , sizes] = child.stdio as unknown as [Writable, Readable, null, Writable];
   const control: PtyControl = {
-    type: (text) => child.stdin.write(text),
+    type: (text) => stdin.write(text),
     signal: (name) => childrenOf(child.pid!).forEach((pid) => process.kill(pid, name)),
+    resize: (columns, rows) => sizes.write(`${columns} ${rows}\n`),
   };
   const answers = [...(options.answers ?? [])];
   let output = "";
   let answeredUpTo = 0;
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+  stdout.setEncoding("utf8").on("data", (chunk: string) => {
     output += chunk;
     const next = answers[0];
     if (next !== undefined && next.after.test(output.slice(answeredUpTo))) {
