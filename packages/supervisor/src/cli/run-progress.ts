@@ -18,10 +18,11 @@ const CLEAR_BELOW = "\x1b[J";
 const linesUp = (count: number) => `\x1b[${count}F`;
 
 /**
- * The live view of `malocher run`. On a TTY, a block redrawn in place (a bar with the totals,
- * jobs/s and ETA, one line per node with its state and slots in use), cut to the terminal's
- * width, with the cursor hidden until the end; plain lines otherwise; JSON Lines with `--json`;
- * nothing but failures with `--quiet`.
+ * The live view of `malocher run`. On a TTY, a block redrawn in place (see `progressFrame`: a bar
+ * with jobs/s and ETA, the counts, one line per node with its state and slots in use), cut to the
+ * terminal's width, redrawn on resize, with the cursor hidden until the end (shown again on exit,
+ * SIGTERM and SIGHUP too) and set aside while a passphrase prompt holds the terminal; plain lines
+ * otherwise; JSON Lines with `--json`; nothing but failures with `--quiet`.
  */
 export class RunProgress {
   private readonly tally = new RunTally();
