@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import { existsSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, test } from "node:test";
-import { Malocher, retryFailed } from "malocher";
+import { retryFailed } from "malocher";
 import { SHARDED_DIRS, SHARDS, directoryLayout } from "@malocher/protocol";
 import { printTag, square, train } from "./fixtures/jobs/jobs.js";
 import { failUntilGateOpens, tickUntilGateOpens } from "./fixtures/jobs/cli-jobs.js";

@@ -3,7 +3,6 @@ import {
   decodeSupervisorMessage,
   encodeMessage,
   type AgentMessage,
-  type SupervisorMessage,
 } from "@malocher/protocol";
 import type { SupervisorChannel, SupervisorChannelEvents } from "./supervisor-channel.js";
 

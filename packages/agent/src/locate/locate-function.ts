@@ -107,7 +107,7 @@ export function readExportInPlace(moduleUrl: string, name: string): unknown {
     const { location, scopes } = inspector.functionInternals(inspector.remoteObject(fn, OBJECT_GROUP));
     const moduleScope = scopes.find((s) => /^Module\b/.test(s.description));
     if (location === undefined || moduleScope === undefined) return undefined;
-    const local = moduleExportsOf(inspector, location.scriptId, fn, moduleUrl).bindings.find((b) => b.name === name)?.local;
+    const local = moduleExportsOf(inspector, location.scriptId, moduleUrl).bindings.find((b) => b.name === name)?.local;
     return local === undefined ? undefined : inspector.readScopeVariable(moduleScope.objectId, local);
   } finally {
     inspector.releaseObjectGroup(OBJECT_GROUP);
@@ -150,7 +150,7 @@ function locateWith(inspector: InspectorSession, fn: Function): FunctionRef {
     throw new NotLocated(`it is defined in ${path}, which is a CommonJS module or a classic script; Malocher loads functions with \`import()\`, so it must live in an ES module (.mjs, .mts, or .js/.ts under "type": "module")`);
   }
 
-  const exports = moduleExportsOf(inspector, location.scriptId, fn, path);
+  const exports = moduleExportsOf(inspector, location.scriptId, path);
   // V8 leaves the module scope out of [[Scopes]] when none of its bindings is visible: no named exports, no imports,
   // nothing captured by a function. Then only an anonymous default export can be this function.
   const moduleScope = scopes.find((s) => /^Module\b/.test(s.description));
@@ -195,7 +195,7 @@ const MATCH_BINDINGS = `function (fn, names) {
   return { hits, topLevel };
 }`;
 
-function moduleExportsOf(inspector: InspectorSession, scriptId: string, fn: Function, path: string): ModuleExports {
+function moduleExportsOf(inspector: InspectorSession, scriptId: string, path: string): ModuleExports {
   let exports = exportsByScript.get(scriptId);
   if (exports === undefined) {
     try {

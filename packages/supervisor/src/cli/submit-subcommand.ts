@@ -1,11 +1,10 @@
 import { Command } from "commander";
-import { MalocherError } from "@malocher/protocol";
 import { Malocher } from "../malocher.js";
 import type { JobOptions } from "../submit/job-options.js";
 import { dirOption, jsonOption, sharedWritersOption } from "./cli-options.js";
 import { commandLines } from "./command-lines.js";
 import { jsonLine } from "./json-line.js";
-import { integer } from "./option-parsers.js";
+import { envAssignment, integer } from "./option-parsers.js";
 
 /** The command of the examples in `submit --help` and `run --help`. */
 export const COMMAND_EXAMPLE = "python train.py --seed {} ::: 1 2 3";
@@ -29,7 +28,7 @@ export function submitSubcommand(): Command {
     .description("queue a command as jobs, one per argument: {} is replaced by each argument after ::: (or each line of stdin)")
     .argument("<command...>", "the program and its arguments (no shell: use sh -c '…' for one), then ::: arguments")
     .option("--cwd <dir>", "the jobs' working directory (default: this one)")
-    .option("--env <NAME=value>", "a variable for the jobs (repeatable)", addVariable)
+    .option("--env <NAME=value>", "a variable for the jobs (repeatable)", envAssignment("--env"))
     .option("--timeout <ms>", "kill each attempt of a job after this long", integer("--timeout"))
     .option("--retries <n>", "retries after infrastructure failures", integer("--retries"))
     .option("--retry-on-error", "also retry when the command fails")
@@ -61,10 +60,4 @@ export function submitSubcommand(): Command {
         process.stdout.write(options.json ? jsonLine({ jobId, argv }) : `${jobId}\n`);
       }
     });
-}
-
-function addVariable(pair: string, env: Record<string, string> = {}): Record<string, string> {
-  const at = pair.indexOf("=");
-  if (at <= 0) throw new MalocherError("INVALID_OPTIONS", `--env takes NAME=value, got ${pair}`);
-  return { ...env, [pair.slice(0, at)]: pair.slice(at + 1) };
 }

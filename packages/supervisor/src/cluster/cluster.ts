@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { MalocherError, type AgentMessage, type RunSettings, type TransportKind } from "@malocher/protocol";
+import { MalocherError, type AgentMessage, type TransportKind } from "@malocher/protocol";
 import { LeaseObserver, requeueStaleJobs } from "../store/requeue-stale-jobs.js";
 import { recoverAgentJobs } from "../store/recover-agent-jobs.js";
 import { OrphanedJobs } from "../store/recover-orphaned-jobs.js";
