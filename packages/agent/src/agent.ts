@@ -206,14 +206,23 @@ export class Agent {
       }
       for (const jobId of candidates) {
         if (this.state !== "ready" || this.slots.free === 0) break;
-        const claimed = await claimJob(this.config.dir, this.config.agentId, jobId);
-        if (claimed === undefined) continue; // another agent was first
+        // The slot is taken before the claim's await: a job already claimed may grow into the
+        // free slots meanwhile, and a slot counted as free before it would then be used twice.
+        this.slots.take();
+        const claimed = await claimJob(this.config.dir, this.config.agentId, jobId).catch((error: Error) => {
+          this.slots.release(1);
+          throw error;
+        });
+        if (claimed === undefined) {
+          this.slots.release(1); // another agent was first
+          continue;
+        }
         const worker = pool.acquire();
         if (worker === undefined) {
+          this.slots.release(1);
           await requeueClaim(this.config.dir, this.config.agentId, jobId);
           break;
         }
-        this.slots.take();
         this.track(this.runJob(claimed, worker, pool, settings));
       }
     }
