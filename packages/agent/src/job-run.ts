@@ -89,14 +89,21 @@ export class JobRun {
   async execute(worker: WarmWorker): Promise<JobRunEnd> {
     const { dir, agentId } = this.context;
     const { jobId, attempt } = this.job;
-    if (await exists(directoryLayout.resultFile(dir, jobId))) {
+    // The three look-ups at once: one after another, they were most of a warm job's time to start.
+    const [hasResult, specBytes, isCancelled] = await Promise.all([
+      exists(directoryLayout.resultFile(dir, jobId)),
+      readFile(directoryLayout.specFile(dir, jobId)).catch((error: Error) => error),
+      exists(directoryLayout.cancelFile(dir, jobId)),
+    ]);
+    if (hasResult) {
       this.context.log(`job ${jobId} already has a result; dropping the claim`);
       await releaseClaim(dir, agentId, jobId);
       return { kind: "dropped" };
     }
     let spec: JobSpec;
     try {
-      spec = decodeJobSpec(await readFile(directoryLayout.specFile(dir, jobId)), jobId, loadDirectoryKey(dir, { create: false }));
+      if (specBytes instanceof Error) throw specBytes;
+      spec = decodeJobSpec(specBytes, jobId, loadDirectoryKey(dir, { create: false }));
     } catch (error) {
       return this.publish(await this.refusal(error), 0);
     }
@@ -110,7 +117,8 @@ export class JobRun {
     }
     if (spec.name !== undefined) this.nameAndTags.name = spec.name;
     if (spec.tags !== undefined) this.nameAndTags.tags = spec.tags;
-    if (await exists(directoryLayout.cancelFile(dir, jobId))) this.killReason ??= "cancelled";
+    // A job that waited for slots may have been cancelled meanwhile: look again.
+    if (isCancelled || (extra > 0 && (await exists(directoryLayout.cancelFile(dir, jobId))))) this.killReason ??= "cancelled";
     // From here on a kill hits the worker; one that came before is handled here.
     this.worker = worker;
     this.executing = true;

@@ -51,13 +51,12 @@ export class QueueScanner {
     const ids: string[] = [];
     const now = Date.now();
     for (const [jobId, until] of this.deferred) if (until <= now) this.deferred.delete(jobId);
-    const takeable = (name: string) => !this.excluded.has(name) && !this.deferred.has(name);
-    for (let i = 0; i < SHARDS.length; i++) {
-      const shard = SHARDS[(start + i) % SHARDS.length] as string;
-      const names = await readdir(directoryLayout.queuedShardDir(this.dir, shard)).catch(() => []);
-      const only = this.only;
-      ids.push(...names.filter((name) => isJobId(name) && (only === undefined || only.has(name)) && takeable(name)).sort());
-    }
+    const only = this.only;
+    const takeable = (name: string) => isJobId(name) && (only === undefined || only.has(name)) && !this.excluded.has(name) && !this.deferred.has(name);
+    // All shards at once: read one after another, they made up most of the time from a nudge to a claim.
+    const shards = SHARDS.map((_, i) => SHARDS[(start + i) % SHARDS.length] as string);
+    const perShard = await Promise.all(shards.map((shard) => readdir(directoryLayout.queuedShardDir(this.dir, shard)).catch((): string[] => [])));
+    for (const names of perShard) ids.push(...names.filter(takeable).sort());
     return ids;
   }
 }

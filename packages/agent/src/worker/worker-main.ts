@@ -33,6 +33,11 @@ const baseEnv = { ...process.env };
 const baseCwd = process.cwd();
 /** Job modules this worker imported, with their file's mtime then. */
 const importedModules = new Map<string, number>();
+/**
+ * The namespaces of the job modules imported so far: `import()` of the same URL gives the same
+ * namespace, but asks the module loader (and tsx's hooks thread) again each time.
+ */
+const namespaces = new Map<string, Record<string, unknown>>();
 let runningJobId: string | undefined;
 
 /** Set once an error a job left behind was caught: this worker reports and exits. */
@@ -72,9 +77,8 @@ async function moduleMtime(url: string): Promise<number | undefined> {
 
 const hashes = new Map<string, { mtimeMs: number; hash: string }>();
 
-/** SHA-256 of a module's file now (rehashed only when its mtime changed). */
-async function moduleHash(url: string): Promise<string | undefined> {
-  const mtimeMs = await moduleMtime(url);
+/** SHA-256 of a module's file whose mtime is `mtimeMs` (rehashed only when its mtime changed). */
+async function moduleHash(url: string, mtimeMs: number | undefined): Promise<string | undefined> {
   if (mtimeMs === undefined) return undefined;
   const known = hashes.get(url);
   if (known?.mtimeMs === mtimeMs) return known.hash;
@@ -87,13 +91,24 @@ async function moduleHash(url: string): Promise<string | undefined> {
   }
 }
 
-/** Whether this worker holds an older version of the job's module than the one on disk. */
-async function isStale(spec: FunctionJobSpec): Promise<boolean> {
+/** Whether this worker holds an older version of the job's module than the one on disk (its mtime now). */
+function isStale(spec: FunctionJobSpec, mtimeMs: number | undefined): boolean {
   const importedAt = importedModules.get(spec.fn.module);
-  return importedAt !== undefined && (await moduleMtime(spec.fn.module)) !== importedAt;
+  return importedAt !== undefined && mtimeMs !== importedAt;
 }
 
-async function runJob(spec: FunctionJobSpec, dir: string): Promise<Ending> {
+/** The job module's namespace, imported once per worker. */
+async function importModule(url: string, mtimeMs: number | undefined): Promise<Record<string, unknown>> {
+  const known = namespaces.get(url);
+  if (known !== undefined) return known;
+  const module = (await import(url)) as Record<string, unknown>;
+  namespaces.set(url, module);
+  if (mtimeMs !== undefined && !importedModules.has(url)) importedModules.set(url, mtimeMs);
+  return module;
+}
+
+/** Runs a function job whose module's file has the mtime `mtimeMs` (read once per job). */
+async function runJob(spec: FunctionJobSpec, dir: string, mtimeMs: number | undefined): Promise<Ending> {
   try {
     process.chdir(spec.cwd);
   } catch (error) {
@@ -112,10 +127,7 @@ async function runJob(spec: FunctionJobSpec, dir: string): Promise<Ending> {
   }
   let fn: unknown;
   try {
-    const mtime = await moduleMtime(spec.fn.module);
-    const module = (await import(spec.fn.module)) as Record<string, unknown>;
-    if (mtime !== undefined && !importedModules.has(spec.fn.module)) importedModules.set(spec.fn.module, mtime);
-    fn = module[spec.fn.export];
+    fn = (await importModule(spec.fn.module, mtimeMs))[spec.fn.export];
   } catch (error) {
     return failure("JOB_IMPORT_FAILED", error, `Cannot import ${spec.fn.module}: ${(error as Error).message}`);
   }
@@ -145,7 +157,8 @@ async function runJob(spec: FunctionJobSpec, dir: string): Promise<Ending> {
 
 function restoreProcessState(): void {
   for (const key of Object.keys(process.env)) if (!(key in baseEnv)) delete process.env[key];
-  Object.assign(process.env, baseEnv);
+  // Only what changed: each write to process.env goes to the C environment (it showed in the profile).
+  for (const [key, value] of Object.entries(baseEnv)) if (process.env[key] !== value) process.env[key] = value;
   try {
     process.chdir(baseCwd);
   } catch {}
@@ -180,7 +193,8 @@ async function handle(request: RunJobRequest): Promise<void> {
     finishJob(jobId, run.ending, false);
     return;
   }
-  if (await isStale(spec)) {
+  const mtimeMs = await moduleMtime(spec.fn.module);
+  if (isStale(spec, mtimeMs)) {
     runningJobId = undefined;
     const marker = endOfJobMarker(jobId);
     process.stdout.write(marker);
@@ -188,8 +202,8 @@ async function handle(request: RunJobRequest): Promise<void> {
     send({ type: "stale", jobId });
     return;
   }
-  const ending = await runJob(spec, request.dir);
-  const codeChanged = spec.codeHash !== undefined && (await moduleHash(spec.fn.module)) !== spec.codeHash;
+  const ending = await runJob(spec, request.dir, mtimeMs);
+  const codeChanged = spec.codeHash !== undefined && (await moduleHash(spec.fn.module, mtimeMs)) !== spec.codeHash;
   finishJob(jobId, ending, codeChanged);
 }
 
