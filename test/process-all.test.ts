@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Malocher, MalocherError, results as topLevelResults, type JobResult } from "malocher";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
-import { square, train } from "./fixtures/jobs/jobs.js";
+import { echo, square, train } from "./fixtures/jobs/jobs.js";
 import { describeRun, fixtures, killIfOurs, lastJsonLine, root, runFixture, runNode, tsx } from "./fixtures/jobs/support.js";
 import { childrenOf, isAlive } from "./support/processes.js";
 import { collect } from "./support/results.js";
@@ -95,6 +95,17 @@ describe("processAll and results", () => {
     const results = await collect(malocher.processAll({ jobs: chosen }));
     assert.deepEqual(new Set(results.keys()), new Set(chosen));
     assert.deepEqual(chosen.map((id) => valueOf(results.get(id))), [4, 25, 81, 10000]);
+  });
+
+  test("results of every size arrive whole: small ones with the agent's message, large ones read from their file", TIMEOUT, async (t) => {
+    const malocher = freshMalocher(t, "run");
+    const small = "s".repeat(100);
+    const large = "L".repeat(200_000); // more than a "jobFinished" message carries
+    const ids = [malocher.submit(echo, small), malocher.submit(echo, large)];
+    const yielded = await collect(malocher.processAll());
+    assert.deepEqual(ids.map((id) => valueOf(yielded.get(id))), [small, large]);
+    const stored = await collect(malocher.results());
+    assert.deepEqual(ids.map((id) => stored.get(id)), ids.map((id) => yielded.get(id)), "processAll yields what the result files hold");
   });
 
   test("jobs: [ids] runs only those jobs; the others stay queued", TIMEOUT, async (t) => {

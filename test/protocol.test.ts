@@ -62,6 +62,9 @@ test("messages round-trip and malformed frames are refused with PROTOCOL_ERROR",
     assert.throws(() => decodeAgentMessage(frame), (error: unknown) => error instanceof MalocherError && error.code === "PROTOCOL_ERROR");
   }
   assert.throws(() => decodeSupervisorMessage(packr.pack({ type: "hello" })), /PROTOCOL|Malformed/);
+  const finished = { type: "jobFinished", jobId: "0mwwchezg-41e62dbbbee2", ok: true, durationMs: 3, resultFile: Buffer.from([1, 2, 3]) } as const;
+  assert.deepEqual(decodeAgentMessage(encodeMessage(finished)), finished);
+  assert.throws(() => decodeAgentMessage(packr.pack({ ...finished, resultFile: "not bytes" })), /PROTOCOL|Malformed/);
 });
 
 test("a tampered, foreign or unsigned job spec is rejected before it is decoded", () => {

@@ -25,7 +25,8 @@ export type KillReason = "timeout" | "cancelled" | "outOfMemory" | "stopping" | 
 
 /** What became of a claimed job: its result is out, it goes back to the queue, or it was dropped. */
 export type JobRunEnd =
-  | { kind: "published"; ok: boolean; durationMs: number }
+  /** `resultFile`: the bytes this run published, when its result was the first. */
+  | { kind: "published"; ok: boolean; durationMs: number; resultFile?: Uint8Array }
   | { kind: "requeue"; nextAttempt: number | undefined; delayMs: number }
   /** Back to the queue untouched, for other agents: it waits for slots another job waits for. */
   | { kind: "deferred" }
@@ -253,8 +254,10 @@ export class JobRun {
       ...this.nameAndTags,
     };
     const result: StoredResult = { ...meta, ...ending };
+    let resultFile: Uint8Array | undefined;
     try {
-      if (!(await publishResult(dir, result))) {
+      resultFile = await publishResult(dir, result);
+      if (resultFile === undefined) {
         this.context.log(`job ${jobId}: a result was already published; this run's result is discarded`);
       }
     } catch (error) {
@@ -271,7 +274,7 @@ export class JobRun {
       }
     }
     await releaseClaim(dir, agentId, jobId);
-    return { kind: "published", ok: result.ok, durationMs };
+    return { kind: "published", ok: result.ok, durationMs, ...(resultFile === undefined ? {} : { resultFile }) };
   }
 }
 

@@ -1,7 +1,7 @@
 import { MalocherError } from "./malocher-error.js";
 import type { AgentMessage, SupervisorMessage } from "./messages.js";
 import { packRecord, unpackRecord } from "./record-codec.js";
-import { booleanField, numberField, recordField, stringArrayField, stringField, stringMapField } from "./record-fields.js";
+import { booleanField, bytesField, numberField, recordField, stringArrayField, stringField, stringMapField } from "./record-fields.js";
 
 /** Encodes a message of either direction. */
 export function encodeMessage(message: AgentMessage | SupervisorMessage): Uint8Array {
@@ -35,6 +35,7 @@ export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
           jobId: stringField(record, "jobId"),
           ok: booleanField(record, "ok"),
           durationMs: numberField(record, "durationMs"),
+          ...(record["resultFile"] === undefined ? {} : { resultFile: bytesField(record, "resultFile") }),
         };
       case "misfit":
         return { type, jobId: stringField(record, "jobId"), reason: stringField(record, "reason") };

@@ -43,6 +43,11 @@ export interface JobFinishedMessage {
   jobId: string;
   ok: boolean;
   durationMs: number;
+  /**
+   * The bytes of the result file this agent published, when they are small: results are
+   * write-once, so the file holds exactly these, and the supervisor need not read it back.
+   */
+  resultFile?: Uint8Array;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { MalocherError, type JobResult } from "@malocher/protocol";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
-import { listFinishedIds, listJobIds } from "./store/job-listing.js";
+import { finishedAmong, listFinishedIds, listJobIds, submittedAmong } from "./store/job-listing.js";
 import { readResultOrFailure } from "./store/read-result.js";
 import { loadResultClass } from "./store/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
@@ -66,14 +66,21 @@ export async function* processJobs(
   const running = cluster ?? (await Cluster.start({ ...settings!, ...(options.jobs ? { onlyJobs: [...pending] } : {}) }));
   const inbox = new ResultInbox();
   let yielded = 0;
+  /** Result files their agents sent with "jobFinished", read instead of the files. */
+  const resultFiles = new Map<string, Uint8Array>();
   const collect = async (jobId: string) => {
+    const fileBytes = resultFiles.get(jobId);
+    resultFiles.delete(jobId);
     if (!pending.has(jobId) || inbox.has(jobId)) return;
-    const result = await readResultOrFailure(dir, jobId, loadResultClass);
+    const result = await readResultOrFailure(dir, jobId, loadResultClass, fileBytes);
     if (result !== undefined) inbox.push(jobId, result);
+  };
+  const onResultFile = (jobId: string, bytes: Uint8Array) => {
+    if (pending.has(jobId) || options.keepAlive) resultFiles.set(jobId, bytes);
   };
   const scan = async () => {
     if (options.keepAlive) for (const jobId of await pendingJobs(dir, undefined)) pending.add(jobId);
-    const finished = await listFinishedIds(dir);
+    const finished = await finishedAmong(dir, pending);
     for (const jobId of pending) if (finished.has(jobId)) await collect(jobId);
   };
   const onEvent = (event: RunEvent) => {
@@ -88,6 +95,7 @@ export async function* processJobs(
   const onDrained = () => inbox.end();
   const abort = () => inbox.fail(options.signal?.reason ?? new Error("aborted"));
   const drain = () => running.drain();
+  running.on("resultFile", onResultFile);
   running.on("event", onEvent);
   running.on("unusable", onUnusable);
   running.on("drained", onDrained);
@@ -114,6 +122,7 @@ export async function* processJobs(
     progress?.finish();
     clearInterval(scanner);
     stopListening();
+    running.off("resultFile", onResultFile);
     running.off("event", onEvent);
     running.off("unusable", onUnusable);
     running.off("drained", onDrained);
@@ -124,13 +133,13 @@ export async function* processJobs(
 }
 
 async function pendingJobs(dir: string, jobs: readonly string[] | undefined): Promise<Set<string>> {
-  const known = await listJobIds(dir);
   if (jobs === undefined) {
+    const known = await listJobIds(dir);
     const finished = await listFinishedIds(dir);
     return new Set(known.filter((jobId) => !finished.has(jobId)));
   }
-  const knownSet = new Set(known);
-  const unknown = jobs.filter((jobId) => !knownSet.has(jobId));
+  const submitted = await submittedAmong(dir, new Set(jobs));
+  const unknown = jobs.filter((jobId) => !submitted.has(jobId));
   if (unknown.length > 0) {
     throw new MalocherError("JOB_NOT_FOUND", `No job ${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? " …" : ""} in ${dir}.`);
   }

@@ -58,7 +58,14 @@ interface Machine {
  * Emits every {@link RunEvent}, `unusable` with `NO_USABLE_NODES` once no node is left, and
  * `drained` once every agent stopped after {@link Cluster.drain}.
  */
-export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [MalocherError]; drained: []; warm: [] }> {
+export class Cluster extends EventEmitter<{
+  event: [RunEvent];
+  unusable: [MalocherError];
+  drained: [];
+  warm: [];
+  /** Just before a job's `jobFinished` event: the bytes of its result file, when the agent sent them. */
+  resultFile: [jobId: string, bytes: Uint8Array];
+}> {
   private closed = false;
   private readonly misfits = new MisfitLedger();
   private draining = false;
@@ -234,6 +241,7 @@ export class Cluster extends EventEmitter<{ event: [RunEvent]; unusable: [Maloch
     } else if (message.type === "jobStarted") {
       this.emit("event", { type: "jobStarted", jobId: message.jobId, host: session.label, attempt: message.attempt });
     } else if (message.type === "jobFinished") {
+      if (message.resultFile !== undefined) this.emit("resultFile", message.jobId, message.resultFile);
       this.emit("event", { type: "jobFinished", jobId: message.jobId, host: session.label, ok: message.ok, durationMs: message.durationMs });
     } else if (message.type === "misfit") {
       this.misfits.refused(message.jobId, session.label, message.reason);

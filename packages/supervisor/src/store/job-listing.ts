@@ -1,4 +1,4 @@
-import { readdir } from "node:fs/promises";
+import { access, readdir } from "node:fs/promises";
 import { SHARDS, directoryLayout, isJobId } from "@malocher/protocol";
 import { join } from "node:path";
 
@@ -17,6 +17,31 @@ export async function listJobIds(dir: string): Promise<string[]> {
 /** Ids of the jobs that have a result. */
 export async function listFinishedIds(dir: string): Promise<Set<string>> {
   return new Set(await listShardedIds(directoryLayout.resultsDir(dir)));
+}
+
+/**
+ * Of `jobIds`, the ones whose file `fileOf` gives exists. Fewer jobs than shard directories are
+ * looked up one by one (for one job, one look-up instead of listing 16 directories, which kept a
+ * warm run's supervisor busy while its job's messages waited); more by listing `root`'s shards.
+ */
+async function idsWithFile(
+  jobIds: ReadonlySet<string>,
+  root: string,
+  fileOf: (jobId: string) => string,
+): Promise<Set<string>> {
+  if (jobIds.size >= SHARDS.length) return new Set((await listShardedIds(root)).filter((jobId) => jobIds.has(jobId)));
+  const found = await Promise.all([...jobIds].filter(isJobId).map((jobId) => access(fileOf(jobId)).then(() => jobId, () => undefined)));
+  return new Set(found.filter((jobId) => jobId !== undefined));
+}
+
+/** Of `jobIds`, the submitted ones (they have a spec). */
+export function submittedAmong(dir: string, jobIds: ReadonlySet<string>): Promise<Set<string>> {
+  return idsWithFile(jobIds, directoryLayout.specsDir(dir), (jobId) => directoryLayout.specFile(dir, jobId));
+}
+
+/** Of `jobIds`, the ones that have a result. */
+export function finishedAmong(dir: string, jobIds: ReadonlySet<string>): Promise<Set<string>> {
+  return idsWithFile(jobIds, directoryLayout.resultsDir(dir), (jobId) => directoryLayout.resultFile(dir, jobId));
 }
 
 /** Ids of the jobs whose queue marker is in the queue. */
