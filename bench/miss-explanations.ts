@@ -83,7 +83,8 @@ function efficiencyBound(results: SuiteResults): string[] {
   return [
     `Where the ${summaryText(summarize(runs.map((run) => run.actualMs - run.idealMs)))} ms beyond the ideal went (medians over the repeats):`,
     "",
-    `- The first job started ${runs.map((run) => run.firstStartMs.toFixed(0)).join(", ")} ms after the first submit (repeat ${runs.map((_, i) => i + 1).join(", ")}). ` +
+    `- The first job started ${runs.map((run) => run.firstStartMs.toFixed(0)).join(", ")} ms after the first submit (repeat ${runs.map((_, i) => i + 1).join(", ")}), ` +
+      `of which submitting the ${s.efficiencyJobs} jobs one by one took ${runs.map((run) => run.submitMs.toFixed(0)).join(", ")} ms: \`submit()\` is synchronous, so agents are told once the loop is done. ` +
       "`ready()` waits until every agent's warm workers have started, but a worker's first job also imports (and, for `.ts`, transpiles) the job module.",
     `- An agent took ${runMs.toFixed(0)} ms per ${s.efficiencySleepMs} ms job (its own measure: the worker's run and the job's logs completed, before publishing).`,
     `- Each job took ${number(slotTimeBeyondRun)} ms of slot time beyond that run: the first start above, publishing the result, telling the supervisor, ` +
@@ -103,11 +104,11 @@ function warmLatencyBound(results: SuiteResults): string[] {
   return [
     `A warm job's median ${summaryText(phases.total)} ms split into ${summaryText(phases.toStart)} ms from submit until the agent's "started" message arrived ` +
       `(the nudge through the SSH tunnel, the agent's queue scan, the claim, reading the spec), ${summaryText(phases.run)} ms until its "finished" message ` +
-      `(the warm worker's run, publishing the result) and ${summaryText(phases.toResult)} ms until processAll yielded the result (reading the result file). ` +
+      `(the warm worker's run, publishing the result) and ${summaryText(phases.toResult)} ms until processAll yielded the result (decoding the result file's bytes, which came with the message). ` +
       `${TARGETS.warmLatencyVersusParallel.text} against this peer (${number(peer)} ms) needs a p50 of at most ${number(peer / 20)} ms; it was ${number(p50.median)} ms.`,
     "",
-    "The slowest single jobs (they set p99). Run 1 of repeat 1 is the first job after `ready()`, which does not wait for the agents' warm workers to start; " +
-      "the first job a warm worker runs also imports the job module. (— : processAll found the result before the agent's message arrived.)",
+    "The slowest single jobs (they set p99). Run 1 of repeat 1 is the first job after `ready()`: the warm workers have started, " +
+      "but the first job a warm worker runs also imports the job module. (— : processAll found the result before the agent's message arrived.)",
     "",
     ...table(
       ["which", "total ms", "submit → \"started\"", "→ \"finished\"", "→ result"],
@@ -124,11 +125,20 @@ function startBound(results: SuiteResults): string[] {
   const cpuOne = summarize(one.map(malocherCpuMs)).median;
   const readyOne = summarize(results.latency.readyMs.one).median;
   const floorMs = cpuBig / cores;
+  const start = results.latency.processStartCpu;
+  const perNode = (["agents", "workers", "sshd (nodes)", "supervisor"] as const).map(
+    (name) => `${name} ${summarize(big.map((cpu) => cpu.byClass[name] / s.coldNodes)).median.toFixed(0)}`,
+  );
   return [
     `Starting ${s.coldNodes} nodes kept the machine's ${cores} cores ${percent(summarize(big.map(busyShare)).median)} busy. ` +
       `Malocher's processes and the nodes' sshd used ${cpuBig.toFixed(0)} CPU-ms for ${s.coldNodes} nodes against ${cpuOne.toFixed(0)} CPU-ms for 1 node. ` +
       `On ${cores} cores that CPU alone takes at least ${floorMs.toFixed(0)} ms, ${number(floorMs / readyOne)}× the 1-node start: ` +
       "the start of many nodes is bound by this machine's CPU, which every node shares here; on separate machines the nodes would start side by side.",
+    "",
+    `CPU-ms per node during the ${s.coldNodes}-node start: ${perNode.join(", ")} (the supervisor's share is its SSH handshakes and launches). ` +
+      `Each node starts ${s.slotsPerNode} warm worker(s) before it counts as ready. Started one at a time, \`node -e 0\` takes ${start.bareNodeMs.toFixed(0)} CPU-ms here, ` +
+      `a \`node\` that registers tsx as each warm worker does (so that \`.ts\` job modules import) ${start.nodeWithTsxMs.toFixed(0)}, ` +
+      `and one that loads the agent's modules ${start.nodeWithAgentMs.toFixed(0)}: most of a node's start is these processes' own start, not Malocher's work between them.`,
   ];
 }
 

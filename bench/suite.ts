@@ -18,6 +18,7 @@ import { now, percentile, repeat } from "./measurement.js";
 import { writeSshClientConfig, type SshClientConfig } from "./ssh-client-config.js";
 import { dispatchOnStartedCluster, dispatchWithProcessAll, type DispatchRun } from "./workloads/dispatch.js";
 import { measureEfficiency, type EfficiencyRun } from "./workloads/efficiency.js";
+import { measureProcessStartCpu, type ProcessStartCpu } from "./process-start-cpu.js";
 import { measureClusterReady, measureColdProcessAll, measureWarmLatency, type WarmLatency } from "./workloads/latency.js";
 import { measureBatchSubmitRate, measureBusyAndQueued, measureSubmitRate, type BusyAndQueued, type SubmitRun } from "./workloads/scale.js";
 
@@ -61,6 +62,8 @@ export interface SuiteResults {
     coldProcessAllMs: { small: number[]; big: number[] };
     readyMs: { one: number[]; big: number[] };
     readyCpu: { one: CpuUse[]; big: CpuUse[] };
+    /** The CPU of starting one node's kinds of process, one at a time (what a start of many nodes adds up). */
+    processStartCpu: ProcessStartCpu;
   };
   scale: {
     /** Per repeat: one-by-one `submit()`, and one `submitMany` of `batchJobs`. */
@@ -230,6 +233,7 @@ async function measureLatency(ctx: SuiteContext, withMaster: SshClientConfig, wi
     coldProcessAllMs: { small: [], big: [] },
     readyMs: { one: [], big: [] },
     readyCpu: { one: [], big: [] },
+    processStartCpu: measureProcessStartCpu(3),
   };
   await ctx.inFreshDirectory("w3", async (dir) => {
     const malocher = new Malocher({ dir });

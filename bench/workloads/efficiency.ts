@@ -14,6 +14,8 @@ export interface EfficiencyRun {
   efficiency: number;
   /** First submit until the first "started" message. */
   firstStartMs: number;
+  /** The one-by-one `submit()` of all jobs (synchronous: agents hear of them once it is done). */
+  submitMs: number;
   /** Median of the agents' own run time per job (worker run, as the agent measures it). */
   medianRunMs: number;
   /** Jobs each node ran. */
@@ -24,6 +26,7 @@ export async function measureEfficiency(malocher: Malocher, cluster: StartedClus
   const started = now();
   const ids: string[] = [];
   for (let i = 0; i < jobs; i++) ids.push(malocher.submit(sleepFor, sleepMs));
+  const submitMs = now() - started;
   const jobsPerNode: Record<string, number> = {};
   const runMs: number[] = [];
   let firstStartMs = NaN;
@@ -43,5 +46,5 @@ export async function measureEfficiency(malocher: Malocher, cluster: StartedClus
   const actualMs = now() - started;
   if (received !== jobs) throw new Error(`${received} of ${jobs} results arrived`);
   const idealMs = (jobs * sleepMs) / totalSlots;
-  return { idealMs, actualMs, efficiency: idealMs / actualMs, firstStartMs, medianRunMs: summarize(runMs).median, jobsPerNode };
+  return { idealMs, actualMs, efficiency: idealMs / actualMs, firstStartMs, submitMs, medianRunMs: summarize(runMs).median, jobsPerNode };
 }

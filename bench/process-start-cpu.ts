@@ -1,0 +1,38 @@
+/**
+ * What starting the processes of one node costs in CPU, one process at a time on an otherwise
+ * idle machine: a bare `node`, a `node` that registers tsx as a warm worker does (so that `.ts`
+ * job modules import), and a `node` that loads the agent's modules. Each process reports its own
+ * CPU (all its threads) as it exits.
+ */
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export interface ProcessStartCpu {
+  /** CPU-ms of `node -e 0`. */
+  bareNodeMs: number;
+  /** CPU-ms of a `node` that registers tsx, as each warm worker does before it is ready. */
+  nodeWithTsxMs: number;
+  /** CPU-ms of a `node` that imports the agent's modules. */
+  nodeWithAgentMs: number;
+}
+
+const AGENT_PACKAGE = fileURLToPath(new URL("../packages/agent/", import.meta.url));
+const REPORT_CPU = "process.on('exit', () => { const u = process.cpuUsage(); process.stdout.write(String((u.user + u.system) / 1000)); });";
+
+function cpuMsOf(script: string): number {
+  const out = execFileSync(process.execPath, ["--input-type=module", "-e", `${REPORT_CPU}\n${script}`], { cwd: AGENT_PACKAGE, encoding: "utf8" });
+  return Number(out);
+}
+
+/** Each start measured `times` times; the medians. */
+export function measureProcessStartCpu(times: number): ProcessStartCpu {
+  const median = (script: string) => {
+    const values = Array.from({ length: times }, () => cpuMsOf(script)).sort((a, b) => a - b);
+    return values[Math.floor(values.length / 2)]!;
+  };
+  return {
+    bareNodeMs: median(""),
+    nodeWithTsxMs: median("const { register } = await import('tsx/esm/api'); register();"),
+    nodeWithAgentMs: median("await import('./dist/index.js');"),
+  };
+}
