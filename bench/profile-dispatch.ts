@@ -11,6 +11,7 @@ import type { ProcessAllOptions } from "malocher";
 import { CpuMeter } from "./cpu-meter.js";
 import { descendsFrom, readProcessTable } from "./process-table.js";
 import { delay } from "./wait.js";
+import { isAlive } from "../test/support/processes.js";
 import { dispatchWithProcessAll } from "./workloads/dispatch.js";
 
 export interface DispatchProfileRequest {
@@ -41,12 +42,16 @@ const collectProfiles = async (): Promise<void> => {
   const file = (pid: number) => join(dir, `${pid}.cpuprofile`);
   const pids = [...agents, ...workers];
   for (const pid of pids) process.kill(pid, "SIGUSR2");
+  // A worker may end meanwhile (retired after maxJobsPerWorker jobs, or just starting and not yet
+  // listening for the signal): it has no profile to give.
+  const done = (pid: number) => existsSync(file(pid)) || !isAlive(pid);
   const deadline = Date.now() + PROFILE_DEADLINE_MS;
-  while (!pids.every((pid) => existsSync(file(pid)))) {
-    if (Date.now() > deadline) throw new Error(`no profile from ${pids.filter((pid) => !existsSync(file(pid))).join(", ")}`);
+  while (!pids.every(done)) {
+    if (Date.now() > deadline) throw new Error(`no profile from ${pids.filter((pid) => !done(pid)).join(", ")}`);
     await delay(50);
   }
-  profiles = { agents: agents.map(file), workers: workers.map(file) };
+  const written = (pid: number) => existsSync(file(pid));
+  profiles = { agents: agents.filter(written).map(file), workers: workers.filter(written).map(file) };
 };
 
 const run = await dispatchWithProcessAll(
