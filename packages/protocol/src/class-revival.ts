@@ -99,9 +99,12 @@ export function reviveInstances(envelope: DecodedEnvelope, loaded: ReadonlyMap<s
   return rebuilders.size === 0 ? envelope.value : replaceCustoms(envelope.value, rebuilders);
 }
 
+/** The own properties that `new Error()` (and AggregateError) make non-enumerable. */
+const ERROR_HIDDEN_KEYS = ["message", "stack", "cause", "errors"] as const;
+
 /** Errors keep message, stack and cause as non-enumerable own properties, as `new Error()` makes them. */
 function hideErrorFields(error: Error): void {
-  for (const key of ["message", "stack", "cause", "errors"]) {
+  for (const key of ERROR_HIDDEN_KEYS) {
     const descriptor = Object.getOwnPropertyDescriptor(error, key);
     if (descriptor?.enumerable === true) Object.defineProperty(error, key, { ...descriptor, enumerable: false });
   }
@@ -138,7 +141,7 @@ function replaceCustoms(root: unknown, rebuilders: ReadonlyMap<object, (data: un
       const record = value as Record<string, unknown>;
       for (const key of Object.keys(record)) record[key] = visit(record[key]);
       if (value instanceof Error) {
-        for (const key of ["cause", "errors"]) {
+        for (const key of ERROR_HIDDEN_KEYS) {
           if (Object.prototype.hasOwnProperty.call(value, key)) record[key] = visit(record[key]);
         }
       }

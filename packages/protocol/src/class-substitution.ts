@@ -6,7 +6,7 @@
  * place, so every reference to an instance still points at one object.
  */
 import { ERROR_OWN_KEYS, classRefKey, type ClassRef, type LocateClass, type MalocherEncodable } from "./class-ref.js";
-import { classifyInstance, isCodecPrototype } from "./find-unserializable.js";
+import { classifyInstance, isCodecPrototype, type SeenInstances } from "./find-unserializable.js";
 
 /** A value whose class instances were replaced; what the codec's class extension writes. */
 export class ClassEnvelope {
@@ -28,14 +28,15 @@ export class SubstitutionRefused extends Error {}
 /**
  * Copies `value` with its class instances replaced, or returns undefined if it has none (the
  * value is then encoded as it is). Leaves binary data, Dates and RegExps shared, not copied.
- * `customData` holds `toMalocher()` results already taken by `findUnserializable`.
+ * `seen` holds what `findUnserializable` found out about the instances (their class, their
+ * `toMalocher()` data), so that neither is looked up again.
  */
 export function substituteInstances(
   value: unknown,
   locate: LocateClass,
-  customData: ReadonlyMap<object, unknown> = new Map(),
+  seen: SeenInstances = new Map(),
 ): ClassEnvelope | undefined {
-  const substituter = new Substituter(locate, customData);
+  const substituter = new Substituter(locate, seen);
   const copy = substituter.copy(value);
   if (substituter.classes.length === 0) return undefined;
   return new ClassEnvelope(substituter.classes, substituter.instances, substituter.customs, copy);
@@ -52,7 +53,7 @@ class Substituter {
 
   constructor(
     private readonly locate: LocateClass,
-    private readonly customData: ReadonlyMap<object, unknown>,
+    private readonly seen: SeenInstances,
   ) {}
 
   copy(value: unknown): unknown {
@@ -92,7 +93,8 @@ class Substituter {
   }
 
   private copyInstance(instance: object, proto: object): unknown {
-    const encoding = classifyInstance(instance, proto, this.locate);
+    const known = this.seen.get(instance);
+    const encoding = known?.encoding ?? classifyInstance(instance, proto, this.locate);
     if ("refused" in encoding) throw new SubstitutionRefused(encoding.refused);
     const index = this.classIndex(encoding.ref);
     if (encoding.kind === "custom") {
@@ -101,7 +103,7 @@ class Substituter {
       this.customs.push(index, holder);
       const data = "builtin" in encoding.ref
         ? (instance as URL).href
-        : this.customData.has(instance) ? this.customData.get(instance) : (instance as MalocherEncodable).toMalocher();
+        : known !== undefined ? known.data : (instance as MalocherEncodable).toMalocher();
       this.unfinished.add(instance);
       holder.data = this.copy(data);
       this.unfinished.delete(instance);

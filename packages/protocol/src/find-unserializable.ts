@@ -289,16 +289,12 @@ export interface FindOptions {
   seen?: SeenInstances;
 }
 
-/** What {@link findUnserializable} found about class instances. */
-export interface SeenInstances {
-  /** How many class instances the value holds. */
-  count: number;
-  /**
-   * Each custom-encoded instance's `toMalocher()` data, so that encoding does not call it a
-   * second time (pass it to `encodeValue`).
-   */
-  customData: Map<object, unknown>;
-}
+/**
+ * Each class instance {@link findUnserializable} met, with how it will be encoded and, for a
+ * custom-encoded one, its `toMalocher()` data: pass it to `encodeValue`, so that neither the
+ * class lookup nor `toMalocher()` runs a second time.
+ */
+export type SeenInstances = Map<object, { encoding: InstanceEncoding; data?: unknown }>;
 
 class Walker {
   constructor(private readonly options: FindOptions) {}
@@ -362,7 +358,6 @@ class Walker {
   private visitInstance(object: object, proto: object, depth: number): Found | undefined {
     const encoding = classifyInstance(object, proto, this.options.classes);
     if ("refused" in encoding) return { segments: [], reason: encoding.refused };
-    if (this.options.seen !== undefined) this.options.seen.count++;
     if (encoding.kind === "custom") {
       let data: unknown;
       try {
@@ -370,11 +365,12 @@ class Walker {
       } catch (error) {
         return { segments: [".toMalocher()"], reason: `it threw (${errorMessage(error)})` };
       }
-      this.options.seen?.customData.set(object, data);
+      this.options.seen?.set(object, { encoding, data });
       const found = this.visit(data, depth + 1);
       found?.segments.push(".toMalocher()");
       return found;
     }
+    this.options.seen?.set(object, { encoding });
     const symbolKey = enumerableSymbolKey(object);
     if (symbolKey !== undefined) return { segments: [`[${String(symbolKey)}]`], reason: SYMBOL_KEY_REASON };
     const found = this.visitObject(object, depth);

@@ -132,10 +132,7 @@ export async function toJobResult(stored: StoredResult, load?: LoadClass): Promi
     ...(stored.tags === undefined ? {} : { tags: stored.tags }),
   };
   if (!stored.ok) return { ok: false, error: await thrownError(stored, load), ...meta };
-  const value = load === undefined
-    ? decodeValue(stored.value, "SHARED_DIR_FORMAT")
-    : await decodeValueWithClasses(stored.value, "SHARED_DIR_FORMAT", load, "placeholder");
-  return { ok: true, value, ...meta };
+  return { ok: true, value: await decodeStoredValue(stored.value, load), ...meta };
 }
 
 /**
@@ -145,9 +142,7 @@ export async function toJobResult(stored: StoredResult, load?: LoadClass): Promi
 async function thrownError(stored: StoredFailure, load: LoadClass | undefined): Promise<JobError> {
   if (stored.thrown === undefined) return stored.error;
   try {
-    const thrown = load === undefined
-      ? decodeValue(stored.thrown, "SHARED_DIR_FORMAT")
-      : await decodeValueWithClasses(stored.thrown, "SHARED_DIR_FORMAT", load, "placeholder");
+    const thrown = await decodeStoredValue(stored.thrown, load);
     if (!(thrown instanceof Error)) return stored.error;
     if (!Object.prototype.hasOwnProperty.call(thrown, "code") && stored.error.code !== undefined) {
       Object.defineProperty(thrown, "code", { value: stored.error.code, writable: true, configurable: true, enumerable: false });
@@ -156,4 +151,9 @@ async function thrownError(stored: StoredFailure, load: LoadClass | undefined): 
   } catch {
     return stored.error;
   }
+}
+
+/** A stored value, its class instances loaded with `load` (placeholders without it). */
+function decodeStoredValue(bytes: Uint8Array, load: LoadClass | undefined): unknown {
+  return load === undefined ? decodeValue(bytes, "SHARED_DIR_FORMAT") : decodeValueWithClasses(bytes, "SHARED_DIR_FORMAT", load, "placeholder");
 }

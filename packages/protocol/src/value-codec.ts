@@ -12,7 +12,7 @@
  */
 import { FLOAT32_OPTIONS, Packr, addExtension } from "msgpackr";
 import { MalocherError, type ErrorCode } from "./malocher-error.js";
-import { FUNCTION_REASON, findUnserializable, unsupportedObjectReason } from "./find-unserializable.js";
+import { FUNCTION_REASON, findUnserializable, unsupportedObjectReason, type SeenInstances } from "./find-unserializable.js";
 import { BUILTIN_CLASSES, classRefKey, describeClassRef, type ClassRef, type LoadClass, type LocateClass } from "./class-ref.js";
 import { ClassEnvelope, SubstitutionRefused, substituteInstances } from "./class-substitution.js";
 import { DecodedEnvelope, reviveInstances } from "./class-revival.js";
@@ -140,8 +140,8 @@ function readClassRef(record: unknown): ClassRef {
 export interface EncodeOptions {
   /** Finds instances' classes; without it every class instance is refused. */
   classes?: LocateClass;
-  /** `toMalocher()` data already taken by `findUnserializable` (see `SeenInstances`). */
-  customData?: ReadonlyMap<object, unknown>;
+  /** What `findUnserializable` already found out about the value's instances. */
+  seen?: SeenInstances;
 }
 
 /**
@@ -173,7 +173,7 @@ export function encodeValue(
   let bytes: Uint8Array;
   encoding++;
   try {
-    const envelope = options.classes === undefined ? undefined : substituteInstances(value, options.classes, options.customData);
+    const envelope = options.classes === undefined ? undefined : substituteInstances(value, options.classes, options.seen);
     bytes = packr.pack(envelope ?? value);
   } catch (error) {
     throw new MalocherError(errorCode, `the value cannot be sent: ${encodeFailure(error)}`, { cause: error });
@@ -202,7 +202,7 @@ type SerializationErrorCode = "ARG_NOT_SERIALIZABLE" | "RESULT_NOT_SERIALIZABLE"
  * ```
  */
 export function checkAndEncodeValue(value: unknown, rootPath: string, errorCode: SerializationErrorCode, classes?: LocateClass): Uint8Array {
-  const seen = { count: 0, customData: new Map<object, unknown>() };
+  const seen: SeenInstances = new Map();
   const problem = findUnserializable(value, rootPath, classes === undefined ? {} : { classes, seen });
   if (problem !== undefined) {
     const message = errorCode === "ARG_NOT_SERIALIZABLE"
@@ -211,7 +211,7 @@ export function checkAndEncodeValue(value: unknown, rootPath: string, errorCode:
     throw new MalocherError(errorCode, message);
   }
   // Only a value with class instances needs the copy that replaces them.
-  return encodeValue(value, errorCode, classes === undefined || seen.count === 0 ? {} : { classes, customData: seen.customData });
+  return encodeValue(value, errorCode, classes === undefined || seen.size === 0 ? {} : { classes, seen });
 }
 
 function encodeFailure(error: unknown): string {

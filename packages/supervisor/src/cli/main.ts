@@ -8,7 +8,7 @@ import { Malocher } from "../malocher.js";
 import { readHosts } from "./read-hosts.js";
 import { RunProgress } from "./run-progress.js";
 import { jsonLine } from "./json-line.js";
-import { dirOption, jsonOption, sharedWritersOption } from "./cli-options.js";
+import { dirOption, jsonOption, runOptionsOf, sharedWritersOption, type RunOptionFlags } from "./cli-options.js";
 import { byteSize, envAssignment, integer } from "./option-parsers.js";
 import { retryCommand } from "./retry-command.js";
 import { cleanCommand } from "./clean-command.js";
@@ -81,9 +81,7 @@ program
         ...(options.knownHosts === undefined ? {} : { knownHosts: options.knownHosts }),
         ...(options.sshConfig === undefined ? {} : { sshConfig: options.sshConfig }),
         ...(options.slots === undefined ? {} : { slots: options.slots }),
-        ...(options.timeout === undefined ? {} : { timeoutMs: options.timeout }),
-        ...(options.retries === undefined ? {} : { retries: options.retries }),
-        ...(options.retryOnError ? { retryOnError: true } : {}),
+        ...runOptionsOf(options),
         ...(options.keepAlive ? { keepAlive: true } : {}),
         ...(options.maxLogBytes === undefined ? {} : { maxLogBytes: options.maxLogBytes }),
         ...(options.env === undefined ? {} : { env: options.env }),
@@ -235,11 +233,8 @@ interface NodesCliOptions {
   json?: boolean;
 }
 
-interface RunCliOptions extends NodesCliOptions {
+interface RunCliOptions extends NodesCliOptions, RunOptionFlags {
   slots?: number;
-  timeout?: number;
-  retries?: number;
-  retryOnError?: boolean;
   keepAlive?: boolean;
   maxLogBytes?: number;
   env?: Record<string, string>;

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { Malocher } from "../malocher.js";
 import type { JobOptions } from "../submit/job-options.js";
-import { dirOption, jsonOption, sharedWritersOption } from "./cli-options.js";
+import { dirOption, jsonOption, runOptionsOf, sharedWritersOption, type RunOptionFlags } from "./cli-options.js";
 import { commandLines } from "./command-lines.js";
 import { jsonLine } from "./json-line.js";
 import { envAssignment, integer } from "./option-parsers.js";
@@ -9,12 +9,9 @@ import { envAssignment, integer } from "./option-parsers.js";
 /** The command of the examples in `submit --help` and `run --help`. */
 export const COMMAND_EXAMPLE = "python train.py --seed {} ::: 1 2 3";
 
-interface SubmitCliOptions {
+interface SubmitCliOptions extends RunOptionFlags {
   cwd?: string;
   env?: Record<string, string>;
-  timeout?: number;
-  retries?: number;
-  retryOnError?: boolean;
   on?: string;
   slots?: number;
   allowSharedDirWriters?: boolean;
@@ -49,9 +46,7 @@ export function submitSubcommand(): Command {
       const jobOptions: JobOptions = {
         ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
         ...(options.env === undefined ? {} : { env: options.env }),
-        ...(options.timeout === undefined ? {} : { timeoutMs: options.timeout }),
-        ...(options.retries === undefined ? {} : { retries: options.retries }),
-        ...(options.retryOnError ? { retryOnError: true } : {}),
+        ...runOptionsOf(options),
         ...(options.on === undefined ? {} : { on: options.on }),
         ...(options.slots === undefined ? {} : { slots: options.slots }),
       };
