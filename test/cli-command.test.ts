@@ -2,27 +2,21 @@
 // `malocher submit -- cmd {} ::: a b` (groups, {n}, stdin lines) then `malocher run`, and
 // `malocher run -- cmd ::: a b`, which submits, runs only those jobs and prints their output.
 import { strict as assert } from "node:assert";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import type { CommandOutput } from "malocher";
-import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { describeRun, runCli, type Run } from "./fixtures/jobs/support.js";
+import { useSshNodes } from "./support/ssh.js";
 import { collect } from "./support/results.js";
 import { freshMalocher } from "./support/temp.js";
 
 const TIMEOUT = { timeout: 40_000 };
 
-let cluster: SshNodes;
-before(async () => {
-  cluster = await startSshNodes(2);
-});
-after(async () => {
-  await cluster?.close();
-});
+const sshd = useSshNodes(2);
 
 /** `malocher run` over the harness nodes on `dir`, with `more` (options, then maybe `-- command`). */
 function run(dir: string, more: string[] = []): Promise<Run> {
-  const hosts = cluster.nodes.map((node) => node.machine).join(",");
-  return runCli(["run", "--hosts", hosts, "--identity", cluster.privateKey, "--known-hosts", cluster.knownHosts, "--dir", dir, ...more], { timeoutMs: 30_000 });
+  const hosts = sshd.cluster.nodes.map((node) => node.machine).join(",");
+  return runCli(["run", "--hosts", hosts, "--identity", sshd.cluster.privateKey, "--known-hosts", sshd.cluster.knownHosts, "--dir", dir, ...more], { timeoutMs: 30_000 });
 }
 
 function parseLines<T>(ran: Run): T[] {

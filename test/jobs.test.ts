@@ -6,9 +6,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { inspect } from "node:util";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { Malocher, type JobResult } from "malocher";
-import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import {
   echo,
   exitIfFirst,
@@ -24,18 +23,12 @@ import {
 import { triple, tripleLater } from "./fixtures/jobs/mjs-jobs.mjs";
 import { describeRun, fixtures, lastJsonLine, runCli, runFixture } from "./fixtures/jobs/support.js";
 import { collect } from "./support/results.js";
-import { harnessSshOptions } from "./support/ssh.js";
+import { harnessSshOptions, useSshNodes } from "./support/ssh.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 
 const TIMEOUT = { timeout: 30_000 };
 
-let cluster: SshNodes;
-before(async () => {
-  cluster = await startSshNodes(3);
-});
-after(async () => {
-  await cluster?.close();
-});
+const sshd = useSshNodes(3);
 
 function failed(result: JobResult | undefined): Extract<JobResult, { ok: false }> {
   assert.ok(result !== undefined, "no result");
@@ -283,13 +276,13 @@ describe("local mode", () => {
 describe("over SSH (3 nodes)", () => {
   test("a throwing, an exiting and an unserializable job fail as they do locally; every other job succeeds", { timeout: 45_000 }, async (t) => {
     const malocher = freshMalocher(t, "jobs");
-    const machines = cluster.nodes.map((node) => node.machine);
+    const machines = sshd.cluster.nodes.map((node) => node.machine);
     const threw = malocher.submit(train, 13);
     const exited = malocher.submit(exitIfFirst, join(malocher.dir, "exit-marker"));
     const unserializable = malocher.submit(returnsFunction);
     const good = new Map<string, number>();
     for (let x = 0; x < 12; x++) good.set(malocher.submit(square, x), x);
-    const results = await collect(malocher.processAll({ ...harnessSshOptions(cluster), slots: 2 }));
+    const results = await collect(malocher.processAll({ ...harnessSshOptions(sshd.cluster), slots: 2 }));
     assert.equal(results.size, 15);
 
     const thrown = failed(results.get(threw));
@@ -323,7 +316,7 @@ describe("over SSH (3 nodes)", () => {
     } finally {
       delete process.env["MALOCHER_TEST_SECRET"];
     }
-    const results = await collect(malocher.processAll({ ...harnessSshOptions(cluster), sshMachines: [cluster.nodes[1]!.machine] }));
+    const results = await collect(malocher.processAll({ ...harnessSshOptions(sshd.cluster), sshMachines: [sshd.cluster.nodes[1]!.machine] }));
     type Seen = ReturnType<typeof surroundings>;
     const a = succeeded(results.get(plain)).value as Seen;
     const b = succeeded(results.get(withOptions)).value as Seen;
@@ -331,6 +324,6 @@ describe("over SSH (3 nodes)", () => {
     assert.deepEqual([b.cwd, b.x], [otherCwd, "42"]);
     assert.equal(a.secret, null);
     assert.equal(b.secret, null);
-    assert.equal(results.get(plain)!.host, cluster.nodes[1]!.machine);
+    assert.equal(results.get(plain)!.host, sshd.cluster.nodes[1]!.machine);
   });
 });

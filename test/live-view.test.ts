@@ -2,32 +2,25 @@
 // and unknown ids), processAll's onProgress over sshd nodes, and jobs' names and tags in results,
 // in `malocher results`/`status` (text and --json), and checked by the spec's decoder.
 import { strict as assert } from "node:assert";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { decodeJobSpec, encodeJobSpec, newJobId } from "@malocher/protocol";
 import { processAll, result, submitMany, type ProgressReport } from "malocher";
-import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { slowDouble, square, train } from "./fixtures/jobs/jobs.js";
 import { describeRun, runCli } from "./fixtures/jobs/support.js";
 import { malocherRejection } from "./support/errors.js";
 import { collect } from "./support/results.js";
-import { harnessSshOptions } from "./support/ssh.js";
+import { harnessSshOptions, useSshNodes } from "./support/ssh.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 import { within } from "./support/wait.js";
 
 const TIMEOUT = { timeout: 60_000 };
 
-let cluster: SshNodes;
-before(async () => {
-  cluster = await startSshNodes(2);
-});
-after(async () => {
-  await cluster?.close();
-});
+const sshd = useSshNodes(2);
 
 /** `malocher run` over the nodes, in a process of its own. */
 function runElsewhere(dir: string, more: string[] = []) {
-  const hosts = cluster.nodes.map((node) => node.machine).join(",");
-  return runCli(["run", "--hosts", hosts, "--identity", cluster.privateKey, "--known-hosts", cluster.knownHosts, "--dir", dir, "--quiet", ...more], { timeoutMs: 40_000 });
+  const hosts = sshd.cluster.nodes.map((node) => node.machine).join(",");
+  return runCli(["run", "--hosts", hosts, "--identity", sshd.cluster.privateKey, "--known-hosts", sshd.cluster.knownHosts, "--dir", dir, "--quiet", ...more], { timeoutMs: 40_000 });
 }
 
 describe("result(jobId)", () => {
@@ -41,7 +34,7 @@ describe("result(jobId)", () => {
     assert.equal(outcome.value, 42);
     assert.equal(outcome.jobId, id);
     assert.equal(outcome.name, "double 21");
-    assert.ok(cluster.nodes.some((node) => node.machine === outcome.host));
+    assert.ok(sshd.cluster.nodes.some((node) => node.machine === outcome.host));
     const finished = await run;
     assert.equal(finished.code, 0, describeRun(finished));
     assert.deepEqual(await malocher.result(id), outcome, "a finished job's result at once");
@@ -60,7 +53,7 @@ describe("result(jobId)", () => {
     assert.equal((await malocherRejection(malocher.result(newJobId()))).code, "JOB_NOT_FOUND");
     assert.equal((await malocherRejection(malocher.result("not-an-id"))).code, "JOB_NOT_FOUND");
 
-    const started = await malocher.startCluster(harnessSshOptions(cluster));
+    const started = await malocher.startCluster(harnessSshOptions(sshd.cluster));
     try {
       await started.ready();
       const id = malocher.submit(square, 7);
@@ -79,7 +72,7 @@ describe("processAll's onProgress", () => {
     const seeds = [10, 11, 12, 13]; // train(13) throws
     for (const seed of seeds) malocher.submit(train, seed);
     const reports: Array<ProgressReport & { at: number }> = [];
-    const results = await collect(malocher.processAll({ ...harnessSshOptions(cluster), slots: 2, onProgress: (progress) => reports.push({ ...progress, at: Date.now() }) }));
+    const results = await collect(malocher.processAll({ ...harnessSshOptions(sshd.cluster), slots: 2, onProgress: (progress) => reports.push({ ...progress, at: Date.now() }) }));
     assert.equal(results.size, 44);
     const last = reports.at(-1)!;
     assert.deepEqual(
@@ -87,7 +80,7 @@ describe("processAll's onProgress", () => {
       { done: 44, failed: 1, running: 0, queued: 0, total: 44, etaMs: undefined },
     );
     assert.ok(last.jobsPerSecond > 0);
-    assert.deepEqual(last.nodes.map((node) => node.host).sort(), cluster.nodes.map((node) => node.machine).sort());
+    assert.deepEqual(last.nodes.map((node) => node.host).sort(), sshd.cluster.nodes.map((node) => node.machine).sort());
     assert.ok(last.nodes.every((node) => node.slots === 2 && node.slotsInUse === 0 && node.state === "ready"), JSON.stringify(last.nodes));
     assert.equal(last.nodes.reduce((sum, node) => sum + node.done, 0), 44);
     assert.ok(reports.some((report) => report.running > 0 && report.queued > 0 && report.etaMs !== undefined), "a report in the middle of the run");

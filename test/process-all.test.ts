@@ -6,26 +6,19 @@ import { userInfo } from "node:os";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { Malocher, MalocherError, results as topLevelResults, type JobResult } from "malocher";
-import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { echo, square, train } from "./fixtures/jobs/jobs.js";
 import { describeRun, fixtures, killIfOurs, lastJsonLine, root, runFixture, runNode, tsx } from "./fixtures/jobs/support.js";
 import { childrenOf, isAlive } from "./support/processes.js";
 import { collect } from "./support/results.js";
-import { envWithHarnessHome } from "./support/ssh.js";
+import { envWithHarnessHome, useSshNodes } from "./support/ssh.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 import { waitFor } from "./support/wait.js";
 
 const TIMEOUT = { timeout: 30_000 };
 
-let cluster: SshNodes;
-before(async () => {
-  cluster = await startSshNodes(3);
-});
-after(async () => {
-  await cluster?.close();
-});
+const sshd = useSshNodes(3);
 
 /** The environment of a child that submits into `dir` with the top-level functions. */
 function envWithDir(dir: string): NodeJS.ProcessEnv {
@@ -250,10 +243,10 @@ describe("killing the script loses nothing", () => {
         where === "locally"
           ? {}
           : {
-              sshMachines: [cluster.nodes[0]!.machine],
-              sshUsername: cluster.user,
-              sshPrivateKey: cluster.privateKey,
-              knownHosts: cluster.knownHosts,
+              sshMachines: [sshd.cluster.nodes[0]!.machine],
+              sshUsername: sshd.cluster.user,
+              sshPrivateKey: sshd.cluster.privateKey,
+              knownHosts: sshd.cluster.knownHosts,
             };
       const pids = await killScriptWhileJobsRun(t, dir, options);
       const gone = await waitFor(() => pids.every((pid) => !isAlive(pid)), 15_000);
@@ -297,8 +290,8 @@ describe("the squares example", () => {
   test("squares.ts runs over SSH with --hosts and OpenSSH's default key and known_hosts", TIMEOUT, async (t) => {
     const dir = tempDir("squares-ssh");
     t.after(() => removeDir(dir));
-    const env = envWithHarnessHome(t, cluster, envWithDir(dir));
-    const machines = cluster.nodes.map((node) => node.machine);
+    const env = envWithHarnessHome(t, sshd.cluster, envWithDir(dir));
+    const machines = sshd.cluster.nodes.map((node) => node.machine);
     const run = await runNode(["--import", tsx, join(root, "examples/squares/squares.ts"), "--hosts", machines.join(",")], {
       env,
       timeoutMs: 25_000,
