@@ -178,14 +178,11 @@ async function agentKilled(world: World): Promise<void> {
 }
 
 /**
- * SIGSTOP of one node's agent while it runs a job: the supervisor declares the node lost after
- * heartbeatTimeoutMs, the job is rerun (attempt 2) by the node's new agent and published. The
- * frozen agent's worker meanwhile finished the job too; after SIGCONT the old agent must not
- * publish over the rerun's result, and it stops by itself.
+ * Submits three jobs that wait for the gate, runs them with one slot per node and waits until all
+ * three started: the job on `victim` and that node's agent lease are the ones a scenario freezes.
  */
-async function frozenAgentFinishesLate(world: World): Promise<void> {
-  const { malocher, cluster, gate, starts } = world;
-  const victim = cluster.nodes[0]!.machine;
+async function runGatedJobsUntilStarted(world: World, victim: string) {
+  const { malocher, gate, starts } = world;
   const inputs = new Map<string, number>();
   for (let x = 1; x <= 3; x++) inputs.set(malocher.submit(doubleAfterGate, x, gate, starts), x);
   const run = record(malocher, sshOptions(world, { slots: 1 }));
@@ -194,6 +191,19 @@ async function frozenAgentFinishesLate(world: World): Promise<void> {
   const [frozenJob] = startedOn(run.events, victim).map(({ jobId }) => jobId);
   assert.ok(frozenJob !== undefined);
   const lease = await leaseOf(malocher.dir, victim);
+  return { inputs, run, frozenJob, lease };
+}
+
+/**
+ * SIGSTOP of one node's agent while it runs a job: the supervisor declares the node lost after
+ * heartbeatTimeoutMs, the job is rerun (attempt 2) by the node's new agent and published. The
+ * frozen agent's worker meanwhile finished the job too; after SIGCONT the old agent must not
+ * publish over the rerun's result, and it stops by itself.
+ */
+async function frozenAgentFinishesLate(world: World): Promise<void> {
+  const { malocher, cluster, gate } = world;
+  const victim = cluster.nodes[0]!.machine;
+  const { inputs, run, frozenJob, lease } = await runGatedJobsUntilStarted(world, victim);
   const oldWorkers = lease.processGroups;
   signal(lease.pid, "SIGSTOP");
   try {
@@ -235,16 +245,9 @@ async function frozenAgentFinishesLate(world: World): Promise<void> {
  * notices that its lease is gone, kills its job and publishes nothing; the rerun's result stands.
  */
 async function frozenAgentWakesDuringRerun(world: World): Promise<void> {
-  const { malocher, cluster, gate, starts } = world;
+  const { malocher, cluster, gate } = world;
   const victim = cluster.nodes[1]!.machine;
-  const inputs = new Map<string, number>();
-  for (let x = 1; x <= 3; x++) inputs.set(malocher.submit(doubleAfterGate, x, gate, starts), x);
-  const run = record(malocher, sshOptions(world, { slots: 1 }));
-  await waitUntil(() => run.events.filter((event) => event.type === "jobStarted").length === 3 || run.finished, 20_000, "all three jobs to run");
-  assert.equal(run.error, undefined, String(run.error));
-  const [frozenJob] = startedOn(run.events, victim).map(({ jobId }) => jobId);
-  assert.ok(frozenJob !== undefined);
-  const lease = await leaseOf(malocher.dir, victim);
+  const { inputs, run, frozenJob, lease } = await runGatedJobsUntilStarted(world, victim);
   signal(lease.pid, "SIGSTOP");
   try {
     await waitUntil(
