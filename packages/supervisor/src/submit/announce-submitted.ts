@@ -11,7 +11,15 @@ interface Listener {
 }
 
 const runningClusters = new Map<string, Set<Listener>>();
-const pending = new Set<string>();
+/** When this process last told the agents of a directory, and whether jobs came after that. */
+const lastTold = new Map<string, { at: number; untold: boolean }>();
+
+/**
+ * Within one turn of the event loop, agents are told again once this long has passed since the
+ * last time: a synchronous loop of `submit()` calls then keeps them busy while it runs (200
+ * submits take about 0.1 s here, which the first jobs would otherwise wait for).
+ */
+const RETELL_AFTER_MS = 5;
 
 /** Registers a running cluster of `dir` for nudges; returns the function that unregisters it. */
 export function listenForSubmissions(dir: string, cluster: Listener): () => void {
@@ -25,22 +33,36 @@ export function listenForSubmissions(dir: string, cluster: Listener): () => void
 }
 
 /**
- * Tells agents that jobs were queued in `dir`, once per turn of the event loop however many were
- * submitted in it: nudges the clusters of this process over their WebSockets, and touches the
- * directory's signal file, which agents on this host watch. Both are hints; agents also scan.
+ * Tells agents that jobs were queued in `dir`: nudges the clusters of this process over their
+ * WebSockets and touches the directory's signal file, which agents on this host watch. Both are
+ * hints; agents also scan. The first job of a turn of the event loop is told at once, later ones
+ * at most every {@link RETELL_AFTER_MS} and once more at the end of the turn, however many there are.
  */
 export function announceSubmitted(dir: string): void {
-  if (pending.has(dir)) return;
-  pending.add(dir);
-  setImmediate(() => {
-    pending.delete(dir);
-    for (const cluster of runningClusters.get(dir) ?? []) cluster.nudge();
-    try {
-      writeFileSync(directoryLayout.signalFile(dir), String(Date.now()));
-    } catch {
-      // Only a hint.
-    }
-  });
+  const told = lastTold.get(dir);
+  if (told === undefined) {
+    lastTold.set(dir, { at: performance.now(), untold: false });
+    tellAgents(dir);
+    setImmediate(() => {
+      if (lastTold.get(dir)?.untold) tellAgents(dir);
+      lastTold.delete(dir);
+    });
+  } else if (performance.now() - told.at >= RETELL_AFTER_MS) {
+    told.at = performance.now();
+    told.untold = false;
+    tellAgents(dir);
+  } else {
+    told.untold = true;
+  }
+}
+
+function tellAgents(dir: string): void {
+  for (const cluster of runningClusters.get(dir) ?? []) cluster.nudge();
+  try {
+    writeFileSync(directoryLayout.signalFile(dir), String(Date.now()));
+  } catch {
+    // Only a hint.
+  }
 }
 
 /**
