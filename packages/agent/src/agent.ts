@@ -17,6 +17,7 @@ import type { SupervisorChannel, SupervisorChannelEvents } from "./link/supervis
 import { claimJob, type ClaimedJob } from "./store/claim-job.js";
 import { requeueClaim } from "./store/requeue-claim.js";
 import { QueueScanner } from "./store/queue-scanner.js";
+import { lookUpJob, type JobLookups } from "./store/look-up-job.js";
 import { Wakeup } from "./wakeup.js";
 import { WorkerPool } from "./worker/worker-pool.js";
 import type { WarmWorker } from "./worker/warm-worker.js";
@@ -41,6 +42,11 @@ export class Agent {
   private readonly wakeup = new Wakeup();
   private readonly running = new Map<string, JobRun>();
   private readonly runs = new Set<Promise<void>>();
+  /**
+   * The job this agent expects to claim next, looked up (spec read, result and cancel marker
+   * checked) while every worker is busy, but not claimed: other agents may still take it.
+   */
+  private lookahead: { jobId: string; lookups: Promise<JobLookups> } | undefined;
   private pool: WorkerPool | undefined;
   private readonly lease: LeaseKeeper;
   private signalWatcher: FSWatcher | undefined;
@@ -145,15 +151,20 @@ export class Agent {
   private onMessage(message: SupervisorMessage): void {
     switch (message.type) {
       case "welcome":
-        if (message.onlyJobs !== undefined) this.scanner.restrictTo(message.onlyJobs);
+        if (message.onlyJobs !== undefined) {
+          this.scanner.restrictTo(message.onlyJobs);
+          this.lookahead = undefined;
+        }
         if (this.state === "starting") this.becomeReady(message.settings);
         return;
       case "nudge":
-        this.scanner.invalidate();
+        // Only a wake-up: the scanner reads the queue again once its cached scan ran dry or a
+        // claim missed; dropping a deep queue's scan on every hint would read it again per job.
         this.wakeup.trigger();
         return;
       case "cancel":
         for (const jobId of message.jobIds) this.running.get(jobId)?.kill("cancelled");
+        if (this.lookahead !== undefined && message.jobIds.includes(this.lookahead.jobId)) this.lookahead = undefined;
         return;
       case "drain":
         void this.drain();
@@ -179,10 +190,7 @@ export class Agent {
       this.link.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0 });
     }, HEARTBEAT_INTERVAL_MS);
     this.signalWatcher = watch(directoryLayout.signalFile(this.config.dir), { ignoreInitial: true });
-    this.signalWatcher.on("all", () => {
-      this.scanner.invalidate();
-      this.wakeup.trigger();
-    });
+    this.signalWatcher.on("all", () => this.wakeup.trigger());
     this.signalWatcher.on("error", () => {}); // the periodic scan covers for a failed watch
     this.loopDone = this.claimLoop(this.pool, settings).catch((error: Error) => this.stop(`claim loop failed: ${error.stack ?? error.message}`));
   }
@@ -195,10 +203,13 @@ export class Agent {
     while (this.state === "ready") {
       const idle = Math.min(pool.idleCount, this.slots.free);
       if (idle === 0 || !this.link.connected) {
+        if (this.link.connected && this.lookahead === undefined) await this.lookAhead();
         await this.wakeup.wait(SCAN_INTERVAL_MS);
         continue;
       }
-      const candidates = await this.scanner.take(idle);
+      const ahead = this.lookahead;
+      this.lookahead = undefined;
+      const candidates = ahead === undefined ? await this.scanner.take(idle) : [ahead.jobId, ...(await this.scanner.take(idle - 1))];
       if (candidates.length === 0) {
         await this.wakeup.wait(SCAN_INTERVAL_MS);
         this.scanner.invalidate();
@@ -215,6 +226,7 @@ export class Agent {
         });
         if (claimed === undefined) {
           this.slots.release(1); // another agent was first
+          this.scanner.missed();
           continue;
         }
         const worker = pool.acquire();
@@ -223,9 +235,19 @@ export class Agent {
           await requeueClaim(this.config.dir, this.config.agentId, jobId);
           break;
         }
-        this.track(this.runJob(claimed, worker, pool, settings));
+        this.track(this.runJob(claimed, worker, pool, settings, ahead?.jobId === jobId ? ahead.lookups : undefined));
       }
     }
+  }
+
+  /**
+   * While every worker is busy, looks up the next queued job without claiming it, so that a freed
+   * worker starts it after one rename: a claimed job waiting for a worker here would hold back
+   * other agents with idle workers.
+   */
+  private async lookAhead(): Promise<void> {
+    const [jobId] = await this.scanner.take(1);
+    if (jobId !== undefined) this.lookahead = { jobId, lookups: lookUpJob(this.config.dir, jobId) };
   }
 
   private track(run: Promise<void>): void {
@@ -233,13 +255,29 @@ export class Agent {
     void run.finally(() => this.runs.delete(run));
   }
 
-  private async runJob(claimed: ClaimedJob, worker: WarmWorker, pool: WorkerPool, settings: RunSettings): Promise<void> {
+  private async runJob(
+    claimed: ClaimedJob,
+    worker: WarmWorker,
+    pool: WorkerPool,
+    settings: RunSettings,
+    lookedAhead: Promise<JobLookups> | undefined,
+  ): Promise<void> {
     const run = new JobRun(this.runContext(settings), claimed);
     this.running.set(claimed.jobId, run);
-    try {
-      const end = await run.execute(worker);
+    // The worker and the slots go back as soon as the job's code is done, before its result is
+    // published: the next job starts while this one's result is written and reported.
+    let freed = false;
+    const freeWorker = () => {
+      if (freed) return;
+      freed = true;
       if (!worker.dead && worker.jobsRun >= settings.maxJobsPerWorker) pool.retire(worker);
       pool.release(worker);
+      this.slots.release(run.slotsHeld);
+      this.wakeup.trigger();
+    };
+    try {
+      const end = await run.execute(worker, freeWorker, lookedAhead);
+      freeWorker();
       if (end.kind === "published") {
         const { resultFile } = end;
         const attached = resultFile !== undefined && resultFile.length <= MAX_ATTACHED_RESULT_BYTES ? { resultFile } : {};
@@ -258,12 +296,11 @@ export class Agent {
       }
     } catch (error) {
       this.log(`job ${claimed.jobId}: ${(error as Error).message}; putting it back in the queue`);
-      pool.release(worker);
+      freeWorker();
       await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId).catch(() => {});
     } finally {
+      freeWorker();
       this.running.delete(claimed.jobId);
-      this.slots.release(run.slotsHeld);
-      this.wakeup.trigger();
     }
   }
 

@@ -1,5 +1,5 @@
-import { access, readFile } from "node:fs/promises";
 import { userInfo } from "node:os";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import {
   MalocherError,
   decodeJobSpec,
@@ -18,6 +18,7 @@ import { publishResult } from "./store/publish-result.js";
 import { loadDirectoryKey } from "./store/directory-key.js";
 import { describeFileOwner } from "./store/describe-file-owner.js";
 import { releaseClaim } from "./store/release-claim.js";
+import { exists, lookUpJob, type JobLookups } from "./store/look-up-job.js";
 import type { WarmWorker, WorkerRunEnd } from "./worker/warm-worker.js";
 
 /** Why the agent killed a running job. */
@@ -49,6 +50,13 @@ export interface JobRunContext {
 }
 
 const MEMORY_POLL_MS = 500;
+/**
+ * Look-ups made ahead of a claim are used this long. A result or a cancel marker that appears
+ * later is caught as for any running job: the write-once result, the cancel message, the lease tick.
+ */
+const LOOKUPS_FRESH_MS = 1000;
+/** A spec up to this size goes to the worker with the job, saving it a read of the file. */
+const MAX_SPEC_BYTES_OVER_IPC = 64 * 1024;
 /** Who runs the jobs, recorded in each result (looked up once: it showed in the agent's profile). */
 const USER = userInfo().username;
 const V8_OUT_OF_MEMORY = /JavaScript heap out of memory|Reached heap limit/;
@@ -86,16 +94,15 @@ export class JobRun {
   /**
    * Runs the attempt on `worker` and publishes its result, or says how to requeue it. Never
    * throws for a job's own failure; a failing file system is logged and the claim requeued.
+   * `workerDone` is called once the job's code no longer runs on `worker` (before publishing).
+   * `lookedAhead`: the job's look-ups, made before it was claimed; used when still fresh.
    */
-  async execute(worker: WarmWorker): Promise<JobRunEnd> {
+  async execute(worker: WarmWorker, workerDone: () => void, lookedAhead?: Promise<JobLookups>): Promise<JobRunEnd> {
     const { dir, agentId } = this.context;
     const { jobId, attempt } = this.job;
-    // The three look-ups at once: one after another, they were most of a warm job's time to start.
-    const [hasResult, specBytes, isCancelled] = await Promise.all([
-      exists(directoryLayout.resultFile(dir, jobId)),
-      readFile(directoryLayout.specFile(dir, jobId)).catch((error: Error) => error),
-      exists(directoryLayout.cancelFile(dir, jobId)),
-    ]);
+    let lookups = lookedAhead === undefined ? undefined : await lookedAhead;
+    if (lookups === undefined || performance.now() - lookups.madeAt > LOOKUPS_FRESH_MS) lookups = await lookUpJob(dir, jobId);
+    const { hasResult, specBytes, isCancelled } = lookups;
     if (hasResult) {
       this.context.log(`job ${jobId} already has a result; dropping the claim`);
       await releaseClaim(dir, agentId, jobId);
@@ -135,7 +142,14 @@ export class JobRun {
     let end: WorkerRunEnd;
     try {
       end = await worker.run(
-        { type: "run", jobId, specFile: directoryLayout.specFile(dir, jobId), dir, run: { env: this.context.settings.env, ...(this.context.settings.cwd === undefined ? {} : { cwd: this.context.settings.cwd }) } },
+        {
+          type: "run",
+          jobId,
+          specFile: directoryLayout.specFile(dir, jobId),
+          ...(specBytes.length <= MAX_SPEC_BYTES_OVER_IPC ? { spec: specBytes } : {}),
+          dir,
+          run: { env: this.context.settings.env, ...(this.context.settings.cwd === undefined ? {} : { cwd: this.context.settings.cwd }) },
+        },
         {
           stdout: directoryLayout.stdoutFile(dir, jobId),
           stderr: directoryLayout.stderrFile(dir, jobId),
@@ -146,9 +160,12 @@ export class JobRun {
       this.executing = false;
       clearTimeout(timer);
       clearInterval(memoryWatch);
+      workerDone();
     }
     const durationMs = Date.now() - startedAt;
     if (end.kind === "stale" || end.kind === "unavailable") return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+    // The agent claims and starts the next job on the freed worker before this result is written.
+    await nextTurn();
     return this.decide(spec, end, durationMs, timeoutMs);
   }
 
@@ -286,9 +303,3 @@ function cancelled(): { ok: false; error: JobError } {
   return failure("JOB_CANCELLED", "The job was cancelled.");
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}

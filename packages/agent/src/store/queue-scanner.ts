@@ -1,6 +1,9 @@
 import { readdir } from "node:fs/promises";
 import { SHARDS, directoryLayout, isJobId } from "@malocher/protocol";
 
+/** After a missed claim, a cached scan older than this many times its own reading is read again. */
+const STALE_AFTER_SCANS = 10;
+
 /**
  * Keeps one scan of the queue and hands out its ids, so that claims do not re-read the queue
  * directory each time. Every scan starts at a random shard so that agents spread over the queue
@@ -14,6 +17,9 @@ export class QueueScanner {
   private readonly excluded = new Set<string>();
   /** Jobs passed over until a time (they wait for slots another job is waiting for). */
   private readonly deferred = new Map<string, number>();
+  /** When the cached scan was read, and how long reading it took. */
+  private scannedAt = 0;
+  private scanMs = 0;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -40,9 +46,25 @@ export class QueueScanner {
     this.cached = [];
   }
 
+  /**
+   * A job handed out was gone when claimed: other agents have been taking from the same queue.
+   * The rest of the cached scan is then likely stale too, and claiming through it costs a failed
+   * rename per job taken elsewhere (measured: about three per job won, with four agents sharing a
+   * queue). So the queue is read again, unless the cached scan is young compared with what a scan
+   * costs: rescans stay within a tenth of the agent's time however long the queue is.
+   */
+  missed(): void {
+    if (performance.now() - this.scannedAt > STALE_AFTER_SCANS * this.scanMs) this.invalidate();
+  }
+
   /** Up to `count` candidate ids, rescanning when the cached scan ran dry. */
   async take(count: number): Promise<string[]> {
-    if (this.cached.length === 0) this.cached = await this.scan();
+    if (this.cached.length === 0) {
+      const started = performance.now();
+      this.cached = await this.scan();
+      this.scannedAt = performance.now();
+      this.scanMs = this.scannedAt - started;
+    }
     return this.cached.splice(0, count);
   }
 

@@ -181,7 +181,7 @@ async function handle(request: RunJobRequest): Promise<void> {
   const { jobId } = request;
   let spec: JobSpec;
   try {
-    spec = withRunDefaults(decodeJobSpec(await readFile(request.specFile), jobId, loadDirectoryKey(request.dir, { create: false })), request.run);
+    spec = withRunDefaults(decodeJobSpec(request.spec ?? (await readFile(request.specFile)), jobId, loadDirectoryKey(request.dir, { create: false })), request.run);
   } catch (error) {
     const code = error instanceof MalocherError ? error.code : "JOB_SPEC_CORRUPT";
     finishJob(jobId, failure(code, error, `Cannot read the spec of job ${jobId}: ${(error as Error).message}`), false);

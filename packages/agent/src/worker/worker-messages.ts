@@ -4,8 +4,13 @@ import type { RunSettings, StoredFailure } from "@malocher/protocol";
 export interface RunJobRequest {
   type: "run";
   jobId: string;
-  /** The spec file to read; the worker reads it itself so large arguments never cross IPC. */
+  /** The spec file, which the worker reads itself when `spec` is absent. */
   specFile: string;
+  /**
+   * The spec's bytes as the agent read them, when they are small (the worker verifies them as it
+   * would the file); large arguments never cross IPC: the worker reads the file instead.
+   */
+  spec?: Uint8Array;
   /** The shared directory, whose key file the worker reads to verify the spec. */
   dir: string;
   /** The run's env and cwd, for what the job did not set itself (see `withRunDefaults`). */

@@ -1,0 +1,33 @@
+import { access, readFile } from "node:fs/promises";
+import { directoryLayout } from "@malocher/protocol";
+
+/** What a job run reads before it starts: whether a result exists, the spec's bytes, whether it was cancelled. */
+export interface JobLookups {
+  hasResult: boolean;
+  /** The spec file's bytes, or why it could not be read. */
+  specBytes: Buffer | Error;
+  isCancelled: boolean;
+  /** When the look-ups were made (`performance.now()`). */
+  madeAt: number;
+}
+
+/**
+ * The three look-ups of a job at once (one after another, they were most of a warm job's time
+ * to start). Never rejects: an unreadable spec is returned as its error.
+ */
+export async function lookUpJob(dir: string, jobId: string): Promise<JobLookups> {
+  const [hasResult, specBytes, isCancelled] = await Promise.all([
+    exists(directoryLayout.resultFile(dir, jobId)),
+    readFile(directoryLayout.specFile(dir, jobId)).catch((error: Error) => error),
+    exists(directoryLayout.cancelFile(dir, jobId)),
+  ]);
+  return { hasResult, specBytes, isCancelled, madeAt: performance.now() };
+}
+
+/** Whether `path` exists. */
+export async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
