@@ -59,7 +59,7 @@ export class CpuMeter {
 function classify(info: ProcessInfo, ours: boolean): ProcessClass {
   if (info.pid === process.pid) return "supervisor";
   if (!ours) return "other processes";
-  if (info.command.includes("agent/dist/main.js")) return "agents";
+  if (info.command.includes("agent/dist/bundle/main.js")) return "agents";
   if (info.command.includes("worker-main.js")) return "workers";
   if (info.name.startsWith("sshd")) return "sshd (nodes)";
   return "other of the benchmark";

@@ -37,7 +37,7 @@ const collectProfiles = async (): Promise<void> => {
   const dir = request.signalProfiles!;
   const table = readProcessTable();
   const ours = [...table.values()].filter((info) => info.pid !== process.pid && descendsFrom(table, info.pid, new Set([process.pid])));
-  const agents = ours.filter((info) => info.command.includes("agent/dist/main.js")).map((info) => info.pid);
+  const agents = ours.filter((info) => info.command.includes("agent/dist/bundle/main.js")).map((info) => info.pid);
   const workers = ours.filter((info) => info.command.includes("worker-main.js")).map((info) => info.pid);
   const file = (pid: number) => join(dir, `${pid}.cpuprofile`);
   const pids = [...agents, ...workers];

@@ -188,7 +188,7 @@ test("when a node's agent dies, its command is killed with its process group and
   await waitUntil(() => existsSync(join(dir, "child")), 20_000, "the command to start");
   const worker = procIds(pid("shell")).ppid;
   const agent = procIds(worker).ppid;
-  assert.match(commandLine(agent), /agent\/dist\/main\.js/, "the command's worker is a child of the agent");
+  assert.match(commandLine(agent), /agent\/dist\/bundle\/main\.js/, "the command's worker is a child of the agent");
   process.kill(agent, "SIGKILL");
   await waitUntil(() => !isAlive(pid("shell")) && !isAlive(pid("child")), 10_000, "the lost agent's command and its child to be killed");
   await within(run.done, 30_000, "the run");

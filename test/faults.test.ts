@@ -156,7 +156,7 @@ async function agentKilled(world: World): Promise<void> {
   // jobStarted comes before the function runs: wait until both really run.
   await waitUntil(() => onVictim.every((jobId) => attemptsRecorded(world).includes(String(inputs.get(jobId)))), 10_000, "the victim's jobs to run");
   const lease = await leaseOf(malocher.dir, victim);
-  assert.match(commandLine(lease.pid), /agent\/dist\/main\.js/, "the lease names the agent's pid");
+  assert.match(commandLine(lease.pid), /agent\/dist\/bundle\/main\.js/, "the lease names the agent's pid");
   signal(lease.pid, "SIGKILL");
 
   await waitUntil(() => statesAfterLoss(run.events, victim).includes("ready") || run.finished, NODE_BACK_MS, `${victim} to come back`);
@@ -443,7 +443,7 @@ describe("faults on the local file system", () => {
     );
     assert.equal(lease.host, node);
     assert.equal(lease.hostname, hostname());
-    assert.match(commandLine(lease.pid), /agent\/dist\/main\.js/, "lease.pid is the agent");
+    assert.match(commandLine(lease.pid), /agent\/dist\/bundle\/main\.js/, "lease.pid is the agent");
 
     signal(lease.pid, "SIGKILL");
     await waitUntil(() => statesAfterLoss(run.events, node).includes("ready"), NODE_BACK_MS, `${node} to come back`);

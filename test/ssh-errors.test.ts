@@ -39,7 +39,7 @@ const execFileAsync = promisify(execFile);
 
 const JOBS_MODULE = pathToFileURL(fileURLToPath(new URL("./fixtures/ssh/jobs.ts", import.meta.url))).href;
 const DOUBLE_AFTER_GATE = { module: JOBS_MODULE, export: "doubleAfterGate" };
-const AGENT_MAIN = fileURLToPath(new URL("../packages/agent/dist/main.js", import.meta.url));
+const AGENT_MAIN = fileURLToPath(new URL("../packages/agent/dist/bundle/main.js", import.meta.url));
 
 /** Key and auth errors are final at once; this is generous for "at once". */
 const FINAL_AT_ONCE_MS = 3_000;

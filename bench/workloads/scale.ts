@@ -174,6 +174,6 @@ function findAgents(daemons: number[]): number[] {
   const table = readProcessTable();
   const roots = new Set(daemons);
   return [...table.values()]
-    .filter((info) => info.command.includes("agent/dist/main.js") && descendsFrom(table, info.pid, roots))
+    .filter((info) => info.command.includes("agent/dist/bundle/main.js") && descendsFrom(table, info.pid, roots))
     .map((info) => info.pid);
 }

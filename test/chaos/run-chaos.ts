@@ -83,7 +83,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         log(`fault ${n + 1}: killed the supervisor`);
         continue;
       }
-      const pid = pick(kind === "killWorker" ? pgrep("worker-main.js") : pgrep("agent/dist/main.js"));
+      const pid = pick(kind === "killWorker" ? pgrep("worker-main.js") : pgrep("agent/dist/bundle/main.js"));
       if (pid === undefined) continue;
       if (kind === "killSshSession") {
         const sshd = parentOf(pid);
@@ -153,7 +153,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 }
 
 function countOurProcesses(): number {
-  return pgrep("worker-main.js").length + pgrep("agent/dist/main.js").length;
+  return pgrep("worker-main.js").length + pgrep("agent/dist/bundle/main.js").length;
 }
 
 async function waitForProcessCount(baseline: number, ms: number): Promise<number> {

@@ -33,13 +33,13 @@ export type AgentLauncher = (
 ) => Promise<AgentProcess>;
 
 /**
- * The agent's command line on a node: this very Node executable and agent script, which a shared
- * file system puts at the same paths everywhere.
+ * The agent's command line on a node: this very Node executable and agent script (the agent
+ * bundled into one file by the build), which a shared file system puts at the same paths everywhere.
  */
 export function agentCommand(): { node: string; script: string } {
   const require = createRequire(import.meta.url);
   const packageJson = require.resolve("@malocher/agent/package.json");
-  return { node: process.execPath, script: realpathSync(join(dirname(packageJson), "dist", "main.js")) };
+  return { node: process.execPath, script: realpathSync(join(dirname(packageJson), "dist", "bundle", "main.js")) };
 }
 
 /** Keeps the last `max` characters of a stream's text. */
