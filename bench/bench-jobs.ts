@@ -13,3 +13,17 @@ export async function sleepFor(ms: number): Promise<number> {
   await new Promise((resolve) => setTimeout(resolve, ms));
   return ms;
 }
+
+/** When a job's code ran (`Date.now()` at its start and end) and in which worker process. */
+export interface SleepStamp {
+  startedAt: number;
+  endedAt: number;
+  pid: number;
+}
+
+/** Like {@link sleepFor}, and says when it ran and where, so that the gaps between jobs can be measured. */
+export async function sleepStamped(ms: number): Promise<SleepStamp> {
+  const startedAt = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return { startedAt, endedAt: Date.now(), pid: process.pid };
+}

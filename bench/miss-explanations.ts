@@ -76,21 +76,26 @@ function efficiencyBound(results: SuiteResults): string[] {
   const runs = results.efficiency;
   const slots = s.nodes * s.slotsPerNode;
   const median = (pick: (run: (typeof runs)[number]) => number) => summarize(runs.map(pick)).median;
+  const perRepeat = (pick: (run: (typeof runs)[number]) => number) => runs.map((run) => pick(run).toFixed(0)).join(", ");
   const busiest = median((run) => Math.max(...Object.values(run.jobsPerNode)));
   const even = s.efficiencyJobs / s.nodes;
+  const evenPerWorker = s.efficiencyJobs / slots;
+  const busiestWorker = median((run) => run.busiestWorkerJobs);
   const runMs = median((run) => run.medianRunMs);
-  const slotTimeBeyondRun = median((run) => (run.actualMs * slots) / s.efficiencyJobs - run.medianRunMs);
+  const handoff = median((run) => run.handoffMs.median);
   return [
-    `Where the ${summaryText(summarize(runs.map((run) => run.actualMs - run.idealMs)))} ms beyond the ideal went (medians over the repeats):`,
+    `Where the ${summaryText(summarize(runs.map((run) => run.actualMs - run.idealMs)))} ms beyond the ideal went (medians over the repeats; the jobs stamp when their code ran):`,
     "",
-    `- The first job started ${runs.map((run) => run.firstStartMs.toFixed(0)).join(", ")} ms after the first submit (repeat ${runs.map((_, i) => i + 1).join(", ")}), ` +
-      `of which submitting the ${s.efficiencyJobs} jobs one by one took ${runs.map((run) => run.submitMs.toFixed(0)).join(", ")} ms: \`submit()\` is synchronous, so agents are told once the loop is done. ` +
-      "`ready()` waits until every agent's warm workers have started, but a worker's first job also imports (and, for `.ts`, transpiles) the job module.",
-    `- An agent took ${runMs.toFixed(0)} ms per ${s.efficiencySleepMs} ms job (its own measure: the worker's run and the job's logs completed, before publishing).`,
-    `- Each job took ${number(slotTimeBeyondRun)} ms of slot time beyond that run: the first start above, publishing the result, telling the supervisor, ` +
-      "claiming and starting the next job, and slots left idle at the end.",
-    `- The busiest node ran ${busiest} jobs where an even spread gives ${even}` +
-      (busiest > even ? `: ${number((busiest - even) / s.slotsPerNode)} extra round(s) of ${s.efficiencySleepMs} ms on its slots.` : ", so no node held back the end."),
+    `- The first job's code started ${perRepeat((run) => run.firstStartMs)} ms after the first submit (repeat ${runs.map((_, i) => i + 1).join(", ")}), ` +
+      `every slot's first job by ${perRepeat((run) => run.allSlotsStartedMs)} ms; submitting the ${s.efficiencyJobs} jobs one by one took ${perRepeat((run) => run.submitMs)} ms ` +
+      "(agents are told of the first job at once and again every few ms while the loop runs). A worker's first job also imports (for `.ts`, transpiles) the job module.",
+    `- An agent took ${runMs.toFixed(0)} ms per ${s.efficiencySleepMs} ms job (its own measure: the worker's run and the job's logs completed).`,
+    `- Between one job's end and the next one's start on the same worker: ${number(handoff)} ms (median; 90th percentile ${number(median((run) => run.handoffMs.p90))} ms): ` +
+      "the outcome to the agent, claiming the next job (one rename; it was looked up while the worker was busy), the job to the worker, decoding it, and both processes waiting for a core. " +
+      `Over ${evenPerWorker} jobs per slot that alone is ${number(handoff * evenPerWorker)} ms.`,
+    `- The busiest worker ran ${busiestWorker} jobs where an even spread gives ${evenPerWorker}; the busiest node ${busiest} where it gives ${even}` +
+      (busiestWorker > evenPerWorker ? `: the extra job of that slot is ${s.efficiencySleepMs} ms more at the end.` : "."),
+    `- The last result was yielded ${perRepeat((run) => run.lastResultMs)} ms after the last job's code ended.`,
   ];
 }
 
@@ -129,16 +134,18 @@ function startBound(results: SuiteResults): string[] {
   const perNode = (["agents", "workers", "sshd (nodes)", "supervisor"] as const).map(
     (name) => `${name} ${summarize(big.map((cpu) => cpu.byClass[name] / s.coldNodes)).median.toFixed(0)}`,
   );
+  const bareFloorMs = (s.coldNodes * start.bareNodeMs) / cores;
   return [
-    `Starting ${s.coldNodes} nodes kept the machine's ${cores} cores ${percent(summarize(big.map(busyShare)).median)} busy. ` +
+    `Until every agent said hello, starting ${s.coldNodes} nodes kept the machine's ${cores} cores ${percent(summarize(big.map(busyShare)).median)} busy. ` +
       `Malocher's processes and the nodes' sshd used ${cpuBig.toFixed(0)} CPU-ms for ${s.coldNodes} nodes against ${cpuOne.toFixed(0)} CPU-ms for 1 node. ` +
       `On ${cores} cores that CPU alone takes at least ${floorMs.toFixed(0)} ms, ${number(floorMs / readyOne)}× the 1-node start: ` +
       "the start of many nodes is bound by this machine's CPU, which every node shares here; on separate machines the nodes would start side by side.",
     "",
-    `CPU-ms per node during the ${s.coldNodes}-node start: ${perNode.join(", ")} (the supervisor's share is its SSH handshakes and launches). ` +
-      `Each node starts ${s.slotsPerNode} warm worker(s) before it counts as ready. Started one at a time, \`node -e 0\` takes ${start.bareNodeMs.toFixed(0)} CPU-ms here, ` +
-      `a \`node\` that registers tsx as each warm worker does (so that \`.ts\` job modules import) ${start.nodeWithTsxMs.toFixed(0)}, ` +
-      `and one that loads the agent's modules ${start.nodeWithAgentMs.toFixed(0)}: most of a node's start is these processes' own start, not Malocher's work between them.`,
+    `CPU-ms per node during the ${s.coldNodes}-node start: ${perNode.join(", ")} (the supervisor's share is its SSH handshakes and launches; ` +
+      "workers are those of agents that said hello early, started while the others still start). " +
+      `Started one at a time, \`node -e 0\` takes ${start.bareNodeMs.toFixed(0)} CPU-ms here and a \`node\` that loads the agent (one bundled file) ${start.nodeWithAgentMs.toFixed(0)}. ` +
+      `${s.coldNodes} bare \`node\` starts alone take ${bareFloorMs.toFixed(0)} ms of ${cores} cores, ${number(bareFloorMs / readyOne)}× the 1-node start, ` +
+      "before any SSH session or any work of the agent: one Node process per node is the architecture, and its own start is most of a node's start.",
   ];
 }
 

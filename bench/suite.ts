@@ -19,7 +19,7 @@ import { writeSshClientConfig, type SshClientConfig } from "./ssh-client-config.
 import { dispatchOnStartedCluster, dispatchWithProcessAll, type DispatchRun } from "./workloads/dispatch.js";
 import { measureEfficiency, type EfficiencyRun } from "./workloads/efficiency.js";
 import { measureProcessStartCpu, type ProcessStartCpu } from "./process-start-cpu.js";
-import { measureClusterReady, measureColdProcessAll, measureWarmLatency, type WarmLatency } from "./workloads/latency.js";
+import { measureClusterStart, measureColdProcessAll, measureWarmLatency, type WarmLatency } from "./workloads/latency.js";
 import { measureBatchSubmitRate, measureBusyAndQueued, measureSubmitRate, type BusyAndQueued, type SubmitRun } from "./workloads/scale.js";
 
 /** One way of running the peer: with or without shared SSH connections, and what each job runs. */
@@ -60,8 +60,11 @@ export interface SuiteResults {
     /** Per repeat: the median of the single-job `parallel` runs without ControlMaster. */
     peerColdMs: number[];
     coldProcessAllMs: { small: number[]; big: number[] };
+    /** Until every agent said hello (the target's measure). */
     readyMs: { one: number[]; big: number[] };
     readyCpu: { one: CpuUse[]; big: CpuUse[] };
+    /** Until every agent's warm workers had started as well (`ready()`). */
+    warmMs: { one: number[]; big: number[] };
     /** The CPU of starting one node's kinds of process, one at a time (what a start of many nodes adds up). */
     processStartCpu: ProcessStartCpu;
   };
@@ -233,6 +236,7 @@ async function measureLatency(ctx: SuiteContext, withMaster: SshClientConfig, wi
     coldProcessAllMs: { small: [], big: [] },
     readyMs: { one: [], big: [] },
     readyCpu: { one: [], big: [] },
+    warmMs: { one: [], big: [] },
     processStartCpu: measureProcessStartCpu(3),
   };
   await ctx.inFreshDirectory("w3", async (dir) => {
@@ -257,19 +261,22 @@ async function measureLatency(ctx: SuiteContext, withMaster: SshClientConfig, wi
     const tag = `W3 cold round ${round + 1}/${settings.repeats}`;
     const small = await ctx.inFreshDirectory("w3-cold", (dir) => measureColdProcessAll(dir, ctx.cluster(settings.nodes, `${tag}, cold processAll`)));
     const big = await ctx.inFreshDirectory("w3-cold", (dir) => measureColdProcessAll(dir, ctx.cluster(settings.coldNodes, `${tag}, cold processAll`)));
-    const one = await ctx.inFreshDirectory("w3-ready", (dir) => measureClusterReady(dir, ctx.cluster(1, `${tag}, ready`), ctx.meter));
-    const many = await ctx.inFreshDirectory("w3-ready", (dir) => measureClusterReady(dir, ctx.cluster(settings.coldNodes, `${tag}, ready`), ctx.meter));
+    const one = await ctx.inFreshDirectory("w3-ready", (dir) => measureClusterStart(dir, ctx.cluster(1, `${tag}, ready`), ctx.meter));
+    const many = await ctx.inFreshDirectory("w3-ready", (dir) => measureClusterStart(dir, ctx.cluster(settings.coldNodes, `${tag}, ready`), ctx.meter));
     const peerCold = await repeat(settings.peerLatencyRuns, () => runThroughParallel({ ...oneJob, ssh: withoutMaster }));
     latency.coldProcessAllMs.small.push(small);
     latency.coldProcessAllMs.big.push(big);
-    latency.readyMs.one.push(one.ms);
-    latency.readyMs.big.push(many.ms);
-    latency.readyCpu.one.push(one.cpu);
-    latency.readyCpu.big.push(many.cpu);
+    latency.readyMs.one.push(one.helloMs);
+    latency.readyMs.big.push(many.helloMs);
+    latency.readyCpu.one.push(one.helloCpu);
+    latency.readyCpu.big.push(many.helloCpu);
+    latency.warmMs.one.push(one.warmMs);
+    latency.warmMs.big.push(many.warmMs);
     latency.peerColdMs.push(percentile(peerCold, 50));
     log(
       `${tag}: processAll of one job ${small.toFixed(0)} ms (${settings.nodes} nodes), ${big.toFixed(0)} ms (${settings.coldNodes} nodes); ` +
-        `ready ${one.ms.toFixed(0)} ms (1 node), ${many.ms.toFixed(0)} ms (${settings.coldNodes} nodes)`,
+        `every agent said hello ${one.helloMs.toFixed(0)} ms (1 node), ${many.helloMs.toFixed(0)} ms (${settings.coldNodes} nodes); ` +
+        `warm workers started ${one.warmMs.toFixed(0)} ms, ${many.warmMs.toFixed(0)} ms`,
     );
   });
   return latency;

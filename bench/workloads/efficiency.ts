@@ -5,17 +5,25 @@
  * agents took per job, and how evenly the jobs spread (agents that hoard leave others idle).
  */
 import type { Malocher, StartedCluster } from "malocher";
-import { sleepFor } from "../bench-jobs.js";
-import { now, summarize } from "../measurement.js";
+import { sleepStamped, type SleepStamp } from "../bench-jobs.js";
+import { now, percentile, summarize } from "../measurement.js";
 
 export interface EfficiencyRun {
   idealMs: number;
   actualMs: number;
   efficiency: number;
-  /** First submit until the first "started" message. */
+  /** First submit until the first job's code started (the job's own clock). */
   firstStartMs: number;
-  /** The one-by-one `submit()` of all jobs (synchronous: agents hear of them once it is done). */
+  /** First submit until every slot's first job had started. */
+  allSlotsStartedMs: number;
+  /** The last job's end until its result was yielded. */
+  lastResultMs: number;
+  /** The one-by-one `submit()` of all jobs (synchronous; agents are told while it runs). */
   submitMs: number;
+  /** Per worker, from one job's end to the next one's start (the hand-off): median and 90th percentile. */
+  handoffMs: { median: number; p90: number };
+  /** Jobs the busiest worker ran (an even spread gives jobs ÷ slots). */
+  busiestWorkerJobs: number;
   /** Median of the agents' own run time per job (worker run, as the agent measures it). */
   medianRunMs: number;
   /** Jobs each node ran. */
@@ -23,28 +31,48 @@ export interface EfficiencyRun {
 }
 
 export async function measureEfficiency(malocher: Malocher, cluster: StartedCluster, jobs: number, sleepMs: number, totalSlots: number): Promise<EfficiencyRun> {
+  const startedAt = Date.now(); // the jobs' clock (the nodes share this machine's)
   const started = now();
   const ids: string[] = [];
-  for (let i = 0; i < jobs; i++) ids.push(malocher.submit(sleepFor, sleepMs));
+  for (let i = 0; i < jobs; i++) ids.push(malocher.submit(sleepStamped, sleepMs));
   const submitMs = now() - started;
   const jobsPerNode: Record<string, number> = {};
   const runMs: number[] = [];
-  let firstStartMs = NaN;
-  let received = 0;
+  const byWorker = new Map<number, SleepStamp[]>();
   const run = cluster.processAll({
     jobs: ids,
     onEvent: (event) => {
-      if (event.type === "jobStarted" && Number.isNaN(firstStartMs)) firstStartMs = now() - started;
       if (event.type === "jobFinished") runMs.push(event.durationMs);
     },
   });
+  let received = 0;
+  let lastEndedAt = 0;
   for await (const [jobId, result] of run) {
     if (!result.ok) throw new Error(`job ${jobId} failed: ${result.error.message}`);
     jobsPerNode[result.host] = (jobsPerNode[result.host] ?? 0) + 1;
+    const stamp = result.value as SleepStamp;
+    byWorker.set(stamp.pid, [...(byWorker.get(stamp.pid) ?? []), stamp]);
+    lastEndedAt = Math.max(lastEndedAt, stamp.endedAt);
     received++;
   }
   const actualMs = now() - started;
+  const endedAt = Date.now();
   if (received !== jobs) throw new Error(`${received} of ${jobs} results arrived`);
   const idealMs = (jobs * sleepMs) / totalSlots;
-  return { idealMs, actualMs, efficiency: idealMs / actualMs, firstStartMs, submitMs, medianRunMs: summarize(runMs).median, jobsPerNode };
+  const workers = [...byWorker.values()].map((ran) => ran.sort((a, b) => a.startedAt - b.startedAt));
+  const handoffs = workers.flatMap((ran) => ran.slice(1).map((stamp, i) => stamp.startedAt - ran[i]!.endedAt));
+  const firstStarts = workers.map((ran) => ran[0]!.startedAt - startedAt);
+  return {
+    idealMs,
+    actualMs,
+    efficiency: idealMs / actualMs,
+    firstStartMs: Math.min(...firstStarts),
+    allSlotsStartedMs: Math.max(...firstStarts),
+    lastResultMs: endedAt - lastEndedAt,
+    submitMs,
+    handoffMs: { median: summarize(handoffs).median, p90: percentile(handoffs, 90) },
+    busiestWorkerJobs: Math.max(...workers.map((ran) => ran.length)),
+    medianRunMs: summarize(runMs).median,
+    jobsPerNode,
+  };
 }

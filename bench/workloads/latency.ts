@@ -54,18 +54,42 @@ export async function measureColdProcessAll(dir: string, options: Omit<ClusterOp
   return ms;
 }
 
+/** A cluster's start: until every agent said hello (the CPU meanwhile), and until every warm worker had started. */
+export interface ClusterStart {
+  helloMs: number;
+  helloCpu: CpuUse;
+  warmMs: number;
+}
+
 /**
- * ms from `startCluster(options)` until `ready()` (every agent said hello), and the CPU use
- * meanwhile; the cluster is closed after.
+ * ms from `startCluster(options)` until every agent said hello (its node's "ready" event) and
+ * the CPU use meanwhile, then until `ready()` (every agent's warm workers started as well); the
+ * cluster is closed after.
  */
-export async function measureClusterReady(dir: string, options: Omit<ClusterOptions, "dir">, meter: CpuMeter): Promise<{ ms: number; cpu: CpuUse }> {
+export async function measureClusterStart(
+  dir: string,
+  options: Omit<ClusterOptions, "dir"> & { sshMachines: readonly string[]; onEvent?: (event: RunEvent) => void },
+  meter: CpuMeter,
+): Promise<ClusterStart> {
+  const nodes = options.sshMachines.length;
+  const helloFrom = new Set<string>();
+  let allSaidHello!: () => void;
+  const saidHello = new Promise<void>((resolve) => (allSaidHello = resolve));
+  const onEvent = (event: RunEvent) => {
+    options.onEvent?.(event);
+    if (event.type !== "node" || event.state !== "ready") return;
+    helloFrom.add(event.host);
+    if (helloFrom.size === nodes) allSaidHello();
+  };
   meter.start();
   const started = now();
-  const cluster = await new Malocher({ dir }).startCluster(options);
+  const cluster = await new Malocher({ dir }).startCluster({ ...options, onEvent });
   try {
+    await Promise.race([saidHello, cluster.ready().then(() => Promise.reject(new Error(`ready() resolved with ${helloFrom.size} of ${nodes} nodes' hello`)))]);
+    const helloMs = now() - started;
+    const helloCpu = meter.stop();
     await cluster.ready();
-    const ms = now() - started;
-    return { ms, cpu: meter.stop() };
+    return { helloMs, helloCpu, warmMs: now() - started };
   } finally {
     await cluster.close();
   }

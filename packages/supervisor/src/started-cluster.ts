@@ -22,7 +22,11 @@ import { listenForSubmissions } from "./submit/announce-submitted.js";
 export interface StartedCluster {
   /** The shared directory it serves. */
   readonly dir: string;
-  /** Resolves when every machine's agent said hello (or was set aside); rejects with `NO_USABLE_NODES`. */
+  /**
+   * Resolves when every machine's agent said hello and started its warm workers (or the machine
+   * was set aside); rejects with `NO_USABLE_NODES`. Each agent's hello alone is its node's
+   * `{ type: "node", state: "ready" }` event (`onEvent`).
+   */
   ready(): Promise<void>;
   /** Yields the results of the jobs without one (or `jobs`) as they finish; agents stay up after. */
   processAll(options?: RunOptions): AsyncIterable<[string, JobResult]>;
