@@ -5,7 +5,8 @@
  */
 import { register } from "tsx/esm/api";
 import { createHash } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
+import { statSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import {
@@ -67,12 +68,16 @@ function thrownFailure(error: unknown): Ending {
   return ending;
 }
 
-async function moduleMtime(url: string): Promise<number | undefined> {
+/** The mtime of a job module's file (undefined for a module that is not a file). */
+function moduleMtime(url: string): number | undefined {
   if (!url.startsWith("file:")) return undefined;
-  return stat(fileURLToPath(url)).then(
-    (stats) => stats.mtimeMs,
-    () => undefined,
-  );
+  // Synchronous: the worker runs one job at a time, and a round trip through libuv's thread pool
+  // showed in the hand-off from one job to the next.
+  try {
+    return statSync(fileURLToPath(url)).mtimeMs;
+  } catch {
+    return undefined; // the import reports what is wrong with it
+  }
 }
 
 const hashes = new Map<string, { mtimeMs: number; hash: string }>();
@@ -193,7 +198,7 @@ async function handle(request: RunJobRequest): Promise<void> {
     finishJob(jobId, run.ending, false);
     return;
   }
-  const mtimeMs = await moduleMtime(spec.fn.module);
+  const mtimeMs = moduleMtime(spec.fn.module);
   if (isStale(spec, mtimeMs)) {
     runningJobId = undefined;
     const marker = endOfJobMarker(jobId);
