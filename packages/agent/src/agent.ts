@@ -29,6 +29,8 @@ export type AgentState = "starting" | "ready" | "draining" | "stopped";
 /** The fallback scan period: hints (nudges, the signal file) only make it faster. */
 const SCAN_INTERVAL_MS = 1000;
 const HEARTBEAT_INTERVAL_MS = 1000;
+/** After a signal-file change, the agent wakes again this much later (see `onSignal`). */
+const SIGNAL_ECHO_MS = 60;
 
 /**
  * The node agent: claims queued jobs from the shared directory, runs each in a warm worker,
@@ -50,6 +52,7 @@ export class Agent {
   private pool: WorkerPool | undefined;
   private readonly lease: LeaseKeeper;
   private signalWatcher: FSWatcher | undefined;
+  private signalEcho: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private loopDone: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
@@ -113,6 +116,7 @@ export class Agent {
     this.wakeup.trigger();
     clearInterval(this.heartbeat);
     await this.signalWatcher?.close();
+    clearTimeout(this.signalEcho);
     for (const run of this.running.values()) run.kill("stopping");
     this.slots.abandonWait();
     await this.pool?.close();
@@ -146,6 +150,19 @@ export class Agent {
       version: MALOCHER_VERSION,
       protocolVersion: PROTOCOL_VERSION,
     });
+  }
+
+  /**
+   * The signal file changed: jobs were queued. chokidar drops further changes of a file for 50 ms
+   * after one it reported, and a submitter touches the file again while it keeps submitting, so
+   * the agent also wakes once that window has passed.
+   */
+  private onSignal(): void {
+    this.wakeup.trigger();
+    this.signalEcho ??= setTimeout(() => {
+      this.signalEcho = undefined;
+      this.wakeup.trigger();
+    }, SIGNAL_ECHO_MS);
   }
 
   private onMessage(message: SupervisorMessage): void {
@@ -190,7 +207,7 @@ export class Agent {
       this.link.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0 });
     }, HEARTBEAT_INTERVAL_MS);
     this.signalWatcher = watch(directoryLayout.signalFile(this.config.dir), { ignoreInitial: true });
-    this.signalWatcher.on("all", () => this.wakeup.trigger());
+    this.signalWatcher.on("all", () => this.onSignal());
     this.signalWatcher.on("error", () => {}); // the periodic scan covers for a failed watch
     this.loopDone = this.claimLoop(this.pool, settings).catch((error: Error) => this.stop(`claim loop failed: ${error.stack ?? error.message}`));
   }
