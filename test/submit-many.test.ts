@@ -4,7 +4,7 @@
 import { strict as assert } from "node:assert";
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { describe, test } from "node:test";
-import { claimJob, loadDirectoryKey, requeueClaim } from "@malocher/agent";
+import { claimJob, loadDirectoryKey, readJobSpecBytes, requeueClaim } from "@malocher/agent";
 import { decodeJobSpec, directoryLayout, isJobId } from "@malocher/protocol";
 import { echo, square } from "./fixtures/jobs/jobs.js";
 import { malocherRejection } from "./support/errors.js";
@@ -25,7 +25,7 @@ describe("submitMany", () => {
     assert.equal(new Set(ids).size, ids.length, "every job has its own id");
     assert.ok(ids.every(isJobId));
     const key = loadDirectoryKey(malocher.dir, { create: false });
-    const spec = decodeJobSpec(readFileSync(directoryLayout.specFile(malocher.dir, ids[1234]!)), ids[1234]!, key);
+    const spec = decodeJobSpec(await readJobSpecBytes(directoryLayout.specFile(malocher.dir, ids[1234]!), ids[1234]!), ids[1234]!, key);
     assert.deepEqual([spec.jobId, spec.kind === "command" ? "a command" : spec.fn.export], [ids[1234], "square"]);
     assert.deepEqual([...ids].sort(), ids, "ids made by one process sort in submission order");
     assert.equal((await malocher.status()).counts.queued, 1500);

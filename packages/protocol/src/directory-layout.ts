@@ -1,5 +1,8 @@
 import { join } from "node:path";
-import { shardOf } from "./job-id.js";
+import { chunkMemberOf, shardOf } from "./job-id.js";
+
+/** The suffix of a chunk member's `removed` marker in `specs/<shard>/`. */
+export const REMOVED_SPEC_SUFFIX = ".removed";
 
 /**
  * Where everything lives in the shared directory. Paths only: reading and writing them is the
@@ -9,7 +12,12 @@ import { shardOf } from "./job-id.js";
  * <dir>/format                      directory format version
  * <dir>/key                         the directory's secret key (0600): signs specs and results
  * <dir>/signal                      touched on submit; agents watch this one file
- * <dir>/specs/<shard>/<jobId>       immutable job spec
+ * <dir>/specs/<shard>/<jobId>       immutable job spec (a job submitted on its own)
+ * <dir>/specs/<shard>/<chunkName>   immutable specs of the members <chunkName>-<index> of one
+ *                                   chunk of a `submitMany` batch (see `encodeSpecChunk`)
+ * <dir>/specs/<shard>/<jobId>.removed  that chunk member's spec counts as gone: `clean` removed
+ *                                   the job, or `submitMany` failed before queueing it; the chunk
+ *                                   file is deleted once all its members are removed
  * <dir>/queued/<shard>/<jobId>      queue marker; claimed by renaming it away
  * <dir>/running/<agentId>/<jobId>   claimed by that agent (a directory only it renames into)
  * <dir>/results/<shard>/<jobId>     write-once result
@@ -20,13 +28,20 @@ import { shardOf } from "./job-id.js";
  * <dir>/agents/<agentId>            an agent's lease (<agentId>.lost once given up on)
  * <dir>/tmp/                        files being written
  * ```
+ *
+ * Ids of chunk members (`<chunkName>-<index>`) name their queue markers, results, logs and so on
+ * like any job's; only their specs share a file.
  */
 export const directoryLayout = {
   formatFile: (dir: string) => join(dir, "format"),
   secretKeyFile: (dir: string) => join(dir, "key"),
   signalFile: (dir: string) => join(dir, "signal"),
   specsDir: (dir: string) => join(dir, "specs"),
-  specFile: (dir: string, jobId: string) => join(dir, "specs", shardOf(jobId), jobId),
+  specsShardDir: (dir: string, shard: string) => join(dir, "specs", shard),
+  /** The file that holds the job's spec: its own, or its chunk's (see `readJobSpecBytes`). */
+  specFile: (dir: string, jobId: string) => join(dir, "specs", shardOf(jobId), chunkMemberOf(jobId)?.chunkName ?? jobId),
+  specChunkFile: (dir: string, chunkName: string) => join(dir, "specs", shardOf(chunkName), chunkName),
+  removedSpecFile: (dir: string, jobId: string) => join(dir, "specs", shardOf(jobId), `${jobId}${REMOVED_SPEC_SUFFIX}`),
   queuedDir: (dir: string) => join(dir, "queued"),
   queuedShardDir: (dir: string, shard: string) => join(dir, "queued", shard),
   queuedFile: (dir: string, jobId: string) => join(dir, "queued", shardOf(jobId), jobId),

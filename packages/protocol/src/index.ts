@@ -1,8 +1,20 @@
 export { MalocherError, ERROR_CODES, serializeError, type ErrorCode, type SerializedError } from "./malocher-error.js";
 export { PROTOCOL_VERSION, DIRECTORY_FORMAT, MALOCHER_VERSION } from "./version.js";
-export { newJobId, isJobId, shardOf, SHARDS } from "./job-id.js";
+export {
+  newJobId,
+  newChunkName,
+  chunkMemberId,
+  chunkMemberOf,
+  isJobId,
+  isChunkName,
+  shardOf,
+  SHARDS,
+  MAX_CHUNK_MEMBERS,
+  type ChunkMember,
+} from "./job-id.js";
 export { randomHex } from "./random-hex.js";
-export { directoryLayout, SHARDED_DIRS } from "./directory-layout.js";
+export { directoryLayout, SHARDED_DIRS, REMOVED_SPEC_SUFFIX } from "./directory-layout.js";
+export { encodeSpecChunk, specChunkHeadBytes, specChunkMemberCount, specChunkRecordRange, SPEC_CHUNK_PREFIX_BYTES } from "./spec-chunk.js";
 export { JOB_STATES, type JobState } from "./job-state.js";
 export {
   encodeJobSpec,

@@ -1,10 +1,11 @@
-import { access, readFile } from "node:fs/promises";
+import { access } from "node:fs/promises";
 import { directoryLayout } from "@malocher/protocol";
+import { readJobSpecBytes } from "./read-spec-file.js";
 
 /** What a job run reads before it starts: whether a result exists, the spec's bytes, whether it was cancelled. */
 export interface JobLookups {
   hasResult: boolean;
-  /** The spec file's bytes, or why it could not be read. */
+  /** The job's spec bytes (its record, for a chunk member), or why they could not be read. */
   specBytes: Buffer | Error;
   isCancelled: boolean;
   /** When the look-ups were made (`performance.now()`). */
@@ -18,7 +19,7 @@ export interface JobLookups {
 export async function lookUpJob(dir: string, jobId: string): Promise<JobLookups> {
   const [hasResult, specBytes, isCancelled] = await Promise.all([
     exists(directoryLayout.resultFile(dir, jobId)),
-    readFile(directoryLayout.specFile(dir, jobId)).catch((error: Error) => error),
+    readJobSpecBytes(directoryLayout.specFile(dir, jobId), jobId).catch((error: Error) => error),
     exists(directoryLayout.cancelFile(dir, jobId)),
   ]);
   return { hasResult, specBytes, isCancelled, madeAt: performance.now() };

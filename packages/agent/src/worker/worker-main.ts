@@ -22,6 +22,7 @@ import {
   type StoredFailure,
 } from "@malocher/protocol";
 import { loadDirectoryKey } from "../store/directory-key.js";
+import { readJobSpecBytes } from "../store/read-spec-file.js";
 import { locateClass } from "../locate/locate-class.js";
 import { importClass } from "../locate/import-class.js";
 import { runCommand } from "./run-command.js";
@@ -186,7 +187,7 @@ async function handle(request: RunJobRequest): Promise<void> {
   const { jobId } = request;
   let spec: JobSpec;
   try {
-    spec = withRunDefaults(decodeJobSpec(request.spec ?? (await readFile(request.specFile)), jobId, loadDirectoryKey(request.dir, { create: false })), request.run);
+    spec = withRunDefaults(decodeJobSpec(request.spec ?? (await readJobSpecBytes(request.specFile, jobId)), jobId, loadDirectoryKey(request.dir, { create: false })), request.run);
   } catch (error) {
     const code = error instanceof MalocherError ? error.code : "JOB_SPEC_CORRUPT";
     finishJob(jobId, failure(code, error, `Cannot read the spec of job ${jobId}: ${(error as Error).message}`), false);

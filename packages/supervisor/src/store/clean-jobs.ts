@@ -1,8 +1,9 @@
-import { readdir, readFile, stat, unlink } from "node:fs/promises";
+import { readdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { SHARDS, directoryLayout, isJobId } from "@malocher/protocol";
+import { REMOVED_SPEC_SUFFIX, SHARDS, chunkMemberOf, directoryLayout, isChunkName, isJobId } from "@malocher/protocol";
 import { listClaims, listFinishedIds, listQueuedIds } from "./job-listing.js";
 import { readResultOrFailure } from "./read-result.js";
+import { readSpecChunkMembers } from "./read-spec-chunk-members.js";
 
 /** Which finished jobs `cleanJobs` removes. */
 export interface CleanOptions {
@@ -27,6 +28,13 @@ export interface CleanedJob {
  * never a spec without a result (which would look like a job to run). Jobs that are queued or
  * claimed are never touched, nor are directories (network file systems cache directory handles,
  * so queue directories are never deleted). Do not run it at the same time as `retry` on the same jobs.
+ *
+ * The spec of a member of a spec chunk (`submitMany`) shares its file with the chunk's other
+ * members, so cleaning the member creates its `.removed` marker instead (after which it no longer
+ * lists as a job); the chunk file and its markers are deleted once every member is removed, by
+ * the clean that removes the last one or, should that one die first, by any later clean. (Until
+ * then a removed member's spec file still exists, so `cancel`, `retry`, `result` or `logs` of that
+ * id find a job without a result instead of none.)
  */
 export async function cleanJobs(dir: string, options: CleanOptions = {}): Promise<CleanedJob[]> {
   const [finished, queued, claims, keys, setAside] = await Promise.all([
@@ -39,6 +47,8 @@ export async function cleanJobs(dir: string, options: CleanOptions = {}): Promis
   const claimed = new Set([...claims.values()].flat());
   const cutoff = options.olderThanMs === undefined ? Infinity : Date.now() - options.olderThanMs;
   const cleaned: CleanedJob[] = [];
+  /** Per spec chunk, the job cleaned last from it in this clean: it is credited with the chunk file's bytes. */
+  const lastOfChunk = new Map<string, CleanedJob>();
   for (const jobId of [...finished].sort()) {
     if (queued.has(jobId) || claimed.has(jobId)) continue;
     const resultFile = directoryLayout.resultFile(dir, jobId);
@@ -57,14 +67,51 @@ export async function cleanJobs(dir: string, options: CleanOptions = {}): Promis
       directoryLayout.stderrFile(dir, jobId),
       ...(setAside.get(jobId) ?? []),
       directoryLayout.cancelFile(dir, jobId),
-      directoryLayout.specFile(dir, jobId),
-      resultFile,
     ];
     let bytes = 0;
     for (const file of files) bytes += await removeFile(file);
-    cleaned.push({ jobId, state, bytes });
+    const member = chunkMemberOf(jobId);
+    if (member === undefined) bytes += await removeFile(directoryLayout.specFile(dir, jobId));
+    else await writeFile(directoryLayout.removedSpecFile(dir, jobId), "");
+    bytes += await removeFile(resultFile);
+    const job: CleanedJob = { jobId, state, bytes };
+    cleaned.push(job);
+    if (member !== undefined) lastOfChunk.set(member.chunkName, job);
+  }
+  for (const [chunkName, bytes] of await removeEmptiedSpecChunks(dir)) {
+    const job = lastOfChunk.get(chunkName);
+    if (job !== undefined) job.bytes += bytes;
   }
   return cleaned;
+}
+
+/**
+ * Deletes each spec chunk whose members are all removed, then its `.removed` markers (and any
+ * marker whose chunk is gone already); returns the bytes freed per chunk. A chunk whose header
+ * cannot be read is kept: which members it has is not known.
+ */
+async function removeEmptiedSpecChunks(dir: string): Promise<Map<string, number>> {
+  const freed = new Map<string, number>();
+  for (const shard of SHARDS) {
+    const names = await readdir(directoryLayout.specsShardDir(dir, shard)).catch((): string[] => []);
+    const removedOf = new Map<string, string[]>();
+    for (const name of names) {
+      if (!name.endsWith(REMOVED_SPEC_SUFFIX)) continue;
+      const member = chunkMemberOf(name.slice(0, -REMOVED_SPEC_SUFFIX.length));
+      if (member !== undefined) removedOf.set(member.chunkName, [...(removedOf.get(member.chunkName) ?? []), name]);
+    }
+    const chunks = new Set(names.filter(isChunkName));
+    for (const [chunkName, removed] of removedOf) {
+      if (chunks.has(chunkName)) {
+        const members = await readSpecChunkMembers(dir, chunkName);
+        const removedIds = new Set(removed.map((name) => name.slice(0, -REMOVED_SPEC_SUFFIX.length)));
+        if (members === undefined || !members.every((jobId) => removedIds.has(jobId))) continue;
+        freed.set(chunkName, await removeFile(directoryLayout.specChunkFile(dir, chunkName)));
+      }
+      for (const name of removed) await removeFile(join(directoryLayout.specsShardDir(dir, shard), name));
+    }
+  }
+  return freed;
 }
 
 /** Unlinks a file; returns its size, 0 when it was not there. */

@@ -1,6 +1,5 @@
-import { readFile } from "node:fs/promises";
 import { decodeJobSpec, directoryLayout } from "@malocher/protocol";
-import { loadDirectoryKey } from "@malocher/agent";
+import { loadDirectoryKey, readJobSpecBytes } from "@malocher/agent";
 import type { JobNameAndTags } from "../submit/job-options.js";
 
 /**
@@ -9,7 +8,7 @@ import type { JobNameAndTags } from "../submit/job-options.js";
  */
 export async function readJobNameAndTags(dir: string, jobId: string): Promise<JobNameAndTags> {
   try {
-    const spec = decodeJobSpec(await readFile(directoryLayout.specFile(dir, jobId)), jobId, loadDirectoryKey(dir, { create: false }));
+    const spec = decodeJobSpec(await readJobSpecBytes(directoryLayout.specFile(dir, jobId), jobId), jobId, loadDirectoryKey(dir, { create: false }));
     return { ...(spec.name === undefined ? {} : { name: spec.name }), ...(spec.tags === undefined ? {} : { tags: spec.tags }) };
   } catch {
     return {};

@@ -1,6 +1,6 @@
 import { readdir, readFile, rmdir, unlink } from "node:fs/promises";
 import { decodeJobSpec, directoryLayout, isJobId, type StoredResult } from "@malocher/protocol";
-import { loadDirectoryKey, markLeaseLost, parseAttempt, publishResult, requeueClaim } from "@malocher/agent";
+import { loadDirectoryKey, markLeaseLost, parseAttempt, publishResult, readJobSpecBytes, requeueClaim } from "@malocher/agent";
 import { pathExists } from "./path-exists.js";
 
 /** What recovering a lost agent's jobs did. */
@@ -68,7 +68,7 @@ async function leaseHost(dir: string, agentId: string): Promise<string> {
 async function jobRetries(dir: string, jobId: string, defaultRetries: number): Promise<number> {
   try {
     const key = loadDirectoryKey(dir, { create: false });
-    return decodeJobSpec(await readFile(directoryLayout.specFile(dir, jobId)), jobId, key).options.retries ?? defaultRetries;
+    return decodeJobSpec(await readJobSpecBytes(directoryLayout.specFile(dir, jobId), jobId), jobId, key).options.retries ?? defaultRetries;
   } catch {
     return defaultRetries;
   }

@@ -6,10 +6,12 @@ export function prepareJobBase(options: JobOptions, directoryKey: Uint8Array): J
   return jobBaseOf(resolveJobOptions(options), directoryKey);
 }
 
-/** The same from options checked already: what the jobs of a batch share, each with its own id and sealed secrets. */
-export function jobBaseOf(options: ResolvedJobOptions, directoryKey: Uint8Array): JobSpecBase {
+/**
+ * The same from options checked already: what the jobs of a batch share, each with its own id
+ * (`jobId`, default a fresh one) and sealed secrets.
+ */
+export function jobBaseOf(options: ResolvedJobOptions, directoryKey: Uint8Array, jobId: string = newJobId()): JobSpecBase {
   const { cwd, cwdNamed, env, secrets, run, nameAndTags } = options;
-  const jobId = newJobId();
   const secretEnv: Record<string, Uint8Array> = {};
   for (const [name, value] of Object.entries(secrets)) secretEnv[name] = sealSecret(value.reveal(), jobId, name, directoryKey);
   return { jobId, cwd, ...(cwdNamed ? { cwdNamed } : {}), env, secretEnv, submittedAt: Date.now(), options: run, ...nameAndTags };

@@ -27,12 +27,13 @@ export function prepareTemplate(target: JobTarget, options: JobOptions, director
 }
 
 /**
- * The complete spec of one job of `template`, refusing arguments that would not arrive unchanged
- * (`ARG_NOT_SERIALIZABLE`, naming the argument's path under `argsPath`: `args`, or `argLists[57]`).
+ * The complete spec of one job of `template` (with the id `jobId`, default a fresh one), refusing
+ * arguments that would not arrive unchanged (`ARG_NOT_SERIALIZABLE`, naming the argument's path
+ * under `argsPath`: `args`, or `argLists[57]`).
  */
-export function buildJobSpec(template: JobTemplate, args: readonly unknown[], argsPath: string): FunctionJobSpec {
+export function buildJobSpec(template: JobTemplate, args: readonly unknown[], argsPath: string, jobId?: string): FunctionJobSpec {
   const encodedArgs = checkAndEncodeValue([...args], argsPath, "ARG_NOT_SERIALIZABLE", locateClass);
-  const spec: FunctionJobSpec = { ...jobBaseOf(template.options, template.directoryKey), fn: template.fn, args: encodedArgs };
+  const spec: FunctionJobSpec = { ...jobBaseOf(template.options, template.directoryKey, jobId), fn: template.fn, args: encodedArgs };
   if (template.codeHash !== undefined) spec.codeHash = template.codeHash;
   return spec;
 }

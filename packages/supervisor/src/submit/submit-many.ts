@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { MalocherError, type JobSpec } from "@malocher/protocol";
-import { submitJobs } from "../store/submit-jobs.js";
+import { MalocherError, chunkMemberId, encodeJobSpec, newChunkName } from "@malocher/protocol";
+import { submitChunk, type SpecChunk } from "../store/submit-chunk.js";
 import { announceSubmitted } from "./announce-submitted.js";
 import type { JobOptions } from "./job-options.js";
 import { buildJobSpec, prepareTemplate, type JobTarget, type JobTemplate } from "./prepare-job.js";
@@ -11,19 +11,24 @@ import { buildJobSpec, prepareTemplate, type JobTarget, type JobTemplate } from 
  */
 export type BatchOptions = Omit<JobOptions, "key">;
 
-/** Jobs written per chunk: one marker file, one nudge and one turn of the event loop each. */
+/** The most jobs per chunk: one spec file, one marker file, one nudge and one turn of the event loop each. */
 export const BATCH_CHUNK_JOBS = 1000;
+
+/** A chunk takes no more jobs once its specs reach this many bytes (big arguments make fewer jobs per chunk). */
+export const BATCH_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * Submits one job per argument list of `argLists` into `dir` and returns their ids in the same
  * order. The function is located and the options checked once; every argument list is checked
  * (`ARG_NOT_SERIALIZABLE` names `argLists[i][j]…`). An array (in memory already) has all its
  * specs made before anything is written, so a bad element leaves nothing submitted. A lazy
- * iterable is read and written in chunks of {@link BATCH_CHUNK_JOBS}; a bad element there stops
- * the batch before its chunk is written, and the error's `jobIds` are the jobs of the chunks
- * before it, which were submitted.
+ * iterable is read and written in chunks; a bad element there stops the batch before its chunk
+ * is written, and the error's `jobIds` are the jobs of the chunks before it, which were submitted.
  * A failing file system stops it the same way, after the last job that was queued whole.
- * Agents are told once per chunk; the event loop turns between chunks.
+ * The jobs of a chunk ({@link BATCH_CHUNK_JOBS} jobs, fewer when their specs pass
+ * {@link BATCH_CHUNK_BYTES}) have their specs in one file and ids `<chunkName>-<index>` that
+ * sort in submission order (see `submitChunk`). Agents are told once per chunk; the event loop
+ * turns between chunks.
  */
 export async function submitMany(
   dir: string,
@@ -40,23 +45,14 @@ export async function submitMany(
   }
   const template = prepareTemplate(target, options, directoryKey);
   const jobIds: string[] = [];
-  const write = async (chunk: readonly JobSpec[]) => {
-    submitJobs(dir, chunk, directoryKey, (jobId) => jobIds.push(jobId));
-    announceSubmitted(dir);
-    await nextTurn();
-  };
   try {
     // An array is in memory already: all its specs are made (and so checked) before any is written.
-    const specs = Array.isArray(argLists) ? [...specsOf(template, argLists)] : specsOf(template, argLists);
-    let chunk: JobSpec[] = [];
-    for (const spec of specs) {
-      chunk.push(spec);
-      if (chunk.length === BATCH_CHUNK_JOBS) {
-        await write(chunk);
-        chunk = [];
-      }
+    const chunks = Array.isArray(argLists) ? [...chunksOf(template, argLists)] : chunksOf(template, argLists);
+    for (const chunk of chunks) {
+      submitChunk(dir, chunk, (jobId) => jobIds.push(jobId));
+      announceSubmitted(dir);
+      await nextTurn();
     }
-    if (chunk.length > 0) await write(chunk);
   } catch (error) {
     if (jobIds.length > 0) announceSubmitted(dir);
     throw partlySubmitted(error, jobIds);
@@ -64,13 +60,28 @@ export async function submitMany(
   return jobIds;
 }
 
-/** The spec of each argument list, made as it is read. */
-function* specsOf(template: JobTemplate, argLists: Iterable<readonly unknown[]>): Generator<JobSpec> {
+/** The chunks of the jobs of `argLists`, each spec made and signed as its argument list is read. */
+function* chunksOf(template: JobTemplate, argLists: Iterable<readonly unknown[]>): Generator<SpecChunk> {
+  let chunk: SpecChunk | undefined;
+  let chunkBytes = 0;
   let index = 0;
   for (const args of argLists) {
-    yield buildJobSpec(template, argumentList(args, index), `argLists[${index}]`);
+    if (chunk !== undefined && (chunk.jobIds.length === BATCH_CHUNK_JOBS || chunkBytes >= BATCH_CHUNK_BYTES)) {
+      yield chunk;
+      chunk = undefined;
+    }
+    if (chunk === undefined) {
+      chunk = { name: newChunkName(), jobIds: [], records: [] };
+      chunkBytes = 0;
+    }
+    const jobId = chunkMemberId(chunk.name, chunk.jobIds.length);
+    const record = encodeJobSpec(buildJobSpec(template, argumentList(args, index), `argLists[${index}]`, jobId), template.directoryKey);
+    chunk.jobIds.push(jobId);
+    chunk.records.push(record);
+    chunkBytes += record.length;
     index++;
   }
+  if (chunk !== undefined) yield chunk;
 }
 
 function argumentList(args: unknown, index: number): readonly unknown[] {
