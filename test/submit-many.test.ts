@@ -1,12 +1,19 @@
-// The batch form submitMany(fn, argLists): ids in order, every job its own spec, marker and
-// result (also over SSH), a bad element refused by its path with nothing half-submitted, a lazy
-// generator written in chunks, and the shared marker file of a chunk never changing a neighbour.
+// The batch form submitMany(fn, argLists): ids in order, every job its own spec record, marker
+// and result (also over SSH), a bad element refused by its path with nothing half-submitted, a
+// lazy generator written in chunks, and the shared marker file of a chunk never changing a
+// neighbour. A chunk's specs share one file: its jobs run, list, cancel, retry and clean one by
+// one; the file goes once every job of it is cleaned; a damaged header or record fails only the
+// jobs it holds; a batch that fails part way leaves the unqueued jobs of its chunk removed.
 import { strict as assert } from "node:assert";
-import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { claimJob, loadDirectoryKey, readJobSpecBytes, requeueClaim } from "@malocher/agent";
-import { decodeJobSpec, directoryLayout, isJobId } from "@malocher/protocol";
+import { chunkMemberOf, decodeJobSpec, directoryLayout, isJobId, shardOf, specChunkRecordRange } from "@malocher/protocol";
+import type { JobResult } from "malocher";
+import { failUntilGateOpens } from "./fixtures/jobs/cli-jobs.js";
 import { echo, square } from "./fixtures/jobs/jobs.js";
+import { describeRun, runCli } from "./fixtures/jobs/support.js";
 import { malocherRejection } from "./support/errors.js";
 import { collect } from "./support/results.js";
 import { harnessSshOptions, useSshNodes } from "./support/ssh.js";
@@ -105,4 +112,132 @@ describe("submitMany", () => {
     assert.deepEqual(await claimJob(malocher.dir, agentId, second!), { jobId: second, attempt: 1 });
     assert.deepEqual(await claimJob(malocher.dir, agentId, first!), { jobId: first, attempt: 2 });
   });
+
+  test("the jobs of a chunk run locally in order and list, cancel, retry and clean one by one; the chunk file goes with its last job", TIMEOUT, async (t) => {
+    const malocher = freshMalocher(t, "batch-life");
+    const { dir } = malocher;
+    const open = join(dir, "open-gate");
+    const later = join(dir, "later-gate");
+    writeFileSync(open, "");
+    const gates = [open, open, later, open, open, join(dir, "never")];
+    const ids = await malocher.submitMany(failUntilGateOpens, gates.map((gate, x): [string, number] => [gate, x]), { tags: ["life"] });
+    const chunkName = chunkMemberOf(ids[0]!)!.chunkName;
+    assert.ok(ids.every((jobId) => chunkMemberOf(jobId)?.chunkName === chunkName), "six jobs make one chunk");
+    assert.deepEqual(readdirSync(directoryLayout.specsShardDir(dir, shardOf(chunkName))), [chunkName], "one spec file for the chunk");
+    assert.equal(await malocher.state(ids[4]!), "queued");
+    assert.deepEqual(await malocher.cancel(ids[4]!), { [ids[4]!]: "cancelled" });
+
+    const ran = await collect(malocher.processAll({ slots: 2 }));
+    assert.deepEqual([...ran.keys()].sort(), [...ids.slice(0, 4), ids[5]], "the cancelled job did not run");
+    const first = await collect(malocher.results());
+    const outcome = (result: JobResult | undefined) => (result === undefined ? "none" : result.ok ? result.value : result.error.code);
+    assert.deepEqual(ids.map((jobId) => outcome(first.get(jobId))), [0, 1, "JOB_THREW", 3, "JOB_CANCELLED", "JOB_THREW"]);
+    const statusRun = await runCli(["status", "--json", "--dir", dir]);
+    assert.equal(statusRun.code, 0, describeRun(statusRun));
+    const status = JSON.parse(statusRun.stdout) as { total: number; counts: Record<string, number>; tags: Record<string, Record<string, number>> };
+    assert.equal(status.total, 6);
+    assert.deepEqual(status.counts, { queued: 0, running: 0, succeeded: 3, failed: 2, cancelled: 1 });
+    assert.equal(status.tags["life"]?.failed, 2);
+    const resultsRun = await runCli(["results", "--dir", dir]);
+    assert.deepEqual(
+      resultsRun.stdout.trim().split("\n").map((line) => line.split(" ").slice(0, 3).join(" ")),
+      ids.map((jobId, x) => `${jobId} #life ${[2, 4, 5].includes(x) ? "FAILED" : "ok"}`),
+      `results lists every job of the chunk in submission order: ${describeRun(resultsRun)}`,
+    );
+
+    writeFileSync(later, "");
+    const retried = await runCli(["retry", "--failed", "--dir", dir]);
+    assert.match(retried.stdout, /^requeued 2 failed jobs/m, describeRun(retried));
+    const second = await collect(malocher.processAll({ slots: 2 }));
+    assert.deepEqual([...second.keys()].sort(), [ids[2], ids[5]]);
+    assert.equal(outcome(second.get(ids[2]!)), 2, "the retried job ran again and succeeded");
+    assert.equal(outcome(second.get(ids[5]!)), "JOB_THREW");
+
+    const failedOnly = await malocher.clean({ only: "failed" });
+    assert.deepEqual(failedOnly.map((job) => job.jobId), [ids[5]]);
+    assert.ok(existsSync(directoryLayout.specChunkFile(dir, chunkName)), "the chunk file stays while other jobs of it are there");
+    assert.ok(existsSync(directoryLayout.removedSpecFile(dir, ids[5]!)));
+    assert.deepEqual(await malocher.unfinishedJobs(), [], "the cleaned job is not taken for one still to run");
+    assert.equal((await malocher.status()).total, 5);
+    assert.equal(await malocher.state(ids[5]!), undefined);
+    const key = loadDirectoryKey(dir, { create: false });
+    for (const jobId of ids.slice(0, 5)) decodeJobSpec(await readJobSpecBytes(directoryLayout.specFile(dir, jobId), jobId), jobId, key);
+
+    const chunkBytes = statSync(directoryLayout.specChunkFile(dir, chunkName)).size;
+    const all = await malocher.clean();
+    assert.deepEqual(all.map((job) => job.jobId), ids.slice(0, 5));
+    assert.ok(all[4]!.bytes > chunkBytes, "the job cleaned last is credited with the chunk file's bytes");
+    assert.deepEqual(readdirSync(directoryLayout.specsShardDir(dir, shardOf(chunkName))), [], "the chunk file and its removed markers are gone");
+    assert.equal((await malocher.status()).total, 0);
+  });
+
+  test("a damaged chunk header fails only its jobs (JOB_SPEC_CORRUPT), a tampered record only its job (JOB_SPEC_REJECTED)", TIMEOUT, async (t) => {
+    const malocher = freshMalocher(t, "batch-corrupt");
+    const { dir } = malocher;
+    const broken = await malocher.submitMany(square, [[1], [2], [3]]);
+    const tampered = await malocher.submitMany(square, [[4], [5], [6]]);
+    const single = malocher.submit(square, 7);
+    const brokenFile = directoryLayout.specFile(dir, broken[0]!);
+    overwrite(brokenFile, 0, Buffer.from("JUNK"));
+    const tamperedFile = directoryLayout.specFile(dir, tampered[1]!);
+    const { start } = specChunkRecordRange(readFileSync(tamperedFile), tampered[1]!);
+    overwrite(tamperedFile, start + 3, Buffer.from([readFileSync(tamperedFile)[start + 3]! ^ 1]));
+    assert.deepEqual((await malocher.unfinishedJobs()).sort(), [...broken, ...tampered, single].sort(), "the jobs of the damaged chunk still list by their queue markers");
+
+    const results = await collect(malocher.processAll({ slots: 2 }));
+    const outcome = (jobId: string) => {
+      const result = results.get(jobId);
+      return result === undefined ? "none" : result.ok ? result.value : result.error.code;
+    };
+    assert.deepEqual(broken.map(outcome), ["JOB_SPEC_CORRUPT", "JOB_SPEC_CORRUPT", "JOB_SPEC_CORRUPT"]);
+    const corrupt = results.get(broken[1]!);
+    assert.match(corrupt?.ok === false ? corrupt.error.message : "", /spec chunk of job \S+ is corrupt \(it does not start like a spec chunk\)/);
+    assert.deepEqual(tampered.map(outcome), [16, "JOB_SPEC_REJECTED", 36]);
+    assert.equal(outcome(single), 49);
+  });
+
+  test("a batch whose queue markers cannot be written stops after the last chunk queued; the rest of its chunk is removed", TIMEOUT, async (t) => {
+    const malocher = freshMalocher(t, "batch-broken-fs");
+    const { dir } = malocher;
+    malocher.submit(square, 0); // prepares the directory
+    const queued = directoryLayout.queuedDir(dir);
+    function* sweep(): Generator<[number]> {
+      for (let i = 0; i < 1500; i++) {
+        // Element 1001 is read once the first chunk is written: from then on no marker can be made.
+        if (i === 1001) {
+          renameSync(queued, `${queued}.away`);
+          writeFileSync(queued, "");
+        }
+        yield [i];
+      }
+    }
+    const error = await malocherRejection(malocher.submitMany(square, sweep()));
+    rmSync(queued);
+    renameSync(`${queued}.away`, queued);
+    assert.match(error.message, /ENOTDIR/);
+    assert.match(error.message, /The first 1000 jobs of this batch were submitted/);
+    assert.equal(error.jobIds.length, 1000);
+    const specNames = () => readdirSync(directoryLayout.specsDir(dir), { recursive: true, encoding: "utf8" });
+    const chunkFiles = () => specNames().filter((name) => /-[0-9a-f]{8}$/.test(name));
+    assert.equal(chunkFiles().length, 2, "the chunk that failed was written before its markers");
+    assert.equal(specNames().filter((name) => name.endsWith(".removed")).length, 500, "each job of it without a marker is removed");
+    const unfinished = await malocher.unfinishedJobs();
+    assert.equal(unfinished.length, 1001, "the single job and the first chunk; none of the chunk that failed");
+    assert.deepEqual(unfinished.filter((jobId) => chunkMemberOf(jobId) !== undefined), [...error.jobIds]);
+    assert.equal((await malocher.status()).unqueued, 0, "no job is left with a spec but no marker");
+    await malocher.clean();
+    assert.deepEqual(chunkFiles(), [join(shardOf(error.jobIds[0]!), chunkMemberOf(error.jobIds[0]!)!.chunkName)], "clean deletes the chunk whose jobs were all removed, and only it");
+    assert.deepEqual(specNames().filter((name) => name.endsWith(".removed")), []);
+  });
 });
+
+/** Writes `bytes` into `file` at `position`, in place. */
+function overwrite(file: string, position: number, bytes: Uint8Array): void {
+  const fd = openSync(file, "r+");
+  try {
+    writeSync(fd, bytes, 0, bytes.length, position);
+  } finally {
+    closeSync(fd);
+  }
+}
+

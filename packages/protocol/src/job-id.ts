@@ -14,9 +14,8 @@ import { randomHex } from "./random-hex.js";
  */
 const JOB_ID_PATTERN = /^[0-9a-z]{9}-(?:[0-9a-f]{12}|[0-9a-f]{8}-[0-9a-f]{3})$/;
 const CHUNK_NAME_PATTERN = /^[0-9a-z]{9}-[0-9a-f]{8}$/;
-/** Length of a chunk's name, `<9 base-36>-<8 hex>`; a member id is this, a dash and 3 hex digits. */
+/** Length of a chunk's name, `<9 base-36>-<8 hex>`; a member id is this, a dash and 3 hex digits (as long as a job id of its own). */
 const CHUNK_NAME_LENGTH = 18;
-const MEMBER_ID_LENGTH = CHUNK_NAME_LENGTH + 4;
 
 /** The most jobs one chunk holds (its members' indexes are 3 hex digits). */
 export const MAX_CHUNK_MEMBERS = 0x1000;
@@ -65,7 +64,7 @@ export interface ChunkMember {
 
 /** The chunk and index of a member id; undefined for a job of its own (or anything else). */
 export function chunkMemberOf(jobId: string): ChunkMember | undefined {
-  if (jobId.length !== MEMBER_ID_LENGTH || !isJobId(jobId)) return undefined;
+  if (jobId.charAt(CHUNK_NAME_LENGTH) !== "-" || !isJobId(jobId)) return undefined;
   return { chunkName: jobId.slice(0, CHUNK_NAME_LENGTH), index: Number.parseInt(jobId.slice(CHUNK_NAME_LENGTH + 1), 16) };
 }
 
