@@ -5,7 +5,7 @@
 // one; the file goes once every job of it is cleaned; a damaged header or record fails only the
 // jobs it holds; a batch that fails part way leaves the unqueued jobs of its chunk removed.
 import { strict as assert } from "node:assert";
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { claimJob, loadDirectoryKey, readJobSpecBytes, requeueClaim } from "@malocher/agent";
@@ -171,18 +171,20 @@ describe("submitMany", () => {
     assert.equal((await malocher.status()).total, 0);
   });
 
-  test("a damaged chunk header fails only its jobs (JOB_SPEC_CORRUPT), a tampered record only its job (JOB_SPEC_REJECTED)", TIMEOUT, async (t) => {
+  test("a damaged chunk header fails only its jobs and a chunk cut short only the job it cuts (JOB_SPEC_CORRUPT), a tampered record only its job (JOB_SPEC_REJECTED)", TIMEOUT, async (t) => {
     const malocher = freshMalocher(t, "batch-corrupt");
     const { dir } = malocher;
     const broken = await malocher.submitMany(square, [[1], [2], [3]]);
     const tampered = await malocher.submitMany(square, [[4], [5], [6]]);
+    const cut = await malocher.submitMany(square, [[8], [9]]);
     const single = malocher.submit(square, 7);
+    truncateSync(directoryLayout.specFile(dir, cut[0]!), statSync(directoryLayout.specFile(dir, cut[0]!)).size - 10);
     const brokenFile = directoryLayout.specFile(dir, broken[0]!);
     overwrite(brokenFile, 0, Buffer.from("JUNK"));
     const tamperedFile = directoryLayout.specFile(dir, tampered[1]!);
     const { start } = specChunkRecordRange(readFileSync(tamperedFile), tampered[1]!);
     overwrite(tamperedFile, start + 3, Buffer.from([readFileSync(tamperedFile)[start + 3]! ^ 1]));
-    assert.deepEqual((await malocher.unfinishedJobs()).sort(), [...broken, ...tampered, single].sort(), "the jobs of the damaged chunk still list by their queue markers");
+    assert.deepEqual((await malocher.unfinishedJobs()).sort(), [...broken, ...tampered, ...cut, single].sort(), "the jobs of the damaged chunk still list by their queue markers");
 
     const results = await collect(malocher.processAll({ slots: 2 }));
     const outcome = (jobId: string) => {
@@ -193,6 +195,7 @@ describe("submitMany", () => {
     const corrupt = results.get(broken[1]!);
     assert.match(corrupt?.ok === false ? corrupt.error.message : "", /spec chunk of job \S+ is corrupt \(it does not start like a spec chunk\)/);
     assert.deepEqual(tampered.map(outcome), [16, "JOB_SPEC_REJECTED", 36]);
+    assert.deepEqual(cut.map(outcome), [64, "JOB_SPEC_CORRUPT"], "a chunk cut short fails the job whose record it cuts");
     assert.equal(outcome(single), 49);
   });
 

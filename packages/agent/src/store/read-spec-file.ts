@@ -16,17 +16,17 @@ export async function readJobSpecBytes(specFile: string, jobId: string): Promise
   try {
     const head = await readAt(file, 0, specChunkHeadBytes(member.index));
     const { start, end } = specChunkRecordRange(head, jobId);
-    const record = await readAt(file, start, end - start);
-    if (record.length < end - start) {
-      throw new MalocherError("JOB_SPEC_CORRUPT", `The spec chunk of job ${jobId} is corrupt (it ends inside the job's record); submit the job again.`);
+    // Checked before reading: a damaged (or forged) offset must not make the reader allocate gigabytes.
+    if (end > (await file.stat()).size) {
+      throw new MalocherError("JOB_SPEC_CORRUPT", `The spec chunk of job ${jobId} is corrupt (it ends before the job's record does); submit the job again.`);
     }
-    return record;
+    return readAt(file, start, end - start);
   } finally {
     await file.close();
   }
 }
 
-/** Up to `length` bytes from `position`; fewer only at the end of the file. */
+/** Up to `length` bytes from `position`; fewer only at the end of the file (a record cut short then fails its signature). */
 async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
   const bytes = Buffer.allocUnsafe(length);
   let filled = 0;

@@ -1,6 +1,6 @@
 import { readdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { REMOVED_SPEC_SUFFIX, SHARDS, chunkMemberOf, directoryLayout, isChunkName, isJobId } from "@malocher/protocol";
+import { REMOVED_SPEC_SUFFIX, SHARDS, chunkMemberOf, directoryLayout, isJobId } from "@malocher/protocol";
 import { listClaims, listFinishedIds, listQueuedIds } from "./job-listing.js";
 import { readResultOrFailure } from "./read-result.js";
 import { readSpecChunkMembers } from "./read-spec-chunk-members.js";
@@ -100,14 +100,11 @@ async function removeEmptiedSpecChunks(dir: string): Promise<Map<string, number>
       const member = chunkMemberOf(name.slice(0, -REMOVED_SPEC_SUFFIX.length));
       if (member !== undefined) removedOf.set(member.chunkName, [...(removedOf.get(member.chunkName) ?? []), name]);
     }
-    const chunks = new Set(names.filter(isChunkName));
     for (const [chunkName, removed] of removedOf) {
-      if (chunks.has(chunkName)) {
-        const members = await readSpecChunkMembers(dir, chunkName);
-        const removedIds = new Set(removed.map((name) => name.slice(0, -REMOVED_SPEC_SUFFIX.length)));
-        if (members === undefined || !members.every((jobId) => removedIds.has(jobId))) continue;
-        freed.set(chunkName, await removeFile(directoryLayout.specChunkFile(dir, chunkName)));
-      }
+      const members = await readSpecChunkMembers(dir, chunkName); // [] when the chunk is gone
+      const removedIds = new Set(removed.map((name) => name.slice(0, -REMOVED_SPEC_SUFFIX.length)));
+      if (members === undefined || !members.every((jobId) => removedIds.has(jobId))) continue;
+      if (members.length > 0) freed.set(chunkName, await removeFile(directoryLayout.specChunkFile(dir, chunkName)));
       for (const name of removed) await removeFile(join(directoryLayout.specsShardDir(dir, shard), name));
     }
   }
