@@ -84,7 +84,7 @@ export type JobSpec = FunctionJobSpec | CommandJobSpec;
 
 /** The bytes of a job spec file, signed with the directory's key. */
 export function encodeJobSpec(spec: JobSpec, key: Uint8Array): Uint8Array {
-  return signFile("spec", spec.jobId, packRecord({ format: DIRECTORY_FORMAT, ...spec }), key);
+  return signFile("spec", spec.jobId, packRecord(Object.assign({ format: DIRECTORY_FORMAT }, spec)), key);
 }
 
 /**

@@ -1,12 +1,12 @@
 import { closeSync, linkSync, openSync, rmSync, writeFileSync } from "node:fs";
-import { directoryLayout, encodeSpecChunk } from "@malocher/protocol";
+import { directoryLayout } from "@malocher/protocol";
 import { tmpPath } from "@malocher/agent";
 
-/** The jobs of one chunk of a batch: member `i` has the id `jobIds[i]` (`chunkMemberId(name, i)`) and the signed spec `records[i]`. */
+/** The jobs of one chunk of a batch: member `i` has the id `jobIds[i]` (`chunkMemberId(name, i)`); `bytes` is the chunk file (`encodeSpecChunk`). */
 export interface SpecChunk {
   name: string;
   jobIds: string[];
-  records: Uint8Array[];
+  bytes: Uint8Array;
 }
 
 /**
@@ -46,7 +46,7 @@ export function submitChunk(dir: string, chunk: SpecChunk, onQueued: (jobId: str
 function writeSpecChunk(dir: string, chunk: SpecChunk): void {
   const tmp = tmpPath(dir);
   try {
-    writeFileSync(tmp, encodeSpecChunk(chunk.records), { flag: "wx" });
+    writeFileSync(tmp, chunk.bytes, { flag: "wx" });
     linkSync(tmp, directoryLayout.specChunkFile(dir, chunk.name));
   } finally {
     rmSync(tmp, { force: true });
