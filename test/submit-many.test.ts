@@ -171,6 +171,18 @@ describe("submitMany", () => {
     assert.equal((await malocher.status()).total, 0);
   });
 
+  test("a chunk holds up to 1000 jobs and takes no more once its specs pass 1 MiB", TIMEOUT, async (t) => {
+    const malocher = freshMalocher(t, "batch-bytes");
+    const chunks = (ids: readonly string[]) => [...new Set(ids.map((jobId) => chunkMemberOf(jobId)!.chunkName))];
+    const small = await malocher.submitMany(square, Array.from({ length: 2001 }, (_, i): [number] => [i]));
+    assert.deepEqual(chunks(small).map((name) => small.filter((jobId) => jobId.startsWith(name)).length), [1000, 1000, 1]);
+    const big = await malocher.submitMany(echo, Array.from({ length: 1000 }, (_, i): [string] => [`${i}`.padEnd(4000, ".")]));
+    const sizes = chunks(big).map((name) => big.filter((jobId) => jobId.startsWith(name)).length);
+    assert.ok(sizes.length >= 4 && sizes[0]! < 300, `chunks of ${sizes.join(", ")} jobs`);
+    for (const name of chunks(big)) assert.ok(statSync(directoryLayout.specChunkFile(malocher.dir, name)).size < 1024 * 1024 + 8192);
+    assert.deepEqual(await malocher.unfinishedJobs(), [...small, ...big]);
+  });
+
   test("a damaged chunk header fails only its jobs and a chunk cut short only the job it cuts (JOB_SPEC_CORRUPT), a tampered record only its job (JOB_SPEC_REJECTED)", TIMEOUT, async (t) => {
     const malocher = freshMalocher(t, "batch-corrupt");
     const { dir } = malocher;
