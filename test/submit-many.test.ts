@@ -160,6 +160,10 @@ describe("submitMany", () => {
     assert.deepEqual(await malocher.unfinishedJobs(), [], "the cleaned job is not taken for one still to run");
     assert.equal((await malocher.status()).total, 5);
     assert.equal(await malocher.state(ids[5]!), undefined);
+    await assert.rejects(malocher.result(ids[5]!, { timeoutMs: 5000 }), { code: "JOB_NOT_FOUND" }, "a cleaned job of a chunk is no job");
+    assert.deepEqual(await malocher.cancel(ids[5]!), { [ids[5]!]: "unknown" });
+    const logsOfCleaned = await runCli(["logs", ids[5]!, "--dir", dir]);
+    assert.notEqual(logsOfCleaned.code, 0, describeRun(logsOfCleaned));
     const key = loadDirectoryKey(dir, { create: false });
     for (const jobId of ids.slice(0, 5)) decodeJobSpec(await readJobSpecBytes(directoryLayout.specFile(dir, jobId), jobId), jobId, key);
 

@@ -1,6 +1,7 @@
 import { directoryLayout } from "@malocher/protocol";
 import { writeFileOnce } from "@malocher/agent";
 import { failQueuedJob } from "./fail-queued-job.js";
+import { jobExists } from "./job-exists.js";
 import { pathExists } from "./path-exists.js";
 
 /** What `cancelJob` did: the job had finished already, was cancelled before it ran, or is being killed. */
@@ -13,7 +14,7 @@ export type CancelOutcome = "finished" | "cancelled" | "requested" | "unknown";
  */
 export async function cancelJob(dir: string, jobId: string): Promise<CancelOutcome> {
   if (await pathExists(directoryLayout.resultFile(dir, jobId))) return "finished";
-  if (!(await pathExists(directoryLayout.specFile(dir, jobId)))) return "unknown";
+  if (!(await jobExists(dir, jobId))) return "unknown";
   await writeFileOnce(dir, directoryLayout.cancelFile(dir, jobId), new Uint8Array());
   const failed = await failQueuedJob(dir, jobId, {
     name: "MalocherError",

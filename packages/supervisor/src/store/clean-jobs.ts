@@ -32,9 +32,8 @@ export interface CleanedJob {
  * The spec of a member of a spec chunk (`submitMany`) shares its file with the chunk's other
  * members, so cleaning the member creates its `.removed` marker instead (after which it no longer
  * lists as a job); the chunk file and its markers are deleted once every member is removed, by
- * the clean that removes the last one or, should that one die first, by any later clean. (Until
- * then a removed member's spec file still exists, so `cancel`, `retry`, `result` or `logs` of that
- * id find a job without a result instead of none.)
+ * the clean that removes the last one or, should that one die first, by any later clean; a
+ * removed member counts as no job for `cancel`, `retry`, `result` and `logs` (see `jobExists`).
  */
 export async function cleanJobs(dir: string, options: CleanOptions = {}): Promise<CleanedJob[]> {
   const [finished, queued, claims, keys, setAside] = await Promise.all([

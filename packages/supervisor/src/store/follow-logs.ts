@@ -1,7 +1,8 @@
 import { open, stat } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { MalocherError, directoryLayout, isJobId, type JobResult } from "@malocher/protocol";
+import { MalocherError, directoryLayout, type JobResult } from "@malocher/protocol";
 import { CUT_NOTE_PREFIX } from "@malocher/agent";
+import { jobExists } from "./job-exists.js";
 import { pathExists } from "./path-exists.js";
 import { readResultOrFailure } from "./read-result.js";
 
@@ -33,7 +34,7 @@ interface Cursor {
  * log is followed from its cut note.
  */
 export async function* followLogs(dir: string, jobId: string, options: FollowLogsOptions = {}): AsyncGenerator<LogEvent> {
-  if (!isJobId(jobId) || !(await pathExists(directoryLayout.specFile(dir, jobId)))) {
+  if (!(await jobExists(dir, jobId))) {
     throw new MalocherError("JOB_NOT_FOUND", `There is no job ${JSON.stringify(jobId)} in ${dir}. \`malocher status --dir ${dir}\` counts its jobs.`);
   }
   const cursors: Cursor[] = [

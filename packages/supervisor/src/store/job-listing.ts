@@ -1,7 +1,9 @@
-import { access, readdir } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { REMOVED_SPEC_SUFFIX, SHARDS, directoryLayout, isChunkName, isJobId, shardOf } from "@malocher/protocol";
 import { join } from "node:path";
 import { readSpecChunkMembers } from "./read-spec-chunk-members.js";
+import { jobExists } from "./job-exists.js";
+import { pathExists } from "./path-exists.js";
 
 async function listShardedIds(root: string): Promise<string[]> {
   const perShard = await Promise.all(
@@ -52,31 +54,28 @@ export async function listFinishedIds(dir: string): Promise<Set<string>> {
 }
 
 /**
- * Of `jobIds`, the ones whose file `fileOf` gives exists. Fewer jobs than shard directories are
+ * Of `jobIds`, the ones that `exists` says exist. Fewer jobs than shard directories are
  * looked up one by one (for one job, one look-up instead of listing 16 directories, which kept a
  * warm run's supervisor busy while its job's messages waited); more by `listAll`.
  */
-async function idsWithFile(
+async function idsThatExist(
   jobIds: ReadonlySet<string>,
   listAll: () => Promise<string[]>,
-  fileOf: (jobId: string) => string,
+  exists: (jobId: string) => Promise<boolean>,
 ): Promise<Set<string>> {
   if (jobIds.size >= SHARDS.length) return new Set((await listAll()).filter((jobId) => jobIds.has(jobId)));
-  const found = await Promise.all([...jobIds].filter(isJobId).map((jobId) => access(fileOf(jobId)).then(() => jobId, () => undefined)));
+  const found = await Promise.all([...jobIds].filter(isJobId).map(async (jobId) => ((await exists(jobId)) ? jobId : undefined)));
   return new Set(found.filter((jobId) => jobId !== undefined));
 }
 
-/**
- * Of `jobIds`, the submitted ones (they have a spec). Looked up one by one, a removed chunk
- * member counts while its chunk file is there (see `cleanJobs`).
- */
+/** Of `jobIds`, the submitted ones (they have a spec, and `clean` did not remove them). */
 export function submittedAmong(dir: string, jobIds: ReadonlySet<string>): Promise<Set<string>> {
-  return idsWithFile(jobIds, () => listJobIds(dir), (jobId) => directoryLayout.specFile(dir, jobId));
+  return idsThatExist(jobIds, () => listJobIds(dir), (jobId) => jobExists(dir, jobId));
 }
 
 /** Of `jobIds`, the ones that have a result. */
 export function finishedAmong(dir: string, jobIds: ReadonlySet<string>): Promise<Set<string>> {
-  return idsWithFile(jobIds, () => listShardedIds(directoryLayout.resultsDir(dir)), (jobId) => directoryLayout.resultFile(dir, jobId));
+  return idsThatExist(jobIds, () => listShardedIds(directoryLayout.resultsDir(dir)), (jobId) => pathExists(directoryLayout.resultFile(dir, jobId)));
 }
 
 /** Ids of the jobs whose queue marker is in the queue. */

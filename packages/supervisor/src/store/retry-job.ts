@@ -3,7 +3,7 @@ import { mkdir, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { directoryLayout } from "@malocher/protocol";
 import { readResultOrFailure } from "./read-result.js";
-import { pathExists } from "./path-exists.js";
+import { jobExists } from "./job-exists.js";
 
 /** What `retryJob` did: put the failed job back in the queue, or left it (not failed, or no such job). */
 export type RetryOutcome = "requeued" | "notFailed" | "unknown";
@@ -20,7 +20,7 @@ export type RetryOutcome = "requeued" | "notFailed" | "unknown";
  */
 export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome> {
   const result = await readResultOrFailure(dir, jobId);
-  if (result === undefined) return (await pathExists(directoryLayout.specFile(dir, jobId))) ? "notFailed" : "unknown";
+  if (result === undefined) return (await jobExists(dir, jobId)) ? "notFailed" : "unknown";
   if (result.ok || result.error.code === "JOB_CANCELLED") return "notFailed";
   await unlink(directoryLayout.cancelFile(dir, jobId)).catch(() => {});
   const setAside = directoryLayout.retriedResultFile(dir, jobId, Date.now());

@@ -1,6 +1,6 @@
-import { MalocherError, directoryLayout, isJobId, type JobResult } from "@malocher/protocol";
+import { MalocherError, isJobId, type JobResult } from "@malocher/protocol";
 import { listenToClusterEvents } from "../submit/announce-submitted.js";
-import { pathExists } from "./path-exists.js";
+import { jobExists } from "./job-exists.js";
 import { readJobState } from "./read-job-state.js";
 import { readResultOrFailure } from "./read-result.js";
 import { loadResultClass } from "./load-result-class.js";
@@ -31,7 +31,7 @@ export async function waitForResult(dir: string, jobId: string, options: ResultW
   }
   const found = await readResultOrFailure(dir, jobId, loadResultClass);
   if (found !== undefined) return found;
-  if (!(await pathExists(directoryLayout.specFile(dir, jobId)))) throw new MalocherError("JOB_NOT_FOUND", `No job ${jobId} in ${dir}.`);
+  if (!(await jobExists(dir, jobId))) throw new MalocherError("JOB_NOT_FOUND", `No job ${jobId} in ${dir}.`);
 
   return new Promise<JobResult>((resolve, reject) => {
     const cleanUps: Array<() => void> = [];
