@@ -60,14 +60,14 @@ function batchSubmitBound(results: SuiteResults): string[] {
   const cpuPerJob = (runs: typeof batch) => summarize(runs.map((run) => run.userUsPerJob + run.systemUsPerJob)).median;
   const writeLinks = summarize(results.fileSystem.writeLinksPerSecond).median;
   return [
-    `Both ways are bound by this process's CPU per job, most of it in the kernel: one-by-one ${submitCpuText(oneByOne)}, submitMany ${submitCpuText(batch)}. ` +
-      `Their CPU per job differs by ${number(cpuPerJob(oneByOne) / cpuPerJob(batch))}×, and the ratio follows it: what is left per job is its own spec file, which both ways create.`,
+    `Both ways are bound by this process's CPU per job: one-by-one ${submitCpuText(oneByOne)}, submitMany ${submitCpuText(batch)}. ` +
+      `Their CPU per job differs by ${number(cpuPerJob(oneByOne) / cpuPerJob(batch))}×, and the ratio follows it; one-by-one's kernel part varies most from round to round ` +
+      "(creating files costs this file system anything from tens to hundreds of µs), so the ratio does too.",
     "",
-    "What a batched job still costs: the kernel part is the spec file (created in `tmp/`, written, renamed into `specs/`) and the marker (a hard link to one empty file per chunk; " +
-      "creating an empty file of its own costs several times more); the user part is encoding the arguments and the spec (msgpack), its HMAC signature, the job id and the paths. " +
-      "What the batch no longer does per job: locating the function, hashing its module, checking the options, creating a marker file, touching the signal file. " +
-      `The file system's write+link+unlink step alone runs at ${number(writeLinks)}/s here. ` +
-      "Going further means fewer files per job: e.g. one signed spec file per chunk, hard-linked under each job's id, which changes the spec format agents read.",
+    "What a batched job still costs: in the kernel, its queue marker (a hard link to one empty file per chunk); in user space, encoding its arguments and its spec record " +
+      "(msgpack), the record's HMAC signature and its id. Its spec is a record in one file per chunk of up to 1000 jobs. " +
+      "A one-by-one job also creates its spec file (in `tmp/`, written, renamed into `specs/`) and its marker file, locates its function and touches the signal file. " +
+      `The file system's write+link+unlink step alone runs at ${number(writeLinks)}/s here.`,
   ];
 }
 
