@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { realpathSync } from "node:fs";
 import type { AgentLaunchConfig, TransportKind } from "@malocher/protocol";
+import type { Duplex } from "node:stream";
 import type { AgentTransport } from "./agent-transport.js";
 
 /** A started agent process, on a node or on this machine. */
@@ -21,16 +22,19 @@ export interface AgentProcess {
   close(): Promise<void>;
 }
 
+/** Where agents' WebSockets arrive: the agent server's local port, or an SSH tunnel's channel handed over. */
+export interface AgentEndpoint {
+  /** The port on 127.0.0.1 (for an agent on this machine). */
+  readonly port: number;
+  /** Takes a connection that came through an SSH remote forward. */
+  acceptTunnel(stream: Duplex): void;
+}
+
 /**
  * Starts one agent with this launch config (the port and the transport are the launcher's
- * business). `signal`
- * abandons a launch still under way (the run ended).
+ * business). `signal` abandons a launch still under way (the run ended).
  */
-export type AgentLauncher = (
-  config: Omit<AgentLaunchConfig, "port" | "transport">,
-  localPort: number,
-  signal: AbortSignal,
-) => Promise<AgentProcess>;
+export type AgentLauncher = (config: Omit<AgentLaunchConfig, "port" | "transport">, endpoint: AgentEndpoint, signal: AbortSignal) => Promise<AgentProcess>;
 
 /**
  * The agent's command line on a node: this very Node executable and agent script (the agent

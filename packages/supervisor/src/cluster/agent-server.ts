@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import {
   MALOCHER_VERSION,
@@ -10,6 +11,7 @@ import {
   type HelloMessage,
 } from "@malocher/protocol";
 import { AgentConnection } from "./agent-connection.js";
+import type { AgentEndpoint } from "./agent-process.js";
 import type { AgentTransport } from "./agent-transport.js";
 import { webSocketTransport } from "./websocket-transport.js";
 
@@ -25,7 +27,7 @@ interface Expected {
  * remote forwards), and the admission of agents that talk over their exec channel instead. Admits only clients that present this run's token, compared in constant
  * time; the first frame must be a `hello` of a compatible version from an agent we launched.
  */
-export class AgentServer {
+export class AgentServer implements AgentEndpoint {
   /** The per-run secret agents present; it travels only on agents' stdin. */
   readonly token = randomBytes(32).toString("base64url");
   private readonly expected = new Map<string, Expected>();
@@ -56,6 +58,20 @@ export class AgentServer {
   /** The local port agents (or tunnels) connect to. */
   get port(): number {
     return (this.http.address() as AddressInfo).port;
+  }
+
+  /**
+   * Takes a WebSocket connection that came through an SSH remote forward: the SSH channel itself
+   * is served, not a local TCP connection to our port. What we send then leaves at once, even
+   * while this process's event loop is busy (a long loop of `submit()` calls nudges agents as it
+   * goes), and each message skips a hop through a loopback socket in each direction.
+   */
+  acceptTunnel(stream: Duplex): void {
+    // The HTTP server and ws tune their sockets; an SSH channel has no such knobs (its TCP
+    // connection has TCP_NODELAY set already), so these are no-ops.
+    Object.assign(stream, { setTimeout: () => stream, setNoDelay: () => stream, setKeepAlive: () => stream });
+    stream.on("error", () => stream.destroy());
+    this.http.emit("connection", stream);
   }
 
   /** Waits for the `hello` of the agent launched as `agentId`. */

@@ -4,7 +4,7 @@ import { agentCommand, OutputTail, within, type AgentLauncher, type AgentProcess
 const STOP_GRACE_MS = 10000;
 
 /** Local mode: the same agent as a child process of this one, connecting straight to the server. */
-export const launchLocalAgent: AgentLauncher = async (config, localPort) => {
+export const launchLocalAgent: AgentLauncher = async (config, endpoint) => {
   const { node, script } = agentCommand();
   const child = spawn(node, [script], { stdio: ["pipe", "ignore", "pipe"] });
   const tail = new OutputTail();
@@ -14,7 +14,7 @@ export const launchLocalAgent: AgentLauncher = async (config, localPort) => {
     child.once("error", (error) => resolve(`could not start: ${error.message}`));
     child.once("close", (code, signal) => resolve(signal ? `killed by ${signal}` : `exited with code ${code}`));
   });
-  child.stdin.write(`${JSON.stringify({ ...config, transport: "websocket", port: localPort })}\n`);
+  child.stdin.write(`${JSON.stringify({ ...config, transport: "websocket", port: endpoint.port })}\n`);
   let closing: Promise<void> | undefined;
   const process: AgentProcess = {
     transport: "websocket",

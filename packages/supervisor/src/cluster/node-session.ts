@@ -86,7 +86,7 @@ export class NodeSession extends EventEmitter<{
           disconnectGraceMs: this.settings.disconnectGraceMs,
           allowSharedWriters: this.settings.allowSharedWriters,
         },
-        this.server.port,
+        this.server,
         this.abandon.signal,
       );
       if (this.closing) throw new MalocherError("NODE_LOST", `${this.label}: the run ended while it was starting`);

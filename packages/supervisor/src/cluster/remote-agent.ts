@@ -1,11 +1,10 @@
-import { connect as connectTcp } from "node:net";
 import type { Client as SshClient, ClientChannel } from "ssh2";
 import { MalocherError } from "@malocher/protocol";
 import { connectSsh } from "../ssh/connect-ssh.js";
 import type { NodeTarget } from "../ssh/node-target.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import { stdioTransport } from "./stdio-transport.js";
-import { agentCommand, OutputTail, within, type AgentLauncher, type AgentProcess } from "./agent-process.js";
+import { agentCommand, OutputTail, within, type AgentEndpoint, type AgentLauncher, type AgentProcess } from "./agent-process.js";
 
 const STOP_GRACE_MS = 10000;
 
@@ -17,10 +16,10 @@ const STOP_GRACE_MS = 10000;
  * (the `stdio` transport), without a token: the channel is ours.
  */
 export function remoteAgentLauncher(target: NodeTarget): AgentLauncher {
-  return async (config, localPort, signal) => {
+  return async (config, endpoint, signal) => {
     const client = await connectSsh(target, signal);
     try {
-      const remotePort = await forwardRemotePort(client, localPort);
+      const remotePort = await forwardRemotePort(client, endpoint);
       const { node, script } = agentCommand();
       const channel = await execCommand(client, target, `exec ${shellQuote(node)} ${shellQuote(script)}`);
       const launch =
@@ -34,8 +33,11 @@ export function remoteAgentLauncher(target: NodeTarget): AgentLauncher {
   };
 }
 
-/** Opens the remote forward; `undefined` when the node refuses it (then the agent uses stdio). */
-function forwardRemotePort(client: SshClient, localPort: number): Promise<number | undefined> {
+/**
+ * Opens the remote forward and hands each connection through it to `endpoint`; `undefined` when
+ * the node refuses it (then the agent uses stdio).
+ */
+function forwardRemotePort(client: SshClient, endpoint: AgentEndpoint): Promise<number | undefined> {
   return new Promise((resolve) => {
     client.forwardIn("127.0.0.1", 0, (error, remotePort) => {
       if (error) {
@@ -44,16 +46,7 @@ function forwardRemotePort(client: SshClient, localPort: number): Promise<number
       }
       client.on("tcp connection", (info, accept, rejectConnection) => {
         if (info.destPort !== remotePort) return rejectConnection();
-        const stream = accept();
-        const socket = connectTcp(localPort, "127.0.0.1");
-        socket.setNoDelay(true);
-        const teardown = () => {
-          socket.destroy();
-          stream.destroy();
-        };
-        socket.on("error", teardown).on("close", teardown);
-        stream.on("error", teardown).on("close", teardown);
-        stream.pipe(socket).pipe(stream);
+        endpoint.acceptTunnel(accept());
       });
       resolve(remotePort);
     });
