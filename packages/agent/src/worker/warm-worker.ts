@@ -44,7 +44,8 @@ export class WarmWorker {
    * `heapLimitMb` caps the V8 heap, so that a job exhausting memory fails alone.
    */
   constructor(stray: (chunk: Buffer) => void, onExit: () => void, heapLimitMb: number) {
-    this.child = fork(WORKER_MAIN, [], {
+    // Our pid, which the worker watches (see worker-main.ts).
+    this.child = fork(WORKER_MAIN, [String(process.pid)], {
       detached: true,
       serialization: "advanced",
       stdio: ["ignore", "pipe", "pipe", "ipc"],

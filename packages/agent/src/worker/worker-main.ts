@@ -22,7 +22,7 @@ import {
   type StoredFailure,
 } from "@malocher/protocol";
 import { loadDirectoryKey } from "../store/directory-key.js";
-import { readJobSpecBytes } from "../store/read-spec-file.js";
+import { readJobSpecBytes } from "../store/read-job-spec-bytes.js";
 import { locateClass } from "../locate/locate-class.js";
 import { importClass } from "../locate/import-class.js";
 import { runCommand } from "./run-command.js";
@@ -230,7 +230,7 @@ function onStrayError(error: unknown): void {
   setImmediate(() => process.disconnect?.());
 }
 // The agent reads our stdout and stderr; when it is gone (EPIPE), so is our reason to live.
-for (const stream of [process.stdout, process.stderr]) stream.on("error", () => process.exit(71));
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => endProcessGroup());
 process.on("uncaughtException", onStrayError);
 process.on("unhandledRejection", onStrayError);
 // Without its agent a worker has nothing left to do, and neither has anything its job started:
@@ -244,7 +244,9 @@ function endProcessGroup(): void {
   }
 }
 process.on("disconnect", endProcessGroup);
-spawn("sh", ["-c", 'while kill -0 "$0" 2>/dev/null; do sleep 1; done; kill -9 "-$1"', String(process.ppid), String(process.pid)], {
+// The agent's pid comes as our argument: had the agent died before we got here, our parent would
+// be init (or a subreaper) by now, which the shell would watch forever.
+spawn("sh", ["-c", 'while kill -0 "$0" 2>/dev/null; do sleep 1; done; kill -9 "-$1"', process.argv[2] ?? String(process.ppid), String(process.pid)], {
   stdio: "ignore",
 }).unref();
 
