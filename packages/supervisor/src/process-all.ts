@@ -41,6 +41,8 @@ export interface RunOptions {
 export interface ProcessAllOptions extends ClusterOptions, RunOptions {}
 
 const RESULT_SCAN_INTERVAL_MS = 1000;
+/** Result files a scan reads at once (jobs that finished before this run listened, or whose message was lost). */
+const READS_AT_ONCE = 32;
 
 /**
  * Runs every job of `dir` that has no result yet, on `cluster` or on a cluster of its own (started
@@ -56,7 +58,17 @@ export async function* processJobs(
   options.signal?.throwIfAborted();
   openSharedDirectory(dir, options);
   const settings = cluster === undefined ? clusterSettings(dir, options) : undefined;
-  const pending = await pendingJobs(dir, options.jobs);
+  // A started cluster's agents may run the jobs already (they are told as jobs are submitted):
+  // what they report while the jobs are listed is kept, and handled once the run listens.
+  const early: RunEvent[] = [];
+  const keepEarly = (event: RunEvent) => early.push(event);
+  cluster?.on("event", keepEarly);
+  let pending: Set<string>;
+  try {
+    pending = await pendingJobs(dir, options.jobs);
+  } finally {
+    cluster?.off("event", keepEarly);
+  }
   const progress = options.onProgress === undefined ? undefined : new ProgressFeed(options.onProgress);
   if (pending.size === 0 && !options.keepAlive) {
     progress?.finish(); // nothing to do: one report of zeros
@@ -66,22 +78,17 @@ export async function* processJobs(
   const running = cluster ?? (await Cluster.start({ ...settings!, ...(options.jobs ? { onlyJobs: [...pending] } : {}) }));
   const inbox = new ResultInbox();
   let yielded = 0;
-  /** Result files their agents sent with "jobFinished", read instead of the files. */
-  const resultFiles = new Map<string, Uint8Array>();
   const collect = async (jobId: string) => {
-    const fileBytes = resultFiles.get(jobId);
-    resultFiles.delete(jobId);
     if (!pending.has(jobId) || inbox.has(jobId)) return;
-    const result = await readResultOrFailure(dir, jobId, loadResultClass, fileBytes);
+    // The bytes its agent sent with "jobFinished", if the cluster still has them; else the file.
+    const result = await readResultOrFailure(dir, jobId, loadResultClass, running.recentResultFiles.take(jobId));
     if (result !== undefined) inbox.push(jobId, result);
-  };
-  const onResultFile = (jobId: string, bytes: Uint8Array) => {
-    if (pending.has(jobId) || options.keepAlive) resultFiles.set(jobId, bytes);
   };
   const scan = async () => {
     if (options.keepAlive) for (const jobId of await pendingJobs(dir, undefined)) pending.add(jobId);
     const finished = await finishedAmong(dir, pending);
-    for (const jobId of pending) if (finished.has(jobId)) await collect(jobId);
+    const toCollect = [...pending].filter((jobId) => finished.has(jobId));
+    for (let at = 0; at < toCollect.length; at += READS_AT_ONCE) await Promise.all(toCollect.slice(at, at + READS_AT_ONCE).map(collect));
   };
   const onEvent = (event: RunEvent) => {
     options.onEvent?.(event);
@@ -95,7 +102,6 @@ export async function* processJobs(
   const onDrained = () => inbox.end();
   const abort = () => inbox.fail(options.signal?.reason ?? new Error("aborted"));
   const drain = () => running.drain();
-  running.on("resultFile", onResultFile);
   running.on("event", onEvent);
   running.on("unusable", onUnusable);
   running.on("drained", onDrained);
@@ -106,6 +112,7 @@ export async function* processJobs(
   const runEvent: RunEvent = { type: "run", pending: pending.size, nodes: running.sessions.length };
   options.onEvent?.(runEvent);
   progress?.onEvent(runEvent);
+  for (const event of early) onEvent(event);
   const stopListening = cluster === undefined ? listenForSubmissions(dir, running) : () => {};
   const scanner = setInterval(() => scan().catch((error) => inbox.fail(error)), RESULT_SCAN_INTERVAL_MS);
   try {
@@ -122,7 +129,6 @@ export async function* processJobs(
     progress?.finish();
     clearInterval(scanner);
     stopListening();
-    running.off("resultFile", onResultFile);
     running.off("event", onEvent);
     running.off("unusable", onUnusable);
     running.off("drained", onDrained);

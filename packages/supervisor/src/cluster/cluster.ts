@@ -10,6 +10,7 @@ import { launchLocalAgent } from "./local-agent.js";
 import { NodeSession, type NodeSessionSettings, type NodeState } from "./node-session.js";
 import { remoteAgentLauncher } from "./remote-agent.js";
 import { MisfitLedger } from "./misfit-ledger.js";
+import { RecentResultFiles } from "./recent-result-files.js";
 import { failQueuedJob } from "../store/fail-queued-job.js";
 
 /** Something that happened in a run, for progress displays (`processAll({ onEvent })`). */
@@ -34,6 +35,8 @@ export interface ClusterSettings extends Omit<NodeSessionSettings, "dir" | "labe
 
 /** A node that stayed ready this long has its restart count forgiven. */
 const STABLE_MS = 60_000;
+/** Result files kept from agents' messages until a `processAll` takes them (each is at most 64 KiB). */
+const MAX_RECENT_RESULT_BYTES = 32 * 1024 * 1024;
 const SWEEP_INTERVAL_MS = 2000;
 
 /** One machine of the run and its current session. */
@@ -63,9 +66,9 @@ export class Cluster extends EventEmitter<{
   unusable: [MalocherError];
   drained: [];
   warm: [];
-  /** Just before a job's `jobFinished` event: the bytes of its result file, when the agent sent them. */
-  resultFile: [jobId: string, bytes: Uint8Array];
 }> {
+  /** The result files agents sent with `jobFinished` (read by `processAll` instead of the files). */
+  readonly recentResultFiles = new RecentResultFiles(MAX_RECENT_RESULT_BYTES);
   private closed = false;
   private readonly misfits = new MisfitLedger();
   private draining = false;
@@ -241,7 +244,7 @@ export class Cluster extends EventEmitter<{
     } else if (message.type === "jobStarted") {
       this.emit("event", { type: "jobStarted", jobId: message.jobId, host: session.label, attempt: message.attempt });
     } else if (message.type === "jobFinished") {
-      if (message.resultFile !== undefined) this.emit("resultFile", message.jobId, message.resultFile);
+      if (message.resultFile !== undefined) this.recentResultFiles.keep(message.jobId, message.resultFile);
       this.emit("event", { type: "jobFinished", jobId: message.jobId, host: session.label, ok: message.ok, durationMs: message.durationMs });
     } else if (message.type === "misfit") {
       this.misfits.refused(message.jobId, session.label, message.reason);
