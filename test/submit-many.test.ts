@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync,
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { claimJob, loadDirectoryKey, readJobSpecBytes, requeueClaim } from "@malocher/agent";
-import { chunkMemberOf, decodeJobSpec, directoryLayout, isJobId, shardOf, specChunkRecordRange } from "@malocher/protocol";
+import { chunkMemberId, chunkMemberOf, decodeJobSpec, directoryLayout, isJobId, shardOf, specChunkRecordRange } from "@malocher/protocol";
 import type { JobResult } from "malocher";
 import { failUntilGateOpens } from "./fixtures/jobs/cli-jobs.js";
 import { echo, square } from "./fixtures/jobs/jobs.js";
@@ -161,6 +161,7 @@ describe("submitMany", () => {
     assert.equal((await malocher.status()).total, 5);
     assert.equal(await malocher.state(ids[5]!), undefined);
     await assert.rejects(malocher.result(ids[5]!, { timeoutMs: 5000 }), { code: "JOB_NOT_FOUND" }, "a cleaned job of a chunk is no job");
+    await assert.rejects(malocher.result(chunkMemberId(chunkName, 999), { timeoutMs: 5000 }), { code: "JOB_NOT_FOUND" }, "an index past the chunk's jobs is no job");
     assert.deepEqual(await malocher.cancel(ids[5]!), { [ids[5]!]: "unknown" });
     const logsOfCleaned = await runCli(["logs", ids[5]!, "--dir", dir]);
     assert.notEqual(logsOfCleaned.code, 0, describeRun(logsOfCleaned));

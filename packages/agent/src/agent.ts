@@ -220,7 +220,7 @@ export class Agent {
     while (this.state === "ready") {
       const idle = Math.min(pool.idleCount, this.slots.free);
       if (idle === 0 || !this.link.connected) {
-        if (this.link.connected && this.lookahead === undefined) await this.lookAhead();
+        if (this.link.connected && this.lookahead === undefined) this.lookAhead();
         await this.wakeup.wait(SCAN_INTERVAL_MS);
         continue;
       }
@@ -258,12 +258,13 @@ export class Agent {
   }
 
   /**
-   * While every worker is busy, looks up the next queued job without claiming it, so that a freed
-   * worker starts it after one rename: a claimed job waiting for a worker here would hold back
-   * other agents with idle workers.
+   * While every worker is busy, looks up the next job of the cached scan without claiming it, so
+   * that a freed worker starts it after one rename: a claimed job waiting for a worker here would
+   * hold back other agents with idle workers. It never reads the queue itself: a busy agent does
+   * not scan.
    */
-  private async lookAhead(): Promise<void> {
-    const [jobId] = await this.scanner.take(1);
+  private lookAhead(): void {
+    const jobId = this.scanner.takeCached();
     if (jobId !== undefined) this.lookahead = { jobId, lookups: lookUpJob(this.config.dir, jobId) };
   }
 

@@ -7,7 +7,7 @@ export { publishResult } from "./store/publish-result.js";
 export { releaseClaim } from "./store/release-claim.js";
 export { requeueClaim } from "./store/requeue-claim.js";
 export { writeFileAtomic, writeFileAtomicSync, writeFileOnce, writeFileOnceSync, tmpPath } from "./store/write-file-atomic.js";
-export { readJobSpecBytes } from "./store/read-spec-file.js";
+export { readJobSpecBytes } from "./store/read-job-spec-bytes.js";
 export { markLeaseLost, type AgentLease } from "./store/agent-lease.js";
 export { locateFunction } from "./locate/locate-function.js";
 export { locateClass, locatedClass } from "./locate/locate-class.js";

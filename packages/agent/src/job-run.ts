@@ -51,8 +51,8 @@ export interface JobRunContext {
 
 const MEMORY_POLL_MS = 500;
 /**
- * Look-ups made ahead of a claim are used this long. A result or a cancel marker that appears
- * later is caught as for any running job: the write-once result, the cancel message, the lease tick.
+ * Look-ups made ahead of a claim are used this long (the cancel marker is looked for again after
+ * the claim). A result that appears later is caught as for any running job: it is write-once.
  */
 const LOOKUPS_FRESH_MS = 1000;
 /** A spec up to this size goes to the worker with the job, saving it a read of the file. */
@@ -101,7 +101,12 @@ export class JobRun {
     const { dir, agentId } = this.context;
     const { jobId, attempt } = this.job;
     let lookups = lookedAhead === undefined ? undefined : await lookedAhead;
-    if (lookups === undefined || performance.now() - lookups.madeAt > LOOKUPS_FRESH_MS) lookups = await lookUpJob(dir, jobId);
+    if (lookups === undefined || performance.now() - lookups.madeAt > LOOKUPS_FRESH_MS) {
+      lookups = await lookUpJob(dir, jobId);
+    } else {
+      // Made before the claim: a cancel that came since (from any process) is looked for again.
+      lookups = { ...lookups, isCancelled: await exists(directoryLayout.cancelFile(dir, jobId)) };
+    }
     const { hasResult, specBytes, isCancelled } = lookups;
     if (hasResult) {
       this.context.log(`job ${jobId} already has a result; dropping the claim`);

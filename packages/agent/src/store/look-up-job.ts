@@ -1,6 +1,6 @@
 import { access } from "node:fs/promises";
 import { directoryLayout } from "@malocher/protocol";
-import { readJobSpecBytes } from "./read-spec-file.js";
+import { readJobSpecBytes } from "./read-job-spec-bytes.js";
 
 /** What a job run reads before it starts: whether a result exists, the spec's bytes, whether it was cancelled. */
 export interface JobLookups {

@@ -41,6 +41,11 @@ export class QueueScanner {
     this.deferred.set(jobId, Date.now() + ms);
   }
 
+  /** One id of the cached scan, if it has one (never reads the queue). */
+  takeCached(): string | undefined {
+    return this.cached.shift();
+  }
+
   /** Forgets the cached scan; the next `take` reads the queue again. */
   invalidate(): void {
     this.cached = [];
@@ -59,6 +64,7 @@ export class QueueScanner {
 
   /** Up to `count` candidate ids, rescanning when the cached scan ran dry. */
   async take(count: number): Promise<string[]> {
+    if (count === 0) return [];
     if (this.cached.length === 0) {
       const started = performance.now();
       this.cached = await this.scan();

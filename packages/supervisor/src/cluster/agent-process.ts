@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { realpathSync } from "node:fs";
-import type { AgentLaunchConfig, TransportKind } from "@malocher/protocol";
+import { MalocherError, type AgentLaunchConfig, type TransportKind } from "@malocher/protocol";
 import type { Duplex } from "node:stream";
 import type { AgentTransport } from "./agent-transport.js";
 
@@ -43,7 +43,14 @@ export type AgentLauncher = (config: Omit<AgentLaunchConfig, "port" | "transport
 export function agentCommand(): { node: string; script: string } {
   const require = createRequire(import.meta.url);
   const packageJson = require.resolve("@malocher/agent/package.json");
-  return { node: process.execPath, script: realpathSync(join(dirname(packageJson), "dist", "bundle", "main.js")) };
+  const script = join(dirname(packageJson), "dist", "bundle", "main.js");
+  try {
+    return { node: process.execPath, script: realpathSync(script) };
+  } catch (error) {
+    throw new MalocherError("AGENT_START_FAILED", `The agent's program ${script} is missing: the agent package was built without its bundle. Run \`npm run build\` in Malocher's workspace.`, {
+      cause: error,
+    });
+  }
 }
 
 /** Keeps the last `max` characters of a stream's text. */

@@ -67,6 +67,10 @@ export class AgentServer implements AgentEndpoint {
    * goes), and each message skips a hop through a loopback socket in each direction.
    */
   acceptTunnel(stream: Duplex): void {
+    if (this.closed) {
+      stream.destroy();
+      return;
+    }
     // The HTTP server and ws tune their sockets; an SSH channel has no such knobs (its TCP
     // connection has TCP_NODELAY set already), so these are no-ops.
     Object.assign(stream, { setTimeout: () => stream, setNoDelay: () => stream, setKeepAlive: () => stream });

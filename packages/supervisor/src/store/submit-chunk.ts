@@ -1,6 +1,6 @@
 import { closeSync, linkSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { directoryLayout } from "@malocher/protocol";
-import { tmpPath } from "@malocher/agent";
+import { tmpPath, writeFileOnceSync } from "@malocher/agent";
 
 /** The jobs of one chunk of a batch: member `i` has the id `jobIds[i]` (`chunkMemberId(name, i)`); `bytes` is the chunk file (`encodeSpecChunk`). */
 export interface SpecChunk {
@@ -18,39 +18,57 @@ export interface SpecChunk {
  * a file costs the file system several times what linking one does (measured on ext4), and a
  * marker's content is only ever replaced by renaming a fresh file over it, never written in
  * place (see `requeueClaim`).
- * If a marker cannot be made, the jobs from that one on are not submitted: each gets its
- * `.removed` marker (best effort), so nothing takes its spec in the chunk for a job, and the
- * error is thrown. A process that dies part way leaves members with a spec but no marker, which
- * a running supervisor queues after its grace period, as for a job of its own.
+ * If a marker cannot be made, the jobs from that one on are not submitted and the error is
+ * thrown: the chunk file goes again when none of its jobs was queued, otherwise each job left
+ * out gets its `.removed` marker, so that nothing takes its spec for a job to run; should that
+ * fail too, the error names the jobs a supervisor may still queue. A process that dies part way
+ * leaves members with a spec but no marker, which a running supervisor queues after its grace
+ * period, as for a job of its own.
  */
 export function submitChunk(dir: string, chunk: SpecChunk, onQueued: (jobId: string) => void): void {
-  writeSpecChunk(dir, chunk);
   const emptyMarker = tmpPath(dir);
   writeFileSync(emptyMarker, "", { flag: "wx" });
-  let queued = 0;
   try {
-    for (const jobId of chunk.jobIds) {
-      queueMarker(emptyMarker, directoryLayout.queuedFile(dir, jobId));
-      queued++;
-      onQueued(jobId);
+    if (!writeFileOnceSync(dir, directoryLayout.specChunkFile(dir, chunk.name), chunk.bytes)) {
+      throw new Error(`the spec chunk ${chunk.name} exists already`);
     }
-  } catch (error) {
-    for (const jobId of chunk.jobIds.slice(queued)) markRemovedQuietly(directoryLayout.removedSpecFile(dir, jobId));
-    throw error;
+    let queued = 0;
+    try {
+      for (const jobId of chunk.jobIds) {
+        queueMarker(emptyMarker, directoryLayout.queuedFile(dir, jobId));
+        queued++;
+        onQueued(jobId);
+      }
+    } catch (error) {
+      throw withdrawUnqueued(dir, chunk, queued, error);
+    }
   } finally {
     rmSync(emptyMarker, { force: true });
   }
 }
 
-/** Writes the chunk's file whole: to tmp, then linked in (EEXIST if the name is taken, never overwritten). */
-function writeSpecChunk(dir: string, chunk: SpecChunk): void {
-  const tmp = tmpPath(dir);
+/**
+ * Takes back the jobs of `chunk` from index `queued` on after `error` stopped queueing them;
+ * returns the error to throw (`error` itself, or one that names the jobs that could not be taken back).
+ */
+function withdrawUnqueued(dir: string, chunk: SpecChunk, queued: number, error: unknown): unknown {
   try {
-    writeFileSync(tmp, chunk.bytes, { flag: "wx" });
-    linkSync(tmp, directoryLayout.specChunkFile(dir, chunk.name));
-  } finally {
-    rmSync(tmp, { force: true });
+    if (queued === 0) {
+      rmSync(directoryLayout.specChunkFile(dir, chunk.name), { force: true });
+      return error;
+    }
+  } catch {
+    // Marked one by one below instead.
   }
+  const left = chunk.jobIds.slice(queued).filter((jobId) => !markRemoved(directoryLayout.removedSpecFile(dir, jobId)));
+  if (left.length === 0) return error;
+  const reason = (error as Error)?.message ?? String(error);
+  const shown = left.slice(0, 5).join(" ") + (left.length > 5 ? ` and ${left.length - 5} more` : "");
+  return new Error(
+    `${reason}; besides, ${left.length} job(s) of this batch that were not queued could not be marked removed, ` +
+      `so a running supervisor may still queue them: once the file system is writable, \`malocher cancel ${shown}\`.`,
+    { cause: error },
+  );
 }
 
 function queueMarker(emptyMarker: string, marker: string): void {
@@ -64,8 +82,12 @@ function queueMarker(emptyMarker: string, marker: string): void {
   }
 }
 
-function markRemovedQuietly(path: string): void {
+/** Creates a `.removed` marker; whether it is there. */
+function markRemoved(path: string): boolean {
   try {
     closeSync(openSync(path, "w"));
-  } catch {}
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,46 @@
+// The hand-off from one job to the next on an agent: while its only worker is busy, the agent
+// looks up the next queued job without claiming it. A job cancelled meanwhile (by another
+// process: only its cancel marker tells) must still never run, and the jobs after it must.
+import { strict as assert } from "node:assert";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { Malocher } from "malocher";
+import { tickUntilGateOpens } from "./fixtures/jobs/cli-jobs.js";
+import { square } from "./fixtures/jobs/jobs.js";
+import { collect } from "./support/results.js";
+import { freshMalocher } from "./support/temp.js";
+import { waitUntil, within } from "./support/wait.js";
+
+test("a queued job cancelled from another process while the agent's worker is busy never runs; the next job does", { timeout: 60_000 }, async (t) => {
+  const malocher = freshMalocher(t, "handoff");
+  const gate = join(malocher.dir, "gate");
+  const ticking = [malocher.submit(tickUntilGateOpens, gate, false), malocher.submit(tickUntilGateOpens, gate, false)];
+  const after = malocher.submit(square, 7);
+
+  const results = collect(malocher.processAll({ slots: 1 }));
+  // The agent takes jobs in no set order. Two ticks in, its one worker busy, it has had its turn
+  // to look the next job up: the other ticking job, or the last.
+  let busy: string | undefined;
+  await waitUntil(
+    async () => {
+      for (const jobId of ticking) if ((await malocher.logs(jobId)).stdout.includes("tick 2")) busy = jobId;
+      return busy !== undefined;
+    },
+    30_000,
+    "a first job to tick twice",
+  );
+  const cancelled = ticking.find((jobId) => jobId !== busy)!;
+  // "cancelled" when the cancel took the job from the queue itself, "requested" when the agent had claimed it.
+  const outcome = (await new Malocher({ dir: malocher.dir }).cancel(cancelled))[cancelled];
+  assert.ok(outcome === "cancelled" || outcome === "requested", `cancel said ${outcome}`);
+  writeFileSync(gate, "");
+
+  const done = await within(results, 30_000, "the run");
+  assert.equal(done.get(busy!)?.ok, true);
+  const result = done.get(cancelled);
+  assert.equal(result?.ok === false && result.error.code, "JOB_CANCELLED");
+  assert.deepEqual(await malocher.logs(cancelled), { stdout: "", stderr: "" }, "the cancelled job never started");
+  const last = done.get(after);
+  assert.equal(last?.ok && last.value, 49);
+});
