@@ -17,7 +17,7 @@ import type { SupervisorChannel, SupervisorChannelEvents } from "./link/supervis
 import { claimJob, type ClaimedJob } from "./store/claim-job.js";
 import { requeueClaim } from "./store/requeue-claim.js";
 import { QueueScanner } from "./store/queue-scanner.js";
-import { lookUpJob, type JobLookups } from "./store/look-up-job.js";
+import { lookUpJob, withCancelLookedUpAgain, type JobLookups } from "./store/look-up-job.js";
 import { Wakeup } from "./wakeup.js";
 import { WorkerPool } from "./worker/worker-pool.js";
 import type { WarmWorker } from "./worker/warm-worker.js";
@@ -237,6 +237,8 @@ export class Agent {
         // The slot is taken before the claim's await: a job already claimed may grow into the
         // free slots meanwhile, and a slot counted as free before it would then be used twice.
         this.slots.take();
+        // A looked-ahead job's cancel marker is looked for again, while it is claimed.
+        const lookedAhead = ahead?.jobId === jobId ? withCancelLookedUpAgain(this.config.dir, jobId, ahead.lookups) : undefined;
         const claimed = await claimJob(this.config.dir, this.config.agentId, jobId).catch((error: Error) => {
           this.slots.release(1);
           throw error;
@@ -252,7 +254,7 @@ export class Agent {
           await requeueClaim(this.config.dir, this.config.agentId, jobId);
           break;
         }
-        this.track(this.runJob(claimed, worker, pool, settings, ahead?.jobId === jobId ? ahead.lookups : undefined));
+        this.track(this.runJob(claimed, worker, pool, settings, lookedAhead));
       }
     }
   }

@@ -51,7 +51,7 @@ export interface JobRunContext {
 
 const MEMORY_POLL_MS = 500;
 /**
- * Look-ups made ahead of a claim are used this long (the cancel marker is looked for again after
+ * Look-ups made ahead of a claim are used this long (the cancel marker is looked for again at
  * the claim). A result that appears later is caught as for any running job: it is write-once.
  */
 const LOOKUPS_FRESH_MS = 1000;
@@ -95,18 +95,14 @@ export class JobRun {
    * Runs the attempt on `worker` and publishes its result, or says how to requeue it. Never
    * throws for a job's own failure; a failing file system is logged and the claim requeued.
    * `workerDone` is called once the job's code no longer runs on `worker` (before publishing).
-   * `lookedAhead`: the job's look-ups, made before it was claimed; used when still fresh.
+   * `lookedAhead`: the job's look-ups, made before it was claimed (its cancel marker looked for
+   * again at the claim); used when still fresh.
    */
   async execute(worker: WarmWorker, workerDone: () => void, lookedAhead?: Promise<JobLookups>): Promise<JobRunEnd> {
     const { dir, agentId } = this.context;
     const { jobId, attempt } = this.job;
     let lookups = lookedAhead === undefined ? undefined : await lookedAhead;
-    if (lookups === undefined || performance.now() - lookups.madeAt > LOOKUPS_FRESH_MS) {
-      lookups = await lookUpJob(dir, jobId);
-    } else {
-      // Made before the claim: a cancel that came since (from any process) is looked for again.
-      lookups = { ...lookups, isCancelled: await exists(directoryLayout.cancelFile(dir, jobId)) };
-    }
+    if (lookups === undefined || performance.now() - lookups.madeAt > LOOKUPS_FRESH_MS) lookups = await lookUpJob(dir, jobId);
     const { hasResult, specBytes, isCancelled } = lookups;
     if (hasResult) {
       this.context.log(`job ${jobId} already has a result; dropping the claim`);

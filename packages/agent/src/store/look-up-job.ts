@@ -25,6 +25,15 @@ export async function lookUpJob(dir: string, jobId: string): Promise<JobLookups>
   return { hasResult, specBytes, isCancelled, madeAt: performance.now() };
 }
 
+/**
+ * `lookups` made earlier, with the job's cancel marker looked for again now (a cancel may have
+ * come from any process since): started at once, so that it runs beside the claim.
+ */
+export async function withCancelLookedUpAgain(dir: string, jobId: string, lookups: Promise<JobLookups>): Promise<JobLookups> {
+  const [earlier, isCancelled] = await Promise.all([lookups, exists(directoryLayout.cancelFile(dir, jobId))]);
+  return { ...earlier, isCancelled };
+}
+
 /** Whether `path` exists. */
 export async function exists(path: string): Promise<boolean> {
   return access(path).then(
