@@ -17,11 +17,10 @@ import type { SupervisorChannel, SupervisorChannelEvents } from "./link/supervis
 import { claimJob, type ClaimedJob } from "./store/claim-job.js";
 import { requeueClaim } from "./store/requeue-claim.js";
 import { QueueScanner } from "./store/queue-scanner.js";
-import { lookUpJob, withCancelLookedUpAgain, type JobLookups } from "./store/look-up-job.js";
+import { exists, lookUpJob, withCancelLookedUpAgain, type JobLookups } from "./store/look-up-job.js";
 import { Wakeup } from "./wakeup.js";
 import { WorkerPool } from "./worker/worker-pool.js";
 import type { WarmWorker } from "./worker/warm-worker.js";
-import { access } from "node:fs/promises";
 
 /** The agent's life: `starting` until welcomed, `ready` while it claims, `draining`, `stopped`. */
 export type AgentState = "starting" | "ready" | "draining" | "stopped";
@@ -340,11 +339,7 @@ export class Agent {
   /** Kills running jobs whose cancel marker appeared (the supervisor's message may not reach us). */
   private async checkCancelled(): Promise<void> {
     for (const [jobId, run] of this.running) {
-      const cancelled = await access(directoryLayout.cancelFile(this.config.dir, jobId)).then(
-        () => true,
-        () => false,
-      );
-      if (cancelled) run.kill("cancelled");
+      if (await exists(directoryLayout.cancelFile(this.config.dir, jobId))) run.kill("cancelled");
     }
   }
 
