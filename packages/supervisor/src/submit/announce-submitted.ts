@@ -11,15 +11,20 @@ interface Listener {
 }
 
 const runningClusters = new Map<string, Set<Listener>>();
-/** When this process last told the agents of a directory, and whether jobs came after that. */
-const lastTold = new Map<string, { at: number; untold: boolean }>();
+/**
+ * Within the current turn of the event loop: when this process last told the agents of a
+ * directory, how long until it tells them again, and whether jobs came since.
+ */
+const lastTold = new Map<string, { at: number; retellAfterMs: number; untold: boolean }>();
 
 /**
- * Within one turn of the event loop, agents are told again once this long has passed since the
- * last time: a synchronous loop of `submit()` calls then keeps them busy while it runs (200
- * submits take about 0.1 s here, which the first jobs would otherwise wait for).
+ * Within one turn of the event loop, agents are told again this long after the first time, then
+ * after twice that, and so on: a synchronous loop of `submit()` calls keeps them busy while it
+ * runs (200 submits take 0.05–0.2 s here, which the first jobs would otherwise wait for), and a
+ * long loop wakes them a few times only (each wake-up has every idle agent read the queue, which
+ * slowed a loop of 500 submits several times over on this 2-core machine).
  */
-const RETELL_AFTER_MS = 5;
+const FIRST_RETELL_AFTER_MS = 5;
 
 /** Registers a running cluster of `dir` for nudges; returns the function that unregisters it. */
 export function listenForSubmissions(dir: string, cluster: Listener): () => void {
@@ -36,19 +41,20 @@ export function listenForSubmissions(dir: string, cluster: Listener): () => void
  * Tells agents that jobs were queued in `dir`: nudges the clusters of this process over their
  * WebSockets and touches the directory's signal file, which agents on this host watch. Both are
  * hints; agents also scan. The first job of a turn of the event loop is told at once, later ones
- * at most every {@link RETELL_AFTER_MS} and once more at the end of the turn, however many there are.
+ * after {@link FIRST_RETELL_AFTER_MS}, twice that, … and once more at the end of the turn.
  */
 export function announceSubmitted(dir: string): void {
   const told = lastTold.get(dir);
   if (told === undefined) {
-    lastTold.set(dir, { at: performance.now(), untold: false });
+    lastTold.set(dir, { at: performance.now(), retellAfterMs: FIRST_RETELL_AFTER_MS, untold: false });
     tellAgents(dir);
     setImmediate(() => {
       if (lastTold.get(dir)?.untold) tellAgents(dir);
       lastTold.delete(dir);
     });
-  } else if (performance.now() - told.at >= RETELL_AFTER_MS) {
+  } else if (performance.now() - told.at >= told.retellAfterMs) {
     told.at = performance.now();
+    told.retellAfterMs *= 2;
     told.untold = false;
     tellAgents(dir);
   } else {
