@@ -139,7 +139,7 @@ export class JobRun {
     this.context.jobStarted(jobId, attempt);
     const startedAt = Date.now();
     const timer = timeoutMs > 0 ? setTimeout(() => this.kill("timeout"), timeoutMs) : undefined;
-    const memoryWatch = setInterval(() => void this.checkMemory(worker), MEMORY_POLL_MS);
+    const memoryWatch = setInterval(() => this.checkMemory(worker), MEMORY_POLL_MS);
     let end: WorkerRunEnd;
     try {
       end = await worker.run(
@@ -179,8 +179,8 @@ export class JobRun {
     return failure("JOB_SPEC_REJECTED", `${(error as Error).message} The spec file's owner is ${owner}. The job was not run.`);
   }
 
-  private async checkMemory(worker: WarmWorker): Promise<void> {
-    const rss = await worker.rss();
+  private checkMemory(worker: WarmWorker): void {
+    const rss = worker.rss();
     if (rss !== undefined && rss > this.context.settings.maxWorkerMemoryMb * 1024 * 1024) this.kill("outOfMemory");
   }
 

@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { JobLogSplitter } from "./job-log-splitter.js";
 import type { JobOutcome, RunJobRequest, WorkerReply } from "./worker-messages.js";
@@ -120,11 +120,15 @@ export class WarmWorker {
     return end;
   }
 
-  /** The process's resident memory in bytes (from /proc), or undefined when it is gone. */
-  async rss(): Promise<number | undefined> {
+  /**
+   * The process's resident memory in bytes (from /proc), or undefined when it is gone. Read
+   * synchronously: /proc is in memory, and polled for every running job, four calls through
+   * libuv's thread pool each time were most of a busy agent's own CPU.
+   */
+  rss(): number | undefined {
     if (this.exited || this.child.pid === undefined) return undefined;
     try {
-      const statm = await readFile(`/proc/${this.child.pid}/statm`, "utf8");
+      const statm = readFileSync(`/proc/${this.child.pid}/statm`, "utf8");
       return Number(statm.split(" ")[1]) * PAGE_SIZE;
     } catch {
       return undefined;
