@@ -208,7 +208,8 @@ export class Agent {
     this.signalWatcher = watch(directoryLayout.signalFile(this.config.dir), { ignoreInitial: true });
     this.signalWatcher.on("all", () => this.onSignal());
     this.signalWatcher.on("error", () => {}); // the periodic scan covers for a failed watch
-    this.loopDone = this.claimLoop(this.pool, settings).catch((error: Error) => this.stop(`claim loop failed: ${error.stack ?? error.message}`));
+    // Not `=> this.stop(…)`: stopping waits for the loop to be done, which would then wait for the stop.
+    this.loopDone = this.claimLoop(this.pool, settings).catch((error: Error) => void this.stop(`claim loop failed: ${error.stack ?? error.message}`));
   }
 
   /**
