@@ -10,7 +10,8 @@ export interface ClaimedJob {
 
 /**
  * Claims a queued job by one atomic rename into a directory only this agent renames into.
- * Returns undefined when another agent was first (the marker is gone).
+ * Returns undefined when another agent was first (the marker is gone), or when the claim was
+ * taken away right after (a supervisor that declared this agent lost put it back in the queue).
  */
 export async function claimJob(dir: string, agentId: string, jobId: string): Promise<ClaimedJob | undefined> {
   const claimed = directoryLayout.runningFile(dir, agentId, jobId);
@@ -22,8 +23,13 @@ export async function claimJob(dir: string, agentId: string, jobId: string): Pro
   }
   // An empty marker (a first attempt, most jobs) is known by its size: one call to the file
   // system instead of the four (open, fstat, read, close) of reading it, right before the job starts.
-  const { size } = await stat(claimed);
-  return { jobId, attempt: size === 0 ? 1 : parseAttempt(await readFile(claimed, "utf8")) };
+  try {
+    const { size } = await stat(claimed);
+    return { jobId, attempt: size === 0 ? 1 : parseAttempt(await readFile(claimed, "utf8")) };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
 }
 
 /** A queue marker holds the number of the attempt it queues; an empty marker is attempt 1. */
