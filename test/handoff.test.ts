@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { Malocher } from "malocher";
 import { tickUntilGateOpens } from "./fixtures/jobs/cli-jobs.js";
-import { square } from "./fixtures/jobs/jobs.js";
+import { sleepStamped, square } from "./fixtures/jobs/jobs.js";
 import { collect } from "./support/results.js";
 import { freshMalocher } from "./support/temp.js";
 import { waitUntil, within } from "./support/wait.js";
@@ -43,4 +43,30 @@ test("a queued job cancelled from another process while the agent's worker is bu
   assert.deepEqual(await malocher.logs(cancelled), { stdout: "", stderr: "" }, "the cancelled job never started");
   const last = done.get(after);
   assert.equal(last?.ok && last.value, 49);
+});
+
+// While every worker is busy with short jobs, the agent claims one more job for the worker due to
+// finish first, which starts it the moment its job ends. A job queued so behind one that turns
+// out long must go back to the queue, for a worker that is free, and not wait for the long one.
+test("a job queued on a worker behind one that turns out long goes back and runs elsewhere first", { timeout: 60_000 }, async (t) => {
+  const malocher = freshMalocher(t, "handoff-long");
+  const cluster = await malocher.startCluster({ slots: 2 });
+  t.after(() => cluster.close());
+  // Both workers learn that jobs here are short: the agent queues behind a worker only then.
+  const warmUp = [0, 1, 2, 3].map(() => malocher.submit(sleepStamped, 100));
+  assert.equal((await collect(cluster.processAll({ jobs: warmUp }))).size, 4);
+
+  const long = malocher.submit(sleepStamped, 5000);
+  const short = Array.from({ length: 10 }, () => malocher.submit(sleepStamped, 100));
+  const done = await within(collect(cluster.processAll({ jobs: [long, ...short] })), 45_000, "the run");
+  const stamp = (jobId: string) => {
+    const result = done.get(jobId);
+    assert.ok(result?.ok, `job ${jobId}: ${JSON.stringify(result)}`);
+    return result.value as { startedAt: number; endedAt: number; pid: number };
+  };
+  const longRun = stamp(long);
+  for (const jobId of short) {
+    const run = stamp(jobId);
+    assert.ok(run.startedAt < longRun.endedAt, `short job ${jobId} started ${run.startedAt - longRun.endedAt} ms after the long job ended`);
+  }
 });

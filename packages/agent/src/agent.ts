@@ -30,6 +30,19 @@ const SCAN_INTERVAL_MS = 1000;
 const HEARTBEAT_INTERVAL_MS = 1000;
 /** After a signal-file change, the agent wakes again this much later (see `onSignal`). */
 const SIGNAL_ECHO_MS = 60;
+/**
+ * The agent's prefetch: while every worker is busy, one more job may be claimed for a worker that
+ * starts it the moment its job ends. Only for short jobs: the worker's last job, and the one the
+ * claimed job waits behind so far, ran less than this; past it, the waiting job goes back to the
+ * queue, so a job that turns out long never keeps the next from other agents.
+ */
+const PREFETCH_MAX_RUN_MS = 1000;
+/**
+ * A job is claimed for a busy worker only this long before its job is due to end (as long as its
+ * last one ran): enough for the claim and the hand-over, short enough that the last jobs of a
+ * queue still go to whichever workers come free first, as without a prefetch.
+ */
+const PREFETCH_LEAD_MS = 15;
 
 /**
  * The node agent: claims queued jobs from the shared directory, runs each in a warm worker,
@@ -49,6 +62,8 @@ export class Agent {
    */
   private lookahead: { jobId: string; lookups: Promise<JobLookups> } | undefined;
   private pool: WorkerPool | undefined;
+  /** Workers a prefetched job is on its way to (looked up, then queued): none gets a second. */
+  private readonly queuing = new Set<WarmWorker>();
   private readonly lease: LeaseKeeper;
   private signalWatcher: FSWatcher | undefined;
   private signalEcho: NodeJS.Timeout | undefined;
@@ -196,6 +211,7 @@ export class Agent {
     this.pool = new WorkerPool(
       this.slots.total,
       settings.maxWorkerMemoryMb,
+      PREFETCH_MAX_RUN_MS,
       (chunk) => process.stderr.write(chunk),
       () => this.wakeup.trigger(),
       () => this.lease.renewSoon(),
@@ -219,9 +235,14 @@ export class Agent {
   private async claimLoop(pool: WorkerPool, settings: RunSettings): Promise<void> {
     while (this.state === "ready") {
       const idle = Math.min(pool.idleCount, this.slots.free);
-      if (idle === 0 || !this.link.connected) {
-        if (this.link.connected && this.lookahead === undefined) this.lookAhead();
-        await this.wakeup.wait(SCAN_INTERVAL_MS);
+      if (idle <= 0 || !this.link.connected) {
+        let waitMs = SCAN_INTERVAL_MS;
+        if (this.link.connected) {
+          if (this.lookahead === undefined) this.lookAhead();
+          waitMs = Math.min(waitMs, await this.prefetch(pool, settings));
+          if (waitMs === 0) continue;
+        }
+        await this.wakeup.wait(waitMs);
         continue;
       }
       const ahead = this.lookahead;
@@ -254,9 +275,41 @@ export class Agent {
           await requeueClaim(this.config.dir, this.config.agentId, jobId);
           break;
         }
-        this.track(this.runJob(claimed, worker, pool, settings, lookedAhead));
+        this.track(this.runJob(claimed, worker, pool, settings, lookedAhead, false));
       }
     }
+  }
+
+  /**
+   * While every worker is busy with short jobs, claims the looked-up job for the worker whose job
+   * is due to end next, just before it does (see PREFETCH_LEAD_MS); the worker starts it the
+   * moment that job ends, so the hand-off costs no round trip through the agent. Returns 0 when it
+   * claimed (or tried), else how long until it may (Infinity: not while nothing changes).
+   */
+  private async prefetch(pool: WorkerPool, settings: RunSettings): Promise<number> {
+    const ahead = this.lookahead;
+    if (ahead === undefined || this.slots.growing) return Infinity;
+    const due = pool.queueTarget(settings.maxJobsPerWorker, PREFETCH_LEAD_MS, this.queuing);
+    if (!("worker" in due)) return due.dueAt === undefined ? Infinity : Math.max(1, due.dueAt - performance.now());
+    this.lookahead = undefined;
+    const lookups = withCancelLookedUpAgain(this.config.dir, ahead.jobId, ahead.lookups);
+    const claimed = await claimJob(this.config.dir, this.config.agentId, ahead.jobId);
+    if (claimed === undefined) {
+      this.scanner.missed(); // another agent was first
+      return 0;
+    }
+    // The worker's job may have ended during the claim: then another worker due, or an idle one, takes it.
+    const target = this.state === "ready" ? pool.queueTarget(settings.maxJobsPerWorker, PREFETCH_LEAD_MS, this.queuing) : undefined;
+    const idle = this.state === "ready" && this.slots.free > 0 ? pool.acquire() : undefined;
+    if (target !== undefined && "worker" in target && idle === undefined) {
+      this.track(this.runJob(claimed, target.worker, pool, settings, lookups, true));
+    } else if (idle !== undefined) {
+      this.slots.take();
+      this.track(this.runJob(claimed, idle, pool, settings, lookups, false));
+    } else {
+      await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
+    }
+    return 0;
   }
 
   /**
@@ -281,22 +334,35 @@ export class Agent {
     pool: WorkerPool,
     settings: RunSettings,
     lookedAhead: Promise<JobLookups> | undefined,
+    queued: boolean,
   ): Promise<void> {
     const run = new JobRun(this.runContext(settings), claimed);
     this.running.set(claimed.jobId, run);
-    // The worker and the slots go back as soon as the job's code is done, before its result is
-    // published: the next job starts while this one's result is written and reported.
-    let freed = false;
+    // A job run at once holds its slot from its claim; a queued one takes a slot (and the worker,
+    // from the job before it) when it starts. Both go back as soon as the job's code is done,
+    // before its result is published: the next job starts while this one's is written and reported.
+    let holding = !queued;
+    if (queued) this.queuing.add(worker);
+    const started = () => {
+      this.queuing.delete(worker);
+      if (holding) return;
+      holding = true;
+      this.slots.take();
+      this.wakeup.trigger(); // the worker can queue a job again
+    };
     const freeWorker = () => {
-      if (freed) return;
-      freed = true;
-      if (!worker.dead && worker.jobsRun >= settings.maxJobsPerWorker) pool.retire(worker);
-      pool.release(worker);
+      if (!holding) return;
+      holding = false;
+      if (!worker.busy) {
+        if (!worker.dead && worker.jobsRun >= settings.maxJobsPerWorker) pool.retire(worker);
+        pool.release(worker);
+      }
       this.slots.release(run.slotsHeld);
       this.wakeup.trigger();
     };
+    const hooks = { started, done: freeWorker };
     try {
-      const end = await run.execute(worker, freeWorker, lookedAhead);
+      const end = await run.execute(worker, hooks, lookedAhead, queued);
       freeWorker();
       if (end.kind === "published") {
         const { resultFile } = end;
@@ -319,6 +385,7 @@ export class Agent {
       freeWorker();
       await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId).catch(() => {});
     } finally {
+      if (queued) this.queuing.delete(worker);
       freeWorker();
       this.running.delete(claimed.jobId);
     }

@@ -19,7 +19,7 @@ import { loadDirectoryKey } from "./store/directory-key.js";
 import { describeFileOwner } from "./store/describe-file-owner.js";
 import { releaseClaim } from "./store/release-claim.js";
 import { exists, lookUpJob, type JobLookups } from "./store/look-up-job.js";
-import type { WarmWorker, WorkerRunEnd } from "./worker/warm-worker.js";
+import type { WarmWorker, WorkerRunEnd, WorkerRunHooks } from "./worker/warm-worker.js";
 
 /** Why the agent killed a running job. */
 export type KillReason = "timeout" | "cancelled" | "outOfMemory" | "stopping" | "claimLost";
@@ -67,9 +67,8 @@ const V8_OUT_OF_MEMORY = /JavaScript heap out of memory|Reached heap limit/;
  */
 export class JobRun {
   private killReason: KillReason | undefined;
+  /** The worker it was given to (a kill reaches the job through it, and only this job). */
   private worker: WarmWorker | undefined;
-  /** True only while the job's code runs in the worker: a kill then hits this job and no other. */
-  private executing = false;
   /** The slots this run holds: the one of its claim, plus what the job asked for beyond it. */
   slotsHeld = 1;
   /** The spec's `name` and `tags`, copied into the result once the spec was read. */
@@ -84,21 +83,26 @@ export class JobRun {
     return this.job.jobId;
   }
 
-  /** Kills the job's process group, if the job is executing now; `reason` decides what follows. */
+  /**
+   * Kills the job's process group if its code runs now, or takes it back from its worker if it
+   * waits there; `reason` decides what follows.
+   */
   kill(reason: KillReason): void {
     if (this.killReason !== undefined) return;
     this.killReason = reason;
-    if (this.executing) void this.worker?.kill();
+    this.worker?.stopJob(this.jobId);
   }
 
   /**
    * Runs the attempt on `worker` and publishes its result, or says how to requeue it. Never
    * throws for a job's own failure; a failing file system is logged and the claim requeued.
-   * `workerDone` is called once the job's code no longer runs on `worker` (before publishing).
-   * `lookedAhead`: the job's look-ups, made before it was claimed (its cancel marker looked for
-   * again at the claim); used when still fresh.
+   * `hooks.started` is called when the job's code starts on `worker`, `hooks.done` once it no
+   * longer runs there (before publishing; also when it never started). `lookedAhead`: the job's
+   * look-ups, made before it was claimed (its cancel marker looked for again at the claim); used
+   * when still fresh. `queued`: `worker` is busy and the job waits behind its running job; a job
+   * that needs more than one slot then goes back to the queue instead.
    */
-  async execute(worker: WarmWorker, workerDone: () => void, lookedAhead?: Promise<JobLookups>): Promise<JobRunEnd> {
+  async execute(worker: WarmWorker, hooks: WorkerRunHooks, lookedAhead: Promise<JobLookups> | undefined, queued: boolean): Promise<JobRunEnd> {
     const { dir, agentId } = this.context;
     const { jobId, attempt } = this.job;
     let lookups = lookedAhead === undefined ? undefined : await lookedAhead;
@@ -120,6 +124,7 @@ export class JobRun {
     if (misfit !== undefined) return { kind: "misfit", reason: misfit };
     const extra = slotsOf(spec.options) - 1;
     if (extra > 0) {
+      if (queued) return { kind: "deferred" };
       const grown = this.context.growSlots(extra);
       if (grown === undefined) return { kind: "deferred" };
       if (await grown) this.slotsHeld += extra;
@@ -128,18 +133,29 @@ export class JobRun {
     if (spec.tags !== undefined) this.nameAndTags.tags = spec.tags;
     // A job that waited for slots may have been cancelled meanwhile: look again.
     if (isCancelled || (extra > 0 && (await exists(directoryLayout.cancelFile(dir, jobId))))) this.killReason ??= "cancelled";
-    // From here on a kill hits the worker; one that came before is handled here.
-    this.worker = worker;
-    this.executing = true;
+    // From here on a kill reaches the worker; one that came before is handled here.
     if (this.killReason !== undefined) {
-      this.executing = false;
+      hooks.done();
       return this.killReason === "cancelled" ? this.publish(cancelled(), 0) : this.endWithoutResult();
     }
+    // The worker's job may have ended meanwhile (the worker is then free for others) or run too long.
+    if (queued && !worker.canQueue) return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+    this.worker = worker;
     const timeoutMs = spec.options.timeoutMs ?? this.context.settings.timeoutMs;
-    this.context.jobStarted(jobId, attempt);
-    const startedAt = Date.now();
-    const timer = timeoutMs > 0 ? setTimeout(() => this.kill("timeout"), timeoutMs) : undefined;
-    const memoryWatch = setInterval(() => this.checkMemory(worker), MEMORY_POLL_MS);
+    let startedAt = 0;
+    let durationMs = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let memoryWatch: NodeJS.Timeout | undefined;
+    let ended = false;
+    /** The job's code no longer runs on the worker (its outcome came, or it died, or never started). */
+    const codeEnded = () => {
+      if (ended) return;
+      ended = true;
+      if (startedAt !== 0) durationMs = Date.now() - startedAt;
+      clearTimeout(timer);
+      clearInterval(memoryWatch);
+      hooks.done();
+    };
     let end: WorkerRunEnd;
     try {
       end = await worker.run(
@@ -156,15 +172,25 @@ export class JobRun {
           stderr: directoryLayout.stderrFile(dir, jobId),
           maxBytes: this.context.settings.maxLogBytes,
         },
+        {
+          started: () => {
+            startedAt = Date.now();
+            this.context.jobStarted(jobId, attempt);
+            if (timeoutMs > 0) timer = setTimeout(() => this.kill("timeout"), timeoutMs);
+            memoryWatch = setInterval(() => this.checkMemory(worker), MEMORY_POLL_MS);
+            hooks.started();
+            if (this.killReason !== undefined) worker.stopJob(jobId); // it was killed while it waited on the worker
+          },
+          done: codeEnded,
+        },
       );
     } finally {
-      this.executing = false;
-      clearTimeout(timer);
-      clearInterval(memoryWatch);
-      workerDone();
+      codeEnded();
     }
-    const durationMs = Date.now() - startedAt;
-    if (end.kind === "stale" || end.kind === "unavailable") return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+    if (end.kind === "stale" || end.kind === "unavailable") {
+      // A job taken back from its worker because it was cancelled is done with here and now.
+      return this.killReason === "cancelled" ? this.publish(cancelled(), 0) : { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+    }
     // The agent claims and starts the next job on the freed worker before this result is written.
     await nextTurn();
     return this.decide(spec, end, durationMs, timeoutMs);

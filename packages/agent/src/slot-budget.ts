@@ -15,6 +15,11 @@ export class SlotBudget {
     return this.waiting === undefined ? this.total - this.used : 0;
   }
 
+  /** Whether a job waits to grow. */
+  get growing(): boolean {
+    return this.waiting !== undefined;
+  }
+
   /** One slot for a job just claimed. */
   take(): void {
     this.used++;

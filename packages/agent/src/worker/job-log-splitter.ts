@@ -29,6 +29,8 @@ export class JobLogSplitter {
   private pending: Buffer = Buffer.alloc(0);
   private tail = "";
   private current: CurrentJob | undefined;
+  /** Jobs begun while another's output still streams here (a job queued on the worker, or one whose predecessor's marker is still in the pipe). */
+  private readonly waiting: CurrentJob[] = [];
   private readonly stray: (chunk: Buffer) => void;
 
   constructor(stream: Readable, stray: (chunk: Buffer) => void) {
@@ -37,26 +39,43 @@ export class JobLogSplitter {
   }
 
   /**
-   * Starts routing output to `path` for `jobId`. The promise resolves once the job's marker was
-   * seen (or the job was abandoned) and its log file is complete on disk.
+   * Routes output to `path` for `jobId` once the jobs begun before it have reached their markers.
+   * The promise resolves once the job's marker was seen (or the job was abandoned or cancelled)
+   * and its log file is complete on disk.
    */
   begin(jobId: string, path: string, maxBytes: number): Promise<void> {
     let resolveEnded!: () => void;
     const ended = new Promise<void>((resolve) => (resolveEnded = resolve));
     const tail = new LogTail(maxBytes);
-    this.current = { jobId, marker: Buffer.from(endOfJobMarker(jobId)), path, file: undefined, tail, ended, resolveEnded };
-    this.tail = "";
+    const job = { jobId, marker: Buffer.from(endOfJobMarker(jobId)), path, file: undefined, tail, ended, resolveEnded };
+    if (this.current === undefined) this.makeCurrent(job);
+    else this.waiting.push(job);
     return ended;
   }
 
-  /** Stops routing without a marker (the worker died): closes the log file with what arrived. */
+  /** Stops routing without a marker (the worker died): closes the logs with what arrived. */
   abandon(): Promise<void> {
+    const jobs = [this.current, ...this.waiting.splice(0)].filter((job) => job !== undefined);
     const job = this.current;
-    if (job === undefined) return Promise.resolve();
-    this.write(this.pending);
-    this.pending = Buffer.alloc(0);
-    this.finish(job);
-    return job.ended;
+    if (job !== undefined) {
+      this.write(this.pending);
+      this.pending = Buffer.alloc(0);
+      this.finish(job);
+    }
+    for (const waiting of jobs) if (waiting !== job) waiting.resolveEnded();
+    return Promise.all(jobs.map((each) => each.ended)).then(() => {});
+  }
+
+  /** Forgets a job that never ran on the worker (taken back before it started): it has no output. */
+  cancel(jobId: string): void {
+    const at = this.waiting.findIndex((job) => job.jobId === jobId);
+    if (at >= 0) this.waiting.splice(at, 1)[0]!.resolveEnded();
+    else if (this.current?.jobId === jobId) this.finish(this.current);
+  }
+
+  private makeCurrent(job: CurrentJob): void {
+    this.current = job;
+    this.tail = "";
   }
 
   private onData(chunk: Buffer): void {
@@ -110,6 +129,8 @@ export class JobLogSplitter {
 
   private finish(job: CurrentJob): void {
     this.current = undefined;
+    const next = this.waiting.shift();
+    if (next !== undefined) this.makeCurrent(next);
     const file = job.file;
     if (file === undefined) return job.resolveEnded();
     file.end(() => {

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { JobLogSplitter } from "./job-log-splitter.js";
-import type { JobOutcome, RunJobRequest, WorkerReply } from "./worker-messages.js";
+import type { JobOutcome, RunJobRequest, WithdrawJobRequest, WorkerReply } from "./worker-messages.js";
 
 const PIPE_DRAIN_MS = 1000;
 const PAGE_SIZE = 4096;
@@ -12,7 +12,10 @@ const WORKER_MAIN = fileURLToPath(new URL("./worker-main.js", import.meta.url));
 export type WorkerRunEnd =
   | { kind: "outcome"; outcome: JobOutcome }
   | { kind: "stale" }
-  /** The job never reached the worker (it died between jobs); the job did not run. */
+  /**
+   * The job did not run, or not through its own fault: it never reached the worker (it died
+   * between jobs), it was given back while queued, or the worker was killed for the job before it.
+   */
   | { kind: "unavailable" }
   | { kind: "died"; exitCode: number | null; signal: NodeJS.Signals | null; lastStderr: string };
 
@@ -23,9 +26,24 @@ export interface JobLogPaths {
   maxBytes: number;
 }
 
+/** Called as a job's run on the worker changes: both at most once, `started` before `done`. */
+export interface WorkerRunHooks {
+  /** The job's code starts now (at once on an idle worker; for a queued job, when the one before it ended). */
+  started(): void;
+  /** The job's code is done (its outcome came; its logs may still be streaming in). */
+  done(): void;
+}
+
+interface RunOnWorker {
+  jobId: string;
+  hooks: WorkerRunHooks;
+  end(end: WorkerRunEnd): void;
+}
+
 /**
  * One warm worker process: started once, runs many jobs one at a time. Lives in its own process
- * group (`detached`), so `kill()` takes down everything a job spawned.
+ * group (`detached`), so `kill()` takes down everything a job spawned. One job may be queued
+ * behind the running one; the worker starts it the moment the running one ends.
  */
 export class WarmWorker {
   private readonly child: ChildProcess;
@@ -34,16 +52,32 @@ export class WarmWorker {
   private readonly ready: Promise<void>;
   private exited = false;
   private retiring = false;
-  private onEnd: ((end: WorkerRunEnd) => void) | undefined;
+  private running: RunOnWorker | undefined;
+  private queued: RunOnWorker | undefined;
+  /** The job the last `stopJob` killed the worker for: a job after it that dies with it is not at fault. */
+  private killedFor: string | undefined;
+  /** Gives the queued job back when the queue window ends. */
+  private queueTimer: NodeJS.Timeout | undefined;
 
-  /** Jobs this worker has run. */
+  /** Jobs this worker has been given to run. */
   jobsRun = 0;
+  /** When the running job started (`performance.now()`). */
+  runningSince = 0;
+  /** How long the last job that ended with an outcome ran, in ms (undefined before the first). */
+  lastRunMs: number | undefined;
 
   /**
    * `onExit` is called once when the process is gone, whether it was running a job or not.
-   * `heapLimitMb` caps the V8 heap, so that a job exhausting memory fails alone.
+   * `heapLimitMb` caps the V8 heap, so that a job exhausting memory fails alone. A job waits
+   * queued only until the job before it has run `queueWindowMs`: then it is given back (a job
+   * that turns out long must not keep the next from other agents).
    */
-  constructor(stray: (chunk: Buffer) => void, onExit: () => void, heapLimitMb: number) {
+  constructor(
+    stray: (chunk: Buffer) => void,
+    onExit: () => void,
+    heapLimitMb: number,
+    private readonly queueWindowMs: number,
+  ) {
     // Our pid, which the worker watches (see worker-main.ts).
     this.child = fork(WORKER_MAIN, [String(process.pid)], {
       detached: true,
@@ -59,20 +93,20 @@ export class WarmWorker {
     });
     this.ready.catch(() => {});
     this.child.on("error", () => {}); // a send to a worker that just died: its exit reports it
-    this.child.on("message", (reply: WorkerReply) => {
-      if (reply.type === "done" && reply.retiring) this.retiring = true;
-      if (reply.type === "done") this.onEnd?.({ kind: "outcome", outcome: reply });
-      if (reply.type === "stale") {
-        this.retiring = true; // it holds old code: it takes no more jobs
-        this.onEnd?.({ kind: "stale" });
-      }
-    });
+    this.child.on("message", (reply: WorkerReply) => this.onReply(reply));
     this.child.on("exit", (exitCode, signal) => {
       this.exited = true;
       onExit();
+      const running = this.running;
+      const queued = this.queued;
+      this.running = this.queued = undefined;
+      clearTimeout(this.queueTimer);
+      queued?.end({ kind: "unavailable" });
+      if (running === undefined) return;
+      if (this.killedFor !== undefined && this.killedFor !== running.jobId) return running.end({ kind: "unavailable" });
       // Let the pipes drain so the log holds the job's last words, but do not wait for a
       // grandchild that escaped the process group and still holds them open.
-      const report = () => this.onEnd?.({ kind: "died", exitCode, signal, lastStderr: this.stderr.lastOutput });
+      const report = () => running.end({ kind: "died", exitCode, signal, lastStderr: this.stderr.lastOutput });
       const drained = setTimeout(report, PIPE_DRAIN_MS);
       this.child.once("close", () => {
         clearTimeout(drained);
@@ -91,33 +125,125 @@ export class WarmWorker {
     return this.exited || this.retiring || !this.child.connected;
   }
 
+  /** Whether a job runs on the worker now. */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  /**
+   * Whether a job may be queued behind the running one: none is, and the running one has run
+   * less than the queue window.
+   */
+  get canQueue(): boolean {
+    return !this.dead && this.running !== undefined && this.queued === undefined && performance.now() - this.runningSince < this.queueWindowMs;
+  }
+
   /** Waits until the worker can take jobs. */
   async started(): Promise<void> {
     await this.ready;
   }
 
   /**
-   * Runs one job. Resolves when the job reported its outcome and both its logs are complete, or
-   * when the worker died (then the logs hold what arrived).
+   * Runs one job, at once on an idle worker, or queued behind the running job (see `canQueue`).
+   * Resolves when the job reported its outcome and both its logs are complete, or when it did not
+   * run (then the logs hold what arrived).
    */
-  async run(request: RunJobRequest, logs: JobLogPaths): Promise<WorkerRunEnd> {
-    const stdoutDone = this.stdout.begin(request.jobId, logs.stdout, logs.maxBytes);
-    const stderrDone = this.stderr.begin(request.jobId, logs.stderr, logs.maxBytes);
+  async run(request: RunJobRequest, logs: JobLogPaths, hooks: WorkerRunHooks): Promise<WorkerRunEnd> {
+    const { jobId } = request;
+    const stdoutDone = this.stdout.begin(jobId, logs.stdout, logs.maxBytes);
+    const stderrDone = this.stderr.begin(jobId, logs.stderr, logs.maxBytes);
     const end = await new Promise<WorkerRunEnd>((resolve) => {
-      this.onEnd = resolve;
-      if (this.dead) {
-        resolve({ kind: "unavailable" });
+      const run: RunOnWorker = { jobId, hooks, end: resolve };
+      if (this.dead || this.queued !== undefined) return resolve({ kind: "unavailable" });
+      if (this.running === undefined) {
+        this.running = run;
       } else {
-        this.jobsRun++;
-        this.child.send(request, (error) => {
-          if (error) resolve({ kind: "unavailable" }); // it died between jobs
-        });
+        this.queued = run;
+        this.queueTimer = setTimeout(() => this.withdraw(jobId), this.runningSince + this.queueWindowMs - performance.now());
       }
+      this.jobsRun++;
+      this.child.send(request, (error) => {
+        if (error) this.drop(run); // it died between jobs
+      });
+      if (this.running === run) this.start(run);
     });
-    this.onEnd = undefined;
-    if (end.kind === "died" || end.kind === "unavailable") await Promise.all([this.stdout.abandon(), this.stderr.abandon()]);
-    else await Promise.all([stdoutDone, stderrDone]);
+    if (end.kind === "died" || this.exited) {
+      await Promise.all([this.stdout.abandon(), this.stderr.abandon()]);
+    } else if (end.kind === "unavailable") {
+      this.stdout.cancel(jobId);
+      this.stderr.cancel(jobId);
+    } else {
+      await Promise.all([stdoutDone, stderrDone]);
+    }
     return end;
+  }
+
+  /**
+   * Ends the job `jobId` on this worker: kills the process group if it runs, or asks for it
+   * back if it is queued (it may have started meanwhile: then it runs). Otherwise does nothing.
+   */
+  stopJob(jobId: string): void {
+    if (this.running?.jobId === jobId) {
+      this.killedFor = jobId;
+      void this.kill();
+    } else if (this.queued?.jobId === jobId) {
+      this.withdraw(jobId);
+    }
+  }
+
+  /** Asks for the queued job `jobId` back, unless it has started (then it runs). */
+  withdraw(jobId: string): void {
+    if (this.queued?.jobId === jobId && this.child.connected) this.child.send({ type: "withdraw", jobId } satisfies WithdrawJobRequest);
+  }
+
+  private onReply(reply: WorkerReply): void {
+    switch (reply.type) {
+      case "done":
+        if (reply.retiring) this.retiring = true;
+        return this.finishRunning(reply.jobId, { kind: "outcome", outcome: reply });
+      case "stale":
+        this.retiring = true; // it holds old code: it takes no more jobs
+        return this.finishRunning(reply.jobId, { kind: "stale" });
+      case "withdrew":
+        if (this.queued?.jobId === reply.jobId) this.drop(this.queued);
+        return;
+      case "ready":
+        return;
+    }
+  }
+
+  /**
+   * The running job ended. The worker started the queued job as it sent this reply, unless it
+   * retires: then the queued job did not run.
+   */
+  private finishRunning(jobId: string, end: WorkerRunEnd): void {
+    const run = this.running;
+    if (run?.jobId !== jobId) return;
+    if (end.kind === "outcome") this.lastRunMs = performance.now() - this.runningSince;
+    const next = this.queued;
+    this.queued = undefined;
+    clearTimeout(this.queueTimer);
+    this.running = next !== undefined && !this.retiring ? next : undefined;
+    run.hooks.done();
+    run.end(end);
+    if (next === undefined) return;
+    if (this.running === next) this.start(next);
+    else next.end({ kind: "unavailable" });
+  }
+
+  private start(run: RunOnWorker): void {
+    this.runningSince = performance.now();
+    run.hooks.started();
+  }
+
+  /** Forgets a job that did not run here. */
+  private drop(run: RunOnWorker): void {
+    if (this.running === run) this.running = undefined;
+    if (this.queued === run) {
+      this.queued = undefined;
+      clearTimeout(this.queueTimer);
+    }
+    run.end({ kind: "unavailable" });
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * A warm worker: a child process of the agent that runs one job at a time. It loads tsx once so
- * that `.ts` job modules import like `.js` ones, then waits for `run` requests on its IPC channel.
+ * that `.ts` job modules import like `.js` ones, then waits for `run` requests on its IPC channel;
+ * one request that comes while a job runs waits, and starts the moment that job's outcome is sent.
  * It runs in its own process group, so the agent can kill a job together with all it spawned.
  */
 import { register } from "tsx/esm/api";
@@ -27,7 +28,7 @@ import { locateClass } from "../locate/locate-class.js";
 import { importClass } from "../locate/import-class.js";
 import { runCommand } from "./run-command.js";
 import { CWD_FIX, withRunDefaults } from "./with-run-defaults.js";
-import { endOfJobMarker, type JobOutcome, type RunJobRequest, type WorkerReply } from "./worker-messages.js";
+import { endOfJobMarker, type AgentRequest, type JobOutcome, type RunJobRequest, type WorkerReply } from "./worker-messages.js";
 
 register();
 
@@ -41,6 +42,8 @@ const importedModules = new Map<string, number>();
  */
 const namespaces = new Map<string, Record<string, unknown>>();
 let runningJobId: string | undefined;
+/** The job the agent queued behind the running one: it starts the moment that one's outcome is sent. */
+let queued: RunJobRequest | undefined;
 
 /** Set once an error a job left behind was caught: this worker reports and exits. */
 let dying = false;
@@ -181,6 +184,15 @@ function finishJob(jobId: string, ending: Ending, codeChanged: boolean): void {
   process.stderr.write(marker);
   const outcome: JobOutcome = { type: "done", jobId, codeChanged, rss: process.memoryUsage.rss(), retiring: dying, ...ending };
   send(outcome);
+  // The agent knows from this outcome that the queued job has started (unless we are dying).
+  const next = queued;
+  queued = undefined;
+  if (next !== undefined && !dying) start(next);
+}
+
+function start(request: RunJobRequest): void {
+  runningJobId = request.jobId;
+  void handle(request);
 }
 
 async function handle(request: RunJobRequest): Promise<void> {
@@ -202,6 +214,7 @@ async function handle(request: RunJobRequest): Promise<void> {
   const mtimeMs = moduleMtime(spec.fn.module);
   if (isStale(spec, mtimeMs)) {
     runningJobId = undefined;
+    queued = undefined; // the agent retires this worker and gives the queued job back to the queue
     const marker = endOfJobMarker(jobId);
     process.stdout.write(marker);
     process.stderr.write(marker);
@@ -213,10 +226,15 @@ async function handle(request: RunJobRequest): Promise<void> {
   finishJob(jobId, ending, codeChanged);
 }
 
-process.on("message", (request: RunJobRequest) => {
-  if (request.type !== "run" || runningJobId !== undefined) return;
-  runningJobId = request.jobId;
-  void handle(request);
+process.on("message", (request: AgentRequest) => {
+  if (request.type === "withdraw") {
+    if (queued?.jobId !== request.jobId) return; // it started already, and runs
+    queued = undefined;
+    send({ type: "withdrew", jobId: request.jobId });
+  } else if (request.type === "run") {
+    if (runningJobId === undefined) start(request);
+    else queued ??= request;
+  }
 });
 
 // An error thrown later from a callback the job left behind fails that job (if it still runs)

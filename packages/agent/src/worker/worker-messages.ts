@@ -1,6 +1,9 @@
 import type { RunSettings, StoredFailure } from "@malocher/protocol";
 
-/** Agent → worker (over the IPC channel). */
+/**
+ * Agent → worker (over the IPC channel): run a job, now or, while one runs, as soon as it ends
+ * (at most one job waits so).
+ */
 export interface RunJobRequest {
   type: "run";
   jobId: string;
@@ -16,6 +19,17 @@ export interface RunJobRequest {
   /** The run's env and cwd, for what the job did not set itself (see `withRunDefaults`). */
   run: Pick<RunSettings, "env" | "cwd">;
 }
+
+/**
+ * Agent → worker: give back the job queued behind the running one, unless it has started. The
+ * worker answers with {@link WorkerWithdrew}; a job that started already just runs.
+ */
+export interface WithdrawJobRequest {
+  type: "withdraw";
+  jobId: string;
+}
+
+export type AgentRequest = RunJobRequest | WithdrawJobRequest;
 
 /** Worker → agent: the worker has loaded its runtime and takes jobs. */
 export interface WorkerReady {
@@ -46,7 +60,13 @@ export interface WorkerStale {
   jobId: string;
 }
 
-export type WorkerReply = WorkerReady | JobOutcome | WorkerStale;
+/** Worker → agent: the queued job was given back before it started. */
+export interface WorkerWithdrew {
+  type: "withdrew";
+  jobId: string;
+}
+
+export type WorkerReply = WorkerReady | JobOutcome | WorkerStale | WorkerWithdrew;
 
 /**
  * Written by the worker to its stdout and stderr after each job, so the agent can cut one warm

@@ -14,6 +14,7 @@ export class WorkerPool {
   constructor(
     private readonly slots: number,
     private readonly heapLimitMb: number,
+    private readonly queueWindowMs: number,
     private readonly stray: (chunk: Buffer) => void,
     private readonly onIdle: () => void,
     private readonly onWorkerStarted: () => void,
@@ -30,6 +31,25 @@ export class WorkerPool {
   /** Takes an idle worker, if there is one. */
   acquire(): WarmWorker | undefined {
     return this.idle.pop();
+  }
+
+  /**
+   * The busy worker to queue a job on, just in time: one whose job is due to end within `leadMs`
+   * (it runs as long as its last one did), that can take a queued job (see `WarmWorker.canQueue`),
+   * is not in `taken` and has run fewer than `maxJobs`. Otherwise, when the next one will be due
+   * (`performance.now()` time; undefined if none will).
+   */
+  queueTarget(maxJobs: number, leadMs: number, taken: ReadonlySet<WarmWorker>): { worker: WarmWorker } | { dueAt: number | undefined } {
+    const now = performance.now();
+    let target: { worker: WarmWorker; dueAt: number } | undefined;
+    let nextDueAt: number | undefined;
+    for (const worker of this.started) {
+      if (!worker.canQueue || taken.has(worker) || worker.jobsRun >= maxJobs || worker.lastRunMs === undefined) continue;
+      const dueAt = worker.runningSince + worker.lastRunMs - leadMs;
+      if (dueAt > now) nextDueAt = Math.min(dueAt, nextDueAt ?? dueAt);
+      else if (target === undefined || dueAt < target.dueAt) target = { worker, dueAt };
+    }
+    return target ?? { dueAt: nextDueAt };
   }
 
   /** Gives a worker back after a job; one that takes no more jobs is ended (and replaced on exit). */
@@ -71,7 +91,7 @@ export class WorkerPool {
   }
 
   private startWorker(): void {
-    const worker: WarmWorker = new WarmWorker(this.stray, () => this.onWorkerExit(worker), this.heapLimitMb);
+    const worker: WarmWorker = new WarmWorker(this.stray, () => this.onWorkerExit(worker), this.heapLimitMb, this.queueWindowMs);
     this.all.add(worker);
     worker.started().then(
       () => {
