@@ -6,11 +6,12 @@ import {
   PROTOCOL_VERSION,
   directoryLayout,
   type AgentLaunchConfig,
+  type NodeCapacity,
   type RunSettings,
   type SupervisorMessage,
 } from "@malocher/protocol";
 import { SlotBudget } from "./slot-budget.js";
-import { JobRun, type JobRunContext } from "./job-run.js";
+import { JobRun, fitsQueuedRun, type JobRunContext } from "./job-run.js";
 import { LeaseKeeper, killLeftoverWorkers } from "./lease-keeper.js";
 import { SupervisorLink } from "./link/supervisor-link.js";
 import type { SupervisorChannel, SupervisorChannelEvents } from "./link/supervisor-channel.js";
@@ -32,9 +33,9 @@ const HEARTBEAT_INTERVAL_MS = 1000;
 const SIGNAL_ECHO_MS = 60;
 /**
  * The agent's prefetch: while every worker is busy, one more job may be claimed for a worker that
- * starts it the moment its job ends. Only for short jobs: the worker's last job, and the one the
- * claimed job waits behind so far, ran less than this; past it, the waiting job goes back to the
- * queue, so a job that turns out long never keeps the next from other agents.
+ * starts it the moment its job ends. Only for short jobs: the queued job waits at most until the
+ * job before it has run this long (the queue window); then it goes back to the queue, so a job
+ * that turns out long never keeps the next from other agents. Its worker takes no queued job then.
  */
 const PREFETCH_MAX_RUN_MS = 1000;
 /**
@@ -254,7 +255,7 @@ export class Agent {
         continue;
       }
       for (const jobId of candidates) {
-        if (this.state !== "ready" || this.slots.free === 0) break;
+        if (this.state !== "ready" || this.slots.free <= 0) break;
         // The slot is taken before the claim's await: a job already claimed may grow into the
         // free slots meanwhile, and a slot counted as free before it would then be used twice.
         this.slots.take();
@@ -284,13 +285,21 @@ export class Agent {
    * While every worker is busy with short jobs, claims the looked-up job for the worker whose job
    * is due to end next, just before it does (see PREFETCH_LEAD_MS); the worker starts it the
    * moment that job ends, so the hand-off costs no round trip through the agent. Returns 0 when it
-   * claimed (or tried), else how long until it may (Infinity: not while nothing changes).
+   * claimed (or tried), else how long until it may (Infinity: not until woken or the scan interval).
    */
   private async prefetch(pool: WorkerPool, settings: RunSettings): Promise<number> {
-    const ahead = this.lookahead;
-    if (ahead === undefined || this.slots.growing) return Infinity;
+    if (this.slots.growing) return Infinity;
     const due = pool.queueTarget(settings.maxJobsPerWorker, PREFETCH_LEAD_MS, this.queuing);
     if (!("worker" in due)) return due.dueAt === undefined ? Infinity : Math.max(1, due.dueAt - performance.now());
+    // A worker is due: the queue is read again if the cached scan ran dry (or went stale on a missed claim).
+    if (this.lookahead === undefined) {
+      const [jobId] = await this.scanner.take(1);
+      if (jobId !== undefined && this.lookahead === undefined) this.lookahead = { jobId, lookups: lookUpJob(this.config.dir, jobId) };
+    }
+    const ahead = this.lookahead;
+    if (ahead === undefined) return Infinity;
+    if (!fitsQueuedRun(await ahead.lookups, this.config.dir, ahead.jobId, this.capacity)) return Infinity; // for a free worker
+    if (this.lookahead !== ahead || this.state !== "ready") return 0; // dropped meanwhile (a cancel, a welcome): look again
     this.lookahead = undefined;
     const lookups = withCancelLookedUpAgain(this.config.dir, ahead.jobId, ahead.lookups);
     const claimed = await claimJob(this.config.dir, this.config.agentId, ahead.jobId);
@@ -299,7 +308,7 @@ export class Agent {
       return 0;
     }
     // The worker's job may have ended during the claim: then another worker due, or an idle one, takes it.
-    const target = this.state === "ready" ? pool.queueTarget(settings.maxJobsPerWorker, PREFETCH_LEAD_MS, this.queuing) : undefined;
+    const target = this.state === "ready" && !this.slots.growing ? pool.queueTarget(settings.maxJobsPerWorker, PREFETCH_LEAD_MS, this.queuing) : undefined;
     const idle = this.state === "ready" && this.slots.free > 0 ? pool.acquire() : undefined;
     if (target !== undefined && "worker" in target && idle === undefined) {
       this.track(this.runJob(claimed, target.worker, pool, settings, lookups, true));
@@ -342,9 +351,15 @@ export class Agent {
     // from the job before it) when it starts. Both go back as soon as the job's code is done,
     // before its result is published: the next job starts while this one's is written and reported.
     let holding = !queued;
+    // Until it starts (or never does), a queued job is the one on its way to `worker`.
+    let onItsWay = queued;
+    const arrived = () => {
+      if (onItsWay) this.queuing.delete(worker);
+      onItsWay = false;
+    };
     if (queued) this.queuing.add(worker);
     const started = () => {
-      this.queuing.delete(worker);
+      arrived();
       if (holding) return;
       holding = true;
       this.slots.take();
@@ -385,7 +400,7 @@ export class Agent {
       freeWorker();
       await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId).catch(() => {});
     } finally {
-      if (queued) this.queuing.delete(worker);
+      arrived();
       freeWorker();
       this.running.delete(claimed.jobId);
     }
@@ -397,11 +412,16 @@ export class Agent {
       agentId: this.config.agentId,
       host: this.config.host,
       settings,
-      capacity: { slots: this.slots.total, labels: this.config.labels },
+      capacity: this.capacity,
       growSlots: (extra) => this.slots.grow(extra),
       jobStarted: (jobId, attempt) => this.link.send({ type: "jobStarted", jobId, attempt }),
       log: (line) => this.log(line),
     };
+  }
+
+  /** The node's slots and labels, which decide whether a job fits here. */
+  private get capacity(): NodeCapacity {
+    return { slots: this.slots.total, labels: this.config.labels };
   }
 
   /** Kills running jobs whose cancel marker appeared (the supervisor's message may not reach us). */

@@ -189,7 +189,8 @@ export class JobRun {
     }
     if (end.kind === "stale" || end.kind === "unavailable") {
       // A job taken back from its worker because it was cancelled is done with here and now.
-      return this.killReason === "cancelled" ? this.publish(cancelled(), 0) : { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+      if (this.killReason === "cancelled") return this.publish(cancelled(), 0);
+      return this.killReason === undefined ? { kind: "requeue", nextAttempt: undefined, delayMs: 0 } : this.endWithoutResult();
     }
     // The agent claims and starts the next job on the freed worker before this result is written.
     await nextTurn();
@@ -319,6 +320,20 @@ export class JobRun {
     }
     await releaseClaim(dir, agentId, jobId);
     return { kind: "published", ok: result.ok, durationMs, ...(resultFile === undefined ? {} : { resultFile }) };
+  }
+}
+
+/**
+ * Whether a looked-up job may wait queued behind a busy worker's job: its spec reads, and it fits
+ * this node in one slot (a job that needs more grows its share on a free worker instead).
+ */
+export function fitsQueuedRun(lookups: JobLookups, dir: string, jobId: string, capacity: NodeCapacity): boolean {
+  if (lookups.specBytes instanceof Error) return false;
+  try {
+    const { options } = decodeJobSpec(lookups.specBytes, jobId, loadDirectoryKey(dir, { create: false }));
+    return slotsOf(options) === 1 && placementMisfit(options, capacity) === undefined;
+  } catch {
+    return false; // a free worker publishes why it cannot run
   }
 }
 

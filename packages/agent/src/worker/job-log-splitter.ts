@@ -6,7 +6,7 @@ import { LogTail, cutLogToTail } from "./log-tail.js";
 const MARKER_PREFIX = Buffer.from("\u0000malocher:end-of-job:");
 const TAIL_CHARS = 4096;
 
-interface CurrentJob {
+interface JobLog {
   jobId: string;
   marker: Buffer;
   path: string;
@@ -28,9 +28,9 @@ interface CurrentJob {
 export class JobLogSplitter {
   private pending: Buffer = Buffer.alloc(0);
   private tail = "";
-  private current: CurrentJob | undefined;
+  private current: JobLog | undefined;
   /** Jobs begun while another's output still streams here (a job queued on the worker, or one whose predecessor's marker is still in the pipe). */
-  private readonly waiting: CurrentJob[] = [];
+  private readonly waiting: JobLog[] = [];
   private readonly stray: (chunk: Buffer) => void;
 
   constructor(stream: Readable, stray: (chunk: Buffer) => void) {
@@ -73,7 +73,7 @@ export class JobLogSplitter {
     else if (this.current?.jobId === jobId) this.finish(this.current);
   }
 
-  private makeCurrent(job: CurrentJob): void {
+  private makeCurrent(job: JobLog): void {
     this.current = job;
     this.tail = "";
   }
@@ -127,7 +127,7 @@ export class JobLogSplitter {
     if (room > 0) job.file.write(bytes.subarray(0, room));
   }
 
-  private finish(job: CurrentJob): void {
+  private finish(job: JobLog): void {
     this.current = undefined;
     const next = this.waiting.shift();
     if (next !== undefined) this.makeCurrent(next);

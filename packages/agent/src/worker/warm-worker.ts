@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { JobLogSplitter } from "./job-log-splitter.js";
-import type { JobOutcome, RunJobRequest, WithdrawJobRequest, WorkerReply } from "./worker-messages.js";
+import type { AgentRequest, JobOutcome, RunJobRequest, WithdrawJobRequest, WorkerReply } from "./worker-messages.js";
 
 const PIPE_DRAIN_MS = 1000;
 const PAGE_SIZE = 4096;
@@ -30,7 +30,10 @@ export interface JobLogPaths {
 export interface WorkerRunHooks {
   /** The job's code starts now (at once on an idle worker; for a queued job, when the one before it ended). */
   started(): void;
-  /** The job's code is done (its outcome came; its logs may still be streaming in). */
+  /**
+   * The job's code is done: its outcome came (its logs may still be streaming in), and the worker
+   * takes the next job. Not called when the worker died or the job did not run.
+   */
   done(): void;
 }
 
@@ -59,7 +62,7 @@ export class WarmWorker {
   /** Gives the queued job back when the queue window ends. */
   private queueTimer: NodeJS.Timeout | undefined;
 
-  /** Jobs this worker has been given to run. */
+  /** Jobs that started on this worker. */
   jobsRun = 0;
   /** When the running job started (`performance.now()`). */
   runningSince = 0;
@@ -97,21 +100,16 @@ export class WarmWorker {
     this.child.on("exit", (exitCode, signal) => {
       this.exited = true;
       onExit();
-      const running = this.running;
-      const queued = this.queued;
-      this.running = this.queued = undefined;
-      clearTimeout(this.queueTimer);
-      queued?.end({ kind: "unavailable" });
-      if (running === undefined) return;
-      if (this.killedFor !== undefined && this.killedFor !== running.jobId) return running.end({ kind: "unavailable" });
-      // Let the pipes drain so the log holds the job's last words, but do not wait for a
-      // grandchild that escaped the process group and still holds them open.
-      const report = () => running.end({ kind: "died", exitCode, signal, lastStderr: this.stderr.lastOutput });
-      const drained = setTimeout(report, PIPE_DRAIN_MS);
-      this.child.once("close", () => {
-        clearTimeout(drained);
-        report();
-      });
+      // What the jobs came to is decided once the IPC channel and the pipes are drained: an outcome
+      // sent right before the exit (which says whether the queued job started) may still be on its
+      // way, and the log should hold the job's last words. But a grandchild that escaped the
+      // process group may hold the pipes open: do not wait for it.
+      const drained = Promise.all([
+        this.child.connected ? new Promise((resolve) => this.child.once("disconnect", resolve)) : undefined,
+        new Promise((resolve) => this.child.once("close", resolve)),
+      ]);
+      const timeout = new Promise((resolve) => setTimeout(resolve, PIPE_DRAIN_MS));
+      void Promise.race([drained, timeout]).then(() => this.settleAfterExit(exitCode, signal));
     });
   }
 
@@ -155,19 +153,22 @@ export class WarmWorker {
     const end = await new Promise<WorkerRunEnd>((resolve) => {
       const run: RunOnWorker = { jobId, hooks, end: resolve };
       if (this.dead || this.queued !== undefined) return resolve({ kind: "unavailable" });
+      let sent: AgentRequest = request;
       if (this.running === undefined) {
         this.running = run;
       } else {
+        // Given back at the end of the queue window, by a message: a job that keeps the worker's
+        // event loop busy until it ends keeps the queued one too, which then starts at once.
         this.queued = run;
         this.queueTimer = setTimeout(() => this.withdraw(jobId), this.runningSince + this.queueWindowMs - performance.now());
+        sent = { ...request, after: this.running.jobId };
       }
-      this.jobsRun++;
-      this.child.send(request, (error) => {
+      this.child.send(sent, (error) => {
         if (error) this.drop(run); // it died between jobs
       });
       if (this.running === run) this.start(run);
     });
-    if (end.kind === "died" || this.exited) {
+    if (end.kind === "died") {
       await Promise.all([this.stdout.abandon(), this.stderr.abandon()]);
     } else if (end.kind === "unavailable") {
       this.stdout.cancel(jobId);
@@ -192,15 +193,27 @@ export class WarmWorker {
   }
 
   /** Asks for the queued job `jobId` back, unless it has started (then it runs). */
-  withdraw(jobId: string): void {
+  private withdraw(jobId: string): void {
     if (this.queued?.jobId === jobId && this.child.connected) this.child.send({ type: "withdraw", jobId } satisfies WithdrawJobRequest);
+  }
+
+  /** Ends the runs of a worker that exited: the running job died (or was cut short by a kill meant for the one before it). */
+  private settleAfterExit(exitCode: number | null, signal: NodeJS.Signals | null): void {
+    const running = this.running;
+    const queued = this.queued;
+    this.running = this.queued = undefined;
+    clearTimeout(this.queueTimer);
+    queued?.end({ kind: "unavailable" });
+    if (running === undefined) return;
+    if (this.killedFor !== undefined && this.killedFor !== running.jobId) running.end({ kind: "unavailable" });
+    else running.end({ kind: "died", exitCode, signal, lastStderr: this.stderr.lastOutput });
   }
 
   private onReply(reply: WorkerReply): void {
     switch (reply.type) {
       case "done":
         if (reply.retiring) this.retiring = true;
-        return this.finishRunning(reply.jobId, { kind: "outcome", outcome: reply });
+        return this.finishRunning(reply.jobId, { kind: "outcome", outcome: reply }, reply.startedJobId);
       case "stale":
         this.retiring = true; // it holds old code: it takes no more jobs
         return this.finishRunning(reply.jobId, { kind: "stale" });
@@ -213,25 +226,27 @@ export class WarmWorker {
   }
 
   /**
-   * The running job ended. The worker started the queued job as it sent this reply, unless it
-   * retires: then the queued job did not run.
+   * The running job ended; `startedJobId` is the queued job the worker started as it sent this
+   * reply (none when it retires, or the queued job came too late: then the queued job did not run).
+   * The queued job starts here before the ended one is done, so that a slot passes straight from
+   * one to the other (a job waiting to grow never gets it in between).
    */
-  private finishRunning(jobId: string, end: WorkerRunEnd): void {
+  private finishRunning(jobId: string, end: WorkerRunEnd, startedJobId?: string): void {
     const run = this.running;
     if (run?.jobId !== jobId) return;
     if (end.kind === "outcome") this.lastRunMs = performance.now() - this.runningSince;
     const next = this.queued;
     this.queued = undefined;
     clearTimeout(this.queueTimer);
-    this.running = next !== undefined && !this.retiring ? next : undefined;
+    this.running = next !== undefined && next.jobId === startedJobId ? next : undefined;
+    if (next !== undefined && this.running === next) this.start(next);
     run.hooks.done();
     run.end(end);
-    if (next === undefined) return;
-    if (this.running === next) this.start(next);
-    else next.end({ kind: "unavailable" });
+    if (next !== undefined && this.running !== next) next.end({ kind: "unavailable" });
   }
 
   private start(run: RunOnWorker): void {
+    this.jobsRun++;
     this.runningSince = performance.now();
     run.hooks.started();
   }

@@ -47,6 +47,8 @@ let queued: RunJobRequest | undefined;
 
 /** Set once an error a job left behind was caught: this worker reports and exits. */
 let dying = false;
+/** Set once this worker said it holds stale code: the agent retires it, and it starts no job. */
+let retired = false;
 
 function send(reply: WorkerReply): void {
   process.send?.(reply);
@@ -182,12 +184,20 @@ function finishJob(jobId: string, ending: Ending, codeChanged: boolean): void {
   // Pipes are synchronous on Linux, so the markers follow all the job's own output.
   process.stdout.write(marker);
   process.stderr.write(marker);
-  const outcome: JobOutcome = { type: "done", jobId, codeChanged, rss: process.memoryUsage.rss(), retiring: dying, ...ending };
-  send(outcome);
-  // The agent knows from this outcome that the queued job has started (unless we are dying).
-  const next = queued;
+  // The queued job starts now, unless this worker is dying.
+  const next = dying ? undefined : queued;
   queued = undefined;
-  if (next !== undefined && !dying) start(next);
+  const outcome: JobOutcome = {
+    type: "done",
+    jobId,
+    codeChanged,
+    rss: process.memoryUsage.rss(),
+    retiring: dying,
+    ...(next === undefined ? {} : { startedJobId: next.jobId }),
+    ...ending,
+  };
+  send(outcome);
+  if (next !== undefined) start(next);
 }
 
 function start(request: RunJobRequest): void {
@@ -214,7 +224,8 @@ async function handle(request: RunJobRequest): Promise<void> {
   const mtimeMs = moduleMtime(spec.fn.module);
   if (isStale(spec, mtimeMs)) {
     runningJobId = undefined;
-    queued = undefined; // the agent retires this worker and gives the queued job back to the queue
+    retired = true; // the agent retires this worker and gives the queued job back to the queue
+    queued = undefined;
     const marker = endOfJobMarker(jobId);
     process.stdout.write(marker);
     process.stderr.write(marker);
@@ -232,8 +243,13 @@ process.on("message", (request: AgentRequest) => {
     queued = undefined;
     send({ type: "withdrew", jobId: request.jobId });
   } else if (request.type === "run") {
-    if (runningJobId === undefined) start(request);
-    else queued ??= request;
+    if (dying || retired) return; // the agent learns from our last reply that the job did not run
+    if (request.after === undefined) {
+      if (runningJobId === undefined) start(request);
+    } else if (request.after === runningJobId) {
+      queued ??= request;
+    } // else it was sent to wait behind a job that has ended since: our reply for that job, which
+    // did not start it, tells the agent to give it back.
   }
 });
 

@@ -18,6 +18,8 @@ export interface RunJobRequest {
   dir: string;
   /** The run's env and cwd, for what the job did not set itself (see `withRunDefaults`). */
   run: Pick<RunSettings, "env" | "cwd">;
+  /** The job runs only as the successor of this one (it was queued behind it): not if that one has ended. */
+  after?: string;
 }
 
 /**
@@ -46,6 +48,8 @@ interface OutcomeMeta {
   rss: number;
   /** The worker exits after this reply (an error the job left behind): give it no more jobs. */
   retiring: boolean;
+  /** The queued job the worker started as it sent this reply, if it started one. */
+  startedJobId?: string;
 }
 
 /** Worker → agent: one job's outcome; the value is encoded with the value codec. */
