@@ -28,6 +28,7 @@ export type AgentState = "starting" | "ready" | "draining" | "stopped";
 
 /** The fallback scan period: hints (nudges, the signal file) only make it faster. */
 const SCAN_INTERVAL_MS = 1000;
+/** The agent's one periodic wake-up while it is ready: its heartbeat, and each running job's memory. */
 const HEARTBEAT_INTERVAL_MS = 1000;
 /** After a signal-file change, the agent wakes again this much later (see `onSignal`). */
 const SIGNAL_ECHO_MS = 60;
@@ -221,6 +222,7 @@ export class Agent {
     this.setState("ready", "welcomed by the supervisor");
     this.heartbeat = setInterval(() => {
       this.link.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0 });
+      for (const run of this.running.values()) run.checkMemory();
     }, HEARTBEAT_INTERVAL_MS);
     this.signalWatcher = watch(directoryLayout.signalFile(this.config.dir), { ignoreInitial: true });
     this.signalWatcher.on("all", () => this.onSignal());
@@ -231,19 +233,21 @@ export class Agent {
 
   /**
    * The main loop: while ready, claim as many queued jobs as there are idle workers (from a cached
-   * scan of the queue), start each, and sleep until a hint, a freed slot or the scan interval.
+   * scan of the queue), start each, and sleep until a hint, a freed slot or the scan interval. While
+   * every worker is busy it prefetches for short jobs, and otherwise sleeps until a worker comes free
+   * or a hint comes: no periodic wake-up (the scan interval is for idle workers).
    */
   private async claimLoop(pool: WorkerPool, settings: RunSettings): Promise<void> {
     while (this.state === "ready") {
       const idle = Math.min(pool.idleCount, this.slots.free);
-      if (idle <= 0 || !this.link.connected) {
-        let waitMs = SCAN_INTERVAL_MS;
-        if (this.link.connected) {
-          if (this.lookahead === undefined) this.lookAhead();
-          waitMs = Math.min(waitMs, await this.prefetch(pool, settings));
-          if (waitMs === 0) continue;
-        }
-        await this.wakeup.wait(waitMs);
+      if (!this.link.connected) {
+        await this.wakeup.wait(SCAN_INTERVAL_MS);
+        continue;
+      }
+      if (idle <= 0) {
+        if (this.lookahead === undefined) this.lookAhead();
+        const waitMs = await this.prefetch(pool, settings);
+        if (waitMs > 0) await this.wakeup.wait(waitMs);
         continue;
       }
       const ahead = this.lookahead;
@@ -285,7 +289,7 @@ export class Agent {
    * While every worker is busy with short jobs, claims the looked-up job for the worker whose job
    * is due to end next, just before it does (see PREFETCH_LEAD_MS); the worker starts it the
    * moment that job ends, so the hand-off costs no round trip through the agent. Returns 0 when it
-   * claimed (or tried), else how long until it may (Infinity: not until woken or the scan interval).
+   * claimed (or tried), else how long until it may (Infinity: not until woken).
    */
   private async prefetch(pool: WorkerPool, settings: RunSettings): Promise<number> {
     if (this.slots.growing) return Infinity;
@@ -324,8 +328,8 @@ export class Agent {
   /**
    * While every worker is busy, looks up the next job of the cached scan without claiming it, so
    * that a freed worker starts it after one rename: a claimed job waiting for a worker here would
-   * hold back other agents with idle workers. It never reads the queue itself: a busy agent does
-   * not scan.
+   * hold back other agents with idle workers. It never reads the queue itself: a busy agent reads
+   * it only for a worker due for a prefetch.
    */
   private lookAhead(): void {
     const jobId = this.scanner.takeCached();

@@ -49,7 +49,6 @@ export interface JobRunContext {
   log(line: string): void;
 }
 
-const MEMORY_POLL_MS = 500;
 /**
  * Look-ups made ahead of a claim are used this long (the cancel marker is looked for again at
  * the claim). A result that appears later is caught as for any running job: it is write-once.
@@ -145,7 +144,6 @@ export class JobRun {
     let startedAt = 0;
     let durationMs = 0;
     let timer: NodeJS.Timeout | undefined;
-    let memoryWatch: NodeJS.Timeout | undefined;
     let ended = false;
     /** The job's code no longer runs on the worker (its outcome came, or it died, or never started). */
     const codeEnded = () => {
@@ -153,7 +151,6 @@ export class JobRun {
       ended = true;
       if (startedAt !== 0) durationMs = Date.now() - startedAt;
       clearTimeout(timer);
-      clearInterval(memoryWatch);
       hooks.done();
     };
     let end: WorkerRunEnd;
@@ -177,7 +174,6 @@ export class JobRun {
             startedAt = Date.now();
             this.context.jobStarted(jobId, attempt);
             if (timeoutMs > 0) timer = setTimeout(() => this.kill("timeout"), timeoutMs);
-            memoryWatch = setInterval(() => this.checkMemory(worker), MEMORY_POLL_MS);
             hooks.started();
             if (this.killReason !== undefined) worker.stopJob(jobId); // it was killed while it waited on the worker
           },
@@ -206,7 +202,10 @@ export class JobRun {
     return failure("JOB_SPEC_REJECTED", `${(error as Error).message} The spec file's owner is ${owner}. The job was not run.`);
   }
 
-  private checkMemory(worker: WarmWorker): void {
+  /** Kills the job if its code runs now and its worker grew past `maxWorkerMemoryMb` (the agent asks every second). */
+  checkMemory(): void {
+    const worker = this.worker;
+    if (worker === undefined || worker.runningJobId !== this.jobId) return;
     const rss = worker.rss();
     if (rss !== undefined && rss > this.context.settings.maxWorkerMemoryMb * 1024 * 1024) this.kill("outOfMemory");
   }

@@ -17,17 +17,20 @@ export class Wakeup {
     resolve();
   }
 
-  /** Waits for a trigger, or at most `timeoutMs`. */
+  /** Waits for a trigger, or at most `timeoutMs` (Infinity: for a trigger only). */
   wait(timeoutMs: number): Promise<void> {
     if (this.pending) {
       this.pending = false;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.resolveWaiter = undefined;
-        resolve();
-      }, timeoutMs);
+      const timer =
+        timeoutMs === Infinity
+          ? undefined
+          : setTimeout(() => {
+              this.resolveWaiter = undefined;
+              resolve();
+            }, timeoutMs);
       this.resolveWaiter = () => {
         clearTimeout(timer);
         resolve();

@@ -128,6 +128,11 @@ export class WarmWorker {
     return this.running !== undefined;
   }
 
+  /** The job that runs on the worker now, as far as its replies tell. */
+  get runningJobId(): string | undefined {
+    return this.running?.jobId;
+  }
+
   /**
    * Whether a job may be queued behind the running one: none is, and the running one has run
    * less than the queue window.
@@ -263,7 +268,7 @@ export class WarmWorker {
 
   /**
    * The process's resident memory in bytes (from /proc), or undefined when it is gone. Read
-   * synchronously: /proc is in memory, and polled for every running job, four calls through
+   * synchronously: /proc is in memory, and read for every running job each second, four calls through
    * libuv's thread pool each time were most of a busy agent's own CPU.
    */
   rss(): number | undefined {
