@@ -29,7 +29,12 @@ function explanation(row: ResultRow, results: SuiteResults): string[] {
     case TARGETS.batchVersusOneByOne:
       return batchSubmitBound(results);
     case TARGETS.agentCpuWhileQueued:
-      return ["The agents should sleep while every slot is busy; their CPU here is periodic work (heartbeats, lease renewals, scans) or a watch on the queue."];
+      return [
+        "A busy agent neither scans the queue nor watches it file by file: it wakes for its heartbeat each second (which also reads each running job's memory from /proc), " +
+          "for its lease every 2 s (a stat, a readdir of its claims, a write and a rename, a look for each running job's cancel marker), and for a freed worker or a hint. " +
+          "That is about 10 wake-ups a second, each running a little JavaScript that runs too rarely to be optimized. Which agent is busiest changes from window to window, " +
+          "and /proc counts in 10 ms ticks (a tick more or less is 0.1 % of a 10 s window); the mean agent's share is in the table.",
+      ];
     default:
       return [];
   }
