@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Malocher, type JobResult } from "malocher";
-import { exhaustMemory, triple, workerPid } from "./fixtures/core/jobs.js";
+import { exhaustMemory, pidAfter, retainMemory, triple, workerPid } from "./fixtures/core/jobs.js";
+import { collect } from "./support/results.js";
 
 async function run(malocher: Malocher, options: Parameters<Malocher["processAll"]>[0]): Promise<Map<string, JobResult>> {
   const results = new Map<string, JobResult>();
@@ -28,6 +29,22 @@ test("a job that exhausts memory fails with JOB_OUT_OF_MEMORY; the node goes on"
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a job that leaves its worker past maxWorkerMemoryMb succeeds; the worker is replaced, so the next job is not blamed", { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "malocher-leak-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const malocher = new Malocher({ dir });
+  const cluster = await malocher.startCluster({ slots: 1, maxWorkerMemoryMb: 256 });
+  t.after(() => cluster.close());
+  const leaky = malocher.submit(retainMemory, 300);
+  const leaked = (await collect(cluster.processAll({ jobs: [leaky] }))).get(leaky);
+  assert.ok(leaked?.ok, JSON.stringify(leaked));
+  // Long enough for the agent's memory check (each second) to look at its worker.
+  const next = malocher.submit(pidAfter, 2500);
+  const after = (await collect(cluster.processAll({ jobs: [next] }))).get(next);
+  assert.ok(after?.ok, `the next job: ${JSON.stringify(after)}`);
+  assert.notEqual(after.value, leaked.value, "it ran on a fresh worker");
 });
 
 test("a warm worker is replaced after maxJobsPerWorker jobs", { timeout: 60_000 }, async () => {

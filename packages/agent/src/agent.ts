@@ -28,7 +28,7 @@ export type AgentState = "starting" | "ready" | "draining" | "stopped";
 
 /** The fallback scan period: hints (nudges, the signal file) only make it faster. */
 const SCAN_INTERVAL_MS = 1000;
-/** The agent's one periodic wake-up while it is ready: its heartbeat, and each running job's memory. */
+/** The agent's heartbeat, when it also reads each running job's memory (its lease is renewed every LEASE_RENEW_MS). */
 const HEARTBEAT_INTERVAL_MS = 1000;
 /** After a signal-file change, the agent wakes again this much later (see `onSignal`). */
 const SIGNAL_ECHO_MS = 60;
@@ -187,6 +187,7 @@ export class Agent {
         if (message.onlyJobs !== undefined) {
           this.scanner.restrictTo(message.onlyJobs);
           this.lookahead = undefined;
+          this.wakeup.trigger();
         }
         if (this.state === "starting") this.becomeReady(message.settings);
         return;
@@ -197,7 +198,10 @@ export class Agent {
         return;
       case "cancel":
         for (const jobId of message.jobIds) this.running.get(jobId)?.kill("cancelled");
-        if (this.lookahead !== undefined && message.jobIds.includes(this.lookahead.jobId)) this.lookahead = undefined;
+        if (this.lookahead !== undefined && message.jobIds.includes(this.lookahead.jobId)) {
+          this.lookahead = undefined;
+          this.wakeup.trigger();
+        }
         return;
       case "drain":
         void this.drain();
@@ -358,8 +362,10 @@ export class Agent {
     // Until it starts (or never does), a queued job is the one on its way to `worker`.
     let onItsWay = queued;
     const arrived = () => {
-      if (onItsWay) this.queuing.delete(worker);
+      if (!onItsWay) return;
       onItsWay = false;
+      this.queuing.delete(worker);
+      this.wakeup.trigger(); // the worker may be due for a prefetch again
     };
     if (queued) this.queuing.add(worker);
     const started = () => {
@@ -407,6 +413,7 @@ export class Agent {
       arrived();
       freeWorker();
       this.running.delete(claimed.jobId);
+      this.wakeup.trigger(); // a job requeued above may be claimed again
     }
   }
 

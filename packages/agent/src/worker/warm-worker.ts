@@ -71,7 +71,8 @@ export class WarmWorker {
 
   /**
    * `onExit` is called once when the process is gone, whether it was running a job or not.
-   * `heapLimitMb` caps the V8 heap, so that a job exhausting memory fails alone. A job waits
+   * `heapLimitMb` caps the V8 heap, so that a job exhausting memory fails alone; a worker that a
+   * job left past it takes no more jobs (see worker-main.ts). A job waits
    * queued only until the job before it has run `queueWindowMs`: then it is given back (a job
    * that turns out long must not keep the next from other agents).
    */
@@ -81,8 +82,8 @@ export class WarmWorker {
     heapLimitMb: number,
     private readonly queueWindowMs: number,
   ) {
-    // Our pid, which the worker watches (see worker-main.ts).
-    this.child = fork(WORKER_MAIN, [String(process.pid)], {
+    // Our pid, which the worker watches, and its memory limit (see worker-main.ts).
+    this.child = fork(WORKER_MAIN, [String(process.pid), String(heapLimitMb)], {
       detached: true,
       serialization: "advanced",
       stdio: ["ignore", "pipe", "pipe", "ipc"],
@@ -224,6 +225,11 @@ export class WarmWorker {
         return this.finishRunning(reply.jobId, { kind: "stale" });
       case "withdrew":
         if (this.queued?.jobId === reply.jobId) this.drop(this.queued);
+        return;
+      case "refused":
+        this.retiring = true;
+        if (this.running?.jobId === reply.jobId) this.drop(this.running);
+        else if (this.queued?.jobId === reply.jobId) this.drop(this.queued);
         return;
       case "ready":
         return;

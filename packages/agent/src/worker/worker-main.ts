@@ -47,8 +47,13 @@ let queued: RunJobRequest | undefined;
 
 /** Set once an error a job left behind was caught: this worker reports and exits. */
 let dying = false;
-/** Set once this worker said it holds stale code: the agent retires it, and it starts no job. */
+/**
+ * Set once this worker said it holds stale code, or a job left it past its memory limit: the agent
+ * retires it, and it starts no job.
+ */
 let retired = false;
+/** maxWorkerMemoryMb, our second argument. */
+const MEMORY_LIMIT_BYTES = Number(process.argv[3] ?? Infinity) * 1024 * 1024;
 
 function send(reply: WorkerReply): void {
   process.send?.(reply);
@@ -184,15 +189,16 @@ function finishJob(jobId: string, ending: Ending, codeChanged: boolean): void {
   // Pipes are synchronous on Linux, so the markers follow all the job's own output.
   process.stdout.write(marker);
   process.stderr.write(marker);
-  // The queued job starts now, unless this worker is dying.
-  const next = dying ? undefined : queued;
+  // A worker left past its memory limit by this job runs no other: the next would be blamed for it.
+  if (process.memoryUsage.rss() > MEMORY_LIMIT_BYTES) retired = true;
+  // The queued job starts now, unless this worker is dying or retired.
+  const next = dying || retired ? undefined : queued;
   queued = undefined;
   const outcome: JobOutcome = {
     type: "done",
     jobId,
     codeChanged,
-    rss: process.memoryUsage.rss(),
-    retiring: dying,
+    retiring: dying || retired,
     ...(next === undefined ? {} : { startedJobId: next.jobId }),
     ...ending,
   };
@@ -243,13 +249,12 @@ process.on("message", (request: AgentRequest) => {
     queued = undefined;
     send({ type: "withdrew", jobId: request.jobId });
   } else if (request.type === "run") {
-    if (dying || retired) return; // the agent learns from our last reply that the job did not run
-    if (request.after === undefined) {
-      if (runningJobId === undefined) start(request);
-    } else if (request.after === runningJobId) {
-      queued ??= request;
-    } // else it was sent to wait behind a job that has ended since: our reply for that job, which
-    // did not start it, tells the agent to give it back.
+    // A job sent to wait behind one that has ended since: our reply for that one, which did not
+    // start it, tells the agent to give it back.
+    if (request.after !== undefined && request.after !== runningJobId) return;
+    if (dying || retired) send({ type: "refused", jobId: request.jobId }); // the agent requeues it
+    else if (request.after !== undefined) queued ??= request;
+    else if (runningJobId === undefined) start(request);
   }
 });
 

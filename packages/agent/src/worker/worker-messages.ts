@@ -44,9 +44,10 @@ interface OutcomeMeta {
   jobId: string;
   /** The function's module file differs from the one hashed at submit. */
   codeChanged: boolean;
-  /** The worker's resident memory after the job, in bytes. */
-  rss: number;
-  /** The worker exits after this reply (an error the job left behind): give it no more jobs. */
+  /**
+   * Give this worker no more jobs: it exits after this reply (an error the job left behind), or
+   * the job left it past its memory limit.
+   */
   retiring: boolean;
   /** The queued job the worker started as it sent this reply, if it started one. */
   startedJobId?: string;
@@ -70,7 +71,13 @@ export interface WorkerWithdrew {
   jobId: string;
 }
 
-export type WorkerReply = WorkerReady | JobOutcome | WorkerStale | WorkerWithdrew;
+/** Worker → agent: the job was not run: this worker is dying or retired (it takes no more jobs). */
+export interface WorkerRefused {
+  type: "refused";
+  jobId: string;
+}
+
+export type WorkerReply = WorkerReady | JobOutcome | WorkerStale | WorkerWithdrew | WorkerRefused;
 
 /**
  * Written by the worker to its stdout and stderr after each job, so the agent can cut one warm
