@@ -306,7 +306,7 @@ export class Agent {
     }
     const ahead = this.lookahead;
     if (ahead === undefined) return Infinity;
-    if (!fitsQueuedRun(await ahead.lookups, this.config.dir, ahead.jobId, this.capacity)) return Infinity; // for a free worker
+    if (!fitsQueuedRun(await ahead.lookups, this.capacity)) return Infinity; // for a free worker
     if (this.lookahead !== ahead || this.state !== "ready") return 0; // dropped meanwhile (a cancel, a welcome): look again
     this.lookahead = undefined;
     const lookups = withCancelLookedUpAgain(this.config.dir, ahead.jobId, ahead.lookups);

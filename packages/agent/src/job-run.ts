@@ -2,7 +2,6 @@ import { userInfo } from "node:os";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import {
   MalocherError,
-  decodeJobSpec,
   placementMisfit,
   slotsOf,
   type NodeCapacity,
@@ -15,7 +14,6 @@ import {
 } from "@malocher/protocol";
 import type { ClaimedJob } from "./store/claim-job.js";
 import { publishResult } from "./store/publish-result.js";
-import { loadDirectoryKey } from "./store/directory-key.js";
 import { describeFileOwner } from "./store/describe-file-owner.js";
 import { releaseClaim } from "./store/release-claim.js";
 import { exists, lookUpJob, type JobLookups } from "./store/look-up-job.js";
@@ -106,19 +104,14 @@ export class JobRun {
     const { jobId, attempt } = this.job;
     let lookups = lookedAhead === undefined ? undefined : await lookedAhead;
     if (lookups === undefined || performance.now() - lookups.madeAt > LOOKUPS_FRESH_MS) lookups = await lookUpJob(dir, jobId);
-    const { hasResult, specBytes, isCancelled } = lookups;
+    const { hasResult, isCancelled } = lookups;
     if (hasResult) {
       this.context.log(`job ${jobId} already has a result; dropping the claim`);
       await releaseClaim(dir, agentId, jobId);
       return { kind: "dropped" };
     }
-    let spec: JobSpec;
-    try {
-      if (specBytes instanceof Error) throw specBytes;
-      spec = decodeJobSpec(specBytes, jobId, loadDirectoryKey(dir, { create: false }));
-    } catch (error) {
-      return this.publish(await this.refusal(error), 0);
-    }
+    if (lookups.spec instanceof Error) return this.publish(await this.refusal(lookups.spec), 0);
+    const { bytes: specBytes, decoded: spec } = lookups.spec;
     const misfit = placementMisfit(spec.options, this.context.capacity);
     if (misfit !== undefined) return { kind: "misfit", reason: misfit };
     const extra = slotsOf(spec.options) - 1;
@@ -326,14 +319,10 @@ export class JobRun {
  * Whether a looked-up job may wait queued behind a busy worker's job: its spec reads, and it fits
  * this node in one slot (a job that needs more grows its share on a free worker instead).
  */
-export function fitsQueuedRun(lookups: JobLookups, dir: string, jobId: string, capacity: NodeCapacity): boolean {
-  if (lookups.specBytes instanceof Error) return false;
-  try {
-    const { options } = decodeJobSpec(lookups.specBytes, jobId, loadDirectoryKey(dir, { create: false }));
-    return slotsOf(options) === 1 && placementMisfit(options, capacity) === undefined;
-  } catch {
-    return false; // a free worker publishes why it cannot run
-  }
+export function fitsQueuedRun(lookups: JobLookups, capacity: NodeCapacity): boolean {
+  if (lookups.spec instanceof Error) return false; // a free worker publishes why it cannot run
+  const { options } = lookups.spec.decoded;
+  return slotsOf(options) === 1 && placementMisfit(options, capacity) === undefined;
 }
 
 function failure(code: string, message: string): { ok: false; error: JobError } {

@@ -1,12 +1,16 @@
 import { access } from "node:fs/promises";
-import { directoryLayout } from "@malocher/protocol";
+import { decodeJobSpec, directoryLayout, type JobSpec } from "@malocher/protocol";
+import { loadDirectoryKey } from "./directory-key.js";
 import { readJobSpecBytes } from "./read-job-spec-bytes.js";
 
-/** What a job run reads before it starts: whether a result exists, the spec's bytes, whether it was cancelled. */
+/** What a job run reads before it starts: whether a result exists, the spec, whether it was cancelled. */
 export interface JobLookups {
   hasResult: boolean;
-  /** The job's spec bytes (its record, for a chunk member), or why they could not be read. */
-  specBytes: Buffer | Error;
+  /**
+   * The job's spec bytes (its record, for a chunk member) and the spec they verify and decode to
+   * with the directory's key, or why they could not be read or were refused.
+   */
+  spec: { bytes: Buffer; decoded: JobSpec } | Error;
   isCancelled: boolean;
   /** When the look-ups were made (`performance.now()`). */
   madeAt: number;
@@ -22,7 +26,15 @@ export async function lookUpJob(dir: string, jobId: string): Promise<JobLookups>
     readJobSpecBytes(directoryLayout.specFile(dir, jobId), jobId).catch((error: Error) => error),
     exists(directoryLayout.cancelFile(dir, jobId)),
   ]);
-  return { hasResult, specBytes, isCancelled, madeAt: performance.now() };
+  return { hasResult, spec: specBytes instanceof Error ? specBytes : decodeSpec(dir, jobId, specBytes), isCancelled, madeAt: performance.now() };
+}
+
+function decodeSpec(dir: string, jobId: string, bytes: Buffer): { bytes: Buffer; decoded: JobSpec } | Error {
+  try {
+    return { bytes, decoded: decodeJobSpec(bytes, jobId, loadDirectoryKey(dir, { create: false })) };
+  } catch (error) {
+    return error as Error;
+  }
 }
 
 /**
