@@ -249,7 +249,7 @@ export class Agent {
         continue;
       }
       if (idle <= 0) {
-        if (this.lookahead === undefined) this.lookAhead();
+        if (this.lookahead === undefined) this.lookAhead(this.scanner.takeCached());
         const waitMs = await this.prefetch(pool, settings);
         if (waitMs > 0) await this.wakeup.wait(waitMs);
         continue;
@@ -302,7 +302,7 @@ export class Agent {
     // A worker is due: the queue is read again if the cached scan ran dry (or went stale on a missed claim).
     if (this.lookahead === undefined) {
       const [jobId] = await this.scanner.take(1);
-      if (jobId !== undefined && this.lookahead === undefined) this.lookahead = { jobId, lookups: lookUpJob(this.config.dir, jobId) };
+      if (this.lookahead === undefined) this.lookAhead(jobId);
     }
     const ahead = this.lookahead;
     if (ahead === undefined) return Infinity;
@@ -330,13 +330,12 @@ export class Agent {
   }
 
   /**
-   * While every worker is busy, looks up the next job of the cached scan without claiming it, so
-   * that a freed worker starts it after one rename: a claimed job waiting for a worker here would
-   * hold back other agents with idle workers. It never reads the queue itself: a busy agent reads
-   * it only for a worker due for a prefetch.
+   * While every worker is busy, looks up `jobId` (the next job of the scan, if there is one)
+   * without claiming it, so that a freed worker starts it after one rename: a claimed job waiting
+   * for a worker here would hold back other agents with idle workers. A busy agent reads the queue
+   * for it only when a worker is due for a prefetch; otherwise it takes from its cached scan.
    */
-  private lookAhead(): void {
-    const jobId = this.scanner.takeCached();
+  private lookAhead(jobId: string | undefined): void {
     if (jobId !== undefined) this.lookahead = { jobId, lookups: lookUpJob(this.config.dir, jobId) };
   }
 
