@@ -180,15 +180,20 @@ function restoreProcessState(): void {
   } catch {}
 }
 
+/** Ends the job's stretch of stdout and stderr (see `JobLogSplitter`). */
+function endOutput(jobId: string): void {
+  const marker = endOfJobMarker(jobId);
+  // Pipes are synchronous on Linux, so the markers follow all the job's own output.
+  process.stdout.write(marker);
+  process.stderr.write(marker);
+}
+
 /** Ends the job's stretch of stdout and stderr, then reports its outcome. */
 function finishJob(jobId: string, ending: Ending, codeChanged: boolean): void {
   if (runningJobId !== jobId) return; // already failed by a stray error
   runningJobId = undefined;
   restoreProcessState();
-  const marker = endOfJobMarker(jobId);
-  // Pipes are synchronous on Linux, so the markers follow all the job's own output.
-  process.stdout.write(marker);
-  process.stderr.write(marker);
+  endOutput(jobId);
   // A worker left past its memory limit by this job runs no other: the next would be blamed for it.
   if (process.memoryUsage.rss() > MEMORY_LIMIT_BYTES) retired = true;
   // The queued job starts now, unless this worker is dying or retired.
@@ -232,9 +237,7 @@ async function handle(request: RunJobRequest): Promise<void> {
     runningJobId = undefined;
     retired = true; // the agent retires this worker and gives the queued job back to the queue
     queued = undefined;
-    const marker = endOfJobMarker(jobId);
-    process.stdout.write(marker);
-    process.stderr.write(marker);
+    endOutput(jobId);
     send({ type: "stale", jobId });
     return;
   }
