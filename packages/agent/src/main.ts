@@ -58,13 +58,31 @@ async function main(): Promise<void> {
   loadDirectoryKey(config.dir, { create: false });
   const agent =
     writeFrame === undefined ? new Agent(config) : new Agent(config, (events) => new StdioLink(process.stdin, rest, writeFrame, events));
+  let deadline: NodeJS.Timeout | undefined;
+  // Stopping is graceful (jobs killed, claims put back, lease removed), but must not depend on
+  // anything a worker or the file system does: past the deadline, or on a second signal, the agent
+  // exits anyway. Its workers watch its pid and take their process groups down with it, and its
+  // claims are requeued once its lease stops changing.
+  const stop = (reason: string): void => {
+    if (deadline !== undefined) return exitNow(`${reason} while stopping`);
+    deadline = setTimeout(() => exitNow(`stopping took longer than ${STOP_DEADLINE_MS} ms`), STOP_DEADLINE_MS);
+    void agent.stop(reason);
+  };
   process.stdin.on("data", () => {}); // keep flowing so that "end" is seen
-  process.stdin.on("end", () => void agent.stop("its SSH session ended (stdin closed)"));
-  process.stdin.on("error", () => void agent.stop("its SSH session ended (stdin failed)"));
+  process.stdin.on("end", () => stop("its SSH session ended (stdin closed)"));
+  process.stdin.on("error", () => stop("its SSH session ended (stdin failed)"));
   for (const signal of ["SIGTERM", "SIGHUP", "SIGINT"] as const) {
-    process.on(signal, () => void agent.stop(`received ${signal}`));
+    process.on(signal, () => stop(`received ${signal}`));
   }
   await agent.run();
+}
+
+/** How long a graceful stop may take before the agent exits regardless. */
+const STOP_DEADLINE_MS = 15_000;
+
+function exitNow(why: string): never {
+  process.stderr.write(`malocher agent: exiting at once: ${why}\n`);
+  process.exit(3);
 }
 
 main().then(

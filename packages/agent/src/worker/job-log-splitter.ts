@@ -112,7 +112,8 @@ export class JobLogSplitter {
 
   private write(bytes: Buffer): void {
     if (bytes.length === 0) return;
-    this.tail = (this.tail + bytes.toString("utf8")).slice(-TAIL_CHARS);
+    // Only the last few KB: decoding all of a chatty job's output took most of the agent's CPU.
+    this.tail = (this.tail + bytes.subarray(-TAIL_CHARS).toString("utf8")).slice(-TAIL_CHARS);
     const job = this.current;
     if (job === undefined) return this.stray(Buffer.from(bytes));
     if (job.file === undefined) {

@@ -110,7 +110,13 @@ export class WarmWorker {
         new Promise((resolve) => this.child.once("close", resolve)),
       ]);
       const timeout = new Promise((resolve) => setTimeout(resolve, PIPE_DRAIN_MS));
-      void Promise.race([drained, timeout]).then(() => this.settleAfterExit(exitCode, signal));
+      void Promise.race([drained, timeout]).then(() => {
+        this.settleAfterExit(exitCode, signal);
+        // A job that ended before the worker died (killed as it retired) may never get its
+        // end-of-job marker: its logs end with what arrived, or its run would wait for them forever.
+        void this.stdout.abandon();
+        void this.stderr.abandon();
+      });
     });
   }
 

@@ -183,7 +183,7 @@ function restoreProcessState(): void {
 /** Ends the job's stretch of stdout and stderr (see `JobLogSplitter`). */
 function endOutput(jobId: string): void {
   const marker = endOfJobMarker(jobId);
-  // Pipes are synchronous on Linux, so the markers follow all the job's own output.
+  // Our stdout and stderr are blocking (see below), so the markers follow all the job's own output.
   process.stdout.write(marker);
   process.stderr.write(marker);
 }
@@ -270,6 +270,13 @@ function onStrayError(error: unknown): void {
   else process.stderr.write(`malocher worker: uncaught error outside a job: ${String((error as Error)?.stack ?? error)}\n`);
   process.exitCode = 70;
   setImmediate(() => process.disconnect?.());
+}
+// Our stdout and stderr are sockets to the agent, which Node writes asynchronously: a job that
+// writes faster than the agent reads piles its output up in this process (a job writing 1 GB as
+// strings wedged here: the pile never drained and the end-of-job marker never came). Blocking
+// writes make a chatty job wait for the agent instead, and keep its output in order with the marker.
+for (const stream of [process.stdout, process.stderr]) {
+  (stream as unknown as { _handle?: { setBlocking?(blocking: boolean): number } })._handle?.setBlocking?.(true);
 }
 // The agent reads our stdout and stderr; when it is gone (EPIPE), so is our reason to live.
 for (const stream of [process.stdout, process.stderr]) stream.on("error", () => endProcessGroup());
