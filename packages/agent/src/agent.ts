@@ -1,5 +1,5 @@
 import { availableParallelism, hostname, loadavg } from "node:os";
-import { mkdir, rmdir } from "node:fs/promises";
+import { rmdir } from "node:fs/promises";
 import { watch, type FSWatcher } from "chokidar";
 import {
   MALOCHER_VERSION,
@@ -15,6 +15,7 @@ import { JobRun, fitsQueuedRun, type JobRunContext } from "./job-run.js";
 import { LeaseKeeper, killLeftoverWorkers } from "./lease-keeper.js";
 import { SupervisorLink } from "./link/supervisor-link.js";
 import type { SupervisorChannel, SupervisorChannelEvents } from "./link/supervisor-channel.js";
+import { makePrivateDir } from "@malocher/store";
 import { claimJob, type ClaimedJob } from "@malocher/store";
 import { requeueClaim } from "@malocher/store";
 import { QueueScanner } from "@malocher/store";
@@ -112,7 +113,7 @@ export class Agent {
     this.log(`starting: ${this.slots.total} slots${labels}, directory ${this.config.dir}, transport ${this.config.transport}`);
     const killed = await killLeftoverWorkers(this.config.dir);
     if (killed > 0) this.log(`killed ${killed} worker process group(s) left behind by a dead agent on this host`);
-    await mkdir(directoryLayout.agentRunningDir(this.config.dir, this.config.agentId), { recursive: true });
+    await makePrivateDir(directoryLayout.agentRunningDir(this.config.dir, this.config.agentId));
     await this.lease.start();
     this.link.open();
     await this.finished;

@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   // the shared directory
   "SHARED_DIR_FORMAT",
   "SHARED_DIR_INSECURE",
+  "SHARED_FILE_UNSAFE",
   "JOB_SPEC_CORRUPT",
   "JOB_SPEC_REJECTED",
   "RESULT_REJECTED",

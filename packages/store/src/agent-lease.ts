@@ -2,6 +2,9 @@ import { rename, unlink } from "node:fs/promises";
 import { directoryLayout } from "@malocher/protocol";
 import { writeFileAtomic } from "./write-file-atomic.js";
 
+/** A lease file is a line of JSON; anything larger is not one. */
+export const LEASE_MAX_BYTES = 64 * 1024;
+
 /** What an agent's lease file says about it. */
 export interface AgentLease {
   agentId: string;

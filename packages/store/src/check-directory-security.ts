@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { lstatSync, readFileSync, readlinkSync, realpathSync, statSync, type Stats } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Stats } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { dirname, resolve } from "node:path";
 import { MalocherError } from "@malocher/protocol";
@@ -15,7 +15,7 @@ export interface DirectorySecurityOptions {
 }
 
 /** Where a checked directory sits relative to the Malocher directory; says why it matters. */
-type Role = { kind: "directory" } | { kind: "parent" } | { kind: "on-the-way"; link: string | undefined };
+type Role = { kind: "directory" } | { kind: "parent" } | { kind: "on-the-way"; link: string | undefined } | { kind: "inside" };
 
 interface Me {
   uid: number;
@@ -38,7 +38,10 @@ const MAX_SYMLINKS = 40;
  * - so is each directory that holds a symlink on the way to it (whoever can write there can
  *   point the symlink elsewhere);
  * - an owner that does not map to a user (`nobody`, or an id unknown here) gets its own message
- *   with the NFSv4 idmapping hint.
+ *   with the NFSv4 idmapping hint;
+ * - so is every directory inside it, two levels deep (`specs/`, `specs/<shard>/`, `running/<agentId>/`
+ *   …), and its files at the top (`key`, `format`, `signal`): a private top directory that was made
+ *   0755 later must not open 0777 directories below it to everyone; none of them is a symlink.
  *
  * If `dir` does not exist yet, its existing ancestors are checked as parents, so a caller can
  * check before creating it (and should check again after).
@@ -84,6 +87,7 @@ export function checkDirectorySecurity(dir: string, options: DirectorySecurityOp
     const problem = inspect(path, statSync(path), role, me);
     if (problem !== undefined) problems.push(problem);
   }
+  if (lookup.exists) problems.push(...inspectTree(realDir, me));
   if (problems.length === 0) return [];
 
   const where = given === realDir ? given : `${given} (reached through a symlink; checked at its real path ${realDir})`;
@@ -119,9 +123,49 @@ export function describeOwner(uid: number): string {
   return name === undefined ? `uid ${uid} (no such user here)` : `${name} (uid ${uid})`;
 }
 
-/** Says what is wrong with one directory and how to fix it, or undefined if nothing is. */
+/** Levels below the directory whose directories are checked: `specs/` and `specs/<shard>/`. */
+const TREE_DEPTH = 2;
+
+/** The problems of what is inside the directory (see {@link checkDirectorySecurity}). */
+function inspectTree(top: string, me: Me): string[] {
+  const problems: string[] = [];
+  const visit = (dir: string, depth: number): void => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return; // gone meanwhile, or not ours to list: its own check says so
+    }
+    for (const name of names) {
+      const path = `${dir}/${name}`;
+      let stats: Stats;
+      try {
+        stats = lstatSync(path);
+      } catch {
+        continue;
+      }
+      if (stats.isSymbolicLink()) {
+        problems.push(`${path} (inside the directory) is a symlink, which Malocher never makes. Fix: rm ${shellQuote(path)}.`);
+        continue;
+      }
+      if (!stats.isDirectory() && depth > 1) continue; // job files: ours, 0600, and only reachable through the directories checked here
+      const problem = inspect(path, stats, { kind: "inside" }, me);
+      if (problem !== undefined) problems.push(problem);
+      if (stats.isDirectory() && depth < TREE_DEPTH) visit(path, depth + 1);
+    }
+  };
+  visit(top, 1);
+  if (problems.length <= 3) return problems;
+  // A directory made under a loose umask has a hundred of them: one line, one fix.
+  return [
+    `${problems.length} paths inside ${top} are open to other accounts, e.g. ${problems[0]} ` +
+      `Fix them all: chmod -R go-rwx ${shellQuote(top)} (and remove any symlink inside it).`,
+  ];
+}
+
+/** Says what is wrong with one directory (or a file inside it) and how to fix it, or undefined if nothing is. */
 function inspect(path: string, stats: Stats, role: Role, me: Me): string | undefined {
-  const isDir = role.kind === "directory";
+  const isDir = role.kind === "directory" || role.kind === "inside";
   const issues: string[] = [];
   const fixes: string[] = [];
   let hint = "";
@@ -157,6 +201,8 @@ function inspect(path: string, stats: Stats, role: Role, me: Me): string | undef
   const what =
     role.kind === "directory"
       ? "the directory itself"
+      : role.kind === "inside"
+        ? "inside the directory"
       : role.kind === "parent"
         ? "a parent directory"
         : role.link === undefined

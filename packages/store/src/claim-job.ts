@@ -1,5 +1,9 @@
-import { readFile, rename, stat } from "node:fs/promises";
+import { rename, stat } from "node:fs/promises";
+import { readRegularText } from "./safe-file.js";
 import { directoryLayout } from "@malocher/protocol";
+
+/** A queue marker holds an attempt number, if anything; anything larger is not one. */
+export const MARKER_MAX_BYTES = 64;
 
 /** A job this agent holds: its queue marker now lives in the agent's own running directory. */
 export interface ClaimedJob {
@@ -25,9 +29,11 @@ export async function claimJob(dir: string, agentId: string, jobId: string): Pro
   // system instead of the four (open, fstat, read, close) of reading it, right before the job starts.
   try {
     const { size } = await stat(claimed);
-    return { jobId, attempt: size === 0 ? 1 : parseAttempt(await readFile(claimed, "utf8")) };
+    return { jobId, attempt: size === 0 ? 1 : parseAttempt(await readRegularText(claimed, { maxBytes: MARKER_MAX_BYTES })) };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    // A marker that is no marker (planted: a FIFO, a huge file) says nothing about attempts.
+    if ((error as { code?: string }).code === "SHARED_FILE_UNSAFE") return { jobId, attempt: 1 };
     throw error;
   }
 }

@@ -1,4 +1,5 @@
-import { readdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
+import { readdir, stat, unlink } from "node:fs/promises";
+import { createFile, readRegularText } from "./safe-file.js";
 import { basename, join } from "node:path";
 import { REMOVED_SPEC_SUFFIX, SHARDS, chunkMemberOf, directoryLayout, isJobId } from "@malocher/protocol";
 import { listClaims, listFinishedIds, listQueuedIds } from "./job-listing.js";
@@ -71,7 +72,7 @@ export async function cleanJobs(dir: string, options: CleanOptions = {}): Promis
     for (const file of files) bytes += await removeFile(file);
     const member = chunkMemberOf(jobId);
     if (member === undefined) bytes += await removeFile(directoryLayout.specFile(dir, jobId));
-    else await writeFile(directoryLayout.removedSpecFile(dir, jobId), "");
+    else await createFile(directoryLayout.removedSpecFile(dir, jobId)).catch(ignoreExisting);
     bytes += await removeFile(resultFile);
     const job: CleanedJob = { jobId, state, bytes };
     cleaned.push(job);
@@ -126,7 +127,7 @@ async function removeFile(path: string): Promise<number> {
 function keyFilesByJob(dir: string): Promise<Map<string, string[]>> {
   return filesByJob(
     (shard) => directoryLayout.keysShardDir(dir, shard),
-    (file) => readFile(file, "utf8").catch(() => ""),
+    (file) => readRegularText(file, { maxBytes: 1024 }).catch(() => ""),
   );
 }
 
@@ -150,4 +151,9 @@ async function filesByJob(shardDir: (shard: string) => string, jobIdOf: (file: s
     }
   }
   return byJob;
+}
+
+/** A marker that is there already is as good as ours. */
+function ignoreExisting(error: NodeJS.ErrnoException): void {
+  if (error.code !== "EEXIST") throw error;
 }

@@ -1,4 +1,6 @@
-import { readFile, rename, unlink } from "node:fs/promises";
+import { rename, unlink } from "node:fs/promises";
+import { readRegularText } from "./safe-file.js";
+import { MARKER_MAX_BYTES } from "./claim-job.js";
 import { directoryLayout, type JobError, type StoredResult } from "@malocher/protocol";
 import { parseAttempt } from "./claim-job.js";
 import { publishResult } from "./publish-result.js";
@@ -18,7 +20,7 @@ export async function failQueuedJob(dir: string, jobId: string, error: JobError)
     if ((failure as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw failure;
   }
-  const attempt = parseAttempt(await readFile(taken, "utf8").catch(() => ""));
+  const attempt = parseAttempt(await readRegularText(taken, { maxBytes: MARKER_MAX_BYTES }).catch(() => ""));
   const result: StoredResult = {
     jobId,
     ...(await readJobNameAndTags(dir, jobId)),

@@ -1,4 +1,5 @@
-import { open, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
+import { openRegularFile } from "./safe-file.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MalocherError, directoryLayout, type JobResult } from "@malocher/protocol";
 import { CUT_NOTE_PREFIX } from "@malocher/protocol";
@@ -76,7 +77,7 @@ async function readNew(cursor: Cursor): Promise<Buffer> {
   const rewritten = cursor.inode !== undefined && inode !== cursor.inode;
   cursor.inode = inode;
   if (!rewritten && size <= cursor.offset) return Buffer.alloc(0);
-  const file = await open(cursor.path, "r");
+  const file = await openRegularFile(cursor.path);
   try {
     if (rewritten) {
       // The note stands where this attempt's output began, which is before what we had read.

@@ -22,7 +22,7 @@ export { readJobNameAndTags } from "./read-job-name-and-tags.js";
 export { readJobSpecBytes } from "./read-job-spec-bytes.js";
 export { decideJobState, readJobState, type JobFacts } from "./read-job-state.js";
 export { readLogs, type JobLogs } from "./read-logs.js";
-export { readStoredResult, readResult, readResultOrFailure, readAllResults } from "./read-result.js";
+export { readStoredResult, readResult, readResultForState, readResultOrFailure, readAllResults } from "./read-result.js";
 export { readSpecChunkMembers } from "./read-spec-chunk-members.js";
 export { recoverAgentJobs, type Recovery } from "./recover-agent-jobs.js";
 export { OrphanedJobs } from "./recover-orphaned-jobs.js";
@@ -33,4 +33,21 @@ export { retryJob, type RetryOutcome } from "./retry-job.js";
 export { prepareSharedDirectory, type PrepareOptions } from "./shared-directory.js";
 export { submitChunk, type SpecChunk } from "./submit-chunk.js";
 export { submitJob } from "./submit-job.js";
+export {
+  PRIVATE_DIR_MODE,
+  PRIVATE_FILE_MODE,
+  checkRegularFile,
+  createFile,
+  createFileSync,
+  makePrivateDir,
+  makePrivateDirSync,
+  openLogForAppend,
+  rewriteLogThrough,
+  openRegularFile,
+  readRegularFile,
+  readRegularFileSync,
+  readRegularText,
+  rewriteFileSync,
+  type ReadLimits,
+} from "./safe-file.js";
 export { tmpPath, writeFileAtomic, writeFileAtomicSync, writeFileOnce, writeFileOnceSync } from "./write-file-atomic.js";

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readRegularText } from "./safe-file.js";
 import { directoryLayout, isJobId, MalocherError } from "@malocher/protocol";
 import { jobExists } from "./job-exists.js";
 
@@ -16,7 +16,7 @@ export async function readLogs(dir: string, jobId: string): Promise<JobLogs> {
   if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${JSON.stringify(jobId)} is not a job id.`);
   if (!(await jobExists(dir, jobId))) throw new MalocherError("JOB_NOT_FOUND", `No job ${jobId} in ${dir}.`);
   const read = (path: string) =>
-    readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
+    readRegularText(path).catch((error: NodeJS.ErrnoException) => {
       if (error.code === "ENOENT") return "";
       throw error;
     });

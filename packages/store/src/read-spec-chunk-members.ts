@@ -1,4 +1,4 @@
-import { open } from "node:fs/promises";
+import { openRegularFile } from "./safe-file.js";
 import { SPEC_CHUNK_PREFIX_BYTES, chunkMemberId, directoryLayout, specChunkMemberCount } from "@malocher/protocol";
 
 /**
@@ -9,7 +9,7 @@ import { SPEC_CHUNK_PREFIX_BYTES, chunkMemberId, directoryLayout, specChunkMembe
 export async function readSpecChunkMembers(dir: string, chunkName: string): Promise<string[] | undefined> {
   let head: Buffer;
   try {
-    const file = await open(directoryLayout.specChunkFile(dir, chunkName), "r");
+    const file = await openRegularFile(directoryLayout.specChunkFile(dir, chunkName));
     try {
       head = Buffer.alloc(SPEC_CHUNK_PREFIX_BYTES);
       const { bytesRead } = await file.read(head, 0, head.length, 0);

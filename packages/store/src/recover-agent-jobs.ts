@@ -1,4 +1,7 @@
-import { readdir, readFile, rmdir, unlink } from "node:fs/promises";
+import { readdir, rmdir, unlink } from "node:fs/promises";
+import { readRegularText } from "./safe-file.js";
+import { MARKER_MAX_BYTES } from "./claim-job.js";
+import { LEASE_MAX_BYTES } from "./agent-lease.js";
 import { decodeJobSpec, directoryLayout, isJobId, type StoredResult } from "@malocher/protocol";
 import { loadDirectoryKey } from "./directory-key.js";
 import { markLeaseLost } from "./agent-lease.js";
@@ -33,7 +36,7 @@ export async function recoverAgentJobs(dir: string, agentId: string, defaultRetr
       await unlink(claim).catch(() => {});
       continue;
     }
-    const attempt = parseAttempt(await readFile(claim, "utf8").catch(() => ""));
+    const attempt = parseAttempt(await readRegularText(claim, { maxBytes: MARKER_MAX_BYTES }).catch(() => ""));
     const retries = await jobRetries(dir, jobId, defaultRetries);
     if (attempt <= retries) {
       if (await requeueClaim(dir, agentId, jobId, attempt + 1)) recovery.requeued.push(jobId);
@@ -64,7 +67,7 @@ export async function recoverAgentJobs(dir: string, agentId: string, defaultRetr
 
 async function leaseHost(dir: string, agentId: string): Promise<string> {
   try {
-    return (JSON.parse(await readFile(directoryLayout.leaseFile(dir, agentId), "utf8")) as { host: string }).host;
+    return (JSON.parse(await readRegularText(directoryLayout.leaseFile(dir, agentId), { maxBytes: LEASE_MAX_BYTES })) as { host: string }).host;
   } catch {
     return agentId;
   }

@@ -1,4 +1,4 @@
-import { closeSync, openSync } from "node:fs";
+import { createFileSync } from "./safe-file.js";
 import { directoryLayout, type StoredResult } from "@malocher/protocol";
 import { publishResult } from "./publish-result.js";
 import { listCancelledIds, listClaims, listFinishedIds, listJobIds, listQueuedIds } from "./job-listing.js";
@@ -42,7 +42,7 @@ export class OrphanedJobs {
         continue;
       }
       try {
-        closeSync(openSync(directoryLayout.queuedFile(dir, jobId), "wx"));
+        createFileSync(directoryLayout.queuedFile(dir, jobId));
         requeued.push(jobId);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;

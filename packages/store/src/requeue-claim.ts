@@ -1,4 +1,5 @@
-import { rename, unlink, writeFile } from "node:fs/promises";
+import { rename, unlink } from "node:fs/promises";
+import { createFile } from "./safe-file.js";
 import { directoryLayout } from "@malocher/protocol";
 import { tmpPath } from "./write-file-atomic.js";
 
@@ -20,7 +21,7 @@ export async function requeueClaim(dir: string, agentId: string, jobId: string, 
     // A fresh marker file: the taken one may be a hard link shared with the markers of other jobs
     // (`submitMany` links one empty file per chunk), so writing into it would change theirs too.
     const marker = tmpPath(dir);
-    await writeFile(marker, String(nextAttempt));
+    await createFile(marker, String(nextAttempt));
     await unlink(taken);
     taken = marker;
   }

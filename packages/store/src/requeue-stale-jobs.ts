@@ -1,4 +1,6 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
+import { readRegularText } from "./safe-file.js";
+import { LEASE_MAX_BYTES } from "./agent-lease.js";
 import { directoryLayout } from "@malocher/protocol";
 import { recoverAgentJobs, type Recovery } from "./recover-agent-jobs.js";
 
@@ -22,7 +24,7 @@ export class LeaseObserver {
     const agents = new Set([...claimDirs, ...leases.filter((name) => !name.endsWith(".lost"))]);
     const stale: string[] = [];
     for (const agentId of agents) {
-      const content = await readFile(directoryLayout.leaseFile(dir, agentId), "utf8").catch(() => "");
+      const content = await readRegularText(directoryLayout.leaseFile(dir, agentId), { maxBytes: LEASE_MAX_BYTES }).catch(() => "");
       const last = this.seen.get(agentId);
       if (last === undefined || last.content !== content) {
         this.seen.set(agentId, { content, since: now });

@@ -1,5 +1,5 @@
-import { closeSync, openSync } from "node:fs";
-import { mkdir, rename, unlink } from "node:fs/promises";
+import { rename, unlink } from "node:fs/promises";
+import { createFile, makePrivateDir } from "./safe-file.js";
 import { dirname } from "node:path";
 import { directoryLayout } from "@malocher/protocol";
 import { readResultOrFailure } from "./read-result.js";
@@ -24,7 +24,7 @@ export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome
   if (result.ok || result.error.code === "JOB_CANCELLED") return "notFailed";
   await unlink(directoryLayout.cancelFile(dir, jobId)).catch(() => {});
   const setAside = directoryLayout.retriedResultFile(dir, jobId, Date.now());
-  await mkdir(dirname(setAside), { recursive: true }); // directories made before `retried/` existed
+  await makePrivateDir(dirname(setAside)); // directories made before `retried/` existed
   try {
     await rename(directoryLayout.resultFile(dir, jobId), setAside);
   } catch (error) {
@@ -32,7 +32,7 @@ export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome
     throw error;
   }
   try {
-    closeSync(openSync(directoryLayout.queuedFile(dir, jobId), "wx"));
+    await createFile(directoryLayout.queuedFile(dir, jobId));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }

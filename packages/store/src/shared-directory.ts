@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createFileSync, makePrivateDirSync, readRegularFileSync } from "./safe-file.js";
 import { checkDirectorySecurity, type DirectorySecurityOptions } from "./check-directory-security.js";
 import { DIRECTORY_FORMAT, MalocherError, SHARDED_DIRS, SHARDS, directoryLayout } from "@malocher/protocol";
 import { join } from "node:path";
@@ -23,7 +23,7 @@ export function prepareSharedDirectory(dir: string, options: PrepareOptions): st
   checkDirectorySecurity(dir, options); // its existing parents, before we create anything there
   let format: string;
   try {
-    format = readFileSync(directoryLayout.formatFile(dir), "utf8");
+    format = readRegularFileSync(directoryLayout.formatFile(dir), { maxBytes: 1024 }).toString("utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     if (!options.create) {
@@ -46,15 +46,20 @@ export function prepareSharedDirectory(dir: string, options: PrepareOptions): st
 }
 
 function createLayout(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700); // whatever the umask
-  mkdirSync(directoryLayout.tmpDir(dir), { recursive: true });
+  // Every directory 0700 and every file 0600, whatever the umask (see safe-file.ts).
+  makePrivateDirSync(dir);
+  makePrivateDirSync(directoryLayout.tmpDir(dir));
   for (const top of SHARDED_DIRS) {
-    for (const shard of SHARDS) mkdirSync(join(dir, top, shard), { recursive: true });
+    makePrivateDirSync(join(dir, top));
+    for (const shard of SHARDS) makePrivateDirSync(join(dir, top, shard));
   }
-  mkdirSync(directoryLayout.runningDir(dir), { recursive: true });
-  mkdirSync(directoryLayout.agentsDir(dir), { recursive: true });
-  writeFileSync(directoryLayout.signalFile(dir), "");
+  makePrivateDirSync(directoryLayout.runningDir(dir));
+  makePrivateDirSync(directoryLayout.agentsDir(dir));
+  try {
+    createFileSync(directoryLayout.signalFile(dir));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error; // a creator beside us made it
+  }
   loadDirectoryKey(dir, { create: true });
   // Last, and write-once: a directory with a format file is complete; two creators agree.
   writeFileOnceSync(dir, directoryLayout.formatFile(dir), Buffer.from(FORMAT_LINE));

@@ -1,4 +1,5 @@
-import { closeSync, linkSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, constants, linkSync, openSync, rmSync } from "node:fs";
+import { PRIVATE_FILE_MODE, createFileSync } from "./safe-file.js";
 import { directoryLayout } from "@malocher/protocol";
 import { tmpPath, writeFileOnceSync } from "./write-file-atomic.js";
 
@@ -27,7 +28,7 @@ export interface SpecChunk {
  */
 export function submitChunk(dir: string, chunk: SpecChunk, onQueued: (jobId: string) => void): void {
   const emptyMarker = tmpPath(dir);
-  writeFileSync(emptyMarker, "", { flag: "wx" });
+  createFileSync(emptyMarker);
   try {
     if (!writeFileOnceSync(dir, directoryLayout.specChunkFile(dir, chunk.name), chunk.bytes)) {
       throw new Error(`the spec chunk ${chunk.name} exists already`);
@@ -78,14 +79,14 @@ function queueMarker(emptyMarker: string, marker: string): void {
     // Too many links to one file (EMLINK), or a file system without hard links here: a file of its own.
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== "EMLINK" && code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS") throw error;
-    closeSync(openSync(marker, "wx"));
+    createFileSync(marker);
   }
 }
 
 /** Creates a `.removed` marker; whether it is there. */
 function markRemoved(path: string): boolean {
   try {
-    closeSync(openSync(path, "w"));
+    closeSync(openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, PRIVATE_FILE_MODE));
     return true;
   } catch {
     return false;

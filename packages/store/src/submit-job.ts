@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readFileSync, unlinkSync } from "node:fs";
+import { unlinkSync } from "node:fs";
+import { createFileSync, readRegularFileSync } from "./safe-file.js";
 import { directoryLayout, encodeJobSpec, type JobSpec } from "@malocher/protocol";
 import { writeFileAtomicSync, writeFileOnceSync } from "./write-file-atomic.js";
 
@@ -24,7 +25,7 @@ export function submitJob(dir: string, spec: JobSpec, secretKey: Uint8Array, key
     unlinkSync(specFile);
     return readKey(keyFile) ?? spec.jobId;
   }
-  closeSync(openSync(directoryLayout.queuedFile(dir, spec.jobId), "wx"));
+  createFileSync(directoryLayout.queuedFile(dir, spec.jobId));
   return spec.jobId;
 }
 
@@ -34,7 +35,7 @@ function hashKey(key: string): string {
 
 function readKey(keyFile: string): string | undefined {
   try {
-    return readFileSync(keyFile, "utf8");
+    return readRegularFileSync(keyFile, { maxBytes: 1024 }).toString("utf8");
   } catch {
     return undefined;
   }

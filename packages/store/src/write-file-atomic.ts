@@ -1,9 +1,10 @@
-import { link, rename, unlink, writeFile } from "node:fs/promises";
-import { linkSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { link, rename, unlink } from "node:fs/promises";
+import { linkSync, renameSync, unlinkSync } from "node:fs";
+import { createFile, createFileSync } from "./safe-file.js";
 import { join } from "node:path";
 import { directoryLayout, randomHex } from "@malocher/protocol";
 
-/** A fresh path in the directory's `tmp/` for a file being written. */
+/** A fresh path in the directory's `tmp/` for a file being written (created with `O_EXCL`, 0600: see safe-file.ts). */
 export function tmpPath(dir: string): string {
   return join(directoryLayout.tmpDir(dir), `${process.pid}-${randomHex(8)}`);
 }
@@ -12,7 +13,7 @@ export function tmpPath(dir: string): string {
 export async function writeFileAtomic(dir: string, target: string, bytes: Uint8Array | string): Promise<void> {
   const tmp = tmpPath(dir);
   try {
-    await writeFile(tmp, bytes);
+    await createFile(tmp, bytes);
     await rename(tmp, target);
   } catch (error) {
     await unlink(tmp).catch(() => {});
@@ -24,7 +25,7 @@ export async function writeFileAtomic(dir: string, target: string, bytes: Uint8A
 export function writeFileAtomicSync(dir: string, target: string, bytes: Uint8Array | string): void {
   const tmp = tmpPath(dir);
   try {
-    writeFileSync(tmp, bytes);
+    createFileSync(tmp, bytes);
     renameSync(tmp, target);
   } catch (error) {
     unlinkQuietly(tmp);
@@ -40,7 +41,7 @@ export function writeFileAtomicSync(dir: string, target: string, bytes: Uint8Arr
 export async function writeFileOnce(dir: string, target: string, bytes: Uint8Array): Promise<boolean> {
   const tmp = tmpPath(dir);
   try {
-    await writeFile(tmp, bytes);
+    await createFile(tmp, bytes);
     await link(tmp, target);
     return true;
   } catch (error) {
@@ -55,7 +56,7 @@ export async function writeFileOnce(dir: string, target: string, bytes: Uint8Arr
 export function writeFileOnceSync(dir: string, target: string, bytes: Uint8Array): boolean {
   const tmp = tmpPath(dir);
   try {
-    writeFileSync(tmp, bytes);
+    createFileSync(tmp, bytes);
     linkSync(tmp, target);
     return true;
   } catch (error) {

@@ -1,4 +1,5 @@
-import { rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
+import { createFile } from "@malocher/store";
 import { resolve } from "node:path";
 import type { Client as SshClient } from "ssh2";
 import { MalocherError, directoryLayout, randomHex, type TransportKind } from "@malocher/protocol";
@@ -71,7 +72,7 @@ export async function checkNodes(options: ClusterOptions & { dir?: string }): Pr
   // One file written here that every node must read with the same content.
   const nonce = randomHex(16);
   const nonceFile = `${directoryLayout.tmpDir(dir)}/nodes-check-${randomHex(8)}`;
-  await writeFile(nonceFile, nonce, { mode: 0o600 });
+  await createFile(nonceFile, nonce);
   try {
     const command = agentCommand();
     return await Promise.all(targets.map((target) => checkNode(target, { dir, nonce, nonceFile, ...command })));

@@ -1,7 +1,32 @@
-import { createWriteStream, type WriteStream } from "node:fs";
+import { close, createWriteStream, write, writev, type WriteStream } from "node:fs";
+import { openLogForAppend } from "@malocher/store";
 import type { Readable } from "node:stream";
 import { endOfJobMarker } from "./worker-messages.js";
 import { LogTail, cutLogToTail } from "./log-tail.js";
+
+/** How a log's write stream opens its file: see `openLogForAppend` (no symlinks; a file of ours, 0600). */
+const LOG_FILE_SYSTEM = {
+  open: (path: string, _flags: unknown, _mode: unknown, callback: (error: Error | null, fd?: number) => void) =>
+    void openLogForAppend(path).then((fd) => callback(null, fd), callback),
+  write,
+  writev,
+  close,
+};
+
+/** Closes a log's descriptor (its stream does not: it stays open for a cut). */
+function closeLog(file: WriteStream | undefined): void {
+  const stream = file as unknown as { fd: number | null } | undefined;
+  if (stream !== undefined && typeof stream.fd === "number") {
+    const fd = stream.fd;
+    stream.fd = null;
+    close(fd, () => {});
+  }
+}
+
+/** The descriptor of a log's stream once it is open (Node's types leave it out). */
+function fdOf(file: WriteStream): number | null {
+  return (file as unknown as { fd: number | null }).fd;
+}
 
 const MARKER_PREFIX = Buffer.from("\u0000malocher:end-of-job:");
 const TAIL_CHARS = 4096;
@@ -117,9 +142,12 @@ export class JobLogSplitter {
     const job = this.current;
     if (job === undefined) return this.stray(Buffer.from(bytes));
     if (job.file === undefined) {
-      job.file = createWriteStream(job.path, { flags: "a" });
+      // Opened without following a symlink, and kept open after the end: a cut reads the log
+      // through this descriptor (see openLogForAppend and cutLogToTail).
+      job.file = createWriteStream(job.path, { fs: LOG_FILE_SYSTEM, autoClose: false });
       job.file.on("error", (error) => {
         this.stray(Buffer.from(`malocher: cannot write log ${job.path}: ${error.message}\n`));
+        closeLog(job.file);
         job.resolveEnded();
       });
     }
@@ -135,11 +163,17 @@ export class JobLogSplitter {
     const file = job.file;
     if (file === undefined) return job.resolveEnded();
     file.end(() => {
-      if (!job.tail.overflowed) return job.resolveEnded();
-      cutLogToTail(job.path, job.tail).then(job.resolveEnded, (error: Error) => {
-        this.stray(Buffer.from(`malocher: cannot cut log ${job.path} to its tail: ${error.message}\n`));
-        job.resolveEnded();
-      });
+      const fd = fdOf(file);
+      if (!job.tail.overflowed || fd === null) {
+        closeLog(file);
+        return job.resolveEnded();
+      }
+      cutLogToTail(fd, job.path, job.tail)
+        .catch((error: Error) => this.stray(Buffer.from(`malocher: cannot cut log ${job.path} to its tail: ${error.message}\n`)))
+        .finally(() => {
+          closeLog(file);
+          job.resolveEnded();
+        });
     });
   }
 }

@@ -1,5 +1,7 @@
-import { open, rename, unlink, writeFile } from "node:fs/promises";
-import { cutNote, randomHex } from "@malocher/protocol";
+import { fstat } from "node:fs";
+import { promisify } from "node:util";
+import { cutNote } from "@malocher/protocol";
+import { rewriteLogThrough } from "@malocher/store";
 
 /**
  * One attempt's output to one log stream, as far as the log keeps it: the first `maxBytes` go to
@@ -40,26 +42,13 @@ export class LogTail {
 
 /**
  * Replaces the attempt's part of the log (the first `maxBytes` it wrote, after what earlier
- * attempts left) by the cut note and the attempt's last `maxBytes`. The new log is written next
- * to the old one and renamed over it, so a reader sees the old log or the new one, whole.
+ * attempts left) by the cut note and the attempt's last `maxBytes`. Read through the log's open
+ * descriptor `fd`, never through its path; the new log is written next to the
+ * old one and renamed over it, so a reader sees the old log or the new one, whole.
  */
-export async function cutLogToTail(path: string, tail: LogTail): Promise<void> {
-  const old = await open(path, "r");
-  let earlier: Buffer;
-  try {
-    const { size } = await old.stat();
-    earlier = Buffer.alloc(Math.max(0, size - Math.min(tail.maxBytes, tail.total)));
-    await old.read(earlier, 0, earlier.length, 0);
-  } finally {
-    await old.close();
-  }
+export async function cutLogToTail(fd: number, path: string, tail: LogTail): Promise<void> {
+  const { size } = await promisify(fstat)(fd);
   const kept = tail.bytes();
-  const next = `${path}.${process.pid}-${randomHex(4)}.cut`;
-  try {
-    await writeFile(next, Buffer.concat([earlier, Buffer.from(cutNote(tail.total - kept.length, tail.maxBytes)), kept]));
-    await rename(next, path);
-  } catch (error) {
-    await unlink(next).catch(() => {});
-    throw error;
-  }
+  const earlier = Math.max(0, size - Math.min(tail.maxBytes, tail.total));
+  await rewriteLogThrough(fd, path, earlier, Buffer.concat([Buffer.from(cutNote(tail.total - kept.length, tail.maxBytes)), kept]));
 }

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { rewriteFileSync } from "@malocher/store";
 import { directoryLayout } from "@malocher/protocol";
 import type { RunEvent } from "../cluster/cluster.js";
 
@@ -65,7 +65,7 @@ export function announceSubmitted(dir: string): void {
 function tellAgents(dir: string): void {
   for (const cluster of runningClusters.get(dir) ?? []) cluster.nudge();
   try {
-    writeFileSync(directoryLayout.signalFile(dir), String(Date.now()));
+    rewriteFileSync(directoryLayout.signalFile(dir), String(Date.now()));
   } catch {
     // Only a hint.
   }

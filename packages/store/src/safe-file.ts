@@ -1,0 +1,235 @@
+/**
+ * Every file Malocher opens in the shared directory is opened here. Another account that can
+ * write there (`--allow-shared-dir-writers`) may plant a symlink, a FIFO, a device or a huge
+ * sparse file at any path we use; so:
+ *
+ * - nothing is opened through a symlink (`O_NOFOLLOW`), for reading or writing;
+ * - a file we create is created by us (`O_EXCL`) with mode 0600, a directory 0700, whatever the umask;
+ * - a file we read is opened non-blocking (a FIFO cannot hang us), must be a regular file, and
+ *   its size is checked before it is read;
+ * - a log we append to must be a regular file of ours with one link, else it is replaced.
+ */
+import { chmodSync, closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync, type Stats } from "node:fs";
+import { fstat as fstatCallback, open as openCallback, read as readCallback } from "node:fs";
+import { mkdir, chmod, open, rename, unlink, type FileHandle } from "node:fs/promises";
+import { MalocherError, randomHex } from "@malocher/protocol";
+
+/** Mode of every file Malocher creates in the shared directory. */
+export const PRIVATE_FILE_MODE = 0o600;
+/** Mode of every directory Malocher creates in the shared directory. */
+export const PRIVATE_DIR_MODE = 0o700;
+
+const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_APPEND, O_NOFOLLOW, O_NONBLOCK } = constants;
+const CREATE_NEW = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
+const READ = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+const APPEND = O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK;
+
+/** What a reader accepts. */
+export interface ReadLimits {
+  /** Refuse a file larger than this many bytes (before reading any of it). */
+  maxBytes?: number;
+}
+
+/** The error for a path that is not what Malocher put there: `SHARED_FILE_UNSAFE`, naming what it found. */
+function unsafe(path: string, what: string): MalocherError {
+  return new MalocherError("SHARED_FILE_UNSAFE", `${path} ${what}; Malocher does not open it (was it planted by another account?).`);
+}
+
+/** ELOOP from O_NOFOLLOW means the last component is a symlink. */
+function translateOpenError(path: string, error: unknown): unknown {
+  if ((error as NodeJS.ErrnoException).code === "ELOOP") return unsafe(path, "is a symlink");
+  return error;
+}
+
+function describeType(stats: Stats): string {
+  if (stats.isFIFO()) return "a FIFO";
+  if (stats.isSocket()) return "a socket";
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return "a device";
+  if (stats.isDirectory()) return "a directory";
+  return "not a regular file";
+}
+
+/** Throws unless `stats` is a regular file within `limits`. */
+export function checkRegularFile(path: string, stats: Stats, limits: ReadLimits = {}): void {
+  if (!stats.isFile()) throw unsafe(path, `is ${describeType(stats)}, not a regular file`);
+  if (limits.maxBytes !== undefined && stats.size > limits.maxBytes) {
+    throw unsafe(path, `holds ${stats.size} bytes, more than the ${limits.maxBytes} it may`);
+  }
+}
+
+/** Reads a whole regular file (see the module comment); `SHARED_FILE_UNSAFE` for anything else. */
+export async function readRegularFile(path: string, limits: ReadLimits = {}): Promise<Buffer> {
+  const file = await openRegularFile(path, limits);
+  try {
+    return await readAll(file, (await file.stat()).size);
+  } finally {
+    await file.close();
+  }
+}
+
+/** {@link readRegularFile} as UTF-8 text. */
+export async function readRegularText(path: string, limits: ReadLimits = {}): Promise<string> {
+  return (await readRegularFile(path, limits)).toString("utf8");
+}
+
+/** Opens a regular file for reading (see the module comment); the caller closes it. */
+export async function openRegularFile(path: string, limits: ReadLimits = {}): Promise<FileHandle> {
+  let file: FileHandle;
+  try {
+    file = await open(path, READ);
+  } catch (error) {
+    throw translateOpenError(path, error);
+  }
+  try {
+    checkRegularFile(path, await file.stat(), limits);
+  } catch (error) {
+    await file.close();
+    throw error;
+  }
+  return file;
+}
+
+/** The synchronous twin of {@link readRegularFile}. */
+export function readRegularFileSync(path: string, limits: ReadLimits = {}): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, READ);
+  } catch (error) {
+    throw translateOpenError(path, error);
+  }
+  try {
+    const stats = fstatSync(fd);
+    checkRegularFile(path, stats, limits);
+    const bytes = Buffer.alloc(stats.size);
+    let at = 0;
+    while (at < bytes.length) {
+      const read = readSync(fd, bytes, at, bytes.length - at, at);
+      if (read === 0) break;
+      at += read;
+    }
+    return bytes.subarray(0, at);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads up to `size` bytes from the start of an open file (less if it shrank meanwhile). */
+async function readAll(file: FileHandle, size: number): Promise<Buffer> {
+  const bytes = Buffer.alloc(size);
+  let at = 0;
+  while (at < size) {
+    const { bytesRead } = await file.read(bytes, at, size - at, at);
+    if (bytesRead === 0) break;
+    at += bytesRead;
+  }
+  return bytes.subarray(0, at);
+}
+
+/** Creates `path` with `bytes`, mode 0600; EEXIST if anything (a symlink included) is there. */
+export async function createFile(path: string, bytes: Uint8Array | string = ""): Promise<void> {
+  const file = await open(path, CREATE_NEW, PRIVATE_FILE_MODE);
+  try {
+    if (bytes.length > 0) await file.writeFile(bytes);
+  } finally {
+    await file.close();
+  }
+}
+
+/** The synchronous twin of {@link createFile}. */
+export function createFileSync(path: string, bytes: Uint8Array | string = ""): void {
+  const fd = openSync(path, CREATE_NEW, PRIVATE_FILE_MODE);
+  try {
+    const buffer = typeof bytes === "string" ? Buffer.from(bytes) : bytes;
+    for (let at = 0; at < buffer.length; ) at += writeSync(fd, buffer, at, buffer.length - at);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Opens a log to append to. What is there must be a regular file of ours with one link (a
+ * log an earlier attempt wrote); anything else (a symlink, a FIFO, another account's file, a
+ * hard link to some other file) is removed and a fresh 0600 log created in its place. Opened for
+ * reading too, so that the log can be cut through this descriptor (see `cutLogToTail`).
+ */
+export async function openLogForAppend(path: string): Promise<number> {
+  let fd: number | undefined;
+  try {
+    fd = await openFd(path, APPEND);
+    const stats = await fstatFd(fd);
+    if (stats.isFile() && stats.nlink === 1 && (process.getuid === undefined || stats.uid === process.getuid())) return fd;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ELOOP" && code !== "ENXIO") throw error;
+  }
+  if (fd !== undefined) closeSync(fd);
+  await unlink(path).catch(() => {});
+  return openFd(path, APPEND | O_EXCL);
+}
+
+function openFd(path: string, flags: number): Promise<number> {
+  return new Promise((resolve, reject) => openCallback(path, flags, PRIVATE_FILE_MODE, (error, fd) => (error ? reject(error) : resolve(fd))));
+}
+
+function fstatFd(fd: number): Promise<Stats> {
+  return new Promise((resolve, reject) => fstatCallback(fd, (error, stats) => (error ? reject(error) : resolve(stats))));
+}
+
+/**
+ * Cuts a log through its open descriptor `fd` (see `openLogForAppend`): reads its first `keep`
+ * bytes from `fd`, writes them and `rest` to a new 0600 file beside it and renames that over the
+ * log, so that a reader sees the old log or the new one, whole. What is at the log's path now
+ * (another account may have put a symlink there meanwhile) is never read, only replaced.
+ */
+export async function rewriteLogThrough(fd: number, path: string, keep: number, rest: Uint8Array): Promise<void> {
+  const earlier = Buffer.alloc(keep);
+  let at = 0;
+  while (at < keep) {
+    const read = await new Promise<number>((resolve, reject) =>
+      readCallback(fd, earlier, at, keep - at, at, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))),
+    );
+    if (read === 0) break;
+    at += read;
+  }
+  const next = `${path}.${process.pid}-${randomHex(4)}.cut`;
+  try {
+    await createFile(next, Buffer.concat([earlier.subarray(0, at), rest]));
+    await rename(next, path);
+  } catch (error) {
+    await unlink(next).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Rewrites the small file `path` in place (the signal file that agents watch), creating it if it
+ * is missing; refuses anything but a regular file, and never writes through a symlink.
+ */
+export function rewriteFileSync(path: string, bytes: Uint8Array | string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK, PRIVATE_FILE_MODE);
+  } catch (error) {
+    throw translateOpenError(path, error);
+  }
+  try {
+    checkRegularFile(path, fstatSync(fd));
+    ftruncateSync(fd, 0);
+    const buffer = typeof bytes === "string" ? Buffer.from(bytes) : bytes;
+    for (let at = 0; at < buffer.length; ) at += writeSync(fd, buffer, at, buffer.length - at, at);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Creates a private directory (0700 whatever the umask) and its missing parents; an existing one is left as it is. */
+export function makePrivateDirSync(path: string): void {
+  const created = mkdirSync(path, { recursive: true, mode: PRIVATE_DIR_MODE });
+  if (created !== undefined) chmodSync(path, PRIVATE_DIR_MODE);
+}
+
+/** The asynchronous twin of {@link makePrivateDirSync}. */
+export async function makePrivateDir(path: string): Promise<void> {
+  const created = await mkdir(path, { recursive: true, mode: PRIVATE_DIR_MODE });
+  if (created !== undefined) await chmod(path, PRIVATE_DIR_MODE);
+}
