@@ -18,6 +18,7 @@ export { encodeSpecChunk, specChunkHeadBytes, specChunkMemberCount, specChunkRec
 export { JOB_STATES, type JobState } from "./job-state.js";
 export {
   encodeJobSpec,
+  MAX_SPEC_BYTES,
   decodeJobSpec,
   type JobSpec,
   type JobSpecBase,

@@ -85,9 +85,23 @@ export interface CommandJobSpec extends JobSpecBase {
 /** Everything an agent needs to run one job: a closed union on `kind`. */
 export type JobSpec = FunctionJobSpec | CommandJobSpec;
 
+/**
+ * The largest job spec file: readers check a spec's size before they read it (a planted 2 GB
+ * sparse file must not be read into memory to find out it is not signed), and `submit` refuses
+ * arguments that would make a larger one.
+ */
+export const MAX_SPEC_BYTES = 1024 * 1024 * 1024;
+
 /** The bytes of a job spec file, signed with the directory's key. */
 export function encodeJobSpec(spec: JobSpec, key: Uint8Array): Uint8Array {
-  return signFile("spec", spec.jobId, packRecord(Object.assign({ format: DIRECTORY_FORMAT }, spec)), key);
+  const bytes = signFile("spec", spec.jobId, packRecord(Object.assign({ format: DIRECTORY_FORMAT }, spec)), key);
+  if (bytes.length > MAX_SPEC_BYTES) {
+    throw new MalocherError(
+      "ARG_NOT_SERIALIZABLE",
+      `The job's spec would take ${bytes.length} bytes, more than the ${MAX_SPEC_BYTES} a spec may: pass large data as a file path instead of an argument.`,
+    );
+  }
+  return bytes;
 }
 
 /**

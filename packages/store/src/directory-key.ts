@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fstatSync, linkSync, openSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, linkSync, openSync, readFileSync, unlinkSync } from "node:fs";
+import { checkRegularFile, createFileSync } from "./safe-file.js";
 import { MalocherError, directoryLayout } from "@malocher/protocol";
 import { tmpPath } from "./write-file-atomic.js";
 
@@ -19,10 +20,16 @@ export function loadDirectoryKey(dir: string, options: { create: boolean }): Buf
   let key = readKey(path);
   if (key === undefined) {
     if (!options.create) {
-      throw new MalocherError("SHARED_DIR_INSECURE", `${dir} has no secret key file (${path}); was it made by an older Malocher?`);
+      throw new MalocherError(
+        "SHARED_DIR_INSECURE",
+        `The secret key file ${path} of the Malocher directory ${dir} is missing: it was deleted (or the directory was made by an ` +
+          `older Malocher). Malocher does not make a new one, since no spec or result already in the directory could be verified ` +
+          `with it (every queued job would fail JOB_SPEC_REJECTED, every result RESULT_UNREADABLE). Restore the key file from ` +
+          `a backup, or start a new directory (another --dir).`,
+      );
     }
     const tmp = tmpPath(dir);
-    writeFileSync(tmp, randomBytes(KEY_BYTES), { mode: 0o600 });
+    createFileSync(tmp, randomBytes(KEY_BYTES));
     try {
       linkSync(tmp, path);
     } catch (error) {
@@ -40,13 +47,14 @@ export function loadDirectoryKey(dir: string, options: { create: boolean }): Buf
 function readKey(path: string): Buffer | undefined {
   let fd: number;
   try {
-    fd = openSync(path, "r");
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
   }
   try {
     const stats = fstatSync(fd);
+    checkRegularFile(path, stats);
     const uid = process.getuid?.();
     if (uid !== undefined && stats.uid !== uid) {
       throw new MalocherError(

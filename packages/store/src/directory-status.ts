@@ -1,7 +1,8 @@
-import { readFile } from "node:fs/promises";
+import { readRegularText } from "./safe-file.js";
+import { LEASE_MAX_BYTES } from "./agent-lease.js";
 import { directoryLayout, type JobState } from "@malocher/protocol";
 import { listCancelledIds, listClaims, listJobIds, listQueuedIds } from "./job-listing.js";
-import { readStoredResult } from "./read-result.js";
+import { readResultForState } from "./read-result.js";
 import { decideJobState } from "./read-job-state.js";
 import { readJobNameAndTags } from "./read-job-name-and-tags.js";
 
@@ -16,6 +17,8 @@ export interface DirectoryStatus {
   nodes: Record<string, { running: number; succeeded: number; failed: number }>;
   /** Per tag (`submit.with({ tags })`): its jobs per state. */
   tags: Record<string, Record<JobState, number>>;
+  /** Jobs whose result file cannot be read (counted as failed), with why: at most the first 20. */
+  unreadable: { jobId: string; reason: string }[];
 }
 
 /** Reads the state of every job of `dir`, with the same precedence as `readJobState`. */
@@ -35,11 +38,13 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
     unqueued: 0,
     nodes: {},
     tags: {},
+    unreadable: [],
   };
   const hosts = new Map<string, string>();
   const node = (host: string) => (status.nodes[host] ??= { running: 0, succeeded: 0, failed: 0 });
   for (const jobId of ids) {
-    const result = await readStoredResult(dir, jobId);
+    const result = await readResultForState(dir, jobId);
+    if (result !== undefined && "unreadable" in result && status.unreadable.length < 20) status.unreadable.push({ jobId, reason: result.unreadable });
     const agentId = claimedBy.get(jobId);
     const state = decideJobState({
       result,
@@ -64,7 +69,7 @@ async function hostOfAgent(dir: string, agentId: string, cache: Map<string, stri
   let host = cache.get(agentId);
   if (host === undefined) {
     try {
-      host = (JSON.parse(await readFile(directoryLayout.leaseFile(dir, agentId), "utf8")) as { host: string }).host;
+      host = (JSON.parse(await readRegularText(directoryLayout.leaseFile(dir, agentId), { maxBytes: LEASE_MAX_BYTES })) as { host: string }).host;
     } catch {
       host = agentId;
     }

@@ -1,6 +1,6 @@
 import { directoryLayout, type JobState } from "@malocher/protocol";
 import { listClaims } from "./job-listing.js";
-import { readStoredResult } from "./read-result.js";
+import { readResultForState } from "./read-result.js";
 import { pathExists } from "./path-exists.js";
 
 /** What the directory holds about one job. */
@@ -28,10 +28,10 @@ export function decideJobState(facts: JobFacts): JobState | undefined {
   return undefined;
 }
 
-/** Reads one job's state from the shared directory (see {@link decideJobState}). */
+/** Reads one job's state from the shared directory (see {@link decideJobState}); a result that cannot be read counts as failed. */
 export async function readJobState(dir: string, jobId: string): Promise<JobState | undefined> {
   const [result, claims, queued, cancelRequested] = await Promise.all([
-    readStoredResult(dir, jobId),
+    readResultForState(dir, jobId),
     listClaims(dir),
     pathExists(directoryLayout.queuedFile(dir, jobId)),
     pathExists(directoryLayout.cancelFile(dir, jobId)),

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readRegularFile } from "./safe-file.js";
 import { listJobIds } from "./job-listing.js";
 import { loadDirectoryKey } from "./directory-key.js";
 import { decodeStoredResult, directoryLayout, toJobResult, type JobResult, type LoadClass, type StoredResult } from "@malocher/protocol";
@@ -10,12 +10,29 @@ import { decodeStoredResult, directoryLayout, toJobResult, type JobResult, type 
 export async function readStoredResult(dir: string, jobId: string, fileBytes?: Uint8Array): Promise<StoredResult | undefined> {
   let bytes: Uint8Array;
   try {
-    bytes = fileBytes ?? (await readFile(directoryLayout.resultFile(dir, jobId)));
+    bytes = fileBytes ?? (await readRegularFile(directoryLayout.resultFile(dir, jobId)));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
   }
   return decodeStoredResult(bytes, jobId, loadDirectoryKey(dir, { create: false }));
+}
+
+/**
+ * A job's stored result for deciding its state: undefined while it has none, and one that cannot
+ * be read (damaged, not signed with the directory's key, not a regular file) is a
+ * `RESULT_UNREADABLE` failure, with `unreadable` saying why, so that one bad file never stops a
+ * listing of many jobs.
+ */
+export async function readResultForState(
+  dir: string,
+  jobId: string,
+): Promise<StoredResult | { ok: false; error: { code: "RESULT_UNREADABLE" }; host?: undefined; tags?: undefined; unreadable: string } | undefined> {
+  try {
+    return await readStoredResult(dir, jobId);
+  } catch (error) {
+    return { ok: false, error: { code: "RESULT_UNREADABLE" }, unreadable: (error as Error).message };
+  }
 }
 
 /**

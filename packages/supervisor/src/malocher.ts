@@ -259,7 +259,9 @@ export class Malocher {
       openSharedDirectory(this.dir, { allowSharedWriters: this.allowSharedWriters });
       this.prepared = true;
     }
-    return loadDirectoryKey(this.dir, { create: true });
+    // Made with the directory (by openSharedDirectory) and never again: a new key would make every
+    // spec and result already there unverifiable.
+    return loadDirectoryKey(this.dir, { create: false });
   }
 
   private makeSubmit(options: JobOptions): SubmitFunction {

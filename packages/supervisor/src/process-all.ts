@@ -1,7 +1,7 @@
 import { MalocherError, type JobResult } from "@malocher/protocol";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
-import { finishedAmong, listFinishedIds, listJobIds, submittedAmong } from "@malocher/store";
+import { finishedAmong, listFinishedIds, listJobIds, listQueuedIds, submittedAmong } from "@malocher/store";
 import { readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
@@ -141,8 +141,10 @@ export async function* processJobs(
 async function pendingJobs(dir: string, jobs: readonly string[] | undefined): Promise<Set<string>> {
   if (jobs === undefined) {
     const known = await listJobIds(dir);
-    const finished = await listFinishedIds(dir);
-    return new Set(known.filter((jobId) => !finished.has(jobId)));
+    const [finished, queued] = await Promise.all([listFinishedIds(dir), listQueuedIds(dir)]);
+    // A job still queued is pending even with a result file: no agent runs a job that has one, so
+    // a file planted there must be read (and reported, RESULT_UNREADABLE) rather than hide the job.
+    return new Set(known.filter((jobId) => !finished.has(jobId) || queued.has(jobId)));
   }
   const submitted = await submittedAmong(dir, new Set(jobs));
   const unknown = jobs.filter((jobId) => !submitted.has(jobId));

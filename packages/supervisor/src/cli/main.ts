@@ -170,6 +170,7 @@ program
       console.log(`  ${host.padEnd(24)} running ${node.running} · succeeded ${node.succeeded} · failed ${node.failed}`);
     }
     for (const [tag, byState] of Object.entries(status.tags)) console.log(`  #${tag.padEnd(23)} ${countsText(byState)}`);
+    for (const { jobId, reason } of status.unreadable) console.log(`  ${jobId}: RESULT_UNREADABLE (counted as failed): ${reason}`);
   });
 
 program

@@ -1,0 +1,76 @@
+/**
+ * Issue 16, points 2-4: files planted in (or taken from) the shared directory must not hide a job,
+ * hang a reader, bloat an agent or make a new key.
+ */
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import { existsSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { test } from "node:test";
+import { Malocher, type JobResult } from "malocher";
+import { directoryLayout } from "@malocher/protocol";
+import { describeRun, runNode } from "./fixtures/jobs/support.js";
+import { add } from "./fixtures/hardening/jobs.js";
+import { collect } from "./support/results.js";
+import { removeDir, tempDir } from "./support/temp.js";
+import { within } from "./support/wait.js";
+
+const SUBMIT_WITH_KEY = fileURLToPath(new URL("./fixtures/faults/submit-with-key.ts", import.meta.url));
+const TSX = import.meta.resolve("tsx");
+
+function failedWith(result: JobResult | undefined, code: string): string {
+  assert.ok(result !== undefined, "the job is reported");
+  assert.ok(!result.ok, `expected ${code}, got ${JSON.stringify(result)}`);
+  assert.equal(result.error.code, code, result.error.message);
+  return result.error.message;
+}
+
+test("junk planted at a queued job's result path does not hide the job from processAll", { timeout: 60_000 }, async (t) => {
+  const dir = tempDir("planted-junk");
+  t.after(() => removeDir(dir));
+  const malocher = new Malocher({ dir });
+  const planted = malocher.submit(add, 1, 2);
+  const fine = malocher.submit(add, 2, 3);
+  writeFileSync(directoryLayout.resultFile(dir, planted), "junk");
+  const results = await within(collect(malocher.processAll({ slots: 1 })), 30_000, "processAll");
+  assert.deepEqual(results.get(fine), { ...results.get(fine), ok: true, value: 5 });
+  failedWith(results.get(planted), "RESULT_UNREADABLE");
+});
+
+test("a FIFO planted at a result path makes that result RESULT_UNREADABLE; reading results does not hang", { timeout: 60_000 }, async (t) => {
+  const dir = tempDir("planted-fifo");
+  t.after(() => removeDir(dir));
+  const malocher = new Malocher({ dir });
+  const fine = malocher.submit(add, 1, 1);
+  const planted = malocher.submit(add, 2, 2);
+  await collect(malocher.processAll({ slots: 1, jobs: [fine] }));
+  execFileSync("mkfifo", [directoryLayout.resultFile(dir, planted)]);
+  const results = await within(collect(malocher.results()), 10_000, "malocher.results()");
+  assert.equal(results.get(fine)?.ok, true);
+  assert.match(failedWith(results.get(planted), "RESULT_UNREADABLE"), /FIFO/);
+  const state = await within(malocher.state(planted), 10_000, "malocher.state()");
+  assert.ok(state !== undefined);
+});
+
+test("a planted 1.9 GB sparse spec is refused by its size, before it is read", { timeout: 60_000 }, async (t) => {
+  const dir = tempDir("planted-sparse");
+  t.after(() => removeDir(dir));
+  const malocher = new Malocher({ dir });
+  const jobId = malocher.submit(add, 1, 2);
+  truncateSync(directoryLayout.specFile(dir, jobId), 1900 * 1024 * 1024);
+  const results = await collect(malocher.processAll({ slots: 1 }));
+  assert.match(failedWith(results.get(jobId), "JOB_SPEC_REJECTED"), /holds 1992294400 bytes, more than the \d+ it may/);
+});
+
+test("a deleted key file is an error that says so, not a new key", { timeout: 60_000 }, async (t) => {
+  const dir = tempDir("no-key");
+  t.after(() => removeDir(dir));
+  const queued = new Malocher({ dir }).submit(add, 1, 2);
+  unlinkSync(directoryLayout.secretKeyFile(dir));
+  // The next submit, from a new process (this one holds the key in memory).
+  const submit = await runNode(["--import", TSX, SUBMIT_WITH_KEY, dir, "some-key", "3"]);
+  assert.notEqual(submit.code, 0, describeRun(submit));
+  assert.match(submit.stderr, /key file .* is missing/);
+  assert.equal(existsSync(directoryLayout.secretKeyFile(dir)), false, "no new key was made");
+  assert.ok(queued);
+});
