@@ -1,5 +1,6 @@
+import { enqueueJob } from "./queue-marker.js";
 import { rename, unlink } from "node:fs/promises";
-import { createFile, makePrivateDir } from "./safe-file.js";
+import { makePrivateDir } from "./safe-file.js";
 import { dirname } from "node:path";
 import { directoryLayout } from "@malocher/protocol";
 import { readResultOrFailure } from "./read-result.js";
@@ -32,7 +33,7 @@ export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome
     throw error;
   }
   try {
-    await createFile(directoryLayout.queuedFile(dir, jobId));
+    enqueueJob(dir, jobId);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }

@@ -60,6 +60,7 @@ function createLayout(dir: string): void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error; // a creator beside us made it
   }
+  makePrivateDirSync(directoryLayout.retryingDir(dir));
   loadDirectoryKey(dir, { create: true });
   // Last, and write-once: a directory with a format file is complete; two creators agree.
   writeFileOnceSync(dir, directoryLayout.formatFile(dir), Buffer.from(FORMAT_LINE));

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { unlinkSync } from "node:fs";
-import { createFileSync, readRegularFileSync } from "./safe-file.js";
+import { enqueueJob } from "./queue-marker.js";
+import { readRegularFileSync } from "./safe-file.js";
 import { directoryLayout, encodeJobSpec, type JobSpec } from "@malocher/protocol";
 import { writeFileAtomicSync, writeFileOnceSync } from "./write-file-atomic.js";
 
@@ -25,7 +26,7 @@ export function submitJob(dir: string, spec: JobSpec, secretKey: Uint8Array, key
     unlinkSync(specFile);
     return readKey(keyFile) ?? spec.jobId;
   }
-  createFileSync(directoryLayout.queuedFile(dir, spec.jobId));
+  enqueueJob(dir, spec.jobId);
   return spec.jobId;
 }
 
