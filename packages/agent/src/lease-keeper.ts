@@ -88,16 +88,17 @@ export class LeaseKeeper {
 
 /**
  * Kills worker process groups that dead agents on this host left behind (their leases name
- * them). A group is killed only if its leader is still one of our workers, so a recycled process
- * id is never hit.
+ * them). A lease is not signed, and another account that can write to the directory may plant
+ * one naming any process group; so a group is killed only if its leader is a Malocher worker
+ * that itself names the lease's agent as its agent (its first argument), and that agent is dead:
+ * a recycled process id, or a worker of a live agent (of this directory or another), is never hit.
  */
 export async function killLeftoverWorkers(dir: string): Promise<number> {
   let killed = 0;
   for (const { agentId, lost, lease } of await readAllLeases(dir)) {
     if (lease.hostname !== hostname() || isAlive(lease.pid)) continue;
     for (const group of lease.processGroups ?? []) {
-      const command = await readFile(`/proc/${group}/cmdline`, "utf8").catch(() => "");
-      if (!command.includes("worker-main.js")) continue;
+      if (workerAgentPid(await readFile(`/proc/${group}/cmdline`, "utf8").catch(() => "")) !== lease.pid) continue;
       try {
         process.kill(-group, "SIGKILL");
         killed++;
@@ -107,6 +108,14 @@ export async function killLeftoverWorkers(dir: string): Promise<number> {
     if (lost) await removeLostLease(dir, agentId);
   }
   return killed;
+}
+
+/** The agent pid a warm worker's command line names (`node … worker-main.js <agentPid> …`), if it is one. */
+function workerAgentPid(commandLine: string): number | undefined {
+  const args = commandLine.split("\0");
+  const at = args.findIndex((arg) => arg.endsWith("/worker-main.js"));
+  const pid = at < 0 ? NaN : Number(args[at + 1]);
+  return Number.isSafeInteger(pid) && pid > 1 ? pid : undefined;
 }
 
 function isAlive(pid: number): boolean {

@@ -1,7 +1,8 @@
 import { listRetrying } from "./queue-marker.js";
 import { finishedState } from "./read-job-state.js";
 import { readdir, stat, unlink } from "node:fs/promises";
-import { createFile, readRegularText } from "./safe-file.js";
+import { createFile, readRegularFile } from "./safe-file.js";
+import { jobIdInKeyFile } from "./job-key-file.js";
 import { basename, join } from "node:path";
 import { REMOVED_SPEC_SUFFIX, SHARDS, chunkMemberOf, directoryLayout, isJobId } from "@malocher/protocol";
 import { listClaims, listFinishedIds, listQueuedIds } from "./job-listing.js";
@@ -130,7 +131,7 @@ async function removeFile(path: string): Promise<number> {
 function keyFilesByJob(dir: string): Promise<Map<string, string[]>> {
   return filesByJob(
     (shard) => directoryLayout.keysShardDir(dir, shard),
-    (file) => readRegularText(file, { maxBytes: 1024 }).catch(() => ""),
+    (file) => readRegularFile(file, { maxBytes: 1024 }).then(jobIdInKeyFile, () => ""),
   );
 }
 

@@ -1,9 +1,8 @@
-import { createHash } from "node:crypto";
 import { unlinkSync } from "node:fs";
 import { enqueueJob } from "./queue-marker.js";
-import { readRegularFileSync } from "./safe-file.js";
-import { directoryLayout, encodeJobSpec, type JobSpec } from "@malocher/protocol";
-import { writeFileAtomicSync, writeFileOnceSync } from "./write-file-atomic.js";
+import { jobKeyFile, readJobOfKey, writeJobOfKey } from "./job-key-file.js";
+import { MalocherError, directoryLayout, encodeJobSpec, type JobSpec } from "@malocher/protocol";
+import { writeFileAtomicSync } from "./write-file-atomic.js";
 
 /**
  * Puts one job in the queue: the spec is written whole (tmp, rename into `specs/`), then the
@@ -15,29 +14,23 @@ import { writeFileAtomicSync, writeFileOnceSync } from "./write-file-atomic.js";
  * of the job that now stands for this submission.
  */
 export function submitJob(dir: string, spec: JobSpec, secretKey: Uint8Array, key?: string): string {
-  const keyFile = key === undefined ? undefined : directoryLayout.keyFile(dir, hashKey(key));
+  const keyFile = key === undefined ? undefined : jobKeyFile(dir, key);
   if (keyFile !== undefined) {
-    const existing = readKey(keyFile);
+    const existing = readJobOfKey(keyFile.path, keyFile.keyHash, secretKey);
     if (existing !== undefined) return existing;
   }
   const specFile = directoryLayout.specFile(dir, spec.jobId);
   writeFileAtomicSync(dir, specFile, encodeJobSpec(spec, secretKey));
-  if (keyFile !== undefined && !writeFileOnceSync(dir, keyFile, Buffer.from(spec.jobId))) {
+  if (keyFile !== undefined && !writeJobOfKey(dir, keyFile.path, keyFile.keyHash, spec.jobId, secretKey)) {
     unlinkSync(specFile);
-    return readKey(keyFile) ?? spec.jobId;
+    const winner = readJobOfKey(keyFile.path, keyFile.keyHash, secretKey);
+    if (winner !== undefined) return winner;
+    throw new MalocherError(
+      "SHARED_FILE_UNSAFE",
+      `The key file ${keyFile.path} of this submission was replaced while it was being written, by a file not signed with the ` +
+        `directory's key (was it planted by another account?); it was removed: submit again.`,
+    );
   }
   enqueueJob(dir, spec.jobId);
   return spec.jobId;
-}
-
-function hashKey(key: string): string {
-  return createHash("sha256").update(key).digest("hex");
-}
-
-function readKey(keyFile: string): string | undefined {
-  try {
-    return readRegularFileSync(keyFile, { maxBytes: 1024 }).toString("utf8");
-  } catch {
-    return undefined;
-  }
 }
