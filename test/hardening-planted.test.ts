@@ -4,13 +4,14 @@
  */
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import { existsSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { Malocher, type JobResult } from "malocher";
 import { directoryLayout } from "@malocher/protocol";
 import { describeRun, runNode } from "./fixtures/jobs/support.js";
-import { add } from "./fixtures/hardening/jobs.js";
+import { add, failOnce } from "./fixtures/hardening/jobs.js";
 import { collect } from "./support/results.js";
 import { removeDir, tempDir } from "./support/temp.js";
 import { within } from "./support/wait.js";
@@ -25,7 +26,7 @@ function failedWith(result: JobResult | undefined, code: string): string {
   return result.error.message;
 }
 
-test("junk planted at a queued job's result path does not hide the job from processAll", { timeout: 60_000 }, async (t) => {
+test("junk planted at a queued job's result path does not hide the job: it is set aside and the job runs", { timeout: 60_000 }, async (t) => {
   const dir = tempDir("planted-junk");
   t.after(() => removeDir(dir));
   const malocher = new Malocher({ dir });
@@ -33,8 +34,25 @@ test("junk planted at a queued job's result path does not hide the job from proc
   const fine = malocher.submit(add, 2, 3);
   writeFileSync(directoryLayout.resultFile(dir, planted), "junk");
   const results = await within(collect(malocher.processAll({ slots: 1 })), 30_000, "processAll");
-  assert.deepEqual(results.get(fine), { ...results.get(fine), ok: true, value: 5 });
-  failedWith(results.get(planted), "RESULT_UNREADABLE");
+  assert.equal(results.get(fine)?.ok && results.get(fine)?.value, 5);
+  const result = results.get(planted);
+  assert.ok(result?.ok && result.value === 3, `the planted job ran: ${JSON.stringify(result)}`);
+});
+
+test("a failed result that retry set aside, put back into results/, does not pass for the rerun's (replay)", { timeout: 60_000 }, async (t) => {
+  const dir = tempDir("replay");
+  t.after(() => removeDir(dir));
+  const malocher = new Malocher({ dir });
+  const jobId = malocher.submit(failOnce, 42, join(dir, "..", `${basename(dir)}-ran`));
+  t.after(() => removeDir(join(dir, "..", `${basename(dir)}-ran`)));
+  failedWith((await collect(malocher.processAll({ slots: 1 }))).get(jobId), "JOB_THREW");
+  assert.deepEqual(await malocher.retry(jobId), { [jobId]: "requeued" });
+  const retried = join(dir, "retried", jobId.charAt(jobId.length - 1));
+  const setAside = readdirSync(join(dir, "retried")).flatMap((shard) => readdirSync(join(dir, "retried", shard)).map((name) => join(dir, "retried", shard, name)));
+  assert.equal(setAside.length, 1, `set aside: ${setAside.join(" ")} (${retried})`);
+  copyFileSync(setAside[0]!, directoryLayout.resultFile(dir, jobId));
+  const result = (await within(collect(malocher.processAll({ slots: 1 })), 30_000, "processAll")).get(jobId);
+  assert.ok(result?.ok && result.value === 42, `the rerun's result, not the old failure: ${JSON.stringify(result)}`);
 });
 
 test("a FIFO planted at a result path makes that result RESULT_UNREADABLE; reading results does not hang", { timeout: 60_000 }, async (t) => {

@@ -7,9 +7,11 @@ export const TAG_BYTES = 32;
 
 /**
  * What a signed file holds; part of the MAC, so a spec cannot pass as a result. A "key" file names
- * the job submitted with a `submit.with({ key })` key (signed for the key's hash, not a job id).
+ * the job submitted with a `submit.with({ key })` key (signed for the key's hash, not a job id); a
+ * "retried" file is a failed result that `retry` set aside, signed anew so that it no longer
+ * passes for a result (put back into `results/`, it would hide the rerun's).
  */
-export type SignedFileKind = "spec" | "result" | "key";
+export type SignedFileKind = "spec" | "result" | "key" | "retried";
 
 function tag(kind: SignedFileKind, jobId: string, body: Uint8Array, key: Uint8Array): Buffer {
   return createHmac("sha256", key)
@@ -32,7 +34,7 @@ export function signFile(kind: SignedFileKind, jobId: string, body: Uint8Array, 
  * the file was written without the directory's key, changed, or belongs to another job.
  */
 export function verifyFile(kind: SignedFileKind, jobId: string, bytes: Uint8Array, key: Uint8Array): Uint8Array {
-  const code = kind === "result" ? "RESULT_REJECTED" : "JOB_SPEC_REJECTED";
+  const code = kind === "result" || kind === "retried" ? "RESULT_REJECTED" : "JOB_SPEC_REJECTED";
   if (bytes.length < TAG_BYTES) {
     throw new MalocherError(code, `The ${kind} file of job ${jobId} is not signed with this directory's key (too short to hold a signature).`);
   }

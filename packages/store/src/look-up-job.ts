@@ -1,5 +1,7 @@
+import { rename } from "node:fs/promises";
 import { pathExists } from "./path-exists.js";
-import { decodeJobSpec, directoryLayout, type JobSpec } from "@malocher/protocol";
+import { MalocherError, decodeJobSpec, directoryLayout, type JobSpec } from "@malocher/protocol";
+import { readStoredResult } from "./read-result.js";
 import { loadDirectoryKey } from "./directory-key.js";
 import { readJobSpecBytes } from "./read-job-spec-bytes.js";
 
@@ -22,11 +24,32 @@ export interface JobLookups {
  */
 export async function lookUpJob(dir: string, jobId: string): Promise<JobLookups> {
   const [hasResult, specBytes, isCancelled] = await Promise.all([
-    pathExists(directoryLayout.resultFile(dir, jobId)),
+    hasValidResult(dir, jobId),
     readJobSpecBytes(directoryLayout.specFile(dir, jobId), jobId).catch((error: Error) => error),
     isCancelRequested(dir, jobId),
   ]);
   return { hasResult, spec: specBytes instanceof Error ? specBytes : decodeSpec(dir, jobId, specBytes), isCancelled, madeAt: performance.now() };
+}
+
+/**
+ * Whether a queued job has a result already (then it is not run). A file at its result path that
+ * is not a result of this directory (planted junk, a FIFO, a set-aside result put back: a replay)
+ * is set aside into `retried/` as `<jobId>.<ms>.rejected` and the job runs: it is never hidden.
+ * A result that merely cannot be read now (an I/O error) counts as one.
+ */
+async function hasValidResult(dir: string, jobId: string): Promise<boolean> {
+  const path = directoryLayout.resultFile(dir, jobId);
+  if (!(await pathExists(path))) return false;
+  try {
+    await readStoredResult(dir, jobId);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    if (!(error instanceof MalocherError)) return true;
+  }
+  const aside = `${directoryLayout.retriedResultFile(dir, jobId, Date.now())}.rejected`;
+  await rename(path, aside).catch(() => {});
+  return false;
 }
 
 function decodeSpec(dir: string, jobId: string, bytes: Buffer): { bytes: Buffer; decoded: JobSpec } | Error {

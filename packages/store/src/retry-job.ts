@@ -2,7 +2,10 @@ import { enqueueJob } from "./queue-marker.js";
 import { rename, unlink } from "node:fs/promises";
 import { makePrivateDir } from "./safe-file.js";
 import { dirname } from "node:path";
-import { directoryLayout } from "@malocher/protocol";
+import { directoryLayout, signFile, verifyFile } from "@malocher/protocol";
+import { loadDirectoryKey } from "./directory-key.js";
+import { readRegularFile } from "./safe-file.js";
+import { writeFileAtomic } from "./write-file-atomic.js";
 import { readResultOrFailure } from "./read-result.js";
 import { jobExists } from "./job-exists.js";
 
@@ -32,10 +35,27 @@ export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return "notFailed"; // another retry was first
     throw error;
   }
+  await resignSetAside(dir, jobId, setAside);
   try {
     enqueueJob(dir, jobId);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }
   return "requeued";
+}
+
+/**
+ * Signs a set-aside result anew as a "retried" file: copied or moved back into `results/`, it
+ * fails verification there instead of passing for the rerun's result (a replay). A set-aside file
+ * that was no result of ours to begin with is left as it is.
+ */
+async function resignSetAside(dir: string, jobId: string, setAside: string): Promise<void> {
+  const key = loadDirectoryKey(dir, { create: false });
+  let body: Uint8Array;
+  try {
+    body = verifyFile("result", jobId, await readRegularFile(setAside), key);
+  } catch {
+    return;
+  }
+  await writeFileAtomic(dir, setAside, signFile("retried", jobId, body, key));
 }

@@ -1,8 +1,8 @@
-import { MalocherError, type JobResult } from "@malocher/protocol";
+import { MalocherError, directoryLayout, type JobResult } from "@malocher/protocol";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
 import { finishedAmong, listFinishedIds, listJobIds, listQueuedIds, submittedAmong } from "@malocher/store";
-import { readResultOrFailure } from "@malocher/store";
+import { pathExists, readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 import { ProgressFeed } from "./progress-feed.js";
@@ -82,6 +82,9 @@ export async function* processJobs(
     if (!pending.has(jobId) || inbox.has(jobId)) return;
     // The bytes its agent sent with "jobFinished", if the cluster still has them; else the file.
     const result = await readResultOrFailure(dir, jobId, loadResultClass, running.recentResultFiles.take(jobId));
+    // A file at a queued job's result path that is no result (planted, or an old one put back): the
+    // agent that claims the job sets it aside and runs the job; its result comes then.
+    if (result !== undefined && !result.ok && result.error.code === "RESULT_UNREADABLE" && (await pathExists(directoryLayout.queuedFile(dir, jobId)))) return;
     if (result !== undefined) inbox.push(jobId, result);
   };
   const scan = async () => {
