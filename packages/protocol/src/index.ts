@@ -6,6 +6,7 @@ export {
   chunkMemberId,
   chunkMemberOf,
   isJobId,
+  isAgentId,
   isChunkName,
   shardOf,
   SHARDS,

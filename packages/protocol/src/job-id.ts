@@ -73,6 +73,11 @@ export function isJobId(value: string): boolean {
   return JOB_ID_PATTERN.test(value);
 }
 
+/** Whether `value` can be an agent's id: a file name in `agents/` and `running/` (letters, digits, `._-`; not `.` or `..`). */
+export function isAgentId(value: string): boolean {
+  return /^[A-Za-z0-9._-]{1,100}$/.test(value) && value !== "." && value !== "..";
+}
+
 /** Whether `value` has the shape of a chunk's name (the name of its spec file). */
 export function isChunkName(value: string): boolean {
   return CHUNK_NAME_PATTERN.test(value);

@@ -1,6 +1,7 @@
 import { MalocherError } from "./malocher-error.js";
 import type { AgentMessage, SupervisorMessage } from "./messages.js";
 import { packRecord, unpackRecord } from "./record-codec.js";
+import { isAgentId, isJobId } from "./job-id.js";
 import { booleanField, bytesField, numberField, recordField, stringArrayField, stringField, stringMapField } from "./record-fields.js";
 
 /** Encodes a message of either direction. */
@@ -15,7 +16,7 @@ export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
       case "hello":
         return {
           type,
-          agentId: stringField(record, "agentId"),
+          agentId: agentIdField(record, "agentId"),
           host: stringField(record, "host"),
           hostname: stringField(record, "hostname"),
           pid: numberField(record, "pid"),
@@ -28,19 +29,19 @@ export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
       case "heartbeat":
         return { type, running: numberField(record, "running"), load: numberField(record, "load") };
       case "jobStarted":
-        return { type, jobId: stringField(record, "jobId"), attempt: numberField(record, "attempt") };
+        return { type, jobId: jobIdField(record, "jobId"), attempt: numberField(record, "attempt") };
       case "jobFinished":
         return {
           type,
-          jobId: stringField(record, "jobId"),
+          jobId: jobIdField(record, "jobId"),
           ok: booleanField(record, "ok"),
           durationMs: numberField(record, "durationMs"),
           ...(record["resultFile"] === undefined ? {} : { resultFile: bytesField(record, "resultFile") }),
         };
       case "jobRetrying":
-        return { type, jobId: stringField(record, "jobId"), attempt: numberField(record, "attempt"), notBefore: numberField(record, "notBefore") };
+        return { type, jobId: jobIdField(record, "jobId"), attempt: numberField(record, "attempt"), notBefore: numberField(record, "notBefore") };
       case "misfit":
-        return { type, jobId: stringField(record, "jobId"), reason: stringField(record, "reason") };
+        return { type, jobId: jobIdField(record, "jobId"), reason: stringField(record, "reason") };
       case "bye":
         return { type, reason: stringField(record, "reason") };
       default:
@@ -57,7 +58,7 @@ export function decodeSupervisorMessage(bytes: Uint8Array): SupervisorMessage {
         const settings = recordField(record, "settings");
         return {
           type,
-          ...(record["onlyJobs"] === undefined ? {} : { onlyJobs: stringArrayField(record, "onlyJobs") }),
+          ...(record["onlyJobs"] === undefined ? {} : { onlyJobs: jobIdsField(record, "onlyJobs") }),
           settings: {
             timeoutMs: numberField(settings, "timeoutMs"),
             retries: numberField(settings, "retries"),
@@ -76,7 +77,7 @@ export function decodeSupervisorMessage(bytes: Uint8Array): SupervisorMessage {
       case "drain":
         return { type };
       case "cancel":
-        return { type, jobIds: stringArrayField(record, "jobIds") };
+        return { type, jobIds: jobIdsField(record, "jobIds") };
       case "stop":
         return { type, reason: stringField(record, "reason") };
       default:
@@ -101,4 +102,28 @@ function decodeWith<T>(
       cause: error,
     });
   }
+}
+
+/**
+ * Ids name files in the shared directory, so every id a message carries is checked at this
+ * boundary: a peer that holds the token must still not make the other side touch
+ * `0123456789/../../../tmp/x`.
+ */
+function jobIdField(record: Record<string, unknown>, key: string): string {
+  const value = stringField(record, key);
+  if (!isJobId(value)) throw new TypeError(`field "${key}" is not a job id: ${JSON.stringify(value.slice(0, 80))}`);
+  return value;
+}
+
+function jobIdsField(record: Record<string, unknown>, key: string): string[] {
+  const values = stringArrayField(record, key);
+  const bad = values.find((value) => !isJobId(value));
+  if (bad !== undefined) throw new TypeError(`field "${key}" holds something that is not a job id: ${JSON.stringify(bad.slice(0, 80))}`);
+  return values;
+}
+
+function agentIdField(record: Record<string, unknown>, key: string): string {
+  const value = stringField(record, key);
+  if (!isAgentId(value)) throw new TypeError(`field "${key}" is not an agent id: ${JSON.stringify(value.slice(0, 80))}`);
+  return value;
 }

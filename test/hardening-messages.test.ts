@@ -1,0 +1,31 @@
+/**
+ * Issue 16, point 9: ids in messages name files in the shared directory, so every message
+ * decoder refuses an id that is not one (defense in depth: sending takes the tunnel token).
+ */
+import { strict as assert } from "node:assert";
+import { test } from "node:test";
+import { Packr } from "msgpackr";
+import { MalocherError, decodeAgentMessage, decodeSupervisorMessage, encodeMessage } from "@malocher/protocol";
+
+const packr = new Packr({ structuredClone: true });
+const TRAVERSAL = "0123456789/../../../../../tmp/pwned";
+const refused = (error: unknown) => error instanceof MalocherError && error.code === "PROTOCOL_ERROR" && /not a job id|not an agent id/.test(error.message);
+
+test("an agent message with a job id that is a path is refused", () => {
+  for (const message of [
+    { type: "misfit", jobId: TRAVERSAL, reason: "x" },
+    { type: "jobStarted", jobId: TRAVERSAL, attempt: 1 },
+    { type: "jobFinished", jobId: "../x", ok: true, durationMs: 1 },
+    { type: "jobRetrying", jobId: "", attempt: 2, notBefore: 0 },
+  ]) {
+    assert.throws(() => decodeAgentMessage(encodeMessage(message as never)), refused, JSON.stringify(message));
+  }
+  const hello = { type: "hello", agentId: "../../etc", host: "h", hostname: "h", pid: 1, slots: 1, version: "0", protocolVersion: 1 };
+  assert.throws(() => decodeAgentMessage(encodeMessage(hello as never)), refused);
+});
+
+test("a supervisor message with a job id that is a path is refused", () => {
+  assert.throws(() => decodeSupervisorMessage(packr.pack({ type: "cancel", jobIds: ["0mxbgxf6y-b47f8c662248", TRAVERSAL] })), refused);
+  const fine = { type: "cancel", jobIds: ["0mxbgxf6y-b47f8c662248"] };
+  assert.deepEqual(decodeSupervisorMessage(encodeMessage(fine as never)), fine);
+});
