@@ -36,7 +36,8 @@ const MAX_SYMLINKS = 40;
  *   `/`), is owned by root or the user and is not writable by group or others, unless it has the
  *   sticky bit (like `/tmp`, mode 1777: others may add entries but not rename or delete ours);
  * - so is each directory that holds a symlink on the way to it (whoever can write there can
- *   point the symlink elsewhere);
+ *   point the symlink elsewhere), and each such symlink is owned by root or the user (in a sticky
+ *   directory like `/tmp`, the symlink's owner may replace it, even mid-run);
  * - an owner that does not map to a user (`nobody`, or an id unknown here) gets its own message
  *   with the NFSv4 idmapping hint;
  * - so is every directory inside it, two levels deep (`specs/`, `specs/<shard>/`, `running/<agentId>/`
@@ -88,6 +89,13 @@ export function checkDirectorySecurity(dir: string, options: DirectorySecurityOp
     if (problem !== undefined) problems.push(problem);
   }
   if (lookup.exists) problems.push(...inspectTree(realDir, me));
+  for (const [link, stats] of lookup.links) {
+    if (stats.uid === me.uid || stats.uid === 0) continue;
+    problems.push(
+      `${link} (a symlink on the way to the directory; owner ${describeOwner(stats.uid)}): it is owned by another account, ` +
+        `which may point it elsewhere at any time. Fix: use the real path, or replace the symlink with one of your own.`,
+    );
+  }
   if (problems.length === 0) return [];
 
   const where = given === realDir ? given : `${given} (reached through a symlink; checked at its real path ${realDir})`;
@@ -217,11 +225,17 @@ function inspect(path: string, stats: Stats, role: Role, me: Me): string | undef
  * name is looked up (by its real path), with the symlink found there if any. `resolved` is the
  * real path, or where the lookup would end if a component is missing.
  */
-function traceLookup(path: string): { exists: boolean; resolved: string; traversed: Map<string, string | undefined> } {
+function traceLookup(path: string): {
+  exists: boolean;
+  resolved: string;
+  traversed: Map<string, string | undefined>;
+  links: Map<string, Stats>;
+} {
   const traversed = new Map<string, string | undefined>();
+  const links = new Map<string, Stats>();
   const pending = path.split("/");
   let current = "/";
-  let links = 0;
+  let followed = 0;
   while (pending.length > 0) {
     const name = pending.shift() as string;
     if (name === "" || name === ".") continue;
@@ -236,7 +250,7 @@ function traceLookup(path: string): { exists: boolean; resolved: string; travers
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
       if (!traversed.has(current)) traversed.set(current, undefined);
-      return { exists: false, resolved: resolve(next, ...pending), traversed };
+      return { exists: false, resolved: resolve(next, ...pending), traversed, links };
     }
     if (!stats.isSymbolicLink()) {
       if (!traversed.has(current)) traversed.set(current, undefined);
@@ -244,12 +258,13 @@ function traceLookup(path: string): { exists: boolean; resolved: string; travers
       continue;
     }
     traversed.set(current, traversed.get(current) ?? next);
-    if (++links > MAX_SYMLINKS) return { exists: true, resolved: current, traversed }; // realpathSync reports the ELOOP
+    links.set(next, stats);
+    if (++followed > MAX_SYMLINKS) return { exists: true, resolved: current, traversed, links }; // realpathSync reports the ELOOP
     const target = readlinkSync(next);
     if (target.startsWith("/")) current = "/";
     pending.unshift(...target.split("/"));
   }
-  return { exists: true, resolved: current, traversed };
+  return { exists: true, resolved: current, traversed, links };
 }
 
 function realHome(): string {
