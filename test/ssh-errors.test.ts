@@ -9,7 +9,7 @@
  */
 import { strict as assert } from "node:assert";
 import { execFile, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import { appendFile, writeFile } from "node:fs/promises";
@@ -20,6 +20,7 @@ import { promisify } from "node:util";
 import { WebSocket } from "ws";
 import { Malocher, MalocherError, type JobResult, type ProcessAllOptions, type RunEvent } from "malocher";
 import {
+  agentAuthorization,
   MALOCHER_VERSION,
   PROTOCOL_VERSION,
   decodeSupervisorMessage,
@@ -368,9 +369,9 @@ function upgradeStatus(url: string, headers: Record<string, string>): Promise<nu
   );
 }
 
-/** An open WebSocket presenting `token`. */
+/** An open WebSocket presenting a proof of `token` (the agent's way: the token itself never travels). */
 async function openSocket(url: string, token: string): Promise<WebSocket> {
-  const socket = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+  const socket = new WebSocket(url, { headers: { authorization: agentAuthorization(token, randomBytes(18).toString("base64url")) } });
   await within(once(socket, "open"), 5_000, "the WebSocket handshake");
   return socket;
 }
@@ -399,6 +400,7 @@ test("the agent server refuses a wrong or missing token with 401 and closes on a
   assert.equal(await upgradeStatus(url, {}), 401, "no authorization header");
   assert.equal(await upgradeStatus(url, { authorization: server.token }), 401, "token without the Bearer scheme");
   assert.equal(await upgradeStatus(url, { authorization: `Bearer ${server.token}x` }), 401, "token with a suffix");
+  assert.equal(await upgradeStatus(url, { authorization: `Bearer ${server.token}` }), 401, "the token itself: only a proof of it is taken");
 
   // The right token, but a hello from an agent this server never launched: closed.
   const stranger = await openSocket(url, server.token);

@@ -80,3 +80,4 @@ export { sealSecret, openSecret } from "./secret-box.js";
 export { CUT_NOTE_PREFIX, cutNote } from "./log-cut-note.js";
 export { failure, failureFrom, cancelled, storedOutcome, outcomeWithoutRun, unreadableResult, NO_RUN, type JobEnding, type OutcomeMeta } from "./job-outcome.js";
 export { backoffMs } from "./retry-backoff.js";
+export { SUPERVISOR_PROOF_HEADER, agentAuthorization, checkAgentAuthorization, checkSupervisorProof, supervisorProof } from "./tunnel-proof.js";

@@ -1,5 +1,9 @@
+import { randomBytes } from "node:crypto";
 import { WebSocket } from "ws";
 import {
+  SUPERVISOR_PROOF_HEADER,
+  agentAuthorization,
+  checkSupervisorProof,
   decodeSupervisorMessage,
   encodeMessage,
   type AgentMessage,
@@ -32,9 +36,18 @@ export class SupervisorLink implements SupervisorChannel {
   /** Opens the connection (and keeps reopening it). */
   open(): void {
     if (this.closed) return;
-    const socket = new WebSocket(this.url, { headers: { authorization: `Bearer ${this.token}` } });
+    // The token itself never leaves: a proof of it for a fresh nonce, and the server must answer
+    // with its own proof (whatever listens on the port now may not be our supervisor).
+    const nonce = randomBytes(18).toString("base64url");
+    const socket = new WebSocket(this.url, { headers: { authorization: agentAuthorization(this.token, nonce) } });
     this.socket = socket;
     socket.binaryType = "nodebuffer";
+    socket.on("upgrade", (response) => {
+      const answer = response.headers[SUPERVISOR_PROOF_HEADER];
+      if (checkSupervisorProof(typeof answer === "string" ? answer : undefined, this.token, nonce)) return;
+      socket.terminate();
+      this.fail("the server on the forwarded port did not prove it knows this run's token: it is not our supervisor");
+    });
     socket.on("open", () => {
       this.downSince = undefined;
       this.events.connected();

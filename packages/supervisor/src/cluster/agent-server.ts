@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
@@ -7,7 +7,10 @@ import {
   MALOCHER_VERSION,
   MalocherError,
   PROTOCOL_VERSION,
+  SUPERVISOR_PROOF_HEADER,
+  checkAgentAuthorization,
   decodeAgentMessage,
+  supervisorProof,
   type HelloMessage,
 } from "@malocher/protocol";
 import { AgentConnection } from "./agent-connection.js";
@@ -16,6 +19,10 @@ import type { AgentTransport } from "./agent-transport.js";
 import { webSocketTransport } from "./websocket-transport.js";
 
 const HELLO_TIMEOUT_MS = 10000;
+/** A connection that has not presented the token's proof and become a WebSocket by then is closed. */
+const HANDSHAKE_TIMEOUT_MS = 5000;
+/** Nonces of admitted agents kept to refuse a replayed proof (oldest forgotten first). */
+const NONCES_KEPT = 10000;
 
 interface Expected {
   resolve(connection: AgentConnection): void;
@@ -34,6 +41,10 @@ export class AgentServer implements AgentEndpoint {
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private closed = false;
+  /** Connections that became an agent's WebSocket. */
+  private readonly upgraded = new WeakSet<object>();
+  /** Nonces of the proofs admitted so far: each is good once. */
+  private readonly nonces = new Set<string>();
 
   private constructor() {
     this.http = createServer((_request, response) => response.writeHead(404).end());
@@ -42,7 +53,16 @@ export class AgentServer implements AgentEndpoint {
       maxPayload: 1 << 20,
       verifyClient: (info: { req: IncomingMessage }) => this.admits(info.req.headers.authorization),
     });
-    this.wss.on("connection", (socket) => this.admit(webSocketTransport(socket)));
+    // Our proof of the token, for the agent's nonce: the agent talks only to its own supervisor.
+    this.wss.on("headers", (headers, request) => {
+      const nonce = /^Malocher ([^.]+)\./.exec(request.headers.authorization ?? "")?.[1];
+      if (nonce !== undefined) headers.push(`${SUPERVISOR_PROOF_HEADER}: ${supervisorProof(this.token, nonce)}`);
+    });
+    this.wss.on("connection", (socket, request) => {
+      this.upgraded.add(request.socket);
+      this.admit(webSocketTransport(socket));
+    });
+    this.http.on("connection", (stream: Duplex) => this.closeUnlessUpgraded(stream));
   }
 
   /** Starts listening on an ephemeral port of 127.0.0.1. */
@@ -99,9 +119,20 @@ export class AgentServer implements AgentEndpoint {
   }
 
   private admits(authorization: string | undefined): boolean {
-    const presented = authorization?.startsWith("Bearer ") ? authorization.slice(7) : "";
-    const digest = (text: string) => createHash("sha256").update(text).digest();
-    return timingSafeEqual(digest(presented), digest(this.token));
+    const nonce = checkAgentAuthorization(authorization, this.token);
+    if (nonce === undefined || this.nonces.has(nonce)) return false;
+    this.nonces.add(nonce);
+    if (this.nonces.size > NONCES_KEPT) this.nonces.delete(this.nonces.values().next().value!);
+    return true;
+  }
+
+  /** Closes a connection that has not become an agent's WebSocket within the handshake timeout. */
+  private closeUnlessUpgraded(stream: Duplex): void {
+    const timer = setTimeout(() => {
+      if (!this.upgraded.has(stream)) stream.destroy();
+    }, HANDSHAKE_TIMEOUT_MS);
+    timer.unref();
+    stream.once("close", () => clearTimeout(timer));
   }
 
   /**

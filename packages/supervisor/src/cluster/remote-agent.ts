@@ -46,6 +46,9 @@ function forwardRemotePort(client: SshClient, endpoint: AgentEndpoint): Promise<
       }
       client.on("tcp connection", (info, accept, rejectConnection) => {
         if (info.destPort !== remotePort) return rejectConnection();
+        // Agents connect from the node's loopback. With `GatewayPorts yes` the node's sshd listens
+        // on every address whatever we ask for: nothing from beyond loopback gets through.
+        if (!isLoopbackAddress(info.srcIP)) return rejectConnection();
         endpoint.acceptTunnel(accept());
       });
       resolve(remotePort);
@@ -92,4 +95,10 @@ function remoteAgentProcess(client: SshClient, channel: ClientChannel, overStdio
         client.end();
       })()),
   };
+}
+
+/** Whether `address` is a loopback address (127.0.0.0/8, ::1, or 127.x mapped into IPv6). */
+export function isLoopbackAddress(address: string): boolean {
+  const v4 = address.startsWith("::ffff:") ? address.slice(7) : address;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4) || address === "::1";
 }
