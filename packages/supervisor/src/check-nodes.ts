@@ -5,7 +5,7 @@ import type { Client as SshClient } from "ssh2";
 import { MalocherError, directoryLayout, randomHex, type TransportKind } from "@malocher/protocol";
 import { openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
 import { agentCommand } from "./cluster/agent-process.js";
-import { connectSsh } from "./ssh/connect-ssh.js";
+import { changedHostKeyOf, connectSsh } from "./ssh/connect-ssh.js";
 import { resolveNodeTargets, type NodeTarget } from "./ssh/node-target.js";
 import { shellQuote } from "./ssh/shell-quote.js";
 
@@ -97,12 +97,25 @@ async function checkNode(target: NodeTarget, expected: Expected): Promise<NodeCh
     return finish(target, [sshFailure(error, target)]);
   }
   try {
-    const transport = await probeTransport(client);
+    const changedKey = changedHostKeyOf(client);
+    const transport = changedKey === undefined ? await probeTransport(client) : "stdio";
     const how =
-      transport === "websocket"
-        ? "agent transport: websocket (port forwarding works)"
-        : "agent transport: stdio (the node refuses port forwarding, so agents talk over their SSH session's stdin/stdout)";
-    const ssh: NodeCheckItem = { name: "ssh", ok: true, detail: `logged in as ${target.username} at ${target.host}:${target.port}; ${how}` };
+      changedKey !== undefined
+        ? "agent transport: stdio (port forwarding is disabled over a changed host key, as OpenSSH does)"
+        : transport === "websocket"
+          ? "agent transport: websocket (port forwarding works)"
+          : "agent transport: stdio (the node refuses port forwarding, so agents talk over their SSH session's stdin/stdout)";
+    const ssh: NodeCheckItem =
+      changedKey === undefined
+        ? { name: "ssh", ok: true, detail: `logged in as ${target.username} at ${target.host}:${target.port}; ${how}` }
+        : {
+            name: "ssh",
+            ok: false,
+            detail:
+              `logged in as ${target.username} at ${target.host}:${target.port}, but its HOST KEY HAS CHANGED (now ${changedKey}) and was ` +
+              `accepted only because of StrictHostKeyChecking no: whoever is on the network path may be reading and changing this session; ${how}`,
+            fix: `check the new key with the node's administrator, then ssh-keygen -R ${target.port === 22 ? target.host : `'[${target.host}]:${target.port}'`} -f ${target.knownHostsFile} and connect once to record it`,
+          };
     let output: Map<string, Step>;
     try {
       output = await runChecks(client, expected);

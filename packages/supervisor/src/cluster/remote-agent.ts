@@ -1,6 +1,6 @@
 import type { Client as SshClient, ClientChannel } from "ssh2";
 import { MalocherError } from "@malocher/protocol";
-import { connectSsh } from "../ssh/connect-ssh.js";
+import { changedHostKeyOf, connectSsh } from "../ssh/connect-ssh.js";
 import type { NodeTarget } from "../ssh/node-target.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import { stdioTransport } from "./stdio-transport.js";
@@ -19,7 +19,8 @@ export function remoteAgentLauncher(target: NodeTarget): AgentLauncher {
   return async (config, endpoint, signal) => {
     const client = await connectSsh(target, signal);
     try {
-      const remotePort = await forwardRemotePort(client, endpoint);
+      // As OpenSSH on a changed host key it was told to accept (StrictHostKeyChecking no): no forwarding.
+      const remotePort = changedHostKeyOf(client) === undefined ? await forwardRemotePort(client, endpoint) : undefined;
       const { node, script } = agentCommand();
       const channel = await execCommand(client, target, `exec ${shellQuote(node)} ${shellQuote(script)}`);
       const launch =

@@ -29,6 +29,18 @@ const HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
  * in OpenSSH's order, TCP no-delay on. Errors come out as {@link MalocherError}s that say what
  * to do; only an unreachable machine is retried (for a few seconds), key and auth errors are final.
  */
+/** Connections whose host key did not match known_hosts and was taken anyway (StrictHostKeyChecking no), with the key. */
+const acceptedChangedKeys = new WeakMap<SshClient, string>();
+
+/**
+ * The host key a connection was made with although it differs from the one in known_hosts
+ * (accepted only under StrictHostKeyChecking no), or undefined for a checked key. Like OpenSSH,
+ * Malocher then opens no port forward over it: its agent talks over the SSH session (stdio).
+ */
+export function changedHostKeyOf(client: SshClient): string | undefined {
+  return acceptedChangedKeys.get(client);
+}
+
 export async function connectSsh(target: NodeTarget, signal?: AbortSignal, retryMs: number = UNREACHABLE_RETRY_MS): Promise<SshClient> {
   const knownHosts = await readKnownHosts(target.knownHostsFile);
   const auth = await authMethods(target);
@@ -105,6 +117,7 @@ function connectOnce(
     let offeredKey: Buffer | undefined;
     let hostKeyWriteError: Error | undefined;
     let keyAccepted = false;
+    let changedKey: string | undefined;
     const preferred = knownKeyTypes(knownHosts, target.host, target.port);
     const config: ConnectConfig = {
       host: target.host,
@@ -131,7 +144,11 @@ function connectOnce(
         if (verdict.kind === "revoked" || policy === "yes") return accept(false);
         if (verdict.kind === "mismatch" && policy !== "no") return accept(false);
         keyAccepted = true;
-        if (verdict.kind === "mismatch") return accept(true); // "no": warned about at the start of the run
+        if (verdict.kind === "mismatch") {
+          // "no": warned about at the start of the run; and, as OpenSSH does, no forwarding over it.
+          changedKey = describeKey(key);
+          return accept(true);
+        }
         // An unknown key under accept-new (or no): added to known_hosts, as ssh does.
         addKnownHost(target, key).then(
           () => accept(true),
@@ -145,6 +162,7 @@ function connectOnce(
     client.once("ready", () => {
       client.removeAllListeners("error");
       client.on("error", () => {}); // later errors surface as "close" to the session
+      if (changedKey !== undefined) acceptedChangedKeys.set(client, changedKey);
       resolve(client);
     });
     client.once("error", (error: Error & { level?: string }) => {
