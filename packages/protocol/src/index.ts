@@ -7,6 +7,7 @@ export {
   chunkMemberOf,
   isJobId,
   isAgentId,
+  quoteNonId,
   isChunkName,
   shardOf,
   SHARDS,

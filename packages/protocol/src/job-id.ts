@@ -73,6 +73,15 @@ export function isJobId(value: string): boolean {
   return JOB_ID_PATTERN.test(value);
 }
 
+/**
+ * `value`, JSON-quoted, for a message about something that is not a job id: at most 80
+ * characters of it (a 10,000-character argument is not echoed back whole).
+ */
+export function quoteNonId(value: unknown): string {
+  const text = typeof value === "string" ? value : String(value);
+  return text.length <= 80 ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, 80))}… (${text.length} characters)`;
+}
+
 /** Whether `value` can be an agent's id: a file name in `agents/` and `running/` (letters, digits, `._-`; not `.` or `..`). */
 export function isAgentId(value: string): boolean {
   return /^[A-Za-z0-9._-]{1,100}$/.test(value) && value !== "." && value !== "..";

@@ -1,5 +1,5 @@
 import { readRegularText } from "./safe-file.js";
-import { directoryLayout, isJobId, MalocherError } from "@malocher/protocol";
+import { directoryLayout, isJobId, MalocherError, quoteNonId } from "@malocher/protocol";
 import { jobExists } from "./job-exists.js";
 
 /** One job's captured output. */
@@ -13,7 +13,7 @@ export interface JobLogs {
  * for a job that was never submitted here or was cleaned.
  */
 export async function readLogs(dir: string, jobId: string): Promise<JobLogs> {
-  if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${JSON.stringify(jobId)} is not a job id.`);
+  if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${quoteNonId(jobId)} is not a job id.`);
   if (!(await jobExists(dir, jobId))) throw new MalocherError("JOB_NOT_FOUND", `No job ${jobId} in ${dir}.`);
   const read = (path: string) =>
     readRegularText(path).catch((error: NodeJS.ErrnoException) => {

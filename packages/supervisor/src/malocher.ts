@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { MalocherError, isJobId, type JobResult, type JobSpec, type JobState } from "@malocher/protocol";
+import { MalocherError, isJobId, type JobResult, type JobSpec, type JobState, quoteNonId } from "@malocher/protocol";
 import { readJobState } from "@malocher/store";
 import { cancelJob, type CancelOutcome } from "@malocher/store";
 import { loadDirectoryKey, prepareSharedDirectory } from "@malocher/store";
@@ -146,7 +146,7 @@ export class Malocher {
 
   /** One job's state (`queued`, `running`, `succeeded`, `failed`, `cancelled`), or undefined for an unknown id. */
   async state(jobId: string): Promise<JobState | undefined> {
-    if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${JSON.stringify(jobId)} is not a job id.`);
+    if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${quoteNonId(jobId)} is not a job id.`);
     return readJobState(this.dir, jobId);
   }
 
@@ -164,7 +164,7 @@ export class Malocher {
     const ids = typeof jobIds === "string" ? [jobIds] : [...jobIds];
     const outcomes: Record<string, CancelOutcome> = {};
     for (const jobId of ids) {
-      if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${JSON.stringify(jobId)} is not a job id.`);
+      if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${quoteNonId(jobId)} is not a job id.`);
       outcomes[jobId] = await cancelJob(this.dir, jobId);
     }
     announceCancelled(this.dir, ids);
@@ -187,7 +187,7 @@ export class Malocher {
     const ids = typeof jobIds === "string" ? [jobIds] : [...jobIds];
     const outcomes: Record<string, RetryOutcome> = {};
     for (const jobId of ids) {
-      if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${JSON.stringify(jobId)} is not a job id.`);
+      if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${quoteNonId(jobId)} is not a job id.`);
       outcomes[jobId] = await retryJob(this.dir, jobId);
     }
     if (Object.values(outcomes).includes("requeued")) announceSubmitted(this.dir);

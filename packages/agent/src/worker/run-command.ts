@@ -94,6 +94,13 @@ export async function runCommand(spec: CommandJobSpec, dir: string): Promise<Com
 }
 
 function notStarted(program: string, error: Error): CommandRun["ending"] {
+  if ((error as NodeJS.ErrnoException).code === "E2BIG") {
+    return failure(
+      "COMMAND_NOT_STARTED",
+      `Cannot start ${JSON.stringify(program)} on this node: its arguments and environment together are larger than the ` +
+        `system allows (E2BIG). Pass large data in a file (or on stdin) instead of in arguments or environment variables.`,
+    );
+  }
   const message =
     `Cannot start ${JSON.stringify(program)} on this node: ${error.message}. Check that it is installed and ` +
     `executable on every node, on the PATH of the agent's (non-interactive SSH) environment, or give its absolute path.`;

@@ -1,6 +1,6 @@
 import { Command, Option } from "commander";
 import { Malocher } from "../malocher.js";
-import { dirOption, jsonOption } from "./cli-options.js";
+import { dirOption, jsonOption, sharedWritersOption } from "./cli-options.js";
 import { jsonLine } from "./json-line.js";
 import { duration } from "./option-parsers.js";
 
@@ -13,10 +13,11 @@ export function cleanCommand(): Command {
     .addOption(new Option("--succeeded", "only succeeded jobs"))
     .addOption(dirOption())
     .addOption(jsonOption())
+    .addOption(sharedWritersOption())
     .addHelpText("after", "\nExamples:\n  malocher clean --older-than 7d\n  malocher clean --succeeded --dir /shared/alice/jobs")
-    .action(async (options: { dir: string; json?: boolean; olderThan?: number; failed?: boolean; succeeded?: boolean }) => {
+    .action(async (options: { dir: string; json?: boolean; olderThan?: number; failed?: boolean; succeeded?: boolean; allowSharedDirWriters?: boolean }) => {
       const only = options.failed ? "failed" : options.succeeded ? "succeeded" : undefined;
-      const removed = await new Malocher({ dir: options.dir }).clean({
+      const removed = await new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true }).clean({
         ...(options.olderThan === undefined ? {} : { olderThanMs: options.olderThan }),
         ...(only === undefined ? {} : { only }),
       });

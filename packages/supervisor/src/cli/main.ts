@@ -156,9 +156,10 @@ program
   .description("count the directory's jobs per state and per node")
   .addOption(dirOption())
   .addOption(jsonOption())
+  .addOption(sharedWritersOption())
   .addHelpText("after", "\nExample:\n  malocher status --dir /shared/alice/jobs")
-  .action(async (options: { dir: string; json?: boolean }) => {
-    const status = await new Malocher({ dir: options.dir }).status();
+  .action(async (options: { dir: string; json?: boolean; allowSharedDirWriters?: boolean }) => {
+    const status = await new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true }).status();
     if (options.json) {
       process.stdout.write(jsonLine(status));
       return;

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { MalocherError } from "@malocher/protocol";
 import { Malocher } from "../malocher.js";
-import { dirOption, jsonOption } from "./cli-options.js";
+import { dirOption, jsonOption, sharedWritersOption } from "./cli-options.js";
 import { jsonLine } from "./json-line.js";
 
 /** `malocher retry <jobId...> | --failed`: queues failed jobs again for the next `run`. */
@@ -12,9 +12,10 @@ export function retryCommand(): Command {
     .option("--failed", "every failed job of the directory (not cancelled ones)")
     .addOption(dirOption())
     .addOption(jsonOption())
+    .addOption(sharedWritersOption())
     .addHelpText("after", "\nExamples:\n  malocher retry --failed && malocher run --hosts hosts.txt\n  malocher retry 0mhx3k2a1-3f9c2b7d41e0 --dir /shared/alice/jobs")
-    .action(async (jobIds: string[], options: { dir: string; json?: boolean; failed?: boolean }) => {
-      const malocher = new Malocher({ dir: options.dir });
+    .action(async (jobIds: string[], options: { dir: string; json?: boolean; failed?: boolean; allowSharedDirWriters?: boolean }) => {
+      const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
       if (options.failed === true && jobIds.length > 0) throw new MalocherError("INVALID_OPTIONS", "pass job ids or --failed, not both");
       if (options.failed !== true && jobIds.length === 0) throw new MalocherError("INVALID_OPTIONS", "name the jobs to retry, or pass --failed");
       const outcomes =

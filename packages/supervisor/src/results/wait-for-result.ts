@@ -1,4 +1,4 @@
-import { MalocherError, isJobId, type JobResult } from "@malocher/protocol";
+import { MalocherError, isJobId, type JobResult, quoteNonId } from "@malocher/protocol";
 import { listenToClusterEvents } from "../submit/announce-submitted.js";
 import { jobExists } from "@malocher/store";
 import { readJobState } from "@malocher/store";
@@ -25,7 +25,7 @@ const POLL_INTERVAL_MS = 500;
  */
 export async function waitForResult(dir: string, jobId: string, options: ResultWaitOptions = {}): Promise<JobResult> {
   options.signal?.throwIfAborted();
-  if (typeof jobId !== "string" || !isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${JSON.stringify(jobId)} is not a job id.`);
+  if (typeof jobId !== "string" || !isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${quoteNonId(jobId)} is not a job id.`);
   if (options.timeoutMs !== undefined && (!Number.isFinite(options.timeoutMs) || options.timeoutMs < 0)) {
     throw new MalocherError("INVALID_OPTIONS", `result(jobId, { timeoutMs }) needs a number ≥ 0, got ${String(options.timeoutMs)}.`);
   }
