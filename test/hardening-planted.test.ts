@@ -34,7 +34,8 @@ test("junk planted at a queued job's result path does not hide the job: it is se
   const fine = malocher.submit(add, 2, 3);
   writeFileSync(directoryLayout.resultFile(dir, planted), "junk");
   const results = await within(collect(malocher.processAll({ slots: 1 })), 30_000, "processAll");
-  assert.equal(results.get(fine)?.ok && results.get(fine)?.value, 5);
+  const fineResult = results.get(fine);
+  assert.ok(fineResult?.ok && fineResult.value === 5, JSON.stringify(fineResult));
   const result = results.get(planted);
   assert.ok(result?.ok && result.value === 3, `the planted job ran: ${JSON.stringify(result)}`);
 });
