@@ -27,6 +27,7 @@ export type { ProgressReport, NodeProgress } from "./run-tally.js";
 export type { NodeState } from "./cluster/node-session.js";
 export type { TransportKind } from "@malocher/protocol";
 export type { DirectoryStatus } from "./store/directory-status.js";
+export type { Dashboard, DashboardOptions } from "./dashboard/dashboard-options.js";
 export type { JobLogs } from "./store/read-logs.js";
 export type { CancelOutcome } from "./store/cancel-job.js";
 export type { RetryOutcome } from "./store/retry-job.js";

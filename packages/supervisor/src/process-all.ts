@@ -7,6 +7,9 @@ import { loadResultClass } from "./store/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 import { ProgressFeed } from "./progress-feed.js";
 import type { ProgressReport } from "./run-tally.js";
+import { startDashboardServer } from "./dashboard/dashboard-server.js";
+import { directoryActions } from "./dashboard/dashboard-actions.js";
+import { dashboardOptionsOf } from "./dashboard/dashboard-options.js";
 
 /** What one run over the jobs takes, on a cluster of its own or a started one. */
 export interface RunOptions {
@@ -76,6 +79,17 @@ export async function* processJobs(
   }
   // A run of its own claims only the jobs it was asked for; a started cluster serves every job.
   const running = cluster ?? (await Cluster.start({ ...settings!, ...(options.jobs ? { onlyJobs: [...pending] } : {}) }));
+  // A started cluster serves its own dashboard (startCluster({ dashboard })).
+  const dashboardOptions = cluster === undefined ? dashboardOptionsOf(options.dashboard) : undefined;
+  const dashboard =
+    dashboardOptions === undefined
+      ? undefined
+      : await startDashboardServer(directoryActions(dir, options.allowSharedWriters === true), { ...(options.onWarning ? { onWarning: options.onWarning } : {}), ...dashboardOptions }, running).catch(
+          async (error: unknown) => {
+            await running.close();
+            throw error;
+          },
+        );
   const inbox = new ResultInbox();
   let yielded = 0;
   const collect = async (jobId: string) => {
@@ -134,6 +148,7 @@ export async function* processJobs(
     running.off("drained", onDrained);
     options.signal?.removeEventListener("abort", abort);
     options.drainSignal?.removeEventListener("abort", drain);
+    await dashboard?.close();
     if (cluster === undefined) await running.close();
   }
 }

@@ -13,6 +13,7 @@ import { byteSize, envAssignment, integer } from "./option-parsers.js";
 import { retryCommand } from "./retry-command.js";
 import { cleanCommand } from "./clean-command.js";
 import { logsCommand } from "./logs-command.js";
+import { dashboardCommand } from "./dashboard-command.js";
 import { submitSubcommand, COMMAND_EXAMPLE } from "./submit-subcommand.js";
 import { commandLines } from "./command-lines.js";
 import { reportUsageErrorsWithCode, usageExitCode } from "./usage-errors.js";
@@ -47,6 +48,8 @@ program
   .option("--env <NAME=value>", "a variable for every job of the run (repeatable); a job's own env wins", envAssignment("--env"))
   .option("--cwd <dir>", "working directory of the run's jobs that did not name their own")
   .option("--quiet", "print nothing but failures")
+  .option("--dashboard", "serve the dashboard (web page) while the run goes on, on 127.0.0.1; prints its address")
+  .option("--dashboard-port <port>", "the dashboard's port (default: a free one); implies --dashboard", integer("--dashboard-port"))
   .addOption(sharedWritersOption())
   .addOption(dirOption())
   .addOption(jsonOption())
@@ -87,6 +90,14 @@ program
         ...(options.env === undefined ? {} : { env: options.env }),
         ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
         ...(jobs === undefined ? {} : { jobs }),
+        ...(options.dashboard || options.dashboardPort !== undefined
+          ? {
+              dashboard: {
+                ...(options.dashboardPort === undefined ? {} : { port: options.dashboardPort }),
+                onListening: (url: string) => (options.json ? process.stdout.write(jsonLine({ type: "dashboard", url })) : progress.note(`malocher: dashboard at ${url}`)),
+              },
+            }
+          : {}),
         signal: stop.signal,
         drainSignal: drain.signal,
         onEvent: (event) => progress.onEvent(event),
@@ -219,6 +230,7 @@ program
 program.addCommand(retryCommand());
 program.addCommand(cleanCommand());
 program.addCommand(logsCommand());
+program.addCommand(dashboardCommand());
 
 /** The SSH and directory options `run` and `nodes` share. */
 interface NodesCliOptions {
@@ -240,6 +252,8 @@ interface RunCliOptions extends NodesCliOptions, RunOptionFlags {
   env?: Record<string, string>;
   cwd?: string;
   quiet?: boolean;
+  dashboard?: boolean;
+  dashboardPort?: number;
 }
 
 reportUsageErrorsWithCode(program);

@@ -1,0 +1,39 @@
+import { Command } from "commander";
+import { Malocher } from "../malocher.js";
+import { dirOption, jsonOption, sharedWritersOption } from "./cli-options.js";
+import { jsonLine } from "./json-line.js";
+import { integer } from "./option-parsers.js";
+
+/** `malocher dashboard`: serves the web page of a directory's jobs until interrupted. */
+export function dashboardCommand(): Command {
+  return new Command("dashboard")
+    .description("serve a web page of the directory's jobs, failures and logs (with a JSON API) until Ctrl-C; prints its address with the token")
+    .option("--port <port>", "port to listen on (default: a free one)", integer("--port"))
+    .option("--host <address>", "address to listen on (default 127.0.0.1: reach it from elsewhere with ssh -L)")
+    .option("--read-only", "no cancel or retry: the page and the API only read")
+    .addOption(sharedWritersOption())
+    .addOption(dirOption())
+    .addOption(jsonOption())
+    .addHelpText(
+      "after",
+      "\nExamples:\n  malocher dashboard --dir /shared/alice/jobs --port 8470\n" +
+        "  ssh -L 8470:127.0.0.1:8470 login-node malocher dashboard --port 8470 --dir /shared/alice/jobs   # then open the printed address here",
+    )
+    .action(async (options: { port?: number; host?: string; readOnly?: boolean; allowSharedDirWriters?: boolean; dir: string; json?: boolean }) => {
+      const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
+      const dashboard = await malocher.dashboard({
+        ...(options.port === undefined ? {} : { port: options.port }),
+        ...(options.host === undefined ? {} : { host: options.host }),
+        ...(options.readOnly ? { readOnly: true } : {}),
+        onListening: (url) => {
+          if (options.json) process.stdout.write(jsonLine({ type: "dashboard", url }));
+          else console.log(`malocher: dashboard at ${url}`);
+        },
+      });
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await dashboard.close();
+    });
+}

@@ -1,0 +1,122 @@
+import type { MachineView, RunEvent } from "../cluster/cluster.js";
+import type { DashboardActions } from "./dashboard-actions.js";
+import { EventFeed } from "./event-feed.js";
+import { JobIndex, type JobRow } from "./job-index.js";
+import { summarize, type Overview } from "./overview.js";
+import { nodeViews, type NodeView } from "./node-views.js";
+import type { DirectoryStatus } from "./store-access.js";
+
+/** The live cluster a dashboard shows, when it runs inside `processAll` or `startCluster`. */
+export interface LiveCluster {
+  machineViews(): MachineView[];
+  on(name: "event", listener: (event: RunEvent) => void): unknown;
+  off(name: "event", listener: (event: RunEvent) => void): unknown;
+}
+
+/** The index is refreshed this often, and soon after a live cluster's event. */
+const REFRESH_MS = 1000;
+const SOON_MS = 150;
+/** A change of more jobs than this is sent as "refetch", not row by row. */
+const MAX_ROWS_PER_EVENT = 500;
+
+/** The index, its summaries and the event feed of one dashboard. */
+export class DashboardState {
+  readonly index: JobIndex;
+  readonly feed = new EventFeed();
+  overview: Overview | undefined;
+  status: DirectoryStatus | undefined;
+  nodes: NodeView[] = [];
+  private overviewText = "";
+  private nodesText = "";
+  private timer: NodeJS.Timeout | undefined;
+  private dueAt = Infinity;
+  private closed = false;
+  private readonly onEvent = (event: RunEvent) => {
+    if (event.type === "jobFinished") this.index.noteFinished(event.jobId, event);
+    this.soon();
+  };
+
+  constructor(
+    readonly actions: DashboardActions,
+    private readonly live: LiveCluster | undefined,
+  ) {
+    this.index = new JobIndex(actions.dir, () => new Map((live?.machineViews() ?? []).map((machine) => [machine.agentId, machine.label])));
+  }
+
+  start(): void {
+    this.live?.on("event", this.onEvent);
+    this.schedule(0);
+  }
+
+  /** Refresh soon (an action or an event changed something). */
+  soon(): void {
+    this.schedule(SOON_MS);
+  }
+
+  /** Refreshes until every job is read in; the overview and status are then complete. */
+  async settled(): Promise<void> {
+    do await this.tick(false);
+    while (this.index.indexing > 0 && !this.closed);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.live?.off("event", this.onEvent);
+    clearTimeout(this.timer);
+    this.feed.close();
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.closed) return;
+    const at = Date.now() + delayMs;
+    if (at >= this.dueAt) return;
+    clearTimeout(this.timer);
+    this.dueAt = at;
+    this.timer = setTimeout(() => {
+      this.dueAt = Infinity;
+      void this.tick(true);
+    }, delayMs);
+  }
+
+  private async tick(reschedule: boolean): Promise<void> {
+    try {
+      const change = await this.index.refresh();
+      if (this.closed) return;
+      if (change.changed.length > 0 || change.removed.length > 0 || this.overview === undefined) {
+        const { overview, status } = summarize(this.index);
+        this.status = status;
+        this.overview = overview;
+        if (change.changed.length > 0 || change.removed.length > 0) {
+          this.feed.publish(
+            "jobs",
+            change.changed.length + change.removed.length > MAX_ROWS_PER_EVENT
+              ? { refetch: true, changed: change.changed.length, removed: change.removed.length }
+              : { rows: change.changed.map(rowJson), removed: change.removed },
+          );
+        }
+      }
+      const overviewText = JSON.stringify(this.overview);
+      if (overviewText !== this.overviewText) {
+        this.overviewText = overviewText;
+        this.feed.publish("overview", this.overview);
+      }
+      this.nodes = nodeViews(this.index, this.status!, this.live?.machineViews() ?? []);
+      const nodesText = JSON.stringify(this.nodes);
+      if (nodesText !== this.nodesText) {
+        this.nodesText = nodesText;
+        this.feed.publish("nodes", this.nodes);
+      }
+    } catch (error) {
+      this.feed.publish("problem", { message: (error as Error).message });
+    } finally {
+      // While a big directory is read in, go on at once; then once a second.
+      if (reschedule) this.schedule(this.index.indexing > 0 ? 0 : REFRESH_MS);
+    }
+  }
+}
+
+/** A row as the API and the events send it. */
+export function rowJson(row: JobRow): Record<string, unknown> {
+  return { ...row, state: row.state ?? null };
+}
+

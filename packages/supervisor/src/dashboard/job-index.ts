@@ -1,0 +1,345 @@
+import { readFile } from "node:fs/promises";
+import { chunkMemberOf, directoryLayout, toJobResult, type JobState } from "@malocher/protocol";
+import { decideJobState, listClaims, listJobIds, readJobNameAndTags, readStoredResult } from "./store-access.js";
+import { ShardWatch } from "./shard-watch.js";
+
+/** One job as the dashboard lists it: small, so 100,000 of them fit in a few tens of MB. */
+export interface JobRow {
+  id: string;
+  /** Undefined: its spec exists but it was never queued, or its result is not read yet. */
+  state: JobState | undefined;
+  name?: string;
+  tags?: string[];
+  /** Where it ran (its result's host) or runs (its agent's host). */
+  host?: string;
+  attempts?: number;
+  durationMs?: number;
+  finishedAt?: number;
+  /** When this dashboard first saw it running (the start of its bar in the task stream). */
+  runningSince?: number;
+  /** A failure's code and the first line of its message (the whole error is on the job's page). */
+  error?: { code: string; message: string };
+}
+
+/** Results read per refresh (each one file read and a signature check), so a first look at 100,000 finished jobs does not stall the server. */
+const RESULT_READS_PER_REFRESH = 4000;
+const READS_AT_ONCE = 16;
+/** Specs read per refresh for the names and tags of unfinished jobs. */
+const SPEC_READS_PER_REFRESH = 2000;
+const MAX_MESSAGE_CHARS = 300;
+const MAX_REPORTED = 50_000;
+/** The id list (specs/) is read again at most this often while it keeps changing (a listing of 100,000 ids costs ~50 ms). */
+const ID_LIST_MIN_INTERVAL_MS = 2000;
+
+/** What one refresh changed. */
+export interface IndexChange {
+  /** Rows whose state or fields changed, or that are new. */
+  changed: JobRow[];
+  removed: string[];
+}
+
+/**
+ * Every job of a directory with its state, kept up to date incrementally: a refresh lists only
+ * the shard directories whose mtime changed, reads only new results, and asks the store to decide
+ * each job's state (`decideJobState`). Memory is one small row per job and the names of the
+ * shard directories; nothing grows with time or with requests.
+ */
+export class JobIndex {
+  /** Every job, oldest first (ids sort by submission time). */
+  private ids: string[] = [];
+  private readonly rows = new Map<string, JobRow>();
+  private readonly results: ShardWatch;
+  private readonly queued: ShardWatch;
+  private readonly cancelled: ShardWatch;
+  private readonly specs: ShardWatch;
+  private idsListedAt = 0;
+  private idsStale = true;
+  /** Jobs with a result file whose result is not read yet. */
+  private readonly unreadResults = new Set<string>();
+  /** Unfinished jobs whose name and tags are not read yet. */
+  private readonly unreadSpecs = new Set<string>();
+  /** A `submitMany` batch shares its name and tags: one read per chunk. */
+  private readonly chunkLabels = new Map<string, { name?: string; tags?: string[] }>();
+  private readonly hostOfAgent = new Map<string, string>();
+  private claimedBy = new Map<string, string>();
+  private readonly strings = new Map<string, string>();
+  /** Successes the live cluster reported (host, duration): their result files need not be read. */
+  private readonly reported = new Map<string, { host: string; durationMs: number; at: number }>();
+  private refreshing: Promise<IndexChange> | undefined;
+  private lastRefresh = 0;
+
+  constructor(
+    readonly dir: string,
+    /** Hosts of the live cluster's agents, known without reading their leases. */
+    private readonly liveHosts: () => Map<string, string> = () => new Map(),
+  ) {
+    this.results = new ShardWatch(directoryLayout.resultsDir(dir));
+    this.queued = new ShardWatch(directoryLayout.queuedDir(dir));
+    this.cancelled = new ShardWatch(directoryLayout.cancelledDir(dir));
+    this.specs = new ShardWatch(directoryLayout.specsDir(dir));
+  }
+
+  /** Jobs still being read in (a first look at a big directory takes a few refreshes). */
+  get indexing(): number {
+    return this.unreadResults.size;
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** When the last refresh finished (ms since the epoch). */
+  get refreshedAt(): number {
+    return this.lastRefresh;
+  }
+
+  row(jobId: string): JobRow | undefined {
+    return this.rows.get(jobId);
+  }
+
+  /** Rows newest first, from just after `cursor` (an id), that `keep` accepts; counts all matches. */
+  page(keep: (row: JobRow) => boolean, limit: number, cursor: string | undefined): { rows: JobRow[]; total: number; next: string | undefined } {
+    const start = cursor === undefined ? this.ids.length - 1 : lowerBound(this.ids, cursor) - 1;
+    const rows: JobRow[] = [];
+    let total = 0;
+    let next: string | undefined;
+    for (let at = this.ids.length - 1; at >= 0; at--) {
+      const row = this.rows.get(this.ids[at]!)!;
+      if (!keep(row)) continue;
+      total++;
+      if (at > start) continue;
+      if (rows.length < limit) rows.push(row);
+      else if (next === undefined) next = rows[rows.length - 1]!.id;
+    }
+    return { rows, total, next };
+  }
+
+  /** Every row (oldest first), for the overview's sums. */
+  *all(): Iterable<JobRow> {
+    for (const id of this.ids) yield this.rows.get(id)!;
+  }
+
+  /** Agent id → its running jobs. */
+  claims(): Map<string, string[]> {
+    const byAgent = new Map<string, string[]>();
+    for (const [jobId, agentId] of this.claimedBy) {
+      let list = byAgent.get(agentId);
+      if (list === undefined) byAgent.set(agentId, (list = []));
+      list.push(jobId);
+    }
+    return byAgent;
+  }
+
+  /**
+   * The live cluster said this job finished: a success is then indexed from the report, without
+   * reading its result file (a failure's file is read for its error).
+   */
+  noteFinished(jobId: string, report: { ok: boolean; host: string; durationMs: number }): void {
+    if (!report.ok) return;
+    if (this.reported.size >= MAX_REPORTED) this.reported.clear(); // only a shortcut: the file is read instead
+    this.reported.set(jobId, { host: report.host, durationMs: report.durationMs, at: Date.now() });
+  }
+
+  /** Brings the index up to date; concurrent calls share one refresh. */
+  refresh(): Promise<IndexChange> {
+    this.refreshing ??= this.refreshOnce().finally(() => {
+      this.refreshing = undefined;
+      this.lastRefresh = Date.now();
+    });
+    return this.refreshing;
+  }
+
+  private async refreshOnce(): Promise<IndexChange> {
+    const now = Date.now();
+    const touched = new Set<string>();
+    const removed: string[] = [];
+    if ((await this.specs.changed()) || this.idsStale) {
+      this.idsStale = true;
+      // While submissions go on, the id list is read at most every ID_LIST_MIN_INTERVAL_MS.
+      if (now - this.idsListedAt >= ID_LIST_MIN_INTERVAL_MS) {
+        this.idsStale = false;
+        this.idsListedAt = now;
+        const ids = await listJobIds(this.dir);
+        const next = new Set(ids);
+        for (const id of this.ids) {
+          if (next.has(id)) continue;
+          this.rows.delete(id);
+          this.unreadResults.delete(id);
+          this.unreadSpecs.delete(id);
+          removed.push(id);
+        }
+        for (const id of ids) {
+          if (this.rows.has(id)) continue;
+          this.rows.set(id, { id, state: undefined });
+          this.unreadSpecs.add(id);
+          touched.add(id);
+        }
+        this.ids = ids;
+      }
+    }
+    const [results, queued, cancelled, claims] = await Promise.all([this.results.refresh(), this.queued.refresh(), this.cancelled.refresh(), listClaims(this.dir)]);
+    for (const id of results.added) this.unreadResults.add(id);
+    for (const id of results.removed) {
+      // A retry set the failed result aside: the job is queued again.
+      this.unreadResults.delete(id);
+      const row = this.rows.get(id);
+      if (row === undefined) continue;
+      delete row.error;
+      delete row.finishedAt;
+      delete row.durationMs;
+      delete row.attempts;
+      delete row.runningSince;
+      touched.add(id);
+    }
+    for (const id of [...queued.added, ...queued.removed, ...cancelled.added, ...cancelled.removed]) touched.add(id);
+    const claimedBy = new Map<string, string>();
+    for (const [agentId, jobIds] of claims) for (const jobId of jobIds) claimedBy.set(jobId, agentId);
+    for (const jobId of claimedBy.keys()) if (!this.claimedBy.has(jobId)) touched.add(jobId);
+    for (const jobId of this.claimedBy.keys()) if (!claimedBy.has(jobId)) touched.add(jobId);
+    this.claimedBy = claimedBy;
+    for (const id of await this.readResults()) touched.add(id);
+    for (const id of await this.readSpecs()) touched.add(id);
+
+    const changed: JobRow[] = [];
+    for (const id of touched) {
+      const row = this.rows.get(id);
+      if (row === undefined) continue;
+      const before = row.state;
+      const agentId = claimedBy.get(id);
+      if (!this.unreadResults.has(id) && !this.results.has(id)) {
+        row.state = decideJobState({ result: undefined, cancelRequested: this.cancelled.has(id), claimed: agentId !== undefined, queued: this.queued.has(id) });
+        if (row.state === "running" && agentId !== undefined) {
+          row.host = await this.agentHost(agentId);
+          row.runningSince ??= now;
+        } else if (row.state === "queued") delete row.host;
+      }
+      if (row.state !== before || touched.has(id)) changed.push(row);
+    }
+    return { changed, removed };
+  }
+
+  /** Reads up to a refresh's share of new results; returns the ids read. */
+  private async readResults(): Promise<string[]> {
+    const batch = [...take(this.unreadResults, RESULT_READS_PER_REFRESH)].filter((id) => {
+      if (this.rows.has(id)) return true;
+      // A result whose spec is not listed yet: kept for when it is (a job submitted and run between two listings).
+      this.idsStale = true;
+      return false;
+    });
+    const read: string[] = [];
+    for (let at = 0; at < batch.length; at += READS_AT_ONCE) {
+      await Promise.all(
+        batch.slice(at, at + READS_AT_ONCE).map(async (id) => {
+          const row = this.rows.get(id)!;
+          this.unreadResults.delete(id);
+          this.unreadSpecs.delete(id);
+          read.push(id);
+          const report = this.reported.get(id);
+          if (report !== undefined) {
+            this.reported.delete(id);
+            row.state = "succeeded";
+            row.host = this.intern(report.host);
+            row.durationMs = report.durationMs;
+            row.finishedAt = report.at;
+            delete row.error;
+            return;
+          }
+          try {
+            const stored = await readStoredResult(this.dir, id);
+            if (stored === undefined) return;
+            row.state = decideJobState({ result: stored, cancelRequested: false, claimed: false, queued: false });
+            row.host = this.intern(stored.host);
+            row.attempts = stored.attempts;
+            row.durationMs = stored.durationMs;
+            row.finishedAt = stored.finishedAt;
+            if (stored.name !== undefined) row.name = this.intern(stored.name);
+            if (stored.tags !== undefined) row.tags = stored.tags.map((tag) => this.intern(tag));
+            if (stored.ok) delete row.error;
+            else {
+              // As `results` shows it: the thrown error's own code when it had one (decoded without importing its class).
+              const result = await toJobResult(stored);
+              const error = result.ok ? stored.error : result.error;
+              row.error = { code: this.intern(error.code ?? error.name), message: this.intern(firstLine(error.message)) };
+            }
+          } catch (error) {
+            row.state = "failed";
+            row.error = { code: "RESULT_UNREADABLE", message: firstLine((error as Error).message) };
+          }
+        }),
+      );
+    }
+    return read;
+  }
+
+  /** Reads the names and tags of unfinished jobs from their specs; returns the ids read. */
+  private async readSpecs(): Promise<string[]> {
+    const read: string[] = [];
+    for (const id of take(this.unreadSpecs, SPEC_READS_PER_REFRESH)) {
+      this.unreadSpecs.delete(id);
+      const row = this.rows.get(id);
+      if (row === undefined || row.finishedAt !== undefined) continue;
+      const chunk = chunkMemberOf(id)?.chunkName;
+      let labels = chunk === undefined ? undefined : this.chunkLabels.get(chunk);
+      if (labels === undefined) {
+        labels = await readJobNameAndTags(this.dir, id);
+        if (chunk !== undefined) this.chunkLabels.set(chunk, labels);
+      }
+      if (labels.name === undefined && labels.tags === undefined) continue;
+      if (labels.name !== undefined) row.name = this.intern(labels.name);
+      if (labels.tags !== undefined) row.tags = labels.tags.map((tag) => this.intern(tag));
+      read.push(id);
+    }
+    if (this.unreadSpecs.size === 0) this.chunkLabels.clear();
+    return read;
+  }
+
+  private async agentHost(agentId: string): Promise<string> {
+    const live = this.liveHosts().get(agentId);
+    if (live !== undefined) return live;
+    let host = this.hostOfAgent.get(agentId);
+    if (host === undefined) {
+      try {
+        host = (JSON.parse(await readFile(directoryLayout.leaseFile(this.dir, agentId), "utf8")) as { host: string }).host;
+      } catch {
+        host = agentId;
+      }
+      if (this.hostOfAgent.size > 1000) this.hostOfAgent.clear();
+      this.hostOfAgent.set(agentId, (host = this.intern(String(host))));
+    }
+    return host;
+  }
+
+  /** One copy of each host, name, tag and error message, however many jobs share it. */
+  private intern(text: string): string {
+    const known = this.strings.get(text);
+    if (known !== undefined) return known;
+    if (this.strings.size > 50_000) this.strings.clear();
+    this.strings.set(text, text);
+    return text;
+  }
+}
+
+function firstLine(message: string): string {
+  const line = message.split("\n", 1)[0] ?? "";
+  return line.length > MAX_MESSAGE_CHARS ? `${line.slice(0, MAX_MESSAGE_CHARS)}…` : line;
+}
+
+function* take<T>(set: Set<T>, count: number): Iterable<T> {
+  if (count <= 0) return;
+  for (const item of set) {
+    yield item;
+    if (--count <= 0) return;
+  }
+}
+
+/** The first index whose id is ≥ `id`. */
+function lowerBound(ids: readonly string[], id: string): number {
+  let low = 0;
+  let high = ids.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (ids[mid]! < id) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
