@@ -274,13 +274,16 @@ export class JobIndex {
   /** Reads the names and tags of unfinished jobs from their specs; returns the ids read. */
   private async readSpecs(): Promise<string[]> {
     const read: string[] = [];
-    for (const id of take(this.unreadSpecs, SPEC_READS_PER_REFRESH)) {
+    let reads = 0;
+    for (const id of this.unreadSpecs) {
+      if (reads >= SPEC_READS_PER_REFRESH) break;
       this.unreadSpecs.delete(id);
       const row = this.rows.get(id);
       if (row === undefined || row.finishedAt !== undefined) continue;
       const chunk = chunkMemberOf(id)?.chunkName;
       let labels = chunk === undefined ? undefined : this.chunkLabels.get(chunk);
       if (labels === undefined) {
+        reads++;
         labels = await readJobNameAndTags(this.dir, id);
         if (chunk !== undefined) this.chunkLabels.set(chunk, labels);
       }
