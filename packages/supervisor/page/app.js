@@ -33,6 +33,7 @@ function h(spec, props, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
     else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key === "style") el.style.cssText = value; // through the CSSOM: the page's CSP forbids style attributes
     else el.setAttribute(key, value === true ? "" : String(value));
   }
   for (const child of children.flat(Infinity)) {
@@ -374,7 +375,7 @@ function jobView(main, id) {
         fact("env", detail.env?.length ? detail.env.join(", ") : undefined),
         fact("options", detail.options && Object.keys(detail.options).length ? JSON.stringify(detail.options) : undefined),
       ),
-      detail.argsPreview !== undefined ? [h("div.muted", { style: "margin-top:8px" }, "arguments"), h("pre.light#job-args", detail.argsPreview)] : "",
+      detail.argsPreview !== undefined ? h("div", h("div.muted", { style: "margin-top:8px" }, "arguments"), h("pre.light#job-args", detail.argsPreview)) : "",
       detail.specError ? h("div.error-box", `spec: ${detail.specError}`) : "",
     );
     if (detail.error) {

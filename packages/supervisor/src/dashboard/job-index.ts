@@ -130,6 +130,14 @@ export class JobIndex {
     return byAgent;
   }
 
+  /** The live cluster said this job started (its attempt, and the start of its bar in the task stream). */
+  noteStarted(jobId: string, attempt: number): void {
+    const row = this.rows.get(jobId);
+    if (row === undefined) return;
+    row.attempts = attempt;
+    row.runningSince = Date.now();
+  }
+
   /**
    * The live cluster said this job finished: a success is then indexed from the report, without
    * reading its result file (a failure's file is read for its error).
@@ -184,11 +192,15 @@ export class JobIndex {
       this.unreadResults.delete(id);
       const row = this.rows.get(id);
       if (row === undefined) continue;
+      // What the live cluster said about the new run (it may have started already) is kept.
+      const startedAgain = row.runningSince !== undefined && row.finishedAt !== undefined && row.runningSince > row.finishedAt;
+      if (!startedAgain) {
+        delete row.attempts;
+        delete row.runningSince;
+      }
       delete row.error;
       delete row.finishedAt;
       delete row.durationMs;
-      delete row.attempts;
-      delete row.runningSince;
       touched.add(id);
     }
     for (const id of [...queued.added, ...queued.removed, ...cancelled.added, ...cancelled.removed]) touched.add(id);
