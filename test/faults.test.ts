@@ -31,7 +31,7 @@ import { record, stopActiveRuns } from "./support/recording.js";
 import { collect } from "./support/results.js";
 import { harnessSshOptions } from "./support/ssh.js";
 import { waitFor, waitUntil, within } from "./support/wait.js";
-import type { AgentLease } from "@malocher/agent";
+import type { AgentLease } from "@malocher/store";
 
 const SUPERVISE = fileURLToPath(new URL("./fixtures/faults/supervise.ts", import.meta.url));
 const TSX = import.meta.resolve("tsx");
@@ -141,7 +141,7 @@ async function storedResults(m: Malocher): Promise<Map<string, JobResult>> {
 
 /**
  * kill -9 of one node's agent while it runs two jobs: the node is lost at once, its two jobs are
- * requeued as attempt 2, the agent comes back (lost → retrying → connecting → ready), and every
+ * requeued as attempt 2, the agent comes back (lost → restarting → connecting → ready), and every
  * job ends with exactly one correct result.
  */
 async function agentKilled(world: World): Promise<void> {
@@ -172,7 +172,7 @@ async function agentKilled(world: World): Promise<void> {
   for (const node of cluster.nodes.slice(1)) assert.ok(!nodeStates(run.events, node.machine).includes("lost"), `${node.machine} was not lost`);
   assert.deepEqual(
     statesAfterLoss(run.events, victim).filter((state) => state !== "starting"),
-    ["lost", "retrying", "connecting", "ready"],
+    ["lost", "restarting", "connecting", "ready"],
     `node events of ${victim}: ${nodeStates(run.events, victim).join(" → ")}`,
   );
 }

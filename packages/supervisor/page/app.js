@@ -3,7 +3,7 @@
 // nodes when they changed). Everything user-made (names, messages, logs) goes in as text, never HTML.
 import { drawHistory, drawStream } from "./charts.js";
 
-const STATES = ["queued", "running", "succeeded", "failed", "cancelled"];
+const STATES = ["queued", "retrying", "running", "succeeded", "failed", "cancelled"];
 const PAGE_SIZE = 50;
 
 const store = {
@@ -69,7 +69,7 @@ const jobLink = (id) => h("a.mono", { href: `#/job/${id}` }, id);
 
 function progressBar(counts) {
   const total = STATES.reduce((sum, state) => sum + (counts[state] ?? 0), 0) || 1;
-  const order = ["succeeded", "failed", "cancelled", "running", "queued"];
+  const order = ["succeeded", "failed", "cancelled", "running", "retrying", "queued"];
   return h("div.bar", order.map((state) => h(`span.${state}`, { style: `width:${(100 * (counts[state] ?? 0)) / total}%`, title: `${state} ${counts[state] ?? 0}` })));
 }
 
@@ -177,7 +177,7 @@ function overviewView(main) {
     h("h2", "Failures by code and message"),
     failures,
     h("h2", "Task stream (per worker slot, last 5 minutes)"),
-    h("div.card", h("div.legend", STATES.slice(1).map((s) => h("span", h("i", { style: `background:var(--${s})` }), s))), streamCanvas),
+    h("div.card", h("div.legend", ["running", "succeeded", "failed", "cancelled"].map((s) => h("span", h("i", { style: `background:var(--${s})` }), s))), streamCanvas),
   );
   const render = () => {
     const o = store.overview;
@@ -354,7 +354,7 @@ function jobView(main, id) {
     if (closed) return;
     const cancel = h("button.danger#btn-cancel", { onclick: () => act(cancel, () => post(`jobs/${id}/cancel`), (r) => `cancel: ${r.outcome}`) }, "Cancel");
     const retry = h("button.primary#btn-retry", { onclick: () => act(retry, () => post(`jobs/${id}/retry`), (r) => `retry: ${r.outcome}`) }, "Retry");
-    const canCancel = !store.readOnly && (detail.state === "queued" || detail.state === "running");
+    const canCancel = !store.readOnly && (detail.state === "queued" || detail.state === "retrying" || detail.state === "running");
     const canRetry = !store.readOnly && detail.state === "failed";
     head.replaceChildren(h("h2.mono", { style: "margin:0" }, id), h("span#job-state", stateBadge(detail.state)), canCancel ? cancel : "", canRetry ? retry : "");
     const fact = (label, value) => (value === undefined || value === "" ? [] : [h("dt", label), h("dd", value)]);

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { MalocherError, isJobId } from "@malocher/protocol";
+import { JOB_STATES, MalocherError, isJobId } from "@malocher/protocol";
 import { jobExists } from "./store-access.js";
 import { sameOrigin, type Credential } from "./dashboard-auth.js";
 import { rowJson, type DashboardState } from "./dashboard-state.js";
@@ -14,7 +14,7 @@ export interface ApiContext {
   credential: Credential;
 }
 
-const STATES = new Set<string>(["queued", "running", "succeeded", "failed", "cancelled", "unqueued"]);
+const STATES = new Set<string>([...JOB_STATES, "unqueued"]);
 const JOB_QUERY_PARAMS = new Set(["state", "name", "tag", "host", "q", "limit", "cursor", "token"]);
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;

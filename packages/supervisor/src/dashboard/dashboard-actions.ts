@@ -1,8 +1,15 @@
-import { prepareSharedDirectory } from "@malocher/agent";
-import { cancelJob, type CancelOutcome } from "../store/cancel-job.js";
-import { retryJob, type RetryOutcome } from "../store/retry-job.js";
-import { readLogs, type JobLogs } from "../store/read-logs.js";
-import { followLogs, type FollowLogsOptions, type LogEvent } from "../store/follow-logs.js";
+import {
+  cancelJob,
+  followLogs,
+  prepareSharedDirectory,
+  readLogs,
+  retryJob,
+  type CancelOutcome,
+  type FollowLogsOptions,
+  type JobLogs,
+  type LogEvent,
+  type RetryOutcome,
+} from "@malocher/store";
 import { announceCancelled, announceSubmitted } from "../submit/announce-submitted.js";
 
 /** What the dashboard does to a directory's jobs: the store's transitions, then the agents told (as `Malocher`'s methods do). */

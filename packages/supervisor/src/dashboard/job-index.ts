@@ -1,6 +1,6 @@
-import { readFile } from "node:fs/promises";
-import { chunkMemberOf, directoryLayout, toJobResult, type JobState } from "@malocher/protocol";
-import { decideJobState, listClaims, listJobIds, readJobNameAndTags, readStoredResult } from "./store-access.js";
+import { join } from "node:path";
+import { chunkMemberOf, directoryLayout, isJobId, toJobResult, type JobState } from "@malocher/protocol";
+import { decideJobState, listClaims, listJobIds, listRetrying, readJobNameAndTags, readLeaseHost, readStoredResult } from "./store-access.js";
 import { ShardWatch } from "./shard-watch.js";
 
 /** One job as the dashboard lists it: small, so 100,000 of them fit in a few tens of MB. */
@@ -52,6 +52,10 @@ export class JobIndex {
   private readonly queued: ShardWatch;
   private readonly cancelled: ShardWatch;
   private readonly specs: ShardWatch;
+  /** Failed results a retry set aside (`retried/<shard>/<jobId>.<ms>`): a new one means the job's result was replaced. */
+  private readonly retried: ShardWatch;
+  /** Jobs whose result must be read again (the live cluster said they finished; a retry may have replaced their result). */
+  private readonly recheck = new Set<string>();
   private idsListedAt = 0;
   private idsStale = true;
   /** Jobs with a result file whose result is not read yet. */
@@ -62,6 +66,8 @@ export class JobIndex {
   private readonly chunkLabels = new Map<string, { name?: string; tags?: string[] }>();
   private readonly hostOfAgent = new Map<string, string>();
   private claimedBy = new Map<string, string>();
+  /** Jobs waiting out a retry's backoff (`retrying/`, one small directory). */
+  private retrying = new Set<string>();
   private readonly strings = new Map<string, string>();
   /** Successes the live cluster reported (host, duration): their result files need not be read. */
   private readonly reported = new Map<string, { host: string; durationMs: number; at: number }>();
@@ -77,6 +83,10 @@ export class JobIndex {
     this.queued = new ShardWatch(directoryLayout.queuedDir(dir));
     this.cancelled = new ShardWatch(directoryLayout.cancelledDir(dir));
     this.specs = new ShardWatch(directoryLayout.specsDir(dir));
+    this.retried = new ShardWatch(join(dir, "retried"), (name) => {
+      const id = name.slice(0, name.lastIndexOf("."));
+      return isJobId(id) ? name : undefined; // one entry per set-aside result
+    });
   }
 
   /** Jobs still being read in (a first look at a big directory takes a few refreshes). */
@@ -143,6 +153,7 @@ export class JobIndex {
    * reading its result file (a failure's file is read for its error).
    */
   noteFinished(jobId: string, report: { ok: boolean; host: string; durationMs: number }): void {
+    if (this.recheck.size < MAX_REPORTED) this.recheck.add(jobId);
     if (!report.ok) return;
     if (this.reported.size >= MAX_REPORTED) this.reported.clear(); // only a shortcut: the file is read instead
     this.reported.set(jobId, { host: report.host, durationMs: report.durationMs, at: Date.now() });
@@ -185,7 +196,27 @@ export class JobIndex {
         this.ids = ids;
       }
     }
-    const [results, queued, cancelled, claims] = await Promise.all([this.results.refresh(), this.queued.refresh(), this.cancelled.refresh(), listClaims(this.dir)]);
+    const [results, queued, cancelled, claims, retryingNow, retried] = await Promise.all([
+      this.results.refresh(),
+      this.queued.refresh(),
+      this.cancelled.refresh(),
+      listClaims(this.dir),
+      listRetrying(this.dir),
+      this.retried.refresh(),
+    ]);
+    // A result set aside and a new one published between two refreshes leave the same name in
+    // results/: the set-aside copy in retried/ (or the live cluster's report) says to read it again.
+    for (const name of retried.added) this.recheck.add(name.slice(0, name.lastIndexOf(".")));
+    for (const id of this.recheck) {
+      if (!this.rows.has(id)) continue;
+      this.unreadResults.add(id);
+      touched.add(id);
+    }
+    this.recheck.clear();
+    const retrying = new Set(retryingNow.keys());
+    for (const jobId of retrying) if (!this.retrying.has(jobId)) touched.add(jobId);
+    for (const jobId of this.retrying) if (!retrying.has(jobId)) touched.add(jobId);
+    this.retrying = retrying;
     for (const id of results.added) this.unreadResults.add(id);
     for (const id of results.removed) {
       // A retry set the failed result aside: the job is queued again.
@@ -218,8 +249,15 @@ export class JobIndex {
       if (row === undefined) continue;
       const before = row.state;
       const agentId = claimedBy.get(id);
-      if (!this.unreadResults.has(id) && !this.results.has(id)) {
-        row.state = decideJobState({ result: undefined, cancelRequested: this.cancelled.has(id), claimed: agentId !== undefined, queued: this.queued.has(id) });
+      // A job without a (read) result: its markers decide.
+      if (!this.unreadResults.has(id) && row.finishedAt === undefined) {
+        row.state = decideJobState({
+          result: undefined,
+          cancelRequested: this.cancelled.has(id),
+          claimed: agentId !== undefined,
+          retrying: retrying.has(id),
+          queued: this.queued.has(id),
+        });
         if (row.state === "running" && agentId !== undefined) {
           row.host = await this.agentHost(agentId);
           row.runningSince ??= now;
@@ -258,8 +296,15 @@ export class JobIndex {
           }
           try {
             const stored = await readStoredResult(this.dir, id);
-            if (stored === undefined) return;
-            row.state = decideJobState({ result: stored, cancelRequested: false, claimed: false, queued: false });
+            if (stored === undefined) {
+              // Set aside by a retry: the job's markers decide its state again.
+              delete row.finishedAt;
+              delete row.durationMs;
+              delete row.error;
+              row.state = undefined;
+              return;
+            }
+            row.state = decideJobState({ result: stored, cancelRequested: false, claimed: false, retrying: false, queued: false });
             row.host = this.intern(stored.host);
             row.attempts = stored.attempts;
             row.durationMs = stored.durationMs;
@@ -275,6 +320,7 @@ export class JobIndex {
             }
           } catch (error) {
             row.state = "failed";
+            row.finishedAt = Date.now();
             row.error = { code: "RESULT_UNREADABLE", message: firstLine((error as Error).message) };
           }
         }),
@@ -313,13 +359,9 @@ export class JobIndex {
     if (live !== undefined) return live;
     let host = this.hostOfAgent.get(agentId);
     if (host === undefined) {
-      try {
-        host = (JSON.parse(await readFile(directoryLayout.leaseFile(this.dir, agentId), "utf8")) as { host: string }).host;
-      } catch {
-        host = agentId;
-      }
+      host = this.intern(await readLeaseHost(this.dir, agentId));
       if (this.hostOfAgent.size > 1000) this.hostOfAgent.clear();
-      this.hostOfAgent.set(agentId, (host = this.intern(String(host))));
+      this.hostOfAgent.set(agentId, host);
     }
     return host;
   }

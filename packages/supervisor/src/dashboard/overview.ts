@@ -1,8 +1,7 @@
-import type { JobState } from "@malocher/protocol";
-import type { DirectoryStatus } from "./store-access.js";
+import { JOB_STATES, type JobState } from "@malocher/protocol";
+import { emptyStateCounts, type DirectoryStatus } from "./store-access.js";
 import type { JobIndex, JobRow } from "./job-index.js";
 
-const STATES: readonly JobState[] = ["queued", "running", "succeeded", "failed", "cancelled"];
 const MAX_GROUPS = 30;
 const MAX_SAMPLE_IDS = 5;
 /** Throughput: finished jobs per bucket over the last minutes. */
@@ -39,7 +38,7 @@ export interface Overview {
   failureGroups: number;
 }
 
-const zero = (): Record<JobState, number> => ({ queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 });
+const zero = emptyStateCounts;
 
 /** Sums the index into the overview and into the object `malocher status --json` prints. */
 export function summarize(index: JobIndex, now = Date.now()): { overview: Overview; status: DirectoryStatus } {
@@ -111,7 +110,7 @@ function addFailure(groups: Map<string, FailureGroup>, row: JobRow): void {
 }
 
 function top(map: Map<string, Record<JobState, number>>): Array<[string, Record<JobState, number>]> {
-  const total = (byState: Record<JobState, number>) => STATES.reduce((sum, state) => sum + byState[state], 0);
+  const total = (byState: Record<JobState, number>) => JOB_STATES.reduce((sum, state) => sum + byState[state], 0);
   return [...map].sort((a, b) => total(b[1]) - total(a[1])).slice(0, 50);
 }
 

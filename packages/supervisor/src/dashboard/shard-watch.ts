@@ -18,9 +18,13 @@ export class ShardWatch {
   private readonly mtimes = new Map<string, number>();
   private readonly ids = new Map<string, Set<string>>();
 
-  constructor(private readonly root: string) {}
+  /** `idOf` names the job of a directory entry (undefined: not a job's); default: entries named by job id. */
+  constructor(
+    private readonly root: string,
+    private readonly idOf: (name: string) => string | undefined = (name) => (isJobId(name) ? name : undefined),
+  ) {}
 
-  /** Re-lists the shards that changed; returns the ids that appeared and went away since the last call. */
+  /** Re-lists the shards that changed; returns the ids that appeared and went away since the last call (each id once per shard). */
   async refresh(): Promise<{ added: string[]; removed: string[] }> {
     const added: string[] = [];
     const removed: string[] = [];
@@ -33,7 +37,11 @@ export class ShardWatch {
         if (known === mtime && now - mtime > MTIME_SETTLE_MS) return;
         this.mtimes.set(shard, mtime);
         const names = mtime < 0 ? [] : await readdir(path).catch((): string[] => []);
-        const next = new Set(names.filter(isJobId));
+        const next = new Set<string>();
+        for (const name of names) {
+          const id = this.idOf(name);
+          if (id !== undefined) next.add(id);
+        }
         const before = this.ids.get(shard) ?? new Set<string>();
         for (const id of next) if (!before.has(id)) added.push(id);
         for (const id of before) if (!next.has(id)) removed.push(id);
