@@ -136,6 +136,15 @@ test("the API's status is the object `malocher status --json` prints; a job's pa
   assert.deepEqual([filtered.total, filtered.jobs.map((job) => job.id)], [1, [failed]]);
   const searched = await json<{ total: number }>(await call(dashboard, "/api/jobs?q=QUOTA"));
   assert.equal(searched.total, 1, "search looks in names and error messages");
+
+  // Retry all of a failure group, then a run elsewhere (another process's): the new result replaces
+  // the failed one under the same name, and the dashboard notices (the set-aside copy in retried/).
+  const retried = await json<{ requeued: string[] }>(await call(dashboard, "/api/retry-failed", { method: "POST", body: JSON.stringify({ code: "E_QUOTA", message: "quota exceeded for item 1" }) }));
+  assert.deepEqual(retried.requeued, [failed]);
+  writeFileSync(join(malocher.dir, "fixed"), "");
+  await collect(malocher.processAll({ slots: 2 }));
+  await waitUntil(async () => (await json<{ counts: { succeeded: number } }>(await call(dashboard, "/api/overview"))).counts.succeeded === 3, 20_000, "the rerun and the later job shown as succeeded");
+  assert.deepEqual(await json(await call(dashboard, "/api/status")), JSON.parse(JSON.stringify(await malocher.status())));
 });
 
 test("events carry ids: a page that reconnects with Last-Event-ID gets what it missed, or a reset when it missed too much", TIMEOUT, async (t) => {

@@ -174,7 +174,8 @@ function listJobs(state: DashboardState, url: URL): unknown {
     (tag === "" || (row.tags?.includes(tag) ?? false)) &&
     (host === "" || row.host === host) &&
     (q === "" || matches(row, q));
-  const page = state.index.page(keep, limit, cursor === "" ? undefined : cursor);
+  const unfiltered = states === undefined && name === "" && tag === "" && host === "" && q === "";
+  const page = state.index.page(unfiltered ? undefined : keep, limit, cursor === "" ? undefined : cursor);
   return { jobs: page.rows.map(rowJson), total: page.total, next: page.next ?? null, indexing: state.index.indexing, eventId: state.feed.lastId };
 }
 

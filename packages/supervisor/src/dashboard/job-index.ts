@@ -107,9 +107,18 @@ export class JobIndex {
     return this.rows.get(jobId);
   }
 
-  /** Rows newest first, from just after `cursor` (an id), that `keep` accepts; counts all matches. */
-  page(keep: (row: JobRow) => boolean, limit: number, cursor: string | undefined): { rows: JobRow[]; total: number; next: string | undefined } {
+  /**
+   * Rows newest first, from just after `cursor` (an id), that `keep` accepts (all without it);
+   * counts all matches. Without a filter a page is a slice; with one, one pass over the rows.
+   */
+  page(keep: ((row: JobRow) => boolean) | undefined, limit: number, cursor: string | undefined): { rows: JobRow[]; total: number; next: string | undefined } {
     const start = cursor === undefined ? this.ids.length - 1 : lowerBound(this.ids, cursor) - 1;
+    if (keep === undefined) {
+      const rows: JobRow[] = [];
+      for (let at = start; at >= 0 && rows.length < limit; at--) rows.push(this.rows.get(this.ids[at]!)!);
+      const last = start - rows.length;
+      return { rows, total: this.ids.length, next: last >= 0 ? rows[rows.length - 1]?.id : undefined };
+    }
     const rows: JobRow[] = [];
     let total = 0;
     let next: string | undefined;
