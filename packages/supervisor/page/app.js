@@ -1,7 +1,7 @@
 // The dashboard page: plain ES modules, no build step. State comes from the JSON API once, then
 // from the server's event stream as deltas (jobs that changed, the overview when it changed, the
 // nodes when they changed). Everything user-made (names, messages, logs) goes in as text, never HTML.
-import { drawHistory, drawStream } from "./charts.js";
+import { drawHistory, drawStream, streamWindow } from "./charts.js";
 
 const STATES = ["queued", "retrying", "running", "succeeded", "failed", "cancelled"];
 const PAGE_SIZE = 50;
@@ -122,8 +122,8 @@ function emit(what, data) {
 }
 
 function noteBar(row) {
-  if (!row.host) return;
-  if (row.finishedAt) store.bars.set(row.id, [row.host, row.finishedAt - (row.durationMs ?? 0), row.finishedAt, row.state]);
+  if (!row.host) store.bars.delete(row.id); // queued again (a claim given back)
+  else if (row.finishedAt) store.bars.set(row.id, [row.host, row.finishedAt - (row.durationMs ?? 0), row.finishedAt, row.state]);
   else if (row.state === "running") store.bars.set(row.id, [row.host, row.runningSince ?? Date.now(), null, "running"]);
   else store.bars.delete(row.id);
 }
@@ -176,7 +176,7 @@ function overviewView(main) {
     h("div.row2", { style: "margin-top:14px" }, h("div", rate, h("div.card", { style: "margin-top:10px" }, h("div.muted", "Finished per 5 s, last 5 minutes"), history)), groups),
     h("h2", "Failures by code and message"),
     failures,
-    h("h2", "Task stream (per worker slot, last 5 minutes)"),
+    h("h2", "Task stream (per worker slot, up to the last 5 minutes)"),
     h("div.card", h("div.legend", ["running", "succeeded", "failed", "cancelled"].map((s) => h("span", h("i", { style: `background:var(--${s})` }), s))), streamCanvas),
   );
   const render = () => {
@@ -200,7 +200,10 @@ function overviewView(main) {
     failures.replaceChildren(failureTable(o));
     drawHistory(history, o.finishedHistory);
   };
-  const redrawStream = () => drawStream(streamCanvas, store.bars, Date.now(), 5 * 60_000);
+  const redrawStream = () => {
+    const now = Date.now();
+    drawStream(streamCanvas, store.bars, now, streamWindow(store.bars, now));
+  };
   listen((what) => {
     if (what === "overview") render();
   });

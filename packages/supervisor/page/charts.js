@@ -31,6 +31,13 @@ export function drawHistory(canvas, history) {
   context.fillText(`max ${max} per ${Math.round((history?.bucketMs ?? 5000) / 1000)} s`, 4, 11);
 }
 
+/** The stream's window: the last 5 minutes, or less (down to one) when the jobs began more recently. */
+export function streamWindow(bars, now) {
+  let earliest = now;
+  for (const [, start] of bars.values()) earliest = Math.min(earliest, start);
+  return Math.min(5 * 60_000, Math.max(60_000, Math.ceil((now - earliest + 5000) / 15_000) * 15_000));
+}
+
 /**
  * The task stream: one lane per worker slot and node (jobs that overlap in time on one node get
  * lanes of their own), bars from start to end (running ones to now), over the last `windowMs`.
@@ -72,10 +79,12 @@ export function drawStream(canvas, bars, now, windowMs) {
   const x = (t) => labelWidth + ((width - labelWidth) * (Math.max(t, since) - since)) / windowMs;
   context.font = "11px system-ui, sans-serif";
   context.fillStyle = "#6b7380";
-  for (let minute = 0; minute <= windowMs / 60_000; minute++) {
-    const at = x(now - minute * 60_000);
+  const tickMs = windowMs > 150_000 ? 60_000 : 15_000;
+  for (let tick = 0; tick * tickMs <= windowMs; tick++) {
+    const at = x(now - tick * tickMs);
     context.fillRect(at, 0, 1, height - 14);
-    context.fillText(minute === 0 ? "now" : `-${minute}m`, Math.min(at - 10, width - 24), height - 2);
+    const label = tick === 0 ? "now" : tickMs === 60_000 ? `-${tick}m` : `-${tick * 15}s`;
+    context.fillText(label, Math.min(at - 10, width - 24), height - 2);
   }
   if (shown.length === 0) {
     context.fillText("no jobs ran in the last minutes", labelWidth + 8, 20);

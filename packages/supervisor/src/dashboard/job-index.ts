@@ -270,7 +270,10 @@ export class JobIndex {
         if (row.state === "running" && agentId !== undefined) {
           row.host = await this.agentHost(agentId);
           row.runningSince ??= now;
-        } else if (row.state === "queued") delete row.host;
+        } else if (row.state === "queued" || row.state === "retrying") {
+          delete row.host;
+          delete row.runningSince;
+        }
       }
       if (row.state !== before || touched.has(id)) changed.push(row);
     }
