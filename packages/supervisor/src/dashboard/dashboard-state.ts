@@ -13,9 +13,14 @@ export interface LiveCluster {
   off(name: "event", listener: (event: RunEvent) => void): unknown;
 }
 
-/** The index is refreshed this often, and soon after a live cluster's event. */
+/** The index is refreshed this often, and soon after a live cluster's event or an action. */
 const REFRESH_MS = 1000;
-const SOON_MS = 150;
+const SOON_MS = 100;
+/**
+ * At most this often while events keep coming (a busy run reports thousands of jobs a second):
+ * a change is on the page within a second, and the refreshes' cost stays flat.
+ */
+const MIN_GAP_MS = 500;
 /** A change of more jobs than this is sent as "refetch", not row by row. */
 const MAX_ROWS_PER_EVENT = 500;
 
@@ -30,6 +35,7 @@ export class DashboardState {
   private nodesText = "";
   private timer: NodeJS.Timeout | undefined;
   private dueAt = Infinity;
+  private lastTickAt = 0;
   private closed = false;
   private readonly onEvent = (event: RunEvent) => {
     if (event.type === "jobFinished") this.index.noteFinished(event.jobId, event);
@@ -49,9 +55,9 @@ export class DashboardState {
     this.schedule(0);
   }
 
-  /** Refresh soon (an action or an event changed something). */
+  /** Refresh soon (an action or an event changed something), but not sooner than MIN_GAP_MS after the last refresh. */
   soon(): void {
-    this.schedule(SOON_MS);
+    this.schedule(Math.max(SOON_MS, this.lastTickAt + MIN_GAP_MS - Date.now()));
   }
 
   /** Refreshes until every job is read in; the overview and status are then complete. */
@@ -80,6 +86,7 @@ export class DashboardState {
   }
 
   private async tick(reschedule: boolean): Promise<void> {
+    this.lastTickAt = Date.now();
     try {
       const change = await this.index.refresh();
       if (this.closed) return;
