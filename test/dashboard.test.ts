@@ -12,6 +12,8 @@ import type { Dashboard, Malocher } from "malocher";
 import { failUnlessFixed, waitForGate } from "./fixtures/dashboard/dashboard-jobs.js";
 import { square } from "./fixtures/jobs/jobs.js";
 import { collect } from "./support/results.js";
+import { spawn, type ChildProcess } from "node:child_process";
+import { cliMain, root } from "./fixtures/jobs/support.js";
 import { freshMalocher } from "./support/temp.js";
 import { waitUntil, within } from "./support/wait.js";
 
@@ -259,4 +261,57 @@ test("100,000 jobs: a page of the list comes in milliseconds, the first page loa
   const after = await heap();
   t.diagnostic(`heap ${Math.round(before / 2 ** 20)} MB before 100 more requests, ${Math.round(after / 2 ** 20)} MB after`);
   assert.ok(after - before < 30 * 2 ** 20, `the heap grew by ${Math.round((after - before) / 2 ** 20)} MB`);
+});
+
+/** Starts the CLI; resolves with the process and the dashboard address from its `--json` line. */
+function startCli(args: string[]): Promise<{ child: ChildProcess; url: URL; output: () => string }> {
+  const child = spawn(process.execPath, [cliMain, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  return within(
+    new Promise((resolve, reject) => {
+      let buffer = "";
+      child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+        output += chunk;
+        buffer += chunk;
+        for (const line of buffer.split("\n").slice(0, -1)) {
+          const event = JSON.parse(line) as { type?: string; url?: string };
+          if (event.type === "dashboard") resolve({ child, url: new URL(event.url!), output: () => output });
+        }
+        buffer = buffer.slice(buffer.lastIndexOf("\n") + 1);
+      });
+      child.once("exit", (code) => reject(new Error(`malocher ${args[0]} ended (${code}) before it served the dashboard:\n${output}`)));
+    }),
+    30_000,
+    `malocher ${args[0]} printing its dashboard address`,
+  );
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))));
+}
+
+test("malocher dashboard serves a directory until Ctrl-C; malocher run --dashboard serves the run, with its nodes", TIMEOUT, async (t) => {
+  const { malocher } = await finishedDirectory(t);
+  const served = await startCli(["dashboard", "--dir", malocher.dir, "--json"]);
+  t.after(() => served.child.kill("SIGKILL"));
+  assert.equal(served.url.hostname, "127.0.0.1");
+  const token = served.url.searchParams.get("token")!;
+  const get = (url: URL, path: string) => fetch(new URL(path, url), { headers: { authorization: `Bearer ${token}` } });
+  assert.deepEqual(await json(await get(served.url, "/api/status")), JSON.parse(JSON.stringify(await malocher.status())));
+  served.child.kill("SIGINT");
+  assert.equal(await within(exited(served.child), 10_000, "malocher dashboard ending on SIGINT"), 0);
+
+  const gate = join(malocher.dir, "gate");
+  const gated = malocher.submit.with({ name: "gated" })(waitForGate, gate, 1);
+  const run = await startCli(["run", "--dir", malocher.dir, "--dashboard", "--json", "--slots", "2"]);
+  t.after(() => run.child.kill("SIGKILL"));
+  const runToken = run.url.searchParams.get("token")!;
+  const nodes = async () => (await json<{ nodes: Array<{ host: string; state?: string; slots?: number; jobs: string[]; heartbeatAt?: number }> }>(await fetch(new URL("/api/nodes", run.url), { headers: { authorization: `Bearer ${runToken}` } }))).nodes;
+  await waitUntil(async () => (await nodes()).some((node) => node.state === "ready" && node.jobs.includes(gated) && node.heartbeatAt !== undefined), 30_000, "the run's node, ready and running the gated job");
+  const local = (await nodes()).find((node) => node.host === "local")!;
+  assert.equal(local.slots, 2);
+  writeFileSync(gate, "");
+  assert.equal(await within(exited(run.child), 30_000, "the run ending"), 0, run.output());
+  await assert.rejects(fetch(new URL("/api/overview", run.url)), "the dashboard closed with the run");
 });
