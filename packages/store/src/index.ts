@@ -2,10 +2,10 @@
  * The job store: every read and every transition of the shared directory (see docs/ARCHITECTURE.md).
  * The agent and the supervisor change the directory only through these functions.
  */
-export { encodeLease, decodeLease, renewLease, readLeaseHost, readAllLeases, removeLease, removeLostLease, markLeaseLost, type AgentLease, type LeaseEntry } from "./agent-lease.js";
+export { encodeLease, decodeLease, renewLease, leaseExists, readLeaseHost, readAllLeases, removeLease, removeLostLease, markLeaseLost, type AgentLease, type LeaseEntry } from "./agent-lease.js";
 export { cancelJob, type CancelOutcome } from "./cancel-job.js";
 export { checkDirectorySecurity, describeOwner, type DirectorySecurityOptions } from "./check-directory-security.js";
-export { claimJob, type ClaimedJob } from "./claim-job.js";
+export { claimJob, openClaimDirectory, closeClaimDirectory, listOwnClaims, type ClaimedJob } from "./claim-job.js";
 export { enqueueJob, enqueueBatchMember, parseAttempt, parseNotBefore, deferRetry, listRetrying, releaseDueRetries } from "./queue-marker.js";
 export { cleanJobs, type CleanOptions, type CleanedJob } from "./clean-jobs.js";
 export { describeFileOwner } from "./describe-file-owner.js";
@@ -32,6 +32,7 @@ export { requeueClaim } from "./requeue-claim.js";
 export { LeaseObserver, requeueStaleJobs } from "./requeue-stale-jobs.js";
 export { retryJob, type RetryOutcome } from "./retry-job.js";
 export { prepareSharedDirectory, type PrepareOptions } from "./shared-directory.js";
+export { touchSignalFile } from "./signal-file.js";
 export { submitChunk, type SpecChunk } from "./submit-chunk.js";
 export { submitJob } from "./submit-job.js";
 export { tmpPath, writeFileAtomic, writeFileAtomicSync, writeFileOnce, writeFileOnceSync } from "./write-file-atomic.js";
