@@ -153,6 +153,11 @@ async function exercise(t: TestContext, page: Page, malocher: Malocher, cluster:
   await page.waitForSelector(`tr.job-row[data-id="${gated[0]}"]`, WAIT);
   assert.equal(await page.$$eval("tr.job-row", (rows) => rows.length), 7);
   await page.screenshot({ path: join(SHOTS, "jobs.png"), fullPage: true });
+  // Bulk: "Retry listed failed" on the list re-runs the other failed job; its row turns succeeded in place.
+  const otherFailed = `tr.job-row[data-id="${failing[1]}"] .state`;
+  assert.equal(await textOf(page, otherFailed), "failed");
+  await page.click("#retry-listed");
+  await waitForText(page, otherFailed, /^succeeded$/);
   await page.goto(`${dashboard.url.replace(/\?token=.*/, "")}#/nodes`);
   await waitForText(page, "#nodes-body", /local.*ready/s);
   await page.screenshot({ path: join(SHOTS, "nodes.png"), fullPage: true });

@@ -260,12 +260,30 @@ function jobsView(main, params) {
   const summary = h("span.muted#jobs-total");
   const body = h("tbody#jobs-body");
   const more = h("button#load-more", { onclick: () => fetchPage(false) }, "Load more");
+  // Bulk actions on the jobs listed (loaded so far): the server checks each one's state again.
+  const listed = (states) => [...body.querySelectorAll("tr.job-row")].filter((tr) => states.includes(tr.querySelector(".state")?.dataset.state)).map((tr) => tr.dataset.id);
+  const cancelListed = h("button.danger#cancel-listed", {
+    hidden: store.readOnly,
+    onclick: () => {
+      const ids = listed(["queued", "retrying", "running"]);
+      if (ids.length === 0) return flash("No queued or running job is listed.");
+      if (confirm(`Cancel the ${ids.length} queued or running jobs listed?`)) act(cancelListed, () => post("cancel", { jobIds: ids }), (r) => `cancel: ${Object.values(r.outcomes).length} jobs`);
+    },
+  }, "Cancel listed unfinished");
+  const retryListed = h("button.primary#retry-listed", {
+    hidden: store.readOnly,
+    onclick: () => {
+      const ids = listed(["failed"]);
+      if (ids.length === 0) return flash("No failed job is listed.");
+      act(retryListed, () => post("retry", { jobIds: ids }), (r) => `requeued ${Object.values(r.outcomes).filter((o) => o === "requeued").length} jobs`);
+    },
+  }, "Retry listed failed");
   const newer = h("div.notice", { hidden: true });
   main.append(
     h("form.filters", { onsubmit: (e) => e.preventDefault() }, stateSelect, input("name", "name"), input("tag", "tag"), input("host", "host"), input("q", "search id, name, error"), summary),
     newer,
     h("table#jobs", h("thead", h("tr", h("th", "job"), h("th", "name"), h("th", "state"), h("th", "host"), h("th.num", "attempts"), h("th.num", "duration"), h("th", "finished"), h("th", "error"))), body),
-    h("div.toolbar", more),
+    h("div.toolbar", more, cancelListed, retryListed),
   );
   const rows = new Map();
   let next = null;
