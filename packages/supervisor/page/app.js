@@ -134,7 +134,7 @@ async function load() {
   store.overview = overview;
   store.nodes = nodes.nodes;
   store.readOnly = overview.readOnly;
-  store.bars = new Map(stream.bars.map(([id, host, start, end, state]) => [id, [host, start, end, state]]));
+  store.bars = new Map(stream.bars.map(([id, host, start, end, state]) => [id, [host, stream.since + start, end === null ? null : stream.since + end, state]]));
   document.getElementById("dir").textContent = overview.dir;
   document.getElementById("readonly").hidden = !overview.readOnly;
   lastEventId = Math.min(overview.eventId, nodes.eventId);

@@ -22,6 +22,8 @@ const MAX_TEXT_PARAM = 200;
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_BULK_IDS = 100_000;
 const LOG_TAIL_BYTES = 256 * 1024;
+/** The task stream's first load: at most this many bars (about 60 bytes each). */
+const MAX_STREAM_BARS = 1500;
 
 /** A request the API refuses, with its status and a message (never a crash). */
 class ApiError extends Error {
@@ -201,9 +203,13 @@ function taskStream(state: DashboardState, url: URL): unknown {
     if (row.finishedAt !== undefined && row.finishedAt >= since) bars.push([row.id, row.host, row.finishedAt - (row.durationMs ?? 0), row.finishedAt, row.state ?? ""]);
     else if (row.state === "running") bars.push([row.id, row.host, row.runningSince ?? now, null, "running"]);
   }
-  // The newest ones when there are too many to draw.
+  // The newest ones when there are too many to draw; times as ms after `since` (a smaller answer).
   bars.sort((a, b) => a[2] - b[2]);
-  return { now, since, bars: bars.slice(-5000) };
+  return {
+    now,
+    since,
+    bars: bars.slice(-MAX_STREAM_BARS).map(([id, host, start, end, state]) => [id, host, Math.max(0, Math.round(start - since)), end === null ? null : Math.round(end - since), state]),
+  };
 }
 
 function tail(logs: { stdout: string; stderr: string }): unknown {

@@ -1,7 +1,7 @@
 import type { MachineView, RunEvent } from "../cluster/cluster.js";
 import type { DashboardActions } from "./dashboard-actions.js";
 import { EventFeed } from "./event-feed.js";
-import { JobIndex, type JobRow } from "./job-index.js";
+import { JobIndex, type IndexChange, type JobRow } from "./job-index.js";
 import { summarize, type Overview } from "./overview.js";
 import { nodeViews, type NodeView } from "./node-views.js";
 import type { DirectoryStatus } from "./store-access.js";
@@ -36,6 +36,8 @@ export class DashboardState {
   private timer: NodeJS.Timeout | undefined;
   private dueAt = Infinity;
   private lastTickAt = 0;
+  /** The last refresh whose changes were published (concurrent ticks share one refresh). */
+  private published: IndexChange | undefined;
   private closed = false;
   private readonly onEvent = (event: RunEvent) => {
     if (event.type === "jobFinished") this.index.noteFinished(event.jobId, event);
@@ -89,7 +91,8 @@ export class DashboardState {
     this.lastTickAt = Date.now();
     try {
       const change = await this.index.refresh();
-      if (this.closed) return;
+      if (this.closed || change === this.published) return;
+      this.published = change;
       if (change.changed.length > 0 || change.removed.length > 0 || this.overview === undefined) {
         const { overview, status } = summarize(this.index);
         this.status = status;
