@@ -3,7 +3,8 @@
 // object `malocher status --json` prints, event ids that let a reconnecting page catch up, and a
 // directory of 100,000 jobs: pages stay fast and the first load stays small.
 import { strict as assert } from "node:assert";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
+import { directoryLayout } from "@malocher/protocol";
 import { join } from "node:path";
 import { test } from "node:test";
 import { setFlagsFromString } from "node:v8";
@@ -147,6 +148,17 @@ test("the API's status is the object `malocher status --json` prints; a job's pa
   await collect(malocher.processAll({ slots: 2 }));
   await waitUntil(async () => (await json<{ counts: { succeeded: number } }>(await call(dashboard, "/api/overview"))).counts.succeeded === 3, 20_000, "the rerun and the later job shown as succeeded");
   assert.deepEqual(await json(await call(dashboard, "/api/status")), JSON.parse(JSON.stringify(await malocher.status())));
+});
+
+test("a result whose spec is gone (an interrupted clean) neither stalls nor spins the index", TIMEOUT, async (t) => {
+  const { malocher, succeeded } = await finishedDirectory(t);
+  rmSync(directoryLayout.specFile(malocher.dir, succeeded));
+  const dashboard = await malocher.dashboard({ onListening: () => {} });
+  t.after(() => dashboard.close());
+  const status = await within(call(dashboard, "/api/status"), 10_000, "the status");
+  assert.deepEqual(await json(status), JSON.parse(JSON.stringify(await malocher.status())));
+  const overview = await json<{ indexing: number; total: number }>(await call(dashboard, "/api/overview"));
+  assert.deepEqual([overview.indexing, overview.total], [0, 2]);
 });
 
 test("events carry ids: a page that reconnects with Last-Event-ID gets what it missed, or a reset when it missed too much", TIMEOUT, async (t) => {

@@ -60,6 +60,11 @@ export class JobIndex {
   private idsStale = true;
   /** Jobs with a result file whose result is not read yet. */
   private readonly unreadResults = new Set<string>();
+  /**
+   * Results of jobs that are not listed (yet): a job submitted and finished between two listings,
+   * or one whose spec an interrupted `clean` removed. Read once their job is listed.
+   */
+  private readonly unlistedResults = new Set<string>();
   /** Unfinished jobs whose name and tags are not read yet. */
   private readonly unreadSpecs = new Set<string>();
   /** A `submitMany` batch shares its name and tags: one read per chunk. */
@@ -201,6 +206,7 @@ export class JobIndex {
           this.rows.set(id, { id, state: undefined });
           this.unreadSpecs.add(id);
           touched.add(id);
+          if (this.unlistedResults.delete(id)) this.unreadResults.add(id);
         }
         this.ids = ids;
       }
@@ -230,6 +236,7 @@ export class JobIndex {
     for (const id of results.removed) {
       // A retry set the failed result aside: the job is queued again.
       this.unreadResults.delete(id);
+      this.unlistedResults.delete(id);
       const row = this.rows.get(id);
       if (row === undefined) continue;
       // What the live cluster said about the new run (it may have started already) is kept.
@@ -284,8 +291,9 @@ export class JobIndex {
   private async readResults(): Promise<string[]> {
     const batch = [...take(this.unreadResults, RESULT_READS_PER_REFRESH)].filter((id) => {
       if (this.rows.has(id)) return true;
-      // A result whose spec is not listed yet: kept for when it is (a job submitted and run between two listings).
-      this.idsStale = true;
+      this.unreadResults.delete(id);
+      if (this.unlistedResults.size < MAX_REPORTED) this.unlistedResults.add(id);
+      this.idsStale = true; // listed again (at most every ID_LIST_MIN_INTERVAL_MS)
       return false;
     });
     const read: string[] = [];
