@@ -5,6 +5,7 @@ import { JobIndex, type IndexChange, type JobRow } from "./job-index.js";
 import { summarize, type Overview } from "./overview.js";
 import { nodeViews, type NodeView } from "./node-views.js";
 import type { DirectoryStatus } from "./store-access.js";
+import { CostBudget } from "./cost-budget.js";
 
 /** The live cluster a dashboard shows, when it runs inside `processAll` or `startCluster`. */
 export interface LiveCluster {
@@ -21,6 +22,9 @@ const SOON_MS = 100;
  * a change is on the page within a second, and the refreshes' cost stays flat.
  */
 const MIN_GAP_MS = 500;
+/** The overview's sums over every row may take this share of a core (100,000 rows: ~10–30 ms a sum). */
+const SUMMARY_SHARE = 0.01;
+const DECAY_MS = 5000;
 /** A change of more jobs than this is sent as "refetch", not row by row. */
 const MAX_ROWS_PER_EVENT = 500;
 
@@ -36,6 +40,10 @@ export class DashboardState {
   private timer: NodeJS.Timeout | undefined;
   private dueAt = Infinity;
   private lastTickAt = 0;
+  private readonly summaries = new CostBudget(SUMMARY_SHARE);
+  /** Rows changed since the last sum. */
+  private summaryStale = true;
+  private summedAt = 0;
   /** The last refresh whose changes were published (concurrent ticks share one refresh). */
   private published: IndexChange | undefined;
   private closed = false;
@@ -62,10 +70,11 @@ export class DashboardState {
     this.schedule(Math.max(SOON_MS, this.lastTickAt + MIN_GAP_MS - Date.now()));
   }
 
-  /** Refreshes until every job is read in; the overview and status are then complete. */
+  /** Refreshes until every job is read in; the overview and status are then complete (summed now, whatever the budget). */
   async settled(): Promise<void> {
     do await this.tick(false);
     while (this.index.indexing > 0 && !this.closed);
+    if (this.summaryStale || this.status === undefined) this.summarize();
   }
 
   close(): void {
@@ -73,6 +82,16 @@ export class DashboardState {
     this.live?.off("event", this.onEvent);
     clearTimeout(this.timer);
     this.feed.close();
+  }
+
+  private summarize(): void {
+    const started = performance.now();
+    const { overview, status } = summarize(this.index);
+    this.status = status;
+    this.overview = overview;
+    this.summaryStale = false;
+    this.summedAt = Date.now();
+    this.summaries.book(started);
   }
 
   private schedule(delayMs: number): void {
@@ -93,19 +112,19 @@ export class DashboardState {
       const change = await this.index.refresh();
       if (this.closed || change === this.published) return;
       this.published = change;
-      if (change.changed.length > 0 || change.removed.length > 0 || this.overview === undefined) {
-        const { overview, status } = summarize(this.index);
-        this.status = status;
-        this.overview = overview;
-        if (change.changed.length > 0 || change.removed.length > 0) {
-          this.feed.publish(
-            "jobs",
-            change.changed.length + change.removed.length > MAX_ROWS_PER_EVENT
-              ? { refetch: true, changed: change.changed.length, removed: change.removed.length }
-              : { rows: change.changed.map(rowJson), removed: change.removed },
-          );
-        }
+      if (change.changed.length > 0 || change.removed.length > 0) {
+        this.summaryStale = true;
+        this.feed.publish(
+          "jobs",
+          change.changed.length + change.removed.length > MAX_ROWS_PER_EVENT
+            ? { refetch: true, changed: change.changed.length, removed: change.removed.length }
+            : { rows: change.changed.map(rowJson), removed: change.removed },
+        );
       }
+      // The throughput and its history move with time alone: summed again every few seconds while they show recent finishes.
+      const recent = this.overview !== undefined && this.overview.finishedHistory.counts.some((count) => count > 0);
+      if (recent && Date.now() - this.summedAt > DECAY_MS) this.summaryStale = true;
+      if ((this.summaryStale && this.summaries.due()) || this.overview === undefined) this.summarize();
       const overviewText = JSON.stringify(this.overview);
       if (overviewText !== this.overviewText) {
         this.overviewText = overviewText;
@@ -121,7 +140,7 @@ export class DashboardState {
       this.feed.publish("problem", { message: (error as Error).message });
     } finally {
       // While a big directory is read in, go on at once; then once a second.
-      if (reschedule) this.schedule(this.index.indexing > 0 ? 0 : REFRESH_MS);
+      if (reschedule) this.schedule(this.index.indexing > 0 ? 0 : this.summaryStale ? Math.min(REFRESH_MS, Math.max(SOON_MS, this.summaries.wait())) : REFRESH_MS);
     }
   }
 }

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { chunkMemberOf, directoryLayout, isJobId, toJobResult, type JobState } from "@malocher/protocol";
 import { decideJobState, listClaims, listJobIds, listRetrying, readJobNameAndTags, readLeaseHost, readStoredResult } from "./store-access.js";
 import { ShardWatch } from "./shard-watch.js";
+import { CostBudget } from "./cost-budget.js";
 
 /** One job as the dashboard lists it: small, so 100,000 of them fit in a few tens of MB. */
 export interface JobRow {
@@ -28,6 +29,12 @@ const READS_AT_ONCE = 16;
 const SPEC_READS_PER_REFRESH = 2000;
 const MAX_MESSAGE_CHARS = 300;
 const MAX_REPORTED = 50_000;
+/**
+ * The share of a core the listings of results/ and queued/ may take: with 100,000 results a
+ * listing is tens of ms, so it then runs every few seconds (a live cluster's reports fill in).
+ */
+const LISTING_SHARE = 0.02;
+const NO_CHANGE = { added: [] as string[], removed: [] as string[] };
 /** The id list (specs/) is read again at most this often while it keeps changing (a listing of 100,000 ids costs ~50 ms). */
 const ID_LIST_MIN_INTERVAL_MS = 2000;
 
@@ -77,6 +84,8 @@ export class JobIndex {
   /** Successes the live cluster reported (host, duration): their result files need not be read. */
   private readonly reported = new Map<string, { host: string; durationMs: number; at: number }>();
   private refreshing: Promise<IndexChange> | undefined;
+  private readonly resultsListing = new CostBudget(LISTING_SHARE);
+  private readonly queuedListing = new CostBudget(LISTING_SHARE);
   private lastRefresh = 0;
 
   constructor(
@@ -212,8 +221,8 @@ export class JobIndex {
       }
     }
     const [results, queued, cancelled, claims, retryingNow, retried] = await Promise.all([
-      this.results.refresh(),
-      this.queued.refresh(),
+      this.resultsListing.due() ? this.resultsListing.spend(() => this.results.refresh()) : NO_CHANGE,
+      this.queuedListing.due() ? this.queuedListing.spend(() => this.queued.refresh()) : NO_CHANGE,
       this.cancelled.refresh(),
       listClaims(this.dir),
       listRetrying(this.dir),
