@@ -57,7 +57,7 @@ export class DashboardState {
     readonly actions: DashboardActions,
     private readonly live: LiveCluster | undefined,
   ) {
-    this.index = new JobIndex(actions.dir, () => new Map((live?.machineViews() ?? []).map((machine) => [machine.agentId, machine.label])));
+    this.index = new JobIndex(actions.dir, live === undefined ? undefined : () => new Map(live.machineViews().map((machine) => [machine.agentId, machine.label])));
   }
 
   start(): void {

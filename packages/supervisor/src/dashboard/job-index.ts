@@ -34,6 +34,7 @@ const MAX_REPORTED = 50_000;
  * listing is tens of ms, so it then runs every few seconds (a live cluster's reports fill in).
  */
 const LISTING_SHARE = 0.02;
+const LIVE_LISTING_GAP_MS = 3000;
 const NO_CHANGE = { added: [] as string[], removed: [] as string[] };
 /** The id list (specs/) is read again at most this often while it keeps changing (a listing of 100,000 ids costs ~50 ms). */
 const ID_LIST_MIN_INTERVAL_MS = 2000;
@@ -84,15 +85,23 @@ export class JobIndex {
   /** Successes the live cluster reported (host, duration): their result files need not be read. */
   private readonly reported = new Map<string, { host: string; durationMs: number; at: number }>();
   private refreshing: Promise<IndexChange> | undefined;
-  private readonly resultsListing = new CostBudget(LISTING_SHARE);
-  private readonly queuedListing = new CostBudget(LISTING_SHARE);
+  private readonly resultsListing: CostBudget;
+  private readonly queuedListing: CostBudget;
   private lastRefresh = 0;
+  /** The live cluster's agents' hosts, taken once per refresh. */
+  private hostsNow = new Map<string, string>();
 
+  /**
+   * `live`: the live cluster's agents' hosts (known without reading their leases); with it, the
+   * cluster reports every start and finish, so results/ and queued/ are listed only every few
+   * seconds (for what other processes do).
+   */
   constructor(
     readonly dir: string,
-    /** Hosts of the live cluster's agents, known without reading their leases. */
-    private readonly liveHosts: () => Map<string, string> = () => new Map(),
+    private readonly live?: () => Map<string, string>,
   ) {
+    this.resultsListing = new CostBudget(LISTING_SHARE, live === undefined ? 0 : LIVE_LISTING_GAP_MS);
+    this.queuedListing = new CostBudget(LISTING_SHARE, live === undefined ? 0 : LIVE_LISTING_GAP_MS);
     this.results = new ShardWatch(directoryLayout.resultsDir(dir));
     this.queued = new ShardWatch(directoryLayout.queuedDir(dir));
     this.cancelled = new ShardWatch(directoryLayout.cancelledDir(dir));
@@ -193,6 +202,7 @@ export class JobIndex {
 
   private async refreshOnce(): Promise<IndexChange> {
     const now = Date.now();
+    this.hostsNow = this.live?.() ?? new Map();
     const touched = new Set<string>();
     const removed: string[] = [];
     if ((await this.specs.changed()) || this.idsStale) {
@@ -220,7 +230,7 @@ export class JobIndex {
         this.ids = ids;
       }
     }
-    const [results, queued, cancelled, claims, retryingNow, retried] = await Promise.all([
+    let [results, queued, cancelled, claims, retryingNow, retried] = await Promise.all([
       this.resultsListing.due() ? this.resultsListing.spend(() => this.results.refresh()) : NO_CHANGE,
       this.queuedListing.due() ? this.queuedListing.spend(() => this.queued.refresh()) : NO_CHANGE,
       this.cancelled.refresh(),
@@ -228,6 +238,8 @@ export class JobIndex {
       listRetrying(this.dir),
       this.retried.refresh(),
     ]);
+    // A retry queued jobs again: their queue markers are looked at now, even when the listing was not due.
+    if (retried.added.length > 0 && queued === NO_CHANGE) queued = await this.queued.refresh();
     // A result set aside and a new one published between two refreshes leave the same name in
     // results/: the set-aside copy in retried/ (or the live cluster's report) says to read it again.
     for (const name of retried.added) this.recheck.add(name.slice(0, name.lastIndexOf(".")));
@@ -384,7 +396,7 @@ export class JobIndex {
   }
 
   private async agentHost(agentId: string): Promise<string> {
-    const live = this.liveHosts().get(agentId);
+    const live = this.hostsNow.get(agentId);
     if (live !== undefined) return live;
     let host = this.hostOfAgent.get(agentId);
     if (host === undefined) {
