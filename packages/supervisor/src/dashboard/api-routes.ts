@@ -121,6 +121,7 @@ async function action(request: IncomingMessage, response: ServerResponse, parts:
     const outcomes = ids.length === 0 ? {} : await state.actions.retry(ids);
     outcome = { requeued: Object.entries(outcomes).filter(([, what]) => what === "requeued").map(([jobId]) => jobId) };
   } else throw new ApiError(404, "NOT_FOUND", `No action /api/${parts.join("/")}.`);
+  state.index.markersChanged();
   state.soon();
   sendJson(response, 200, outcome);
 }

@@ -21,7 +21,7 @@ const SOON_MS = 100;
  * At most this often while events keep coming (a busy run reports thousands of jobs a second):
  * a change is on the page within a second, and the refreshes' cost stays flat.
  */
-const MIN_GAP_MS = 500;
+const MIN_GAP_MS = 800;
 /** The overview's sums over every row may take this share of a core (100,000 rows: ~10–30 ms a sum). */
 const SUMMARY_SHARE = 0.01;
 const DECAY_MS = 5000;

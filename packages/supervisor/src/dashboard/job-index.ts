@@ -87,9 +87,12 @@ export class JobIndex {
   private refreshing: Promise<IndexChange> | undefined;
   private readonly resultsListing: CostBudget;
   private readonly queuedListing: CostBudget;
+  /** cancelled/ and retried/: with a live cluster (whose reports show a cancel's or a retry's effect), every few seconds. */
+  private readonly markerListing: CostBudget;
   private lastRefresh = 0;
   /** The live cluster's agents' hosts, taken once per refresh. */
   private hostsNow = new Map<string, string>();
+  private forceMarkers = false;
 
   /**
    * `live`: the live cluster's agents' hosts (known without reading their leases); with it, the
@@ -102,6 +105,7 @@ export class JobIndex {
   ) {
     this.resultsListing = new CostBudget(LISTING_SHARE, live === undefined ? 0 : LIVE_LISTING_GAP_MS);
     this.queuedListing = new CostBudget(LISTING_SHARE, live === undefined ? 0 : LIVE_LISTING_GAP_MS);
+    this.markerListing = new CostBudget(LISTING_SHARE, live === undefined ? 0 : LIVE_LISTING_GAP_MS);
     this.results = new ShardWatch(directoryLayout.resultsDir(dir));
     this.queued = new ShardWatch(directoryLayout.queuedDir(dir));
     this.cancelled = new ShardWatch(directoryLayout.cancelledDir(dir));
@@ -172,6 +176,11 @@ export class JobIndex {
     return byAgent;
   }
 
+  /** The next refresh lists cancelled/ and retried/ (the dashboard itself just cancelled or retried). */
+  markersChanged(): void {
+    this.forceMarkers = true;
+  }
+
   /** The live cluster said this job started (its attempt, and the start of its bar in the task stream). */
   noteStarted(jobId: string, attempt: number): void {
     const row = this.rows.get(jobId);
@@ -230,14 +239,16 @@ export class JobIndex {
         this.ids = ids;
       }
     }
-    let [results, queued, cancelled, claims, retryingNow, retried] = await Promise.all([
+    const markers = this.markerListing.due() || this.forceMarkers;
+    this.forceMarkers = false;
+    const [results, queuedNow, [cancelled, retried], claims, retryingNow] = await Promise.all([
       this.resultsListing.due() ? this.resultsListing.spend(() => this.results.refresh()) : NO_CHANGE,
       this.queuedListing.due() ? this.queuedListing.spend(() => this.queued.refresh()) : NO_CHANGE,
-      this.cancelled.refresh(),
+      markers ? this.markerListing.spend(() => Promise.all([this.cancelled.refresh(), this.retried.refresh()])) : [NO_CHANGE, NO_CHANGE],
       listClaims(this.dir),
       listRetrying(this.dir),
-      this.retried.refresh(),
     ]);
+    let queued = queuedNow;
     // A retry queued jobs again: their queue markers are looked at now, even when the listing was not due.
     if (retried.added.length > 0 && queued === NO_CHANGE) queued = await this.queued.refresh();
     // A result set aside and a new one published between two refreshes leave the same name in
@@ -253,7 +264,8 @@ export class JobIndex {
     for (const jobId of retrying) if (!this.retrying.has(jobId)) touched.add(jobId);
     for (const jobId of this.retrying) if (!retrying.has(jobId)) touched.add(jobId);
     this.retrying = retrying;
-    for (const id of results.added) this.unreadResults.add(id);
+    // A result already read (or reported by the live cluster) is not read again when the listing sees its file.
+    for (const id of results.added) if (this.rows.get(id)?.finishedAt === undefined) this.unreadResults.add(id);
     for (const id of results.removed) {
       // A retry set the failed result aside: the job is queued again.
       this.unreadResults.delete(id);
