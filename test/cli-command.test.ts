@@ -42,7 +42,7 @@ test("submit expands ::: groups (every combination, {n}, {} in a word) and stdin
   assert.equal(fromStdin.code, 0, describeRun(fromStdin));
   const stdinJobs = parseLines<{ jobId: string; argv: string[] }>(fromStdin);
   assert.deepEqual(stdinJobs.map((job) => job.argv), [["echo", "line:", "first line"], ["echo", "line:", "second"]], "without {} the argument is appended");
-  const plain = await runCli(["submit", "--dir", malocher.dir, "--timeout", "20000", "--env", "WHO=world", "--", "sh", "-c", 'echo "$0 $WHO"', ":::", "hello"]);
+  const plain = await runCli(["submit", "--dir", malocher.dir, "--timeout", "20s", "--env", "WHO=world", "--", "sh", "-c", 'echo "$0 $WHO"', ":::", "hello"]);
   assert.equal(plain.code, 0, describeRun(plain));
   assert.match(plain.stdout, /^\S+\n$/, "without --json: the job id");
   const helloJob = plain.stdout.trim();

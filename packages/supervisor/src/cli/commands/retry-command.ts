@@ -1,19 +1,19 @@
 import { Command } from "commander";
 import { MalocherError } from "@malocher/protocol";
-import { Malocher } from "../malocher.js";
-import { dirOption, jsonOption } from "./cli-options.js";
-import { jsonLine } from "./json-line.js";
+import { Malocher } from "../../malocher.js";
+import { withOptions, type CliValues } from "../cli-options.js";
+import { jsonLine } from "../json-line.js";
+
+const OPTIONS = ["failed", "dir", "json"] as const;
 
 /** `malocher retry <jobId...> | --failed`: queues failed jobs again for the next `run`. */
 export function retryCommand(): Command {
-  return new Command("retry")
+  const command = new Command("retry")
     .description("queue failed jobs again (their failed results are kept aside until clean); the next run runs them")
-    .argument("[jobIds...]")
-    .option("--failed", "every failed job of the directory (not cancelled ones)")
-    .addOption(dirOption())
-    .addOption(jsonOption())
+    .argument("[jobIds...]");
+  return withOptions(command, OPTIONS, { failed: "every failed job of the directory (not cancelled ones)" })
     .addHelpText("after", "\nExamples:\n  malocher retry --failed && malocher run --hosts hosts.txt\n  malocher retry 0mhx3k2a1-3f9c2b7d41e0 --dir /shared/alice/jobs")
-    .action(async (jobIds: string[], options: { dir: string; json?: boolean; failed?: boolean }) => {
+    .action(async (jobIds: string[], options: CliValues<(typeof OPTIONS)[number]>) => {
       const malocher = new Malocher({ dir: options.dir });
       if (options.failed === true && jobIds.length > 0) throw new MalocherError("INVALID_OPTIONS", "pass job ids or --failed, not both");
       if (options.failed !== true && jobIds.length === 0) throw new MalocherError("INVALID_OPTIONS", "name the jobs to retry, or pass --failed");
