@@ -29,7 +29,7 @@ export { OrphanedJobs } from "./recover-orphaned-jobs.js";
 export { releaseClaim } from "./release-claim.js";
 export { requeueClaim } from "./requeue-claim.js";
 export { LeaseObserver, requeueStaleJobs } from "./requeue-stale-jobs.js";
-export { retryJob, type RetryOutcome } from "./retry-job.js";
+export { retryJob, rerunKeyedJob, type RetryOutcome, type KeyedJobOutcome } from "./retry-job.js";
 export { prepareSharedDirectory, type PrepareOptions } from "./shared-directory.js";
 export { submitChunk, type SpecChunk } from "./submit-chunk.js";
 export { submitJob } from "./submit-job.js";

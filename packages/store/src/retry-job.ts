@@ -1,7 +1,7 @@
-import { closeSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync } from "node:fs";
 import { mkdir, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
-import { directoryLayout } from "@malocher/protocol";
+import { decodeStoredResult, directoryLayout } from "@malocher/protocol";
 import { readResultOrFailure } from "./read-result.js";
 import { jobExists } from "./job-exists.js";
 
@@ -37,4 +37,49 @@ export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }
   return "requeued";
+}
+
+/** What `rerunKeyedJob` found a job a key names in: it runs again (it had failed), or it is reused as it is. */
+export type KeyedJobOutcome = "rerun" | "finished" | "unfinished";
+
+/**
+ * For `submit.with({ key })` finding the job of its key, synchronously (`submit` is): a job whose
+ * result is a failure (not a cancel) gets a fresh run exactly as {@link retryJob} gives it, the
+ * failure set aside into `retried/` and the job queued again, so running a fixed script again
+ * reruns what failed. A job that succeeded or was cancelled is `finished` and stays; one without a
+ * result (queued, running) is `unfinished`. A result that cannot be read is left alone (`finished`).
+ */
+export function rerunKeyedJob(dir: string, jobId: string, secretKey: Uint8Array): KeyedJobOutcome {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(directoryLayout.resultFile(dir, jobId));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "unfinished";
+    throw error;
+  }
+  let failedByItself: boolean;
+  try {
+    const stored = decodeStoredResult(bytes, jobId, secretKey);
+    failedByItself = !stored.ok && stored.error.code !== "JOB_CANCELLED";
+  } catch {
+    return "finished";
+  }
+  if (!failedByItself) return "finished";
+  try {
+    unlinkSync(directoryLayout.cancelFile(dir, jobId));
+  } catch {}
+  const setAside = directoryLayout.retriedResultFile(dir, jobId, Date.now());
+  mkdirSync(dirname(setAside), { recursive: true });
+  try {
+    renameSync(directoryLayout.resultFile(dir, jobId), setAside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "unfinished"; // another submitter or a retry was first: it runs again
+    throw error;
+  }
+  try {
+    closeSync(openSync(directoryLayout.queuedFile(dir, jobId), "wx"));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  return "rerun";
 }

@@ -6,6 +6,7 @@ import { readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 import { ProgressFeed } from "./progress-feed.js";
+import { takeSubmitted } from "./submit/submitted-jobs.js";
 import type { ProgressReport } from "./run-tally.js";
 
 /** What one run over the jobs takes, on a cluster of its own or a started one. */
@@ -64,8 +65,11 @@ export async function* processJobs(
   const keepEarly = (event: RunEvent) => early.push(event);
   cluster?.on("event", keepEarly);
   let pending: Set<string>;
+  // Without `jobs`: also every job this process submitted since its last run, finished or not.
+  const submitted = options.jobs === undefined ? takeSubmitted(dir) : new Map<string, { reused: boolean }>();
   try {
     pending = await pendingJobs(dir, options.jobs);
+    for (const jobId of submitted.keys()) pending.add(jobId);
   } finally {
     cluster?.off("event", keepEarly);
   }
@@ -120,7 +124,8 @@ export async function* processJobs(
     while (pending.size > 0 || options.keepAlive) {
       const next = await inbox.next();
       if (next === undefined) break; // drained
-      const [jobId, result] = next;
+      const [jobId, found] = next;
+      const result = submitted.get(jobId)?.reused ? { ...found, reused: true } : found;
       pending.delete(jobId);
       progress?.onResult(result.ok, ++yielded + pending.size);
       yield [jobId, result];

@@ -1,0 +1,22 @@
+/**
+ * The jobs this process submitted into each directory since its last `processAll` there, so that
+ * `processAll` yields a result for every one of them: also for jobs that had finished before (a
+ * keyed job reused as it was, or one another process ran meanwhile), which a run over the
+ * unfinished jobs alone would leave out. A results table built from a script's run is then
+ * whole on every run of the script. Kept per process, for every `Malocher` of a directory.
+ */
+const byDirectory = new Map<string, Map<string, { reused: boolean }>>();
+
+/** Notes that this process submitted `jobId` into `dir`; `reused`: `submit` found it finished, by its key. */
+export function noteSubmitted(dir: string, jobId: string, reused = false): void {
+  let jobs = byDirectory.get(dir);
+  if (jobs === undefined) byDirectory.set(dir, (jobs = new Map()));
+  jobs.set(jobId, { reused });
+}
+
+/** The jobs noted for `dir` since the last call, forgetting them. */
+export function takeSubmitted(dir: string): Map<string, { reused: boolean }> {
+  const jobs = byDirectory.get(dir) ?? new Map<string, { reused: boolean }>();
+  byDirectory.delete(dir);
+  return jobs;
+}

@@ -1,0 +1,74 @@
+// A new user's first hour (issue 17), on real sshd nodes: a script that forgot `isMain` fails its
+// job once instead of flooding the cluster; running a keyed script again after a fix reruns what
+// failed and yields every job, the reused ones marked.
+import { strict as assert } from "node:assert";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { test } from "node:test";
+import { Malocher } from "malocher";
+import { describeRun, runFixture } from "./fixtures/jobs/support.js";
+import { harnessSshOptions, useSshNodes } from "./support/ssh.js";
+import { collect } from "./support/results.js";
+import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
+import { within } from "./support/wait.js";
+
+const TIMEOUT = { timeout: 60_000 };
+const RUN_DEADLINE_MS = 40_000;
+
+const sshd = useSshNodes(2);
+
+test("a script without isMain: the worker's import refuses submit, the job fails JOB_IMPORT_FAILED saying to use isMain, and nothing else is submitted", TIMEOUT, async (t) => {
+  const dir = tempDir("unguarded");
+  t.after(() => removeDir(dir));
+  const ran = await runFixture("unguarded-main.ts", [], {
+    cwd: dir,
+    env: { ...process.env, MALOCHER_DIR: dir, MALOCHER_TEST_RUN: JSON.stringify(harnessSshOptions(sshd.cluster)) },
+    timeoutMs: RUN_DEADLINE_MS,
+  });
+  assert.equal(ran.code, 0, describeRun(ran));
+  const lines = ran.stdout.trim().split("\n").map((line) => JSON.parse(line) as { jobId: string; ok: boolean; code?: string; message?: string });
+  assert.equal(lines.length, 1, `one result, of the one job the script submitted: ${describeRun(ran)}`);
+  const [failure] = lines as [(typeof lines)[number]];
+  assert.equal(failure.ok, false);
+  assert.equal(failure.code, "JOB_IMPORT_FAILED");
+  assert.match(failure.message!, /submit\(\) was called while a Malocher worker imported file:\/\/.*unguarded-main\.ts to run a job from it/);
+  assert.match(failure.message!, /wrap it in `if \(isMain\(import\.meta\)\) \{ … \}`/);
+  const status = await new Malocher({ dir }).status();
+  assert.equal(status.total, 1, "the worker submitted no job of its own");
+});
+
+test("run a keyed script again after a fix: failed jobs run again with the new code, finished ones are yielded as reused, a second processAll yields nothing old", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "rerun");
+  const moduleDir = tempDir("rerun-module");
+  t.after(() => removeDir(moduleDir));
+  const modulePath = join(moduleDir, "sweep.mjs");
+  writeFileSync(modulePath, 'export function work(x) { if (x % 2 === 1) throw new Error(`bug at ${x}`); return x * 10; }\n');
+  const work = { module: pathToFileURL(modulePath).href, export: "work" };
+  const sshOptions = harnessSshOptions(sshd.cluster);
+
+  const submitAll = () => [0, 1, 2, 3].map((x) => malocher.submit.with({ key: `x-${x}` })(work, x));
+  const firstIds = submitAll();
+  const first = await within(collect(malocher.processAll(sshOptions)), RUN_DEADLINE_MS, "the first run");
+  assert.deepEqual([...first.keys()].sort(), [...firstIds].sort());
+  assert.deepEqual(firstIds.map((jobId) => first.get(jobId)!.ok), [true, false, true, false]);
+
+  writeFileSync(modulePath, "export function work(x) { return x * 10; }\n"); // the fix
+  const secondIds = submitAll();
+  assert.deepEqual(secondIds, firstIds, "the keys name the same jobs");
+  const second = await within(collect(malocher.processAll(sshOptions)), RUN_DEADLINE_MS, "the second run");
+  assert.deepEqual([...second.keys()].sort(), [...firstIds].sort(), "every job the script submitted is yielded, finished or not");
+  for (const [index, jobId] of firstIds.entries()) {
+    const result = second.get(jobId)!;
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.value, index * 10);
+    assert.equal(result.reused, index % 2 === 0 ? true : undefined, `job ${index}: reused only when it had succeeded before`);
+  }
+  const retried = await malocher.results();
+  let count = 0;
+  for await (const [, result] of retried) count += result.ok ? 1 : 0;
+  assert.equal(count, 4);
+
+  const third = await within(collect(malocher.processAll(sshOptions)), RUN_DEADLINE_MS, "a third run without new submits");
+  assert.equal(third.size, 0, "nothing old again");
+});
