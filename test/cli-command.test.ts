@@ -84,6 +84,6 @@ test("run -- cmd ::: a b submits and runs only those jobs, printing each one's o
 
   const failing = await run(malocher.dir, ["--", "sh", "-c", "echo oops-$0 >&2; exit $0", ":::", "0", "3"]);
   assert.equal(failing.code, 1, describeRun(failing));
-  assert.match(failing.stderr, /failed on \S+: \[COMMAND_FAILED\] The command "sh" exited with code 3; its stderr ends with:\noops-3/, describeRun(failing));
+  assert.match(failing.stderr, /failed on \S+: \[COMMAND_FAILED\] The command sh -c 'echo oops-\$0 >&2; exit \$0' 3 exited with code 3; its stderr ends with:\noops-3/, describeRun(failing));
   assert.equal(await malocher.state(waiting), "queued");
 });

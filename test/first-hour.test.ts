@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { test } from "node:test";
 import { Malocher } from "malocher";
-import { describeRun, runFixture } from "./fixtures/jobs/support.js";
+import { describeRun, runCli, runFixture } from "./fixtures/jobs/support.js";
+import { train } from "./fixtures/jobs/jobs.js";
 import { harnessSshOptions, useSshNodes } from "./support/ssh.js";
 import { collect } from "./support/results.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
@@ -71,4 +72,51 @@ test("run a keyed script again after a fix: failed jobs run again with the new c
 
   const third = await within(collect(malocher.processAll(sshOptions)), RUN_DEADLINE_MS, "a third run without new submits");
   assert.equal(third.size, 0, "nothing old again");
+});
+
+test("malocher jobs tells jobs apart (state, name, key, host, attempts, duration, arguments), filters them; results and run failures show key and arguments", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "jobs");
+  const good = malocher.submit.with({ key: "seed-12", name: "baseline", tags: ["sweep"] })(train, 12);
+  const bad = malocher.submit.with({ key: "seed-13", tags: ["sweep"] })(train, 13);
+  const command = malocher.submitCommand(["sh", "-c", "exit 3", "input-7.csv"], { name: "loader" });
+  const machines = sshd.cluster.nodes.map((node) => node.machine);
+  const ran = await runCli(["run", "--hosts", machines.join(","), "--identity", sshd.cluster.privateKey, "--known-hosts", sshd.cluster.knownHosts, "--dir", malocher.dir], { timeoutMs: RUN_DEADLINE_MS });
+  assert.equal(ran.code, 1, describeRun(ran));
+  assert.match(ran.stderr, new RegExp(`job ${bad} \\(train\\(13\\) key=seed-13\\) failed on \\S+: \\[JOB_THREW\\] seed 13 is unlucky`), describeRun(ran));
+  assert.match(ran.stderr, /\[COMMAND_FAILED\] The command sh -c 'exit 3' input-7\.csv exited with code 3/, "a failed command job's message names its argument");
+  const queued = malocher.submit.with({ name: "later" })(train, 1);
+
+  const listed = await runCli(["jobs", "--dir", malocher.dir]);
+  assert.equal(listed.code, 0, describeRun(listed));
+  const lines = listed.stdout.trim().split("\n");
+  assert.equal(lines.length, 4, describeRun(listed));
+  const lineOf = (jobId: string) => lines.find((line) => line.startsWith(`${jobId} `)) ?? assert.fail(`no line for ${jobId}:\n${listed.stdout}`);
+  assert.match(lineOf(good), /^\S+ {2}succeeded {2}\S+ +1× +[\d.]+ m?s {2}train\(12\) "baseline" #sweep key=seed-12$/);
+  assert.match(lineOf(bad), /^\S+ {2}failed {5}\S+ +1× +[\d.]+ m?s {2}train\(13\) #sweep key=seed-13$/);
+  assert.match(lineOf(command), /failed .* sh -c "exit 3" input-7\.csv "loader"$/);
+  assert.match(lineOf(queued), /^\S+ {2}queued {5}- +- +- {2}train\(1\) "later"$/);
+
+  const json = await runCli(["jobs", "--json", "--state", "failed", "--tag", "sweep", "--dir", malocher.dir]);
+  const rows = json.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.deepEqual(rows.map((row) => row["jobId"]), [bad], describeRun(json));
+  const [row] = rows as [Record<string, unknown>];
+  assert.equal(row["state"], "failed");
+  assert.equal(row["key"], "seed-13");
+  assert.ok(machines.includes(row["host"] as string), `host ${String(row["host"])}`);
+  assert.equal(row["attempts"], 1);
+  assert.equal(typeof row["durationMs"], "number");
+  assert.equal(row["preview"], "train(13)");
+  assert.deepEqual((row["what"] as { args: unknown[] }).args, [13]);
+
+  const byName = await runCli(["jobs", "--json", "--name", "loader", "--name", "later", "--dir", malocher.dir]);
+  assert.deepEqual(byName.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { jobId: string }).jobId), [command, queued]);
+  const byHost = await runCli(["jobs", "--json", "--host", row["host"] as string, "--dir", malocher.dir]);
+  assert.ok(byHost.stdout.includes(bad), describeRun(byHost));
+  assert.ok(!byHost.stdout.includes(queued), "a queued job ran nowhere yet");
+  const badState = await runCli(["jobs", "--state", "done", "--dir", malocher.dir]);
+  assert.equal(badState.code, 2);
+  assert.match(badState.stderr, /--state takes one of queued, running, succeeded, failed, cancelled/);
+
+  const results = await runCli(["results", "--failed", "--dir", malocher.dir]);
+  assert.match(results.stdout, new RegExp(`^${bad} train\\(13\\) #sweep key=seed-13 FAILED \\S+ \\[JOB_THREW\\] seed 13 is unlucky$`, "m"), describeRun(results));
 });

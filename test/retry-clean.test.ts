@@ -43,7 +43,7 @@ test("retry --failed queues the failed jobs again, the next run runs them, and t
   assert.equal((await malocher.status()).counts.failed, 3);
   const failures = await runCli(["results", "--failed", "--dir", malocher.dir]);
   assert.deepEqual(
-    failures.stdout.trim().split("\n").map((line) => line.replace(/ FAILED \S+ /, " FAILED <node> ")),
+    failures.stdout.trim().split("\n").map((line) => line.replace(/ failUntilGateOpens\(.*? FAILED \S+ /, " FAILED <node> ")),
     flaky.map((jobId) => `${jobId} FAILED <node> [JOB_THREW] gate ${gate} is still closed`),
     "results --failed lists each failure with its code and message",
   );

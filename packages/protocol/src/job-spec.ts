@@ -61,6 +61,8 @@ export interface JobSpecBase {
   /** The job's name and tags for people (`submit.with({ name, tags })`); copied into its result. */
   name?: string;
   tags?: string[];
+  /** The key it was submitted with (`submit.with({ key })`), for people: the key's file decides. */
+  key?: string;
 }
 
 /** A job's name and tags as stored in its spec and copied into its result. */
@@ -111,6 +113,7 @@ export function decodeJobSpec(bytes: Uint8Array, expectedJobId: string, key: Uin
     if (record["cwdNamed"] !== undefined) base.cwdNamed = booleanField(record, "cwdNamed");
     if (record["name"] !== undefined) base.name = stringField(record, "name");
     if (record["tags"] !== undefined) base.tags = stringArrayField(record, "tags");
+    if (record["key"] !== undefined) base.key = stringField(record, "key");
     const spec = readKindFields(record, base);
     if (spec.jobId !== expectedJobId) throw new TypeError(`it names job ${spec.jobId}`);
     return spec;

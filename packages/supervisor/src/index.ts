@@ -26,7 +26,7 @@ export type { RunEvent } from "./cluster/cluster.js";
 export type { ProgressReport, NodeProgress } from "./run-tally.js";
 export type { NodeState } from "./cluster/node-session.js";
 export type { TransportKind } from "@malocher/protocol";
-export type { DirectoryStatus } from "@malocher/store";
+export type { DirectoryStatus, JobListing, JobFilter } from "@malocher/store";
 export type { JobLogs } from "@malocher/store";
 export type { CancelOutcome } from "@malocher/store";
 export type { RetryOutcome } from "@malocher/store";

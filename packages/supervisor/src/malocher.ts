@@ -19,6 +19,7 @@ import { listFinishedIds, listJobIds } from "@malocher/store";
 import { readAllResults } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { readDirectoryStatus, type DirectoryStatus } from "@malocher/store";
+import { listJobs, type JobFilter, type JobListing } from "@malocher/store";
 import { readLogs, type JobLogs } from "@malocher/store";
 import { retryJob, type RetryOutcome } from "@malocher/store";
 import { cleanJobs, type CleanOptions, type CleanedJob } from "@malocher/store";
@@ -152,6 +153,21 @@ export class Malocher {
   async state(jobId: string): Promise<JobState | undefined> {
     if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${JSON.stringify(jobId)} is not a job id.`);
     return readJobState(this.dir, jobId);
+  }
+
+  /**
+   * Every job of the directory with its state, name, key, host, attempts, duration and what it
+   * runs (the function and its arguments, or the command), oldest first; only those `filter`
+   * admits (each field given must match one of its entries).
+   *
+   * @example
+   * ```ts
+   * for (const job of await m.jobs({ states: ["running"] })) console.log(job.jobId, job.host, job.what);
+   * ```
+   */
+  async jobs(filter: JobFilter = {}): Promise<JobListing[]> {
+    prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
+    return listJobs(this.dir, filter);
   }
 
   /** Counts of jobs per state and per node, read from the directory. */

@@ -65,8 +65,8 @@ export async function* processJobs(
   const keepEarly = (event: RunEvent) => early.push(event);
   cluster?.on("event", keepEarly);
   let pending: Set<string>;
-  // Without `jobs`: also every job this process submitted since its last run, finished or not.
-  const submitted = options.jobs === undefined ? takeSubmitted(dir) : new Map<string, { reused: boolean }>();
+  // Also every job this process submitted since its last run, finished or not (of `jobs`, if given).
+  const submitted = takeSubmitted(dir, options.jobs);
   try {
     pending = await pendingJobs(dir, options.jobs);
     for (const jobId of submitted.keys()) pending.add(jobId);

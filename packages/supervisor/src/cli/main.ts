@@ -11,6 +11,7 @@ import { submitCommand } from "./commands/submit-command.js";
 import { runCommand } from "./commands/run-command.js";
 import { nodesCommand } from "./commands/nodes-command.js";
 import { statusCommand } from "./commands/status-command.js";
+import { jobsCommand } from "./commands/jobs-command.js";
 import { resultsCommand } from "./commands/results-command.js";
 import { cancelCommand } from "./commands/cancel-command.js";
 import { retryCommand } from "./commands/retry-command.js";
@@ -24,7 +25,7 @@ const program = new Command("malocher")
   .showHelpAfterError()
   .addHelpText("after", "\nExample:\n  malocher run --hosts node1,node2 && malocher results --failed\n\n`malocher <command> --help` shows each command's options and examples.");
 
-for (const command of [submitCommand, runCommand, nodesCommand, statusCommand, resultsCommand, cancelCommand, retryCommand, cleanCommand, logsCommand]) {
+for (const command of [submitCommand, runCommand, nodesCommand, statusCommand, jobsCommand, resultsCommand, cancelCommand, retryCommand, cleanCommand, logsCommand]) {
   program.addCommand(command());
 }
 

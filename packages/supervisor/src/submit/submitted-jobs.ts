@@ -14,9 +14,22 @@ export function noteSubmitted(dir: string, jobId: string, reused = false): void 
   jobs.set(jobId, { reused });
 }
 
-/** The jobs noted for `dir` since the last call, forgetting them. */
-export function takeSubmitted(dir: string): Map<string, { reused: boolean }> {
+/**
+ * The jobs noted for `dir` since the last call, forgetting them; with `only` (a run of some jobs),
+ * just those of them, forgetting only those.
+ */
+export function takeSubmitted(dir: string, only?: readonly string[]): Map<string, { reused: boolean }> {
   const jobs = byDirectory.get(dir) ?? new Map<string, { reused: boolean }>();
-  byDirectory.delete(dir);
-  return jobs;
+  if (only === undefined) {
+    byDirectory.delete(dir);
+    return jobs;
+  }
+  const taken = new Map<string, { reused: boolean }>();
+  for (const jobId of only) {
+    const job = jobs.get(jobId);
+    if (job === undefined) continue;
+    taken.set(jobId, job);
+    jobs.delete(jobId);
+  }
+  return taken;
 }

@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { Malocher } from "../../malocher.js";
 import { jsonLine } from "../json-line.js";
 import { withOptions, type CliValues } from "../cli-options.js";
-import { cutText, nameAndTagsText, RESULT_TEXT_LIMIT } from "../job-text.js";
+import { cutText, keyText, nameAndTagsText, previewText, RESULT_TEXT_LIMIT } from "../job-text.js";
 
 const OPTIONS = ["failed", "full", "dir", "json"] as const;
 
@@ -15,11 +15,19 @@ export function resultsCommand(): Command {
     .action(async (options: CliValues<(typeof OPTIONS)[number]>) => {
       // Long values and messages are cut, on a terminal and in a pipe alike; --json and --full keep them whole.
       const cut = (text: string) => (options.full ? text : cutText(text, RESULT_TEXT_LIMIT));
-      for await (const [jobId, result] of new Malocher({ dir: options.dir }).results({ loadClasses: false })) {
+      const malocher = new Malocher({ dir: options.dir });
+      // Which job is which: what each runs (a preview of its arguments) and its key, from its spec.
+      const jobs = options.json ? new Map() : new Map((await malocher.jobs({ states: ["succeeded", "failed", "cancelled"] })).map((job) => [job.jobId, job]));
+      for await (const [jobId, result] of malocher.results({ loadClasses: false })) {
         if (options.failed && result.ok) continue;
-        if (options.json) process.stdout.write(jsonLine(result));
-        else if (result.ok) process.stdout.write(`${jobId}${nameAndTagsText(result)} ok ${result.host} ${cut(jsonLine(result.value).trimEnd())}\n`);
-        else process.stdout.write(`${jobId}${nameAndTagsText(result)} FAILED ${result.host} [${result.error.code ?? result.error.name}] ${cut(result.error.message)}\n`);
+        if (options.json) {
+          process.stdout.write(jsonLine(result));
+          continue;
+        }
+        const job = jobs.get(jobId);
+        const who = `${jobId} ${previewText(job?.what)}${nameAndTagsText(result)}${keyText(job ?? {})}`;
+        if (result.ok) process.stdout.write(`${who} ok ${result.host} ${cut(jsonLine(result.value).trimEnd())}\n`);
+        else process.stdout.write(`${who} FAILED ${result.host} [${result.error.code ?? result.error.name}] ${cut(result.error.message)}\n`);
       }
     });
 }

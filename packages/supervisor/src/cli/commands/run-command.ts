@@ -5,6 +5,7 @@ import { RunProgress } from "../run-progress.js";
 import { jsonLine } from "../json-line.js";
 import { runOptionsOf, sshOptionsOf, SSH_FLAGS, withOptions, type CliValues } from "../cli-options.js";
 import { commandLines } from "../command-lines.js";
+import { keyText, previewText } from "../job-text.js";
 import { COMMAND_EXAMPLE } from "./submit-command.js";
 
 const OPTIONS = [
@@ -68,7 +69,10 @@ export function runCommand(): Command {
         });
         for await (const [jobId, result] of run) {
           if (!result.ok) failed++;
-          progress.onResult(result.ok, () => `job ${jobId} failed on ${result.host}: ${result.ok ? "" : `[${result.error.code ?? result.error.name}] ${result.error.message}`}`);
+          // Which job failed: what it runs (its arguments, short) and its key.
+          const job = result.ok || options.json ? undefined : (await malocher.jobs({ jobIds: [jobId] }))[0];
+          const who = job === undefined ? jobId : `${jobId} (${previewText(job.what)}${keyText(job)})`;
+          progress.onResult(result.ok, () => `job ${who} failed on ${result.host}: ${result.ok ? "" : `[${result.error.code ?? result.error.name}] ${result.error.message}`}`);
           if (options.json) process.stdout.write(jsonLine({ type: "result", ...result }));
           else if (jobs !== undefined) {
             const logs = await malocher.logs(jobId); // like parallel: each command's whole output, as it finishes
