@@ -17,6 +17,7 @@ import { cancelCommand } from "./commands/cancel-command.js";
 import { retryCommand } from "./commands/retry-command.js";
 import { cleanCommand } from "./commands/clean-command.js";
 import { logsCommand } from "./commands/logs-command.js";
+import { initCommand } from "./commands/init-command.js";
 
 const program = new Command("malocher")
   .description("Run functions as jobs on SSH machines that share a file system.")
@@ -25,7 +26,7 @@ const program = new Command("malocher")
   .showHelpAfterError()
   .addHelpText("after", "\nExample:\n  malocher run --hosts node1,node2 && malocher results --failed\n\n`malocher <command> --help` shows each command's options and examples.");
 
-for (const command of [submitCommand, runCommand, nodesCommand, statusCommand, jobsCommand, resultsCommand, cancelCommand, retryCommand, cleanCommand, logsCommand]) {
+for (const command of [submitCommand, runCommand, nodesCommand, statusCommand, jobsCommand, resultsCommand, cancelCommand, retryCommand, cleanCommand, logsCommand, initCommand]) {
   program.addCommand(command());
 }
 
