@@ -12,7 +12,7 @@ export function initCommand(): Command {
     .description("set up a project to use Malocher: package.json with \"type\": \"module\", an experiment.ts under isMain, a hosts.txt to fill in (nothing is overwritten)")
     .argument("[dir]", "the project's directory (made if missing)", ".");
   return withOptions(command, OPTIONS)
-    .addHelpText("after", "\nExamples:\n  malocher init\n  malocher init my-experiment && cd my-experiment && npx tsx experiment.ts")
+    .addHelpText("after", "\nExamples:\n  malocher init my-experiment && cd my-experiment && npx tsx experiment.ts\n  malocher init   # the current directory")
     .action((dir: string, options: CliValues<(typeof OPTIONS)[number]>) => {
       const steps = initProject(dir);
       if (options.json) {
