@@ -127,7 +127,7 @@ describe("names and tags", () => {
       small: { queued: 0, running: 0, succeeded: 1, failed: 0, cancelled: 0 },
     });
     const statusText = await runCli(["status", "--dir", malocher.dir]);
-    assert.match(statusText.stdout, /#sweep-1 +queued 0 · running 0 · succeeded 3/);
+    assert.match(statusText.stdout, /#sweep-1 +queued 0 · retrying 0 · running 0 · succeeded 3/);
 
     const cancelled = malocher.submit.with({ name: "never ran", tags: ["x"] })(square, 1);
     await malocher.cancel(cancelled);

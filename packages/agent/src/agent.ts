@@ -15,10 +15,10 @@ import { JobRun, fitsQueuedRun, type JobRunContext } from "./job-run.js";
 import { LeaseKeeper, killLeftoverWorkers } from "./lease-keeper.js";
 import { SupervisorLink } from "./link/supervisor-link.js";
 import type { SupervisorChannel, SupervisorChannelEvents } from "./link/supervisor-channel.js";
-import { claimJob, type ClaimedJob } from "@malocher/store";
+import { claimJob, deferRetry, type ClaimedJob } from "@malocher/store";
 import { requeueClaim } from "@malocher/store";
 import { QueueScanner } from "@malocher/store";
-import { exists, lookUpJob, withCancelLookedUpAgain, type JobLookups } from "@malocher/store";
+import { isCancelRequested, lookUpJob, withCancelLookedUpAgain, type JobLookups } from "@malocher/store";
 import { Wakeup } from "./wakeup.js";
 import { WorkerPool } from "./worker/worker-pool.js";
 import type { WarmWorker } from "./worker/warm-worker.js";
@@ -399,10 +399,14 @@ export class Agent {
       } else if (end.kind === "deferred") {
         await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
         this.scanner.defer(claimed.jobId, DEFER_MS);
+      } else if (end.kind === "requeue" && end.delayMs > 0) {
+        const attempt = end.nextAttempt ?? claimed.attempt;
+        const notBefore = Date.now() + end.delayMs;
+        await deferRetry(this.config.dir, this.config.agentId, claimed.jobId, attempt, notBefore);
+        this.log(`job ${claimed.jobId}: retrying as attempt ${attempt} in ${end.delayMs} ms`);
+        this.link.send({ type: "jobRetrying", jobId: claimed.jobId, attempt, notBefore });
       } else if (end.kind === "requeue") {
-        if (end.delayMs > 0) await sleepUnlessStopping(end.delayMs, () => this.state === "stopped" || this.stopped !== undefined);
         await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId, end.nextAttempt);
-        if (end.nextAttempt !== undefined) this.log(`job ${claimed.jobId}: retrying as attempt ${end.nextAttempt}`);
       }
     } catch (error) {
       this.log(`job ${claimed.jobId}: ${(error as Error).message}; putting it back in the queue`);
@@ -437,7 +441,7 @@ export class Agent {
   /** Kills running jobs whose cancel marker appeared (the supervisor's message may not reach us). */
   private async checkCancelled(): Promise<void> {
     for (const [jobId, run] of this.running) {
-      if (await exists(directoryLayout.cancelFile(this.config.dir, jobId))) run.kill("cancelled");
+      if (await isCancelRequested(this.config.dir, jobId)) run.kill("cancelled");
     }
   }
 
@@ -459,9 +463,3 @@ const MAX_ATTACHED_RESULT_BYTES = 64 * 1024;
 
 /** How long a job that waits for slots another job waits for is passed over. */
 const DEFER_MS = 2000;
-
-/** Sleeps `ms`, checking every 100 ms whether to stop early. */
-async function sleepUnlessStopping(ms: number, stopping: () => boolean): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until && !stopping()) await new Promise((resolve) => setTimeout(resolve, Math.min(100, until - Date.now())));
-}

@@ -1,22 +1,25 @@
 import { userInfo } from "node:os";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import {
+  backoffMs,
+  cancelled,
+  directoryLayout,
+  failure,
   MalocherError,
   placementMisfit,
   slotsOf,
-  type NodeCapacity,
-  directoryLayout,
-  type JobError,
+  storedOutcome,
+  type JobEnding,
   type JobSpec,
+  type NodeCapacity,
+  type OutcomeMeta,
   type RunSettings,
-  type StoredResult,
-  type StoredFailure,
 } from "@malocher/protocol";
 import type { ClaimedJob } from "@malocher/store";
-import { publishResult } from "@malocher/store";
+import { decideStartGate, publishResult } from "@malocher/store";
 import { describeFileOwner } from "@malocher/store";
 import { releaseClaim } from "@malocher/store";
-import { exists, lookUpJob, type JobLookups } from "@malocher/store";
+import { isCancelRequested, lookUpJob, type JobLookups } from "@malocher/store";
 import type { WarmWorker, WorkerRunEnd, WorkerRunHooks } from "./worker/warm-worker.js";
 
 /** Why the agent killed a running job. */
@@ -26,6 +29,10 @@ export type KillReason = "timeout" | "cancelled" | "outOfMemory" | "stopping" | 
 export type JobRunEnd =
   /** `resultFile`: the bytes this run published, when its result was the first. */
   | { kind: "published"; ok: boolean; durationMs: number; resultFile?: Uint8Array }
+  /**
+   * Back to the queue: at once as the same attempt (the run was interrupted, not at fault), or,
+   * with `delayMs`, to wait in `retrying/` as attempt `nextAttempt` (the same one when undefined).
+   */
   | { kind: "requeue"; nextAttempt: number | undefined; delayMs: number }
   /** Back to the queue untouched, for other agents: it waits for slots another job waits for. */
   | { kind: "deferred" }
@@ -56,6 +63,8 @@ const LOOKUPS_FRESH_MS = 1000;
 const MAX_SPEC_BYTES_OVER_IPC = 64 * 1024;
 /** Who runs the jobs, recorded in each result (looked up once: it showed in the agent's profile). */
 const USER = userInfo().username;
+/** The first retry waits about this long; each further one twice as long (see `backoffMs`). */
+const RETRY_BACKOFF_BASE_MS = 500;
 const V8_OUT_OF_MEMORY = /JavaScript heap out of memory|Reached heap limit/;
 
 /**
@@ -104,8 +113,7 @@ export class JobRun {
     const { jobId, attempt } = this.job;
     let lookups = lookedAhead === undefined ? undefined : await lookedAhead;
     if (lookups === undefined || performance.now() - lookups.madeAt > LOOKUPS_FRESH_MS) lookups = await lookUpJob(dir, jobId);
-    const { hasResult, isCancelled } = lookups;
-    if (hasResult) {
+    if (decideStartGate(lookups) === "drop") {
       this.context.log(`job ${jobId} already has a result; dropping the claim`);
       await releaseClaim(dir, agentId, jobId);
       return { kind: "dropped" };
@@ -124,11 +132,11 @@ export class JobRun {
     if (spec.name !== undefined) this.nameAndTags.name = spec.name;
     if (spec.tags !== undefined) this.nameAndTags.tags = spec.tags;
     // A job that waited for slots may have been cancelled meanwhile: look again.
-    if (isCancelled || (extra > 0 && (await exists(directoryLayout.cancelFile(dir, jobId))))) this.killReason ??= "cancelled";
+    if (decideStartGate(lookups) === "cancel" || (extra > 0 && (await isCancelRequested(dir, jobId)))) this.killReason ??= "cancelled";
     // From here on a kill reaches the worker; one that came before is handled here.
     if (this.killReason !== undefined) {
       hooks.done();
-      return this.killReason === "cancelled" ? this.publish(cancelled(), 0) : this.endWithoutResult();
+      return this.killReason === "cancelled" ? this.publish(cancelled("before it ran"), 0) : this.endWithoutResult();
     }
     // The worker's job may have ended meanwhile (the worker is then free for others) or run too long.
     if (queued && !worker.canQueue) return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
@@ -178,7 +186,7 @@ export class JobRun {
     }
     if (end.kind === "stale" || end.kind === "unavailable") {
       // A job taken back from its worker because it was cancelled is done with here and now.
-      if (this.killReason === "cancelled") return this.publish(cancelled(), 0);
+      if (this.killReason === "cancelled") return this.publish(cancelled("while it ran"), 0);
       return this.killReason === undefined ? { kind: "requeue", nextAttempt: undefined, delayMs: 0 } : this.endWithoutResult();
     }
     // The agent claims and starts the next job on the freed worker before this result is written.
@@ -187,7 +195,7 @@ export class JobRun {
   }
 
   /** The failure for a spec that cannot be run: corrupt, or not signed with our key (logged with its owner). */
-  private async refusal(error: unknown): Promise<{ ok: false; error: JobError }> {
+  private async refusal(error: unknown): Promise<JobEnding> {
     const code = error instanceof MalocherError ? error.code : "JOB_SPEC_CORRUPT";
     if (code !== "JOB_SPEC_REJECTED") return failure("JOB_SPEC_CORRUPT", (error as Error).message);
     const owner = await describeFileOwner(directoryLayout.specFile(this.context.dir, this.job.jobId));
@@ -225,7 +233,7 @@ export class JobRun {
           durationMs,
         );
       case "cancelled":
-        return this.publish(cancelled(), durationMs);
+        return this.publish(cancelled("while it ran"), durationMs);
       case "outOfMemory":
         return this.publish(
           failure("JOB_OUT_OF_MEMORY", `The job's worker grew past maxWorkerMemoryMb (${limitMb} MB) and was killed.`),
@@ -263,8 +271,7 @@ export class JobRun {
 
   /** Counts the attempt and asks for a requeue after an exponential backoff with jitter. */
   private retry(): JobRunEnd {
-    const base = Math.min(30_000, 500 * 2 ** (this.job.attempt - 1));
-    return { kind: "requeue", nextAttempt: this.job.attempt + 1, delayMs: Math.round(base * (0.5 + Math.random())) };
+    return { kind: "requeue", nextAttempt: this.job.attempt + 1, delayMs: backoffMs(this.job.attempt, RETRY_BACKOFF_BASE_MS) };
   }
 
   private endWithoutResult(): JobRunEnd {
@@ -273,24 +280,23 @@ export class JobRun {
 
   /** Publishes write-once; a first result already there wins and ours is discarded. */
   private async publish(
-    ending: { ok: true; value: Uint8Array } | StoredFailure,
+    ending: JobEnding,
     durationMs: number,
     codeChanged = false,
   ): Promise<JobRunEnd> {
     const { dir, agentId, host } = this.context;
     const { jobId, attempt } = this.job;
-    const meta = {
+    const meta: OutcomeMeta = {
       jobId,
       host,
       attempts: attempt,
       durationMs,
       agentId,
       user: USER,
-      finishedAt: Date.now(),
       ...(codeChanged ? { codeChanged } : {}),
       ...this.nameAndTags,
     };
-    const result: StoredResult = { ...meta, ...ending };
+    const result = storedOutcome(meta, ending);
     let resultFile: Uint8Array | undefined;
     try {
       resultFile = await publishResult(dir, result);
@@ -300,10 +306,10 @@ export class JobRun {
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
       this.context.log(`job ${jobId}: could not write its result (${reason})`);
-      const fallback: StoredResult = {
-        ...meta,
-        ...failure("RESULT_WRITE_FAILED", `The job finished but its result could not be written to the shared directory: ${(error as Error).message}.`),
-      };
+      const fallback = storedOutcome(
+        meta,
+        failure("RESULT_WRITE_FAILED", `The job finished but its result could not be written to the shared directory: ${(error as Error).message}.`),
+      );
       try {
         await publishResult(dir, fallback);
       } catch {
@@ -325,11 +331,4 @@ export function fitsQueuedRun(lookups: JobLookups, capacity: NodeCapacity): bool
   return slotsOf(options) === 1 && placementMisfit(options, capacity) === undefined;
 }
 
-function failure(code: string, message: string): { ok: false; error: JobError } {
-  return { ok: false, error: { name: "MalocherError", code, message } };
-}
-
-function cancelled(): { ok: false; error: JobError } {
-  return failure("JOB_CANCELLED", "The job was cancelled.");
-}
 

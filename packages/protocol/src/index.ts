@@ -59,6 +59,7 @@ export type {
   WarmMessage,
   JobStartedMessage,
   JobFinishedMessage,
+  JobRetryingMessage,
   MisfitMessage,
   ByeMessage,
   WelcomeMessage,
@@ -76,3 +77,5 @@ export { signFile, verifyFile, keyIdOf, TAG_BYTES, type SignedFileKind } from ".
 export { sealSecret, openSecret } from "./secret-box.js";
 export { CUT_NOTE_PREFIX, cutNote } from "./log-cut-note.js";
 export { importingJobModule, refuseWhileImportingJobModule } from "./job-module-import.js";
+export { failure, failureFrom, cancelled, storedOutcome, outcomeWithoutRun, unreadableResult, NO_RUN, type JobEnding, type OutcomeMeta } from "./job-outcome.js";
+export { backoffMs } from "./retry-backoff.js";

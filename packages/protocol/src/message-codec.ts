@@ -37,6 +37,8 @@ export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
           durationMs: numberField(record, "durationMs"),
           ...(record["resultFile"] === undefined ? {} : { resultFile: bytesField(record, "resultFile") }),
         };
+      case "jobRetrying":
+        return { type, jobId: stringField(record, "jobId"), attempt: numberField(record, "attempt"), notBefore: numberField(record, "notBefore") };
       case "misfit":
         return { type, jobId: stringField(record, "jobId"), reason: stringField(record, "reason") };
       case "bye":

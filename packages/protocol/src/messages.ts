@@ -51,6 +51,17 @@ export interface JobFinishedMessage {
 }
 
 /**
+ * Agent → supervisor: a job's attempt failed and it will be retried as attempt `attempt`; it waits
+ * in `retrying/` until `notBefore` (ms since the epoch, the agent's clock), held by no agent.
+ */
+export interface JobRetryingMessage {
+  type: "jobRetrying";
+  jobId: string;
+  attempt: number;
+  notBefore: number;
+}
+
+/**
  * Agent → supervisor: a claimed job asks for what this node lacks (a label, more slots); the
  * agent put it back and will not take it again. When every node said so, the job cannot run.
  */
@@ -72,6 +83,7 @@ export type AgentMessage =
   | WarmMessage
   | JobStartedMessage
   | JobFinishedMessage
+  | JobRetryingMessage
   | MisfitMessage
   | ByeMessage;
 

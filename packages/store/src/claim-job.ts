@@ -1,5 +1,6 @@
 import { readFile, rename, stat } from "node:fs/promises";
 import { directoryLayout } from "@malocher/protocol";
+import { parseAttempt } from "./queue-marker.js";
 
 /** A job this agent holds: its queue marker now lives in the agent's own running directory. */
 export interface ClaimedJob {
@@ -30,10 +31,4 @@ export async function claimJob(dir: string, agentId: string, jobId: string): Pro
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
   }
-}
-
-/** A queue marker holds the number of the attempt it queues; an empty marker is attempt 1. */
-export function parseAttempt(marker: string): number {
-  const attempt = Number.parseInt(marker, 10);
-  return Number.isSafeInteger(attempt) && attempt > 0 ? attempt : 1;
 }

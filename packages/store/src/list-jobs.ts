@@ -5,6 +5,7 @@ import { readJobSpecBytes } from "./read-job-spec-bytes.js";
 import { readStoredResult } from "./read-result.js";
 import { decideJobState } from "./read-job-state.js";
 import { hostOfAgent } from "./directory-status.js";
+import { listRetrying } from "./queue-marker.js";
 
 /** One job as `malocher jobs` lists it: its state and what a person tells jobs apart by. */
 export interface JobListing {
@@ -38,7 +39,7 @@ export interface JobFilter {
 export async function listJobs(dir: string, filter: JobFilter = {}): Promise<JobListing[]> {
   // A few given jobs are looked up one by one, not found in a listing of the whole directory.
   const listIds = async () => (filter.jobIds === undefined ? listJobIds(dir) : [...(await submittedAmong(dir, new Set(filter.jobIds)))].sort());
-  const [ids, queued, claims, cancelled] = await Promise.all([listIds(), listQueuedIds(dir), listClaims(dir), listCancelledIds(dir)]);
+  const [ids, queued, retrying, claims, cancelled] = await Promise.all([listIds(), listQueuedIds(dir), listRetrying(dir), listClaims(dir), listCancelledIds(dir)]);
   const claimedBy = new Map<string, string>();
   for (const [agentId, jobIds] of claims) for (const jobId of jobIds) claimedBy.set(jobId, agentId);
   const secretKey = loadDirectoryKey(dir, { create: false });
@@ -47,7 +48,9 @@ export async function listJobs(dir: string, filter: JobFilter = {}): Promise<Job
   for (const jobId of ids) {
     const result = await readStoredResult(dir, jobId).catch(() => undefined);
     const agentId = claimedBy.get(jobId);
-    const state = decideJobState({ result, cancelRequested: cancelled.has(jobId), claimed: agentId !== undefined, queued: queued.has(jobId) }) ?? "unqueued";
+    const state =
+      decideJobState({ result, cancelRequested: cancelled.has(jobId), claimed: agentId !== undefined, retrying: retrying.has(jobId), queued: queued.has(jobId) }) ??
+      "unqueued";
     if (filter.states !== undefined && !filter.states.includes(state)) continue;
     const host = result?.host ?? (state === "running" && agentId !== undefined ? await hostOfAgent(dir, agentId, hosts) : undefined);
     if (filter.hosts !== undefined && (host === undefined || !filter.hosts.includes(host))) continue;

@@ -1,4 +1,5 @@
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, unlinkSync } from "node:fs";
+import { enqueueJob } from "./queue-marker.js";
 import { mkdir, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { decodeStoredResult, directoryLayout } from "@malocher/protocol";
@@ -32,7 +33,7 @@ export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome
     throw error;
   }
   try {
-    closeSync(openSync(directoryLayout.queuedFile(dir, jobId), "wx"));
+    enqueueJob(dir, jobId);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }
@@ -77,7 +78,7 @@ export function rerunKeyedJob(dir: string, jobId: string, secretKey: Uint8Array)
     throw error;
   }
   try {
-    closeSync(openSync(directoryLayout.queuedFile(dir, jobId), "wx"));
+    enqueueJob(dir, jobId);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }

@@ -77,6 +77,11 @@ export class RunTally {
         node.done++;
         return;
       }
+      case "jobRetrying": {
+        const node = this.node(event.host);
+        node.slotsInUse = Math.max(0, node.slotsInUse - 1);
+        return;
+      }
     }
   }
 

@@ -60,7 +60,7 @@ export const CLI_OPTIONS = {
     help: `only jobs that finished at least this long ago: ${DURATION_EXAMPLES}`,
     parse: duration("--older-than"),
   },
-  state: { flags: "--state <state>", help: "only jobs in this state: queued, running, succeeded, failed, cancelled (repeatable)", parse: repeated() },
+  state: { flags: "--state <state>", help: "only jobs in this state: queued, retrying, running, succeeded, failed, cancelled (repeatable)", parse: repeated() },
   name: { flags: "--name <name>", help: "only jobs with this name (repeatable)", parse: repeated() },
   tag: { flags: "--tag <tag>", help: "only jobs with this tag (repeatable)", parse: repeated() },
   host: { flags: "--host <host>", help: "only jobs that ran (or run) on this machine (repeatable)", parse: repeated() },

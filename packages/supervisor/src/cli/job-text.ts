@@ -1,4 +1,4 @@
-import type { JobState } from "@malocher/protocol";
+import { JOB_STATES, type JobState } from "@malocher/protocol";
 import type { JobListing } from "@malocher/store";
 import { jsonLine } from "./json-line.js";
 
@@ -8,9 +8,9 @@ export function nameAndTagsText(job: { name?: string; tags?: readonly string[] }
   return name + (job.tags ?? []).map((tag) => ` #${tag}`).join("");
 }
 
-/** Jobs per state as one line: `queued 3 · running 1 · succeeded 10 · failed 0 · cancelled 0`. */
+/** Jobs per state as one line: `queued 3 · retrying 0 · running 1 · succeeded 10 · failed 0 · cancelled 0`. */
 export function countsText(counts: Record<JobState, number>): string {
-  return `queued ${counts.queued} · running ${counts.running} · succeeded ${counts.succeeded} · failed ${counts.failed} · cancelled ${counts.cancelled}`;
+  return JOB_STATES.map((state) => `${state} ${counts[state]}`).join(" · ");
 }
 
 /** How much of a value or a message `malocher results` prints before cutting it (`--full` prints all). */

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { MalocherError, type AgentMessage, type TransportKind } from "@malocher/protocol";
+import { backoffMs, MalocherError, type AgentMessage, type TransportKind } from "@malocher/protocol";
 import { LeaseObserver, requeueStaleJobs } from "@malocher/store";
 import { recoverAgentJobs } from "@malocher/store";
 import { OrphanedJobs } from "@malocher/store";
@@ -20,6 +20,8 @@ export type RunEvent =
   | { type: "node"; host: string; state: NodeState; slots: number; transport?: TransportKind; error?: MalocherError }
   | { type: "jobStarted"; jobId: string; host: string; attempt: number }
   | { type: "jobFinished"; jobId: string; host: string; ok: boolean; durationMs: number }
+  /** The job's attempt failed; it waits in `retrying/` until `notBefore`, then runs as attempt `attempt`. */
+  | { type: "jobRetrying"; jobId: string; host: string; attempt: number; notBefore: number }
   | { type: "jobsRecovered"; host: string; requeued: number; failed: number };
 
 /** Where and how to start agents. */
@@ -231,8 +233,8 @@ export class Cluster extends EventEmitter<{
       return;
     }
     machine.restarts++;
-    const delay = Math.round(Math.min(30_000, 1000 * 2 ** (machine.restarts - 1)) * (0.5 + Math.random()));
-    this.emitNode(machine, "retrying", session.error);
+    const delay = backoffMs(machine.restarts, 1000);
+    this.emitNode(machine, "restarting", session.error);
     machine.retryTimer = setTimeout(() => {
       if (!this.closed && !this.draining) this.startSession(machine);
     }, delay);
@@ -246,6 +248,8 @@ export class Cluster extends EventEmitter<{
     } else if (message.type === "jobFinished") {
       if (message.resultFile !== undefined) this.recentResultFiles.keep(message.jobId, message.resultFile);
       this.emit("event", { type: "jobFinished", jobId: message.jobId, host: session.label, ok: message.ok, durationMs: message.durationMs });
+    } else if (message.type === "jobRetrying") {
+      this.emit("event", { type: "jobRetrying", jobId: message.jobId, host: session.label, attempt: message.attempt, notBefore: message.notBefore });
     } else if (message.type === "misfit") {
       this.misfits.refused(message.jobId, session.label, message.reason);
       this.nudge(); // the job is back in the queue, for the nodes that may fit it

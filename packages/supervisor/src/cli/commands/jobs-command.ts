@@ -1,12 +1,12 @@
 import { Command } from "commander";
-import { MalocherError } from "@malocher/protocol";
+import { JOB_STATES, MalocherError } from "@malocher/protocol";
 import { Malocher } from "../../malocher.js";
 import { jsonLine } from "../json-line.js";
 import { withOptions, type CliValues } from "../cli-options.js";
 import { durationText, keyText, nameAndTagsText, previewText } from "../job-text.js";
 
 const OPTIONS = ["state", "name", "tag", "host", "dir", "json"] as const;
-const STATES = ["queued", "running", "succeeded", "failed", "cancelled", "unqueued"];
+const STATES: readonly string[] = [...JOB_STATES, "unqueued"];
 
 /** `malocher jobs [--state S] [--name N] [--tag T] [--host H]`: which job is which. */
 export function jobsCommand(): Command {
