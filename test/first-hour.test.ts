@@ -10,6 +10,7 @@ import { Malocher } from "malocher";
 import { describeRun, runCli, runFixture } from "./fixtures/jobs/support.js";
 import { train } from "./fixtures/jobs/jobs.js";
 import { harnessSshOptions, useSshNodes } from "./support/ssh.js";
+import { startSshNodes } from "./harness/sshd-nodes.js";
 import { collect } from "./support/results.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 import { within } from "./support/wait.js";
@@ -119,4 +120,42 @@ test("malocher jobs tells jobs apart (state, name, key, host, attempts, duration
 
   const results = await runCli(["results", "--failed", "--dir", malocher.dir]);
   assert.match(results.stdout, new RegExp(`^${bad} train\\(13\\) #sweep key=seed-13 FAILED \\S+ \\[JOB_THREW\\] seed 13 is unlucky$`, "m"), describeRun(results));
+});
+
+test("a script outside the shared file system: processAll says once per node that the directory or the module is not visible there, and no job fails", TIMEOUT, async (t) => {
+  const elsewhere = tempDir("elsewhere"); // on this machine only: the node does not see it
+  const shared = tempDir("shared");
+  t.after(() => removeDir(elsewhere));
+  t.after(() => removeDir(shared));
+  const cluster = await startSshNodes(1, { hidePaths: { 0: [elsewhere] } });
+  t.after(() => cluster.close());
+  writeFileSync(join(elsewhere, "work.mjs"), "export function work(x) { return x; }\n");
+  const work = { module: pathToFileURL(join(elsewhere, "work.mjs")).href, export: "work" };
+
+  for (const [dir, what, path] of [
+    [join(elsewhere, ".malocher"), "the shared directory", join(elsewhere, ".malocher")],
+    [join(shared, ".malocher"), "the module of the run's jobs", join(elsewhere, "work.mjs")],
+  ] as const) {
+    const malocher = new Malocher({ dir });
+    const ids = [1, 2, 3].map((x) => malocher.submit(work, x));
+    const yielded: string[] = [];
+    const error = await within(
+      (async () => {
+        try {
+          for await (const [jobId] of malocher.processAll(harnessSshOptions(cluster))) yielded.push(jobId);
+        } catch (error) {
+          return error as Error & { code?: string };
+        }
+        return undefined;
+      })(),
+      RUN_DEADLINE_MS,
+      "the run",
+    );
+    assert.equal(yielded.length, 0, "no job failed");
+    assert.equal(error?.code, "NO_USABLE_NODES", String(error));
+    const said = `${path}, ${what}, is not visible on ${cluster.nodes[0]!.machine} at that path, though the machine that submitted the jobs has it: it must be on the file system every machine shares`;
+    assert.ok(error.message.includes(said), error.message);
+    assert.equal(error.message.split(said).length - 1, 1, "said once");
+    for (const jobId of ids) assert.equal(await malocher.state(jobId), "queued", "the jobs stay queued for a run that can see them");
+  }
 });

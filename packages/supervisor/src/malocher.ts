@@ -13,6 +13,7 @@ import { prepareCommandJob } from "./submit/prepare-command-job.js";
 import type { JobOptions } from "./submit/job-options.js";
 import { rerunKeyedJob, submitJob } from "@malocher/store";
 import { noteSubmitted } from "./submit/submitted-jobs.js";
+import { locateFunction } from "@malocher/locate";
 import { submitMany, type BatchOptions } from "./submit/submit-many.js";
 import { announceCancelled, announceSubmitted } from "./submit/announce-submitted.js";
 import { listFinishedIds, listJobIds } from "@malocher/store";
@@ -275,7 +276,8 @@ export class Malocher {
       for (const jobId of (error as { jobIds?: string[] })?.jobIds ?? []) noteSubmitted(this.dir, jobId);
       throw error;
     });
-    for (const jobId of jobIds) noteSubmitted(this.dir, jobId);
+    const module = typeof fn === "function" ? locateFunction(fn).module : fn.module; // located once already: cached
+    for (const jobId of jobIds) noteSubmitted(this.dir, jobId, false, module);
     return jobIds;
   }
 
@@ -308,7 +310,7 @@ export class Malocher {
     const jobId = submitJob(this.dir, spec, key, jobKey);
     const found = jobId === spec.jobId ? undefined : rerunKeyedJob(this.dir, jobId, key);
     if (found === undefined || found === "rerun") announceSubmitted(this.dir);
-    noteSubmitted(this.dir, jobId, found === "finished");
+    noteSubmitted(this.dir, jobId, found === "finished", spec.kind === "command" ? undefined : spec.fn.module);
     return jobId;
   }
 }

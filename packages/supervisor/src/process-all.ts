@@ -6,7 +6,8 @@ import { readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 import { ProgressFeed } from "./progress-feed.js";
-import { takeSubmitted } from "./submit/submitted-jobs.js";
+import { takeSubmitted, type SubmittedJob } from "./submit/submitted-jobs.js";
+import { fileURLToPath } from "node:url";
 import type { ProgressReport } from "./run-tally.js";
 
 /** What one run over the jobs takes, on a cluster of its own or a started one. */
@@ -42,6 +43,8 @@ export interface RunOptions {
 export interface ProcessAllOptions extends ClusterOptions, RunOptions {}
 
 const RESULT_SCAN_INTERVAL_MS = 1000;
+/** At most this many module files are given to agents to check at their start. */
+const MAX_MUST_SEE = 16;
 /** Result files a scan reads at once (jobs that finished before this run listened, or whose message was lost). */
 const READS_AT_ONCE = 32;
 
@@ -79,7 +82,9 @@ export async function* processJobs(
     return;
   }
   // A run of its own claims only the jobs it was asked for; a started cluster serves every job.
-  const running = cluster ?? (await Cluster.start({ ...settings!, ...(options.jobs ? { onlyJobs: [...pending] } : {}) }));
+  // Its agents check at their start that they see the modules of the jobs this process submitted.
+  const mustSee = modulePathsOf(submitted);
+  const running = cluster ?? (await Cluster.start({ ...settings!, ...(options.jobs ? { onlyJobs: [...pending] } : {}), ...(mustSee.length > 0 ? { mustSee } : {}) }));
   const inbox = new ResultInbox();
   let yielded = 0;
   const collect = async (jobId: string) => {
@@ -141,6 +146,13 @@ export async function* processJobs(
     options.drainSignal?.removeEventListener("abort", drain);
     if (cluster === undefined) await running.close();
   }
+}
+
+/** The files of the function modules of `jobs` (a few: jobs share their modules). */
+function modulePathsOf(jobs: ReadonlyMap<string, SubmittedJob>): string[] {
+  const paths = new Set<string>();
+  for (const { module } of jobs.values()) if (module?.startsWith("file:")) paths.add(fileURLToPath(module));
+  return [...paths].slice(0, MAX_MUST_SEE);
 }
 
 async function pendingJobs(dir: string, jobs: readonly string[] | undefined): Promise<Set<string>> {

@@ -5,26 +5,32 @@
  * unfinished jobs alone would leave out. A results table built from a script's run is then
  * whole on every run of the script. Kept per process, for every `Malocher` of a directory.
  */
-const byDirectory = new Map<string, Map<string, { reused: boolean }>>();
+/** A job this process submitted: whether `submit` found it finished by its key, and its function's module file. */
+export interface SubmittedJob {
+  reused: boolean;
+  module?: string;
+}
 
-/** Notes that this process submitted `jobId` into `dir`; `reused`: `submit` found it finished, by its key. */
-export function noteSubmitted(dir: string, jobId: string, reused = false): void {
+const byDirectory = new Map<string, Map<string, SubmittedJob>>();
+
+/** Notes that this process submitted `jobId` into `dir`; `reused`: `submit` found it finished, by its key; `module`: its function's module URL. */
+export function noteSubmitted(dir: string, jobId: string, reused = false, module?: string): void {
   let jobs = byDirectory.get(dir);
   if (jobs === undefined) byDirectory.set(dir, (jobs = new Map()));
-  jobs.set(jobId, { reused });
+  jobs.set(jobId, module === undefined ? { reused } : { reused, module });
 }
 
 /**
  * The jobs noted for `dir` since the last call, forgetting them; with `only` (a run of some jobs),
  * just those of them, forgetting only those.
  */
-export function takeSubmitted(dir: string, only?: readonly string[]): Map<string, { reused: boolean }> {
-  const jobs = byDirectory.get(dir) ?? new Map<string, { reused: boolean }>();
+export function takeSubmitted(dir: string, only?: readonly string[]): Map<string, SubmittedJob> {
+  const jobs = byDirectory.get(dir) ?? new Map<string, SubmittedJob>();
   if (only === undefined) {
     byDirectory.delete(dir);
     return jobs;
   }
-  const taken = new Map<string, { reused: boolean }>();
+  const taken = new Map<string, SubmittedJob>();
   for (const jobId of only) {
     const job = jobs.get(jobId);
     if (job === undefined) continue;
