@@ -71,4 +71,19 @@ test("results | head and logs | head -c end quietly when the pipe closes", { tim
     assert.equal(piped.status, 141, "the status a SIGPIPE gives");
   }
   assert.equal(jobs.length, 4);
+
+  // Long values are cut on a pipe as on a terminal, with a note; --full and --json keep them whole.
+  const cut = await runCli(["results", "--dir", malocher.dir]);
+  assert.equal(cut.code, 0, describeRun(cut));
+  const lines = cut.stdout.trim().split("\n");
+  assert.equal(lines.length, 5);
+  for (const jobId of jobs) {
+    const line = lines.find((text) => text.startsWith(`${jobId} `)) ?? assert.fail(`no line for ${jobId}`);
+    assert.ok(line.length < 2300, `cut: ${line.length} characters`);
+    assert.match(line, /\[\.\.\. 398002 bytes cut: --full or --json prints it whole \.\.\.\]$/);
+  }
+  const full = await runCli(["results", "--full", "--dir", malocher.dir]);
+  assert.ok(full.stdout.length > 4 * 400_000, "--full prints them whole");
+  const json = await runCli(["results", "--json", "--dir", malocher.dir]);
+  assert.ok(json.stdout.length > 4 * 400_000, "--json prints them whole");
 });

@@ -2,7 +2,7 @@
 // job once instead of flooding the cluster; running a keyed script again after a fix reruns what
 // failed and yields every job, the reused ones marked.
 import { strict as assert } from "node:assert";
-import { writeFileSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { test } from "node:test";
@@ -14,6 +14,7 @@ import { startSshNodes } from "./harness/sshd-nodes.js";
 import { collect } from "./support/results.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 import { within } from "./support/wait.js";
+import { RunTally } from "../packages/supervisor/src/run-tally.js";
 
 const TIMEOUT = { timeout: 60_000 };
 const RUN_DEADLINE_MS = 40_000;
@@ -158,4 +159,73 @@ test("a script outside the shared file system: processAll says once per node tha
     assert.equal(error.message.split(said).length - 1, 1, "said once");
     for (const jobId of ids) assert.equal(await malocher.state(jobId), "queued", "the jobs stay queued for a run that can see them");
   }
+});
+
+test("a typo in a host name says unknown host; run uses the good hosts and ends naming the one not used; with none usable, the jobs stay queued", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "typo");
+  const [good] = sshd.cluster.nodes.map((node) => node.machine) as [string];
+  const ssh = ["--identity", sshd.cluster.privateKey, "--known-hosts", sshd.cluster.knownHosts, "--dir", malocher.dir];
+  malocher.submit(train, 1);
+  const nodes = await runCli(["nodes", "--hosts", `${good},nod2`, ...ssh], { timeoutMs: RUN_DEADLINE_MS });
+  assert.equal(nodes.code, 1, describeRun(nodes));
+  assert.match(nodes.stdout, /^nod2 +FAIL ssh\n {2}ssh +\[SSH_UNREACHABLE\] Unknown host nod2: the name does not resolve \(getaddrinfo ENOTFOUND\)/m, describeRun(nodes));
+  assert.match(nodes.stdout, /fix: check the spelling of nod2/);
+  assert.doesNotMatch(nodes.stdout, /authorized_keys|SSH_AUTH_FAILED/, "not a complaint about keys");
+
+  const ran = await runCli(["run", "--hosts", `${good},nod2`, ...ssh], { timeoutMs: RUN_DEADLINE_MS });
+  assert.equal(ran.code, 0, describeRun(ran));
+  assert.match(ran.stderr, /\nmalocher: 1 host was not used: nod2 \(Unknown host nod2: the name does not resolve/, describeRun(ran));
+  assert.equal((await malocher.status()).counts.succeeded, 1);
+
+  const none = await runCli(["run", "--hosts", "nod2", ...ssh, "--", "echo", ":::", "x", "y"], { timeoutMs: RUN_DEADLINE_MS });
+  assert.equal(none.code, 2, describeRun(none));
+  assert.match(none.stderr, /\[NO_USABLE_NODES\][^]*Unknown host nod2[^]*\nThe 2 jobs this command submitted stay queued: `malocher run` with usable hosts runs them/, describeRun(none));
+  assert.equal((await malocher.status()).counts.queued, 2);
+});
+
+test("the ETA knows running jobs' ages: a last job running far past the mean raises it instead of leaving it at 1 s", () => {
+  let now = 0;
+  const tally = new RunTally(0, () => now);
+  tally.onEvent({ type: "run", pending: 100, nodes: 1 });
+  for (let i = 0; i < 99; i++) {
+    tally.onEvent({ type: "jobStarted", jobId: `j${i}`, host: "n", attempt: 1 });
+    now += 100;
+    tally.onEvent({ type: "jobFinished", jobId: `j${i}`, host: "n", ok: true, durationMs: 100 });
+    tally.onResult(true);
+  }
+  tally.onEvent({ type: "jobStarted", jobId: "slow", host: "n", attempt: 1 });
+  const eta = (at: number) => {
+    now = at;
+    return tally.report().etaMs!;
+  };
+  assert.ok(eta(9_910) <= 150, `young, it needs about the mean: ${eta(9_910)}`);
+  assert.ok(eta(20_000) >= 10_000, `10 s past its start, it is judged to need as long again: ${eta(20_000)}`);
+  assert.ok(eta(40_000) >= 30_000, "and the ETA keeps growing while it runs");
+  now = 40_000;
+  tally.onEvent({ type: "jobFinished", jobId: "slow", host: "n", ok: true, durationMs: 30_100 });
+  tally.onResult(true);
+  assert.equal(tally.report().etaMs, undefined, "nothing left");
+});
+
+test("retry of failed jobs whose module moved says so once and leaves them, instead of failing them all again", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "moved");
+  const moduleDir = tempDir("moved-module");
+  t.after(() => removeDir(moduleDir));
+  const modulePath = join(moduleDir, "sweep.mjs");
+  writeFileSync(modulePath, "export function work(x) { throw new Error(`bug at ${x}`); }\n");
+  const ids = [1, 2, 3].map((x) => malocher.submit({ module: pathToFileURL(modulePath).href, export: "work" }, x));
+  const run = await within(collect(malocher.processAll(harnessSshOptions(sshd.cluster))), RUN_DEADLINE_MS, "the run");
+  assert.ok([...run.values()].every((result) => !result.ok));
+  renameSync(modulePath, join(moduleDir, "renamed.mjs"));
+
+  const retried = await runCli(["retry", "--failed", "--dir", malocher.dir]);
+  assert.equal(retried.code, 0, describeRun(retried));
+  assert.equal(
+    retried.stdout,
+    "requeued 0 failed jobs\n" +
+      `not requeued: 3 failed jobs of ${pathToFileURL(modulePath).href}, which is no longer at that path (moved or deleted); ` +
+      "a rerun would only fail to import it. Submit them again from where the module is now.\n",
+  );
+  assert.deepEqual(await malocher.retry(ids[0]!), { [ids[0]!]: "moduleMissing" });
+  for (const jobId of ids) assert.equal(await malocher.state(jobId), "failed");
 });

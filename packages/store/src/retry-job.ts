@@ -1,4 +1,7 @@
-import { mkdirSync, readFileSync, renameSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { readSpec } from "./list-jobs.js";
+import { loadDirectoryKey } from "./directory-key.js";
 import { enqueueJob } from "./queue-marker.js";
 import { mkdir, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -6,8 +9,12 @@ import { decodeStoredResult, directoryLayout } from "@malocher/protocol";
 import { readResultOrFailure } from "./read-result.js";
 import { jobExists } from "./job-exists.js";
 
-/** What `retryJob` did: put the failed job back in the queue, or left it (not failed, or no such job). */
-export type RetryOutcome = "requeued" | "notFailed" | "unknown";
+/**
+ * What `retryJob` did: put the failed job back in the queue, or left it (not failed, no such job,
+ * or `moduleMissing`: its function's module is no longer at the path it was submitted from, so a
+ * rerun could only fail to import it again).
+ */
+export type RetryOutcome = "requeued" | "notFailed" | "unknown" | "moduleMissing";
 
 /**
  * Gives a failed job a fresh run, in three steps. A cancel request that came too late to matter
@@ -23,6 +30,7 @@ export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome
   const result = await readResultOrFailure(dir, jobId);
   if (result === undefined) return (await jobExists(dir, jobId)) ? "notFailed" : "unknown";
   if (result.ok || result.error.code === "JOB_CANCELLED") return "notFailed";
+  if (await moduleMissing(dir, jobId)) return "moduleMissing";
   await unlink(directoryLayout.cancelFile(dir, jobId)).catch(() => {});
   const setAside = directoryLayout.retriedResultFile(dir, jobId, Date.now());
   await mkdir(dirname(setAside), { recursive: true }); // directories made before `retried/` existed
@@ -83,4 +91,11 @@ export function rerunKeyedJob(dir: string, jobId: string, secretKey: Uint8Array)
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }
   return "rerun";
+}
+
+/** Whether the job is a function job whose module file is gone from the path it was submitted with. */
+async function moduleMissing(dir: string, jobId: string): Promise<boolean> {
+  const spec = await readSpec(dir, jobId, loadDirectoryKey(dir, { create: false }));
+  if (spec === undefined || spec.kind === "command" || !spec.fn.module.startsWith("file:")) return false;
+  return !existsSync(fileURLToPath(spec.fn.module));
 }

@@ -17,16 +17,31 @@ export function retryCommand(): Command {
       const malocher = new Malocher({ dir: options.dir });
       if (options.failed === true && jobIds.length > 0) throw new MalocherError("INVALID_OPTIONS", "pass job ids or --failed, not both");
       if (options.failed !== true && jobIds.length === 0) throw new MalocherError("INVALID_OPTIONS", "name the jobs to retry, or pass --failed");
-      const outcomes =
-        options.failed === true ? Object.fromEntries((await malocher.retryFailed()).map((jobId) => [jobId, "requeued"])) : await malocher.retry(jobIds);
+      const ids = options.failed === true ? (await malocher.jobs({ states: ["failed"] })).map((job) => job.jobId) : jobIds;
+      const outcomes = await malocher.retry(ids);
       if (options.json) {
         for (const [jobId, outcome] of Object.entries(outcomes)) process.stdout.write(jsonLine({ jobId, outcome }));
         return;
       }
-      const ids = (outcome: string) => Object.keys(outcomes).filter((jobId) => outcomes[jobId] === outcome);
-      const requeued = ids("requeued").length;
+      const having = (outcome: string) => Object.keys(outcomes).filter((jobId) => outcomes[jobId] === outcome);
+      const requeued = having("requeued").length;
       console.log(`requeued ${requeued} failed job${requeued === 1 ? "" : "s"}${requeued > 0 ? "; `malocher run` runs them" : ""}`);
-      if (ids("notFailed").length > 0) console.log(`not failed (left alone): ${ids("notFailed").join(" ")}`);
-      if (ids("unknown").length > 0) console.log(`unknown ids: ${ids("unknown").join(" ")}`);
+      if (having("notFailed").length > 0) console.log(`not failed (left alone): ${having("notFailed").join(" ")}`);
+      if (having("unknown").length > 0) console.log(`unknown ids: ${having("unknown").join(" ")}`);
+      const stranded = having("moduleMissing");
+      if (stranded.length > 0) {
+        // Once per module, not once per job: its jobs would all fail to import it again.
+        const byModule = new Map<string, number>();
+        for (const job of await malocher.jobs({ jobIds: stranded })) {
+          const module = job.what?.kind === "function" ? job.what.module : "?";
+          byModule.set(module, (byModule.get(module) ?? 0) + 1);
+        }
+        for (const [module, count] of byModule) {
+          console.log(
+            `not requeued: ${count} failed job${count === 1 ? "" : "s"} of ${module}, which is no longer at that path (moved or deleted); ` +
+              "a rerun would only fail to import it. Submit them again from where the module is now.",
+          );
+        }
+      }
     });
 }

@@ -80,8 +80,15 @@ export function runCommand(): Command {
             progress.print(logs.stderr, process.stderr);
           }
         }
+      } catch (error) {
+        // Nothing ran: say where the jobs are (they stay queued, for a run that can use a node).
+        if (error instanceof MalocherError && error.code === "NO_USABLE_NODES") {
+          const which = jobs === undefined ? "The queued jobs stay" : `The ${jobs.length} job${jobs.length === 1 ? "" : "s"} this command submitted stay`;
+          throw new MalocherError(error.code, `${error.message}\n${which} queued: \`malocher run\` with usable hosts runs them, \`malocher cancel\` drops them.`, { cause: error });
+        }
+        throw error;
       } finally {
-        progress.finish();
+        progress.finish({ drained: drain.signal.aborted });
       }
       process.exitCode = failed > 0 ? 1 : 0;
     });
