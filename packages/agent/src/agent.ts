@@ -1,5 +1,4 @@
 import { availableParallelism, hostname, loadavg } from "node:os";
-import { mkdir, rmdir } from "node:fs/promises";
 import { watch, type FSWatcher } from "chokidar";
 import {
   MALOCHER_VERSION,
@@ -15,7 +14,7 @@ import { JobRun, fitsQueuedRun, type JobRunContext } from "./job-run.js";
 import { LeaseKeeper, killLeftoverWorkers } from "./lease-keeper.js";
 import { SupervisorLink } from "./link/supervisor-link.js";
 import type { SupervisorChannel, SupervisorChannelEvents } from "./link/supervisor-channel.js";
-import { claimJob, deferRetry, type ClaimedJob } from "@malocher/store";
+import { claimJob, closeClaimDirectory, deferRetry, openClaimDirectory, type ClaimedJob } from "@malocher/store";
 import { requeueClaim } from "@malocher/store";
 import { QueueScanner } from "@malocher/store";
 import { isCancelRequested, lookUpJob, withCancelLookedUpAgain, type JobLookups } from "@malocher/store";
@@ -64,6 +63,8 @@ export class Agent {
    */
   private lookahead: { jobId: string; lookups: Promise<JobLookups> } | undefined;
   private pool: WorkerPool | undefined;
+  /** The run's settings, from the supervisor's welcome. */
+  private settings: RunSettings | undefined;
   /** Workers a prefetched job is on its way to (looked up, then queued): none gets a second. */
   private readonly queuing = new Set<WarmWorker>();
   private readonly lease: LeaseKeeper;
@@ -112,7 +113,7 @@ export class Agent {
     this.log(`starting: ${this.slots.total} slots${labels}, directory ${this.config.dir}, transport ${this.config.transport}`);
     const killed = await killLeftoverWorkers(this.config.dir);
     if (killed > 0) this.log(`killed ${killed} worker process group(s) left behind by a dead agent on this host`);
-    await mkdir(directoryLayout.agentRunningDir(this.config.dir, this.config.agentId), { recursive: true });
+    await openClaimDirectory(this.config.dir, this.config.agentId);
     await this.lease.start();
     this.link.open();
     await this.finished;
@@ -138,20 +139,29 @@ export class Agent {
     await this.pool?.close();
     await this.loopDone;
     await Promise.all(this.runs);
-    await rmdir(directoryLayout.agentRunningDir(this.config.dir, this.config.agentId)).catch(() => {});
+    await closeClaimDirectory(this.config.dir, this.config.agentId);
     await this.lease.stop();
     await this.link.close(reason);
     this.setState("stopped", reason);
     this.resolveStopped();
   }
 
-  /** Claims nothing more; stops once the running jobs have finished. */
-  private async drain(): Promise<void> {
+  /**
+   * Claims nothing more; stops once the running jobs have finished, or once `drainTimeoutMs` has
+   * passed (then the running jobs are ended, SIGTERM then SIGKILL, and go back to the queue
+   * without counting an attempt).
+   */
+  private async drain(drainTimeoutMs: number): Promise<void> {
     if (this.state !== "ready") return;
     this.setState("draining", "the supervisor asked to drain");
     this.wakeup.trigger();
+    const deadline =
+      drainTimeoutMs > 0
+        ? setTimeout(() => void this.stop(`the drain's deadline (drainTimeoutMs, ${drainTimeoutMs} ms) passed; running jobs go back to the queue`), drainTimeoutMs)
+        : undefined;
     await this.loopDone;
     await Promise.all(this.runs);
+    clearTimeout(deadline);
     await this.stop("drained");
   }
 
@@ -204,7 +214,7 @@ export class Agent {
         }
         return;
       case "drain":
-        void this.drain();
+        void this.drain(this.settings?.drainTimeoutMs ?? 0);
         return;
       case "stop":
         void this.stop(`the supervisor asked: ${message.reason}`);
@@ -213,6 +223,7 @@ export class Agent {
   }
 
   private becomeReady(settings: RunSettings): void {
+    this.settings = settings;
     // Each new worker is recorded in the lease at once, so a successor can kill it if we die.
     this.pool = new WorkerPool(
       this.slots.total,
@@ -354,29 +365,28 @@ export class Agent {
   ): Promise<void> {
     const run = new JobRun(this.runContext(settings), claimed);
     this.running.set(claimed.jobId, run);
-    // A job run at once holds its slot from its claim; a queued one takes a slot (and the worker,
+    // A job handed over holds its slot from its claim; a lined-up one takes a slot (and the worker,
     // from the job before it) when it starts. Both go back as soon as the job's code is done,
     // before its result is published: the next job starts while this one's is written and reported.
-    let holding = !queued;
-    // Until it starts (or never does), a queued job is the one on its way to `worker`.
-    let onItsWay = queued;
-    const arrived = () => {
-      if (!onItsWay) return;
-      onItsWay = false;
+    if (queued) {
+      run.lineUp();
+      this.queuing.add(worker);
+    } else {
+      run.handOver();
+    }
+    const leaveLine = () => {
       this.queuing.delete(worker);
       this.wakeup.trigger(); // the worker may be due for a prefetch again
     };
-    if (queued) this.queuing.add(worker);
     const started = () => {
-      arrived();
-      if (holding) return;
-      holding = true;
+      if (run.start() !== "linedUp") return;
+      leaveLine();
       this.slots.take();
-      this.wakeup.trigger(); // the worker can queue a job again
     };
     const freeWorker = () => {
-      if (!holding) return;
-      holding = false;
+      const was = run.endCode();
+      if (was === "linedUp") leaveLine();
+      if (was !== "handedOver" && was !== "running") return;
       if (!worker.busy) {
         if (!worker.dead && worker.jobsRun >= settings.maxJobsPerWorker) pool.retire(worker);
         pool.release(worker);
@@ -413,8 +423,8 @@ export class Agent {
       freeWorker();
       await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId).catch(() => {});
     } finally {
-      arrived();
       freeWorker();
+      run.end();
       this.running.delete(claimed.jobId);
       this.wakeup.trigger(); // a job requeued above may be claimed again
     }

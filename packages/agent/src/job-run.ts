@@ -22,6 +22,18 @@ import { releaseClaim } from "@malocher/store";
 import { isCancelRequested, lookUpJob, type JobLookups } from "@malocher/store";
 import type { WarmWorker, WorkerRunEnd, WorkerRunHooks } from "./worker/warm-worker.js";
 
+/**
+ * The closed set of stages of one job's run on one agent, in order (see docs/ARCHITECTURE.md,
+ * "The run path"): `claimed`; then `linedUp` (claimed by the prefetch for a busy worker, waiting
+ * behind its job, holding no slot) or `handedOver` (given to an idle worker, holding its slot);
+ * `running` (its code runs); `publishing` (its code ended, its worker and slots are free, its
+ * result is being written or it goes back to the queue); `ended`.
+ */
+export const RUN_STAGES = ["claimed", "linedUp", "handedOver", "running", "publishing", "ended"] as const;
+
+/** One of {@link RUN_STAGES}. */
+export type RunStage = (typeof RUN_STAGES)[number];
+
 /** Why the agent killed a running job. */
 export type KillReason = "timeout" | "cancelled" | "outOfMemory" | "stopping" | "claimLost";
 
@@ -77,26 +89,74 @@ export class JobRun {
   private worker: WarmWorker | undefined;
   /** The slots this run holds: the one of its claim, plus what the job asked for beyond it. */
   slotsHeld = 1;
+  /** SIGTERM, then SIGKILL this much later, when the job is killed: the run's, then the job's own once its spec was read. */
+  private killGraceMs: number;
   /** The spec's `name` and `tags`, copied into the result once the spec was read. */
   private nameAndTags: { name?: string; tags?: string[] } = {};
+
+  private currentStage: RunStage = "claimed";
 
   constructor(
     private readonly context: JobRunContext,
     readonly job: ClaimedJob,
-  ) {}
+  ) {
+    this.killGraceMs = context.settings.killGraceMs;
+  }
 
   get jobId(): string {
     return this.job.jobId;
   }
 
+  /** Where the run is (see {@link RUN_STAGES}). */
+  get stage(): RunStage {
+    return this.currentStage;
+  }
+
+  /** claimed → linedUp: it waits on a busy worker, behind that worker's job. */
+  lineUp(): void {
+    this.move(["claimed"], "linedUp");
+  }
+
+  /** claimed → handedOver: an idle worker takes it, and it holds its slot from now on. */
+  handOver(): void {
+    this.move(["claimed"], "handedOver");
+  }
+
+  /** linedUp | handedOver → running: its code started. Returns the stage it came from, if it moved. */
+  start(): RunStage | undefined {
+    return this.move(["linedUp", "handedOver"], "running");
+  }
+
+  /** claimed | linedUp | handedOver | running → publishing: its code is done (or never ran). Returns the stage it came from, if it moved. */
+  endCode(): RunStage | undefined {
+    return this.move(["claimed", "linedUp", "handedOver", "running"], "publishing");
+  }
+
+  /** Any stage → ended: the agent is done with the run. */
+  end(): void {
+    this.currentStage = "ended";
+  }
+
+  private move(from: readonly RunStage[], to: RunStage): RunStage | undefined {
+    const was = this.currentStage;
+    if (!from.includes(was)) return undefined;
+    this.currentStage = to;
+    return was;
+  }
+
   /**
-   * Kills the job's process group if its code runs now, or takes it back from its worker if it
-   * waits there; `reason` decides what follows.
+   * Ends the job's process group if its code runs now (SIGTERM, then SIGKILL `killGraceMs` later;
+   * at once when it grew past its memory limit), or takes it back from its worker if it waits
+   * there; `reason` decides what follows.
    */
   kill(reason: KillReason): void {
     if (this.killReason !== undefined) return;
     this.killReason = reason;
-    this.worker?.stopJob(this.jobId);
+    this.worker?.stopJob(this.jobId, this.graceFor(reason));
+  }
+
+  private graceFor(reason: KillReason): number {
+    return reason === "outOfMemory" ? 0 : this.killGraceMs;
   }
 
   /**
@@ -129,6 +189,7 @@ export class JobRun {
       if (grown === undefined) return { kind: "deferred" };
       if (await grown) this.slotsHeld += extra;
     }
+    this.killGraceMs = spec.options.killGraceMs ?? this.context.settings.killGraceMs;
     if (spec.name !== undefined) this.nameAndTags.name = spec.name;
     if (spec.tags !== undefined) this.nameAndTags.tags = spec.tags;
     // A job that waited for slots may have been cancelled meanwhile: look again.
@@ -176,7 +237,7 @@ export class JobRun {
             this.context.jobStarted(jobId, attempt);
             if (timeoutMs > 0) timer = setTimeout(() => this.kill("timeout"), timeoutMs);
             hooks.started();
-            if (this.killReason !== undefined) worker.stopJob(jobId); // it was killed while it waited on the worker
+            if (this.killReason !== undefined) worker.stopJob(jobId, this.graceFor(this.killReason)); // it was killed while it waited on the worker
           },
           done: codeEnded,
         },
@@ -217,6 +278,12 @@ export class JobRun {
     const retryOnError = spec.options.retryOnError ?? this.context.settings.retryOnError;
     const mayRetry = attempt <= retries;
     const limitMb = this.context.settings.maxWorkerMemoryMb;
+    // A job killed for its time limit or a cancel ends so, whatever it managed to do meanwhile
+    // (a command that saved its work on SIGTERM and exited, a function that returned).
+    if (end.kind !== "outcome" || this.killReason === "timeout" || this.killReason === "cancelled") {
+      const killed = this.killedOutcome(timeoutMs);
+      if (killed !== undefined) return this.publish(killed, durationMs);
+    }
     if (end.kind === "outcome") {
       const { outcome } = end;
       const codeChanged = outcome.codeChanged;
@@ -225,26 +292,7 @@ export class JobRun {
       const { error, thrown } = outcome;
       return this.publish({ ok: false, error, ...(thrown === undefined ? {} : { thrown }) }, durationMs, codeChanged);
     }
-    if (end.kind !== "died") return this.endWithoutResult();
-    switch (this.killReason) {
-      case "timeout":
-        return this.publish(
-          failure("JOB_TIMED_OUT", `The job ran longer than its limit of ${timeoutMs} ms and was killed, with every process it started.`),
-          durationMs,
-        );
-      case "cancelled":
-        return this.publish(cancelled("while it ran"), durationMs);
-      case "outOfMemory":
-        return this.publish(
-          failure("JOB_OUT_OF_MEMORY", `The job's worker grew past maxWorkerMemoryMb (${limitMb} MB) and was killed.`),
-          durationMs,
-        );
-      case "stopping":
-      case "claimLost":
-        return this.endWithoutResult();
-      case undefined:
-        break;
-    }
+    if (end.kind !== "died" || this.killReason !== undefined) return this.endWithoutResult();
     if (V8_OUT_OF_MEMORY.test(end.lastStderr)) {
       return this.publish(
         failure("JOB_OUT_OF_MEMORY", `The job exhausted the JavaScript heap (limit ${limitMb} MB, maxWorkerMemoryMb) and its worker died.`),
@@ -267,6 +315,23 @@ export class JobRun {
       ),
       durationMs,
     );
+  }
+
+  /** The failure a kill for `killReason` ends the job with; undefined for kills that requeue it (stopping, a lost claim) or none. */
+  private killedOutcome(timeoutMs: number): JobEnding | undefined {
+    const grace = `SIGTERM, then SIGKILL after killGraceMs (${this.killGraceMs} ms) if anything of it still ran`;
+    switch (this.killReason) {
+      case "timeout":
+        return failure("JOB_TIMED_OUT", `The job ran longer than its limit of ${timeoutMs} ms and was ended with every process it started (${grace}).`);
+      case "cancelled":
+        return cancelled("while it ran");
+      case "outOfMemory":
+        return failure("JOB_OUT_OF_MEMORY", `The job's worker grew past maxWorkerMemoryMb (${this.context.settings.maxWorkerMemoryMb} MB) and was killed.`);
+      case "stopping":
+      case "claimLost":
+      case undefined:
+        return undefined;
+    }
   }
 
   /** Counts the attempt and asks for a requeue after an exponential backoff with jitter. */

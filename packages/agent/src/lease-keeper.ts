@@ -1,7 +1,6 @@
 import { hostname } from "node:os";
-import { readdir, readFile, stat } from "node:fs/promises";
-import { directoryLayout, isJobId } from "@malocher/protocol";
-import { readAllLeases, removeLease, removeLostLease, renewLease, type AgentLease } from "@malocher/store";
+import { readFile } from "node:fs/promises";
+import { leaseExists, listOwnClaims, readAllLeases, removeLease, removeLostLease, renewLease, type AgentLease } from "@malocher/store";
 
 /** How often an agent rewrites its lease; observers call it stale after several missed renewals. */
 export const LEASE_RENEW_MS = 2000;
@@ -62,13 +61,11 @@ export class LeaseKeeper {
 
   private async renew(): Promise<void> {
     const { dir, agentId } = this.context;
-    try {
-      await stat(directoryLayout.leaseFile(dir, agentId));
-    } catch {
+    if (!(await leaseExists(dir, agentId))) {
       if (this.timer !== undefined) this.context.leaseLost();
       return;
     }
-    const claims = new Set((await readdir(directoryLayout.agentRunningDir(dir, agentId)).catch((): string[] => [])).filter(isJobId));
+    const claims = await listOwnClaims(dir, agentId);
     for (const jobId of this.context.heldJobs()) if (!claims.has(jobId)) this.context.claimLost(jobId);
     if (this.timer === undefined) return;
     await this.write().catch(() => {}); // a missed renewal is survivable; several are not

@@ -62,6 +62,8 @@ export function decodeSupervisorMessage(bytes: Uint8Array): SupervisorMessage {
             timeoutMs: numberField(settings, "timeoutMs"),
             retries: numberField(settings, "retries"),
             retryOnError: booleanField(settings, "retryOnError"),
+            killGraceMs: numberField(settings, "killGraceMs"),
+            drainTimeoutMs: numberField(settings, "drainTimeoutMs"),
             maxJobsPerWorker: numberField(settings, "maxJobsPerWorker"),
             maxWorkerMemoryMb: numberField(settings, "maxWorkerMemoryMb"),
             maxLogBytes: numberField(settings, "maxLogBytes"),

@@ -93,6 +93,10 @@ export interface RunSettings {
   timeoutMs: number;
   retries: number;
   retryOnError: boolean;
+  /** SIGTERM, then SIGKILL this much later, for a job that is killed. */
+  killGraceMs: number;
+  /** A drain that has not ended this long after it began requeues its running jobs and stops (0: no deadline). */
+  drainTimeoutMs: number;
   /** A warm worker is replaced after this many jobs. */
   maxJobsPerWorker: number;
   /** A worker growing past this (heap limit and resident memory) fails its job with JOB_OUT_OF_MEMORY. */

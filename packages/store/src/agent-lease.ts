@@ -1,3 +1,4 @@
+import { pathExists } from "./path-exists.js";
 import { readdir, readFile, rename, unlink } from "node:fs/promises";
 import { directoryLayout } from "@malocher/protocol";
 import { writeFileAtomic } from "./write-file-atomic.js";
@@ -52,6 +53,11 @@ export function decodeLease(text: string): AgentLease {
 /** Writes (or rewrites) the agent's lease file in `agents/`. */
 export async function renewLease(dir: string, lease: AgentLease): Promise<void> {
   await writeFileAtomic(dir, directoryLayout.leaseFile(dir, lease.agentId), encodeLease(lease));
+}
+
+/** Whether the agent's lease is still there (a supervisor that declared it lost renamed it away). */
+export async function leaseExists(dir: string, agentId: string): Promise<boolean> {
+  return pathExists(directoryLayout.leaseFile(dir, agentId));
 }
 
 /** The host an agent runs on, as its lease names it; the agent's id when its lease is gone or unreadable. */

@@ -2,11 +2,11 @@
  * The job store: every read and every transition of the shared directory (see docs/ARCHITECTURE.md).
  * The agent and the supervisor change the directory only through these functions.
  */
-export { encodeLease, decodeLease, renewLease, readLeaseHost, readAllLeases, removeLease, removeLostLease, markLeaseLost, type AgentLease, type LeaseEntry } from "./agent-lease.js";
+export { encodeLease, decodeLease, renewLease, leaseExists, readLeaseHost, readAllLeases, removeLease, removeLostLease, markLeaseLost, type AgentLease, type LeaseEntry } from "./agent-lease.js";
 export { cancelJob, type CancelOutcome } from "./cancel-job.js";
 export { checkDirectorySecurity, describeOwner, type DirectorySecurityOptions } from "./check-directory-security.js";
-export { claimJob, type ClaimedJob } from "./claim-job.js";
-export { enqueueJob, enqueueBatchMember, parseAttempt, parseNotBefore, deferRetry, listRetrying, releaseDueRetries } from "./queue-marker.js";
+export { claimJob, openClaimDirectory, closeClaimDirectory, listOwnClaims, type ClaimedJob } from "./claim-job.js";
+export { enqueueJob, enqueueBatchMember, parseAttempt, parseNotBefore, requeueClaim, deferRetry, listRetrying, releaseDueRetries } from "./queue-marker.js";
 export { cleanJobs, type CleanOptions, type CleanedJob } from "./clean-jobs.js";
 export { describeFileOwner } from "./describe-file-owner.js";
 export { loadDirectoryKey } from "./directory-key.js";
@@ -29,10 +29,10 @@ export { readSpecChunkMembers } from "./read-spec-chunk-members.js";
 export { recoverAgentJobs, type Recovery } from "./recover-agent-jobs.js";
 export { OrphanedJobs } from "./recover-orphaned-jobs.js";
 export { releaseClaim } from "./release-claim.js";
-export { requeueClaim } from "./requeue-claim.js";
 export { LeaseObserver, requeueStaleJobs } from "./requeue-stale-jobs.js";
 export { retryJob, rerunKeyedJob, type RetryOutcome, type KeyedJobOutcome } from "./retry-job.js";
 export { prepareSharedDirectory, type PrepareOptions } from "./shared-directory.js";
+export { touchSignalFile } from "./signal-file.js";
 export { submitChunk, type SpecChunk } from "./submit-chunk.js";
 export { submitJob } from "./submit-job.js";
 export { tmpPath, writeFileAtomic, writeFileAtomicSync, writeFileOnce, writeFileOnceSync } from "./write-file-atomic.js";
