@@ -164,7 +164,7 @@ test("with stderr not a terminal, run prints plain lines; --quiet only failures;
   assert.equal(quiet.code, 1, describePty(quiet));
   const quietLines = quiet.output.split("\r\n").filter((line) => line !== "");
   assert.equal(quietLines.length, 1, describePty(quiet));
-  assert.match(quietLines[0]!, new RegExp(`^job ${failing} failed on \\S+: \\[JOB_THREW\\] `));
+  assert.match(quietLines[0]!, new RegExp(`^job ${failing} \\(train\\(13\\)\\) failed on \\S+: \\[JOB_THREW\\] `));
 
   await execFileAsync(process.execPath, [cliMain, "retry", "--failed", "--dir", malocher.dir]);
   const json = await runInPty([process.execPath, cliMain, "run", ...sshArgs(), "--dir", malocher.dir, "--json"], { env: plainEnv() });

@@ -5,14 +5,14 @@ import { strict as assert } from "node:assert";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { expandCommandLines } from "../packages/supervisor/src/cli/command-lines.js";
+import { expandCommandLines, usesJobSlot } from "../packages/supervisor/src/cli/command-lines.js";
 import { describeRun, runCli } from "./fixtures/jobs/support.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 
 const noStdin = () => assert.fail("stdin is not read when there are sources");
 const expand = (...words: string[]) => expandCommandLines(words, noStdin);
 
-test("{.} {/} {//} {/.} {#} as GNU parallel replaces them", () => {
+test("{.} {/} {//} {/.} {#} {%} as GNU parallel replaces them", () => {
   assert.deepEqual(expand("echo", "{.}", "{/}", "{#}", ":::", "dir/a.txt"), [["echo", "dir/a", "a.txt", "1"]], "the issue's example");
   assert.deepEqual(expand("echo", "{//}", "{/.}", ":::", "/data/x.tar.gz", "b.csv", "/c"), [
     ["echo", "/data", "x.tar"],
@@ -25,6 +25,9 @@ test("{.} {/} {//} {/.} {#} as GNU parallel replaces them", () => {
     ["convert", "in/b.jpg", "out/b.png", "--n=2"],
   ]);
   assert.deepEqual(expand("echo", "{#}", ":::", "a", "b"), [["echo", "1"], ["echo", "2"]], "any replacement string stops the arguments being appended");
+  assert.deepEqual(expand("train", "--gpu={%}", "{}", ":::", "a"), [["train", "--gpu={%}", "a"]], "{%} stays for the node to replace");
+  assert.equal(usesJobSlot(["train", "--gpu={%}", ":::", "a"]), true);
+  assert.equal(usesJobSlot(["train", ":::", "{%}"]), false, "only the command's own words count");
 });
 
 test("{n} {n.} {n/} {n//} {n/.} pick the n-th source's argument", () => {
@@ -58,7 +61,7 @@ test(":::+ links a source to the one before it; :::: reads arguments from files,
 });
 
 test("a {…} that looks like a replacement string but is none Malocher knows is refused, naming it", () => {
-  for (const unknown of ["{..}", "{%}", "{=s/a/b/=}", "{1x}", "{+/}", "{1//.}"]) {
+  for (const unknown of ["{..}", "{1%}", "{=s/a/b/=}", "{1x}", "{+/}", "{1//.}"]) {
     if (unknown === "{1x}") {
       assert.deepEqual(expand("echo", unknown, ":::", "a"), [["echo", "{1x}", "a"]], "not parallel-like: passed through");
       continue;
@@ -66,7 +69,7 @@ test("a {…} that looks like a replacement string but is none Malocher knows is
     assert.throws(() => expand("echo", `pre${unknown}`, ":::", "a"), (error: Error & { code?: string }) => {
       assert.equal(error.code, "INVALID_COMMAND");
       assert.ok(error.message.startsWith(`${unknown} in "pre${unknown}" looks like one of GNU parallel's replacement strings`), error.message);
-      assert.match(error.message, /Known: \{\} \{\.\} \{\/\} \{\/\/\} \{\/\.\} \{#\}/);
+      assert.match(error.message, /Known: \{\} \{\.\} \{\/\} \{\/\/\} \{\/\.\} \{#\} \{%\}/);
       return true;
     });
   }

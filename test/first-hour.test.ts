@@ -16,8 +16,8 @@ import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 import { within } from "./support/wait.js";
 import { RunTally } from "../packages/supervisor/src/run-tally.js";
 
-const TIMEOUT = { timeout: 60_000 };
-const RUN_DEADLINE_MS = 40_000;
+const TIMEOUT = { timeout: 150_000 };
+const RUN_DEADLINE_MS = 90_000;
 
 const sshd = useSshNodes(2);
 
@@ -228,4 +228,22 @@ test("retry of failed jobs whose module moved says so once and leaves them, inst
   );
   assert.deepEqual(await malocher.retry(ids[0]!), { [ids[0]!]: "moduleMissing" });
   for (const jobId of ids) assert.equal(await malocher.state(jobId), "failed");
+});
+
+test("{%} is the job slot that runs a command job, replaced on the node (1 to its slots)", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "slot");
+  const [good] = sshd.cluster.nodes.map((node) => node.machine) as [string];
+  const ran = await runCli(
+    ["run", "--hosts", good, "--slots", "2", "--identity", sshd.cluster.privateKey, "--known-hosts", sshd.cluster.knownHosts, "--dir", malocher.dir,
+      "--", "sh", "-c", 'echo "$0 slot={%} env=$MALOCHER_SLOT"', "{}", ":::", "a", "b", "c", "d"],
+    { timeoutMs: RUN_DEADLINE_MS },
+  );
+  assert.equal(ran.code, 0, describeRun(ran));
+  const lines = ran.stdout.trim().split("\n").sort();
+  assert.equal(lines.length, 4, describeRun(ran));
+  for (const [index, line] of lines.entries()) {
+    const match = /^([abcd]) slot=([12]) env=([12])$/.exec(line) ?? assert.fail(`not a slot line: ${line}`);
+    assert.equal(match[1], "abcd"[index]);
+    assert.equal(match[2], match[3], "{%} and MALOCHER_SLOT agree");
+  }
 });

@@ -87,6 +87,8 @@ export interface FunctionJobSpec extends JobSpecBase {
 export interface CommandJobSpec extends JobSpecBase {
   kind: "command";
   argv: string[];
+  /** `{%}` in `argv` is replaced, on the node, by the job slot that runs it (1 to the node's slots), as GNU parallel does. */
+  replaceJobSlot?: boolean;
 }
 
 /** Everything an agent needs to run one job: a closed union on `kind`. */
@@ -137,7 +139,7 @@ function readKindFields(record: Record<string, unknown>, base: JobSpecBase): Job
   if (kind === "command") {
     const argv = stringArrayField(record, "argv");
     if (argv.length === 0 || argv[0] === "") throw new TypeError('field "argv" should name a program');
-    return { kind, ...base, argv };
+    return record["replaceJobSlot"] === true ? { kind, ...base, argv, replaceJobSlot: true } : { kind, ...base, argv };
   }
   if (kind !== undefined && kind !== "function") throw new TypeError(`unknown job kind ${JSON.stringify(kind)}`);
   const fn = recordField(record, "fn");

@@ -18,7 +18,7 @@ export type { CommandOutput } from "@malocher/protocol";
 export type { ProcessAllOptions, RunOptions } from "./process-all.js";
 export type { ClusterOptions } from "./cluster-options.js";
 export type { StartedCluster } from "./started-cluster.js";
-export type { JobOptions } from "./submit/job-options.js";
+export type { JobOptions, CommandJobOptions } from "./submit/job-options.js";
 export type { BatchOptions } from "./submit/submit-many.js";
 export type { ResultWaitOptions } from "./results/wait-for-result.js";
 export type { SshOptions } from "./ssh/node-target.js";

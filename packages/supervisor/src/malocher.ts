@@ -10,7 +10,7 @@ import type { RunEvent } from "./cluster/cluster.js";
 import { checkNodes, type NodeCheck } from "./check-nodes.js";
 import { prepareJob, type JobTarget } from "./submit/prepare-job.js";
 import { prepareCommandJob } from "./submit/prepare-command-job.js";
-import type { JobOptions } from "./submit/job-options.js";
+import type { CommandJobOptions, JobOptions } from "./submit/job-options.js";
 import { rerunKeyedJob, submitJob } from "@malocher/store";
 import { noteSubmitted } from "./submit/submitted-jobs.js";
 import { locateFunction } from "@malocher/locate";
@@ -88,7 +88,7 @@ export class Malocher {
    * for (const seed of [1, 2, 3]) m.submitCommand(["python", "train.py", "--seed", String(seed)], { timeoutMs: 3_600_000 });
    * ```
    */
-  submitCommand(argv: readonly string[], options: JobOptions = {}): string {
+  submitCommand(argv: readonly string[], options: CommandJobOptions = {}): string {
     refuseWhileImportingJobModule("submitCommand()");
     return this.enqueue((key) => prepareCommandJob(argv, options, key), options.key);
   }

@@ -72,7 +72,9 @@ export async function* processJobs(
   const submitted = takeSubmitted(dir, options.jobs);
   try {
     pending = await pendingJobs(dir, options.jobs);
-    for (const jobId of submitted.keys()) pending.add(jobId);
+    // Those still in the directory: a job cleaned since would never have a result to yield.
+    const unseen = new Set([...submitted.keys()].filter((jobId) => !pending.has(jobId)));
+    if (unseen.size > 0) for (const jobId of await submittedAmong(dir, unseen)) pending.add(jobId);
   } finally {
     cluster?.off("event", keepEarly);
   }

@@ -42,7 +42,8 @@ export interface CommandRun {
 
 /** Runs `spec.argv` in `spec.cwd` with the node's environment plus the job's; never rejects. */
 export async function runCommand(spec: CommandJobSpec, dir: string): Promise<CommandRun> {
-  const [program, ...args] = spec.argv as [string, ...string[]];
+  const argv = spec.replaceJobSlot ? spec.argv.map((word) => word.replaceAll("{%}", process.env["MALOCHER_SLOT"] ?? "1")) : spec.argv;
+  const [program, ...args] = argv as [string, ...string[]];
   const isDirectory = await stat(spec.cwd).then(
     (stats) => stats.isDirectory(),
     () => false,
@@ -90,7 +91,7 @@ export async function runCommand(spec: CommandJobSpec, dir: string): Promise<Com
   const leftovers = !closed || hasOrphansInGroup(child.pid ?? 0);
   const output: CommandOutput = { ...end, stdout: stdout.text(), stderr: stderr.text() };
   if (end.exitCode === 0) return { ending: { ok: true, value: encodeValue(output) }, leftovers };
-  return { ending: { ok: false, error: { ...failure("COMMAND_FAILED", describeFailure(spec.argv, output)).error, ...output } }, leftovers };
+  return { ending: { ok: false, error: { ...failure("COMMAND_FAILED", describeFailure(argv, output)).error, ...output } }, leftovers };
 }
 
 function notStarted(program: string, error: Error): CommandRun["ending"] {

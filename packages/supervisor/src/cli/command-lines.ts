@@ -9,10 +9,11 @@
  *
  * Replacement strings, as in parallel: `{}` the argument (all of a combination's, joined by
  * spaces), `{.}` without its extension, `{/}` its base name, `{//}` its directory, `{/.}` the base
- * name without extension, `{#}` the job's sequence number (from 1); `{n}`, `{n.}`, `{n/}`,
+ * name without extension, `{#}` the job's sequence number (from 1), `{%}` the job slot that runs
+ * it (kept in the command and replaced on the node: see `usesJobSlot`); `{n}`, `{n.}`, `{n/}`,
  * `{n//}`, `{n/.}` the same for the n-th source's argument. A command without any gets the
  * arguments appended. Something that looks like a replacement string but is none of these
- * (`{..}`, `{%}`, `{=perl=}`) is refused rather than passed through.
+ * (`{..}`, `{=perl=}`) is refused rather than passed through.
  */
 import { readFileSync } from "node:fs";
 import { MalocherError } from "@malocher/protocol";
@@ -22,7 +23,9 @@ const SEPARATORS = new Set([":::", "::::", ":::+", "::::+"]);
 /** What looks like a replacement string of parallel's: `{}`, `{2/.}`, `{#}`, `{%}`, `{+.}`, `{=…=}`. */
 const LOOKS_LIKE_REPLACEMENT = /\{(?:\d*[./#%+]*|=[^}]*=)\}/g;
 /** The ones Malocher knows: an optional source number and one of the transforms. */
-const KNOWN_REPLACEMENT = /^\{(\d*)(|\.|\/|\/\/|\/\.)\}$|^\{#\}$/;
+const KNOWN_REPLACEMENT = /^\{(\d*)(|\.|\/|\/\/|\/\.)\}$|^\{[#%]\}$/;
+/** GNU parallel's job slot, which only the node knows. */
+const JOB_SLOT = "{%}";
 
 /** A parallel input source as written after a separator. */
 interface Source {
@@ -49,6 +52,12 @@ export function expandCommandLines(
   const sources = first < 0 ? [{ values: readStdinLines(), linked: false }] : readSources(words.slice(first), readFileLines);
   const tuples = argumentTuples(sources);
   return tuples.map((args, index) => fillTemplate(template, args, index + 1));
+}
+
+/** Whether the command of `words` uses `{%}`, the job slot, which the node replaces (`submitCommand`'s `replaceJobSlot`). */
+export function usesJobSlot(words: readonly string[]): boolean {
+  const first = words.findIndex((word) => SEPARATORS.has(word));
+  return (first < 0 ? words : words.slice(0, first)).some((word) => word.includes(JOB_SLOT));
 }
 
 /** The commands `words` stand for on the command line: `::: a b` groups, or else stdin's lines. */
@@ -136,11 +145,10 @@ function checkReplacementStrings(template: readonly string[]): void {
   for (const word of template) {
     for (const [text] of word.matchAll(LOOKS_LIKE_REPLACEMENT)) {
       if (KNOWN_REPLACEMENT.test(text)) continue;
-      const slot = text === "{%}" ? " ({%}, the job slot, has no meaning before a job is placed: use {#}, the job's number)" : "";
       throw new MalocherError(
         "INVALID_COMMAND",
-        `${text} in ${JSON.stringify(word)} looks like one of GNU parallel's replacement strings but is not one Malocher knows${slot}. ` +
-          "Known: {} {.} {/} {//} {/.} {#} and {n} {n.} {n/} {n//} {n/.} for the n-th source. To pass braces through, use sh -c with the text in a variable.",
+        `${text} in ${JSON.stringify(word)} looks like one of GNU parallel's replacement strings but is not one Malocher knows. ` +
+          "Known: {} {.} {/} {//} {/.} {#} {%} and {n} {n.} {n/} {n//} {n/.} for the n-th source. To pass braces through, use sh -c with the text in a variable.",
       );
     }
   }
@@ -183,6 +191,7 @@ function fillTemplate(template: readonly string[], args: readonly string[], sequ
     return [
       word.replace(replacement, (text) => {
         if (text === "{#}") return String(sequence);
+        if (text === JOB_SLOT) return JOB_SLOT; // replaced on the node
         const [, index, how] = KNOWN_REPLACEMENT.exec(text)!;
         if (index === "") return args.map((arg) => transform(arg, how!)).join(" ");
         const arg = args[Number(index) - 1];

@@ -4,7 +4,7 @@ import { Malocher } from "../../malocher.js";
 import { RunProgress } from "../run-progress.js";
 import { jsonLine } from "../json-line.js";
 import { runOptionsOf, sshOptionsOf, SSH_FLAGS, withOptions, type CliValues } from "../cli-options.js";
-import { commandLines } from "../command-lines.js";
+import { commandLines, usesJobSlot } from "../command-lines.js";
 import { keyText, previewText } from "../job-text.js";
 import { COMMAND_EXAMPLE } from "./submit-command.js";
 
@@ -39,7 +39,8 @@ export function runCommand(): Command {
     )
     .action(async (words: string[], options: CliValues<(typeof OPTIONS)[number]>) => {
       const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
-      const jobs = words.length === 0 ? undefined : commandLines(words).map((argv) => malocher.submitCommand(argv));
+      const slot = usesJobSlot(words) ? { replaceJobSlot: true } : {};
+      const jobs = words.length === 0 ? undefined : commandLines(words).map((argv) => malocher.submitCommand(argv, slot));
       const mode = options.json ? "json" : options.quiet ? "quiet" : process.stderr.isTTY ? "tty" : "plain";
       const progress = new RunProgress(mode);
       let failed = 0;

@@ -1,8 +1,8 @@
 import { Command } from "commander";
 import { Malocher } from "../../malocher.js";
-import type { JobOptions } from "../../submit/job-options.js";
+import type { CommandJobOptions } from "../../submit/job-options.js";
 import { runOptionsOf, withOptions, type CliValues } from "../cli-options.js";
-import { commandLines } from "../command-lines.js";
+import { commandLines, usesJobSlot } from "../command-lines.js";
 import { jsonLine } from "../json-line.js";
 
 /** The command of the examples in `submit --help` and `run --help`. */
@@ -32,7 +32,8 @@ export function submitCommand(): Command {
     )
     .action((words: string[], options: CliValues<(typeof OPTIONS)[number]>) => {
       const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
-      const jobOptions: JobOptions = {
+      const jobOptions: CommandJobOptions = {
+        ...(usesJobSlot(words) ? { replaceJobSlot: true } : {}),
         ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
         ...(options.env === undefined ? {} : { env: options.env }),
         ...runOptionsOf(options),
