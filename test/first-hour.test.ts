@@ -159,6 +159,13 @@ test("a script outside the shared file system: processAll says once per node tha
     assert.equal(error.message.split(said).length - 1, 1, "said once");
     for (const jobId of ids) assert.equal(await malocher.state(jobId), "queued", "the jobs stay queued for a run that can see them");
   }
+  // `malocher run` from another process knows the modules from the queued jobs' specs.
+  const ran = await runCli(["run", "--hosts", cluster.nodes[0]!.machine, "--identity", cluster.privateKey, "--known-hosts", cluster.knownHosts, "--dir", join(shared, ".malocher")], {
+    timeoutMs: RUN_DEADLINE_MS,
+  });
+  assert.equal(ran.code, 2, describeRun(ran));
+  assert.match(ran.stderr, /work\.mjs, the module of the run's jobs, is not visible on \S+ at that path/, describeRun(ran));
+  assert.match(ran.stderr, /The queued jobs stay queued/);
 });
 
 test("a typo in a host name says unknown host; run uses the good hosts and ends naming the one not used; with none usable, the jobs stay queued", TIMEOUT, async (t) => {

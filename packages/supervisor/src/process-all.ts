@@ -1,7 +1,7 @@
 import { MalocherError, type JobResult } from "@malocher/protocol";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
-import { finishedAmong, listFinishedIds, listJobIds, submittedAmong } from "@malocher/store";
+import { finishedAmong, listFinishedIds, listJobIds, loadDirectoryKey, readSpec, submittedAmong } from "@malocher/store";
 import { readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
@@ -45,6 +45,8 @@ export interface ProcessAllOptions extends ClusterOptions, RunOptions {}
 const RESULT_SCAN_INTERVAL_MS = 1000;
 /** At most this many module files are given to agents to check at their start. */
 const MAX_MUST_SEE = 16;
+/** How many pending jobs' specs a run reads to find the modules its agents must see. */
+const MODULE_SAMPLE_JOBS = 32;
 /** Result files a scan reads at once (jobs that finished before this run listened, or whose message was lost). */
 const READS_AT_ONCE = 32;
 
@@ -86,6 +88,7 @@ export async function* processJobs(
   // A run of its own claims only the jobs it was asked for; a started cluster serves every job.
   // Its agents check at their start that they see the modules of the jobs this process submitted.
   const mustSee = modulePathsOf(submitted);
+  if (mustSee.length === 0 && cluster === undefined) mustSee.push(...(await sampledModulePaths(dir, pending)));
   const running = cluster ?? (await Cluster.start({ ...settings!, ...(options.jobs ? { onlyJobs: [...pending] } : {}), ...(mustSee.length > 0 ? { mustSee } : {}) }));
   const inbox = new ResultInbox();
   let yielded = 0;
@@ -154,6 +157,17 @@ export async function* processJobs(
 function modulePathsOf(jobs: ReadonlyMap<string, SubmittedJob>): string[] {
   const paths = new Set<string>();
   for (const { module } of jobs.values()) if (module?.startsWith("file:")) paths.add(fileURLToPath(module));
+  return [...paths].slice(0, MAX_MUST_SEE);
+}
+
+/** The module files of a few of `pending`'s jobs (a `malocher run` knows no submitted jobs of its own): jobs of a sweep share them. */
+async function sampledModulePaths(dir: string, pending: ReadonlySet<string>): Promise<string[]> {
+  const key = loadDirectoryKey(dir, { create: false });
+  const paths = new Set<string>();
+  for (const jobId of [...pending].slice(0, MODULE_SAMPLE_JOBS)) {
+    const spec = await readSpec(dir, jobId, key);
+    if (spec !== undefined && spec.kind !== "command" && spec.fn.module.startsWith("file:")) paths.add(fileURLToPath(spec.fn.module));
+  }
   return [...paths].slice(0, MAX_MUST_SEE);
 }
 

@@ -36,6 +36,8 @@ export class RunProgress {
   private readonly everReady = new Set<string>();
   private readonly lastError = new Map<string, string>();
   private finished = false;
+  /** The run's size is known (its "run" event came): before, a frame would show 0/0 as 100 %. */
+  private sized = false;
   private readonly showCursor = () => this.restoreCursor();
   /** Killed by a signal there is no "exit" event for: the cursor is shown, then the signal does what it would have. */
   private readonly showCursorAndDie = (signal: NodeJS.Signals) => {
@@ -73,6 +75,7 @@ export class RunProgress {
   onEvent(event: RunEvent): void {
     if (this.mode === "json") process.stdout.write(`${JSON.stringify(jsonEvent(event))}\n`);
     this.tally.onEvent(event);
+    if (event.type === "run") this.sized = true;
     if (event.type !== "node") return;
     if (event.state === "ready") this.everReady.add(event.host);
     if (event.error !== undefined) this.lastError.set(event.host, event.error.message.split("\n")[0]!);
@@ -131,7 +134,7 @@ export class RunProgress {
 
   /** One write per frame, each line overwritten in place (no clearing first, so nothing flickers). */
   private draw(): void {
-    if (this.paused) return;
+    if (this.paused || !this.sized) return;
     const lines = progressFrame(this.tally.report(), this.out.columns || 80);
     const frame = lines.map((line) => `${CLEAR_LINE}${line}\n`).join("");
     if (frame === this.lastFrame && this.drawnLines === lines.length) return;
