@@ -17,8 +17,8 @@ export interface DirectoryStatus {
   nodes: Record<string, { running: number; succeeded: number; failed: number }>;
   /** Per tag (`submit.with({ tags })`): its jobs per state. */
   tags: Record<string, Record<JobState, number>>;
-  /** Jobs whose result file cannot be read (counted as failed), with why: at most the first 20. */
-  unreadable: { jobId: string; reason: string }[];
+  /** Jobs whose result file cannot be read (counted as failed), with why: at most the first 20; absent when there are none. */
+  unreadable?: { jobId: string; reason: string }[];
 }
 
 /** Reads the state of every job of `dir`, with the same precedence as `readJobState`. */
@@ -39,13 +39,13 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
     unqueued: 0,
     nodes: {},
     tags: {},
-    unreadable: [],
   };
+  const unreadable: { jobId: string; reason: string }[] = [];
   const hosts = new Map<string, string>();
   const node = (host: string) => (status.nodes[host] ??= { running: 0, succeeded: 0, failed: 0 });
   for (const jobId of ids) {
     const result = await readResultForState(dir, jobId);
-    if (result !== undefined && "unreadable" in result && status.unreadable.length < 20) status.unreadable.push({ jobId, reason: result.unreadable });
+    if (result !== undefined && "unreadable" in result && unreadable.length < 20) unreadable.push({ jobId, reason: result.unreadable });
     const agentId = claimedBy.get(jobId);
     const state = decideJobState({
       result,
@@ -64,10 +64,11 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
     if (state === "succeeded" || state === "failed") node(result?.host ?? "-")[state]++;
     else if (state === "running" && agentId !== undefined) node(await hostOfAgent(dir, agentId, hosts)).running++;
   }
-  return status;
+  return unreadable.length === 0 ? status : { ...status, unreadable };
 }
 
-async function hostOfAgent(dir: string, agentId: string, cache: Map<string, string>): Promise<string> {
+/** The host an agent's lease names (cached per call in `cache`), or the agent id when the lease cannot be read. */
+export async function hostOfAgent(dir: string, agentId: string, cache: Map<string, string>): Promise<string> {
   let host = cache.get(agentId);
   if (host === undefined) {
     host = await readLeaseHost(dir, agentId);

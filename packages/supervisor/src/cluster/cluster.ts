@@ -35,6 +35,19 @@ export interface ClusterSettings extends Omit<NodeSessionSettings, "dir" | "labe
   maxNodeRestarts: number;
 }
 
+/** One machine of a run as {@link Cluster.machineViews} shows it. */
+export interface MachineView {
+  label: string;
+  labels: string[];
+  state: NodeState;
+  agentId: string;
+  slots: number;
+  restarts: number;
+  transport?: TransportKind;
+  heartbeat?: { running: number; load: number; cpu?: number; memoryUsed?: number; memoryTotal?: number; at: number };
+  error?: { code: string; message: string };
+}
+
 /** A node that stayed ready this long has its restart count forgiven. */
 const STABLE_MS = 60_000;
 /** Result files kept from agents' messages until a `processAll` takes them (each is at most 64 KiB). */
@@ -144,6 +157,21 @@ export class Cluster extends EventEmitter<{
     });
   }
 
+  /** Each machine as it is now: its session's state and last heartbeat, and its restarts (the dashboard's nodes). */
+  machineViews(): MachineView[] {
+    return this.machines.map(({ label, labels, restarts, session }) => ({
+      label,
+      labels,
+      restarts,
+      state: session.state,
+      agentId: session.agentId,
+      slots: session.slots,
+      ...(session.transport === undefined ? {} : { transport: session.transport }),
+      ...(session.lastHeartbeat === undefined ? {} : { heartbeat: session.lastHeartbeat }),
+      ...(session.error === undefined ? {} : { error: { code: session.error.code, message: session.error.message } }),
+    }));
+  }
+
   /** Tells every ready agent that jobs were queued. */
   nudge(): void {
     for (const session of this.sessions) session.send({ type: "nudge" });
@@ -190,6 +218,7 @@ export class Cluster extends EventEmitter<{
       allowSharedWriters: this.settings.allowSharedWriters,
       run: this.settings.run,
       ...(this.settings.onlyJobs ? { onlyJobs: this.settings.onlyJobs } : {}),
+      ...(this.settings.mustSee ? { mustSee: this.settings.mustSee } : {}),
     };
     const session = new NodeSession(machine.label, machine.launch, this.server, sessionSettings);
     machine.session = session;
