@@ -6,7 +6,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlink
 import { dirname, join } from "node:path";
 import { before, test, type TestContext } from "node:test";
 import { MalocherError } from "@malocher/protocol";
-import { checkDirectorySecurity, describeOwner } from "@malocher/agent";
+import { checkDirectorySecurity, describeOwner } from "@malocher/store";
 import { OTHER_USER, ensureOtherUser } from "./harness/other-user.js";
 
 let other: { uid: number; gid: number } | undefined;

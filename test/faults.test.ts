@@ -31,7 +31,7 @@ import { record, stopActiveRuns } from "./support/recording.js";
 import { collect } from "./support/results.js";
 import { harnessSshOptions } from "./support/ssh.js";
 import { waitFor, waitUntil, within } from "./support/wait.js";
-import type { AgentLease } from "@malocher/agent";
+import type { AgentLease } from "@malocher/store";
 
 const SUPERVISE = fileURLToPath(new URL("./fixtures/faults/supervise.ts", import.meta.url));
 const TSX = import.meta.resolve("tsx");

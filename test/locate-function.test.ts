@@ -25,8 +25,8 @@ interface Report {
 
 /** The module under test: its TypeScript source for tsx, the built JavaScript for plain node. */
 const moduleUnderTest = {
-  tsUrl: pathToFileURL(join(root, "packages/agent/src/locate/locate-function.ts")).href,
-  jsUrl: pathToFileURL(join(root, "packages/agent/dist/locate/locate-function.js")).href,
+  tsUrl: pathToFileURL(join(root, "packages/locate/src/locate-function.ts")).href,
+  jsUrl: pathToFileURL(join(root, "packages/locate/dist/locate-function.js")).href,
 };
 
 async function runNode(args: string[], moduleUrl: string): Promise<Report> {

@@ -8,7 +8,7 @@ import { strict as assert } from "node:assert";
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { claimJob, loadDirectoryKey, readJobSpecBytes, requeueClaim } from "@malocher/agent";
+import { claimJob, loadDirectoryKey, readJobSpecBytes, requeueClaim } from "@malocher/store";
 import { chunkMemberId, chunkMemberOf, decodeJobSpec, directoryLayout, isJobId, shardOf, specChunkRecordRange } from "@malocher/protocol";
 import type { JobResult } from "malocher";
 import { failUntilGateOpens } from "./fixtures/jobs/cli-jobs.js";

@@ -1,16 +1,1 @@
 export { Agent, type AgentState } from "./agent.js";
-export { prepareSharedDirectory, type PrepareOptions } from "./store/shared-directory.js";
-export { checkDirectorySecurity, describeOwner, type DirectorySecurityOptions } from "./store/check-directory-security.js";
-export { loadDirectoryKey } from "./store/directory-key.js";
-export { claimJob, parseAttempt, type ClaimedJob } from "./store/claim-job.js";
-export { publishResult } from "./store/publish-result.js";
-export { releaseClaim } from "./store/release-claim.js";
-export { requeueClaim } from "./store/requeue-claim.js";
-export { writeFileAtomic, writeFileAtomicSync, writeFileOnce, writeFileOnceSync, tmpPath } from "./store/write-file-atomic.js";
-export { readJobSpecBytes } from "./store/read-job-spec-bytes.js";
-export { markLeaseLost, type AgentLease } from "./store/agent-lease.js";
-export { locateFunction } from "./locate/locate-function.js";
-export { locateClass, locatedClass } from "./locate/locate-class.js";
-export { importClass } from "./locate/import-class.js";
-export { readExportInPlace } from "./locate/locate-function.js";
-export { CUT_NOTE_PREFIX } from "./worker/log-tail.js";

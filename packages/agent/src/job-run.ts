@@ -12,11 +12,11 @@ import {
   type StoredResult,
   type StoredFailure,
 } from "@malocher/protocol";
-import type { ClaimedJob } from "./store/claim-job.js";
-import { publishResult } from "./store/publish-result.js";
-import { describeFileOwner } from "./store/describe-file-owner.js";
-import { releaseClaim } from "./store/release-claim.js";
-import { exists, lookUpJob, type JobLookups } from "./store/look-up-job.js";
+import type { ClaimedJob } from "@malocher/store";
+import { publishResult } from "@malocher/store";
+import { describeFileOwner } from "@malocher/store";
+import { releaseClaim } from "@malocher/store";
+import { exists, lookUpJob, type JobLookups } from "@malocher/store";
 import type { WarmWorker, WorkerRunEnd, WorkerRunHooks } from "./worker/warm-worker.js";
 
 /** Why the agent killed a running job. */

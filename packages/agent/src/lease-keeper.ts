@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { readdir, readFile, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { directoryLayout, isJobId } from "@malocher/protocol";
-import { removeLease, renewLease, type AgentLease } from "./store/agent-lease.js";
+import { removeLease, renewLease, type AgentLease } from "@malocher/store";
 
 /** How often an agent rewrites its lease; observers call it stale after several missed renewals. */
 export const LEASE_RENEW_MS = 2000;

@@ -8,8 +8,8 @@
 import { MalocherError, parseAgentLaunchConfig } from "@malocher/protocol";
 import { Agent } from "./agent.js";
 import { StdioLink } from "./link/stdio-link.js";
-import { prepareSharedDirectory } from "./store/shared-directory.js";
-import { loadDirectoryKey } from "./store/directory-key.js";
+import { prepareSharedDirectory } from "@malocher/store";
+import { loadDirectoryKey } from "@malocher/store";
 
 /**
  * Reads stdin up to the first newline; stdin stays open (its end is our shutdown signal). Returns

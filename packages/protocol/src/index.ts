@@ -25,6 +25,7 @@ export {
   type CommandJobSpec,
   type FunctionRef,
   type JobRunOptions, type JobPlacement,
+  type JobNameAndTags,
 } from "./job-spec.js";
 export { COMMAND_OUTPUT_TAIL_BYTES, type CommandOutput } from "./command-output.js";
 export {
@@ -73,3 +74,4 @@ export { parseAgentLaunchConfig, type AgentLaunchConfig, type TransportKind } fr
 export { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./frame-stream.js";
 export { signFile, verifyFile, keyIdOf, TAG_BYTES, type SignedFileKind } from "./signed-file.js";
 export { sealSecret, openSecret } from "./secret-box.js";
+export { CUT_NOTE_PREFIX, cutNote } from "./log-cut-note.js";

@@ -63,6 +63,9 @@ export interface JobSpecBase {
   tags?: string[];
 }
 
+/** A job's name and tags as stored in its spec and copied into its result. */
+export type JobNameAndTags = Pick<JobSpecBase, "name" | "tags">;
+
 /** A job that calls an exported function. Specs written without a `kind` are function jobs. */
 export interface FunctionJobSpec extends JobSpecBase {
   kind?: "function";

@@ -3,7 +3,7 @@ import { MalocherError, type JobRunOptions } from "@malocher/protocol";
 import type { ClusterSettings } from "./cluster/cluster.js";
 import { resolveNodeTargets, type NodeTarget, type SshOptions } from "./ssh/node-target.js";
 import { checkRunOptions } from "./submit/job-options.js";
-import { prepareSharedDirectory } from "@malocher/agent";
+import { prepareSharedDirectory } from "@malocher/store";
 
 /**
  * How to start agents and run jobs: the options `processAll` and `startCluster` share.

@@ -2,14 +2,14 @@ import type { JobResult } from "@malocher/protocol";
 import type { JobOptions } from "./submit/job-options.js";
 import { Malocher, type SubmitFunction } from "./malocher.js";
 import type { ProcessAllOptions } from "./process-all.js";
-import type { CancelOutcome } from "./store/cancel-job.js";
-import type { RetryOutcome } from "./store/retry-job.js";
-import type { CleanOptions, CleanedJob } from "./store/clean-jobs.js";
+import type { CancelOutcome } from "@malocher/store";
+import type { RetryOutcome } from "@malocher/store";
+import type { CleanOptions, CleanedJob } from "@malocher/store";
 import type { ClusterOptions } from "./cluster-options.js";
 import type { RunEvent } from "./cluster/cluster.js";
 import type { StartedCluster } from "./started-cluster.js";
 import type { BatchOptions } from "./submit/submit-many.js";
-import type { ResultWaitOptions } from "./store/wait-for-result.js";
+import type { ResultWaitOptions } from "./results/wait-for-result.js";
 
 let instance: Malocher | undefined;
 

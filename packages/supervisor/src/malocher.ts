@@ -1,8 +1,8 @@
 import { resolve } from "node:path";
 import { MalocherError, isJobId, type JobResult, type JobSpec, type JobState } from "@malocher/protocol";
-import { readJobState } from "./store/read-job-state.js";
-import { cancelJob, type CancelOutcome } from "./store/cancel-job.js";
-import { loadDirectoryKey, prepareSharedDirectory } from "@malocher/agent";
+import { readJobState } from "@malocher/store";
+import { cancelJob, type CancelOutcome } from "@malocher/store";
+import { loadDirectoryKey, prepareSharedDirectory } from "@malocher/store";
 import { processJobs, type ProcessAllOptions } from "./process-all.js";
 import { startClusterIn, type StartedCluster } from "./started-cluster.js";
 import { openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
@@ -11,18 +11,18 @@ import { checkNodes, type NodeCheck } from "./check-nodes.js";
 import { prepareJob, type JobTarget } from "./submit/prepare-job.js";
 import { prepareCommandJob } from "./submit/prepare-command-job.js";
 import type { JobOptions } from "./submit/job-options.js";
-import { submitJob } from "./store/submit-job.js";
+import { submitJob } from "@malocher/store";
 import { submitMany, type BatchOptions } from "./submit/submit-many.js";
 import { announceCancelled, announceSubmitted } from "./submit/announce-submitted.js";
-import { listFinishedIds, listJobIds } from "./store/job-listing.js";
-import { readAllResults } from "./store/read-result.js";
-import { loadResultClass } from "./store/load-result-class.js";
-import { readDirectoryStatus, type DirectoryStatus } from "./store/directory-status.js";
-import { readLogs, type JobLogs } from "./store/read-logs.js";
-import { retryJob, type RetryOutcome } from "./store/retry-job.js";
-import { cleanJobs, type CleanOptions, type CleanedJob } from "./store/clean-jobs.js";
-import { followLogs, type FollowLogsOptions, type LogEvent } from "./store/follow-logs.js";
-import { waitForResult, type ResultWaitOptions } from "./store/wait-for-result.js";
+import { listFinishedIds, listJobIds } from "@malocher/store";
+import { readAllResults } from "@malocher/store";
+import { loadResultClass } from "./results/load-result-class.js";
+import { readDirectoryStatus, type DirectoryStatus } from "@malocher/store";
+import { readLogs, type JobLogs } from "@malocher/store";
+import { retryJob, type RetryOutcome } from "@malocher/store";
+import { cleanJobs, type CleanOptions, type CleanedJob } from "@malocher/store";
+import { followLogs, type FollowLogsOptions, type LogEvent } from "@malocher/store";
+import { waitForResult, type ResultWaitOptions } from "./results/wait-for-result.js";
 
 /** `submit(fn, ...args)` and `submit.with(options)(fn, ...args)`. */
 export interface SubmitFunction {

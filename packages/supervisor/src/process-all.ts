@@ -1,9 +1,9 @@
 import { MalocherError, type JobResult } from "@malocher/protocol";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
-import { finishedAmong, listFinishedIds, listJobIds, submittedAmong } from "./store/job-listing.js";
-import { readResultOrFailure } from "./store/read-result.js";
-import { loadResultClass } from "./store/load-result-class.js";
+import { finishedAmong, listFinishedIds, listJobIds, submittedAmong } from "@malocher/store";
+import { readResultOrFailure } from "@malocher/store";
+import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 import { ProgressFeed } from "./progress-feed.js";
 import type { ProgressReport } from "./run-tally.js";

@@ -2,8 +2,8 @@ import type { JobResult } from "@malocher/protocol";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
 import { processJobs, type RunOptions } from "./process-all.js";
-import { readAllResults } from "./store/read-result.js";
-import { loadResultClass } from "./store/load-result-class.js";
+import { readAllResults } from "@malocher/store";
+import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 
 /**

@@ -1,5 +1,5 @@
 import { open, rename, unlink, writeFile } from "node:fs/promises";
-import { randomHex } from "@malocher/protocol";
+import { cutNote, randomHex } from "@malocher/protocol";
 
 /**
  * One attempt's output to one log stream, as far as the log keeps it: the first `maxBytes` go to
@@ -36,14 +36,6 @@ export class LogTail {
     const all = Buffer.concat(this.chunks);
     return all.subarray(Math.max(0, all.length - this.maxBytes));
   }
-}
-
-/** How the note starts that stands where an attempt's log was cut (readers following a log look for it). */
-export const CUT_NOTE_PREFIX = "[... ";
-
-/** The line that starts an attempt's log once it was cut to its tail. */
-function cutNote(cutBytes: number, maxBytes: number): string {
-  return `${CUT_NOTE_PREFIX}${cutBytes} bytes cut: the job wrote more than maxLogBytes (${maxBytes}); the last ${maxBytes} bytes follow ...]\n`;
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   type JobError,
 } from "@malocher/protocol";
 import { CWD_FIX } from "./with-run-defaults.js";
-import { loadDirectoryKey } from "../store/directory-key.js";
+import { loadDirectoryKey } from "@malocher/store";
 import { hasOrphansInGroup } from "./process-group-orphans.js";
 
 /** How long the output pipes may stay open after the program exited before we stop waiting. */

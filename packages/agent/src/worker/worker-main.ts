@@ -22,10 +22,10 @@ import {
   type JobSpec,
   type StoredFailure,
 } from "@malocher/protocol";
-import { loadDirectoryKey } from "../store/directory-key.js";
-import { readJobSpecBytes } from "../store/read-job-spec-bytes.js";
-import { locateClass } from "../locate/locate-class.js";
-import { importClass } from "../locate/import-class.js";
+import { loadDirectoryKey } from "@malocher/store";
+import { readJobSpecBytes } from "@malocher/store";
+import { locateClass } from "@malocher/locate";
+import { importClass } from "@malocher/locate";
 import { runCommand } from "./run-command.js";
 import { CWD_FIX, withRunDefaults } from "./with-run-defaults.js";
 import { endOfJobMarker, type AgentRequest, type JobOutcome, type RunJobRequest, type WorkerReply } from "./worker-messages.js";

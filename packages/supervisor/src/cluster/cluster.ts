@@ -1,8 +1,8 @@
 import { EventEmitter } from "node:events";
 import { MalocherError, type AgentMessage, type TransportKind } from "@malocher/protocol";
-import { LeaseObserver, requeueStaleJobs } from "../store/requeue-stale-jobs.js";
-import { recoverAgentJobs } from "../store/recover-agent-jobs.js";
-import { OrphanedJobs } from "../store/recover-orphaned-jobs.js";
+import { LeaseObserver, requeueStaleJobs } from "@malocher/store";
+import { recoverAgentJobs } from "@malocher/store";
+import { OrphanedJobs } from "@malocher/store";
 import type { NodeTarget } from "../ssh/node-target.js";
 import type { AgentLauncher } from "./agent-process.js";
 import { AgentServer } from "./agent-server.js";
@@ -11,7 +11,7 @@ import { NodeSession, type NodeSessionSettings, type NodeState } from "./node-se
 import { remoteAgentLauncher } from "./remote-agent.js";
 import { MisfitLedger } from "./misfit-ledger.js";
 import { RecentResultFiles } from "./recent-result-files.js";
-import { failQueuedJob } from "../store/fail-queued-job.js";
+import { failQueuedJob } from "@malocher/store";
 
 /** Something that happened in a run, for progress displays (`processAll({ onEvent })`). */
 export type RunEvent =

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { MalocherError, isLabel, type JobPlacement, type JobRunOptions } from "@malocher/protocol";
+import { MalocherError, isLabel, type JobNameAndTags, type JobPlacement, type JobRunOptions } from "@malocher/protocol";
 import { SecretValue } from "./secret.js";
 
 /**
@@ -29,12 +29,6 @@ export interface JobOptions extends JobRunOptions, JobPlacement {
   /** A name for people, shown by `status`, `results` and in the result (`result.name`); need not be unique. */
   name?: string;
   /** Labels for people, shown with the name (`result.tags`), e.g. `["sweep-3", "lr=0.01"]`. */
-  tags?: string[];
-}
-
-/** A job's name and tags as stored in its spec and copied into its result. */
-export interface JobNameAndTags {
-  name?: string;
   tags?: string[];
 }
 

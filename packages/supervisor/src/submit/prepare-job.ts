@@ -4,7 +4,7 @@ import { MalocherError, checkAndEncodeValue, type FunctionJobSpec, type Function
 import { resolveJobOptions, type JobOptions, type ResolvedJobOptions } from "./job-options.js";
 import { jobBaseOf } from "./prepare-job-base.js";
 import { moduleHash } from "./module-hash.js";
-import { locateClass, locateFunction } from "@malocher/agent";
+import { locateClass, locateFunction } from "@malocher/locate";
 
 /** An exported function, or an explicit reference to one. */
 export type JobTarget = ((...args: never[]) => unknown) | FunctionRef;

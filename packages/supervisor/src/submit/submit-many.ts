@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { MalocherError, chunkMemberId, encodeJobSpec, encodeSpecChunk, newChunkName } from "@malocher/protocol";
-import { submitChunk, type SpecChunk } from "../store/submit-chunk.js";
+import { submitChunk, type SpecChunk } from "@malocher/store";
 import { announceSubmitted } from "./announce-submitted.js";
 import type { JobOptions } from "./job-options.js";
 import { buildJobSpec, prepareTemplate, type JobTarget, type JobTemplate } from "./prepare-job.js";

@@ -1,7 +1,7 @@
 import { open, stat } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MalocherError, directoryLayout, type JobResult } from "@malocher/protocol";
-import { CUT_NOTE_PREFIX } from "@malocher/agent";
+import { CUT_NOTE_PREFIX } from "@malocher/protocol";
 import { jobExists } from "./job-exists.js";
 import { pathExists } from "./path-exists.js";
 import { readResultOrFailure } from "./read-result.js";

@@ -1,6 +1,8 @@
 import { readFile, rename, unlink } from "node:fs/promises";
 import { directoryLayout, type JobError, type StoredResult } from "@malocher/protocol";
-import { parseAttempt, publishResult, tmpPath } from "@malocher/agent";
+import { parseAttempt } from "./claim-job.js";
+import { publishResult } from "./publish-result.js";
+import { tmpPath } from "./write-file-atomic.js";
 import { readJobNameAndTags } from "./read-job-name-and-tags.js";
 
 /**

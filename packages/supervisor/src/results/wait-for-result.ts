@@ -1,8 +1,8 @@
 import { MalocherError, isJobId, type JobResult } from "@malocher/protocol";
 import { listenToClusterEvents } from "../submit/announce-submitted.js";
-import { jobExists } from "./job-exists.js";
-import { readJobState } from "./read-job-state.js";
-import { readResultOrFailure } from "./read-result.js";
+import { jobExists } from "@malocher/store";
+import { readJobState } from "@malocher/store";
+import { readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./load-result-class.js";
 
 /** Options of `result(jobId, options)`. */

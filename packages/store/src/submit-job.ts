@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readFileSync, unlinkSync } from "node:fs";
 import { directoryLayout, encodeJobSpec, type JobSpec } from "@malocher/protocol";
-import { writeFileAtomicSync, writeFileOnceSync } from "@malocher/agent";
+import { writeFileAtomicSync, writeFileOnceSync } from "./write-file-atomic.js";
 
 /**
  * Puts one job in the queue: the spec is written whole (tmp, rename into `specs/`), then the

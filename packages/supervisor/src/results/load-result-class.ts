@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { importClass, locatedClass, readExportInPlace } from "@malocher/agent";
+import { importClass, locatedClass, readExportInPlace } from "@malocher/locate";
 import type { LoadClass } from "@malocher/protocol";
 import { mainModuleUrl } from "../is-main.js";
 

@@ -1,6 +1,11 @@
 import { readdir, readFile, rmdir, unlink } from "node:fs/promises";
 import { decodeJobSpec, directoryLayout, isJobId, type StoredResult } from "@malocher/protocol";
-import { loadDirectoryKey, markLeaseLost, parseAttempt, publishResult, readJobSpecBytes, requeueClaim } from "@malocher/agent";
+import { loadDirectoryKey } from "./directory-key.js";
+import { markLeaseLost } from "./agent-lease.js";
+import { parseAttempt } from "./claim-job.js";
+import { publishResult } from "./publish-result.js";
+import { readJobSpecBytes } from "./read-job-spec-bytes.js";
+import { requeueClaim } from "./requeue-claim.js";
 import { pathExists } from "./path-exists.js";
 
 /** What recovering a lost agent's jobs did. */

@@ -1,6 +1,6 @@
-import { decodeJobSpec, directoryLayout } from "@malocher/protocol";
-import { loadDirectoryKey, readJobSpecBytes } from "@malocher/agent";
-import type { JobNameAndTags } from "../submit/job-options.js";
+import { decodeJobSpec, directoryLayout, type JobNameAndTags } from "@malocher/protocol";
+import { loadDirectoryKey } from "./directory-key.js";
+import { readJobSpecBytes } from "./read-job-spec-bytes.js";
 
 /**
  * A job's `name` and `tags` from its spec (a result carries them too, once there is one).

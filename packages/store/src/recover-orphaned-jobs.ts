@@ -1,6 +1,6 @@
 import { closeSync, openSync } from "node:fs";
 import { directoryLayout, type StoredResult } from "@malocher/protocol";
-import { publishResult } from "@malocher/agent";
+import { publishResult } from "./publish-result.js";
 import { listCancelledIds, listClaims, listFinishedIds, listJobIds, listQueuedIds } from "./job-listing.js";
 
 /**

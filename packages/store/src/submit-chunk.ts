@@ -1,6 +1,6 @@
 import { closeSync, linkSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { directoryLayout } from "@malocher/protocol";
-import { tmpPath, writeFileOnceSync } from "@malocher/agent";
+import { tmpPath, writeFileOnceSync } from "./write-file-atomic.js";
 
 /** The jobs of one chunk of a batch: member `i` has the id `jobIds[i]` (`chunkMemberId(name, i)`); `bytes` is the chunk file (`encodeSpecChunk`). */
 export interface SpecChunk {

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { listJobIds } from "./job-listing.js";
-import { loadDirectoryKey } from "@malocher/agent";
+import { loadDirectoryKey } from "./directory-key.js";
 import { decodeStoredResult, directoryLayout, toJobResult, type JobResult, type LoadClass, type StoredResult } from "@malocher/protocol";
 
 /**

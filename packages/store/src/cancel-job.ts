@@ -1,5 +1,5 @@
 import { directoryLayout } from "@malocher/protocol";
-import { writeFileOnce } from "@malocher/agent";
+import { writeFileOnce } from "./write-file-atomic.js";
 import { failQueuedJob } from "./fail-queued-job.js";
 import { jobExists } from "./job-exists.js";
 import { pathExists } from "./path-exists.js";
