@@ -3,6 +3,7 @@ import { MalocherError, type JobRunOptions } from "@malocher/protocol";
 import type { ClusterSettings } from "./cluster/cluster.js";
 import { resolveNodeTargets, type NodeTarget, type SshOptions } from "./ssh/node-target.js";
 import { checkRunOptions } from "./submit/job-options.js";
+import { checkSlurmOptions, type SlurmOptions } from "./cluster/slurm/slurm-options.js";
 import { prepareSharedDirectory } from "@malocher/store";
 
 /**
@@ -47,6 +48,17 @@ export interface ClusterOptions extends SshOptions, JobRunOptions {
   cwd?: string;
   /** Where warnings go (default: stderr). */
   onWarning?: (warning: string) => void;
+  /**
+   * Start the agents through Slurm instead of over SSH: one allocation of `slurm.nodes` nodes, one
+   * agent per node, another allocation while jobs remain. `slots` is then asked of Slurm per node
+   * (`--cpus-per-task`); without it each agent runs as many jobs as the CPUs Slurm gave it.
+   *
+   * @example
+   * ```ts
+   * await processAll({ slurm: { nodes: 2, time: "30:00", partition: "short" } });
+   * ```
+   */
+  slurm?: SlurmOptions;
 }
 
 const DISCONNECT_GRACE_MS = 10000;
@@ -56,8 +68,12 @@ const DEFAULT_MAX_LOG_BYTES = 1024 * 1024;
 /** Checks cluster options and fills in the defaults. */
 export function clusterSettings(dir: string, options: ClusterOptions): ClusterSettings {
   const run = checkRunOptions(options, "processAll");
-  const nodes = options.sshMachines === undefined ? "local" : resolveNodeTargets(options);
-  if (nodes !== "local") warnAboutUncheckedHostKeys(nodes, options);
+  if (options.slurm !== undefined && options.sshMachines !== undefined) {
+    throw new MalocherError("INVALID_OPTIONS", "processAll takes sshMachines or slurm, not both: Slurm chooses the machines.");
+  }
+  const nodes: ClusterSettings["nodes"] =
+    options.slurm !== undefined ? { slurm: checkSlurmOptions(options.slurm), ssh: options } : options.sshMachines === undefined ? "local" : resolveNodeTargets(options);
+  if (Array.isArray(nodes)) warnAboutUncheckedHostKeys(nodes, options);
   return {
     dir,
     nodes,

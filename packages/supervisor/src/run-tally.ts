@@ -1,5 +1,6 @@
 import type { RunEvent } from "./cluster/cluster.js";
 import type { NodeState } from "./cluster/node-session.js";
+import type { AllocationStatus } from "./cluster/slurm/slurm-allocations.js";
 
 /** One machine of a run, as progress displays show it. */
 export interface NodeProgress {
@@ -39,6 +40,8 @@ export interface ProgressReport {
   /** How long the rest will take at that rate; undefined before the first result or when nothing is left. */
   etaMs: number | undefined;
   nodes: NodeProgress[];
+  /** The run's Slurm allocations not yet ended (pending with Slurm's reason, or running until `endsAt`); empty without Slurm. */
+  allocations: AllocationStatus[];
 }
 
 /**
@@ -50,6 +53,7 @@ export class RunTally {
   private done = 0;
   private failed = 0;
   private readonly nodes = new Map<string, NodeProgress>();
+  private readonly allocations = new Map<string, AllocationStatus>();
 
   constructor(private readonly startedAt: number = Date.now()) {}
 
@@ -75,6 +79,12 @@ export class RunTally {
         const node = this.node(event.host);
         node.slotsInUse = Math.max(0, node.slotsInUse - 1);
         node.done++;
+        return;
+      }
+      case "allocation": {
+        const { type: _type, ...status } = event;
+        if (status.state === "ended") this.allocations.delete(status.id);
+        else this.allocations.set(status.id, status);
         return;
       }
     }
@@ -107,6 +117,7 @@ export class RunTally {
       jobsPerSecond,
       etaMs: jobsPerSecond > 0 && left > 0 ? (left / jobsPerSecond) * 1000 : undefined,
       nodes,
+      allocations: [...this.allocations.values()].map((allocation) => ({ ...allocation })),
     };
   }
 

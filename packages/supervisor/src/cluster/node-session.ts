@@ -59,15 +59,24 @@ export class NodeSession extends EventEmitter<{
   private closing = false;
   private readonly abandon = new AbortController();
 
+  /**
+   * @param label the machine as the user named it; with `identity.labelFromHello`, a placeholder
+   *   until the agent's hello names its node (an agent Slurm placed)
+   * @param identity an agent id chosen by the launcher beforehand (Slurm's launch files name it)
+   */
   constructor(
-    readonly label: string,
+    public label: string,
     private readonly launch: AgentLauncher,
     private readonly server: AgentServer,
     private readonly settings: NodeSessionSettings,
+    identity: { agentId?: string; labelFromHello?: boolean } = {},
   ) {
     super();
-    this.agentId = `${label.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 60)}-${randomBytes(4).toString("hex")}`;
+    this.agentId = identity.agentId ?? `${label.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 60)}-${randomBytes(4).toString("hex")}`;
+    this.labelFromHello = identity.labelFromHello === true;
   }
+
+  private readonly labelFromHello: boolean;
 
   /** Launches the agent and waits until it is ready; on failure the session is `failed` and this rejects. */
   async start(): Promise<void> {
@@ -152,6 +161,8 @@ export class NodeSession extends EventEmitter<{
 
   private attach(connection: AgentConnection, agent: AgentProcess): void {
     this.connection = connection;
+    if (this.labelFromHello) this.label = connection.hello.host;
+    agent.attachConnection?.(connection);
     this.slots = connection.hello.slots;
     this.lastHeard = Date.now();
     connection.on("message", (message) => {

@@ -1,0 +1,101 @@
+import { execFile } from "node:child_process";
+import { access } from "node:fs/promises";
+import type { SlurmAgentSettings } from "@malocher/protocol";
+
+/** How often the allocation's end is asked of Slurm again (an admin may change the time limit). */
+const END_POLL_MS = 30_000;
+/** How often the warning file is looked for. */
+const WARNING_POLL_MS = 1000;
+
+/** What the clock tells its agent. */
+export interface AllocationClockEvents {
+  /** Slurm warned that the allocation ends soon (`--signal=B:USR1@lead`): claim nothing more. */
+  warned(): void;
+  /** The allocation ends within the stop margin: stop now, putting running jobs back in the queue. */
+  ending(): void;
+  log(line: string): void;
+}
+
+/**
+ * An agent's view of its Slurm allocation's time: when it ends (asked of Slurm with
+ * `squeue -h -j $SLURM_JOB_ID -o %e`, again every 30 s), whether Slurm has warned (the batch script
+ * creates the warning file on `USR1`: the signal itself goes to the batch shell only, since Slurm
+ * signals every process of a step, and a job's own processes must not get it), and a timer that
+ * stops the agent `stopMarginMs` before the end, ahead of Slurm's SIGTERM to the whole step.
+ */
+export class SlurmAllocationClock {
+  /** The allocation's end on this machine's clock (ms), once Slurm said. */
+  private endsAt: number | undefined;
+  private warned = false;
+  private endTimer: NodeJS.Timeout | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+
+  constructor(
+    private readonly settings: SlurmAgentSettings,
+    private readonly jobId: string | undefined,
+    private readonly events: AllocationClockEvents,
+    /** When the agent started: the end is at most this plus the time limit until Slurm says. */
+    private readonly startedAt = Date.now(),
+  ) {}
+
+  start(): void {
+    void this.readEnd();
+    this.timers.push(setInterval(() => void this.readEnd(), END_POLL_MS));
+    this.timers.push(setInterval(() => void this.lookForWarning(), WARNING_POLL_MS));
+    for (const timer of this.timers) timer.unref();
+    this.schedule(this.startedAt + this.settings.timeLimitMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    clearTimeout(this.endTimer);
+  }
+
+  /** The longest a job may run from now on, or `undefined` while claiming is fine for any job. */
+  timeLeftMs(): number {
+    const end = this.endsAt ?? this.startedAt + this.settings.timeLimitMs;
+    return end - this.settings.stopMarginMs - Date.now();
+  }
+
+  /** The longest any job can run in an allocation of this time limit. */
+  get longestMs(): number {
+    return this.settings.timeLimitMs - this.settings.stopMarginMs;
+  }
+
+  private schedule(endsAt: number): void {
+    clearTimeout(this.endTimer);
+    if (this.stopped) return;
+    this.endTimer = setTimeout(() => this.events.ending(), Math.max(0, endsAt - this.settings.stopMarginMs - Date.now()));
+  }
+
+  private async readEnd(): Promise<void> {
+    if (this.jobId === undefined || this.stopped) return;
+    const text = await new Promise<string | undefined>((resolve) =>
+      execFile("squeue", ["-h", "-j", this.jobId!, "-o", "%e"], { timeout: 10_000 }, (error, stdout) => resolve(error ? undefined : stdout.trim())),
+    );
+    // `%e` is local time without a zone, as ECMAScript reads a date-time without an offset.
+    const endsAt = text === undefined || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/.test(text) ? NaN : new Date(text).getTime();
+    if (Number.isNaN(endsAt)) {
+      if (this.endsAt === undefined) this.events.log(`could not read the allocation's end from squeue (${text ?? "squeue failed"}); assuming its time limit from the start`);
+      return;
+    }
+    if (endsAt !== this.endsAt) {
+      this.endsAt = endsAt;
+      this.events.log(`the allocation ends at ${new Date(endsAt).toISOString()}; stopping ${this.settings.stopMarginMs} ms before`);
+      this.schedule(endsAt);
+    }
+  }
+
+  private async lookForWarning(): Promise<void> {
+    if (this.warned || this.stopped) return;
+    const there = await access(this.settings.warningFile).then(
+      () => true,
+      () => false,
+    );
+    if (!there || this.warned) return;
+    this.warned = true;
+    this.events.warned();
+  }
+}
