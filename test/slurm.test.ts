@@ -2,6 +2,7 @@
 // (test/harness/slurm-cluster.ts): jobs spread over both nodes, time limits that requeue without
 // counting an attempt, an allocation cancelled from outside, nothing left behind, and the errors.
 import { strict as assert } from "node:assert";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +12,7 @@ import { longFirstTime, nap } from "./fixtures/slurm/jobs.js";
 import { census, waitForNoLeftovers } from "./support/census.js";
 import { collect } from "./support/results.js";
 import { freshMalocher } from "./support/temp.js";
+import { fixtures, runCli, tsx } from "./fixtures/jobs/support.js";
 import { waitUntil } from "./support/wait.js";
 import { slurmInstalled, startSlurmCluster, type SlurmCluster } from "./harness/slurm-cluster.js";
 
@@ -115,5 +117,133 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge" }, ()
       assert.equal(result.attempts, 1, "Slurm's kill of the allocation is not the job's failure");
     }
     await noAllocationLeft();
+  });
+
+  test("a job whose timeoutMs fits in no allocation fails with NO_NODE_FITS; the others run", { timeout: 60_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const fits = malocher.submit(nap, 100);
+    const tooLong = malocher.submit.with({ timeoutMs: 10 * 60_000 })(nap, 100);
+    const results = await collect(malocher.processAll({ slurm: slurmOptions("1:00"), slots: 1, signal: t.signal }));
+    assert.ok(results.get(fits)?.ok);
+    const failed = results.get(tooLong)!;
+    assert.equal(failed.ok, false);
+    assert.equal(!failed.ok && failed.error.code, "NO_NODE_FITS", JSON.stringify(failed));
+    assert.match(!failed.ok ? failed.error.message : "", /Slurm allocation/);
+    await noAllocationLeft();
+  });
+
+  test("an allocation that stays pending says why (Slurm's reason) and runs once the nodes are free", { timeout: 60_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const blocker = (await slurm.run("sbatch", ["--parsable", "-N", "2", "--exclusive", "--time=1", "--wrap", "sleep 300"])).trim();
+    t.after(() => slurm.run("scancel", [blocker]).catch(() => ""));
+    const id = malocher.submit(nap, 100);
+    const events: RunEvent[] = [];
+    const onEvent = (event: RunEvent) => {
+      events.push(event);
+      if (event.type === "allocation" && event.state === "pending" && event.reason !== undefined) void slurm.run("scancel", [blocker]);
+    };
+    const results = await collect(malocher.processAll({ slurm: slurmOptions("1:00"), onEvent, signal: t.signal }));
+    assert.ok(results.get(id)?.ok);
+    const pending = events.find((event) => event.type === "allocation" && event.state === "pending" && event.reason !== undefined);
+    assert.ok(pending, `a pending allocation with a reason: ${JSON.stringify(events.filter((event) => event.type === "allocation"))}`);
+    assert.match((pending as { reason: string }).reason, /Resources|Priority|Nodes/);
+    await noAllocationLeft();
+  });
+
+  test("startCluster({ slurm }): ready once the allocation's agents are, serves runs, and close() cancels the allocation at once", { timeout: 60_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const cluster = await malocher.startCluster({ slurm: slurmOptions("2:00"), slots: 1 });
+    try {
+      await cluster.ready();
+      assert.equal((await slurm.jobIds()).length, 1, "one allocation");
+      const ids = [1, 2, 3].map(() => malocher.submit(nap, 50));
+      const results = await collect(cluster.processAll({ jobs: ids }));
+      assert.equal([...results.values()].filter((result) => result.ok).length, 3);
+    } finally {
+      const closing = Date.now();
+      await cluster.close();
+      assert.ok(Date.now() - closing < 15_000, `close took ${Date.now() - closing} ms`);
+    }
+    await noAllocationLeft(10_000);
+  });
+
+  test("after the supervisor is killed, its agents notice and the allocation ends within idleTimeoutMs", { timeout: 90_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    malocher.submit(nap, 60_000);
+    const idleTimeoutMs = 8000;
+    const options = { dir: malocher.dir, slurm: slurmOptions("2:00", { idleTimeoutMs }), slots: 1 };
+    const child = spawn(process.execPath, ["--import", tsx, join(fixtures, "../faults/supervise.ts"), JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit"] });
+    t.after(() => child.kill("SIGKILL"));
+    let output = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    await waitUntil(() => output.includes(`"type":"jobStarted"`), 40_000, "the job to start");
+    assert.equal((await slurm.jobIds()).length, 1);
+    child.kill("SIGKILL");
+    const killedAt = Date.now();
+    await noAllocationLeft(idleTimeoutMs + 15_000);
+    assert.ok(Date.now() - killedAt < idleTimeoutMs + 15_000);
+    // The job went back to the queue: the next run finishes it.
+    assert.equal((await malocher.status()).counts.queued, 1, "the job is queued again");
+  });
+
+  test("no Slurm commands: SLURM_NOT_AVAILABLE; queued jobs stay queued", { timeout: 20_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const id = malocher.submit(nap, 10);
+    const path = process.env["PATH"];
+    process.env["PATH"] = "/nonexistent";
+    try {
+      await assert.rejects(collect(malocher.processAll({ slurm: slurmOptions("1:00") })), (error: unknown) => error instanceof MalocherError && error.code === "SLURM_NOT_AVAILABLE" && /PATH/.test(error.message));
+    } finally {
+      process.env["PATH"] = path;
+    }
+    assert.equal(await malocher.state(id), "queued");
+  });
+
+  test("Slurm refuses the allocation: SLURM_SUBMIT_FAILED with Slurm's own message, no retrying forever, jobs stay queued", { timeout: 20_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const id = malocher.submit(nap, 10);
+    await assert.rejects(
+      collect(malocher.processAll({ slurm: slurmOptions("1:00", { partition: "nosuch" }) })),
+      (error: unknown) => error instanceof MalocherError && error.code === "SLURM_SUBMIT_FAILED" && /partition/i.test(error.message),
+    );
+    assert.equal(await malocher.state(id), "queued");
+    assert.deepEqual(await slurm.jobIds(), []);
+  });
+
+  test("malocher nodes --slurm-… asks Slurm with sbatch --test-only, and says what is wrong", { timeout: 30_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const good = await runCli(["nodes", "--slurm-nodes", "2", "--slurm-time", "10:00", "--dir", malocher.dir, "--json"]);
+    assert.equal(good.code, 0, good.stderr + good.stdout);
+    const check = JSON.parse(good.stdout.trim()) as { ok: boolean; checks: Array<{ name: string; detail: string }> };
+    assert.equal(check.ok, true);
+    assert.match(check.checks[0]!.detail, /n\[1-2\]|to start/);
+    const bad = await runCli(["nodes", "--slurm-nodes", "3", "--slurm-time", "10:00", "--dir", malocher.dir]);
+    assert.equal(bad.code, 1, bad.stdout);
+    assert.match(bad.stdout, /FAIL slurm/);
+    assert.deepEqual(await slurm.jobIds(), [], "--test-only submits nothing");
+  });
+});
+
+describe("unknown option names", () => {
+  test("are refused with INVALID_OPTIONS naming the option and the closest known name, in every entry point", async (t) => {
+    const malocher = freshMalocher(t, "options");
+    const refused = (name: string, closest: string | undefined) => (error: unknown) =>
+      error instanceof MalocherError &&
+      error.code === "INVALID_OPTIONS" &&
+      error.message.includes(`unknown option ${name}`) &&
+      (closest === undefined || error.message.includes(`Did you mean ${closest}?`));
+    const bad = { slrum: { nodes: 2, time: "1:00" } } as never;
+    assert.throws(() => malocher.processAll(bad), refused("slrum", "slurm"));
+    assert.throws(() => malocher.processAll({ sshMachine: ["node1"] } as never), refused("sshMachine", "sshMachines"));
+    await assert.rejects(malocher.startCluster({ timeout: 5 } as never), refused("timeout", "timeoutMs"));
+    assert.throws(() => malocher.submit.with({ retry: 2 } as never), refused("retry", "retries"));
+    assert.throws(() => malocher.submitCommand(["true"], { tag: ["x"] } as never), refused("tag", "tags"));
+    await assert.rejects(malocher.submitMany(nap, [[1]], { nmae: "x" } as never), refused("nmae", "name"));
+    await assert.rejects(malocher.result("0mxbhat2b-7b89aba6bcfc", { timeout: 5 } as never), refused("timeout", "timeoutMs"));
+    await assert.rejects(malocher.clean({ olderThan: 5 } as never), refused("olderThan", "olderThanMs"));
+    assert.throws(() => new (malocher.constructor as new (options: object) => unknown)({ directory: "/tmp" }), refused("directory", undefined));
+    await assert.rejects(collect(malocher.processAll({ slurm: { nodes: 1, time: "1:00", partiton: "x" } } as never)), (error: unknown) =>
+      error instanceof MalocherError && error.code === "INVALID_OPTIONS" && /slurm\.partiton/.test(error.message) && /slurm\.partition\?/.test(error.message),
+    );
   });
 });

@@ -11,6 +11,7 @@ import { checkNodes, type NodeCheck } from "./check-nodes.js";
 import { prepareJob, type JobTarget } from "./submit/prepare-job.js";
 import { prepareCommandJob } from "./submit/prepare-command-job.js";
 import type { JobOptions } from "./submit/job-options.js";
+import { CLUSTER_OPTION_NAMES, JOB_OPTION_NAMES, RUN_OPTION_NAMES, optionNames, rejectUnknownNames } from "./option-names.js";
 import { submitJob } from "@malocher/store";
 import { submitMany, type BatchOptions } from "./submit/submit-many.js";
 import { announceCancelled, announceSubmitted } from "./submit/announce-submitted.js";
@@ -68,6 +69,7 @@ export class Malocher {
   private readonly allowSharedWriters: boolean;
 
   constructor(options: MalocherOptions = {}) {
+    rejectUnknownNames(options, ["dir", "allowSharedWriters"], "new Malocher");
     this.dir = options.dir === undefined ? defaultDirectory() : resolve(options.dir);
     this.allowSharedWriters = options.allowSharedWriters === true;
     this.submit = this.makeSubmit({});
@@ -86,6 +88,7 @@ export class Malocher {
    * ```
    */
   submitCommand(argv: readonly string[], options: JobOptions = {}): string {
+    rejectUnknownNames(options, JOB_OPTION_NAMES, "submitCommand");
     return this.enqueue((key) => prepareCommandJob(argv, options, key), options.key);
   }
 
@@ -94,11 +97,17 @@ export class Malocher {
    * `[jobId, result]` in completion order. Without `sshMachines` it runs them on this machine.
    */
   processAll(options: Omit<ProcessAllOptions, "dir"> = {}): AsyncIterable<[string, JobResult]> {
+    rejectUnknownNames(options, optionNames(CLUSTER_OPTION_NAMES, RUN_OPTION_NAMES), "processAll");
     return processJobs(this.dir, { allowSharedWriters: this.allowSharedWriters, ...options });
   }
 
   /** Starts agents that stay up between `processAll` calls; see {@link StartedCluster}. */
   startCluster(options: Omit<ClusterOptions, "dir"> & { onEvent?: (event: RunEvent) => void } = {}): Promise<StartedCluster> {
+    try {
+      rejectUnknownNames(options, [...optionNames(CLUSTER_OPTION_NAMES), "onEvent"], "startCluster");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return startClusterIn(this.dir, { allowSharedWriters: this.allowSharedWriters, ...options });
   }
 
@@ -112,6 +121,11 @@ export class Malocher {
    * ```
    */
   checkNodes(options: Omit<ClusterOptions, "dir">): Promise<NodeCheck[]> {
+    try {
+      rejectUnknownNames(options, CLUSTER_OPTION_NAMES, "checkNodes");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return checkNodes({ allowSharedWriters: this.allowSharedWriters, ...options, dir: this.dir });
   }
 
@@ -122,6 +136,7 @@ export class Malocher {
    * as placeholders that carry their fields and their class's name.
    */
   results(options: { loadClasses?: boolean } = {}): AsyncIterable<[string, JobResult]> {
+    rejectUnknownNames(options, ["loadClasses"], "results");
     return readAllResults(this.dir, options.loadClasses === false ? undefined : loadResultClass);
   }
 
@@ -135,6 +150,11 @@ export class Malocher {
    * ```
    */
   result(jobId: string, options?: ResultWaitOptions): Promise<JobResult> {
+    try {
+      rejectUnknownNames(options, ["signal", "timeoutMs"], "result");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return waitForResult(this.dir, jobId, options);
   }
 
@@ -212,6 +232,7 @@ export class Malocher {
    * ```
    */
   async clean(options: CleanOptions = {}): Promise<CleanedJob[]> {
+    rejectUnknownNames(options, ["olderThanMs", "only"], "clean");
     prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
     return cleanJobs(this.dir, options);
   }
@@ -233,6 +254,7 @@ export class Malocher {
    * ```
    */
   followLogs(jobId: string, options: FollowLogsOptions = {}): AsyncIterable<LogEvent> {
+    rejectUnknownNames(options, ["pollMs", "signal"], "followLogs");
     return followLogs(this.dir, jobId, options);
   }
 
@@ -250,6 +272,7 @@ export class Malocher {
   submitMany<F extends (...args: never[]) => unknown>(fn: F, argLists: Iterable<Parameters<F>>, options?: BatchOptions): Promise<string[]>;
   submitMany(fn: { module: string; export: string }, argLists: Iterable<readonly unknown[]>, options?: BatchOptions): Promise<string[]>;
   async submitMany(fn: JobTarget, argLists: Iterable<readonly unknown[]>, options: BatchOptions = {}): Promise<string[]> {
+    rejectUnknownNames(options, JOB_OPTION_NAMES, "submitMany");
     return submitMany(this.dir, this.directoryKey(), fn, argLists, options);
   }
 
@@ -265,7 +288,10 @@ export class Malocher {
   private makeSubmit(options: JobOptions): SubmitFunction {
     const submit = ((target: JobTarget, ...args: unknown[]) =>
       this.enqueue((key) => prepareJob(target, args, options, key), options.key)) as SubmitFunction;
-    submit.with = (more: JobOptions) => this.makeSubmit({ ...options, ...more, env: { ...options.env, ...more.env } });
+    submit.with = (more: JobOptions) => {
+      rejectUnknownNames(more, JOB_OPTION_NAMES, "submit.with");
+      return this.makeSubmit({ ...options, ...more, env: { ...options.env, ...more.env } });
+    };
     return submit;
   }
 

@@ -5,6 +5,7 @@ import { processJobs, type RunOptions } from "./process-all.js";
 import { readAllResults } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
+import { RUN_OPTION_NAMES, rejectUnknownNames } from "./option-names.js";
 
 /**
  * Agents that stay up between runs (for notebooks, long sessions, low latency): submit, call
@@ -49,7 +50,10 @@ export async function startClusterIn(
   return {
     dir,
     ready: () => cluster.ready(),
-    processAll: (run: RunOptions = {}) => processJobs(dir, run, cluster),
+    processAll: (run: RunOptions = {}) => {
+      rejectUnknownNames(run, RUN_OPTION_NAMES, "cluster.processAll");
+      return processJobs(dir, run, cluster);
+    },
     results: () => readAllResults(dir, loadResultClass),
     close: async () => {
       stopListening();

@@ -8,7 +8,7 @@ import { Malocher } from "../malocher.js";
 import { readHosts } from "./read-hosts.js";
 import { RunProgress } from "./run-progress.js";
 import { jsonLine } from "./json-line.js";
-import { dirOption, jsonOption, runOptionsOf, sharedWritersOption, type RunOptionFlags } from "./cli-options.js";
+import { dirOption, jsonOption, runOptionsOf, sharedWritersOption, addSlurmOptions, slurmOptionsOf, type RunOptionFlags, type SlurmFlags } from "./cli-options.js";
 import { byteSize, envAssignment, integer } from "./option-parsers.js";
 import { retryCommand } from "./retry-command.js";
 import { cleanCommand } from "./clean-command.js";
@@ -28,8 +28,7 @@ const program = new Command("malocher")
 
 program.addCommand(submitSubcommand());
 
-program
-  .command("run")
+addSlurmOptions(program.command("run"))
   .description("start agents on the machines and run every queued job (or, given a command, its jobs); exits 1 if any job failed")
   .argument("[command...]", "submit this command as jobs first (as `malocher submit` does), run only those and print their output")
   .option("--hosts <file|list>", "a hosts file ([user@]host[:port] a line) or h1,h2,…; default: run locally")
@@ -55,6 +54,7 @@ program
     "after",
     "\nExamples:\n  malocher run --hosts node1,alice@node2:2222\n  malocher run --hosts hosts.txt --slots 4 --timeout 600000 --dir /shared/alice/jobs\n" +
       "  malocher run --hosts node1,node2 --env OMP_NUM_THREADS=1 --cwd /shared/alice/project\n" +
+      "  malocher run --slurm-nodes 4 --slurm-time 02:00:00 --slurm-partition short\n" +
       `  malocher run --hosts node1,node2 -- ${COMMAND_EXAMPLE}`,
   )
   .action(async (command: string[], options: RunCliOptions) => {
@@ -73,8 +73,10 @@ program
       } else stop.abort(new MalocherError("RUN_STOPPED", "stopped by Ctrl-C; running jobs were put back in the queue"));
     });
     try {
+      const slurm = slurmOptionsOf(options);
       const run = malocher.processAll({
         ...(options.hosts === undefined ? {} : { sshMachines: readHosts(options.hosts) }),
+        ...(slurm === undefined ? {} : { slurm }),
         ...(options.port === undefined ? {} : { sshPort: options.port }),
         ...(options.user === undefined ? {} : { sshUsername: options.user }),
         ...(options.identity === undefined ? {} : { sshPrivateKey: options.identity }),
@@ -108,8 +110,7 @@ program
     process.exitCode = failed > 0 ? 1 : 0;
   });
 
-program
-  .command("nodes")
+addSlurmOptions(program.command("nodes"))
   .description("check that every machine can run jobs: SSH, host key, Node.js, the shared directory; exits 1 if any has a problem")
   .option("--hosts <file|list>", "a hosts file ([user@]host[:port] a line) or h1,h2,…")
   .option("--port <port>", "SSH port for machines that do not name one", integer("--port"))
@@ -120,12 +121,17 @@ program
   .addOption(sharedWritersOption())
   .addOption(dirOption())
   .addOption(jsonOption())
-  .addHelpText("after", "\nExample:\n  malocher nodes --hosts node1,alice@node2:2222 --dir /shared/alice/jobs")
+  .addHelpText(
+    "after",
+    "\nExamples:\n  malocher nodes --hosts node1,alice@node2:2222 --dir /shared/alice/jobs\n  malocher nodes --slurm-nodes 4 --slurm-time 02:00:00 --slurm-partition short   (sbatch --test-only)",
+  )
   .action(async (options: NodesCliOptions) => {
-    if (options.hosts === undefined) throw new MalocherError("INVALID_OPTIONS", "name the machines to check with --hosts");
+    const slurm = slurmOptionsOf(options);
+    if (options.hosts === undefined && slurm === undefined) throw new MalocherError("INVALID_OPTIONS", "name the machines to check with --hosts, or Slurm's settings with --slurm-nodes and --slurm-time");
     const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
     const nodes = await malocher.checkNodes({
-      sshMachines: readHosts(options.hosts),
+      ...(options.hosts === undefined ? {} : { sshMachines: readHosts(options.hosts) }),
+      ...(slurm === undefined ? {} : { slurm }),
       ...(options.port === undefined ? {} : { sshPort: options.port }),
       ...(options.user === undefined ? {} : { sshUsername: options.user }),
       ...(options.identity === undefined ? {} : { sshPrivateKey: options.identity }),
@@ -221,7 +227,7 @@ program.addCommand(cleanCommand());
 program.addCommand(logsCommand());
 
 /** The SSH and directory options `run` and `nodes` share. */
-interface NodesCliOptions {
+interface NodesCliOptions extends SlurmFlags {
   hosts?: string;
   port?: number;
   user?: string;

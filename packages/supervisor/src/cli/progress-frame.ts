@@ -41,7 +41,7 @@ export function progressFrame(report: ProgressReport, columns: number): string[]
     const why = node.error !== undefined && (node.state === "lost" || node.state === "failed" || node.state === "retrying") ? ` · ${node.error}` : "";
     lines.push(`  ${node.host.padEnd(hostWidth)}  ${node.state.padEnd(10)} ${slots.padEnd(12)} ${node.done} done${why}`);
   }
-  for (const allocation of report.allocations ?? []) lines.push(`  ${allocationLine(allocation)}`);
+  for (const allocation of report.allocations) lines.push(`  ${allocationLine(allocation)}`);
   return lines.map((text) => {
     const line = text.replace(/[\x00-\x1f\x7f]+/g, " "); // an error's newlines, and no escape sequence of anyone else's
     return line.length > width ? `${line.slice(0, width - 1)}…` : line;

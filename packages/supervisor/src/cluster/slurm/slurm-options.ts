@@ -1,4 +1,5 @@
 import { MalocherError } from "@malocher/protocol";
+import { rejectUnknownNames } from "../../option-names.js";
 
 /**
  * Agents started through Slurm: one allocation of `nodes` nodes, one agent per node, for as long
@@ -58,7 +59,17 @@ export interface SlurmSettings {
   stopMarginMs: number;
 }
 
-const KNOWN = ["nodes", "time", "partition", "account", "sbatchArgs", "loginHost", "maxAllocations", "idleTimeoutMs", "supervisorHost"] as const;
+const KNOWN: Record<keyof SlurmOptions, true> = {
+  nodes: true,
+  time: true,
+  partition: true,
+  account: true,
+  sbatchArgs: true,
+  loginHost: true,
+  maxAllocations: true,
+  idleTimeoutMs: true,
+  supervisorHost: true,
+};
 
 /**
  * Parses Slurm's time formats into ms: `minutes`, `minutes:seconds`, `hours:minutes:seconds`,
@@ -81,7 +92,7 @@ export function parseSlurmTime(time: string): number | undefined {
 export function checkSlurmOptions(options: SlurmOptions): SlurmSettings {
   const where = "processAll({ slurm })";
   if (typeof options !== "object" || options === null) throw new MalocherError("INVALID_OPTIONS", `${where} needs an object like { nodes: 2, time: "30:00" }.`);
-  rejectUnknownNames(options, KNOWN, "slurm.");
+  rejectUnknownNames(options, KNOWN, "processAll({ slurm })", "slurm.");
   if (!Number.isSafeInteger(options.nodes) || options.nodes < 1) {
     throw new MalocherError("INVALID_OPTIONS", `${where} needs nodes, a whole number ≥ 1 (nodes per allocation), got ${String(options.nodes)}.`);
   }
@@ -121,45 +132,4 @@ export function checkSlurmOptions(options: SlurmOptions): SlurmSettings {
     warningLeadMs,
     stopMarginMs,
   };
-}
-
-/**
- * Refuses option names that are not in `known`, with `INVALID_OPTIONS` naming the option and the
- * closest known name: a misspelt option (`slrum`, `sshMachine`) must not be silently ignored.
- */
-export function rejectUnknownNames(options: object, known: readonly string[], prefix = ""): void {
-  for (const name of Object.keys(options)) {
-    if (known.includes(name)) continue;
-    const closest = closestName(name, known);
-    const hint = closest === undefined ? "" : ` Did you mean ${prefix}${closest}?`;
-    throw new MalocherError("INVALID_OPTIONS", `Unknown option ${prefix}${name}.${hint} Known options: ${known.map((k) => prefix + k).join(", ")}.`);
-  }
-}
-
-/** The known name nearest to `name` (edit distance, ignoring case), if one is near enough. */
-function closestName(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
-}
-
-/** Damerau-Levenshtein distance (adjacent swaps count as one edit: `slrum` → `slurm` is 1). */
-function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let value = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) value = Math.min(value, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = value;
-    }
-  }
-  return d[a.length]![b.length]!;
 }
