@@ -119,6 +119,27 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge" }, ()
     await noAllocationLeft();
   });
 
+  test("maxAllocations: while jobs stay queued, more allocations run at once, never more than allowed", { timeout: 60_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    Array.from({ length: 6 }, () => malocher.submit(nap, 1500));
+    const events: RunEvent[] = [];
+    const active = new Set<string>();
+    let mostAtOnce = 0;
+    const onEvent = (event: RunEvent) => {
+      events.push(event);
+      if (event.type !== "allocation") return;
+      if (event.state === "ended") active.delete(event.id);
+      else active.add(event.id);
+      mostAtOnce = Math.max(mostAtOnce, active.size);
+    };
+    const results = await collect(malocher.processAll({ slurm: slurmOptions("2:00", { nodes: 1, maxAllocations: 2 }), slots: 1, onEvent, signal: t.signal }));
+    assert.equal([...results.values()].filter((result) => result.ok).length, 6);
+    const ranIn = new Set([...results.values()].map((result) => (result.ok ? (result.value as { slurmJob: string }).slurmJob : "")));
+    assert.ok(ranIn.size >= 2, `two 1-node allocations ran the jobs: ${[...ranIn].join(", ")}`);
+    assert.equal(mostAtOnce, 2, "at most maxAllocations at once");
+    await noAllocationLeft();
+  });
+
   test("a job whose timeoutMs fits in no allocation fails with NO_NODE_FITS; the others run", { timeout: 60_000 }, async (t) => {
     const malocher = freshMalocher(t, "slurm");
     const fits = malocher.submit(nap, 100);
