@@ -118,7 +118,7 @@ test("on a terminal, run draws a bar, the counts and one line per node in place,
   assert.ok(killed.output.endsWith(SHOW_CURSOR), describePty(killed));
 });
 
-test("on a terminal, a node whose agent dies shows as lost, then retrying, then ready again, and the run ends", TIMEOUT, async (t) => {
+test("on a terminal, a node whose agent dies shows as lost, then restarting, then ready again, and the run ends", TIMEOUT, async (t) => {
   const malocher = freshMalocher(t, "tty-lost");
   await malocher.submitMany(slowDouble, Array.from({ length: 6 }, (_, i): [number, number] => [i, 1500]));
   const victim = sshd.cluster.nodes[0]!;
@@ -136,7 +136,7 @@ test("on a terminal, a node whose agent dies shows as lost, then retrying, then 
   const stateOf = (frame: string[]) => frame.find((line) => line.startsWith(`  ${victim.machine} `))?.trim().split(/\s+/)[1];
   const states = drawn.map(stateOf).filter((state, i, all) => state !== undefined && state !== all[i - 1]);
   const lost = states.indexOf("lost");
-  assert.ok(lost >= 0 && states.indexOf("retrying", lost) > lost && states.lastIndexOf("ready") > lost, `${victim.machine}: ${states.join(" → ")}`);
+  assert.ok(lost >= 0 && states.indexOf("restarting", lost) > lost && states.lastIndexOf("ready") > lost, `${victim.machine}: ${states.join(" → ")}`);
   assert.match(withoutEscapes(run.output), new RegExp(`^${victim.machine}: lost: `, "m"), "the loss is also printed as a line above the block");
   const last = drawn.at(-1)!;
   assert.equal(last.find((line) => line.startsWith("done ")), "done 6/6 · failed 0 · running 0 · queued 0");

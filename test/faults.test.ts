@@ -141,7 +141,7 @@ async function storedResults(m: Malocher): Promise<Map<string, JobResult>> {
 
 /**
  * kill -9 of one node's agent while it runs two jobs: the node is lost at once, its two jobs are
- * requeued as attempt 2, the agent comes back (lost → retrying → connecting → ready), and every
+ * requeued as attempt 2, the agent comes back (lost → restarting → connecting → ready), and every
  * job ends with exactly one correct result.
  */
 async function agentKilled(world: World): Promise<void> {
@@ -172,7 +172,7 @@ async function agentKilled(world: World): Promise<void> {
   for (const node of cluster.nodes.slice(1)) assert.ok(!nodeStates(run.events, node.machine).includes("lost"), `${node.machine} was not lost`);
   assert.deepEqual(
     statesAfterLoss(run.events, victim).filter((state) => state !== "starting"),
-    ["lost", "retrying", "connecting", "ready"],
+    ["lost", "restarting", "connecting", "ready"],
     `node events of ${victim}: ${nodeStates(run.events, victim).join(" → ")}`,
   );
 }

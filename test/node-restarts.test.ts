@@ -50,7 +50,7 @@ test("a node that keeps failing after it was lost is set aside with a clear mess
     writeFileSync(gate, "");
     await run;
     const states = events.filter((e) => e.type === "node" && e.host === lost.machine).map((e) => (e.type === "node" ? e.state : ""));
-    assert.deepEqual(states.slice(states.indexOf("lost")), ["lost", "retrying", "connecting", "failed", "failed"], states.join(" → "));
+    assert.deepEqual(states.slice(states.indexOf("lost")), ["lost", "restarting", "connecting", "failed", "failed"], states.join(" → "));
     const found = setAside();
     const message = found?.type === "node" ? (found.error?.message ?? "") : "";
     assert.match(message, /set aside after 1 failed restarts; the run goes on without it/);

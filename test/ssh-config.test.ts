@@ -1,7 +1,7 @@
 /**
  * SSH the way OpenSSH does it (issue 7), against real sshd nodes from the harness: an OpenSSH
- * client config (aliases, patterns, Include, IdentityFile tokens, ProxyJump, StrictHostKeyChecking
- * accept-new), a real ssh-agent and an encrypted key.
+ * client config (aliases, patterns, Match, Include, IdentityFile tokens, ProxyJump,
+ * StrictHostKeyChecking accept-new), a real ssh-agent and an encrypted key.
  *
  * Most tests open one SSH connection with the library's own resolution and connection code and
  * ask the server where it was reached (`$SSH_CONNECTION`); a few run jobs end to end.
@@ -190,8 +190,6 @@ test("Host patterns: *, ? and ! negation, first value wins; Include with a glob;
   await writeFile(join(root, "conf.d", "20-node-c.conf"), `Host node-c\n  HostName ${n2.address}\n`);
   const config = await writeConfig(
     `Include ${root}/conf.d/*.conf\n` +
-      // Match blocks other than "Match all" are not evaluated: never applied.
-      `Match host node-a\n  User nobody\n` +
       `Host node-a\n  HostName ${n0.address}\n` +
       `Host node-? !node-c\n  Port ${n0.port}\n` +
       `Host *\n  Port 1\n` +
@@ -201,7 +199,6 @@ test("Host patterns: *, ? and ! negation, first value wins; Include with a glob;
   const b = resolveOne("node-b", { sshConfig: config });
   const c = resolveOne("node-c", { sshConfig: config });
   assert.equal(a.port, n0.port, "the first Port that applies wins");
-  assert.equal(a.username, cluster.user, "the Match block was skipped");
   assert.equal(c.port, 1, "!node-c excludes node-c from node-?");
   assert.equal(c.host, n2.address, "from the second included file");
   assert.equal(await reached(a), n0.machine);
@@ -217,6 +214,62 @@ test("Host patterns: *, ? and ! negation, first value wins; Include with a glob;
   const fromHome = resolveOne("from-home", {});
   assert.equal(await reached(fromHome), n2.machine);
   assert.equal(resolveOne("from-home", { sshConfig: "none" }).host, "from-home", `sshConfig "none" reads no config`);
+});
+
+test("Match: host (the HostName so far), originalhost, user, localuser, final, all; Include inside a block; keywords and host names in any case; exec never runs", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const knownHosts = await knownHostsWith([n0, n1]);
+  for (const name of ["key_a", "key_b"]) await copyFile(cluster.privateKey, join(root, name));
+  await writeFile(join(root, "in-block.conf"), `ServerAliveCountMax 11\nHost alias-*\n  HashKnownHosts no\n`);
+  const execRan = join(root, "exec-ran");
+  const config = await writeConfig(
+    `HOST Alias-A\n  HostName ${n0.address}\n` +
+      // Keywords in any case: a lowercase hostname still feeds "Match host".
+      `host alias-b\n  hostname ${n1.address}\n` +
+      `Host alias-c\n  HostName ${n0.address}\n  User carol\n` +
+      // host matches the HostName set above, not the name as written.
+      `Match host alias-b\n  Port 1\n` +
+      `Match host ${n1.address}\n  IdentityFile ${join(root, "key_b")}\n` +
+      `Match originalhost alias-a\n  IdentityFile ${join(root, "key_a")}\n` +
+      // user: the user chosen so far (user@host, sshUsername, or a User line above).
+      `Match user someone,carol\n  Port 2222\n` +
+      `Match localuser ${cluster.user} originalhost alias-a\n  HashKnownHosts yes\n` +
+      `Match localuser not-${cluster.user}\n  ConnectTimeout 1\n` +
+      // Included only for the block's hosts; its Host lines start their own blocks.
+      `Match originalhost alias-b\n  Include ${join(root, "in-block.conf")}\n` +
+      // OpenSSH runs this through the shell; Malocher never does, and the block never applies.
+      `Match exec "touch ${execRan}"\n  Port 3\n` +
+      // Applies to alias-b only in the final pass, where Host lines match the HostName.
+      `Host ${n1.address}\n  ServerAliveInterval 9\n` +
+      `Match all\n  Port ${n0.port}\n` +
+      loginLines(cluster, knownHosts),
+  );
+  const a = resolveOne("alias-a", { sshConfig: config });
+  const b = resolveOne("alias-b", { sshConfig: config });
+  assert.deepEqual([a.host, b.host], [n0.address, n1.address]);
+  assert.deepEqual(a.identityFiles, [join(root, "key_a"), cluster.privateKey], "Match originalhost");
+  assert.deepEqual(b.identityFiles, [join(root, "key_b"), cluster.privateKey], "Match host compares the HostName");
+  assert.equal(b.port, n0.port, "Match host alias-b does not apply: alias-b is no HostName");
+  assert.equal(resolveOne("someone@alias-a", { sshConfig: config }).port, 2222, "Match user: the user of user@host");
+  assert.equal(resolveOne("alias-a", { sshConfig: config, sshUsername: "someone" }).port, 2222, "Match user: the sshUsername option");
+  assert.equal(resolveOne("alias-c", { sshConfig: config }).port, 2222, "Match user: a User line above");
+  assert.equal(a.port, n0.port);
+  assert.deepEqual([a.hashKnownHosts, b.hashKnownHosts], [true, false], "Match localuser");
+  assert.equal(a.readyTimeoutMs, 15_000, "Match localuser of another user does not apply");
+  assert.deepEqual([a.keepaliveCountMax, b.keepaliveCountMax], [3, 11], "Include inside a Match block");
+  assert.equal(existsSync(execRan), false, "the Match exec command was not run");
+  assert.equal(b.keepaliveIntervalMs, 5000, "without Match final there is no final pass");
+
+  // Match final asks for a second pass: Host lines then match the HostName.
+  const final = await writeConfig(readFileSync(config, "utf8") + `Match final host ${n1.address}\n  ConnectTimeout 7\n`, "final_config");
+  const bFinal = resolveOne("alias-b", { sshConfig: final });
+  assert.equal(bFinal.keepaliveIntervalMs, 9000, "Host <HostName> applies in the final pass");
+  assert.equal(bFinal.readyTimeoutMs, 7000, "Match final host applies in the final pass");
+  assert.deepEqual(bFinal.identityFiles, b.identityFiles, "each IdentityFile once, though read in both passes");
+  assert.equal(resolveOne("alias-a", { sshConfig: final }).readyTimeoutMs, 15_000);
+
+  // The settings the Match blocks chose log in for real.
+  assert.equal(await reached(a), n0.machine);
+  assert.equal(await reached(bFinal), n1.machine);
 });
 
 // ---------------------------------------------------------------------------------------------

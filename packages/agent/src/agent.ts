@@ -1,5 +1,4 @@
 import { availableParallelism, hostname, loadavg } from "node:os";
-import { mkdir, rmdir } from "node:fs/promises";
 import { watch, type FSWatcher } from "chokidar";
 import {
   MALOCHER_VERSION,
@@ -15,10 +14,10 @@ import { JobRun, fitsQueuedRun, type JobRunContext } from "./job-run.js";
 import { LeaseKeeper, killLeftoverWorkers } from "./lease-keeper.js";
 import { SupervisorLink } from "./link/supervisor-link.js";
 import type { SupervisorChannel, SupervisorChannelEvents } from "./link/supervisor-channel.js";
-import { claimJob, type ClaimedJob } from "@malocher/store";
+import { claimJob, closeClaimDirectory, deferRetry, openClaimDirectory, type ClaimedJob } from "@malocher/store";
 import { requeueClaim } from "@malocher/store";
 import { QueueScanner } from "@malocher/store";
-import { exists, lookUpJob, withCancelLookedUpAgain, type JobLookups } from "@malocher/store";
+import { isCancelRequested, lookUpJob, withCancelLookedUpAgain, type JobLookups } from "@malocher/store";
 import { Wakeup } from "./wakeup.js";
 import { SlurmAllocationClock } from "./slurm/allocation-clock.js";
 import { WorkerPool } from "./worker/worker-pool.js";
@@ -65,6 +64,8 @@ export class Agent {
    */
   private lookahead: { jobId: string; lookups: Promise<JobLookups> } | undefined;
   private pool: WorkerPool | undefined;
+  /** The run's settings, from the supervisor's welcome. */
+  private settings: RunSettings | undefined;
   /** Workers a prefetched job is on its way to (looked up, then queued): none gets a second. */
   private readonly queuing = new Set<WarmWorker>();
   private readonly lease: LeaseKeeper;
@@ -115,7 +116,7 @@ export class Agent {
       config.slurm === undefined
         ? undefined
         : new SlurmAllocationClock(config.slurm, process.env["SLURM_JOB_ID"], {
-            warned: () => void this.drain("Slurm warned that the allocation ends soon"),
+            warned: () => void this.drain(0, "Slurm warned that the allocation ends soon"), // the clock stops it at the end
             ending: () => void this.stop("its Slurm allocation ends: running jobs go back to the queue"),
             log: (line) => this.log(line),
           });
@@ -127,7 +128,7 @@ export class Agent {
     this.log(`starting: ${this.slots.total} slots${labels}, directory ${this.config.dir}, transport ${this.config.transport}`);
     const killed = await killLeftoverWorkers(this.config.dir);
     if (killed > 0) this.log(`killed ${killed} worker process group(s) left behind by a dead agent on this host`);
-    await mkdir(directoryLayout.agentRunningDir(this.config.dir, this.config.agentId), { recursive: true });
+    await openClaimDirectory(this.config.dir, this.config.agentId);
     await this.lease.start();
     this.clock?.start();
     this.link.open();
@@ -155,20 +156,29 @@ export class Agent {
     await this.pool?.close();
     await this.loopDone;
     await Promise.all(this.runs);
-    await rmdir(directoryLayout.agentRunningDir(this.config.dir, this.config.agentId)).catch(() => {});
+    await closeClaimDirectory(this.config.dir, this.config.agentId);
     await this.lease.stop();
     await this.link.close(reason);
     this.setState("stopped", reason);
     this.resolveStopped();
   }
 
-  /** Claims nothing more; stops once the running jobs have finished. */
-  private async drain(why = "the supervisor asked to drain"): Promise<void> {
+  /**
+   * Claims nothing more; stops once the running jobs have finished, or once `drainTimeoutMs` has
+   * passed (then the running jobs are ended, SIGTERM then SIGKILL, and go back to the queue
+   * without counting an attempt).
+   */
+  private async drain(drainTimeoutMs: number, why = "the supervisor asked to drain"): Promise<void> {
     if (this.state !== "ready") return;
     this.setState("draining", why);
     this.wakeup.trigger();
+    const deadline =
+      drainTimeoutMs > 0
+        ? setTimeout(() => void this.stop(`the drain's deadline (drainTimeoutMs, ${drainTimeoutMs} ms) passed; running jobs go back to the queue`), drainTimeoutMs)
+        : undefined;
     await this.loopDone;
     await Promise.all(this.runs);
+    clearTimeout(deadline);
     await this.stop("drained");
   }
 
@@ -221,7 +231,7 @@ export class Agent {
         }
         return;
       case "drain":
-        void this.drain();
+        void this.drain(this.settings?.drainTimeoutMs ?? 0);
         return;
       case "stop":
         void this.stop(`the supervisor asked: ${message.reason}`);
@@ -230,6 +240,7 @@ export class Agent {
   }
 
   private becomeReady(settings: RunSettings): void {
+    this.settings = settings;
     // Each new worker is recorded in the lease at once, so a successor can kill it if we die.
     this.pool = new WorkerPool(
       this.slots.total,
@@ -377,29 +388,28 @@ export class Agent {
   ): Promise<void> {
     const run = new JobRun(this.runContext(settings), claimed);
     this.running.set(claimed.jobId, run);
-    // A job run at once holds its slot from its claim; a queued one takes a slot (and the worker,
+    // A job handed over holds its slot from its claim; a lined-up one takes a slot (and the worker,
     // from the job before it) when it starts. Both go back as soon as the job's code is done,
     // before its result is published: the next job starts while this one's is written and reported.
-    let holding = !queued;
-    // Until it starts (or never does), a queued job is the one on its way to `worker`.
-    let onItsWay = queued;
-    const arrived = () => {
-      if (!onItsWay) return;
-      onItsWay = false;
+    if (queued) {
+      run.lineUp();
+      this.queuing.add(worker);
+    } else {
+      run.handOver();
+    }
+    const leaveLine = () => {
       this.queuing.delete(worker);
       this.wakeup.trigger(); // the worker may be due for a prefetch again
     };
-    if (queued) this.queuing.add(worker);
     const started = () => {
-      arrived();
-      if (holding) return;
-      holding = true;
+      if (run.start() !== "linedUp") return;
+      leaveLine();
       this.slots.take();
-      this.wakeup.trigger(); // the worker can queue a job again
     };
     const freeWorker = () => {
-      if (!holding) return;
-      holding = false;
+      const was = run.endCode();
+      if (was === "linedUp") leaveLine();
+      if (was !== "handedOver" && was !== "running") return;
       if (!worker.busy) {
         if (!worker.dead && worker.jobsRun >= settings.maxJobsPerWorker) pool.retire(worker);
         pool.release(worker);
@@ -427,18 +437,22 @@ export class Agent {
       } else if (end.kind === "deferred") {
         await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
         this.scanner.defer(claimed.jobId, DEFER_MS);
+      } else if (end.kind === "requeue" && end.delayMs > 0) {
+        const attempt = end.nextAttempt ?? claimed.attempt;
+        const notBefore = Date.now() + end.delayMs;
+        await deferRetry(this.config.dir, this.config.agentId, claimed.jobId, attempt, notBefore);
+        this.log(`job ${claimed.jobId}: retrying as attempt ${attempt} in ${end.delayMs} ms`);
+        this.link.send({ type: "jobRetrying", jobId: claimed.jobId, attempt, notBefore });
       } else if (end.kind === "requeue") {
-        if (end.delayMs > 0) await sleepUnlessStopping(end.delayMs, () => this.state === "stopped" || this.stopped !== undefined);
         await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId, end.nextAttempt);
-        if (end.nextAttempt !== undefined) this.log(`job ${claimed.jobId}: retrying as attempt ${end.nextAttempt}`);
       }
     } catch (error) {
       this.log(`job ${claimed.jobId}: ${(error as Error).message}; putting it back in the queue`);
       freeWorker();
       await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId).catch(() => {});
     } finally {
-      arrived();
       freeWorker();
+      run.end();
       this.running.delete(claimed.jobId);
       this.wakeup.trigger(); // a job requeued above may be claimed again
     }
@@ -486,7 +500,7 @@ export class Agent {
   /** Kills running jobs whose cancel marker appeared (the supervisor's message may not reach us). */
   private async checkCancelled(): Promise<void> {
     for (const [jobId, run] of this.running) {
-      if (await exists(directoryLayout.cancelFile(this.config.dir, jobId))) run.kill("cancelled");
+      if (await isCancelRequested(this.config.dir, jobId)) run.kill("cancelled");
     }
   }
 
@@ -516,9 +530,3 @@ function urlHost(host: string): string {
 
 /** How long a job that waits for slots another job waits for is passed over. */
 const DEFER_MS = 2000;
-
-/** Sleeps `ms`, checking every 100 ms whether to stop early. */
-async function sleepUnlessStopping(ms: number, stopping: () => boolean): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until && !stopping()) await new Promise((resolve) => setTimeout(resolve, Math.min(100, until - Date.now())));
-}

@@ -1,23 +1,38 @@
 import { userInfo } from "node:os";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import {
+  backoffMs,
+  cancelled,
+  directoryLayout,
+  failure,
   MalocherError,
   placementMisfit,
   slotsOf,
-  type NodeCapacity,
-  directoryLayout,
-  type JobError,
+  storedOutcome,
+  type JobEnding,
   type JobSpec,
+  type NodeCapacity,
+  type OutcomeMeta,
   type RunSettings,
-  type StoredResult,
-  type StoredFailure,
 } from "@malocher/protocol";
 import type { ClaimedJob } from "@malocher/store";
-import { publishResult } from "@malocher/store";
+import { decideStartGate, publishResult } from "@malocher/store";
 import { describeFileOwner } from "@malocher/store";
 import { releaseClaim } from "@malocher/store";
-import { exists, lookUpJob, type JobLookups } from "@malocher/store";
+import { isCancelRequested, lookUpJob, type JobLookups } from "@malocher/store";
 import type { WarmWorker, WorkerRunEnd, WorkerRunHooks } from "./worker/warm-worker.js";
+
+/**
+ * The closed set of stages of one job's run on one agent, in order (see docs/ARCHITECTURE.md,
+ * "The run path"): `claimed`; then `linedUp` (claimed by the prefetch for a busy worker, waiting
+ * behind its job, holding no slot) or `handedOver` (given to an idle worker, holding its slot);
+ * `running` (its code runs); `publishing` (its code ended, its worker and slots are free, its
+ * result is being written or it goes back to the queue); `ended`.
+ */
+export const RUN_STAGES = ["claimed", "linedUp", "handedOver", "running", "publishing", "ended"] as const;
+
+/** One of {@link RUN_STAGES}. */
+export type RunStage = (typeof RUN_STAGES)[number];
 
 /** Why the agent killed a running job. */
 export type KillReason = "timeout" | "cancelled" | "outOfMemory" | "stopping" | "claimLost";
@@ -26,6 +41,10 @@ export type KillReason = "timeout" | "cancelled" | "outOfMemory" | "stopping" | 
 export type JobRunEnd =
   /** `resultFile`: the bytes this run published, when its result was the first. */
   | { kind: "published"; ok: boolean; durationMs: number; resultFile?: Uint8Array }
+  /**
+   * Back to the queue: at once as the same attempt (the run was interrupted, not at fault), or,
+   * with `delayMs`, to wait in `retrying/` as attempt `nextAttempt` (the same one when undefined).
+   */
   | { kind: "requeue"; nextAttempt: number | undefined; delayMs: number }
   /** Back to the queue untouched, for other agents: it waits for slots another job waits for. */
   | { kind: "deferred" }
@@ -62,6 +81,8 @@ const LOOKUPS_FRESH_MS = 1000;
 const MAX_SPEC_BYTES_OVER_IPC = 64 * 1024;
 /** Who runs the jobs, recorded in each result (looked up once: it showed in the agent's profile). */
 const USER = userInfo().username;
+/** The first retry waits about this long; each further one twice as long (see `backoffMs`). */
+const RETRY_BACKOFF_BASE_MS = 500;
 const V8_OUT_OF_MEMORY = /JavaScript heap out of memory|Reached heap limit/;
 
 /**
@@ -74,26 +95,74 @@ export class JobRun {
   private worker: WarmWorker | undefined;
   /** The slots this run holds: the one of its claim, plus what the job asked for beyond it. */
   slotsHeld = 1;
+  /** SIGTERM, then SIGKILL this much later, when the job is killed: the run's, then the job's own once its spec was read. */
+  private killGraceMs: number;
   /** The spec's `name` and `tags`, copied into the result once the spec was read. */
   private nameAndTags: { name?: string; tags?: string[] } = {};
+
+  private currentStage: RunStage = "claimed";
 
   constructor(
     private readonly context: JobRunContext,
     readonly job: ClaimedJob,
-  ) {}
+  ) {
+    this.killGraceMs = context.settings.killGraceMs;
+  }
 
   get jobId(): string {
     return this.job.jobId;
   }
 
+  /** Where the run is (see {@link RUN_STAGES}). */
+  get stage(): RunStage {
+    return this.currentStage;
+  }
+
+  /** claimed → linedUp: it waits on a busy worker, behind that worker's job. */
+  lineUp(): void {
+    this.move(["claimed"], "linedUp");
+  }
+
+  /** claimed → handedOver: an idle worker takes it, and it holds its slot from now on. */
+  handOver(): void {
+    this.move(["claimed"], "handedOver");
+  }
+
+  /** linedUp | handedOver → running: its code started. Returns the stage it came from, if it moved. */
+  start(): RunStage | undefined {
+    return this.move(["linedUp", "handedOver"], "running");
+  }
+
+  /** claimed | linedUp | handedOver | running → publishing: its code is done (or never ran). Returns the stage it came from, if it moved. */
+  endCode(): RunStage | undefined {
+    return this.move(["claimed", "linedUp", "handedOver", "running"], "publishing");
+  }
+
+  /** Any stage → ended: the agent is done with the run. */
+  end(): void {
+    this.currentStage = "ended";
+  }
+
+  private move(from: readonly RunStage[], to: RunStage): RunStage | undefined {
+    const was = this.currentStage;
+    if (!from.includes(was)) return undefined;
+    this.currentStage = to;
+    return was;
+  }
+
   /**
-   * Kills the job's process group if its code runs now, or takes it back from its worker if it
-   * waits there; `reason` decides what follows.
+   * Ends the job's process group if its code runs now (SIGTERM, then SIGKILL `killGraceMs` later;
+   * at once when it grew past its memory limit), or takes it back from its worker if it waits
+   * there; `reason` decides what follows.
    */
   kill(reason: KillReason): void {
     if (this.killReason !== undefined) return;
     this.killReason = reason;
-    this.worker?.stopJob(this.jobId);
+    this.worker?.stopJob(this.jobId, this.graceFor(reason));
+  }
+
+  private graceFor(reason: KillReason): number {
+    return reason === "outOfMemory" ? 0 : this.killGraceMs;
   }
 
   /**
@@ -110,8 +179,7 @@ export class JobRun {
     const { jobId, attempt } = this.job;
     let lookups = lookedAhead === undefined ? undefined : await lookedAhead;
     if (lookups === undefined || performance.now() - lookups.madeAt > LOOKUPS_FRESH_MS) lookups = await lookUpJob(dir, jobId);
-    const { hasResult, isCancelled } = lookups;
-    if (hasResult) {
+    if (decideStartGate(lookups) === "drop") {
       this.context.log(`job ${jobId} already has a result; dropping the claim`);
       await releaseClaim(dir, agentId, jobId);
       return { kind: "dropped" };
@@ -135,14 +203,15 @@ export class JobRun {
       if (grown === undefined) return { kind: "deferred" };
       if (await grown) this.slotsHeld += extra;
     }
+    this.killGraceMs = spec.options.killGraceMs ?? this.context.settings.killGraceMs;
     if (spec.name !== undefined) this.nameAndTags.name = spec.name;
     if (spec.tags !== undefined) this.nameAndTags.tags = spec.tags;
     // A job that waited for slots may have been cancelled meanwhile: look again.
-    if (isCancelled || (extra > 0 && (await exists(directoryLayout.cancelFile(dir, jobId))))) this.killReason ??= "cancelled";
+    if (decideStartGate(lookups) === "cancel" || (extra > 0 && (await isCancelRequested(dir, jobId)))) this.killReason ??= "cancelled";
     // From here on a kill reaches the worker; one that came before is handled here.
     if (this.killReason !== undefined) {
       hooks.done();
-      return this.killReason === "cancelled" ? this.publish(cancelled(), 0) : this.endWithoutResult();
+      return this.killReason === "cancelled" ? this.publish(cancelled("before it ran"), 0) : this.endWithoutResult();
     }
     // The worker's job may have ended meanwhile (the worker is then free for others) or run too long.
     if (queued && !worker.canQueue) return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
@@ -181,7 +250,7 @@ export class JobRun {
             this.context.jobStarted(jobId, attempt);
             if (timeoutMs > 0) timer = setTimeout(() => this.kill("timeout"), timeoutMs);
             hooks.started();
-            if (this.killReason !== undefined) worker.stopJob(jobId); // it was killed while it waited on the worker
+            if (this.killReason !== undefined) worker.stopJob(jobId, this.graceFor(this.killReason)); // it was killed while it waited on the worker
           },
           done: codeEnded,
         },
@@ -191,7 +260,7 @@ export class JobRun {
     }
     if (end.kind === "stale" || end.kind === "unavailable") {
       // A job taken back from its worker because it was cancelled is done with here and now.
-      if (this.killReason === "cancelled") return this.publish(cancelled(), 0);
+      if (this.killReason === "cancelled") return this.publish(cancelled("while it ran"), 0);
       return this.killReason === undefined ? { kind: "requeue", nextAttempt: undefined, delayMs: 0 } : this.endWithoutResult();
     }
     // The agent claims and starts the next job on the freed worker before this result is written.
@@ -200,7 +269,7 @@ export class JobRun {
   }
 
   /** The failure for a spec that cannot be run: corrupt, or not signed with our key (logged with its owner). */
-  private async refusal(error: unknown): Promise<{ ok: false; error: JobError }> {
+  private async refusal(error: unknown): Promise<JobEnding> {
     const code = error instanceof MalocherError ? error.code : "JOB_SPEC_CORRUPT";
     if (code !== "JOB_SPEC_REJECTED") return failure("JOB_SPEC_CORRUPT", (error as Error).message);
     const owner = await describeFileOwner(directoryLayout.specFile(this.context.dir, this.job.jobId));
@@ -223,6 +292,15 @@ export class JobRun {
     const mayRetry = attempt <= retries;
     const limitMb = this.context.settings.maxWorkerMemoryMb;
     if (this.killReason === undefined && (await this.killedBySlurm(end))) return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+    // A job that failed because its agent stopped it (SIGTERM to its process group: a command that
+    // exits on it) goes back to the queue: its agent's stop is no failure of the job.
+    if (this.killReason === "stopping" && end.kind === "outcome" && !end.outcome.ok) return this.endWithoutResult();
+    // A job killed for its time limit or a cancel ends so, whatever it managed to do meanwhile
+    // (a command that saved its work on SIGTERM and exited, a function that returned).
+    if (end.kind !== "outcome" || this.killReason === "timeout" || this.killReason === "cancelled") {
+      const killed = this.killedOutcome(timeoutMs);
+      if (killed !== undefined) return this.publish(killed, durationMs);
+    }
     if (end.kind === "outcome") {
       const { outcome } = end;
       const codeChanged = outcome.codeChanged;
@@ -231,26 +309,7 @@ export class JobRun {
       const { error, thrown } = outcome;
       return this.publish({ ok: false, error, ...(thrown === undefined ? {} : { thrown }) }, durationMs, codeChanged);
     }
-    if (end.kind !== "died") return this.endWithoutResult();
-    switch (this.killReason) {
-      case "timeout":
-        return this.publish(
-          failure("JOB_TIMED_OUT", `The job ran longer than its limit of ${timeoutMs} ms and was killed, with every process it started.`),
-          durationMs,
-        );
-      case "cancelled":
-        return this.publish(cancelled(), durationMs);
-      case "outOfMemory":
-        return this.publish(
-          failure("JOB_OUT_OF_MEMORY", `The job's worker grew past maxWorkerMemoryMb (${limitMb} MB) and was killed.`),
-          durationMs,
-        );
-      case "stopping":
-      case "claimLost":
-        return this.endWithoutResult();
-      case undefined:
-        break;
-    }
+    if (end.kind !== "died" || this.killReason !== undefined) return this.endWithoutResult();
     if (V8_OUT_OF_MEMORY.test(end.lastStderr)) {
       return this.publish(
         failure("JOB_OUT_OF_MEMORY", `The job exhausted the JavaScript heap (limit ${limitMb} MB, maxWorkerMemoryMb) and its worker died.`),
@@ -288,10 +347,26 @@ export class JobRun {
     return (died || commandKilled) && (await this.context.stoppedBySlurm());
   }
 
+  /** The failure a kill for `killReason` ends the job with; undefined for kills that requeue it (stopping, a lost claim) or none. */
+  private killedOutcome(timeoutMs: number): JobEnding | undefined {
+    const grace = `SIGTERM, then SIGKILL after killGraceMs (${this.killGraceMs} ms) if anything of it still ran`;
+    switch (this.killReason) {
+      case "timeout":
+        return failure("JOB_TIMED_OUT", `The job ran longer than its limit of ${timeoutMs} ms and was ended with every process it started (${grace}).`);
+      case "cancelled":
+        return cancelled("while it ran");
+      case "outOfMemory":
+        return failure("JOB_OUT_OF_MEMORY", `The job's worker grew past maxWorkerMemoryMb (${this.context.settings.maxWorkerMemoryMb} MB) and was killed.`);
+      case "stopping":
+      case "claimLost":
+      case undefined:
+        return undefined;
+    }
+  }
+
   /** Counts the attempt and asks for a requeue after an exponential backoff with jitter. */
   private retry(): JobRunEnd {
-    const base = Math.min(30_000, 500 * 2 ** (this.job.attempt - 1));
-    return { kind: "requeue", nextAttempt: this.job.attempt + 1, delayMs: Math.round(base * (0.5 + Math.random())) };
+    return { kind: "requeue", nextAttempt: this.job.attempt + 1, delayMs: backoffMs(this.job.attempt, RETRY_BACKOFF_BASE_MS) };
   }
 
   private endWithoutResult(): JobRunEnd {
@@ -300,24 +375,23 @@ export class JobRun {
 
   /** Publishes write-once; a first result already there wins and ours is discarded. */
   private async publish(
-    ending: { ok: true; value: Uint8Array } | StoredFailure,
+    ending: JobEnding,
     durationMs: number,
     codeChanged = false,
   ): Promise<JobRunEnd> {
     const { dir, agentId, host } = this.context;
     const { jobId, attempt } = this.job;
-    const meta = {
+    const meta: OutcomeMeta = {
       jobId,
       host,
       attempts: attempt,
       durationMs,
       agentId,
       user: USER,
-      finishedAt: Date.now(),
       ...(codeChanged ? { codeChanged } : {}),
       ...this.nameAndTags,
     };
-    const result: StoredResult = { ...meta, ...ending };
+    const result = storedOutcome(meta, ending);
     let resultFile: Uint8Array | undefined;
     try {
       resultFile = await publishResult(dir, result);
@@ -327,10 +401,10 @@ export class JobRun {
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
       this.context.log(`job ${jobId}: could not write its result (${reason})`);
-      const fallback: StoredResult = {
-        ...meta,
-        ...failure("RESULT_WRITE_FAILED", `The job finished but its result could not be written to the shared directory: ${(error as Error).message}.`),
-      };
+      const fallback = storedOutcome(
+        meta,
+        failure("RESULT_WRITE_FAILED", `The job finished but its result could not be written to the shared directory: ${(error as Error).message}.`),
+      );
       try {
         await publishResult(dir, fallback);
       } catch {
@@ -352,11 +426,4 @@ export function fitsQueuedRun(lookups: JobLookups, capacity: NodeCapacity): bool
   return slotsOf(options) === 1 && placementMisfit(options, capacity) === undefined;
 }
 
-function failure(code: string, message: string): { ok: false; error: JobError } {
-  return { ok: false, error: { name: "MalocherError", code, message } };
-}
-
-function cancelled(): { ok: false; error: JobError } {
-  return failure("JOB_CANCELLED", "The job was cancelled.");
-}
 

@@ -1,8 +1,6 @@
 import { hostname } from "node:os";
-import { readdir, readFile, stat, unlink } from "node:fs/promises";
-import { join } from "node:path";
-import { directoryLayout, isJobId } from "@malocher/protocol";
-import { removeLease, renewLease, type AgentLease } from "@malocher/store";
+import { readFile } from "node:fs/promises";
+import { leaseExists, listOwnClaims, readAllLeases, removeLease, removeLostLease, renewLease, type AgentLease } from "@malocher/store";
 
 /** How often an agent rewrites its lease; observers call it stale after several missed renewals. */
 export const LEASE_RENEW_MS = 2000;
@@ -63,13 +61,11 @@ export class LeaseKeeper {
 
   private async renew(): Promise<void> {
     const { dir, agentId } = this.context;
-    try {
-      await stat(directoryLayout.leaseFile(dir, agentId));
-    } catch {
+    if (!(await leaseExists(dir, agentId))) {
       if (this.timer !== undefined) this.context.leaseLost();
       return;
     }
-    const claims = new Set((await readdir(directoryLayout.agentRunningDir(dir, agentId)).catch((): string[] => [])).filter(isJobId));
+    const claims = await listOwnClaims(dir, agentId);
     for (const jobId of this.context.heldJobs()) if (!claims.has(jobId)) this.context.claimLost(jobId);
     if (this.timer === undefined) return;
     await this.write().catch(() => {}); // a missed renewal is survivable; several are not
@@ -97,15 +93,7 @@ export class LeaseKeeper {
  */
 export async function killLeftoverWorkers(dir: string): Promise<number> {
   let killed = 0;
-  const names = await readdir(directoryLayout.agentsDir(dir)).catch((): string[] => []);
-  for (const name of names) {
-    const path = join(directoryLayout.agentsDir(dir), name);
-    let lease: AgentLease;
-    try {
-      lease = JSON.parse(await readFile(path, "utf8")) as AgentLease;
-    } catch {
-      continue;
-    }
+  for (const { agentId, lost, lease } of await readAllLeases(dir)) {
     if (lease.hostname !== hostname() || isAlive(lease.pid)) continue;
     for (const group of lease.processGroups ?? []) {
       const command = await readFile(`/proc/${group}/cmdline`, "utf8").catch(() => "");
@@ -116,7 +104,7 @@ export async function killLeftoverWorkers(dir: string): Promise<number> {
       } catch {}
     }
     // A lost lease has told all it can; a live one is still the supervisors' to recover.
-    if (name.endsWith(".lost")) await unlink(path).catch(() => {});
+    if (lost) await removeLostLease(dir, agentId);
   }
   return killed;
 }

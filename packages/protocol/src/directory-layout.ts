@@ -20,6 +20,7 @@ export const REMOVED_SPEC_SUFFIX = ".removed";
  *                                   file is deleted once all its members are removed
  * <dir>/queued/<shard>/<jobId>      queue marker; claimed by renaming it away
  * <dir>/running/<agentId>/<jobId>   claimed by that agent (a directory only it renames into)
+ * <dir>/retrying/<jobId>            a job waiting out a retry's backoff ("<attempt> <notBefore>")
  * <dir>/results/<shard>/<jobId>     write-once result
  * <dir>/cancelled/<shard>/<jobId>   cancellation request
  * <dir>/retried/<shard>/<jobId>.<ms> a failed result set aside by `retry` (kept until `clean`)
@@ -48,6 +49,8 @@ export const directoryLayout = {
   runningDir: (dir: string) => join(dir, "running"),
   agentRunningDir: (dir: string, agentId: string) => join(dir, "running", agentId),
   runningFile: (dir: string, agentId: string, jobId: string) => join(dir, "running", agentId, jobId),
+  retryingDir: (dir: string) => join(dir, "retrying"),
+  retryingFile: (dir: string, jobId: string) => join(dir, "retrying", jobId),
   resultsDir: (dir: string) => join(dir, "results"),
   resultsShardDir: (dir: string, shard: string) => join(dir, "results", shard),
   resultFile: (dir: string, jobId: string) => join(dir, "results", shardOf(jobId), jobId),

@@ -59,6 +59,7 @@ export type {
   WarmMessage,
   JobStartedMessage,
   JobFinishedMessage,
+  JobRetryingMessage,
   MisfitMessage,
   ByeMessage,
   WelcomeMessage,
@@ -75,3 +76,5 @@ export { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./frame-stream.js";
 export { signFile, verifyFile, keyIdOf, TAG_BYTES, type SignedFileKind } from "./signed-file.js";
 export { sealSecret, openSecret } from "./secret-box.js";
 export { CUT_NOTE_PREFIX, cutNote } from "./log-cut-note.js";
+export { failure, failureFrom, cancelled, storedOutcome, outcomeWithoutRun, unreadableResult, NO_RUN, type JobEnding, type OutcomeMeta } from "./job-outcome.js";
+export { backoffMs } from "./retry-backoff.js";

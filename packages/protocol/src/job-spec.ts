@@ -33,6 +33,11 @@ export interface JobRunOptions {
   retries?: number;
   /** Also retry when the function throws or exits. */
   retryOnError?: boolean;
+  /**
+   * A job that is killed (timeout, cancel, drain deadline, shutdown) gets SIGTERM first, to its
+   * whole process group, and SIGKILL this much later if anything of it still runs. Default 5000.
+   */
+  killGraceMs?: number;
 }
 
 /** Where a job may run; only jobs have these (a run's nodes have labels and slots instead). */
@@ -151,6 +156,7 @@ function readRunOptions(value: unknown): JobRunOptions & JobPlacement {
   if (record["timeoutMs"] !== undefined) options.timeoutMs = numberField(record, "timeoutMs");
   if (record["retries"] !== undefined) options.retries = numberField(record, "retries");
   if (record["retryOnError"] !== undefined) options.retryOnError = booleanField(record, "retryOnError");
+  if (record["killGraceMs"] !== undefined) options.killGraceMs = numberField(record, "killGraceMs");
   if (record["on"] !== undefined) options.on = labelField(record, "on");
   if (record["slots"] !== undefined) options.slots = slotsField(record, "slots");
   return options;

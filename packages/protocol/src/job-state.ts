@@ -1,9 +1,10 @@
 /**
- * The closed set of job states. A job's state is read from the shared directory by exactly one
- * function (the supervisor's `readJobState`), with a fixed precedence: a result beats a claim,
- * which beats a queue marker.
+ * The closed set of job states. A job's state is decided by exactly one rule (the store's
+ * `decideJobState`), with a fixed precedence: a result beats a cancel request, which beats a
+ * claim (running), which beats a retry's marker (retrying: waiting out its backoff), which beats
+ * a queue marker (queued).
  */
-export const JOB_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+export const JOB_STATES = ["queued", "retrying", "running", "succeeded", "failed", "cancelled"] as const;
 
 /** One of {@link JOB_STATES}. */
 export type JobState = (typeof JOB_STATES)[number];

@@ -37,6 +37,8 @@ export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
           durationMs: numberField(record, "durationMs"),
           ...(record["resultFile"] === undefined ? {} : { resultFile: bytesField(record, "resultFile") }),
         };
+      case "jobRetrying":
+        return { type, jobId: stringField(record, "jobId"), attempt: numberField(record, "attempt"), notBefore: numberField(record, "notBefore") };
       case "misfit":
         return { type, jobId: stringField(record, "jobId"), reason: stringField(record, "reason") };
       case "bye":
@@ -60,6 +62,8 @@ export function decodeSupervisorMessage(bytes: Uint8Array): SupervisorMessage {
             timeoutMs: numberField(settings, "timeoutMs"),
             retries: numberField(settings, "retries"),
             retryOnError: booleanField(settings, "retryOnError"),
+            killGraceMs: numberField(settings, "killGraceMs"),
+            drainTimeoutMs: numberField(settings, "drainTimeoutMs"),
             maxJobsPerWorker: numberField(settings, "maxJobsPerWorker"),
             maxWorkerMemoryMb: numberField(settings, "maxWorkerMemoryMb"),
             maxLogBytes: numberField(settings, "maxLogBytes"),

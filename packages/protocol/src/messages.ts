@@ -51,6 +51,17 @@ export interface JobFinishedMessage {
 }
 
 /**
+ * Agent → supervisor: a job's attempt failed and it will be retried as attempt `attempt`; it waits
+ * in `retrying/` until `notBefore` (ms since the epoch, the agent's clock), held by no agent.
+ */
+export interface JobRetryingMessage {
+  type: "jobRetrying";
+  jobId: string;
+  attempt: number;
+  notBefore: number;
+}
+
+/**
  * Agent → supervisor: a claimed job asks for what this node lacks (a label, more slots); the
  * agent put it back and will not take it again. When every node said so, the job cannot run.
  */
@@ -72,6 +83,7 @@ export type AgentMessage =
   | WarmMessage
   | JobStartedMessage
   | JobFinishedMessage
+  | JobRetryingMessage
   | MisfitMessage
   | ByeMessage;
 
@@ -81,6 +93,10 @@ export interface RunSettings {
   timeoutMs: number;
   retries: number;
   retryOnError: boolean;
+  /** SIGTERM, then SIGKILL this much later, for a job that is killed. */
+  killGraceMs: number;
+  /** A drain that has not ended this long after it began requeues its running jobs and stops (0: no deadline). */
+  drainTimeoutMs: number;
   /** A warm worker is replaced after this many jobs. */
   maxJobsPerWorker: number;
   /** A worker growing past this (heap limit and resident memory) fails its job with JOB_OUT_OF_MEMORY. */

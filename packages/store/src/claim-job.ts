@@ -1,5 +1,6 @@
-import { readFile, rename, stat } from "node:fs/promises";
-import { directoryLayout } from "@malocher/protocol";
+import { mkdir, readdir, readFile, rename, rmdir, stat } from "node:fs/promises";
+import { directoryLayout, isJobId } from "@malocher/protocol";
+import { parseAttempt } from "./queue-marker.js";
 
 /** A job this agent holds: its queue marker now lives in the agent's own running directory. */
 export interface ClaimedJob {
@@ -32,8 +33,17 @@ export async function claimJob(dir: string, agentId: string, jobId: string): Pro
   }
 }
 
-/** A queue marker holds the number of the attempt it queues; an empty marker is attempt 1. */
-export function parseAttempt(marker: string): number {
-  const attempt = Number.parseInt(marker, 10);
-  return Number.isSafeInteger(attempt) && attempt > 0 ? attempt : 1;
+/** Makes the directory an agent claims into (`running/<agentId>`), before its first claim. */
+export async function openClaimDirectory(dir: string, agentId: string): Promise<void> {
+  await mkdir(directoryLayout.agentRunningDir(dir, agentId), { recursive: true });
+}
+
+/** Removes an agent's claim directory when it stops (it stays while it holds a claim). */
+export async function closeClaimDirectory(dir: string, agentId: string): Promise<void> {
+  await rmdir(directoryLayout.agentRunningDir(dir, agentId)).catch(() => {});
+}
+
+/** The jobs `agentId` holds a claim on now (a supervisor may have taken some away). */
+export async function listOwnClaims(dir: string, agentId: string): Promise<Set<string>> {
+  return new Set((await readdir(directoryLayout.agentRunningDir(dir, agentId)).catch((): string[] => [])).filter(isJobId));
 }

@@ -1,3 +1,5 @@
+import { listRetrying } from "./queue-marker.js";
+import { finishedState } from "./read-job-state.js";
 import { readdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { REMOVED_SPEC_SUFFIX, SHARDS, chunkMemberOf, directoryLayout, isJobId } from "@malocher/protocol";
@@ -36,9 +38,10 @@ export interface CleanedJob {
  * removed member counts as no job for `cancel`, `retry`, `result` and `logs` (see `jobExists`).
  */
 export async function cleanJobs(dir: string, options: CleanOptions = {}): Promise<CleanedJob[]> {
-  const [finished, queued, claims, keys, setAside] = await Promise.all([
+  const [finished, queued, retrying, claims, keys, setAside] = await Promise.all([
     listFinishedIds(dir),
     listQueuedIds(dir),
+    listRetrying(dir),
     listClaims(dir),
     keyFilesByJob(dir),
     setAsideResultsByJob(dir),
@@ -49,7 +52,7 @@ export async function cleanJobs(dir: string, options: CleanOptions = {}): Promis
   /** Per spec chunk, the job cleaned last from it in this clean: it is credited with the chunk file's bytes. */
   const lastOfChunk = new Map<string, CleanedJob>();
   for (const jobId of [...finished].sort()) {
-    if (queued.has(jobId) || claimed.has(jobId)) continue;
+    if (queued.has(jobId) || retrying.has(jobId) || claimed.has(jobId)) continue;
     const resultFile = directoryLayout.resultFile(dir, jobId);
     const finishedAt = await stat(resultFile).then(
       (stats) => stats.mtimeMs,
@@ -58,7 +61,7 @@ export async function cleanJobs(dir: string, options: CleanOptions = {}): Promis
     if (finishedAt === undefined || finishedAt > cutoff) continue;
     const result = await readResultOrFailure(dir, jobId);
     if (result === undefined) continue;
-    const state = result.ok ? "succeeded" : result.error.code === "JOB_CANCELLED" ? "cancelled" : "failed";
+    const state = finishedState(result);
     if (options.only !== undefined && options.only !== state) continue;
     const files = [
       ...(keys.get(jobId) ?? []),

@@ -1,8 +1,9 @@
-import { readFile } from "node:fs/promises";
-import { directoryLayout, type JobState } from "@malocher/protocol";
+import type { JobState } from "@malocher/protocol";
+import { readLeaseHost } from "./agent-lease.js";
 import { listCancelledIds, listClaims, listJobIds, listQueuedIds } from "./job-listing.js";
 import { readStoredResult } from "./read-result.js";
-import { decideJobState } from "./read-job-state.js";
+import { decideJobState, emptyStateCounts } from "./read-job-state.js";
+import { listRetrying } from "./queue-marker.js";
 import { readJobNameAndTags } from "./read-job-name-and-tags.js";
 
 /** Job counts of a directory, overall and per node. */
@@ -20,9 +21,10 @@ export interface DirectoryStatus {
 
 /** Reads the state of every job of `dir`, with the same precedence as `readJobState`. */
 export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus> {
-  const [ids, queued, claims, cancelled] = await Promise.all([
+  const [ids, queued, retrying, claims, cancelled] = await Promise.all([
     listJobIds(dir),
     listQueuedIds(dir),
+    listRetrying(dir),
     listClaims(dir),
     listCancelledIds(dir),
   ]);
@@ -31,7 +33,7 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
   const status: DirectoryStatus = {
     dir,
     total: ids.length,
-    counts: { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 },
+    counts: emptyStateCounts(),
     unqueued: 0,
     nodes: {},
     tags: {},
@@ -45,6 +47,7 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
       result,
       cancelRequested: cancelled.has(jobId),
       claimed: agentId !== undefined,
+      retrying: retrying.has(jobId),
       queued: queued.has(jobId),
     });
     if (state === undefined) {
@@ -53,7 +56,7 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
     }
     status.counts[state]++;
     const tags = result === undefined ? (await readJobNameAndTags(dir, jobId)).tags : result.tags;
-    for (const tag of tags ?? []) (status.tags[tag] ??= { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 })[state]++;
+    for (const tag of tags ?? []) (status.tags[tag] ??= emptyStateCounts())[state]++;
     if (state === "succeeded" || state === "failed") node(result?.host ?? "-")[state]++;
     else if (state === "running" && agentId !== undefined) node(await hostOfAgent(dir, agentId, hosts)).running++;
   }
@@ -63,11 +66,7 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
 async function hostOfAgent(dir: string, agentId: string, cache: Map<string, string>): Promise<string> {
   let host = cache.get(agentId);
   if (host === undefined) {
-    try {
-      host = (JSON.parse(await readFile(directoryLayout.leaseFile(dir, agentId), "utf8")) as { host: string }).host;
-    } catch {
-      host = agentId;
-    }
+    host = await readLeaseHost(dir, agentId);
     cache.set(agentId, host);
   }
   return host;

@@ -2,10 +2,11 @@
  * The job store: every read and every transition of the shared directory (see docs/ARCHITECTURE.md).
  * The agent and the supervisor change the directory only through these functions.
  */
-export { renewLease, removeLease, markLeaseLost, type AgentLease } from "./agent-lease.js";
+export { encodeLease, decodeLease, renewLease, leaseExists, readLeaseHost, readAllLeases, removeLease, removeLostLease, markLeaseLost, type AgentLease, type LeaseEntry } from "./agent-lease.js";
 export { cancelJob, type CancelOutcome } from "./cancel-job.js";
 export { checkDirectorySecurity, describeOwner, type DirectorySecurityOptions } from "./check-directory-security.js";
-export { claimJob, parseAttempt, type ClaimedJob } from "./claim-job.js";
+export { claimJob, openClaimDirectory, closeClaimDirectory, listOwnClaims, type ClaimedJob } from "./claim-job.js";
+export { enqueueJob, enqueueBatchMember, parseAttempt, parseNotBefore, deferRetry, listRetrying, releaseDueRetries } from "./queue-marker.js";
 export { cleanJobs, type CleanOptions, type CleanedJob } from "./clean-jobs.js";
 export { describeFileOwner } from "./describe-file-owner.js";
 export { loadDirectoryKey } from "./directory-key.js";
@@ -14,13 +15,13 @@ export { failQueuedJob } from "./fail-queued-job.js";
 export { followLogs, type LogEvent, type FollowLogsOptions } from "./follow-logs.js";
 export { jobExists } from "./job-exists.js";
 export { listJobIds, listFinishedIds, submittedAmong, finishedAmong, listQueuedIds, listCancelledIds, listClaims } from "./job-listing.js";
-export { lookUpJob, withCancelLookedUpAgain, exists, type JobLookups } from "./look-up-job.js";
+export { lookUpJob, withCancelLookedUpAgain, isCancelRequested, type JobLookups } from "./look-up-job.js";
 export { pathExists } from "./path-exists.js";
 export { publishResult } from "./publish-result.js";
 export { QueueScanner } from "./queue-scanner.js";
 export { readJobNameAndTags } from "./read-job-name-and-tags.js";
 export { readJobSpecBytes } from "./read-job-spec-bytes.js";
-export { decideJobState, readJobState, type JobFacts } from "./read-job-state.js";
+export { decideJobState, finishedState, decideStartGate, readJobState, emptyStateCounts, type JobFacts, type StartGate } from "./read-job-state.js";
 export { readLogs, type JobLogs } from "./read-logs.js";
 export { readStoredResult, readResult, readResultOrFailure, readAllResults } from "./read-result.js";
 export { readSpecChunkMembers } from "./read-spec-chunk-members.js";
@@ -31,6 +32,7 @@ export { requeueClaim } from "./requeue-claim.js";
 export { LeaseObserver, requeueStaleJobs } from "./requeue-stale-jobs.js";
 export { retryJob, type RetryOutcome } from "./retry-job.js";
 export { prepareSharedDirectory, type PrepareOptions } from "./shared-directory.js";
+export { touchSignalFile } from "./signal-file.js";
 export { submitChunk, type SpecChunk } from "./submit-chunk.js";
 export { submitJob } from "./submit-job.js";
 export { tmpPath, writeFileAtomic, writeFileAtomicSync, writeFileOnce, writeFileOnceSync } from "./write-file-atomic.js";

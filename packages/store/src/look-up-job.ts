@@ -1,4 +1,4 @@
-import { access } from "node:fs/promises";
+import { pathExists } from "./path-exists.js";
 import { decodeJobSpec, directoryLayout, type JobSpec } from "@malocher/protocol";
 import { loadDirectoryKey } from "./directory-key.js";
 import { readJobSpecBytes } from "./read-job-spec-bytes.js";
@@ -22,9 +22,9 @@ export interface JobLookups {
  */
 export async function lookUpJob(dir: string, jobId: string): Promise<JobLookups> {
   const [hasResult, specBytes, isCancelled] = await Promise.all([
-    exists(directoryLayout.resultFile(dir, jobId)),
+    pathExists(directoryLayout.resultFile(dir, jobId)),
     readJobSpecBytes(directoryLayout.specFile(dir, jobId), jobId).catch((error: Error) => error),
-    exists(directoryLayout.cancelFile(dir, jobId)),
+    isCancelRequested(dir, jobId),
   ]);
   return { hasResult, spec: specBytes instanceof Error ? specBytes : decodeSpec(dir, jobId, specBytes), isCancelled, madeAt: performance.now() };
 }
@@ -42,14 +42,11 @@ function decodeSpec(dir: string, jobId: string, bytes: Buffer): { bytes: Buffer;
  * come from any process since): started at once, so that it runs beside the claim.
  */
 export async function withCancelLookedUpAgain(dir: string, jobId: string, lookups: Promise<JobLookups>): Promise<JobLookups> {
-  const [earlier, isCancelled] = await Promise.all([lookups, exists(directoryLayout.cancelFile(dir, jobId))]);
+  const [earlier, isCancelled] = await Promise.all([lookups, isCancelRequested(dir, jobId)]);
   return { ...earlier, isCancelled };
 }
 
-/** Whether `path` exists. */
-export async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
+/** Whether someone asked to cancel job `jobId` (its cancel marker is there). */
+export function isCancelRequested(dir: string, jobId: string): Promise<boolean> {
+  return pathExists(directoryLayout.cancelFile(dir, jobId));
 }

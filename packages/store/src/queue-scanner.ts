@@ -1,12 +1,13 @@
 import { readdir } from "node:fs/promises";
 import { SHARDS, directoryLayout, isJobId } from "@malocher/protocol";
+import { releaseDueRetries } from "./queue-marker.js";
 
 /** After a missed claim, a cached scan older than this many times its own reading is read again. */
 const STALE_AFTER_SCANS = 10;
 
 /**
  * Keeps one scan of the queue and hands out its ids, so that claims do not re-read the queue
- * directory each time. Every scan starts at a random shard so that agents spread over the queue
+ * directory each time. Each scan first queues the retrying jobs whose backoff is over. Every scan starts at a random shard so that agents spread over the queue
  * instead of all racing for the same oldest jobs.
  */
 export class QueueScanner {
@@ -78,6 +79,8 @@ export class QueueScanner {
     const start = Math.floor(Math.random() * SHARDS.length);
     const ids: string[] = [];
     const now = Date.now();
+    // Retries whose backoff is over join the queue first: any agent that reads the queue moves them.
+    await releaseDueRetries(this.dir, now);
     for (const [jobId, until] of this.deferred) if (until <= now) this.deferred.delete(jobId);
     const only = this.only;
     const takeable = (name: string) => isJobId(name) && (only === undefined || only.has(name)) && !this.excluded.has(name) && !this.deferred.has(name);

@@ -1,7 +1,15 @@
 import { readFile } from "node:fs/promises";
 import { listJobIds } from "./job-listing.js";
 import { loadDirectoryKey } from "./directory-key.js";
-import { decodeStoredResult, directoryLayout, toJobResult, type JobResult, type LoadClass, type StoredResult } from "@malocher/protocol";
+import {
+  decodeStoredResult,
+  directoryLayout,
+  toJobResult,
+  unreadableResult,
+  type JobResult,
+  type LoadClass,
+  type StoredResult,
+} from "@malocher/protocol";
 
 /**
  * A job's stored result, or undefined while it has none. `fileBytes`: the result file's bytes
@@ -32,14 +40,7 @@ export async function readResultOrFailure(dir: string, jobId: string, load?: Loa
   try {
     return await readResult(dir, jobId, load, fileBytes);
   } catch (error) {
-    return {
-      ok: false,
-      jobId,
-      host: "-",
-      attempts: 0,
-      durationMs: 0,
-      error: { name: "MalocherError", code: "RESULT_UNREADABLE", message: `The result file of job ${jobId} cannot be read: ${(error as Error).message}` },
-    };
+    return unreadableResult(jobId, error);
   }
 }
 

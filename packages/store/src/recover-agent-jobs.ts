@@ -1,8 +1,8 @@
 import { readdir, readFile, rmdir, unlink } from "node:fs/promises";
-import { decodeJobSpec, directoryLayout, isJobId, type StoredResult } from "@malocher/protocol";
+import { decodeJobSpec, directoryLayout, failure, isJobId, storedOutcome } from "@malocher/protocol";
 import { loadDirectoryKey } from "./directory-key.js";
-import { markLeaseLost } from "./agent-lease.js";
-import { parseAttempt } from "./claim-job.js";
+import { markLeaseLost, readLeaseHost } from "./agent-lease.js";
+import { parseAttempt } from "./queue-marker.js";
 import { publishResult } from "./publish-result.js";
 import { readJobSpecBytes } from "./read-job-spec-bytes.js";
 import { requeueClaim } from "./requeue-claim.js";
@@ -27,7 +27,7 @@ export async function recoverAgentJobs(dir: string, agentId: string, defaultRetr
   const recovery: Recovery = { requeued: [], failed: [] };
   const claimDir = directoryLayout.agentRunningDir(dir, agentId);
   const ids = (await readdir(claimDir).catch((): string[] => [])).filter(isJobId);
-  const host = await leaseHost(dir, agentId);
+  const host = await readLeaseHost(dir, agentId);
   for (const jobId of ids) {
     const claim = directoryLayout.runningFile(dir, agentId, jobId);
     if (await pathExists(directoryLayout.resultFile(dir, jobId))) {
@@ -44,35 +44,14 @@ export async function recoverAgentJobs(dir: string, agentId: string, defaultRetr
       if (await requeueClaim(dir, agentId, jobId, attempt + 1)) recovery.requeued.push(jobId);
       continue;
     }
-    const result: StoredResult = {
-      jobId,
-      host,
-      attempts: attempt,
-      durationMs: 0,
-      agentId,
-      finishedAt: Date.now(),
-      ok: false,
-      error: {
-        name: "MalocherError",
-        code: "NODE_LOST",
-        message: `The node running this job (${host}) was lost ${attempt} time(s); retries (${retries}) are used up.`,
-      },
-    };
-    await publishResult(dir, result);
+    const lost = failure("NODE_LOST", `The node running this job (${host}) was lost ${attempt} time(s); retries (${retries}) are used up.`);
+    await publishResult(dir, storedOutcome({ jobId, host, agentId, attempts: attempt, durationMs: 0 }, lost));
     await unlink(claim).catch(() => {});
     recovery.failed.push(jobId);
   }
   await markLeaseLost(dir, agentId);
   await rmdir(claimDir).catch(() => {});
   return recovery;
-}
-
-async function leaseHost(dir: string, agentId: string): Promise<string> {
-  try {
-    return (JSON.parse(await readFile(directoryLayout.leaseFile(dir, agentId), "utf8")) as { host: string }).host;
-  } catch {
-    return agentId;
-  }
 }
 
 async function jobRetries(dir: string, jobId: string, defaultRetries: number): Promise<number> {

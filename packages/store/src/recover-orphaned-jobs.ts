@@ -1,5 +1,5 @@
-import { closeSync, openSync } from "node:fs";
-import { directoryLayout, type StoredResult } from "@malocher/protocol";
+import { enqueueJob, listRetrying } from "./queue-marker.js";
+import { cancelled, outcomeWithoutRun, type StoredResult } from "@malocher/protocol";
 import { publishResult } from "./publish-result.js";
 import { listCancelledIds, listClaims, listFinishedIds, listJobIds, listQueuedIds } from "./job-listing.js";
 
@@ -17,16 +17,17 @@ export class OrphanedJobs {
 
   /** One sweep; returns the ids put back in the queue. */
   async recover(dir: string): Promise<string[]> {
-    const [ids, finished, queued, claims, cancelled] = await Promise.all([
+    const [ids, finished, queued, retrying, claims, cancelled] = await Promise.all([
       listJobIds(dir),
       listFinishedIds(dir),
       listQueuedIds(dir),
+      listRetrying(dir),
       listClaims(dir),
       listCancelledIds(dir),
     ]);
     const claimed = new Set([...claims.values()].flat());
     const now = Date.now();
-    const nowhere = new Set(ids.filter((jobId) => !finished.has(jobId) && !queued.has(jobId) && !claimed.has(jobId)));
+    const nowhere = new Set(ids.filter((jobId) => !finished.has(jobId) && !queued.has(jobId) && !retrying.has(jobId) && !claimed.has(jobId)));
     for (const jobId of this.seen.keys()) if (!nowhere.has(jobId)) this.seen.delete(jobId);
     const requeued: string[] = [];
     for (const jobId of nowhere) {
@@ -42,7 +43,7 @@ export class OrphanedJobs {
         continue;
       }
       try {
-        closeSync(openSync(directoryLayout.queuedFile(dir, jobId), "wx"));
+        enqueueJob(dir, jobId);
         requeued.push(jobId);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
@@ -53,14 +54,5 @@ export class OrphanedJobs {
 }
 
 function cancelledResult(jobId: string): StoredResult {
-  return {
-    jobId,
-    host: "-",
-    attempts: 0,
-    durationMs: 0,
-    agentId: "-",
-    finishedAt: Date.now(),
-    ok: false,
-    error: { name: "MalocherError", code: "JOB_CANCELLED", message: "The job was cancelled before it ran." },
-  };
+  return outcomeWithoutRun(jobId, 0, cancelled("before it ran"));
 }

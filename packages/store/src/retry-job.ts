@@ -1,4 +1,4 @@
-import { closeSync, openSync } from "node:fs";
+import { enqueueJob } from "./queue-marker.js";
 import { mkdir, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { directoryLayout } from "@malocher/protocol";
@@ -32,7 +32,7 @@ export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome
     throw error;
   }
   try {
-    closeSync(openSync(directoryLayout.queuedFile(dir, jobId), "wx"));
+    enqueueJob(dir, jobId);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }

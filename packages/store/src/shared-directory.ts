@@ -53,6 +53,7 @@ function createLayout(dir: string): void {
     for (const shard of SHARDS) mkdirSync(join(dir, top, shard), { recursive: true });
   }
   mkdirSync(directoryLayout.runningDir(dir), { recursive: true });
+  mkdirSync(directoryLayout.retryingDir(dir), { recursive: true });
   mkdirSync(directoryLayout.agentsDir(dir), { recursive: true });
   writeFileSync(directoryLayout.signalFile(dir), "");
   loadDirectoryKey(dir, { create: true });

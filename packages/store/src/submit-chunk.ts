@@ -1,4 +1,5 @@
-import { closeSync, linkSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { enqueueBatchMember } from "./queue-marker.js";
 import { directoryLayout } from "@malocher/protocol";
 import { tmpPath, writeFileOnceSync } from "./write-file-atomic.js";
 
@@ -35,7 +36,7 @@ export function submitChunk(dir: string, chunk: SpecChunk, onQueued: (jobId: str
     let queued = 0;
     try {
       for (const jobId of chunk.jobIds) {
-        queueMarker(emptyMarker, directoryLayout.queuedFile(dir, jobId));
+        enqueueBatchMember(dir, jobId, emptyMarker);
         queued++;
         onQueued(jobId);
       }
@@ -69,17 +70,6 @@ function withdrawUnqueued(dir: string, chunk: SpecChunk, queued: number, error: 
       `so a running supervisor may still queue them: once the file system is writable, \`malocher cancel ${shown}\`.`,
     { cause: error },
   );
-}
-
-function queueMarker(emptyMarker: string, marker: string): void {
-  try {
-    linkSync(emptyMarker, marker);
-  } catch (error) {
-    // Too many links to one file (EMLINK), or a file system without hard links here: a file of its own.
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "EMLINK" && code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS") throw error;
-    closeSync(openSync(marker, "wx"));
-  }
 }
 
 /** Creates a `.removed` marker; whether it is there. */

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readFileSync, unlinkSync } from "node:fs";
+import { readFileSync, unlinkSync } from "node:fs";
+import { enqueueJob } from "./queue-marker.js";
 import { directoryLayout, encodeJobSpec, type JobSpec } from "@malocher/protocol";
 import { writeFileAtomicSync, writeFileOnceSync } from "./write-file-atomic.js";
 
@@ -24,7 +25,7 @@ export function submitJob(dir: string, spec: JobSpec, secretKey: Uint8Array, key
     unlinkSync(specFile);
     return readKey(keyFile) ?? spec.jobId;
   }
-  closeSync(openSync(directoryLayout.queuedFile(dir, spec.jobId), "wx"));
+  enqueueJob(dir, spec.jobId);
   return spec.jobId;
 }
 

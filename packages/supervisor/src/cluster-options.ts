@@ -33,6 +33,12 @@ export interface ClusterOptions extends SshOptions, JobRunOptions {
    * warns instead of refusing with `SHARED_DIR_INSECURE`. Specs are still signed and verified.
    */
   allowSharedWriters?: boolean;
+  /**
+   * A drain (Ctrl-C once, `close()`) lets running jobs finish for at most this long; then they
+   * are killed (SIGTERM, SIGKILL `killGraceMs` later) and go back to the queue without counting
+   * an attempt. Default: no deadline.
+   */
+  drainTimeoutMs?: number;
   /** A lost node is started again (with exponential backoff) this many times in a row before it is set aside. Default 5. */
   maxNodeRestarts?: number;
   /**
@@ -64,6 +70,7 @@ export interface ClusterOptions extends SshOptions, JobRunOptions {
 const DISCONNECT_GRACE_MS = 10000;
 const DEFAULT_RETRIES = 3;
 const DEFAULT_MAX_LOG_BYTES = 1024 * 1024;
+const DEFAULT_KILL_GRACE_MS = 5000;
 
 /** Checks cluster options and fills in the defaults. */
 export function clusterSettings(dir: string, options: ClusterOptions): ClusterSettings {
@@ -87,6 +94,8 @@ export function clusterSettings(dir: string, options: ClusterOptions): ClusterSe
       timeoutMs: run.timeoutMs ?? 0,
       retries: run.retries ?? DEFAULT_RETRIES,
       retryOnError: run.retryOnError ?? false,
+      killGraceMs: run.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+      drainTimeoutMs: positive(options.drainTimeoutMs, "drainTimeoutMs") ?? 0,
       maxJobsPerWorker: positive(options.maxJobsPerWorker, "maxJobsPerWorker") ?? 1000,
       maxWorkerMemoryMb: positive(options.maxWorkerMemoryMb, "maxWorkerMemoryMb") ?? 4096,
       maxLogBytes: positive(options.maxLogBytes, "maxLogBytes") ?? DEFAULT_MAX_LOG_BYTES,

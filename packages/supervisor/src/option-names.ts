@@ -17,6 +17,8 @@ export const CLUSTER_OPTION_NAMES: Record<keyof ClusterOptions, true> = {
   maxLogBytes: true,
   allowSharedWriters: true,
   maxNodeRestarts: true,
+  killGraceMs: true,
+  drainTimeoutMs: true,
   env: true,
   cwd: true,
   onWarning: true,
@@ -52,6 +54,7 @@ export const JOB_OPTION_NAMES: Record<keyof JobOptions, true> = {
   timeoutMs: true,
   retries: true,
   retryOnError: true,
+  killGraceMs: true,
   on: true,
   slots: true,
 };

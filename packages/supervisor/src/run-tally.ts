@@ -81,6 +81,11 @@ export class RunTally {
         node.done++;
         return;
       }
+      case "jobRetrying": {
+        const node = this.node(event.host);
+        node.slotsInUse = Math.max(0, node.slotsInUse - 1);
+        return;
+      }
       case "allocation": {
         const { type: _type, ...status } = event;
         if (status.state === "ended") this.allocations.delete(status.id);

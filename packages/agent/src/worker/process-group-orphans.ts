@@ -27,10 +27,23 @@ export function hasOrphansInGroup(firstPid: number): boolean {
   return false;
 }
 
-interface ProcessStat {
+/** What /proc/<pid>/stat says of a process: its state (`Z`: a zombie), parent and process group. */
+export interface ProcessStat {
   state: string;
   ppid: number;
   pgrp: number;
+}
+
+/** Reads /proc/<pid>/stat; undefined when the process is gone (or there is no /proc). */
+export function readProcessStat(pid: number): ProcessStat | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The fields after the command name: state, ppid, pgrp, …
+    const [state = "", ppid, pgrp] = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return { state, ppid: Number(ppid), pgrp: Number(pgrp) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads /proc/<pid>/stat on demand, once per pid. */
@@ -39,15 +52,7 @@ class ParentLookup {
 
   stat(pid: number): ProcessStat | undefined {
     if (this.stats.has(pid)) return this.stats.get(pid);
-    let stat: ProcessStat | undefined;
-    try {
-      const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-      // The fields after the command name: state, ppid, pgrp, …
-      const [state = "", ppid, pgrp] = text.slice(text.lastIndexOf(")") + 2).split(" ");
-      stat = { state, ppid: Number(ppid), pgrp: Number(pgrp) };
-    } catch {
-      stat = undefined; // gone meanwhile
-    }
+    const stat = readProcessStat(pid);
     this.stats.set(pid, stat);
     return stat;
   }

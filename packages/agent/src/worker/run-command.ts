@@ -13,6 +13,7 @@ import { stat } from "node:fs/promises";
 import {
   COMMAND_OUTPUT_TAIL_BYTES,
   encodeValue,
+  failure,
   openSecret,
   serializeError,
   type CommandJobSpec,
@@ -108,9 +109,6 @@ function describeFailure(program: string, output: CommandOutput): string {
   return `The command ${JSON.stringify(program)} ${how}${said === "" ? " and wrote nothing to stderr." : `; its stderr ends with:\n${said}`}`;
 }
 
-function failure(code: string, message: string): { ok: false; error: JobError } {
-  return { ok: false, error: { name: "MalocherError", code, message } };
-}
 
 /** The last {@link COMMAND_OUTPUT_TAIL_BYTES} bytes of a stream. */
 class OutputTail {

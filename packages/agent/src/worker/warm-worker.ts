@@ -1,3 +1,4 @@
+import { terminateProcessGroup } from "./terminate-process-group.js";
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -61,6 +62,8 @@ export class WarmWorker {
   private killedFor: string | undefined;
   /** Gives the queued job back when the queue window ends. */
   private queueTimer: NodeJS.Timeout | undefined;
+  /** Set once the process group is being ended (see {@link endProcessGroup}): resolves when it is gone. */
+  private ending: Promise<void> | undefined;
 
   /** Jobs that started on this worker. */
   jobsRun = 0;
@@ -110,7 +113,11 @@ export class WarmWorker {
         new Promise((resolve) => this.child.once("close", resolve)),
       ]);
       const timeout = new Promise((resolve) => setTimeout(resolve, PIPE_DRAIN_MS));
-      void Promise.race([drained, timeout]).then(() => this.settleAfterExit(exitCode, signal));
+      // A job being ended gracefully may outlive its worker (a command saving its work on
+      // SIGTERM): its end is decided once nothing of its process group runs any more.
+      void Promise.race([drained, timeout])
+        .then(() => this.ending)
+        .then(() => this.settleAfterExit(exitCode, signal));
     });
   }
 
@@ -186,13 +193,15 @@ export class WarmWorker {
   }
 
   /**
-   * Ends the job `jobId` on this worker: kills the process group if it runs, or asks for it
-   * back if it is queued (it may have started meanwhile: then it runs). Otherwise does nothing.
+   * Ends the job `jobId` on this worker: ends the process group if it runs (SIGTERM, then SIGKILL
+   * `graceMs` later), or asks for it back if it is queued (it may have started meanwhile: then it
+   * runs). Otherwise does nothing.
    */
-  stopJob(jobId: string): void {
+  stopJob(jobId: string, graceMs: number): void {
     if (this.running?.jobId === jobId) {
       this.killedFor = jobId;
-      void this.kill();
+      this.retiring = true;
+      void this.endProcessGroup(graceMs);
     } else if (this.queued?.jobId === jobId) {
       this.withdraw(jobId);
     }
@@ -293,15 +302,27 @@ export class WarmWorker {
     return this.kill();
   }
 
-  /** Kills the worker's whole process group and waits for it to exit. Idempotent. */
+  /** Kills the worker's whole process group at once (or lets an ending already under way finish) and waits for it to exit. Idempotent. */
   async kill(): Promise<void> {
-    if (this.exited) return;
-    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
-    try {
-      if (this.child.pid !== undefined) process.kill(-this.child.pid, "SIGKILL");
-    } catch {
-      this.child.kill("SIGKILL");
-    }
+    if (this.exited && this.ending === undefined) return;
+    const exited = this.exited ? undefined : new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    await this.endProcessGroup(0);
     await exited;
+  }
+
+  /**
+   * Ends the worker's process group (the worker and all a job started): SIGTERM, then SIGKILL
+   * `graceMs` later to whatever is left (see `terminateProcessGroup`). The worker takes no more
+   * jobs. Idempotent: an ending under way goes on with its own grace.
+   */
+  private endProcessGroup(graceMs: number): Promise<void> {
+    this.retiring = true;
+    const group = this.child.pid;
+    if (group === undefined) {
+      this.child.kill("SIGKILL");
+      return Promise.resolve();
+    }
+    this.ending ??= terminateProcessGroup(group, graceMs);
+    return this.ending;
   }
 }

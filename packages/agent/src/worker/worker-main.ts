@@ -16,9 +16,9 @@ import {
   openSecret,
   decodeValueWithClasses,
   checkAndEncodeValue,
-  serializeError,
+  failureFrom,
   type FunctionJobSpec,
-  type JobError,
+  type JobEnding,
   type JobSpec,
   type StoredFailure,
 } from "@malocher/protocol";
@@ -59,17 +59,9 @@ function send(reply: WorkerReply): void {
   process.send?.(reply);
 }
 
-type Ending = { ok: true; value: Uint8Array } | StoredFailure;
-
-function failure(code: string, error: unknown, message?: string): Ending {
-  const serialized: JobError = serializeError(error);
-  if (message !== undefined) serialized.message = message;
-  return { ok: false, error: { ...serialized, code } };
-}
-
 /** A job's own error: plain, and also encoded with its class when the codec can carry it. */
-function thrownFailure(error: unknown): Ending {
-  const ending = failure("JOB_THREW", error) as StoredFailure;
+function thrownFailure(error: unknown): JobEnding {
+  const ending: StoredFailure = failureFrom("JOB_THREW", error);
   if (!(error instanceof Error)) return ending;
   try {
     ending.thrown = checkAndEncodeValue(error, "error", "RESULT_NOT_SERIALIZABLE", locateClass);
@@ -124,11 +116,11 @@ async function importModule(url: string, mtimeMs: number | undefined): Promise<R
 }
 
 /** Runs a function job whose module's file has the mtime `mtimeMs` (read once per job). */
-async function runJob(spec: FunctionJobSpec, dir: string, mtimeMs: number | undefined): Promise<Ending> {
+async function runJob(spec: FunctionJobSpec, dir: string, mtimeMs: number | undefined): Promise<JobEnding> {
   try {
     process.chdir(spec.cwd);
   } catch (error) {
-    return failure(
+    return failureFrom(
       "JOB_CWD_UNAVAILABLE",
       error,
       `The job's working directory ${spec.cwd} does not exist on this node: ${(error as Error).message}. ${CWD_FIX}`,
@@ -139,24 +131,24 @@ async function runJob(spec: FunctionJobSpec, dir: string, mtimeMs: number | unde
     const key = loadDirectoryKey(dir, { create: false });
     for (const [name, sealed] of Object.entries(spec.secretEnv)) process.env[name] = openSecret(sealed, spec.jobId, name, key);
   } catch (error) {
-    return failure("JOB_SPEC_REJECTED", error);
+    return failureFrom("JOB_SPEC_REJECTED", error);
   }
   let fn: unknown;
   try {
     fn = (await importModule(spec.fn.module, mtimeMs))[spec.fn.export];
   } catch (error) {
-    return failure("JOB_IMPORT_FAILED", error, `Cannot import ${spec.fn.module}: ${(error as Error).message}`);
+    return failureFrom("JOB_IMPORT_FAILED", error, `Cannot import ${spec.fn.module}: ${(error as Error).message}`);
   }
   if (typeof fn !== "function") {
     const message = `${spec.fn.module} has no exported function "${spec.fn.export}" on this node (found ${typeof fn}).`;
-    return failure("JOB_IMPORT_FAILED", new Error(message));
+    return failureFrom("JOB_IMPORT_FAILED", new Error(message));
   }
   let args: unknown[];
   try {
     args = (await decodeValueWithClasses(spec.args, "JOB_SPEC_CORRUPT", importClass, "JOB_IMPORT_FAILED")) as unknown[];
   } catch (error) {
     const code = error instanceof MalocherError ? error.code : "JOB_SPEC_CORRUPT";
-    return failure(code, error, `The arguments of job ${spec.jobId} cannot be read on this node: ${(error as Error).message}`);
+    return failureFrom(code, error, `The arguments of job ${spec.jobId} cannot be read on this node: ${(error as Error).message}`);
   }
   let value: unknown;
   try {
@@ -167,7 +159,7 @@ async function runJob(spec: FunctionJobSpec, dir: string, mtimeMs: number | unde
   try {
     return { ok: true, value: checkAndEncodeValue(value, "result", "RESULT_NOT_SERIALIZABLE", locateClass) };
   } catch (error) {
-    return failure("RESULT_NOT_SERIALIZABLE", error);
+    return failureFrom("RESULT_NOT_SERIALIZABLE", error);
   }
 }
 
@@ -189,7 +181,7 @@ function endOutput(jobId: string): void {
 }
 
 /** Ends the job's stretch of stdout and stderr, then reports its outcome. */
-function finishJob(jobId: string, ending: Ending, codeChanged: boolean): void {
+function finishJob(jobId: string, ending: JobEnding, codeChanged: boolean): void {
   if (runningJobId !== jobId) return; // already failed by a stray error
   runningJobId = undefined;
   restoreProcessState();
@@ -223,7 +215,7 @@ async function handle(request: RunJobRequest): Promise<void> {
     spec = withRunDefaults(decodeJobSpec(request.spec ?? (await readJobSpecBytes(request.specFile, jobId)), jobId, loadDirectoryKey(request.dir, { create: false })), request.run);
   } catch (error) {
     const code = error instanceof MalocherError ? error.code : "JOB_SPEC_CORRUPT";
-    finishJob(jobId, failure(code, error, `Cannot read the spec of job ${jobId}: ${(error as Error).message}`), false);
+    finishJob(jobId, failureFrom(code, error, `Cannot read the spec of job ${jobId}: ${(error as Error).message}`), false);
     return;
   }
   if (spec.kind === "command") {
@@ -266,7 +258,7 @@ process.on("message", (request: AgentRequest) => {
 function onStrayError(error: unknown): void {
   if (dying) return;
   dying = true;
-  if (runningJobId !== undefined) finishJob(runningJobId, failure("JOB_THREW", error), false);
+  if (runningJobId !== undefined) finishJob(runningJobId, failureFrom("JOB_THREW", error), false);
   else process.stderr.write(`malocher worker: uncaught error outside a job: ${String((error as Error)?.stack ?? error)}\n`);
   process.exitCode = 70;
   setImmediate(() => process.disconnect?.());

@@ -1,4 +1,4 @@
-import type { JobState } from "@malocher/protocol";
+import { JOB_STATES, type JobState } from "@malocher/protocol";
 
 /** A job's name and tags for a line of text: ` "train seed 3" #sweep #lr=0.01`, or "" without any. */
 export function nameAndTagsText(job: { name?: string; tags?: readonly string[] }): string {
@@ -6,7 +6,7 @@ export function nameAndTagsText(job: { name?: string; tags?: readonly string[] }
   return name + (job.tags ?? []).map((tag) => ` #${tag}`).join("");
 }
 
-/** Jobs per state as one line: `queued 3 · running 1 · succeeded 10 · failed 0 · cancelled 0`. */
+/** Jobs per state as one line: `queued 3 · retrying 0 · running 1 · succeeded 10 · failed 0 · cancelled 0`. */
 export function countsText(counts: Record<JobState, number>): string {
-  return `queued ${counts.queued} · running ${counts.running} · succeeded ${counts.succeeded} · failed ${counts.failed} · cancelled ${counts.cancelled}`;
+  return JOB_STATES.map((state) => `${state} ${counts[state]}`).join(" · ");
 }

@@ -38,7 +38,7 @@ export function progressFrame(report: ProgressReport, columns: number): string[]
   const hostWidth = Math.min(24, Math.max(...report.nodes.map((node) => node.host.length), 4));
   for (const node of report.nodes) {
     const slots = node.slots > 0 ? `slots ${node.slotsInUse}/${node.slots}` : "";
-    const why = node.error !== undefined && (node.state === "lost" || node.state === "failed" || node.state === "retrying") ? ` · ${node.error}` : "";
+    const why = node.error !== undefined && (node.state === "lost" || node.state === "failed" || node.state === "restarting") ? ` · ${node.error}` : "";
     lines.push(`  ${node.host.padEnd(hostWidth)}  ${node.state.padEnd(10)} ${slots.padEnd(12)} ${node.done} done${why}`);
   }
   for (const allocation of report.allocations) lines.push(`  ${allocationLine(allocation)}`);

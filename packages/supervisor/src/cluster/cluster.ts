@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { readdir } from "node:fs/promises";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
-import { MalocherError, SHARDS, directoryLayout, isJobId, type AgentMessage, type TransportKind } from "@malocher/protocol";
+import { backoffMs, MalocherError, SHARDS, directoryLayout, isJobId, type AgentMessage, type TransportKind } from "@malocher/protocol";
 import { LeaseObserver, requeueStaleJobs } from "@malocher/store";
 import { recoverAgentJobs } from "@malocher/store";
 import { OrphanedJobs } from "@malocher/store";
@@ -28,6 +28,8 @@ export type RunEvent =
   | { type: "node"; host: string; state: NodeState; slots: number; transport?: TransportKind; error?: MalocherError }
   | { type: "jobStarted"; jobId: string; host: string; attempt: number }
   | { type: "jobFinished"; jobId: string; host: string; ok: boolean; durationMs: number }
+  /** The job's attempt failed; it waits in `retrying/` until `notBefore`, then runs as attempt `attempt`. */
+  | { type: "jobRetrying"; jobId: string; host: string; attempt: number; notBefore: number }
   | { type: "jobsRecovered"; host: string; requeued: number; failed: number }
   /** A Slurm allocation of the run changed: pending (with Slurm's reason), running (with its end), ended. */
   | ({ type: "allocation" } & AllocationStatus);
@@ -168,7 +170,13 @@ export class Cluster extends EventEmitter<{
         // An agent whose supervisor is gone leaves within idleTimeoutMs, ending its allocation.
         disconnectGraceMs: Math.min(settings.disconnectGraceMs, slurm.idleTimeoutMs),
         allowSharedWriters: settings.allowSharedWriters,
-        slurm: { timeLimitMs: slurm.timeLimitMs, stopMarginMs: slurm.stopMarginMs, idleTimeoutMs: slurm.idleTimeoutMs, warningFile: files.warningFile },
+        slurm: {
+          timeLimitMs: slurm.timeLimitMs,
+          // Stopping ends running jobs gracefully (SIGTERM, SIGKILL killGraceMs later): before Slurm's own SIGTERM.
+          stopMarginMs: Math.max(slurm.stopMarginMs, settings.run.killGraceMs + 1000),
+          idleTimeoutMs: slurm.idleTimeoutMs,
+          warningFile: files.warningFile,
+        },
       }),
       workRemains: () => queuedJobsWait(settings.dir, settings.onlyJobs),
     });
@@ -349,8 +357,8 @@ export class Cluster extends EventEmitter<{
       return;
     }
     machine.restarts++;
-    const delay = Math.round(Math.min(30_000, 1000 * 2 ** (machine.restarts - 1)) * (0.5 + Math.random()));
-    this.emitNode(machine, "retrying", session.error);
+    const delay = backoffMs(machine.restarts, 1000);
+    this.emitNode(machine, "restarting", session.error);
     machine.retryTimer = setTimeout(() => {
       if (!this.closed && !this.draining) this.startSession(machine);
     }, delay);
@@ -367,6 +375,8 @@ export class Cluster extends EventEmitter<{
     } else if (message.type === "jobFinished") {
       if (message.resultFile !== undefined) this.recentResultFiles.keep(message.jobId, message.resultFile);
       this.emit("event", { type: "jobFinished", jobId: message.jobId, host: session.label, ok: message.ok, durationMs: message.durationMs });
+    } else if (message.type === "jobRetrying") {
+      this.emit("event", { type: "jobRetrying", jobId: message.jobId, host: session.label, attempt: message.attempt, notBefore: message.notBefore });
     } else if (message.type === "misfit") {
       this.misfits.refused(message.jobId, session.label, message.reason);
       this.nudge(); // the job is back in the queue, for the nodes that may fit it

@@ -8,9 +8,9 @@ import type { AgentServer } from "./agent-server.js";
 /**
  * A node's life as the supervisor sees it: `connecting` (SSH), `starting` (agent launched, no
  * hello yet), `ready`, then `lost` (it was ready and went away), `failed` (it never got ready),
- * `retrying` (waiting to start it again) or `closed` (the run ended, or it drained).
+ * `restarting` (waiting to start it again) or `closed` (the run ended, or it drained).
  */
-export type NodeState = "connecting" | "starting" | "ready" | "lost" | "failed" | "retrying" | "closed";
+export type NodeState = "connecting" | "starting" | "ready" | "lost" | "failed" | "restarting" | "closed";
 
 const HELLO_TIMEOUT_MS = 30000;
 

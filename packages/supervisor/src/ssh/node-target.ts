@@ -184,10 +184,11 @@ function resolveTarget(
 ): NodeTarget {
   const defaults = opensshDefaults();
   const machine = parseMachine(entry);
-  const found = shared.config.lookup(machine.host);
-  const host = found.hostName === undefined ? machine.host : found.hostName.replace(/%(%|h)/g, (_, t: string) => (t === "h" ? machine.host : "%"));
+  const chosenUser = machine.username ?? explicit.username;
+  const found = shared.config.lookup(machine.host, chosenUser);
+  const host = found.hostName ?? machine.host;
   const port = machine.port ?? explicit.port ?? found.port ?? defaults.port;
-  const username = machine.username ?? explicit.username ?? found.user ?? defaults.username;
+  const username = chosenUser ?? found.user ?? defaults.username;
   const tokens: TokenValues = { host, alias: machine.host, remoteUser: username, localUser: defaults.username, port };
   const identitySource = explicit.key !== undefined ? "option" : found.identityFiles.length > 0 ? "config" : "default";
   const identityFiles =

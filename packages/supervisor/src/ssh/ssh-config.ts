@@ -1,23 +1,40 @@
 /**
  * Reading OpenSSH client configuration files (`~/.ssh/config`, `/etc/ssh/ssh_config`, or a file
- * given like `ssh -F`) with the semantics of OpenSSH's `readconf.c` for the keywords Malocher uses:
- * for each keyword the first value obtained wins, except `IdentityFile`, whose values accumulate.
+ * given like `ssh -F`). The npm package `ssh-config` parses them and computes a host's settings as
+ * OpenSSH's `readconf.c` does: `Host` patterns with `!` negation; `Match` with `host` (the HostName
+ * set so far), `originalhost`, `user`, `localuser`, `all`, and `final` (a second pass in which
+ * `Host` lines match the HostName); the first value obtained wins, except `IdentityFile`, whose
+ * values accumulate.
  *
- * Deliberately not supported (each is ignored, as unknown keywords are):
- * - `Match` blocks: only `Match all` applies (it is `Host *`); any other `Match` block is treated
- *   as not matching, so its settings are never used. Evaluating `exec`, `localuser`,
- *   `canonical`, `final` … would need a second pass like OpenSSH's and running commands.
- * - `CanonicalizeHostname`, `HashKnownHosts` (keys that accept-new adds are written unhashed),
- *   tokens other than those listed at {@link expandTokens}, environment variables `${VAR}`.
+ * This file adds what the library lacks:
+ * - `Include`, with globs, paths relative to `~/.ssh` (`/etc/ssh` for the system file), nesting,
+ *   and inside a `Host` or `Match` block, where what it includes applies only when the block does.
+ * - Case: OpenSSH compares host names and `Host`/`Match host` patterns without regard to case and
+ *   takes keywords in any case. The library compares patterns as written and feeds `Match host`
+ *   and `Match user` only from lines spelled `HostName` and `User`, so those are normalized.
+ * - `%h` in HostName (also for `Match host`), the tokens of IdentityFile and UserKnownHostsFile
+ *   ({@link expandTokens}), an IdentityFile given twice counting once, checked and typed values.
+ *
+ * Deliberately not supported:
+ * - `Match exec` never matches and its command is never run. The library would run it through
+ *   `/bin/sh` wrapped in bash-only `function main { … }` syntax (where sh is dash the command runs
+ *   but its block never applies), without `%` tokens, on every lookup; OpenSSH runs it through
+ *   `$SHELL` with the tokens expanded. Other criteria (`canonical`, `localnetwork`, `tagged` …)
+ *   never match either.
+ * - `CanonicalizeHostname` is ignored (the library would run `nslookup` synchronously).
+ * - `?` in a pattern also matches no character (the library's glob; in OpenSSH exactly one).
+ * - Tokens other than those of {@link expandTokens}; environment variables `${VAR}`.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { MalocherError } from "@malocher/protocol";
+import SSHConfig, { LineType, type Directive, type Line, type Section } from "ssh-config";
 import { globMatch } from "./glob-match.js";
 
 /** What the configuration says about one host; every field absent when nothing set it. */
 export interface SshConfigEntry {
+  /** With `%h` expanded. */
   hostName?: string;
   user?: string;
   port?: number;
@@ -36,21 +53,25 @@ export interface SshConfigEntry {
   serverAliveCountMax?: number;
 }
 
-/** The parsed lines of a configuration and its includes, ready to be asked about hosts. */
+/** The parsed configuration and its includes, ready to be asked about hosts. */
 export interface SshConfig {
   /** Files read (for messages), the top one first. */
   files: string[];
-  lookup(host: string): SshConfigEntry;
+  /**
+   * The settings for `host` as written (an alias, say). `user` is the user already chosen (from
+   * `user@host` or an option), as `ssh -l` gives it: `Match user` then matches it.
+   */
+  lookup(host: string, user?: string): SshConfigEntry;
 }
 
 /** OpenSSH's limit on nested Includes (READCONF_MAX_DEPTH). */
 const MAX_INCLUDE_DEPTH = 16;
 
-interface Line {
-  keyword: string;
-  args: string[];
-  where: string;
-}
+/** See the file comment for why exec is off; keys come back lowercased. */
+const COMPUTE_OPTIONS = { ignoreCase: true, matchExec: false };
+
+/** An Include inside a block, and the lines it includes (their own top-level Includes spliced in). */
+type BlockIncludes = Map<Directive, Line[]>;
 
 /**
  * Reads the configuration `ssh` would read: `file` alone when given (like `ssh -F file`; `"none"`
@@ -63,8 +84,7 @@ interface Line {
  * ```
  */
 export function readSshConfig(file?: string): SshConfig {
-  const home = homedir();
-  const userDir = join(home, ".ssh");
+  const userDir = join(homedir(), ".ssh");
   const sources: Array<{ path: string; includeDir: string; required: boolean }> =
     file === undefined
       ? [
@@ -76,27 +96,14 @@ export function readSshConfig(file?: string): SshConfig {
         : [{ path: expandHome(file), includeDir: userDir, required: true }];
   const files: string[] = [];
   const lines: Line[] = [];
+  const blockIncludes: BlockIncludes = new Map();
   for (const source of sources) {
     const text = readConfigFile(source.path, source.required);
     if (text === undefined) continue;
     files.push(source.path);
-    lines.push(...flatten(text, source.path, source.includeDir, 0));
+    lines.push(...parseFile(text, source.path, source.includeDir, 0, blockIncludes));
   }
-  return { files, lookup: (host) => lookup(lines, host) };
-}
-
-/**
- * Parses configuration text (without reading Includes) and looks `host` up in it; for tests and
- * for callers that have the text already.
- *
- * @example
- * ```ts
- * parseSshConfig("Host gpu*\n  User alice\n").lookup("gpu1").user; // "alice"
- * ```
- */
-export function parseSshConfig(text: string, includeDir: string = join(homedir(), ".ssh")): SshConfig {
-  const lines = flatten(text, "(text)", includeDir, 0);
-  return { files: [], lookup: (host) => lookup(lines, host) };
+  return { files, lookup: (host, user) => lookup(lines, blockIncludes, host, user, files) };
 }
 
 function readConfigFile(path: string, required: boolean): string | undefined {
@@ -109,160 +116,164 @@ function readConfigFile(path: string, required: boolean): string | undefined {
 }
 
 /**
- * The lines of a file with its Includes spliced in. An Include inside a Host block is wrapped so
- * that it applies only when that block matches, and the block's state is restored after it:
- * `Host` lines in the included file start their own blocks.
+ * A file's lines, normalized (see the file comment), with its top-level Includes replaced by what
+ * they include. An Include inside a block stays in place; what it includes goes to `blockIncludes`,
+ * for {@link lookup} to splice in when the block applies.
  */
-function flatten(text: string, path: string, includeDir: string, depth: number): Line[] {
-  const out: Line[] = [];
-  let lineNumber = 0;
-  for (const raw of text.split(/\r?\n/)) {
-    lineNumber++;
-    const line = splitLine(raw, `${path}:${lineNumber}`);
-    if (line === undefined) continue;
-    if (line.keyword !== "include") {
-      out.push(line);
-      continue;
-    }
-    if (depth >= MAX_INCLUDE_DEPTH) {
-      throw new MalocherError("INVALID_OPTIONS", `${line.where}: Includes nested too deeply (a loop?).`);
-    }
-    const included: Line[] = [];
-    for (const arg of line.args) {
-      const pattern = expandHome(arg);
+function parseFile(text: string, path: string, includeDir: string, depth: number, blockIncludes: BlockIncludes): Line[] {
+  let parsed: SSHConfig;
+  try {
+    parsed = SSHConfig.parse(text);
+  } catch (error) {
+    throw new MalocherError("INVALID_OPTIONS", `Cannot read the SSH config ${path}: ${(error as Error).message}.`, { cause: error });
+  }
+  const include = (line: Directive) => {
+    if (depth >= MAX_INCLUDE_DEPTH) throw new MalocherError("INVALID_OPTIONS", `${path}: Includes nested too deeply (a loop?).`);
+    const lines: Line[] = [];
+    for (const pattern of values(line).map(expandHome)) {
       for (const file of globFiles(isAbsolute(pattern) ? pattern : join(includeDir, pattern))) {
-        const includedText = readConfigFile(file, false);
-        if (includedText !== undefined) included.push(...flatten(includedText, file, includeDir, depth + 1));
+        const included = readConfigFile(file, false);
+        if (included !== undefined) lines.push(...parseFile(included, file, includeDir, depth + 1, blockIncludes));
       }
     }
-    // Markers around the included lines: "enter" keeps the current block's state as the
-    // condition for everything inside; "leave" restores it.
-    out.push({ keyword: "\0enter", args: [], where: line.where }, ...included, { keyword: "\0leave", args: [], where: line.where });
+    return lines;
+  };
+  const out: Line[] = [];
+  for (const line of parsed) {
+    if (line.type !== LineType.DIRECTIVE || isIgnored(line)) continue;
+    if (isInclude(line)) {
+      out.push(...include(line));
+      continue;
+    }
+    normalize(line);
+    if ("config" in line) {
+      const children = line.config.filter((child): child is Directive => child.type === LineType.DIRECTIVE && !isIgnored(child));
+      for (const child of children) {
+        normalize(child);
+        if (isInclude(child)) blockIncludes.set(child, include(child));
+      }
+      line.config = configOf(children);
+    }
+    out.push(line);
   }
   return out;
 }
 
-/** Keyword and arguments of one line: `Keyword arg "quoted arg"` or `Keyword=arg`. */
-function splitLine(raw: string, where: string): Line | undefined {
-  const text = raw.trim();
-  if (text === "" || text.startsWith("#")) return undefined;
-  const match = /^([^\s=]+)\s*(?:=\s*|\s+|$)(.*)$/.exec(text);
-  if (match === null) return undefined;
-  const args: string[] = [];
-  const argPattern = /"([^"]*)"|(\S+)/g;
-  for (let m = argPattern.exec(match[2] ?? ""); m !== null; m = argPattern.exec(match[2] ?? "")) {
-    const arg = m[1] ?? m[2] ?? "";
-    if (m[2]?.startsWith("#")) break; // a trailing comment
-    args.push(arg);
+const isInclude = (line: Directive) => line.param.toLowerCase() === "include";
+const isIgnored = (line: Directive) => line.param.toLowerCase() === "canonicalizehostname";
+
+function normalize(line: Directive): void {
+  const keyword = line.param.toLowerCase();
+  if (keyword === "hostname") line.param = "HostName";
+  else if (keyword === "user") line.param = "User";
+  else if (keyword === "host") line.value = typeof line.value === "string" ? line.value.toLowerCase() : line.value.map((v) => ({ ...v, val: v.val.toLowerCase() }));
+  else if (keyword === "match" && "criteria" in line) {
+    const criteria = line.criteria as Record<string, string | Array<{ val: string; separator: string }>>;
+    for (const [name, value] of Object.entries(criteria)) {
+      if (typeof value === "string" && /^(original)?host$/i.test(name)) criteria[name] = value.toLowerCase();
+    }
   }
-  return { keyword: (match[1] ?? "").toLowerCase(), args, where };
 }
 
-function lookup(lines: Line[], rawHost: string): SshConfigEntry {
+function lookup(lines: readonly Line[], blockIncludes: BlockIncludes, rawHost: string, user: string | undefined, files: readonly string[]): SshConfigEntry {
   const host = rawHost.toLowerCase();
-  const entry: SshConfigEntry = { identityFiles: [] };
-  let active = true; // lines before the first Host apply to every host
-  const saved: boolean[] = [];
-  for (const line of lines) {
-    switch (line.keyword) {
-      case "\0enter":
-        saved.push(active);
-        break;
-      case "\0leave":
-        active = saved.pop() ?? true;
-        break;
-      case "host":
-        active = (saved.length === 0 || saved.every(Boolean)) && hostMatches(host, line.args);
-        break;
-      case "match":
-        // See the file comment: only `Match all` is evaluated.
-        active = (saved.length === 0 || saved.every(Boolean)) && line.args.length === 1 && line.args[0]?.toLowerCase() === "all";
-        break;
-      default:
-        if (active) apply(entry, line);
+  const options = { Host: host, ...(user === undefined ? {} : { User: user }) };
+  let tree = forHost(lines, rawHost);
+  // Includes inside blocks, first to last. Whether a block applies is what the library computes,
+  // so ask it: a marker stands in for the Include; the block applied if the marker was set. Then
+  // the included lines go after the block, followed by a copy of the block for its lines after
+  // the Include (as OpenSSH, whose included Host lines start their own blocks, then returns to the
+  // including block). A block that applies only in the final pass includes for both passes.
+  for (let at = findBlockInclude(tree); at !== undefined; at = findBlockInclude(tree)) {
+    const { index, section, child } = at;
+    const before = section.config.slice(0, child);
+    const after = section.config.slice(child + 1);
+    const include = section.config[child] as Directive;
+    const withBlock = (...block: Line[]) => [...tree.slice(0, index), ...block, ...tree.slice(index + 1)];
+    const probe = withBlock({ ...section, config: configOf([...before, MARKER, ...after]) });
+    if (configOf(probe).compute(options, COMPUTE_OPTIONS)[MARKER.param] === undefined) {
+      tree = withBlock({ ...section, config: configOf([...before, ...after]) });
+    } else {
+      const rest = after.length > 0 ? [{ ...section, config: configOf(after) }] : [];
+      tree = withBlock({ ...section, config: configOf(before) }, ...forHost(blockIncludes.get(include) ?? [], rawHost), ...rest);
     }
   }
-  return entry;
+  return toEntry(configOf(tree).compute(options, COMPUTE_OPTIONS), rawHost, files);
 }
 
-/** A Host line matches when one of its patterns does and none of its `!` patterns does. */
-function hostMatches(host: string, patterns: string[]): boolean {
-  let positive = false;
-  for (const raw of patterns) {
-    const negated = raw.startsWith("!");
-    const pattern = (negated ? raw.slice(1) : raw).toLowerCase();
-    if (globMatch(host, pattern)) {
-      if (negated) return false;
-      positive = true;
-    }
+const MARKER: Directive = { type: LineType.DIRECTIVE, param: "malocher-include-applies", separator: " ", value: "yes", before: "", after: "" };
+
+function findBlockInclude(tree: readonly Line[]): { index: number; section: Section; child: number } | undefined {
+  for (const [index, line] of tree.entries()) {
+    if (!("config" in line)) continue;
+    const child = line.config.findIndex((c) => c.type === LineType.DIRECTIVE && isInclude(c));
+    if (child >= 0) return { index, section: line, child };
   }
-  return positive;
+  return undefined;
 }
 
-function apply(entry: SshConfigEntry, line: Line): void {
-  const [first] = line.args;
-  if (first === undefined) return;
-  switch (line.keyword) {
-    case "hostname":
-      entry.hostName ??= first;
-      break;
-    case "user":
-      entry.user ??= first;
-      break;
-    case "port":
-      entry.port ??= integer(first, line, 1, 65535);
-      break;
-    case "identityfile":
-      entry.identityFiles.push(first);
-      break;
-    case "identitiesonly":
-      entry.identitiesOnly ??= yesNo(first, line);
-      break;
-    case "proxyjump":
-      entry.proxyJump ??= first;
-      break;
-    case "stricthostkeychecking": {
-      const value = first.toLowerCase();
-      const mapped = ({ yes: "yes", true: "yes", "accept-new": "accept-new", no: "no", off: "no", false: "no", ask: "ask" } as const)[
-        value as "yes"
-      ];
-      if (mapped === undefined) throw invalid(line, "yes, accept-new, no or ask");
-      entry.strictHostKeyChecking ??= mapped;
-      break;
-    }
-    case "hashknownhosts":
-      entry.hashKnownHosts ??= yesNo(first, line);
-      break;
-    case "userknownhostsfile":
-      entry.userKnownHostsFiles ??= line.args;
-      break;
-    case "connecttimeout":
-      entry.connectTimeoutSeconds ??= integer(first, line, 0, 1e6);
-      break;
-    case "serveraliveinterval":
-      entry.serverAliveIntervalSeconds ??= integer(first, line, 0, 1e6);
-      break;
-    case "serveralivecountmax":
-      entry.serverAliveCountMax ??= integer(first, line, 0, 1e6);
-      break;
-  }
+/** The lines with `%h` (the host as written) and `%%` expanded in HostName, as OpenSSH does. */
+function forHost(lines: readonly Line[], host: string): Line[] {
+  const expand = (line: Line): Line =>
+    line.type === LineType.DIRECTIVE && line.param === "HostName" && typeof line.value === "string"
+      ? { ...line, value: line.value.replace(/%([%h])/g, (_, t: string) => (t === "h" ? host : "%")) }
+      : line;
+  return lines.map((line) => ("config" in line ? { ...line, config: configOf(line.config.map(expand)) } : expand(line)));
 }
 
-function integer(text: string, line: Line, min: number, max: number): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) throw invalid(line, `a whole number from ${min} to ${max}`);
-  return value;
+function configOf(lines: readonly Line[]): SSHConfig {
+  const config = new SSHConfig();
+  config.push(...lines);
+  return config;
 }
 
-function yesNo(text: string, line: Line): boolean {
-  const value = text.toLowerCase();
-  if (value === "yes" || value === "true") return true;
-  if (value === "no" || value === "false") return false;
-  throw invalid(line, "yes or no");
+function values(line: Directive): string[] {
+  return typeof line.value === "string" ? [line.value] : line.value.map((v) => v.val);
 }
 
-function invalid(line: Line, expected: string): MalocherError {
-  return new MalocherError("INVALID_OPTIONS", `${line.where}: ${line.keyword} ${line.args.join(" ")}: expected ${expected}.`);
+/** The library's computed settings (lowercased keys, values as written) as checked, typed fields. */
+function toEntry(computed: Record<string, string | string[]>, host: string, files: readonly string[]): SshConfigEntry {
+  const first = (key: string) => {
+    const value = computed[key];
+    return Array.isArray(value) ? value[0] : value;
+  };
+  const invalid = (keyword: string, expected: string) =>
+    new MalocherError("INVALID_OPTIONS", `The SSH config (${files.join(", ")}) sets ${keyword} ${first(keyword.toLowerCase())} for ${host}: expected ${expected}.`);
+  const integer = (keyword: string, min: number, max: number) => {
+    const text = first(keyword.toLowerCase());
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || value < min || value > max) throw invalid(keyword, `a whole number from ${min} to ${max}`);
+    return value;
+  };
+  const yesNo = (keyword: string) => {
+    const text = first(keyword.toLowerCase())?.toLowerCase();
+    if (text === undefined) return undefined;
+    if (text === "yes" || text === "true") return true;
+    if (text === "no" || text === "false") return false;
+    throw invalid(keyword, "yes or no");
+  };
+  const strictText = first("stricthostkeychecking")?.toLowerCase();
+  const strict = strictText === undefined
+    ? undefined
+    : ({ yes: "yes", true: "yes", "accept-new": "accept-new", no: "no", off: "no", false: "no", ask: "ask" } as const)[strictText as "yes"];
+  if (strictText !== undefined && strict === undefined) throw invalid("StrictHostKeyChecking", "yes, accept-new, no or ask");
+  const knownHosts = computed["userknownhostsfile"];
+  return {
+    hostName: first("hostname"),
+    user: first("user"),
+    port: integer("Port", 1, 65535),
+    // The final pass reads the same lines again; OpenSSH counts a file once.
+    identityFiles: [...new Set([computed["identityfile"] ?? []].flat())],
+    identitiesOnly: yesNo("IdentitiesOnly"),
+    proxyJump: first("proxyjump"),
+    strictHostKeyChecking: strict,
+    hashKnownHosts: yesNo("HashKnownHosts"),
+    userKnownHostsFiles: knownHosts === undefined ? undefined : [knownHosts].flat(),
+    connectTimeoutSeconds: integer("ConnectTimeout", 0, 1e6),
+    serverAliveIntervalSeconds: integer("ServerAliveInterval", 0, 1e6),
+    serverAliveCountMax: integer("ServerAliveCountMax", 0, 1e6),
+  };
 }
 
 /** Values for the `%` tokens of IdentityFile and UserKnownHostsFile. */

@@ -1,5 +1,4 @@
-import { writeFileSync } from "node:fs";
-import { directoryLayout } from "@malocher/protocol";
+import { touchSignalFile } from "@malocher/store";
 import type { RunEvent } from "../cluster/cluster.js";
 
 /** Clusters running in this process, by shared directory: told about new jobs at once, heard for finished ones. */
@@ -64,11 +63,7 @@ export function announceSubmitted(dir: string): void {
 
 function tellAgents(dir: string): void {
   for (const cluster of runningClusters.get(dir) ?? []) cluster.nudge();
-  try {
-    writeFileSync(directoryLayout.signalFile(dir), String(Date.now()));
-  } catch {
-    // Only a hint.
-  }
+  touchSignalFile(dir);
 }
 
 /**

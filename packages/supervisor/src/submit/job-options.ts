@@ -114,10 +114,11 @@ function checkNameAndTags(options: JobOptions): JobNameAndTags {
   return checked;
 }
 
-/** Checks `timeoutMs`, `retries` and `retryOnError`, keeping only those given. */
+/** Checks `timeoutMs`, `retries`, `retryOnError` and `killGraceMs`, keeping only those given. */
 export function checkRunOptions(options: JobRunOptions, where: string): JobRunOptions {
   const run: JobRunOptions = {};
   if (options.timeoutMs !== undefined) run.timeoutMs = wholeNumber(options.timeoutMs, `${where}({ timeoutMs })`);
+  if (options.killGraceMs !== undefined) run.killGraceMs = wholeNumber(options.killGraceMs, `${where}({ killGraceMs })`);
   if (options.retries !== undefined) run.retries = wholeNumber(options.retries, `${where}({ retries })`);
   if (options.retryOnError !== undefined) {
     if (typeof options.retryOnError !== "boolean") {

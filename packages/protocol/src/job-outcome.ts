@@ -1,0 +1,64 @@
+/**
+ * The one place where job outcomes are made: a success, a failure with its code, and the stored
+ * result that carries either with who made it. Agents, workers and supervisors all build their
+ * results here, so every failure has a typed {@link ErrorCode} and `attempts` always means the
+ * same thing: how many runs of the job started (0 for a job that failed before it ever ran).
+ */
+import { serializeError, type ErrorCode } from "./malocher-error.js";
+import type { JobError, JobResult, StoredFailure, StoredResult } from "./job-result.js";
+import type { JobNameAndTags } from "./job-spec.js";
+
+/** How a job ended, before it is stored: its encoded value, or its failure. */
+export type JobEnding = { ok: true; value: Uint8Array } | StoredFailure;
+
+/** A failure with `code` and a message that says what happened and what to do. */
+export function failure(code: ErrorCode, message: string): { ok: false; error: JobError } {
+  return { ok: false, error: { name: "MalocherError", code, message } };
+}
+
+/** A failure with `code` from a caught error (its name and stack kept), its message replaced when `message` is given. */
+export function failureFrom(code: ErrorCode, error: unknown, message?: string): { ok: false; error: JobError } {
+  const serialized: JobError = serializeError(error);
+  if (message !== undefined) serialized.message = message;
+  return { ok: false, error: { ...serialized, code } };
+}
+
+/** The failure of a cancelled job. */
+export function cancelled(before: "before it ran" | "while it ran"): { ok: false; error: JobError } {
+  return failure("JOB_CANCELLED", `The job was cancelled ${before}.`);
+}
+
+/** Who made a result and how long its last run took. */
+export interface OutcomeMeta extends JobNameAndTags {
+  jobId: string;
+  /** The machine as the user named it; {@link NO_RUN} for a result made without a run. */
+  host: string;
+  agentId: string;
+  /** How many runs of the job started. */
+  attempts: number;
+  durationMs: number;
+  user?: string;
+  codeChanged?: boolean;
+}
+
+/** The `host` and `agentId` of a result that no agent made (a supervisor failed or cancelled the job). */
+export const NO_RUN = "-";
+
+/** The result to store for `ending`, stamped now. */
+export function storedOutcome(meta: OutcomeMeta, ending: JobEnding): StoredResult {
+  return { ...meta, finishedAt: Date.now(), ...ending };
+}
+
+/**
+ * The result of a job that ends without a run (cancelled in the queue, no node fits, retries used
+ * up by lost nodes): `attemptsMade` runs had started before.
+ */
+export function outcomeWithoutRun(jobId: string, attemptsMade: number, ending: JobEnding, nameAndTags: JobNameAndTags = {}): StoredResult {
+  return storedOutcome({ jobId, ...nameAndTags, host: NO_RUN, agentId: NO_RUN, attempts: attemptsMade, durationMs: 0 }, ending);
+}
+
+/** What a reader reports for a job whose result file is there but cannot be read or verified. */
+export function unreadableResult(jobId: string, error: unknown): JobResult {
+  const { error: jobError } = failure("RESULT_UNREADABLE", `The result file of job ${jobId} cannot be read: ${(error as Error).message}`);
+  return { ok: false, jobId, host: NO_RUN, attempts: 0, durationMs: 0, error: jobError };
+}

@@ -1,0 +1,103 @@
+import { closeSync, linkSync, openSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { directoryLayout, isJobId } from "@malocher/protocol";
+import { tmpPath } from "./write-file-atomic.js";
+
+/**
+ * Queue markers: a job is queued while `queued/<shard>/<jobId>` exists, and waits for a retry's
+ * backoff while `retrying/<jobId>` does. A marker's text is the number of the attempt it queues
+ * (empty: the first), and for a retrying job also the time (ms since the epoch, on the clock of
+ * the agent that deferred it) before which it is not run: `"<attempt> <notBefore>"`. A marker's
+ * text is only ever replaced by renaming a fresh file over it, never written in place: the markers
+ * of a batch are hard links to one empty file.
+ */
+
+/** A job's first queue marker (empty: attempt 1). Throws EEXIST when the job is queued already. */
+export function enqueueJob(dir: string, jobId: string): void {
+  closeSync(openSync(directoryLayout.queuedFile(dir, jobId), "wx"));
+}
+
+/**
+ * Queues the job `jobId` of a batch with a hard link to the batch's one empty marker
+ * (`emptyMarker`, in `tmp/`); a file of its own where links are not to be had.
+ */
+export function enqueueBatchMember(dir: string, jobId: string, emptyMarker: string): void {
+  const marker = directoryLayout.queuedFile(dir, jobId);
+  try {
+    linkSync(emptyMarker, marker);
+  } catch (error) {
+    // Too many links to one file (EMLINK), or a file system without hard links here: a file of its own.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EMLINK" && code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS") throw error;
+    closeSync(openSync(marker, "wx"));
+  }
+}
+
+/** A queue marker's text: the attempt it queues (an empty marker is attempt 1). */
+export function parseAttempt(marker: string): number {
+  const attempt = Number.parseInt(marker, 10);
+  return Number.isSafeInteger(attempt) && attempt > 0 ? attempt : 1;
+}
+
+/** When a retrying job's marker lets it run again (0 when its text names no time: at once). */
+export function parseNotBefore(marker: string): number {
+  const notBefore = Number(marker.trim().split(/\s+/)[1]);
+  return Number.isSafeInteger(notBefore) && notBefore > 0 ? notBefore : 0;
+}
+
+/**
+ * Takes the claim of `agentId` on `jobId` away and leaves the job waiting in `retrying/` as
+ * attempt `nextAttempt` until `notBefore`; from then on any agent may queue it again
+ * ({@link releaseDueRetries}). No agent holds the job meanwhile. Returns false when the claim was
+ * gone already (someone else requeued it).
+ */
+export async function deferRetry(dir: string, agentId: string, jobId: string, nextAttempt: number, notBefore: number): Promise<boolean> {
+  const taken = tmpPath(dir);
+  try {
+    await rename(directoryLayout.runningFile(dir, agentId, jobId), taken);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
+  // A fresh marker: the taken one may be a hard link shared with the markers of a batch.
+  const marker = tmpPath(dir);
+  await writeFile(marker, `${nextAttempt} ${notBefore}`);
+  await unlink(taken);
+  await rename(marker, directoryLayout.retryingFile(dir, jobId)).catch(async (error: NodeJS.ErrnoException) => {
+    if (error.code !== "ENOENT") throw error;
+    // A directory made before retries waited in `retrying/`.
+    await mkdir(directoryLayout.retryingDir(dir), { recursive: true, mode: 0o700 });
+    await rename(marker, directoryLayout.retryingFile(dir, jobId));
+  });
+  return true;
+}
+
+/** The jobs waiting for a retry's backoff, with the time each may run again. */
+export async function listRetrying(dir: string): Promise<Map<string, number>> {
+  const names = await readdir(directoryLayout.retryingDir(dir)).catch((): string[] => []);
+  const retrying = new Map<string, number>();
+  for (const jobId of names.filter(isJobId)) {
+    const marker = await readFile(directoryLayout.retryingFile(dir, jobId), "utf8").catch(() => undefined);
+    if (marker !== undefined) retrying.set(jobId, parseNotBefore(marker));
+  }
+  return retrying;
+}
+
+/**
+ * Moves every retrying job whose time has come (on this observer's clock) back into the queue,
+ * its marker (and so its attempt number) unchanged; one rename each, so of several agents doing
+ * this at once exactly one moves a job. Returns the ids it queued.
+ */
+export async function releaseDueRetries(dir: string, now = Date.now()): Promise<string[]> {
+  const released: string[] = [];
+  for (const [jobId, notBefore] of await listRetrying(dir)) {
+    if (notBefore > now) continue;
+    try {
+      await rename(directoryLayout.retryingFile(dir, jobId), directoryLayout.queuedFile(dir, jobId));
+      released.push(jobId);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+  }
+  return released;
+}
