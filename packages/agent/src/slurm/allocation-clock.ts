@@ -53,13 +53,13 @@ export class SlurmAllocationClock {
     clearTimeout(this.endTimer);
   }
 
-  /** The longest a job may run from now on, or `undefined` while claiming is fine for any job. */
+  /** The longest a job may run from now on: until the stop margin before the end (the time limit from the agent's start until Slurm said). */
   timeLeftMs(): number {
     const end = this.endsAt ?? this.startedAt + this.settings.timeLimitMs;
     return end - this.settings.stopMarginMs - Date.now();
   }
 
-  /** The longest any job can run in an allocation of this time limit. */
+  /** The longest any job can run in an allocation of this time limit (a job that needs more fits in none). */
   get longestMs(): number {
     return this.settings.timeLimitMs - this.settings.stopMarginMs;
   }
