@@ -3,25 +3,24 @@
 // counting an attempt, an allocation cancelled from outside, nothing left behind, and the errors.
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { MalocherError, type ProcessAllOptions, type RunEvent } from "malocher";
-import { longFirstTime, nap } from "./fixtures/slurm/jobs.js";
-import { census, waitForNoLeftovers } from "./support/census.js";
+import { envOf, longFirstTime, nap } from "./fixtures/slurm/jobs.js";
+import { waitForNoLeftovers } from "./support/census.js";
 import { collect } from "./support/results.js";
 import { freshMalocher } from "./support/temp.js";
 import { fixtures, runCli, tsx } from "./fixtures/jobs/support.js";
 import { waitUntil } from "./support/wait.js";
 import { slurmInstalled, startSlurmCluster, type SlurmCluster } from "./harness/slurm-cluster.js";
+import { startSshNodes } from "./harness/sshd-nodes.js";
 
-const TAG = `MALOCHER_TEST_TAG=slurm-${randomBytes(4).toString("hex")}`;
-process.env["MALOCHER_TEST_TAG"] = TAG.slice("MALOCHER_TEST_TAG=".length);
 
 let slurm: SlurmCluster;
 before(async () => {
-  slurm = await startSlurmCluster(2);
+  // 4 CPUs a node: the time-limit test holds one of each node's while the others run beside it.
+  slurm = await startSlurmCluster(2, { cpus: 4 });
   process.env["SLURM_CONF"] = slurm.conf; // for sbatch, squeue and scancel, and inherited by the agents
 });
 after(async () => {
@@ -42,34 +41,23 @@ function startsIn(log: string): string[][] {
   }
 }
 
-/** Waits until squeue lists none of the cluster's jobs. */
-async function noAllocationLeft(ms = 15_000): Promise<void> {
-  await waitUntil(async () => (await slurm.jobIds()).length === 0, ms, "squeue to list no allocation");
+/** The ids of the allocations a run reported. */
+function allocationIds(events: readonly RunEvent[]): string[] {
+  return [...new Set(events.flatMap((event) => (event.type === "allocation" ? [event.id] : [])))];
 }
 
-describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge" }, () => {
-  test("one allocation of 2 nodes, one agent each: jobs spread over both, results name the Slurm node, nothing left", { timeout: 90_000 }, async (t) => {
-    const malocher = freshMalocher(t, "slurm");
-    const baseline = census([TAG], "never-matches-a-slurm-test");
-    const ids = Array.from({ length: 8 }, () => malocher.submit(nap, 400));
-    const events: RunEvent[] = [];
-    const results = await collect(malocher.processAll({ slurm: slurmOptions("2:00"), slots: 2, onEvent: (event) => events.push(event), signal: t.signal }));
-    assert.equal(results.size, ids.length);
-    for (const result of results.values()) assert.ok(result.ok, JSON.stringify(result));
-    const hosts = new Set([...results.values()].map((result) => result.host));
-    assert.deepEqual([...hosts].sort(), ["n1", "n2"], "every job ran on a Slurm node, on both");
-    for (const result of results.values()) {
-      const value = (result.ok ? result.value : {}) as { node?: string };
-      assert.equal(value.node, result.host, "the result's host is the node the job ran on (SLURMD_NODENAME)");
-      assert.equal(result.attempts, 1);
-    }
-    const allocations = new Set(events.flatMap((event) => (event.type === "allocation" ? [event.id] : [])));
-    assert.equal(allocations.size, 1, "one allocation for all the jobs");
-    assert.ok(events.some((event) => event.type === "allocation" && event.state === "running" && event.endsAt !== undefined), "its end time was reported");
-    await noAllocationLeft();
-    await waitForNoLeftovers([TAG], "never-matches-a-slurm-test", baseline, 15_000);
-  });
+/**
+ * Waits until squeue lists none of the run's allocations (other tests' allocations may run beside
+ * this one's: the time-limit test runs alongside the others).
+ */
+async function noAllocationLeft(events: readonly RunEvent[], ms = 15_000): Promise<void> {
+  const ids = allocationIds(events);
+  assert.ok(ids.length > 0, "the run reported its allocations");
+  await waitUntil(async () => (await slurm.jobIds()).every((id) => !ids.includes(id)), ms, `squeue to list none of the allocations ${ids.join(", ")}`);
+}
 
+// The time-limit test waits out a 1-minute allocation: the others run meanwhile, beside it.
+describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", concurrency: 2 }, () => {
   test("an allocation that reaches its time limit mid-job loses nothing and charges no attempt: a new allocation finishes the jobs", { timeout: 150_000 }, async (t) => {
     const malocher = freshMalocher(t, "slurm");
     const log = join(malocher.dir, "starts.log");
@@ -90,7 +78,31 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge" }, ()
     for (const label of ["a", "b"]) {
       assert.deepEqual(starts.filter(([l]) => l === label).map(([, job]) => job), allocations, `${label} started once in each allocation`);
     }
-    await noAllocationLeft();
+    await noAllocationLeft(events);
+  });
+
+  describe("runs and errors", () => {
+  test("one allocation of 2 nodes, one agent each: jobs spread over both, results name the Slurm node, nothing left", { timeout: 90_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const ids = Array.from({ length: 8 }, () => malocher.submit(nap, 400));
+    const events: RunEvent[] = [];
+    const results = await collect(malocher.processAll({ slurm: slurmOptions("2:00"), slots: 2, onEvent: (event) => events.push(event), signal: t.signal }));
+    assert.equal(results.size, ids.length);
+    for (const result of results.values()) assert.ok(result.ok, JSON.stringify(result));
+    const hosts = new Set([...results.values()].map((result) => result.host));
+    assert.deepEqual([...hosts].sort(), ["n1", "n2"], "every job ran on a Slurm node, on both");
+    for (const result of results.values()) {
+      const value = (result.ok ? result.value : {}) as { node?: string };
+      assert.equal(value.node, result.host, "the result's host is the node the job ran on (SLURMD_NODENAME)");
+      assert.equal(result.attempts, 1);
+    }
+    const allocations = new Set(events.flatMap((event) => (event.type === "allocation" ? [event.id] : [])));
+    assert.equal(allocations.size, 1, "one allocation for all the jobs");
+    assert.ok(events.some((event) => event.type === "allocation" && event.state === "running" && event.endsAt !== undefined), "its end time was reported");
+    await noAllocationLeft(events);
+    // This run's agents carry its directory on their command line (the launch files' prefix); a
+    // worker leaves with its agent. (Other tests' agents run beside this one's: no global count.)
+    await waitForNoLeftovers([], malocher.dir, { agents: [], workers: [], marked: [] }, 15_000);
   });
 
   test("an allocation cancelled from outside (scancel): its jobs go back to the queue and a new allocation finishes them", { timeout: 90_000 }, async (t) => {
@@ -116,7 +128,7 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge" }, ()
       assert.notEqual((result.value as { slurmJob: string }).slurmJob, cancelled, "a new allocation ran it");
       assert.equal(result.attempts, 1, "Slurm's kill of the allocation is not the job's failure");
     }
-    await noAllocationLeft();
+    await noAllocationLeft(events);
   });
 
   test("maxAllocations: while jobs stay queued, more allocations run at once, never more than allowed", { timeout: 60_000 }, async (t) => {
@@ -137,20 +149,21 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge" }, ()
     const ranIn = new Set([...results.values()].map((result) => (result.ok ? (result.value as { slurmJob: string }).slurmJob : "")));
     assert.ok(ranIn.size >= 2, `two 1-node allocations ran the jobs: ${[...ranIn].join(", ")}`);
     assert.equal(mostAtOnce, 2, "at most maxAllocations at once");
-    await noAllocationLeft();
+    await noAllocationLeft(events);
   });
 
   test("a job whose timeoutMs fits in no allocation fails with NO_NODE_FITS; the others run", { timeout: 60_000 }, async (t) => {
     const malocher = freshMalocher(t, "slurm");
     const fits = malocher.submit(nap, 100);
     const tooLong = malocher.submit.with({ timeoutMs: 10 * 60_000 })(nap, 100);
-    const results = await collect(malocher.processAll({ slurm: slurmOptions("1:00"), slots: 1, signal: t.signal }));
+    const events: RunEvent[] = [];
+    const results = await collect(malocher.processAll({ slurm: slurmOptions("1:00"), slots: 1, onEvent: (event) => events.push(event), signal: t.signal }));
     assert.ok(results.get(fits)?.ok);
     const failed = results.get(tooLong)!;
     assert.equal(failed.ok, false);
     assert.equal(!failed.ok && failed.error.code, "NO_NODE_FITS", JSON.stringify(failed));
     assert.match(!failed.ok ? failed.error.message : "", /Slurm allocation/);
-    await noAllocationLeft();
+    await noAllocationLeft(events);
   });
 
   test("an allocation that stays pending says why (Slurm's reason) and runs once the nodes are free", { timeout: 60_000 }, async (t) => {
@@ -168,15 +181,18 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge" }, ()
     const pending = events.find((event) => event.type === "allocation" && event.state === "pending" && event.reason !== undefined);
     assert.ok(pending, `a pending allocation with a reason: ${JSON.stringify(events.filter((event) => event.type === "allocation"))}`);
     assert.match((pending as { reason: string }).reason, /Resources|Priority|Nodes/);
-    await noAllocationLeft();
+    await noAllocationLeft(events);
   });
 
   test("startCluster({ slurm }): ready once the allocation's agents are, serves runs, and close() cancels the allocation at once", { timeout: 60_000 }, async (t) => {
     const malocher = freshMalocher(t, "slurm");
-    const cluster = await malocher.startCluster({ slurm: slurmOptions("2:00"), slots: 1 });
+    const events: RunEvent[] = [];
+    const cluster = await malocher.startCluster({ slurm: slurmOptions("2:00"), slots: 1, onEvent: (event) => events.push(event) });
     try {
       await cluster.ready();
-      assert.equal((await slurm.jobIds()).length, 1, "one allocation");
+      const [allocation, ...more] = allocationIds(events);
+      assert.deepEqual(more, [], "one allocation");
+      assert.ok((await slurm.jobIds()).includes(allocation!), "it runs");
       const ids = [1, 2, 3].map(() => malocher.submit(nap, 50));
       const results = await collect(cluster.processAll({ jobs: ids }));
       assert.equal([...results.values()].filter((result) => result.ok).length, 3);
@@ -185,38 +201,63 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge" }, ()
       await cluster.close();
       assert.ok(Date.now() - closing < 15_000, `close took ${Date.now() - closing} ms`);
     }
-    await noAllocationLeft(10_000);
+    await noAllocationLeft(events, 10_000);
   });
 
   test("after the supervisor is killed, its agents notice and the allocation ends within idleTimeoutMs", { timeout: 90_000 }, async (t) => {
     const malocher = freshMalocher(t, "slurm");
     malocher.submit(nap, 60_000);
-    const idleTimeoutMs = 8000;
+    const idleTimeoutMs = 5000;
     const options = { dir: malocher.dir, slurm: slurmOptions("2:00", { idleTimeoutMs }), slots: 1 };
     const child = spawn(process.execPath, ["--import", tsx, join(fixtures, "../faults/supervise.ts"), JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit"] });
     t.after(() => child.kill("SIGKILL"));
     let output = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
     await waitUntil(() => output.includes(`"type":"jobStarted"`), 40_000, "the job to start");
-    assert.equal((await slurm.jobIds()).length, 1);
+    const events = output
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as RunEvent);
+    assert.equal(allocationIds(events).length, 1);
     child.kill("SIGKILL");
     const killedAt = Date.now();
-    await noAllocationLeft(idleTimeoutMs + 15_000);
+    await noAllocationLeft(events, idleTimeoutMs + 15_000);
     assert.ok(Date.now() - killedAt < idleTimeoutMs + 15_000);
     // The job went back to the queue: the next run finishes it.
     assert.equal((await malocher.status()).counts.queued, 1, "the job is queued again");
   });
 
-  test("no Slurm commands: SLURM_NOT_AVAILABLE; queued jobs stay queued", { timeout: 20_000 }, async (t) => {
+  test("slurm.loginHost: sbatch, squeue and scancel run on the login host over SSH", { timeout: 60_000 }, async (t) => {
+    const login = await startSshNodes(1, { setEnv: { SLURM_CONF: slurm.conf } });
+    t.after(() => login.close());
+    const malocher = freshMalocher(t, "slurm");
+    const ids = [1, 2].map(() => malocher.submit(envOf, "HOME"));
+    const events: RunEvent[] = [];
+    const results = await collect(
+      malocher.processAll({
+        slurm: slurmOptions("1:00", { loginHost: login.nodes[0]!.machine }),
+        sshUsername: login.user,
+        sshPrivateKey: login.privateKey,
+        knownHosts: login.knownHosts,
+        onEvent: (event) => events.push(event),
+        signal: t.signal,
+      }),
+    );
+    for (const id of ids) {
+      const result = results.get(id)!;
+      assert.ok(result.ok, JSON.stringify(result));
+      // sbatch ran in the login host's SSH session: the agents have its environment (HOME set by its sshd).
+      assert.equal(result.value, login.home, "the allocation was submitted from the login host");
+    }
+    await noAllocationLeft(events);
+  });
+
+  test("no Slurm commands: SLURM_NOT_AVAILABLE (malocher run --slurm-…); queued jobs stay queued", { timeout: 30_000 }, async (t) => {
     const malocher = freshMalocher(t, "slurm");
     const id = malocher.submit(nap, 10);
-    const path = process.env["PATH"];
-    process.env["PATH"] = "/nonexistent";
-    try {
-      await assert.rejects(collect(malocher.processAll({ slurm: slurmOptions("1:00") })), (error: unknown) => error instanceof MalocherError && error.code === "SLURM_NOT_AVAILABLE" && /PATH/.test(error.message));
-    } finally {
-      process.env["PATH"] = path;
-    }
+    const run = await runCli(["run", "--slurm-nodes", "2", "--slurm-time", "1:00", "--dir", malocher.dir], { env: { ...process.env, PATH: "/nonexistent" } });
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /\[SLURM_NOT_AVAILABLE\].*PATH/);
     assert.equal(await malocher.state(id), "queued");
   });
 
@@ -228,7 +269,6 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge" }, ()
       (error: unknown) => error instanceof MalocherError && error.code === "SLURM_SUBMIT_FAILED" && /partition/i.test(error.message),
     );
     assert.equal(await malocher.state(id), "queued");
-    assert.deepEqual(await slurm.jobIds(), []);
   });
 
   test("malocher nodes --slurm-… asks Slurm with sbatch --test-only, and says what is wrong", { timeout: 30_000 }, async (t) => {
@@ -241,7 +281,7 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge" }, ()
     const bad = await runCli(["nodes", "--slurm-nodes", "3", "--slurm-time", "10:00", "--dir", malocher.dir]);
     assert.equal(bad.code, 1, bad.stdout);
     assert.match(bad.stdout, /FAIL slurm/);
-    assert.deepEqual(await slurm.jobIds(), [], "--test-only submits nothing");
+  });
   });
 });
 

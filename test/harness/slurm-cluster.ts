@@ -129,6 +129,8 @@ function slurmConf(dir: string, count: number, cpus: number, ctldPort: number, n
     "OverTimeLimit=0",
     "InactiveLimit=0",
     "MinJobAge=5",
+    // Nodes may say more CPUs than this machine has (they run sleeps and small jobs side by side).
+    "SlurmdParameters=config_overrides",
   ];
   for (let i = 1; i <= count; i++) {
     lines.push(`NodeName=n${i} NodeHostname=${host} NodeAddr=127.0.0.1 Port=${nodePorts[i - 1]} CPUs=${cpus} RealMemory=2000 State=UNKNOWN`);

@@ -160,7 +160,8 @@ export class SlurmAllocations extends EventEmitter<{
     if (this.ticking !== undefined || this.closed) return;
     this.ticking = (async () => {
       try {
-        await this.poll();
+        // A failed squeue (a busy slurmctld) is tried again at the next tick; it is no failed allocation.
+        await this.poll().catch(() => {});
         if (await this.shouldSubmit()) await this.submit();
       } catch (error) {
         this.fail(error);
