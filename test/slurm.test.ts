@@ -193,6 +193,7 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
       const [allocation, ...more] = allocationIds(events);
       assert.deepEqual(more, [], "one allocation");
       assert.ok((await slurm.jobIds()).includes(allocation!), "it runs");
+      await waitUntil(async () => (await malocher.status()).allocations.some((record) => record.id === allocation && record.state === "running"), 10_000, "status() to show the allocation running");
       const ids = [1, 2, 3].map(() => malocher.submit(nap, 50));
       const results = await collect(cluster.processAll({ jobs: ids }));
       assert.equal([...results.values()].filter((result) => result.ok).length, 3);
@@ -202,6 +203,7 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
       assert.ok(Date.now() - closing < 15_000, `close took ${Date.now() - closing} ms`);
     }
     await noAllocationLeft(events, 10_000);
+    assert.deepEqual((await malocher.status()).allocations, [], "status() shows no allocation once it ended");
   });
 
   test("after the supervisor is killed, its agents notice and the allocation ends within idleTimeoutMs", { timeout: 90_000 }, async (t) => {

@@ -252,6 +252,7 @@ export class Agent {
       () => this.link.send({ type: "warm" }),
     );
     this.setState("ready", "welcomed by the supervisor");
+    if (this.clock?.warned) void this.drain(0, "Slurm warned that the allocation ends soon");
     this.lastBusy = Date.now();
     this.heartbeat = setInterval(() => {
       this.link.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0 });

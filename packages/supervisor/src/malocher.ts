@@ -11,6 +11,7 @@ import { checkNodes, type NodeCheck } from "./check-nodes.js";
 import { prepareJob, type JobTarget } from "./submit/prepare-job.js";
 import { prepareCommandJob } from "./submit/prepare-command-job.js";
 import type { JobOptions } from "./submit/job-options.js";
+import { readAllocationRecords, type AllocationRecord } from "./cluster/slurm/allocation-records.js";
 import { CLUSTER_OPTION_NAMES, JOB_OPTION_NAMES, RUN_OPTION_NAMES, optionNames, rejectUnknownNames } from "./option-names.js";
 import { submitJob } from "@malocher/store";
 import { submitMany, type BatchOptions } from "./submit/submit-many.js";
@@ -170,10 +171,14 @@ export class Malocher {
     return readJobState(this.dir, jobId);
   }
 
-  /** Counts of jobs per state and per node, read from the directory. */
-  async status(): Promise<DirectoryStatus> {
+  /**
+   * Counts of jobs per state and per node, read from the directory, and the Slurm allocations
+   * that live supervisors of this directory hold (pending with Slurm's reason, or running until `endsAt`).
+   */
+  async status(): Promise<DirectoryStatus & { allocations: AllocationRecord[] }> {
     prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
-    return readDirectoryStatus(this.dir);
+    const [status, allocations] = await Promise.all([readDirectoryStatus(this.dir), readAllocationRecords(this.dir)]);
+    return { ...status, allocations };
   }
 
   /**

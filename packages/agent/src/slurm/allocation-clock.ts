@@ -26,7 +26,8 @@ export interface AllocationClockEvents {
 export class SlurmAllocationClock {
   /** The allocation's end on this machine's clock (ms), once Slurm said. */
   private endsAt: number | undefined;
-  private warned = false;
+  /** Slurm's warning came (the agent drains once it is ready, if it was not yet). */
+  warned = false;
   private endTimer: NodeJS.Timeout | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;

@@ -17,6 +17,7 @@ import { submitSubcommand, COMMAND_EXAMPLE } from "./submit-subcommand.js";
 import { commandLines } from "./command-lines.js";
 import { reportUsageErrorsWithCode, usageExitCode } from "./usage-errors.js";
 import { countsText, nameAndTagsText } from "./job-text.js";
+import { allocationLine } from "./progress-frame.js";
 
 const program = new Command("malocher")
   .description("Run functions as jobs on SSH machines that share a file system.")
@@ -176,6 +177,7 @@ program
       console.log(`  ${host.padEnd(24)} running ${node.running} · succeeded ${node.succeeded} · failed ${node.failed}`);
     }
     for (const [tag, byState] of Object.entries(status.tags)) console.log(`  #${tag.padEnd(23)} ${countsText(byState)}`);
+    for (const allocation of status.allocations) console.log(`  ${allocationLine(allocation)}`);
   });
 
 program

@@ -7,6 +7,7 @@ import { agentCommand } from "../agent-process.js";
 import { batchScript, sbatchArguments, type AllocationFiles } from "./sbatch-script.js";
 import type { SlurmCommands } from "./slurm-commands.js";
 import type { SlurmSettings } from "./slurm-options.js";
+import { recordAllocation } from "./allocation-records.js";
 
 /**
  * An allocation's life as the supervisor sees it: `pending` in Slurm's queue (with Slurm's
@@ -43,6 +44,8 @@ export interface Allocation {
 }
 
 interface OwnAllocation extends Allocation {
+  /** Names its files (`<key>.launch.<task>`, `<key>.out`, `<key>.allocation`). */
+  key: string;
   files: AllocationFiles;
   markEnded(): void;
   tail: string;
@@ -215,6 +218,7 @@ export class SlurmAllocations extends EventEmitter<{
       endsAt: undefined,
       everReady: false,
       ended,
+      key,
       files,
       markEnded,
       tail: "",
@@ -247,7 +251,10 @@ export class SlurmAllocations extends EventEmitter<{
       const reason = fields[2] === "None" ? undefined : fields[2];
       const endsAt = /^\d{4}-/.test(fields[3] ?? "") ? new Date(fields[3]!).getTime() : undefined;
       const next: AllocationState = state === "PENDING" || state === "CONFIGURING" ? "pending" : "running";
-      if (next === allocation.state && reason === allocation.reason && endsAt === allocation.endsAt) continue;
+      if (next === allocation.state && reason === allocation.reason && endsAt === allocation.endsAt) {
+        void recordAllocation(this.slurmDir, allocation.key, this.statusOf(allocation)).catch(() => {}); // still seen: for `malocher status`
+        continue;
+      }
       const started = allocation.state === "pending" && next === "running";
       allocation.state = next;
       allocation.reason = next === "pending" ? reason : undefined;
@@ -297,14 +304,20 @@ export class SlurmAllocations extends EventEmitter<{
     this.failed(error instanceof MalocherError ? error : new MalocherError("SLURM_SUBMIT_FAILED", `Asking Slurm for an allocation failed: ${(error as Error).message}`, { cause: error }));
   }
 
-  private emitStatus(allocation: Allocation): void {
-    this.emit("status", {
+  private emitStatus(allocation: OwnAllocation): void {
+    const status = this.statusOf(allocation);
+    void recordAllocation(this.slurmDir, allocation.key, status).catch(() => {});
+    this.emit("status", status);
+  }
+
+  private statusOf(allocation: Allocation): AllocationStatus {
+    return {
       id: allocation.id,
       state: allocation.state,
       nodes: this.settings.nodes,
       ...(allocation.reason === undefined ? {} : { reason: allocation.reason }),
       ...(allocation.endsAt === undefined ? {} : { endsAt: allocation.endsAt }),
-    });
+    };
   }
 }
 
