@@ -252,7 +252,6 @@ export class Agent {
       () => this.link.send({ type: "warm" }),
     );
     this.setState("ready", "welcomed by the supervisor");
-    if (this.clock?.warned) void this.drain(0, "Slurm warned that the allocation ends soon");
     this.lastBusy = Date.now();
     this.heartbeat = setInterval(() => {
       this.link.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0 });
@@ -264,6 +263,7 @@ export class Agent {
     this.signalWatcher.on("error", () => {}); // the periodic scan covers for a failed watch
     // Not `=> this.stop(…)`: stopping waits for the loop to be done, which would then wait for the stop.
     this.loopDone = this.claimLoop(this.pool, settings).catch((error: Error) => void this.stop(`claim loop failed: ${error.stack ?? error.message}`));
+    if (this.clock?.warned) void this.drain(0, "Slurm warned that the allocation ends soon (before this agent was welcomed)");
   }
 
   /**
