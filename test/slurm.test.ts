@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { MalocherError, type ProcessAllOptions, type RunEvent } from "malocher";
+import { MalocherError, type JobResult, type ProcessAllOptions, type RunEvent } from "malocher";
 import { envOf, longFirstTime, nap } from "./fixtures/slurm/jobs.js";
 import { waitForNoLeftovers } from "./support/census.js";
 import { collect } from "./support/results.js";
@@ -58,26 +58,40 @@ async function noAllocationLeft(events: readonly RunEvent[], ms = 15_000): Promi
 
 // The time-limit test waits out a 1-minute allocation: the others run meanwhile, beside it.
 describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", concurrency: 2 }, () => {
-  test("an allocation that reaches its time limit mid-job loses nothing and charges no attempt: a new allocation finishes the jobs", { timeout: 150_000 }, async (t) => {
+  test("an allocation that reaches its time limit mid-job loses nothing and charges no attempt; a job is claimed only if its timeoutMs fits in the time left", { timeout: 150_000 }, async (t) => {
     const malocher = freshMalocher(t, "slurm");
     const log = join(malocher.dir, "starts.log");
     // Each job's first attempt runs longer than the 1-minute allocation; the second is quick.
     const ids = ["a", "b"].map((label) => malocher.submit(longFirstTime, log, label, 120_000));
     const events: RunEvent[] = [];
-    const results = await collect(malocher.processAll({ slurm: slurmOptions("1:00"), slots: 1, onEvent: (event) => events.push(event), signal: t.signal }));
-    assert.equal(results.size, 2);
+    const results = new Map<string, JobResult>();
+    const run = (async () => {
+      const options = { slurm: slurmOptions("1:00"), slots: 2, keepAlive: true, onEvent: (event: RunEvent) => events.push(event), signal: t.signal };
+      for await (const [jobId, result] of malocher.processAll(options)) {
+        results.set(jobId, result);
+        if (results.size === 3) break;
+      }
+    })();
+    // Once less than 40 s are left in the first allocation, a job that needs up to 45 s is queued:
+    // its agents have free slots, but must not start it there.
+    await waitUntil(() => events.some((event) => event.type === "allocation" && event.state === "running"), 40_000, "the allocation to run");
+    const endsAt = events.flatMap((event) => (event.type === "allocation" && event.endsAt !== undefined ? [event.endsAt] : []))[0]!;
+    await waitUntil(() => Date.now() > endsAt - 40_000, 60_000, "less than 40 s left in the allocation");
+    const late = malocher.submit.with({ timeoutMs: 45_000 })(longFirstTime, log, "c", 100);
+    await run;
     const starts = startsIn(log);
-    const allocations = [...new Set(events.flatMap((event) => (event.type === "allocation" ? [event.id] : [])))];
-    assert.equal(allocations.length, 2, `a second allocation after the first reached its limit: ${JSON.stringify(starts)}`);
-    for (const id of ids) {
+    const allocations = allocationIds(events);
+    assert.ok(allocations.length >= 2, `a second allocation after the first reached its limit: ${JSON.stringify(starts)}`);
+    for (const id of [...ids, late]) {
       const result = results.get(id)!;
       assert.ok(result.ok, JSON.stringify(result));
       assert.equal(result.attempts, 1, "the time limit charged no attempt");
-      assert.equal((result.value as { slurmJob: string }).slurmJob, allocations[1], "the second allocation ran it");
+      assert.equal((result.value as { slurmJob: string }).slurmJob, allocations[1], `the second allocation ran it: ${JSON.stringify({ starts, allocations: events.filter((e) => e.type === "allocation" || e.type === "node") })}`);
     }
     for (const label of ["a", "b"]) {
-      assert.deepEqual(starts.filter(([l]) => l === label).map(([, job]) => job), allocations, `${label} started once in each allocation`);
+      assert.deepEqual(starts.filter(([l]) => l === label).map(([, job]) => job), allocations.slice(0, 2), `${label} started once in each allocation`);
     }
+    assert.deepEqual(starts.filter(([l]) => l === "c").map(([, job]) => job), [allocations[1]], "the late job never started in the first allocation: it did not fit");
     await noAllocationLeft(events);
   });
 

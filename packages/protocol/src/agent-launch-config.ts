@@ -24,6 +24,11 @@ export interface SlurmAgentSettings {
   idleTimeoutMs: number;
   /** Appears when Slurm warned that the allocation ends soon (its batch script creates it on `B:USR1`). */
   warningFile: string;
+  /**
+   * How long before the end Slurm was asked to warn (`--signal=B:USR1@<lead>`). Slurm may warn up
+   * to a minute early: the agent drains no earlier than this long before the end it read.
+   */
+  warningLeadMs: number;
 }
 
 /**
@@ -95,5 +100,6 @@ function slurmField(value: unknown): SlurmAgentSettings {
     stopMarginMs: numberField(fields, "stopMarginMs"),
     idleTimeoutMs: numberField(fields, "idleTimeoutMs"),
     warningFile: stringField(fields, "warningFile"),
+    warningLeadMs: numberField(fields, "warningLeadMs"),
   };
 }

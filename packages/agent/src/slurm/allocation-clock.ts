@@ -18,10 +18,11 @@ export interface AllocationClockEvents {
 
 /**
  * An agent's view of its Slurm allocation's time: when it ends (asked of Slurm with
- * `squeue -h -j $SLURM_JOB_ID -o %e`, again every 30 s), whether Slurm has warned (the batch script
- * creates the warning file on `USR1`: the signal itself goes to the batch shell only, since Slurm
- * signals every process of a step, and a job's own processes must not get it), and a timer that
- * stops the agent `stopMarginMs` before the end, ahead of Slurm's SIGTERM to the whole step.
+ * `squeue -h -j $SLURM_JOB_ID -o %e`, again every 30 s and when Slurm warns: the batch script
+ * creates the warning file on `USR1`, the signal itself going to the batch shell only, since Slurm
+ * signals every process of a step and a job's own processes must not get it), a timer that drains
+ * the agent `warningLeadMs` before the end (Slurm's own warning may come up to a minute early), and
+ * one that stops it `stopMarginMs` before the end, ahead of Slurm's SIGTERM to the whole step.
  */
 export class SlurmAllocationClock {
   /** The allocation's end on this machine's clock (ms), once Slurm said. */
@@ -29,6 +30,9 @@ export class SlurmAllocationClock {
   /** Slurm's warning came (the agent drains once it is ready, if it was not yet). */
   warned = false;
   private endTimer: NodeJS.Timeout | undefined;
+  private warningTimer: NodeJS.Timeout | undefined;
+  /** Slurm's warning file appeared (the drain waits for the lead before the end all the same). */
+  private signalled = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
 
@@ -52,6 +56,7 @@ export class SlurmAllocationClock {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.endTimer);
+    clearTimeout(this.warningTimer);
   }
 
   /** The longest a job may run from now on: until the stop margin before the end (the time limit from the agent's start until Slurm said). */
@@ -67,8 +72,18 @@ export class SlurmAllocationClock {
 
   private schedule(endsAt: number): void {
     clearTimeout(this.endTimer);
+    clearTimeout(this.warningTimer);
     if (this.stopped) return;
     this.endTimer = setTimeout(() => this.events.ending(), Math.max(0, endsAt - this.settings.stopMarginMs - Date.now()));
+    // The agent's own warning, the lead before the end: Slurm's signal may come late, or (up to a
+    // minute) early, when draining would waste most of a short allocation.
+    this.warningTimer = setTimeout(() => this.warn(), Math.max(0, endsAt - this.settings.warningLeadMs - Date.now()));
+  }
+
+  private warn(): void {
+    if (this.warned || this.stopped) return;
+    this.warned = true;
+    this.events.warned();
   }
 
   private async readEnd(): Promise<void> {
@@ -89,14 +104,19 @@ export class SlurmAllocationClock {
     }
   }
 
+  /**
+   * Slurm's warning: the end is near. It is taken as a reason to ask Slurm for the end again (an
+   * admin may have shortened the limit); the drain itself follows the end, `warningLeadMs` before it.
+   */
   private async lookForWarning(): Promise<void> {
-    if (this.warned || this.stopped) return;
+    if (this.signalled || this.stopped) return;
     const there = await access(this.settings.warningFile).then(
       () => true,
       () => false,
     );
-    if (!there || this.warned) return;
-    this.warned = true;
-    this.events.warned();
+    if (!there || this.signalled) return;
+    this.signalled = true;
+    this.events.log("Slurm warned that the allocation ends soon");
+    await this.readEnd();
   }
 }

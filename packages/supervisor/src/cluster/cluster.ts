@@ -176,6 +176,7 @@ export class Cluster extends EventEmitter<{
           stopMarginMs: Math.max(slurm.stopMarginMs, settings.run.killGraceMs + 1000),
           idleTimeoutMs: slurm.idleTimeoutMs,
           warningFile: files.warningFile,
+          warningLeadMs: slurm.warningLeadMs,
         },
       }),
       workRemains: () => queuedJobsWait(settings.dir, settings.onlyJobs),
