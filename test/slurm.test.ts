@@ -147,7 +147,7 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
 
   test("maxAllocations: while jobs stay queued, more allocations run at once, never more than allowed", { timeout: 60_000 }, async (t) => {
     const malocher = freshMalocher(t, "slurm");
-    Array.from({ length: 6 }, () => malocher.submit(nap, 1500));
+    Array.from({ length: 6 }, () => malocher.submit(nap, 3000)); // 18 s for one agent: time for a second allocation to start
     const events: RunEvent[] = [];
     const active = new Set<string>();
     let mostAtOnce = 0;
