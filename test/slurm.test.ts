@@ -287,6 +287,18 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     assert.equal(await malocher.state(id), "queued");
   });
 
+  test("allocations whose agents never start, three in a row, stop the run with the error instead of asking forever; jobs stay queued", { timeout: 60_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const id = malocher.submit(nap, 10);
+    const events: RunEvent[] = [];
+    // Slurm accepts these allocations, but their batch script cannot start (its output file cannot be opened).
+    const options = { slurm: slurmOptions("1:00", { sbatchArgs: ["--output=/nonexistent/malocher/%j.out"] }), onEvent: (event: RunEvent) => events.push(event), signal: t.signal };
+    await assert.rejects(collect(malocher.processAll(options)), (error: unknown) => error instanceof MalocherError && error.code === "AGENT_START_FAILED" && /3 failures in a row/.test(error.message));
+    assert.equal(allocationIds(events).length, 3, "three allocations, then no more");
+    assert.equal(await malocher.state(id), "queued");
+    await noAllocationLeft(events);
+  });
+
   test("malocher nodes --slurm-… asks Slurm with sbatch --test-only, and says what is wrong", { timeout: 30_000 }, async (t) => {
     const malocher = freshMalocher(t, "slurm");
     const good = await runCli(["nodes", "--slurm-nodes", "2", "--slurm-time", "10:00", "--dir", malocher.dir, "--json"]);
