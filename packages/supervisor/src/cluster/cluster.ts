@@ -294,7 +294,7 @@ export class Cluster extends EventEmitter<{
       run: this.settings.run,
       ...(this.settings.onlyJobs ? { onlyJobs: this.settings.onlyJobs } : {}),
     };
-    const identity = machine.allocation === undefined ? {} : { agentId: machine.agentId!, labelFromHello: true };
+    const identity = machine.allocation === undefined ? {} : { agentId: machine.agentId!, labelFromHello: true, helloTimeoutMs: SLURM_HELLO_TIMEOUT_MS };
     const session = new NodeSession(machine.label, machine.launch, this.server, sessionSettings, identity);
     machine.session = session;
     session.on("state", (state) => this.onState(machine, session, state));
@@ -437,6 +437,12 @@ export class Cluster extends EventEmitter<{
     if (!active) this.emit("drained");
   }
 }
+
+/**
+ * How long an agent of a running allocation has to say hello: Slurm has started it, but a node
+ * loads Node.js and the agent from the shared file system, which may be slow (every node at once).
+ */
+const SLURM_HELLO_TIMEOUT_MS = 90_000;
 
 /** Claims left when an allocation ends this close to its end time count as its time limit's doing. */
 const TIME_LIMIT_SLACK_MS = 15_000;

@@ -62,21 +62,25 @@ export class NodeSession extends EventEmitter<{
   /**
    * @param label the machine as the user named it; with `identity.labelFromHello`, a placeholder
    *   until the agent's hello names its node (an agent Slurm placed)
-   * @param identity an agent id chosen by the launcher beforehand (Slurm's launch files name it)
+   * @param identity an agent id chosen by the launcher beforehand (Slurm's launch files name it),
+   *   and how long its hello may take (an agent on a Slurm node loads from a busy shared file system)
    */
   constructor(
     public label: string,
     private readonly launch: AgentLauncher,
     private readonly server: AgentServer,
     private readonly settings: NodeSessionSettings,
-    identity: { agentId?: string; labelFromHello?: boolean } = {},
+    identity: { agentId?: string; labelFromHello?: boolean; helloTimeoutMs?: number } = {},
   ) {
     super();
+    this.helloTimeoutMs = identity.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
     this.agentId = identity.agentId ?? `${label.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 60)}-${randomBytes(4).toString("hex")}`;
     this.labelFromHello = identity.labelFromHello === true;
   }
 
   private readonly labelFromHello: boolean;
+  /** How long the launched agent has to say hello. */
+  private readonly helloTimeoutMs: number;
 
   /** Launches the agent and waits until it is ready; on failure the session is `failed` and this rejects. */
   async start(): Promise<void> {
@@ -117,10 +121,10 @@ export class NodeSession extends EventEmitter<{
               reject(
                 new MalocherError(
                   "AGENT_START_FAILED",
-                  `The agent on ${this.label} did not connect within ${HELLO_TIMEOUT_MS / 1000} s.${describeOutput(agent.outputTail())}`,
+                  `The agent on ${this.label} did not connect within ${this.helloTimeoutMs / 1000} s.${describeOutput(agent.outputTail())}`,
                 ),
               ),
-            HELLO_TIMEOUT_MS,
+            this.helloTimeoutMs,
           ).unref(),
         ),
       ]);
