@@ -147,7 +147,7 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
 
   test("maxAllocations: while jobs stay queued, more allocations run at once, never more than allowed", { timeout: 90_000 }, async (t) => {
     const malocher = freshMalocher(t, "slurm");
-    // The jobs wait until both allocations' agents are up: the queue stays full meanwhile.
+    // The jobs wait until two run at once: the queue stays full until the second allocation's agent is up.
     const marker = join(malocher.dir, "both-up");
     Array.from({ length: 4 }, () => malocher.submit(napUntil, marker, 60_000));
     const events: RunEvent[] = [];
@@ -155,7 +155,8 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     let mostAtOnce = 0;
     const onEvent = (event: RunEvent) => {
       events.push(event);
-      if (event.type === "node" && event.state === "ready" && events.filter((e) => e.type === "node" && e.state === "ready").length === 2) writeFileSync(marker, "");
+      // Two jobs running at once, one slot each: one in each allocation. Then all may finish.
+      if (event.type === "jobStarted" && events.filter((e) => e.type === "jobStarted").length === 2) writeFileSync(marker, "");
       if (event.type !== "allocation") return;
       if (event.state === "ended") active.delete(event.id);
       else active.add(event.id);
