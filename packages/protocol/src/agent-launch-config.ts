@@ -61,6 +61,12 @@ export interface AgentLaunchConfig {
   address?: string;
   /** Set when Slurm started the agent. */
   slurm?: SlurmAgentSettings;
+  /**
+   * Files the run's jobs need that the submitter has (the modules of the jobs it submitted): an
+   * agent that does not see one at the same path says so at its start, once, instead of every
+   * job failing to import it.
+   */
+  mustSee: string[];
 }
 
 /** Parses and validates the launch line. */
@@ -84,6 +90,7 @@ export function parseAgentLaunchConfig(line: string): AgentLaunchConfig {
       allowSharedWriters: fields["allowSharedWriters"] === true,
       ...(fields["address"] === undefined ? {} : { address: stringField(fields, "address") }),
       ...(fields["slurm"] === undefined ? {} : { slurm: slurmField(fields["slurm"]) }),
+      mustSee: fields["mustSee"] === undefined ? [] : stringArrayField(fields, "mustSee"),
     };
   } catch (error) {
     throw new MalocherError("PROTOCOL_ERROR", `Invalid agent launch config: ${(error as Error).message}`, {

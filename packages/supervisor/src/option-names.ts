@@ -1,7 +1,7 @@
 import { MalocherError } from "@malocher/protocol";
 import type { ClusterOptions } from "./cluster-options.js";
 import type { RunOptions } from "./process-all.js";
-import type { JobOptions } from "./submit/job-options.js";
+import type { CommandJobOptions, JobOptions } from "./submit/job-options.js";
 
 /**
  * The option names of each entry point, as records over the options' types: the compiler then
@@ -58,6 +58,8 @@ export const JOB_OPTION_NAMES: Record<keyof JobOptions, true> = {
   on: true,
   slots: true,
 };
+
+export const COMMAND_JOB_OPTION_NAMES: Record<keyof CommandJobOptions, true> = { ...JOB_OPTION_NAMES, replaceJobSlot: true };
 
 /** The names of one or more of the records above. */
 export function optionNames(...records: Array<Record<string, true>>): string[] {

@@ -170,6 +170,7 @@ export class Cluster extends EventEmitter<{
         // An agent whose supervisor is gone leaves within idleTimeoutMs, ending its allocation.
         disconnectGraceMs: Math.min(settings.disconnectGraceMs, slurm.idleTimeoutMs),
         allowSharedWriters: settings.allowSharedWriters,
+        mustSee: [...(settings.mustSee ?? [])],
         slurm: {
           timeLimitMs: slurm.timeLimitMs,
           // Stopping ends running jobs gracefully (SIGTERM, SIGKILL killGraceMs later): before Slurm's own SIGTERM.
@@ -293,6 +294,7 @@ export class Cluster extends EventEmitter<{
       allowSharedWriters: this.settings.allowSharedWriters,
       run: this.settings.run,
       ...(this.settings.onlyJobs ? { onlyJobs: this.settings.onlyJobs } : {}),
+      ...(this.settings.mustSee ? { mustSee: this.settings.mustSee } : {}),
     };
     const identity = machine.allocation === undefined ? {} : { agentId: machine.agentId!, labelFromHello: true, helloTimeoutMs: SLURM_HELLO_TIMEOUT_MS };
     const session = new NodeSession(machine.label, machine.launch, this.server, sessionSettings, identity);
