@@ -148,7 +148,7 @@ export function runOptionsOf(values: CliValues<"timeout" | "retries" | "retryOnE
 
 /** The `slurm` option the Slurm flags give; `undefined` when none was given. */
 export function slurmOptionsOf(values: CliValues<(typeof SLURM_FLAGS)[number]>): SlurmOptions | undefined {
-  if (Object.values(values).every((value) => value === undefined)) return undefined;
+  if (SLURM_FLAGS.every((name) => values[name] === undefined)) return undefined;
   if (values.slurmNodes === undefined || values.slurmTime === undefined) {
     throw new MalocherError("INVALID_OPTIONS", "Slurm needs --slurm-nodes (nodes per allocation) and --slurm-time (each allocation's time limit, e.g. 30:00).");
   }
