@@ -28,6 +28,7 @@ import {
 import { Prefetch } from "./prefetch.js";
 import { Wakeup } from "./wakeup.js";
 import { SlurmAllocationClock } from "./slurm/allocation-clock.js";
+import { NodeUsage } from "./node-usage.js";
 import { WorkerPool } from "./worker/worker-pool.js";
 import type { WarmWorker } from "./worker/warm-worker.js";
 
@@ -258,8 +259,9 @@ export class Agent {
     );
     this.setState("ready", "welcomed by the supervisor");
     this.lastBusy = Date.now();
+    const usage = new NodeUsage();
     this.heartbeat = setInterval(() => {
-      this.link.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0 });
+      this.link.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0, ...usage.sample() });
       for (const run of this.running.values()) run.checkMemory();
       this.checkIdle();
     }, HEARTBEAT_INTERVAL_MS);

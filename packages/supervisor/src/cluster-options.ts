@@ -5,6 +5,7 @@ import { resolveNodeTargets, type NodeTarget, type SshOptions } from "./ssh/node
 import { checkRunOptions } from "./submit/job-options.js";
 import { checkSlurmOptions, type SlurmOptions } from "./cluster/slurm/slurm-options.js";
 import { prepareSharedDirectory } from "@malocher/store";
+import type { DashboardOptions } from "./dashboard/dashboard-options.js";
 
 /**
  * How to start agents and run jobs: the options `processAll` and `startCluster` share.
@@ -65,6 +66,11 @@ export interface ClusterOptions extends SshOptions, JobRunOptions {
    * ```
    */
   slurm?: SlurmOptions;
+  /**
+   * Serve the dashboard (a web page of the jobs, nodes, failures and logs) while this runs, on
+   * 127.0.0.1; its address with the token is printed (or given to `onListening`).
+   */
+  dashboard?: boolean | DashboardOptions;
 }
 
 const DISCONNECT_GRACE_MS = 10000;

@@ -23,6 +23,7 @@ export const CLUSTER_OPTION_NAMES: Record<keyof ClusterOptions, true> = {
   cwd: true,
   onWarning: true,
   slurm: true,
+  dashboard: true,
   sshMachines: true,
   sshPort: true,
   sshUsername: true,

@@ -9,6 +9,9 @@ import { ProgressFeed } from "./progress-feed.js";
 import { takeSubmitted, type SubmittedJob } from "./submit/submitted-jobs.js";
 import { fileURLToPath } from "node:url";
 import type { ProgressReport } from "./run-tally.js";
+import { startDashboardServer } from "./dashboard/dashboard-server.js";
+import { directoryActions } from "./dashboard/dashboard-actions.js";
+import { dashboardOptionsOf } from "./dashboard/dashboard-options.js";
 
 /** What one run over the jobs takes, on a cluster of its own or a started one. */
 export interface RunOptions {
@@ -90,6 +93,17 @@ export async function* processJobs(
   const mustSee = modulePathsOf(submitted);
   if (mustSee.length === 0 && cluster === undefined) mustSee.push(...(await sampledModulePaths(dir, pending)));
   const running = cluster ?? (await Cluster.start({ ...settings!, ...(options.jobs ? { onlyJobs: [...pending] } : {}), ...(mustSee.length > 0 ? { mustSee } : {}) }));
+  // A started cluster serves its own dashboard (startCluster({ dashboard })).
+  const dashboardOptions = cluster === undefined ? dashboardOptionsOf(options.dashboard) : undefined;
+  const dashboard =
+    dashboardOptions === undefined
+      ? undefined
+      : await startDashboardServer(directoryActions(dir, options.allowSharedWriters === true), { ...(options.onWarning ? { onWarning: options.onWarning } : {}), ...dashboardOptions }, running).catch(
+          async (error: unknown) => {
+            await running.close();
+            throw error;
+          },
+        );
   const inbox = new ResultInbox();
   let yielded = 0;
   const collect = async (jobId: string) => {
@@ -149,6 +163,7 @@ export async function* processJobs(
     running.off("drained", onDrained);
     options.signal?.removeEventListener("abort", abort);
     options.drainSignal?.removeEventListener("abort", drain);
+    await dashboard?.close();
     if (cluster === undefined) await running.close();
   }
 }
