@@ -66,7 +66,8 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     const events: RunEvent[] = [];
     const results = new Map<string, JobResult>();
     const run = (async () => {
-      const options = { slurm: slurmOptions("1:00"), slots: 2, keepAlive: true, onEvent: (event: RunEvent) => events.push(event), signal: t.signal };
+      // A generous heartbeat bound: on a loaded machine a late heartbeat would lose a node, and its job would rerun at once.
+      const options = { slurm: slurmOptions("1:00"), slots: 2, heartbeatTimeoutMs: 30_000, keepAlive: true, onEvent: (event: RunEvent) => events.push(event), signal: t.signal };
       for await (const [jobId, result] of malocher.processAll(options)) {
         results.set(jobId, result);
         if (results.size === 3) break;
@@ -133,7 +134,7 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
         void waitUntil(() => startsIn(log).length === 3, 20_000, "the three jobs to start").then(() => slurm.run("scancel", [cancelled!]));
       }
     };
-    const results = await collect(malocher.processAll({ slurm: slurmOptions("2:00"), slots: 2, onEvent, signal: t.signal }));
+    const results = await collect(malocher.processAll({ slurm: slurmOptions("2:00"), slots: 2, heartbeatTimeoutMs: 30_000, onEvent, signal: t.signal }));
     assert.ok(cancelled !== undefined);
     assert.equal(results.size, 3);
     for (const id of ids) {
