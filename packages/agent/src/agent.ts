@@ -17,7 +17,7 @@ import type { SupervisorChannel, SupervisorChannelEvents } from "./link/supervis
 import { claimJob, closeClaimDirectory, deferRetry, openClaimDirectory, type ClaimedJob } from "@malocher/store";
 import { requeueClaim } from "@malocher/store";
 import { QueueScanner } from "@malocher/store";
-import { isCancelRequested, lookUpJob, withCancelLookedUpAgain, type JobLookups } from "@malocher/store";
+import { isCancelRequested, lookUpJob, SpecChunkCache, withCancelLookedUpAgain, type JobLookups } from "@malocher/store";
 import { Wakeup } from "./wakeup.js";
 import { WorkerPool } from "./worker/worker-pool.js";
 import type { WarmWorker } from "./worker/warm-worker.js";
@@ -57,6 +57,8 @@ export class Agent {
   private readonly wakeup = new Wakeup();
   private readonly running = new Map<string, JobRun>();
   private readonly runs = new Set<Promise<void>>();
+  /** The spec chunks of batches this agent works through, read once each (see `SpecChunkCache`). */
+  private readonly specChunks = new SpecChunkCache();
   /**
    * The job this agent expects to claim next, looked up (spec read, result and cancel marker
    * checked) while every worker is busy, but not claimed: other agents may still take it.
@@ -347,7 +349,7 @@ export class Agent {
    * for it only when a worker is due for a prefetch; otherwise it takes from its cached scan.
    */
   private lookAhead(jobId: string | undefined): void {
-    if (jobId !== undefined) this.lookahead = { jobId, lookups: lookUpJob(this.config.dir, jobId) };
+    if (jobId !== undefined) this.lookahead = { jobId, lookups: lookUpJob(this.config.dir, jobId, this.specChunks) };
   }
 
   private track(run: Promise<void>): void {
@@ -437,6 +439,7 @@ export class Agent {
       host: this.config.host,
       settings,
       capacity: this.capacity,
+      specChunks: this.specChunks,
       growSlots: (extra) => this.slots.grow(extra),
       jobStarted: (jobId, attempt) => this.link.send({ type: "jobStarted", jobId, attempt }),
       log: (line) => this.log(line),
