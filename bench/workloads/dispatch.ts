@@ -28,11 +28,12 @@ export async function dispatchWithProcessAll(
   options: Omit<ProcessAllOptions, "dir">,
   meter: CpuMeter,
   atLastResult?: () => Promise<void>,
+  way: SubmitWay = "oneByOne",
 ): Promise<DispatchRun> {
   const malocher = new Malocher({ dir });
   meter.start();
   const started = now();
-  const expected = submitEchoJobs(malocher, count);
+  const expected = way === "batch" ? await submitEchoBatch(malocher, count) : submitEchoJobs(malocher, count);
   return await collect(malocher.processAll(options), expected, started, now() - started, meter, atLastResult);
 }
 
