@@ -164,7 +164,8 @@ function cpuTable(allColumns: Array<[string, readonly MeteredRun[]]>): string[] 
 function daskNote(results: SuiteResults): string {
   const dask = results.dask.availability;
   if (!dask.available) return `Dask peer: skipped (${dask.why}).`;
-  return `Dask peer: dask ${dask.dask}, distributed ${dask.distributed}, asyncssh ${dask.asyncssh}, Python ${dask.python} (Debian's packages).`;
+  const failures = results.dask.failures.length === 0 ? "" : ` It failed during: ${results.dask.failures.join("; ")} (those measurements are missing).`;
+  return `Dask peer: dask ${dask.dask}, distributed ${dask.distributed}, asyncssh ${dask.asyncssh}, Python ${dask.python} (Debian's packages).${failures}`;
 }
 
 function deviations(results: SuiteResults): string[] {

@@ -59,6 +59,8 @@ export interface DaskResults {
   /** From `SSHCluster(…)` until every worker registered, on 1 node and on `coldNodes`. */
   readyMs: { one: number[]; big: number[] };
   readyCpu: { big: CpuUse[] };
+  /** Measurements the peer failed (the run goes on without them). */
+  failures: string[];
 }
 
 /** Everything measured, before the profiles (which are taken only when wanted). */
@@ -157,7 +159,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
       }
     }
     const ctx = new SuiteContext(settings, nodes, root, log, dask);
-    const daskResults: DaskResults = { availability: daskAvailability, batch: [], oneByOne: [], efficiency: [], efficiencyMixed: [], warm: [], readyMs: { one: [], big: [] }, readyCpu: { big: [] } };
+    const daskResults: DaskResults = { availability: daskAvailability, batch: [], oneByOne: [], efficiency: [], efficiencyMixed: [], warm: [], readyMs: { one: [], big: [] }, readyCpu: { big: [] }, failures: [] };
     const withMaster = writeSshClientConfig(sshDir, nodes.sshd, true);
     const withoutMaster = writeSshClientConfig(sshDir, nodes.sshd, false);
     configs.push(withMaster, withoutMaster);
@@ -190,6 +192,22 @@ class SuiteContext {
     readonly dask: DaskPeer | undefined,
   ) {
     this.meter = new CpuMeter(() => nodes.daemonPids());
+  }
+
+  /**
+   * Runs `use` with the Dask peer, if there is one. A failure of the peer is logged and kept in
+   * `dask.failures`, its cluster closed, and the run goes on: it costs that measurement only.
+   */
+  async withDask(label: string, dask: DaskResults, use: (peer: DaskPeer) => Promise<void>): Promise<void> {
+    if (!this.dask) return;
+    try {
+      await use(this.dask);
+    } catch (error) {
+      const line = `${label}: the Dask peer failed (${(error as Error).message.split("\n", 1)[0]})`;
+      this.log(line);
+      dask.failures.push(line);
+      await this.dask.stop().catch(() => {});
+    }
   }
 
   /** Nodes that were lost, failed or retried during the run: they disturb what was measured. */
@@ -246,17 +264,17 @@ async function measureDispatch(
     const batch = await ctx.inFreshDirectory("w1-batch", (dir) => dispatchOnStartedCluster(dir, jobs, ctx.cluster(settings.nodes, `${tag}, batch`), ctx.meter, "batch"));
     result.batchStartedCluster.push(batch);
     log(`${tag}: submitMany, then processAll on a started cluster: ${batch.jobsPerSecond.toFixed(0)} jobs/s`);
-    if (ctx.dask) {
+    await ctx.withDask(tag, dask, async (peer) => {
       // Started before the clock like ours, and closed before anything else runs (an idle Dask cluster still uses CPU).
-      await ctx.dask.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
+      await peer.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
       try {
-        dask.batch.push(await measurePeerDispatch(ctx, jobs, () => ctx.dask!.batch(jobs)));
-        dask.oneByOne.push(await measurePeerDispatch(ctx, jobs, () => ctx.dask!.oneByOne(jobs)));
+        dask.batch.push(await measurePeerDispatch(ctx, jobs, () => peer.batch(jobs)));
+        dask.oneByOne.push(await measurePeerDispatch(ctx, jobs, () => peer.oneByOne(jobs)));
       } finally {
-        await ctx.dask.stop();
+        await peer.stop();
       }
       log(`${tag}: Dask map+gather ${dask.batch.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s, submit loop ${dask.oneByOne.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s`);
-    }
+    });
     const local = await ctx.inFreshDirectory("w1-local", (dir) => dispatchWithProcessAll(dir, jobs, { slots: settings.slotsPerNode }, ctx.meter));
     result.localAgent.push(local);
     log(`${tag}: one local agent: ${local.jobsPerSecond.toFixed(0)} jobs/s`);
@@ -299,15 +317,16 @@ async function measureEfficiencyRuns(ctx: SuiteContext, dask: DaskResults): Prom
       }
     });
     log(`W2 round ${round + 1}/${settings.repeats}: efficiency ${efficiency.at(-1)!.efficiency.toFixed(3)} (${settings.efficiencySleepMs} ms jobs), ${efficiencyMixed.at(-1)!.efficiency.toFixed(3)} (1–${settings.efficiencyMixedMaxMs} ms)`);
-    if (!ctx.dask) return;
-    await ctx.dask.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
-    try {
-      dask.efficiency.push(idealSleepMs(fixed, slots) / (await ctx.dask.sleep(fixed)).ms);
-      dask.efficiencyMixed.push(idealSleepMs(mixed, slots) / (await ctx.dask.sleep(mixed)).ms);
-    } finally {
-      await ctx.dask.stop();
-    }
-    log(`W2 round ${round + 1}/${settings.repeats}: Dask ${dask.efficiency.at(-1)!.toFixed(3)}, ${dask.efficiencyMixed.at(-1)!.toFixed(3)}`);
+    await ctx.withDask(`W2 round ${round + 1}/${settings.repeats}`, dask, async (peer) => {
+      await peer.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
+      try {
+        dask.efficiency.push(idealSleepMs(fixed, slots) / (await peer.sleep(fixed)).ms);
+        dask.efficiencyMixed.push(idealSleepMs(mixed, slots) / (await peer.sleep(mixed)).ms);
+      } finally {
+        await peer.stop();
+      }
+      log(`W2 round ${round + 1}/${settings.repeats}: Dask ${dask.efficiency.at(-1)!.toFixed(3)}, ${dask.efficiencyMixed.at(-1)!.toFixed(3)}`);
+    });
   });
   return { efficiency, efficiencyMixed };
 }
@@ -343,17 +362,17 @@ async function measureLatency(ctx: SuiteContext, withMaster: SshClientConfig, wi
       await cluster.close();
     }
   });
-  if (ctx.dask) {
-    await ctx.dask.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
+  await ctx.withDask("W3 warm", dask, async (peer) => {
+    await peer.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
     try {
       await repeat(settings.repeats, async (round) => {
-        dask.warm.push(await ctx.dask!.latency(settings.latencyRuns));
+        dask.warm.push(await peer.latency(settings.latencyRuns));
         log(`W3 round ${round + 1}/${settings.repeats}: Dask warm p50 ${percentile(dask.warm.at(-1)!, 50).toFixed(1)} ms`);
       });
     } finally {
-      await ctx.dask.stop();
+      await peer.stop();
     }
-  }
+  });
   await repeat(settings.repeats, async (round) => {
     const tag = `W3 cold round ${round + 1}/${settings.repeats}`;
     const small = await ctx.inFreshDirectory("w3-cold", (dir) => measureColdProcessAll(dir, ctx.cluster(settings.nodes, `${tag}, cold processAll`)));
@@ -370,15 +389,19 @@ async function measureLatency(ctx: SuiteContext, withMaster: SshClientConfig, wi
     latency.warmMs.one.push(one.warmMs);
     latency.warmMs.big.push(many.warmMs);
     latency.peerColdMs.push(percentile(peerCold, 50));
-    if (ctx.dask) {
-      dask.readyMs.one.push(await ctx.dask.start(ctx.nodes.sshd, 1, settings.slotsPerNode));
-      await ctx.dask.stop();
+    await ctx.withDask(tag, dask, async (peer) => {
+      const one = await peer.start(ctx.nodes.sshd, 1, settings.slotsPerNode);
+      await peer.stop();
       ctx.meter.start();
-      dask.readyMs.big.push(await ctx.dask.start(ctx.nodes.sshd, settings.coldNodes, settings.slotsPerNode));
-      dask.readyCpu.big.push(ctx.meter.stop());
-      await ctx.dask.stop();
-      log(`${tag}: Dask SSHCluster until every worker registered ${dask.readyMs.one.at(-1)!.toFixed(0)} ms (1 node), ${dask.readyMs.big.at(-1)!.toFixed(0)} ms (${settings.coldNodes} nodes)`);
-    }
+      const big = await peer.start(ctx.nodes.sshd, settings.coldNodes, settings.slotsPerNode);
+      const cpu = ctx.meter.stop();
+      await peer.stop();
+      // Both or neither: the report divides one by the other.
+      dask.readyMs.one.push(one);
+      dask.readyMs.big.push(big);
+      dask.readyCpu.big.push(cpu);
+      log(`${tag}: Dask SSHCluster until every worker registered ${one.toFixed(0)} ms (1 node), ${big.toFixed(0)} ms (${settings.coldNodes} nodes)`);
+    });
     log(
       `${tag}: processAll of one job ${small.toFixed(0)} ms (${settings.nodes} nodes), ${big.toFixed(0)} ms (${settings.coldNodes} nodes); ` +
         `every agent said hello ${one.helloMs.toFixed(0)} ms (1 node), ${many.helloMs.toFixed(0)} ms (${settings.coldNodes} nodes); ` +
