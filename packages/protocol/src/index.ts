@@ -71,10 +71,11 @@ export type {
 } from "./messages.js";
 export { encodeMessage, decodeAgentMessage, decodeSupervisorMessage } from "./message-codec.js";
 export { placementMisfit, slotsOf, isLabel, type NodeCapacity } from "./placement.js";
-export { parseAgentLaunchConfig, type AgentLaunchConfig, type TransportKind } from "./agent-launch-config.js";
+export { parseAgentLaunchConfig, type AgentLaunchConfig, type SlurmAgentSettings, type TransportKind } from "./agent-launch-config.js";
 export { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./frame-stream.js";
 export { signFile, verifyFile, keyIdOf, TAG_BYTES, type SignedFileKind } from "./signed-file.js";
 export { sealSecret, openSecret } from "./secret-box.js";
 export { CUT_NOTE_PREFIX, cutNote } from "./log-cut-note.js";
+export { importingJobModule, refuseWhileImportingJobModule } from "./job-module-import.js";
 export { failure, failureFrom, cancelled, storedOutcome, outcomeWithoutRun, unreadableResult, NO_RUN, type JobEnding, type OutcomeMeta } from "./job-outcome.js";
 export { backoffMs } from "./retry-backoff.js";

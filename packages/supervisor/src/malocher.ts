@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { MalocherError, isJobId, type JobResult, type JobSpec, type JobState } from "@malocher/protocol";
+import { MalocherError, isJobId, refuseWhileImportingJobModule, type JobResult, type JobSpec, type JobState } from "@malocher/protocol";
 import { readJobState } from "@malocher/store";
 import { cancelJob, type CancelOutcome } from "@malocher/store";
 import { loadDirectoryKey, prepareSharedDirectory } from "@malocher/store";
@@ -10,19 +10,27 @@ import type { RunEvent } from "./cluster/cluster.js";
 import { checkNodes, type NodeCheck } from "./check-nodes.js";
 import { prepareJob, type JobTarget } from "./submit/prepare-job.js";
 import { prepareCommandJob } from "./submit/prepare-command-job.js";
-import type { JobOptions } from "./submit/job-options.js";
-import { submitJob } from "@malocher/store";
+import type { CommandJobOptions, JobOptions } from "./submit/job-options.js";
+import { rerunKeyedJob, submitJob } from "@malocher/store";
+import { noteSubmitted } from "./submit/submitted-jobs.js";
+import { locateFunction } from "@malocher/locate";
+import { readAllocationRecords, type AllocationRecord } from "./cluster/slurm/allocation-records.js";
+import { CLUSTER_OPTION_NAMES, COMMAND_JOB_OPTION_NAMES, JOB_OPTION_NAMES, RUN_OPTION_NAMES, optionNames, rejectUnknownNames } from "./option-names.js";
 import { submitMany, type BatchOptions } from "./submit/submit-many.js";
 import { announceCancelled, announceSubmitted } from "./submit/announce-submitted.js";
 import { listFinishedIds, listJobIds } from "@malocher/store";
 import { readAllResults } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { readDirectoryStatus, type DirectoryStatus } from "@malocher/store";
+import { listJobs, type JobFilter, type JobListing } from "@malocher/store";
 import { readLogs, type JobLogs } from "@malocher/store";
 import { retryJob, type RetryOutcome } from "@malocher/store";
 import { cleanJobs, type CleanOptions, type CleanedJob } from "@malocher/store";
 import { followLogs, type FollowLogsOptions, type LogEvent } from "@malocher/store";
 import { waitForResult, type ResultWaitOptions } from "./results/wait-for-result.js";
+import { startDashboardServer } from "./dashboard/dashboard-server.js";
+import { directoryActions } from "./dashboard/dashboard-actions.js";
+import type { Dashboard, DashboardOptions } from "./dashboard/dashboard-options.js";
 
 /** `submit(fn, ...args)` and `submit.with(options)(fn, ...args)`. */
 export interface SubmitFunction {
@@ -68,6 +76,7 @@ export class Malocher {
   private readonly allowSharedWriters: boolean;
 
   constructor(options: MalocherOptions = {}) {
+    rejectUnknownNames(options, ["dir", "allowSharedWriters"], "new Malocher");
     this.dir = options.dir === undefined ? defaultDirectory() : resolve(options.dir);
     this.allowSharedWriters = options.allowSharedWriters === true;
     this.submit = this.makeSubmit({});
@@ -85,7 +94,9 @@ export class Malocher {
    * for (const seed of [1, 2, 3]) m.submitCommand(["python", "train.py", "--seed", String(seed)], { timeoutMs: 3_600_000 });
    * ```
    */
-  submitCommand(argv: readonly string[], options: JobOptions = {}): string {
+  submitCommand(argv: readonly string[], options: CommandJobOptions = {}): string {
+    refuseWhileImportingJobModule("submitCommand()");
+    rejectUnknownNames(options, COMMAND_JOB_OPTION_NAMES, "submitCommand");
     return this.enqueue((key) => prepareCommandJob(argv, options, key), options.key);
   }
 
@@ -94,11 +105,15 @@ export class Malocher {
    * `[jobId, result]` in completion order. Without `sshMachines` it runs them on this machine.
    */
   processAll(options: Omit<ProcessAllOptions, "dir"> = {}): AsyncIterable<[string, JobResult]> {
+    refuseWhileImportingJobModule("processAll()");
+    rejectUnknownNames(options, optionNames(CLUSTER_OPTION_NAMES, RUN_OPTION_NAMES), "processAll");
     return processJobs(this.dir, { allowSharedWriters: this.allowSharedWriters, ...options });
   }
 
   /** Starts agents that stay up between `processAll` calls; see {@link StartedCluster}. */
-  startCluster(options: Omit<ClusterOptions, "dir"> & { onEvent?: (event: RunEvent) => void } = {}): Promise<StartedCluster> {
+  async startCluster(options: Omit<ClusterOptions, "dir"> & { onEvent?: (event: RunEvent) => void } = {}): Promise<StartedCluster> {
+    refuseWhileImportingJobModule("startCluster()");
+    rejectUnknownNames(options, [...optionNames(CLUSTER_OPTION_NAMES), "onEvent"], "startCluster");
     return startClusterIn(this.dir, { allowSharedWriters: this.allowSharedWriters, ...options });
   }
 
@@ -112,6 +127,11 @@ export class Malocher {
    * ```
    */
   checkNodes(options: Omit<ClusterOptions, "dir">): Promise<NodeCheck[]> {
+    try {
+      rejectUnknownNames(options, CLUSTER_OPTION_NAMES, "checkNodes");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return checkNodes({ allowSharedWriters: this.allowSharedWriters, ...options, dir: this.dir });
   }
 
@@ -122,6 +142,7 @@ export class Malocher {
    * as placeholders that carry their fields and their class's name.
    */
   results(options: { loadClasses?: boolean } = {}): AsyncIterable<[string, JobResult]> {
+    rejectUnknownNames(options, ["loadClasses"], "results");
     return readAllResults(this.dir, options.loadClasses === false ? undefined : loadResultClass);
   }
 
@@ -135,6 +156,11 @@ export class Malocher {
    * ```
    */
   result(jobId: string, options?: ResultWaitOptions): Promise<JobResult> {
+    try {
+      rejectUnknownNames(options, ["signal", "timeoutMs"], "result");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return waitForResult(this.dir, jobId, options);
   }
 
@@ -150,10 +176,29 @@ export class Malocher {
     return readJobState(this.dir, jobId);
   }
 
-  /** Counts of jobs per state and per node, read from the directory. */
-  async status(): Promise<DirectoryStatus> {
+  /**
+   * Every job of the directory with its state, name, key, host, attempts, duration and what it
+   * runs (the function and its arguments, or the command), oldest first; only those `filter`
+   * admits (each field given must match one of its entries).
+   *
+   * @example
+   * ```ts
+   * for (const job of await m.jobs({ states: ["running"] })) console.log(job.jobId, job.host, job.what);
+   * ```
+   */
+  async jobs(filter: JobFilter = {}): Promise<JobListing[]> {
     prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
-    return readDirectoryStatus(this.dir);
+    return listJobs(this.dir, filter);
+  }
+
+  /**
+   * Counts of jobs per state and per node, read from the directory, and the Slurm allocations
+   * that live supervisors of this directory hold (pending with Slurm's reason, or running until `endsAt`).
+   */
+  async status(): Promise<DirectoryStatus & { allocations: AllocationRecord[] }> {
+    prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
+    const [status, allocations] = await Promise.all([readDirectoryStatus(this.dir), readAllocationRecords(this.dir)]);
+    return { ...status, allocations };
   }
 
   /**
@@ -212,8 +257,25 @@ export class Malocher {
    * ```
    */
   async clean(options: CleanOptions = {}): Promise<CleanedJob[]> {
+    rejectUnknownNames(options, ["olderThanMs", "only"], "clean");
     prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
     return cleanJobs(this.dir, options);
+  }
+
+  /**
+   * Serves the dashboard of this directory (a web page of its jobs, failures and logs, with a JSON
+   * API) on 127.0.0.1 until `close()`; prints its address with the token unless `onListening` is
+   * given. `processAll({ dashboard })` and `startCluster({ dashboard })` also show their nodes.
+   *
+   * @example
+   * ```ts
+   * const dashboard = await m.dashboard({ port: 8470, readOnly: true });
+   * console.log(dashboard.url); // http://127.0.0.1:8470/?token=…
+   * ```
+   */
+  async dashboard(options: DashboardOptions = {}): Promise<Dashboard> {
+    prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
+    return startDashboardServer(directoryActions(this.dir, this.allowSharedWriters), options);
   }
 
   /** What a job wrote to stdout and stderr. */
@@ -233,6 +295,7 @@ export class Malocher {
    * ```
    */
   followLogs(jobId: string, options: FollowLogsOptions = {}): AsyncIterable<LogEvent> {
+    rejectUnknownNames(options, ["pollMs", "signal"], "followLogs");
     return followLogs(this.dir, jobId, options);
   }
 
@@ -250,7 +313,15 @@ export class Malocher {
   submitMany<F extends (...args: never[]) => unknown>(fn: F, argLists: Iterable<Parameters<F>>, options?: BatchOptions): Promise<string[]>;
   submitMany(fn: { module: string; export: string }, argLists: Iterable<readonly unknown[]>, options?: BatchOptions): Promise<string[]>;
   async submitMany(fn: JobTarget, argLists: Iterable<readonly unknown[]>, options: BatchOptions = {}): Promise<string[]> {
-    return submitMany(this.dir, this.directoryKey(), fn, argLists, options);
+    refuseWhileImportingJobModule("submitMany()");
+    rejectUnknownNames(options, JOB_OPTION_NAMES, "submitMany");
+    const jobIds = await submitMany(this.dir, this.directoryKey(), fn, argLists, options).catch((error: unknown) => {
+      for (const jobId of (error as { jobIds?: string[] })?.jobIds ?? []) noteSubmitted(this.dir, jobId);
+      throw error;
+    });
+    const module = typeof fn === "function" ? locateFunction(fn).module : fn.module; // located once already: cached
+    for (const jobId of jobIds) noteSubmitted(this.dir, jobId, false, module);
+    return jobIds;
   }
 
   /** The directory's secret key, preparing the directory on first use. */
@@ -263,18 +334,29 @@ export class Malocher {
   }
 
   private makeSubmit(options: JobOptions): SubmitFunction {
-    const submit = ((target: JobTarget, ...args: unknown[]) =>
-      this.enqueue((key) => prepareJob(target, args, options, key), options.key)) as SubmitFunction;
-    submit.with = (more: JobOptions) => this.makeSubmit({ ...options, ...more, env: { ...options.env, ...more.env } });
+    const submit = ((target: JobTarget, ...args: unknown[]) => {
+      refuseWhileImportingJobModule("submit()");
+      return this.enqueue((key) => prepareJob(target, args, options, key), options.key);
+    }) as SubmitFunction;
+    submit.with = (more: JobOptions) => {
+      rejectUnknownNames(more, JOB_OPTION_NAMES, "submit.with");
+      return this.makeSubmit({ ...options, ...more, env: { ...options.env, ...more.env } });
+    };
     return submit;
   }
 
-  /** Writes the spec `prepare` makes (given the directory's key) into the queue; returns the job id (`jobKey`'s job if it exists). */
+  /**
+   * Writes the spec `prepare` makes (given the directory's key) into the queue; returns the job id.
+   * With a `jobKey` whose job exists, that job's id: run again if it had failed (see
+   * `rerunKeyedJob`), reused as it is otherwise.
+   */
   private enqueue(prepare: (directoryKey: Uint8Array) => JobSpec, jobKey: string | undefined): string {
     const key = this.directoryKey();
     const spec = prepare(key);
     const jobId = submitJob(this.dir, spec, key, jobKey);
-    if (jobId === spec.jobId) announceSubmitted(this.dir);
+    const found = jobId === spec.jobId ? undefined : rerunKeyedJob(this.dir, jobId, key);
+    if (found === undefined || found === "rerun") announceSubmitted(this.dir);
+    noteSubmitted(this.dir, jobId, found === "finished", spec.kind === "command" ? undefined : spec.fn.module);
     return jobId;
   }
 }

@@ -1,12 +1,17 @@
 import { MalocherError, type JobResult } from "@malocher/protocol";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
-import { finishedAmong, listFinishedIds, listJobIds, submittedAmong } from "@malocher/store";
+import { finishedAmong, listFinishedIds, listJobIds, loadDirectoryKey, readSpec, submittedAmong } from "@malocher/store";
 import { readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 import { ProgressFeed } from "./progress-feed.js";
+import { takeSubmitted, type SubmittedJob } from "./submit/submitted-jobs.js";
+import { fileURLToPath } from "node:url";
 import type { ProgressReport } from "./run-tally.js";
+import { startDashboardServer } from "./dashboard/dashboard-server.js";
+import { directoryActions } from "./dashboard/dashboard-actions.js";
+import { dashboardOptionsOf } from "./dashboard/dashboard-options.js";
 
 /** What one run over the jobs takes, on a cluster of its own or a started one. */
 export interface RunOptions {
@@ -41,6 +46,10 @@ export interface RunOptions {
 export interface ProcessAllOptions extends ClusterOptions, RunOptions {}
 
 const RESULT_SCAN_INTERVAL_MS = 1000;
+/** At most this many module files are given to agents to check at their start. */
+const MAX_MUST_SEE = 16;
+/** How many pending jobs' specs a run reads to find the modules its agents must see. */
+const MODULE_SAMPLE_JOBS = 32;
 /** Result files a scan reads at once (jobs that finished before this run listened, or whose message was lost). */
 const READS_AT_ONCE = 32;
 
@@ -64,8 +73,13 @@ export async function* processJobs(
   const keepEarly = (event: RunEvent) => early.push(event);
   cluster?.on("event", keepEarly);
   let pending: Set<string>;
+  // Also every job this process submitted since its last run, finished or not (of `jobs`, if given).
+  const submitted = takeSubmitted(dir, options.jobs);
   try {
     pending = await pendingJobs(dir, options.jobs);
+    // Those still in the directory: a job cleaned since would never have a result to yield.
+    const unseen = new Set([...submitted.keys()].filter((jobId) => !pending.has(jobId)));
+    if (unseen.size > 0) for (const jobId of await submittedAmong(dir, unseen)) pending.add(jobId);
   } finally {
     cluster?.off("event", keepEarly);
   }
@@ -75,7 +89,21 @@ export async function* processJobs(
     return;
   }
   // A run of its own claims only the jobs it was asked for; a started cluster serves every job.
-  const running = cluster ?? (await Cluster.start({ ...settings!, ...(options.jobs ? { onlyJobs: [...pending] } : {}) }));
+  // Its agents check at their start that they see the modules of the jobs this process submitted.
+  const mustSee = modulePathsOf(submitted);
+  if (mustSee.length === 0 && cluster === undefined) mustSee.push(...(await sampledModulePaths(dir, pending)));
+  const running = cluster ?? (await Cluster.start({ ...settings!, ...(options.jobs ? { onlyJobs: [...pending] } : {}), ...(mustSee.length > 0 ? { mustSee } : {}) }));
+  // A started cluster serves its own dashboard (startCluster({ dashboard })).
+  const dashboardOptions = cluster === undefined ? dashboardOptionsOf(options.dashboard) : undefined;
+  const dashboard =
+    dashboardOptions === undefined
+      ? undefined
+      : await startDashboardServer(directoryActions(dir, options.allowSharedWriters === true), { ...(options.onWarning ? { onWarning: options.onWarning } : {}), ...dashboardOptions }, running).catch(
+          async (error: unknown) => {
+            await running.close();
+            throw error;
+          },
+        );
   const inbox = new ResultInbox();
   let yielded = 0;
   const collect = async (jobId: string) => {
@@ -120,7 +148,8 @@ export async function* processJobs(
     while (pending.size > 0 || options.keepAlive) {
       const next = await inbox.next();
       if (next === undefined) break; // drained
-      const [jobId, result] = next;
+      const [jobId, found] = next;
+      const result = submitted.get(jobId)?.reused ? { ...found, reused: true } : found;
       pending.delete(jobId);
       progress?.onResult(result.ok, ++yielded + pending.size);
       yield [jobId, result];
@@ -134,8 +163,27 @@ export async function* processJobs(
     running.off("drained", onDrained);
     options.signal?.removeEventListener("abort", abort);
     options.drainSignal?.removeEventListener("abort", drain);
+    await dashboard?.close();
     if (cluster === undefined) await running.close();
   }
+}
+
+/** The files of the function modules of `jobs` (a few: jobs share their modules). */
+function modulePathsOf(jobs: ReadonlyMap<string, SubmittedJob>): string[] {
+  const paths = new Set<string>();
+  for (const { module } of jobs.values()) if (module?.startsWith("file:")) paths.add(fileURLToPath(module));
+  return [...paths].slice(0, MAX_MUST_SEE);
+}
+
+/** The module files of a few of `pending`'s jobs (a `malocher run` knows no submitted jobs of its own): jobs of a sweep share them. */
+async function sampledModulePaths(dir: string, pending: ReadonlySet<string>): Promise<string[]> {
+  const key = loadDirectoryKey(dir, { create: false });
+  const paths = new Set<string>();
+  for (const jobId of [...pending].slice(0, MODULE_SAMPLE_JOBS)) {
+    const spec = await readSpec(dir, jobId, key);
+    if (spec !== undefined && spec.kind !== "command" && spec.fn.module.startsWith("file:")) paths.add(fileURLToPath(spec.fn.module));
+  }
+  return [...paths].slice(0, MAX_MUST_SEE);
 }
 
 async function pendingJobs(dir: string, jobs: readonly string[] | undefined): Promise<Set<string>> {
