@@ -4,6 +4,7 @@ import { MalocherError, decodeJobSpec, directoryLayout, type JobSpec } from "@ma
 import { readStoredResult } from "./read-result.js";
 import { loadDirectoryKey } from "./directory-key.js";
 import { readJobSpecBytes } from "./read-job-spec-bytes.js";
+import type { SpecChunkCache } from "./spec-chunk-cache.js";
 
 /** What a job run reads before it starts: whether a result exists, the spec, whether it was cancelled. */
 export interface JobLookups {
@@ -20,12 +21,13 @@ export interface JobLookups {
 
 /**
  * The three look-ups of a job at once (one after another, they were most of a warm job's time
- * to start). Never rejects: an unreadable spec is returned as its error.
+ * to start). Never rejects: an unreadable spec is returned as its error. `chunks`: the caller's
+ * cache of spec chunks (see {@link SpecChunkCache}).
  */
-export async function lookUpJob(dir: string, jobId: string): Promise<JobLookups> {
+export async function lookUpJob(dir: string, jobId: string, chunks?: SpecChunkCache): Promise<JobLookups> {
   const [hasResult, specBytes, isCancelled] = await Promise.all([
     hasValidResult(dir, jobId),
-    readJobSpecBytes(directoryLayout.specFile(dir, jobId), jobId).catch((error: Error) => error),
+    readJobSpecBytes(directoryLayout.specFile(dir, jobId), jobId, chunks).catch((error: Error) => error),
     isCancelRequested(dir, jobId),
   ]);
   return { hasResult, spec: specBytes instanceof Error ? specBytes : decodeSpec(dir, jobId, specBytes), isCancelled, madeAt: performance.now() };
