@@ -439,6 +439,14 @@ export class Agent {
       capacity: this.capacity,
       growSlots: (extra) => this.slots.grow(extra),
       jobStarted: (jobId, attempt) => this.link.send({ type: "jobStarted", jobId, attempt }),
+      dependentsSettled: (jobId, { released, failed }) => {
+        this.link.send({ type: "dependentsSettled", jobId, released, failed });
+        // Jobs it queued are this agent's to claim as much as anyone's: read the queue again.
+        if (released.length > 0) {
+          this.scanner.invalidate();
+          this.wakeup.trigger();
+        }
+      },
       log: (line) => this.log(line),
     };
   }

@@ -39,6 +39,7 @@ export {
   type StoredFailure,
 } from "./job-result.js";
 export { encodeValue, decodeValue, decodeValueWithClasses, checkAndEncodeValue, type EncodeOptions } from "./value-codec.js";
+export { ResultOf, replaceResultRefs, collectResultRefs } from "./result-ref.js";
 export { findUnserializable, type FindOptions, type SeenInstances } from "./find-unserializable.js";
 export {
   classRefKey,
@@ -61,6 +62,7 @@ export type {
   JobFinishedMessage,
   JobRetryingMessage,
   MisfitMessage,
+  DependentsSettledMessage,
   ByeMessage,
   WelcomeMessage,
   NudgeMessage,
@@ -76,5 +78,5 @@ export { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./frame-stream.js";
 export { signFile, verifyFile, keyIdOf, TAG_BYTES, type SignedFileKind } from "./signed-file.js";
 export { sealSecret, openSecret } from "./secret-box.js";
 export { CUT_NOTE_PREFIX, cutNote } from "./log-cut-note.js";
-export { failure, failureFrom, cancelled, storedOutcome, outcomeWithoutRun, unreadableResult, NO_RUN, type JobEnding, type OutcomeMeta } from "./job-outcome.js";
+export { failure, failureFrom, cancelled, dependencyFailed, storedOutcome, outcomeWithoutRun, unreadableResult, NO_RUN, type JobEnding, type OutcomeMeta } from "./job-outcome.js";
 export { backoffMs } from "./retry-backoff.js";

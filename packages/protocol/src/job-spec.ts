@@ -13,6 +13,7 @@ import {
 import { signFile, verifyFile } from "./signed-file.js";
 import { DIRECTORY_FORMAT } from "./version.js";
 import { isLabel } from "./placement.js";
+import { isJobId } from "./job-id.js";
 
 /** Names an exported function: the agent runs `(await import(module))[export](...args)`. */
 export interface FunctionRef {
@@ -66,6 +67,12 @@ export interface JobSpecBase {
   /** The job's name and tags for people (`submit.with({ name, tags })`); copied into its result. */
   name?: string;
   tags?: string[];
+  /**
+   * The jobs this one depends on, each id once: those whose values its arguments take
+   * (`resultOf(id)`) and those it was ordered after (`submit.with({ after })`). It runs only
+   * once all of them succeeded; it ends `DEPENDENCY_FAILED` if one did not.
+   */
+  after?: string[];
 }
 
 /** A job's name and tags as stored in its spec and copied into its result. */
@@ -116,6 +123,7 @@ export function decodeJobSpec(bytes: Uint8Array, expectedJobId: string, key: Uin
     if (record["cwdNamed"] !== undefined) base.cwdNamed = booleanField(record, "cwdNamed");
     if (record["name"] !== undefined) base.name = stringField(record, "name");
     if (record["tags"] !== undefined) base.tags = stringArrayField(record, "tags");
+    if (record["after"] !== undefined) base.after = jobIdsField(record, "after");
     const spec = readKindFields(record, base);
     if (spec.jobId !== expectedJobId) throw new TypeError(`it names job ${spec.jobId}`);
     return spec;
@@ -146,6 +154,12 @@ function readKindFields(record: Record<string, unknown>, base: JobSpecBase): Job
   };
   if (typeof record["codeHash"] === "string") spec.codeHash = record["codeHash"];
   return spec;
+}
+
+function jobIdsField(record: Record<string, unknown>, name: string): string[] {
+  const ids = stringArrayField(record, name);
+  if (!ids.every(isJobId)) throw new TypeError(`field "${name}" should hold job ids`);
+  return ids;
 }
 
 function readRunOptions(value: unknown): JobRunOptions & JobPlacement {

@@ -41,6 +41,8 @@ export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
         return { type, jobId: stringField(record, "jobId"), attempt: numberField(record, "attempt"), notBefore: numberField(record, "notBefore") };
       case "misfit":
         return { type, jobId: stringField(record, "jobId"), reason: stringField(record, "reason") };
+      case "dependentsSettled":
+        return { type, jobId: stringField(record, "jobId"), released: stringArrayField(record, "released"), failed: stringArrayField(record, "failed") };
       case "bye":
         return { type, reason: stringField(record, "reason") };
       default:

@@ -1,7 +1,7 @@
 import { MalocherError, type JobResult } from "@malocher/protocol";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
-import { finishedAmong, listFinishedIds, listJobIds, submittedAmong } from "@malocher/store";
+import { finishedAmong, listFinishedIds, listJobIds, listUnfinishedDependencies, submittedAmong } from "@malocher/store";
 import { readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
@@ -74,8 +74,10 @@ export async function* processJobs(
     progress?.finish(); // nothing to do: one report of zeros
     return;
   }
-  // A run of its own claims only the jobs it was asked for; a started cluster serves every job.
-  const running = cluster ?? (await Cluster.start({ ...settings!, ...(options.jobs ? { onlyJobs: [...pending] } : {}) }));
+  // A run of its own claims only the jobs it was asked for (and the unfinished jobs they wait
+  // for, whose results are not yielded); a started cluster serves every job.
+  const onlyJobs = options.jobs === undefined ? undefined : [...pending, ...(await listUnfinishedDependencies(dir, pending))];
+  const running = cluster ?? (await Cluster.start({ ...settings!, ...(onlyJobs === undefined ? {} : { onlyJobs }) }));
   const inbox = new ResultInbox();
   let yielded = 0;
   const collect = async (jobId: string) => {

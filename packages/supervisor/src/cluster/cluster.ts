@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { backoffMs, MalocherError, type AgentMessage, type TransportKind } from "@malocher/protocol";
 import { LeaseObserver, requeueStaleJobs } from "@malocher/store";
 import { recoverAgentJobs } from "@malocher/store";
-import { OrphanedJobs } from "@malocher/store";
+import { OrphanedJobs, sweepWaitingJobs, type SettledDependents } from "@malocher/store";
 import type { NodeTarget } from "../ssh/node-target.js";
 import type { AgentLauncher } from "./agent-process.js";
 import { AgentServer } from "./agent-server.js";
@@ -22,7 +22,13 @@ export type RunEvent =
   | { type: "jobFinished"; jobId: string; host: string; ok: boolean; durationMs: number }
   /** The job's attempt failed; it waits in `retrying/` until `notBefore`, then runs as attempt `attempt`. */
   | { type: "jobRetrying"; jobId: string; host: string; attempt: number; notBefore: number }
-  | { type: "jobsRecovered"; host: string; requeued: number; failed: number };
+  | { type: "jobsRecovered"; host: string; requeued: number; failed: number }
+  /**
+   * Job `jobId`'s result (published on `host`; `"-"` for a supervisor's sweep) let `released`
+   * jobs, which waited for it, into the queue. Jobs it failed (`DEPENDENCY_FAILED`) come as
+   * `jobFinished` events of host `"-"`.
+   */
+  | { type: "jobsReleased"; jobId: string; host: string; released: string[] };
 
 /** Where and how to start agents. */
 export interface ClusterSettings extends Omit<NodeSessionSettings, "dir" | "labels"> {
@@ -250,11 +256,22 @@ export class Cluster extends EventEmitter<{
       this.emit("event", { type: "jobFinished", jobId: message.jobId, host: session.label, ok: message.ok, durationMs: message.durationMs });
     } else if (message.type === "jobRetrying") {
       this.emit("event", { type: "jobRetrying", jobId: message.jobId, host: session.label, attempt: message.attempt, notBefore: message.notBefore });
+    } else if (message.type === "dependentsSettled") {
+      this.onDependentsSettled(message.jobId, session.label, message);
     } else if (message.type === "misfit") {
       this.misfits.refused(message.jobId, session.label, message.reason);
       this.nudge(); // the job is back in the queue, for the nodes that may fit it
       void this.failJobsNoNodeFits();
     }
+  }
+
+  /** Jobs that waited for job `jobId` were queued or failed: tell the agents and the run. */
+  private onDependentsSettled(jobId: string, host: string, settled: SettledDependents): void {
+    if (settled.released.length > 0) {
+      this.nudge();
+      this.emit("event", { type: "jobsReleased", jobId, host, released: settled.released });
+    }
+    for (const failed of settled.failed) this.emit("event", { type: "jobFinished", jobId: failed, host: "-", ok: false, durationMs: 0 });
   }
 
   /** Fails the jobs that every node still in the run refused: no node of this run can run them. */
@@ -273,9 +290,15 @@ export class Cluster extends EventEmitter<{
     if (recovery && recovery.requeued.length > 0) this.nudge();
   }
 
+  /**
+   * Jobs that are nowhere are queued again, and waiting jobs whose dependencies are all done
+   * settled: both are left behind only by a process that died between two steps.
+   */
   private async sweepOrphans(): Promise<void> {
     const requeued = await this.orphans.recover(this.settings.dir).catch(() => []);
     if (requeued.length > 0) this.nudge();
+    const settled = await sweepWaitingJobs(this.settings.dir).catch((): SettledDependents => ({ released: [], failed: [] }));
+    this.onDependentsSettled("-", "-", settled);
   }
 
   private emitNode(machine: Machine, state: NodeState, error: MalocherError | undefined): void {
