@@ -10,14 +10,22 @@ import {
   type SupervisorMessage,
 } from "@malocher/protocol";
 import { SlotBudget } from "./slot-budget.js";
-import { JobRun, fitsQueuedRun, type JobRunContext } from "./job-run.js";
+import { JobRun, type JobRunContext } from "./job-run.js";
 import { LeaseKeeper, killLeftoverWorkers } from "./lease-keeper.js";
 import { SupervisorLink } from "./link/supervisor-link.js";
 import type { SupervisorChannel, SupervisorChannelEvents } from "./link/supervisor-channel.js";
-import { claimJob, closeClaimDirectory, deferRetry, openClaimDirectory, type ClaimedJob } from "@malocher/store";
-import { requeueClaim } from "@malocher/store";
-import { QueueScanner } from "@malocher/store";
-import { isCancelRequested, lookUpJob, withCancelLookedUpAgain, type JobLookups } from "@malocher/store";
+import {
+  QueueScanner,
+  claimJob,
+  closeClaimDirectory,
+  deferRetry,
+  isCancelRequested,
+  openClaimDirectory,
+  requeueClaim,
+  type ClaimedJob,
+  type JobLookups,
+} from "@malocher/store";
+import { Prefetch } from "./prefetch.js";
 import { Wakeup } from "./wakeup.js";
 import { WorkerPool } from "./worker/worker-pool.js";
 import type { WarmWorker } from "./worker/warm-worker.js";
@@ -32,18 +40,11 @@ const HEARTBEAT_INTERVAL_MS = 1000;
 /** After a signal-file change, the agent wakes again this much later (see `onSignal`). */
 const SIGNAL_ECHO_MS = 60;
 /**
- * The agent's prefetch: while every worker is busy, one more job may be claimed for a worker that
- * starts it the moment its job ends. Only for short jobs: the queued job waits at most until the
- * job before it has run this long (the queue window); then it goes back to the queue, so a job
- * that turns out long never keeps the next from other agents. Its worker takes no queued job then.
+ * The queue window of the prefetch (see prefetch.ts): a job lined up on a busy worker waits at
+ * most until the job before it has run this long; then it goes back to the queue, so a job that
+ * turns out long never keeps the next from other agents. Its worker takes no lined-up job then.
  */
 const PREFETCH_MAX_RUN_MS = 1000;
-/**
- * A job is claimed for a busy worker only this long before its job is due to end (as long as its
- * last one ran): enough for the claim and the hand-over, short enough that the last jobs of a
- * queue still go to whichever workers come free first, as without a prefetch.
- */
-const PREFETCH_LEAD_MS = 15;
 
 /**
  * The node agent: claims queued jobs from the shared directory, runs each in a warm worker,
@@ -57,16 +58,10 @@ export class Agent {
   private readonly wakeup = new Wakeup();
   private readonly running = new Map<string, JobRun>();
   private readonly runs = new Set<Promise<void>>();
-  /**
-   * The job this agent expects to claim next, looked up (spec read, result and cancel marker
-   * checked) while every worker is busy, but not claimed: other agents may still take it.
-   */
-  private lookahead: { jobId: string; lookups: Promise<JobLookups> } | undefined;
+  private readonly prefetch: Prefetch;
   private pool: WorkerPool | undefined;
   /** The run's settings, from the supervisor's welcome. */
   private settings: RunSettings | undefined;
-  /** Workers a prefetched job is on its way to (looked up, then queued): none gets a second. */
-  private readonly queuing = new Set<WarmWorker>();
   private readonly lease: LeaseKeeper;
   private signalWatcher: FSWatcher | undefined;
   private signalEcho: NodeJS.Timeout | undefined;
@@ -91,6 +86,19 @@ export class Agent {
       connected: () => this.sayHello(),
       message: (message) => this.onMessage(message),
       lost: (reason) => void this.stop(`lost the supervisor: ${reason}`),
+    });
+    this.prefetch = new Prefetch({
+      dir: config.dir,
+      agentId: config.agentId,
+      scanner: this.scanner,
+      capacity: () => this.capacity,
+      mayClaim: () => this.state === "ready" && !this.slots.growing,
+      takeIdleWorker: () => {
+        const worker = this.state === "ready" && this.slots.free > 0 ? this.pool?.acquire() : undefined;
+        if (worker !== undefined) this.slots.take();
+        return worker;
+      },
+      requeue: async (jobId: string) => void (await requeueClaim(config.dir, config.agentId, jobId)),
     });
     this.lease = new LeaseKeeper({
       dir: config.dir,
@@ -196,7 +204,7 @@ export class Agent {
       case "welcome":
         if (message.onlyJobs !== undefined) {
           this.scanner.restrictTo(message.onlyJobs);
-          this.lookahead = undefined;
+          this.prefetch.drop();
           this.wakeup.trigger();
         }
         if (this.state === "starting") this.becomeReady(message.settings);
@@ -208,10 +216,7 @@ export class Agent {
         return;
       case "cancel":
         for (const jobId of message.jobIds) this.running.get(jobId)?.kill("cancelled");
-        if (this.lookahead !== undefined && message.jobIds.includes(this.lookahead.jobId)) {
-          this.lookahead = undefined;
-          this.wakeup.trigger();
-        }
+        if (this.prefetch.drop(message.jobIds)) this.wakeup.trigger();
         return;
       case "drain":
         void this.drain(this.settings?.drainTimeoutMs ?? 0);
@@ -260,13 +265,12 @@ export class Agent {
         continue;
       }
       if (idle <= 0) {
-        if (this.lookahead === undefined) this.lookAhead(this.scanner.takeCached());
-        const waitMs = await this.prefetch(pool, settings);
+        if (!this.prefetch.looksAhead) this.prefetch.lookAhead(this.scanner.takeCached());
+        const waitMs = await this.prefetchStep(pool, settings);
         if (waitMs > 0) await this.wakeup.wait(waitMs);
         continue;
       }
-      const ahead = this.lookahead;
-      this.lookahead = undefined;
+      const ahead = this.prefetch.takeLookahead();
       const candidates = ahead === undefined ? await this.scanner.take(idle) : [ahead.jobId, ...(await this.scanner.take(idle - 1))];
       if (candidates.length === 0) {
         await this.wakeup.wait(SCAN_INTERVAL_MS);
@@ -279,7 +283,7 @@ export class Agent {
         // free slots meanwhile, and a slot counted as free before it would then be used twice.
         this.slots.take();
         // A looked-ahead job's cancel marker is looked for again, while it is claimed.
-        const lookedAhead = ahead?.jobId === jobId ? withCancelLookedUpAgain(this.config.dir, jobId, ahead.lookups) : undefined;
+        const lookedAhead = ahead?.jobId === jobId ? ahead.lookups : undefined;
         const claimed = await claimJob(this.config.dir, this.config.agentId, jobId).catch((error: Error) => {
           this.slots.release(1);
           throw error;
@@ -301,53 +305,27 @@ export class Agent {
   }
 
   /**
-   * While every worker is busy with short jobs, claims the looked-up job for the worker whose job
-   * is due to end next, just before it does (see PREFETCH_LEAD_MS); the worker starts it the
-   * moment that job ends, so the hand-off costs no round trip through the agent. Returns 0 when it
-   * claimed (or tried), else how long until it may (Infinity: not until woken).
+   * One step of the prefetch while every worker is busy (see `Prefetch`); how long to sleep after
+   * it: 0 to go on at once, Infinity until woken (a freed worker, a hint).
    */
-  private async prefetch(pool: WorkerPool, settings: RunSettings): Promise<number> {
+  private async prefetchStep(pool: WorkerPool, settings: RunSettings): Promise<number> {
     if (this.slots.growing) return Infinity;
-    const due = pool.queueTarget(settings.maxJobsPerWorker, PREFETCH_LEAD_MS, this.queuing);
-    if (!("worker" in due)) return due.dueAt === undefined ? Infinity : Math.max(1, due.dueAt - performance.now());
-    // A worker is due: the queue is read again if the cached scan ran dry (or went stale on a missed claim).
-    if (this.lookahead === undefined) {
-      const [jobId] = await this.scanner.take(1);
-      if (this.lookahead === undefined) this.lookAhead(jobId);
+    const step = await this.prefetch.step(pool, settings.maxJobsPerWorker);
+    switch (step.kind) {
+      case "notDue":
+        return step.dueAt === undefined ? Infinity : Math.max(1, step.dueAt - performance.now());
+      case "noJob":
+      case "unfit":
+        return Infinity;
+      case "dropped":
+      case "missed":
+      case "putBack":
+        return 0;
+      case "linedUp":
+      case "handedOver":
+        this.track(this.runJob(step.claimed, step.worker, pool, settings, step.lookups, step.kind === "linedUp"));
+        return 0;
     }
-    const ahead = this.lookahead;
-    if (ahead === undefined) return Infinity;
-    if (!fitsQueuedRun(await ahead.lookups, this.capacity)) return Infinity; // for a free worker
-    if (this.lookahead !== ahead || this.state !== "ready") return 0; // dropped meanwhile (a cancel, a welcome): look again
-    this.lookahead = undefined;
-    const lookups = withCancelLookedUpAgain(this.config.dir, ahead.jobId, ahead.lookups);
-    const claimed = await claimJob(this.config.dir, this.config.agentId, ahead.jobId);
-    if (claimed === undefined) {
-      this.scanner.missed(); // another agent was first
-      return 0;
-    }
-    // The worker's job may have ended during the claim: then another worker due, or an idle one, takes it.
-    const target = this.state === "ready" && !this.slots.growing ? pool.queueTarget(settings.maxJobsPerWorker, PREFETCH_LEAD_MS, this.queuing) : undefined;
-    const idle = this.state === "ready" && this.slots.free > 0 ? pool.acquire() : undefined;
-    if (target !== undefined && "worker" in target && idle === undefined) {
-      this.track(this.runJob(claimed, target.worker, pool, settings, lookups, true));
-    } else if (idle !== undefined) {
-      this.slots.take();
-      this.track(this.runJob(claimed, idle, pool, settings, lookups, false));
-    } else {
-      await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
-    }
-    return 0;
-  }
-
-  /**
-   * While every worker is busy, looks up `jobId` (the next job of the scan, if there is one)
-   * without claiming it, so that a freed worker starts it after one rename: a claimed job waiting
-   * for a worker here would hold back other agents with idle workers. A busy agent reads the queue
-   * for it only when a worker is due for a prefetch; otherwise it takes from its cached scan.
-   */
-  private lookAhead(jobId: string | undefined): void {
-    if (jobId !== undefined) this.lookahead = { jobId, lookups: lookUpJob(this.config.dir, jobId) };
   }
 
   private track(run: Promise<void>): void {
@@ -370,12 +348,12 @@ export class Agent {
     // before its result is published: the next job starts while this one's is written and reported.
     if (queued) {
       run.lineUp();
-      this.queuing.add(worker);
+      this.prefetch.linedUpOn.add(worker);
     } else {
       run.handOver();
     }
     const leaveLine = () => {
-      this.queuing.delete(worker);
+      this.prefetch.linedUpOn.delete(worker);
       this.wakeup.trigger(); // the worker may be due for a prefetch again
     };
     const started = () => {

@@ -6,7 +6,7 @@ export { encodeLease, decodeLease, renewLease, leaseExists, readLeaseHost, readA
 export { cancelJob, type CancelOutcome } from "./cancel-job.js";
 export { checkDirectorySecurity, describeOwner, type DirectorySecurityOptions } from "./check-directory-security.js";
 export { claimJob, openClaimDirectory, closeClaimDirectory, listOwnClaims, type ClaimedJob } from "./claim-job.js";
-export { enqueueJob, enqueueBatchMember, parseAttempt, parseNotBefore, deferRetry, listRetrying, releaseDueRetries } from "./queue-marker.js";
+export { enqueueJob, enqueueBatchMember, parseAttempt, parseNotBefore, requeueClaim, deferRetry, listRetrying, releaseDueRetries } from "./queue-marker.js";
 export { cleanJobs, type CleanOptions, type CleanedJob } from "./clean-jobs.js";
 export { describeFileOwner } from "./describe-file-owner.js";
 export { loadDirectoryKey } from "./directory-key.js";
@@ -31,7 +31,6 @@ export { readSpecChunkMembers } from "./read-spec-chunk-members.js";
 export { recoverAgentJobs, type Recovery } from "./recover-agent-jobs.js";
 export { OrphanedJobs } from "./recover-orphaned-jobs.js";
 export { releaseClaim } from "./release-claim.js";
-export { requeueClaim } from "./requeue-claim.js";
 export { LeaseObserver, requeueStaleJobs } from "./requeue-stale-jobs.js";
 export { retryJob, type RetryOutcome } from "./retry-job.js";
 export { prepareSharedDirectory, type PrepareOptions } from "./shared-directory.js";

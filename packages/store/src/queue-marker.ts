@@ -46,23 +46,29 @@ export function parseNotBefore(marker: string): number {
 }
 
 /**
+ * Puts a claimed job back in the queue. Without `nextAttempt` the interrupted run does not count
+ * (the holder stopped before the job finished); with it, the queue marker carries the number of
+ * the next attempt. The claim is first taken away by a rename, so a claim that someone else
+ * requeued meanwhile is never queued twice. Returns false when the claim was gone already.
+ */
+export async function requeueClaim(dir: string, agentId: string, jobId: string, nextAttempt?: number): Promise<boolean> {
+  const taken = await takeClaim(dir, agentId, jobId);
+  if (taken === undefined) return false;
+  const marker = nextAttempt === undefined ? taken : await rewriteMarker(dir, taken, String(nextAttempt));
+  await rename(marker, directoryLayout.queuedFile(dir, jobId));
+  return true;
+}
+
+/**
  * Takes the claim of `agentId` on `jobId` away and leaves the job waiting in `retrying/` as
  * attempt `nextAttempt` until `notBefore`; from then on any agent may queue it again
  * ({@link releaseDueRetries}). No agent holds the job meanwhile. Returns false when the claim was
  * gone already (someone else requeued it).
  */
 export async function deferRetry(dir: string, agentId: string, jobId: string, nextAttempt: number, notBefore: number): Promise<boolean> {
-  const taken = tmpPath(dir);
-  try {
-    await rename(directoryLayout.runningFile(dir, agentId, jobId), taken);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw error;
-  }
-  // A fresh marker: the taken one may be a hard link shared with the markers of a batch.
-  const marker = tmpPath(dir);
-  await writeFile(marker, `${nextAttempt} ${notBefore}`);
-  await unlink(taken);
+  const taken = await takeClaim(dir, agentId, jobId);
+  if (taken === undefined) return false;
+  const marker = await rewriteMarker(dir, taken, `${nextAttempt} ${notBefore}`);
   await rename(marker, directoryLayout.retryingFile(dir, jobId)).catch(async (error: NodeJS.ErrnoException) => {
     if (error.code !== "ENOENT") throw error;
     // A directory made before retries waited in `retrying/`.
@@ -70,6 +76,30 @@ export async function deferRetry(dir: string, agentId: string, jobId: string, ne
     await rename(marker, directoryLayout.retryingFile(dir, jobId));
   });
   return true;
+}
+
+/** Renames an agent's claim into `tmp/`; its path there, or undefined when the claim was gone. */
+async function takeClaim(dir: string, agentId: string, jobId: string): Promise<string | undefined> {
+  const taken = tmpPath(dir);
+  try {
+    await rename(directoryLayout.runningFile(dir, agentId, jobId), taken);
+    return taken;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/**
+ * A fresh marker with `text` in place of the taken one, which may be a hard link shared with
+ * the markers of other jobs (`submitMany` links one empty file per chunk): writing into it would
+ * change theirs too.
+ */
+async function rewriteMarker(dir: string, taken: string, text: string): Promise<string> {
+  const marker = tmpPath(dir);
+  await writeFile(marker, text);
+  await unlink(taken);
+  return marker;
 }
 
 /** The jobs waiting for a retry's backoff, with the time each may run again. */

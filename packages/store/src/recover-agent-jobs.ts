@@ -2,10 +2,9 @@ import { readdir, readFile, rmdir, unlink } from "node:fs/promises";
 import { decodeJobSpec, directoryLayout, failure, isJobId, storedOutcome } from "@malocher/protocol";
 import { loadDirectoryKey } from "./directory-key.js";
 import { markLeaseLost, readLeaseHost } from "./agent-lease.js";
-import { parseAttempt } from "./queue-marker.js";
+import { parseAttempt, requeueClaim } from "./queue-marker.js";
 import { publishResult } from "./publish-result.js";
 import { readJobSpecBytes } from "./read-job-spec-bytes.js";
-import { requeueClaim } from "./requeue-claim.js";
 import { pathExists } from "./path-exists.js";
 
 /** What recovering a lost agent's jobs did. */
