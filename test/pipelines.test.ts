@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { MalocherError, resultOf, type JobResult, type RunEvent } from "malocher";
+import { MalocherError, resultOf, type JobResult, type ProgressReport, type RunEvent } from "malocher";
 import { directoryLayout, encodeStoredResult, encodeValue, outcomeWithoutRun } from "@malocher/protocol";
 import { loadDirectoryKey } from "@malocher/store";
 import { Series, describe, failUnlessGate, gather, scale, slowly, squares, stamp, total } from "./fixtures/pipelines/jobs.js";
@@ -67,8 +67,11 @@ test("values flow: resultOf in arguments, nested in objects, arrays and Maps, wi
   const before = await m.status();
   assert.deepEqual([before.counts.waiting, before.counts.queued], [3 + factors.length, 1], "status counts the waiting jobs");
 
-  const run = record(m, options());
+  const reports: ProgressReport[] = [];
+  const run = record(m, options({ onProgress: (report: ProgressReport) => reports.push(report) }));
   await within(run.done, RUN_DEADLINE_MS, "the pipeline");
+  assert.equal(reports[0]?.waiting, 3 + factors.length, "the run's progress counts the waiting jobs");
+  assert.equal(reports.at(-1)?.waiting, 0);
   assert.equal(run.error, undefined, String(run.error));
   assert.equal(run.results.size, 4 + factors.length, "processAll yields every job's result, the waiting ones' too");
   assert.deepEqual(run.duplicates, []);
@@ -153,7 +156,10 @@ test("failure propagates transitively: a failed or cancelled dependency ends its
   assert.equal(errorOf(run.results, slow).code, "JOB_CANCELLED");
   assert.match(errorOf(run.results, afterCancelled).message, new RegExp(`depends on job ${slow}, which was cancelled`));
   assert.ok(!logLines(log).some((line) => line.startsWith("stamp")), "no dependent of a failed job ran");
-  assert.ok(run.events.some((event) => event.type === "jobFinished" && event.jobId === end && !event.ok), "a jobFinished event for each failed dependent");
+  assert.ok(
+    run.events.some((event) => event.type === "dependentsFailed" && event.jobId === root && event.failed.includes(middle) && event.failed.includes(end)),
+    "a dependentsFailed event names the jobs a failure ended, down the chain",
+  );
 
   // Retry the failed root: its dependents that ended DEPENDENCY_FAILED wait for it again.
   writeFileSync(gate, "");

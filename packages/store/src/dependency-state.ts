@@ -24,9 +24,18 @@ export function dependencyStateOf(result: StoredResult | undefined): DependencyS
  */
 export class DependencyStates {
   private readonly succeeded = new Set<string>();
+  /** With `snapshot`: every state read, not only successes. */
+  private readonly known = new Map<string, DependencyState>();
   private key: Uint8Array | undefined;
 
-  constructor(private readonly dir: string) {}
+  /**
+   * `snapshot`: remember every state read, for one sweep over many waiting jobs (a dependency that
+   * finishes meanwhile is settled by whoever publishes its result; a sweep is only the fallback).
+   */
+  constructor(
+    private readonly dir: string,
+    private readonly snapshot = false,
+  ) {}
 
   /** One dependency's state now (synchronous: `submit` is). */
   readSync(depId: string): DependencyState {
@@ -44,14 +53,17 @@ export class DependencyStates {
   /** One dependency's state now. */
   async read(depId: string): Promise<DependencyState> {
     if (this.succeeded.has(depId)) return { state: "succeeded" };
-    let bytes: Buffer;
+    const known = this.known.get(depId);
+    if (known !== undefined) return known;
+    let state: DependencyState;
     try {
-      bytes = await readFile(directoryLayout.resultFile(this.dir, depId));
+      state = this.remember(depId, await readFile(directoryLayout.resultFile(this.dir, depId)));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return { state: "pending" };
-      throw error;
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      state = { state: "pending" };
     }
-    return this.remember(depId, bytes);
+    if (this.snapshot) this.known.set(depId, state);
+    return state;
   }
 
   private remember(depId: string, bytes: Uint8Array): DependencyState {

@@ -199,7 +199,7 @@ export async function listWaitingIds(dir: string): Promise<Set<string>> {
  */
 export async function sweepWaitingJobs(dir: string): Promise<SettledDependents> {
   const settled: SettledDependents = { released: [], failed: [] };
-  const states = new DependencyStates(dir);
+  const states = new DependencyStates(dir, true);
   for (const jobId of await listWaitingIds(dir)) {
     const outcome = await settleWaitingJob(dir, jobId, states);
     if (outcome.state === "queued") settled.released.push(jobId);

@@ -1,7 +1,7 @@
 import { MalocherError, type JobResult } from "@malocher/protocol";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
-import { finishedAmong, listFinishedIds, listJobIds, listUnfinishedDependencies, submittedAmong } from "@malocher/store";
+import { finishedAmong, listFinishedIds, listJobIds, listUnfinishedDependencies, listWaitingIds, submittedAmong } from "@malocher/store";
 import { readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
@@ -98,6 +98,11 @@ export async function* processJobs(
     if (event.type === "jobFinished") {
       if (options.keepAlive) pending.add(event.jobId);
       collect(event.jobId).catch((error) => inbox.fail(error));
+    } else if (event.type === "dependentsFailed") {
+      for (const jobId of event.failed) {
+        if (options.keepAlive) pending.add(jobId);
+        collect(jobId).catch((error) => inbox.fail(error));
+      }
     }
   };
   const onUnusable = (error: MalocherError) => inbox.fail(error);
@@ -111,7 +116,8 @@ export async function* processJobs(
   options.signal?.addEventListener("abort", abort, { once: true });
   options.drainSignal?.addEventListener("abort", drain, { once: true });
   if (options.drainSignal?.aborted) drain();
-  const runEvent: RunEvent = { type: "run", pending: pending.size, nodes: running.sessions.length };
+  const waiting = [...(await listWaitingIds(dir))].filter((jobId) => pending.has(jobId)).length;
+  const runEvent: RunEvent = { type: "run", pending: pending.size, nodes: running.sessions.length, ...(waiting > 0 ? { waiting } : {}) };
   options.onEvent?.(runEvent);
   progress?.onEvent(runEvent);
   for (const event of early) onEvent(event);

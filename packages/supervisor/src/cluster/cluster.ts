@@ -15,7 +15,8 @@ import { failQueuedJob } from "@malocher/store";
 
 /** Something that happened in a run, for progress displays (`processAll({ onEvent })`). */
 export type RunEvent =
-  | { type: "run"; pending: number; nodes: number }
+  /** `waiting`: of the `pending` jobs, those waiting for others when the run started. */
+  | { type: "run"; pending: number; nodes: number; waiting?: number }
   /** `transport`: how the node's agent talks to the supervisor, once known (see {@link NodeSession.transport}). */
   | { type: "node"; host: string; state: NodeState; slots: number; transport?: TransportKind; error?: MalocherError }
   | { type: "jobStarted"; jobId: string; host: string; attempt: number }
@@ -25,10 +26,11 @@ export type RunEvent =
   | { type: "jobsRecovered"; host: string; requeued: number; failed: number }
   /**
    * Job `jobId`'s result (published on `host`; `"-"` for a supervisor's sweep) let `released`
-   * jobs, which waited for it, into the queue. Jobs it failed (`DEPENDENCY_FAILED`) come as
-   * `jobFinished` events of host `"-"`.
+   * jobs, which waited for it, into the queue.
    */
-  | { type: "jobsReleased"; jobId: string; host: string; released: string[] };
+  | { type: "jobsReleased"; jobId: string; host: string; released: string[] }
+  /** Job `jobId`'s failure ended `failed`, which waited for it or for one of them, with `DEPENDENCY_FAILED` (the whole chain). */
+  | { type: "dependentsFailed"; jobId: string; host: string; failed: string[] };
 
 /** Where and how to start agents. */
 export interface ClusterSettings extends Omit<NodeSessionSettings, "dir" | "labels"> {
@@ -271,7 +273,7 @@ export class Cluster extends EventEmitter<{
       this.nudge();
       this.emit("event", { type: "jobsReleased", jobId, host, released: settled.released });
     }
-    for (const failed of settled.failed) this.emit("event", { type: "jobFinished", jobId: failed, host: "-", ok: false, durationMs: 0 });
+    if (settled.failed.length > 0) this.emit("event", { type: "dependentsFailed", jobId, host, failed: settled.failed });
   }
 
   /** Fails the jobs that every node still in the run refused: no node of this run can run them. */
