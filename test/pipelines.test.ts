@@ -92,7 +92,7 @@ test("values flow: resultOf in arguments, nested in objects, arrays and Maps, wi
   assert.deepEqual([after.counts.waiting, after.counts.queued, after.counts.succeeded], [0, 0, 4 + factors.length]);
 });
 
-test("order holds: after runs a job (a command too) only once the jobs it names succeeded; unknown dependencies are refused at submit with JOB_NOT_FOUND", TIMEOUT, async (t) => {
+test("order holds: after runs a job (a command too) only once the jobs it names succeeded; unknown dependencies are refused at submit with JOB_NOT_FOUND; processAll({ jobs }) runs what they wait for", TIMEOUT, async (t) => {
   const m = freshMalocher(t, "pipe-order");
   const log = join(m.dir, "runs.log");
   const first = m.submit(slowly, "first", 1500, log);
@@ -123,6 +123,14 @@ test("order holds: after runs a job (a command too) only once the jobs it names 
   assert.ok(index("jobStarted", unrelated) < index("jobFinished", first), "a job without dependencies does not wait for others");
   assert.deepEqual((valueOf(run.results, second) as { label: string }).label, "second", "after passes no value: the job got its own arguments");
   assert.equal((valueOf(run.results, command) as { exitCode: number }).exitCode, 0);
+
+  // A run of some jobs only runs the unfinished jobs they wait for too, and yields only its own.
+  const upstream = m.submit(squares, 3);
+  const downstream = m.submit(scale, resultOf(upstream), 10);
+  const only = await within(collect(m.processAll(options({ jobs: [downstream] }))), RUN_DEADLINE_MS, "a run of one waiting job");
+  assert.deepEqual([...only.keys()], [downstream]);
+  assert.deepEqual(valueOf(only, downstream), [0, 10, 40]);
+  assert.equal(await m.state(upstream), "succeeded", "the job it waited for ran in the same run");
 });
 
 test("failure propagates transitively: a failed or cancelled dependency ends its dependents DEPENDENCY_FAILED, unrun; retry re-arms them and the next run finishes the chain", TIMEOUT, async (t) => {

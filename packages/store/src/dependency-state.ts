@@ -4,6 +4,7 @@ import { MalocherError, chunkMemberOf, decodeJobSpec, decodeStoredResult, direct
 import { loadDirectoryKey } from "./directory-key.js";
 import { readJobSpecBytes } from "./read-job-spec-bytes.js";
 import { pathExists as pathExistsOf } from "./path-exists.js";
+import { listWaitingIds } from "./wait-for-dependencies.js";
 
 /** Where a job stands for the jobs that depend on it: it succeeded, it failed (or was cancelled), or it has no result yet. */
 export type DependencyState =
@@ -116,21 +117,25 @@ export async function readJobDependencies(dir: string, jobId: string): Promise<s
 /**
  * The jobs that `jobIds` wait for, directly or through others, that have no result yet (not
  * among `jobIds`): a run restricted to `jobIds` must run them too, or they would wait forever.
+ * Only waiting jobs are looked into (a queued or running job's dependencies have succeeded), so a
+ * directory without waiting jobs costs one listing.
  */
 export async function listUnfinishedDependencies(dir: string, jobIds: Iterable<string>): Promise<string[]> {
+  const waiting = await listWaitingIds(dir);
+  if (waiting.size === 0) return [];
   const asked = new Set(jobIds);
   const seen = new Set(asked);
   const found: string[] = [];
-  let frontier = [...asked];
+  let frontier = [...asked].filter((jobId) => waiting.has(jobId));
   while (frontier.length > 0) {
     const next: string[] = [];
     for (const jobId of frontier) {
-      if (!asked.has(jobId) && (await pathExistsOf(directoryLayout.resultFile(dir, jobId)))) continue;
-      if (!asked.has(jobId)) found.push(jobId);
       for (const depId of (await readJobDependencies(dir, jobId)) ?? []) {
         if (seen.has(depId)) continue;
         seen.add(depId);
-        next.push(depId);
+        if (await pathExistsOf(directoryLayout.resultFile(dir, depId))) continue;
+        found.push(depId);
+        if (waiting.has(depId)) next.push(depId);
       }
     }
     frontier = next;
