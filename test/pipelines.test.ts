@@ -143,13 +143,17 @@ test("failure propagates transitively: a failed or cancelled dependency ends its
   const end = m.submit.with({ name: "end" })(gather, [resultOf(middle), resultOf(leaf)]);
   const slow = m.submit(slowly, "to cancel", 60_000, log);
   const afterCancelled = m.submit.with({ after: [slow] })(stamp, "after cancelled", log);
+  const cancelledWhileWaiting = m.submit.with({ after: [slow] })(stamp, "cancelled while waiting", log);
+  const afterThat = m.submit.with({ after: [cancelledWhileWaiting] })(stamp, "after a cancelled waiting job", log);
+  assert.deepEqual(await m.cancel(cancelledWhileWaiting), { [cancelledWhileWaiting]: "cancelled" }, "a waiting job is cancelled before it runs");
+  assert.equal(await m.state(afterThat), "failed", "its dependent fails at once");
 
   const run = record(m, options());
   await waitUntil(() => logLines(log).includes("slowly to cancel"), 20_000, "the slow job to start");
   await m.cancel(slow);
   await within(run.done, RUN_DEADLINE_MS, "the run");
   assert.equal(run.error, undefined, String(run.error));
-  assert.equal(run.results.size, 8, "processAll yields the dependents' failures too");
+  assert.equal(run.results.size, 8, "processAll yields the dependents' failures too (the jobs that failed before the run are not the run's)");
 
   assert.equal(errorOf(run.results, root).code, "JOB_THREW");
   const middleError = errorOf(run.results, middle);
@@ -163,6 +167,9 @@ test("failure propagates transitively: a failed or cancelled dependency ends its
   assert.equal(valueOf(run.results, leaf), 6, "a chain whose jobs succeeded is not affected");
   assert.equal(errorOf(run.results, slow).code, "JOB_CANCELLED");
   assert.match(errorOf(run.results, afterCancelled).message, new RegExp(`depends on job ${slow}, which was cancelled`));
+  const stored = await collect(m.results());
+  assert.equal(errorOf(stored, cancelledWhileWaiting).code, "JOB_CANCELLED");
+  assert.match(errorOf(stored, afterThat).message, new RegExp(`depends on job ${cancelledWhileWaiting}, which was cancelled`));
   assert.ok(!logLines(log).some((line) => line.startsWith("stamp")), "no dependent of a failed job ran");
   assert.ok(
     run.events.some((event) => event.type === "dependentsFailed" && event.jobId === root && event.failed.includes(middle) && event.failed.includes(end)),

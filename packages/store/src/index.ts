@@ -19,7 +19,7 @@ export { lookUpJob, withCancelLookedUpAgain, isCancelRequested, type JobLookups 
 export { pathExists } from "./path-exists.js";
 export { publishResult, type SettledDependents } from "./publish-result.js";
 export { DependencyStates, checkDependenciesExist, readJobDependencies, listUnfinishedDependencies, type DependencyState } from "./dependency-state.js";
-export { listWaitingIds, sweepWaitingJobs } from "./wait-for-dependencies.js";
+export { listWaitingIds, countWaiting, sweepWaitingJobs } from "./wait-for-dependencies.js";
 export { listDependents, rearmDependents } from "./release-dependents.js";
 export { QueueScanner } from "./queue-scanner.js";
 export { readJobNameAndTags } from "./read-job-name-and-tags.js";

@@ -16,7 +16,7 @@
  * by the orphan sweep (`recover-orphaned-jobs.ts`).
  */
 import { closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
-import { readdir, rename, rm, rmdir, unlink } from "node:fs/promises";
+import { readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
   SHARDS,
@@ -206,4 +206,14 @@ export async function sweepWaitingJobs(dir: string): Promise<SettledDependents> 
     else if (outcome.state === "blocked") await failWaitingJob(dir, jobId, outcome.depId, outcome.error, settled);
   }
   return settled;
+}
+
+/**
+ * How many of `jobIds` wait for dependencies: fewer jobs than shards are looked up one by one
+ * (a warm run of one job must not list 16 directories), more by listing `waiting/`.
+ */
+export async function countWaiting(dir: string, jobIds: ReadonlySet<string>): Promise<number> {
+  if (jobIds.size >= SHARDS.length) return [...(await listWaitingIds(dir))].filter((jobId) => jobIds.has(jobId)).length;
+  const found = await Promise.all([...jobIds].map((jobId) => succeedsAsync(ENOENT, stat(directoryLayout.waitingJobDir(dir, jobId)))));
+  return found.filter(Boolean).length;
 }

@@ -1,7 +1,7 @@
 import { MalocherError, type JobResult } from "@malocher/protocol";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
-import { finishedAmong, listFinishedIds, listJobIds, listUnfinishedDependencies, listWaitingIds, submittedAmong } from "@malocher/store";
+import { finishedAmong, listFinishedIds, listJobIds, listUnfinishedDependencies, countWaiting, submittedAmong } from "@malocher/store";
 import { readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
@@ -64,8 +64,11 @@ export async function* processJobs(
   const keepEarly = (event: RunEvent) => early.push(event);
   cluster?.on("event", keepEarly);
   let pending: Set<string>;
+  /** Of the pending jobs, those waiting for others (read before any event of the run). */
+  let waiting: number;
   try {
     pending = await pendingJobs(dir, options.jobs);
+    waiting = await countWaiting(dir, pending);
   } finally {
     cluster?.off("event", keepEarly);
   }
@@ -116,7 +119,6 @@ export async function* processJobs(
   options.signal?.addEventListener("abort", abort, { once: true });
   options.drainSignal?.addEventListener("abort", drain, { once: true });
   if (options.drainSignal?.aborted) drain();
-  const waiting = [...(await listWaitingIds(dir))].filter((jobId) => pending.has(jobId)).length;
   const runEvent: RunEvent = { type: "run", pending: pending.size, nodes: running.sessions.length, ...(waiting > 0 ? { waiting } : {}) };
   options.onEvent?.(runEvent);
   progress?.onEvent(runEvent);
