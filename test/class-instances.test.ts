@@ -123,7 +123,7 @@ describe("over SSH", () => {
     const results = await collect(malocher.processAll(harnessSshOptions(sshd.cluster)));
     const hiddenError = error(results.get(hidden));
     assert.equal(hiddenError.code, "RESULT_NOT_SERIALIZABLE");
-    assert.match(hiddenError.message, /result\.hidden is an instance of class Hidden.*does not export it/);
+    assert.match(hiddenError.message, /at result\.hidden: an instance of class Hidden.*does not export it/);
     const vaultError = error(results.get(vault));
     assert.equal(vaultError.code, "RESULT_NOT_SERIALIZABLE");
     assert.match(vaultError.message, /private members \(#key\).*toMalocher\(\).*fromMalocher/);
@@ -158,10 +158,10 @@ describe("in the submitting process", () => {
   test("submit refuses what cannot cross, naming the path and the reason", (t) => {
     const malocher = freshMalocher(t, "classes-refusals");
     const cases: [string, unknown, RegExp][] = [
-      ["a class no module exports", { model: makeHidden() }, /args\[0\]\.model to the job: it is an instance of class Hidden.*does not export it/],
-      ["#private fields without custom encoding", [new Vault()], /args\[0\]\[0\] to the job: it is an instance of class Vault with private members \(#key\)/],
-      ["a closure", { layer: new Layer(1), fn: () => 1 }, /args\[0\]\.fn to the job: it is a function/],
-      ["a socket", { conn: new Socket() }, /args\[0\]\.conn to the job: it is a stream/],
+      ["a class no module exports", { model: makeHidden() }, /args\[0\]\.model to the job: an instance of class Hidden.*does not export it/],
+      ["#private fields without custom encoding", [new Vault()], /args\[0\]\[0\] to the job: an instance of class Vault with private members \(#key\)/],
+      ["a closure", { layer: new Layer(1), fn: () => 1 }, /args\[0\]\.fn to the job: a function/],
+      ["a socket", { conn: new Socket() }, /args\[0\]\.conn to the job: a stream/],
     ];
     for (const [what, arg, message] of cases) {
       const e = refusal(() => malocher.submit(inspectAndTrain, arg as Model, { a: new Layer(1), b: new Layer(1) }, new Seeded(1)));

@@ -42,7 +42,7 @@ test("submit expands ::: groups (every combination, {n}, {} in a word) and stdin
   assert.equal(fromStdin.code, 0, describeRun(fromStdin));
   const stdinJobs = parseLines<{ jobId: string; argv: string[] }>(fromStdin);
   assert.deepEqual(stdinJobs.map((job) => job.argv), [["echo", "line:", "first line"], ["echo", "line:", "second"]], "without {} the argument is appended");
-  const plain = await runCli(["submit", "--dir", malocher.dir, "--timeout", "20000", "--env", "WHO=world", "--", "sh", "-c", 'echo "$0 $WHO"', ":::", "hello"]);
+  const plain = await runCli(["submit", "--dir", malocher.dir, "--timeout", "20s", "--env", "WHO=world", "--", "sh", "-c", 'echo "$0 $WHO"', ":::", "hello"]);
   assert.equal(plain.code, 0, describeRun(plain));
   assert.match(plain.stdout, /^\S+\n$/, "without --json: the job id");
   const helloJob = plain.stdout.trim();
@@ -84,6 +84,6 @@ test("run -- cmd ::: a b submits and runs only those jobs, printing each one's o
 
   const failing = await run(malocher.dir, ["--", "sh", "-c", "echo oops-$0 >&2; exit $0", ":::", "0", "3"]);
   assert.equal(failing.code, 1, describeRun(failing));
-  assert.match(failing.stderr, /failed on \S+: \[COMMAND_FAILED\] The command "sh" exited with code 3; its stderr ends with:\noops-3/, describeRun(failing));
+  assert.match(failing.stderr, /failed on \S+: \[COMMAND_FAILED\] The command sh -c 'echo oops-\$0 >&2; exit \$0' 3 exited with code 3; its stderr ends with:\noops-3/, describeRun(failing));
   assert.equal(await malocher.state(waiting), "queued");
 });

@@ -34,6 +34,7 @@ test("malocher run: Ctrl-C once drains (running jobs finish, nothing new starts)
     const code = await run.exited;
     assert.equal(code, 0, run.output());
     assert.match(run.output(), /draining/);
+    assert.match(run.output(), /\nmalocher: drained: 4 jobs stay queued; `malocher run` runs them\n/, "the last lines say what is left");
     const { counts } = await malocher.status();
     assert.deepEqual({ succeeded: counts.succeeded, queued: counts.queued, running: counts.running }, { succeeded: 2, queued: 4, running: 0 });
   } finally {

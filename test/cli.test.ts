@@ -94,7 +94,7 @@ test("run exits 1 when a job failed, and says which; results and status show the
 
   const ran = await run(malocher.dir);
   assert.equal(ran.code, 1, describeRun(ran));
-  assert.match(ran.stderr, new RegExp(`job ${bad} failed on \\S+: \\[JOB_THREW\\] seed 13 is unlucky`), describeRun(ran));
+  assert.match(ran.stderr, new RegExp(`job ${bad} \\(train\\(13\\)\\) failed on \\S+: \\[JOB_THREW\\] seed 13 is unlucky`), describeRun(ran));
 
   const resultsRun = await runCli(["results", "--json", "--dir", malocher.dir]);
   const results = jsonLines(resultsRun.stdout);
@@ -109,7 +109,7 @@ test("run exits 1 when a job failed, and says which; results and status show the
   const onlyFailed = await runCli(["results", "--failed", "--dir", malocher.dir]);
   assert.equal(onlyFailed.code, 0, describeRun(onlyFailed));
   assert.equal(onlyFailed.stdout.trim().split("\n").length, 1, describeRun(onlyFailed));
-  assert.match(onlyFailed.stdout, new RegExp(`^${bad} FAILED \\S+ \\[JOB_THREW\\] seed 13 is unlucky$`, "m"));
+  assert.match(onlyFailed.stdout, new RegExp(`^${bad} train\\(13\\) FAILED \\S+ \\[JOB_THREW\\] seed 13 is unlucky$`, "m"));
 
   const statusRun = await runCli(["status", "--json", "--dir", malocher.dir]);
   const [status] = jsonLines(statusRun.stdout) as [{ counts: Record<string, number> }];

@@ -118,8 +118,8 @@ describe("names and tags", () => {
     assert.equal("name" in byId.get(plain)!, false);
     assert.equal("tags" in byId.get(plain)!, false);
     const text = await runCli(["results", "--dir", malocher.dir]);
-    assert.match(text.stdout, new RegExp(`^${named} "square of 4" #sweep-1 #small ok `, "m"));
-    assert.match(text.stdout, new RegExp(`^${plain} ok `, "m"));
+    assert.match(text.stdout, new RegExp(`^${named} square\\(4\\) "square of 4" #sweep-1 #small ok `, "m"));
+    assert.match(text.stdout, new RegExp(`^${plain} square\\(7\\) ok `, "m"));
 
     const status = await runCli(["status", "--json", "--dir", malocher.dir]);
     assert.deepEqual((JSON.parse(status.stdout) as { tags: unknown }).tags, {

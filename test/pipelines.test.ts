@@ -16,6 +16,7 @@ import { MalocherError, resultOf, type JobResult, type ProgressReport, type RunE
 import { directoryLayout, encodeStoredResult, encodeValue, outcomeWithoutRun } from "@malocher/protocol";
 import { loadDirectoryKey } from "@malocher/store";
 import { Series, describe, failUnlessGate, gather, scale, slowly, squares, stamp, total } from "./fixtures/pipelines/jobs.js";
+import { describeRun, runCli } from "./fixtures/jobs/support.js";
 import { record, stopActiveRuns } from "./support/recording.js";
 import { collect } from "./support/results.js";
 import { harnessSshOptions, useSshNodes } from "./support/ssh.js";
@@ -209,6 +210,29 @@ test("a dependent left waiting by a crash between publishing a result and releas
   const results = await within(collect(m.processAll(options())), RUN_DEADLINE_MS, "the run");
   assert.equal((valueOf(results, waiter) as { label: string }).label, "waiter", "the sweep at the run's start released the waiting job");
   assert.deepEqual(valueOf(results, dependent), [0, 3]);
+});
+
+test("the CLI: submit --after orders command jobs, status and jobs --state waiting show the waiting ones, an unknown id is refused", TIMEOUT, async (t) => {
+  const m = freshMalocher(t, "pipe-cli");
+  const first = m.submit(stamp, "first");
+  const submitted = await runCli(["submit", "--dir", m.dir, "--after", first, "--", "echo", "{}", ":::", "a", "b"]);
+  assert.equal(submitted.code, 0, describeRun(submitted));
+  const ids = submitted.stdout.trim().split("\n");
+  assert.equal(ids.length, 2);
+  const both = await runCli(["submit", "--dir", m.dir, "--after", `${ids[0]},${ids[1]}`, "--", "echo", "{}", ":::", "c"]);
+  assert.equal(both.code, 0, describeRun(both));
+  const waiting = await runCli(["jobs", "--dir", m.dir, "--state", "waiting", "--json"]);
+  const listed = waiting.stdout.trim().split("\n").map((line) => JSON.parse(line) as { jobId: string; after: string[] });
+  assert.deepEqual(listed.map((job) => job.jobId), [...ids, both.stdout.trim()]);
+  assert.deepEqual(listed[2]!.after, ids, "the listing names what a job waits for");
+  const status = await runCli(["status", "--dir", m.dir]);
+  assert.match(status.stdout, /waiting 3 · queued 1 ·/);
+  const refused = await runCli(["submit", "--dir", m.dir, "--after", `${first.slice(0, 10)}000000000000`, "--", "echo", "{}", ":::", "x"]);
+  assert.equal(refused.code, 2, describeRun(refused));
+  assert.match(refused.stderr, /\[JOB_NOT_FOUND\]/);
+  const results = await within(collect(m.processAll(options())), RUN_DEADLINE_MS, "the run");
+  assert.equal(results.size, 4);
+  for (const result of results.values()) assert.ok(result.ok);
 });
 
 /** A run of the pipeline script (fixtures/pipelines/pipeline-script.ts): its JSON lines as they come. */

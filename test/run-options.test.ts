@@ -365,9 +365,12 @@ test("submit.with({ key }): the same key returns the existing job, finished or n
   assertValue(results, seed3, 6, 1);
   assertValue(results, seed4, 8, 1);
 
-  // After it finished: still the same id, and nothing is run again.
+  // After it finished: still the same id, and nothing is run again; the run yields it, marked reused.
   assert.equal(rerun.submit.with({ key: "seed-3" })(double, 3), seed3);
-  assert.equal((await within(collect(rerun.processAll({ slots: 1 })), RUN_DEADLINE_MS, "the run after resubmitting")).size, 0, "nothing new to run");
+  const again = await within(collect(rerun.processAll({ slots: 1 })), RUN_DEADLINE_MS, "the run after resubmitting");
+  assert.deepEqual([...again.keys()], [seed3], "the resubmitted job is yielded, as part of what this process submitted");
+  assert.equal(again.get(seed3)?.reused, true, "found finished by its key: reused, not run again");
+  assertValue(again, seed3, 6, 1);
   assert.equal((await malocher.status()).total, 2, "no extra job in the directory");
 
   // Four copies of a script submitting the same key at the same moment agree on one job.

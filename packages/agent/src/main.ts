@@ -5,7 +5,8 @@
  * With the `stdio` transport (the node refuses port forwarding), the rest of stdin and all of
  * stdout carry length-prefixed message frames; everything else the agent says goes to stderr.
  */
-import { MalocherError, parseAgentLaunchConfig } from "@malocher/protocol";
+import { existsSync } from "node:fs";
+import { MalocherError, parseAgentLaunchConfig, type AgentLaunchConfig } from "@malocher/protocol";
 import { Agent } from "./agent.js";
 import { StdioLink } from "./link/stdio-link.js";
 import { prepareSharedDirectory } from "@malocher/store";
@@ -49,10 +50,28 @@ function takeStdoutForFrames(): (bytes: Uint8Array) => void {
 // shutdown that puts our jobs back in the queue.
 for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
 
+/**
+ * The shared directory and the modules of the run's jobs exist where the submitter has them; a
+ * node that lacks one is not sharing the submitter's file system at that path (a script and its
+ * `.malocher` left in a local directory). Said once, here, rather than by every job.
+ */
+function refuseUnsharedPaths(config: AgentLaunchConfig): void {
+  for (const [path, what] of [[config.dir, "the shared directory"], ...config.mustSee.map((module) => [module, "the module of the run's jobs"])] as const) {
+    if (existsSync(path)) continue;
+    throw new MalocherError(
+      "SHARED_DIR_FORMAT",
+      `${path}, ${what}, is not visible on ${config.host} at that path, though the machine that submitted the jobs has it: ` +
+        "it must be on the file system every machine shares, mounted at the same path. Put the script and its .malocher " +
+        "directory on the shared file system (e.g. a shared home) and run it from there; `malocher nodes --hosts …` checks each machine.",
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const { line, rest } = await readLaunchLine();
   const config = parseAgentLaunchConfig(line);
   const writeFrame = config.transport === "stdio" ? takeStdoutForFrames() : undefined;
+  refuseUnsharedPaths(config);
   const warnings = prepareSharedDirectory(config.dir, { create: false, allowSharedWriters: config.allowSharedWriters });
   for (const warning of warnings) process.stderr.write(`malocher agent: WARNING: ${warning}\n`);
   loadDirectoryKey(config.dir, { create: false });

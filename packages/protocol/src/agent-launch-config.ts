@@ -33,6 +33,12 @@ export interface AgentLaunchConfig {
   disconnectGraceMs: number;
   /** Work in a directory others can write to (a deliberate group setup); warn instead of refusing. */
   allowSharedWriters: boolean;
+  /**
+   * Files the run's jobs need that the submitter has (the modules of the jobs it submitted): an
+   * agent that does not see one at the same path says so at its start, once, instead of every
+   * job failing to import it.
+   */
+  mustSee: string[];
 }
 
 /** Parses and validates the launch line. */
@@ -54,6 +60,7 @@ export function parseAgentLaunchConfig(line: string): AgentLaunchConfig {
       labels: fields["labels"] === undefined ? [] : stringArrayField(fields, "labels"),
       disconnectGraceMs: numberField(fields, "disconnectGraceMs"),
       allowSharedWriters: fields["allowSharedWriters"] === true,
+      mustSee: fields["mustSee"] === undefined ? [] : stringArrayField(fields, "mustSee"),
     };
   } catch (error) {
     throw new MalocherError("PROTOCOL_ERROR", `Invalid agent launch config: ${(error as Error).message}`, {

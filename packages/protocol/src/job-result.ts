@@ -18,6 +18,11 @@ export interface JobResultMeta {
   durationMs: number;
   /** Present and true when the function's module file differed from the one at submit. */
   codeChanged?: boolean;
+  /**
+   * Present and true on a result `processAll` yields for a job that had finished before this
+   * process submitted it again: `submit.with({ key })` found it by its key and reused it.
+   */
+  reused?: boolean;
   /** Who produced the result, for audits: the agent, the node's user, the signing key's id. */
   agentId?: string;
   user?: string;

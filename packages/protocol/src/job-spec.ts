@@ -67,6 +67,8 @@ export interface JobSpecBase {
   /** The job's name and tags for people (`submit.with({ name, tags })`); copied into its result. */
   name?: string;
   tags?: string[];
+  /** The key it was submitted with (`submit.with({ key })`), for people: the key's file decides. */
+  key?: string;
   /**
    * The jobs this one depends on, each id once: those whose values its arguments take
    * (`resultOf(id)`) and those it was ordered after (`submit.with({ after })`). It runs only
@@ -92,6 +94,8 @@ export interface FunctionJobSpec extends JobSpecBase {
 export interface CommandJobSpec extends JobSpecBase {
   kind: "command";
   argv: string[];
+  /** `{%}` in `argv` is replaced, on the node, by the job slot that runs it (1 to the node's slots), as GNU parallel does. */
+  replaceJobSlot?: boolean;
 }
 
 /** Everything an agent needs to run one job: a closed union on `kind`. */
@@ -123,6 +127,7 @@ export function decodeJobSpec(bytes: Uint8Array, expectedJobId: string, key: Uin
     if (record["cwdNamed"] !== undefined) base.cwdNamed = booleanField(record, "cwdNamed");
     if (record["name"] !== undefined) base.name = stringField(record, "name");
     if (record["tags"] !== undefined) base.tags = stringArrayField(record, "tags");
+    if (record["key"] !== undefined) base.key = stringField(record, "key");
     if (record["after"] !== undefined) base.after = jobIdsField(record, "after");
     const spec = readKindFields(record, base);
     if (spec.jobId !== expectedJobId) throw new TypeError(`it names job ${spec.jobId}`);
@@ -142,7 +147,7 @@ function readKindFields(record: Record<string, unknown>, base: JobSpecBase): Job
   if (kind === "command") {
     const argv = stringArrayField(record, "argv");
     if (argv.length === 0 || argv[0] === "") throw new TypeError('field "argv" should name a program');
-    return { kind, ...base, argv };
+    return record["replaceJobSlot"] === true ? { kind, ...base, argv, replaceJobSlot: true } : { kind, ...base, argv };
   }
   if (kind !== undefined && kind !== "function") throw new TypeError(`unknown job kind ${JSON.stringify(kind)}`);
   const fn = recordField(record, "fn");

@@ -240,8 +240,8 @@ export function checkAndEncodeValue(
   const problem = findUnserializable(value, rootPath, classes === undefined ? {} : { classes, seen });
   if (problem !== undefined) {
     const message = errorCode === "ARG_NOT_SERIALIZABLE"
-      ? `Cannot send ${problem.path} to the job: it is ${problem.reason}.`
-      : `The job returned a value that cannot be sent back: ${problem.path} is ${problem.reason}.`;
+      ? `Cannot send ${problem.path} to the job: ${problem.reason}.`
+      : `The job returned a value that cannot be sent back, at ${problem.path}: ${problem.reason}.`;
     throw new MalocherError(errorCode, message);
   }
   // Only a value with class instances needs the copy that replaces them.

@@ -66,7 +66,8 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
   return status;
 }
 
-async function hostOfAgent(dir: string, agentId: string, cache: Map<string, string>): Promise<string> {
+/** The host an agent's lease names (cached per call in `cache`), or the agent id when the lease cannot be read. */
+export async function hostOfAgent(dir: string, agentId: string, cache: Map<string, string>): Promise<string> {
   let host = cache.get(agentId);
   if (host === undefined) {
     host = await readLeaseHost(dir, agentId);

@@ -1,14 +1,23 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { readSpec } from "./list-jobs.js";
+import { loadDirectoryKey } from "./directory-key.js";
 import { enqueueJob } from "./queue-marker.js";
 import { unlink } from "node:fs/promises";
-import { directoryLayout } from "@malocher/protocol";
+import { dirname } from "node:path";
+import { decodeJobSpec, decodeStoredResult, directoryLayout } from "@malocher/protocol";
 import { readResultOrFailure } from "./read-result.js";
 import { jobExists } from "./job-exists.js";
 import { rearmDependents, setAsideResult } from "./release-dependents.js";
 import { DependencyStates, readJobDependencies } from "./dependency-state.js";
-import { armWaitingJobSync, failWaitingJob } from "./wait-for-dependencies.js";
+import { armWaitingJobSync, failWaitingJob, failWaitingJobSync } from "./wait-for-dependencies.js";
 
-/** What `retryJob` did: put the failed job back in the queue, or left it (not failed, or no such job). */
-export type RetryOutcome = "requeued" | "notFailed" | "unknown";
+/**
+ * What `retryJob` did: put the failed job back in the queue, or left it (not failed, no such job,
+ * or `moduleMissing`: its function's module is no longer at the path it was submitted from, so a
+ * rerun could only fail to import it again).
+ */
+export type RetryOutcome = "requeued" | "notFailed" | "unknown" | "moduleMissing";
 
 /**
  * Gives a failed job a fresh run, in steps. A cancel request that came too late to matter
@@ -26,6 +35,7 @@ export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome
   const result = await readResultOrFailure(dir, jobId);
   if (result === undefined) return (await jobExists(dir, jobId)) ? "notFailed" : "unknown";
   if (result.ok || result.error.code === "JOB_CANCELLED") return "notFailed";
+  if (await moduleMissing(dir, jobId)) return "moduleMissing";
   await unlink(directoryLayout.cancelFile(dir, jobId)).catch(() => {});
   if (!(await setAsideResult(dir, jobId))) return "notFailed"; // another retry was first
   const states = new DependencyStates(dir);
@@ -42,4 +52,73 @@ export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome
   }
   await rearmDependents(dir, jobId, states);
   return "requeued";
+}
+
+/** What `rerunKeyedJob` found a job a key names in: it runs again (it had failed), or it is reused as it is. */
+export type KeyedJobOutcome = "rerun" | "finished" | "unfinished";
+
+/**
+ * For `submit.with({ key })` finding the job of its key, synchronously (`submit` is): a job whose
+ * result is a failure (not a cancel) gets a fresh run exactly as {@link retryJob} gives it, the
+ * failure set aside into `retried/` and the job queued again (or, with dependencies, waiting for
+ * them again: a `DEPENDENCY_FAILED` job of a pipeline script run again waits for its reruns), so running a fixed script again
+ * reruns what failed. A job that succeeded or was cancelled is `finished` and stays; one without a
+ * result (queued, running) is `unfinished`. A result that cannot be read is left alone (`finished`).
+ */
+export function rerunKeyedJob(dir: string, jobId: string, secretKey: Uint8Array): KeyedJobOutcome {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(directoryLayout.resultFile(dir, jobId));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "unfinished";
+    throw error;
+  }
+  let failedByItself: boolean;
+  try {
+    const stored = decodeStoredResult(bytes, jobId, secretKey);
+    failedByItself = !stored.ok && stored.error.code !== "JOB_CANCELLED";
+  } catch {
+    return "finished";
+  }
+  if (!failedByItself) return "finished";
+  try {
+    unlinkSync(directoryLayout.cancelFile(dir, jobId));
+  } catch {}
+  const setAside = directoryLayout.retriedResultFile(dir, jobId, Date.now());
+  mkdirSync(dirname(setAside), { recursive: true });
+  try {
+    renameSync(directoryLayout.resultFile(dir, jobId), setAside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "unfinished"; // another submitter or a retry was first: it runs again
+    throw error;
+  }
+  const after = keyedJobDependencies(dir, jobId, secretKey);
+  if (after.length > 0) {
+    // It waits for its dependencies again (the script submits them again before it, with their keys).
+    const armed = armWaitingJobSync(dir, jobId, after, new DependencyStates(dir));
+    if (armed.state === "blocked") failWaitingJobSync(dir, jobId, armed.depId, armed.error, {});
+    return "rerun";
+  }
+  try {
+    enqueueJob(dir, jobId);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  return "rerun";
+}
+
+/** The dependencies of a keyed job (a job of its own spec file, never a batch's), read synchronously; none when its spec cannot be read. */
+function keyedJobDependencies(dir: string, jobId: string, secretKey: Uint8Array): string[] {
+  try {
+    return decodeJobSpec(readFileSync(directoryLayout.specFile(dir, jobId)), jobId, secretKey).after ?? [];
+  } catch {
+    return [];
+  }
+}
+
+/** Whether the job is a function job whose module file is gone from the path it was submitted with. */
+async function moduleMissing(dir: string, jobId: string): Promise<boolean> {
+  const spec = await readSpec(dir, jobId, loadDirectoryKey(dir, { create: false }));
+  if (spec === undefined || spec.kind === "command" || !spec.fn.module.startsWith("file:")) return false;
+  return !existsSync(fileURLToPath(spec.fn.module));
 }

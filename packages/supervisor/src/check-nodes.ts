@@ -150,7 +150,9 @@ function sshFailure(error: unknown, target: NodeTarget): NodeCheckItem {
     SSH_UNREACHABLE: "check the host name and port, and that sshd runs there",
     SSH_KEY_UNREADABLE: "check the private key file (--identity) and its passphrase",
   };
-  const fix = fixes[error.code];
+  const fix = error.message.startsWith("Unknown host ")
+    ? `check the spelling of ${target.host}, the HostName of your SSH config, /etc/hosts or DNS`
+    : fixes[error.code];
   return { name: "ssh", ok: false, detail: `[${error.code}] ${error.message}`, ...(fix === undefined ? {} : { fix }) };
 }
 

@@ -1,5 +1,5 @@
 import type { JobResult } from "@malocher/protocol";
-import type { JobOptions } from "./submit/job-options.js";
+import type { CommandJobOptions } from "./submit/job-options.js";
 import { Malocher, type SubmitFunction } from "./malocher.js";
 import type { ProcessAllOptions } from "./process-all.js";
 import type { CancelOutcome } from "@malocher/store";
@@ -43,7 +43,7 @@ export const submit: SubmitFunction = Object.assign(
  * for (const seed of [1, 2, 3]) submitCommand(["python", "train.py", "--seed", String(seed)]);
  * ```
  */
-export function submitCommand(argv: readonly string[], options: JobOptions = {}): string {
+export function submitCommand(argv: readonly string[], options: CommandJobOptions = {}): string {
   return defaultMalocher().submitCommand(argv, options);
 }
 

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { MalocherError, isJobId, type JobResult, type JobSpec, type JobState } from "@malocher/protocol";
+import { MalocherError, isJobId, refuseWhileImportingJobModule, type JobResult, type JobSpec, type JobState } from "@malocher/protocol";
 import { readJobState } from "@malocher/store";
 import { cancelJob, type CancelOutcome } from "@malocher/store";
 import { loadDirectoryKey, prepareSharedDirectory } from "@malocher/store";
@@ -10,14 +10,17 @@ import type { RunEvent } from "./cluster/cluster.js";
 import { checkNodes, type NodeCheck } from "./check-nodes.js";
 import { prepareJob, type JobTarget } from "./submit/prepare-job.js";
 import { prepareCommandJob } from "./submit/prepare-command-job.js";
-import type { JobOptions } from "./submit/job-options.js";
-import { submitJob } from "@malocher/store";
+import type { CommandJobOptions, JobOptions } from "./submit/job-options.js";
+import { rerunKeyedJob, submitJob } from "@malocher/store";
+import { noteSubmitted } from "./submit/submitted-jobs.js";
+import { locateFunction } from "@malocher/locate";
 import { submitMany, type BatchOptions } from "./submit/submit-many.js";
 import { announceCancelled, announceSubmitted } from "./submit/announce-submitted.js";
 import { listFinishedIds, listJobIds } from "@malocher/store";
 import { readAllResults } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { readDirectoryStatus, type DirectoryStatus } from "@malocher/store";
+import { listJobs, type JobFilter, type JobListing } from "@malocher/store";
 import { readLogs, type JobLogs } from "@malocher/store";
 import { retryJob, type RetryOutcome } from "@malocher/store";
 import { cleanJobs, type CleanOptions, type CleanedJob } from "@malocher/store";
@@ -85,7 +88,8 @@ export class Malocher {
    * for (const seed of [1, 2, 3]) m.submitCommand(["python", "train.py", "--seed", String(seed)], { timeoutMs: 3_600_000 });
    * ```
    */
-  submitCommand(argv: readonly string[], options: JobOptions = {}): string {
+  submitCommand(argv: readonly string[], options: CommandJobOptions = {}): string {
+    refuseWhileImportingJobModule("submitCommand()");
     return this.enqueue((key) => prepareCommandJob(argv, options, key), options.key);
   }
 
@@ -94,11 +98,13 @@ export class Malocher {
    * `[jobId, result]` in completion order. Without `sshMachines` it runs them on this machine.
    */
   processAll(options: Omit<ProcessAllOptions, "dir"> = {}): AsyncIterable<[string, JobResult]> {
+    refuseWhileImportingJobModule("processAll()");
     return processJobs(this.dir, { allowSharedWriters: this.allowSharedWriters, ...options });
   }
 
   /** Starts agents that stay up between `processAll` calls; see {@link StartedCluster}. */
-  startCluster(options: Omit<ClusterOptions, "dir"> & { onEvent?: (event: RunEvent) => void } = {}): Promise<StartedCluster> {
+  async startCluster(options: Omit<ClusterOptions, "dir"> & { onEvent?: (event: RunEvent) => void } = {}): Promise<StartedCluster> {
+    refuseWhileImportingJobModule("startCluster()");
     return startClusterIn(this.dir, { allowSharedWriters: this.allowSharedWriters, ...options });
   }
 
@@ -148,6 +154,21 @@ export class Malocher {
   async state(jobId: string): Promise<JobState | undefined> {
     if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${JSON.stringify(jobId)} is not a job id.`);
     return readJobState(this.dir, jobId);
+  }
+
+  /**
+   * Every job of the directory with its state, name, key, host, attempts, duration and what it
+   * runs (the function and its arguments, or the command), oldest first; only those `filter`
+   * admits (each field given must match one of its entries).
+   *
+   * @example
+   * ```ts
+   * for (const job of await m.jobs({ states: ["running"] })) console.log(job.jobId, job.host, job.what);
+   * ```
+   */
+  async jobs(filter: JobFilter = {}): Promise<JobListing[]> {
+    prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
+    return listJobs(this.dir, filter);
   }
 
   /** Counts of jobs per state and per node, read from the directory. */
@@ -250,7 +271,14 @@ export class Malocher {
   submitMany<F extends (...args: never[]) => unknown>(fn: F, argLists: Iterable<Parameters<F>>, options?: BatchOptions): Promise<string[]>;
   submitMany(fn: { module: string; export: string }, argLists: Iterable<readonly unknown[]>, options?: BatchOptions): Promise<string[]>;
   async submitMany(fn: JobTarget, argLists: Iterable<readonly unknown[]>, options: BatchOptions = {}): Promise<string[]> {
-    return submitMany(this.dir, this.directoryKey(), fn, argLists, options);
+    refuseWhileImportingJobModule("submitMany()");
+    const jobIds = await submitMany(this.dir, this.directoryKey(), fn, argLists, options).catch((error: unknown) => {
+      for (const jobId of (error as { jobIds?: string[] })?.jobIds ?? []) noteSubmitted(this.dir, jobId);
+      throw error;
+    });
+    const module = typeof fn === "function" ? locateFunction(fn).module : fn.module; // located once already: cached
+    for (const jobId of jobIds) noteSubmitted(this.dir, jobId, false, module);
+    return jobIds;
   }
 
   /** The directory's secret key, preparing the directory on first use. */
@@ -263,18 +291,26 @@ export class Malocher {
   }
 
   private makeSubmit(options: JobOptions): SubmitFunction {
-    const submit = ((target: JobTarget, ...args: unknown[]) =>
-      this.enqueue((key) => prepareJob(target, args, options, key), options.key)) as SubmitFunction;
+    const submit = ((target: JobTarget, ...args: unknown[]) => {
+      refuseWhileImportingJobModule("submit()");
+      return this.enqueue((key) => prepareJob(target, args, options, key), options.key);
+    }) as SubmitFunction;
     submit.with = (more: JobOptions) => this.makeSubmit({ ...options, ...more, env: { ...options.env, ...more.env } });
     return submit;
   }
 
-  /** Writes the spec `prepare` makes (given the directory's key) into the queue; returns the job id (`jobKey`'s job if it exists). */
+  /**
+   * Writes the spec `prepare` makes (given the directory's key) into the queue; returns the job id.
+   * With a `jobKey` whose job exists, that job's id: run again if it had failed (see
+   * `rerunKeyedJob`), reused as it is otherwise.
+   */
   private enqueue(prepare: (directoryKey: Uint8Array) => JobSpec, jobKey: string | undefined): string {
     const key = this.directoryKey();
     const spec = prepare(key);
     const jobId = submitJob(this.dir, spec, key, jobKey);
-    if (jobId === spec.jobId) announceSubmitted(this.dir);
+    const found = jobId === spec.jobId ? undefined : rerunKeyedJob(this.dir, jobId, key);
+    if (found === undefined || found === "rerun") announceSubmitted(this.dir);
+    noteSubmitted(this.dir, jobId, found === "finished", spec.kind === "command" ? undefined : spec.fn.module);
     return jobId;
   }
 }

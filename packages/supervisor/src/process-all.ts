@@ -1,11 +1,13 @@
 import { MalocherError, type JobResult } from "@malocher/protocol";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
-import { finishedAmong, listFinishedIds, listJobIds, listUnfinishedDependencies, countWaiting, submittedAmong } from "@malocher/store";
+import { countWaiting, finishedAmong, listFinishedIds, listJobIds, listUnfinishedDependencies, loadDirectoryKey, readSpec, submittedAmong } from "@malocher/store";
 import { readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 import { ProgressFeed } from "./progress-feed.js";
+import { takeSubmitted, type SubmittedJob } from "./submit/submitted-jobs.js";
+import { fileURLToPath } from "node:url";
 import type { ProgressReport } from "./run-tally.js";
 
 /** What one run over the jobs takes, on a cluster of its own or a started one. */
@@ -41,6 +43,10 @@ export interface RunOptions {
 export interface ProcessAllOptions extends ClusterOptions, RunOptions {}
 
 const RESULT_SCAN_INTERVAL_MS = 1000;
+/** At most this many module files are given to agents to check at their start. */
+const MAX_MUST_SEE = 16;
+/** How many pending jobs' specs a run reads to find the modules its agents must see. */
+const MODULE_SAMPLE_JOBS = 32;
 /** Result files a scan reads at once (jobs that finished before this run listened, or whose message was lost). */
 const READS_AT_ONCE = 32;
 
@@ -66,8 +72,13 @@ export async function* processJobs(
   let pending: Set<string>;
   /** Of the pending jobs, those waiting for others (read before any event of the run). */
   let waiting: number;
+  // Also every job this process submitted since its last run, finished or not (of `jobs`, if given).
+  const submitted = takeSubmitted(dir, options.jobs);
   try {
     pending = await pendingJobs(dir, options.jobs);
+    // Those still in the directory: a job cleaned since would never have a result to yield.
+    const unseen = new Set([...submitted.keys()].filter((jobId) => !pending.has(jobId)));
+    if (unseen.size > 0) for (const jobId of await submittedAmong(dir, unseen)) pending.add(jobId);
     waiting = await countWaiting(dir, pending);
   } finally {
     cluster?.off("event", keepEarly);
@@ -79,8 +90,11 @@ export async function* processJobs(
   }
   // A run of its own claims only the jobs it was asked for (and the unfinished jobs they wait
   // for, whose results are not yielded); a started cluster serves every job.
+  // Its agents check at their start that they see the modules of the jobs this process submitted.
+  const mustSee = modulePathsOf(submitted);
+  if (mustSee.length === 0 && cluster === undefined) mustSee.push(...(await sampledModulePaths(dir, pending)));
   const onlyJobs = options.jobs === undefined ? undefined : [...pending, ...(await listUnfinishedDependencies(dir, pending))];
-  const running = cluster ?? (await Cluster.start({ ...settings!, ...(onlyJobs === undefined ? {} : { onlyJobs }) }));
+  const running = cluster ?? (await Cluster.start({ ...settings!, ...(onlyJobs === undefined ? {} : { onlyJobs }), ...(mustSee.length > 0 ? { mustSee } : {}) }));
   const inbox = new ResultInbox();
   let yielded = 0;
   const collect = async (jobId: string) => {
@@ -130,7 +144,8 @@ export async function* processJobs(
     while (pending.size > 0 || options.keepAlive) {
       const next = await inbox.next();
       if (next === undefined) break; // drained
-      const [jobId, result] = next;
+      const [jobId, found] = next;
+      const result = submitted.get(jobId)?.reused ? { ...found, reused: true } : found;
       pending.delete(jobId);
       progress?.onResult(result.ok, ++yielded + pending.size);
       yield [jobId, result];
@@ -146,6 +161,24 @@ export async function* processJobs(
     options.drainSignal?.removeEventListener("abort", drain);
     if (cluster === undefined) await running.close();
   }
+}
+
+/** The files of the function modules of `jobs` (a few: jobs share their modules). */
+function modulePathsOf(jobs: ReadonlyMap<string, SubmittedJob>): string[] {
+  const paths = new Set<string>();
+  for (const { module } of jobs.values()) if (module?.startsWith("file:")) paths.add(fileURLToPath(module));
+  return [...paths].slice(0, MAX_MUST_SEE);
+}
+
+/** The module files of a few of `pending`'s jobs (a `malocher run` knows no submitted jobs of its own): jobs of a sweep share them. */
+async function sampledModulePaths(dir: string, pending: ReadonlySet<string>): Promise<string[]> {
+  const key = loadDirectoryKey(dir, { create: false });
+  const paths = new Set<string>();
+  for (const jobId of [...pending].slice(0, MODULE_SAMPLE_JOBS)) {
+    const spec = await readSpec(dir, jobId, key);
+    if (spec !== undefined && spec.kind !== "command" && spec.fn.module.startsWith("file:")) paths.add(fileURLToPath(spec.fn.module));
+  }
+  return [...paths].slice(0, MAX_MUST_SEE);
 }
 
 async function pendingJobs(dir: string, jobs: readonly string[] | undefined): Promise<Set<string>> {

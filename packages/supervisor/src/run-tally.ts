@@ -38,7 +38,12 @@ export interface ProgressReport {
   total: number;
   /** Results per second since the run started. */
   jobsPerSecond: number;
-  /** How long the rest will take at that rate; undefined before the first result or when nothing is left. */
+  /**
+   * How long the rest will take: at that rate, and no less than the running jobs need by their
+   * ages (a job younger than half the mean duration needs the rest of the mean; an older one is
+   * judged to need as long again as it ran, so a long last job raises the ETA instead of leaving
+   * it at "1 s"). Undefined before the first result or when nothing is left.
+   */
   etaMs: number | undefined;
   nodes: NodeProgress[];
 }
@@ -53,8 +58,15 @@ export class RunTally {
   private failed = 0;
   private waiting = 0;
   private readonly nodes = new Map<string, NodeProgress>();
+  /** The running jobs: where, and since when (on this clock). */
+  private readonly runningJobs = new Map<string, { host: string; since: number }>();
+  private finishedMs = 0;
+  private finishedCount = 0;
 
-  constructor(private readonly startedAt: number = Date.now()) {}
+  constructor(
+    private readonly startedAt: number = Date.now(),
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   /** Takes one event of the run. */
   onEvent(event: RunEvent): void {
@@ -75,21 +87,29 @@ export class RunTally {
         node.slots = event.slots || node.slots;
         if (event.error) node.error = event.error.message;
         // A lost or stopped agent's jobs go back to the queue (or fail, and their results count).
-        if (event.state !== "ready") node.slotsInUse = 0;
+        if (event.state !== "ready") {
+          node.slotsInUse = 0;
+          for (const [jobId, job] of this.runningJobs) if (job.host === event.host) this.runningJobs.delete(jobId);
+        }
         return;
       }
       case "jobStarted":
         this.node(event.host).slotsInUse++;
+        this.runningJobs.set(event.jobId, { host: event.host, since: this.clock() });
         return;
       case "jobFinished": {
         const node = this.node(event.host);
         node.slotsInUse = Math.max(0, node.slotsInUse - 1);
         node.done++;
+        this.runningJobs.delete(event.jobId);
+        this.finishedMs += event.durationMs;
+        this.finishedCount++;
         return;
       }
       case "jobRetrying": {
         const node = this.node(event.host);
         node.slotsInUse = Math.max(0, node.slotsInUse - 1);
+        this.runningJobs.delete(event.jobId);
         return;
       }
     }
@@ -106,7 +126,7 @@ export class RunTally {
     this.total = total;
   }
 
-  report(now: number = Date.now()): ProgressReport {
+  report(now: number = this.clock()): ProgressReport {
     const seconds = (now - this.startedAt) / 1000;
     const jobsPerSecond = seconds > 0 ? this.done / seconds : 0;
     const nodes = [...this.nodes.values()].map((node) => ({ ...node }));
@@ -122,9 +142,20 @@ export class RunTally {
       waiting,
       total,
       jobsPerSecond,
-      etaMs: jobsPerSecond > 0 && left > 0 ? (left / jobsPerSecond) * 1000 : undefined,
+      etaMs: jobsPerSecond > 0 && left > 0 ? Math.max((left / jobsPerSecond) * 1000, this.runningJobsNeedMs(now)) : undefined,
       nodes,
     };
+  }
+
+  /** The longest any running job still needs, judged by its age against the mean duration (see `etaMs`). */
+  private runningJobsNeedMs(now: number): number {
+    const mean = this.finishedCount > 0 ? this.finishedMs / this.finishedCount : 0;
+    let longest = 0;
+    for (const { since } of this.runningJobs.values()) {
+      const age = now - since;
+      longest = Math.max(longest, mean - age, age);
+    }
+    return longest;
   }
 
   private node(host: string): NodeProgress {

@@ -42,7 +42,8 @@ export interface CommandRun {
 
 /** Runs `spec.argv` in `spec.cwd` with the node's environment plus the job's; never rejects. */
 export async function runCommand(spec: CommandJobSpec, dir: string): Promise<CommandRun> {
-  const [program, ...args] = spec.argv as [string, ...string[]];
+  const argv = spec.replaceJobSlot ? spec.argv.map((word) => word.replaceAll("{%}", process.env["MALOCHER_SLOT"] ?? "1")) : spec.argv;
+  const [program, ...args] = argv as [string, ...string[]];
   const isDirectory = await stat(spec.cwd).then(
     (stats) => stats.isDirectory(),
     () => false,
@@ -90,7 +91,7 @@ export async function runCommand(spec: CommandJobSpec, dir: string): Promise<Com
   const leftovers = !closed || hasOrphansInGroup(child.pid ?? 0);
   const output: CommandOutput = { ...end, stdout: stdout.text(), stderr: stderr.text() };
   if (end.exitCode === 0) return { ending: { ok: true, value: encodeValue(output) }, leftovers };
-  return { ending: { ok: false, error: { ...failure("COMMAND_FAILED", describeFailure(program, output)).error, ...output } }, leftovers };
+  return { ending: { ok: false, error: { ...failure("COMMAND_FAILED", describeFailure(argv, output)).error, ...output } }, leftovers };
 }
 
 function notStarted(program: string, error: Error): CommandRun["ending"] {
@@ -100,13 +101,22 @@ function notStarted(program: string, error: Error): CommandRun["ending"] {
   return failure("COMMAND_NOT_STARTED", message);
 }
 
-function describeFailure(program: string, output: CommandOutput): string {
+/** How much of the command line a failure's message quotes. */
+const MESSAGE_COMMAND_CHARS = 300;
+
+/** The command line as a shell would read it back (`sh -c 'exit 3' a`), so a failure names its arguments, cut when long. */
+function commandText(argv: readonly string[]): string {
+  const text = argv.map((word) => (/^[\w./=:,+@%-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`)).join(" ");
+  return text.length <= MESSAGE_COMMAND_CHARS ? text : `${text.slice(0, MESSAGE_COMMAND_CHARS)}…`;
+}
+
+function describeFailure(argv: readonly string[], output: CommandOutput): string {
   const how =
     output.signal === null
       ? `exited with code ${output.exitCode}`
       : `was killed by ${output.signal}${output.signal === "SIGKILL" ? " (the out-of-memory killer sends it)" : ""}`;
   const said = output.stderr.trim().slice(-MESSAGE_STDERR_CHARS);
-  return `The command ${JSON.stringify(program)} ${how}${said === "" ? " and wrote nothing to stderr." : `; its stderr ends with:\n${said}`}`;
+  return `The command ${commandText(argv)} ${how}${said === "" ? " and wrote nothing to stderr." : `; its stderr ends with:\n${said}`}`;
 }
 
 

@@ -84,6 +84,8 @@ export class WarmWorker {
     onExit: () => void,
     heapLimitMb: number,
     private readonly queueWindowMs: number,
+    /** Its job slot, 1 to the node's slots: `MALOCHER_SLOT` of its jobs, and `{%}` of command jobs that ask for it. */
+    readonly slotNumber: number = 1,
   ) {
     // Our pid, which the worker watches, and its memory limit (see worker-main.ts).
     this.child = fork(WORKER_MAIN, [String(process.pid), String(heapLimitMb)], {
@@ -91,6 +93,7 @@ export class WarmWorker {
       serialization: "advanced",
       stdio: ["ignore", "pipe", "pipe", "ipc"],
       execArgv: [`--max-old-space-size=${heapLimitMb}`],
+      env: { ...process.env, MALOCHER_SLOT: String(slotNumber) },
     });
     this.stdout = new JobLogSplitter(this.child.stdout!, stray);
     this.stderr = new JobLogSplitter(this.child.stderr!, stray);

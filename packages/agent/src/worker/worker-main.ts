@@ -17,8 +17,10 @@ import {
   decodeValueWithClasses,
   checkAndEncodeValue,
   failureFrom,
+  importingJobModule,
   type FunctionJobSpec,
   type JobEnding,
+  type LoadClass,
   type JobSpec,
   type StoredFailure,
 } from "@malocher/protocol";
@@ -110,11 +112,15 @@ function isStale(spec: FunctionJobSpec, mtimeMs: number | undefined): boolean {
 async function importModule(url: string, mtimeMs: number | undefined): Promise<Record<string, unknown>> {
   const known = namespaces.get(url);
   if (known !== undefined) return known;
-  const module = (await import(url)) as Record<string, unknown>;
+  // Malocher's entry points refuse while the flag is up: a module without an isMain guard fails to import.
+  const module = await importingJobModule(url, async () => (await import(url)) as Record<string, unknown>);
   namespaces.set(url, module);
   if (mtimeMs !== undefined && !importedModules.has(url)) importedModules.set(url, mtimeMs);
   return module;
 }
+
+/** Loads an argument's class by importing its module, as a job module is imported (see `importingJobModule`). */
+const importJobClass: LoadClass = (ref) => importingJobModule(ref.module, () => importClass(ref));
 
 /** Runs a function job whose module's file has the mtime `mtimeMs` (read once per job). */
 async function runJob(spec: FunctionJobSpec, dir: string, mtimeMs: number | undefined): Promise<JobEnding> {
@@ -146,7 +152,7 @@ async function runJob(spec: FunctionJobSpec, dir: string, mtimeMs: number | unde
   }
   let args: unknown[];
   try {
-    args = (await decodeValueWithClasses(spec.args, "JOB_SPEC_CORRUPT", importClass, "JOB_IMPORT_FAILED")) as unknown[];
+    args = (await decodeValueWithClasses(spec.args, "JOB_SPEC_CORRUPT", importJobClass, "JOB_IMPORT_FAILED")) as unknown[];
   } catch (error) {
     const code = error instanceof MalocherError ? error.code : "JOB_SPEC_CORRUPT";
     return failureFrom(code, error, `The arguments of job ${spec.jobId} cannot be read on this node: ${(error as Error).message}`);

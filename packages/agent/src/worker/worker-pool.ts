@@ -91,7 +91,11 @@ export class WorkerPool {
   }
 
   private startWorker(): void {
-    const worker: WarmWorker = new WarmWorker(this.stray, () => this.onWorkerExit(worker), this.heapLimitMb, this.queueWindowMs);
+    // The lowest slot number no live worker has: a replacement takes the number of the worker it replaces.
+    const taken = new Set([...this.all].map((worker) => worker.slotNumber));
+    let slotNumber = 1;
+    while (taken.has(slotNumber)) slotNumber++;
+    const worker: WarmWorker = new WarmWorker(this.stray, () => this.onWorkerExit(worker), this.heapLimitMb, this.queueWindowMs, slotNumber);
     this.all.add(worker);
     worker.started().then(
       () => {

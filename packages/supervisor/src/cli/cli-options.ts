@@ -1,30 +1,123 @@
-import { Option } from "commander";
+/**
+ * Every option of the `malocher` command, once: its flags, its help text and how its value is
+ * read. A command takes options from this table by name (`withOptions(command, ["dir", "json"])`),
+ * so an option means the same and is read the same way wherever it appears, and the values a
+ * command's action gets are typed from the table (`CliValues<"dir" | "json">`).
+ */
+import { Command, Option } from "commander";
 import type { JobRunOptions } from "@malocher/protocol";
 import { defaultDirectory } from "../malocher.js";
+import type { ClusterOptions } from "../cluster-options.js";
+import { byteSize, duration, DURATION_EXAMPLES, envAssignment, integer, jobIdList, repeated } from "./option-parsers.js";
+import { readHosts } from "./read-hosts.js";
 
-/** `--dir`, which every command takes. */
-export const dirOption = () =>
-  new Option("--dir <path>", "the shared job directory").default(defaultDirectory(), "$MALOCHER_DIR or ./.malocher");
-
-/** `--json`, which every command takes. */
-export const jsonOption = () => new Option("--json", "machine-readable output (JSON Lines)");
-
-/** `--allow-shared-dir-writers`, for the commands that open the directory to work in it. */
-export const sharedWritersOption = () =>
-  new Option("--allow-shared-dir-writers", "work in a directory other users can write to (warns each run)");
-
-/** `--timeout`, `--retries` and `--retry-on-error` as commander gives them (`run` and `submit`). */
-export interface RunOptionFlags {
-  timeout?: number;
-  retries?: number;
-  retryOnError?: boolean;
+interface OptionSpec {
+  /** Commander's flags; the table's key is the attribute name they give (`--known-hosts` → `knownHosts`). */
+  flags: string;
+  help: string;
+  parse?: (value: string, previous: never) => unknown;
+  default?: { value: () => unknown; description: string };
+  /** Attribute names of options this one cannot be given with. */
+  conflicts?: readonly string[];
 }
 
-/** The run options those flags name, only those given. */
-export function runOptionsOf(flags: RunOptionFlags): JobRunOptions {
+export const CLI_OPTIONS = {
+  // where the jobs are
+  dir: { flags: "--dir <path>", help: "the shared job directory", default: { value: defaultDirectory, description: "$MALOCHER_DIR or ./.malocher" } },
+  json: { flags: "--json", help: "machine-readable output (JSON Lines)" },
+  allowSharedDirWriters: { flags: "--allow-shared-dir-writers", help: "work in a directory other users can write to (warns each run)" },
+
+  // the machines and how to log in to them (SSH_FLAGS)
+  hosts: { flags: "--hosts <file|list>", help: "a hosts file ([slots/][user@]host[:port] [labels] a line) or h1,h2,…" },
+  port: { flags: "--port <port>", help: "SSH port for machines that do not name one", parse: integer("--port") },
+  user: { flags: "--user <name>", help: "SSH user for machines that do not name one" },
+  identity: { flags: "--identity <file>", help: "SSH private key file" },
+  knownHosts: { flags: "--known-hosts <file>", help: "OpenSSH known_hosts file (default ~/.ssh/known_hosts)" },
+  sshConfig: { flags: "--ssh-config <file>", help: "OpenSSH client config read instead of ~/.ssh/config and /etc/ssh/ssh_config (none: no config)" },
+
+  // how jobs run
+  slots: { flags: "--slots <n>", help: "jobs at once per machine (default: its CPU count)", parse: integer("--slots") },
+  timeout: { flags: "--timeout <duration>", help: `kill each attempt of a job after this long: ${DURATION_EXAMPLES} (jobs may set their own)`, parse: duration("--timeout") },
+  retries: { flags: "--retries <n>", help: "retries after infrastructure failures (default 3)", parse: integer("--retries") },
+  retryOnError: { flags: "--retry-on-error", help: "also retry jobs that throw or exit" },
+  keepAlive: { flags: "--keep-alive", help: "keep serving jobs submitted later, until interrupted" },
+  maxLogBytes: {
+    flags: "--max-log-bytes <size>",
+    help: "keep at most this much of each attempt's stdout and stderr, the tail (default 1M)",
+    parse: byteSize("--max-log-bytes"),
+  },
+  env: { flags: "--env <NAME=value>", help: "a variable for every job of the run (repeatable); a job's own env wins", parse: envAssignment("--env") },
+  cwd: { flags: "--cwd <dir>", help: "working directory of the run's jobs that did not name their own" },
+  on: { flags: "--on <label>", help: "run only on machines with this label (hosts file: 8/host gpu)" },
+  after: {
+    flags: "--after <jobId...>",
+    help: "run the jobs only after these jobs succeeded (ids, or id1,id2; repeatable); if one fails they end DEPENDENCY_FAILED",
+    parse: jobIdList(),
+  },
+  quiet: { flags: "--quiet", help: "print nothing but failures" },
+
+  // which jobs
+  all: { flags: "--all", help: "every job that has no result yet" },
+  failed: { flags: "--failed", help: "only failed jobs", conflicts: ["succeeded"] },
+  succeeded: { flags: "--succeeded", help: "only succeeded jobs" },
+  olderThan: {
+    flags: "--older-than <duration>",
+    help: `only jobs that finished at least this long ago: ${DURATION_EXAMPLES}`,
+    parse: duration("--older-than"),
+  },
+  state: { flags: "--state <state>", help: "only jobs in this state: waiting, queued, retrying, running, succeeded, failed, cancelled (repeatable)", parse: repeated() },
+  name: { flags: "--name <name>", help: "only jobs with this name (repeatable)", parse: repeated() },
+  tag: { flags: "--tag <tag>", help: "only jobs with this tag (repeatable)", parse: repeated() },
+  host: { flags: "--host <host>", help: "only jobs that ran (or run) on this machine (repeatable)", parse: repeated() },
+
+  // output
+  follow: { flags: "-f, --follow", help: "keep printing what the job writes until it has a result" },
+  full: { flags: "--full", help: "print long values whole (they are cut on the terminal otherwise)" },
+} as const satisfies Record<string, OptionSpec>;
+
+export type CliOptionName = keyof typeof CLI_OPTIONS;
+
+type ValueOf<S> = S extends { parse: (...args: never[]) => infer T } ? T : S extends { flags: `${string}<${string}>` } ? string : boolean;
+
+/** The values of options `N` as a command's action gets them (`dir` always has one: its default). */
+export type CliValues<N extends CliOptionName> = { [K in N]?: ValueOf<(typeof CLI_OPTIONS)[K]> } & ("dir" extends N ? { dir: string } : unknown);
+
+/** The options that say which machines to use and how to log in to them, the same for every command that connects. */
+export const SSH_FLAGS = ["hosts", "port", "user", "identity", "knownHosts", "sshConfig"] as const satisfies readonly CliOptionName[];
+
+/** The option `name` of the table, with this command's own help text if it has one. */
+export function cliOption(name: CliOptionName, help?: string): Option {
+  const spec: OptionSpec = CLI_OPTIONS[name];
+  const option = new Option(spec.flags, help ?? spec.help);
+  if (spec.parse !== undefined) option.argParser(spec.parse as (value: string, previous: unknown) => unknown);
+  if (spec.default !== undefined) option.default(spec.default.value(), spec.default.description);
+  if (spec.conflicts !== undefined) option.conflicts([...spec.conflicts]);
+  return option;
+}
+
+/** Adds the options `names` of the table to `command`; `help` gives some of them this command's own text. */
+export function withOptions(command: Command, names: readonly CliOptionName[], help: Partial<Record<CliOptionName, string>> = {}): Command {
+  for (const name of names) command.addOption(cliOption(name, help[name]));
+  return command;
+}
+
+/** The cluster options the SSH flags give (only those given; `--hosts` read as a file or a list). */
+export function sshOptionsOf(values: CliValues<(typeof SSH_FLAGS)[number]>): Partial<ClusterOptions> {
   return {
-    ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout }),
-    ...(flags.retries === undefined ? {} : { retries: flags.retries }),
-    ...(flags.retryOnError ? { retryOnError: true } : {}),
+    ...(values.hosts === undefined ? {} : { sshMachines: readHosts(values.hosts) }),
+    ...(values.port === undefined ? {} : { sshPort: values.port }),
+    ...(values.user === undefined ? {} : { sshUsername: values.user }),
+    ...(values.identity === undefined ? {} : { sshPrivateKey: values.identity }),
+    ...(values.knownHosts === undefined ? {} : { knownHosts: values.knownHosts }),
+    ...(values.sshConfig === undefined ? {} : { sshConfig: values.sshConfig }),
+  };
+}
+
+/** The run options `--timeout`, `--retries` and `--retry-on-error` give (`run` and `submit`), only those given. */
+export function runOptionsOf(values: CliValues<"timeout" | "retries" | "retryOnError">): JobRunOptions {
+  return {
+    ...(values.timeout === undefined ? {} : { timeoutMs: values.timeout }),
+    ...(values.retries === undefined ? {} : { retries: values.retries }),
+    ...(values.retryOnError ? { retryOnError: true } : {}),
   };
 }

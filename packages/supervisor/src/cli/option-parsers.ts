@@ -1,20 +1,31 @@
 import { MalocherError } from "@malocher/protocol";
 
-const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const SIZE_UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** The units a duration takes, for messages. */
+export const DURATION_EXAMPLES = "500ms, 10s, 5m, 1h or 2d";
 
 /** Parses a whole number ≥ 0, for option `name`. */
 export const integer = (name: string) => (value: string) => {
   const number = Number(value);
-  if (!Number.isInteger(number) || number < 0) throw new MalocherError("INVALID_OPTIONS", `${name} takes a whole number, got ${value}`);
+  if (value.trim() === "" || !Number.isInteger(number) || number < 0) throw new MalocherError("INVALID_OPTIONS", `${name} takes a whole number, got ${JSON.stringify(value)}.`);
   return number;
 };
 
-/** Parses a duration like `90s`, `30m`, `12h`, `7d` or `2w` into milliseconds, for option `name`. */
+/**
+ * Parses a duration with its unit, `500ms`, `10s`, `1.5m`, `1h`, `2d` or `2w`, into milliseconds,
+ * for option `name`. A bare number is refused: `--timeout 60` meant 60 ms to the computer and a
+ * minute to the person who typed it.
+ */
 export const duration = (name: string) => (value: string) => {
-  const match = /^(\d+)([smhdw])$/.exec(value.trim());
-  if (match === null) throw new MalocherError("INVALID_OPTIONS", `${name} takes a duration like 30m, 12h or 7d, got ${JSON.stringify(value)}.`);
-  return Number(match[1]) * DURATION_UNITS_MS[match[2]!]!;
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|[smhdw])$/.exec(value.trim());
+  const ms = match === null ? NaN : Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2]!]!);
+  if (!Number.isSafeInteger(ms)) {
+    const bare = /^\d+(\.\d+)?$/.test(value.trim()) ? ` (a bare number has no unit: write ${value.trim()}s for seconds, ${value.trim()}ms for milliseconds)` : "";
+    throw new MalocherError("INVALID_OPTIONS", `${name} takes a duration with a unit like ${DURATION_EXAMPLES}, got ${JSON.stringify(value)}${bare}.`);
+  }
+  return ms;
 };
 
 /** Parses a size like `65536`, `512k`, `1M` or `2G` (powers of 1024) into bytes, for option `name`. */
@@ -33,3 +44,9 @@ export const envAssignment = (name: string) => (value: string, previous: Record<
   if (equals < 1) throw new MalocherError("INVALID_OPTIONS", `${name} takes NAME=value, got ${JSON.stringify(value)}.`);
   return { ...previous, [value.slice(0, equals)]: value.slice(equals + 1) };
 };
+
+/** Collects a repeatable option `name`'s values into a list. */
+export const repeated = () => (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+/** Job ids, given as several values, repeated, or comma-separated (`--after a b`, `--after a --after b`, `--after a,b`). */
+export const jobIdList = () => (value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split(",").filter((id) => id !== "")];

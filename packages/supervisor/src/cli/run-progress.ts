@@ -32,6 +32,12 @@ export class RunProgress {
   private cursorHidden = false;
   /** A passphrase prompt holds the terminal: the block is cleared and not drawn. */
   private paused = false;
+  /** Hosts whose agent got ready at least once, and the last error of each host, for the closing line. */
+  private readonly everReady = new Set<string>();
+  private readonly lastError = new Map<string, string>();
+  private finished = false;
+  /** The run's size is known (its "run" event came): before, a frame would show 0/0 as 100 %. */
+  private sized = false;
   private readonly showCursor = () => this.restoreCursor();
   /** Killed by a signal there is no "exit" event for: the cursor is shown, then the signal does what it would have. */
   private readonly showCursorAndDie = (signal: NodeJS.Signals) => {
@@ -69,7 +75,10 @@ export class RunProgress {
   onEvent(event: RunEvent): void {
     if (this.mode === "json") process.stdout.write(`${JSON.stringify(jsonEvent(event))}\n`);
     this.tally.onEvent(event);
+    if (event.type === "run") this.sized = true;
     if (event.type !== "node") return;
+    if (event.state === "ready") this.everReady.add(event.host);
+    if (event.error !== undefined) this.lastError.set(event.host, event.error.message.split("\n")[0]!);
     if (event.state === "failed" || event.state === "lost") {
       if (this.mode !== "json") this.note(`${event.host}: ${event.state}: ${event.error?.message ?? ""}`);
     } else if (this.mode === "plain") this.note(`${event.host}: ${event.state}`);
@@ -82,17 +91,32 @@ export class RunProgress {
     if (!ok && this.mode !== "json") this.note(describeFailure());
   }
 
-  /** Draws the final state (left on the screen), stops redrawing and shows the cursor again. Idempotent. */
-  finish(): void {
+  /**
+   * Draws the final state (left on the screen), stops redrawing and shows the cursor again; then,
+   * but for JSON, says which hosts were never used and why, and after a drain how many jobs stay
+   * queued. Idempotent.
+   */
+  finish(how: { drained?: boolean } = {}): void {
+    if (this.finished) return;
+    this.finished = true;
     clearInterval(this.timer);
-    if (this.mode === "tty" && this.timer !== undefined) {
+    if (this.mode === "tty") {
       this.paused = false;
       this.draw();
       this.stopListening();
       this.restoreCursor();
     }
-    if (this.mode === "plain" && this.timer !== undefined) this.note(progressSummary(this.tally.report()));
-    this.timer = undefined;
+    if (this.mode === "plain") this.note(progressSummary(this.tally.report()));
+    if (this.mode === "json") return;
+    const report = this.tally.report();
+    const unused = report.nodes.filter((node) => !this.everReady.has(node.host));
+    if (unused.length > 0) {
+      const why = unused.map((node) => `${node.host} (${this.lastError.get(node.host) ?? node.state})`);
+      this.out.write(`malocher: ${unused.length === 1 ? "1 host was" : `${unused.length} hosts were`} not used: ${why.join("; ")}\n`);
+    }
+    if (how.drained && report.queued > 0) {
+      this.out.write(`malocher: drained: ${report.queued} job${report.queued === 1 ? "" : "s"} stay queued; \`malocher run\` runs them\n`);
+    }
   }
 
   /** Writes `text` (a job's output) to `out`, above the live block on a TTY. */
@@ -110,7 +134,7 @@ export class RunProgress {
 
   /** One write per frame, each line overwritten in place (no clearing first, so nothing flickers). */
   private draw(): void {
-    if (this.paused) return;
+    if (this.paused || !this.sized) return;
     const lines = progressFrame(this.tally.report(), this.out.columns || 80);
     const frame = lines.map((line) => `${CLEAR_LINE}${line}\n`).join("");
     if (frame === this.lastFrame && this.drawnLines === lines.length) return;

@@ -198,6 +198,7 @@ export class Cluster extends EventEmitter<{
       allowSharedWriters: this.settings.allowSharedWriters,
       run: this.settings.run,
       ...(this.settings.onlyJobs ? { onlyJobs: this.settings.onlyJobs } : {}),
+      ...(this.settings.mustSee ? { mustSee: this.settings.mustSee } : {}),
     };
     const session = new NodeSession(machine.label, machine.launch, this.server, sessionSettings);
     machine.session = session;

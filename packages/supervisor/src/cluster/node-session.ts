@@ -27,6 +27,8 @@ export interface NodeSessionSettings {
   run: RunSettings;
   /** When set, agents claim only these jobs. */
   onlyJobs?: readonly string[];
+  /** Files the agent must see at the same path (see `AgentLaunchConfig.mustSee`). */
+  mustSee?: readonly string[];
 }
 
 /**
@@ -85,6 +87,7 @@ export class NodeSession extends EventEmitter<{
           labels: this.settings.labels,
           disconnectGraceMs: this.settings.disconnectGraceMs,
           allowSharedWriters: this.settings.allowSharedWriters,
+          mustSee: [...(this.settings.mustSee ?? [])],
         },
         this.server,
         this.abandon.signal,

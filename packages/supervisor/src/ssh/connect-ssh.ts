@@ -1,5 +1,6 @@
 import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { lookup } from "node:dns/promises";
 import ssh2 from "ssh2";
 import type { AnyAuthMethod, Client as SshClient, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from "ssh2";
 import { MalocherError } from "@malocher/protocol";
@@ -31,6 +32,8 @@ const HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
  */
 export async function connectSsh(target: NodeTarget, signal?: AbortSignal, retryMs: number = UNREACHABLE_RETRY_MS): Promise<SshClient> {
   const knownHosts = await readKnownHosts(target.knownHostsFile);
+  // The name first: a typo is "unknown host", not a complaint about keys (reached through a jump host, the hop resolves it).
+  if (target.via === undefined) await resolveHostName(target);
   const auth = await authMethods(target);
   // ProxyJump: the hop is connected (through its own hops) first; this machine is then reached
   // over a direct-tcpip channel of the hop's connection, which ends when this one closes.
@@ -57,6 +60,22 @@ export async function connectSsh(target: NodeTarget, signal?: AbortSignal, retry
   } catch (error) {
     jump?.end();
     throw error;
+  }
+}
+
+/** Resolves the target's host name as the connection will, refusing a name no resolver knows with "unknown host". */
+async function resolveHostName(target: NodeTarget): Promise<void> {
+  try {
+    await lookup(target.host);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ENOTFOUND" && code !== "EAI_NONAME" && code !== "EAI_FAIL") return; // the connection says what else is wrong
+    const alias = target.label === target.host || target.label.startsWith(`${target.host}:`) || target.label.includes(`@${target.host}`) ? "" : ` (${target.label})`;
+    throw new MalocherError(
+      "SSH_UNREACHABLE",
+      `Unknown host ${target.host}${alias}: the name does not resolve (getaddrinfo ${code}). Check its spelling, the HostName of your SSH config, /etc/hosts or DNS.`,
+      { cause: error },
+    );
   }
 }
 

@@ -157,3 +157,12 @@ function wholeNumber(value: unknown, where: string): number {
   }
   return value;
 }
+
+/**
+ * Options of `submitCommand`: those of `submit.with`, and `replaceJobSlot`: replace `{%}` in the
+ * command's words, on the node, by the job slot that runs it (1 to the node's slots; the same
+ * number is in the job's `MALOCHER_SLOT`), as GNU parallel's `{%}`, e.g. to pick a GPU.
+ */
+export interface CommandJobOptions extends JobOptions {
+  replaceJobSlot?: boolean;
+}

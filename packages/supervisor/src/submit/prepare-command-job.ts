@@ -1,12 +1,12 @@
 import { MalocherError, type CommandJobSpec } from "@malocher/protocol";
-import type { JobOptions } from "./job-options.js";
+import type { CommandJobOptions } from "./job-options.js";
 import { prepareJobBase } from "./prepare-job-base.js";
 
 /**
  * Turns `submitCommand`'s arguments into a command job spec, refusing an argv no node could run
  * (`INVALID_COMMAND`): not a list of strings, empty, or with a NUL byte.
  */
-export function prepareCommandJob(argv: readonly string[], options: JobOptions, directoryKey: Uint8Array): CommandJobSpec {
+export function prepareCommandJob(argv: readonly string[], options: CommandJobOptions, directoryKey: Uint8Array): CommandJobSpec {
   if (!Array.isArray(argv) || argv.length === 0 || typeof argv[0] !== "string" || argv[0] === "") {
     throw new MalocherError(
       "INVALID_COMMAND",
@@ -18,5 +18,6 @@ export function prepareCommandJob(argv: readonly string[], options: JobOptions, 
     if (typeof word !== "string") throw new MalocherError("INVALID_COMMAND", `argv[${index}] of the command is ${typeof word}, not a string; use String(value).`);
     if (word.includes("\0")) throw new MalocherError("INVALID_COMMAND", `argv[${index}] of the command contains a NUL byte, which no program can receive.`);
   });
-  return { kind: "command", ...prepareJobBase(options, directoryKey), argv: [...argv] };
+  const { replaceJobSlot, ...jobOptions } = options;
+  return { kind: "command", ...prepareJobBase(jobOptions, directoryKey), argv: [...argv], ...(replaceJobSlot === true ? { replaceJobSlot: true } : {}) };
 }

@@ -1,19 +1,19 @@
 import { Command } from "commander";
 import { StringDecoder } from "node:string_decoder";
-import { Malocher } from "../malocher.js";
-import { dirOption, jsonOption } from "./cli-options.js";
-import { jsonLine } from "./json-line.js";
+import { Malocher } from "../../malocher.js";
+import { withOptions, type CliValues } from "../cli-options.js";
+import { jsonLine } from "../json-line.js";
+
+const OPTIONS = ["follow", "dir", "json"] as const;
 
 /** `malocher logs [-f] <jobId>`: a job's stdout and stderr, or follows them until the job ends. */
 export function logsCommand(): Command {
-  return new Command("logs")
+  const command = new Command("logs")
     .description("print a job's stdout and stderr; with -f, follow them until the job ends (exit 1 if it failed)")
-    .argument("<jobId>")
-    .option("-f, --follow", "keep printing what the job writes until it has a result")
-    .addOption(dirOption())
-    .addOption(jsonOption())
+    .argument("<jobId>");
+  return withOptions(command, OPTIONS)
     .addHelpText("after", "\nExamples:\n  malocher logs 0mhx3k2a1-3f9c2b7d41e0\n  malocher logs -f 0mhx3k2a1-3f9c2b7d41e0 --dir /shared/alice/jobs")
-    .action(async (jobId: string, options: { dir: string; json?: boolean; follow?: boolean }) => {
+    .action(async (jobId: string, options: CliValues<(typeof OPTIONS)[number]>) => {
       const malocher = new Malocher({ dir: options.dir });
       if (options.follow) return follow(malocher, jobId, options.json === true);
       const logs = await malocher.logs(jobId);

@@ -1,20 +1,16 @@
-import { Command, Option } from "commander";
-import { Malocher } from "../malocher.js";
-import { dirOption, jsonOption } from "./cli-options.js";
-import { jsonLine } from "./json-line.js";
-import { duration } from "./option-parsers.js";
+import { Command } from "commander";
+import { Malocher } from "../../malocher.js";
+import { withOptions, type CliValues } from "../cli-options.js";
+import { jsonLine } from "../json-line.js";
+
+const OPTIONS = ["olderThan", "failed", "succeeded", "dir", "json"] as const;
 
 /** `malocher clean [--older-than 7d] [--failed|--succeeded]`: removes finished jobs' files. */
 export function cleanCommand(): Command {
-  return new Command("clean")
-    .description("remove finished jobs' files (spec, result, logs, key); queued and running jobs are never touched")
-    .addOption(new Option("--older-than <duration>", "only jobs that finished at least this long ago: 90s, 30m, 12h, 7d, 2w").argParser(duration("--older-than")))
-    .addOption(new Option("--failed", "only failed jobs").conflicts("succeeded"))
-    .addOption(new Option("--succeeded", "only succeeded jobs"))
-    .addOption(dirOption())
-    .addOption(jsonOption())
+  const command = new Command("clean").description("remove finished jobs' files (spec, result, logs, key); queued and running jobs are never touched");
+  return withOptions(command, OPTIONS)
     .addHelpText("after", "\nExamples:\n  malocher clean --older-than 7d\n  malocher clean --succeeded --dir /shared/alice/jobs")
-    .action(async (options: { dir: string; json?: boolean; olderThan?: number; failed?: boolean; succeeded?: boolean }) => {
+    .action(async (options: CliValues<(typeof OPTIONS)[number]>) => {
       const only = options.failed ? "failed" : options.succeeded ? "succeeded" : undefined;
       const removed = await new Malocher({ dir: options.dir }).clean({
         ...(options.olderThan === undefined ? {} : { olderThanMs: options.olderThan }),

@@ -1,0 +1,40 @@
+import { Command } from "commander";
+import { MalocherError } from "@malocher/protocol";
+import { Malocher } from "../../malocher.js";
+import { jsonLine } from "../json-line.js";
+import { sshOptionsOf, SSH_FLAGS, withOptions, type CliValues } from "../cli-options.js";
+
+const OPTIONS = [...SSH_FLAGS, "allowSharedDirWriters", "dir", "json"] as const;
+
+/** `malocher nodes --hosts …`: checks that every machine can run jobs of the directory. */
+export function nodesCommand(): Command {
+  const command = new Command("nodes").description(
+    "check that every machine can run jobs: SSH, host key, Node.js, the shared directory; exits 1 if any has a problem",
+  );
+  return withOptions(command, OPTIONS)
+    .addHelpText("after", "\nExample:\n  malocher nodes --hosts node1,alice@node2:2222 --dir /shared/alice/jobs")
+    .action(async (options: CliValues<(typeof OPTIONS)[number]>) => {
+      if (options.hosts === undefined) throw new MalocherError("INVALID_OPTIONS", "name the machines to check with --hosts");
+      const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
+      const nodes = await malocher.checkNodes({ sshMachines: [], ...sshOptionsOf(options) });
+      if (options.json) {
+        for (const node of nodes) process.stdout.write(jsonLine(node));
+      } else {
+        const width = Math.max(...nodes.map((node) => node.host.length));
+        for (const node of nodes) {
+          const version = node.checks.find((check) => check.name === "node");
+          const transport = node.transport === undefined ? "" : `, transport ${node.transport}`;
+          const summary = node.ok
+            ? `ok   ${version?.detail ?? ""}${transport}`
+            : `FAIL ${node.checks.filter((check) => !check.ok).map((check) => check.name).join(", ")}`;
+          console.log(`${node.host.padEnd(width)}  ${summary}`);
+          for (const check of node.checks) {
+            if (check.ok) continue;
+            console.log(`  ${check.name.padEnd(10)} ${check.detail}`);
+            if (check.fix !== undefined) console.log(`  ${"".padEnd(10)} fix: ${check.fix}`);
+          }
+        }
+      }
+      process.exitCode = nodes.every((node) => node.ok) ? 0 : 1;
+    });
+}

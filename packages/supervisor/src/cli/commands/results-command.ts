@@ -1,0 +1,33 @@
+import { Command } from "commander";
+import { Malocher } from "../../malocher.js";
+import { jsonLine } from "../json-line.js";
+import { withOptions, type CliValues } from "../cli-options.js";
+import { cutText, keyText, nameAndTagsText, previewText, RESULT_TEXT_LIMIT } from "../job-text.js";
+
+const OPTIONS = ["failed", "full", "dir", "json"] as const;
+
+/** `malocher results [--failed]`: every finished job's result, a line each. */
+export function resultsCommand(): Command {
+  return withOptions(new Command("results").description("print every finished job's result"), OPTIONS, {
+    failed: "only failed jobs, each with its error code and message",
+  })
+    .addHelpText("after", "\nExamples:\n  malocher results --failed\n  malocher results --json --dir /shared/alice/jobs > results.jsonl")
+    .action(async (options: CliValues<(typeof OPTIONS)[number]>) => {
+      // Long values and messages are cut, on a terminal and in a pipe alike; --json and --full keep them whole.
+      const cut = (text: string) => (options.full ? text : cutText(text, RESULT_TEXT_LIMIT));
+      const malocher = new Malocher({ dir: options.dir });
+      // Which job is which: what each runs (a preview of its arguments) and its key, from its spec.
+      const jobs = options.json ? new Map() : new Map((await malocher.jobs({ states: ["succeeded", "failed", "cancelled"] })).map((job) => [job.jobId, job]));
+      for await (const [jobId, result] of malocher.results({ loadClasses: false })) {
+        if (options.failed && result.ok) continue;
+        if (options.json) {
+          process.stdout.write(jsonLine(result));
+          continue;
+        }
+        const job = jobs.get(jobId);
+        const who = `${jobId} ${previewText(job?.what)}${nameAndTagsText(result)}${keyText(job ?? {})}`;
+        if (result.ok) process.stdout.write(`${who} ok ${result.host} ${cut(jsonLine(result.value).trimEnd())}\n`);
+        else process.stdout.write(`${who} FAILED ${result.host} [${result.error.code ?? result.error.name}] ${cut(result.error.message)}\n`);
+      }
+    });
+}

@@ -1,0 +1,96 @@
+import { Command } from "commander";
+import { MalocherError } from "@malocher/protocol";
+import { Malocher } from "../../malocher.js";
+import { RunProgress } from "../run-progress.js";
+import { jsonLine } from "../json-line.js";
+import { runOptionsOf, sshOptionsOf, SSH_FLAGS, withOptions, type CliValues } from "../cli-options.js";
+import { commandLines, usesJobSlot } from "../command-lines.js";
+import { keyText, previewText } from "../job-text.js";
+import { COMMAND_EXAMPLE } from "./submit-command.js";
+
+const OPTIONS = [
+  ...SSH_FLAGS,
+  "slots",
+  "timeout",
+  "retries",
+  "retryOnError",
+  "keepAlive",
+  "maxLogBytes",
+  "env",
+  "cwd",
+  "quiet",
+  "allowSharedDirWriters",
+  "dir",
+  "json",
+] as const;
+
+/** `malocher run [--hosts …] [-- command ::: args]`: starts agents and runs the queued jobs, printing progress. */
+export function runCommand(): Command {
+  const command = new Command("run")
+    .description("start agents on the machines and run every queued job (or, given a command, its jobs); exits 1 if any job failed")
+    .argument("[command...]", "submit this command as jobs first (as `malocher submit` does), run only those and print their output");
+  return withOptions(command, OPTIONS, { hosts: "a hosts file ([slots/][user@]host[:port] [labels] a line) or h1,h2,…; default: run locally" })
+    .passThroughOptions()
+    .addHelpText(
+      "after",
+      "\nExamples:\n  malocher run --hosts node1,alice@node2:2222\n  malocher run --hosts hosts.txt --slots 4 --timeout 10m --dir /shared/alice/jobs\n" +
+        "  malocher run --hosts node1,node2 --env OMP_NUM_THREADS=1 --cwd /shared/alice/project\n" +
+        `  malocher run --hosts node1,node2 -- ${COMMAND_EXAMPLE}`,
+    )
+    .action(async (words: string[], options: CliValues<(typeof OPTIONS)[number]>) => {
+      const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
+      const slot = usesJobSlot(words) ? { replaceJobSlot: true } : {};
+      const jobs = words.length === 0 ? undefined : commandLines(words).map((argv) => malocher.submitCommand(argv, slot));
+      const mode = options.json ? "json" : options.quiet ? "quiet" : process.stderr.isTTY ? "tty" : "plain";
+      const progress = new RunProgress(mode);
+      let failed = 0;
+      // Ctrl-C once drains (nothing new starts, running jobs finish); twice stops now and requeues.
+      const drain = new AbortController();
+      const stop = new AbortController();
+      process.on("SIGINT", () => {
+        if (!drain.signal.aborted) {
+          progress.note("malocher: draining: running jobs finish, nothing new starts (Ctrl-C again to stop now)");
+          drain.abort();
+        } else stop.abort(new MalocherError("RUN_STOPPED", "stopped by Ctrl-C; running jobs were put back in the queue"));
+      });
+      try {
+        const run = malocher.processAll({
+          ...sshOptionsOf(options),
+          ...(options.slots === undefined ? {} : { slots: options.slots }),
+          ...runOptionsOf(options),
+          ...(options.keepAlive ? { keepAlive: true } : {}),
+          ...(options.maxLogBytes === undefined ? {} : { maxLogBytes: options.maxLogBytes }),
+          ...(options.env === undefined ? {} : { env: options.env }),
+          ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+          ...(jobs === undefined ? {} : { jobs }),
+          signal: stop.signal,
+          drainSignal: drain.signal,
+          onEvent: (event) => progress.onEvent(event),
+          onWarning: (warning) => progress.note(`malocher: WARNING: ${warning}`),
+        });
+        for await (const [jobId, result] of run) {
+          if (!result.ok) failed++;
+          // Which job failed: what it runs (its arguments, short) and its key.
+          const job = result.ok || options.json ? undefined : (await malocher.jobs({ jobIds: [jobId] }))[0];
+          const who = job === undefined ? jobId : `${jobId} (${previewText(job.what)}${keyText(job)})`;
+          progress.onResult(result.ok, () => `job ${who} failed on ${result.host}: ${result.ok ? "" : `[${result.error.code ?? result.error.name}] ${result.error.message}`}`);
+          if (options.json) process.stdout.write(jsonLine({ type: "result", ...result }));
+          else if (jobs !== undefined) {
+            const logs = await malocher.logs(jobId); // like parallel: each command's whole output, as it finishes
+            progress.print(logs.stdout, process.stdout);
+            progress.print(logs.stderr, process.stderr);
+          }
+        }
+      } catch (error) {
+        // Nothing ran: say where the jobs are (they stay queued, for a run that can use a node).
+        if (error instanceof MalocherError && error.code === "NO_USABLE_NODES") {
+          const which = jobs === undefined ? "The queued jobs stay" : `The ${jobs.length} job${jobs.length === 1 ? "" : "s"} this command submitted stay`;
+          throw new MalocherError(error.code, `${error.message}\n${which} queued: \`malocher run\` with usable hosts runs them, \`malocher cancel\` drops them.`, { cause: error });
+        }
+        throw error;
+      } finally {
+        progress.finish({ drained: drain.signal.aborted });
+      }
+      process.exitCode = failed > 0 ? 1 : 0;
+    });
+}

@@ -1,0 +1,27 @@
+import { Command } from "commander";
+import { Malocher } from "../../malocher.js";
+import { jsonLine } from "../json-line.js";
+import { withOptions, type CliValues } from "../cli-options.js";
+import { countsText } from "../job-text.js";
+
+const OPTIONS = ["dir", "json"] as const;
+
+/** `malocher status`: jobs per state, per node and per tag. */
+export function statusCommand(): Command {
+  return withOptions(new Command("status").description("count the directory's jobs per state and per node"), OPTIONS)
+    .addHelpText("after", "\nExample:\n  malocher status --dir /shared/alice/jobs")
+    .action(async (options: CliValues<(typeof OPTIONS)[number]>) => {
+      const status = await new Malocher({ dir: options.dir }).status();
+      if (options.json) {
+        process.stdout.write(jsonLine(status));
+        return;
+      }
+      const { counts } = status;
+      console.log(`${status.dir}: ${status.total} jobs`);
+      console.log(`  ${countsText(counts)}${status.unqueued > 0 ? ` · never queued ${status.unqueued}` : ""}`);
+      for (const [host, node] of Object.entries(status.nodes)) {
+        console.log(`  ${host.padEnd(24)} running ${node.running} · succeeded ${node.succeeded} · failed ${node.failed}`);
+      }
+      for (const [tag, byState] of Object.entries(status.tags)) console.log(`  #${tag.padEnd(23)} ${countsText(byState)}`);
+    });
+}

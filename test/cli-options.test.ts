@@ -1,0 +1,89 @@
+// The CLI's options come from one table (each key is the attribute commander gives the flags), its
+// durations take units everywhere and refuse a bare number, and output into a pipe that closes
+// ends the command quietly.
+import { strict as assert } from "node:assert";
+import { spawn } from "node:child_process";
+import { test } from "node:test";
+import { Option } from "commander";
+import { CLI_OPTIONS } from "../packages/supervisor/src/cli/cli-options.js";
+import { echo } from "./fixtures/jobs/jobs.js";
+import { cliMain, describeRun, runCli } from "./fixtures/jobs/support.js";
+import { freshMalocher } from "./support/temp.js";
+import { decodeJobSpec, directoryLayout } from "@malocher/protocol";
+import { loadDirectoryKey } from "@malocher/store";
+import { readFileSync } from "node:fs";
+
+test("every option of the table is keyed by the attribute name its flags give", () => {
+  for (const [key, spec] of Object.entries(CLI_OPTIONS)) assert.equal(new Option(spec.flags).attributeName(), key, spec.flags);
+});
+
+test("durations take units (500ms, 10s, 5m, 1h, 2d); a bare number is refused with a message that shows them", { timeout: 30_000 }, async (t) => {
+  const malocher = freshMalocher(t, "durations");
+  for (const [text, ms] of [["500ms", 500], ["10s", 10_000], ["5m", 300_000], ["1h", 3_600_000], ["2d", 172_800_000], ["1.5s", 1500]] as const) {
+    const submitted = await runCli(["submit", "--dir", malocher.dir, "--timeout", text, "--", "true", ":::", "x"]);
+    assert.equal(submitted.code, 0, describeRun(submitted));
+    const jobId = submitted.stdout.trim();
+    const spec = decodeJobSpec(readFileSync(directoryLayout.specFile(malocher.dir, jobId)), jobId, loadDirectoryKey(malocher.dir, { create: false }));
+    assert.equal(spec.options.timeoutMs, ms, `--timeout ${text}`);
+  }
+  for (const args of [
+    ["submit", "--dir", malocher.dir, "--timeout", "60", "--", "true", ":::", "x"],
+    ["run", "--dir", malocher.dir, "--timeout", "60"],
+    ["clean", "--dir", malocher.dir, "--older-than", "7"],
+  ]) {
+    const refused = await runCli(args);
+    assert.equal(refused.code, 2, describeRun(refused));
+    assert.match(refused.stderr, /\[INVALID_OPTIONS\] --(timeout|older-than) takes a duration with a unit like 500ms, 10s, 5m, 1h or 2d, got "(60|7)" \(a bare number has no unit/);
+  }
+});
+
+/** Runs `malocher <args> | head -c <bytes>` in bash; resolves with the CLI's exit status, its stderr and what head printed. */
+function pipedIntoHead(args: string[], bytes: number): Promise<{ status: number; stderr: string; stdout: string }> {
+  const quoted = [process.execPath, cliMain, ...args].map((word) => `'${word.replace(/'/g, "'\\''")}'`).join(" ");
+  const child = spawn("bash", ["-c", `${quoted} 2>"$ERR" | head -c ${bytes}; echo " status=\${PIPESTATUS[0]}"; cat "$ERR" >&2`], {
+    env: { ...process.env, ERR: `/tmp/malocher-epipe-${process.pid}-${Math.random()}` },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  return new Promise((resolve) =>
+    child.on("close", () => {
+      const match = / status=(\d+)\n$/.exec(stdout);
+      resolve({ status: Number(match?.[1]), stderr, stdout: stdout.slice(0, match?.index) });
+    }),
+  );
+}
+
+test("results | head and logs | head -c end quietly when the pipe closes", { timeout: 60_000 }, async (t) => {
+  const malocher = freshMalocher(t, "epipe");
+  const jobs = Array.from({ length: 4 }, (_, i) => malocher.submit(echo, `${i}`.repeat(400_000)));
+  const printer = malocher.submitCommand(["sh", "-c", "head -c 2000000 /dev/zero | tr '\\0' y"]);
+  for await (const [, result] of malocher.processAll({ slots: 2 })) assert.ok(result.ok);
+  for (const args of [
+    ["results", "--json", "--dir", malocher.dir],
+    ["results", "--full", "--dir", malocher.dir],
+    ["logs", printer, "--dir", malocher.dir],
+  ]) {
+    const piped = await pipedIntoHead(args, 300);
+    assert.equal(piped.stderr, "", `malocher ${args.join(" ")} says nothing on stderr`);
+    assert.equal(Buffer.byteLength(piped.stdout), 300, "head got its 300 bytes");
+    assert.equal(piped.status, 141, "the status a SIGPIPE gives");
+  }
+  assert.equal(jobs.length, 4);
+
+  // Long values are cut on a pipe as on a terminal, with a note; --full and --json keep them whole.
+  const cut = await runCli(["results", "--dir", malocher.dir]);
+  assert.equal(cut.code, 0, describeRun(cut));
+  const lines = cut.stdout.trim().split("\n");
+  assert.equal(lines.length, 5);
+  for (const jobId of jobs) {
+    const line = lines.find((text) => text.startsWith(`${jobId} `)) ?? assert.fail(`no line for ${jobId}`);
+    assert.ok(line.length < 2300, `cut: ${line.length} characters`);
+    assert.match(line, /\[\.\.\. 398002 bytes cut: --full or --json prints it whole \.\.\.\]$/);
+  }
+  const full = await runCli(["results", "--full", "--dir", malocher.dir]);
+  assert.ok(full.stdout.length > 4 * 400_000, "--full prints them whole");
+  const json = await runCli(["results", "--json", "--dir", malocher.dir]);
+  assert.ok(json.stdout.length > 4 * 400_000, "--json prints them whole");
+});
