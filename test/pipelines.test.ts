@@ -195,6 +195,27 @@ test("failure propagates transitively: a failed or cancelled dependency ends its
   assert.equal(logLines(log).filter((line) => line === "stamp middle").length, 1);
 });
 
+test("a script run again with keys after a failure reruns the failed job and its DEPENDENCY_FAILED dependents wait for it", TIMEOUT, async (t) => {
+  const m = freshMalocher(t, "pipe-keys");
+  const gate = join(m.dir, "gate");
+  const submitPipeline = () => {
+    const root = m.submit.with({ key: "root" })(failUnlessGate, gate);
+    const leaf = m.submit.with({ key: "leaf", after: [root] })(stamp, "leaf");
+    return { root, leaf };
+  };
+  const first = submitPipeline();
+  const failed = await within(collect(m.processAll(options())), RUN_DEADLINE_MS, "the first run");
+  assert.equal(errorOf(failed, first.leaf).code, "DEPENDENCY_FAILED");
+  writeFileSync(gate, "");
+  const again = submitPipeline();
+  assert.deepEqual(again, first, "the keys give the same jobs");
+  assert.equal(await m.state(first.root), "queued", "the failed job runs again");
+  assert.equal(await m.state(first.leaf), "waiting", "its dependent waits for it again");
+  const second = await within(collect(m.processAll(options())), RUN_DEADLINE_MS, "the second run");
+  assert.equal(valueOf(second, first.root), "open");
+  assert.equal((valueOf(second, first.leaf) as { label: string }).label, "leaf");
+});
+
 test("a dependent left waiting by a crash between publishing a result and releasing it is released by the supervisor's sweep", TIMEOUT, async (t) => {
   const m = freshMalocher(t, "pipe-sweep");
   const dependency = m.submit(stamp, "dependency");
