@@ -9,7 +9,7 @@ test("every command's --help shows an example", { timeout: 60_000 }, async () =>
   assert.equal(top.code, 0, describeRun(top));
   const section = top.stdout.slice(top.stdout.indexOf("Commands:"), top.stdout.indexOf("\n\n", top.stdout.indexOf("Commands:")));
   const commands = [...section.matchAll(/^ {2}(\w+) /gm)].map((match) => match[1]!).filter((name) => name !== "help");
-  assert.deepEqual(commands, ["submit", "run", "nodes", "status", "jobs", "results", "cancel", "retry", "clean", "logs", "init"]);
+  assert.deepEqual(commands, ["submit", "run", "nodes", "status", "jobs", "results", "cancel", "retry", "clean", "logs", "dashboard", "init"]);
   for (const command of commands) {
     const help = await runCli([command, "--help"]);
     assert.equal(help.code, 0, describeRun(help));

@@ -27,6 +27,7 @@ import {
 } from "@malocher/store";
 import { Prefetch } from "./prefetch.js";
 import { Wakeup } from "./wakeup.js";
+import { NodeUsage } from "./node-usage.js";
 import { WorkerPool } from "./worker/worker-pool.js";
 import type { WarmWorker } from "./worker/warm-worker.js";
 
@@ -240,8 +241,9 @@ export class Agent {
       () => this.link.send({ type: "warm" }),
     );
     this.setState("ready", "welcomed by the supervisor");
+    const usage = new NodeUsage();
     this.heartbeat = setInterval(() => {
-      this.link.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0 });
+      this.link.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0, ...usage.sample() });
       for (const run of this.running.values()) run.checkMemory();
     }, HEARTBEAT_INTERVAL_MS);
     this.signalWatcher = watch(directoryLayout.signalFile(this.config.dir), { ignoreInitial: true });

@@ -26,7 +26,14 @@ export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
       case "warm":
         return { type };
       case "heartbeat":
-        return { type, running: numberField(record, "running"), load: numberField(record, "load") };
+        return {
+          type,
+          running: numberField(record, "running"),
+          load: numberField(record, "load"),
+          ...(record["cpu"] === undefined ? {} : { cpu: numberField(record, "cpu") }),
+          ...(record["memoryUsed"] === undefined ? {} : { memoryUsed: numberField(record, "memoryUsed") }),
+          ...(record["memoryTotal"] === undefined ? {} : { memoryTotal: numberField(record, "memoryTotal") }),
+        };
       case "jobStarted":
         return { type, jobId: stringField(record, "jobId"), attempt: numberField(record, "attempt") };
       case "jobFinished":

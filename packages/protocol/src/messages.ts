@@ -25,6 +25,11 @@ export interface HeartbeatMessage {
   running: number;
   /** The node's one-minute load average. */
   load: number;
+  /** The node's CPU use since the last heartbeat, 0 to 1 over all its cores (agents before 0.1 left it out). */
+  cpu?: number;
+  /** The node's memory: bytes in use and in total (`os.totalmem() - os.freemem()`, `os.totalmem()`). */
+  memoryUsed?: number;
+  memoryTotal?: number;
 }
 
 /** Agent → supervisor, once: every slot's warm worker has started; jobs start without delay now. */

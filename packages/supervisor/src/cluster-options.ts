@@ -4,6 +4,7 @@ import type { ClusterSettings } from "./cluster/cluster.js";
 import { resolveNodeTargets, type NodeTarget, type SshOptions } from "./ssh/node-target.js";
 import { checkRunOptions } from "./submit/job-options.js";
 import { prepareSharedDirectory } from "@malocher/store";
+import type { DashboardOptions } from "./dashboard/dashboard-options.js";
 
 /**
  * How to start agents and run jobs: the options `processAll` and `startCluster` share.
@@ -53,6 +54,11 @@ export interface ClusterOptions extends SshOptions, JobRunOptions {
   cwd?: string;
   /** Where warnings go (default: stderr). */
   onWarning?: (warning: string) => void;
+  /**
+   * Serve the dashboard (a web page of the jobs, nodes, failures and logs) while this runs, on
+   * 127.0.0.1; its address with the token is printed (or given to `onListening`).
+   */
+  dashboard?: boolean | DashboardOptions;
 }
 
 const DISCONNECT_GRACE_MS = 10000;

@@ -33,3 +33,4 @@ export type { CancelOutcome } from "@malocher/store";
 export type { RetryOutcome } from "@malocher/store";
 export type { CleanOptions, CleanedJob } from "@malocher/store";
 export type { LogEvent, FollowLogsOptions } from "@malocher/store";
+export type { Dashboard, DashboardOptions } from "./dashboard/dashboard-options.js";

@@ -26,6 +26,9 @@ import { retryJob, type RetryOutcome } from "@malocher/store";
 import { cleanJobs, type CleanOptions, type CleanedJob } from "@malocher/store";
 import { followLogs, type FollowLogsOptions, type LogEvent } from "@malocher/store";
 import { waitForResult, type ResultWaitOptions } from "./results/wait-for-result.js";
+import { startDashboardServer } from "./dashboard/dashboard-server.js";
+import { directoryActions } from "./dashboard/dashboard-actions.js";
+import type { Dashboard, DashboardOptions } from "./dashboard/dashboard-options.js";
 
 /** `submit(fn, ...args)` and `submit.with(options)(fn, ...args)`. */
 export interface SubmitFunction {
@@ -235,6 +238,22 @@ export class Malocher {
   async clean(options: CleanOptions = {}): Promise<CleanedJob[]> {
     prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
     return cleanJobs(this.dir, options);
+  }
+
+  /**
+   * Serves the dashboard of this directory (a web page of its jobs, failures and logs, with a JSON
+   * API) on 127.0.0.1 until `close()`; prints its address with the token unless `onListening` is
+   * given. `processAll({ dashboard })` and `startCluster({ dashboard })` also show their nodes.
+   *
+   * @example
+   * ```ts
+   * const dashboard = await m.dashboard({ port: 8470, readOnly: true });
+   * console.log(dashboard.url); // http://127.0.0.1:8470/?token=…
+   * ```
+   */
+  async dashboard(options: DashboardOptions = {}): Promise<Dashboard> {
+    prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
+    return startDashboardServer(directoryActions(this.dir, this.allowSharedWriters), options);
   }
 
   /** What a job wrote to stdout and stderr. */

@@ -9,6 +9,9 @@ import { ProgressFeed } from "./progress-feed.js";
 import { takeSubmitted, type SubmittedJob } from "./submit/submitted-jobs.js";
 import { fileURLToPath } from "node:url";
 import type { ProgressReport } from "./run-tally.js";
+import { startDashboardServer } from "./dashboard/dashboard-server.js";
+import { directoryActions } from "./dashboard/dashboard-actions.js";
+import { dashboardOptionsOf } from "./dashboard/dashboard-options.js";
 
 /** What one run over the jobs takes, on a cluster of its own or a started one. */
 export interface RunOptions {
@@ -95,6 +98,17 @@ export async function* processJobs(
   if (mustSee.length === 0 && cluster === undefined) mustSee.push(...(await sampledModulePaths(dir, pending)));
   const onlyJobs = options.jobs === undefined ? undefined : [...pending, ...(await listUnfinishedDependencies(dir, pending))];
   const running = cluster ?? (await Cluster.start({ ...settings!, ...(onlyJobs === undefined ? {} : { onlyJobs }), ...(mustSee.length > 0 ? { mustSee } : {}) }));
+  // A started cluster serves its own dashboard (startCluster({ dashboard })).
+  const dashboardOptions = cluster === undefined ? dashboardOptionsOf(options.dashboard) : undefined;
+  const dashboard =
+    dashboardOptions === undefined
+      ? undefined
+      : await startDashboardServer(directoryActions(dir, options.allowSharedWriters === true), { ...(options.onWarning ? { onWarning: options.onWarning } : {}), ...dashboardOptions }, running).catch(
+          async (error: unknown) => {
+            await running.close();
+            throw error;
+          },
+        );
   const inbox = new ResultInbox();
   let yielded = 0;
   const collect = async (jobId: string) => {
@@ -159,6 +173,7 @@ export async function* processJobs(
     running.off("drained", onDrained);
     options.signal?.removeEventListener("abort", abort);
     options.drainSignal?.removeEventListener("abort", drain);
+    await dashboard?.close();
     if (cluster === undefined) await running.close();
   }
 }

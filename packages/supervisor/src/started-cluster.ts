@@ -5,6 +5,9 @@ import { processJobs, type RunOptions } from "./process-all.js";
 import { readAllResults } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
+import { startDashboardServer } from "./dashboard/dashboard-server.js";
+import { directoryActions } from "./dashboard/dashboard-actions.js";
+import { dashboardOptionsOf, type Dashboard } from "./dashboard/dashboard-options.js";
 
 /**
  * Agents that stay up between runs (for notebooks, long sessions, low latency): submit, call
@@ -32,6 +35,8 @@ export interface StartedCluster {
   processAll(options?: RunOptions): AsyncIterable<[string, JobResult]>;
   /** Every finished job's `[jobId, result]`. */
   results(): AsyncIterable<[string, JobResult]>;
+  /** The dashboard, when `startCluster({ dashboard })` asked for one (it closes with the cluster). */
+  readonly dashboard: Dashboard | undefined;
   /** Stops the agents (running jobs go back to the queue). Idempotent. */
   close(): Promise<void>;
 }
@@ -46,12 +51,26 @@ export async function startClusterIn(
   if (options.onEvent) cluster.on("event", options.onEvent);
   cluster.on("unusable", () => {}); // reported through ready() and processAll()
   const stopListening = listenForSubmissions(dir, cluster);
+  const dashboardOptions = dashboardOptionsOf(options.dashboard);
+  let dashboard: Dashboard | undefined;
+  try {
+    dashboard =
+      dashboardOptions === undefined
+        ? undefined
+        : await startDashboardServer(directoryActions(dir, options.allowSharedWriters === true), { ...(options.onWarning ? { onWarning: options.onWarning } : {}), ...dashboardOptions }, cluster);
+  } catch (error) {
+    stopListening();
+    await cluster.close();
+    throw error;
+  }
   return {
     dir,
+    dashboard,
     ready: () => cluster.ready(),
     processAll: (run: RunOptions = {}) => processJobs(dir, run, cluster),
     results: () => readAllResults(dir, loadResultClass),
     close: async () => {
+      await dashboard?.close();
       stopListening();
       await cluster.close();
     },

@@ -55,6 +55,9 @@ export const CLI_OPTIONS = {
     parse: jobIdList(),
   },
   quiet: { flags: "--quiet", help: "print nothing but failures" },
+  dashboard: { flags: "--dashboard", help: "serve the dashboard (web page) while the run goes on, on 127.0.0.1; prints its address" },
+  dashboardPort: { flags: "--dashboard-port <port>", help: "the dashboard's port (default: a free one); implies --dashboard", parse: integer("--dashboard-port") },
+  readOnly: { flags: "--read-only", help: "no cancel or retry: the page and the API only read" },
 
   // which jobs
   all: { flags: "--all", help: "every job that has no result yet" },

@@ -18,6 +18,7 @@ import { retryCommand } from "./commands/retry-command.js";
 import { cleanCommand } from "./commands/clean-command.js";
 import { logsCommand } from "./commands/logs-command.js";
 import { initCommand } from "./commands/init-command.js";
+import { dashboardCommand } from "./commands/dashboard-command.js";
 
 const program = new Command("malocher")
   .description("Run functions as jobs on SSH machines that share a file system.")
@@ -26,7 +27,7 @@ const program = new Command("malocher")
   .showHelpAfterError()
   .addHelpText("after", "\nExample:\n  malocher run --hosts node1,node2 && malocher results --failed\n\n`malocher <command> --help` shows each command's options and examples.");
 
-for (const command of [submitCommand, runCommand, nodesCommand, statusCommand, jobsCommand, resultsCommand, cancelCommand, retryCommand, cleanCommand, logsCommand, initCommand]) {
+for (const command of [submitCommand, runCommand, nodesCommand, statusCommand, jobsCommand, resultsCommand, cancelCommand, retryCommand, cleanCommand, logsCommand, dashboardCommand, initCommand]) {
   program.addCommand(command());
 }
 

@@ -43,6 +43,19 @@ export interface ClusterSettings extends Omit<NodeSessionSettings, "dir" | "labe
   maxNodeRestarts: number;
 }
 
+/** One machine of a run as {@link Cluster.machineViews} shows it. */
+export interface MachineView {
+  label: string;
+  labels: string[];
+  state: NodeState;
+  agentId: string;
+  slots: number;
+  restarts: number;
+  transport?: TransportKind;
+  heartbeat?: { running: number; load: number; cpu?: number; memoryUsed?: number; memoryTotal?: number; at: number };
+  error?: { code: string; message: string };
+}
+
 /** A node that stayed ready this long has its restart count forgiven. */
 const STABLE_MS = 60_000;
 /** Result files kept from agents' messages until a `processAll` takes them (each is at most 64 KiB). */
@@ -150,6 +163,21 @@ export class Cluster extends EventEmitter<{
       this.on("warm", check);
       check();
     });
+  }
+
+  /** Each machine as it is now: its session's state and last heartbeat, and its restarts (the dashboard's nodes). */
+  machineViews(): MachineView[] {
+    return this.machines.map(({ label, labels, restarts, session }) => ({
+      label,
+      labels,
+      restarts,
+      state: session.state,
+      agentId: session.agentId,
+      slots: session.slots,
+      ...(session.transport === undefined ? {} : { transport: session.transport }),
+      ...(session.lastHeartbeat === undefined ? {} : { heartbeat: session.lastHeartbeat }),
+      ...(session.error === undefined ? {} : { error: { code: session.error.code, message: session.error.message } }),
+    }));
   }
 
   /** Tells every ready agent that jobs were queued. */

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
-import { MalocherError, type AgentMessage, type RunSettings, type TransportKind } from "@malocher/protocol";
+import { MalocherError, type AgentMessage, type HeartbeatMessage, type RunSettings, type TransportKind } from "@malocher/protocol";
 import type { AgentConnection } from "./agent-connection.js";
 import type { AgentLauncher, AgentProcess } from "./agent-process.js";
 import type { AgentServer } from "./agent-server.js";
@@ -49,6 +49,8 @@ export class NodeSession extends EventEmitter<{
   slots = 0;
   /** Every slot's warm worker has started (the agent said `warm`). */
   warm = false;
+  /** The agent's last heartbeat and when it came (for the dashboard's view of the node). */
+  lastHeartbeat: (HeartbeatMessage & { at: number }) | undefined;
   /**
    * How the agent's messages travel, once launched: `websocket` through the SSH remote forward
    * (or locally), `stdio` on its exec channel when the node refuses port forwarding.
@@ -160,6 +162,7 @@ export class NodeSession extends EventEmitter<{
     connection.on("message", (message) => {
       this.lastHeard = Date.now();
       if (message.type === "warm") this.warm = true;
+      else if (message.type === "heartbeat") this.lastHeartbeat = { ...message, at: this.lastHeard };
       this.emit("message", message);
     });
     const only = this.settings.onlyJobs;

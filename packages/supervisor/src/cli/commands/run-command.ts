@@ -19,6 +19,8 @@ const OPTIONS = [
   "env",
   "cwd",
   "quiet",
+  "dashboard",
+  "dashboardPort",
   "allowSharedDirWriters",
   "dir",
   "json",
@@ -63,6 +65,14 @@ export function runCommand(): Command {
           ...(options.env === undefined ? {} : { env: options.env }),
           ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
           ...(jobs === undefined ? {} : { jobs }),
+          ...(options.dashboard || options.dashboardPort !== undefined
+            ? {
+                dashboard: {
+                  ...(options.dashboardPort === undefined ? {} : { port: options.dashboardPort }),
+                  onListening: (url: string) => (options.json ? void process.stdout.write(jsonLine({ type: "dashboard", url })) : progress.note(`malocher: dashboard at ${url}`)),
+                },
+              }
+            : {}),
           signal: stop.signal,
           drainSignal: drain.signal,
           onEvent: (event) => progress.onEvent(event),

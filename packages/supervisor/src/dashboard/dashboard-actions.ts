@@ -1,0 +1,44 @@
+import {
+  cancelJob,
+  followLogs,
+  prepareSharedDirectory,
+  readLogs,
+  retryJob,
+  type CancelOutcome,
+  type FollowLogsOptions,
+  type JobLogs,
+  type LogEvent,
+  type RetryOutcome,
+} from "@malocher/store";
+import { announceCancelled, announceSubmitted } from "../submit/announce-submitted.js";
+
+/** What the dashboard does to a directory's jobs: the store's transitions, then the agents told (as `Malocher`'s methods do). */
+export interface DashboardActions {
+  readonly dir: string;
+  cancel(jobIds: readonly string[]): Promise<Record<string, CancelOutcome>>;
+  retry(jobIds: readonly string[]): Promise<Record<string, RetryOutcome>>;
+  logs(jobId: string): Promise<JobLogs>;
+  followLogs(jobId: string, options: FollowLogsOptions): AsyncIterable<LogEvent>;
+}
+
+/** The actions on `dir` (ids are checked by the API before they get here). */
+export function directoryActions(dir: string, allowSharedWriters: boolean): DashboardActions {
+  return {
+    dir,
+    async cancel(jobIds) {
+      const outcomes: Record<string, CancelOutcome> = {};
+      for (const jobId of jobIds) outcomes[jobId] = await cancelJob(dir, jobId);
+      announceCancelled(dir, [...jobIds]); // in-process clusters kill them now; agents elsewhere see the markers
+      return outcomes;
+    },
+    async retry(jobIds) {
+      prepareSharedDirectory(dir, { create: false, allowSharedWriters });
+      const outcomes: Record<string, RetryOutcome> = {};
+      for (const jobId of jobIds) outcomes[jobId] = await retryJob(dir, jobId);
+      if (Object.values(outcomes).includes("requeued")) announceSubmitted(dir);
+      return outcomes;
+    },
+    logs: (jobId) => readLogs(dir, jobId),
+    followLogs: (jobId, options) => followLogs(dir, jobId, options),
+  };
+}

@@ -1,0 +1,462 @@
+import { join } from "node:path";
+import { chunkMemberOf, directoryLayout, isJobId, toJobResult, type JobState } from "@malocher/protocol";
+import { decideJobState, listClaims, listJobIds, listRetrying, listWaitingIds, readJobNameAndTags, readLeaseHost, readStoredResult } from "./store-access.js";
+import { ShardWatch } from "./shard-watch.js";
+import { CostBudget } from "./cost-budget.js";
+
+/** One job as the dashboard lists it: small, so 100,000 of them fit in a few tens of MB. */
+export interface JobRow {
+  id: string;
+  /** Undefined: its spec exists but it was never queued, or its result is not read yet. */
+  state: JobState | undefined;
+  name?: string;
+  tags?: string[];
+  /** Where it ran (its result's host) or runs (its agent's host). */
+  host?: string;
+  attempts?: number;
+  durationMs?: number;
+  finishedAt?: number;
+  /** When this dashboard first saw it running (the start of its bar in the task stream). */
+  runningSince?: number;
+  /** A failure's code and the first line of its message (the whole error is on the job's page). */
+  error?: { code: string; message: string };
+}
+
+/** Results read per refresh (each one file read and a signature check), so a first look at 100,000 finished jobs does not stall the server. */
+const RESULT_READS_PER_REFRESH = 4000;
+const READS_AT_ONCE = 16;
+/** Specs read per refresh for the names and tags of unfinished jobs. */
+const SPEC_READS_PER_REFRESH = 2000;
+const MAX_MESSAGE_CHARS = 300;
+const MAX_REPORTED = 50_000;
+/**
+ * The share of a core the listings of results/ and queued/ may take: with 100,000 results a
+ * listing is tens of ms, so it then runs every few seconds (a live cluster's reports fill in).
+ */
+const LISTING_SHARE = 0.02;
+const LIVE_LISTING_GAP_MS = 3000;
+const NO_CHANGE = { added: [] as string[], removed: [] as string[] };
+/** The id list (specs/) is read again at most this often while it keeps changing (a listing of 100,000 ids costs ~50 ms). */
+const ID_LIST_MIN_INTERVAL_MS = 2000;
+
+/** What one refresh changed. */
+export interface IndexChange {
+  /** Rows whose state or fields changed, or that are new. */
+  changed: JobRow[];
+  removed: string[];
+}
+
+/**
+ * Every job of a directory with its state, kept up to date incrementally: a refresh lists only
+ * the shard directories whose mtime changed, reads only new results, and asks the store to decide
+ * each job's state (`decideJobState`). Memory is one small row per job and the names of the
+ * shard directories; nothing grows with time or with requests.
+ */
+export class JobIndex {
+  /** Every job, oldest first (ids sort by submission time). */
+  private ids: string[] = [];
+  private readonly rows = new Map<string, JobRow>();
+  private readonly results: ShardWatch;
+  private readonly queued: ShardWatch;
+  private readonly cancelled: ShardWatch;
+  private readonly specs: ShardWatch;
+  /** Failed results a retry set aside (`retried/<shard>/<jobId>.<ms>`): a new one means the job's result was replaced. */
+  private readonly retried: ShardWatch;
+  /** Jobs whose result must be read again (the live cluster said they finished; a retry may have replaced their result). */
+  private readonly recheck = new Set<string>();
+  private idsListedAt = 0;
+  private idsStale = true;
+  /** Jobs with a result file whose result is not read yet. */
+  private readonly unreadResults = new Set<string>();
+  /**
+   * Results of jobs that are not listed (yet): a job submitted and finished between two listings,
+   * or one whose spec an interrupted `clean` removed. Read once their job is listed.
+   */
+  private readonly unlistedResults = new Set<string>();
+  /** Unfinished jobs whose name and tags are not read yet. */
+  private readonly unreadSpecs = new Set<string>();
+  /** A `submitMany` batch shares its name and tags: one read per chunk. */
+  private readonly chunkLabels = new Map<string, { name?: string; tags?: string[] }>();
+  private readonly hostOfAgent = new Map<string, string>();
+  private claimedBy = new Map<string, string>();
+  /** Jobs waiting out a retry's backoff (`retrying/`, one small directory). */
+  private retrying = new Set<string>();
+  /** Jobs waiting for the jobs they depend on (`waiting/`). */
+  private waiting = new Set<string>();
+  private readonly strings = new Map<string, string>();
+  /** Successes the live cluster reported (host, duration): their result files need not be read. */
+  private readonly reported = new Map<string, { host: string; durationMs: number; at: number }>();
+  private refreshing: Promise<IndexChange> | undefined;
+  private readonly resultsListing: CostBudget;
+  private readonly queuedListing: CostBudget;
+  /** cancelled/ and retried/: with a live cluster (whose reports show a cancel's or a retry's effect), every few seconds. */
+  private readonly markerListing: CostBudget;
+  private lastRefresh = 0;
+  /** The live cluster's agents' hosts, taken once per refresh. */
+  private hostsNow = new Map<string, string>();
+  private forceMarkers = false;
+
+  /**
+   * `live`: the live cluster's agents' hosts (known without reading their leases); with it, the
+   * cluster reports every start and finish, so results/ and queued/ are listed only every few
+   * seconds (for what other processes do).
+   */
+  constructor(
+    readonly dir: string,
+    private readonly live?: () => Map<string, string>,
+  ) {
+    this.resultsListing = new CostBudget(LISTING_SHARE, live === undefined ? 0 : LIVE_LISTING_GAP_MS);
+    this.queuedListing = new CostBudget(LISTING_SHARE, live === undefined ? 0 : LIVE_LISTING_GAP_MS);
+    this.markerListing = new CostBudget(LISTING_SHARE, live === undefined ? 0 : LIVE_LISTING_GAP_MS);
+    this.results = new ShardWatch(directoryLayout.resultsDir(dir));
+    this.queued = new ShardWatch(directoryLayout.queuedDir(dir));
+    this.cancelled = new ShardWatch(directoryLayout.cancelledDir(dir));
+    this.specs = new ShardWatch(directoryLayout.specsDir(dir));
+    this.retried = new ShardWatch(join(dir, "retried"), (name) => {
+      const id = name.slice(0, name.lastIndexOf("."));
+      return isJobId(id) ? name : undefined; // one entry per set-aside result
+    });
+  }
+
+  /** Jobs still being read in (a first look at a big directory takes a few refreshes). */
+  get indexing(): number {
+    return this.unreadResults.size;
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** When the last refresh finished (ms since the epoch). */
+  get refreshedAt(): number {
+    return this.lastRefresh;
+  }
+
+  row(jobId: string): JobRow | undefined {
+    return this.rows.get(jobId);
+  }
+
+  /**
+   * Rows newest first, from just after `cursor` (an id), that `keep` accepts (all without it);
+   * counts all matches. Without a filter a page is a slice; with one, one pass over the rows.
+   */
+  page(keep: ((row: JobRow) => boolean) | undefined, limit: number, cursor: string | undefined): { rows: JobRow[]; total: number; next: string | undefined } {
+    const start = cursor === undefined ? this.ids.length - 1 : lowerBound(this.ids, cursor) - 1;
+    if (keep === undefined) {
+      const rows: JobRow[] = [];
+      for (let at = start; at >= 0 && rows.length < limit; at--) rows.push(this.rows.get(this.ids[at]!)!);
+      const last = start - rows.length;
+      return { rows, total: this.ids.length, next: last >= 0 ? rows[rows.length - 1]?.id : undefined };
+    }
+    const rows: JobRow[] = [];
+    let total = 0;
+    let next: string | undefined;
+    for (let at = this.ids.length - 1; at >= 0; at--) {
+      const row = this.rows.get(this.ids[at]!)!;
+      if (!keep(row)) continue;
+      total++;
+      if (at > start) continue;
+      if (rows.length < limit) rows.push(row);
+      else if (next === undefined) next = rows[rows.length - 1]!.id;
+    }
+    return { rows, total, next };
+  }
+
+  /** Every row (oldest first), for the overview's sums. */
+  *all(): Iterable<JobRow> {
+    for (const id of this.ids) yield this.rows.get(id)!;
+  }
+
+  /** Agent id → its running jobs. */
+  claims(): Map<string, string[]> {
+    const byAgent = new Map<string, string[]>();
+    for (const [jobId, agentId] of this.claimedBy) {
+      let list = byAgent.get(agentId);
+      if (list === undefined) byAgent.set(agentId, (list = []));
+      list.push(jobId);
+    }
+    return byAgent;
+  }
+
+  /** The next refresh lists cancelled/ and retried/ (the dashboard itself just cancelled or retried). */
+  markersChanged(): void {
+    this.forceMarkers = true;
+  }
+
+  /** The live cluster said this job started (its attempt, and the start of its bar in the task stream). */
+  noteStarted(jobId: string, attempt: number): void {
+    const row = this.rows.get(jobId);
+    if (row === undefined) return;
+    row.attempts = attempt;
+    row.runningSince = Date.now();
+  }
+
+  /**
+   * The live cluster said this job finished: a success is then indexed from the report, without
+   * reading its result file (a failure's file is read for its error).
+   */
+  noteFinished(jobId: string, report: { ok: boolean; host: string; durationMs: number }): void {
+    if (this.recheck.size < MAX_REPORTED) this.recheck.add(jobId);
+    if (!report.ok) return;
+    if (this.reported.size >= MAX_REPORTED) this.reported.clear(); // only a shortcut: the file is read instead
+    this.reported.set(jobId, { host: report.host, durationMs: report.durationMs, at: Date.now() });
+  }
+
+  /** Brings the index up to date; concurrent calls share one refresh. */
+  refresh(): Promise<IndexChange> {
+    this.refreshing ??= this.refreshOnce().finally(() => {
+      this.refreshing = undefined;
+      this.lastRefresh = Date.now();
+    });
+    return this.refreshing;
+  }
+
+  private async refreshOnce(): Promise<IndexChange> {
+    const now = Date.now();
+    this.hostsNow = this.live?.() ?? new Map();
+    const touched = new Set<string>();
+    const removed: string[] = [];
+    if ((await this.specs.changed()) || this.idsStale) {
+      this.idsStale = true;
+      // While submissions go on, the id list is read at most every ID_LIST_MIN_INTERVAL_MS.
+      if (now - this.idsListedAt >= ID_LIST_MIN_INTERVAL_MS) {
+        this.idsStale = false;
+        this.idsListedAt = now;
+        const ids = await listJobIds(this.dir);
+        const next = new Set(ids);
+        for (const id of this.ids) {
+          if (next.has(id)) continue;
+          this.rows.delete(id);
+          this.unreadResults.delete(id);
+          this.unreadSpecs.delete(id);
+          removed.push(id);
+        }
+        for (const id of ids) {
+          if (this.rows.has(id)) continue;
+          this.rows.set(id, { id, state: undefined });
+          this.unreadSpecs.add(id);
+          touched.add(id);
+          if (this.unlistedResults.delete(id)) this.unreadResults.add(id);
+        }
+        this.ids = ids;
+      }
+    }
+    const markers = this.markerListing.due() || this.forceMarkers;
+    this.forceMarkers = false;
+    const [results, queuedNow, [cancelled, retried], claims, retryingNow, waiting] = await Promise.all([
+      this.resultsListing.due() ? this.resultsListing.spend(() => this.results.refresh()) : NO_CHANGE,
+      this.queuedListing.due() ? this.queuedListing.spend(() => this.queued.refresh()) : NO_CHANGE,
+      markers ? this.markerListing.spend(() => Promise.all([this.cancelled.refresh(), this.retried.refresh()])) : [NO_CHANGE, NO_CHANGE],
+      listClaims(this.dir),
+      listRetrying(this.dir),
+      listWaitingIds(this.dir),
+    ]);
+    let queued = queuedNow;
+    // A retry queued jobs again: their queue markers are looked at now, even when the listing was not due.
+    if (retried.added.length > 0 && queued === NO_CHANGE) queued = await this.queued.refresh();
+    // A result set aside and a new one published between two refreshes leave the same name in
+    // results/: the set-aside copy in retried/ (or the live cluster's report) says to read it again.
+    for (const name of retried.added) this.recheck.add(name.slice(0, name.lastIndexOf(".")));
+    for (const id of this.recheck) {
+      if (!this.rows.has(id)) continue;
+      this.unreadResults.add(id);
+      touched.add(id);
+    }
+    this.recheck.clear();
+    const retrying = new Set(retryingNow.keys());
+    for (const jobId of retrying) if (!this.retrying.has(jobId)) touched.add(jobId);
+    for (const jobId of this.retrying) if (!retrying.has(jobId)) touched.add(jobId);
+    this.retrying = retrying;
+    for (const jobId of waiting) if (!this.waiting.has(jobId)) touched.add(jobId);
+    for (const jobId of this.waiting) if (!waiting.has(jobId)) touched.add(jobId);
+    this.waiting = waiting;
+    // A result already read (or reported by the live cluster) is not read again when the listing sees its file.
+    for (const id of results.added) if (this.rows.get(id)?.finishedAt === undefined) this.unreadResults.add(id);
+    for (const id of results.removed) {
+      // A retry set the failed result aside: the job is queued again.
+      this.unreadResults.delete(id);
+      this.unlistedResults.delete(id);
+      const row = this.rows.get(id);
+      if (row === undefined) continue;
+      // What the live cluster said about the new run (it may have started already) is kept.
+      const startedAgain = row.runningSince !== undefined && row.finishedAt !== undefined && row.runningSince > row.finishedAt;
+      if (!startedAgain) {
+        delete row.attempts;
+        delete row.runningSince;
+      }
+      delete row.error;
+      delete row.finishedAt;
+      delete row.durationMs;
+      touched.add(id);
+    }
+    for (const id of [...queued.added, ...queued.removed, ...cancelled.added, ...cancelled.removed]) touched.add(id);
+    const claimedBy = new Map<string, string>();
+    for (const [agentId, jobIds] of claims) for (const jobId of jobIds) claimedBy.set(jobId, agentId);
+    for (const jobId of claimedBy.keys()) if (!this.claimedBy.has(jobId)) touched.add(jobId);
+    for (const jobId of this.claimedBy.keys()) if (!claimedBy.has(jobId)) touched.add(jobId);
+    this.claimedBy = claimedBy;
+    for (const id of await this.readResults()) touched.add(id);
+    for (const id of await this.readSpecs()) touched.add(id);
+
+    const changed: JobRow[] = [];
+    for (const id of touched) {
+      const row = this.rows.get(id);
+      if (row === undefined) continue;
+      const before = row.state;
+      const agentId = claimedBy.get(id);
+      // A job without a (read) result: its markers decide.
+      if (!this.unreadResults.has(id) && row.finishedAt === undefined) {
+        row.state = decideJobState({
+          result: undefined,
+          cancelRequested: this.cancelled.has(id),
+          claimed: agentId !== undefined,
+          retrying: retrying.has(id),
+          queued: this.queued.has(id),
+          waiting: waiting.has(id),
+        });
+        if (row.state === "running" && agentId !== undefined) {
+          row.host = await this.agentHost(agentId);
+          row.runningSince ??= now;
+        } else if (row.state === "queued" || row.state === "retrying" || row.state === "waiting") {
+          delete row.host;
+          delete row.runningSince;
+        }
+      }
+      if (row.state !== before || touched.has(id)) changed.push(row);
+    }
+    return { changed, removed };
+  }
+
+  /** Reads up to a refresh's share of new results; returns the ids read. */
+  private async readResults(): Promise<string[]> {
+    const batch = [...take(this.unreadResults, RESULT_READS_PER_REFRESH)].filter((id) => {
+      if (this.rows.has(id)) return true;
+      this.unreadResults.delete(id);
+      if (this.unlistedResults.size < MAX_REPORTED) this.unlistedResults.add(id);
+      this.idsStale = true; // listed again (at most every ID_LIST_MIN_INTERVAL_MS)
+      return false;
+    });
+    const read: string[] = [];
+    for (let at = 0; at < batch.length; at += READS_AT_ONCE) {
+      await Promise.all(
+        batch.slice(at, at + READS_AT_ONCE).map(async (id) => {
+          const row = this.rows.get(id)!;
+          this.unreadResults.delete(id);
+          this.unreadSpecs.delete(id);
+          read.push(id);
+          const report = this.reported.get(id);
+          if (report !== undefined) {
+            this.reported.delete(id);
+            row.state = "succeeded";
+            row.host = this.intern(report.host);
+            row.durationMs = report.durationMs;
+            row.finishedAt = report.at;
+            delete row.error;
+            return;
+          }
+          try {
+            const stored = await readStoredResult(this.dir, id);
+            if (stored === undefined) {
+              // Set aside by a retry: the job's markers decide its state again.
+              delete row.finishedAt;
+              delete row.durationMs;
+              delete row.error;
+              row.state = undefined;
+              return;
+            }
+            row.state = decideJobState({ result: stored, cancelRequested: false, claimed: false, retrying: false, queued: false, waiting: false });
+            row.host = this.intern(stored.host);
+            row.attempts = stored.attempts;
+            row.durationMs = stored.durationMs;
+            row.finishedAt = stored.finishedAt;
+            if (stored.name !== undefined) row.name = this.intern(stored.name);
+            if (stored.tags !== undefined) row.tags = stored.tags.map((tag) => this.intern(tag));
+            if (stored.ok) delete row.error;
+            else {
+              // As `results` shows it: the thrown error's own code when it had one (decoded without importing its class).
+              const result = await toJobResult(stored);
+              const error = result.ok ? stored.error : result.error;
+              row.error = { code: this.intern(error.code ?? error.name), message: this.intern(firstLine(error.message)) };
+            }
+          } catch (error) {
+            row.state = "failed";
+            row.finishedAt = Date.now();
+            row.error = { code: "RESULT_UNREADABLE", message: firstLine((error as Error).message) };
+          }
+        }),
+      );
+    }
+    return read;
+  }
+
+  /** Reads the names and tags of unfinished jobs from their specs; returns the ids read. */
+  private async readSpecs(): Promise<string[]> {
+    const read: string[] = [];
+    let reads = 0;
+    for (const id of this.unreadSpecs) {
+      if (reads >= SPEC_READS_PER_REFRESH) break;
+      this.unreadSpecs.delete(id);
+      const row = this.rows.get(id);
+      if (row === undefined || row.finishedAt !== undefined) continue;
+      const chunk = chunkMemberOf(id)?.chunkName;
+      let labels = chunk === undefined ? undefined : this.chunkLabels.get(chunk);
+      if (labels === undefined) {
+        reads++;
+        labels = await readJobNameAndTags(this.dir, id);
+        if (chunk !== undefined) this.chunkLabels.set(chunk, labels);
+      }
+      if (labels.name === undefined && labels.tags === undefined) continue;
+      if (labels.name !== undefined) row.name = this.intern(labels.name);
+      if (labels.tags !== undefined) row.tags = labels.tags.map((tag) => this.intern(tag));
+      read.push(id);
+    }
+    if (this.unreadSpecs.size === 0) this.chunkLabels.clear();
+    return read;
+  }
+
+  private async agentHost(agentId: string): Promise<string> {
+    const live = this.hostsNow.get(agentId);
+    if (live !== undefined) return live;
+    let host = this.hostOfAgent.get(agentId);
+    if (host === undefined) {
+      host = this.intern(await readLeaseHost(this.dir, agentId));
+      if (this.hostOfAgent.size > 1000) this.hostOfAgent.clear();
+      this.hostOfAgent.set(agentId, host);
+    }
+    return host;
+  }
+
+  /** One copy of each host, name, tag and error message, however many jobs share it. */
+  private intern(text: string): string {
+    const known = this.strings.get(text);
+    if (known !== undefined) return known;
+    if (this.strings.size > 50_000) this.strings.clear();
+    this.strings.set(text, text);
+    return text;
+  }
+}
+
+function firstLine(message: string): string {
+  const line = message.split("\n", 1)[0] ?? "";
+  return line.length > MAX_MESSAGE_CHARS ? `${line.slice(0, MAX_MESSAGE_CHARS)}…` : line;
+}
+
+function* take<T>(set: Set<T>, count: number): Iterable<T> {
+  if (count <= 0) return;
+  for (const item of set) {
+    yield item;
+    if (--count <= 0) return;
+  }
+}
+
+/** The first index whose id is ≥ `id`. */
+function lowerBound(ids: readonly string[], id: string): number {
+  let low = 0;
+  let high = ids.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (ids[mid]! < id) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}

@@ -1,0 +1,71 @@
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { SHARDS, isJobId, shardOf } from "@malocher/protocol";
+
+/**
+ * A directory change the watcher may not see on a coarse clock: a directory's mtime has a
+ * granularity (1 s or 2 s on some network file systems), so two changes within one tick leave
+ * one mtime. A directory changed this recently is listed again on every refresh.
+ */
+const MTIME_SETTLE_MS = 2500;
+
+/**
+ * The job ids in the shard directories of one sharded directory (`results/`, `queued/`, …),
+ * re-listed only for the shards whose mtime changed: a refresh of 100,000 finished jobs is then
+ * 16 `stat`s, not 100,000 names. Only names; what they mean is the store's business.
+ */
+export class ShardWatch {
+  private readonly mtimes = new Map<string, number>();
+  private readonly ids = new Map<string, Set<string>>();
+
+  /** `idOf` names the job of a directory entry (undefined: not a job's); default: entries named by job id. */
+  constructor(
+    private readonly root: string,
+    private readonly idOf: (name: string) => string | undefined = (name) => (isJobId(name) ? name : undefined),
+  ) {}
+
+  /** Re-lists the shards that changed; returns the ids that appeared and went away since the last call (each id once per shard). */
+  async refresh(): Promise<{ added: string[]; removed: string[] }> {
+    const added: string[] = [];
+    const removed: string[] = [];
+    const now = Date.now();
+    await Promise.all(
+      SHARDS.map(async (shard) => {
+        const path = join(this.root, shard);
+        const mtime = await stat(path).then((s) => s.mtimeMs, () => -1);
+        const known = this.mtimes.get(shard);
+        if (known === mtime && now - mtime > MTIME_SETTLE_MS) return;
+        this.mtimes.set(shard, mtime);
+        const names = mtime < 0 ? [] : await readdir(path).catch((): string[] => []);
+        const next = new Set<string>();
+        for (const name of names) {
+          const id = this.idOf(name);
+          if (id !== undefined) next.add(id);
+        }
+        const before = this.ids.get(shard) ?? new Set<string>();
+        for (const id of next) if (!before.has(id)) added.push(id);
+        for (const id of before) if (!next.has(id)) removed.push(id);
+        this.ids.set(shard, next);
+      }),
+    );
+    return { added, removed };
+  }
+
+  /** Whether any shard changed since the last refresh, without listing (for directories listed by someone else). */
+  async changed(): Promise<boolean> {
+    const now = Date.now();
+    const seen = await Promise.all(
+      SHARDS.map(async (shard) => {
+        const mtime = await stat(join(this.root, shard)).then((s) => s.mtimeMs, () => -1);
+        const known = this.mtimes.get(shard);
+        this.mtimes.set(shard, mtime);
+        return known !== mtime || now - mtime <= MTIME_SETTLE_MS;
+      }),
+    );
+    return seen.includes(true);
+  }
+
+  has(jobId: string): boolean {
+    return this.ids.get(shardOf(jobId))?.has(jobId) ?? false;
+  }
+}

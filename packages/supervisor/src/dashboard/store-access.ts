@@ -1,0 +1,20 @@
+/**
+ * What the dashboard reads from the shared directory, in one place: the store's own functions
+ * (job listing, results, state, logs, spec), so the dashboard never decides a job's state itself.
+ */
+export {
+  listJobIds,
+  listClaims,
+  listRetrying,
+  listWaitingIds,
+  readStoredResult,
+  decideJobState,
+  emptyStateCounts,
+  readJobNameAndTags,
+  readLeaseHost,
+  jobExists,
+  readDirectoryStatus,
+  readJobSpecBytes,
+  loadDirectoryKey,
+  type DirectoryStatus,
+} from "@malocher/store";
