@@ -25,8 +25,8 @@ export type RunEvent =
   | { type: "jobRetrying"; jobId: string; host: string; attempt: number; notBefore: number }
   | { type: "jobsRecovered"; host: string; requeued: number; failed: number }
   /**
-   * Job `jobId`'s result (published on `host`; `"-"` for a supervisor's sweep) let `released`
-   * jobs, which waited for it, into the queue.
+   * Job `jobId`'s result (published on `host`) let `released` jobs, which waited for it, into the
+   * queue; `jobId` and `host` are `"-"` when a supervisor's sweep released them.
    */
   | { type: "jobsReleased"; jobId: string; host: string; released: string[] }
   /** Job `jobId`'s failure ended `failed`, which waited for it or for one of them, with `DEPENDENCY_FAILED` (the whole chain). */
