@@ -8,6 +8,7 @@ import { directoryLayout } from "@malocher/protocol";
 import { parseAttempt } from "@malocher/store";
 import { Malocher, type JobResult } from "malocher";
 import { isAlive, literal, pgrep } from "./support/processes.js";
+import { describeRun, runCli } from "./fixtures/jobs/support.js";
 import { removeDir, tempDir } from "./support/temp.js";
 import { waitUntil, within } from "./support/wait.js";
 
@@ -30,6 +31,23 @@ test("a timed-out command that traps SIGTERM saves its work before SIGKILL; the 
   assert.equal(readFileSync(saved, "utf8"), "saved\n", "the trap ran");
   // It ended at SIGTERM, long before the 20 s grace was over.
   assert.ok(result.durationMs < 15_000, `durationMs ${result.durationMs}`);
+});
+
+test("the CLI: submit --timeout 1s --kill-grace 20s gives a command the grace; run --kill-grace and --drain-timeout take durations", TIMEOUT, async (t) => {
+  const work = tempDir("grace-cli");
+  t.after(() => removeDir(work));
+  const dir = join(work, "jobs");
+  const saved = join(work, "saved");
+  const script = `trap 'echo saved > "$1"; exit 0' TERM; sleep 60 & wait`;
+  const submitted = await runCli(["submit", "--dir", dir, "--timeout", "1s", "--kill-grace", "20s", "--", "sh", "-c", script, "sh", saved, ":::", "once"]);
+  assert.equal(submitted.code, 0, describeRun(submitted));
+  const ran = await runCli(["run", "--dir", dir, "--slots", "1", "--kill-grace", "2s", "--drain-timeout", "1m", "--quiet"]);
+  assert.equal(ran.code, 1, describeRun(ran));
+  assert.match(ran.stdout + ran.stderr, /JOB_TIMED_OUT/, describeRun(ran));
+  assert.equal(readFileSync(saved, "utf8"), "saved\n", "the job's own grace (20 s) won over the run's (2 s): the trap ran");
+  const refused = await runCli(["run", "--dir", dir, "--kill-grace", "5"]);
+  assert.equal(refused.code, 2, describeRun(refused));
+  assert.match(refused.stderr, /--kill-grace/);
 });
 
 test("a job that ignores SIGTERM is killed killGraceMs later, with every process it started", TIMEOUT, async (t) => {

@@ -38,6 +38,16 @@ export const CLI_OPTIONS = {
   // how jobs run
   slots: { flags: "--slots <n>", help: "jobs at once per machine (default: its CPU count)", parse: integer("--slots") },
   timeout: { flags: "--timeout <duration>", help: `kill each attempt of a job after this long: ${DURATION_EXAMPLES} (jobs may set their own)`, parse: duration("--timeout") },
+  killGrace: {
+    flags: "--kill-grace <duration>",
+    help: "a job that is ended (timeout, cancel, drain deadline, stop) gets SIGTERM, then SIGKILL this much later (default 5s)",
+    parse: duration("--kill-grace"),
+  },
+  drainTimeout: {
+    flags: "--drain-timeout <duration>",
+    help: "after Ctrl-C, let running jobs finish for at most this long, then put them back in the queue (default: no limit)",
+    parse: duration("--drain-timeout"),
+  },
   retries: { flags: "--retries <n>", help: "retries after infrastructure failures (default 3)", parse: integer("--retries") },
   retryOnError: { flags: "--retry-on-error", help: "also retry jobs that throw or exit" },
   keepAlive: { flags: "--keep-alive", help: "keep serving jobs submitted later, until interrupted" },
@@ -116,10 +126,11 @@ export function sshOptionsOf(values: CliValues<(typeof SSH_FLAGS)[number]>): Par
   };
 }
 
-/** The run options `--timeout`, `--retries` and `--retry-on-error` give (`run` and `submit`), only those given. */
-export function runOptionsOf(values: CliValues<"timeout" | "retries" | "retryOnError">): JobRunOptions {
+/** The run options `--timeout`, `--kill-grace`, `--retries` and `--retry-on-error` give (`run` and `submit`), only those given. */
+export function runOptionsOf(values: CliValues<"timeout" | "killGrace" | "retries" | "retryOnError">): JobRunOptions {
   return {
     ...(values.timeout === undefined ? {} : { timeoutMs: values.timeout }),
+    ...(values.killGrace === undefined ? {} : { killGraceMs: values.killGrace }),
     ...(values.retries === undefined ? {} : { retries: values.retries }),
     ...(values.retryOnError ? { retryOnError: true } : {}),
   };

@@ -8,7 +8,7 @@ import { jsonLine } from "../json-line.js";
 /** The command of the examples in `submit --help` and `run --help`. */
 export const COMMAND_EXAMPLE = "python train.py --seed {} ::: 1 2 3";
 
-const OPTIONS = ["cwd", "env", "timeout", "retries", "retryOnError", "on", "slots", "after", "allowSharedDirWriters", "dir", "json"] as const;
+const OPTIONS = ["cwd", "env", "timeout", "killGrace", "retries", "retryOnError", "on", "slots", "after", "allowSharedDirWriters", "dir", "json"] as const;
 
 /** `malocher submit -- <command> ::: a b c`: queues one command job per argument, as GNU parallel runs them. */
 export function submitCommand(): Command {
