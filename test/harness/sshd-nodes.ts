@@ -176,6 +176,8 @@ export interface SshNodes {
 export interface SshNodesOptions {
   /** `AllowTcpForwarding` of every node; default `true`. */
   allowTcpForwarding?: boolean;
+  /** More variables every session gets (`SetEnv`), e.g. `SLURM_CONF` for a node that stands in for a Slurm login node. */
+  setEnv?: Record<string, string>;
   /** Port for all nodes; default: a random port in 20000-60000 that is free on every address. */
   port?: number;
   /**
@@ -421,7 +423,9 @@ async function setUp(
       "Subsystem sftp internal-sftp",
       "LogLevel ERROR",
       // An empty HOME keeps this machine's shell start-up files out of every ssh command.
-      `SetEnv HOME=${home}`,
+      `SetEnv HOME=${home}${Object.entries(options.setEnv ?? {})
+        .map(([name, value]) => ` ${name}=${value}`)
+        .join("")}`,
       ...versionLines,
     ];
     await fs.writeFile(state.conf, conf.join("\n") + "\n", { mode: 0o600 });

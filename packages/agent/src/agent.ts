@@ -27,6 +27,7 @@ import {
 } from "@malocher/store";
 import { Prefetch } from "./prefetch.js";
 import { Wakeup } from "./wakeup.js";
+import { SlurmAllocationClock } from "./slurm/allocation-clock.js";
 import { NodeUsage } from "./node-usage.js";
 import { WorkerPool } from "./worker/worker-pool.js";
 import type { WarmWorker } from "./worker/warm-worker.js";
@@ -71,6 +72,12 @@ export class Agent {
   private stopped: Promise<void> | undefined;
   private resolveStopped!: () => void;
   private readonly finished = new Promise<void>((resolve) => (this.resolveStopped = resolve));
+  /** In a Slurm allocation: its time (end, warning). */
+  private readonly clock: SlurmAllocationClock | undefined;
+  /** Jobs this agent put back because they do not fit in the allocation's time left. */
+  private readonly outOfTime = new Set<string>();
+  /** When a job last ran here (for the Slurm idle timeout). */
+  private lastBusy = Date.now();
 
   /**
    * @param openChannel how to reach the supervisor; by default the WebSocket of the launch config
@@ -79,7 +86,7 @@ export class Agent {
   constructor(
     private readonly config: AgentLaunchConfig,
     openChannel: (events: SupervisorChannelEvents) => SupervisorChannel = (events) =>
-      new SupervisorLink(`ws://127.0.0.1:${config.port}/`, config.token, config.disconnectGraceMs, events),
+      new SupervisorLink(`ws://${urlHost(config.address ?? "127.0.0.1")}:${config.port}/`, config.token, config.disconnectGraceMs, events),
   ) {
     this.slots = new SlotBudget(config.slots > 0 ? config.slots : availableParallelism());
     this.scanner = new QueueScanner(config.dir);
@@ -114,6 +121,14 @@ export class Agent {
       leaseLost: () => void this.stop("its lease was removed: a supervisor declared this agent lost"),
       tick: () => void this.checkCancelled(),
     });
+    this.clock =
+      config.slurm === undefined
+        ? undefined
+        : new SlurmAllocationClock(config.slurm, process.env["SLURM_JOB_ID"], {
+            warned: () => void this.drain(0, "Slurm warned that the allocation ends soon"), // the clock stops it at the end
+            ending: () => void this.stop("its Slurm allocation ends: running jobs go back to the queue"),
+            log: (line) => this.log(line),
+          });
   }
 
   /** Starts the agent; resolves when it has stopped. */
@@ -124,6 +139,7 @@ export class Agent {
     if (killed > 0) this.log(`killed ${killed} worker process group(s) left behind by a dead agent on this host`);
     await openClaimDirectory(this.config.dir, this.config.agentId);
     await this.lease.start();
+    this.clock?.start();
     this.link.open();
     await this.finished;
   }
@@ -140,6 +156,7 @@ export class Agent {
   private async shutdown(reason: string): Promise<void> {
     this.setState("draining", reason);
     this.wakeup.trigger();
+    this.clock?.stop();
     clearInterval(this.heartbeat);
     await this.signalWatcher?.close();
     clearTimeout(this.signalEcho);
@@ -160,9 +177,9 @@ export class Agent {
    * passed (then the running jobs are ended, SIGTERM then SIGKILL, and go back to the queue
    * without counting an attempt).
    */
-  private async drain(drainTimeoutMs: number): Promise<void> {
+  private async drain(drainTimeoutMs: number, why = "the supervisor asked to drain"): Promise<void> {
     if (this.state !== "ready") return;
-    this.setState("draining", "the supervisor asked to drain");
+    this.setState("draining", why);
     this.wakeup.trigger();
     const deadline =
       drainTimeoutMs > 0
@@ -241,16 +258,19 @@ export class Agent {
       () => this.link.send({ type: "warm" }),
     );
     this.setState("ready", "welcomed by the supervisor");
+    this.lastBusy = Date.now();
     const usage = new NodeUsage();
     this.heartbeat = setInterval(() => {
       this.link.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0, ...usage.sample() });
       for (const run of this.running.values()) run.checkMemory();
+      this.checkIdle();
     }, HEARTBEAT_INTERVAL_MS);
     this.signalWatcher = watch(directoryLayout.signalFile(this.config.dir), { ignoreInitial: true });
     this.signalWatcher.on("all", () => this.onSignal());
     this.signalWatcher.on("error", () => {}); // the periodic scan covers for a failed watch
     // Not `=> this.stop(…)`: stopping waits for the loop to be done, which would then wait for the stop.
     this.loopDone = this.claimLoop(this.pool, settings).catch((error: Error) => void this.stop(`claim loop failed: ${error.stack ?? error.message}`));
+    if (this.clock?.warned) void this.drain(0, "Slurm warned that the allocation ends soon (before this agent was welcomed)");
   }
 
   /**
@@ -275,6 +295,10 @@ export class Agent {
       const ahead = this.prefetch.takeLookahead();
       const candidates = ahead === undefined ? await this.scanner.take(idle) : [ahead.jobId, ...(await this.scanner.take(idle - 1))];
       if (candidates.length === 0) {
+        if (this.clock !== undefined && this.running.size === 0 && this.outOfTime.size > 0) {
+          void this.stop(`the time left in the Slurm allocation fits none of the ${this.outOfTime.size} job(s) still queued; a new allocation takes them`);
+          return;
+        }
         await this.wakeup.wait(SCAN_INTERVAL_MS);
         this.scanner.invalidate();
         continue;
@@ -386,6 +410,11 @@ export class Agent {
         await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
         this.scanner.exclude(claimed.jobId);
         this.link.send({ type: "misfit", jobId: claimed.jobId, reason: end.reason });
+      } else if (end.kind === "outOfTime") {
+        await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
+        this.scanner.exclude(claimed.jobId);
+        this.outOfTime.add(claimed.jobId);
+        this.log(`job ${claimed.jobId}: its timeoutMs does not fit in the allocation's time left; back to the queue`);
       } else if (end.kind === "deferred") {
         await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
         this.scanner.defer(claimed.jobId, DEFER_MS);
@@ -432,7 +461,28 @@ export class Agent {
         }
       },
       log: (line) => this.log(line),
+      ...(this.clock === undefined ? {} : { allocation: this.clock, stoppedBySlurm: () => this.stoppedBySlurm() }),
     };
+  }
+
+  /**
+   * Whether a job that died of SIGTERM or SIGKILL was killed by Slurm ending the allocation
+   * (`scancel`, a time limit): Slurm signals every process of the step at once, so the job's end
+   * may be seen a moment before the agent's own SIGTERM; wait for it briefly.
+   */
+  private async stoppedBySlurm(): Promise<boolean> {
+    const until = Date.now() + SLURM_SIGNAL_WAIT_MS;
+    while (this.stopped === undefined && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+    return this.stopped !== undefined;
+  }
+
+  /** In a Slurm allocation: leaves after `idleTimeoutMs` without a job, so an idle allocation ends. */
+  private checkIdle(): void {
+    if (this.config.slurm === undefined || this.state !== "ready") return;
+    if (this.running.size > 0) this.lastBusy = Date.now();
+    else if (Date.now() - this.lastBusy > this.config.slurm.idleTimeoutMs) {
+      void this.stop(`no job for ${Math.round(this.config.slurm.idleTimeoutMs / 1000)} s (idleTimeoutMs): leaving the Slurm allocation`);
+    }
   }
 
   /** The node's slots and labels, which decide whether a job fits here. */
@@ -465,6 +515,14 @@ const MAX_ATTACHED_RESULT_BYTES = 64 * 1024;
 
 /** Job ids per "dependentsSettled" message (a frame holds at most 1 MiB). */
 const SETTLED_IDS_PER_MESSAGE = 2000;
+
+/** How long a job that died of SIGTERM/SIGKILL waits for the agent's own SIGTERM (see `stoppedBySlurm`). */
+const SLURM_SIGNAL_WAIT_MS = 1000;
+
+/** A host for a ws:// URL (an IPv6 address in brackets). */
+function urlHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
 
 /** How long a job that waits for slots another job waits for is passed over. */
 const DEFER_MS = 2000;

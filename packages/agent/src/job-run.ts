@@ -48,6 +48,8 @@ export type JobRunEnd =
   | { kind: "requeue"; nextAttempt: number | undefined; delayMs: number }
   /** Back to the queue untouched, for other agents: it waits for slots another job waits for. */
   | { kind: "deferred" }
+  /** Back to the queue untouched: its timeoutMs does not fit in this Slurm allocation's time left. */
+  | { kind: "outOfTime" }
   /** Back to the queue for good, as far as this agent goes: its node lacks what the job asks for. */
   | { kind: "misfit"; reason: string }
   | { kind: "dropped" };
@@ -66,6 +68,10 @@ export interface JobRunContext {
   /** Publishing job `jobId`'s result queued (`released`) or failed jobs that waited for it. */
   dependentsSettled(jobId: string, settled: SettledDependents): void;
   log(line: string): void;
+  /** In a Slurm allocation: the longest a job may run in any allocation, and from now in this one. */
+  allocation?: { readonly longestMs: number; timeLeftMs(): number };
+  /** In a Slurm allocation: whether a job killed by SIGTERM/SIGKILL was killed by the allocation's end. */
+  stoppedBySlurm?(): Promise<boolean>;
 }
 
 /**
@@ -184,6 +190,14 @@ export class JobRun {
     const { bytes: specBytes, decoded: spec } = lookups.spec;
     const misfit = placementMisfit(spec.options, this.context.capacity);
     if (misfit !== undefined) return { kind: "misfit", reason: misfit };
+    const timeoutMs = spec.options.timeoutMs ?? this.context.settings.timeoutMs;
+    const { allocation } = this.context;
+    if (allocation !== undefined && timeoutMs > 0) {
+      if (timeoutMs > allocation.longestMs) {
+        return { kind: "misfit", reason: `its timeoutMs (${timeoutMs} ms) is longer than a Slurm allocation of this run can run a job (${allocation.longestMs} ms): ask for a longer time` };
+      }
+      if (timeoutMs > allocation.timeLeftMs()) return { kind: "outOfTime" };
+    }
     const extra = slotsOf(spec.options) - 1;
     if (extra > 0) {
       if (queued) return { kind: "deferred" };
@@ -204,7 +218,6 @@ export class JobRun {
     // The worker's job may have ended meanwhile (the worker is then free for others) or run too long.
     if (queued && !worker.canQueue) return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
     this.worker = worker;
-    const timeoutMs = spec.options.timeoutMs ?? this.context.settings.timeoutMs;
     let startedAt = 0;
     let durationMs = 0;
     let timer: NodeJS.Timeout | undefined;
@@ -280,6 +293,10 @@ export class JobRun {
     const retryOnError = spec.options.retryOnError ?? this.context.settings.retryOnError;
     const mayRetry = attempt <= retries;
     const limitMb = this.context.settings.maxWorkerMemoryMb;
+    if (this.killReason === undefined && (await this.killedBySlurm(end))) return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+    // A job that failed because its agent stopped it (SIGTERM to its process group: a command that
+    // exits on it) goes back to the queue: its agent's stop is no failure of the job.
+    if (this.killReason === "stopping" && end.kind === "outcome" && !end.outcome.ok) return this.endWithoutResult();
     // A job killed for its time limit or a cancel ends so, whatever it managed to do meanwhile
     // (a command that saved its work on SIGTERM and exited, a function that returned).
     if (end.kind !== "outcome" || this.killReason === "timeout" || this.killReason === "cancelled") {
@@ -317,6 +334,19 @@ export class JobRun {
       ),
       durationMs,
     );
+  }
+
+  /**
+   * Slurm ends an allocation (time limit, `scancel`) by signalling every process of the step at
+   * once: a job (its worker, or its command) may die of that before the agent hears its own
+   * SIGTERM. Such a job is put back without counting an attempt, as when the agent stops it.
+   */
+  private async killedBySlurm(end: WorkerRunEnd): Promise<boolean> {
+    if (this.context.stoppedBySlurm === undefined) return false;
+    const bySignal = (signal: unknown) => signal === "SIGTERM" || signal === "SIGKILL";
+    const died = end.kind === "died" && bySignal(end.signal);
+    const commandKilled = end.kind === "outcome" && !end.outcome.ok && end.outcome.error.code === "COMMAND_FAILED" && bySignal((end.outcome.error as { signal?: unknown }).signal);
+    return (died || commandKilled) && (await this.context.stoppedBySlurm());
   }
 
   /** The failure a kill for `killReason` ends the job with; undefined for kills that requeue it (stopping, a lost claim) or none. */

@@ -2,11 +2,15 @@
  * The agent's entry point, started by the supervisor (over SSH, or as a child in local mode) as
  * `node main.js`. The launch config (with the tunnel token) arrives as the first line on stdin;
  * the end of stdin means the SSH session is gone, and the agent stops its jobs and exits.
+ * Started by Slurm (`srun node main.js --slurm <prefix>`, one task per node), it reads its launch
+ * config from the file `<prefix>.<SLURM_PROCID>` instead (see `readSlurmLaunchFile`), and stops on
+ * SIGTERM, its allocation's end, or losing its supervisor.
  * With the `stdio` transport (the node refuses port forwarding), the rest of stdin and all of
  * stdout carry length-prefixed message frames; everything else the agent says goes to stderr.
  */
 import { existsSync } from "node:fs";
 import { MalocherError, parseAgentLaunchConfig, type AgentLaunchConfig } from "@malocher/protocol";
+import { readSlurmLaunchFile } from "./slurm/slurm-launch-file.js";
 import { Agent } from "./agent.js";
 import { StdioLink } from "./link/stdio-link.js";
 import { prepareSharedDirectory } from "@malocher/store";
@@ -68,6 +72,8 @@ function refuseUnsharedPaths(config: AgentLaunchConfig): void {
 }
 
 async function main(): Promise<void> {
+  const slurmAt = process.argv.indexOf("--slurm");
+  if (slurmAt >= 0) return runInSlurm(process.argv[slurmAt + 1] ?? "");
   const { line, rest } = await readLaunchLine();
   const config = parseAgentLaunchConfig(line);
   const writeFrame = config.transport === "stdio" ? takeStdoutForFrames() : undefined;
@@ -82,6 +88,20 @@ async function main(): Promise<void> {
   process.stdin.on("error", () => void agent.stop("its SSH session ended (stdin failed)"));
   for (const signal of ["SIGTERM", "SIGHUP", "SIGINT"] as const) {
     process.on(signal, () => void agent.stop(`received ${signal}`));
+  }
+  await agent.run();
+}
+
+/** An agent that Slurm started: its config from its launch file; stdin is not ours (srun's /dev/null). */
+async function runInSlurm(prefix: string): Promise<void> {
+  const config: AgentLaunchConfig = await readSlurmLaunchFile(prefix, process.env);
+  refuseUnsharedPaths(config);
+  const warnings = prepareSharedDirectory(config.dir, { create: false, allowSharedWriters: config.allowSharedWriters });
+  for (const warning of warnings) process.stderr.write(`malocher agent: WARNING: ${warning}\n`);
+  loadDirectoryKey(config.dir, { create: false });
+  const agent = new Agent(config);
+  for (const signal of ["SIGTERM", "SIGHUP", "SIGINT"] as const) {
+    process.on(signal, () => void agent.stop(`received ${signal} (Slurm ends the allocation)`));
   }
   await agent.run();
 }

@@ -9,8 +9,32 @@ import { numberField, stringArrayField, stringField } from "./record-fields.js";
 export type TransportKind = "websocket" | "stdio";
 
 /**
- * What the supervisor tells an agent at launch, as one JSON line on the agent's stdin (never
- * argv or the environment: it holds the tunnel token).
+ * What an agent started inside a Slurm allocation knows about it (see `SlurmAllocationClock` in
+ * the agent). The allocation's end itself the agent asks Slurm (`squeue -j $SLURM_JOB_ID -o %e`).
+ */
+export interface SlurmAgentSettings {
+  /** The allocation's time limit in ms: a job whose timeoutMs does not fit in it can never run in one. */
+  timeLimitMs: number;
+  /**
+   * The agent stops this long before the allocation's end, putting its running jobs back in the
+   * queue without counting an attempt (before Slurm's SIGTERM reaches every process of the step).
+   */
+  stopMarginMs: number;
+  /** The agent leaves after this long without a job (and without its supervisor). */
+  idleTimeoutMs: number;
+  /** Appears when Slurm warned that the allocation ends soon (its batch script creates it on `B:USR1`). */
+  warningFile: string;
+  /**
+   * How long before the end Slurm was asked to warn (`--signal=B:USR1@<lead>`). Slurm may warn up
+   * to a minute early: the agent drains no earlier than this long before the end it read.
+   */
+  warningLeadMs: number;
+}
+
+/**
+ * What the supervisor tells an agent at launch, as one JSON line on the agent's stdin, or (Slurm)
+ * in a file of its own, mode 0600 in the 0700 shared directory, that it reads and removes; never
+ * argv or the environment: it holds the tunnel token.
  */
 export interface AgentLaunchConfig {
   /** Chosen by the supervisor, unique per launch; names the agent's running directory and lease. */
@@ -33,6 +57,10 @@ export interface AgentLaunchConfig {
   disconnectGraceMs: number;
   /** Work in a directory others can write to (a deliberate group setup); warn instead of refusing. */
   allowSharedWriters: boolean;
+  /** The host the agent's WebSocket dials (an agent in a Slurm allocation); default 127.0.0.1. */
+  address?: string;
+  /** Set when Slurm started the agent. */
+  slurm?: SlurmAgentSettings;
   /**
    * Files the run's jobs need that the submitter has (the modules of the jobs it submitted): an
    * agent that does not see one at the same path says so at its start, once, instead of every
@@ -60,6 +88,8 @@ export function parseAgentLaunchConfig(line: string): AgentLaunchConfig {
       labels: fields["labels"] === undefined ? [] : stringArrayField(fields, "labels"),
       disconnectGraceMs: numberField(fields, "disconnectGraceMs"),
       allowSharedWriters: fields["allowSharedWriters"] === true,
+      ...(fields["address"] === undefined ? {} : { address: stringField(fields, "address") }),
+      ...(fields["slurm"] === undefined ? {} : { slurm: slurmField(fields["slurm"]) }),
       mustSee: fields["mustSee"] === undefined ? [] : stringArrayField(fields, "mustSee"),
     };
   } catch (error) {
@@ -67,4 +97,16 @@ export function parseAgentLaunchConfig(line: string): AgentLaunchConfig {
       cause: error,
     });
   }
+}
+
+function slurmField(value: unknown): SlurmAgentSettings {
+  if (typeof value !== "object" || value === null) throw new TypeError(`field "slurm" should be an object`);
+  const fields = value as Record<string, unknown>;
+  return {
+    timeLimitMs: numberField(fields, "timeLimitMs"),
+    stopMarginMs: numberField(fields, "stopMarginMs"),
+    idleTimeoutMs: numberField(fields, "idleTimeoutMs"),
+    warningFile: stringField(fields, "warningFile"),
+    warningLeadMs: numberField(fields, "warningLeadMs"),
+  };
 }

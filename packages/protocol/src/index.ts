@@ -73,7 +73,7 @@ export type {
 } from "./messages.js";
 export { encodeMessage, decodeAgentMessage, decodeSupervisorMessage } from "./message-codec.js";
 export { placementMisfit, slotsOf, isLabel, type NodeCapacity } from "./placement.js";
-export { parseAgentLaunchConfig, type AgentLaunchConfig, type TransportKind } from "./agent-launch-config.js";
+export { parseAgentLaunchConfig, type AgentLaunchConfig, type SlurmAgentSettings, type TransportKind } from "./agent-launch-config.js";
 export { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./frame-stream.js";
 export { signFile, verifyFile, keyIdOf, TAG_BYTES, type SignedFileKind } from "./signed-file.js";
 export { sealSecret, openSecret } from "./secret-box.js";

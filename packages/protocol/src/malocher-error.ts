@@ -30,6 +30,9 @@ export const ERROR_CODES = [
   "NO_NODE_FITS",
   "RUN_STOPPED",
   "TUNNEL_AUTH_FAILED",
+  // Slurm
+  "SLURM_NOT_AVAILABLE",
+  "SLURM_SUBMIT_FAILED",
   // jobs (the codes of failed results)
   "JOB_THREW",
   "JOB_EXITED",

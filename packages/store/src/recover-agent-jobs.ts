@@ -17,11 +17,12 @@ export interface Recovery {
 
 /**
  * Recovers the jobs a lost agent had claimed: each goes back to the queue as its next attempt,
- * or, when its retries are used up, gets a `NODE_LOST` failure result. A job that already has a
+ * or, when its retries are used up, gets a `NODE_LOST` failure result (without `countAttempt`, as
+ * for an agent whose Slurm allocation reached its time limit, each goes back as the same attempt). A job that already has a
  * result is only unclaimed (a result beats every other state). Then the agent's lease is marked
  * lost, which tells the agent, should it come back, that it was given up on.
  */
-export async function recoverAgentJobs(dir: string, agentId: string, defaultRetries: number): Promise<Recovery> {
+export async function recoverAgentJobs(dir: string, agentId: string, defaultRetries: number, countAttempt = true): Promise<Recovery> {
   const recovery: Recovery = { requeued: [], failed: [] };
   const claimDir = directoryLayout.agentRunningDir(dir, agentId);
   const ids = (await readdir(claimDir).catch((): string[] => [])).filter(isJobId);
@@ -33,6 +34,10 @@ export async function recoverAgentJobs(dir: string, agentId: string, defaultRetr
       continue;
     }
     const attempt = parseAttempt(await readFile(claim, "utf8").catch(() => ""));
+    if (!countAttempt) {
+      if (await requeueClaim(dir, agentId, jobId)) recovery.requeued.push(jobId);
+      continue;
+    }
     const retries = await jobRetries(dir, jobId, defaultRetries);
     if (attempt <= retries) {
       if (await requeueClaim(dir, agentId, jobId, attempt + 1)) recovery.requeued.push(jobId);

@@ -7,9 +7,11 @@ import { agentCommand } from "./cluster/agent-process.js";
 import { connectSsh } from "./ssh/connect-ssh.js";
 import { resolveNodeTargets, type NodeTarget } from "./ssh/node-target.js";
 import { shellQuote } from "./ssh/shell-quote.js";
+import { checkSlurm } from "./cluster/slurm/check-slurm.js";
+import { checkSlurmOptions } from "./cluster/slurm/slurm-options.js";
 
 /** The checks {@link checkNodes} runs on every node, in this order. */
-export type NodeCheckName = "ssh" | "node" | "agent" | "shared-dir" | "writable";
+export type NodeCheckName = "ssh" | "node" | "agent" | "shared-dir" | "writable" | "slurm";
 
 /** The outcome of one check on one node. */
 export interface NodeCheckItem {
@@ -47,6 +49,9 @@ const EXEC_TIMEOUT_MS = 15_000;
 const UNREACHABLE_RETRY_MS = 2_000;
 
 /**
+ * With `slurm`, asks Slurm instead whether it would accept the run's allocation (`sbatch
+ * --test-only`): one entry, whose only check is `slurm`.
+ *
  * Checks that every machine of `sshMachines` can run Malocher's agent, the first thing to run on
  * a new cluster: logging in over SSH (host key, user, key), this Node executable and the agent
  * script at the same paths, the shared directory being the same directory there (a file written
@@ -63,6 +68,12 @@ const UNREACHABLE_RETRY_MS = 2_000;
 export async function checkNodes(options: ClusterOptions & { dir?: string }): Promise<NodeCheck[]> {
   // The default of `Malocher` (not imported from there: malocher.ts imports this module).
   const dir = resolve(options.dir ?? (process.env["MALOCHER_DIR"] || ".malocher"));
+  if (options.slurm !== undefined) {
+    // With Slurm the nodes are not known before the allocation: ask Slurm whether it would give one.
+    const check = await checkSlurm(dir, checkSlurmOptions(options.slurm), options.slots ?? 0, options);
+    const item: NodeCheckItem = { name: "slurm", ok: check.ok, detail: check.detail, ...(check.fix === undefined ? {} : { fix: check.fix }) };
+    return [{ host: `slurm (${check.where})`, ok: check.ok, checks: [item] }];
+  }
   const targets = resolveNodeTargets(options);
   if (targets.length === 0) {
     throw new MalocherError("INVALID_OPTIONS", "Name the machines to check (sshMachines, --hosts).");

@@ -3,6 +3,7 @@ import { MalocherError, type JobRunOptions } from "@malocher/protocol";
 import type { ClusterSettings } from "./cluster/cluster.js";
 import { resolveNodeTargets, type NodeTarget, type SshOptions } from "./ssh/node-target.js";
 import { checkRunOptions } from "./submit/job-options.js";
+import { checkSlurmOptions, type SlurmOptions } from "./cluster/slurm/slurm-options.js";
 import { prepareSharedDirectory } from "@malocher/store";
 import type { DashboardOptions } from "./dashboard/dashboard-options.js";
 
@@ -55,6 +56,17 @@ export interface ClusterOptions extends SshOptions, JobRunOptions {
   /** Where warnings go (default: stderr). */
   onWarning?: (warning: string) => void;
   /**
+   * Start the agents through Slurm instead of over SSH: one allocation of `slurm.nodes` nodes, one
+   * agent per node, another allocation while jobs remain. `slots` is then asked of Slurm per node
+   * (`--cpus-per-task`); without it each agent runs as many jobs as the CPUs Slurm gave it.
+   *
+   * @example
+   * ```ts
+   * await processAll({ slurm: { nodes: 2, time: "30:00", partition: "short" } });
+   * ```
+   */
+  slurm?: SlurmOptions;
+  /**
    * Serve the dashboard (a web page of the jobs, nodes, failures and logs) while this runs, on
    * 127.0.0.1; its address with the token is printed (or given to `onListening`).
    */
@@ -69,8 +81,12 @@ const DEFAULT_KILL_GRACE_MS = 5000;
 /** Checks cluster options and fills in the defaults. */
 export function clusterSettings(dir: string, options: ClusterOptions): ClusterSettings {
   const run = checkRunOptions(options, "processAll");
-  const nodes = options.sshMachines === undefined ? "local" : resolveNodeTargets(options);
-  if (nodes !== "local") warnAboutUncheckedHostKeys(nodes, options);
+  if (options.slurm !== undefined && options.sshMachines !== undefined) {
+    throw new MalocherError("INVALID_OPTIONS", "processAll takes sshMachines or slurm, not both: Slurm chooses the machines.");
+  }
+  const nodes: ClusterSettings["nodes"] =
+    options.slurm !== undefined ? { slurm: checkSlurmOptions(options.slurm), ssh: options } : options.sshMachines === undefined ? "local" : resolveNodeTargets(options);
+  if (Array.isArray(nodes)) warnAboutUncheckedHostKeys(nodes, options);
   return {
     dir,
     nodes,

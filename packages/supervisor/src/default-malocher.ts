@@ -1,6 +1,7 @@
 import type { JobResult } from "@malocher/protocol";
 import type { CommandJobOptions } from "./submit/job-options.js";
 import { Malocher, type SubmitFunction } from "./malocher.js";
+import { rejectUnknownNames } from "./option-names.js";
 import type { ProcessAllOptions } from "./process-all.js";
 import type { CancelOutcome } from "@malocher/store";
 import type { RetryOutcome } from "@malocher/store";
@@ -85,8 +86,8 @@ export function processAll(options: ProcessAllOptions = {}): AsyncIterable<[stri
  * {@link Malocher.results} for `loadClasses`.
  */
 export function results(options: { dir?: string; loadClasses?: boolean } = {}): AsyncIterable<[string, JobResult]> {
-  const malocher = options.dir === undefined ? defaultMalocher() : new Malocher({ dir: options.dir });
-  return malocher.results(options);
+  const { dir: _dir, ...rest } = options;
+  return directoryMalocher(options).results(rest);
 }
 
 /**
@@ -100,8 +101,8 @@ export function results(options: { dir?: string; loadClasses?: boolean } = {}): 
  * ```
  */
 export function result(jobId: string, options: ResultWaitOptions & { dir?: string } = {}): Promise<JobResult> {
-  const malocher = options.dir === undefined ? defaultMalocher() : new Malocher({ dir: options.dir });
-  return malocher.result(jobId, options);
+  const { dir: _dir, ...rest } = options;
+  return directoryMalocher(options).result(jobId, rest);
 }
 
 /**
@@ -115,8 +116,7 @@ export function result(jobId: string, options: ResultWaitOptions & { dir?: strin
  * ```
  */
 export function cancel(jobIds: string | readonly string[], options: { dir?: string } = {}): Promise<Record<string, CancelOutcome>> {
-  const malocher = options.dir === undefined ? defaultMalocher() : new Malocher({ dir: options.dir });
-  return malocher.cancel(jobIds);
+  return directoryMalocher(options, "cancel").cancel(jobIds);
 }
 
 /**
@@ -129,7 +129,7 @@ export function cancel(jobIds: string | readonly string[], options: { dir?: stri
  * ```
  */
 export function retry(jobIds: string | readonly string[], options: { dir?: string } = {}): Promise<Record<string, RetryOutcome>> {
-  return directoryMalocher(options).retry(jobIds);
+  return directoryMalocher(options, "retry").retry(jobIds);
 }
 
 /**
@@ -142,7 +142,7 @@ export function retry(jobIds: string | readonly string[], options: { dir?: strin
  * ```
  */
 export function retryFailed(options: { dir?: string } = {}): Promise<string[]> {
-  return directoryMalocher(options).retryFailed();
+  return directoryMalocher(options, "retryFailed").retryFailed();
 }
 
 /**
@@ -155,10 +155,13 @@ export function retryFailed(options: { dir?: string } = {}): Promise<string[]> {
  * ```
  */
 export function clean(options: CleanOptions & { dir?: string } = {}): Promise<CleanedJob[]> {
-  return directoryMalocher(options).clean(options);
+  const { dir: _dir, ...rest } = options;
+  return directoryMalocher(options).clean(rest);
 }
 
-function directoryMalocher(options: { dir?: string }): Malocher {
+/** The Malocher of `options.dir` (default directory without); with `where`, `dir` is the only option it takes. */
+function directoryMalocher(options: { dir?: string }, where?: string): Malocher {
+  if (where !== undefined) rejectUnknownNames(options, ["dir"], where);
   return options.dir === undefined ? defaultMalocher() : new Malocher({ dir: options.dir });
 }
 

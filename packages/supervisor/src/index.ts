@@ -18,6 +18,8 @@ export {
 export type { CommandOutput } from "@malocher/protocol";
 export type { ProcessAllOptions, RunOptions } from "./process-all.js";
 export type { ClusterOptions } from "./cluster-options.js";
+export type { SlurmOptions } from "./cluster/slurm/slurm-options.js";
+export type { AllocationStatus, AllocationState } from "./cluster/slurm/slurm-allocations.js";
 export type { StartedCluster } from "./started-cluster.js";
 export type { JobOptions, CommandJobOptions } from "./submit/job-options.js";
 export type { BatchOptions } from "./submit/submit-many.js";

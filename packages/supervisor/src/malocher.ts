@@ -14,6 +14,8 @@ import type { CommandJobOptions, JobOptions } from "./submit/job-options.js";
 import { rerunKeyedJob, submitJob } from "@malocher/store";
 import { noteSubmitted } from "./submit/submitted-jobs.js";
 import { locateFunction } from "@malocher/locate";
+import { readAllocationRecords, type AllocationRecord } from "./cluster/slurm/allocation-records.js";
+import { CLUSTER_OPTION_NAMES, COMMAND_JOB_OPTION_NAMES, JOB_OPTION_NAMES, RUN_OPTION_NAMES, optionNames, rejectUnknownNames } from "./option-names.js";
 import { submitMany, type BatchOptions } from "./submit/submit-many.js";
 import { announceCancelled, announceSubmitted } from "./submit/announce-submitted.js";
 import { listFinishedIds, listJobIds } from "@malocher/store";
@@ -74,6 +76,7 @@ export class Malocher {
   private readonly allowSharedWriters: boolean;
 
   constructor(options: MalocherOptions = {}) {
+    rejectUnknownNames(options, ["dir", "allowSharedWriters"], "new Malocher");
     this.dir = options.dir === undefined ? defaultDirectory() : resolve(options.dir);
     this.allowSharedWriters = options.allowSharedWriters === true;
     this.submit = this.makeSubmit({});
@@ -93,6 +96,7 @@ export class Malocher {
    */
   submitCommand(argv: readonly string[], options: CommandJobOptions = {}): string {
     refuseWhileImportingJobModule("submitCommand()");
+    rejectUnknownNames(options, COMMAND_JOB_OPTION_NAMES, "submitCommand");
     return this.enqueue((key) => prepareCommandJob(argv, options, key), options.key);
   }
 
@@ -102,12 +106,14 @@ export class Malocher {
    */
   processAll(options: Omit<ProcessAllOptions, "dir"> = {}): AsyncIterable<[string, JobResult]> {
     refuseWhileImportingJobModule("processAll()");
+    rejectUnknownNames(options, optionNames(CLUSTER_OPTION_NAMES, RUN_OPTION_NAMES), "processAll");
     return processJobs(this.dir, { allowSharedWriters: this.allowSharedWriters, ...options });
   }
 
   /** Starts agents that stay up between `processAll` calls; see {@link StartedCluster}. */
   async startCluster(options: Omit<ClusterOptions, "dir"> & { onEvent?: (event: RunEvent) => void } = {}): Promise<StartedCluster> {
     refuseWhileImportingJobModule("startCluster()");
+    rejectUnknownNames(options, [...optionNames(CLUSTER_OPTION_NAMES), "onEvent"], "startCluster");
     return startClusterIn(this.dir, { allowSharedWriters: this.allowSharedWriters, ...options });
   }
 
@@ -121,6 +127,11 @@ export class Malocher {
    * ```
    */
   checkNodes(options: Omit<ClusterOptions, "dir">): Promise<NodeCheck[]> {
+    try {
+      rejectUnknownNames(options, CLUSTER_OPTION_NAMES, "checkNodes");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return checkNodes({ allowSharedWriters: this.allowSharedWriters, ...options, dir: this.dir });
   }
 
@@ -131,6 +142,7 @@ export class Malocher {
    * as placeholders that carry their fields and their class's name.
    */
   results(options: { loadClasses?: boolean } = {}): AsyncIterable<[string, JobResult]> {
+    rejectUnknownNames(options, ["loadClasses"], "results");
     return readAllResults(this.dir, options.loadClasses === false ? undefined : loadResultClass);
   }
 
@@ -144,6 +156,11 @@ export class Malocher {
    * ```
    */
   result(jobId: string, options?: ResultWaitOptions): Promise<JobResult> {
+    try {
+      rejectUnknownNames(options, ["signal", "timeoutMs"], "result");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return waitForResult(this.dir, jobId, options);
   }
 
@@ -174,10 +191,14 @@ export class Malocher {
     return listJobs(this.dir, filter);
   }
 
-  /** Counts of jobs per state and per node, read from the directory. */
-  async status(): Promise<DirectoryStatus> {
+  /**
+   * Counts of jobs per state and per node, read from the directory, and the Slurm allocations
+   * that live supervisors of this directory hold (pending with Slurm's reason, or running until `endsAt`).
+   */
+  async status(): Promise<DirectoryStatus & { allocations: AllocationRecord[] }> {
     prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
-    return readDirectoryStatus(this.dir);
+    const [status, allocations] = await Promise.all([readDirectoryStatus(this.dir), readAllocationRecords(this.dir)]);
+    return { ...status, allocations };
   }
 
   /**
@@ -236,6 +257,7 @@ export class Malocher {
    * ```
    */
   async clean(options: CleanOptions = {}): Promise<CleanedJob[]> {
+    rejectUnknownNames(options, ["olderThanMs", "only"], "clean");
     prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
     return cleanJobs(this.dir, options);
   }
@@ -273,6 +295,7 @@ export class Malocher {
    * ```
    */
   followLogs(jobId: string, options: FollowLogsOptions = {}): AsyncIterable<LogEvent> {
+    rejectUnknownNames(options, ["pollMs", "signal"], "followLogs");
     return followLogs(this.dir, jobId, options);
   }
 
@@ -291,6 +314,7 @@ export class Malocher {
   submitMany(fn: { module: string; export: string }, argLists: Iterable<readonly unknown[]>, options?: BatchOptions): Promise<string[]>;
   async submitMany(fn: JobTarget, argLists: Iterable<readonly unknown[]>, options: BatchOptions = {}): Promise<string[]> {
     refuseWhileImportingJobModule("submitMany()");
+    rejectUnknownNames(options, JOB_OPTION_NAMES, "submitMany");
     const jobIds = await submitMany(this.dir, this.directoryKey(), fn, argLists, options).catch((error: unknown) => {
       for (const jobId of (error as { jobIds?: string[] })?.jobIds ?? []) noteSubmitted(this.dir, jobId);
       throw error;
@@ -314,7 +338,10 @@ export class Malocher {
       refuseWhileImportingJobModule("submit()");
       return this.enqueue((key) => prepareJob(target, args, options, key), options.key);
     }) as SubmitFunction;
-    submit.with = (more: JobOptions) => this.makeSubmit({ ...options, ...more, env: { ...options.env, ...more.env } });
+    submit.with = (more: JobOptions) => {
+      rejectUnknownNames(more, JOB_OPTION_NAMES, "submit.with");
+      return this.makeSubmit({ ...options, ...more, env: { ...options.env, ...more.env } });
+    };
     return submit;
   }
 

@@ -1,5 +1,6 @@
 import type { RunEvent } from "./cluster/cluster.js";
 import type { NodeState } from "./cluster/node-session.js";
+import type { AllocationStatus } from "./cluster/slurm/slurm-allocations.js";
 
 /** One machine of a run, as progress displays show it. */
 export interface NodeProgress {
@@ -46,6 +47,8 @@ export interface ProgressReport {
    */
   etaMs: number | undefined;
   nodes: NodeProgress[];
+  /** The run's Slurm allocations not yet ended (pending with Slurm's reason, or running until `endsAt`); empty without Slurm. */
+  allocations: AllocationStatus[];
 }
 
 /**
@@ -58,6 +61,7 @@ export class RunTally {
   private failed = 0;
   private waiting = 0;
   private readonly nodes = new Map<string, NodeProgress>();
+  private readonly allocations = new Map<string, AllocationStatus>();
   /** The running jobs: where, and since when (on this clock). */
   private readonly runningJobs = new Map<string, { host: string; since: number }>();
   private finishedMs = 0;
@@ -112,6 +116,12 @@ export class RunTally {
         this.runningJobs.delete(event.jobId);
         return;
       }
+      case "allocation": {
+        const { type: _type, ...status } = event;
+        if (status.state === "ended") this.allocations.delete(status.id);
+        else this.allocations.set(status.id, status);
+        return;
+      }
     }
   }
 
@@ -144,6 +154,7 @@ export class RunTally {
       jobsPerSecond,
       etaMs: jobsPerSecond > 0 && left > 0 ? Math.max((left / jobsPerSecond) * 1000, this.runningJobsNeedMs(now)) : undefined,
       nodes,
+      allocations: [...this.allocations.values()].map((allocation) => ({ ...allocation })),
     };
   }
 

@@ -5,6 +5,7 @@ import { processJobs, type RunOptions } from "./process-all.js";
 import { readAllResults } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
+import { RUN_OPTION_NAMES, rejectUnknownNames } from "./option-names.js";
 import { startDashboardServer } from "./dashboard/dashboard-server.js";
 import { directoryActions } from "./dashboard/dashboard-actions.js";
 import { dashboardOptionsOf, type Dashboard } from "./dashboard/dashboard-options.js";
@@ -67,7 +68,10 @@ export async function startClusterIn(
     dir,
     dashboard,
     ready: () => cluster.ready(),
-    processAll: (run: RunOptions = {}) => processJobs(dir, run, cluster),
+    processAll: (run: RunOptions = {}) => {
+      rejectUnknownNames(run, RUN_OPTION_NAMES, "cluster.processAll");
+      return processJobs(dir, run, cluster);
+    },
     results: () => readAllResults(dir, loadResultClass),
     close: async () => {
       await dashboard?.close();

@@ -5,7 +5,8 @@
  * command's action gets are typed from the table (`CliValues<"dir" | "json">`).
  */
 import { Command, Option } from "commander";
-import type { JobRunOptions } from "@malocher/protocol";
+import { MalocherError, type JobRunOptions } from "@malocher/protocol";
+import type { SlurmOptions } from "../cluster/slurm/slurm-options.js";
 import { defaultDirectory } from "../malocher.js";
 import type { ClusterOptions } from "../cluster-options.js";
 import { byteSize, duration, DURATION_EXAMPLES, envAssignment, integer, jobIdList, repeated } from "./option-parsers.js";
@@ -34,6 +35,21 @@ export const CLI_OPTIONS = {
   identity: { flags: "--identity <file>", help: "SSH private key file" },
   knownHosts: { flags: "--known-hosts <file>", help: "OpenSSH known_hosts file (default ~/.ssh/known_hosts)" },
   sshConfig: { flags: "--ssh-config <file>", help: "OpenSSH client config read instead of ~/.ssh/config and /etc/ssh/ssh_config (none: no config)" },
+
+  // agents started through Slurm instead (SLURM_FLAGS)
+  slurmNodes: { flags: "--slurm-nodes <n>", help: "start the agents through Slurm: nodes per allocation, one agent each", parse: integer("--slurm-nodes") },
+  slurmTime: { flags: "--slurm-time <time>", help: "each allocation's time limit in Slurm's format (30:00, 02:00:00, 1-00:00:00)" },
+  slurmPartition: { flags: "--slurm-partition <name>", help: "Slurm partition (sbatch --partition)" },
+  slurmAccount: { flags: "--slurm-account <name>", help: "Slurm account (sbatch --account)" },
+  slurmArg: { flags: "--slurm-arg <arg>", help: "one more sbatch argument, e.g. --slurm-arg=--qos=short (repeatable)", parse: repeated() },
+  slurmLogin: { flags: "--slurm-login <host>", help: "run sbatch, squeue and scancel on this login host over SSH" },
+  slurmMaxAllocations: { flags: "--slurm-max-allocations <n>", help: "allocations at once, at most (default 1)", parse: integer("--slurm-max-allocations") },
+  slurmIdleTimeout: {
+    flags: "--slurm-idle-timeout <duration>",
+    help: `agents leave after this long without a job or without this process: ${DURATION_EXAMPLES} (default 60s)`,
+    parse: duration("--slurm-idle-timeout"),
+  },
+  slurmSupervisorHost: { flags: "--slurm-supervisor-host <host>", help: "the name or address by which the nodes reach this machine (default its host name)" },
 
   // how jobs run
   slots: { flags: "--slots <n>", help: "jobs at once per machine (default: its CPU count)", parse: integer("--slots") },
@@ -98,6 +114,19 @@ export type CliValues<N extends CliOptionName> = { [K in N]?: ValueOf<(typeof CL
 /** The options that say which machines to use and how to log in to them, the same for every command that connects. */
 export const SSH_FLAGS = ["hosts", "port", "user", "identity", "knownHosts", "sshConfig"] as const satisfies readonly CliOptionName[];
 
+/** The options of agents started through Slurm (`run`, `nodes`). */
+export const SLURM_FLAGS = [
+  "slurmNodes",
+  "slurmTime",
+  "slurmPartition",
+  "slurmAccount",
+  "slurmArg",
+  "slurmLogin",
+  "slurmMaxAllocations",
+  "slurmIdleTimeout",
+  "slurmSupervisorHost",
+] as const satisfies readonly CliOptionName[];
+
 /** The option `name` of the table, with this command's own help text if it has one. */
 export function cliOption(name: CliOptionName, help?: string): Option {
   const spec: OptionSpec = CLI_OPTIONS[name];
@@ -133,5 +162,24 @@ export function runOptionsOf(values: CliValues<"timeout" | "killGrace" | "retrie
     ...(values.killGrace === undefined ? {} : { killGraceMs: values.killGrace }),
     ...(values.retries === undefined ? {} : { retries: values.retries }),
     ...(values.retryOnError ? { retryOnError: true } : {}),
+  };
+}
+
+/** The `slurm` option the Slurm flags give; `undefined` when none was given. */
+export function slurmOptionsOf(values: CliValues<(typeof SLURM_FLAGS)[number]>): SlurmOptions | undefined {
+  if (SLURM_FLAGS.every((name) => values[name] === undefined)) return undefined;
+  if (values.slurmNodes === undefined || values.slurmTime === undefined) {
+    throw new MalocherError("INVALID_OPTIONS", "Slurm needs --slurm-nodes (nodes per allocation) and --slurm-time (each allocation's time limit, e.g. 30:00).");
+  }
+  return {
+    nodes: values.slurmNodes,
+    time: values.slurmTime,
+    ...(values.slurmPartition === undefined ? {} : { partition: values.slurmPartition }),
+    ...(values.slurmAccount === undefined ? {} : { account: values.slurmAccount }),
+    ...(values.slurmArg === undefined ? {} : { sbatchArgs: values.slurmArg }),
+    ...(values.slurmLogin === undefined ? {} : { loginHost: values.slurmLogin }),
+    ...(values.slurmMaxAllocations === undefined ? {} : { maxAllocations: values.slurmMaxAllocations }),
+    ...(values.slurmIdleTimeout === undefined ? {} : { idleTimeoutMs: values.slurmIdleTimeout }),
+    ...(values.slurmSupervisorHost === undefined ? {} : { supervisorHost: values.slurmSupervisorHost }),
   };
 }

@@ -41,10 +41,19 @@ export function progressFrame(report: ProgressReport, columns: number): string[]
     const why = node.error !== undefined && (node.state === "lost" || node.state === "failed" || node.state === "restarting") ? ` · ${node.error}` : "";
     lines.push(`  ${node.host.padEnd(hostWidth)}  ${node.state.padEnd(10)} ${slots.padEnd(12)} ${node.done} done${why}`);
   }
+  for (const allocation of report.allocations) lines.push(`  ${allocationLine(allocation)}`);
   return lines.map((text) => {
     const line = text.replace(/[\x00-\x1f\x7f]+/g, " "); // an error's newlines, and no escape sequence of anyone else's
     return line.length > width ? `${line.slice(0, width - 1)}…` : line;
   });
+}
+
+/** `slurm 12: running, 2 nodes, 14 min left` or `slurm 13: pending (Resources), 2 nodes`. */
+export function allocationLine(allocation: ProgressReport["allocations"][number], now = Date.now()): string {
+  const nodes = `${allocation.nodes} node${allocation.nodes === 1 ? "" : "s"}`;
+  if (allocation.state === "pending") return `slurm job ${allocation.id}: pending${allocation.reason ? ` (${allocation.reason})` : ""}, ${nodes}`;
+  const left = allocation.endsAt === undefined ? "" : `, ${formatDuration(Math.max(0, (allocation.endsAt - now) / 1000))} left`;
+  return `slurm job ${allocation.id}: ${allocation.state}, ${nodes}${left}`;
 }
 
 function formatDuration(seconds: number): string {

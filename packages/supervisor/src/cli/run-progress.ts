@@ -1,7 +1,7 @@
 import type { RunEvent } from "../cluster/cluster.js";
 import { RunTally } from "../run-tally.js";
 import { terminalPrompts } from "../ssh/terminal-secret.js";
-import { progressFrame, progressSummary } from "./progress-frame.js";
+import { allocationLine, progressFrame, progressSummary } from "./progress-frame.js";
 
 /** How often the TTY view redraws. */
 const REDRAW_MS = 250;
@@ -76,6 +76,12 @@ export class RunProgress {
     if (this.mode === "json") process.stdout.write(`${JSON.stringify(jsonEvent(event))}\n`);
     this.tally.onEvent(event);
     if (event.type === "run") this.sized = true;
+    if (event.type === "allocation") {
+      // Pending with Slurm's reason, running with its time left, ended: each change is worth a line.
+      if (this.mode === "plain") this.note(allocationLine(event));
+      if (this.mode === "tty") this.draw();
+      return;
+    }
     if (event.type !== "node") return;
     if (event.state === "ready") this.everReady.add(event.host);
     if (event.error !== undefined) this.lastError.set(event.host, event.error.message.split("\n")[0]!);

@@ -4,6 +4,7 @@ import { realpathSync } from "node:fs";
 import { MalocherError, type AgentLaunchConfig, type TransportKind } from "@malocher/protocol";
 import type { Duplex } from "node:stream";
 import type { AgentTransport } from "./agent-transport.js";
+import type { AgentConnection } from "./agent-connection.js";
 
 /** A started agent process, on a node or on this machine. */
 export interface AgentProcess {
@@ -15,6 +16,8 @@ export interface AgentProcess {
   readonly ended: Promise<string>;
   /** The last lines the agent wrote to stderr, for error messages. */
   outputTail(): string;
+  /** Told the agent's connection once it said hello (a Slurm agent's `close()` waits for it to close). */
+  attachConnection?(connection: AgentConnection): void;
   /**
    * Ends the agent's stdin: it stops claiming, kills its jobs, puts their claims back and exits.
    * Waits for that (bounded), then releases the connection. Idempotent.

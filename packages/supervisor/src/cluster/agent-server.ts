@@ -45,12 +45,15 @@ export class AgentServer implements AgentEndpoint {
     this.wss.on("connection", (socket) => this.admit(webSocketTransport(socket)));
   }
 
-  /** Starts listening on an ephemeral port of 127.0.0.1. */
-  static async start(): Promise<AgentServer> {
+  /**
+   * Starts listening on an ephemeral port of 127.0.0.1, or of `host` (`undefined`: every address,
+   * for agents that Slurm started on other machines; only token holders are admitted).
+   */
+  static async start(host: string | undefined = "127.0.0.1"): Promise<AgentServer> {
     const server = new AgentServer();
     await new Promise<void>((resolve, reject) => {
       server.http.once("error", reject);
-      server.http.listen(0, "127.0.0.1", () => resolve());
+      server.http.listen(0, host, () => resolve());
     });
     return server;
   }

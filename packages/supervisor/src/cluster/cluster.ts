@@ -1,5 +1,8 @@
 import { EventEmitter } from "node:events";
-import { backoffMs, MalocherError, type AgentMessage, type TransportKind } from "@malocher/protocol";
+import { readdir } from "node:fs/promises";
+import { isIP } from "node:net";
+import { hostname } from "node:os";
+import { backoffMs, MalocherError, SHARDS, directoryLayout, isJobId, type AgentMessage, type TransportKind } from "@malocher/protocol";
 import { LeaseObserver, requeueStaleJobs } from "@malocher/store";
 import { recoverAgentJobs } from "@malocher/store";
 import { OrphanedJobs, sweepWaitingJobs, type SettledDependents } from "@malocher/store";
@@ -12,6 +15,11 @@ import { remoteAgentLauncher } from "./remote-agent.js";
 import { MisfitLedger } from "./misfit-ledger.js";
 import { RecentResultFiles } from "./recent-result-files.js";
 import { failQueuedJob } from "@malocher/store";
+import type { SshOptions } from "../ssh/node-target.js";
+import { slurmCommands } from "./slurm/slurm-commands.js";
+import type { SlurmSettings } from "./slurm/slurm-options.js";
+import { SlurmAllocations, type Allocation, type AllocationStatus } from "./slurm/slurm-allocations.js";
+import { slurmAgentLauncher } from "./slurm/slurm-agent.js";
 
 /** Something that happened in a run, for progress displays (`processAll({ onEvent })`). */
 export type RunEvent =
@@ -30,13 +38,21 @@ export type RunEvent =
    */
   | { type: "jobsReleased"; jobId: string; host: string; released: string[] }
   /** Job `jobId`'s failure ended `failed`, which waited for it or for one of them, with `DEPENDENCY_FAILED` (the whole chain). */
-  | { type: "dependentsFailed"; jobId: string; host: string; failed: string[] };
+  | { type: "dependentsFailed"; jobId: string; host: string; failed: string[] }
+  /** A Slurm allocation of the run changed: pending (with Slurm's reason), running (with its end), ended. */
+  | ({ type: "allocation" } & AllocationStatus);
+
+/** Agents started through Slurm (`processAll({ slurm })`); `ssh` reaches `slurm.loginHost`. */
+export interface SlurmNodes {
+  slurm: SlurmSettings;
+  ssh: SshOptions;
+}
 
 /** Where and how to start agents. */
 export interface ClusterSettings extends Omit<NodeSessionSettings, "dir" | "labels"> {
   dir: string;
-  /** The machines, or `"local"` for one agent on this machine. */
-  nodes: NodeTarget[] | "local";
+  /** The machines, `"local"` for one agent on this machine, or Slurm's allocations. */
+  nodes: NodeTarget[] | "local" | SlurmNodes;
   /** A lease unchanged this long (on our clock) marks its agent dead. */
   leaseTimeoutMs: number;
   /** A lost node is started again this many times in a row before it is set aside. */
@@ -75,6 +91,12 @@ interface Machine {
   retryTimer: NodeJS.Timeout | undefined;
   /** No more sessions: it failed for good, or the run is draining. */
   done: boolean;
+  /** A task of this Slurm allocation (one session only: it ends with the allocation). */
+  allocation?: Allocation;
+  /** The agent id its launch file named (Slurm). */
+  agentId?: string;
+  /** Its agent said bye: it left by itself (a Slurm agent that was idle or out of time), not lost. */
+  leftOnPurpose?: boolean;
 }
 
 /**
@@ -102,6 +124,8 @@ export class Cluster extends EventEmitter<{
   private readonly orphans: OrphanedJobs;
   /** Kept so that a listener attached after the fact still learns it. */
   unusableError: MalocherError | undefined;
+  /** The run's Slurm allocations, when Slurm starts its agents. */
+  private slurm: SlurmAllocations | undefined;
 
   private constructor(
     private readonly server: AgentServer,
@@ -119,13 +143,14 @@ export class Cluster extends EventEmitter<{
 
   /** Starts the agent server and every node session (in parallel, without waiting for them). */
   static async start(settings: ClusterSettings): Promise<Cluster> {
-    if (settings.nodes !== "local" && settings.nodes.length === 0) {
+    if (Array.isArray(settings.nodes) && settings.nodes.length === 0) {
       throw new MalocherError("NO_USABLE_NODES", "No machines were given (sshMachines is empty): name at least one, or leave sshMachines out to run locally.");
     }
+    if (!Array.isArray(settings.nodes) && settings.nodes !== "local") return Cluster.startWithSlurm(settings, settings.nodes);
     const server = await AgentServer.start();
     const cluster = new Cluster(server, settings);
     const launchers: Array<[string, AgentLauncher, number | undefined, string[]]> =
-      settings.nodes === "local"
+      !Array.isArray(settings.nodes)
         ? [["local", launchLocalAgent, undefined, []]]
         : settings.nodes.map((target) => [target.label, remoteAgentLauncher(target), target.slots, target.labels]);
     for (const [label, launch, slots, labels] of launchers) {
@@ -134,6 +159,82 @@ export class Cluster extends EventEmitter<{
       cluster.startSession(machine);
     }
     return cluster;
+  }
+
+  /**
+   * Slurm: the supervisor listens where the nodes reach it (`supervisorHost`: that address when it
+   * is one, else every address) and asks for allocations; each task of a running one becomes a
+   * machine of the run, whose agent announces its node's name.
+   */
+  private static async startWithSlurm(settings: ClusterSettings, nodes: SlurmNodes): Promise<Cluster> {
+    const { slurm } = nodes;
+    const commands = await slurmCommands(slurm.loginHost, nodes.ssh);
+    const listenOn = slurm.supervisorHost !== undefined && isIP(slurm.supervisorHost) !== 0 ? slurm.supervisorHost : undefined;
+    const server = await AgentServer.start(listenOn).catch((error: unknown) => {
+      commands.close();
+      throw error;
+    });
+    const cluster = new Cluster(server, settings);
+    const address = slurm.supervisorHost ?? hostname();
+    const allocations = new SlurmAllocations(commands, slurm, settings.dir, {
+      slots: settings.slots,
+      launchConfig: (agentId, files) => ({
+        agentId,
+        dir: settings.dir,
+        transport: "websocket",
+        port: server.port,
+        token: server.token,
+        address,
+        host: agentId,
+        slots: settings.slots,
+        labels: [],
+        // An agent whose supervisor is gone leaves within idleTimeoutMs, ending its allocation.
+        disconnectGraceMs: Math.min(settings.disconnectGraceMs, slurm.idleTimeoutMs),
+        allowSharedWriters: settings.allowSharedWriters,
+        mustSee: [...(settings.mustSee ?? [])],
+        slurm: {
+          timeLimitMs: slurm.timeLimitMs,
+          // Stopping ends running jobs gracefully (SIGTERM, SIGKILL killGraceMs later): before Slurm's own SIGTERM.
+          stopMarginMs: Math.max(slurm.stopMarginMs, settings.run.killGraceMs + 1000),
+          idleTimeoutMs: slurm.idleTimeoutMs,
+          warningFile: files.warningFile,
+          warningLeadMs: slurm.warningLeadMs,
+        },
+      }),
+      workRemains: () => queuedJobsWait(settings.dir, settings.onlyJobs),
+    });
+    cluster.slurm = allocations;
+    allocations.on("status", (status) => cluster.emit("event", { type: "allocation", ...status }));
+    allocations.on("running", (allocation) => cluster.startAllocation(allocation));
+    allocations.on("failed", (error) => {
+      if (cluster.closed || cluster.draining) return;
+      cluster.unusableError = error;
+      cluster.emit("unusable", error);
+    });
+    allocations.start();
+    return cluster;
+  }
+
+  /** Each task of a running allocation is a machine of the run, with one session. */
+  private startAllocation(allocation: Allocation): void {
+    if (this.closed) return;
+    for (const [task, agentId] of allocation.agentIds.entries()) {
+      const machine: Machine = {
+        label: `slurm job ${allocation.id} task ${task}`,
+        slots: undefined,
+        labels: [],
+        launch: slurmAgentLauncher(allocation),
+        session: undefined!,
+        restarts: 0,
+        readySince: 0,
+        retryTimer: undefined,
+        done: false,
+        allocation,
+        agentId,
+      };
+      this.machines.push(machine);
+      this.startSession(machine);
+    }
   }
 
   /** The current session of every machine. */
@@ -149,7 +250,8 @@ export class Cluster extends EventEmitter<{
     return new Promise((resolve, reject) => {
       const check = () => {
         if (this.unusableError !== undefined) return finish(() => reject(this.unusableError));
-        const settled = this.machines.every((machine) => machine.done || (machine.session.state === "ready" && machine.session.warm));
+        // With Slurm, machines come with a running allocation: none yet is not ready.
+        const settled = this.machines.length > 0 && this.machines.every((machine) => machine.done || (machine.session.state === "ready" && machine.session.warm));
         if (settled) finish(resolve);
       };
       const finish = (then: () => void) => {
@@ -194,6 +296,7 @@ export class Cluster extends EventEmitter<{
   drain(): void {
     if (this.draining) return;
     this.draining = true;
+    this.slurm?.drain();
     for (const machine of this.machines) {
       clearTimeout(machine.retryTimer);
       if (machine.session.state === "ready") machine.session.send({ type: "drain" });
@@ -213,6 +316,7 @@ export class Cluster extends EventEmitter<{
     clearInterval(this.orphanSweeper);
     for (const machine of this.machines) clearTimeout(machine.retryTimer);
     await Promise.all(this.sessions.map((session) => session.close()));
+    await this.slurm?.close(); // scancel of every allocation still there
     await this.server.close();
   }
 
@@ -228,7 +332,8 @@ export class Cluster extends EventEmitter<{
       ...(this.settings.onlyJobs ? { onlyJobs: this.settings.onlyJobs } : {}),
       ...(this.settings.mustSee ? { mustSee: this.settings.mustSee } : {}),
     };
-    const session = new NodeSession(machine.label, machine.launch, this.server, sessionSettings);
+    const identity = machine.allocation === undefined ? {} : { agentId: machine.agentId!, labelFromHello: true, helloTimeoutMs: SLURM_HELLO_TIMEOUT_MS };
+    const session = new NodeSession(machine.label, machine.launch, this.server, sessionSettings, identity);
     machine.session = session;
     session.on("state", (state) => this.onState(machine, session, state));
     session.on("message", (message: AgentMessage) => this.onMessage(session, message));
@@ -237,6 +342,19 @@ export class Cluster extends EventEmitter<{
 
   private onState(machine: Machine, session: NodeSession, state: NodeState): void {
     if (session !== machine.session || this.closed) return;
+    if (machine.allocation !== undefined) {
+      // A Slurm task is a node of the run once its agent named it; before, its allocation is shown.
+      if (state === "connecting" || state === "starting") return;
+      if (state === "ready") {
+        machine.label = session.label;
+        this.slurm?.agentReady(machine.allocation);
+      }
+      if (state === "lost" && machine.leftOnPurpose) {
+        this.emitNode(machine, "closed", undefined);
+        void this.recover(machine, session);
+        return;
+      }
+    }
     // An agent that drained stops by itself: that is the end it was asked for, not a loss.
     this.emitNode(machine, this.draining && state === "lost" ? "closed" : state, session.error);
     if (state === "ready") machine.readySince = Date.now();
@@ -248,10 +366,18 @@ export class Cluster extends EventEmitter<{
   }
 
   private async recover(machine: Machine, session: NodeSession): Promise<void> {
-    const recovery = await recoverAgentJobs(this.settings.dir, session.agentId, this.settings.run.retries).catch(() => undefined);
+    // An allocation's time limit is no failure of its jobs: what its agents left goes back as the same attempt.
+    const timeIsUp = machine.allocation?.endsAt !== undefined && Date.now() >= machine.allocation.endsAt - TIME_LIMIT_SLACK_MS;
+    const recovery = await recoverAgentJobs(this.settings.dir, session.agentId, this.settings.run.retries, !timeIsUp).catch(() => undefined);
     if (recovery && recovery.requeued.length + recovery.failed.length > 0) {
       this.emit("event", { type: "jobsRecovered", host: machine.label, requeued: recovery.requeued.length, failed: recovery.failed.length });
       this.nudge();
+    }
+    if (machine.allocation !== undefined) {
+      machine.done = true; // its allocation ends with it; the allocations ask for another while jobs remain
+      if (this.draining) this.checkDrained();
+      else void this.failJobsNoNodeFits();
+      return;
     }
     if (this.draining) {
       machine.done = true;
@@ -278,7 +404,10 @@ export class Cluster extends EventEmitter<{
   }
 
   private onMessage(session: NodeSession, message: AgentMessage): void {
-    if (message.type === "warm") {
+    if (message.type === "bye") {
+      const machine = this.machines.find((candidate) => candidate.session === session);
+      if (machine?.allocation !== undefined) machine.leftOnPurpose = true;
+    } else if (message.type === "warm") {
       this.emit("warm");
     } else if (message.type === "jobStarted") {
       this.emit("event", { type: "jobStarted", jobId: message.jobId, host: session.label, attempt: message.attempt });
@@ -307,7 +436,10 @@ export class Cluster extends EventEmitter<{
 
   /** Fails the jobs that every node still in the run refused: no node of this run can run them. */
   private async failJobsNoNodeFits(): Promise<void> {
-    const inRun = this.machines.filter((machine) => !(machine.done && machine.session.state === "failed")).map((m) => m.label);
+    // A Slurm task's agent that has left is out of the run (the next allocation's agents are asked).
+    const inRun = this.machines
+      .filter((machine) => !(machine.done && (machine.session.state === "failed" || machine.allocation !== undefined)))
+      .map((m) => m.label);
     for (const [jobId, error] of this.misfits.unplaceable(inRun)) {
       const failed = await failQueuedJob(this.settings.dir, jobId, error).catch(() => false);
       if (!failed) continue; // a node holds it for a moment; its refusal will come back here
@@ -347,6 +479,7 @@ export class Cluster extends EventEmitter<{
   private checkUsable(): void {
     if (this.closed || this.draining) return;
     void this.failJobsNoNodeFits(); // a node set aside may have been the last one to refuse a job
+    if (this.slurm !== undefined) return; // machines come and go with allocations; the allocations report failures
     if (this.machines.some((machine) => !machine.done)) return;
     const errors = this.machines.flatMap((machine) => (machine.session.error ? [machine.session.error] : []));
     const lines = errors.map((error) => `  - [${error.code}] ${error.message}`).join("\n");
@@ -358,4 +491,23 @@ export class Cluster extends EventEmitter<{
     const active = this.machines.some((machine) => !machine.done && machine.session.state === "ready");
     if (!active) this.emit("drained");
   }
+}
+
+/**
+ * How long an agent of a running allocation has to say hello: Slurm has started it, but a node
+ * loads Node.js and the agent from the shared file system, which may be slow (every node at once).
+ */
+const SLURM_HELLO_TIMEOUT_MS = 90_000;
+
+/** Claims left when an allocation ends this close to its end time count as its time limit's doing. */
+const TIME_LIMIT_SLACK_MS = 15_000;
+
+/** Whether any job (of `onlyJobs`, when given) waits in the queue. */
+async function queuedJobsWait(dir: string, onlyJobs: readonly string[] | undefined): Promise<boolean> {
+  const only = onlyJobs === undefined ? undefined : new Set(onlyJobs);
+  for (const shard of SHARDS) {
+    const names = await readdir(directoryLayout.queuedShardDir(dir, shard)).catch((): string[] => []);
+    if (names.some((name) => isJobId(name) && (only === undefined || only.has(name)))) return true;
+  }
+  return false;
 }

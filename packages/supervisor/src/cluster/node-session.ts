@@ -63,15 +63,28 @@ export class NodeSession extends EventEmitter<{
   private closing = false;
   private readonly abandon = new AbortController();
 
+  /**
+   * @param label the machine as the user named it; with `identity.labelFromHello`, a placeholder
+   *   until the agent's hello names its node (an agent Slurm placed)
+   * @param identity an agent id chosen by the launcher beforehand (Slurm's launch files name it),
+   *   and how long its hello may take (an agent on a Slurm node loads from a busy shared file system)
+   */
   constructor(
-    readonly label: string,
+    public label: string,
     private readonly launch: AgentLauncher,
     private readonly server: AgentServer,
     private readonly settings: NodeSessionSettings,
+    identity: { agentId?: string; labelFromHello?: boolean; helloTimeoutMs?: number } = {},
   ) {
     super();
-    this.agentId = `${label.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 60)}-${randomBytes(4).toString("hex")}`;
+    this.helloTimeoutMs = identity.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
+    this.agentId = identity.agentId ?? `${label.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 60)}-${randomBytes(4).toString("hex")}`;
+    this.labelFromHello = identity.labelFromHello === true;
   }
+
+  private readonly labelFromHello: boolean;
+  /** How long the launched agent has to say hello. */
+  private readonly helloTimeoutMs: number;
 
   /** Launches the agent and waits until it is ready; on failure the session is `failed` and this rejects. */
   async start(): Promise<void> {
@@ -113,10 +126,10 @@ export class NodeSession extends EventEmitter<{
               reject(
                 new MalocherError(
                   "AGENT_START_FAILED",
-                  `The agent on ${this.label} did not connect within ${HELLO_TIMEOUT_MS / 1000} s.${describeOutput(agent.outputTail())}`,
+                  `The agent on ${this.label} did not connect within ${this.helloTimeoutMs / 1000} s.${describeOutput(agent.outputTail())}`,
                 ),
               ),
-            HELLO_TIMEOUT_MS,
+            this.helloTimeoutMs,
           ).unref(),
         ),
       ]);
@@ -157,6 +170,8 @@ export class NodeSession extends EventEmitter<{
 
   private attach(connection: AgentConnection, agent: AgentProcess): void {
     this.connection = connection;
+    if (this.labelFromHello) this.label = connection.hello.host;
+    agent.attachConnection?.(connection);
     this.slots = connection.hello.slots;
     this.lastHeard = Date.now();
     connection.on("message", (message) => {

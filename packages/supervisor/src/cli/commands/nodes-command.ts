@@ -2,9 +2,9 @@ import { Command } from "commander";
 import { MalocherError } from "@malocher/protocol";
 import { Malocher } from "../../malocher.js";
 import { jsonLine } from "../json-line.js";
-import { sshOptionsOf, SSH_FLAGS, withOptions, type CliValues } from "../cli-options.js";
+import { slurmOptionsOf, sshOptionsOf, SLURM_FLAGS, SSH_FLAGS, withOptions, type CliValues } from "../cli-options.js";
 
-const OPTIONS = [...SSH_FLAGS, "allowSharedDirWriters", "dir", "json"] as const;
+const OPTIONS = [...SSH_FLAGS, ...SLURM_FLAGS, "allowSharedDirWriters", "dir", "json"] as const;
 
 /** `malocher nodes --hosts …`: checks that every machine can run jobs of the directory. */
 export function nodesCommand(): Command {
@@ -12,11 +12,18 @@ export function nodesCommand(): Command {
     "check that every machine can run jobs: SSH, host key, Node.js, the shared directory; exits 1 if any has a problem",
   );
   return withOptions(command, OPTIONS)
-    .addHelpText("after", "\nExample:\n  malocher nodes --hosts node1,alice@node2:2222 --dir /shared/alice/jobs")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  malocher nodes --hosts node1,alice@node2:2222 --dir /shared/alice/jobs\n" +
+        "  malocher nodes --slurm-nodes 4 --slurm-time 02:00:00 --slurm-partition short   (sbatch --test-only)",
+    )
     .action(async (options: CliValues<(typeof OPTIONS)[number]>) => {
-      if (options.hosts === undefined) throw new MalocherError("INVALID_OPTIONS", "name the machines to check with --hosts");
+      const slurm = slurmOptionsOf(options);
+      if (options.hosts === undefined && slurm === undefined) {
+        throw new MalocherError("INVALID_OPTIONS", "name the machines to check with --hosts, or Slurm's settings with --slurm-nodes and --slurm-time");
+      }
       const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
-      const nodes = await malocher.checkNodes({ sshMachines: [], ...sshOptionsOf(options) });
+      const nodes = await malocher.checkNodes(slurm === undefined ? { sshMachines: [], ...sshOptionsOf(options) } : { ...sshOptionsOf(options), slurm });
       if (options.json) {
         for (const node of nodes) process.stdout.write(jsonLine(node));
       } else {

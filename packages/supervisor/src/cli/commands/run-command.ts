@@ -3,13 +3,14 @@ import { MalocherError } from "@malocher/protocol";
 import { Malocher } from "../../malocher.js";
 import { RunProgress } from "../run-progress.js";
 import { jsonLine } from "../json-line.js";
-import { runOptionsOf, sshOptionsOf, SSH_FLAGS, withOptions, type CliValues } from "../cli-options.js";
+import { runOptionsOf, slurmOptionsOf, sshOptionsOf, SLURM_FLAGS, SSH_FLAGS, withOptions, type CliValues } from "../cli-options.js";
 import { commandLines, usesJobSlot } from "../command-lines.js";
 import { keyText, previewText } from "../job-text.js";
 import { COMMAND_EXAMPLE } from "./submit-command.js";
 
 const OPTIONS = [
   ...SSH_FLAGS,
+  ...SLURM_FLAGS,
   "slots",
   "timeout",
   "killGrace",
@@ -39,6 +40,7 @@ export function runCommand(): Command {
       "after",
       "\nExamples:\n  malocher run --hosts node1,alice@node2:2222\n  malocher run --hosts hosts.txt --slots 4 --timeout 10m --dir /shared/alice/jobs\n" +
         "  malocher run --hosts node1,node2 --env OMP_NUM_THREADS=1 --cwd /shared/alice/project\n" +
+        "  malocher run --slurm-nodes 4 --slurm-time 02:00:00 --slurm-partition short\n" +
         `  malocher run --hosts node1,node2 -- ${COMMAND_EXAMPLE}`,
     )
     .action(async (words: string[], options: CliValues<(typeof OPTIONS)[number]>) => {
@@ -58,8 +60,10 @@ export function runCommand(): Command {
         } else stop.abort(new MalocherError("RUN_STOPPED", "stopped by Ctrl-C; running jobs were put back in the queue"));
       });
       try {
+        const slurm = slurmOptionsOf(options);
         const run = malocher.processAll({
           ...sshOptionsOf(options),
+          ...(slurm === undefined ? {} : { slurm }),
           ...(options.slots === undefined ? {} : { slots: options.slots }),
           ...runOptionsOf(options),
           ...(options.keepAlive ? { keepAlive: true } : {}),

@@ -3,10 +3,11 @@ import { Malocher } from "../../malocher.js";
 import { jsonLine } from "../json-line.js";
 import { withOptions, type CliValues } from "../cli-options.js";
 import { countsText } from "../job-text.js";
+import { allocationLine } from "../progress-frame.js";
 
 const OPTIONS = ["dir", "json"] as const;
 
-/** `malocher status`: jobs per state, per node and per tag. */
+/** `malocher status`: jobs per state, per node and per tag, and the Slurm allocations of running supervisors. */
 export function statusCommand(): Command {
   return withOptions(new Command("status").description("count the directory's jobs per state and per node"), OPTIONS)
     .addHelpText("after", "\nExample:\n  malocher status --dir /shared/alice/jobs")
@@ -23,5 +24,6 @@ export function statusCommand(): Command {
         console.log(`  ${host.padEnd(24)} running ${node.running} · succeeded ${node.succeeded} · failed ${node.failed}`);
       }
       for (const [tag, byState] of Object.entries(status.tags)) console.log(`  #${tag.padEnd(23)} ${countsText(byState)}`);
+      for (const allocation of status.allocations) console.log(`  ${allocationLine(allocation)}`);
     });
 }

@@ -1,0 +1,122 @@
+import { execFile } from "node:child_process";
+import { access } from "node:fs/promises";
+import type { SlurmAgentSettings } from "@malocher/protocol";
+
+/** How often the allocation's end is asked of Slurm again (an admin may change the time limit). */
+const END_POLL_MS = 30_000;
+/** How often the warning file is looked for. */
+const WARNING_POLL_MS = 1000;
+
+/** What the clock tells its agent. */
+export interface AllocationClockEvents {
+  /** Slurm warned that the allocation ends soon (`--signal=B:USR1@lead`): claim nothing more. */
+  warned(): void;
+  /** The allocation ends within the stop margin: stop now, putting running jobs back in the queue. */
+  ending(): void;
+  log(line: string): void;
+}
+
+/**
+ * An agent's view of its Slurm allocation's time: when it ends (asked of Slurm with
+ * `squeue -h -j $SLURM_JOB_ID -o %e`, again every 30 s and when Slurm warns: the batch script
+ * creates the warning file on `USR1`, the signal itself going to the batch shell only, since Slurm
+ * signals every process of a step and a job's own processes must not get it), a timer that drains
+ * the agent `warningLeadMs` before the end (Slurm's own warning may come up to a minute early), and
+ * one that stops it `stopMarginMs` before the end, ahead of Slurm's SIGTERM to the whole step.
+ */
+export class SlurmAllocationClock {
+  /** The allocation's end on this machine's clock (ms), once Slurm said. */
+  private endsAt: number | undefined;
+  /** Slurm's warning came (the agent drains once it is ready, if it was not yet). */
+  warned = false;
+  private endTimer: NodeJS.Timeout | undefined;
+  private warningTimer: NodeJS.Timeout | undefined;
+  /** Slurm's warning file appeared (the drain waits for the lead before the end all the same). */
+  private signalled = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+
+  constructor(
+    private readonly settings: SlurmAgentSettings,
+    private readonly jobId: string | undefined,
+    private readonly events: AllocationClockEvents,
+    /** When the agent started: the end is at most this plus the time limit until Slurm says. */
+    private readonly startedAt = Date.now(),
+  ) {}
+
+  start(): void {
+    void this.readEnd();
+    this.timers.push(setInterval(() => void this.readEnd(), END_POLL_MS));
+    this.timers.push(setInterval(() => void this.lookForWarning(), WARNING_POLL_MS));
+    for (const timer of this.timers) timer.unref();
+    this.schedule(this.startedAt + this.settings.timeLimitMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    clearTimeout(this.endTimer);
+    clearTimeout(this.warningTimer);
+  }
+
+  /** The longest a job may run from now on: until the stop margin before the end (the time limit from the agent's start until Slurm said). */
+  timeLeftMs(): number {
+    const end = this.endsAt ?? this.startedAt + this.settings.timeLimitMs;
+    return end - this.settings.stopMarginMs - Date.now();
+  }
+
+  /** The longest any job can run in an allocation of this time limit (a job that needs more fits in none). */
+  get longestMs(): number {
+    return this.settings.timeLimitMs - this.settings.stopMarginMs;
+  }
+
+  private schedule(endsAt: number): void {
+    clearTimeout(this.endTimer);
+    clearTimeout(this.warningTimer);
+    if (this.stopped) return;
+    this.endTimer = setTimeout(() => this.events.ending(), Math.max(0, endsAt - this.settings.stopMarginMs - Date.now()));
+    // The agent's own warning, the lead before the end: Slurm's signal may come late, or (up to a
+    // minute) early, when draining would waste most of a short allocation.
+    this.warningTimer = setTimeout(() => this.warn(), Math.max(0, endsAt - this.settings.warningLeadMs - Date.now()));
+  }
+
+  private warn(): void {
+    if (this.warned || this.stopped) return;
+    this.warned = true;
+    this.events.warned();
+  }
+
+  private async readEnd(): Promise<void> {
+    if (this.jobId === undefined || this.stopped) return;
+    const text = await new Promise<string | undefined>((resolve) =>
+      execFile("squeue", ["-h", "-j", this.jobId!, "-o", "%e"], { timeout: 10_000 }, (error, stdout) => resolve(error ? undefined : stdout.trim())),
+    );
+    // `%e` is local time without a zone, as ECMAScript reads a date-time without an offset.
+    const endsAt = text === undefined || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/.test(text) ? NaN : new Date(text).getTime();
+    if (Number.isNaN(endsAt)) {
+      if (this.endsAt === undefined) this.events.log(`could not read the allocation's end from squeue (${text ?? "squeue failed"}); assuming its time limit from the start`);
+      return;
+    }
+    if (endsAt !== this.endsAt) {
+      this.endsAt = endsAt;
+      this.events.log(`the allocation ends at ${new Date(endsAt).toISOString()}; stopping ${this.settings.stopMarginMs} ms before`);
+      this.schedule(endsAt);
+    }
+  }
+
+  /**
+   * Slurm's warning: the end is near. It is taken as a reason to ask Slurm for the end again (an
+   * admin may have shortened the limit); the drain itself follows the end, `warningLeadMs` before it.
+   */
+  private async lookForWarning(): Promise<void> {
+    if (this.signalled || this.stopped) return;
+    const there = await access(this.settings.warningFile).then(
+      () => true,
+      () => false,
+    );
+    if (!there || this.signalled) return;
+    this.signalled = true;
+    this.events.log("Slurm warned that the allocation ends soon");
+    await this.readEnd();
+  }
+}

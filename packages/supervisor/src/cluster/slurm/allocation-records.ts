@@ -1,0 +1,45 @@
+import { readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { randomHex } from "@malocher/protocol";
+import type { AllocationStatus } from "./slurm-allocations.js";
+
+/** A record older than this is a dead supervisor's: a live one rewrites its records at every poll (2 s). */
+const STALE_MS = 30_000;
+const SUFFIX = ".allocation";
+
+/** An allocation as `malocher status` shows it, with when its supervisor last saw it. */
+export interface AllocationRecord extends AllocationStatus {
+  /** When the supervisor last looked at it (ms, its clock). */
+  seenAt: number;
+}
+
+/**
+ * Writes what the supervisor knows of an allocation to `<dir>/slurm/<key>.allocation` (replaced
+ * whole: temp file, then rename), for `malocher status` in another process; removes it once the
+ * allocation ended.
+ */
+export async function recordAllocation(slurmDir: string, key: string, status: AllocationStatus): Promise<void> {
+  const file = join(slurmDir, `${key}${SUFFIX}`);
+  if (status.state === "ended") {
+    await unlink(file).catch(() => {});
+    return;
+  }
+  const temp = join(slurmDir, `.${key}.${randomHex(6)}.tmp`);
+  const record: AllocationRecord = { ...status, seenAt: Date.now() };
+  await writeFile(temp, JSON.stringify(record), { mode: 0o600 });
+  await rename(temp, file).catch(async () => unlink(temp).catch(() => {}));
+}
+
+/** The allocations live supervisors of `dir` hold (pending or running), oldest first. */
+export async function readAllocationRecords(dir: string, now = Date.now()): Promise<AllocationRecord[]> {
+  const slurmDir = join(dir, "slurm");
+  const names = (await readdir(slurmDir).catch((): string[] => [])).filter((name) => name.endsWith(SUFFIX)).sort();
+  const records: AllocationRecord[] = [];
+  for (const name of names) {
+    try {
+      const record = JSON.parse(await readFile(join(slurmDir, name), "utf8")) as AllocationRecord;
+      if (now - record.seenAt <= STALE_MS) records.push(record);
+    } catch {}
+  }
+  return records;
+}

@@ -1,0 +1,35 @@
+import { within, type AgentLauncher, type AgentProcess } from "../agent-process.js";
+import type { AgentConnection } from "../agent-connection.js";
+import type { Allocation } from "./slurm-allocations.js";
+
+/** How long closing waits for a Slurm agent to hang up after `stop`, before its allocation is cancelled. */
+const STOP_GRACE_MS = 5000;
+
+/**
+ * The agent of one task of a running allocation, as a node session sees it. Slurm started it
+ * already (the batch script's `srun`), so launching is only waiting for its hello; it has ended
+ * when its allocation has. Closing waits (bounded) for it to hang up after the session's `stop`;
+ * the allocation itself is cancelled by {@link SlurmAllocations.close}.
+ */
+export function slurmAgentLauncher(allocation: Allocation): AgentLauncher {
+  return async () => {
+    let connected = false;
+    let hungUp!: () => void;
+    const disconnected = new Promise<void>((resolve) => (hungUp = resolve));
+    const ended = allocation.ended.then(() => `its Slurm allocation ${allocation.id} ended`);
+    void ended.then(() => hungUp());
+    const process: AgentProcess = {
+      transport: "websocket",
+      ended,
+      outputTail: () => allocation.outputTail(),
+      attachConnection: (connection: AgentConnection) => {
+        connected = true;
+        connection.once("close", () => hungUp());
+      },
+      close: async () => {
+        if (connected) await within(disconnected, STOP_GRACE_MS);
+      },
+    };
+    return process;
+  };
+}

@@ -1,0 +1,329 @@
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { chmod, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { MalocherError, type AgentLaunchConfig } from "@malocher/protocol";
+import { agentCommand } from "../agent-process.js";
+import { batchScript, sbatchArguments, type AllocationFiles } from "./sbatch-script.js";
+import type { SlurmCommands } from "./slurm-commands.js";
+import type { SlurmSettings } from "./slurm-options.js";
+import { recordAllocation } from "./allocation-records.js";
+
+/**
+ * An allocation's life as the supervisor sees it: `pending` in Slurm's queue (with Slurm's
+ * reason), `running` (its agents start), `ended` (gone from `squeue`, or finished there).
+ */
+export type AllocationState = "pending" | "running" | "ended";
+
+/** What the progress view shows of an allocation. */
+export interface AllocationStatus {
+  /** Slurm's job id. */
+  id: string;
+  state: AllocationState;
+  nodes: number;
+  /** Why it is pending (Slurm's reason: `Resources`, `Priority`, …). */
+  reason?: string;
+  /** When it ends (this machine's clock), once Slurm knows. */
+  endsAt?: number;
+}
+
+/** One allocation that this run asked for. */
+export interface Allocation {
+  readonly id: string;
+  /** The agents' ids, one per task (`SLURM_PROCID`). */
+  readonly agentIds: readonly string[];
+  state: AllocationState;
+  reason: string | undefined;
+  endsAt: number | undefined;
+  /** Some agent of it said hello. */
+  everReady: boolean;
+  /** Resolves once it has ended. */
+  readonly ended: Promise<void>;
+  /** The end of its output file (the batch script's and the agents' stderr), for error messages. */
+  outputTail(): string;
+}
+
+interface OwnAllocation extends Allocation {
+  /** Names its files (`<key>.launch.<task>`, `<key>.out`, `<key>.allocation`). */
+  key: string;
+  files: AllocationFiles;
+  markEnded(): void;
+  tail: string;
+}
+
+/** What the allocations need from their cluster. */
+export interface SlurmAllocationsHost {
+  /** The launch config of one agent (the port, token and settings of this run). */
+  launchConfig(agentId: string, files: AllocationFiles): AgentLaunchConfig;
+  /** Whether jobs wait in the queue (then a new allocation is asked for). */
+  workRemains(): Promise<boolean>;
+  /** Slots per node, asked of Slurm as `--cpus-per-task` (0: what Slurm gives). */
+  slots: number;
+}
+
+const POLL_MS = 2000;
+/** Submissions (or allocations none of whose agents started) failing in a row before the run stops. */
+const MAX_FAILURES = 3;
+const CANCEL_WAIT_MS = 10_000;
+/** Slurm's states of a job that is over (it may linger in `squeue` for `MinJobAge`). */
+const ENDED_STATES = new Set(["COMPLETED", "COMPLETING", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY", "SPECIAL_EXIT", "STOPPED", "SUSPENDED", "REVOKED"]);
+
+/**
+ * The Slurm allocations of one run: asks for one at the start and another while jobs remain
+ * queued and fewer than `maxAllocations` are pending or running (one pending at a time), watches
+ * them with `squeue` every 2 s, and cancels every one still there on `close()`. Repeated failures
+ * (a rejected `sbatch`, allocations whose agents never started) stop asking and emit `failed`;
+ * a rejected first `sbatch` does so at once (bad partition, account or time: asking again won't help).
+ * Emits `status` on every change, `running` when an allocation starts, `ended` when it is over.
+ */
+export class SlurmAllocations extends EventEmitter<{
+  status: [AllocationStatus];
+  running: [Allocation];
+  ended: [Allocation];
+  failed: [MalocherError];
+}> {
+  private readonly runKey = randomBytes(4).toString("hex");
+  private readonly own: OwnAllocation[] = [];
+  private sequence = 0;
+  private failures = 0;
+  private nextSubmitAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private draining = false;
+  private closed = false;
+  private stopped = false;
+  /** Set once the run stopped asking because of failures. */
+  failedWith: MalocherError | undefined;
+
+  constructor(
+    private readonly commands: SlurmCommands,
+    private readonly settings: SlurmSettings,
+    private readonly dir: string,
+    private readonly host: SlurmAllocationsHost,
+  ) {
+    super();
+  }
+
+  /** The directory of launch, warning and output files (0700, in the shared directory). */
+  get slurmDir(): string {
+    return join(this.dir, "slurm");
+  }
+
+  /** Asks for the first allocation and starts watching. */
+  start(): void {
+    this.timer = setInterval(() => this.tick(), POLL_MS);
+    this.ticking = this.submit()
+      .catch((error: unknown) => this.fail(error))
+      .finally(() => (this.ticking = undefined));
+  }
+
+  /** Allocations not yet ended. */
+  get active(): Allocation[] {
+    return this.own.filter((allocation) => allocation.state !== "ended");
+  }
+
+  /** An agent of `allocation` said hello: it works, so the failure count starts over. */
+  agentReady(allocation: Allocation): void {
+    allocation.everReady = true;
+    this.failures = 0;
+  }
+
+  /** Asks for no more allocations and cancels the pending ones; running ones drain with their agents. */
+  drain(): void {
+    this.draining = true;
+    const pending = this.own.filter((allocation) => allocation.state === "pending").map((allocation) => allocation.id);
+    if (pending.length > 0) void this.commands.run("scancel", pending).catch(() => {});
+  }
+
+  /**
+   * Cancels every allocation not yet ended (`scancel`) and waits (bounded) until `squeue` no
+   * longer lists them; removes their launch and warning files. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.ticking;
+    const left = this.active.map((allocation) => allocation.id);
+    if (left.length > 0) {
+      await this.commands.run("scancel", left).catch(() => {});
+      const deadline = Date.now() + CANCEL_WAIT_MS;
+      while (this.active.length > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await this.poll().catch(() => {});
+      }
+    }
+    for (const allocation of this.own) {
+      if (allocation.state !== "ended") this.end(allocation);
+    }
+    this.commands.close();
+  }
+
+  private tick(): void {
+    if (this.ticking !== undefined || this.closed) return;
+    this.ticking = (async () => {
+      try {
+        // A failed squeue (a busy slurmctld) is tried again at the next tick; it is no failed allocation.
+        await this.poll().catch(() => {});
+        if (await this.shouldSubmit()) await this.submit();
+      } catch (error) {
+        this.fail(error);
+      } finally {
+        this.ticking = undefined;
+      }
+    })();
+  }
+
+  private async shouldSubmit(): Promise<boolean> {
+    if (this.closed || this.draining || this.stopped || Date.now() < this.nextSubmitAt) return false;
+    const active = this.active;
+    if (active.length >= this.settings.maxAllocations || active.some((allocation) => allocation.state === "pending")) return false;
+    return this.host.workRemains();
+  }
+
+  /** Submits one allocation; a rejection counts as a failure (and stops the run when it is the first). */
+  private async submit(): Promise<void> {
+    if (this.closed) return;
+    const key = `slurm-${this.runKey}-${++this.sequence}`;
+    await mkdir(this.slurmDir, { recursive: true, mode: 0o700 });
+    await chmod(this.slurmDir, 0o700);
+    const files: AllocationFiles = {
+      launchPrefix: join(this.slurmDir, `${key}.launch`),
+      warningFile: join(this.slurmDir, `${key}.warned`),
+      outputFile: join(this.slurmDir, `${key}.out`),
+    };
+    const agentIds = Array.from({ length: this.settings.nodes }, (_, task) => `${key}-${task}`);
+    for (const [task, agentId] of agentIds.entries()) {
+      await writeFile(`${files.launchPrefix}.${task}`, `${JSON.stringify(this.host.launchConfig(agentId, files))}\n`, { mode: 0o600, flag: "wx" });
+    }
+    const { node, script } = agentCommand();
+    const args = sbatchArguments(this.settings, this.host.slots, files);
+    const output = await this.commands.run("sbatch", args, batchScript(this.settings, this.host.slots, files, node, script));
+    const id = /^(\d+)/.exec(output.stdout.trim())?.[1];
+    if (output.code !== 0 || id === undefined) {
+      await removeFiles(files, this.settings.nodes, true);
+      const message = (output.stderr.trim() || output.stdout.trim() || `exit code ${output.code}`).replace(/^sbatch: error: /gm, "");
+      const error = new MalocherError("SLURM_SUBMIT_FAILED", `Slurm refused the allocation (sbatch on ${this.commands.where}): ${message}`);
+      if (this.own.length === 0) this.stop(error);
+      else this.failed(error);
+      return;
+    }
+    let markEnded!: () => void;
+    const ended = new Promise<void>((resolve) => (markEnded = resolve));
+    const allocation: OwnAllocation = {
+      id,
+      agentIds,
+      state: "pending",
+      reason: undefined,
+      endsAt: undefined,
+      everReady: false,
+      ended,
+      key,
+      files,
+      markEnded,
+      tail: "",
+      outputTail: () => allocation.tail,
+    };
+    this.own.push(allocation);
+    this.emitStatus(allocation);
+  }
+
+  /** Reads the state of every allocation not yet ended from `squeue`. */
+  private async poll(): Promise<void> {
+    const active = this.own.filter((allocation) => allocation.state !== "ended");
+    if (active.length === 0) return;
+    const output = await this.commands.run("squeue", ["-h", "-j", active.map((allocation) => allocation.id).join(","), "-o", "%i|%T|%r|%e"]);
+    // squeue refuses the whole list when none of the ids is known any more.
+    if (output.code !== 0 && !/Invalid job id/i.test(output.stderr)) return;
+    const seen = new Map<string, string[]>();
+    for (const line of output.code === 0 ? output.stdout.split("\n") : []) {
+      const fields = line.trim().split("|");
+      if (fields.length >= 4) seen.set(fields[0]!, fields);
+    }
+    for (const allocation of active) {
+      const fields = seen.get(allocation.id);
+      const state = fields?.[1] ?? "GONE";
+      if (fields === undefined || ENDED_STATES.has(state)) {
+        await this.readTail(allocation);
+        this.end(allocation);
+        continue;
+      }
+      const reason = fields[2] === "None" ? undefined : fields[2];
+      const endsAt = /^\d{4}-/.test(fields[3] ?? "") ? new Date(fields[3]!).getTime() : undefined;
+      const next: AllocationState = state === "PENDING" || state === "CONFIGURING" ? "pending" : "running";
+      if (next === allocation.state && reason === allocation.reason && endsAt === allocation.endsAt) {
+        void recordAllocation(this.slurmDir, allocation.key, this.statusOf(allocation)).catch(() => {}); // still seen: for `malocher status`
+        continue;
+      }
+      const started = allocation.state === "pending" && next === "running";
+      allocation.state = next;
+      allocation.reason = next === "pending" ? reason : undefined;
+      allocation.endsAt = endsAt;
+      this.emitStatus(allocation);
+      if (started) this.emit("running", allocation);
+    }
+  }
+
+  private end(allocation: OwnAllocation): void {
+    if (allocation.state === "ended") return;
+    allocation.state = "ended";
+    allocation.reason = undefined;
+    this.emitStatus(allocation);
+    allocation.markEnded();
+    this.emit("ended", allocation);
+    void removeFiles(allocation.files, this.settings.nodes, allocation.everReady);
+    if (!allocation.everReady && !this.closed && !this.draining) {
+      const tail = allocation.tail === "" ? "" : ` Its output (${allocation.files.outputFile}):\n${allocation.tail}`;
+      this.failed(new MalocherError("AGENT_START_FAILED", `Slurm allocation ${allocation.id} ended before any of its agents connected.${tail}`));
+    }
+    this.tick();
+  }
+
+  private async readTail(allocation: OwnAllocation): Promise<void> {
+    allocation.tail = (await readFile(allocation.files.outputFile, "utf8").catch(() => "")).slice(-2000).trim();
+  }
+
+  /** One more failure in a row: ask again after a backoff, or stop after MAX_FAILURES. */
+  private failed(error: MalocherError): void {
+    this.failures++;
+    if (this.failures >= MAX_FAILURES) {
+      this.stop(new MalocherError(error.code, `${error.message} (${this.failures} failures in a row: no more allocations are asked for; queued jobs stay queued)`));
+      return;
+    }
+    this.nextSubmitAt = Date.now() + 2000 * 2 ** (this.failures - 1);
+  }
+
+  private stop(error: MalocherError): void {
+    this.stopped = true;
+    this.failedWith = error;
+    this.emit("failed", error);
+  }
+
+  private fail(error: unknown): void {
+    if (this.closed) return;
+    this.failed(error instanceof MalocherError ? error : new MalocherError("SLURM_SUBMIT_FAILED", `Asking Slurm for an allocation failed: ${(error as Error).message}`, { cause: error }));
+  }
+
+  private emitStatus(allocation: OwnAllocation): void {
+    const status = this.statusOf(allocation);
+    void recordAllocation(this.slurmDir, allocation.key, status).catch(() => {});
+    this.emit("status", status);
+  }
+
+  private statusOf(allocation: Allocation): AllocationStatus {
+    return {
+      id: allocation.id,
+      state: allocation.state,
+      nodes: this.settings.nodes,
+      ...(allocation.reason === undefined ? {} : { reason: allocation.reason }),
+      ...(allocation.endsAt === undefined ? {} : { endsAt: allocation.endsAt }),
+    };
+  }
+}
+
+/** Removes an allocation's launch files (those no agent took) and warning file; its output too if `withOutput`. */
+async function removeFiles(files: AllocationFiles, tasks: number, withOutput: boolean): Promise<void> {
+  const paths = [files.warningFile, ...Array.from({ length: tasks }, (_, task) => `${files.launchPrefix}.${task}`)];
+  if (withOutput) paths.push(files.outputFile);
+  await Promise.all(paths.map((path) => unlink(path).catch(() => {})));
+}

@@ -1,0 +1,135 @@
+import { MalocherError } from "@malocher/protocol";
+import { rejectUnknownNames } from "../../option-names.js";
+
+/**
+ * Agents started through Slurm: one allocation of `nodes` nodes, one agent per node, for as long
+ * as jobs remain (`processAll({ slurm })`, `startCluster({ slurm })`, `malocher run --slurm-nodes`).
+ *
+ * @example
+ * ```ts
+ * for await (const [id, r] of processAll({ slurm: { nodes: 4, time: "02:00:00", partition: "short" } })) { … }
+ * ```
+ */
+export interface SlurmOptions {
+  /** Nodes per allocation (one agent each). */
+  nodes: number;
+  /** Each allocation's time limit, in Slurm's format: `"30"` (minutes), `"30:00"`, `"02:00:00"`, `"1-00:00:00"`. */
+  time: string;
+  /** `--partition`. */
+  partition?: string;
+  /** `--account`. */
+  account?: string;
+  /** More `sbatch` arguments, each one word (`["--qos=short", "--constraint=avx2"]`). */
+  sbatchArgs?: readonly string[];
+  /**
+   * Run `sbatch`, `squeue` and `scancel` on this host over SSH (ssh config, ProxyJump and
+   * ssh-agent as for `sshMachines`) instead of on this machine.
+   */
+  loginHost?: string;
+  /** Allocations at once, at most; default 1. A new one is asked for while jobs remain queued. */
+  maxAllocations?: number;
+  /**
+   * An agent without a job this long leaves, and so does one whose supervisor is gone (then at most
+   * this long after): its allocation ends instead of idling. Default 60000.
+   */
+  idleTimeoutMs?: number;
+  /**
+   * The host name or address by which the nodes reach this process's WebSocket (the agents dial
+   * it); default this machine's host name. The supervisor listens there, and admits only agents
+   * presenting the run's token.
+   */
+  supervisorHost?: string;
+}
+
+/** Checked Slurm options, with the defaults. */
+export interface SlurmSettings {
+  nodes: number;
+  time: string;
+  timeLimitMs: number;
+  partition: string | undefined;
+  account: string | undefined;
+  sbatchArgs: string[];
+  loginHost: string | undefined;
+  maxAllocations: number;
+  idleTimeoutMs: number;
+  supervisorHost: string | undefined;
+  /** Slurm's warning signal comes this long before the end (`--signal=B:USR1@<lead>`, in seconds there). */
+  warningLeadMs: number;
+  /** Agents stop this long before the end, putting running jobs back without counting an attempt. */
+  stopMarginMs: number;
+}
+
+const KNOWN: Record<keyof SlurmOptions, true> = {
+  nodes: true,
+  time: true,
+  partition: true,
+  account: true,
+  sbatchArgs: true,
+  loginHost: true,
+  maxAllocations: true,
+  idleTimeoutMs: true,
+  supervisorHost: true,
+};
+
+/**
+ * Parses Slurm's time formats into ms: `minutes`, `minutes:seconds`, `hours:minutes:seconds`,
+ * `days-hours`, `days-hours:minutes`, `days-hours:minutes:seconds`. `undefined` if it is none.
+ */
+export function parseSlurmTime(time: string): number | undefined {
+  const match = /^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$/.exec(time.trim());
+  if (match === null) return undefined;
+  const [, days, a, b, c] = match;
+  const n = (text: string | undefined) => (text === undefined ? 0 : Number(text));
+  let seconds: number;
+  if (days !== undefined) seconds = n(days) * 86400 + n(a) * 3600 + n(b) * 60 + n(c);
+  else if (c !== undefined) seconds = n(a) * 3600 + n(b) * 60 + n(c);
+  else if (b !== undefined) seconds = n(a) * 60 + n(b);
+  else seconds = n(a) * 60;
+  return seconds > 0 ? seconds * 1000 : undefined;
+}
+
+/** Checks `processAll({ slurm })` and fills in the defaults. */
+export function checkSlurmOptions(options: SlurmOptions): SlurmSettings {
+  const where = "processAll({ slurm })";
+  if (typeof options !== "object" || options === null) throw new MalocherError("INVALID_OPTIONS", `${where} needs an object like { nodes: 2, time: "30:00" }.`);
+  rejectUnknownNames(options, KNOWN, "processAll({ slurm })", "slurm.");
+  if (!Number.isSafeInteger(options.nodes) || options.nodes < 1) {
+    throw new MalocherError("INVALID_OPTIONS", `${where} needs nodes, a whole number ≥ 1 (nodes per allocation), got ${String(options.nodes)}.`);
+  }
+  const timeLimitMs = typeof options.time === "string" ? parseSlurmTime(options.time) : undefined;
+  if (timeLimitMs === undefined) {
+    throw new MalocherError("INVALID_OPTIONS", `${where} needs time, each allocation's time limit in Slurm's format ("30:00", "02:00:00", "1-00:00:00"), got ${JSON.stringify(options.time)}.`);
+  }
+  const word = (value: unknown, name: string) => {
+    if (value === undefined) return undefined;
+    if (typeof value !== "string" || value === "" || /\s/.test(value)) throw new MalocherError("INVALID_OPTIONS", `${where}: ${name} needs one word, got ${JSON.stringify(value)}.`);
+    return value;
+  };
+  const sbatchArgs = options.sbatchArgs ?? [];
+  if (!Array.isArray(sbatchArgs) || !sbatchArgs.every((arg) => typeof arg === "string" && arg !== "")) {
+    throw new MalocherError("INVALID_OPTIONS", `${where}: sbatchArgs needs an array of arguments, e.g. ["--qos=short"].`);
+  }
+  const count = (value: unknown, name: string, fallback: number) => {
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) throw new MalocherError("INVALID_OPTIONS", `${where}: ${name} needs a whole number ≥ 1, got ${String(value)}.`);
+    return value;
+  };
+  // The warning's lead: a small share of the limit, at most 2 minutes (Slurm may send it up to a
+  // minute early); agents stop a little before the end themselves, whatever the warning did.
+  const warningLeadMs = Math.min(120_000, Math.max(10_000, Math.round(timeLimitMs / 10 / 1000) * 1000));
+  const stopMarginMs = Math.min(30_000, Math.max(5_000, Math.round(timeLimitMs / 20)));
+  return {
+    nodes: options.nodes,
+    time: options.time.trim(),
+    timeLimitMs,
+    partition: word(options.partition, "partition"),
+    account: word(options.account, "account"),
+    sbatchArgs: [...sbatchArgs],
+    loginHost: word(options.loginHost, "loginHost"),
+    maxAllocations: count(options.maxAllocations, "maxAllocations", 1),
+    idleTimeoutMs: count(options.idleTimeoutMs, "idleTimeoutMs", 60_000),
+    supervisorHost: word(options.supervisorHost, "supervisorHost"),
+    warningLeadMs,
+    stopMarginMs,
+  };
+}

@@ -1,0 +1,343 @@
+// Agents started through Slurm, on a real Slurm cluster of two nodes on this machine
+// (test/harness/slurm-cluster.ts): jobs spread over both nodes, time limits that requeue without
+// counting an attempt, an allocation cancelled from outside, nothing left behind, and the errors.
+import { strict as assert } from "node:assert";
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { MalocherError, type JobResult, type ProcessAllOptions, type RunEvent } from "malocher";
+import { envOf, longFirstTime, nap, napUntil } from "./fixtures/slurm/jobs.js";
+import { waitForNoLeftovers } from "./support/census.js";
+import { collect } from "./support/results.js";
+import { freshMalocher } from "./support/temp.js";
+import { fixtures, runCli, tsx } from "./fixtures/jobs/support.js";
+import { waitUntil } from "./support/wait.js";
+import { slurmInstalled, startSlurmCluster, type SlurmCluster } from "./harness/slurm-cluster.js";
+import { startSshNodes } from "./harness/sshd-nodes.js";
+
+
+let slurm: SlurmCluster;
+before(async () => {
+  // 4 CPUs a node: the time-limit test holds one of each node's while the others run beside it.
+  slurm = await startSlurmCluster(2, { cpus: 4 });
+  process.env["SLURM_CONF"] = slurm.conf; // for sbatch, squeue and scancel, and inherited by the agents
+});
+after(async () => {
+  await slurm?.close();
+});
+
+/** Slurm options for the test cluster: the agents dial the supervisor on loopback. */
+function slurmOptions(time: string, extra: Partial<NonNullable<ProcessAllOptions["slurm"]>> = {}): ProcessAllOptions["slurm"] {
+  return { nodes: 2, time, supervisorHost: "127.0.0.1", ...extra };
+}
+
+/** The `[label, Slurm job id]` of every start the jobs of `longFirstTime` logged. */
+function startsIn(log: string): string[][] {
+  try {
+    return readFileSync(log, "utf8").trim().split("\n").filter((line) => line !== "").map((line) => line.split(" "));
+  } catch {
+    return [];
+  }
+}
+
+/** The ids of the allocations a run reported. */
+function allocationIds(events: readonly RunEvent[]): string[] {
+  return [...new Set(events.flatMap((event) => (event.type === "allocation" ? [event.id] : [])))];
+}
+
+/**
+ * Waits until squeue lists none of the run's allocations (other tests' allocations may run beside
+ * this one's: the time-limit test runs alongside the others).
+ */
+async function noAllocationLeft(events: readonly RunEvent[], ms = 15_000): Promise<void> {
+  const ids = allocationIds(events);
+  assert.ok(ids.length > 0, "the run reported its allocations");
+  await waitUntil(async () => (await slurm.jobIds()).every((id) => !ids.includes(id)), ms, `squeue to list none of the allocations ${ids.join(", ")}`);
+}
+
+// The time-limit test waits out a 1-minute allocation: the others run meanwhile, beside it.
+describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", concurrency: 2 }, () => {
+  test("an allocation that reaches its time limit mid-job loses nothing and charges no attempt; a job is claimed only if its timeoutMs fits in the time left", { timeout: 150_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const log = join(malocher.dir, "starts.log");
+    // Each job's first attempt runs longer than the 1-minute allocation; the second is quick.
+    const ids = ["a", "b"].map((label) => malocher.submit(longFirstTime, log, label, 120_000));
+    const events: RunEvent[] = [];
+    const results = new Map<string, JobResult>();
+    const run = (async () => {
+      // A generous heartbeat bound: on a loaded machine a late heartbeat would lose a node, and its job would rerun at once.
+      const options = { slurm: slurmOptions("1:00"), slots: 2, heartbeatTimeoutMs: 30_000, keepAlive: true, onEvent: (event: RunEvent) => events.push(event), signal: t.signal };
+      for await (const [jobId, result] of malocher.processAll(options)) {
+        results.set(jobId, result);
+        if (results.size === 3) break;
+      }
+    })();
+    // Once less than 25 s are left in the first allocation, a job that needs up to 30 s is queued:
+    // its agents have free slots, but must not start it there (a fresh allocation has 54 s).
+    await waitUntil(() => events.some((event) => event.type === "allocation" && event.state === "running"), 40_000, "the allocation to run");
+    const endsAt = events.flatMap((event) => (event.type === "allocation" && event.endsAt !== undefined ? [event.endsAt] : []))[0]!;
+    await waitUntil(() => Date.now() > endsAt - 25_000, 60_000, "less than 25 s left in the allocation");
+    const late = malocher.submit.with({ timeoutMs: 30_000 })(longFirstTime, log, "c", 100);
+    await run;
+    const starts = startsIn(log);
+    const allocations = allocationIds(events);
+    assert.ok(allocations.length >= 2, `a second allocation after the first reached its limit: ${JSON.stringify(starts)}`);
+    for (const id of [...ids, late]) {
+      const result = results.get(id)!;
+      assert.ok(result.ok, JSON.stringify(result));
+      assert.equal(result.attempts, 1, "the time limit charged no attempt");
+      assert.equal((result.value as { slurmJob: string }).slurmJob, allocations[1], `the second allocation ran it: ${JSON.stringify({ starts, allocations: events.filter((e) => e.type === "allocation" || e.type === "node") })}`);
+    }
+    for (const label of ["a", "b"]) {
+      assert.deepEqual(starts.filter(([l]) => l === label).map(([, job]) => job), allocations.slice(0, 2), `${label} started once in each allocation`);
+    }
+    assert.deepEqual(starts.filter(([l]) => l === "c").map(([, job]) => job), [allocations[1]], "the late job never started in the first allocation: it did not fit");
+    await noAllocationLeft(events);
+  });
+
+  describe("runs and errors", () => {
+  test("one allocation of 2 nodes, one agent each: jobs spread over both, results name the Slurm node, nothing left", { timeout: 90_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const ids = Array.from({ length: 8 }, () => malocher.submit(nap, 400));
+    const events: RunEvent[] = [];
+    const results = await collect(malocher.processAll({ slurm: slurmOptions("2:00"), slots: 2, onEvent: (event) => events.push(event), signal: t.signal }));
+    assert.equal(results.size, ids.length);
+    for (const result of results.values()) assert.ok(result.ok, JSON.stringify(result));
+    const hosts = new Set([...results.values()].map((result) => result.host));
+    assert.deepEqual([...hosts].sort(), ["n1", "n2"], "every job ran on a Slurm node, on both");
+    for (const result of results.values()) {
+      const value = (result.ok ? result.value : {}) as { node?: string };
+      assert.equal(value.node, result.host, "the result's host is the node the job ran on (SLURMD_NODENAME)");
+      assert.equal(result.attempts, 1);
+    }
+    const allocations = new Set(events.flatMap((event) => (event.type === "allocation" ? [event.id] : [])));
+    assert.equal(allocations.size, 1, "one allocation for all the jobs");
+    assert.ok(events.some((event) => event.type === "allocation" && event.state === "running" && event.endsAt !== undefined), "its end time was reported");
+    await noAllocationLeft(events);
+    // This run's agents carry its directory on their command line (the launch files' prefix); a
+    // worker leaves with its agent. (Other tests' agents run beside this one's: no global count.)
+    await waitForNoLeftovers([], malocher.dir, { agents: [], workers: [], marked: [] }, 15_000);
+  });
+
+  test("an allocation cancelled from outside (scancel): its jobs go back to the queue and a new allocation finishes them", { timeout: 90_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const log = join(malocher.dir, "starts.log");
+    const ids = ["a", "b", "c"].map((label) => malocher.submit(longFirstTime, log, label, 120_000));
+    const events: RunEvent[] = [];
+    let cancelled: string | undefined;
+    const onEvent = (event: RunEvent) => {
+      events.push(event);
+      // Once all three run their first attempt (2 nodes × 2 slots), the allocation is cancelled from outside.
+      if (event.type === "jobStarted" && events.filter((e) => e.type === "jobStarted").length === 3 && cancelled === undefined) {
+        cancelled = events.find((e): e is Extract<RunEvent, { type: "allocation" }> => e.type === "allocation")!.id;
+        void waitUntil(() => startsIn(log).length === 3, 20_000, "the three jobs to start").then(() => slurm.run("scancel", [cancelled!]));
+      }
+    };
+    const results = await collect(malocher.processAll({ slurm: slurmOptions("2:00"), slots: 2, heartbeatTimeoutMs: 30_000, onEvent, signal: t.signal }));
+    assert.ok(cancelled !== undefined);
+    assert.equal(results.size, 3);
+    for (const id of ids) {
+      const result = results.get(id)!;
+      assert.ok(result.ok, JSON.stringify(result));
+      assert.notEqual((result.value as { slurmJob: string }).slurmJob, cancelled, "a new allocation ran it");
+      assert.equal(result.attempts, 1, "Slurm's kill of the allocation is not the job's failure");
+    }
+    await noAllocationLeft(events);
+  });
+
+  test("maxAllocations: while jobs stay queued, more allocations run at once, never more than allowed", { timeout: 90_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    // The jobs wait until two run at once: the queue stays full until the second allocation's agent is up.
+    const marker = join(malocher.dir, "both-up");
+    Array.from({ length: 4 }, () => malocher.submit(napUntil, marker, 60_000));
+    const events: RunEvent[] = [];
+    const active = new Set<string>();
+    let mostAtOnce = 0;
+    const onEvent = (event: RunEvent) => {
+      events.push(event);
+      // Two jobs running at once, one slot each: one in each allocation. Then all may finish.
+      if (event.type === "jobStarted" && events.filter((e) => e.type === "jobStarted").length === 2) writeFileSync(marker, "");
+      if (event.type !== "allocation") return;
+      if (event.state === "ended") active.delete(event.id);
+      else active.add(event.id);
+      mostAtOnce = Math.max(mostAtOnce, active.size);
+    };
+    const results = await collect(malocher.processAll({ slurm: slurmOptions("2:00", { nodes: 1, maxAllocations: 2 }), slots: 1, onEvent, signal: t.signal }));
+    assert.equal([...results.values()].filter((result) => result.ok).length, 4);
+    const ranIn = new Set([...results.values()].map((result) => (result.ok ? (result.value as { slurmJob: string }).slurmJob : "")));
+    assert.equal(ranIn.size, 2, `two 1-node allocations ran the jobs: ${[...ranIn].join(", ")}`);
+    assert.equal(mostAtOnce, 2, "at most maxAllocations at once");
+    await noAllocationLeft(events);
+  });
+
+  test("a job whose timeoutMs fits in no allocation fails with NO_NODE_FITS; the others run", { timeout: 60_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const fits = malocher.submit(nap, 100);
+    const tooLong = malocher.submit.with({ timeoutMs: 10 * 60_000 })(nap, 100);
+    const events: RunEvent[] = [];
+    const results = await collect(malocher.processAll({ slurm: slurmOptions("1:00"), slots: 1, onEvent: (event) => events.push(event), signal: t.signal }));
+    assert.ok(results.get(fits)?.ok);
+    const failed = results.get(tooLong)!;
+    assert.equal(failed.ok, false);
+    assert.equal(!failed.ok && failed.error.code, "NO_NODE_FITS", JSON.stringify(failed));
+    assert.match(!failed.ok ? failed.error.message : "", /Slurm allocation/);
+    await noAllocationLeft(events);
+  });
+
+  test("an allocation that stays pending says why (Slurm's reason) and runs once the nodes are free", { timeout: 60_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const blocker = (await slurm.run("sbatch", ["--parsable", "-N", "2", "--exclusive", "--time=1", "--wrap", "sleep 300"])).trim();
+    t.after(() => slurm.run("scancel", [blocker]).catch(() => ""));
+    const id = malocher.submit(nap, 100);
+    const events: RunEvent[] = [];
+    const onEvent = (event: RunEvent) => {
+      events.push(event);
+      if (event.type === "allocation" && event.state === "pending" && event.reason !== undefined) void slurm.run("scancel", [blocker]);
+    };
+    const results = await collect(malocher.processAll({ slurm: slurmOptions("1:00"), onEvent, signal: t.signal }));
+    assert.ok(results.get(id)?.ok);
+    const pending = events.find((event) => event.type === "allocation" && event.state === "pending" && event.reason !== undefined);
+    assert.ok(pending, `a pending allocation with a reason: ${JSON.stringify(events.filter((event) => event.type === "allocation"))}`);
+    assert.match((pending as { reason: string }).reason, /Resources|Priority|Nodes/);
+    await noAllocationLeft(events);
+  });
+
+  test("startCluster({ slurm }): ready once the allocation's agents are, serves runs, and close() cancels the allocation at once", { timeout: 60_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const events: RunEvent[] = [];
+    const cluster = await malocher.startCluster({ slurm: slurmOptions("2:00"), slots: 1, onEvent: (event) => events.push(event) });
+    try {
+      await cluster.ready();
+      const [allocation, ...more] = allocationIds(events);
+      assert.deepEqual(more, [], "one allocation");
+      assert.ok((await slurm.jobIds()).includes(allocation!), "it runs");
+      await waitUntil(async () => (await malocher.status()).allocations.some((record) => record.id === allocation && record.state === "running"), 10_000, "status() to show the allocation running");
+      const ids = [1, 2, 3].map(() => malocher.submit(nap, 50));
+      const results = await collect(cluster.processAll({ jobs: ids }));
+      assert.equal([...results.values()].filter((result) => result.ok).length, 3);
+    } finally {
+      const closing = Date.now();
+      await cluster.close();
+      assert.ok(Date.now() - closing < 15_000, `close took ${Date.now() - closing} ms`);
+    }
+    await noAllocationLeft(events, 10_000);
+    assert.deepEqual((await malocher.status()).allocations, [], "status() shows no allocation once it ended");
+  });
+
+  test("after the supervisor is killed, its agents notice and the allocation ends within idleTimeoutMs", { timeout: 90_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    malocher.submit(nap, 60_000);
+    const idleTimeoutMs = 5000;
+    const options = { dir: malocher.dir, slurm: slurmOptions("2:00", { idleTimeoutMs }), slots: 1 };
+    const child = spawn(process.execPath, ["--import", tsx, join(fixtures, "../faults/supervise.ts"), JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit"] });
+    t.after(() => child.kill("SIGKILL"));
+    let output = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    await waitUntil(() => output.includes(`"type":"jobStarted"`), 40_000, "the job to start");
+    const events = output
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as RunEvent);
+    assert.ok(allocationIds(events).length >= 1);
+    child.kill("SIGKILL");
+    const killedAt = Date.now();
+    await noAllocationLeft(events, idleTimeoutMs + 15_000);
+    assert.ok(Date.now() - killedAt < idleTimeoutMs + 15_000);
+    // The job went back to the queue: the next run finishes it.
+    assert.equal((await malocher.status()).counts.queued, 1, "the job is queued again");
+  });
+
+  test("slurm.loginHost: sbatch, squeue and scancel run on the login host over SSH", { timeout: 60_000 }, async (t) => {
+    const login = await startSshNodes(1, { setEnv: { SLURM_CONF: slurm.conf } });
+    t.after(() => login.close());
+    const malocher = freshMalocher(t, "slurm");
+    const ids = [1, 2].map(() => malocher.submit(envOf, "HOME"));
+    const events: RunEvent[] = [];
+    const results = await collect(
+      malocher.processAll({
+        slurm: slurmOptions("1:00", { loginHost: login.nodes[0]!.machine }),
+        sshUsername: login.user,
+        sshPrivateKey: login.privateKey,
+        knownHosts: login.knownHosts,
+        onEvent: (event) => events.push(event),
+        signal: t.signal,
+      }),
+    );
+    for (const id of ids) {
+      const result = results.get(id)!;
+      assert.ok(result.ok, JSON.stringify(result));
+      // sbatch ran in the login host's SSH session: the agents have its environment (HOME set by its sshd).
+      assert.equal(result.value, login.home, "the allocation was submitted from the login host");
+    }
+    await noAllocationLeft(events);
+  });
+
+  test("no Slurm commands: SLURM_NOT_AVAILABLE (malocher run --slurm-…); queued jobs stay queued", { timeout: 30_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const id = malocher.submit(nap, 10);
+    const run = await runCli(["run", "--slurm-nodes", "2", "--slurm-time", "1:00", "--dir", malocher.dir], { env: { ...process.env, PATH: "/nonexistent" } });
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /\[SLURM_NOT_AVAILABLE\].*PATH/);
+    assert.equal(await malocher.state(id), "queued");
+  });
+
+  test("Slurm refuses the allocation: SLURM_SUBMIT_FAILED with Slurm's own message, no retrying forever, jobs stay queued", { timeout: 20_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const id = malocher.submit(nap, 10);
+    await assert.rejects(
+      collect(malocher.processAll({ slurm: slurmOptions("1:00", { partition: "nosuch" }) })),
+      (error: unknown) => error instanceof MalocherError && error.code === "SLURM_SUBMIT_FAILED" && /partition/i.test(error.message),
+    );
+    assert.equal(await malocher.state(id), "queued");
+  });
+
+  test("allocations whose agents never start, three in a row, stop the run with the error instead of asking forever; jobs stay queued", { timeout: 60_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const id = malocher.submit(nap, 10);
+    const events: RunEvent[] = [];
+    // Slurm accepts these allocations, but their batch script cannot start (its output file cannot be opened).
+    const options = { slurm: slurmOptions("1:00", { sbatchArgs: ["--output=/nonexistent/malocher/%j.out"] }), onEvent: (event: RunEvent) => events.push(event), signal: t.signal };
+    await assert.rejects(collect(malocher.processAll(options)), (error: unknown) => error instanceof MalocherError && error.code === "AGENT_START_FAILED" && /3 failures in a row/.test(error.message));
+    assert.equal(allocationIds(events).length, 3, "three allocations, then no more");
+    assert.equal(await malocher.state(id), "queued");
+    await noAllocationLeft(events);
+  });
+
+  test("malocher nodes --slurm-… asks Slurm with sbatch --test-only, and says what is wrong", { timeout: 30_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const good = await runCli(["nodes", "--slurm-nodes", "2", "--slurm-time", "10:00", "--dir", malocher.dir, "--json"]);
+    assert.equal(good.code, 0, good.stderr + good.stdout);
+    const check = JSON.parse(good.stdout.trim()) as { ok: boolean; checks: Array<{ name: string; detail: string }> };
+    assert.equal(check.ok, true);
+    assert.match(check.checks[0]!.detail, /n\[1-2\]|to start/);
+    const bad = await runCli(["nodes", "--slurm-nodes", "3", "--slurm-time", "10:00", "--dir", malocher.dir]);
+    assert.equal(bad.code, 1, bad.stdout);
+    assert.match(bad.stdout, /FAIL slurm/);
+  });
+  });
+});
+
+describe("unknown option names", () => {
+  test("are refused with INVALID_OPTIONS naming the option and the closest known name, in every entry point", async (t) => {
+    const malocher = freshMalocher(t, "options");
+    const refused = (name: string, closest: string | undefined) => (error: unknown) =>
+      error instanceof MalocherError &&
+      error.code === "INVALID_OPTIONS" &&
+      error.message.includes(`unknown option ${name}`) &&
+      (closest === undefined || error.message.includes(`Did you mean ${closest}?`));
+    const bad = { slrum: { nodes: 2, time: "1:00" } } as never;
+    assert.throws(() => malocher.processAll(bad), refused("slrum", "slurm"));
+    assert.throws(() => malocher.processAll({ sshMachine: ["node1"] } as never), refused("sshMachine", "sshMachines"));
+    await assert.rejects(malocher.startCluster({ timeout: 5 } as never), refused("timeout", "timeoutMs"));
+    assert.throws(() => malocher.submit.with({ retry: 2 } as never), refused("retry", "retries"));
+    assert.throws(() => malocher.submitCommand(["true"], { tag: ["x"] } as never), refused("tag", "tags"));
+    await assert.rejects(malocher.submitMany(nap, [[1]], { nmae: "x" } as never), refused("nmae", "name"));
+    await assert.rejects(malocher.result("0mxbhat2b-7b89aba6bcfc", { timeout: 5 } as never), refused("timeout", "timeoutMs"));
+    await assert.rejects(malocher.clean({ olderThan: 5 } as never), refused("olderThan", "olderThanMs"));
+    assert.throws(() => new (malocher.constructor as new (options: object) => unknown)({ directory: "/tmp" }), refused("directory", undefined));
+    await assert.rejects(collect(malocher.processAll({ slurm: { nodes: 1, time: "1:00", partiton: "x" } } as never)), (error: unknown) =>
+      error instanceof MalocherError && error.code === "INVALID_OPTIONS" && /slurm\.partiton/.test(error.message) && /slurm\.partition\?/.test(error.message),
+    );
+  });
+});
