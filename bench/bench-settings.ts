@@ -22,6 +22,10 @@ export interface BenchSettings {
   peerJobsWithoutControlMaster: number;
   efficiencyJobs: number;
   efficiencySleepMs: number;
+  /** W2 with mixed lengths: each job sleeps 1 ms to this long (the same lengths for every peer). */
+  efficiencyMixedMaxMs: number;
+  /** Run the Dask SSHCluster peer (skipped, saying why, when Dask is not installed). */
+  dask: boolean;
   /** W3: single jobs per repeat (p50 and p99 are over these). */
   latencyRuns: number;
   /** W3: single-job `parallel` invocations per repeat. */
@@ -52,6 +56,8 @@ export const FULL: BenchSettings = {
   peerJobsWithoutControlMaster: 200,
   efficiencyJobs: 200,
   efficiencySleepMs: 100,
+  efficiencyMixedMaxMs: 200,
+  dask: true,
   latencyRuns: 200,
   peerLatencyRuns: 10,
   fileSystemOps: 20_000,

@@ -7,7 +7,17 @@ import { availableParallelism } from "node:os";
 import { descendsFrom, readMachineCpu, readProcessTable, type ProcessInfo } from "./process-table.js";
 import { now } from "./measurement.js";
 
-export const PROCESS_CLASSES = ["supervisor", "agents", "workers", "sshd (nodes)", "other of the benchmark", "other processes"] as const;
+export const PROCESS_CLASSES = [
+  "supervisor",
+  "agents",
+  "workers",
+  "Dask client",
+  "Dask scheduler",
+  "Dask workers (nanny and worker process)",
+  "sshd (nodes)",
+  "other of the benchmark",
+  "other processes",
+] as const;
 export type ProcessClass = (typeof PROCESS_CLASSES)[number];
 
 /** CPU use over one window. Processes that ended inside the window are not in `byClass`. */
@@ -48,7 +58,7 @@ export class CpuMeter {
       // A pid used again by a new process (CPU time smaller than before) counts from zero.
       const cpuMs = info.cpuMs - (before && before.cpuMs <= info.cpuMs ? before.cpuMs : 0);
       if (cpuMs <= 0) continue;
-      const processClass = classify(info, descendsFrom(table, info.pid, ours));
+      const processClass = classify(info, descendsFrom(table, info.pid, ours), table);
       byClass[processClass] += cpuMs;
       byProcess.push({ pid: info.pid, processClass, cpuMs });
     }
@@ -56,11 +66,18 @@ export class CpuMeter {
   }
 }
 
-function classify(info: ProcessInfo, ours: boolean): ProcessClass {
+function classify(info: ProcessInfo, ours: boolean, table: ReadonlyMap<number, ProcessInfo>): ProcessClass {
   if (info.pid === process.pid) return "supervisor";
   if (!ours) return "other processes";
   if (info.command.includes("agent/dist/bundle/main.js")) return "agents";
   if (info.command.includes("worker-main.js")) return "workers";
+  if (info.command.includes("dask-peer.py")) return "Dask client";
+  // SSHCluster starts `python3 -m distributed.cli.dask_spec --spec {…"cls": "distributed.Scheduler"…}`
+  // for the scheduler, the same with "distributed.Nanny" for a worker's nanny, which spawns the
+  // worker process (multiprocessing) as its child.
+  const daskSpec = (command: string) => command.includes("distributed.cli.dask_spec");
+  if (daskSpec(info.command)) return info.command.includes("distributed.Scheduler") ? "Dask scheduler" : "Dask workers (nanny and worker process)";
+  if (daskSpec(table.get(info.ppid)?.command ?? "")) return "Dask workers (nanny and worker process)";
   if (info.name.startsWith("sshd")) return "sshd (nodes)";
   return "other of the benchmark";
 }

@@ -4,8 +4,9 @@
  * ones (W3 warm), the CPU a start takes (W3 ready). The hot path's profiles, when they were taken,
  * have a section of their own.
  */
+import type { CpuUse } from "./cpu-meter.js";
 import { number, percent, summaryText, table } from "./markdown.js";
-import { summarize } from "./measurement.js";
+import { percentile, summarize } from "./measurement.js";
 import { HOT_PATH_TARGETS, busyShare, malocherCpuMs, showValue, submitCpuText, warmLatency, type ResultRow } from "./result-rows.js";
 import type { SuiteResults } from "./suite.js";
 import { TARGETS } from "./targets.js";
@@ -21,11 +22,19 @@ function explanation(row: ResultRow, results: SuiteResults): string[] {
     case TARGETS.dispatchVersusLocalAgent:
       return dispatchBound(row, results);
     case TARGETS.efficiency:
-      return efficiencyBound(results);
+      return efficiencyBound(results, row.what.includes("1–"));
     case TARGETS.warmLatencyVersusParallel:
       return warmLatencyBound(results);
     case TARGETS.readySixteenVersusOne:
       return startBound(results);
+    case TARGETS.batchVersusDask:
+    case TARGETS.oneByOneVersusDask:
+    case TARGETS.batchVersusOneByOneDispatch:
+      return versusDaskDispatchBound(results);
+    case TARGETS.warmVersusDask:
+      return [...warmLatencyBound(results).slice(0, 1), "", `Dask's warm p50 over the same number of single jobs: ${summaryText(summarize(results.dask.warm.map((runs) => percentile(runs, 50))))} ms.`];
+    case TARGETS.readyVersusDask:
+      return readyVersusDaskBound(results);
     case TARGETS.batchVersusOneByOne:
       return batchSubmitBound(results);
     case TARGETS.agentCpuWhileQueued:
@@ -60,6 +69,56 @@ function dispatchBound(row: ResultRow, results: SuiteResults): string[] {
   return lines;
 }
 
+/**
+ * W1 on started clusters against Dask: how busy the machine was, and the CPU per job of each way,
+ * by kind of process. When the machine is saturated, the ratio of two rates is the inverse ratio
+ * of their CPU per job.
+ */
+function versusDaskDispatchBound(results: SuiteResults): string[] {
+  type Metered = { jobs: number; jobsPerSecond: number; cpu: CpuUse };
+  const malocher = (cpu: CpuUse) => malocherCpuMs(cpu);
+  const dask = (cpu: CpuUse) => cpu.byClass["Dask client"] + cpu.byClass["Dask scheduler"] + cpu.byClass["Dask workers (nanny and worker process)"] + cpu.byClass["sshd (nodes)"];
+  const ways: Array<[string, readonly Metered[], (cpu: CpuUse) => number]> = [
+    ["Malocher batch", results.dispatch.batchStartedCluster, malocher],
+    ["Malocher one by one", results.dispatch.startedCluster, malocher],
+    ["Dask map + gather", results.dask.batch, dask],
+    ["Dask submit loop", results.dask.oneByOne, dask],
+  ];
+  const lines = ways
+    .filter(([, runs]) => runs.length > 0)
+    .map(([name, runs, own]) => {
+      const median = (pick: (run: Metered) => number) => summarize(runs.map(pick)).median;
+      const cores = runs[0]!.cpu.cores;
+      const ownPerJob = median((run) => own(run.cpu) / run.jobs);
+      return (
+        `- ${name}: ${number(median((run) => run.jobsPerSecond))} jobs/s with the machine ${percent(median((run) => busyShare(run.cpu)))} busy; ` +
+        `its own processes used ${number(ownPerJob)} CPU-ms per job (the machine as a whole ${number(median((run) => run.cpu.machineBusyMs / run.jobs))}, other processes included): ` +
+        `on ${cores} cores of its own that cost allows at most ${((cores * 1000) / ownPerJob).toFixed(0)} jobs/s.`
+      );
+    });
+  return [
+    "Every process of these runs shares this machine's cores with the nodes, the peers and whatever else runs on the machine, so a rate is bound by the CPU a job costs; " +
+      "where both sides saturate the machine, the ratio of their rates is at most the inverse ratio of their own CPU per job. " +
+      "Measured in the same run (the table under \"Side by side with Dask\" splits it by process):",
+    "",
+    ...lines,
+  ];
+}
+
+/** Start until ready against Dask: the CPU each start took. */
+function readyVersusDaskBound(results: SuiteResults): string[] {
+  const s = results.settings;
+  const ours = results.latency.readyCpu.big;
+  const dask = results.dask.readyCpu.big;
+  if (dask.length === 0) return [];
+  const perNode = (cpus: readonly CpuUse[]) => number(summarize(cpus.map((cpu) => cpu.machineBusyMs / s.coldNodes)).median);
+  return [
+    `Starting ${s.coldNodes} nodes cost the machine ${perNode(ours)} CPU-ms per node for Malocher until every agent said hello (its warm workers start after) ` +
+      `and ${perNode(dask)} CPU-ms per node for Dask until every worker registered (a nanny and a worker process per node, each a Python that imports distributed, and the scheduler). ` +
+      "On this machine every node's start shares the same cores, so a start is bound by that CPU.",
+  ];
+}
+
 function batchSubmitBound(results: SuiteResults): string[] {
   const { oneByOne, batch } = results.scale;
   const cpuPerJob = (runs: typeof batch) => summarize(runs.map((run) => run.userUsPerJob + run.systemUsPerJob)).median;
@@ -76,9 +135,10 @@ function batchSubmitBound(results: SuiteResults): string[] {
   ];
 }
 
-function efficiencyBound(results: SuiteResults): string[] {
+function efficiencyBound(results: SuiteResults, mixed: boolean): string[] {
   const s = results.settings;
-  const runs = results.efficiency;
+  const runs = mixed ? results.efficiencyMixed : results.efficiency;
+  const lengths = mixed ? `1–${s.efficiencyMixedMaxMs} ms` : `${s.efficiencySleepMs} ms`;
   const slots = s.nodes * s.slotsPerNode;
   const median = (pick: (run: (typeof runs)[number]) => number) => summarize(runs.map(pick)).median;
   const perRepeat = (pick: (run: (typeof runs)[number]) => number) => runs.map((run) => pick(run).toFixed(0)).join(", ");
@@ -94,13 +154,13 @@ function efficiencyBound(results: SuiteResults): string[] {
     `- The first job's code started ${perRepeat((run) => run.firstStartMs)} ms after the first submit (repeat ${runs.map((_, i) => i + 1).join(", ")}), ` +
       `every slot's first job by ${perRepeat((run) => run.allSlotsStartedMs)} ms; submitting the ${s.efficiencyJobs} jobs one by one took ${perRepeat((run) => run.submitMs)} ms ` +
       "(agents are told of the first job at once and again every few ms while the loop runs). A worker's first job also imports (for `.ts`, transpiles) the job module.",
-    `- An agent took ${runMs.toFixed(0)} ms per ${s.efficiencySleepMs} ms job (its own measure: the worker's run and the job's logs completed).`,
+    `- An agent took ${runMs.toFixed(0)} ms per ${lengths} job (its own measure: the worker's run and the job's logs completed).`,
     `- Between one job's end and the next one's start on the same worker: ${number(handoff)} ms (median; 90th percentile ${number(median((run) => run.handoffMs.p90))} ms): ` +
       "a job the agent queued on the busy worker (its prefetch) starts as the worker sends the last one's outcome; one it did not (a worker's first jobs, a claim another agent won) " +
       "waits for the outcome to reach the agent, a claim (one rename) and the job's way to the worker; then the worker decodes it, and every process waits for a core. " +
       `Over ${evenPerWorker} jobs per slot that alone is ${number(handoff * evenPerWorker)} ms.`,
     `- The busiest worker ran ${busiestWorker} jobs where an even spread gives ${evenPerWorker}; the busiest node ${busiest} where it gives ${even}` +
-      (busiestWorker > evenPerWorker ? `: the extra job of that slot is ${s.efficiencySleepMs} ms more at the end.` : "."),
+      (busiestWorker > evenPerWorker && !mixed ? `: the extra job of that slot is ${s.efficiencySleepMs} ms more at the end.` : "."),
     `- The last result was yielded ${perRepeat((run) => run.lastResultMs)} ms after the last job's code ended.`,
   ];
 }

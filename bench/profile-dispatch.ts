@@ -12,7 +12,7 @@ import { CpuMeter } from "./cpu-meter.js";
 import { descendsFrom, readProcessTable } from "./process-table.js";
 import { delay } from "./wait.js";
 import { isAlive } from "../test/support/processes.js";
-import { dispatchWithProcessAll } from "./workloads/dispatch.js";
+import { dispatchWithProcessAll, type SubmitWay } from "./workloads/dispatch.js";
 
 export interface DispatchProfileRequest {
   dir: string;
@@ -21,6 +21,8 @@ export interface DispatchProfileRequest {
   nodeDaemons: number[];
   /** Where profile-on-signal.mjs writes (its MALOCHER_BENCH_PROFILE_DIR); only for a local run. */
   signalProfiles?: string;
+  /** How the jobs are submitted (default one by one). */
+  way?: SubmitWay;
 }
 
 export interface DispatchProfileAnswer {
@@ -60,6 +62,7 @@ const run = await dispatchWithProcessAll(
   request.options,
   new CpuMeter(() => request.nodeDaemons),
   request.signalProfiles === undefined ? undefined : collectProfiles,
+  request.way,
 );
 const answer: DispatchProfileAnswer = { jobsPerSecond: run.jobsPerSecond, ...(profiles ? { profiles } : {}) };
 process.stdout.write(JSON.stringify(answer));

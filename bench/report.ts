@@ -8,11 +8,12 @@ import { PROCESS_CLASSES, type CpuUse, type ProcessClass } from "./cpu-meter.js"
 import type { ProfileSummary } from "./cpu-profile.js";
 import type { Environment } from "./environment.js";
 import { percent, summaryText, table } from "./markdown.js";
-import { summarize } from "./measurement.js";
+import { ratio, summarize, type Summary } from "./measurement.js";
 import { explainMiss } from "./miss-explanations.js";
 import { busyShare, resultRows, showValue, warmLatency, WORKLOADS, type Workload } from "./result-rows.js";
+import { sideBySide } from "./side-by-side.js";
 import type { SuiteResults } from "./suite.js";
-import type { DispatchRun } from "./workloads/dispatch.js";
+
 
 export interface RenderedReport {
   markdown: string;
@@ -33,6 +34,7 @@ export function renderReport(results: SuiteResults, environment: Environment, st
   md.push(
     `- Machine: ${environment.cpu}, ${environment.cores} cores, ${environment.kernel}; Node ${environment.node}; ${environment.openssh}; ${environment.parallel}.`,
     `- Malocher ${environment.malocher} at ${environment.revision}.`,
+    `- ${daskNote(results)}`,
     `- Nodes: real OpenSSH servers on 127.0.0.2, 127.0.0.3, … (the test harness), all on this machine: the supervisor, the nodes' agents and workers, sshd and the peer share these ${environment.cores} cores.`,
     `- Shared directory: ${results.baseDir} (${environment.fileSystem}).`,
     `- Every measurement is repeated ${s.repeats}× and shown as median (min – max). A ratio of two measurements is the ratio of their medians, with the widest range their repeats allow.`,
@@ -41,14 +43,14 @@ export function renderReport(results: SuiteResults, environment: Environment, st
     "",
   );
 
-  md.push("## Targets (issue 6)", "");
-  md.push(...table(["result", "measured", "target", ""], rows.filter((row) => row.target).map((row) => [`${row.workload}: ${row.what}`, showValue(row), row.target!.text, `**${row.verdict}**`])));
+  md.push("## Targets (issues 6 and 19)", "");
+  md.push(...table(["result", "measured", "target", ""], rows.filter((row) => row.target).map((row) => [`${row.workload}: ${row.what}`, showValue(row), row.target!.text, `**${row.verdict ?? "NOT MEASURED"}**`])));
   md.push("");
 
   for (const workload of WORKLOADS) {
     md.push(`## ${workload}`, "", sectionIntro(workload, results), "");
     const inSection = rows.filter((row) => row.workload === workload);
-    md.push(...table(["result", "measured", "target", "", "from"], inSection.map((row) => [row.what, showValue(row), row.target?.text ?? "", row.verdict ? `**${row.verdict}**` : "", row.detail])));
+    md.push(...table(["result", "measured", "target", "", "from"], inSection.map((row) => [row.what, showValue(row), row.target?.text ?? "", row.verdict ? `**${row.verdict}**` : row.target ? "NOT MEASURED" : "", row.detail])));
     md.push("", ...sectionDetails(workload, results), "");
   }
 
@@ -59,10 +61,10 @@ export function renderReport(results: SuiteResults, environment: Environment, st
 
   if (results.dispatchProfiles) md.push(...profileSection(results.dispatchProfiles), "");
 
-  md.push("## Deviations from issue 6", "", ...deviations(results).map((line) => `- ${line}`), "");
+  md.push("## Deviations from issues 6 and 19", "", ...deviations(results).map((line) => `- ${line}`), "");
 
   const consoleLines = [
-    ...rows.filter((row) => row.target).map((row) => `${row.verdict?.padEnd(15)} ${row.workload}: ${row.what}: ${showValue(row)} (target ${row.target!.text})`),
+    ...rows.filter((row) => row.target).map((row) => `${(row.verdict ?? "NOT MEASURED").padEnd(15)} ${row.workload}: ${row.what}: ${showValue(row)} (target ${row.target!.text})`),
     ...rows.filter((row) => !row.target).map((row) => `${"".padEnd(15)} ${row.workload}: ${row.what}: ${showValue(row)}`),
   ];
   return { markdown: md.join("\n"), console: consoleLines };
@@ -71,9 +73,14 @@ export function renderReport(results: SuiteResults, environment: Environment, st
 function sectionIntro(workload: Workload, results: SuiteResults): string {
   const s = results.settings;
   const intros: Record<Workload, string> = {
+    "Side by side with Dask":
+      `Every workload for Malocher, Dask's \`SSHCluster\` and GNU parallel, on the same ${s.nodes} sshd nodes × ${s.slotsPerNode} slots in the same run, in alternating rounds: ` +
+      `the peers' cluster is started before the clock as ours is (Dask: the scheduler on the first node, one worker with ${s.slotsPerNode} threads on each node; ` +
+      "its client is a Python process on this machine, like our supervisor). Each peer's cluster is closed while the others are measured. " +
+      "A ratio is Malocher ÷ the peer: above 1 Malocher is ahead where higher is better, below 1 where lower is better.",
     "W1 dispatch": `${s.dispatchJobs} no-op function jobs (\`echo(i)\` returns its argument) from the first \`submit\` to the last result, against the same no-op through GNU parallel \`--sshlogin\` over the same ${s.nodes} nodes (one SSH session per job; masters opened before the clock).`,
     Limits: "Measured in the same run: the rename and write+link rates of the file system under the shared directory (a job's life there is a handful of such steps), and the W1 jobs on one local agent with no SSH.",
-    "W2 efficiency": `${s.efficiencyJobs} jobs sleeping ${s.efficiencySleepMs} ms on a started cluster of ${s.nodes} nodes × ${s.slotsPerNode} slots, from the first submit to the last result.`,
+    "W2 efficiency": `${s.efficiencyJobs} jobs sleeping ${s.efficiencySleepMs} ms, and ${s.efficiencyJobs} sleeping 1–${s.efficiencyMixedMaxMs} ms (spread evenly at random, the same lengths every time), on a started cluster of ${s.nodes} nodes × ${s.slotsPerNode} slots, from the first submit to the last result.`,
     "W3 latency": `Warm: one job at a time on an idle started cluster, submit to result. Cold: \`processAll\` of one job including the agents' start, and \`startCluster\` until every agent said hello.`,
     "W4 scale": `One \`submitMany\` of ${s.batchJobs} jobs against ${s.submitJobs} one-by-one \`submit()\` calls (each in a fresh directory, alternating which goes first), and a cluster of ${s.nodes} nodes × ${s.slotsPerNode} slots with every slot busy (jobs sleeping) and ${s.queuedJobs} more queued: the agents' CPU time from /proc and this process's (the supervisor's) memory.`,
   };
@@ -82,6 +89,35 @@ function sectionIntro(workload: Workload, results: SuiteResults): string {
 
 function sectionDetails(workload: Workload, results: SuiteResults): string[] {
   const s = results.settings;
+  if (workload === "Side by side with Dask") {
+    const show = (value: Summary | undefined, unit: string) => (value ? `${summaryText(value)}${unit === "×" ? "×" : ""}` : "—");
+    const showRatio = (ours: Summary, peer: Summary | undefined) => (peer ? `${summaryText(ratio(ours, peer))}×` : "—");
+    return [
+      ...table(
+        ["workload", "unit", "better", "Malocher", "Dask", "GNU parallel", "Malocher ÷ Dask", "Malocher ÷ GNU parallel", "how the peers ran it"],
+        sideBySide(results).map((line) => [
+          line.what,
+          line.unit === "×" ? "ratio" : line.unit || "ratio",
+          line.better,
+          show(line.ours, line.unit),
+          show(line.dask, line.unit),
+          show(line.parallel, line.unit),
+          showRatio(line.ours, line.dask),
+          showRatio(line.ours, line.parallel),
+          line.how,
+        ]),
+      ),
+      "",
+      "Where the CPU went during W1 on started clusters, from the first submit to the last result (CPU-ms per job, median of the repeats; from /proc; every process of the machine, by what it is):",
+      "",
+      ...cpuTable([
+        ["Malocher batch", results.dispatch.batchStartedCluster],
+        ["Malocher one by one", results.dispatch.startedCluster],
+        ["Dask map + gather", results.dask.batch],
+        ["Dask submit loop", results.dask.oneByOne],
+      ]),
+    ];
+  }
   if (workload === "W1 dispatch") {
     const all = [...results.dispatch.processAll, ...results.dispatch.startedCluster, ...results.dispatch.localAgent];
     return [
@@ -89,7 +125,8 @@ function sectionDetails(workload: Workload, results: SuiteResults): string[] {
       "",
       ...cpuTable([
         ["processAll over SSH", results.dispatch.processAll],
-        ["started cluster", results.dispatch.startedCluster],
+        ["started cluster, one by one", results.dispatch.startedCluster],
+        ["started cluster, batch", results.dispatch.batchStartedCluster],
         ["one local agent", results.dispatch.localAgent],
       ]),
       "",
@@ -111,12 +148,24 @@ function sectionDetails(workload: Workload, results: SuiteResults): string[] {
   return [];
 }
 
-function cpuTable(columns: Array<[string, DispatchRun[]]>): string[] {
-  const perJob = (runs: DispatchRun[], pick: (cpu: CpuUse) => number) => summarize(runs.map((run) => pick(run.cpu) / run.jobs)).median.toFixed(2);
-  const rows: string[][] = PROCESS_CLASSES.map((name: ProcessClass) => [name, ...columns.map(([, runs]) => perJob(runs, (cpu) => cpu.byClass[name]))]);
-  rows.push(["whole machine (also processes that ended)", ...columns.map(([, runs]) => perJob(runs, (cpu) => cpu.machineBusyMs))]);
+type MeteredRun = { jobs: number; cpu: CpuUse };
+
+/** CPU-ms per job by kind of process, one column per way of running; rows no column used are left out. */
+function cpuTable(allColumns: Array<[string, readonly MeteredRun[]]>): string[] {
+  const columns = allColumns.filter(([, runs]) => runs.length > 0);
+  const perJobMs = (runs: readonly MeteredRun[], pick: (cpu: CpuUse) => number) => summarize(runs.map((run) => pick(run.cpu) / run.jobs)).median;
+  const used = PROCESS_CLASSES.filter((name: ProcessClass) => name === "other processes" || columns.some(([, runs]) => perJobMs(runs, (cpu) => cpu.byClass[name]) > 0));
+  const rows: string[][] = used.map((name) => [name, ...columns.map(([, runs]) => perJobMs(runs, (cpu) => cpu.byClass[name]).toFixed(2))]);
+  rows.push(["whole machine (also processes that ended)", ...columns.map(([, runs]) => perJobMs(runs, (cpu) => cpu.machineBusyMs).toFixed(2))]);
   rows.push(["machine busy (share of all cores)", ...columns.map(([, runs]) => percent(summarize(runs.map((run) => busyShare(run.cpu))).median))]);
   return table(["CPU-ms per job", ...columns.map(([name]) => name)], rows);
+}
+
+function daskNote(results: SuiteResults): string {
+  const dask = results.dask.availability;
+  if (!dask.available) return `Dask peer: skipped (${dask.why}).`;
+  const failures = results.dask.failures.length === 0 ? "" : ` It failed during: ${results.dask.failures.join("; ")} (those measurements are missing).`;
+  return `Dask peer: dask ${dask.dask}, distributed ${dask.distributed}, asyncssh ${dask.asyncssh}, Python ${dask.python} (Debian's packages).${failures}`;
 }
 
 function deviations(results: SuiteResults): string[] {
@@ -125,6 +174,8 @@ function deviations(results: SuiteResults): string[] {
     `GNU parallel without ControlMaster runs ${s.peerJobsWithoutControlMaster} jobs per repeat, not ${s.dispatchJobs}: each job opens a new SSH connection, so its rate (${summarize(results.dispatch.peers[2]!).median.toFixed(0)} jobs/s with \`node -e\`) is set by that per-job cost, and ${s.dispatchJobs} jobs would take minutes per repeat.`,
     `W4 uses ${s.nodes} nodes (the issue: 16) with ${s.queuedJobs} queued jobs, and compares one submitMany of ${s.batchJobs} jobs with ${s.submitJobs} one-by-one submit() calls.`,
     "All nodes run on this one machine, so every workload competes with its own nodes for the same cores; on real machines the nodes' work happens elsewhere.",
+    "Dask's scheduler runs on the first node (SSHCluster's first host), which also runs a worker: it shares that node's cores, as everything here shares the machine's. " +
+      "Each worker has as many threads as our nodes have slots; Dask's no-op tasks hold the GIL only briefly. Dask's W2 submits with `client.map` (its fast path), ours with a `submit()` loop.",
   ];
   if (s.mode === "quick") {
     lines.unshift(

@@ -8,6 +8,7 @@ import { number, percent, summaryText } from "./markdown.js";
 import { percentile, ratio, summarize, type Summary } from "./measurement.js";
 import { CPU_TICK_MS } from "./process-table.js";
 import { PEER_VARIANTS, describePeer, type Measurements } from "./suite.js";
+import { sideBySide } from "./side-by-side.js";
 import { TARGETS, verdict, type Target, type Verdict } from "./targets.js";
 import type { DispatchRun } from "./workloads/dispatch.js";
 import type { WarmLatency } from "./workloads/latency.js";
@@ -25,11 +26,20 @@ export interface ResultRow {
   detail: string;
 }
 
-export const WORKLOADS = ["W1 dispatch", "Limits", "W2 efficiency", "W3 latency", "W4 scale"] as const;
+export const WORKLOADS = ["Side by side with Dask", "W1 dispatch", "Limits", "W2 efficiency", "W3 latency", "W4 scale"] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 /** Targets that the cost of a job's path (submit, claim, run, publish, notify) decides. */
-export const HOT_PATH_TARGETS: readonly Target[] = [TARGETS.dispatchVersusParallel, TARGETS.dispatchVersusLocalAgent, TARGETS.efficiency, TARGETS.warmLatencyVersusParallel];
+export const HOT_PATH_TARGETS: readonly Target[] = [
+  TARGETS.dispatchVersusParallel,
+  TARGETS.dispatchVersusLocalAgent,
+  TARGETS.efficiency,
+  TARGETS.warmLatencyVersusParallel,
+  TARGETS.batchVersusDask,
+  TARGETS.oneByOneVersusDask,
+  TARGETS.batchVersusOneByOneDispatch,
+  TARGETS.warmVersusDask,
+];
 
 /** Whether a target of the per-job path was missed: then a profile of that path is worth taking. */
 export function hotPathMissesTarget(measured: Measurements): boolean {
@@ -40,6 +50,31 @@ export function resultRows(results: Measurements): ResultRow[] {
   const s = results.settings;
   const d = results.dispatch;
   const rows: ResultRow[] = [];
+  const skipped = results.dask.availability.available ? "" : `not measured: ${results.dask.availability.why}`;
+  for (const line of sideBySide(results)) {
+    if (!line.daskTarget) continue;
+    const row: ResultRow = {
+      workload: "Side by side with Dask",
+      what: `${line.what}: Malocher ÷ Dask`,
+      value: line.dask ? ratio(line.ours, line.dask) : { median: NaN, min: NaN, max: NaN, samples: [] },
+      format: "ratio",
+      target: line.daskTarget,
+      detail: line.dask ? `Malocher ${summaryText(line.ours)} ${line.unit}, Dask ${summaryText(line.dask)} ${line.unit} (${line.better} is better)` : skipped,
+    };
+    rows.push(line.dask ? targeted(row) : row);
+  }
+  const batchStarted = jobsPerSecond(d.batchStartedCluster);
+  const oneByOneStarted = jobsPerSecond(d.startedCluster);
+  rows.push(
+    targeted({
+      workload: "Side by side with Dask",
+      what: "W1 on a started cluster: batch (`submitMany`) jobs/s ÷ one-by-one (`submit()` loop) jobs/s",
+      value: ratio(batchStarted, oneByOneStarted),
+      format: "ratio",
+      target: TARGETS.batchVersusOneByOneDispatch,
+      detail: `batch ${summaryText(batchStarted)} jobs/s, one by one ${summaryText(oneByOneStarted)} jobs/s`,
+    }),
+  );
   const ours = jobsPerSecond(d.processAll);
   const started = jobsPerSecond(d.startedCluster);
   const local = jobsPerSecond(d.localAgent);
@@ -85,19 +120,24 @@ export function resultRows(results: Measurements): ResultRow[] {
   rows.push({ workload: limits, what: "local agent jobs/s ÷ write+link steps/s", value: ratio(local, writeLinks), format: "plain", detail: `local agent ${summaryText(local)} jobs/s` });
 
   const w2 = "W2 efficiency";
-  const efficiency = summarize(results.efficiency.map((run) => run.efficiency));
-  const actual = summarize(results.efficiency.map((run) => run.actualMs));
-  const spread = results.efficiency.flatMap((run) => Object.values(run.jobsPerNode));
-  rows.push(
-    targeted({
-      workload: w2,
-      what: "ideal time ÷ actual time",
-      value: efficiency,
-      format: "plain",
-      target: TARGETS.efficiency,
-      detail: `ideal ${results.efficiency[0]!.idealMs.toFixed(0)} ms (${s.efficiencyJobs} × ${s.efficiencySleepMs} ms ÷ ${s.nodes * s.slotsPerNode} slots), actual ${summaryText(actual)} ms; jobs per node ${Math.min(...spread)}–${Math.max(...spread)} over the repeats`,
-    }),
-  );
+  for (const [runs, lengths] of [
+    [results.efficiency, `${s.efficiencySleepMs} ms`],
+    [results.efficiencyMixed, `1–${s.efficiencyMixedMaxMs} ms`],
+  ] as const) {
+    const efficiency = summarize(runs.map((run) => run.efficiency));
+    const actual = summarize(runs.map((run) => run.actualMs));
+    const spread = runs.flatMap((run) => Object.values(run.jobsPerNode));
+    rows.push(
+      targeted({
+        workload: w2,
+        what: `ideal time ÷ actual time, jobs of ${lengths}`,
+        value: efficiency,
+        format: "plain",
+        target: TARGETS.efficiency,
+        detail: `ideal ${runs[0]!.idealMs.toFixed(0)} ms (the ${s.efficiencyJobs} jobs' total ÷ ${s.nodes * s.slotsPerNode} slots), actual ${summaryText(actual)} ms; per repeat ${runs.map((run) => run.efficiency.toFixed(3)).join(", ")}; jobs per node ${Math.min(...spread)}–${Math.max(...spread)} over the repeats`,
+      }),
+    );
+  }
 
   const w3 = "W3 latency";
   const warm = warmLatency(results);
@@ -194,7 +234,7 @@ export function resultRows(results: Measurements): ResultRow[] {
 
 /** The row with its PASS or MISS, if it has a target. */
 function targeted(row: ResultRow): ResultRow {
-  return row.target ? { ...row, verdict: verdict(row.target, row.value.median) } : row;
+  return row.target ? { ...row, verdict: verdict(row.target, row.value) } : row;
 }
 
 /** A row's value as `median (min – max)` in its format. */

@@ -10,6 +10,7 @@ import { Malocher, type RunEvent } from "malocher";
 import { startBenchNodes, type BenchNodes } from "./bench-nodes.js";
 import type { BenchSettings } from "./bench-settings.js";
 import { CpuMeter, type CpuUse } from "./cpu-meter.js";
+import { DaskPeer, type DaskAvailability } from "./dask-peer.js";
 import { profileDispatch, type DispatchProfiles } from "./dispatch-profiles.js";
 import { onInterrupt } from "./interrupt-cleanup.js";
 import { measureRenameRate, measureWriteLinkRate } from "./file-system-limits.js";
@@ -17,7 +18,7 @@ import { runThroughParallel, type PeerCommand } from "./gnu-parallel.js";
 import { now, percentile, repeat } from "./measurement.js";
 import { writeSshClientConfig, type SshClientConfig } from "./ssh-client-config.js";
 import { dispatchOnStartedCluster, dispatchWithProcessAll, type DispatchRun } from "./workloads/dispatch.js";
-import { measureEfficiency, type EfficiencyRun } from "./workloads/efficiency.js";
+import { idealSleepMs, measureEfficiency, mixedSleepLengths, type EfficiencyRun } from "./workloads/efficiency.js";
 import { measureProcessStartCpu, type ProcessStartCpu } from "./process-start-cpu.js";
 import { measureClusterStart, measureColdProcessAll, measureWarmLatency, type WarmLatency } from "./workloads/latency.js";
 import { measureBatchSubmitRate, measureBusyAndQueued, measureSubmitRate, type BusyAndQueued, type SubmitRun } from "./workloads/scale.js";
@@ -35,6 +36,33 @@ export const PEER_VARIANTS: readonly PeerVariant[] = [
   { controlMaster: false, command: "true" },
 ];
 
+/** One run of the Dask peer's W1: its clock (inside the Dask client) and the machine's CPU meanwhile. */
+export interface PeerDispatchRun {
+  jobs: number;
+  ms: number;
+  jobsPerSecond: number;
+  cpu: CpuUse;
+}
+
+/** What the Dask peer measured; every list is empty when it was skipped (`availability` says why). */
+export interface DaskResults {
+  availability: DaskAvailability;
+  /** `client.map` + `gather` on a started cluster. */
+  batch: PeerDispatchRun[];
+  /** A `client.submit` loop + `gather` on a started cluster. */
+  oneByOne: PeerDispatchRun[];
+  /** W2, ideal ÷ actual per repeat, with the fixed and with the mixed lengths. */
+  efficiency: number[];
+  efficiencyMixed: number[];
+  /** W3: per repeat, every single job's submit-to-result ms. */
+  warm: number[][];
+  /** From `SSHCluster(…)` until every worker registered, on 1 node and on `coldNodes`. */
+  readyMs: { one: number[]; big: number[] };
+  readyCpu: { big: CpuUse[] };
+  /** Measurements the peer failed (the run goes on without them). */
+  failures: string[];
+}
+
 /** Everything measured, before the profiles (which are taken only when wanted). */
 export type Measurements = Omit<SuiteResults, "dispatchProfiles" | "durationMs">;
 
@@ -47,11 +75,17 @@ export interface SuiteResults {
   dispatch: {
     processAll: DispatchRun[];
     startedCluster: DispatchRun[];
+    /** One `submitMany` of the jobs, then `processAll` on a started cluster (the batch path). */
+    batchStartedCluster: DispatchRun[];
     localAgent: DispatchRun[];
     /** jobs/s per repeat, in the order of {@link PEER_VARIANTS}. */
     peers: number[][];
   };
   efficiency: EfficiencyRun[];
+  /** W2 with mixed lengths (1 ms to `efficiencyMixedMaxMs`). */
+  efficiencyMixed: EfficiencyRun[];
+  /** The Dask SSHCluster peer, on the same nodes, in the same rounds. */
+  dask: DaskResults;
   latency: {
     /** Per repeat: every single job of it. */
     warm: WarmLatency[][];
@@ -99,8 +133,10 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
   // Short paths for the ControlMaster sockets (at most 108 bytes), wherever baseDir is.
   const sshDir = mkdtempSync(join(tmpdir(), "mb-ssh-"));
   let nodes: BenchNodes | undefined;
+  let dask: DaskPeer | undefined;
   const configs: SshClientConfig[] = [];
   const cleanUp = async () => {
+    await dask?.close();
     await Promise.all(configs.map((config) => config.stopMasters()));
     await nodes?.close();
     rmSync(root, { recursive: true, force: true });
@@ -110,17 +146,30 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
   try {
     log(`starting ${settings.coldNodes} sshd nodes`);
     nodes = await startBenchNodes(settings.coldNodes);
-    const ctx = new SuiteContext(settings, nodes, root, log);
+    let daskAvailability: DaskAvailability = { available: false, why: "switched off in the settings" };
+    if (settings.dask) {
+      const opened = await DaskPeer.open();
+      if (opened instanceof DaskPeer) {
+        dask = opened;
+        daskAvailability = opened.versions;
+        log(`Dask peer: dask ${opened.versions.dask}, python ${opened.versions.python}`);
+      } else {
+        daskAvailability = opened;
+        log(`Dask peer skipped: ${opened.why}`);
+      }
+    }
+    const ctx = new SuiteContext(settings, nodes, root, log, dask);
+    const daskResults: DaskResults = { availability: daskAvailability, batch: [], oneByOne: [], efficiency: [], efficiencyMixed: [], warm: [], readyMs: { one: [], big: [] }, readyCpu: { big: [] }, failures: [] };
     const withMaster = writeSshClientConfig(sshDir, nodes.sshd, true);
     const withoutMaster = writeSshClientConfig(sshDir, nodes.sshd, false);
     configs.push(withMaster, withoutMaster);
 
-    const { dispatch, fileSystem } = await measureDispatch(ctx, withMaster, withoutMaster);
-    const efficiency = await measureEfficiencyRuns(ctx);
-    const latency = await measureLatency(ctx, withMaster, withoutMaster);
+    const { dispatch, fileSystem } = await measureDispatch(ctx, withMaster, withoutMaster, daskResults);
+    const { efficiency, efficiencyMixed } = await measureEfficiencyRuns(ctx, daskResults);
+    const latency = await measureLatency(ctx, withMaster, withoutMaster, daskResults);
     await withMaster.stopMasters();
     const scale = await measureScale(ctx);
-    const measured: Measurements = { settings, baseDir, fileSystem, dispatch, efficiency, latency, scale, nodeTroubles: ctx.nodeTroubles };
+    const measured: Measurements = { settings, baseDir, fileSystem, dispatch, efficiency, efficiencyMixed, dask: daskResults, latency, scale, nodeTroubles: ctx.nodeTroubles };
     const dispatchProfiles = settings.profileOnMiss && options.hotPathMissed(measured) ? await profileW1(ctx) : undefined;
     return { ...measured, durationMs: now() - suiteStarted, ...(dispatchProfiles ? { dispatchProfiles } : {}) };
   } finally {
@@ -139,8 +188,26 @@ class SuiteContext {
     readonly nodes: BenchNodes,
     readonly root: string,
     readonly log: (line: string) => void,
+    /** The Dask peer, when Dask is installed. */
+    readonly dask: DaskPeer | undefined,
   ) {
     this.meter = new CpuMeter(() => nodes.daemonPids());
+  }
+
+  /**
+   * Runs `use` with the Dask peer, if there is one. A failure of the peer is logged and kept in
+   * `dask.failures`, its cluster closed, and the run goes on: it costs that measurement only.
+   */
+  async withDask(label: string, dask: DaskResults, use: (peer: DaskPeer) => Promise<void>): Promise<void> {
+    if (!this.dask) return;
+    try {
+      await use(this.dask);
+    } catch (error) {
+      const line = `${label}: the Dask peer failed (${(error as Error).message.split("\n", 1)[0]})`;
+      this.log(line);
+      dask.failures.push(line);
+      await this.dask.stop().catch(() => {});
+    }
   }
 
   /** Nodes that were lost, failed or retried during the run: they disturb what was measured. */
@@ -177,9 +244,10 @@ async function measureDispatch(
   ctx: SuiteContext,
   withMaster: SshClientConfig,
   withoutMaster: SshClientConfig,
+  dask: DaskResults,
 ): Promise<Pick<SuiteResults, "dispatch" | "fileSystem">> {
   const { settings, log } = ctx;
-  const result: SuiteResults["dispatch"] = { processAll: [], startedCluster: [], localAgent: [], peers: PEER_VARIANTS.map(() => []) };
+  const result: SuiteResults["dispatch"] = { processAll: [], startedCluster: [], batchStartedCluster: [], localAgent: [], peers: PEER_VARIANTS.map(() => []) };
   const fileSystem: SuiteResults["fileSystem"] = { renamesPerSecond: [], writeLinksPerSecond: [] };
   await repeat(settings.repeats, async (round) => {
     const tag = `W1 round ${round + 1}/${settings.repeats}`;
@@ -193,6 +261,20 @@ async function measureDispatch(
     const onStarted = await ctx.inFreshDirectory("w1-started", (dir) => dispatchOnStartedCluster(dir, jobs, ctx.cluster(settings.nodes, `${tag}, started cluster`), ctx.meter));
     result.startedCluster.push(onStarted);
     log(`${tag}: on a started cluster: ${onStarted.jobsPerSecond.toFixed(0)} jobs/s`);
+    const batch = await ctx.inFreshDirectory("w1-batch", (dir) => dispatchOnStartedCluster(dir, jobs, ctx.cluster(settings.nodes, `${tag}, batch`), ctx.meter, "batch"));
+    result.batchStartedCluster.push(batch);
+    log(`${tag}: submitMany, then processAll on a started cluster: ${batch.jobsPerSecond.toFixed(0)} jobs/s`);
+    await ctx.withDask(tag, dask, async (peer) => {
+      // Started before the clock like ours, and closed before anything else runs (an idle Dask cluster still uses CPU).
+      await peer.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
+      try {
+        dask.batch.push(await measurePeerDispatch(ctx, jobs, () => peer.batch(jobs)));
+        dask.oneByOne.push(await measurePeerDispatch(ctx, jobs, () => peer.oneByOne(jobs)));
+      } finally {
+        await peer.stop();
+      }
+      log(`${tag}: Dask map+gather ${dask.batch.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s, submit loop ${dask.oneByOne.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s`);
+    });
     const local = await ctx.inFreshDirectory("w1-local", (dir) => dispatchWithProcessAll(dir, jobs, { slots: settings.slotsPerNode }, ctx.meter));
     result.localAgent.push(local);
     log(`${tag}: one local agent: ${local.jobsPerSecond.toFixed(0)} jobs/s`);
@@ -208,25 +290,48 @@ async function measureDispatch(
   return { dispatch: result, fileSystem };
 }
 
-async function measureEfficiencyRuns(ctx: SuiteContext): Promise<EfficiencyRun[]> {
-  const { settings, log } = ctx;
-  return ctx.inFreshDirectory("w2", async (dir) => {
-    const malocher = new Malocher({ dir });
-    const cluster = await malocher.startCluster(ctx.cluster(settings.nodes, "W2"));
-    try {
-      await cluster.ready();
-      return await repeat(settings.repeats, async (round) => {
-        const run = await measureEfficiency(malocher, cluster, settings.efficiencyJobs, settings.efficiencySleepMs, settings.nodes * settings.slotsPerNode);
-        log(`W2 round ${round + 1}/${settings.repeats}: efficiency ${run.efficiency.toFixed(3)}`);
-        return run;
-      });
-    } finally {
-      await cluster.close();
-    }
-  });
+/** W1 of the peer: its own clock, and the CPU of the whole machine meanwhile. */
+async function measurePeerDispatch(ctx: SuiteContext, jobs: number, run: () => Promise<number>): Promise<PeerDispatchRun> {
+  ctx.meter.start();
+  const ms = await run();
+  return { jobs, ms, jobsPerSecond: jobs / (ms / 1000), cpu: ctx.meter.stop() };
 }
 
-async function measureLatency(ctx: SuiteContext, withMaster: SshClientConfig, withoutMaster: SshClientConfig): Promise<SuiteResults["latency"]> {
+async function measureEfficiencyRuns(ctx: SuiteContext, dask: DaskResults): Promise<Pick<SuiteResults, "efficiency" | "efficiencyMixed">> {
+  const { settings, log } = ctx;
+  const slots = settings.nodes * settings.slotsPerNode;
+  const fixed = Array.from({ length: settings.efficiencyJobs }, () => settings.efficiencySleepMs);
+  const mixed = mixedSleepLengths(settings.efficiencyJobs, settings.efficiencyMixedMaxMs);
+  const efficiency: EfficiencyRun[] = [];
+  const efficiencyMixed: EfficiencyRun[] = [];
+  await repeat(settings.repeats, async (round) => {
+    await ctx.inFreshDirectory("w2", async (dir) => {
+      const malocher = new Malocher({ dir });
+      const cluster = await malocher.startCluster(ctx.cluster(settings.nodes, "W2"));
+      try {
+        await cluster.ready();
+        efficiency.push(await measureEfficiency(malocher, cluster, fixed, slots));
+        efficiencyMixed.push(await measureEfficiency(malocher, cluster, mixed, slots));
+      } finally {
+        await cluster.close();
+      }
+    });
+    log(`W2 round ${round + 1}/${settings.repeats}: efficiency ${efficiency.at(-1)!.efficiency.toFixed(3)} (${settings.efficiencySleepMs} ms jobs), ${efficiencyMixed.at(-1)!.efficiency.toFixed(3)} (1–${settings.efficiencyMixedMaxMs} ms)`);
+    await ctx.withDask(`W2 round ${round + 1}/${settings.repeats}`, dask, async (peer) => {
+      await peer.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
+      try {
+        dask.efficiency.push(idealSleepMs(fixed, slots) / (await peer.sleep(fixed)).ms);
+        dask.efficiencyMixed.push(idealSleepMs(mixed, slots) / (await peer.sleep(mixed)).ms);
+      } finally {
+        await peer.stop();
+      }
+      log(`W2 round ${round + 1}/${settings.repeats}: Dask ${dask.efficiency.at(-1)!.toFixed(3)}, ${dask.efficiencyMixed.at(-1)!.toFixed(3)}`);
+    });
+  });
+  return { efficiency, efficiencyMixed };
+}
+
+async function measureLatency(ctx: SuiteContext, withMaster: SshClientConfig, withoutMaster: SshClientConfig, dask: DaskResults): Promise<SuiteResults["latency"]> {
   const { settings, log } = ctx;
   const oneJob = { jobs: 1, nodes: 1, jobsPerNode: 1, command: "node -e" as const, workDir: ctx.root };
   const latency: SuiteResults["latency"] = {
@@ -257,6 +362,17 @@ async function measureLatency(ctx: SuiteContext, withMaster: SshClientConfig, wi
       await cluster.close();
     }
   });
+  await ctx.withDask("W3 warm", dask, async (peer) => {
+    await peer.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
+    try {
+      await repeat(settings.repeats, async (round) => {
+        dask.warm.push(await peer.latency(settings.latencyRuns));
+        log(`W3 round ${round + 1}/${settings.repeats}: Dask warm p50 ${percentile(dask.warm.at(-1)!, 50).toFixed(1)} ms`);
+      });
+    } finally {
+      await peer.stop();
+    }
+  });
   await repeat(settings.repeats, async (round) => {
     const tag = `W3 cold round ${round + 1}/${settings.repeats}`;
     const small = await ctx.inFreshDirectory("w3-cold", (dir) => measureColdProcessAll(dir, ctx.cluster(settings.nodes, `${tag}, cold processAll`)));
@@ -273,6 +389,19 @@ async function measureLatency(ctx: SuiteContext, withMaster: SshClientConfig, wi
     latency.warmMs.one.push(one.warmMs);
     latency.warmMs.big.push(many.warmMs);
     latency.peerColdMs.push(percentile(peerCold, 50));
+    await ctx.withDask(tag, dask, async (peer) => {
+      const one = await peer.start(ctx.nodes.sshd, 1, settings.slotsPerNode);
+      await peer.stop();
+      ctx.meter.start();
+      const big = await peer.start(ctx.nodes.sshd, settings.coldNodes, settings.slotsPerNode);
+      const cpu = ctx.meter.stop();
+      await peer.stop();
+      // Both or neither: the report divides one by the other.
+      dask.readyMs.one.push(one);
+      dask.readyMs.big.push(big);
+      dask.readyCpu.big.push(cpu);
+      log(`${tag}: Dask SSHCluster until every worker registered ${one.toFixed(0)} ms (1 node), ${big.toFixed(0)} ms (${settings.coldNodes} nodes)`);
+    });
     log(
       `${tag}: processAll of one job ${small.toFixed(0)} ms (${settings.nodes} nodes), ${big.toFixed(0)} ms (${settings.coldNodes} nodes); ` +
         `every agent said hello ${one.helloMs.toFixed(0)} ms (1 node), ${many.helloMs.toFixed(0)} ms (${settings.coldNodes} nodes); ` +

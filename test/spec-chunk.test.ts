@@ -4,7 +4,11 @@
 // record moved to another member's place is JOB_SPEC_REJECTED.
 import { strict as assert } from "node:assert";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { SpecChunkCache, readJobSpecBytes } from "@malocher/store";
 import {
   MAX_CHUNK_MEMBERS,
   MalocherError,
@@ -127,4 +131,35 @@ test("a record swapped from another member, tampered with or signed with another
   tampered[start + 5] = tampered[start + 5]! ^ 1;
   assert.throws(() => decodeJobSpec(recordOf(tampered, jobIds[1]!), jobIds[1]!, key), isRejected);
   assert.throws(() => decodeJobSpec(recordOf(encodeSpecChunk(records), jobIds[0]!), jobIds[0]!, randomBytes(32)), isRejected);
+});
+
+test("an agent's chunk cache gives each member its own record, as reading the record alone does, and a chunk cut short is JOB_SPEC_CORRUPT", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "malocher-chunk-cache-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const key = randomBytes(32);
+  const chunks = new SpecChunkCache();
+  const files = Array.from({ length: 6 }, (_, i) => {
+    const chunk = chunkOf(50, key);
+    const file = join(dir, `chunk-${i}`);
+    writeFileSync(file, chunk.bytes);
+    return { ...chunk, file };
+  });
+  // Six chunks, members in turn: more chunks than the cache keeps, so some are read again.
+  for (let index = 0; index < 50; index += 7) {
+    for (const { jobIds, records, file } of files) {
+      const jobId = jobIds[index]!;
+      const cached = await readJobSpecBytes(file, jobId, chunks);
+      assert.deepEqual(cached, Buffer.from(records[index]!));
+      assert.deepEqual(cached, await readJobSpecBytes(file, jobId), "the same bytes as reading the record alone");
+      assert.deepEqual(decodeJobSpec(cached, jobId, key), specOf(jobId, index));
+    }
+  }
+  const short = files[0]!;
+  const shortFile = join(dir, "short");
+  writeFileSync(shortFile, short.bytes);
+  truncateSync(shortFile, short.bytes.length - 1);
+  const last = short.jobIds.at(-1)!;
+  await assert.rejects(readJobSpecBytes(shortFile, last, new SpecChunkCache()), isCorrupt, "the last record cut short, through the cache");
+  await assert.rejects(readJobSpecBytes(shortFile, last), isCorrupt, "and read alone");
+  await assert.rejects(readJobSpecBytes(join(dir, "missing"), last, chunks), (error: NodeJS.ErrnoException) => error.code === "ENOENT");
 });

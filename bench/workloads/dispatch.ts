@@ -28,30 +28,48 @@ export async function dispatchWithProcessAll(
   options: Omit<ProcessAllOptions, "dir">,
   meter: CpuMeter,
   atLastResult?: () => Promise<void>,
+  way: SubmitWay = "oneByOne",
 ): Promise<DispatchRun> {
   const malocher = new Malocher({ dir });
   meter.start();
   const started = now();
-  const expected = submitEchoJobs(malocher, count);
+  const expected = way === "batch" ? await submitEchoBatch(malocher, count) : submitEchoJobs(malocher, count);
   return await collect(malocher.processAll(options), expected, started, now() - started, meter, atLastResult);
 }
 
+/** How the jobs are submitted: a `submit()` loop, or one `submitMany` (the batch path: spec chunks). */
+export type SubmitWay = "oneByOne" | "batch";
+
 /**
  * The same on a cluster started (and every agent ready) before the clock starts: the dispatch
- * alone, without bootstrap.
+ * alone, without bootstrap. `way` says how the jobs are submitted.
  */
-export async function dispatchOnStartedCluster(dir: string, count: number, options: Omit<ClusterOptions, "dir">, meter: CpuMeter): Promise<DispatchRun> {
+export async function dispatchOnStartedCluster(
+  dir: string,
+  count: number,
+  options: Omit<ClusterOptions, "dir">,
+  meter: CpuMeter,
+  way: SubmitWay = "oneByOne",
+  beforeClock?: () => Promise<void>,
+): Promise<DispatchRun> {
   const malocher = new Malocher({ dir });
   const cluster = await malocher.startCluster(options);
   try {
     await cluster.ready();
+    await beforeClock?.();
     meter.start();
     const started = now();
-    const expected = submitEchoJobs(malocher, count);
+    const expected = way === "batch" ? await submitEchoBatch(malocher, count) : submitEchoJobs(malocher, count);
     return await collect(cluster.processAll({ jobs: [...expected.keys()] }), expected, started, now() - started, meter);
   } finally {
     await cluster.close();
   }
+}
+
+/** One `submitMany(echo, [[0], [1], …])`; returns job id → i. */
+async function submitEchoBatch(malocher: Malocher, count: number): Promise<Map<string, number>> {
+  const ids = await malocher.submitMany(echo, Array.from({ length: count }, (_, i): [number] => [i]));
+  return new Map(ids.map((id, i) => [id, i]));
 }
 
 /** Submits `echo(i)` for i < count; returns job id → i. */

@@ -8,6 +8,11 @@ import type { Malocher, StartedCluster } from "malocher";
 import { sleepStamped, type SleepStamp } from "../bench-jobs.js";
 import { now, percentile, summarize } from "../measurement.js";
 
+/** Every slot busy from the first submit to the last result: the sum of the lengths ÷ the slots. */
+export function idealSleepMs(lengthsMs: readonly number[], totalSlots: number): number {
+  return lengthsMs.reduce((sum, ms) => sum + ms, 0) / totalSlots;
+}
+
 export interface EfficiencyRun {
   idealMs: number;
   actualMs: number;
@@ -30,11 +35,25 @@ export interface EfficiencyRun {
   jobsPerNode: Record<string, number>;
 }
 
-export async function measureEfficiency(malocher: Malocher, cluster: StartedCluster, jobs: number, sleepMs: number, totalSlots: number): Promise<EfficiencyRun> {
+/**
+ * `count` sleep lengths spread evenly at random over 1…`maxMs` ms, the same every time (a fixed
+ * seed), so that Malocher and its peers get the same jobs in the same order.
+ */
+export function mixedSleepLengths(count: number, maxMs: number): number[] {
+  let state = 0x2545f491;
+  return Array.from({ length: count }, () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0; // a linear congruential generator
+    return 1 + Math.floor(((state >>> 8) / 2 ** 24) * maxMs);
+  });
+}
+
+/** One job per entry of `lengthsMs`, each sleeping that long, submitted one by one. */
+export async function measureEfficiency(malocher: Malocher, cluster: StartedCluster, lengthsMs: readonly number[], totalSlots: number): Promise<EfficiencyRun> {
+  const jobs = lengthsMs.length;
   const startedAt = Date.now(); // the jobs' clock (the nodes share this machine's)
   const started = now();
   const ids: string[] = [];
-  for (let i = 0; i < jobs; i++) ids.push(malocher.submit(sleepStamped, sleepMs));
+  for (const ms of lengthsMs) ids.push(malocher.submit(sleepStamped, ms));
   const submitMs = now() - started;
   const jobsPerNode: Record<string, number> = {};
   const runMs: number[] = [];
@@ -58,7 +77,7 @@ export async function measureEfficiency(malocher: Malocher, cluster: StartedClus
   const actualMs = now() - started;
   const endedAt = Date.now();
   if (received !== jobs) throw new Error(`${received} of ${jobs} results arrived`);
-  const idealMs = (jobs * sleepMs) / totalSlots;
+  const idealMs = idealSleepMs(lengthsMs, totalSlots);
   const workers = [...byWorker.values()].map((ran) => ran.sort((a, b) => a.startedAt - b.startedAt));
   const handoffs = workers.flatMap((ran) => ran.slice(1).map((stamp, i) => stamp.startedAt - ran[i]!.endedAt));
   const firstStarts = workers.map((ran) => ran[0]!.startedAt - startedAt);

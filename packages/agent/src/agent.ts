@@ -16,6 +16,7 @@ import { SupervisorLink } from "./link/supervisor-link.js";
 import type { SupervisorChannel, SupervisorChannelEvents } from "./link/supervisor-channel.js";
 import {
   QueueScanner,
+  SpecChunkCache,
   claimJob,
   closeClaimDirectory,
   deferRetry,
@@ -61,6 +62,8 @@ export class Agent {
   private readonly running = new Map<string, JobRun>();
   private readonly runs = new Set<Promise<void>>();
   private readonly prefetch: Prefetch;
+  /** The spec chunks of batches this agent works through, read once each (see `SpecChunkCache`). */
+  private readonly specChunks = new SpecChunkCache();
   private pool: WorkerPool | undefined;
   /** The run's settings, from the supervisor's welcome. */
   private settings: RunSettings | undefined;
@@ -99,6 +102,7 @@ export class Agent {
       dir: config.dir,
       agentId: config.agentId,
       scanner: this.scanner,
+      specChunks: this.specChunks,
       capacity: () => this.capacity,
       mayClaim: () => this.state === "ready" && !this.slots.growing,
       takeIdleWorker: () => {
@@ -446,6 +450,7 @@ export class Agent {
       host: this.config.host,
       settings,
       capacity: this.capacity,
+      specChunks: this.specChunks,
       growSlots: (extra) => this.slots.grow(extra),
       jobStarted: (jobId, attempt) => this.link.send({ type: "jobStarted", jobId, attempt }),
       dependentsSettled: (jobId, { released, failed }) => {

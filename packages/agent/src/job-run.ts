@@ -15,7 +15,7 @@ import {
   type OutcomeMeta,
   type RunSettings,
 } from "@malocher/protocol";
-import type { ClaimedJob, SettledDependents } from "@malocher/store";
+import type { ClaimedJob, SettledDependents, SpecChunkCache } from "@malocher/store";
 import { decideStartGate, publishResult } from "@malocher/store";
 import { describeFileOwner } from "@malocher/store";
 import { releaseClaim } from "@malocher/store";
@@ -62,6 +62,8 @@ export interface JobRunContext {
   settings: RunSettings;
   /** The node's slots and labels, which decide whether a job fits here. */
   capacity: NodeCapacity;
+  /** The agent's cache of spec chunks: a batch's members are read from memory after the first. */
+  specChunks: SpecChunkCache;
   /** More slots for a job that asked for them (see `SlotBudget.grow`). */
   growSlots(extra: number): Promise<boolean> | undefined;
   jobStarted(jobId: string, attempt: number): void;
@@ -180,7 +182,7 @@ export class JobRun {
     const { dir, agentId } = this.context;
     const { jobId, attempt } = this.job;
     let lookups = lookedAhead === undefined ? undefined : await lookedAhead;
-    if (lookups === undefined || performance.now() - lookups.madeAt > LOOKUPS_FRESH_MS) lookups = await lookUpJob(dir, jobId);
+    if (lookups === undefined || performance.now() - lookups.madeAt > LOOKUPS_FRESH_MS) lookups = await lookUpJob(dir, jobId, this.context.specChunks);
     if (decideStartGate(lookups) === "drop") {
       this.context.log(`job ${jobId} already has a result; dropping the claim`);
       await releaseClaim(dir, agentId, jobId);

@@ -1,5 +1,5 @@
 import type { NodeCapacity } from "@malocher/protocol";
-import { claimJob, lookUpJob, withCancelLookedUpAgain, type ClaimedJob, type JobLookups, type QueueScanner } from "@malocher/store";
+import { claimJob, lookUpJob, withCancelLookedUpAgain, type ClaimedJob, type JobLookups, type QueueScanner, type SpecChunkCache } from "@malocher/store";
 import { fitsQueuedRun } from "./job-run.js";
 import type { WarmWorker } from "./worker/warm-worker.js";
 import type { WorkerPool } from "./worker/worker-pool.js";
@@ -33,6 +33,8 @@ export interface PrefetchContext {
   dir: string;
   agentId: string;
   scanner: QueueScanner;
+  /** The agent's cache of spec chunks (see `SpecChunkCache`). */
+  specChunks: SpecChunkCache;
   capacity(): NodeCapacity;
   /** Whether the agent still claims (it is ready, and no multi-slot job waits to grow). */
   mayClaim(): boolean;
@@ -59,7 +61,7 @@ export class Prefetch {
 
   /** Looks `jobId` up ahead of its claim (nothing when undefined, or when a look-up is under way). */
   lookAhead(jobId: string | undefined): void {
-    if (this.lookahead === undefined && jobId !== undefined) this.lookahead = { jobId, lookups: lookUpJob(this.context.dir, jobId) };
+    if (this.lookahead === undefined && jobId !== undefined) this.lookahead = { jobId, lookups: lookUpJob(this.context.dir, jobId, this.context.specChunks) };
   }
 
   /** Whether a job is looked up ahead. */

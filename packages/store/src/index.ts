@@ -36,6 +36,7 @@ export { LeaseObserver, requeueStaleJobs } from "./requeue-stale-jobs.js";
 export { retryJob, rerunKeyedJob, type RetryOutcome, type KeyedJobOutcome } from "./retry-job.js";
 export { prepareSharedDirectory, type PrepareOptions } from "./shared-directory.js";
 export { touchSignalFile } from "./signal-file.js";
+export { SpecChunkCache } from "./spec-chunk-cache.js";
 export { submitChunk, type SpecChunk } from "./submit-chunk.js";
 export { submitJob } from "./submit-job.js";
 export { tmpPath, writeFileAtomic, writeFileAtomicSync, writeFileOnce, writeFileOnceSync } from "./write-file-atomic.js";

@@ -2,6 +2,7 @@ import { pathExists } from "./path-exists.js";
 import { decodeJobSpec, directoryLayout, type JobSpec } from "@malocher/protocol";
 import { loadDirectoryKey } from "./directory-key.js";
 import { readJobSpecBytes } from "./read-job-spec-bytes.js";
+import type { SpecChunkCache } from "./spec-chunk-cache.js";
 
 /** What a job run reads before it starts: whether a result exists, the spec, whether it was cancelled. */
 export interface JobLookups {
@@ -18,12 +19,13 @@ export interface JobLookups {
 
 /**
  * The three look-ups of a job at once (one after another, they were most of a warm job's time
- * to start). Never rejects: an unreadable spec is returned as its error.
+ * to start). Never rejects: an unreadable spec is returned as its error. `chunks`: the caller's
+ * cache of spec chunks (see {@link SpecChunkCache}).
  */
-export async function lookUpJob(dir: string, jobId: string): Promise<JobLookups> {
+export async function lookUpJob(dir: string, jobId: string, chunks?: SpecChunkCache): Promise<JobLookups> {
   const [hasResult, specBytes, isCancelled] = await Promise.all([
     pathExists(directoryLayout.resultFile(dir, jobId)),
-    readJobSpecBytes(directoryLayout.specFile(dir, jobId), jobId).catch((error: Error) => error),
+    readJobSpecBytes(directoryLayout.specFile(dir, jobId), jobId, chunks).catch((error: Error) => error),
     isCancelRequested(dir, jobId),
   ]);
   return { hasResult, spec: specBytes instanceof Error ? specBytes : decodeSpec(dir, jobId, specBytes), isCancelled, madeAt: performance.now() };
