@@ -27,3 +27,25 @@ export async function sleepStamped(ms: number): Promise<SleepStamp> {
   await new Promise((resolve) => setTimeout(resolve, ms));
   return { startedAt, endedAt: Date.now(), pid: process.pid };
 }
+
+/** A pipeline's prepared input: a number (small, so that jobs that take it and jobs given it inline have specs of one size). */
+export function pipelineInput(): number {
+  return 42;
+}
+
+/** A pipeline's fan-out job: its input and its index. */
+export function pipelineWork(input: number, index: number): number {
+  return input + index;
+}
+
+/** A pipeline's fan-in job: the sum of all values. */
+export function pipelineSum(values: number[]): number {
+  let sum = 0;
+  for (const value of values) sum += value;
+  return sum;
+}
+
+/** One hop of a chain: its input plus one. */
+export function pipelineNext(value: number): number {
+  return value + 1;
+}

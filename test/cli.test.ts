@@ -59,7 +59,7 @@ test("run over a hosts file exits 0 when every job succeeded; status, results an
   assert.equal(status.code, 0, describeRun(status));
   const [counts] = jsonLines(status.stdout) as [{ total: number; counts: Record<string, number>; nodes: Record<string, { succeeded: number; failed: number; running: number }> }];
   assert.equal(counts.total, 11);
-  assert.deepEqual(counts.counts, { queued: 0, retrying: 0, running: 0, succeeded: 11, failed: 0, cancelled: 0 });
+  assert.deepEqual(counts.counts, { waiting: 0, queued: 0, retrying: 0, running: 0, succeeded: 11, failed: 0, cancelled: 0 });
   for (const host of Object.keys(counts.nodes)) assert.ok(machines.includes(host), `status names node ${host}`);
   assert.equal(Object.values(counts.nodes).reduce((sum, node) => sum + node.succeeded, 0), 11);
 

@@ -104,8 +104,8 @@ describe("names and tags", () => {
     const plain = malocher.submit(square, 7);
     const pending = await malocher.status();
     assert.deepEqual(pending.tags, {
-      "sweep-1": { queued: 3, retrying: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 },
-      small: { queued: 1, retrying: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 },
+      "sweep-1": { waiting: 0, queued: 3, retrying: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 },
+      small: { waiting: 0, queued: 1, retrying: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 },
     });
     const run = await runElsewhere(malocher.dir);
     assert.equal(run.code, 0, describeRun(run));
@@ -123,11 +123,11 @@ describe("names and tags", () => {
 
     const status = await runCli(["status", "--json", "--dir", malocher.dir]);
     assert.deepEqual((JSON.parse(status.stdout) as { tags: unknown }).tags, {
-      "sweep-1": { queued: 0, retrying: 0, running: 0, succeeded: 3, failed: 0, cancelled: 0 },
-      small: { queued: 0, retrying: 0, running: 0, succeeded: 1, failed: 0, cancelled: 0 },
+      "sweep-1": { waiting: 0, queued: 0, retrying: 0, running: 0, succeeded: 3, failed: 0, cancelled: 0 },
+      small: { waiting: 0, queued: 0, retrying: 0, running: 0, succeeded: 1, failed: 0, cancelled: 0 },
     });
     const statusText = await runCli(["status", "--dir", malocher.dir]);
-    assert.match(statusText.stdout, /#sweep-1 +queued 0 · retrying 0 · running 0 · succeeded 3/);
+    assert.match(statusText.stdout, /#sweep-1 +waiting 0 · queued 0 · retrying 0 · running 0 · succeeded 3/);
 
     const cancelled = malocher.submit.with({ name: "never ran", tags: ["x"] })(square, 1);
     await malocher.cancel(cancelled);

@@ -137,7 +137,7 @@ describe("submitMany", () => {
     assert.equal(statusRun.code, 0, describeRun(statusRun));
     const status = JSON.parse(statusRun.stdout) as { total: number; counts: Record<string, number>; tags: Record<string, Record<string, number>> };
     assert.equal(status.total, 6);
-    assert.deepEqual(status.counts, { queued: 0, retrying: 0, running: 0, succeeded: 3, failed: 2, cancelled: 1 });
+    assert.deepEqual(status.counts, { waiting: 0, queued: 0, retrying: 0, running: 0, succeeded: 3, failed: 2, cancelled: 1 });
     assert.equal(status.tags["life"]?.failed, 2);
     const resultsRun = await runCli(["results", "--dir", dir]);
     assert.deepEqual(

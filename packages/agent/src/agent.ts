@@ -453,6 +453,18 @@ export class Agent {
       specChunks: this.specChunks,
       growSlots: (extra) => this.slots.grow(extra),
       jobStarted: (jobId, attempt) => this.link.send({ type: "jobStarted", jobId, attempt }),
+      dependentsSettled: (jobId, { released, failed }) => {
+        // A fan-out releases thousands: messages of at most SETTLED_IDS_PER_MESSAGE ids, well under a frame's limit.
+        for (let at = 0; at < Math.max(released.length, failed.length); at += SETTLED_IDS_PER_MESSAGE) {
+          const part = (ids: string[]) => ids.slice(at, at + SETTLED_IDS_PER_MESSAGE);
+          this.link.send({ type: "dependentsSettled", jobId, released: part(released), failed: part(failed) });
+        }
+        // Jobs it queued are this agent's to claim as much as anyone's: read the queue again.
+        if (released.length > 0) {
+          this.scanner.invalidate();
+          this.wakeup.trigger();
+        }
+      },
       log: (line) => this.log(line),
       ...(this.clock === undefined ? {} : { allocation: this.clock, stoppedBySlurm: () => this.stoppedBySlurm() }),
     };
@@ -505,6 +517,9 @@ export class Agent {
  * need not read the file back (a third of a warm job's time after it finished).
  */
 const MAX_ATTACHED_RESULT_BYTES = 64 * 1024;
+
+/** Job ids per "dependentsSettled" message (a frame holds at most 1 MiB). */
+const SETTLED_IDS_PER_MESSAGE = 2000;
 
 /** How long a job that died of SIGTERM/SIGKILL waits for the agent's own SIGTERM (see `stoppedBySlurm`). */
 const SLURM_SIGNAL_WAIT_MS = 1000;

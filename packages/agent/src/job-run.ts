@@ -15,7 +15,7 @@ import {
   type OutcomeMeta,
   type RunSettings,
 } from "@malocher/protocol";
-import type { ClaimedJob, SpecChunkCache } from "@malocher/store";
+import type { ClaimedJob, SettledDependents, SpecChunkCache } from "@malocher/store";
 import { decideStartGate, publishResult } from "@malocher/store";
 import { describeFileOwner } from "@malocher/store";
 import { releaseClaim } from "@malocher/store";
@@ -67,6 +67,8 @@ export interface JobRunContext {
   /** More slots for a job that asked for them (see `SlotBudget.grow`). */
   growSlots(extra: number): Promise<boolean> | undefined;
   jobStarted(jobId: string, attempt: number): void;
+  /** Publishing job `jobId`'s result queued (`released`) or failed jobs that waited for it. */
+  dependentsSettled(jobId: string, settled: SettledDependents): void;
   log(line: string): void;
   /** In a Slurm allocation: the longest a job may run in any allocation, and from now in this one. */
   allocation?: { readonly longestMs: number; timeLeftMs(): number };
@@ -395,8 +397,10 @@ export class JobRun {
     };
     const result = storedOutcome(meta, ending);
     let resultFile: Uint8Array | undefined;
+    const settled: SettledDependents = { released: [], failed: [] };
     try {
-      resultFile = await publishResult(dir, result);
+      resultFile = await publishResult(dir, result, settled);
+      if (settled.released.length + settled.failed.length > 0) this.context.dependentsSettled(jobId, settled);
       if (resultFile === undefined) {
         this.context.log(`job ${jobId}: a result was already published; this run's result is discarded`);
       }
@@ -408,7 +412,7 @@ export class JobRun {
         failure("RESULT_WRITE_FAILED", `The job finished but its result could not be written to the shared directory: ${(error as Error).message}.`),
       );
       try {
-        await publishResult(dir, fallback);
+        await publishResult(dir, fallback, settled);
       } catch {
         return { kind: "requeue", nextAttempt: undefined, delayMs: 5000 };
       }

@@ -21,6 +21,11 @@ export const REMOVED_SPEC_SUFFIX = ".removed";
  * <dir>/queued/<shard>/<jobId>      queue marker; claimed by renaming it away
  * <dir>/running/<agentId>/<jobId>   claimed by that agent (a directory only it renames into)
  * <dir>/retrying/<jobId>            a job waiting out a retry's backoff ("<attempt> <notBefore>")
+ * <dir>/waiting/<shard>/<jobId>/    a job waiting for the jobs it depends on: one empty file per
+ *                                   dependency not yet seen succeeded, named by its id; the job is
+ *                                   queued by whoever removes the emptied directory
+ * <dir>/dependents/<shard>/<depId>/<jobId>  job <jobId> depends on job <depId> (the reverse index
+ *                                   a published result's dependents are found by)
  * <dir>/results/<shard>/<jobId>     write-once result
  * <dir>/cancelled/<shard>/<jobId>   cancellation request
  * <dir>/retried/<shard>/<jobId>.<ms> a failed result set aside by `retry` (kept until `clean`)
@@ -51,6 +56,12 @@ export const directoryLayout = {
   runningFile: (dir: string, agentId: string, jobId: string) => join(dir, "running", agentId, jobId),
   retryingDir: (dir: string) => join(dir, "retrying"),
   retryingFile: (dir: string, jobId: string) => join(dir, "retrying", jobId),
+  waitingDir: (dir: string) => join(dir, "waiting"),
+  waitingShardDir: (dir: string, shard: string) => join(dir, "waiting", shard),
+  waitingJobDir: (dir: string, jobId: string) => join(dir, "waiting", shardOf(jobId), jobId),
+  waitingEntryFile: (dir: string, jobId: string, depId: string) => join(dir, "waiting", shardOf(jobId), jobId, depId),
+  dependentsOfDir: (dir: string, depId: string) => join(dir, "dependents", shardOf(depId), depId),
+  dependentFile: (dir: string, depId: string, jobId: string) => join(dir, "dependents", shardOf(depId), depId, jobId),
   resultsDir: (dir: string) => join(dir, "results"),
   resultsShardDir: (dir: string, shard: string) => join(dir, "results", shard),
   resultFile: (dir: string, jobId: string) => join(dir, "results", shardOf(jobId), jobId),
@@ -70,4 +81,4 @@ export const directoryLayout = {
 } as const;
 
 /** The directories that hold one sub-directory per shard. */
-export const SHARDED_DIRS = ["specs", "queued", "results", "cancelled", "retried", "keys", "logs"] as const;
+export const SHARDED_DIRS = ["specs", "waiting", "dependents", "queued", "results", "cancelled", "retried", "keys", "logs"] as const;

@@ -17,6 +17,7 @@
  *   typed arrays are not looked for: finding them means listing every index as a string.
  */
 
+import { ResultOf } from "./result-ref.js";
 import { ERROR_OWN_KEYS, builtinClassOf, type ClassRef, type LocateClass, type MalocherEncodable } from "./class-ref.js";
 
 /** Nesting deeper than this is refused: msgpackr encodes and decodes recursively. */
@@ -62,6 +63,7 @@ const SUPPORTED_BASES: ReadonlyMap<object, string> = new Map<object, string>([
   [RegExp.prototype, "RegExp"],
   [ArrayBuffer.prototype, "ArrayBuffer"],
   [DataView.prototype, "DataView"],
+  [ResultOf.prototype, "ResultOf"],
 ]);
 
 const BOXED: readonly [Function, string][] = [
@@ -84,7 +86,7 @@ export function unsupportedObjectReason(value: object): string | undefined {
 
 function kindReason(value: object, proto: object | null): string | undefined {
   if (proto === Object.prototype || proto === null || proto === Array.prototype) return undefined;
-  if (TYPED_ARRAY_PROTOTYPES.has(proto)) return undefined;
+  if (TYPED_ARRAY_PROTOTYPES.has(proto) || proto === ResultOf.prototype) return undefined;
   if (proto === Map.prototype || proto === Set.prototype || proto === Date.prototype || proto === DataView.prototype) {
     return namedKeyReason(value, SUPPORTED_BASES.get(proto) ?? "object");
   }

@@ -42,6 +42,7 @@ export {
   type StoredFailure,
 } from "./job-result.js";
 export { encodeValue, decodeValue, decodeValueWithClasses, checkAndEncodeValue, type EncodeOptions } from "./value-codec.js";
+export { ResultOf, replaceResultRefs, collectResultRefs } from "./result-ref.js";
 export { findUnserializable, type FindOptions, type SeenInstances } from "./find-unserializable.js";
 export {
   classRefKey,
@@ -64,6 +65,7 @@ export type {
   JobFinishedMessage,
   JobRetryingMessage,
   MisfitMessage,
+  DependentsSettledMessage,
   ByeMessage,
   WelcomeMessage,
   NudgeMessage,
@@ -80,6 +82,6 @@ export { signFile, verifyFile, keyIdOf, TAG_BYTES, type SignedFileKind } from ".
 export { sealSecret, openSecret } from "./secret-box.js";
 export { CUT_NOTE_PREFIX, cutNote } from "./log-cut-note.js";
 export { importingJobModule, refuseWhileImportingJobModule } from "./job-module-import.js";
-export { failure, failureFrom, cancelled, storedOutcome, outcomeWithoutRun, unreadableResult, NO_RUN, type JobEnding, type OutcomeMeta } from "./job-outcome.js";
+export { failure, failureFrom, cancelled, dependencyFailed, storedOutcome, outcomeWithoutRun, unreadableResult, NO_RUN, type JobEnding, type OutcomeMeta } from "./job-outcome.js";
 export { backoffMs } from "./retry-backoff.js";
 export { SUPERVISOR_PROOF_HEADER, agentAuthorization, checkAgentAuthorization, checkSupervisorProof, supervisorProof } from "./tunnel-proof.js";

@@ -28,6 +28,22 @@ export function cancelled(before: "before it ran" | "while it ran"): { ok: false
   return failure("JOB_CANCELLED", `The job was cancelled ${before}.`);
 }
 
+/** The longest message of a failed dependency quoted in its dependents' messages (chains would grow without end). */
+const QUOTED_DEPENDENCY_MESSAGE_CHARS = 400;
+
+/**
+ * The failure of a job that was not run because job `depId`, which it depends on, failed or was
+ * cancelled with `depError`: it names that job and its code, and quotes its message.
+ */
+export function dependencyFailed(depId: string, depError: { code?: string; message: string }): { ok: false; error: JobError } {
+  const code = depError.code ?? "JOB_THREW";
+  const how = code === "JOB_CANCELLED" ? "was cancelled" : `failed with ${code}`;
+  const quoted = depError.message.length > QUOTED_DEPENDENCY_MESSAGE_CHARS ? `${depError.message.slice(0, QUOTED_DEPENDENCY_MESSAGE_CHARS)}…` : depError.message;
+  // Down a chain, the first failure's message (quoted last) says which job to retry.
+  const hint = code === "DEPENDENCY_FAILED" ? "" : ` Retrying job ${depId} (malocher retry ${depId}) runs the jobs that wait for it once it succeeds.`;
+  return failure("DEPENDENCY_FAILED", `The job was not run: it depends on job ${depId}, which ${how}: ${quoted}${hint}`);
+}
+
 /** Who made a result and how long its last run took. */
 export interface OutcomeMeta extends JobNameAndTags {
   jobId: string;

@@ -13,6 +13,7 @@ import {
 import { signFile, verifyFile } from "./signed-file.js";
 import { DIRECTORY_FORMAT } from "./version.js";
 import { isLabel } from "./placement.js";
+import { isJobId } from "./job-id.js";
 
 /** Names an exported function: the agent runs `(await import(module))[export](...args)`. */
 export interface FunctionRef {
@@ -68,6 +69,12 @@ export interface JobSpecBase {
   tags?: string[];
   /** The key it was submitted with (`submit.with({ key })`), for people: the key's file decides. */
   key?: string;
+  /**
+   * The jobs this one depends on, each id once: those whose values its arguments take
+   * (`resultOf(id)`) and those it was ordered after (`submit.with({ after })`). It runs only
+   * once all of them succeeded; it ends `DEPENDENCY_FAILED` if one did not.
+   */
+  after?: string[];
 }
 
 /** A job's name and tags as stored in its spec and copied into its result. */
@@ -135,6 +142,7 @@ export function decodeJobSpec(bytes: Uint8Array, expectedJobId: string, key: Uin
     if (record["name"] !== undefined) base.name = stringField(record, "name");
     if (record["tags"] !== undefined) base.tags = stringArrayField(record, "tags");
     if (record["key"] !== undefined) base.key = stringField(record, "key");
+    if (record["after"] !== undefined) base.after = jobIdsField(record, "after");
     const spec = readKindFields(record, base);
     if (spec.jobId !== expectedJobId) throw new TypeError(`it names job ${spec.jobId}`);
     return spec;
@@ -165,6 +173,12 @@ function readKindFields(record: Record<string, unknown>, base: JobSpecBase): Job
   };
   if (typeof record["codeHash"] === "string") spec.codeHash = record["codeHash"];
   return spec;
+}
+
+function jobIdsField(record: Record<string, unknown>, name: string): string[] {
+  const ids = stringArrayField(record, name);
+  if (!ids.every(isJobId)) throw new TypeError(`field "${name}" should hold job ids`);
+  return ids;
 }
 
 function readRunOptions(value: unknown): JobRunOptions & JobPlacement {

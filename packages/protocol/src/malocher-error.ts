@@ -48,6 +48,7 @@ export const ERROR_CODES = [
   "RESULT_NOT_SERIALIZABLE",
   "COMMAND_FAILED",
   "COMMAND_NOT_STARTED",
+  "DEPENDENCY_FAILED",
   // wire
   "PROTOCOL_ERROR",
 ] as const;

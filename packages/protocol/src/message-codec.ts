@@ -49,6 +49,8 @@ export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
         return { type, jobId: jobIdField(record, "jobId"), attempt: numberField(record, "attempt"), notBefore: numberField(record, "notBefore") };
       case "misfit":
         return { type, jobId: jobIdField(record, "jobId"), reason: stringField(record, "reason") };
+      case "dependentsSettled":
+        return { type, jobId: jobIdField(record, "jobId"), released: jobIdsField(record, "released"), failed: jobIdsField(record, "failed") };
       case "bye":
         return { type, reason: stringField(record, "reason") };
       default:

@@ -76,6 +76,17 @@ export interface MisfitMessage {
   reason: string;
 }
 
+/**
+ * Agent → supervisor: publishing job `jobId`'s result settled jobs that waited for it: `released`
+ * were queued (all they depend on succeeded), `failed` ended `DEPENDENCY_FAILED` (down the chain).
+ */
+export interface DependentsSettledMessage {
+  type: "dependentsSettled";
+  jobId: string;
+  released: string[];
+  failed: string[];
+}
+
 export interface ByeMessage {
   type: "bye";
   reason: string;
@@ -90,6 +101,7 @@ export type AgentMessage =
   | JobFinishedMessage
   | JobRetryingMessage
   | MisfitMessage
+  | DependentsSettledMessage
   | ByeMessage;
 
 /** The run's defaults for jobs that do not set their own (`processAll` options). */

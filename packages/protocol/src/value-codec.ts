@@ -16,6 +16,7 @@ import { FUNCTION_REASON, findUnserializable, unsupportedObjectReason, type Seen
 import { BUILTIN_CLASSES, classRefKey, describeClassRef, type ClassRef, type LoadClass, type LocateClass } from "./class-ref.js";
 import { ClassEnvelope, SubstitutionRefused, substituteInstances } from "./class-substitution.js";
 import { DecodedEnvelope, reviveInstances } from "./class-revival.js";
+import { ResultOf } from "./result-ref.js";
 
 /** Why the current `encodeValue` refuses the value; carried out of msgpackr by throwing. */
 class Refusal extends Error {}
@@ -83,7 +84,7 @@ export const NULL_PROTOTYPE_EXTENSION_TYPE = 0x4e;
 class NullPrototypeOrRefused {
   static [Symbol.hasInstance](value: unknown): boolean {
     if (encoding === 0 || value === null || (typeof value !== "object" && typeof value !== "function")) return false;
-    if (value instanceof ClassEnvelope) return false;
+    if (value instanceof ClassEnvelope || value instanceof ResultOf) return false;
     if (typeof value === "object" && Object.getPrototypeOf(value) === null) return true;
     const reason = unsupportedObjectReason(value);
     if (reason !== undefined) throw new Refusal(reason);
@@ -136,12 +137,36 @@ function readClassRef(record: unknown): ClassRef {
   return { module, export: name, name: className };
 }
 
+/**
+ * The msgpackr extension type of a `resultOf(jobId)` reference (see `result-ref.ts`); 0x52 ("R").
+ * Written as the job id; `encodeValue` collects the ids it wrote into `EncodeOptions.resultRefs`.
+ */
+export const RESULT_OF_EXTENSION_TYPE = 0x52;
+
+/** Where the running `encodeValue` collects the job ids of the references it writes. */
+let resultRefSink: Set<string> | undefined;
+
+addExtension({
+  Class: ResultOf,
+  type: RESULT_OF_EXTENSION_TYPE,
+  write: (ref: ResultOf) => {
+    resultRefSink?.add(ref.jobId);
+    return ref.jobId;
+  },
+  read: (jobId: unknown) => {
+    if (typeof jobId !== "string") throw new TypeError("malformed result reference");
+    return new ResultOf(jobId);
+  },
+});
+
 /** How {@link encodeValue} treats class instances. */
 export interface EncodeOptions {
   /** Finds instances' classes; without it every class instance is refused. */
   classes?: LocateClass;
   /** What `findUnserializable` already found out about the value's instances. */
   seen?: SeenInstances;
+  /** Filled in while encoding: the job ids of the `resultOf` references in the value. */
+  resultRefs?: Set<string>;
 }
 
 /**
@@ -172,6 +197,8 @@ export function encodeValue(
 ): Uint8Array {
   let bytes: Uint8Array;
   encoding++;
+  const outerSink = resultRefSink;
+  resultRefSink = options.resultRefs;
   try {
     const envelope = options.classes === undefined ? undefined : substituteInstances(value, options.classes, options.seen);
     bytes = packr.pack(envelope ?? value);
@@ -179,6 +206,7 @@ export function encodeValue(
     throw new MalocherError(errorCode, `the value cannot be sent: ${encodeFailure(error)}`, { cause: error });
   } finally {
     encoding--;
+    resultRefSink = outerSink;
   }
   const buffer = bytes.buffer;
   if (buffer.byteLength > LARGE_BUFFER_BYTES) {
@@ -201,7 +229,13 @@ type SerializationErrorCode = "ARG_NOT_SERIALIZABLE" | "RESULT_NOT_SERIALIZABLE"
  * const bytes = checkAndEncodeValue([model, rows], "args", "ARG_NOT_SERIALIZABLE", locateClass);
  * ```
  */
-export function checkAndEncodeValue(value: unknown, rootPath: string, errorCode: SerializationErrorCode, classes?: LocateClass): Uint8Array {
+export function checkAndEncodeValue(
+  value: unknown,
+  rootPath: string,
+  errorCode: SerializationErrorCode,
+  classes?: LocateClass,
+  resultRefs?: Set<string>,
+): Uint8Array {
   const seen: SeenInstances = new Map();
   const problem = findUnserializable(value, rootPath, classes === undefined ? {} : { classes, seen });
   if (problem !== undefined) {
@@ -211,7 +245,9 @@ export function checkAndEncodeValue(value: unknown, rootPath: string, errorCode:
     throw new MalocherError(errorCode, message);
   }
   // Only a value with class instances needs the copy that replaces them.
-  return encodeValue(value, errorCode, classes === undefined || seen.size === 0 ? {} : { classes, seen });
+  const options: EncodeOptions = classes === undefined || seen.size === 0 ? {} : { classes, seen };
+  if (resultRefs !== undefined) options.resultRefs = resultRefs;
+  return encodeValue(value, errorCode, options);
 }
 
 function encodeFailure(error: unknown): string {

@@ -1,8 +1,9 @@
 import { listRetrying } from "./queue-marker.js";
 import { finishedState } from "./read-job-state.js";
-import { readdir, stat, unlink } from "node:fs/promises";
+import { readdir, rmdir, stat, unlink } from "node:fs/promises";
 import { createFile, readRegularFile } from "./safe-file.js";
 import { jobIdInKeyFile } from "./job-key-file.js";
+import { listDependents } from "./release-dependents.js";
 import { basename, join } from "node:path";
 import { REMOVED_SPEC_SUFFIX, SHARDS, chunkMemberOf, directoryLayout, isJobId } from "@malocher/protocol";
 import { listClaims, listFinishedIds, listQueuedIds } from "./job-listing.js";
@@ -30,7 +31,8 @@ export interface CleanedJob {
  * job), then logs, set-aside results (`retried/`), the cancel marker and the spec, and the result
  * last: a process that dies half-way leaves a result, which the next clean finds and finishes,
  * never a spec without a result (which would look like a job to run). Jobs that are queued or
- * claimed are never touched, nor are directories (network file systems cache directory handles,
+ * claimed are never touched, nor are jobs that an unfinished job depends on (their index entries in
+ * `dependents/` go with them), nor are shared directories (network file systems cache directory handles,
  * so queue directories are never deleted). Do not run it at the same time as `retry` on the same jobs.
  *
  * The spec of a member of a spec chunk (`submitMany`) shares its file with the chunk's other
@@ -65,6 +67,9 @@ export async function cleanJobs(dir: string, options: CleanOptions = {}): Promis
     if (result === undefined) continue;
     const state = finishedState(result);
     if (options.only !== undefined && options.only !== state) continue;
+    const dependents = await listDependents(dir, jobId);
+    // A job whose value or success a job still to run needs is kept until that one has run.
+    if (dependents.some((dependent) => !finished.has(dependent))) continue;
     const files = [
       ...(keys.get(jobId) ?? []),
       directoryLayout.stdoutFile(dir, jobId),
@@ -77,6 +82,8 @@ export async function cleanJobs(dir: string, options: CleanOptions = {}): Promis
     const member = chunkMemberOf(jobId);
     if (member === undefined) bytes += await removeFile(directoryLayout.specFile(dir, jobId));
     else await createFile(directoryLayout.removedSpecFile(dir, jobId)).catch(ignoreExisting);
+    for (const dependent of dependents) await removeFile(directoryLayout.dependentFile(dir, jobId, dependent));
+    await rmdir(directoryLayout.dependentsOfDir(dir, jobId)).catch(() => {}); // its own, not a shard's
     bytes += await removeFile(resultFile);
     const job: CleanedJob = { jobId, state, bytes };
     cleaned.push(job);

@@ -4,6 +4,7 @@ import { listCancelledIds, listClaims, listJobIds, listQueuedIds } from "./job-l
 import { readResultForState } from "./read-result.js";
 import { decideJobState, emptyStateCounts } from "./read-job-state.js";
 import { listRetrying } from "./queue-marker.js";
+import { listWaitingIds } from "./wait-for-dependencies.js";
 import { readJobNameAndTags } from "./read-job-name-and-tags.js";
 
 /** Job counts of a directory, overall and per node. */
@@ -23,12 +24,13 @@ export interface DirectoryStatus {
 
 /** Reads the state of every job of `dir`, with the same precedence as `readJobState`. */
 export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus> {
-  const [ids, queued, retrying, claims, cancelled] = await Promise.all([
+  const [ids, queued, retrying, claims, cancelled, waiting] = await Promise.all([
     listJobIds(dir),
     listQueuedIds(dir),
     listRetrying(dir),
     listClaims(dir),
     listCancelledIds(dir),
+    listWaitingIds(dir),
   ]);
   const claimedBy = new Map<string, string>();
   for (const [agentId, jobIds] of claims) for (const jobId of jobIds) claimedBy.set(jobId, agentId);
@@ -53,6 +55,7 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
       claimed: agentId !== undefined,
       retrying: retrying.has(jobId),
       queued: queued.has(jobId),
+      waiting: waiting.has(jobId),
     });
     if (state === undefined) {
       status.unqueued++;

@@ -6,6 +6,7 @@ import { readStoredResult } from "./read-result.js";
 import { decideJobState } from "./read-job-state.js";
 import { hostOfAgent } from "./directory-status.js";
 import { listRetrying } from "./queue-marker.js";
+import { listWaitingIds } from "./wait-for-dependencies.js";
 
 /** One job as `malocher jobs` lists it: its state and what a person tells jobs apart by. */
 export interface JobListing {
@@ -15,6 +16,8 @@ export interface JobListing {
   name?: string;
   tags?: string[];
   key?: string;
+  /** The jobs it waits for, or waited for (`resultOf`, `after`). */
+  after?: string[];
   /** Where it ran (finished) or runs (running): the machine as the user named it. */
   host?: string;
   /** Runs it took, and how long the last one ran (finished jobs). */
@@ -39,7 +42,14 @@ export interface JobFilter {
 export async function listJobs(dir: string, filter: JobFilter = {}): Promise<JobListing[]> {
   // A few given jobs are looked up one by one, not found in a listing of the whole directory.
   const listIds = async () => (filter.jobIds === undefined ? listJobIds(dir) : [...(await submittedAmong(dir, new Set(filter.jobIds)))].sort());
-  const [ids, queued, retrying, claims, cancelled] = await Promise.all([listIds(), listQueuedIds(dir), listRetrying(dir), listClaims(dir), listCancelledIds(dir)]);
+  const [ids, queued, retrying, claims, cancelled, waiting] = await Promise.all([
+    listIds(),
+    listQueuedIds(dir),
+    listRetrying(dir),
+    listClaims(dir),
+    listCancelledIds(dir),
+    listWaitingIds(dir),
+  ]);
   const claimedBy = new Map<string, string>();
   for (const [agentId, jobIds] of claims) for (const jobId of jobIds) claimedBy.set(jobId, agentId);
   const secretKey = loadDirectoryKey(dir, { create: false });
@@ -49,8 +59,14 @@ export async function listJobs(dir: string, filter: JobFilter = {}): Promise<Job
     const result = await readStoredResult(dir, jobId).catch(() => undefined);
     const agentId = claimedBy.get(jobId);
     const state =
-      decideJobState({ result, cancelRequested: cancelled.has(jobId), claimed: agentId !== undefined, retrying: retrying.has(jobId), queued: queued.has(jobId) }) ??
-      "unqueued";
+      decideJobState({
+        result,
+        cancelRequested: cancelled.has(jobId),
+        claimed: agentId !== undefined,
+        retrying: retrying.has(jobId),
+        queued: queued.has(jobId),
+        waiting: waiting.has(jobId),
+      }) ?? "unqueued";
     if (filter.states !== undefined && !filter.states.includes(state)) continue;
     const host = result?.host ?? (state === "running" && agentId !== undefined ? await hostOfAgent(dir, agentId, hosts) : undefined);
     if (filter.hosts !== undefined && (host === undefined || !filter.hosts.includes(host))) continue;
@@ -65,6 +81,7 @@ export async function listJobs(dir: string, filter: JobFilter = {}): Promise<Job
       ...(name === undefined ? {} : { name }),
       ...(tags === undefined ? {} : { tags }),
       ...(spec?.key === undefined ? {} : { key: spec.key }),
+      ...(spec?.after === undefined ? {} : { after: spec.after }),
       ...(host === undefined ? {} : { host }),
       ...(result === undefined ? {} : { attempts: result.attempts, durationMs: result.durationMs }),
       ...(spec === undefined ? {} : { submittedAt: spec.submittedAt, what: whatItRuns(spec) }),

@@ -11,12 +11,15 @@ export interface JobFacts {
   /** Its marker waits in `retrying/` for a retry's backoff. */
   retrying: boolean;
   queued: boolean;
+  /** Its directory in `waiting/` waits for the jobs it depends on. */
+  waiting: boolean;
 }
 
 /**
  * The one rule for a job's state, with a fixed precedence: a result (succeeded, failed, or
  * cancelled when it says `JOB_CANCELLED`) beats a cancel request, which beats a claim (running),
- * which beats a retry's marker (retrying), which beats a queue marker (queued). So a crash
+ * which beats a retry's marker (retrying), which beats a queue marker (queued), which beats a
+ * waiting directory (waiting: for the jobs it depends on). So a crash
  * between two steps never makes a finished job look unfinished. Undefined: a spec whose queue
  * marker was never written.
  */
@@ -26,6 +29,7 @@ export function decideJobState(facts: JobFacts): JobState | undefined {
   if (facts.claimed) return "running";
   if (facts.retrying) return "retrying";
   if (facts.queued) return "queued";
+  if (facts.waiting) return "waiting";
   return undefined;
 }
 
@@ -54,13 +58,14 @@ export function emptyStateCounts(): Record<JobState, number> {
 
 /** Reads one job's state from the shared directory (see {@link decideJobState}); a result that cannot be read counts as failed. */
 export async function readJobState(dir: string, jobId: string): Promise<JobState | undefined> {
-  const [result, claims, queued, retrying, cancelRequested] = await Promise.all([
+  const [result, claims, queued, retrying, cancelRequested, waiting] = await Promise.all([
     readResultForState(dir, jobId),
     listClaims(dir),
     pathExists(directoryLayout.queuedFile(dir, jobId)),
     pathExists(directoryLayout.retryingFile(dir, jobId)),
     pathExists(directoryLayout.cancelFile(dir, jobId)),
+    pathExists(directoryLayout.waitingJobDir(dir, jobId)),
   ]);
   const claimed = [...claims.values()].some((ids) => ids.includes(jobId));
-  return decideJobState({ result, cancelRequested, claimed, retrying, queued });
+  return decideJobState({ result, cancelRequested, claimed, retrying, queued, waiting });
 }

@@ -3,13 +3,16 @@ import { fileURLToPath } from "node:url";
 import { readSpec } from "./list-jobs.js";
 import { loadDirectoryKey } from "./directory-key.js";
 import { enqueueJob } from "./queue-marker.js";
-import { rename, unlink } from "node:fs/promises";
+import { unlink } from "node:fs/promises";
 import { dirname } from "node:path";
-import { decodeStoredResult, directoryLayout, signFile, verifyFile } from "@malocher/protocol";
-import { makePrivateDir, makePrivateDirSync, readRegularFile, readRegularFileSync } from "./safe-file.js";
-import { writeFileAtomic, writeFileAtomicSync } from "./write-file-atomic.js";
+import { decodeJobSpec, decodeStoredResult, directoryLayout, signFile, verifyFile } from "@malocher/protocol";
+import { makePrivateDirSync, readRegularFileSync } from "./safe-file.js";
+import { writeFileAtomicSync } from "./write-file-atomic.js";
 import { readResultOrFailure } from "./read-result.js";
 import { jobExists } from "./job-exists.js";
+import { rearmDependents, setAsideResult } from "./release-dependents.js";
+import { DependencyStates, readJobDependencies } from "./dependency-state.js";
+import { armWaitingJobSync, failWaitingJob, failWaitingJobSync } from "./wait-for-dependencies.js";
 
 /**
  * What `retryJob` did: put the failed job back in the queue, or left it (not failed, no such job,
@@ -19,14 +22,16 @@ import { jobExists } from "./job-exists.js";
 export type RetryOutcome = "requeued" | "notFailed" | "unknown" | "moduleMissing";
 
 /**
- * Gives a failed job a fresh run, in three steps. A cancel request that came too late to matter
+ * Gives a failed job a fresh run, in steps. A cancel request that came too late to matter
  * (the job failed by itself) is dropped first, while the result still decides the job's state.
  * Results are write-once, so the failed result is then set aside by one atomic rename into
  * `retried/`, where it stays as the record of that failure until `clean`; of two concurrent
- * retries only one rename succeeds. Last, the job's queue marker is created, empty: the rerun is
- * attempt 1 with the whole retry budget. A process that dies between the last two steps leaves a
- * job that is nowhere (no result, claim or marker), which any running supervisor queues again
- * after two lease timeouts: the requeue still happens and the failure record is kept.
+ * retries only one rename succeeds. Then the job's queue marker is created, empty: the rerun is
+ * attempt 1 with the whole retry budget (a job with dependencies waits for them again instead).
+ * Last, the jobs that ended `DEPENDENCY_FAILED` because of this one wait for it again
+ * (`rearmDependents`). A process that dies between the steps leaves jobs that are nowhere (no
+ * result, claim or marker), which any running supervisor queues (or arms) again after two lease
+ * timeouts: the requeue still happens and the failure record is kept.
  */
 export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome> {
   const result = await readResultOrFailure(dir, jobId);
@@ -34,38 +39,23 @@ export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome
   if (result.ok || result.error.code === "JOB_CANCELLED") return "notFailed";
   if (await moduleMissing(dir, jobId)) return "moduleMissing";
   await unlink(directoryLayout.cancelFile(dir, jobId)).catch(() => {});
-  const setAside = directoryLayout.retriedResultFile(dir, jobId, Date.now());
-  await makePrivateDir(dirname(setAside)); // directories made before `retried/` existed
-  try {
-    await rename(directoryLayout.resultFile(dir, jobId), setAside);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "notFailed"; // another retry was first
-    throw error;
+  if (!(await setAsideResult(dir, jobId))) return "notFailed"; // another retry was first
+  const states = new DependencyStates(dir);
+  const after = (await readJobDependencies(dir, jobId)) ?? [];
+  if (after.length === 0) {
+    try {
+      enqueueJob(dir, jobId);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  } else {
+    const armed = armWaitingJobSync(dir, jobId, after, states);
+    if (armed.state === "blocked") await failWaitingJob(dir, jobId, armed.depId, armed.error);
   }
-  await resignSetAside(dir, jobId, setAside);
-  try {
-    enqueueJob(dir, jobId);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  }
+  await rearmDependents(dir, jobId, states);
   return "requeued";
 }
 
-/**
- * Signs a set-aside result anew as a "retried" file: copied or moved back into `results/`, it
- * fails verification there instead of passing for the rerun's result (a replay). A set-aside file
- * that was no result of ours to begin with is left as it is.
- */
-async function resignSetAside(dir: string, jobId: string, setAside: string): Promise<void> {
-  const key = loadDirectoryKey(dir, { create: false });
-  let body: Uint8Array;
-  try {
-    body = verifyFile("result", jobId, await readRegularFile(setAside), key);
-  } catch {
-    return;
-  }
-  await writeFileAtomic(dir, setAside, signFile("retried", jobId, body, key));
-}
 
 /** What `rerunKeyedJob` found a job a key names in: it runs again (it had failed), or it is reused as it is. */
 export type KeyedJobOutcome = "rerun" | "finished" | "unfinished";
@@ -73,7 +63,8 @@ export type KeyedJobOutcome = "rerun" | "finished" | "unfinished";
 /**
  * For `submit.with({ key })` finding the job of its key, synchronously (`submit` is): a job whose
  * result is a failure (not a cancel) gets a fresh run exactly as {@link retryJob} gives it, the
- * failure set aside into `retried/` and the job queued again, so running a fixed script again
+ * failure set aside into `retried/` and the job queued again (or, with dependencies, waiting for
+ * them again: a `DEPENDENCY_FAILED` job of a pipeline script run again waits for its reruns), so running a fixed script again
  * reruns what failed. A job that succeeded or was cancelled is `finished` and stays; one without a
  * result (queued, running) is `unfinished`. A result that cannot be read is left alone (`finished`).
  */
@@ -106,12 +97,28 @@ export function rerunKeyedJob(dir: string, jobId: string, secretKey: Uint8Array)
     throw error;
   }
   resignSetAsideSync(dir, jobId, setAside, secretKey);
+  const after = keyedJobDependencies(dir, jobId, secretKey);
+  if (after.length > 0) {
+    // It waits for its dependencies again (the script submits them again before it, with their keys).
+    const armed = armWaitingJobSync(dir, jobId, after, new DependencyStates(dir));
+    if (armed.state === "blocked") failWaitingJobSync(dir, jobId, armed.depId, armed.error, {});
+    return "rerun";
+  }
   try {
     enqueueJob(dir, jobId);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }
   return "rerun";
+}
+
+/** The dependencies of a keyed job (a job of its own spec file, never a batch's), read synchronously; none when its spec cannot be read. */
+function keyedJobDependencies(dir: string, jobId: string, secretKey: Uint8Array): string[] {
+  try {
+    return decodeJobSpec(readRegularFileSync(directoryLayout.specFile(dir, jobId)), jobId, secretKey).after ?? [];
+  } catch {
+    return [];
+  }
 }
 
 /** Whether the job is a function job whose module file is gone from the path it was submitted with. */
@@ -121,7 +128,7 @@ async function moduleMissing(dir: string, jobId: string): Promise<boolean> {
   return !existsSync(fileURLToPath(spec.fn.module));
 }
 
-/** The synchronous twin of {@link resignSetAside}, for `submit` (`rerunKeyedJob`). */
+/** Signs a set-aside result anew (see `resignSetAside` in release-dependents.ts), for `submit` (`rerunKeyedJob`). */
 function resignSetAsideSync(dir: string, jobId: string, setAside: string, key: Uint8Array): void {
   let body: Uint8Array;
   try {

@@ -1,14 +1,23 @@
 import { closeSync, constants, openSync, rmSync } from "node:fs";
 import { enqueueBatchMember } from "./queue-marker.js";
 import { PRIVATE_FILE_MODE, createFileSync } from "./safe-file.js";
-import { directoryLayout } from "@malocher/protocol";
+import { directoryLayout, type JobNameAndTags } from "@malocher/protocol";
 import { tmpPath, writeFileOnceSync } from "./write-file-atomic.js";
+import { DependencyStates } from "./dependency-state.js";
+import { armWaitingJobSync, failWaitingJobSync } from "./wait-for-dependencies.js";
 
-/** The jobs of one chunk of a batch: member `i` has the id `jobIds[i]` (`chunkMemberId(name, i)`); `bytes` is the chunk file (`encodeSpecChunk`). */
+/**
+ * The jobs of one chunk of a batch: member `i` has the id `jobIds[i]` (`chunkMemberId(name, i)`);
+ * `bytes` is the chunk file (`encodeSpecChunk`). `dependencies[i]`: the jobs member `i` depends
+ * on (its spec's `after`), when any member has some.
+ */
 export interface SpecChunk {
   name: string;
   jobIds: string[];
   bytes: Uint8Array;
+  dependencies?: ReadonlyArray<readonly string[] | undefined>;
+  /** The batch's name and tags, for a member that fails at once because a dependency failed. */
+  nameAndTags?: JobNameAndTags;
 }
 
 /**
@@ -20,6 +29,8 @@ export interface SpecChunk {
  * a file costs the file system several times what linking one does (measured on ext4), and a
  * marker's content is only ever replaced by renaming a fresh file over it, never written in
  * place (see `requeueClaim`).
+ * A member with dependencies waits for them in `waiting/` instead of getting a marker (their
+ * existence is the caller's to check first: `checkDependenciesExist`).
  * If a marker cannot be made, the jobs from that one on are not submitted and the error is
  * thrown: the chunk file goes again when none of its jobs was queued, otherwise each job left
  * out gets its `.removed` marker, so that nothing takes its spec for a job to run; should that
@@ -35,9 +46,13 @@ export function submitChunk(dir: string, chunk: SpecChunk, onQueued: (jobId: str
       throw new Error(`the spec chunk ${chunk.name} exists already`);
     }
     let queued = 0;
+    const states = chunk.dependencies === undefined ? undefined : new DependencyStates(dir);
+    const madeDirs = new Set<string>();
     try {
-      for (const jobId of chunk.jobIds) {
-        enqueueBatchMember(dir, jobId, emptyMarker);
+      for (const [index, jobId] of chunk.jobIds.entries()) {
+        const after = chunk.dependencies?.[index];
+        if (after === undefined || after.length === 0 || states === undefined) enqueueBatchMember(dir, jobId, emptyMarker);
+        else armBatchMember(dir, jobId, after, states, madeDirs, chunk.nameAndTags ?? {});
         queued++;
         onQueued(jobId);
       }
@@ -47,6 +62,12 @@ export function submitChunk(dir: string, chunk: SpecChunk, onQueued: (jobId: str
   } finally {
     rmSync(emptyMarker, { force: true });
   }
+}
+
+/** A member with dependencies waits for them (or is queued, or fails at once: see `armWaitingJobSync`). */
+function armBatchMember(dir: string, jobId: string, after: readonly string[], states: DependencyStates, madeDirs: Set<string>, nameAndTags: JobNameAndTags): void {
+  const armed = armWaitingJobSync(dir, jobId, after, states, madeDirs);
+  if (armed.state === "blocked") failWaitingJobSync(dir, jobId, armed.depId, armed.error, nameAndTags);
 }
 
 /**

@@ -3,7 +3,7 @@
 // nodes when they changed). Everything user-made (names, messages, logs) goes in as text, never HTML.
 import { drawHistory, drawStream, streamWindow } from "./charts.js";
 
-const STATES = ["queued", "retrying", "running", "succeeded", "failed", "cancelled"];
+const STATES = ["waiting", "queued", "retrying", "running", "succeeded", "failed", "cancelled"];
 const PAGE_SIZE = 50;
 
 const store = {
@@ -69,7 +69,7 @@ const jobLink = (id) => h("a.mono", { href: `#/job/${id}` }, id);
 
 function progressBar(counts) {
   const total = STATES.reduce((sum, state) => sum + (counts[state] ?? 0), 0) || 1;
-  const order = ["succeeded", "failed", "cancelled", "running", "retrying", "queued"];
+  const order = ["succeeded", "failed", "cancelled", "running", "retrying", "queued", "waiting"];
   return h("div.bar", order.map((state) => h(`span.${state}`, { style: `width:${(100 * (counts[state] ?? 0)) / total}%`, title: `${state} ${counts[state] ?? 0}` })));
 }
 
@@ -265,7 +265,7 @@ function jobsView(main, params) {
   const cancelListed = h("button.danger#cancel-listed", {
     hidden: store.readOnly,
     onclick: () => {
-      const ids = listed(["queued", "retrying", "running"]);
+      const ids = listed(["waiting", "queued", "retrying", "running"]);
       if (ids.length === 0) return flash("No queued or running job is listed.");
       if (confirm(`Cancel the ${ids.length} queued or running jobs listed?`)) act(cancelListed, () => post("cancel", { jobIds: ids }), (r) => `cancel: ${Object.values(r.outcomes).length} jobs`);
     },
@@ -375,7 +375,7 @@ function jobView(main, id) {
     if (closed) return;
     const cancel = h("button.danger#btn-cancel", { onclick: () => act(cancel, () => post(`jobs/${id}/cancel`), (r) => `cancel: ${r.outcome}`) }, "Cancel");
     const retry = h("button.primary#btn-retry", { onclick: () => act(retry, () => post(`jobs/${id}/retry`), (r) => `retry: ${r.outcome}`) }, "Retry");
-    const canCancel = !store.readOnly && (detail.state === "queued" || detail.state === "retrying" || detail.state === "running");
+    const canCancel = !store.readOnly && (detail.state === "waiting" || detail.state === "queued" || detail.state === "retrying" || detail.state === "running");
     const canRetry = !store.readOnly && detail.state === "failed";
     head.replaceChildren(h("h2.mono", { style: "margin:0" }, id), h("span#job-state", stateBadge(detail.state)), canCancel ? cancel : "", canRetry ? retry : "");
     const fact = (label, value) => (value === undefined || value === "" ? [] : [h("dt", label), h("dd", value)]);

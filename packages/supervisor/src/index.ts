@@ -3,6 +3,7 @@ export { Malocher, type MalocherOptions, type SubmitFunction } from "./malocher.
 export { isMain } from "./is-main.js";
 export { checkNodes, type NodeCheck, type NodeCheckItem, type NodeCheckName } from "./check-nodes.js";
 export { secret, SecretValue } from "./submit/secret.js";
+export { resultOf } from "./submit/result-of.js";
 export {
   MalocherError,
   unloadedClassOf,

@@ -170,7 +170,7 @@ export class Malocher {
     return (await listJobIds(this.dir)).filter((jobId) => !finished.has(jobId));
   }
 
-  /** One job's state (`queued`, `running`, `succeeded`, `failed`, `cancelled`), or undefined for an unknown id. */
+  /** One job's state (`waiting`, `queued`, `retrying`, `running`, `succeeded`, `failed`, `cancelled`), or undefined for an unknown id. */
   async state(jobId: string): Promise<JobState | undefined> {
     if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${quoteNonId(jobId)} is not a job id.`);
     return readJobState(this.dir, jobId);

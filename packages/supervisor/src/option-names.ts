@@ -58,6 +58,7 @@ export const JOB_OPTION_NAMES: Record<keyof JobOptions, true> = {
   killGraceMs: true,
   on: true,
   slots: true,
+  after: true,
 };
 
 export const COMMAND_JOB_OPTION_NAMES: Record<keyof CommandJobOptions, true> = { ...JOB_OPTION_NAMES, replaceJobSlot: true };

@@ -1,7 +1,7 @@
 import { MalocherError, directoryLayout, type JobResult } from "@malocher/protocol";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
-import { finishedAmong, listFinishedIds, listJobIds, listQueuedIds, loadDirectoryKey, readSpec, submittedAmong } from "@malocher/store";
+import { countWaiting, finishedAmong, listFinishedIds, listJobIds, listQueuedIds, listUnfinishedDependencies, loadDirectoryKey, readSpec, submittedAmong } from "@malocher/store";
 import { pathExists, readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
@@ -73,6 +73,8 @@ export async function* processJobs(
   const keepEarly = (event: RunEvent) => early.push(event);
   cluster?.on("event", keepEarly);
   let pending: Set<string>;
+  /** Of the pending jobs, those waiting for others (read before any event of the run). */
+  let waiting: number;
   // Also every job this process submitted since its last run, finished or not (of `jobs`, if given).
   const submitted = takeSubmitted(dir, options.jobs);
   try {
@@ -80,6 +82,7 @@ export async function* processJobs(
     // Those still in the directory: a job cleaned since would never have a result to yield.
     const unseen = new Set([...submitted.keys()].filter((jobId) => !pending.has(jobId)));
     if (unseen.size > 0) for (const jobId of await submittedAmong(dir, unseen)) pending.add(jobId);
+    waiting = await countWaiting(dir, pending);
   } finally {
     cluster?.off("event", keepEarly);
   }
@@ -88,11 +91,13 @@ export async function* processJobs(
     progress?.finish(); // nothing to do: one report of zeros
     return;
   }
-  // A run of its own claims only the jobs it was asked for; a started cluster serves every job.
+  // A run of its own claims only the jobs it was asked for (and the unfinished jobs they wait
+  // for, whose results are not yielded); a started cluster serves every job.
   // Its agents check at their start that they see the modules of the jobs this process submitted.
   const mustSee = modulePathsOf(submitted);
   if (mustSee.length === 0 && cluster === undefined) mustSee.push(...(await sampledModulePaths(dir, pending)));
-  const running = cluster ?? (await Cluster.start({ ...settings!, ...(options.jobs ? { onlyJobs: [...pending] } : {}), ...(mustSee.length > 0 ? { mustSee } : {}) }));
+  const onlyJobs = options.jobs === undefined ? undefined : [...pending, ...(await listUnfinishedDependencies(dir, pending))];
+  const running = cluster ?? (await Cluster.start({ ...settings!, ...(onlyJobs === undefined ? {} : { onlyJobs }), ...(mustSee.length > 0 ? { mustSee } : {}) }));
   // A started cluster serves its own dashboard (startCluster({ dashboard })).
   const dashboardOptions = cluster === undefined ? dashboardOptionsOf(options.dashboard) : undefined;
   const dashboard =
@@ -127,6 +132,11 @@ export async function* processJobs(
     if (event.type === "jobFinished") {
       if (options.keepAlive) pending.add(event.jobId);
       collect(event.jobId).catch((error) => inbox.fail(error));
+    } else if (event.type === "dependentsFailed") {
+      for (const jobId of event.failed) {
+        if (options.keepAlive) pending.add(jobId);
+        collect(jobId).catch((error) => inbox.fail(error));
+      }
     }
   };
   const onUnusable = (error: MalocherError) => inbox.fail(error);
@@ -140,7 +150,7 @@ export async function* processJobs(
   options.signal?.addEventListener("abort", abort, { once: true });
   options.drainSignal?.addEventListener("abort", drain, { once: true });
   if (options.drainSignal?.aborted) drain();
-  const runEvent: RunEvent = { type: "run", pending: pending.size, nodes: running.sessions.length };
+  const runEvent: RunEvent = { type: "run", pending: pending.size, nodes: running.sessions.length, ...(waiting > 0 ? { waiting } : {}) };
   options.onEvent?.(runEvent);
   progress?.onEvent(runEvent);
   for (const event of early) onEvent(event);

@@ -31,8 +31,10 @@ export interface ProgressReport {
   /** Of those, the ones whose result is `ok: false`. */
   failed: number;
   running: number;
-  /** Jobs of the run that are neither done nor running. */
+  /** Jobs of the run that are neither done nor running nor waiting. */
   queued: number;
+  /** Jobs of the run that wait for other jobs (`resultOf`, `after`) to succeed. */
+  waiting: number;
   /** Jobs of the run: those without a result when it started (and, with `keepAlive`, the ones submitted since). */
   total: number;
   /** Results per second since the run started. */
@@ -57,6 +59,7 @@ export class RunTally {
   private total = 0;
   private done = 0;
   private failed = 0;
+  private waiting = 0;
   private readonly nodes = new Map<string, NodeProgress>();
   private readonly allocations = new Map<string, AllocationStatus>();
   /** The running jobs: where, and since when (on this clock). */
@@ -74,6 +77,13 @@ export class RunTally {
     switch (event.type) {
       case "run":
         this.total = event.pending;
+        this.waiting = event.waiting ?? 0;
+        return;
+      case "jobsReleased":
+        this.waiting = Math.max(0, this.waiting - event.released.length);
+        return;
+      case "dependentsFailed":
+        this.waiting = Math.max(0, this.waiting - event.failed.length);
         return;
       case "node": {
         const node = this.node(event.host);
@@ -133,11 +143,13 @@ export class RunTally {
     const total = Math.max(this.total, this.done);
     const left = total - this.done;
     const running = Math.min(left, nodes.reduce((sum, node) => sum + node.slotsInUse, 0));
+    const waiting = Math.min(left - running, this.waiting);
     return {
       done: this.done,
       failed: this.failed,
       running,
-      queued: left - running,
+      queued: left - running - waiting,
+      waiting,
       total,
       jobsPerSecond,
       etaMs: jobsPerSecond > 0 && left > 0 ? Math.max((left / jobsPerSecond) * 1000, this.runningJobsNeedMs(now)) : undefined,

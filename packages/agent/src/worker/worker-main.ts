@@ -29,6 +29,7 @@ import { readJobSpecBytes } from "@malocher/store";
 import { locateClass } from "@malocher/locate";
 import { importClass } from "@malocher/locate";
 import { runCommand } from "./run-command.js";
+import { withDependencyValues } from "./dependency-values.js";
 import { CWD_FIX, withRunDefaults } from "./with-run-defaults.js";
 import { endOfJobMarker, type AgentRequest, type JobOutcome, type RunJobRequest, type WorkerReply } from "./worker-messages.js";
 
@@ -156,6 +157,11 @@ async function runJob(spec: FunctionJobSpec, dir: string, mtimeMs: number | unde
     const code = error instanceof MalocherError ? error.code : "JOB_SPEC_CORRUPT";
     return failureFrom(code, error, `The arguments of job ${spec.jobId} cannot be read on this node: ${(error as Error).message}`);
   }
+  if (spec.after !== undefined && spec.after.length > 0) {
+    const withValues = await withDependencyValues(dir, spec.after, args);
+    if (!("args" in withValues)) return withValues;
+    args = withValues.args ?? args;
+  }
   let value: unknown;
   try {
     value = await (fn as (...args: unknown[]) => unknown)(...args);
@@ -225,6 +231,13 @@ async function handle(request: RunJobRequest): Promise<void> {
     return;
   }
   if (spec.kind === "command") {
+    if (spec.after !== undefined && spec.after.length > 0) {
+      const checked = await withDependencyValues(request.dir, spec.after, undefined);
+      if (!("args" in checked)) {
+        finishJob(jobId, checked, false);
+        return;
+      }
+    }
     const run = await runCommand(spec, request.dir);
     if (run.leftovers) dying = true; // retired by the agent, which kills the group and what was left in it
     finishJob(jobId, run.ending, false);

@@ -9,7 +9,7 @@ import { MalocherError, type JobRunOptions } from "@malocher/protocol";
 import type { SlurmOptions } from "../cluster/slurm/slurm-options.js";
 import { defaultDirectory } from "../malocher.js";
 import type { ClusterOptions } from "../cluster-options.js";
-import { byteSize, duration, DURATION_EXAMPLES, envAssignment, integer, repeated } from "./option-parsers.js";
+import { byteSize, duration, DURATION_EXAMPLES, envAssignment, integer, jobIdList, repeated } from "./option-parsers.js";
 import { readHosts } from "./read-hosts.js";
 
 interface OptionSpec {
@@ -75,6 +75,11 @@ export const CLI_OPTIONS = {
   env: { flags: "--env <NAME=value>", help: "a variable for every job of the run (repeatable); a job's own env wins", parse: envAssignment("--env") },
   cwd: { flags: "--cwd <dir>", help: "working directory of the run's jobs that did not name their own" },
   on: { flags: "--on <label>", help: "run only on machines with this label (hosts file: 8/host gpu)" },
+  after: {
+    flags: "--after <jobId...>",
+    help: "run the jobs only after these jobs succeeded (ids, or id1,id2; repeatable); if one fails they end DEPENDENCY_FAILED",
+    parse: jobIdList(),
+  },
   quiet: { flags: "--quiet", help: "print nothing but failures" },
   dashboard: { flags: "--dashboard", help: "serve the dashboard (web page) while the run goes on, on 127.0.0.1; prints its address" },
   dashboardPort: { flags: "--dashboard-port <port>", help: "the dashboard's port (default: a free one); implies --dashboard", parse: integer("--dashboard-port") },
@@ -89,7 +94,7 @@ export const CLI_OPTIONS = {
     help: `only jobs that finished at least this long ago: ${DURATION_EXAMPLES}`,
     parse: duration("--older-than"),
   },
-  state: { flags: "--state <state>", help: "only jobs in this state: queued, retrying, running, succeeded, failed, cancelled (repeatable)", parse: repeated() },
+  state: { flags: "--state <state>", help: "only jobs in this state: waiting, queued, retrying, running, succeeded, failed, cancelled (repeatable)", parse: repeated() },
   name: { flags: "--name <name>", help: "only jobs with this name (repeatable)", parse: repeated() },
   tag: { flags: "--tag <tag>", help: "only jobs with this tag (repeatable)", parse: repeated() },
   host: { flags: "--host <host>", help: "only jobs that ran (or run) on this machine (repeatable)", parse: repeated() },

@@ -8,7 +8,7 @@ export function nameAndTagsText(job: { name?: string; tags?: readonly string[] }
   return name + (job.tags ?? []).map((tag) => ` #${tag}`).join("");
 }
 
-/** Jobs per state as one line: `queued 3 · retrying 0 · running 1 · succeeded 10 · failed 0 · cancelled 0`. */
+/** Jobs per state as one line: `waiting 0 · queued 3 · retrying 0 · running 1 · succeeded 10 · failed 0 · cancelled 0`. */
 export function countsText(counts: Record<JobState, number>): string {
   return JOB_STATES.map((state) => `${state} ${counts[state]}`).join(" · ");
 }

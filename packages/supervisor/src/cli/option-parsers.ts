@@ -47,3 +47,6 @@ export const envAssignment = (name: string) => (value: string, previous: Record<
 
 /** Collects a repeatable option `name`'s values into a list. */
 export const repeated = () => (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+/** Job ids, given as several values, repeated, or comma-separated (`--after a b`, `--after a --after b`, `--after a,b`). */
+export const jobIdList = () => (value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split(",").filter((id) => id !== "")];

@@ -5,7 +5,7 @@ import { hostname } from "node:os";
 import { backoffMs, MalocherError, SHARDS, directoryLayout, isJobId, type AgentMessage, type TransportKind } from "@malocher/protocol";
 import { LeaseObserver, requeueStaleJobs } from "@malocher/store";
 import { recoverAgentJobs } from "@malocher/store";
-import { OrphanedJobs } from "@malocher/store";
+import { OrphanedJobs, sweepWaitingJobs, type SettledDependents } from "@malocher/store";
 import type { NodeTarget } from "../ssh/node-target.js";
 import type { AgentLauncher } from "./agent-process.js";
 import { AgentServer } from "./agent-server.js";
@@ -23,7 +23,8 @@ import { slurmAgentLauncher } from "./slurm/slurm-agent.js";
 
 /** Something that happened in a run, for progress displays (`processAll({ onEvent })`). */
 export type RunEvent =
-  | { type: "run"; pending: number; nodes: number }
+  /** `waiting`: of the `pending` jobs, those waiting for others when the run started. */
+  | { type: "run"; pending: number; nodes: number; waiting?: number }
   /** `transport`: how the node's agent talks to the supervisor, once known (see {@link NodeSession.transport}). */
   | { type: "node"; host: string; state: NodeState; slots: number; transport?: TransportKind; error?: MalocherError }
   | { type: "jobStarted"; jobId: string; host: string; attempt: number }
@@ -31,6 +32,13 @@ export type RunEvent =
   /** The job's attempt failed; it waits in `retrying/` until `notBefore`, then runs as attempt `attempt`. */
   | { type: "jobRetrying"; jobId: string; host: string; attempt: number; notBefore: number }
   | { type: "jobsRecovered"; host: string; requeued: number; failed: number }
+  /**
+   * Job `jobId`'s result (published on `host`) let `released` jobs, which waited for it, into the
+   * queue; `jobId` and `host` are `"-"` when a supervisor's sweep released them.
+   */
+  | { type: "jobsReleased"; jobId: string; host: string; released: string[] }
+  /** Job `jobId`'s failure ended `failed`, which waited for it or for one of them, with `DEPENDENCY_FAILED` (the whole chain). */
+  | { type: "dependentsFailed"; jobId: string; host: string; failed: string[] }
   /** A Slurm allocation of the run changed: pending (with Slurm's reason), running (with its end), ended. */
   | ({ type: "allocation" } & AllocationStatus);
 
@@ -408,11 +416,22 @@ export class Cluster extends EventEmitter<{
       this.emit("event", { type: "jobFinished", jobId: message.jobId, host: session.label, ok: message.ok, durationMs: message.durationMs });
     } else if (message.type === "jobRetrying") {
       this.emit("event", { type: "jobRetrying", jobId: message.jobId, host: session.label, attempt: message.attempt, notBefore: message.notBefore });
+    } else if (message.type === "dependentsSettled") {
+      this.onDependentsSettled(message.jobId, session.label, message);
     } else if (message.type === "misfit") {
       this.misfits.refused(message.jobId, session.label, message.reason);
       this.nudge(); // the job is back in the queue, for the nodes that may fit it
       void this.failJobsNoNodeFits();
     }
+  }
+
+  /** Jobs that waited for job `jobId` were queued or failed: tell the agents and the run. */
+  private onDependentsSettled(jobId: string, host: string, settled: SettledDependents): void {
+    if (settled.released.length > 0) {
+      this.nudge();
+      this.emit("event", { type: "jobsReleased", jobId, host, released: settled.released });
+    }
+    if (settled.failed.length > 0) this.emit("event", { type: "dependentsFailed", jobId, host, failed: settled.failed });
   }
 
   /** Fails the jobs that every node still in the run refused: no node of this run can run them. */
@@ -434,9 +453,15 @@ export class Cluster extends EventEmitter<{
     if (recovery && recovery.requeued.length > 0) this.nudge();
   }
 
+  /**
+   * Jobs that are nowhere are queued again, and waiting jobs whose dependencies are all done
+   * settled: both are left behind only by a process that died between two steps.
+   */
   private async sweepOrphans(): Promise<void> {
     const requeued = await this.orphans.recover(this.settings.dir).catch(() => []);
     if (requeued.length > 0) this.nudge();
+    const settled = await sweepWaitingJobs(this.settings.dir).catch((): SettledDependents => ({ released: [], failed: [] }));
+    this.onDependentsSettled("-", "-", settled);
   }
 
   private emitNode(machine: Machine, state: NodeState, error: MalocherError | undefined): void {

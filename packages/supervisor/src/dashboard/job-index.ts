@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { chunkMemberOf, directoryLayout, isJobId, toJobResult, type JobState } from "@malocher/protocol";
-import { decideJobState, listClaims, listJobIds, listRetrying, readJobNameAndTags, readLeaseHost, readStoredResult } from "./store-access.js";
+import { decideJobState, listClaims, listJobIds, listRetrying, listWaitingIds, readJobNameAndTags, readLeaseHost, readStoredResult } from "./store-access.js";
 import { ShardWatch } from "./shard-watch.js";
 import { CostBudget } from "./cost-budget.js";
 
@@ -81,6 +81,8 @@ export class JobIndex {
   private claimedBy = new Map<string, string>();
   /** Jobs waiting out a retry's backoff (`retrying/`, one small directory). */
   private retrying = new Set<string>();
+  /** Jobs waiting for the jobs they depend on (`waiting/`). */
+  private waiting = new Set<string>();
   private readonly strings = new Map<string, string>();
   /** Successes the live cluster reported (host, duration): their result files need not be read. */
   private readonly reported = new Map<string, { host: string; durationMs: number; at: number }>();
@@ -241,12 +243,13 @@ export class JobIndex {
     }
     const markers = this.markerListing.due() || this.forceMarkers;
     this.forceMarkers = false;
-    const [results, queuedNow, [cancelled, retried], claims, retryingNow] = await Promise.all([
+    const [results, queuedNow, [cancelled, retried], claims, retryingNow, waiting] = await Promise.all([
       this.resultsListing.due() ? this.resultsListing.spend(() => this.results.refresh()) : NO_CHANGE,
       this.queuedListing.due() ? this.queuedListing.spend(() => this.queued.refresh()) : NO_CHANGE,
       markers ? this.markerListing.spend(() => Promise.all([this.cancelled.refresh(), this.retried.refresh()])) : [NO_CHANGE, NO_CHANGE],
       listClaims(this.dir),
       listRetrying(this.dir),
+      listWaitingIds(this.dir),
     ]);
     let queued = queuedNow;
     // A retry queued jobs again: their queue markers are looked at now, even when the listing was not due.
@@ -264,6 +267,9 @@ export class JobIndex {
     for (const jobId of retrying) if (!this.retrying.has(jobId)) touched.add(jobId);
     for (const jobId of this.retrying) if (!retrying.has(jobId)) touched.add(jobId);
     this.retrying = retrying;
+    for (const jobId of waiting) if (!this.waiting.has(jobId)) touched.add(jobId);
+    for (const jobId of this.waiting) if (!waiting.has(jobId)) touched.add(jobId);
+    this.waiting = waiting;
     // A result already read (or reported by the live cluster) is not read again when the listing sees its file.
     for (const id of results.added) if (this.rows.get(id)?.finishedAt === undefined) this.unreadResults.add(id);
     for (const id of results.removed) {
@@ -306,11 +312,12 @@ export class JobIndex {
           claimed: agentId !== undefined,
           retrying: retrying.has(id),
           queued: this.queued.has(id),
+          waiting: waiting.has(id),
         });
         if (row.state === "running" && agentId !== undefined) {
           row.host = await this.agentHost(agentId);
           row.runningSince ??= now;
-        } else if (row.state === "queued" || row.state === "retrying") {
+        } else if (row.state === "queued" || row.state === "retrying" || row.state === "waiting") {
           delete row.host;
           delete row.runningSince;
         }
@@ -357,7 +364,7 @@ export class JobIndex {
               row.state = undefined;
               return;
             }
-            row.state = decideJobState({ result: stored, cancelRequested: false, claimed: false, retrying: false, queued: false });
+            row.state = decideJobState({ result: stored, cancelRequested: false, claimed: false, retrying: false, queued: false, waiting: false });
             row.host = this.intern(stored.host);
             row.attempts = stored.attempts;
             row.durationMs = stored.durationMs;

@@ -6,6 +6,7 @@ export {
   listJobIds,
   listClaims,
   listRetrying,
+  listWaitingIds,
   readStoredResult,
   decideJobState,
   emptyStateCounts,

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { MalocherError, isLabel, type JobNameAndTags, type JobPlacement, type JobRunOptions } from "@malocher/protocol";
+import { MalocherError, isJobId, isLabel, type JobNameAndTags, type JobPlacement, type JobRunOptions } from "@malocher/protocol";
 import { SecretValue } from "./secret.js";
 
 /**
@@ -30,6 +30,12 @@ export interface JobOptions extends JobRunOptions, JobPlacement {
   name?: string;
   /** Labels for people, shown with the name (`result.tags`), e.g. `["sweep-3", "lr=0.01"]`. */
   tags?: string[];
+  /**
+   * Ids of jobs (submitted before) that must succeed before this one runs, without passing their
+   * values (for that, put `resultOf(id)` in the arguments). If one fails or is cancelled, this job
+   * ends `DEPENDENCY_FAILED` without running.
+   */
+  after?: readonly string[];
 }
 
 /** The checked form of {@link JobOptions}. */
@@ -42,6 +48,8 @@ export interface ResolvedJobOptions {
   key: string | undefined;
   nameAndTags: JobNameAndTags;
   run: JobRunOptions & JobPlacement;
+  /** The jobs it runs after (each once). */
+  after: string[];
 }
 
 /** Checks options given at submit and fills in the defaults. */
@@ -75,7 +83,21 @@ export function resolveJobOptions(options: JobOptions): ResolvedJobOptions {
     key: options.key,
     nameAndTags: checkNameAndTags(options),
     run: { ...checkRunOptions(options, "submit.with"), ...checkPlacement(options) },
+    after: checkAfter(options.after),
   };
+}
+
+/** Checks `after`: job ids (`JOB_NOT_FOUND` for anything else; whether they exist is checked at submit). */
+function checkAfter(after: unknown): string[] {
+  if (after === undefined) return [];
+  if (!Array.isArray(after) && typeof after !== "string") {
+    throw new MalocherError("INVALID_OPTIONS", "submit.with({ after }) needs an array of job ids, e.g. { after: [prepareId] }.");
+  }
+  const ids = typeof after === "string" ? [after] : (after as unknown[]);
+  for (const id of ids) {
+    if (typeof id !== "string" || !isJobId(id)) throw new MalocherError("JOB_NOT_FOUND", `submit.with({ after }) takes ids of submitted jobs, got ${JSON.stringify(id)}.`);
+  }
+  return [...new Set(ids as string[])];
 }
 
 /** Checks `on` and `slots`, keeping only those given. */

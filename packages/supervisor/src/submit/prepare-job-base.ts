@@ -11,8 +11,10 @@ export function prepareJobBase(options: JobOptions, directoryKey: Uint8Array): J
  * (`jobId`, default a fresh one) and sealed secrets.
  */
 export function jobBaseOf(options: ResolvedJobOptions, directoryKey: Uint8Array, jobId: string = newJobId()): JobSpecBase {
-  const { cwd, cwdNamed, env, secrets, run, nameAndTags, key } = options;
+  const { cwd, cwdNamed, env, secrets, run, nameAndTags, key, after } = options;
   const secretEnv: Record<string, Uint8Array> = {};
   for (const [name, value] of Object.entries(secrets)) secretEnv[name] = sealSecret(value.reveal(), jobId, name, directoryKey);
-  return { jobId, cwd, ...(cwdNamed ? { cwdNamed } : {}), env, secretEnv, submittedAt: Date.now(), options: run, ...nameAndTags, ...(key === undefined ? {} : { key }) };
+  const base: JobSpecBase = { jobId, cwd, ...(cwdNamed ? { cwdNamed } : {}), env, secretEnv, submittedAt: Date.now(), options: run, ...nameAndTags, ...(key === undefined ? {} : { key }) };
+  if (after.length > 0) base.after = [...after];
+  return base;
 }

@@ -29,12 +29,16 @@ export function prepareTemplate(target: JobTarget, options: JobOptions, director
 /**
  * The complete spec of one job of `template` (with the id `jobId`, default a fresh one), refusing
  * arguments that would not arrive unchanged (`ARG_NOT_SERIALIZABLE`, naming the argument's path
- * under `argsPath`: `args`, or `argLists[57]`).
+ * under `argsPath`: `args`, or `argLists[57]`). The jobs whose results the arguments take
+ * (`resultOf`) join the ones it runs after in `spec.after`.
  */
 export function buildJobSpec(template: JobTemplate, args: readonly unknown[], argsPath: string, jobId?: string): FunctionJobSpec {
-  const encodedArgs = checkAndEncodeValue([...args], argsPath, "ARG_NOT_SERIALIZABLE", locateClass);
+  // The ids of `resultOf` references are collected as the codec writes them: no second walk.
+  const resultRefs = new Set<string>();
+  const encodedArgs = checkAndEncodeValue([...args], argsPath, "ARG_NOT_SERIALIZABLE", locateClass, resultRefs);
   // Object.assign, not a spread: copying the base into a new literal took a third of a batched job's spec time.
   const spec: FunctionJobSpec = Object.assign(jobBaseOf(template.options, template.directoryKey, jobId), { fn: template.fn, args: encodedArgs });
+  if (resultRefs.size > 0) spec.after = [...new Set([...(spec.after ?? []), ...resultRefs])];
   if (template.codeHash !== undefined) spec.codeHash = template.codeHash;
   return spec;
 }

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { MalocherError, chunkMemberId, encodeJobSpec, encodeSpecChunk, newChunkName } from "@malocher/protocol";
-import { submitChunk, type SpecChunk } from "@malocher/store";
+import { checkDependenciesExist, submitChunk, type SpecChunk } from "@malocher/store";
 import { announceSubmitted } from "./announce-submitted.js";
 import type { JobOptions } from "./job-options.js";
 import { buildJobSpec, prepareTemplate, type JobTarget, type JobTemplate } from "./prepare-job.js";
@@ -47,7 +47,7 @@ export async function submitMany(
   const jobIds: string[] = [];
   try {
     // An array is in memory already: all its specs are made (and so checked) before any is written.
-    const chunks = Array.isArray(argLists) ? [...chunksOf(template, argLists)] : chunksOf(template, argLists);
+    const chunks = Array.isArray(argLists) ? [...chunksOf(dir, template, argLists)] : chunksOf(dir, template, argLists);
     for (const chunk of chunks) {
       submitChunk(dir, chunk, (jobId) => jobIds.push(jobId));
       announceSubmitted(dir);
@@ -65,28 +65,39 @@ export async function submitMany(
  * A chunk is kept as the bytes of its file only: an array's chunks all wait in memory until the
  * last is made, and one buffer per chunk costs the garbage collector far less than a record per job.
  */
-function* chunksOf(template: JobTemplate, argLists: Iterable<readonly unknown[]>): Generator<SpecChunk> {
+function* chunksOf(dir: string, template: JobTemplate, argLists: Iterable<readonly unknown[]>): Generator<SpecChunk> {
   let name = "";
   let jobIds: string[] = [];
   let records: Uint8Array[] = [];
+  let dependencies: Array<string[] | undefined> | undefined;
   let recordBytes = 0;
   let index = 0;
+  /** Dependencies found to exist, once each for the whole batch (a fan-out names one input 10,000 times). */
+  const existing = new Set<string>();
+  const { nameAndTags } = template.options;
+  const chunk = (): SpecChunk => ({ name, jobIds, bytes: encodeSpecChunk(records), ...(dependencies === undefined ? {} : { dependencies, nameAndTags }) });
   for (const args of argLists) {
     if (jobIds.length === BATCH_CHUNK_JOBS || recordBytes >= BATCH_CHUNK_BYTES) {
-      yield { name, jobIds, bytes: encodeSpecChunk(records) };
+      yield chunk();
       jobIds = [];
       records = [];
+      dependencies = undefined;
       recordBytes = 0;
     }
     if (jobIds.length === 0) name = newChunkName();
     const jobId = chunkMemberId(name, jobIds.length);
-    const record = encodeJobSpec(buildJobSpec(template, argumentList(args, index), `argLists[${index}]`, jobId), template.directoryKey);
+    const spec = buildJobSpec(template, argumentList(args, index), `argLists[${index}]`, jobId);
+    if (spec.after !== undefined) {
+      checkDependenciesExist(dir, spec.after, existing);
+      (dependencies ??= new Array<string[] | undefined>(jobIds.length))[jobIds.length] = spec.after;
+    }
+    const record = encodeJobSpec(spec, template.directoryKey);
     jobIds.push(jobId);
     records.push(record);
     recordBytes += record.length;
     index++;
   }
-  if (jobIds.length > 0) yield { name, jobIds, bytes: encodeSpecChunk(records) };
+  if (jobIds.length > 0) yield chunk();
 }
 
 function argumentList(args: unknown, index: number): readonly unknown[] {

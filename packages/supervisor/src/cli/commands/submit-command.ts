@@ -8,7 +8,7 @@ import { jsonLine } from "../json-line.js";
 /** The command of the examples in `submit --help` and `run --help`. */
 export const COMMAND_EXAMPLE = "python train.py --seed {} ::: 1 2 3";
 
-const OPTIONS = ["cwd", "env", "timeout", "killGrace", "retries", "retryOnError", "on", "slots", "allowSharedDirWriters", "dir", "json"] as const;
+const OPTIONS = ["cwd", "env", "timeout", "killGrace", "retries", "retryOnError", "on", "slots", "after", "allowSharedDirWriters", "dir", "json"] as const;
 
 /** `malocher submit -- <command> ::: a b c`: queues one command job per argument, as GNU parallel runs them. */
 export function submitCommand(): Command {
@@ -28,7 +28,8 @@ export function submitCommand(): Command {
       "after",
       `\nExamples:\n  malocher submit -- ${COMMAND_EXAMPLE}   # 3 jobs; then: malocher run --hosts …\n` +
         "  malocher submit -- sh -c 'convert $0 $1' {1} {2} ::: a.png b.png ::: 10 20   # 4 jobs: every combination\n" +
-        "  ls *.csv | malocher submit --json -- python load.py   # one job per line, the line appended",
+        "  ls *.csv | malocher submit --json -- python load.py   # one job per line, the line appended\n" +
+        "  malocher submit --after 0mhx3k2a1-3f9c2b7d41e0 -- python report.py   # runs once that job succeeded",
     )
     .action((words: string[], options: CliValues<(typeof OPTIONS)[number]>) => {
       const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
@@ -39,6 +40,7 @@ export function submitCommand(): Command {
         ...runOptionsOf(options),
         ...(options.on === undefined ? {} : { on: options.on }),
         ...(options.slots === undefined ? {} : { slots: options.slots }),
+        ...(options.after === undefined ? {} : { after: options.after }),
       };
       for (const argv of commandLines(words)) {
         const jobId = malocher.submitCommand(argv, jobOptions);

@@ -1,0 +1,95 @@
+import { readdir, rename, unlink } from "node:fs/promises";
+import { makePrivateDir, readRegularFile } from "./safe-file.js";
+import { writeFileAtomic } from "./write-file-atomic.js";
+import { loadDirectoryKey } from "./directory-key.js";
+import { dirname } from "node:path";
+import { directoryLayout, isJobId, signFile, verifyFile, type StoredResult } from "@malocher/protocol";
+import type { SettledDependents } from "./publish-result.js";
+import { failWaitingJob, releaseIfEmpty, armWaitingJobSync } from "./wait-for-dependencies.js";
+import { touchSignalFile } from "./signal-file.js";
+import { DependencyStates, readJobDependencies } from "./dependency-state.js";
+import { readStoredResult } from "./read-result.js";
+
+/** Dependents settled at once (a fan-out of thousands must not open them all together). */
+const SETTLED_AT_ONCE = 32;
+
+/** The jobs that were waiting for job `depId` when they were submitted (the reverse index). */
+export async function listDependents(dir: string, depId: string): Promise<string[]> {
+  const names = await readdir(directoryLayout.dependentsOfDir(dir, depId)).catch((): string[] => []);
+  return names.filter(isJobId);
+}
+
+/**
+ * Settles the jobs waiting for `result`'s job, just published: a success removes its file from
+ * each one's waiting directory and queues those left with none (the one `rmdir` that succeeds
+ * does); a failure or cancel fails each with `DEPENDENCY_FAILED`, and so on down the chain. Idle
+ * agents hear of jobs queued through the signal file.
+ */
+export async function releaseDependents(dir: string, result: StoredResult, settled: SettledDependents = { released: [], failed: [] }): Promise<void> {
+  const dependents = await listDependents(dir, result.jobId);
+  if (dependents.length === 0) return;
+  const releasedBefore = settled.released.length;
+  const settleOne = async (jobId: string) => {
+    if (!result.ok) {
+      await failWaitingJob(dir, jobId, result.jobId, result.error, settled);
+      return;
+    }
+    await unlink(directoryLayout.waitingEntryFile(dir, jobId, result.jobId)).catch(() => {});
+    if ((await releaseIfEmpty(dir, jobId)).state === "queued") settled.released.push(jobId);
+  };
+  for (let at = 0; at < dependents.length; at += SETTLED_AT_ONCE) await Promise.all(dependents.slice(at, at + SETTLED_AT_ONCE).map(settleOne));
+  if (settled.released.length > releasedBefore) touchSignalFile(dir);
+}
+
+/**
+ * After `retry` of job `depId`: each job that ended `DEPENDENCY_FAILED` while waiting for it has
+ * that result set aside (into `retried/`, like any retried failure) and waits again, and so do
+ * the jobs that failed because of it, down the chain. A job that another dependency still fails
+ * gets its `DEPENDENCY_FAILED` result again. Returns the ids armed again.
+ */
+export async function rearmDependents(dir: string, depId: string, states = new DependencyStates(dir)): Promise<string[]> {
+  const rearmed: string[] = [];
+  for (const jobId of await listDependents(dir, depId)) {
+    const result = await readStoredResult(dir, jobId).catch(() => undefined);
+    if (result === undefined || result.ok || result.error.code !== "DEPENDENCY_FAILED") continue;
+    if (!(await setAsideResult(dir, jobId))) continue;
+    const after = (await readJobDependencies(dir, jobId)) ?? [];
+    const armed = armWaitingJobSync(dir, jobId, after, states);
+    if (armed.state === "blocked") await failWaitingJob(dir, jobId, armed.depId, armed.error);
+    rearmed.push(jobId, ...(await rearmDependents(dir, jobId, states)));
+  }
+  return rearmed;
+}
+
+/**
+ * Sets a job's failed result aside into `retried/` by one rename (results are write-once, so
+ * this is how a failure makes room for a rerun); false when another process was first.
+ */
+export async function setAsideResult(dir: string, jobId: string): Promise<boolean> {
+  const setAside = directoryLayout.retriedResultFile(dir, jobId, Date.now());
+  await makePrivateDir(dirname(setAside)); // directories made before `retried/` existed
+  try {
+    await rename(directoryLayout.resultFile(dir, jobId), setAside);
+    await resignSetAside(dir, jobId, setAside);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
+}
+
+/**
+ * Signs a set-aside result anew as a "retried" file: copied or moved back into `results/`, it
+ * fails verification there instead of passing for the rerun's result (a replay). A set-aside file
+ * that was no result of ours to begin with is left as it is.
+ */
+async function resignSetAside(dir: string, jobId: string, setAside: string): Promise<void> {
+  const key = loadDirectoryKey(dir, { create: false });
+  let body: Uint8Array;
+  try {
+    body = verifyFile("result", jobId, await readRegularFile(setAside), key);
+  } catch {
+    return;
+  }
+  await writeFileAtomic(dir, setAside, signFile("retried", jobId, body, key));
+}
