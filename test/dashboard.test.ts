@@ -146,7 +146,7 @@ test("the API's status is the object `malocher status --json` prints; a job's pa
   assert.deepEqual(retried.requeued, [failed]);
   writeFileSync(join(malocher.dir, "fixed"), "");
   await collect(malocher.processAll({ slots: 2 }));
-  await waitUntil(async () => (await json<{ counts: { succeeded: number } }>(await call(dashboard, "/api/overview"))).counts.succeeded === 3, 20_000, "the rerun and the later job shown as succeeded");
+  await waitUntil(async () => (await json<{ counts: { succeeded: number } }>(await call(dashboard, "/api/overview"))).counts.succeeded === 3, 60_000, "the rerun and the later job shown as succeeded");
   assert.deepEqual(await json(await call(dashboard, "/api/status")), JSON.parse(JSON.stringify(await malocher.status())));
 });
 

@@ -116,7 +116,7 @@ describe("local mode", () => {
     assert.match(fn.error.message, /function/);
     const model = failed(results.get(modelJob));
     assert.equal(model.error.code, "RESULT_NOT_SERIALIZABLE");
-    assert.match(model.error.message, /result\.model is an instance of class Model.*does not export it/);
+    assert.match(model.error.message, /result\.model: an instance of class Model.*does not export it/);
     assert.equal(succeeded(results.get(fine)).value, 49);
   });
 

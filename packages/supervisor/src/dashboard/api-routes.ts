@@ -1,3 +1,4 @@
+import { readAllocationRecords } from "../cluster/slurm/allocation-records.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { JOB_STATES, MalocherError, isJobId } from "@malocher/protocol";
 import { jobExists } from "./store-access.js";
@@ -62,7 +63,8 @@ async function route(request: IncomingMessage, response: ServerResponse, url: UR
   const [first, id, sub, extra] = parts;
   if (parts.length === 1 && first === "status") {
     await state.settled();
-    return sendJson(response, 200, state.status);
+    // The same object as `malocher status --json`: the counts, and the Slurm allocations of live supervisors.
+    return sendJson(response, 200, { ...state.status, allocations: await readAllocationRecords(state.actions.dir) });
   }
   if (parts.length === 1 && first === "overview") {
     if (state.overview === undefined) await state.settled();
