@@ -117,7 +117,7 @@ test("malocher jobs tells jobs apart (state, name, key, host, attempts, duration
   assert.ok(!byHost.stdout.includes(queued), "a queued job ran nowhere yet");
   const badState = await runCli(["jobs", "--state", "done", "--dir", malocher.dir]);
   assert.equal(badState.code, 2);
-  assert.match(badState.stderr, /--state takes one of queued, retrying, running, succeeded, failed, cancelled/);
+  assert.match(badState.stderr, /--state takes one of waiting, queued, retrying, running, succeeded, failed, cancelled, unqueued; got "done"/);
 
   const results = await runCli(["results", "--failed", "--dir", malocher.dir]);
   assert.match(results.stdout, new RegExp(`^${bad} train\\(13\\) #sweep key=seed-13 FAILED \\S+ \\[JOB_THREW\\] seed 13 is unlucky$`, "m"), describeRun(results));

@@ -1,10 +1,9 @@
 import type { JobState } from "@malocher/protocol";
 import { readLeaseHost } from "./agent-lease.js";
-import { listCancelledIds, listClaims, listJobIds, listQueuedIds } from "./job-listing.js";
+import { listJobIds } from "./job-listing.js";
 import { readResultForState } from "./read-result.js";
 import { decideJobState, emptyStateCounts } from "./read-job-state.js";
-import { listRetrying } from "./queue-marker.js";
-import { listWaitingIds } from "./wait-for-dependencies.js";
+import { factsOf, readStateMarkers } from "./state-markers.js";
 import { readJobNameAndTags } from "./read-job-name-and-tags.js";
 
 /** Job counts of a directory, overall and per node. */
@@ -24,16 +23,7 @@ export interface DirectoryStatus {
 
 /** Reads the state of every job of `dir`, with the same precedence as `readJobState`. */
 export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus> {
-  const [ids, queued, retrying, claims, cancelled, waiting] = await Promise.all([
-    listJobIds(dir),
-    listQueuedIds(dir),
-    listRetrying(dir),
-    listClaims(dir),
-    listCancelledIds(dir),
-    listWaitingIds(dir),
-  ]);
-  const claimedBy = new Map<string, string>();
-  for (const [agentId, jobIds] of claims) for (const jobId of jobIds) claimedBy.set(jobId, agentId);
+  const [ids, markers] = await Promise.all([listJobIds(dir), readStateMarkers(dir)]);
   const status: DirectoryStatus = {
     dir,
     total: ids.length,
@@ -48,15 +38,8 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
   for (const jobId of ids) {
     const result = await readResultForState(dir, jobId);
     if (result !== undefined && "unreadable" in result && unreadable.length < 20) unreadable.push({ jobId, reason: result.unreadable });
-    const agentId = claimedBy.get(jobId);
-    const state = decideJobState({
-      result,
-      cancelRequested: cancelled.has(jobId),
-      claimed: agentId !== undefined,
-      retrying: retrying.has(jobId),
-      queued: queued.has(jobId),
-      waiting: waiting.has(jobId),
-    });
+    const agentId = markers.claimedBy.get(jobId);
+    const state = decideJobState(factsOf(markers, jobId, result));
     if (state === undefined) {
       status.unqueued++;
       continue;

@@ -1,12 +1,11 @@
 import { decodeJobSpec, decodeValue, directoryLayout, type JobSpec, type JobState } from "@malocher/protocol";
-import { listCancelledIds, listClaims, listJobIds, listQueuedIds, submittedAmong } from "./job-listing.js";
+import { listJobIds, submittedAmong } from "./job-listing.js";
 import { loadDirectoryKey } from "./directory-key.js";
 import { readJobSpecBytes } from "./read-job-spec-bytes.js";
 import { readStoredResult } from "./read-result.js";
 import { decideJobState } from "./read-job-state.js";
 import { hostOfAgent } from "./directory-status.js";
-import { listRetrying } from "./queue-marker.js";
-import { listWaitingIds } from "./wait-for-dependencies.js";
+import { factsOf, readStateMarkers } from "./state-markers.js";
 
 /** One job as `malocher jobs` lists it: its state and what a person tells jobs apart by. */
 export interface JobListing {
@@ -42,31 +41,14 @@ export interface JobFilter {
 export async function listJobs(dir: string, filter: JobFilter = {}): Promise<JobListing[]> {
   // A few given jobs are looked up one by one, not found in a listing of the whole directory.
   const listIds = async () => (filter.jobIds === undefined ? listJobIds(dir) : [...(await submittedAmong(dir, new Set(filter.jobIds)))].sort());
-  const [ids, queued, retrying, claims, cancelled, waiting] = await Promise.all([
-    listIds(),
-    listQueuedIds(dir),
-    listRetrying(dir),
-    listClaims(dir),
-    listCancelledIds(dir),
-    listWaitingIds(dir),
-  ]);
-  const claimedBy = new Map<string, string>();
-  for (const [agentId, jobIds] of claims) for (const jobId of jobIds) claimedBy.set(jobId, agentId);
+  const [ids, markers] = await Promise.all([listIds(), readStateMarkers(dir)]);
   const secretKey = loadDirectoryKey(dir, { create: false });
   const hosts = new Map<string, string>();
   const listed: JobListing[] = [];
   for (const jobId of ids) {
     const result = await readStoredResult(dir, jobId).catch(() => undefined);
-    const agentId = claimedBy.get(jobId);
-    const state =
-      decideJobState({
-        result,
-        cancelRequested: cancelled.has(jobId),
-        claimed: agentId !== undefined,
-        retrying: retrying.has(jobId),
-        queued: queued.has(jobId),
-        waiting: waiting.has(jobId),
-      }) ?? "unqueued";
+    const agentId = markers.claimedBy.get(jobId);
+    const state = decideJobState(factsOf(markers, jobId, result)) ?? "unqueued";
     if (filter.states !== undefined && !filter.states.includes(state)) continue;
     const host = result?.host ?? (state === "running" && agentId !== undefined ? await hostOfAgent(dir, agentId, hosts) : undefined);
     if (filter.hosts !== undefined && (host === undefined || !filter.hosts.includes(host))) continue;
