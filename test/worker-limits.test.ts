@@ -31,7 +31,7 @@ test("a job that exhausts memory fails with JOB_OUT_OF_MEMORY; the node goes on"
   }
 });
 
-test("a job that leaves its worker past maxWorkerMemoryMb succeeds; the worker is replaced, so the next job is not blamed", { timeout: 60_000 }, async (t) => {
+test("a job that leaves its worker past maxWorkerMemoryMb ends; the worker is replaced, so the next job is not blamed", { timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "malocher-leak-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const malocher = new Malocher({ dir });
@@ -39,12 +39,15 @@ test("a job that leaves its worker past maxWorkerMemoryMb succeeds; the worker i
   t.after(() => cluster.close());
   const leaky = malocher.submit(retainMemory, 300);
   const leaked = (await collect(cluster.processAll({ jobs: [leaky] }))).get(leaky);
-  assert.ok(leaked?.ok, JSON.stringify(leaked));
+  // It succeeds when it returns before the agent's once-a-second memory check sees its worker past
+  // the limit (the worker then retires itself), and fails JOB_OUT_OF_MEMORY when the check catches
+  // it still running (a loaded machine): either way its worker takes no further job.
+  assert.ok(leaked !== undefined && (leaked.ok || leaked.error.code === "JOB_OUT_OF_MEMORY"), JSON.stringify(leaked));
   // Long enough for the agent's memory check (each second) to look at its worker.
   const next = malocher.submit(pidAfter, 2500);
   const after = (await collect(cluster.processAll({ jobs: [next] }))).get(next);
   assert.ok(after?.ok, `the next job: ${JSON.stringify(after)}`);
-  assert.notEqual(after.value, leaked.value, "it ran on a fresh worker");
+  if (leaked.ok) assert.notEqual(after.value, leaked.value, "it ran on a fresh worker");
 });
 
 test("a warm worker is replaced after maxJobsPerWorker jobs", { timeout: 60_000 }, async () => {
