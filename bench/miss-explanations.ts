@@ -156,7 +156,7 @@ function efficiencyBound(results: SuiteResults, mixed: boolean): string[] {
       "(agents are told of the first job at once and again every few ms while the loop runs). A worker's first job also imports (for `.ts`, transpiles) the job module.",
     `- An agent took ${runMs.toFixed(0)} ms per ${lengths} job (its own measure: the worker's run and the job's logs completed).`,
     `- Between one job's end and the next one's start on the same worker: ${number(handoff)} ms (median; 90th percentile ${number(median((run) => run.handoffMs.p90))} ms): ` +
-      "a job the agent queued on the busy worker (its prefetch) starts as the worker sends the last one's outcome; one it did not (a worker's first jobs, a claim another agent won) " +
+      "a job the agent lined up on the busy worker (its prefetch) starts as the worker sends the last one's outcome; one it did not (a worker's first jobs, a claim another agent won) " +
       "waits for the outcome to reach the agent, a claim (one rename) and the job's way to the worker; then the worker decodes it, and every process waits for a core. " +
       `Over ${evenPerWorker} jobs per slot that alone is ${number(handoff * evenPerWorker)} ms.`,
     `- The busiest worker ran ${busiestWorker} jobs where an even spread gives ${evenPerWorker}; the busiest node ${busiest} where it gives ${even}` +

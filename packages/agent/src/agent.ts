@@ -43,11 +43,11 @@ const HEARTBEAT_INTERVAL_MS = 1000;
 /** After a signal-file change, the agent wakes again this much later (see `onSignal`). */
 const SIGNAL_ECHO_MS = 60;
 /**
- * The queue window of the prefetch (see prefetch.ts): a job lined up on a busy worker waits at
+ * The line-up window of the prefetch (see prefetch.ts): a job lined up on a busy worker waits at
  * most until the job before it has run this long; then it goes back to the queue, so a job that
  * turns out long never keeps the next from other agents. Its worker takes no lined-up job then.
  */
-const PREFETCH_MAX_RUN_MS = 1000;
+const LINE_UP_WINDOW_MS = 1000;
 
 /**
  * The node agent: claims queued jobs from the shared directory, runs each in a warm worker,
@@ -255,7 +255,7 @@ export class Agent {
     this.pool = new WorkerPool(
       this.slots.total,
       settings.maxWorkerMemoryMb,
-      PREFETCH_MAX_RUN_MS,
+      LINE_UP_WINDOW_MS,
       (chunk) => process.stderr.write(chunk),
       () => this.wakeup.trigger(),
       () => this.lease.renewSoon(),
@@ -369,14 +369,14 @@ export class Agent {
     pool: WorkerPool,
     settings: RunSettings,
     lookedAhead: Promise<JobLookups> | undefined,
-    queued: boolean,
+    linedUp: boolean,
   ): Promise<void> {
     const run = new JobRun(this.runContext(settings), claimed);
     this.running.set(claimed.jobId, run);
     // A job handed over holds its slot from its claim; a lined-up one takes a slot (and the worker,
     // from the job before it) when it starts. Both go back as soon as the job's code is done,
     // before its result is published: the next job starts while this one's is written and reported.
-    if (queued) {
+    if (linedUp) {
       run.lineUp();
       this.prefetch.linedUpOn.add(worker);
     } else {
@@ -404,7 +404,7 @@ export class Agent {
     };
     const hooks = { started, done: freeWorker };
     try {
-      const end = await run.execute(worker, hooks, lookedAhead, queued);
+      const end = await run.execute(worker, hooks, lookedAhead, linedUp);
       freeWorker();
       if (end.kind === "published") {
         const { resultFile } = end;

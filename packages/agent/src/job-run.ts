@@ -175,10 +175,10 @@ export class JobRun {
    * `hooks.started` is called when the job's code starts on `worker`, `hooks.done` once it no
    * longer runs there (before publishing; also when it never started). `lookedAhead`: the job's
    * look-ups, made before it was claimed (its cancel marker looked for again at the claim); used
-   * when still fresh. `queued`: `worker` is busy and the job waits behind its running job; a job
+   * when still fresh. `linedUp`: `worker` is busy and the job waits behind its running job; a job
    * that needs more than one slot then goes back to the queue instead.
    */
-  async execute(worker: WarmWorker, hooks: WorkerRunHooks, lookedAhead: Promise<JobLookups> | undefined, queued: boolean): Promise<JobRunEnd> {
+  async execute(worker: WarmWorker, hooks: WorkerRunHooks, lookedAhead: Promise<JobLookups> | undefined, linedUp: boolean): Promise<JobRunEnd> {
     const { dir, agentId } = this.context;
     const { jobId, attempt } = this.job;
     let lookups = lookedAhead === undefined ? undefined : await lookedAhead;
@@ -202,7 +202,7 @@ export class JobRun {
     }
     const extra = slotsOf(spec.options) - 1;
     if (extra > 0) {
-      if (queued) return { kind: "deferred" };
+      if (linedUp) return { kind: "deferred" };
       const grown = this.context.growSlots(extra);
       if (grown === undefined) return { kind: "deferred" };
       if (await grown) this.slotsHeld += extra;
@@ -218,7 +218,7 @@ export class JobRun {
       return this.killReason === "cancelled" ? this.publish(cancelled("before it ran"), 0) : this.endWithoutResult();
     }
     // The worker's job may have ended meanwhile (the worker is then free for others) or run too long.
-    if (queued && !worker.canQueue) return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+    if (linedUp && !worker.canLineUp) return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
     this.worker = worker;
     let startedAt = 0;
     let durationMs = 0;
@@ -423,10 +423,10 @@ export class JobRun {
 }
 
 /**
- * Whether a looked-up job may wait queued behind a busy worker's job: its spec reads, and it fits
+ * Whether a looked-up job may be lined up behind a busy worker's job: its spec reads, and it fits
  * this node in one slot (a job that needs more grows its share on a free worker instead).
  */
-export function fitsQueuedRun(lookups: JobLookups, capacity: NodeCapacity): boolean {
+export function mayLineUp(lookups: JobLookups, capacity: NodeCapacity): boolean {
   if (lookups.spec instanceof Error) return false; // a free worker publishes why it cannot run
   const { options } = lookups.spec.decoded;
   return slotsOf(options) === 1 && placementMisfit(options, capacity) === undefined;

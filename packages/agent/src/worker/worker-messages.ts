@@ -18,12 +18,15 @@ export interface RunJobRequest {
   dir: string;
   /** The run's env and cwd, for what the job did not set itself (see `withRunDefaults`). */
   run: Pick<RunSettings, "env" | "cwd">;
-  /** The job runs only as the successor of this one (it was queued behind it): not if that one has ended. */
-  after?: string;
+  /**
+   * The running job this one is lined up behind: it starts the moment that one's outcome is sent,
+   * and not at all if that one has ended already (the agent then gets it back).
+   */
+  behind?: string;
 }
 
 /**
- * Agent → worker: give back the job queued behind the running one, unless it has started. The
+ * Agent → worker: give back the job lined up behind the running one, unless it has started. The
  * worker answers with {@link WorkerWithdrew}; a job that started already just runs.
  */
 export interface WithdrawJobRequest {
@@ -49,7 +52,7 @@ interface OutcomeMeta {
    * the job left it past its memory limit.
    */
   retiring: boolean;
-  /** The queued job the worker started as it sent this reply, if it started one. */
+  /** The lined-up job the worker started as it sent this reply, if it started one. */
   startedJobId?: string;
 }
 
@@ -65,7 +68,7 @@ export interface WorkerStale {
   jobId: string;
 }
 
-/** Worker → agent: the queued job was given back before it started. */
+/** Worker → agent: the lined-up job was given back before it started. */
 export interface WorkerWithdrew {
   type: "withdrew";
   jobId: string;

@@ -14,7 +14,7 @@ export class WorkerPool {
   constructor(
     private readonly slots: number,
     private readonly heapLimitMb: number,
-    private readonly queueWindowMs: number,
+    private readonly lineUpWindowMs: number,
     private readonly stray: (chunk: Buffer) => void,
     private readonly onIdle: () => void,
     private readonly onWorkerStarted: () => void,
@@ -34,17 +34,17 @@ export class WorkerPool {
   }
 
   /**
-   * The busy worker to queue a job on, just in time: one whose job is due to end within `leadMs`
-   * (it runs as long as its last one did), that can take a queued job (see `WarmWorker.canQueue`),
+   * The busy worker to line a job up on, just in time: one whose job is due to end within `leadMs`
+   * (it runs as long as its last one did), that can take a lined-up job (see `WarmWorker.canLineUp`),
    * is not in `taken` and has run fewer than `maxJobs`. Otherwise, when the next one will be due
    * (`performance.now()` time; undefined if none will).
    */
-  queueTarget(maxJobs: number, leadMs: number, taken: ReadonlySet<WarmWorker>): { worker: WarmWorker } | { dueAt: number | undefined } {
+  lineUpTarget(maxJobs: number, leadMs: number, taken: ReadonlySet<WarmWorker>): { worker: WarmWorker } | { dueAt: number | undefined } {
     const now = performance.now();
     let target: { worker: WarmWorker; dueAt: number } | undefined;
     let nextDueAt: number | undefined;
     for (const worker of this.started) {
-      if (!worker.canQueue || taken.has(worker) || worker.jobsRun >= maxJobs || worker.lastRunMs === undefined) continue;
+      if (!worker.canLineUp || taken.has(worker) || worker.jobsRun >= maxJobs || worker.lastRunMs === undefined) continue;
       const dueAt = worker.runningSince + worker.lastRunMs - leadMs;
       if (dueAt > now) nextDueAt = Math.min(dueAt, nextDueAt ?? dueAt);
       else if (target === undefined || dueAt < target.dueAt) target = { worker, dueAt };
@@ -95,7 +95,7 @@ export class WorkerPool {
     const taken = new Set([...this.all].map((worker) => worker.slotNumber));
     let slotNumber = 1;
     while (taken.has(slotNumber)) slotNumber++;
-    const worker: WarmWorker = new WarmWorker(this.stray, () => this.onWorkerExit(worker), this.heapLimitMb, this.queueWindowMs, slotNumber);
+    const worker: WarmWorker = new WarmWorker(this.stray, () => this.onWorkerExit(worker), this.heapLimitMb, this.lineUpWindowMs, slotNumber);
     this.all.add(worker);
     worker.started().then(
       () => {
