@@ -262,7 +262,7 @@ export class JobRun {
     } finally {
       codeEnded();
     }
-    if (end.kind === "stale" || end.kind === "unavailable") {
+    if (end.kind === "outdatedCode" || end.kind === "unavailable") {
       // A job taken back from its worker because it was cancelled is done with here and now.
       if (this.killReason === "cancelled") return this.publish(cancelled("while it ran"), 0);
       return this.killReason === undefined ? { kind: "requeue", nextAttempt: undefined, delayMs: 0 } : this.endWithoutResult();

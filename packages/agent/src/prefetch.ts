@@ -90,7 +90,7 @@ export class Prefetch {
   async step(pool: WorkerPool, maxJobsPerWorker: number): Promise<PrefetchStep> {
     const due = pool.lineUpTarget(maxJobsPerWorker, PREFETCH_LEAD_MS, this.linedUpOn);
     if (!("worker" in due)) return { kind: "notDue", dueAt: due.dueAt };
-    // A worker is due: the queue is read again if the cached scan ran dry (or went stale on a missed claim).
+    // A worker is due: the queue is read again if the cached scan ran dry (or is outdated: a claim missed).
     if (this.lookahead === undefined) this.lookAhead((await this.context.scanner.take(1))[0]);
     const ahead = this.lookahead;
     if (ahead === undefined) return { kind: "noJob" };

@@ -12,7 +12,8 @@ const WORKER_MAIN = fileURLToPath(new URL("./worker-main.js", import.meta.url));
 /** How a job's run on a worker ended: its reported outcome, or the worker's death. */
 export type WorkerRunEnd =
   | { kind: "outcome"; outcome: JobOutcome }
-  | { kind: "stale" }
+  /** The worker holds an older version of the job's module than the file now (see `WorkerOutdatedCode`): the job did not run. */
+  | { kind: "outdatedCode" }
   /**
    * The job did not run, or not through its own fault: it never reached the worker (it died
    * between jobs), it was given back while lined up, or the worker was killed for the job before it.
@@ -239,9 +240,9 @@ export class WarmWorker {
       case "done":
         if (reply.retiring) this.retiring = true;
         return this.finishRunning(reply.jobId, { kind: "outcome", outcome: reply }, reply.startedJobId);
-      case "stale":
-        this.retiring = true; // it holds old code: it takes no more jobs
-        return this.finishRunning(reply.jobId, { kind: "stale" });
+      case "outdatedCode":
+        this.retiring = true; // it holds outdated code: it takes no more jobs
+        return this.finishRunning(reply.jobId, { kind: "outdatedCode" });
       case "withdrew":
         if (this.linedUp?.jobId === reply.jobId) this.drop(this.linedUp);
         return;

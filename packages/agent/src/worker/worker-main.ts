@@ -52,7 +52,7 @@ let linedUp: RunJobRequest | undefined;
 /** Set once an error a job left behind was caught: this worker reports and exits. */
 let dying = false;
 /**
- * Set once this worker said it holds stale code, or a job left it past its memory limit: the agent
+ * Set once this worker said it holds outdated code, or a job left it past its memory limit: the agent
  * retires it, and it starts no job.
  */
 let retired = false;
@@ -104,7 +104,7 @@ async function moduleHash(url: string, mtimeMs: number | undefined): Promise<str
 }
 
 /** Whether this worker holds an older version of the job's module than the one on disk (its mtime now). */
-function isStale(spec: FunctionJobSpec, mtimeMs: number | undefined): boolean {
+function holdsOutdatedCode(spec: FunctionJobSpec, mtimeMs: number | undefined): boolean {
   const importedAt = importedModules.get(spec.fn.module);
   return importedAt !== undefined && mtimeMs !== importedAt;
 }
@@ -245,12 +245,12 @@ async function handle(request: RunJobRequest): Promise<void> {
     return;
   }
   const mtimeMs = moduleMtime(spec.fn.module);
-  if (isStale(spec, mtimeMs)) {
+  if (holdsOutdatedCode(spec, mtimeMs)) {
     runningJobId = undefined;
     retired = true; // the agent retires this worker and gives the lined-up job back to the queue
     linedUp = undefined;
     endOutput(jobId);
-    send({ type: "stale", jobId });
+    send({ type: "outdatedCode", jobId });
     return;
   }
   const ending = await runJob(spec, request.dir, mtimeMs);

@@ -60,11 +60,12 @@ interface OutcomeMeta {
 export type JobOutcome = (OutcomeMeta & { ok: true; value: Uint8Array }) | (OutcomeMeta & StoredFailure);
 
 /**
- * Worker → agent: the job's module changed on disk since this worker imported it; the job was
- * not run. The agent retires the worker and runs the job on a fresh one.
+ * Worker → agent: the job's module changed on disk since this worker imported it (the worker
+ * holds outdated code, which Node cannot import again); the job was not run. The agent retires
+ * the worker and the job goes back to the queue, for a fresh worker.
  */
-export interface WorkerStale {
-  type: "stale";
+export interface WorkerOutdatedCode {
+  type: "outdatedCode";
   jobId: string;
 }
 
@@ -80,7 +81,7 @@ export interface WorkerRefused {
   jobId: string;
 }
 
-export type WorkerReply = WorkerReady | JobOutcome | WorkerStale | WorkerWithdrew | WorkerRefused;
+export type WorkerReply = WorkerReady | JobOutcome | WorkerOutdatedCode | WorkerWithdrew | WorkerRefused;
 
 /**
  * Written by the worker to its stdout and stderr after each job, so the agent can cut one warm

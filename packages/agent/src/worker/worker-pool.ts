@@ -63,7 +63,7 @@ export class WorkerPool {
     this.onIdle();
   }
 
-  /** Ends a worker that should not take more jobs (too many run, too much memory, stale code). */
+  /** Ends a worker that should not take more jobs (too many run, too much memory, outdated code). */
   retire(worker: WarmWorker): void {
     void worker.retire(); // its exit starts the replacement
   }
