@@ -422,14 +422,14 @@ export class Agent {
       } else if (end.kind === "deferred") {
         await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
         this.scanner.defer(claimed.jobId, DEFER_MS);
-      } else if (end.kind === "requeue" && end.delayMs > 0) {
-        const attempt = end.nextAttempt ?? claimed.attempt;
+      } else if (end.kind === "retry") {
+        const { attempt } = end;
         const notBefore = Date.now() + end.delayMs;
         await deferRetry(this.config.dir, this.config.agentId, claimed.jobId, attempt, notBefore);
         this.log(`job ${claimed.jobId}: retrying as attempt ${attempt} in ${end.delayMs} ms`);
         this.link.send({ type: "jobRetrying", jobId: claimed.jobId, attempt, notBefore });
       } else if (end.kind === "requeue") {
-        await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId, end.nextAttempt);
+        await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
       }
     } catch (error) {
       this.log(`job ${claimed.jobId}: ${(error as Error).message}; putting it back in the queue`);

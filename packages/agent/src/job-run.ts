@@ -41,11 +41,10 @@ export type KillReason = "timeout" | "cancelled" | "outOfMemory" | "stopping" | 
 export type JobRunEnd =
   /** `resultFile`: the bytes this run published, when its result was the first. */
   | { kind: "published"; ok: boolean; durationMs: number; resultFile?: Uint8Array }
-  /**
-   * Back to the queue: at once as the same attempt (the run was interrupted, not at fault), or,
-   * with `delayMs`, to wait in `retrying/` as attempt `nextAttempt` (the same one when undefined).
-   */
-  | { kind: "requeue"; nextAttempt: number | undefined; delayMs: number }
+  /** Back to the queue at once as the same attempt: the run was interrupted, not at fault (`requeueClaim`). */
+  | { kind: "requeue" }
+  /** To wait in `retrying/` (the job state `retrying`) for `delayMs`, then run as attempt `attempt` (`deferRetry`). */
+  | { kind: "retry"; attempt: number; delayMs: number }
   /** Back to the queue untouched, for other agents: it waits for slots another job waits for. */
   | { kind: "deferred" }
   /** Back to the queue untouched: its timeoutMs does not fit in this Slurm allocation's time left. */
@@ -87,6 +86,8 @@ const MAX_SPEC_BYTES_OVER_IPC = 64 * 1024;
 const USER = userInfo().username;
 /** The first retry waits about this long; each further one twice as long (see `backoffMs`). */
 const RETRY_BACKOFF_BASE_MS = 500;
+/** A job none of whose results could be written waits this long in `retrying/` before it runs again. */
+const RESULT_WRITE_RETRY_MS = 5000;
 const V8_OUT_OF_MEMORY = /JavaScript heap out of memory|Reached heap limit/;
 
 /**
@@ -218,7 +219,7 @@ export class JobRun {
       return this.killReason === "cancelled" ? this.publish(cancelled("before it ran"), 0) : this.endWithoutResult();
     }
     // The worker's job may have ended meanwhile (the worker is then free for others) or run too long.
-    if (linedUp && !worker.canLineUp) return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+    if (linedUp && !worker.canLineUp) return { kind: "requeue" };
     this.worker = worker;
     let startedAt = 0;
     let durationMs = 0;
@@ -265,7 +266,7 @@ export class JobRun {
     if (end.kind === "outdatedCode" || end.kind === "unavailable") {
       // A job taken back from its worker because it was cancelled is done with here and now.
       if (this.killReason === "cancelled") return this.publish(cancelled("while it ran"), 0);
-      return this.killReason === undefined ? { kind: "requeue", nextAttempt: undefined, delayMs: 0 } : this.endWithoutResult();
+      return this.killReason === undefined ? { kind: "requeue" } : this.endWithoutResult();
     }
     // The agent claims and starts the next job on the freed worker before this result is written.
     await nextTurn();
@@ -295,7 +296,7 @@ export class JobRun {
     const retryOnError = spec.options.retryOnError ?? this.context.settings.retryOnError;
     const mayRetry = attempt <= retries;
     const limitMb = this.context.settings.maxWorkerMemoryMb;
-    if (this.killReason === undefined && (await this.killedBySlurm(end))) return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+    if (this.killReason === undefined && (await this.killedBySlurm(end))) return { kind: "requeue" };
     // A job that failed because its agent stopped it (SIGTERM to its process group: a command that
     // exits on it) goes back to the queue: its agent's stop is no failure of the job.
     if (this.killReason === "stopping" && end.kind === "outcome" && !end.outcome.ok) return this.endWithoutResult();
@@ -368,13 +369,13 @@ export class JobRun {
     }
   }
 
-  /** Counts the attempt and asks for a requeue after an exponential backoff with jitter. */
+  /** Counts the attempt and asks for the next one after an exponential backoff with jitter. */
   private retry(): JobRunEnd {
-    return { kind: "requeue", nextAttempt: this.job.attempt + 1, delayMs: backoffMs(this.job.attempt, RETRY_BACKOFF_BASE_MS) };
+    return { kind: "retry", attempt: this.job.attempt + 1, delayMs: backoffMs(this.job.attempt, RETRY_BACKOFF_BASE_MS) };
   }
 
   private endWithoutResult(): JobRunEnd {
-    return this.killReason === "claimLost" ? { kind: "dropped" } : { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+    return this.killReason === "claimLost" ? { kind: "dropped" } : { kind: "requeue" };
   }
 
   /** Publishes write-once; a first result already there wins and ours is discarded. */
@@ -414,7 +415,8 @@ export class JobRun {
       try {
         await publishResult(dir, fallback, settled);
       } catch {
-        return { kind: "requeue", nextAttempt: undefined, delayMs: 5000 };
+        // Nothing could be written: the same attempt runs again after a pause, here or elsewhere.
+        return { kind: "retry", attempt: this.job.attempt, delayMs: RESULT_WRITE_RETRY_MS };
       }
     }
     await releaseClaim(dir, agentId, jobId);
