@@ -160,8 +160,8 @@ export class WarmWorker {
     return !this.dead && this.running !== undefined && this.linedUp === undefined && performance.now() - this.runningSince < this.lineUpWindowMs;
   }
 
-  /** Waits until the worker can take jobs. */
-  async started(): Promise<void> {
+  /** Waits until the worker process is ready (its `WorkerReady` came) and can take jobs. */
+  async whenReady(): Promise<void> {
     await this.ready;
   }
 

@@ -7,7 +7,8 @@ import { WarmWorker } from "./warm-worker.js";
 export class WorkerPool {
   private readonly idle: WarmWorker[] = [];
   private readonly all = new Set<WarmWorker>();
-  private readonly started = new Set<WarmWorker>();
+  /** Workers whose process said `ready`: only these are given jobs. */
+  private readonly ready = new Set<WarmWorker>();
   private closed = false;
   private warmed = false;
 
@@ -43,7 +44,7 @@ export class WorkerPool {
     const now = performance.now();
     let target: { worker: WarmWorker; dueAt: number } | undefined;
     let nextDueAt: number | undefined;
-    for (const worker of this.started) {
+    for (const worker of this.ready) {
       if (!worker.canLineUp || taken.has(worker) || worker.jobsRun >= maxJobs || worker.lastRunMs === undefined) continue;
       const dueAt = worker.runningSince + worker.lastRunMs - leadMs;
       if (dueAt > now) nextDueAt = Math.min(dueAt, nextDueAt ?? dueAt);
@@ -72,8 +73,8 @@ export class WorkerPool {
   private onWorkerExit(worker: WarmWorker): void {
     const idleAt = this.idle.indexOf(worker);
     if (idleAt >= 0) this.idle.splice(idleAt, 1);
-    if (!this.started.has(worker)) return; // a failed start is retried after a pause
-    this.started.delete(worker);
+    if (!this.ready.has(worker)) return; // a failed start is retried after a pause
+    this.ready.delete(worker);
     this.all.delete(worker);
     if (!this.closed) this.startWorker();
   }
@@ -97,12 +98,12 @@ export class WorkerPool {
     while (taken.has(slotNumber)) slotNumber++;
     const worker: WarmWorker = new WarmWorker(this.stray, () => this.onWorkerExit(worker), this.heapLimitMb, this.lineUpWindowMs, slotNumber);
     this.all.add(worker);
-    worker.started().then(
+    worker.whenReady().then(
       () => {
-        this.started.add(worker);
+        this.ready.add(worker);
         this.onWorkerStarted();
         this.release(worker);
-        if (!this.warmed && this.started.size === this.slots) {
+        if (!this.warmed && this.ready.size === this.slots) {
           this.warmed = true;
           this.onWarm();
         }
