@@ -34,10 +34,21 @@ export const RUN_STAGES = ["claimed", "linedUp", "handedOver", "running", "publi
 /** One of {@link RUN_STAGES}. */
 export type RunStage = (typeof RUN_STAGES)[number];
 
-/** Why the agent killed a running job. */
+/**
+ * Why the agent cut one attempt short (the third of the four outcome layers, see
+ * docs/ARCHITECTURE.md, "Outcomes, layer by layer"): set by the agent through {@link JobRun.kill}
+ * (a timeout, a cancel, the memory check, its own stop, a claim taken away); read by the
+ * {@link JobRun} itself, which turns it and the {@link WorkerRunEnd} into the {@link JobRunEnd}.
+ */
 export type KillReason = "timeout" | "cancelled" | "outOfMemory" | "stopping" | "claimLost";
 
-/** What became of a claimed job: its result is out, it goes back to the queue, or it was dropped. */
+/**
+ * What became of one attempt of a claimed job, and so what the agent does with its claim (the top
+ * of the four outcome layers, see docs/ARCHITECTURE.md, "Outcomes, layer by layer"): its result
+ * is out, it goes back to the queue (at once, or to wait for its next attempt), or the claim is
+ * dropped. Made by {@link JobRun.execute}; read by the agent's `runJob`, which makes the store's
+ * transition (`requeueClaim`, `deferRetry`) and tells the supervisor.
+ */
 export type JobRunEnd =
   /** `resultFile`: the bytes this run published, when its result was the first. */
   | { kind: "published"; ok: boolean; durationMs: number; resultFile?: Uint8Array }
@@ -51,6 +62,7 @@ export type JobRunEnd =
   | { kind: "outOfTime" }
   /** Back to the queue for good, as far as this agent goes: its node lacks what the job asks for. */
   | { kind: "misfit"; reason: string }
+  /** Nothing to do: the job has a result already, or its claim was taken away (`claimLost`). */
   | { kind: "dropped" };
 
 /** What a job run needs from its agent. */

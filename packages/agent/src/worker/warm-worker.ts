@@ -9,8 +9,15 @@ const PIPE_DRAIN_MS = 1000;
 const PAGE_SIZE = 4096;
 const WORKER_MAIN = fileURLToPath(new URL("./worker-main.js", import.meta.url));
 
-/** How a job's run on a worker ended: its reported outcome, or the worker's death. */
+/**
+ * How one job's run on one worker ended (the second of the four outcome layers, see
+ * docs/ARCHITECTURE.md, "Outcomes, layer by layer"): its outcome as the worker reported it, or
+ * why there is none. Made by {@link WarmWorker.run} from the worker's replies
+ * ({@link WorkerReply}) and its exit; read by the agent's `JobRun`, which knows what the worker
+ * does not (why the agent killed it, the job's retries, the claim).
+ */
 export type WorkerRunEnd =
+  /** The job's code ran and the worker reported how it ended (its `done` reply). */
   | { kind: "outcome"; outcome: JobOutcome }
   /** The worker holds an older version of the job's module than the file now (see `WorkerOutdatedCode`): the job did not run. */
   | { kind: "outdatedCode" }
@@ -19,6 +26,7 @@ export type WorkerRunEnd =
    * between jobs), it was given back while lined up, or the worker was killed for the job before it.
    */
   | { kind: "unavailable" }
+  /** The worker exited while the job ran (`lastStderr`: the end of what it wrote, to tell an exhausted heap). */
   | { kind: "died"; exitCode: number | null; signal: NodeJS.Signals | null; lastStderr: string };
 
 /** Where one job's output goes, and how much of each attempt's output each log keeps. */

@@ -81,6 +81,12 @@ export interface WorkerRefused {
   jobId: string;
 }
 
+/**
+ * Everything a worker process says to its agent over the IPC channel (the wire, the lowest of the
+ * four outcome layers, see docs/ARCHITECTURE.md, "Outcomes, layer by layer"). Sent by
+ * worker-main.ts; read only by `WarmWorker`, which turns what it says about a job into that
+ * run's `WorkerRunEnd`.
+ */
 export type WorkerReply = WorkerReady | JobOutcome | WorkerOutdatedCode | WorkerWithdrew | WorkerRefused;
 
 /**
