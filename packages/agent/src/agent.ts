@@ -3,6 +3,7 @@ import { watch, type FSWatcher } from "chokidar";
 import {
   MALOCHER_VERSION,
   PROTOCOL_VERSION,
+  agentStopDeadlineMs,
   directoryLayout,
   type AgentLaunchConfig,
   type NodeCapacity,
@@ -81,6 +82,8 @@ export class Agent {
   private readonly outOfTime = new Set<string>();
   /** When a job last ran here (for the Slurm idle timeout). */
   private lastBusy = Date.now();
+  /** The node's CPU and memory use, sampled for each heartbeat. */
+  private readonly usage = new NodeUsage();
 
   /**
    * @param openChannel how to reach the supervisor; by default the WebSocket of the launch config
@@ -157,10 +160,27 @@ export class Agent {
     return this.stopped;
   }
 
+  /**
+   * How long stopping may take before the agent should exit regardless (see `agentStopDeadlineMs`):
+   * from the longest kill grace of the run and of its running jobs, whose own may be longer.
+   */
+  get stopDeadlineMs(): number {
+    return agentStopDeadlineMs(this.longestKillGraceMs());
+  }
+
+  /** The run's `killGraceMs`, or a running job's own when that is longer (0 before the welcome). */
+  private longestKillGraceMs(): number {
+    let longest = this.settings?.killGraceMs ?? 0;
+    for (const run of this.running.values()) longest = Math.max(longest, run.killGraceMs);
+    return longest;
+  }
+
   private async shutdown(reason: string): Promise<void> {
     this.setState("draining", reason);
     this.wakeup.trigger();
     this.clock?.stop();
+    // A last heartbeat tells the supervisor how long the jobs' graces make this stop (it waits that long).
+    if (this.heartbeat !== undefined) this.sendHeartbeat();
     clearInterval(this.heartbeat);
     await this.signalWatcher?.close();
     clearTimeout(this.signalEcho);
@@ -263,9 +283,8 @@ export class Agent {
     );
     this.setState("ready", "welcomed by the supervisor");
     this.lastBusy = Date.now();
-    const usage = new NodeUsage();
     this.heartbeat = setInterval(() => {
-      this.link.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0, ...usage.sample() });
+      this.sendHeartbeat();
       for (const run of this.running.values()) run.checkMemory();
       this.checkIdle();
     }, HEARTBEAT_INTERVAL_MS);
@@ -356,6 +375,13 @@ export class Agent {
         this.track(this.runJob(step.claimed, step.worker, pool, settings, step.lookups, step.kind === "linedUp"));
         return 0;
     }
+  }
+
+  /** Says what runs here; a job's kill grace longer than the run's goes along (see `supervisorStopWaitMs`). */
+  private sendHeartbeat(): void {
+    const longest = this.longestKillGraceMs();
+    const beyondRun = this.settings !== undefined && longest > this.settings.killGraceMs ? { longestKillGraceMs: longest } : {};
+    this.link.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0, ...this.usage.sample(), ...beyondRun });
   }
 
   private track(run: Promise<void>): void {

@@ -112,8 +112,8 @@ export class JobRun {
   private worker: WarmWorker | undefined;
   /** The slots this run holds: the one of its claim, plus what the job asked for beyond it. */
   slotsHeld = 1;
-  /** SIGTERM, then SIGKILL this much later, when the job is killed: the run's, then the job's own once its spec was read. */
-  private killGraceMs: number;
+  /** See {@link JobRun.killGraceMs}. */
+  private graceMs: number;
   /** The spec's `name` and `tags`, copied into the result once the spec was read. */
   private nameAndTags: { name?: string; tags?: string[] } = {};
 
@@ -123,7 +123,12 @@ export class JobRun {
     private readonly context: JobRunContext,
     readonly job: ClaimedJob,
   ) {
-    this.killGraceMs = context.settings.killGraceMs;
+    this.graceMs = context.settings.killGraceMs;
+  }
+
+  /** How long a kill gives the job between SIGTERM and SIGKILL: the run's `killGraceMs`, or the job's own once its spec was read. */
+  get killGraceMs(): number {
+    return this.graceMs;
   }
 
   get jobId(): string {
@@ -179,7 +184,7 @@ export class JobRun {
   }
 
   private graceFor(reason: KillReason): number {
-    return reason === "outOfMemory" ? 0 : this.killGraceMs;
+    return reason === "outOfMemory" ? 0 : this.graceMs;
   }
 
   /**
@@ -220,7 +225,7 @@ export class JobRun {
       if (grown === undefined) return { kind: "deferred" };
       if (await grown) this.slotsHeld += extra;
     }
-    this.killGraceMs = spec.options.killGraceMs ?? this.context.settings.killGraceMs;
+    this.graceMs = spec.options.killGraceMs ?? this.context.settings.killGraceMs;
     if (spec.name !== undefined) this.nameAndTags.name = spec.name;
     if (spec.tags !== undefined) this.nameAndTags.tags = spec.tags;
     // A job that waited for slots may have been cancelled meanwhile: look again.
@@ -366,7 +371,7 @@ export class JobRun {
 
   /** The failure a kill for `killReason` ends the job with; undefined for kills that requeue it (stopping, a lost claim) or none. */
   private killedOutcome(timeoutMs: number): JobEnding | undefined {
-    const grace = `SIGTERM, then SIGKILL after killGraceMs (${this.killGraceMs} ms) if anything of it still ran`;
+    const grace = `SIGTERM, then SIGKILL after killGraceMs (${this.graceMs} ms) if anything of it still ran`;
     switch (this.killReason) {
       case "timeout":
         return failure("JOB_TIMED_OUT", `The job ran longer than its limit of ${timeoutMs} ms and was ended with every process it started (${grace}).`);

@@ -34,6 +34,7 @@ export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
           ...(record["cpu"] === undefined ? {} : { cpu: numberField(record, "cpu") }),
           ...(record["memoryUsed"] === undefined ? {} : { memoryUsed: numberField(record, "memoryUsed") }),
           ...(record["memoryTotal"] === undefined ? {} : { memoryTotal: numberField(record, "memoryTotal") }),
+          ...(record["longestKillGraceMs"] === undefined ? {} : { longestKillGraceMs: numberField(record, "longestKillGraceMs") }),
         };
       case "jobStarted":
         return { type, jobId: jobIdField(record, "jobId"), attempt: numberField(record, "attempt") };
