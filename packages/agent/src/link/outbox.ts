@@ -1,0 +1,45 @@
+import type { AgentMessage } from "@malocher/protocol";
+import type { SupervisorChannel } from "./supervisor-channel.js";
+
+/**
+ * How long a message that may wait (`sendLater`) waits at most for company. A job's `jobStarted`
+ * then travels in the frame of the next `jobFinished` while jobs are short, and alone, this much
+ * later, while they are long.
+ */
+const LATER_MS = 25;
+
+/**
+ * The agent's messages to its supervisor, gathered into frames: every message sent during one
+ * turn of the event loop goes out in one frame at its end (`send`), and a message that may wait
+ * (`sendLater`) goes out with the next frame or after {@link LATER_MS}. With many short jobs, an
+ * agent then sends one frame per job, or fewer, instead of one per message; a result is not held back.
+ */
+export class Outbox {
+  private pending: AgentMessage[] = [];
+  private flushSoon: NodeJS.Immediate | undefined;
+  private flushLater: NodeJS.Timeout | undefined;
+
+  constructor(private readonly channel: SupervisorChannel) {}
+
+  /** Sends `message` at the end of this turn of the event loop, with everything sent during it. */
+  send(message: AgentMessage): void {
+    this.pending.push(message);
+    this.flushSoon ??= setImmediate(() => this.flush());
+  }
+
+  /** Sends `message` with the next frame, or on its own after {@link LATER_MS}. */
+  sendLater(message: AgentMessage): void {
+    this.pending.push(message);
+    this.flushLater ??= setTimeout(() => this.flush(), LATER_MS);
+  }
+
+  /** Sends what is pending now (before a `bye`). */
+  flush(): void {
+    clearImmediate(this.flushSoon);
+    clearTimeout(this.flushLater);
+    this.flushSoon = this.flushLater = undefined;
+    const messages = this.pending;
+    this.pending = [];
+    if (messages.length > 0) this.channel.send(...messages);
+  }
+}
