@@ -28,6 +28,7 @@ import {
   type JobLookups,
 } from "@malocher/store";
 import { Prefetch } from "./prefetch.js";
+import { Outbox } from "./link/outbox.js";
 import { Wakeup } from "./wakeup.js";
 import { SlurmAllocationClock } from "./slurm/allocation-clock.js";
 import { NodeUsage } from "./node-usage.js";
@@ -58,6 +59,8 @@ export class Agent {
   private state: AgentState = "starting";
   private readonly slots: SlotBudget;
   private readonly link: SupervisorChannel;
+  /** Every message but `hello` and `bye` goes through it (see `Outbox`). */
+  private readonly outbox: Outbox;
   private readonly scanner: QueueScanner;
   private readonly wakeup = new Wakeup();
   private readonly running = new Map<string, JobRun>();
@@ -101,6 +104,7 @@ export class Agent {
       message: (message) => this.onMessage(message),
       lost: (reason) => void this.stop(`lost the supervisor: ${reason}`),
     });
+    this.outbox = new Outbox(this.link);
     this.prefetch = new Prefetch({
       dir: config.dir,
       agentId: config.agentId,
@@ -191,6 +195,7 @@ export class Agent {
     await Promise.all(this.runs);
     await closeClaimDirectory(this.config.dir, this.config.agentId);
     await this.lease.stop();
+    this.outbox.flush();
     await this.link.close(reason);
     this.setState("stopped", reason);
     this.resolveStopped();
@@ -279,7 +284,7 @@ export class Agent {
       (chunk) => process.stderr.write(chunk),
       () => this.wakeup.trigger(),
       () => this.lease.renewSoon(),
-      () => this.link.send({ type: "warm" }),
+      () => this.outbox.send({ type: "warm" }),
     );
     this.setState("ready", "welcomed by the supervisor");
     this.lastBusy = Date.now();
@@ -381,7 +386,7 @@ export class Agent {
   private sendHeartbeat(): void {
     const longest = this.longestKillGraceMs();
     const beyondRun = this.settings !== undefined && longest > this.settings.killGraceMs ? { longestKillGraceMs: longest } : {};
-    this.link.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0, ...this.usage.sample(), ...beyondRun });
+    this.outbox.send({ type: "heartbeat", running: this.running.size, load: loadavg()[0] ?? 0, ...this.usage.sample(), ...beyondRun });
   }
 
   private track(run: Promise<void>): void {
@@ -435,11 +440,11 @@ export class Agent {
       if (end.kind === "published") {
         const { resultFile } = end;
         const attached = resultFile !== undefined && resultFile.length <= MAX_ATTACHED_RESULT_BYTES ? { resultFile } : {};
-        this.link.send({ type: "jobFinished", jobId: claimed.jobId, ok: end.ok, durationMs: end.durationMs, ...attached });
+        this.outbox.send({ type: "jobFinished", jobId: claimed.jobId, ok: end.ok, durationMs: end.durationMs, ...attached });
       } else if (end.kind === "misfit") {
         await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
         this.scanner.exclude(claimed.jobId);
-        this.link.send({ type: "misfit", jobId: claimed.jobId, reason: end.reason });
+        this.outbox.send({ type: "misfit", jobId: claimed.jobId, reason: end.reason });
       } else if (end.kind === "outOfTime") {
         await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
         this.scanner.exclude(claimed.jobId);
@@ -453,7 +458,7 @@ export class Agent {
         const notBefore = Date.now() + end.delayMs;
         await deferRetry(this.config.dir, this.config.agentId, claimed.jobId, attempt, notBefore);
         this.log(`job ${claimed.jobId}: retrying as attempt ${attempt} in ${end.delayMs} ms`);
-        this.link.send({ type: "jobRetrying", jobId: claimed.jobId, attempt, notBefore });
+        this.outbox.send({ type: "jobRetrying", jobId: claimed.jobId, attempt, notBefore });
       } else if (end.kind === "requeue") {
         await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
       }
@@ -478,12 +483,12 @@ export class Agent {
       capacity: this.capacity,
       specChunks: this.specChunks,
       growSlots: (extra) => this.slots.grow(extra),
-      jobStarted: (jobId, attempt) => this.link.send({ type: "jobStarted", jobId, attempt }),
+      jobStarted: (jobId, attempt) => this.outbox.sendLater({ type: "jobStarted", jobId, attempt }),
       dependentsSettled: (jobId, { released, failed }) => {
         // A fan-out releases thousands: messages of at most SETTLED_IDS_PER_MESSAGE ids, well under a frame's limit.
         for (let at = 0; at < Math.max(released.length, failed.length); at += SETTLED_IDS_PER_MESSAGE) {
           const part = (ids: string[]) => ids.slice(at, at + SETTLED_IDS_PER_MESSAGE);
-          this.link.send({ type: "dependentsSettled", jobId, released: part(released), failed: part(failed) });
+          this.outbox.send({ type: "dependentsSettled", jobId, released: part(released), failed: part(failed) });
         }
         // Jobs it queued are this agent's to claim as much as anyone's: read the queue again.
         if (released.length > 0) {

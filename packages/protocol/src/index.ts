@@ -74,7 +74,7 @@ export type {
   DrainMessage,
   RunSettings,
 } from "./messages.js";
-export { encodeMessage, decodeAgentMessage, decodeSupervisorMessage } from "./message-codec.js";
+export { encodeMessage, encodeAgentFrames, decodeAgentFrame, decodeAgentMessage, decodeSupervisorMessage } from "./message-codec.js";
 export { placementMisfit, slotsOf, isLabel, type NodeCapacity } from "./placement.js";
 export { parseAgentLaunchConfig, type AgentLaunchConfig, type SlurmAgentSettings, type TransportKind } from "./agent-launch-config.js";
 export { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./frame-stream.js";
