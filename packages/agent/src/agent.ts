@@ -327,7 +327,6 @@ export class Agent {
           void this.stop(`the time left in the Slurm allocation fits none of the ${this.outOfTime.size} job(s) still queued; a new allocation takes them`);
           return;
         }
-        this.giveBackLinedUp(idle);
         await this.wakeup.wait(SCAN_INTERVAL_MS);
         this.scanner.invalidate();
         continue;
@@ -356,22 +355,6 @@ export class Agent {
         }
         this.track(this.runJob(claimed, worker, pool, settings, lookedAhead, false));
       }
-    }
-  }
-
-  /**
-   * The queue is empty and `idle` workers have nothing to do, while jobs wait lined up behind
-   * other workers' running jobs (the last jobs of a run, behind jobs that turned out longer than
-   * the ones before them): up to `idle` of them are given back, to go through the queue to an idle
-   * worker (of any agent) at once instead of waiting for the running job's end. One that starts
-   * meanwhile just runs. Measured on W2 with lengths of 1–200 ms, a lined-up job otherwise waited
-   * at the end of the run while workers next to it were idle.
-   */
-  private giveBackLinedUp(idle: number): void {
-    let given = 0;
-    for (const worker of this.prefetch.linedUpOn) {
-      if (given >= idle) return;
-      if (worker.giveBackLinedUp()) given++;
     }
   }
 

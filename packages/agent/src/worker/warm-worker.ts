@@ -226,17 +226,6 @@ export class WarmWorker {
     }
   }
 
-  /**
-   * Asks for the lined-up job back, if there is one, unless it starts meanwhile (then it runs):
-   * its run ends as `unavailable`, and its agent puts it back in the queue for an idle worker.
-   * Whether a job was lined up.
-   */
-  giveBackLinedUp(): boolean {
-    if (this.linedUp === undefined) return false;
-    this.withdraw(this.linedUp.jobId);
-    return true;
-  }
-
   /** Asks for the lined-up job `jobId` back, unless it has started (then it runs). */
   private withdraw(jobId: string): void {
     if (this.linedUp?.jobId === jobId && this.child.connected) this.child.send({ type: "withdraw", jobId } satisfies WithdrawJobRequest);
