@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { Dashboard, Malocher } from "malocher";
-import { failUnlessFixed, waitForGate } from "./fixtures/dashboard/dashboard-jobs.js";
+import { failUnlessFixed, slotAfterGate, waitForGate } from "./fixtures/dashboard/dashboard-jobs.js";
 import { square } from "./fixtures/jobs/jobs.js";
 import { collect } from "./support/results.js";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -183,6 +183,30 @@ test("events carry ids: a page that reconnects with Last-Event-ID gets what it m
   const reset = await readEvents(dashboard, 10 ** 9, (events) => events.length > 0);
   assert.equal(reset[0]?.event, "reset", "an id the server does not know: fetch everything again");
   writeFileSync(gate, "");
+});
+
+test("the task stream puts each job of a live run in the worker slot it ran in (its MALOCHER_SLOT)", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "dashboard-slots");
+  const gate = join(malocher.dir, "gate");
+  const jobs = [1, 2].map(() => malocher.submit(slotAfterGate, gate));
+  let address: URL | undefined;
+  const run = collect(malocher.processAll({ slots: 2, dashboard: { onListening: (url) => (address = new URL(url)) } }));
+  type Bar = [string, string, number, number | null, string, number | null];
+  const stream = async () => {
+    if (address === undefined) return [];
+    const response = await fetch(new URL("/api/stream?minutes=5", address), { headers: { authorization: `Bearer ${address.searchParams.get("token")}` } });
+    return (await json<{ bars: Bar[] }>(response)).bars;
+  };
+  await waitUntil(async () => (await stream()).filter((bar) => bar[4] === "running" && bar[5] !== null).length === 2, 30_000, "both jobs running, each with its slot");
+  const running = new Map((await stream()).map((bar) => [bar[0], bar[5]]));
+  assert.deepEqual([...running.values()].sort(), [1, 2], "one job in each of the node's two slots");
+  writeFileSync(gate, "");
+  const results = await within(run, 30_000, "the run");
+  for (const jobId of jobs) {
+    const result = results.get(jobId);
+    assert.ok(result?.ok);
+    assert.equal(result.value, running.get(jobId), "the slot shown is the one the job ran in");
+  }
 });
 
 interface SseEvent {

@@ -36,7 +36,7 @@ export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
           ...(record["memoryTotal"] === undefined ? {} : { memoryTotal: numberField(record, "memoryTotal") }),
         };
       case "jobStarted":
-        return { type, jobId: jobIdField(record, "jobId"), attempt: numberField(record, "attempt") };
+        return { type, jobId: jobIdField(record, "jobId"), attempt: numberField(record, "attempt"), ...(record["slot"] === undefined ? {} : { slot: numberField(record, "slot") }) };
       case "jobFinished":
         return {
           type,

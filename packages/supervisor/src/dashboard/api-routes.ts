@@ -193,25 +193,29 @@ function matches(row: JobRow, q: string): boolean {
   );
 }
 
-/** `GET /api/stream?minutes=`: the bars of the task stream (finished and running jobs of the last minutes). */
+/**
+ * `GET /api/stream?minutes=`: the bars of the task stream (finished and running jobs of the last
+ * minutes), each `[id, host, start, end | null, state, slot | null]`: the slot is the worker slot
+ * the live cluster said the job ran in (null when the dashboard did not see it start).
+ */
 function taskStream(state: DashboardState, url: URL): unknown {
   const minutesText = url.searchParams.get("minutes") ?? "5";
   const minutes = Number(minutesText);
   if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 60) throw new ApiError(400, "BAD_PARAMETER", `minutes must be a number from 0 to 60, got ${JSON.stringify(minutesText)}.`);
   const now = Date.now();
   const since = now - minutes * 60_000;
-  const bars: Array<[string, string, number, number | null, string]> = [];
+  const bars: Array<[string, string, number, number | null, string, number | null]> = [];
   for (const row of state.index.all()) {
     if (row.host === undefined) continue;
-    if (row.finishedAt !== undefined && row.finishedAt >= since) bars.push([row.id, row.host, row.finishedAt - (row.durationMs ?? 0), row.finishedAt, row.state ?? ""]);
-    else if (row.state === "running") bars.push([row.id, row.host, row.runningSince ?? now, null, "running"]);
+    if (row.finishedAt !== undefined && row.finishedAt >= since) bars.push([row.id, row.host, row.finishedAt - (row.durationMs ?? 0), row.finishedAt, row.state ?? "", row.slot ?? null]);
+    else if (row.state === "running") bars.push([row.id, row.host, row.runningSince ?? now, null, "running", row.slot ?? null]);
   }
   // The newest ones when there are too many to draw; times as ms after `since` (a smaller answer).
   bars.sort((a, b) => a[2] - b[2]);
   return {
     now,
     since,
-    bars: bars.slice(-MAX_STREAM_BARS).map(([id, host, start, end, state]) => [id, host, Math.max(0, Math.round(start - since)), end === null ? null : Math.round(end - since), state]),
+    bars: bars.slice(-MAX_STREAM_BARS).map(([id, host, start, end, state, slot]) => [id, host, Math.max(0, Math.round(start - since)), end === null ? null : Math.round(end - since), state, slot]),
   };
 }
 

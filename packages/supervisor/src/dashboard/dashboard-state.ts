@@ -49,7 +49,7 @@ export class DashboardState {
   private closed = false;
   private readonly onEvent = (event: RunEvent) => {
     if (event.type === "jobFinished") this.index.noteFinished(event.jobId, event);
-    else if (event.type === "jobStarted") this.index.noteStarted(event.jobId, event.attempt);
+    else if (event.type === "jobStarted") this.index.noteStarted(event.jobId, event.attempt, event.slot);
     this.soon();
   };
 

@@ -18,6 +18,8 @@ export interface JobRow {
   finishedAt?: number;
   /** When this dashboard first saw it running (the start of its bar in the task stream). */
   runningSince?: number;
+  /** The worker slot of its host it runs or ran in, 1 to the host's slots (the live cluster's report; the task stream's lane). */
+  slot?: number;
   /** A failure's code and the first line of its message (the whole error is on the job's page). */
   error?: { code: string; message: string };
 }
@@ -183,12 +185,14 @@ export class JobIndex {
     this.forceMarkers = true;
   }
 
-  /** The live cluster said this job started (its attempt, and the start of its bar in the task stream). */
-  noteStarted(jobId: string, attempt: number): void {
+  /** The live cluster said this job started (its attempt, its worker slot, and the start of its bar in the task stream). */
+  noteStarted(jobId: string, attempt: number, slot: number | undefined): void {
     const row = this.rows.get(jobId);
     if (row === undefined) return;
     row.attempts = attempt;
     row.runningSince = Date.now();
+    if (slot === undefined) delete row.slot;
+    else row.slot = slot;
   }
 
   /**
@@ -283,6 +287,7 @@ export class JobIndex {
       if (!startedAgain) {
         delete row.attempts;
         delete row.runningSince;
+        delete row.slot;
       }
       delete row.error;
       delete row.finishedAt;
@@ -320,6 +325,7 @@ export class JobIndex {
         } else if (row.state === "queued" || row.state === "retrying" || row.state === "waiting") {
           delete row.host;
           delete row.runningSince;
+          delete row.slot;
         }
       }
       if (row.state !== before || touched.has(id)) changed.push(row);
