@@ -14,7 +14,7 @@ import { failUnlessFixed, slotAfterGate, waitForGate } from "./fixtures/dashboar
 import { square } from "./fixtures/jobs/jobs.js";
 import { collect } from "./support/results.js";
 import { spawn, type ChildProcess } from "node:child_process";
-import { cliMain, root } from "./fixtures/jobs/support.js";
+import { cliMain, root, runCli } from "./fixtures/jobs/support.js";
 import { freshMalocher } from "./support/temp.js";
 import { waitUntil, within } from "./support/wait.js";
 
@@ -327,7 +327,18 @@ function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))));
 }
 
-test("malocher dashboard serves a directory until Ctrl-C; malocher run --dashboard serves the run, with its nodes", TIMEOUT, async (t) => {
+test("malocher dashboard serves a directory until Ctrl-C; malocher run --dashboard-host serves the run, with its nodes", TIMEOUT, async (t) => {
+  // One name, one meaning: the page's listener is --port/--host on `dashboard`, --dashboard-port/--dashboard-host on `run` (whose --port is the SSH port).
+  const words = (text: string) => new RegExp(text.split(" ").join("\\s+"));
+  const runHelp = (await runCli(["run", "--help"])).stdout;
+  assert.match(runHelp, words("--port <port> SSH port"));
+  assert.match(runHelp, words("--dashboard-port <port> the port the dashboard listens on"));
+  assert.match(runHelp, words("--dashboard-host <address> the address the dashboard listens on"));
+  assert.doesNotMatch(runHelp, /--host </);
+  const dashboardHelp = (await runCli(["dashboard", "--help"])).stdout;
+  assert.match(dashboardHelp, words("--port <port> the port the dashboard listens on"));
+  assert.match(dashboardHelp, words("--host <address> the address the dashboard listens on"));
+
   const { malocher } = await finishedDirectory(t);
   const served = await startCli(["dashboard", "--dir", malocher.dir, "--json"]);
   t.after(() => served.child.kill("SIGKILL"));
@@ -340,8 +351,9 @@ test("malocher dashboard serves a directory until Ctrl-C; malocher run --dashboa
 
   const gate = join(malocher.dir, "gate");
   const gated = malocher.submit.with({ name: "gated" })(waitForGate, gate, 1);
-  const run = await startCli(["run", "--dir", malocher.dir, "--dashboard", "--json", "--slots", "2"]);
+  const run = await startCli(["run", "--dir", malocher.dir, "--dashboard-host", "127.0.0.2", "--json", "--slots", "2"]);
   t.after(() => run.child.kill("SIGKILL"));
+  assert.equal(run.url.hostname, "127.0.0.2", "--dashboard-host is where the page listens (and it implies --dashboard)");
   const runToken = run.url.searchParams.get("token")!;
   const nodes = async () => (await json<{ nodes: Array<{ host: string; state?: string; slots?: number; jobs: string[]; heartbeatAt?: number }> }>(await fetch(new URL("/api/nodes", run.url), { headers: { authorization: `Bearer ${runToken}` } }))).nodes;
   await waitUntil(async () => (await nodes()).some((node) => node.state === "ready" && node.jobs.includes(gated) && node.heartbeatAt !== undefined), 30_000, "the run's node, ready and running the gated job");
