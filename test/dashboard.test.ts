@@ -209,6 +209,32 @@ test("the task stream puts each job of a live run in the worker slot it ran in (
   }
 });
 
+test("a live run's dependencies on the dashboard: a job waits, then runs once its dependency succeeded; one whose dependency failed fails with DEPENDENCY_FAILED", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "dashboard-waiting");
+  const [gateA, gateB] = [join(malocher.dir, "gate-a"), join(malocher.dir, "gate-b")];
+  const first = malocher.submit(waitForGate, gateA, 1);
+  const second = malocher.submit.with({ after: [first] })(waitForGate, gateB, 2);
+  const failing = malocher.submit(failUnlessFixed, join(malocher.dir, "fixed"), 3);
+  const blocked = malocher.submit.with({ after: [failing] })(square, 4);
+  let address: URL | undefined;
+  const run = collect(malocher.processAll({ slots: 2, dashboard: { onListening: (url) => (address = new URL(url)) } }));
+  type Row = { id: string; state: string | null; error?: { code: string } };
+  const rows = async () => {
+    if (address === undefined) return new Map<string, Row>();
+    const response = await fetch(new URL("/api/jobs?limit=10", address), { headers: { authorization: `Bearer ${address.searchParams.get("token")}` } });
+    return new Map((await json<{ jobs: Row[] }>(response)).jobs.map((row) => [row.id, row]));
+  };
+  const stateOf = async (jobId: string) => (await rows()).get(jobId)?.state;
+  await waitUntil(async () => (await stateOf(first)) === "running" && (await stateOf(second)) === "waiting", 30_000, "the first job running, the second waiting for it");
+  await waitUntil(async () => (await rows()).get(blocked)?.error?.code === "DEPENDENCY_FAILED", 10_000, "the job whose dependency failed, failed with DEPENDENCY_FAILED");
+  assert.equal(await stateOf(blocked), "failed");
+  writeFileSync(gateA, "");
+  await waitUntil(async () => (await stateOf(second)) === "running", 10_000, "the second job running once the first succeeded");
+  writeFileSync(gateB, "");
+  const results = await within(run, 30_000, "the run");
+  assert.equal(results.get(second)?.ok, true);
+});
+
 interface SseEvent {
   id: string;
   event: string;

@@ -4,7 +4,7 @@ import { JOB_STATES, MalocherError, isJobId } from "@malocher/protocol";
 import { jobExists } from "./store-access.js";
 import { sameOrigin, type Credential } from "./dashboard-auth.js";
 import { rowJson, type DashboardState } from "./dashboard-state.js";
-import { sendJson } from "./http-reply.js";
+import { sendJson, sendJsonText } from "./http-reply.js";
 import { readJobDetail } from "./job-detail.js";
 import type { JobRow } from "./job-index.js";
 import { inFailureGroup } from "./overview.js";
@@ -68,7 +68,9 @@ async function route(request: IncomingMessage, response: ServerResponse, url: UR
   }
   if (parts.length === 1 && first === "overview") {
     if (state.overview === undefined) await state.settled();
-    return sendJson(response, 200, { ...state.overview, readOnly: context.readOnly, live: state.nodes.some((node) => node.state !== undefined), eventId: state.feed.lastId });
+    // The overview as it was encoded for the events, with what this answer adds in front (not encoded again).
+    const extra = JSON.stringify({ readOnly: context.readOnly, live: state.nodes.some((node) => node.state !== undefined), eventId: state.feed.lastId });
+    return sendJsonText(response, 200, `${extra.slice(0, -1)},${state.overviewText.slice(1)}`);
   }
   if (parts.length === 1 && first === "nodes") return sendJson(response, 200, { nodes: state.nodes, eventId: state.feed.lastId });
   if (parts.length === 1 && first === "stream") return sendJson(response, 200, taskStream(state, url));
@@ -123,7 +125,7 @@ async function action(request: IncomingMessage, response: ServerResponse, parts:
     const outcomes = ids.length === 0 ? {} : await state.actions.retry(ids);
     outcome = { requeued: Object.entries(outcomes).filter(([, what]) => what === "requeued").map(([jobId]) => jobId) };
   } else throw new ApiError(404, "NOT_FOUND", `No action /api/${parts.join("/")}.`);
-  state.index.markersChanged();
+  state.index.relistSoon();
   state.soon();
   sendJson(response, 200, outcome);
 }

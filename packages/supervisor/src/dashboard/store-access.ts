@@ -16,5 +16,6 @@ export {
   readDirectoryStatus,
   readJobSpecBytes,
   loadDirectoryKey,
+  readRegularFileSync,
   type DirectoryStatus,
 } from "@malocher/store";
