@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { chunkMemberOf, directoryLayout, isJobId, toJobResult, type JobState } from "@malocher/protocol";
-import { decideJobState, listClaims, listJobIds, listRetrying, readLeaseHost } from "./store-access.js";
+import { decideJobState, finishedState, listClaims, listJobIds, listRetrying, readLeaseHost } from "./store-access.js";
 import { breathe, readNameAndTags, readResultFile, SLICE_FILES } from "./quick-reads.js";
 import { ShardWatch } from "./shard-watch.js";
 import { CostBudget } from "./cost-budget.js";
@@ -40,11 +40,11 @@ const RESULT_READS_PER_REFRESH = 4000;
 /** Specs read per refresh for the names and tags of unfinished jobs. */
 const SPEC_READS_PER_REFRESH = 2000;
 /**
- * With a live cluster, spec reads (one file each for jobs submitted one by one, ~50 µs with its
- * signature check) take at most this share of the supervisor's core: 2,000 jobs submitted one by
- * one get their names within half a minute, instead of costing the run's first seconds 100 ms.
+ * With a live cluster, while it has jobs to run (or reports starts and finishes), spec reads (one
+ * file each for jobs submitted one by one, ~50 µs with its signature check) take at most this
+ * share of the supervisor's core; once it is idle, as many as on a directory alone.
  */
-const LIVE_SPEC_SHARE = 0.005;
+const LIVE_SPEC_SHARE = 0.0025;
 const MAX_MESSAGE_CHARS = 300;
 const MAX_REPORTED = 50_000;
 /**
@@ -55,11 +55,13 @@ const LISTING_SHARE = 0.02;
 /**
  * With a live cluster, which reports every start and finish of its jobs, the directories are
  * listed only for what other processes do (and what the reports do not say): all of them together
- * within this share of the supervisor's core, and at least LIVE_LISTING_GAP_MS apart, unless a
- * report or an action of the dashboard asks for them at once.
+ * within this share of the supervisor's core, at least LIVE_LISTING_GAP_MS apart while the run
+ * reports changes and LIVE_IDLE_LISTING_MS apart while it does not; at once when new jobs appear
+ * in specs/, a report asks for it, or the dashboard itself cancelled or retried.
  */
 const LIVE_LISTING_SHARE = 0.005;
 const LIVE_LISTING_GAP_MS = 3000;
+const LIVE_IDLE_LISTING_MS = 15_000;
 const NO_CHANGE = { added: [] as string[], removed: [] as string[] };
 /** The id list (specs/) is read again at most this often while it keeps changing (a listing of 100,000 ids costs ~50 ms). */
 const ID_LIST_MIN_INTERVAL_MS = 2000;
@@ -113,16 +115,20 @@ export class JobIndex {
   /** Jobs waiting for the jobs they depend on (`waiting/<shard>/<jobId>/`). */
   private readonly waiting: ShardWatch;
   private readonly strings = new Map<string, string>();
-  /** Successes the live cluster reported (host, duration): their result files need not be read. */
-  private readonly reported = new Map<string, { host: string; durationMs: number; at: number }>();
+  /** Rows the live cluster's reports changed since the last refresh (published with its changes). */
+  private readonly reportedRows = new Set<string>();
   private refreshing: Promise<IndexChange> | undefined;
   /** On a directory alone: each listing spaced by what it costs. */
   private readonly resultsListing = new CostBudget(LISTING_SHARE);
   private readonly queuedListing = new CostBudget(LISTING_SHARE);
   /** cancelled/ and retried/. */
   private readonly markerListing = new CostBudget(LISTING_SHARE);
-  /** With a live cluster: every listing together. */
+  /** With a live cluster: every listing together; when it was last done, and whether the cluster reported anything since. */
   private readonly liveListing = new CostBudget(LIVE_LISTING_SHARE, LIVE_LISTING_GAP_MS);
+  private liveListedAt = -Infinity;
+  private reportedSinceListing = false;
+  /** Whether the live cluster reported a start or a finish since the last refresh. */
+  private reportedSinceRefresh = false;
   /** With a live cluster: the reads of specs for names and tags. */
   private readonly specReading = new CostBudget(LIVE_SPEC_SHARE);
   private lastRefresh = 0;
@@ -214,6 +220,7 @@ export class JobIndex {
   /** The next refresh lists every directory (the dashboard itself just cancelled or retried). */
   relistSoon(): void {
     this.listingWanted = "all";
+    this.reportedSinceListing = true;
   }
 
   /**
@@ -222,26 +229,40 @@ export class JobIndex {
    */
   waitingChanged(): void {
     this.listingWanted ??= "waiting";
+    this.reportedSinceListing = true;
   }
 
   /** The live cluster said this job started (its attempt, its worker slot, and the start of its bar in the task stream). */
   noteStarted(jobId: string, attempt: number, slot: number | undefined): void {
     const row = this.rows.get(jobId);
     if (row === undefined) return;
+    this.reportedSinceListing = true;
+    this.reportedSinceRefresh = true;
     row.attempts = attempt;
     row.runningSince = Date.now();
     row.slot = slot;
   }
 
   /**
-   * The live cluster said this job finished: a success is then indexed from the report, without
-   * reading its result file (a failure's file is read for its error).
+   * The live cluster said this job finished. A success is indexed from the report at once (results
+   * are write-once: its file says the same), without reading its file: most of a busy run's jobs,
+   * one row update each. A failure's file is read at the next refresh, for its error.
    */
   noteFinished(jobId: string, report: { ok: boolean; host: string; durationMs: number }): void {
-    if (this.recheck.size < MAX_REPORTED) this.recheck.add(jobId);
-    if (!report.ok) return;
-    if (this.reported.size >= MAX_REPORTED) this.reported.clear(); // only a shortcut: the file is read instead
-    this.reported.set(jobId, { host: report.host, durationMs: report.durationMs, at: Date.now() });
+    this.reportedSinceListing = true;
+    this.reportedSinceRefresh = true;
+    const row = report.ok ? this.rows.get(jobId) : undefined;
+    if (row === undefined) {
+      if (this.recheck.size < MAX_REPORTED) this.recheck.add(jobId);
+      return;
+    }
+    row.state = finishedState({ ok: true });
+    row.host = this.intern(report.host);
+    row.durationMs = report.durationMs;
+    row.finishedAt = Date.now();
+    row.error = undefined;
+    this.unreadResults.delete(jobId);
+    this.reportedRows.add(jobId);
   }
 
   /** Brings the index up to date; concurrent calls share one refresh. */
@@ -281,6 +302,8 @@ export class JobIndex {
       }
       this.ids = ids;
       this.ordered = ids.map((id) => this.rows.get(id)!);
+      // With a live cluster, whose listings wait for its reports: where new jobs' markers are is read now.
+      if (this.live !== undefined && (touched.size > 0 || removed.length > 0)) this.listingWanted = "all";
     }
     const wanted = this.listingWanted;
     this.listingWanted = undefined;
@@ -296,6 +319,8 @@ export class JobIndex {
       this.unreadResults.add(id);
       touched.add(id);
     }
+    for (const id of this.reportedRows) touched.add(id);
+    this.reportedRows.clear();
     this.recheck.clear();
     const retrying = retryingNow === undefined ? this.retrying : new Set(retryingNow.keys());
     for (const jobId of retrying) if (!this.retrying.has(jobId)) touched.add(jobId);
@@ -369,7 +394,11 @@ export class JobIndex {
   private async listDirectories(wanted: "all" | "waiting" | undefined): Promise<[Listed, Listed, [Listed, Listed], Listed, Map<string, number> | undefined]> {
     const all = wanted === "all";
     if (this.live !== undefined) {
-      if (all || this.liveListing.due()) {
+      const now = performance.now();
+      const due = this.liveListing.due(now) && (this.reportedSinceListing || now - this.liveListedAt >= LIVE_IDLE_LISTING_MS);
+      if (all || due) {
+        this.liveListedAt = now;
+        this.reportedSinceListing = false;
         return this.liveListing.spend(() =>
           Promise.all([this.results.refresh(), this.queued.refresh(), Promise.all([this.cancelled.refresh(), this.retried.refresh()]), this.waiting.refresh(), listRetrying(this.dir)]),
         );
@@ -392,28 +421,13 @@ export class JobIndex {
     const read: string[] = [];
     const batch: string[] = [];
     for (const id of take(this.unreadResults, RESULT_READS_PER_REFRESH)) {
-      const row = this.rows.get(id);
-      if (row === undefined) {
-        this.unreadResults.delete(id);
-        if (this.unlistedResults.size < MAX_REPORTED) this.unlistedResults.add(id);
-        this.idsStale = true; // listed again (at most every ID_LIST_MIN_INTERVAL_MS)
-        continue;
-      }
-      const report = this.reported.get(id);
-      if (report === undefined) {
+      if (this.rows.has(id)) {
         batch.push(id);
         continue;
       }
-      // A success the live cluster reported: indexed from its report, here and now (most of a busy
-      // run's jobs); its name and tags, which the report does not carry, come from its spec.
-      this.reported.delete(id);
       this.unreadResults.delete(id);
-      read.push(id);
-      row.state = "succeeded";
-      row.host = this.intern(report.host);
-      row.durationMs = report.durationMs;
-      row.finishedAt = report.at;
-      row.error = undefined;
+      if (this.unlistedResults.size < MAX_REPORTED) this.unlistedResults.add(id);
+      this.idsStale = true; // listed again (at most every ID_LIST_MIN_INTERVAL_MS)
     }
     for (const [at, id] of batch.entries()) {
       if (at > 0 && at % SLICE_FILES === 0) await breathe();
@@ -456,12 +470,14 @@ export class JobIndex {
 
   /**
    * Reads the names and tags of jobs whose result was not read (unfinished ones, and successes the
-   * live cluster reported) from their specs; returns the ids read. With a live cluster, a slice at
-   * a time within its budget.
+   * live cluster reported) from their specs; returns the ids read. While a live cluster reports
+   * starts and finishes, a slice at a time within its budget.
    */
   private async readSpecs(): Promise<string[]> {
+    const busy = this.reportedSinceRefresh || this.claimedBy.size > 0 || this.queued.size > 0;
+    this.reportedSinceRefresh = false;
     if (this.unreadSpecs.size === 0) return [];
-    if (this.live === undefined) return this.readSomeSpecs(SPEC_READS_PER_REFRESH);
+    if (this.live === undefined || !busy) return this.readSomeSpecs(SPEC_READS_PER_REFRESH);
     if (!this.specReading.due()) return [];
     return this.specReading.spend(() => this.readSomeSpecs(SLICE_FILES));
   }

@@ -65,6 +65,13 @@ export class ShardWatch {
     return seen.includes(true);
   }
 
+  /** How many ids the last listings found. */
+  get size(): number {
+    let size = 0;
+    for (const ids of this.ids.values()) size += ids.size;
+    return size;
+  }
+
   has(jobId: string): boolean {
     return this.ids.get(shardOf(jobId))?.has(jobId) ?? false;
   }

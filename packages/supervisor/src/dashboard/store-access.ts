@@ -9,6 +9,7 @@ export {
   listWaitingIds,
   readStoredResult,
   decideJobState,
+  finishedState,
   emptyStateCounts,
   readJobNameAndTags,
   readLeaseHost,
