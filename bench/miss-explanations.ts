@@ -110,12 +110,20 @@ function versusDaskDispatchBound(results: SuiteResults): string[] {
         `on ${cores} cores of its own that cost allows at most ${((cores * 1000) / ownPerJob).toFixed(0)} jobs/s.`
       );
     });
+  const writeLinks = summarize(results.fileSystem.writeLinksPerSecond).median;
   return [
     "Every process of these runs shares this machine's cores with the nodes, the peers and whatever else runs on the machine, so a rate is bound by the CPU a job costs; " +
       "where both sides saturate the machine, the ratio of their rates is at most the inverse ratio of their own CPU per job. " +
       "Measured in the same run (the table under \"Side by side with Dask\" splits it by process):",
     "",
     ...lines,
+    "",
+    "What a job costs where: a Malocher job crosses three processes (supervisor, agent, a worker process of its own, for its kill, memory limit, env and cwd) " +
+      "and leaves its result in a file, write-once, before anyone hears of it; a Dask task runs as a thread of its worker and its result stays in that worker's memory until gathered. " +
+      `The file steps are not what bounds it: at this run's ${number(writeLinks)} write+link steps/s (one process, back to back), a job's one result file takes ${number(1000 / writeLinks)} ms of a core. ` +
+      "The agents' CPU is: the system calls of the claim, look-ups and publish (each through libuv's thread pool), the hand-off to the worker and back over a pipe with its log markers, " +
+      "and one frame to the supervisor per job (a job's jobStarted travels with a later frame while the agent is busy). " +
+      "The next step would be several jobs per claim, per message to a worker and per result frame; each job would keep its own id, result, retry, timeout and cancel.",
   ];
 }
 
@@ -170,7 +178,7 @@ function efficiencyBound(results: SuiteResults, mixed: boolean): string[] {
       "(agents are told of the first job at once and again every few ms while the loop runs). A worker's first job also imports (for `.ts`, transpiles) the job module.",
     `- An agent took ${runMs.toFixed(0)} ms per ${lengths} job (its own measure: the worker's run and the job's logs completed).`,
     `- Between one job's end and the next one's start on the same worker: ${number(handoff)} ms (median; 90th percentile ${number(median((run) => run.handoffMs.p90))} ms): ` +
-      "a job the agent queued on the busy worker (its prefetch) starts as the worker sends the last one's outcome; one it did not (a worker's first jobs, a claim another agent won) " +
+      "a job the agent lined up on the busy worker (its prefetch) starts as the worker sends the last one's outcome; one it did not (a worker's first jobs, a claim another agent won) " +
       "waits for the outcome to reach the agent, a claim (one rename) and the job's way to the worker; then the worker decodes it, and every process waits for a core. " +
       `Over ${evenPerWorker} jobs per slot that alone is ${number(handoff * evenPerWorker)} ms.`,
     `- The busiest worker ran ${busiestWorker} jobs where an even spread gives ${evenPerWorker}; the busiest node ${busiest} where it gives ${even}` +

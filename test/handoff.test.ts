@@ -46,11 +46,11 @@ test("a queued job cancelled from another process while the agent's worker is bu
 });
 
 // While every worker is busy with short jobs, the agent claims one more job for the worker due to
-// finish first, which starts it the moment its job ends. A job queued so behind one that turns
+// finish first, which starts it the moment its job ends. A job lined up so behind one that turns
 // out long must go back to the queue, for a worker that is free, and not wait for the long one.
 type Stamp = { startedAt: number; endedAt: number; pid: number };
 
-/** A started local cluster of one agent with 2 workers that both learned that jobs here are short (the agent queues behind a worker only then). */
+/** A started local cluster of one agent with 2 workers that both learned that jobs here are short (the agent lines a job up behind a worker only then). */
 async function clusterOfShortJobs(t: TestContext, name: string): Promise<{ malocher: Malocher; cluster: StartedCluster }> {
   const malocher = freshMalocher(t, name);
   const cluster = await malocher.startCluster({ slots: 2 });
@@ -74,7 +74,7 @@ async function runLongAndShort(malocher: Malocher, cluster: StartedCluster, long
   return { longRun: stamp(longId), shortRuns: new Map(shortIds.map((jobId) => [jobId, stamp(jobId)])) };
 }
 
-test("a job queued on a worker behind one that turns out long goes back and runs elsewhere first", { timeout: 60_000 }, async (t) => {
+test("a job lined up on a worker behind one that turns out long goes back and runs elsewhere first", { timeout: 60_000 }, async (t) => {
   const { malocher, cluster } = await clusterOfShortJobs(t, "handoff-long");
   const { longRun, shortRuns } = await runLongAndShort(malocher, cluster, sleepStamped);
   for (const [jobId, run] of shortRuns) {
@@ -82,9 +82,9 @@ test("a job queued on a worker behind one that turns out long goes back and runs
   }
 });
 
-// A job that keeps its worker's event loop busy cannot hear that the job queued behind it is asked
+// A job that keeps its worker's event loop busy cannot hear that the job lined up behind it is asked
 // back (a known limit): that one starts when it ends, and the late request is ignored.
-test("a job queued behind a long synchronous computation runs once, when the computation ends", { timeout: 60_000 }, async (t) => {
+test("a job lined up behind a long synchronous computation runs once, when the computation ends", { timeout: 60_000 }, async (t) => {
   const { malocher, cluster } = await clusterOfShortJobs(t, "handoff-spin");
   const { longRun, shortRuns } = await runLongAndShort(malocher, cluster, spinStamped);
   assert.ok([...shortRuns.values()].some((run) => run.startedAt < longRun.endedAt), "short jobs ran beside the computation");

@@ -4,9 +4,11 @@ import { test } from "node:test";
 import {
   MALOCHER_VERSION,
   MalocherError,
+  decodeAgentFrame,
   decodeAgentMessage,
   decodeJobSpec,
   decodeSupervisorMessage,
+  encodeAgentFrames,
   encodeJobSpec,
   encodeMessage,
   encodeValue,
@@ -65,6 +67,39 @@ test("messages round-trip and malformed frames are refused with PROTOCOL_ERROR",
   const finished = { type: "jobFinished", jobId: "0mwwchezg-41e62dbbbee2", ok: true, durationMs: 3, resultFile: Buffer.from([1, 2, 3]) } as const;
   assert.deepEqual(decodeAgentMessage(encodeMessage(finished)), finished);
   assert.throws(() => decodeAgentMessage(packr.pack({ ...finished, resultFile: "not bytes" })), /PROTOCOL|Malformed/);
+});
+
+test("an agent's messages travel in as few frames as fit, each checked as a message of its own", () => {
+  const jobId = "0mwwchezg-41e62dbbbee2";
+  const started = { type: "jobStarted", jobId, attempt: 1 } as const;
+  const finished = { type: "jobFinished", jobId, ok: true, durationMs: 3, resultFile: Buffer.from([1, 2, 3]) } as const;
+  const [one, ...none] = encodeAgentFrames([finished]);
+  assert.equal(none.length, 0);
+  assert.deepEqual(decodeAgentMessage(one!), finished, "one message is a plain frame");
+  const frames = encodeAgentFrames([started, finished, { type: "heartbeat", running: 1, load: 0.5 }]);
+  assert.equal(frames.length, 1);
+  assert.deepEqual(
+    decodeAgentFrame(frames[0]!).map((message) => message.type),
+    ["jobStarted", "jobFinished", "heartbeat"],
+  );
+  // Large results go in frames of their own size: no frame grows past the limit.
+  const big = { ...finished, resultFile: Buffer.alloc(60 * 1024) };
+  const many = encodeAgentFrames(Array.from({ length: 40 }, () => big));
+  assert.ok(many.length > 1 && many.every((frame) => frame.length < 1 << 20), `${many.length} frames`);
+  assert.equal(many.flatMap((frame) => decodeAgentFrame(frame)).length, 40);
+  const packr = new Packr({ useRecords: false });
+  const isProtocolError = (error: unknown) => error instanceof MalocherError && error.code === "PROTOCOL_ERROR";
+  const hello = { type: "hello", agentId: "a-1", host: "h", hostname: "h", pid: 1, slots: 1, version: MALOCHER_VERSION, protocolVersion: 2 };
+  for (const batch of [
+    { type: "batch", messages: [] },
+    { type: "batch", messages: "x" },
+    { type: "batch", messages: [{ type: "jobStarted", jobId, attempt: 1 }] },
+    { type: "batch", messages: [encodeMessage(started), encodeMessage({ type: "batch", messages: [encodeMessage(started)] } as never)] },
+    { type: "batch", messages: [encodeMessage(hello as never)] },
+    { type: "batch", messages: [encodeMessage({ ...started, jobId: "../../x" })] },
+  ]) {
+    assert.throws(() => decodeAgentFrame(packr.pack(batch)), isProtocolError, JSON.stringify(batch).slice(0, 120));
+  }
 });
 
 test("a tampered, foreign or unsigned job spec is rejected before it is decoded", () => {

@@ -34,24 +34,35 @@ export const RUN_STAGES = ["claimed", "linedUp", "handedOver", "running", "publi
 /** One of {@link RUN_STAGES}. */
 export type RunStage = (typeof RUN_STAGES)[number];
 
-/** Why the agent killed a running job. */
+/**
+ * Why the agent cut one attempt short (the third of the four outcome layers, see
+ * docs/ARCHITECTURE.md, "Outcomes, layer by layer"): set by the agent through {@link JobRun.kill}
+ * (a timeout, a cancel, the memory check, its own stop, a claim taken away); read by the
+ * {@link JobRun} itself, which turns it and the {@link WorkerRunEnd} into the {@link JobRunEnd}.
+ */
 export type KillReason = "timeout" | "cancelled" | "outOfMemory" | "stopping" | "claimLost";
 
-/** What became of a claimed job: its result is out, it goes back to the queue, or it was dropped. */
+/**
+ * What became of one attempt of a claimed job, and so what the agent does with its claim (the top
+ * of the four outcome layers, see docs/ARCHITECTURE.md, "Outcomes, layer by layer"): its result
+ * is out, it goes back to the queue (at once, or to wait for its next attempt), or the claim is
+ * dropped. Made by {@link JobRun.execute}; read by the agent's `runJob`, which makes the store's
+ * transition (`requeueClaim`, `deferRetry`) and tells the supervisor.
+ */
 export type JobRunEnd =
   /** `resultFile`: the bytes this run published, when its result was the first. */
   | { kind: "published"; ok: boolean; durationMs: number; resultFile?: Uint8Array }
-  /**
-   * Back to the queue: at once as the same attempt (the run was interrupted, not at fault), or,
-   * with `delayMs`, to wait in `retrying/` as attempt `nextAttempt` (the same one when undefined).
-   */
-  | { kind: "requeue"; nextAttempt: number | undefined; delayMs: number }
+  /** Back to the queue at once as the same attempt: the run was interrupted, not at fault (`requeueClaim`). */
+  | { kind: "requeue" }
+  /** To wait in `retrying/` (the job state `retrying`) for `delayMs`, then run as attempt `attempt` (`deferRetry`). */
+  | { kind: "retry"; attempt: number; delayMs: number }
   /** Back to the queue untouched, for other agents: it waits for slots another job waits for. */
   | { kind: "deferred" }
   /** Back to the queue untouched: its timeoutMs does not fit in this Slurm allocation's time left. */
   | { kind: "outOfTime" }
   /** Back to the queue for good, as far as this agent goes: its node lacks what the job asks for. */
   | { kind: "misfit"; reason: string }
+  /** Nothing to do: the job has a result already, or its claim was taken away (`claimLost`). */
   | { kind: "dropped" };
 
 /** What a job run needs from its agent. */
@@ -88,6 +99,8 @@ const MAX_SPEC_BYTES_OVER_IPC = 64 * 1024;
 const USER = userInfo().username;
 /** The first retry waits about this long; each further one twice as long (see `backoffMs`). */
 const RETRY_BACKOFF_BASE_MS = 500;
+/** A job none of whose results could be written waits this long in `retrying/` before it runs again. */
+const RESULT_WRITE_RETRY_MS = 5000;
 const V8_OUT_OF_MEMORY = /JavaScript heap out of memory|Reached heap limit/;
 
 /**
@@ -100,8 +113,8 @@ export class JobRun {
   private worker: WarmWorker | undefined;
   /** The slots this run holds: the one of its claim, plus what the job asked for beyond it. */
   slotsHeld = 1;
-  /** SIGTERM, then SIGKILL this much later, when the job is killed: the run's, then the job's own once its spec was read. */
-  private killGraceMs: number;
+  /** See {@link JobRun.killGraceMs}. */
+  private graceMs: number;
   /** The spec's `name` and `tags`, copied into the result once the spec was read. */
   private nameAndTags: { name?: string; tags?: string[] } = {};
 
@@ -111,7 +124,12 @@ export class JobRun {
     private readonly context: JobRunContext,
     readonly job: ClaimedJob,
   ) {
-    this.killGraceMs = context.settings.killGraceMs;
+    this.graceMs = context.settings.killGraceMs;
+  }
+
+  /** How long a kill gives the job between SIGTERM and SIGKILL: the run's `killGraceMs`, or the job's own once its spec was read. */
+  get killGraceMs(): number {
+    return this.graceMs;
   }
 
   get jobId(): string {
@@ -167,7 +185,7 @@ export class JobRun {
   }
 
   private graceFor(reason: KillReason): number {
-    return reason === "outOfMemory" ? 0 : this.killGraceMs;
+    return reason === "outOfMemory" ? 0 : this.graceMs;
   }
 
   /**
@@ -176,10 +194,10 @@ export class JobRun {
    * `hooks.started` is called when the job's code starts on `worker`, `hooks.done` once it no
    * longer runs there (before publishing; also when it never started). `lookedAhead`: the job's
    * look-ups, made before it was claimed (its cancel marker looked for again at the claim); used
-   * when still fresh. `queued`: `worker` is busy and the job waits behind its running job; a job
+   * when still fresh. `linedUp`: `worker` is busy and the job waits behind its running job; a job
    * that needs more than one slot then goes back to the queue instead.
    */
-  async execute(worker: WarmWorker, hooks: WorkerRunHooks, lookedAhead: Promise<JobLookups> | undefined, queued: boolean): Promise<JobRunEnd> {
+  async execute(worker: WarmWorker, hooks: WorkerRunHooks, lookedAhead: Promise<JobLookups> | undefined, linedUp: boolean): Promise<JobRunEnd> {
     const { dir, agentId } = this.context;
     const { jobId, attempt } = this.job;
     let lookups = lookedAhead === undefined ? undefined : await lookedAhead;
@@ -203,12 +221,12 @@ export class JobRun {
     }
     const extra = slotsOf(spec.options) - 1;
     if (extra > 0) {
-      if (queued) return { kind: "deferred" };
+      if (linedUp) return { kind: "deferred" };
       const grown = this.context.growSlots(extra);
       if (grown === undefined) return { kind: "deferred" };
       if (await grown) this.slotsHeld += extra;
     }
-    this.killGraceMs = spec.options.killGraceMs ?? this.context.settings.killGraceMs;
+    this.graceMs = spec.options.killGraceMs ?? this.context.settings.killGraceMs;
     if (spec.name !== undefined) this.nameAndTags.name = spec.name;
     if (spec.tags !== undefined) this.nameAndTags.tags = spec.tags;
     // A job that waited for slots may have been cancelled meanwhile: look again.
@@ -219,7 +237,7 @@ export class JobRun {
       return this.killReason === "cancelled" ? this.publish(cancelled("before it ran"), 0) : this.endWithoutResult();
     }
     // The worker's job may have ended meanwhile (the worker is then free for others) or run too long.
-    if (queued && !worker.canQueue) return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+    if (linedUp && !worker.canLineUp) return { kind: "requeue" };
     this.worker = worker;
     let startedAt = 0;
     let durationMs = 0;
@@ -263,10 +281,10 @@ export class JobRun {
     } finally {
       codeEnded();
     }
-    if (end.kind === "stale" || end.kind === "unavailable") {
+    if (end.kind === "outdatedCode" || end.kind === "unavailable") {
       // A job taken back from its worker because it was cancelled is done with here and now.
       if (this.killReason === "cancelled") return this.publish(cancelled("while it ran"), 0);
-      return this.killReason === undefined ? { kind: "requeue", nextAttempt: undefined, delayMs: 0 } : this.endWithoutResult();
+      return this.killReason === undefined ? { kind: "requeue" } : this.endWithoutResult();
     }
     // The agent claims and starts the next job on the freed worker before this result is written.
     await nextTurn();
@@ -296,7 +314,7 @@ export class JobRun {
     const retryOnError = spec.options.retryOnError ?? this.context.settings.retryOnError;
     const mayRetry = attempt <= retries;
     const limitMb = this.context.settings.maxWorkerMemoryMb;
-    if (this.killReason === undefined && (await this.killedBySlurm(end))) return { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+    if (this.killReason === undefined && (await this.killedBySlurm(end))) return { kind: "requeue" };
     // A job that failed because its agent stopped it (SIGTERM to its process group: a command that
     // exits on it) goes back to the queue: its agent's stop is no failure of the job.
     if (this.killReason === "stopping" && end.kind === "outcome" && !end.outcome.ok) return this.endWithoutResult();
@@ -354,7 +372,7 @@ export class JobRun {
 
   /** The failure a kill for `killReason` ends the job with; undefined for kills that requeue it (stopping, a lost claim) or none. */
   private killedOutcome(timeoutMs: number): JobEnding | undefined {
-    const grace = `SIGTERM, then SIGKILL after killGraceMs (${this.killGraceMs} ms) if anything of it still ran`;
+    const grace = `SIGTERM, then SIGKILL after killGraceMs (${this.graceMs} ms) if anything of it still ran`;
     switch (this.killReason) {
       case "timeout":
         return failure("JOB_TIMED_OUT", `The job ran longer than its limit of ${timeoutMs} ms and was ended with every process it started (${grace}).`);
@@ -369,13 +387,13 @@ export class JobRun {
     }
   }
 
-  /** Counts the attempt and asks for a requeue after an exponential backoff with jitter. */
+  /** Counts the attempt and asks for the next one after an exponential backoff with jitter. */
   private retry(): JobRunEnd {
-    return { kind: "requeue", nextAttempt: this.job.attempt + 1, delayMs: backoffMs(this.job.attempt, RETRY_BACKOFF_BASE_MS) };
+    return { kind: "retry", attempt: this.job.attempt + 1, delayMs: backoffMs(this.job.attempt, RETRY_BACKOFF_BASE_MS) };
   }
 
   private endWithoutResult(): JobRunEnd {
-    return this.killReason === "claimLost" ? { kind: "dropped" } : { kind: "requeue", nextAttempt: undefined, delayMs: 0 };
+    return this.killReason === "claimLost" ? { kind: "dropped" } : { kind: "requeue" };
   }
 
   /** Publishes write-once; a first result already there wins and ours is discarded. */
@@ -415,7 +433,8 @@ export class JobRun {
       try {
         await publishResult(dir, fallback, settled);
       } catch {
-        return { kind: "requeue", nextAttempt: undefined, delayMs: 5000 };
+        // Nothing could be written: the same attempt runs again after a pause, here or elsewhere.
+        return { kind: "retry", attempt: this.job.attempt, delayMs: RESULT_WRITE_RETRY_MS };
       }
     }
     await releaseClaim(dir, agentId, jobId);
@@ -424,10 +443,10 @@ export class JobRun {
 }
 
 /**
- * Whether a looked-up job may wait queued behind a busy worker's job: its spec reads, and it fits
+ * Whether a looked-up job may be lined up behind a busy worker's job: its spec reads, and it fits
  * this node in one slot (a job that needs more grows its share on a free worker instead).
  */
-export function fitsQueuedRun(lookups: JobLookups, capacity: NodeCapacity): boolean {
+export function mayLineUp(lookups: JobLookups, capacity: NodeCapacity): boolean {
   if (lookups.spec instanceof Error) return false; // a free worker publishes why it cannot run
   const { options } = lookups.spec.decoded;
   return slotsOf(options) === 1 && placementMisfit(options, capacity) === undefined;

@@ -9,7 +9,7 @@
  * stdout carry length-prefixed message frames; everything else the agent says goes to stderr.
  */
 import { existsSync } from "node:fs";
-import { MalocherError, parseAgentLaunchConfig, type AgentLaunchConfig } from "@malocher/protocol";
+import { AGENT_STOP_MARGIN_MS, MalocherError, parseAgentLaunchConfig, type AgentLaunchConfig } from "@malocher/protocol";
 import { readSlurmLaunchFile } from "./slurm/slurm-launch-file.js";
 import { Agent } from "./agent.js";
 import { StdioLink } from "./link/stdio-link.js";
@@ -87,10 +87,12 @@ async function main(): Promise<void> {
   // Stopping is graceful (jobs killed, claims put back, lease removed), but must not depend on
   // anything a worker or the file system does: past the deadline, or on a second signal, the agent
   // exits anyway. Its workers watch its pid and take their process groups down with it, and its
-  // claims are requeued once its lease stops changing.
+  // claims are requeued once its lease stops changing. The deadline leaves every running job its
+  // whole kill grace (see `agentStopDeadlineMs`), the longest of them decided as the stop begins.
   const stop = (reason: string): void => {
     if (deadline !== undefined) return exitNow(`${reason} while stopping`);
-    deadline = setTimeout(() => exitNow(`stopping took longer than ${STOP_DEADLINE_MS} ms`), STOP_DEADLINE_MS);
+    const deadlineMs = agent.stopDeadlineMs;
+    deadline = setTimeout(() => exitNow(`stopping took longer than ${deadlineMs} ms (its jobs' longest kill grace and ${AGENT_STOP_MARGIN_MS} ms)`), deadlineMs);
     void agent.stop(reason);
   };
   process.stdin.on("data", () => {}); // keep flowing so that "end" is seen
@@ -101,9 +103,6 @@ async function main(): Promise<void> {
   }
   await agent.run();
 }
-
-/** How long a graceful stop may take before the agent exits regardless. */
-const STOP_DEADLINE_MS = 15_000;
 
 function exitNow(why: string): never {
   process.stderr.write(`malocher agent: exiting at once: ${why}\n`);

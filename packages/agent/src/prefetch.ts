@@ -1,6 +1,6 @@
 import type { NodeCapacity } from "@malocher/protocol";
 import { claimJob, lookUpJob, withCancelLookedUpAgain, type ClaimedJob, type JobLookups, type QueueScanner, type SpecChunkCache } from "@malocher/store";
-import { fitsQueuedRun } from "./job-run.js";
+import { mayLineUp } from "./job-run.js";
 import type { WarmWorker } from "./worker/warm-worker.js";
 import type { WorkerPool } from "./worker/worker-pool.js";
 
@@ -50,7 +50,7 @@ export interface PrefetchContext {
  * workers may still take it. The line-up: when a busy worker is due to finish (its job has run as
  * long as its last one did, less {@link PREFETCH_LEAD_MS}), the looked-up job is claimed and lined
  * up on that worker, which starts it the moment its job ends, without a round trip through the
- * agent. A lined-up job waits at most the worker's queue window; then it goes back to the queue.
+ * agent. A lined-up job waits at most the worker's line-up window; then it goes back to the queue.
  */
 export class Prefetch {
   private lookahead: { jobId: string; lookups: Promise<JobLookups> } | undefined;
@@ -88,13 +88,13 @@ export class Prefetch {
 
   /** One step while every worker is busy: see {@link PrefetchStep}. */
   async step(pool: WorkerPool, maxJobsPerWorker: number): Promise<PrefetchStep> {
-    const due = pool.queueTarget(maxJobsPerWorker, PREFETCH_LEAD_MS, this.linedUpOn);
+    const due = pool.lineUpTarget(maxJobsPerWorker, PREFETCH_LEAD_MS, this.linedUpOn);
     if (!("worker" in due)) return { kind: "notDue", dueAt: due.dueAt };
-    // A worker is due: the queue is read again if the cached scan ran dry (or went stale on a missed claim).
+    // A worker is due: the queue is read again if the cached scan ran dry (or is outdated: a claim missed).
     if (this.lookahead === undefined) this.lookAhead((await this.context.scanner.take(1))[0]);
     const ahead = this.lookahead;
     if (ahead === undefined) return { kind: "noJob" };
-    if (!fitsQueuedRun(await ahead.lookups, this.context.capacity())) return { kind: "unfit" };
+    if (!mayLineUp(await ahead.lookups, this.context.capacity())) return { kind: "unfit" };
     if (this.lookahead !== ahead || !this.context.mayClaim()) return { kind: "dropped" };
     const { jobId, lookups } = this.takeLookahead()!;
     const claimed = await claimJob(this.context.dir, this.context.agentId, jobId);
@@ -103,7 +103,7 @@ export class Prefetch {
       return { kind: "missed" };
     }
     // The worker's job may have ended during the claim: then another worker due, or an idle one, takes it.
-    const target = this.context.mayClaim() ? pool.queueTarget(maxJobsPerWorker, PREFETCH_LEAD_MS, this.linedUpOn) : undefined;
+    const target = this.context.mayClaim() ? pool.lineUpTarget(maxJobsPerWorker, PREFETCH_LEAD_MS, this.linedUpOn) : undefined;
     const idle = this.context.takeIdleWorker();
     if (target !== undefined && "worker" in target && idle === undefined) return { kind: "linedUp", claimed, worker: target.worker, lookups };
     if (idle !== undefined) return { kind: "handedOver", claimed, worker: idle, lookups };

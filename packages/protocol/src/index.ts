@@ -74,7 +74,7 @@ export type {
   DrainMessage,
   RunSettings,
 } from "./messages.js";
-export { encodeMessage, decodeAgentMessage, decodeSupervisorMessage } from "./message-codec.js";
+export { encodeMessage, encodeAgentFrames, decodeAgentFrame, decodeAgentMessage, decodeSupervisorMessage } from "./message-codec.js";
 export { placementMisfit, slotsOf, isLabel, type NodeCapacity } from "./placement.js";
 export { parseAgentLaunchConfig, type AgentLaunchConfig, type SlurmAgentSettings, type TransportKind } from "./agent-launch-config.js";
 export { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./frame-stream.js";
@@ -84,4 +84,5 @@ export { CUT_NOTE_PREFIX, cutNote } from "./log-cut-note.js";
 export { importingJobModule, refuseWhileImportingJobModule } from "./job-module-import.js";
 export { failure, failureFrom, cancelled, dependencyFailed, storedOutcome, outcomeWithoutRun, unreadableResult, NO_RUN, type JobEnding, type OutcomeMeta } from "./job-outcome.js";
 export { backoffMs } from "./retry-backoff.js";
+export { agentStopDeadlineMs, supervisorStopWaitMs, AGENT_STOP_MARGIN_MS, SUPERVISOR_STOP_MARGIN_MS } from "./stop-deadline.js";
 export { SUPERVISOR_PROOF_HEADER, agentAuthorization, checkAgentAuthorization, checkSupervisorProof, supervisorProof } from "./tunnel-proof.js";

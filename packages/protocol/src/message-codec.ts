@@ -9,54 +9,112 @@ export function encodeMessage(message: AgentMessage | SupervisorMessage): Uint8A
   return packRecord(message);
 }
 
-/** Decodes and validates a frame from an agent; throws `PROTOCOL_ERROR` on anything else. */
-export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
-  return decodeWith(bytes, (record, type) => {
-    switch (type) {
-      case "hello":
-        return {
-          type,
-          agentId: agentIdField(record, "agentId"),
-          host: stringField(record, "host"),
-          hostname: stringField(record, "hostname"),
-          pid: numberField(record, "pid"),
-          slots: numberField(record, "slots"),
-          version: stringField(record, "version"),
-          protocolVersion: numberField(record, "protocolVersion"),
-        };
-      case "warm":
-        return { type };
-      case "heartbeat":
-        return {
-          type,
-          running: numberField(record, "running"),
-          load: numberField(record, "load"),
-          ...(record["cpu"] === undefined ? {} : { cpu: numberField(record, "cpu") }),
-          ...(record["memoryUsed"] === undefined ? {} : { memoryUsed: numberField(record, "memoryUsed") }),
-          ...(record["memoryTotal"] === undefined ? {} : { memoryTotal: numberField(record, "memoryTotal") }),
-        };
-      case "jobStarted":
-        return { type, jobId: jobIdField(record, "jobId"), attempt: numberField(record, "attempt"), ...(record["slot"] === undefined ? {} : { slot: numberField(record, "slot") }) };
-      case "jobFinished":
-        return {
-          type,
-          jobId: jobIdField(record, "jobId"),
-          ok: booleanField(record, "ok"),
-          durationMs: numberField(record, "durationMs"),
-          ...(record["resultFile"] === undefined ? {} : { resultFile: bytesField(record, "resultFile") }),
-        };
-      case "jobRetrying":
-        return { type, jobId: jobIdField(record, "jobId"), attempt: numberField(record, "attempt"), notBefore: numberField(record, "notBefore") };
-      case "misfit":
-        return { type, jobId: jobIdField(record, "jobId"), reason: stringField(record, "reason") };
-      case "dependentsSettled":
-        return { type, jobId: jobIdField(record, "jobId"), released: jobIdsField(record, "released"), failed: jobIdsField(record, "failed") };
-      case "bye":
-        return { type, reason: stringField(record, "reason") };
-      default:
-        return undefined;
-    }
+/**
+ * A batch frame's messages together stay under this size, far below a frame's limit
+ * (`MAX_FRAME_BYTES`): a message larger than it travels in a frame of its own.
+ */
+const MAX_BATCH_BYTES = 256 * 1024;
+
+/**
+ * Encodes an agent's messages into as few frames as fit: one message is a frame as
+ * {@link encodeMessage} makes it; several are one `batch` frame that carries each one's encoding.
+ * Read with {@link decodeAgentFrame}.
+ */
+export function encodeAgentFrames(messages: readonly AgentMessage[]): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  let batch: Uint8Array[] = [];
+  let batchBytes = 0;
+  const close = () => {
+    if (batch.length === 1) frames.push(batch[0]!);
+    else if (batch.length > 1) frames.push(packRecord({ type: "batch", messages: batch }));
+    batch = [];
+    batchBytes = 0;
+  };
+  for (const message of messages) {
+    const encoded = encodeMessage(message);
+    if (batchBytes + encoded.length > MAX_BATCH_BYTES) close();
+    batch.push(encoded);
+    batchBytes += encoded.length;
+  }
+  close();
+  return frames;
+}
+
+/**
+ * Decodes and validates a frame from an agent after its `hello`: one message, or a `batch` of
+ * them (each checked as a frame of its own; a batch holds no batch and no `hello`). Throws
+ * `PROTOCOL_ERROR` on anything else.
+ */
+export function decodeAgentFrame(bytes: Uint8Array): AgentMessage[] {
+  let record: Record<string, unknown>;
+  try {
+    record = unpackRecord(bytes);
+  } catch (error) {
+    throw new MalocherError("PROTOCOL_ERROR", `Malformed frame: ${(error as Error).message}`, { cause: error });
+  }
+  if (record["type"] !== "batch") return [decodeWith(record, readAgentMessage)];
+  const parts = record["messages"];
+  if (!Array.isArray(parts) || parts.length === 0 || !parts.every((part) => part instanceof Uint8Array)) {
+    throw new MalocherError("PROTOCOL_ERROR", `Malformed "batch" frame: field "messages" must hold encoded messages`);
+  }
+  return parts.map((part: Uint8Array) => {
+    const message = decodeAgentMessage(part);
+    if (message.type === "hello") throw new MalocherError("PROTOCOL_ERROR", `Malformed "batch" frame: a hello travels alone`);
+    return message;
   });
+}
+
+/** Decodes and validates one message from an agent; throws `PROTOCOL_ERROR` on anything else (a `batch` too: see {@link decodeAgentFrame}). */
+export function decodeAgentMessage(bytes: Uint8Array): AgentMessage {
+  return decodeWith(bytes, readAgentMessage);
+}
+
+function readAgentMessage(record: Record<string, unknown>, type: string): AgentMessage | undefined {
+  switch (type) {
+    case "hello":
+      return {
+        type,
+        agentId: agentIdField(record, "agentId"),
+        host: stringField(record, "host"),
+        hostname: stringField(record, "hostname"),
+        pid: numberField(record, "pid"),
+        slots: numberField(record, "slots"),
+        version: stringField(record, "version"),
+        protocolVersion: numberField(record, "protocolVersion"),
+      };
+    case "warm":
+      return { type };
+    case "heartbeat":
+      return {
+        type,
+        running: numberField(record, "running"),
+        load: numberField(record, "load"),
+        ...(record["cpu"] === undefined ? {} : { cpu: numberField(record, "cpu") }),
+        ...(record["memoryUsed"] === undefined ? {} : { memoryUsed: numberField(record, "memoryUsed") }),
+        ...(record["memoryTotal"] === undefined ? {} : { memoryTotal: numberField(record, "memoryTotal") }),
+        ...(record["longestKillGraceMs"] === undefined ? {} : { longestKillGraceMs: numberField(record, "longestKillGraceMs") }),
+      };
+    case "jobStarted":
+      return { type, jobId: jobIdField(record, "jobId"), attempt: numberField(record, "attempt"), ...(record["slot"] === undefined ? {} : { slot: numberField(record, "slot") }) };
+    case "jobFinished":
+      return {
+        type,
+        jobId: jobIdField(record, "jobId"),
+        ok: booleanField(record, "ok"),
+        durationMs: numberField(record, "durationMs"),
+        ...(record["resultFile"] === undefined ? {} : { resultFile: bytesField(record, "resultFile") }),
+      };
+    case "jobRetrying":
+      return { type, jobId: jobIdField(record, "jobId"), attempt: numberField(record, "attempt"), notBefore: numberField(record, "notBefore") };
+    case "misfit":
+      return { type, jobId: jobIdField(record, "jobId"), reason: stringField(record, "reason") };
+    case "dependentsSettled":
+      return { type, jobId: jobIdField(record, "jobId"), released: jobIdsField(record, "released"), failed: jobIdsField(record, "failed") };
+    case "bye":
+      return { type, reason: stringField(record, "reason") };
+    default:
+      return undefined;
+  }
 }
 
 /** Decodes and validates a frame from a supervisor; throws `PROTOCOL_ERROR` on anything else. */
@@ -96,12 +154,12 @@ export function decodeSupervisorMessage(bytes: Uint8Array): SupervisorMessage {
 }
 
 function decodeWith<T>(
-  bytes: Uint8Array,
+  frame: Uint8Array | Record<string, unknown>,
   read: (record: Record<string, unknown>, type: string) => T | undefined,
 ): T {
   let type = "?";
   try {
-    const record = unpackRecord(bytes);
+    const record = frame instanceof Uint8Array ? unpackRecord(frame) : frame;
     type = stringField(record, "type");
     const message = read(record, type);
     if (message === undefined) throw new TypeError("unknown message type");

@@ -30,6 +30,12 @@ export interface HeartbeatMessage {
   /** The node's memory: bytes in use and in total (`os.totalmem() - os.freemem()`, `os.totalmem()`). */
   memoryUsed?: number;
   memoryTotal?: number;
+  /**
+   * The longest kill grace of the jobs running on the agent, when one is longer than the run's
+   * `killGraceMs` (a job's own `killGraceMs`): a supervisor that stops the agent waits that much
+   * longer (see stop-deadline.ts).
+   */
+  longestKillGraceMs?: number;
 }
 
 /** Agent → supervisor, once: every slot's warm worker has started; jobs start without delay now. */

@@ -3,7 +3,7 @@ import { SHARDS, directoryLayout, isJobId } from "@malocher/protocol";
 import { releaseDueRetries } from "./queue-marker.js";
 
 /** After a missed claim, a cached scan older than this many times its own reading is read again. */
-const STALE_AFTER_SCANS = 10;
+const OUTDATED_AFTER_SCANS = 10;
 /**
  * A scan of more jobs than this starts at a random one of its first SPREAD_WITHIN jobs (the ones
  * before it go to its end): agents that read the same deep queue then claim from different places
@@ -65,13 +65,13 @@ export class QueueScanner {
 
   /**
    * A job handed out was gone when claimed: other agents have been taking from the same queue.
-   * The rest of the cached scan is then likely stale too, and claiming through it costs a failed
+   * The rest of the cached scan is then likely outdated too, and claiming through it costs a failed
    * rename per job taken elsewhere (measured: about three per job won, with four agents sharing a
    * queue). So the queue is read again, unless the cached scan is young compared with what a scan
    * costs: rescans stay within a tenth of the agent's time however long the queue is.
    */
   missed(): void {
-    if (performance.now() - this.scannedAt > STALE_AFTER_SCANS * this.scanMs) this.invalidate();
+    if (performance.now() - this.scannedAt > OUTDATED_AFTER_SCANS * this.scanMs) this.invalidate();
   }
 
   /** Up to `count` candidate ids, rescanning when the cached scan ran dry. */

@@ -203,7 +203,10 @@ export async function rewriteLogThrough(fd: number, path: string, keep: number, 
 
 /**
  * Rewrites the small file `path` in place (the signal file that agents watch), creating it if it
- * is missing; refuses anything but a regular file, and never writes through a symlink.
+ * is missing; refuses anything but a regular file, and never writes through a symlink. The bytes
+ * overwrite the old ones, and the file is cut only if it was longer: truncating it to nothing
+ * first freed and took again its block each time, which cost about 1 ms per write on ext4 mounted
+ * with `discard` (this machine), most of a `submit()` on an idle cluster.
  */
 export function rewriteFileSync(path: string, bytes: Uint8Array | string): void {
   let fd: number;
@@ -213,10 +216,11 @@ export function rewriteFileSync(path: string, bytes: Uint8Array | string): void 
     throw translateOpenError(path, error);
   }
   try {
-    checkRegularFile(path, fstatSync(fd));
-    ftruncateSync(fd, 0);
+    const stats = fstatSync(fd);
+    checkRegularFile(path, stats);
     const buffer = typeof bytes === "string" ? Buffer.from(bytes) : bytes;
     for (let at = 0; at < buffer.length; ) at += writeSync(fd, buffer, at, buffer.length - at, at);
+    if (stats.size > buffer.length) ftruncateSync(fd, buffer.length);
   } finally {
     closeSync(fd);
   }

@@ -57,15 +57,17 @@ const READS_AT_ONCE = 32;
  * Runs every job of `dir` that has no result yet, on `cluster` or on a cluster of its own (started
  * from `options` and stopped at the end), and yields `[jobId, result]` in completion order until
  * all are done. Leaving the loop (`break`) stops an own cluster's agents; their running jobs go
- * back to the queue.
+ * back to the queue. `checkDirectory` opens and checks the directory first (see
+ * `openSharedDirectory`; a started cluster checks it less often: see started-cluster.ts).
  */
 export async function* processJobs(
   dir: string,
   options: ProcessAllOptions,
   cluster?: Cluster,
+  checkDirectory: () => void = () => openSharedDirectory(dir, options),
 ): AsyncGenerator<[string, JobResult]> {
   options.signal?.throwIfAborted();
-  openSharedDirectory(dir, options);
+  checkDirectory();
   const settings = cluster === undefined ? clusterSettings(dir, options) : undefined;
   // A started cluster's agents may run the jobs already (they are told as jobs are submitted):
   // what they report while the jobs are listed is kept, and handled once the run listens.

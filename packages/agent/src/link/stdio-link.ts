@@ -2,7 +2,7 @@ import {
   FrameDecoder,
   decodeSupervisorMessage,
   encodeFrame,
-  encodeMessage,
+  encodeAgentFrames,
   type AgentMessage,
   type SupervisorMessage,
 } from "@malocher/protocol";
@@ -51,8 +51,8 @@ export class StdioLink implements SupervisorChannel {
     for (const message of this.early.splice(0)) this.events.message(message);
   }
 
-  send(message: AgentMessage): void {
-    if (this.connected) this.write(encodeFrame(encodeMessage(message)));
+  send(...messages: AgentMessage[]): void {
+    if (this.connected) for (const frame of encodeAgentFrames(messages)) this.write(encodeFrame(frame));
   }
 
   get connected(): boolean {

@@ -16,8 +16,11 @@ export interface SupervisorChannelEvents {
 export interface SupervisorChannel {
   /** Starts talking; `connected` follows once the supervisor can be reached. */
   open(): void;
-  /** Sends a message if connected; messages while down are dropped (the directory has the truth). */
-  send(message: AgentMessage): void;
+  /**
+   * Sends messages, in order and in as few frames as fit, if connected; messages while down are
+   * dropped (the directory has the truth). The agent sends through its {@link Outbox}.
+   */
+  send(...messages: AgentMessage[]): void;
   /** Whether messages can be sent now. */
   readonly connected: boolean;
   /** Sends `bye` (if up) and closes for good. Idempotent. */

@@ -5,7 +5,7 @@ import {
   agentAuthorization,
   checkSupervisorProof,
   decodeSupervisorMessage,
-  encodeMessage,
+  encodeAgentFrames,
   type AgentMessage,
 } from "@malocher/protocol";
 import type { SupervisorChannel, SupervisorChannelEvents } from "./supervisor-channel.js";
@@ -68,9 +68,9 @@ export class SupervisorLink implements SupervisorChannel {
     socket.on("close", () => this.onDown());
   }
 
-  /** Sends a message if connected; messages while down are dropped (the directory has the truth). */
-  send(message: AgentMessage): void {
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(encodeMessage(message));
+  send(...messages: AgentMessage[]): void {
+    const socket = this.socket;
+    if (socket?.readyState === WebSocket.OPEN) for (const frame of encodeAgentFrames(messages)) socket.send(frame);
   }
 
   /** Whether the WebSocket is up. */

@@ -54,7 +54,7 @@ export class JobLogSplitter {
   private pending: Buffer = Buffer.alloc(0);
   private tail = "";
   private current: JobLog | undefined;
-  /** Jobs begun while another's output still streams here (a job queued on the worker, or one whose predecessor's marker is still in the pipe). */
+  /** Jobs begun while another's output still streams here (a job lined up on the worker, or one whose predecessor's marker is still in the pipe). */
   private readonly waiting: JobLog[] = [];
   private readonly stray: (chunk: Buffer) => void;
 

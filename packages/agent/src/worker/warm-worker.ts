@@ -9,15 +9,24 @@ const PIPE_DRAIN_MS = 1000;
 const PAGE_SIZE = 4096;
 const WORKER_MAIN = fileURLToPath(new URL("./worker-main.js", import.meta.url));
 
-/** How a job's run on a worker ended: its reported outcome, or the worker's death. */
+/**
+ * How one job's run on one worker ended (the second of the four outcome layers, see
+ * docs/ARCHITECTURE.md, "Outcomes, layer by layer"): its outcome as the worker reported it, or
+ * why there is none. Made by {@link WarmWorker.run} from the worker's replies
+ * ({@link WorkerReply}) and its exit; read by the agent's `JobRun`, which knows what the worker
+ * does not (why the agent killed it, the job's retries, the claim).
+ */
 export type WorkerRunEnd =
+  /** The job's code ran and the worker reported how it ended (its `done` reply). */
   | { kind: "outcome"; outcome: JobOutcome }
-  | { kind: "stale" }
+  /** The worker holds an older version of the job's module than the file now (see `WorkerOutdatedCode`): the job did not run. */
+  | { kind: "outdatedCode" }
   /**
    * The job did not run, or not through its own fault: it never reached the worker (it died
-   * between jobs), it was given back while queued, or the worker was killed for the job before it.
+   * between jobs), it was given back while lined up, or the worker was killed for the job before it.
    */
   | { kind: "unavailable" }
+  /** The worker exited while the job ran (`lastStderr`: the end of what it wrote, to tell an exhausted heap). */
   | { kind: "died"; exitCode: number | null; signal: NodeJS.Signals | null; lastStderr: string };
 
 /** Where one job's output goes, and how much of each attempt's output each log keeps. */
@@ -29,7 +38,7 @@ export interface JobLogPaths {
 
 /** Called as a job's run on the worker changes: both at most once, `started` before `done`. */
 export interface WorkerRunHooks {
-  /** The job's code starts now (at once on an idle worker; for a queued job, when the one before it ended). */
+  /** The job's code starts now (at once on an idle worker; for a lined-up job, when the one before it ended). */
   started(): void;
   /**
    * The job's code is done: its outcome came (its logs may still be streaming in), and the worker
@@ -46,7 +55,7 @@ interface RunOnWorker {
 
 /**
  * One warm worker process: started once, runs many jobs one at a time. Lives in its own process
- * group (`detached`), so `kill()` takes down everything a job spawned. One job may be queued
+ * group (`detached`), so `kill()` takes down everything a job spawned. One job may be lined up
  * behind the running one; the worker starts it the moment the running one ends.
  */
 export class WarmWorker {
@@ -57,11 +66,12 @@ export class WarmWorker {
   private exited = false;
   private retiring = false;
   private running: RunOnWorker | undefined;
-  private queued: RunOnWorker | undefined;
+  /** The job lined up behind the running one (see {@link canLineUp}). */
+  private linedUp: RunOnWorker | undefined;
   /** The job the last `stopJob` killed the worker for: a job after it that dies with it is not at fault. */
   private killedFor: string | undefined;
-  /** Gives the queued job back when the queue window ends. */
-  private queueTimer: NodeJS.Timeout | undefined;
+  /** Gives the lined-up job back when the line-up window ends. */
+  private lineUpTimer: NodeJS.Timeout | undefined;
   /** Set once the process group is being ended (see {@link endProcessGroup}): resolves when it is gone. */
   private ending: Promise<void> | undefined;
 
@@ -76,14 +86,14 @@ export class WarmWorker {
    * `onExit` is called once when the process is gone, whether it was running a job or not.
    * `heapLimitMb` caps the V8 heap, so that a job exhausting memory fails alone; a worker that a
    * job left past it takes no more jobs (see worker-main.ts). A job waits
-   * queued only until the job before it has run `queueWindowMs`: then it is given back (a job
+   * lined up only until the job before it has run `lineUpWindowMs`: then it is given back (a job
    * that turns out long must not keep the next from other agents).
    */
   constructor(
     stray: (chunk: Buffer) => void,
     onExit: () => void,
     heapLimitMb: number,
-    private readonly queueWindowMs: number,
+    private readonly lineUpWindowMs: number,
     /** Its job slot, 1 to the node's slots: `MALOCHER_SLOT` of its jobs, and `{%}` of command jobs that ask for it. */
     readonly slotNumber: number = 1,
   ) {
@@ -108,7 +118,7 @@ export class WarmWorker {
       this.exited = true;
       onExit();
       // What the jobs came to is decided once the IPC channel and the pipes are drained: an outcome
-      // sent right before the exit (which says whether the queued job started) may still be on its
+      // sent right before the exit (which says whether the lined-up job started) may still be on its
       // way, and the log should hold the job's last words. But a grandchild that escaped the
       // process group may hold the pipes open: do not wait for it.
       const drained = Promise.all([
@@ -151,20 +161,20 @@ export class WarmWorker {
   }
 
   /**
-   * Whether a job may be queued behind the running one: none is, and the running one has run
-   * less than the queue window.
+   * Whether a job may be lined up behind the running one: none is, and the running one has run
+   * less than the line-up window.
    */
-  get canQueue(): boolean {
-    return !this.dead && this.running !== undefined && this.queued === undefined && performance.now() - this.runningSince < this.queueWindowMs;
+  get canLineUp(): boolean {
+    return !this.dead && this.running !== undefined && this.linedUp === undefined && performance.now() - this.runningSince < this.lineUpWindowMs;
   }
 
-  /** Waits until the worker can take jobs. */
-  async started(): Promise<void> {
+  /** Waits until the worker process is ready (its `WorkerReady` came) and can take jobs. */
+  async whenReady(): Promise<void> {
     await this.ready;
   }
 
   /**
-   * Runs one job, at once on an idle worker, or queued behind the running job (see `canQueue`).
+   * Runs one job, at once on an idle worker, or lined up behind the running job (see `canLineUp`).
    * Resolves when the job reported its outcome and both its logs are complete, or when it did not
    * run (then the logs hold what arrived).
    */
@@ -174,16 +184,16 @@ export class WarmWorker {
     const stderrDone = this.stderr.begin(jobId, logs.stderr, logs.maxBytes);
     const end = await new Promise<WorkerRunEnd>((resolve) => {
       const run: RunOnWorker = { jobId, hooks, end: resolve };
-      if (this.dead || this.queued !== undefined) return resolve({ kind: "unavailable" });
+      if (this.dead || this.linedUp !== undefined) return resolve({ kind: "unavailable" });
       let sent: AgentRequest = request;
       if (this.running === undefined) {
         this.running = run;
       } else {
-        // Given back at the end of the queue window, by a message: a job that keeps the worker's
-        // event loop busy until it ends keeps the queued one too, which then starts at once.
-        this.queued = run;
-        this.queueTimer = setTimeout(() => this.withdraw(jobId), this.runningSince + this.queueWindowMs - performance.now());
-        sent = { ...request, after: this.running.jobId };
+        // Given back at the end of the line-up window, by a message: a job that keeps the worker's
+        // event loop busy until it ends keeps the lined-up one too, which then starts at once.
+        this.linedUp = run;
+        this.lineUpTimer = setTimeout(() => this.withdraw(jobId), this.runningSince + this.lineUpWindowMs - performance.now());
+        sent = { ...request, behind: this.running.jobId };
       }
       this.child.send(sent, (error) => {
         if (error) this.drop(run); // it died between jobs
@@ -203,7 +213,7 @@ export class WarmWorker {
 
   /**
    * Ends the job `jobId` on this worker: ends the process group if it runs (SIGTERM, then SIGKILL
-   * `graceMs` later), or asks for it back if it is queued (it may have started meanwhile: then it
+   * `graceMs` later), or asks for it back if it is lined up (it may have started meanwhile: then it
    * runs). Otherwise does nothing.
    */
   stopJob(jobId: string, graceMs: number): void {
@@ -211,23 +221,34 @@ export class WarmWorker {
       this.killedFor = jobId;
       this.retiring = true;
       void this.endProcessGroup(graceMs);
-    } else if (this.queued?.jobId === jobId) {
+    } else if (this.linedUp?.jobId === jobId) {
       this.withdraw(jobId);
     }
   }
 
-  /** Asks for the queued job `jobId` back, unless it has started (then it runs). */
+  /**
+   * Asks for the lined-up job back, if there is one, unless it starts meanwhile (then it runs):
+   * its run ends as `unavailable`, and its agent puts it back in the queue for an idle worker.
+   * Whether a job was lined up.
+   */
+  giveBackLinedUp(): boolean {
+    if (this.linedUp === undefined) return false;
+    this.withdraw(this.linedUp.jobId);
+    return true;
+  }
+
+  /** Asks for the lined-up job `jobId` back, unless it has started (then it runs). */
   private withdraw(jobId: string): void {
-    if (this.queued?.jobId === jobId && this.child.connected) this.child.send({ type: "withdraw", jobId } satisfies WithdrawJobRequest);
+    if (this.linedUp?.jobId === jobId && this.child.connected) this.child.send({ type: "withdraw", jobId } satisfies WithdrawJobRequest);
   }
 
   /** Ends the runs of a worker that exited: the running job died (or was cut short by a kill meant for the one before it). */
   private settleAfterExit(exitCode: number | null, signal: NodeJS.Signals | null): void {
     const running = this.running;
-    const queued = this.queued;
-    this.running = this.queued = undefined;
-    clearTimeout(this.queueTimer);
-    queued?.end({ kind: "unavailable" });
+    const linedUp = this.linedUp;
+    this.running = this.linedUp = undefined;
+    clearTimeout(this.lineUpTimer);
+    linedUp?.end({ kind: "unavailable" });
     if (running === undefined) return;
     if (this.killedFor !== undefined && this.killedFor !== running.jobId) running.end({ kind: "unavailable" });
     else running.end({ kind: "died", exitCode, signal, lastStderr: this.stderr.lastOutput });
@@ -238,16 +259,16 @@ export class WarmWorker {
       case "done":
         if (reply.retiring) this.retiring = true;
         return this.finishRunning(reply.jobId, { kind: "outcome", outcome: reply }, reply.startedJobId);
-      case "stale":
-        this.retiring = true; // it holds old code: it takes no more jobs
-        return this.finishRunning(reply.jobId, { kind: "stale" });
+      case "outdatedCode":
+        this.retiring = true; // it holds outdated code: it takes no more jobs
+        return this.finishRunning(reply.jobId, { kind: "outdatedCode" });
       case "withdrew":
-        if (this.queued?.jobId === reply.jobId) this.drop(this.queued);
+        if (this.linedUp?.jobId === reply.jobId) this.drop(this.linedUp);
         return;
       case "refused":
         this.retiring = true;
         if (this.running?.jobId === reply.jobId) this.drop(this.running);
-        else if (this.queued?.jobId === reply.jobId) this.drop(this.queued);
+        else if (this.linedUp?.jobId === reply.jobId) this.drop(this.linedUp);
         return;
       case "ready":
         return;
@@ -255,18 +276,18 @@ export class WarmWorker {
   }
 
   /**
-   * The running job ended; `startedJobId` is the queued job the worker started as it sent this
-   * reply (none when it retires, or the queued job came too late: then the queued job did not run).
-   * The queued job starts here before the ended one is done, so that a slot passes straight from
+   * The running job ended; `startedJobId` is the lined-up job the worker started as it sent this
+   * reply (none when it retires, or the lined-up job came too late: then it did not run).
+   * The lined-up job starts here before the ended one is done, so that a slot passes straight from
    * one to the other (a job waiting to grow never gets it in between).
    */
   private finishRunning(jobId: string, end: WorkerRunEnd, startedJobId?: string): void {
     const run = this.running;
     if (run?.jobId !== jobId) return;
     if (end.kind === "outcome") this.lastRunMs = performance.now() - this.runningSince;
-    const next = this.queued;
-    this.queued = undefined;
-    clearTimeout(this.queueTimer);
+    const next = this.linedUp;
+    this.linedUp = undefined;
+    clearTimeout(this.lineUpTimer);
     this.running = next !== undefined && next.jobId === startedJobId ? next : undefined;
     if (next !== undefined && this.running === next) this.start(next);
     run.hooks.done();
@@ -283,9 +304,9 @@ export class WarmWorker {
   /** Forgets a job that did not run here. */
   private drop(run: RunOnWorker): void {
     if (this.running === run) this.running = undefined;
-    if (this.queued === run) {
-      this.queued = undefined;
-      clearTimeout(this.queueTimer);
+    if (this.linedUp === run) {
+      this.linedUp = undefined;
+      clearTimeout(this.lineUpTimer);
     }
     run.end({ kind: "unavailable" });
   }

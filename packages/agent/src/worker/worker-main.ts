@@ -1,7 +1,8 @@
 /**
  * A warm worker: a child process of the agent that runs one job at a time. It loads tsx once so
  * that `.ts` job modules import like `.js` ones, then waits for `run` requests on its IPC channel;
- * one request that comes while a job runs waits, and starts the moment that job's outcome is sent.
+ * one request may be lined up behind the running job (`behind`), and starts the moment that job's
+ * outcome is sent.
  * It runs in its own process group, so the agent can kill a job together with all it spawned.
  */
 import { register } from "tsx/esm/api";
@@ -45,13 +46,13 @@ const importedModules = new Map<string, number>();
  */
 const namespaces = new Map<string, Record<string, unknown>>();
 let runningJobId: string | undefined;
-/** The job the agent queued behind the running one: it starts the moment that one's outcome is sent. */
-let queued: RunJobRequest | undefined;
+/** The job the agent lined up behind the running one: it starts the moment that one's outcome is sent. */
+let linedUp: RunJobRequest | undefined;
 
 /** Set once an error a job left behind was caught: this worker reports and exits. */
 let dying = false;
 /**
- * Set once this worker said it holds stale code, or a job left it past its memory limit: the agent
+ * Set once this worker said it holds outdated code, or a job left it past its memory limit: the agent
  * retires it, and it starts no job.
  */
 let retired = false;
@@ -103,7 +104,7 @@ async function moduleHash(url: string, mtimeMs: number | undefined): Promise<str
 }
 
 /** Whether this worker holds an older version of the job's module than the one on disk (its mtime now). */
-function isStale(spec: FunctionJobSpec, mtimeMs: number | undefined): boolean {
+function holdsOutdatedCode(spec: FunctionJobSpec, mtimeMs: number | undefined): boolean {
   const importedAt = importedModules.get(spec.fn.module);
   return importedAt !== undefined && mtimeMs !== importedAt;
 }
@@ -200,9 +201,9 @@ function finishJob(jobId: string, ending: JobEnding, codeChanged: boolean): void
   endOutput(jobId);
   // A worker left past its memory limit by this job runs no other: the next would be blamed for it.
   if (process.memoryUsage.rss() > MEMORY_LIMIT_BYTES) retired = true;
-  // The queued job starts now, unless this worker is dying or retired.
-  const next = dying || retired ? undefined : queued;
-  queued = undefined;
+  // The lined-up job starts now, unless this worker is dying or retired.
+  const next = dying || retired ? undefined : linedUp;
+  linedUp = undefined;
   const outcome: JobOutcome = {
     type: "done",
     jobId,
@@ -244,12 +245,12 @@ async function handle(request: RunJobRequest): Promise<void> {
     return;
   }
   const mtimeMs = moduleMtime(spec.fn.module);
-  if (isStale(spec, mtimeMs)) {
+  if (holdsOutdatedCode(spec, mtimeMs)) {
     runningJobId = undefined;
-    retired = true; // the agent retires this worker and gives the queued job back to the queue
-    queued = undefined;
+    retired = true; // the agent retires this worker and gives the lined-up job back to the queue
+    linedUp = undefined;
     endOutput(jobId);
-    send({ type: "stale", jobId });
+    send({ type: "outdatedCode", jobId });
     return;
   }
   const ending = await runJob(spec, request.dir, mtimeMs);
@@ -259,15 +260,15 @@ async function handle(request: RunJobRequest): Promise<void> {
 
 process.on("message", (request: AgentRequest) => {
   if (request.type === "withdraw") {
-    if (queued?.jobId !== request.jobId) return; // it started already, and runs
-    queued = undefined;
+    if (linedUp?.jobId !== request.jobId) return; // it started already, and runs
+    linedUp = undefined;
     send({ type: "withdrew", jobId: request.jobId });
   } else if (request.type === "run") {
-    // A job sent to wait behind one that has ended since: our reply for that one, which did not
+    // A job lined up behind one that has ended since: our reply for that one, which did not
     // start it, tells the agent to give it back.
-    if (request.after !== undefined && request.after !== runningJobId) return;
+    if (request.behind !== undefined && request.behind !== runningJobId) return;
     if (dying || retired) send({ type: "refused", jobId: request.jobId }); // the agent requeues it
-    else if (request.after !== undefined) queued ??= request;
+    else if (request.behind !== undefined) linedUp ??= request;
     else if (runningJobId === undefined) start(request);
   }
 });

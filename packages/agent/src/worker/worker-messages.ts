@@ -18,12 +18,15 @@ export interface RunJobRequest {
   dir: string;
   /** The run's env and cwd, for what the job did not set itself (see `withRunDefaults`). */
   run: Pick<RunSettings, "env" | "cwd">;
-  /** The job runs only as the successor of this one (it was queued behind it): not if that one has ended. */
-  after?: string;
+  /**
+   * The running job this one is lined up behind: it starts the moment that one's outcome is sent,
+   * and not at all if that one has ended already (the agent then gets it back).
+   */
+  behind?: string;
 }
 
 /**
- * Agent → worker: give back the job queued behind the running one, unless it has started. The
+ * Agent → worker: give back the job lined up behind the running one, unless it has started. The
  * worker answers with {@link WorkerWithdrew}; a job that started already just runs.
  */
 export interface WithdrawJobRequest {
@@ -49,7 +52,7 @@ interface OutcomeMeta {
    * the job left it past its memory limit.
    */
   retiring: boolean;
-  /** The queued job the worker started as it sent this reply, if it started one. */
+  /** The lined-up job the worker started as it sent this reply, if it started one. */
   startedJobId?: string;
 }
 
@@ -57,15 +60,16 @@ interface OutcomeMeta {
 export type JobOutcome = (OutcomeMeta & { ok: true; value: Uint8Array }) | (OutcomeMeta & StoredFailure);
 
 /**
- * Worker → agent: the job's module changed on disk since this worker imported it; the job was
- * not run. The agent retires the worker and runs the job on a fresh one.
+ * Worker → agent: the job's module changed on disk since this worker imported it (the worker
+ * holds outdated code, which Node cannot import again); the job was not run. The agent retires
+ * the worker and the job goes back to the queue, for a fresh worker.
  */
-export interface WorkerStale {
-  type: "stale";
+export interface WorkerOutdatedCode {
+  type: "outdatedCode";
   jobId: string;
 }
 
-/** Worker → agent: the queued job was given back before it started. */
+/** Worker → agent: the lined-up job was given back before it started. */
 export interface WorkerWithdrew {
   type: "withdrew";
   jobId: string;
@@ -77,7 +81,13 @@ export interface WorkerRefused {
   jobId: string;
 }
 
-export type WorkerReply = WorkerReady | JobOutcome | WorkerStale | WorkerWithdrew | WorkerRefused;
+/**
+ * Everything a worker process says to its agent over the IPC channel (the wire, the lowest of the
+ * four outcome layers, see docs/ARCHITECTURE.md, "Outcomes, layer by layer"). Sent by
+ * worker-main.ts; read only by `WarmWorker`, which turns what it says about a job into that
+ * run's `WorkerRunEnd`.
+ */
+export type WorkerReply = WorkerReady | JobOutcome | WorkerOutdatedCode | WorkerWithdrew | WorkerRefused;
 
 /**
  * Written by the worker to its stdout and stderr after each job, so the agent can cut one warm

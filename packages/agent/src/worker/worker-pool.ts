@@ -7,14 +7,15 @@ import { WarmWorker } from "./warm-worker.js";
 export class WorkerPool {
   private readonly idle: WarmWorker[] = [];
   private readonly all = new Set<WarmWorker>();
-  private readonly started = new Set<WarmWorker>();
+  /** Workers whose process said `ready`: only these are given jobs. */
+  private readonly ready = new Set<WarmWorker>();
   private closed = false;
   private warmed = false;
 
   constructor(
     private readonly slots: number,
     private readonly heapLimitMb: number,
-    private readonly queueWindowMs: number,
+    private readonly lineUpWindowMs: number,
     private readonly stray: (chunk: Buffer) => void,
     private readonly onIdle: () => void,
     private readonly onWorkerStarted: () => void,
@@ -34,17 +35,17 @@ export class WorkerPool {
   }
 
   /**
-   * The busy worker to queue a job on, just in time: one whose job is due to end within `leadMs`
-   * (it runs as long as its last one did), that can take a queued job (see `WarmWorker.canQueue`),
+   * The busy worker to line a job up on, just in time: one whose job is due to end within `leadMs`
+   * (it runs as long as its last one did), that can take a lined-up job (see `WarmWorker.canLineUp`),
    * is not in `taken` and has run fewer than `maxJobs`. Otherwise, when the next one will be due
    * (`performance.now()` time; undefined if none will).
    */
-  queueTarget(maxJobs: number, leadMs: number, taken: ReadonlySet<WarmWorker>): { worker: WarmWorker } | { dueAt: number | undefined } {
+  lineUpTarget(maxJobs: number, leadMs: number, taken: ReadonlySet<WarmWorker>): { worker: WarmWorker } | { dueAt: number | undefined } {
     const now = performance.now();
     let target: { worker: WarmWorker; dueAt: number } | undefined;
     let nextDueAt: number | undefined;
-    for (const worker of this.started) {
-      if (!worker.canQueue || taken.has(worker) || worker.jobsRun >= maxJobs || worker.lastRunMs === undefined) continue;
+    for (const worker of this.ready) {
+      if (!worker.canLineUp || taken.has(worker) || worker.jobsRun >= maxJobs || worker.lastRunMs === undefined) continue;
       const dueAt = worker.runningSince + worker.lastRunMs - leadMs;
       if (dueAt > now) nextDueAt = Math.min(dueAt, nextDueAt ?? dueAt);
       else if (target === undefined || dueAt < target.dueAt) target = { worker, dueAt };
@@ -63,7 +64,7 @@ export class WorkerPool {
     this.onIdle();
   }
 
-  /** Ends a worker that should not take more jobs (too many run, too much memory, stale code). */
+  /** Ends a worker that should not take more jobs (too many run, too much memory, outdated code). */
   retire(worker: WarmWorker): void {
     void worker.retire(); // its exit starts the replacement
   }
@@ -72,8 +73,8 @@ export class WorkerPool {
   private onWorkerExit(worker: WarmWorker): void {
     const idleAt = this.idle.indexOf(worker);
     if (idleAt >= 0) this.idle.splice(idleAt, 1);
-    if (!this.started.has(worker)) return; // a failed start is retried after a pause
-    this.started.delete(worker);
+    if (!this.ready.has(worker)) return; // a failed start is retried after a pause
+    this.ready.delete(worker);
     this.all.delete(worker);
     if (!this.closed) this.startWorker();
   }
@@ -95,14 +96,14 @@ export class WorkerPool {
     const taken = new Set([...this.all].map((worker) => worker.slotNumber));
     let slotNumber = 1;
     while (taken.has(slotNumber)) slotNumber++;
-    const worker: WarmWorker = new WarmWorker(this.stray, () => this.onWorkerExit(worker), this.heapLimitMb, this.queueWindowMs, slotNumber);
+    const worker: WarmWorker = new WarmWorker(this.stray, () => this.onWorkerExit(worker), this.heapLimitMb, this.lineUpWindowMs, slotNumber);
     this.all.add(worker);
-    worker.started().then(
+    worker.whenReady().then(
       () => {
-        this.started.add(worker);
+        this.ready.add(worker);
         this.onWorkerStarted();
         this.release(worker);
-        if (!this.warmed && this.started.size === this.slots) {
+        if (!this.warmed && this.ready.size === this.slots) {
           this.warmed = true;
           this.onWarm();
         }

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import {
-  decodeAgentMessage,
+  decodeAgentFrame,
   encodeMessage,
   type AgentMessage,
   type HelloMessage,
@@ -21,7 +21,7 @@ export class AgentConnection extends EventEmitter<{
     super();
     transport.onFrame((frame) => {
       try {
-        this.emit("message", decodeAgentMessage(frame));
+        for (const message of decodeAgentFrame(frame)) this.emit("message", message);
       } catch (error) {
         process.emitWarning(`malocher: closing ${hello.host}'s connection: ${(error as Error).message}`);
         transport.close("protocolError");

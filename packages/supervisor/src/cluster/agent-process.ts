@@ -20,9 +20,11 @@ export interface AgentProcess {
   attachConnection?(connection: AgentConnection): void;
   /**
    * Ends the agent's stdin: it stops claiming, kills its jobs, puts their claims back and exits.
-   * Waits for that (bounded), then releases the connection. Idempotent.
+   * Waits for that up to `stopWaitMs()` from the call (asked again when that time is up, so a
+   * longer kill grace the agent told of meanwhile still counts: see `supervisorStopWaitMs`), then
+   * gives up on it and releases the connection. Idempotent.
    */
-  close(): Promise<void>;
+  close(stopWaitMs: () => number): Promise<void>;
 }
 
 /** Where agents' WebSockets arrive: the agent server's local port, or an SSH tunnel's channel handed over. */
@@ -71,10 +73,21 @@ export class OutputTail {
   }
 }
 
-/** Gives up waiting for `promise` after `ms`. */
-export function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+/**
+ * Gives up waiting for `promise` (resolves undefined) once `ms` has passed since the call. With a
+ * function, the limit is asked again when it is up, and the wait goes on if it grew meanwhile.
+ */
+export function within<T>(promise: Promise<T>, ms: number | (() => number)): Promise<T | undefined> {
+  const limitMs = typeof ms === "number" ? () => ms : ms;
+  const since = performance.now();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
+    let timer: NodeJS.Timeout | undefined;
+    const check = () => {
+      const leftMs = since + limitMs() - performance.now();
+      if (leftMs <= 0) resolve(undefined);
+      else timer = setTimeout(check, leftMs);
+    };
+    check();
     promise.then(
       (value) => {
         clearTimeout(timer);

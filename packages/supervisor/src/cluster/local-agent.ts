@@ -1,8 +1,6 @@
 import { spawn } from "node:child_process";
 import { agentCommand, OutputTail, within, type AgentLauncher, type AgentProcess } from "./agent-process.js";
 
-const STOP_GRACE_MS = 10000;
-
 /** Local mode: the same agent as a child process of this one, connecting straight to the server. */
 export const launchLocalAgent: AgentLauncher = async (config, endpoint) => {
   const { node, script } = agentCommand();
@@ -20,10 +18,10 @@ export const launchLocalAgent: AgentLauncher = async (config, endpoint) => {
     transport: "websocket",
     ended,
     outputTail: () => tail.toString(),
-    close: () =>
+    close: (stopWaitMs) =>
       (closing ??= (async () => {
         child.stdin.end();
-        if ((await within(ended, STOP_GRACE_MS)) === undefined) child.kill("SIGKILL");
+        if ((await within(ended, stopWaitMs)) === undefined) child.kill("SIGKILL");
         await ended;
       })()),
   };

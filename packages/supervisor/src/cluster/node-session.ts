@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
-import { MalocherError, type AgentMessage, type HeartbeatMessage, type RunSettings, type TransportKind } from "@malocher/protocol";
+import { MalocherError, supervisorStopWaitMs, type AgentMessage, type HeartbeatMessage, type RunSettings, type TransportKind } from "@malocher/protocol";
 import type { AgentConnection } from "./agent-connection.js";
 import type { AgentLauncher, AgentProcess } from "./agent-process.js";
 import type { AgentServer } from "./agent-server.js";
@@ -140,7 +140,7 @@ export class NodeSession extends EventEmitter<{
       this.attach(connection, agent);
     } catch (error) {
       this.server.forget(this.agentId);
-      await this.agent?.close();
+      await this.agent?.close(this.stopWaitMs);
       this.error =
         error instanceof MalocherError ? error : new MalocherError("SSH_FAILED", `${this.label}: ${(error as Error).message}`, { cause: error });
       if (!this.closing) this.setState("failed");
@@ -163,10 +163,20 @@ export class NodeSession extends EventEmitter<{
     this.abandon.abort();
     clearInterval(this.watchdog);
     this.connection?.send({ type: "stop", reason: "the run is over" });
-    await this.agent?.close();
+    await this.agent?.close(this.stopWaitMs);
     this.connection?.close();
     if (this.state !== "failed" && this.state !== "lost") this.setState("closed");
   }
+
+  /**
+   * How long the agent may take to stop before the session gives up on it (`supervisorStopWaitMs`):
+   * from the run's `killGraceMs`, or a running job's longer one that its last heartbeat told of.
+   * An agent that was never welcomed ran no job: it has no grace to give.
+   */
+  private readonly stopWaitMs = (): number => {
+    const runGraceMs = this.connection === undefined ? 0 : this.settings.run.killGraceMs;
+    return supervisorStopWaitMs(Math.max(runGraceMs, this.lastHeartbeat?.longestKillGraceMs ?? 0));
+  };
 
   private attach(connection: AgentConnection, agent: AgentProcess): void {
     this.connection = connection;
@@ -189,7 +199,7 @@ export class NodeSession extends EventEmitter<{
       this.error = new MalocherError("NODE_LOST", `Lost the agent on ${this.label}: ${how}.${describeOutput(agent.outputTail())}`);
       this.setState("lost");
       connection.close();
-      void agent.close();
+      void agent.close(this.stopWaitMs);
     };
     connection.on("close", () => gone("its connection closed"));
     void agent.ended.then((how) => gone(how));

@@ -6,8 +6,6 @@ import { shellQuote } from "../ssh/shell-quote.js";
 import { stdioTransport } from "./stdio-transport.js";
 import { agentCommand, OutputTail, within, type AgentEndpoint, type AgentLauncher, type AgentProcess } from "./agent-process.js";
 
-const STOP_GRACE_MS = 10000;
-
 /**
  * Starts an agent on a node over SSH: connect, open a remote forward on the node's 127.0.0.1
  * (the node picks the port) that leads back to the local agent server, exec the agent without a
@@ -89,10 +87,10 @@ function remoteAgentProcess(client: SshClient, channel: ClientChannel, overStdio
     ...(stdio === undefined ? {} : { stdio }),
     ended,
     outputTail: () => tail.toString(),
-    close: () =>
+    close: (stopWaitMs) =>
       (closing ??= (async () => {
         channel.end();
-        await within(ended, STOP_GRACE_MS);
+        await within(ended, stopWaitMs);
         client.end();
       })()),
   };

@@ -2,9 +2,6 @@ import { within, type AgentLauncher, type AgentProcess } from "../agent-process.
 import type { AgentConnection } from "../agent-connection.js";
 import type { Allocation } from "./slurm-allocations.js";
 
-/** How long closing waits for a Slurm agent to hang up after `stop`, before its allocation is cancelled. */
-const STOP_GRACE_MS = 5000;
-
 /**
  * The agent of one task of a running allocation, as a node session sees it. Slurm started it
  * already (the batch script's `srun`), so launching is only waiting for its hello; it has ended
@@ -26,8 +23,9 @@ export function slurmAgentLauncher(allocation: Allocation): AgentLauncher {
         connected = true;
         connection.once("close", () => hungUp());
       },
-      close: async () => {
-        if (connected) await within(disconnected, STOP_GRACE_MS);
+      close: async (stopWaitMs) => {
+        // Bounded: its allocation is cancelled after this (Slurm's SIGTERM, then SIGKILL KillWait later).
+        if (connected) await within(disconnected, stopWaitMs);
       },
     };
     return process;
