@@ -43,7 +43,7 @@ export function renderReport(results: SuiteResults, environment: Environment, st
     "",
   );
 
-  md.push("## Targets (issues 6 and 19)", "");
+  md.push("## Targets (issues 6, 19 and 20)", "");
   md.push(...table(["result", "measured", "target", ""], rows.filter((row) => row.target).map((row) => [`${row.workload}: ${row.what}`, showValue(row), row.target!.text, `**${row.verdict ?? "NOT MEASURED"}**`])));
   md.push("");
 
@@ -78,7 +78,11 @@ function sectionIntro(workload: Workload, results: SuiteResults): string {
       `the peers' cluster is started before the clock as ours is (Dask: the scheduler on the first node, one worker with ${s.slotsPerNode} threads on each node; ` +
       "its client is a Python process on this machine, like our supervisor). Each peer's cluster is closed while the others are measured. " +
       "A ratio is Malocher ÷ the peer: above 1 Malocher is ahead where higher is better, below 1 where lower is better.",
-    "W1 dispatch": `${s.dispatchJobs} no-op function jobs (\`echo(i)\` returns its argument) from the first \`submit\` to the last result, against the same no-op through GNU parallel \`--sshlogin\` over the same ${s.nodes} nodes (one SSH session per job; masters opened before the clock).`,
+    "W1 dispatch":
+      `${s.dispatchJobs} no-op function jobs (\`echo(i)\` returns its argument) from the first \`submit\` to the last result, against the same no-op through GNU parallel \`--sshlogin\` over the same ${s.nodes} nodes (one SSH session per job; masters opened before the clock). ` +
+      "Each round also runs W1 by two supervisors side by side over the same nodes (each a process of its own, started at the same moment), one plain and one with `processAll({ dashboard })` and a page open on it " +
+      "(a process that follows its events and refetches the overview and the first page of jobs at most once a second): the difference of their CPU per job, at W1's rate alone, is what serving the dashboard costs " +
+      "(side by side, whatever else loads the machine weighs on both alike).",
     Limits: "Measured in the same run: the rename and write+link rates of the file system under the shared directory (a job's life there is a handful of such steps), and the W1 jobs on one local agent with no SSH.",
     "W2 efficiency": `${s.efficiencyJobs} jobs sleeping ${s.efficiencySleepMs} ms, and ${s.efficiencyJobs} sleeping 1–${s.efficiencyMixedMaxMs} ms (spread evenly at random, the same lengths every time), on a started cluster of ${s.nodes} nodes × ${s.slotsPerNode} slots, from the first submit to the last result.`,
     "W3 latency": `Warm: one job at a time on an idle started cluster, submit to result. Cold: \`processAll\` of one job including the agents' start, and \`startCluster\` until every agent said hello.`,

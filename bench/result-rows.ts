@@ -11,6 +11,7 @@ import { PEER_VARIANTS, describePeer, type Measurements } from "./suite.js";
 import { sideBySide } from "./side-by-side.js";
 import { TARGETS, verdict, type Target, type Verdict } from "./targets.js";
 import type { DispatchRun } from "./workloads/dispatch.js";
+import { dashboardShare, type SupervisorRun } from "./workloads/dashboard.js";
 import type { WarmLatency } from "./workloads/latency.js";
 import type { SubmitRun } from "./workloads/scale.js";
 
@@ -96,6 +97,7 @@ export function resultRows(results: Measurements): ResultRow[] {
       }),
     );
   }
+  if (d.dashboardPairs.length > 0) rows.push(dashboardRow(results));
   rows.push({
     workload: w1,
     what: "on a started cluster (agent start excluded) ÷ GNU parallel with ControlMaster, `node -e`",
@@ -230,6 +232,24 @@ export function resultRows(results: Measurements): ResultRow[] {
       `queueing them with submitMany took ${(q.queueingMs / 1000).toFixed(1)} s`,
   });
   return rows;
+}
+
+/** Issue 20: the share of a core the dashboard adds to the supervisor while W1 runs, from the side-by-side pairs, at W1's rate. */
+function dashboardRow(results: Measurements): ResultRow {
+  const d = results.dispatch;
+  const rate = jobsPerSecond(d.processAll);
+  const perJob = (runs: readonly SupervisorRun[]) => summaryText(summarize(runs.map((run) => run.supervisorCpuMs / run.jobs)));
+  const wall = (runs: readonly SupervisorRun[]) => summaryText(summarize(runs.map((run) => run.wallMs)));
+  return targeted({
+    workload: "W1 dispatch",
+    what: "supervisor CPU that serving the dashboard adds (`processAll({ dashboard })`, a page open), as a share of one core",
+    value: dashboardShare(d.dashboardPairs, rate.median / 1000),
+    format: "percent",
+    target: TARGETS.dashboardCpu,
+    detail:
+      `W1 by two supervisors side by side, per round: CPU per job ${perJob(d.dashboardPairs.map((pair) => pair.plain))} ms plain, ${perJob(d.dashboardPairs.map((pair) => pair.withDashboard))} ms with the dashboard ` +
+      `(${wall(d.dashboardPairs.map((pair) => pair.plain))} and ${wall(d.dashboardPairs.map((pair) => pair.withDashboard))} ms wall); the difference per round at W1's ${number(rate.median)} jobs/s alone`,
+  });
 }
 
 /** The row with its PASS or MISS, if it has a target. */

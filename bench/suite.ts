@@ -18,6 +18,7 @@ import { runThroughParallel, type PeerCommand } from "./gnu-parallel.js";
 import { now, percentile, repeat } from "./measurement.js";
 import { writeSshClientConfig, type SshClientConfig } from "./ssh-client-config.js";
 import { dispatchOnStartedCluster, dispatchWithProcessAll, type DispatchRun } from "./workloads/dispatch.js";
+import { dashboardSideBySide, type DashboardPair } from "./workloads/dashboard.js";
 import { idealSleepMs, measureEfficiency, mixedSleepLengths, type EfficiencyRun } from "./workloads/efficiency.js";
 import { measureProcessStartCpu, type ProcessStartCpu } from "./process-start-cpu.js";
 import { measureClusterStart, measureColdProcessAll, measureWarmLatency, type WarmLatency } from "./workloads/latency.js";
@@ -74,6 +75,8 @@ export interface SuiteResults {
   fileSystem: { renamesPerSecond: number[]; writeLinksPerSecond: number[] };
   dispatch: {
     processAll: DispatchRun[];
+    /** Issue 20: W1 over the same nodes by two supervisors side by side, one with `processAll({ dashboard })` and a page open. */
+    dashboardPairs: DashboardPair[];
     startedCluster: DispatchRun[];
     /** One `submitMany` of the jobs, then `processAll` on a started cluster (the batch path). */
     batchStartedCluster: DispatchRun[];
@@ -249,7 +252,7 @@ async function measureDispatch(
   dask: DaskResults,
 ): Promise<Pick<SuiteResults, "dispatch" | "fileSystem">> {
   const { settings, log } = ctx;
-  const result: SuiteResults["dispatch"] = { processAll: [], startedCluster: [], batchStartedCluster: [], localAgent: [], peers: PEER_VARIANTS.map(() => []) };
+  const result: SuiteResults["dispatch"] = { processAll: [], dashboardPairs: [], startedCluster: [], batchStartedCluster: [], localAgent: [], peers: PEER_VARIANTS.map(() => []) };
   const fileSystem: SuiteResults["fileSystem"] = { renamesPerSecond: [], writeLinksPerSecond: [] };
   await repeat(settings.repeats, async (round) => {
     const tag = `W1 round ${round + 1}/${settings.repeats}`;
@@ -260,6 +263,9 @@ async function measureDispatch(
     const viaProcessAll = await ctx.inFreshDirectory("w1", (dir) => dispatchWithProcessAll(dir, jobs, ctx.cluster(settings.nodes, `${tag}, processAll`), ctx.meter));
     result.processAll.push(viaProcessAll);
     log(`${tag}: processAll over ${settings.nodes} nodes: ${viaProcessAll.jobsPerSecond.toFixed(0)} jobs/s`);
+    const options = { ...ctx.nodes.clusterOptions(settings.nodes), slots: settings.slotsPerNode };
+    result.dashboardPairs.push(await ctx.inFreshDirectory("w1-side", (plain) => ctx.inFreshDirectory("w1-dashboard", (served) => dashboardSideBySide([plain, served], jobs, options))));
+    log(`${tag}: side by side without and with the dashboard: supervisor CPU ${result.dashboardPairs.at(-1)!.plain.supervisorCpuMs.toFixed(0)} and ${result.dashboardPairs.at(-1)!.withDashboard.supervisorCpuMs.toFixed(0)} ms`);
     const onStarted = await ctx.inFreshDirectory("w1-started", (dir) => dispatchOnStartedCluster(dir, jobs, ctx.cluster(settings.nodes, `${tag}, started cluster`), ctx.meter));
     result.startedCluster.push(onStarted);
     log(`${tag}: on a started cluster: ${onStarted.jobsPerSecond.toFixed(0)} jobs/s`);

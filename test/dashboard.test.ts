@@ -10,11 +10,11 @@ import { test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { Dashboard, Malocher } from "malocher";
-import { failUnlessFixed, waitForGate } from "./fixtures/dashboard/dashboard-jobs.js";
+import { failUnlessFixed, slotAfterGate, waitForGate } from "./fixtures/dashboard/dashboard-jobs.js";
 import { square } from "./fixtures/jobs/jobs.js";
 import { collect } from "./support/results.js";
 import { spawn, type ChildProcess } from "node:child_process";
-import { cliMain, root } from "./fixtures/jobs/support.js";
+import { cliMain, root, runCli } from "./fixtures/jobs/support.js";
 import { freshMalocher } from "./support/temp.js";
 import { waitUntil, within } from "./support/wait.js";
 
@@ -185,6 +185,56 @@ test("events carry ids: a page that reconnects with Last-Event-ID gets what it m
   writeFileSync(gate, "");
 });
 
+test("the task stream puts each job of a live run in the worker slot it ran in (its MALOCHER_SLOT)", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "dashboard-slots");
+  const gate = join(malocher.dir, "gate");
+  const jobs = [1, 2].map(() => malocher.submit(slotAfterGate, gate));
+  let address: URL | undefined;
+  const run = collect(malocher.processAll({ slots: 2, dashboard: { onListening: (url) => (address = new URL(url)) } }));
+  type Bar = [string, string, number, number | null, string, number | null];
+  const stream = async () => {
+    if (address === undefined) return [];
+    const response = await fetch(new URL("/api/stream?minutes=5", address), { headers: { authorization: `Bearer ${address.searchParams.get("token")}` } });
+    return (await json<{ bars: Bar[] }>(response)).bars;
+  };
+  await waitUntil(async () => (await stream()).filter((bar) => bar[4] === "running" && bar[5] !== null).length === 2, 30_000, "both jobs running, each with its slot");
+  const running = new Map((await stream()).map((bar) => [bar[0], bar[5]]));
+  assert.deepEqual([...running.values()].sort(), [1, 2], "one job in each of the node's two slots");
+  writeFileSync(gate, "");
+  const results = await within(run, 30_000, "the run");
+  for (const jobId of jobs) {
+    const result = results.get(jobId);
+    assert.ok(result?.ok);
+    assert.equal(result.value, running.get(jobId), "the slot shown is the one the job ran in");
+  }
+});
+
+test("a live run's dependencies on the dashboard: a job waits, then runs once its dependency succeeded; one whose dependency failed fails with DEPENDENCY_FAILED", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "dashboard-waiting");
+  const [gateA, gateB] = [join(malocher.dir, "gate-a"), join(malocher.dir, "gate-b")];
+  const first = malocher.submit(waitForGate, gateA, 1);
+  const second = malocher.submit.with({ after: [first] })(waitForGate, gateB, 2);
+  const failing = malocher.submit(failUnlessFixed, join(malocher.dir, "fixed"), 3);
+  const blocked = malocher.submit.with({ after: [failing] })(square, 4);
+  let address: URL | undefined;
+  const run = collect(malocher.processAll({ slots: 2, dashboard: { onListening: (url) => (address = new URL(url)) } }));
+  type Row = { id: string; state: string | null; error?: { code: string } };
+  const rows = async () => {
+    if (address === undefined) return new Map<string, Row>();
+    const response = await fetch(new URL("/api/jobs?limit=10", address), { headers: { authorization: `Bearer ${address.searchParams.get("token")}` } });
+    return new Map((await json<{ jobs: Row[] }>(response)).jobs.map((row) => [row.id, row]));
+  };
+  const stateOf = async (jobId: string) => (await rows()).get(jobId)?.state;
+  await waitUntil(async () => (await stateOf(first)) === "running" && (await stateOf(second)) === "waiting", 30_000, "the first job running, the second waiting for it");
+  await waitUntil(async () => (await rows()).get(blocked)?.error?.code === "DEPENDENCY_FAILED", 10_000, "the job whose dependency failed, failed with DEPENDENCY_FAILED");
+  assert.equal(await stateOf(blocked), "failed");
+  writeFileSync(gateA, "");
+  await waitUntil(async () => (await stateOf(second)) === "running", 10_000, "the second job running once the first succeeded");
+  writeFileSync(gateB, "");
+  const results = await within(run, 30_000, "the run");
+  assert.equal(results.get(second)?.ok, true);
+});
+
 interface SseEvent {
   id: string;
   event: string;
@@ -303,7 +353,18 @@ function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", (code) => resolve(code))));
 }
 
-test("malocher dashboard serves a directory until Ctrl-C; malocher run --dashboard serves the run, with its nodes", TIMEOUT, async (t) => {
+test("malocher dashboard serves a directory until Ctrl-C; malocher run --dashboard-host serves the run, with its nodes", TIMEOUT, async (t) => {
+  // One name, one meaning: the page's listener is --port/--host on `dashboard`, --dashboard-port/--dashboard-host on `run` (whose --port is the SSH port).
+  const words = (text: string) => new RegExp(text.split(" ").join("\\s+"));
+  const runHelp = (await runCli(["run", "--help"])).stdout;
+  assert.match(runHelp, words("--port <port> SSH port"));
+  assert.match(runHelp, words("--dashboard-port <port> the port the dashboard listens on"));
+  assert.match(runHelp, words("--dashboard-host <address> the address the dashboard listens on"));
+  assert.doesNotMatch(runHelp, /--host </);
+  const dashboardHelp = (await runCli(["dashboard", "--help"])).stdout;
+  assert.match(dashboardHelp, words("--port <port> the port the dashboard listens on"));
+  assert.match(dashboardHelp, words("--host <address> the address the dashboard listens on"));
+
   const { malocher } = await finishedDirectory(t);
   const served = await startCli(["dashboard", "--dir", malocher.dir, "--json"]);
   t.after(() => served.child.kill("SIGKILL"));
@@ -316,8 +377,9 @@ test("malocher dashboard serves a directory until Ctrl-C; malocher run --dashboa
 
   const gate = join(malocher.dir, "gate");
   const gated = malocher.submit.with({ name: "gated" })(waitForGate, gate, 1);
-  const run = await startCli(["run", "--dir", malocher.dir, "--dashboard", "--json", "--slots", "2"]);
+  const run = await startCli(["run", "--dir", malocher.dir, "--dashboard-host", "127.0.0.2", "--json", "--slots", "2"]);
   t.after(() => run.child.kill("SIGKILL"));
+  assert.equal(run.url.hostname, "127.0.0.2", "--dashboard-host is where the page listens (and it implies --dashboard)");
   const runToken = run.url.searchParams.get("token")!;
   const nodes = async () => (await json<{ nodes: Array<{ host: string; state?: string; slots?: number; jobs: string[]; heartbeatAt?: number }> }>(await fetch(new URL("/api/nodes", run.url), { headers: { authorization: `Bearer ${runToken}` } }))).nodes;
   await waitUntil(async () => (await nodes()).some((node) => node.state === "ready" && node.jobs.includes(gated) && node.heartbeatAt !== undefined), 30_000, "the run's node, ready and running the gated job");

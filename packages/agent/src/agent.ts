@@ -483,7 +483,7 @@ export class Agent {
       capacity: this.capacity,
       specChunks: this.specChunks,
       growSlots: (extra) => this.slots.grow(extra),
-      jobStarted: (jobId, attempt) => this.outbox.sendLater({ type: "jobStarted", jobId, attempt }),
+      jobStarted: (jobId, attempt, slot) => this.outbox.sendLater({ type: "jobStarted", jobId, attempt, slot }),
       dependentsSettled: (jobId, { released, failed }) => {
         // A fan-out releases thousands: messages of at most SETTLED_IDS_PER_MESSAGE ids, well under a frame's limit.
         for (let at = 0; at < Math.max(released.length, failed.length); at += SETTLED_IDS_PER_MESSAGE) {

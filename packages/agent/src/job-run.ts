@@ -77,7 +77,8 @@ export interface JobRunContext {
   specChunks: SpecChunkCache;
   /** More slots for a job that asked for them (see `SlotBudget.grow`). */
   growSlots(extra: number): Promise<boolean> | undefined;
-  jobStarted(jobId: string, attempt: number): void;
+  /** `slot`: the worker slot it runs in (its `MALOCHER_SLOT`). */
+  jobStarted(jobId: string, attempt: number, slot: number): void;
   /** Publishing job `jobId`'s result queued (`released`) or failed jobs that waited for it. */
   dependentsSettled(jobId: string, settled: SettledDependents): void;
   log(line: string): void;
@@ -269,7 +270,7 @@ export class JobRun {
         {
           started: () => {
             startedAt = Date.now();
-            this.context.jobStarted(jobId, attempt);
+            this.context.jobStarted(jobId, attempt, worker.slotNumber);
             if (timeoutMs > 0) timer = setTimeout(() => this.kill("timeout"), timeoutMs);
             hooks.started();
             if (this.killReason !== undefined) worker.stopJob(jobId, this.graceFor(this.killReason)); // it was killed while it waited on the worker

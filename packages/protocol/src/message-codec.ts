@@ -95,7 +95,7 @@ function readAgentMessage(record: Record<string, unknown>, type: string): AgentM
         ...(record["longestKillGraceMs"] === undefined ? {} : { longestKillGraceMs: numberField(record, "longestKillGraceMs") }),
       };
     case "jobStarted":
-      return { type, jobId: jobIdField(record, "jobId"), attempt: numberField(record, "attempt") };
+      return { type, jobId: jobIdField(record, "jobId"), attempt: numberField(record, "attempt"), ...(record["slot"] === undefined ? {} : { slot: numberField(record, "slot") }) };
     case "jobFinished":
       return {
         type,

@@ -47,6 +47,8 @@ export interface JobStartedMessage {
   type: "jobStarted";
   jobId: string;
   attempt: number;
+  /** The worker slot it runs in, 1 to the node's slots (its `MALOCHER_SLOT`); older agents leave it out. */
+  slot?: number;
 }
 
 export interface JobFinishedMessage {

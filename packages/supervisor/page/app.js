@@ -10,7 +10,7 @@ const store = {
   overview: undefined,
   nodes: [],
   readOnly: false,
-  /** Task-stream bars by job id: [host, start, end|null, state]. */
+  /** Task-stream bars by job id: [host, start, end|null, state, slot|null] (the slot: the worker slot the run said it ran in). */
   bars: new Map(),
   listeners: new Set(),
 };
@@ -123,8 +123,8 @@ function emit(what, data) {
 
 function noteBar(row) {
   if (!row.host) store.bars.delete(row.id); // queued again (a claim given back)
-  else if (row.finishedAt) store.bars.set(row.id, [row.host, row.finishedAt - (row.durationMs ?? 0), row.finishedAt, row.state]);
-  else if (row.state === "running") store.bars.set(row.id, [row.host, row.runningSince ?? Date.now(), null, "running"]);
+  else if (row.finishedAt) store.bars.set(row.id, [row.host, row.finishedAt - (row.durationMs ?? 0), row.finishedAt, row.state, row.slot ?? null]);
+  else if (row.state === "running") store.bars.set(row.id, [row.host, row.runningSince ?? Date.now(), null, "running", row.slot ?? null]);
   else store.bars.delete(row.id);
 }
 
@@ -134,7 +134,7 @@ async function load() {
   store.overview = overview;
   store.nodes = nodes.nodes;
   store.readOnly = overview.readOnly;
-  store.bars = new Map(stream.bars.map(([id, host, start, end, state]) => [id, [host, stream.since + start, end === null ? null : stream.since + end, state]]));
+  store.bars = new Map(stream.bars.map(([id, host, start, end, state, slot]) => [id, [host, stream.since + start, end === null ? null : stream.since + end, state, slot ?? null]]));
   document.getElementById("dir").textContent = overview.dir;
   document.getElementById("readonly").hidden = !overview.readOnly;
   lastEventId = Math.min(overview.eventId, nodes.eventId);

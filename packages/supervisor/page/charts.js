@@ -39,8 +39,10 @@ export function streamWindow(bars, now) {
 }
 
 /**
- * The task stream: one lane per worker slot and node (jobs that overlap in time on one node get
- * lanes of their own), bars from start to end (running ones to now), over the last `windowMs`.
+ * The task stream: one lane per worker slot and node, bars from start to end (running ones to
+ * now), over the last `windowMs`. A bar the run said the slot of (`bar[4]`) goes in that slot's
+ * lane; bars without one (jobs the dashboard did not see start, agents that do not say) get lanes
+ * of their own after those, where jobs that overlap in time on one node take separate lanes.
  * Drops bars that ended before the window from `bars`.
  */
 export function drawStream(canvas, bars, now, windowMs) {
@@ -58,19 +60,27 @@ export function drawStream(canvas, bars, now, windowMs) {
   const lanes = [];
   for (const host of [...byHost.keys()].sort()) {
     const hostBars = byHost.get(host).sort((a, b) => a[1] - b[1]);
+    const bySlot = new Map();
     const ends = [];
-    const hostLanes = [];
+    const inferred = [];
     for (const bar of hostBars) {
+      const slot = bar[4];
+      if (slot !== null && slot !== undefined) {
+        if (!bySlot.has(slot)) bySlot.set(slot, []);
+        bySlot.get(slot).push(bar);
+        continue;
+      }
       const end = bar[2] ?? Infinity;
       let lane = ends.findIndex((laneEnd) => laneEnd <= bar[1]);
       if (lane < 0) {
         lane = ends.length;
         ends.push(end);
-        hostLanes.push([]);
+        inferred.push([]);
       } else ends[lane] = end;
-      hostLanes[lane].push(bar);
+      inferred[lane].push(bar);
     }
-    hostLanes.forEach((laneBars, i) => lanes.push({ host, first: i === 0, bars: laneBars }));
+    const hostLanes = [...[...bySlot].sort((a, b) => a[0] - b[0]).map(([slot, laneBars]) => ({ slot, bars: laneBars })), ...inferred.map((laneBars) => ({ slot: undefined, bars: laneBars }))];
+    hostLanes.forEach((lane, i) => lanes.push({ host, first: i === 0, ...lane }));
   }
   const shown = lanes.slice(0, 64);
   const laneHeight = shown.length > 32 ? 5 : 10;
@@ -94,7 +104,11 @@ export function drawStream(canvas, bars, now, windowMs) {
     const y = 4 + i * (laneHeight + 2);
     if (lane.first) {
       context.fillStyle = "#1d232a";
-      context.fillText(lane.host.length > 18 ? `${lane.host.slice(0, 17)}…` : lane.host, 2, y + laneHeight);
+      context.fillText(lane.host.length > 16 ? `${lane.host.slice(0, 15)}…` : lane.host, 2, y + laneHeight);
+    }
+    if (lane.slot !== undefined && laneHeight >= 10) {
+      context.fillStyle = "#6b7380";
+      context.fillText(`#${lane.slot}`, labelWidth - 24, y + laneHeight);
     }
     for (const [, start, end, state] of lane.bars) {
       context.fillStyle = COLORS[state] ?? "#999";

@@ -81,8 +81,14 @@ export const CLI_OPTIONS = {
     parse: jobIdList(),
   },
   quiet: { flags: "--quiet", help: "print nothing but failures" },
+  // The dashboard of a run (its web page's listener; `malocher dashboard` calls these --port and --host, as it has no SSH port or host filter)
   dashboard: { flags: "--dashboard", help: "serve the dashboard (web page) while the run goes on, on 127.0.0.1; prints its address" },
-  dashboardPort: { flags: "--dashboard-port <port>", help: "the dashboard's port (default: a free one); implies --dashboard", parse: integer("--dashboard-port") },
+  dashboardPort: { flags: "--dashboard-port <port>", help: "the port the dashboard listens on (default: a free one); implies --dashboard", parse: integer("--dashboard-port") },
+  dashboardHost: {
+    flags: "--dashboard-host <address>",
+    help: "the address the dashboard listens on (default 127.0.0.1: reach it from elsewhere with ssh -L; any other is warned about); implies --dashboard",
+  },
+  dashboardReadOnly: { flags: "--dashboard-read-only", help: "no cancel or retry on the dashboard: its page and API only read; implies --dashboard" },
   readOnly: { flags: "--read-only", help: "no cancel or retry: the page and the API only read" },
 
   // which jobs

@@ -27,7 +27,8 @@ export type RunEvent =
   | { type: "run"; pending: number; nodes: number; waiting?: number }
   /** `transport`: how the node's agent talks to the supervisor, once known (see {@link NodeSession.transport}). */
   | { type: "node"; host: string; state: NodeState; slots: number; transport?: TransportKind; error?: MalocherError }
-  | { type: "jobStarted"; jobId: string; host: string; attempt: number }
+  /** `slot`: the worker slot it runs in, 1 to the node's slots (`MALOCHER_SLOT`); older agents do not say. */
+  | { type: "jobStarted"; jobId: string; host: string; attempt: number; slot?: number }
   | { type: "jobFinished"; jobId: string; host: string; ok: boolean; durationMs: number }
   /** The job's attempt failed; it waits in `retrying/` until `notBefore`, then runs as attempt `attempt`. */
   | { type: "jobRetrying"; jobId: string; host: string; attempt: number; notBefore: number }
@@ -410,7 +411,7 @@ export class Cluster extends EventEmitter<{
     } else if (message.type === "warm") {
       this.emit("warm");
     } else if (message.type === "jobStarted") {
-      this.emit("event", { type: "jobStarted", jobId: message.jobId, host: session.label, attempt: message.attempt });
+      this.emit("event", { type: "jobStarted", jobId: message.jobId, host: session.label, attempt: message.attempt, ...(message.slot === undefined ? {} : { slot: message.slot }) });
     } else if (message.type === "jobFinished") {
       if (message.resultFile !== undefined) this.recentResultFiles.keep(message.jobId, message.resultFile);
       this.emit("event", { type: "jobFinished", jobId: message.jobId, host: session.label, ok: message.ok, durationMs: message.durationMs });

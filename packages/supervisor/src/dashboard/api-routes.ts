@@ -4,7 +4,7 @@ import { JOB_STATES, MalocherError, isJobId } from "@malocher/protocol";
 import { jobExists } from "./store-access.js";
 import { sameOrigin, type Credential } from "./dashboard-auth.js";
 import { rowJson, type DashboardState } from "./dashboard-state.js";
-import { sendJson } from "./http-reply.js";
+import { sendJson, sendJsonText } from "./http-reply.js";
 import { readJobDetail } from "./job-detail.js";
 import type { JobRow } from "./job-index.js";
 import { inFailureGroup } from "./overview.js";
@@ -68,7 +68,9 @@ async function route(request: IncomingMessage, response: ServerResponse, url: UR
   }
   if (parts.length === 1 && first === "overview") {
     if (state.overview === undefined) await state.settled();
-    return sendJson(response, 200, { ...state.overview, readOnly: context.readOnly, live: state.nodes.some((node) => node.state !== undefined), eventId: state.feed.lastId });
+    // The overview as it was encoded for the events, with what this answer adds in front (not encoded again).
+    const extra = JSON.stringify({ readOnly: context.readOnly, live: state.nodes.some((node) => node.state !== undefined), eventId: state.feed.lastId });
+    return sendJsonText(response, 200, `${extra.slice(0, -1)},${state.overviewText.slice(1)}`);
   }
   if (parts.length === 1 && first === "nodes") return sendJson(response, 200, { nodes: state.nodes, eventId: state.feed.lastId });
   if (parts.length === 1 && first === "stream") return sendJson(response, 200, taskStream(state, url));
@@ -123,7 +125,7 @@ async function action(request: IncomingMessage, response: ServerResponse, parts:
     const outcomes = ids.length === 0 ? {} : await state.actions.retry(ids);
     outcome = { requeued: Object.entries(outcomes).filter(([, what]) => what === "requeued").map(([jobId]) => jobId) };
   } else throw new ApiError(404, "NOT_FOUND", `No action /api/${parts.join("/")}.`);
-  state.index.markersChanged();
+  state.index.relistSoon();
   state.soon();
   sendJson(response, 200, outcome);
 }
@@ -193,25 +195,29 @@ function matches(row: JobRow, q: string): boolean {
   );
 }
 
-/** `GET /api/stream?minutes=`: the bars of the task stream (finished and running jobs of the last minutes). */
+/**
+ * `GET /api/stream?minutes=`: the bars of the task stream (finished and running jobs of the last
+ * minutes), each `[id, host, start, end | null, state, slot | null]`: the slot is the worker slot
+ * the live cluster said the job ran in (null when the dashboard did not see it start).
+ */
 function taskStream(state: DashboardState, url: URL): unknown {
   const minutesText = url.searchParams.get("minutes") ?? "5";
   const minutes = Number(minutesText);
   if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 60) throw new ApiError(400, "BAD_PARAMETER", `minutes must be a number from 0 to 60, got ${JSON.stringify(minutesText)}.`);
   const now = Date.now();
   const since = now - minutes * 60_000;
-  const bars: Array<[string, string, number, number | null, string]> = [];
+  const bars: Array<[string, string, number, number | null, string, number | null]> = [];
   for (const row of state.index.all()) {
     if (row.host === undefined) continue;
-    if (row.finishedAt !== undefined && row.finishedAt >= since) bars.push([row.id, row.host, row.finishedAt - (row.durationMs ?? 0), row.finishedAt, row.state ?? ""]);
-    else if (row.state === "running") bars.push([row.id, row.host, row.runningSince ?? now, null, "running"]);
+    if (row.finishedAt !== undefined && row.finishedAt >= since) bars.push([row.id, row.host, row.finishedAt - (row.durationMs ?? 0), row.finishedAt, row.state ?? "", row.slot ?? null]);
+    else if (row.state === "running") bars.push([row.id, row.host, row.runningSince ?? now, null, "running", row.slot ?? null]);
   }
   // The newest ones when there are too many to draw; times as ms after `since` (a smaller answer).
   bars.sort((a, b) => a[2] - b[2]);
   return {
     now,
     since,
-    bars: bars.slice(-MAX_STREAM_BARS).map(([id, host, start, end, state]) => [id, host, Math.max(0, Math.round(start - since)), end === null ? null : Math.round(end - since), state]),
+    bars: bars.slice(-MAX_STREAM_BARS).map(([id, host, start, end, state, slot]) => [id, host, Math.max(0, Math.round(start - since)), end === null ? null : Math.round(end - since), state, slot]),
   };
 }
 

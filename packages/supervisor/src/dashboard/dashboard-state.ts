@@ -33,9 +33,10 @@ export class DashboardState {
   readonly index: JobIndex;
   readonly feed = new EventFeed();
   overview: Overview | undefined;
+  /** The overview as JSON, encoded once per sum (the API's answers and the events reuse it). */
+  overviewText = "";
   status: DirectoryStatus | undefined;
   nodes: NodeView[] = [];
-  private overviewText = "";
   private nodesText = "";
   private timer: NodeJS.Timeout | undefined;
   private dueAt = Infinity;
@@ -49,7 +50,13 @@ export class DashboardState {
   private closed = false;
   private readonly onEvent = (event: RunEvent) => {
     if (event.type === "jobFinished") this.index.noteFinished(event.jobId, event);
-    else if (event.type === "jobStarted") this.index.noteStarted(event.jobId, event.attempt);
+    else if (event.type === "jobStarted") this.index.noteStarted(event.jobId, event.attempt, event.slot);
+    else if (event.type === "jobRetrying" || event.type === "jobsReleased") this.index.waitingChanged();
+    else if (event.type === "dependentsFailed") {
+      // Their results were published with the failure that ended them: read them.
+      for (const jobId of event.failed) this.index.noteFinished(jobId, { ok: false, host: event.host, durationMs: 0 });
+      this.index.waitingChanged();
+    }
     this.soon();
   };
 
@@ -67,6 +74,8 @@ export class DashboardState {
 
   /** Refresh soon (an action or an event changed something), but not sooner than MIN_GAP_MS after the last refresh. */
   soon(): void {
+    // Already due as soon as allowed (a busy run's second and later events until the refresh: no clock read).
+    if (this.dueAt <= this.lastTickAt + MIN_GAP_MS) return;
     this.schedule(Math.max(SOON_MS, this.lastTickAt + MIN_GAP_MS - Date.now()));
   }
 
@@ -74,7 +83,7 @@ export class DashboardState {
   async settled(): Promise<void> {
     do await this.tick(false);
     while (this.index.indexing > 0 && !this.closed);
-    if (this.summaryStale || this.status === undefined) this.summarize();
+    if ((this.summaryStale || this.status === undefined) && this.summarize()) this.feed.publishJson("overview", this.overviewText);
   }
 
   close(): void {
@@ -84,14 +93,19 @@ export class DashboardState {
     this.feed.close();
   }
 
-  private summarize(): void {
+  /** Sums the index again; returns whether the overview changed. */
+  private summarize(): boolean {
     const started = performance.now();
     const { overview, status } = summarize(this.index);
     this.status = status;
     this.overview = overview;
     this.summaryStale = false;
     this.summedAt = Date.now();
+    const text = JSON.stringify(overview);
     this.summaries.book(started);
+    if (text === this.overviewText) return false;
+    this.overviewText = text;
+    return true;
   }
 
   private schedule(delayMs: number): void {
@@ -124,17 +138,12 @@ export class DashboardState {
       // The throughput and its history move with time alone: summed again every few seconds while they show recent finishes.
       const recent = this.overview !== undefined && this.overview.finishedHistory.counts.some((count) => count > 0);
       if (recent && Date.now() - this.summedAt > DECAY_MS) this.summaryStale = true;
-      if ((this.summaryStale && this.summaries.due()) || this.overview === undefined) this.summarize();
-      const overviewText = JSON.stringify(this.overview);
-      if (overviewText !== this.overviewText) {
-        this.overviewText = overviewText;
-        this.feed.publish("overview", this.overview);
-      }
+      if (((this.summaryStale && this.summaries.due()) || this.overview === undefined) && this.summarize()) this.feed.publishJson("overview", this.overviewText);
       this.nodes = nodeViews(this.index, this.status!, this.live?.machineViews() ?? []);
       const nodesText = JSON.stringify(this.nodes);
       if (nodesText !== this.nodesText) {
         this.nodesText = nodesText;
-        this.feed.publish("nodes", this.nodes);
+        this.feed.publishJson("nodes", nodesText);
       }
     } catch (error) {
       this.feed.publish("problem", { message: (error as Error).message });

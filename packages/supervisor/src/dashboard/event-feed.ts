@@ -39,8 +39,13 @@ export class EventFeed {
   }
 
   publish(event: string, data: unknown): void {
+    this.publishJson(event, JSON.stringify(data));
+  }
+
+  /** {@link publish} of data already encoded (`json`: one line of JSON). */
+  publishJson(event: string, json: string): void {
     const id = ++this.seq;
-    const text = `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    const text = `id: ${id}\nevent: ${event}\ndata: ${json}\n\n`;
     this.kept.push({ id, text });
     if (this.kept.length > KEPT_EVENTS) this.kept.shift();
     for (const client of this.clients) this.write(client, text);

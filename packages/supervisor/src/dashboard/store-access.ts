@@ -9,6 +9,7 @@ export {
   listWaitingIds,
   readStoredResult,
   decideJobState,
+  finishedState,
   emptyStateCounts,
   readJobNameAndTags,
   readLeaseHost,
@@ -16,5 +17,6 @@ export {
   readDirectoryStatus,
   readJobSpecBytes,
   loadDirectoryKey,
+  readRegularFileSync,
   type DirectoryStatus,
 } from "@malocher/store";

@@ -11,10 +11,13 @@ export function dashboardCommand(): Command {
   const command = new Command("dashboard").description(
     "serve a web page of the directory's jobs, failures and logs (with a JSON API) until Ctrl-C; prints its address with the token",
   );
-  // Its own --port and --host (where it listens), as the issue's contract names them: the table's
-  // --port is an SSH port and its --host a filter, which this command does not take.
-  command.addOption(new Option("--port <port>", "port to listen on (default: a free one)").argParser(integer("--port")));
-  command.addOption(new Option("--host <address>", "address to listen on (default 127.0.0.1: reach it from elsewhere with ssh -L)"));
+  // Its own --port and --host (where the page listens), as the issue's contract names them: the
+  // table's --port is an SSH port and its --host a filter, which this command does not take; on
+  // `run` the same two are --dashboard-port and --dashboard-host, and --port stays the SSH port.
+  command.addOption(new Option("--port <port>", "the port the dashboard listens on (default: a free one; on `malocher run`: --dashboard-port)").argParser(integer("--port")));
+  command.addOption(
+    new Option("--host <address>", "the address the dashboard listens on (default 127.0.0.1: reach it from elsewhere with ssh -L; any other is warned about; on `malocher run`: --dashboard-host)"),
+  );
   return withOptions(command, OPTIONS)
     .addHelpText(
       "after",

@@ -24,6 +24,8 @@ const OPTIONS = [
   "quiet",
   "dashboard",
   "dashboardPort",
+  "dashboardHost",
+  "dashboardReadOnly",
   "allowSharedDirWriters",
   "dir",
   "json",
@@ -41,6 +43,7 @@ export function runCommand(): Command {
       "\nExamples:\n  malocher run --hosts node1,alice@node2:2222\n  malocher run --hosts hosts.txt --slots 4 --timeout 10m --dir /shared/alice/jobs\n" +
         "  malocher run --hosts node1,node2 --env OMP_NUM_THREADS=1 --cwd /shared/alice/project\n" +
         "  malocher run --slurm-nodes 4 --slurm-time 02:00:00 --slurm-partition short\n" +
+        "  malocher run --hosts node1,node2 --dashboard-port 8470   # the web page on 127.0.0.1:8470 (--port is the nodes' SSH port)\n" +
         `  malocher run --hosts node1,node2 -- ${COMMAND_EXAMPLE}`,
     )
     .action(async (words: string[], options: CliValues<(typeof OPTIONS)[number]>) => {
@@ -72,10 +75,12 @@ export function runCommand(): Command {
           ...(options.env === undefined ? {} : { env: options.env }),
           ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
           ...(jobs === undefined ? {} : { jobs }),
-          ...(options.dashboard || options.dashboardPort !== undefined
+          ...(options.dashboard || options.dashboardPort !== undefined || options.dashboardHost !== undefined || options.dashboardReadOnly
             ? {
                 dashboard: {
                   ...(options.dashboardPort === undefined ? {} : { port: options.dashboardPort }),
+                  ...(options.dashboardHost === undefined ? {} : { host: options.dashboardHost }),
+                  ...(options.dashboardReadOnly ? { readOnly: true } : {}),
                   onListening: (url: string) => (options.json ? void process.stdout.write(jsonLine({ type: "dashboard", url })) : progress.note(`malocher: dashboard at ${url}`)),
                 },
               }
