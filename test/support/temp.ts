@@ -14,9 +14,19 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** A Malocher on a fresh temp directory, removed after the test `t`. */
+/** Directories of {@link freshMalocher} whose tests ended, removed when the test file's process ends. */
+const removeAtExit = new Set<string>();
+process.once("exit", () => {
+  for (const dir of removeAtExit) removeDir(dir);
+});
+
+/**
+ * A Malocher on a fresh temp directory for the test `t`, removed when the test file's process
+ * ends, so after every `after` hook of `t`: removed in a hook of its own, it went while a cluster
+ * closed in a later hook still had agents writing there (ENOTEMPTY).
+ */
 export function freshMalocher(t: { after(fn: () => void): void }, prefix: string): Malocher {
   const dir = tempDir(prefix);
-  t.after(() => removeDir(dir));
+  t.after(() => removeAtExit.add(dir));
   return new Malocher({ dir });
 }
