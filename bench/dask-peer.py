@@ -104,19 +104,15 @@ class Peer:
         return {"ms": now_ms() - started}
 
     def batch(self, request):
-        jobs = request["jobs"]
-        started = now_ms()
-        futures = self.client.map(echo, range(jobs), pure=False)
-        values = self.client.gather(futures)
-        ms = now_ms() - started
-        check_echoes(values, jobs)
-        return {"ms": ms}
+        return self.time_echoes(request["jobs"], lambda jobs: self.client.map(echo, range(jobs), pure=False))
 
     def one_by_one(self, request):
-        jobs = request["jobs"]
+        return self.time_echoes(request["jobs"], lambda jobs: [self.client.submit(echo, i, pure=False) for i in range(jobs)])
+
+    def time_echoes(self, jobs, submit):
+        """Submits `jobs` echoes with `submit` and gathers them: the time from the first submit to the last value."""
         started = now_ms()
-        futures = [self.client.submit(echo, i, pure=False) for i in range(jobs)]
-        values = self.client.gather(futures)
+        values = self.client.gather(submit(jobs))
         ms = now_ms() - started
         check_echoes(values, jobs)
         return {"ms": ms}
