@@ -311,4 +311,8 @@ spawn("sh", ["-c", 'while kill -0 "$0" 2>/dev/null; do sleep 1; done; kill -9 "-
   stdio: "ignore",
 }).unref();
 
+// tsx's hooks thread starts its work on the first module it loads: about 10 ms here, more when a node's
+// workers start together, which would fall on the first job. A module of our own takes it now.
+// The URL is built at run time so that bundling leaves this file out of the bundle.
+await import(new URL("./loader-warm-up.js", import.meta.url).href);
 send({ type: "ready" });
