@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { MalocherError, chunkMemberOf, decodeJobSpec, decodeStoredResult, directoryLayout, type StoredResult } from "@malocher/protocol";
-import { loadDirectoryKey, readJobNameAndTags, readRegularFileSync, readStoredResult } from "./store-access.js";
+import { MalocherError, chunkMemberOf, directoryLayout, type JobNameAndTags, type StoredResult } from "@malocher/protocol";
+import { readJobNameAndTags, readRegularFileSync, readStoredResult } from "./store-access.js";
 
 /**
  * Specs and results read synchronously, a slice at a time. A dashboard reads thousands of these
@@ -10,6 +10,7 @@ import { loadDirectoryKey, readJobNameAndTags, readRegularFileSync, readStoredRe
  * against 10–20 µs read synchronously. SLICE_FILES of them (about a millisecond) hold the event
  * loop no longer than a few of the supervisor's messages; bigger files (a spec with large
  * arguments) and anything the sync read refuses go through the store's own (asynchronous) readers.
+ * Only the reading is done here: the store's readers check and decode the bytes.
  */
 const QUICK_MAX_BYTES = 256 * 1024;
 /** Files read between two turns of the event loop. */
@@ -21,7 +22,7 @@ export function breathe(): Promise<void> {
 }
 
 /** A job's name and tags from its spec ({} when it cannot be read), as `readJobNameAndTags` gives them. */
-export async function readNameAndTags(dir: string, jobId: string): Promise<{ name?: string; tags?: string[] }> {
+export async function readNameAndTags(dir: string, jobId: string): Promise<JobNameAndTags> {
   if (chunkMemberOf(jobId) !== undefined) return readJobNameAndTags(dir, jobId); // a member of a spec chunk: the store finds its record
   let bytes: Buffer;
   try {
@@ -30,12 +31,7 @@ export async function readNameAndTags(dir: string, jobId: string): Promise<{ nam
     if (error instanceof MalocherError && error.code === "SHARED_FILE_UNSAFE") return readJobNameAndTags(dir, jobId);
     return {};
   }
-  try {
-    const spec = decodeJobSpec(bytes, jobId, loadDirectoryKey(dir, { create: false }));
-    return { ...(spec.name === undefined ? {} : { name: spec.name }), ...(spec.tags === undefined ? {} : { tags: spec.tags }) };
-  } catch {
-    return {};
-  }
+  return readJobNameAndTags(dir, jobId, bytes);
 }
 
 /** A job's stored result (undefined: it has none), as `readStoredResult` gives it; throws when it cannot be decoded. */
@@ -48,5 +44,5 @@ export async function readResultFile(dir: string, jobId: string): Promise<Stored
     if (error instanceof MalocherError && error.code === "SHARED_FILE_UNSAFE") return readStoredResult(dir, jobId);
     throw error;
   }
-  return decodeStoredResult(bytes, jobId, loadDirectoryKey(dir, { create: false }));
+  return readStoredResult(dir, jobId, bytes);
 }
