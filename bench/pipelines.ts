@@ -70,7 +70,7 @@ const lines = [
   `| a chain of ${settings.hops} jobs, each taking the previous value: ms per hop | ${fmt(summarize(hopMs), 1)} | – | – |`,
   "",
   "Without dependencies, the fan-out's jobs get the input inline and the fan-in job the values as an array of the same size;",
-  "with them, the jobs wait in `waiting/` and are released as results are published (no polling).",
+  "with them, the jobs wait in `waiting/` and are queued as results are published (no polling).",
 ];
 writeFileSync(values.out!, lines.join("\n") + "\n");
 console.log(lines.join("\n"));

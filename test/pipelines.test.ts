@@ -2,7 +2,7 @@
 // objects, arrays and Maps; class instances keep their class) and `after: [ids]` make a job wait
 // (the state `waiting`) until its dependencies succeeded; a failed or cancelled dependency ends
 // its dependents DEPENDENCY_FAILED down the chain without running them; `retry` re-arms them; a
-// crash between publishing a result and releasing its dependents is recovered by the
+// crash between publishing a result and queueing its dependents is recovered by the
 // supervisor's sweep; a supervisor killed mid-pipeline and started again (the script run again
 // with keys) finishes the pipeline, and no finished job runs again.
 import { strict as assert } from "node:assert";
@@ -88,7 +88,7 @@ test("values flow: resultOf in arguments, nested in objects, arrays and Maps, wi
   const runs = logLines(log);
   assert.equal(runs.filter((line) => line === "squares 6").length, 1, "the input was prepared once");
   assert.equal(runs.length, 1 + 1 + factors.length + 1, "every job ran once");
-  assert.ok(run.events.some((event) => event.type === "jobsReleased" && event.jobId === data && event.released.includes(doubled)), "a jobsReleased event names the jobs a result let into the queue");
+  assert.ok(run.events.some((event) => event.type === "dependentsQueued" && event.jobId === data && event.queued.includes(doubled)), "a dependentsQueued event names the jobs a result let into the queue");
   const after = await m.status();
   assert.deepEqual([after.counts.waiting, after.counts.queued, after.counts.succeeded], [0, 0, 4 + factors.length]);
 });
@@ -216,7 +216,7 @@ test("a script run again with keys after a failure reruns the failed job and its
   assert.equal((valueOf(second, first.leaf) as { label: string }).label, "leaf");
 });
 
-test("a dependent left waiting by a crash between publishing a result and releasing it is released by the supervisor's sweep", TIMEOUT, async (t) => {
+test("a dependent left waiting by a crash between publishing a result and queueing it is queued by the supervisor's sweep", TIMEOUT, async (t) => {
   const m = freshMalocher(t, "pipe-sweep");
   const dependency = m.submit(stamp, "dependency");
   const dependent = m.submit(scale, resultOf(m.submit(squares, 2)), 3);
@@ -228,7 +228,7 @@ test("a dependent left waiting by a crash between publishing a result and releas
   writeFileSync(directoryLayout.resultFile(m.dir, dependency), encodeStoredResult(published, loadDirectoryKey(m.dir, { create: false })));
   assert.equal(await m.state(waiter), "waiting");
   const results = await within(collect(m.processAll(options())), RUN_DEADLINE_MS, "the run");
-  assert.equal((valueOf(results, waiter) as { label: string }).label, "waiter", "the sweep at the run's start released the waiting job");
+  assert.equal((valueOf(results, waiter) as { label: string }).label, "waiter", "the sweep at the run's start queued the waiting job");
   assert.deepEqual(valueOf(results, dependent), [0, 3]);
 });
 

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
   MALOCHER_VERSION,
+  PROTOCOL_VERSION,
   MalocherError,
   decodeAgentFrame,
   decodeAgentMessage,
@@ -89,7 +90,7 @@ test("an agent's messages travel in as few frames as fit, each checked as a mess
   assert.equal(many.flatMap((frame) => decodeAgentFrame(frame)).length, 40);
   const packr = new Packr({ useRecords: false });
   const isProtocolError = (error: unknown) => error instanceof MalocherError && error.code === "PROTOCOL_ERROR";
-  const hello = { type: "hello", agentId: "a-1", host: "h", hostname: "h", pid: 1, slots: 1, version: MALOCHER_VERSION, protocolVersion: 2 };
+  const hello = { type: "hello", agentId: "a-1", host: "h", hostname: "h", pid: 1, slots: 1, version: MALOCHER_VERSION, protocolVersion: PROTOCOL_VERSION };
   for (const batch of [
     { type: "batch", messages: [] },
     { type: "batch", messages: "x" },

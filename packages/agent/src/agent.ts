@@ -484,14 +484,14 @@ export class Agent {
       specChunks: this.specChunks,
       growSlots: (extra) => this.slots.grow(extra),
       jobStarted: (jobId, attempt, slot) => this.outbox.sendLater({ type: "jobStarted", jobId, attempt, slot }),
-      dependentsSettled: (jobId, { released, failed }) => {
-        // A fan-out releases thousands: messages of at most SETTLED_IDS_PER_MESSAGE ids, well under a frame's limit.
-        for (let at = 0; at < Math.max(released.length, failed.length); at += SETTLED_IDS_PER_MESSAGE) {
+      dependentsSettled: (jobId, { queued, failed }) => {
+        // A fan-out queues thousands: messages of at most SETTLED_IDS_PER_MESSAGE ids, well under a frame's limit.
+        for (let at = 0; at < Math.max(queued.length, failed.length); at += SETTLED_IDS_PER_MESSAGE) {
           const part = (ids: string[]) => ids.slice(at, at + SETTLED_IDS_PER_MESSAGE);
-          this.outbox.send({ type: "dependentsSettled", jobId, released: part(released), failed: part(failed) });
+          this.outbox.send({ type: "dependentsSettled", jobId, queued: part(queued), failed: part(failed) });
         }
         // Jobs it queued are this agent's to claim as much as anyone's: read the queue again.
-        if (released.length > 0) {
+        if (queued.length > 0) {
           this.scanner.invalidate();
           this.wakeup.trigger();
         }

@@ -79,7 +79,7 @@ export interface JobRunContext {
   growSlots(extra: number): Promise<boolean> | undefined;
   /** `slot`: the worker slot it runs in (its `MALOCHER_SLOT`). */
   jobStarted(jobId: string, attempt: number, slot: number): void;
-  /** Publishing job `jobId`'s result queued (`released`) or failed jobs that waited for it. */
+  /** Publishing job `jobId`'s result queued or failed jobs that waited for it. */
   dependentsSettled(jobId: string, settled: SettledDependents): void;
   log(line: string): void;
   /** In a Slurm allocation: the longest a job may run in any allocation, and from now in this one. */
@@ -416,10 +416,10 @@ export class JobRun {
     };
     const result = storedOutcome(meta, ending);
     let resultFile: Uint8Array | undefined;
-    const settled: SettledDependents = { released: [], failed: [] };
+    const settled: SettledDependents = { queued: [], failed: [] };
     try {
       resultFile = await publishResult(dir, result, settled);
-      if (settled.released.length + settled.failed.length > 0) this.context.dependentsSettled(jobId, settled);
+      if (settled.queued.length + settled.failed.length > 0) this.context.dependentsSettled(jobId, settled);
       if (resultFile === undefined) {
         this.context.log(`job ${jobId}: a result was already published; this run's result is discarded`);
       }

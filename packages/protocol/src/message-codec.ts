@@ -109,7 +109,7 @@ function readAgentMessage(record: Record<string, unknown>, type: string): AgentM
     case "misfit":
       return { type, jobId: jobIdField(record, "jobId"), reason: stringField(record, "reason") };
     case "dependentsSettled":
-      return { type, jobId: jobIdField(record, "jobId"), released: jobIdsField(record, "released"), failed: jobIdsField(record, "failed") };
+      return { type, jobId: jobIdField(record, "jobId"), queued: jobIdsField(record, "queued"), failed: jobIdsField(record, "failed") };
     case "bye":
       return { type, reason: stringField(record, "reason") };
     default:

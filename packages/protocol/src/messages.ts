@@ -85,13 +85,13 @@ export interface MisfitMessage {
 }
 
 /**
- * Agent → supervisor: publishing job `jobId`'s result settled jobs that waited for it: `released`
+ * Agent → supervisor: publishing job `jobId`'s result settled jobs that waited for it: `queued`
  * were queued (all they depend on succeeded), `failed` ended `DEPENDENCY_FAILED` (down the chain).
  */
 export interface DependentsSettledMessage {
   type: "dependentsSettled";
   jobId: string;
-  released: string[];
+  queued: string[];
   failed: string[];
 }
 

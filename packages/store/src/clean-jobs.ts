@@ -3,7 +3,7 @@ import { finishedState } from "./read-job-state.js";
 import { readdir, rmdir, stat, unlink } from "node:fs/promises";
 import { createFile, readRegularFile } from "./safe-file.js";
 import { jobIdInKeyFile } from "./job-key-file.js";
-import { listDependents } from "./release-dependents.js";
+import { listDependents } from "./settle-dependents.js";
 import { basename, join } from "node:path";
 import { REMOVED_SPEC_SUFFIX, SHARDS, chunkMemberOf, directoryLayout, isJobId } from "@malocher/protocol";
 import { listClaims, listFinishedIds, listQueuedIds } from "./job-listing.js";

@@ -6,7 +6,7 @@ export { encodeLease, decodeLease, renewLease, leaseExists, readLeaseHost, readA
 export { cancelJob, type CancelOutcome } from "./cancel-job.js";
 export { checkDirectorySecurity, describeOwner, type DirectorySecurityOptions } from "./check-directory-security.js";
 export { claimJob, openClaimDirectory, closeClaimDirectory, listOwnClaims, type ClaimedJob } from "./claim-job.js";
-export { enqueueJob, enqueueBatchMember, parseAttempt, parseNotBefore, requeueClaim, deferRetry, listRetrying, releaseDueRetries } from "./queue-marker.js";
+export { enqueueJob, enqueueBatchMember, parseAttempt, parseNotBefore, requeueClaim, deferRetry, listRetrying, queueDueRetries } from "./queue-marker.js";
 export { cleanJobs, type CleanOptions, type CleanedJob } from "./clean-jobs.js";
 export { describeFileOwner } from "./describe-file-owner.js";
 export { loadDirectoryKey } from "./directory-key.js";
@@ -21,7 +21,7 @@ export { pathExists } from "./path-exists.js";
 export { publishResult, type SettledDependents } from "./publish-result.js";
 export { DependencyStates, checkDependenciesExist, readJobDependencies, listUnfinishedDependencies, type DependencyState } from "./dependency-state.js";
 export { listWaitingIds, countWaiting, sweepWaitingJobs } from "./wait-for-dependencies.js";
-export { listDependents, rearmDependents } from "./release-dependents.js";
+export { listDependents, rearmDependents } from "./settle-dependents.js";
 export { QueueScanner } from "./queue-scanner.js";
 export { readJobNameAndTags } from "./read-job-name-and-tags.js";
 export { readJobSpecBytes } from "./read-job-spec-bytes.js";

@@ -1,11 +1,11 @@
 import { encodeStoredResult, directoryLayout, type StoredResult } from "@malocher/protocol";
 import { writeFileOnce } from "./write-file-atomic.js";
 import { loadDirectoryKey } from "./directory-key.js";
-import { releaseDependents } from "./release-dependents.js";
+import { settleDependents } from "./settle-dependents.js";
 
 /** What publishing results did to the jobs waiting for them: the ids it queued and the ids it failed (`DEPENDENCY_FAILED`). */
 export interface SettledDependents {
-  released: string[];
+  queued: string[];
   failed: string[];
 }
 
@@ -13,7 +13,7 @@ export interface SettledDependents {
  * Publishes a job's result, write-once. Returns the bytes of the result file, or undefined when a
  * result was already there (another attempt won); ours is then discarded, which is what makes
  * at-least-once runs give exactly one result. A result that was published settles the jobs
- * waiting for it (`releaseDependents`): they are queued once all they wait for succeeded, or fail
+ * waiting for it (`settleDependents`): they are queued once all they wait for succeeded, or fail
  * with `DEPENDENCY_FAILED`; `settled` hears which. A process that dies in between leaves them
  * waiting until a supervisor's sweep settles them (`sweepWaitingJobs`).
  */
@@ -22,7 +22,7 @@ export async function publishResult(dir: string, result: StoredResult, settled?:
   const bytes = encodeStoredResult(result, key);
   if (!(await writeFileOnce(dir, directoryLayout.resultFile(dir, result.jobId), bytes))) return undefined;
   try {
-    await releaseDependents(dir, result, settled);
+    await settleDependents(dir, result, settled);
   } catch {
     // The result is out; the jobs waiting for it are settled by the next sweep.
   }

@@ -66,7 +66,7 @@ export async function requeueClaim(dir: string, agentId: string, jobId: string, 
 /**
  * Takes the claim of `agentId` on `jobId` away and leaves the job waiting in `retrying/` as
  * attempt `nextAttempt` until `notBefore`; from then on any agent may queue it again
- * ({@link releaseDueRetries}). No agent holds the job meanwhile. Returns false when the claim was
+ * ({@link queueDueRetries}). No agent holds the job meanwhile. Returns false when the claim was
  * gone already (someone else requeued it).
  */
 export async function deferRetry(dir: string, agentId: string, jobId: string, nextAttempt: number, notBefore: number): Promise<boolean> {
@@ -122,16 +122,16 @@ export async function listRetrying(dir: string): Promise<Map<string, number>> {
  * its marker (and so its attempt number) unchanged; one rename each, so of several agents doing
  * this at once exactly one moves a job. Returns the ids it queued.
  */
-export async function releaseDueRetries(dir: string, now = Date.now()): Promise<string[]> {
-  const released: string[] = [];
+export async function queueDueRetries(dir: string, now = Date.now()): Promise<string[]> {
+  const queued: string[] = [];
   for (const [jobId, notBefore] of await listRetrying(dir)) {
     if (notBefore > now) continue;
     try {
       await rename(directoryLayout.retryingFile(dir, jobId), directoryLayout.queuedFile(dir, jobId));
-      released.push(jobId);
+      queued.push(jobId);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     }
   }
-  return released;
+  return queued;
 }

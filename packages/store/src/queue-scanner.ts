@@ -1,6 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { SHARDS, directoryLayout, isJobId } from "@malocher/protocol";
-import { releaseDueRetries } from "./queue-marker.js";
+import { queueDueRetries } from "./queue-marker.js";
 
 /** After a missed claim, a cached scan older than this many times its own reading is read again. */
 const OUTDATED_AFTER_SCANS = 10;
@@ -91,7 +91,7 @@ export class QueueScanner {
     const ids: string[] = [];
     const now = Date.now();
     // Retries whose backoff is over join the queue first: any agent that reads the queue moves them.
-    await releaseDueRetries(this.dir, now);
+    await queueDueRetries(this.dir, now);
     for (const [jobId, until] of this.deferred) if (until <= now) this.deferred.delete(jobId);
     const only = this.only;
     const takeable = (name: string) => isJobId(name) && (only === undefined || only.has(name)) && !this.excluded.has(name) && !this.deferred.has(name);

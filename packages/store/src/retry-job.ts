@@ -10,7 +10,7 @@ import { makePrivateDirSync, readRegularFileSync } from "./safe-file.js";
 import { writeFileAtomicSync } from "./write-file-atomic.js";
 import { readResultOrFailure } from "./read-result.js";
 import { jobExists } from "./job-exists.js";
-import { rearmDependents, setAsideResult } from "./release-dependents.js";
+import { rearmDependents, setAsideResult } from "./settle-dependents.js";
 import { DependencyStates, readJobDependencies } from "./dependency-state.js";
 import { armWaitingJobSync, failWaitingJob, failWaitingJobSync } from "./wait-for-dependencies.js";
 
@@ -128,7 +128,7 @@ async function moduleMissing(dir: string, jobId: string): Promise<boolean> {
   return !existsSync(fileURLToPath(spec.fn.module));
 }
 
-/** Signs a set-aside result anew (see `resignSetAside` in release-dependents.ts), for `submit` (`rerunKeyedJob`). */
+/** Signs a set-aside result anew (see `resignSetAside` in settle-dependents.ts), for `submit` (`rerunKeyedJob`). */
 function resignSetAsideSync(dir: string, jobId: string, setAside: string, key: Uint8Array): void {
   let body: Uint8Array;
   try {

@@ -8,11 +8,11 @@
  * dependency fails the job (`DEPENDENCY_FAILED`) instead: whoever renames the directory away
  * publishes that failure, whose own dependents then fail the same way.
  *
- * Who settles a waiting job: the publisher of a dependency's result (`releaseDependents`, in
+ * Who settles a waiting job: the publisher of a dependency's result (`settleDependents`, in
  * `publishResult`); its submitter, which looks at every dependency again once the directory is in
  * place (a result published in between found no directory to settle); and any supervisor's
  * sweep (`sweepWaitingJobs`), for a process that died between publishing a result and settling
- * its dependents. A job that died half-armed or half-released (no marker anywhere) is armed again
+ * its dependents. A job that died half-armed or half-queued (no marker anywhere) is armed again
  * by the orphan sweep (`recover-orphaned-jobs.ts`).
  */
 import { closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
@@ -116,7 +116,7 @@ function renameInto(building: string, target: string): void {
 function settleWaitingJobSync(dir: string, jobId: string, states: DependencyStates): Settled {
   const waiting = directoryLayout.waitingJobDir(dir, jobId);
   let entries: string[] = [];
-  if (!succeeds(ENOENT, () => (entries = readdirSync(waiting)))) return { state: "waiting" }; // released or failed by someone else meanwhile
+  if (!succeeds(ENOENT, () => (entries = readdirSync(waiting)))) return { state: "waiting" }; // queued or failed by someone else meanwhile
   for (const depId of entries.filter(isJobId)) {
     const state = states.readSync(depId);
     if (state.state === "failed") return { state: "blocked", depId, error: state.error };
@@ -145,11 +145,11 @@ export async function settleWaitingJob(dir: string, jobId: string, states: Depen
     if (state.state === "failed") return { state: "blocked", depId, error: state.error };
     if (state.state === "succeeded") await succeedsAsync(IGNORED, unlink(join(waiting, depId)));
   }
-  return releaseIfEmpty(dir, jobId);
+  return queueIfEmpty(dir, jobId);
 }
 
 /** Queues a waiting job whose directory is empty, if this process is the one that removes it. */
-export async function releaseIfEmpty(dir: string, jobId: string): Promise<Settled> {
+export async function queueIfEmpty(dir: string, jobId: string): Promise<Settled> {
   if (!(await succeedsAsync(IGNORED, rmdir(directoryLayout.waitingJobDir(dir, jobId))))) return { state: "waiting" };
   succeeds(IGNORED, () => enqueueJob(dir, jobId));
   return { state: "queued" };
@@ -159,7 +159,7 @@ export async function releaseIfEmpty(dir: string, jobId: string): Promise<Settle
  * Fails a waiting job because its dependency `depId` failed with `depError`: its waiting
  * directory is renamed away (so of several processes exactly one goes on), then its
  * `DEPENDENCY_FAILED` result is published, which fails its own dependents in turn. False when the
- * job was not waiting (someone else released or failed it). A process that dies in between
+ * job was not waiting (someone else queued or failed it). A process that dies in between
  * leaves the job nowhere, and the orphan sweep arms it again, which fails it again.
  */
 export async function failWaitingJob(
@@ -198,11 +198,11 @@ export async function listWaitingIds(dir: string): Promise<Set<string>> {
  * a result and settling its dependents. Returns what it queued and failed.
  */
 export async function sweepWaitingJobs(dir: string): Promise<SettledDependents> {
-  const settled: SettledDependents = { released: [], failed: [] };
+  const settled: SettledDependents = { queued: [], failed: [] };
   const states = new DependencyStates(dir, true);
   for (const jobId of await listWaitingIds(dir)) {
     const outcome = await settleWaitingJob(dir, jobId, states);
-    if (outcome.state === "queued") settled.released.push(jobId);
+    if (outcome.state === "queued") settled.queued.push(jobId);
     else if (outcome.state === "blocked") await failWaitingJob(dir, jobId, outcome.depId, outcome.error, settled);
   }
   return settled;

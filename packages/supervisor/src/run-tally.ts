@@ -79,8 +79,8 @@ export class RunTally {
         this.total = event.pending;
         this.waiting = event.waiting ?? 0;
         return;
-      case "jobsReleased":
-        this.waiting = Math.max(0, this.waiting - event.released.length);
+      case "dependentsQueued":
+        this.waiting = Math.max(0, this.waiting - event.queued.length);
         return;
       case "dependentsFailed":
         this.waiting = Math.max(0, this.waiting - event.failed.length);

@@ -34,10 +34,10 @@ export type RunEvent =
   | { type: "jobRetrying"; jobId: string; host: string; attempt: number; notBefore: number }
   | { type: "jobsRecovered"; host: string; requeued: number; failed: number }
   /**
-   * Job `jobId`'s result (published on `host`) let `released` jobs, which waited for it, into the
-   * queue; `jobId` and `host` are `"-"` when a supervisor's sweep released them.
+   * Job `jobId`'s result (published on `host`) let `queued` jobs, which waited for it, into the
+   * queue; `jobId` and `host` are `"-"` when a supervisor's sweep queued them.
    */
-  | { type: "jobsReleased"; jobId: string; host: string; released: string[] }
+  | { type: "dependentsQueued"; jobId: string; host: string; queued: string[] }
   /** Job `jobId`'s failure ended `failed`, which waited for it or for one of them, with `DEPENDENCY_FAILED` (the whole chain). */
   | { type: "dependentsFailed"; jobId: string; host: string; failed: string[] }
   /** A Slurm allocation of the run changed: pending (with Slurm's reason), running (with its end), ended. */
@@ -428,9 +428,9 @@ export class Cluster extends EventEmitter<{
 
   /** Jobs that waited for job `jobId` were queued or failed: tell the agents and the run. */
   private onDependentsSettled(jobId: string, host: string, settled: SettledDependents): void {
-    if (settled.released.length > 0) {
+    if (settled.queued.length > 0) {
       this.nudge();
-      this.emit("event", { type: "jobsReleased", jobId, host, released: settled.released });
+      this.emit("event", { type: "dependentsQueued", jobId, host, queued: settled.queued });
     }
     if (settled.failed.length > 0) this.emit("event", { type: "dependentsFailed", jobId, host, failed: settled.failed });
   }
@@ -461,7 +461,7 @@ export class Cluster extends EventEmitter<{
   private async sweepOrphans(): Promise<void> {
     const requeued = await this.orphans.recover(this.settings.dir).catch(() => []);
     if (requeued.length > 0) this.nudge();
-    const settled = await sweepWaitingJobs(this.settings.dir).catch((): SettledDependents => ({ released: [], failed: [] }));
+    const settled = await sweepWaitingJobs(this.settings.dir).catch((): SettledDependents => ({ queued: [], failed: [] }));
     this.onDependentsSettled("-", "-", settled);
   }
 

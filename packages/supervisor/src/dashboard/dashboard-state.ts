@@ -51,7 +51,7 @@ export class DashboardState {
   private readonly onEvent = (event: RunEvent) => {
     if (event.type === "jobFinished") this.index.noteFinished(event.jobId, event);
     else if (event.type === "jobStarted") this.index.noteStarted(event.jobId, event.attempt, event.slot);
-    else if (event.type === "jobRetrying" || event.type === "jobsReleased") this.index.waitingChanged();
+    else if (event.type === "jobRetrying" || event.type === "dependentsQueued") this.index.waitingChanged();
     else if (event.type === "dependentsFailed") {
       // Their results were published with the failure that ended them: read them.
       for (const jobId of event.failed) this.index.noteFinished(jobId, { ok: false, host: event.host, durationMs: 0 });

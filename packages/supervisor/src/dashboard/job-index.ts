@@ -225,7 +225,7 @@ export class JobIndex {
 
   /**
    * The next refresh lists waiting/ and retrying/ (two small directories), and queued/ if jobs
-   * left waiting/: the live cluster reported jobs released or failed by a dependency, or a retry.
+   * left waiting/: the live cluster reported jobs queued or failed by a dependency, or a retry.
    */
   waitingChanged(): void {
     this.listingWanted ??= "waiting";

@@ -5,7 +5,7 @@ import { loadDirectoryKey } from "./directory-key.js";
 import { dirname } from "node:path";
 import { directoryLayout, isJobId, signFile, verifyFile, type StoredResult } from "@malocher/protocol";
 import type { SettledDependents } from "./publish-result.js";
-import { failWaitingJob, releaseIfEmpty, armWaitingJobSync } from "./wait-for-dependencies.js";
+import { failWaitingJob, queueIfEmpty, armWaitingJobSync } from "./wait-for-dependencies.js";
 import { touchSignalFile } from "./signal-file.js";
 import { DependencyStates, readJobDependencies } from "./dependency-state.js";
 import { readStoredResult } from "./read-result.js";
@@ -25,20 +25,20 @@ export async function listDependents(dir: string, depId: string): Promise<string
  * does); a failure or cancel fails each with `DEPENDENCY_FAILED`, and so on down the chain. Idle
  * agents hear of jobs queued through the signal file.
  */
-export async function releaseDependents(dir: string, result: StoredResult, settled: SettledDependents = { released: [], failed: [] }): Promise<void> {
+export async function settleDependents(dir: string, result: StoredResult, settled: SettledDependents = { queued: [], failed: [] }): Promise<void> {
   const dependents = await listDependents(dir, result.jobId);
   if (dependents.length === 0) return;
-  const releasedBefore = settled.released.length;
+  const queuedBefore = settled.queued.length;
   const settleOne = async (jobId: string) => {
     if (!result.ok) {
       await failWaitingJob(dir, jobId, result.jobId, result.error, settled);
       return;
     }
     await unlink(directoryLayout.waitingEntryFile(dir, jobId, result.jobId)).catch(() => {});
-    if ((await releaseIfEmpty(dir, jobId)).state === "queued") settled.released.push(jobId);
+    if ((await queueIfEmpty(dir, jobId)).state === "queued") settled.queued.push(jobId);
   };
   for (let at = 0; at < dependents.length; at += SETTLED_AT_ONCE) await Promise.all(dependents.slice(at, at + SETTLED_AT_ONCE).map(settleOne));
-  if (settled.released.length > releasedBefore) touchSignalFile(dir);
+  if (settled.queued.length > queuedBefore) touchSignalFile(dir);
 }
 
 /**
