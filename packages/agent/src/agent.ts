@@ -57,6 +57,12 @@ const LINE_UP_WINDOW_MS = 1000;
  */
 export class Agent {
   private state: AgentState = "starting";
+  private beginStopping!: (reason: string) => void;
+  /**
+   * Settles with the reason when the agent begins to stop, whoever asked: a signal, the end of its
+   * SSH session, the supervisor, a lost lease, a drain's deadline, Slurm, or its own idle timeout.
+   */
+  readonly stopping: Promise<string> = new Promise((resolve) => (this.beginStopping = resolve));
   private readonly slots: SlotBudget;
   private readonly link: SupervisorChannel;
   /** Every message but `hello` and `bye` goes through it (see `Outbox`). */
@@ -160,6 +166,7 @@ export class Agent {
    * queue, says bye and ends `run()`. Idempotent.
    */
   stop(reason: string): Promise<void> {
+    this.beginStopping(reason);
     this.stopped ??= this.shutdown(reason);
     return this.stopped;
   }

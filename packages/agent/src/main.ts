@@ -83,16 +83,12 @@ async function main(): Promise<void> {
   loadDirectoryKey(config.dir, { create: false });
   const agent =
     writeFrame === undefined ? new Agent(config) : new Agent(config, (events) => new StdioLink(process.stdin, rest, writeFrame, events));
-  let deadline: NodeJS.Timeout | undefined;
-  // Stopping is graceful (jobs killed, claims put back, lease removed), but must not depend on
-  // anything a worker or the file system does: past the deadline, or on a second signal, the agent
-  // exits anyway. Its workers watch its pid and take their process groups down with it, and its
-  // claims are requeued once its lease stops changing. The deadline leaves every running job its
-  // whole kill grace (see `agentStopDeadlineMs`), the longest of them decided as the stop begins.
+  exitPastStopDeadline(agent);
+  let asked = false;
+  // A second signal (or the session's end after one) exits at once.
   const stop = (reason: string): void => {
-    if (deadline !== undefined) return exitNow(`${reason} while stopping`);
-    const deadlineMs = agent.stopDeadlineMs;
-    deadline = setTimeout(() => exitNow(`stopping took longer than ${deadlineMs} ms (its jobs' longest kill grace and ${AGENT_STOP_MARGIN_MS} ms)`), deadlineMs);
+    if (asked) return exitNow(`${reason} while stopping`);
+    asked = true;
     void agent.stop(reason);
   };
   process.stdin.on("data", () => {}); // keep flowing so that "end" is seen
@@ -102,6 +98,21 @@ async function main(): Promise<void> {
     process.on(signal, () => stop(`received ${signal}`));
   }
   await agent.run();
+}
+
+/**
+ * Stopping is graceful (jobs killed, claims put back, lease removed), but must not depend on
+ * anything a worker or the file system does: past its deadline the agent exits anyway, whoever
+ * began the stop. Its workers watch its pid and take their process groups down with it, and its
+ * claims are requeued once its lease stops changing. The deadline leaves every running job its
+ * whole kill grace (see `agentStopDeadlineMs`), the longest of them decided as the stop begins.
+ */
+function exitPastStopDeadline(agent: Agent): void {
+  void agent.stopping.then((reason) => {
+    const deadlineMs = agent.stopDeadlineMs;
+    const why = `stopping (${reason}) took longer than ${deadlineMs} ms (its jobs' longest kill grace and ${AGENT_STOP_MARGIN_MS} ms)`;
+    setTimeout(() => exitNow(why), deadlineMs);
+  });
 }
 
 function exitNow(why: string): never {
@@ -117,6 +128,7 @@ async function runInSlurm(prefix: string): Promise<void> {
   for (const warning of warnings) process.stderr.write(`malocher agent: WARNING: ${warning}\n`);
   loadDirectoryKey(config.dir, { create: false });
   const agent = new Agent(config);
+  exitPastStopDeadline(agent);
   for (const signal of ["SIGTERM", "SIGHUP", "SIGINT"] as const) {
     process.on(signal, () => void agent.stop(`received ${signal} (Slurm ends the allocation)`));
   }
