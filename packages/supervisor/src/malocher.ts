@@ -235,7 +235,8 @@ export class Malocher {
       if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${quoteNonId(jobId)} is not a job id.`);
       outcomes[jobId] = await retryJob(this.dir, jobId);
     }
-    if (Object.values(outcomes).includes("requeued")) announceSubmitted(this.dir);
+    const requeued = Object.values(outcomes).filter((outcome) => outcome === "requeued").length;
+    if (requeued > 0) announceSubmitted(this.dir, requeued);
     return outcomes;
   }
 

@@ -119,6 +119,8 @@ export class Cluster extends EventEmitter<{
   private readonly misfits = new MisfitLedger();
   private draining = false;
   private readonly machines: Machine[] = [];
+  /** The machine a nudge for a few jobs asks first (see `nudge`). */
+  private nextNudged = 0;
   private readonly sweeper: NodeJS.Timeout;
   private readonly orphanSweeper: NodeJS.Timeout;
   private readonly observer: LeaseObserver;
@@ -283,9 +285,31 @@ export class Cluster extends EventEmitter<{
     }));
   }
 
-  /** Tells every ready agent that jobs were queued. */
-  nudge(): void {
-    for (const session of this.sessions) session.send({ type: "nudge" });
+  /**
+   * Tells agents that `jobs` jobs were queued: as many agents as have idle slots for them, taken in
+   * turn so that single jobs spread over the nodes, or every agent when the idle slots known are
+   * too few or the count is not given. A nudge costs the supervisor an SSH write per agent and
+   * wakes the agent to read the queue; for one job, one agent is enough.
+   */
+  nudge(jobs = Infinity): void {
+    const sessions = this.sessions;
+    const chosen: NodeSession[] = [];
+    let idle = 0;
+    let next = this.nextNudged;
+    for (let step = 0; step < sessions.length && idle < jobs; step++) {
+      const at = (this.nextNudged + step) % sessions.length;
+      const session = sessions[at]!;
+      if (session.idleSlots === 0) continue;
+      chosen.push(session);
+      idle += session.idleSlots;
+      next = at + 1;
+    }
+    if (idle < jobs) {
+      for (const session of sessions) session.send({ type: "nudge" });
+      return;
+    }
+    this.nextNudged = next % sessions.length;
+    for (const session of chosen) session.send({ type: "nudge" });
   }
 
   /** Tells every agent to kill these jobs if it runs them. */
@@ -372,7 +396,7 @@ export class Cluster extends EventEmitter<{
     const recovery = await recoverAgentJobs(this.settings.dir, session.agentId, this.settings.run.retries, !timeIsUp).catch(() => undefined);
     if (recovery && recovery.requeued.length + recovery.failed.length > 0) {
       this.emit("event", { type: "jobsRecovered", host: machine.label, requeued: recovery.requeued.length, failed: recovery.failed.length });
-      this.nudge();
+      this.nudge(recovery.requeued.length);
     }
     if (machine.allocation !== undefined) {
       machine.done = true; // its allocation ends with it; the allocations ask for another while jobs remain
@@ -429,7 +453,7 @@ export class Cluster extends EventEmitter<{
   /** Jobs that waited for job `jobId` were queued or failed: tell the agents and the run. */
   private onDependentsSettled(jobId: string, host: string, settled: SettledDependents): void {
     if (settled.queued.length > 0) {
-      this.nudge();
+      this.nudge(settled.queued.length);
       this.emit("event", { type: "dependentsQueued", jobId, host, queued: settled.queued });
     }
     if (settled.failed.length > 0) this.emit("event", { type: "dependentsFailed", jobId, host, failed: settled.failed });
@@ -451,7 +475,7 @@ export class Cluster extends EventEmitter<{
 
   private async sweepStaleLeases(): Promise<void> {
     const recovery = await requeueStaleJobs(this.settings.dir, this.observer, this.settings.run.retries).catch(() => undefined);
-    if (recovery && recovery.requeued.length > 0) this.nudge();
+    if (recovery && recovery.requeued.length > 0) this.nudge(recovery.requeued.length);
   }
 
   /**
@@ -460,7 +484,7 @@ export class Cluster extends EventEmitter<{
    */
   private async sweepOrphans(): Promise<void> {
     const requeued = await this.orphans.recover(this.settings.dir).catch(() => []);
-    if (requeued.length > 0) this.nudge();
+    if (requeued.length > 0) this.nudge(requeued.length);
     const settled = await sweepWaitingJobs(this.settings.dir).catch((): SettledDependents => ({ queued: [], failed: [] }));
     this.onDependentsSettled("-", "-", settled);
   }

@@ -52,6 +52,12 @@ export class NodeSession extends EventEmitter<{
   /** The agent's last heartbeat and when it came (for the dashboard's view of the node). */
   lastHeartbeat: (HeartbeatMessage & { at: number }) | undefined;
   /**
+   * Jobs the agent runs, as far as its messages tell: its last heartbeat's count, and the jobs
+   * that started and ended since. It may be off until the next heartbeat (a job that started
+   * before the heartbeat counted twice); it only decides whom a nudge goes to first.
+   */
+  private runningJobs = 0;
+  /**
    * How the agent's messages travel, once launched: `websocket` through the SSH remote forward
    * (or locally), `stdio` on its exec channel when the node refuses port forwarding.
    */
@@ -148,6 +154,11 @@ export class NodeSession extends EventEmitter<{
     }
   }
 
+  /** Slots of a ready agent that run no job, as far as its messages tell (0 when it is not ready). */
+  get idleSlots(): number {
+    return this.state === "ready" ? Math.max(0, this.slots - this.runningJobs) : 0;
+  }
+
   /** Sends a message to the agent, if it is connected. */
   send(message: Parameters<AgentConnection["send"]>[0]): void {
     this.connection?.send(message);
@@ -188,6 +199,7 @@ export class NodeSession extends EventEmitter<{
       this.lastHeard = Date.now();
       if (message.type === "warm") this.warm = true;
       else if (message.type === "heartbeat") this.lastHeartbeat = { ...message, at: this.lastHeard };
+      this.countRunningJobs(message);
       this.emit("message", message);
     });
     const only = this.settings.onlyJobs;
@@ -218,6 +230,12 @@ export class NodeSession extends EventEmitter<{
       const silent = now - this.lastHeard;
       if (silent > this.settings.heartbeatTimeoutMs) gone(`no heartbeat for ${Math.round(silent / 1000)} s`);
     }, period);
+  }
+
+  private countRunningJobs(message: AgentMessage): void {
+    if (message.type === "heartbeat") this.runningJobs = message.running;
+    else if (message.type === "jobStarted") this.runningJobs++;
+    else if (message.type === "jobFinished" || message.type === "jobRetrying" || message.type === "misfit") this.runningJobs = Math.max(0, this.runningJobs - 1);
   }
 
   private setState(state: NodeState): void {

@@ -35,7 +35,8 @@ export function directoryActions(dir: string, allowSharedWriters: boolean): Dash
       prepareSharedDirectory(dir, { create: false, allowSharedWriters });
       const outcomes: Record<string, RetryOutcome> = {};
       for (const jobId of jobIds) outcomes[jobId] = await retryJob(dir, jobId);
-      if (Object.values(outcomes).includes("requeued")) announceSubmitted(dir);
+      const requeued = Object.values(outcomes).filter((outcome) => outcome === "requeued").length;
+      if (requeued > 0) announceSubmitted(dir, requeued);
       return outcomes;
     },
     logs: (jobId) => readLogs(dir, jobId),

@@ -3,7 +3,7 @@ import type { RunEvent } from "../cluster/cluster.js";
 
 /** Clusters running in this process, by shared directory: told about new jobs at once, heard for finished ones. */
 interface Listener {
-  nudge(): void;
+  nudge(jobs?: number): void;
   cancel(jobIds: string[]): void;
   on(name: "event", listener: (event: RunEvent) => void): unknown;
   off(name: "event", listener: (event: RunEvent) => void): unknown;
@@ -14,7 +14,7 @@ const runningClusters = new Map<string, Set<Listener>>();
  * Within the current turn of the event loop: when this process last told the agents of a
  * directory, how long until it tells them again, and whether jobs came since.
  */
-const lastTold = new Map<string, { at: number; retellAfterMs: number; untold: boolean }>();
+const lastTold = new Map<string, { at: number; retellAfterMs: number; untold: number }>();
 
 /**
  * Within one turn of the event loop, agents are told again this long after the first time, then
@@ -37,33 +37,42 @@ export function listenForSubmissions(dir: string, cluster: Listener): () => void
 }
 
 /**
- * Tells agents that jobs were queued in `dir`: nudges the clusters of this process over their
- * WebSockets and touches the directory's signal file, which agents on this host watch. Both are
- * hints; agents also scan. The first job of a turn of the event loop is told at once, later ones
- * after {@link FIRST_RETELL_AFTER_MS}, twice that, … and once more at the end of the turn.
+ * Tells agents that `jobs` jobs were queued in `dir`. The clusters of this process that serve `dir`
+ * nudge as many of their agents as the jobs need (see `Cluster.nudge`); without one, the
+ * directory's signal file is touched, which agents on this host watch. Both are hints; agents also
+ * scan. The first jobs of a turn of the event loop are told at once, later ones after
+ * {@link FIRST_RETELL_AFTER_MS}, twice that, … and once more at the end of the turn.
  */
-export function announceSubmitted(dir: string): void {
+export function announceSubmitted(dir: string, jobs = 1): void {
   const told = lastTold.get(dir);
   if (told === undefined) {
-    lastTold.set(dir, { at: performance.now(), retellAfterMs: FIRST_RETELL_AFTER_MS, untold: false });
-    tellAgents(dir);
+    lastTold.set(dir, { at: performance.now(), retellAfterMs: FIRST_RETELL_AFTER_MS, untold: 0 });
+    tellAgents(dir, jobs);
     setImmediate(() => {
-      if (lastTold.get(dir)?.untold) tellAgents(dir);
+      const untold = lastTold.get(dir)?.untold ?? 0;
+      if (untold > 0) tellAgents(dir, untold);
       lastTold.delete(dir);
     });
   } else if (performance.now() - told.at >= told.retellAfterMs) {
     told.at = performance.now();
     told.retellAfterMs *= 2;
-    told.untold = false;
-    tellAgents(dir);
+    tellAgents(dir, told.untold + jobs);
+    told.untold = 0;
   } else {
-    told.untold = true;
+    told.untold += jobs;
   }
 }
 
-function tellAgents(dir: string): void {
-  for (const cluster of runningClusters.get(dir) ?? []) cluster.nudge();
-  touchSignalFile(dir);
+/**
+ * Nudges this process's clusters of `dir`, or else touches the signal file. Not both: a nudge
+ * goes to the agents that can take the jobs, and the file would wake every agent on this host
+ * (with loopback nodes, each submit woke all of them: a third of a warm job's time, on 2 cores).
+ * Agents of another process's cluster on this host then find the jobs in their next scan.
+ */
+function tellAgents(dir: string, jobs: number): void {
+  const clusters = runningClusters.get(dir);
+  if (clusters === undefined) return touchSignalFile(dir);
+  for (const cluster of clusters) cluster.nudge(jobs);
 }
 
 /**

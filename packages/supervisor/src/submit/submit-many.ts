@@ -49,12 +49,13 @@ export async function submitMany(
     // An array is in memory already: all its specs are made (and so checked) before any is written.
     const chunks = Array.isArray(argLists) ? [...chunksOf(dir, template, argLists)] : chunksOf(dir, template, argLists);
     for (const chunk of chunks) {
+      const before = jobIds.length;
       submitChunk(dir, chunk, (jobId) => jobIds.push(jobId));
-      announceSubmitted(dir);
+      announceSubmitted(dir, jobIds.length - before);
       await nextTurn();
     }
   } catch (error) {
-    if (jobIds.length > 0) announceSubmitted(dir);
+    if (jobIds.length > 0) announceSubmitted(dir, jobIds.length);
     throw partlySubmitted(error, jobIds);
   }
   return jobIds;
