@@ -130,7 +130,7 @@ export class Agent {
       agentId: config.agentId,
       host: config.host,
       processGroups: () => this.pool?.processGroups ?? [],
-      heldJobs: () => [...this.running.keys()],
+      heldJobs: () => [...this.running.values()].filter((run) => run.holdsClaim).map((run) => run.jobId),
       claimLost: (jobId) => {
         this.log(`job ${jobId}: its claim was taken away (requeued by a supervisor); killing this run`);
         this.running.get(jobId)?.kill("claimLost");

@@ -141,6 +141,11 @@ export class JobRun {
     return this.currentStage;
   }
 
+  /** Whether its claim is still in the agent's running directory: until it publishes (which releases or requeues it). */
+  get holdsClaim(): boolean {
+    return this.currentStage !== "publishing" && this.currentStage !== "ended";
+  }
+
   /** claimed → linedUp: it waits on a busy worker, behind that worker's job. */
   lineUp(): void {
     this.move(["claimed"], "linedUp");
