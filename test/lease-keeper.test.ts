@@ -28,7 +28,7 @@ test("the fencing check reports a claim taken away, and no job claimed while it 
 
   // Jobs are claimed one after another while the keeper renews: some of them during its listing
   // of the claims. Their claims are all there, so none may be reported lost.
-  const held = new Set([kept, takenAway]);
+  const held = new Map([kept, takenAway].map((jobId) => [jobId, { jobId }]));
   const lost: string[] = [];
   let renewals = 0;
   const keeper = new LeaseKeeper({
@@ -36,8 +36,8 @@ test("the fencing check reports a claim taken away, and no job claimed while it 
     agentId,
     host: "127.0.0.1",
     processGroups: () => [],
-    heldJobs: () => [...held],
-    claimLost: (jobId) => {
+    heldClaims: () => [...held.values()],
+    claimLost: ({ jobId }) => {
       lost.push(jobId);
       held.delete(jobId); // the agent drops the run
     },
@@ -50,7 +50,7 @@ test("the fencing check reports a claim taken away, and no job claimed while it 
   while (renewals < 3) {
     const jobId = newJobId();
     await claim(jobId);
-    held.add(jobId); // the agent's run for it, made once the claim is in place
+    held.set(jobId, { jobId }); // the agent's run for it, made once the claim is in place
     claimed++;
   }
   assert.deepEqual(lost, [takenAway], `only the claim taken away is reported lost (${claimed} jobs claimed during ${renewals} renewals every ${LEASE_RENEW_MS} ms)`);

@@ -130,10 +130,12 @@ export class Agent {
       agentId: config.agentId,
       host: config.host,
       processGroups: () => this.pool?.processGroups ?? [],
-      heldJobs: () => [...this.running.values()].filter((run) => run.holdsClaim).map((run) => run.jobId),
-      claimLost: (jobId) => {
-        this.log(`job ${jobId}: its claim was taken away (requeued by a supervisor); killing this run`);
-        this.running.get(jobId)?.kill("claimLost");
+      heldClaims: () => [...this.running.values()].filter((run) => run.holdsClaim),
+      claimLost: (held) => {
+        const run = this.running.get(held.jobId);
+        if (run !== held || !run.holdsClaim) return; // it ended meanwhile, or runs again on a new claim
+        this.log(`job ${run.jobId}: its claim was taken away (requeued by a supervisor); killing this run`);
+        run.kill("claimLost");
       },
       leaseLost: () => void this.stop("its lease was removed: a supervisor declared this agent lost"),
       tick: () => void this.checkCancelled(),

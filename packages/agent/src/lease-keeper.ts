@@ -12,14 +12,22 @@ export interface LeaseKeeperContext {
   host: string;
   /** Process groups of the agent's live workers, recorded so a successor can kill leftovers. */
   processGroups(): number[];
-  /** Jobs whose claims the agent holds: claimed, and not yet publishing (which gives the claim back). */
-  heldJobs(): string[];
-  /** The agent's claim on a job vanished: someone requeued it; the agent must drop it. */
-  claimLost(jobId: string): void;
+  /** The runs whose claims the agent holds: claimed, and not yet publishing (which gives the claim back). */
+  heldClaims(): readonly HeldClaim[];
+  /**
+   * The claim of `run` vanished: someone requeued its job; the agent must drop the run, if it
+   * still holds that claim (a run that ended meanwhile, and a new run of the same job, do not).
+   */
+  claimLost(run: HeldClaim): void;
   /** The lease file vanished: the agent was declared dead and must stop. */
   leaseLost(): void;
   /** Called each renewal, for periodic checks (cancel markers). */
   tick(): void;
+}
+
+/** A run of a claimed job, as the lease keeper sees it: which job it holds the claim of. */
+export interface HeldClaim {
+  readonly jobId: string;
 }
 
 /**
@@ -65,14 +73,13 @@ export class LeaseKeeper {
       if (this.timer !== undefined) this.context.leaseLost();
       return;
     }
-    // Only jobs held before the listing began, and still held after it, can have lost their claim:
-    // a job claimed while the listing ran may be missing from it. Read after the listing, such a
-    // job was taken for lost and dropped, its claim left in running/ under a live lease, and no
-    // one ever ran it (1 run in about 30 of 2,000 jobs on 4 nodes; most runs with synchronous claims).
-    const held = this.context.heldJobs();
+    // Only runs that held their claims before the listing began can have lost them: a job claimed
+    // while the listing ran may be missing from it. Taken after the listing, such a job was taken
+    // for lost and its run dropped, its claim left in running/ under a live lease, and no one ever
+    // ran it (1 W1 run in about 30 of 2,000 jobs on 4 nodes stopped at 1,999 results).
+    const held = this.context.heldClaims();
     const claims = await listOwnClaims(dir, agentId);
-    const stillHeld = new Set(this.context.heldJobs());
-    for (const jobId of held) if (!claims.has(jobId) && stillHeld.has(jobId)) this.context.claimLost(jobId);
+    for (const run of held) if (!claims.has(run.jobId)) this.context.claimLost(run);
     if (this.timer === undefined) return;
     await this.write().catch(() => {}); // a missed renewal is survivable; several are not
     this.context.tick();

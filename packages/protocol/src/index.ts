@@ -75,7 +75,7 @@ export type {
   RunSettings,
 } from "./messages.js";
 export { encodeMessage, encodeAgentFrames, decodeAgentFrame, decodeAgentMessage, decodeSupervisorMessage } from "./message-codec.js";
-export { placementMisfit, slotsOf, isLabel, type NodeCapacity } from "./placement.js";
+export { asksForPlacement, placementMisfit, slotsOf, isLabel, type NodeCapacity } from "./placement.js";
 export { parseAgentLaunchConfig, type AgentLaunchConfig, type SlurmAgentSettings, type TransportKind } from "./agent-launch-config.js";
 export { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./frame-stream.js";
 export { signFile, verifyFile, keyIdOf, TAG_BYTES, type SignedFileKind } from "./signed-file.js";

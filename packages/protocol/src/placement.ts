@@ -22,6 +22,11 @@ export function slotsOf(options: JobPlacement): number {
   return options.slots ?? 1;
 }
 
+/** Whether a job asks for more than any one slot of any node: a label, or several slots. */
+export function asksForPlacement(options: JobPlacement): boolean {
+  return options.on !== undefined || slotsOf(options) > 1;
+}
+
 /** Why a node cannot run a job, in words for the user, or undefined when it can. */
 export function placementMisfit(options: JobPlacement, node: NodeCapacity): string | undefined {
   if (options.on !== undefined && !node.labels.includes(options.on)) {

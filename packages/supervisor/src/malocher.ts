@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { MalocherError, isJobId, quoteNonId, refuseWhileImportingJobModule, type JobResult, type JobSpec, type JobState } from "@malocher/protocol";
+import { MalocherError, asksForPlacement, isJobId, quoteNonId, refuseWhileImportingJobModule, type JobResult, type JobSpec, type JobState } from "@malocher/protocol";
 import { readJobState } from "@malocher/store";
 import { cancelJob, type CancelOutcome } from "@malocher/store";
 import { loadDirectoryKey, prepareSharedDirectory } from "@malocher/store";
@@ -235,8 +235,7 @@ export class Malocher {
       if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${quoteNonId(jobId)} is not a job id.`);
       outcomes[jobId] = await retryJob(this.dir, jobId);
     }
-    const requeued = Object.values(outcomes).filter((outcome) => outcome === "requeued").length;
-    if (requeued > 0) announceSubmitted(this.dir, requeued);
+    if (Object.values(outcomes).includes("requeued")) announceSubmitted(this.dir, Infinity); // retried jobs may ask for any node
     return outcomes;
   }
 
@@ -358,7 +357,7 @@ export class Malocher {
     const spec = prepare(key);
     const jobId = submitJob(this.dir, spec, key, jobKey);
     const found = jobId === spec.jobId ? undefined : rerunKeyedJob(this.dir, jobId, key);
-    if (found === undefined || found === "rerun") announceSubmitted(this.dir);
+    if (found === undefined || found === "rerun") announceSubmitted(this.dir, asksForPlacement(spec.options) ? Infinity : 1);
     noteSubmitted(this.dir, jobId, found === "finished", spec.kind === "command" ? undefined : spec.fn.module);
     return jobId;
   }

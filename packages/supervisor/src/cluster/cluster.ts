@@ -286,30 +286,40 @@ export class Cluster extends EventEmitter<{
   }
 
   /**
-   * Tells agents that `jobs` jobs were queued: as many agents as have idle slots for them, taken in
-   * turn so that single jobs spread over the nodes, or every agent when the idle slots known are
-   * too few or the count is not given. A nudge costs the supervisor an SSH write per agent and
-   * wakes the agent to read the queue; for one job, one agent is enough.
+   * Tells agents that `jobs` jobs were queued: as many surely idle agents as their slots need,
+   * taken in turn so that single jobs spread over the nodes; every agent when those are too few,
+   * the count is not given (a job that asks for a label or several slots), or the run is on Slurm
+   * (an agent may hand a job back for its allocation's time left, and tells no one). A nudge costs
+   * the supervisor an SSH write per agent and wakes the agent to read the queue; for one job, one
+   * idle agent is enough.
    */
   nudge(jobs = Infinity): void {
     const sessions = this.sessions;
+    if (!(jobs > 0) || sessions.length === 0) return;
     const chosen: NodeSession[] = [];
-    let idle = 0;
+    let idleSlots = 0;
     let next = this.nextNudged;
-    for (let step = 0; step < sessions.length && idle < jobs; step++) {
-      const at = (this.nextNudged + step) % sessions.length;
-      const session = sessions[at]!;
-      if (session.idleSlots === 0) continue;
-      chosen.push(session);
-      idle += session.idleSlots;
-      next = at + 1;
+    if (this.slurm === undefined) {
+      for (let step = 0; step < sessions.length && idleSlots < jobs; step++) {
+        const at = (this.nextNudged + step) % sessions.length;
+        const session = sessions[at]!;
+        if (!session.surelyIdle) continue;
+        chosen.push(session);
+        idleSlots += session.slots;
+        next = at + 1;
+      }
     }
-    if (idle < jobs) {
+    if (idleSlots < jobs) {
       for (const session of sessions) session.send({ type: "nudge" });
       return;
     }
     this.nextNudged = next % sessions.length;
     for (const session of chosen) session.send({ type: "nudge" });
+  }
+
+  /** Whether this run's agents take any queued job (not only the `onlyJobs` of a `processAll({ jobs })`). */
+  get takesAnyJob(): boolean {
+    return this.settings.onlyJobs === undefined;
   }
 
   /** Tells every agent to kill these jobs if it runs them. */

@@ -51,12 +51,10 @@ export class NodeSession extends EventEmitter<{
   warm = false;
   /** The agent's last heartbeat and when it came (for the dashboard's view of the node). */
   lastHeartbeat: (HeartbeatMessage & { at: number }) | undefined;
-  /**
-   * Jobs the agent runs, as far as its messages tell: its last heartbeat's count, and the jobs
-   * that started and ended since. It may be off until the next heartbeat (a job that started
-   * before the heartbeat counted twice); it only decides whom a nudge goes to first.
-   */
-  private runningJobs = 0;
+  /** The agent's last heartbeat said it ran no job. */
+  private idleAtHeartbeat = false;
+  /** Jobs that started on the agent since its last heartbeat and have not ended, as its messages tell. */
+  private readonly startedSinceHeartbeat = new Set<string>();
   /**
    * How the agent's messages travel, once launched: `websocket` through the SSH remote forward
    * (or locally), `stdio` on its exec channel when the node refuses port forwarding.
@@ -154,9 +152,14 @@ export class NodeSession extends EventEmitter<{
     }
   }
 
-  /** Slots of a ready agent that run no job, as far as its messages tell (0 when it is not ready). */
-  get idleSlots(): number {
-    return this.state === "ready" ? Math.max(0, this.slots - this.runningJobs) : 0;
+  /**
+   * Whether the agent is surely idle, as far as its messages tell: ready with its warm workers
+   * started, its last heartbeat ran no job, and no job started since. Only then may a nudge for a
+   * few jobs go to it alone (see `Cluster.nudge`); a guess that is off costs the job up to the
+   * agents' scan interval, so anything less certain counts as busy.
+   */
+  get surelyIdle(): boolean {
+    return this.state === "ready" && this.warm && this.idleAtHeartbeat && this.startedSinceHeartbeat.size === 0;
   }
 
   /** Sends a message to the agent, if it is connected. */
@@ -233,9 +236,14 @@ export class NodeSession extends EventEmitter<{
   }
 
   private countRunningJobs(message: AgentMessage): void {
-    if (message.type === "heartbeat") this.runningJobs = message.running;
-    else if (message.type === "jobStarted") this.runningJobs++;
-    else if (message.type === "jobFinished" || message.type === "jobRetrying" || message.type === "misfit") this.runningJobs = Math.max(0, this.runningJobs - 1);
+    if (message.type === "heartbeat") {
+      this.idleAtHeartbeat = message.running === 0;
+      this.startedSinceHeartbeat.clear();
+    } else if (message.type === "jobStarted") {
+      this.startedSinceHeartbeat.add(message.jobId);
+    } else if (message.type === "jobFinished" || message.type === "jobRetrying" || message.type === "misfit") {
+      this.startedSinceHeartbeat.delete(message.jobId);
+    }
   }
 
   private setState(state: NodeState): void {

@@ -35,8 +35,7 @@ export function directoryActions(dir: string, allowSharedWriters: boolean): Dash
       prepareSharedDirectory(dir, { create: false, allowSharedWriters });
       const outcomes: Record<string, RetryOutcome> = {};
       for (const jobId of jobIds) outcomes[jobId] = await retryJob(dir, jobId);
-      const requeued = Object.values(outcomes).filter((outcome) => outcome === "requeued").length;
-      if (requeued > 0) announceSubmitted(dir, requeued);
+      if (Object.values(outcomes).includes("requeued")) announceSubmitted(dir, Infinity); // retried jobs may ask for any node
       return outcomes;
     },
     logs: (jobId) => readLogs(dir, jobId),

@@ -4,6 +4,7 @@ import type { RunEvent } from "../cluster/cluster.js";
 /** Clusters running in this process, by shared directory: told about new jobs at once, heard for finished ones. */
 interface Listener {
   nudge(jobs?: number): void;
+  readonly takesAnyJob: boolean;
   cancel(jobIds: string[]): void;
   on(name: "event", listener: (event: RunEvent) => void): unknown;
   off(name: "event", listener: (event: RunEvent) => void): unknown;
@@ -37,13 +38,14 @@ export function listenForSubmissions(dir: string, cluster: Listener): () => void
 }
 
 /**
- * Tells agents that `jobs` jobs were queued in `dir`. The clusters of this process that serve `dir`
+ * Tells agents that `jobs` jobs were queued in `dir` (Infinity: every agent may be needed, as for
+ * jobs that ask for a label or several slots, see `asksForPlacement`). The clusters of this process that serve `dir`
  * nudge as many of their agents as the jobs need (see `Cluster.nudge`); without one, the
  * directory's signal file is touched, which agents on this host watch. Both are hints; agents also
  * scan. The first jobs of a turn of the event loop are told at once, later ones after
  * {@link FIRST_RETELL_AFTER_MS}, twice that, … and once more at the end of the turn.
  */
-export function announceSubmitted(dir: string, jobs = 1): void {
+export function announceSubmitted(dir: string, jobs: number): void {
   const told = lastTold.get(dir);
   if (told === undefined) {
     lastTold.set(dir, { at: performance.now(), retellAfterMs: FIRST_RETELL_AFTER_MS, untold: 0 });
@@ -64,15 +66,16 @@ export function announceSubmitted(dir: string, jobs = 1): void {
 }
 
 /**
- * Nudges this process's clusters of `dir`, or else touches the signal file. Not both: a nudge
- * goes to the agents that can take the jobs, and the file would wake every agent on this host
- * (with loopback nodes, each submit woke all of them: a third of a warm job's time, on 2 cores).
- * Agents of another process's cluster on this host then find the jobs in their next scan.
+ * Nudges this process's clusters of `dir`, and touches the signal file only when none of them
+ * takes any job (none, or only `processAll({ jobs })` runs): a nudge goes to the agents that can
+ * take the jobs, and the file would wake every agent on this host (with loopback nodes, each
+ * submit woke all of them: a third of a warm job's time, on 2 cores). Agents of another process's
+ * cluster on this host then find the jobs in their next scan.
  */
 function tellAgents(dir: string, jobs: number): void {
-  const clusters = runningClusters.get(dir);
-  if (clusters === undefined) return touchSignalFile(dir);
+  const clusters = runningClusters.get(dir) ?? new Set<Listener>();
   for (const cluster of clusters) cluster.nudge(jobs);
+  if (![...clusters].some((cluster) => cluster.takesAnyJob)) touchSignalFile(dir);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { MalocherError, chunkMemberId, encodeJobSpec, encodeSpecChunk, newChunkName } from "@malocher/protocol";
+import { MalocherError, asksForPlacement, chunkMemberId, encodeJobSpec, encodeSpecChunk, newChunkName } from "@malocher/protocol";
 import { checkDependenciesExist, submitChunk, type SpecChunk } from "@malocher/store";
 import { announceSubmitted } from "./announce-submitted.js";
 import type { JobOptions } from "./job-options.js";
@@ -51,11 +51,11 @@ export async function submitMany(
     for (const chunk of chunks) {
       const before = jobIds.length;
       submitChunk(dir, chunk, (jobId) => jobIds.push(jobId));
-      announceSubmitted(dir, jobIds.length - before);
+      announceSubmitted(dir, asksForPlacement(template.options.run) ? Infinity : jobIds.length - before);
       await nextTurn();
     }
   } catch (error) {
-    if (jobIds.length > 0) announceSubmitted(dir, jobIds.length);
+    if (jobIds.length > 0) announceSubmitted(dir, Infinity);
     throw partlySubmitted(error, jobIds);
   }
   return jobIds;
