@@ -46,21 +46,20 @@ export function encodeAgentFrames(messages: readonly AgentMessage[]): Uint8Array
  * `PROTOCOL_ERROR` on anything else.
  */
 export function decodeAgentFrame(bytes: Uint8Array): AgentMessage[] {
-  let record: Record<string, unknown>;
-  try {
-    record = unpackRecord(bytes);
-  } catch (error) {
-    throw new MalocherError("PROTOCOL_ERROR", `Malformed frame: ${(error as Error).message}`, { cause: error });
-  }
-  if (record["type"] !== "batch") return [decodeWith(record, readAgentMessage)];
-  const parts = record["messages"];
-  if (!Array.isArray(parts) || parts.length === 0 || !parts.every((part) => part instanceof Uint8Array)) {
-    throw new MalocherError("PROTOCOL_ERROR", `Malformed "batch" frame: field "messages" must hold encoded messages`);
-  }
-  return parts.map((part: Uint8Array) => {
-    const message = decodeAgentMessage(part);
-    if (message.type === "hello") throw new MalocherError("PROTOCOL_ERROR", `Malformed "batch" frame: a hello travels alone`);
-    return message;
+  return decodeWith(bytes, (record, type) => {
+    if (type !== "batch") {
+      const message = readAgentMessage(record, type);
+      return message === undefined ? undefined : [message];
+    }
+    const parts = record["messages"];
+    if (!Array.isArray(parts) || parts.length === 0 || !parts.every((part) => part instanceof Uint8Array)) {
+      throw new TypeError(`field "messages" must hold encoded messages`);
+    }
+    return parts.map((part: Uint8Array) => {
+      const message = decodeAgentMessage(part);
+      if (message.type === "hello") throw new TypeError("a hello travels alone");
+      return message;
+    });
   });
 }
 
@@ -154,17 +153,18 @@ export function decodeSupervisorMessage(bytes: Uint8Array): SupervisorMessage {
 }
 
 function decodeWith<T>(
-  frame: Uint8Array | Record<string, unknown>,
+  bytes: Uint8Array,
   read: (record: Record<string, unknown>, type: string) => T | undefined,
 ): T {
   let type = "?";
   try {
-    const record = frame instanceof Uint8Array ? unpackRecord(frame) : frame;
+    const record = unpackRecord(bytes);
     type = stringField(record, "type");
     const message = read(record, type);
     if (message === undefined) throw new TypeError("unknown message type");
     return message;
   } catch (error) {
+    if (error instanceof MalocherError && error.code === "PROTOCOL_ERROR") throw error; // a message of a batch: it says what is wrong with it
     throw new MalocherError("PROTOCOL_ERROR", `Malformed "${type}" frame: ${(error as Error).message}`, {
       cause: error,
     });
