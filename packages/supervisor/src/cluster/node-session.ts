@@ -51,8 +51,6 @@ export class NodeSession extends EventEmitter<{
   warm = false;
   /** The agent's last heartbeat and when it came (for the dashboard's view of the node). */
   lastHeartbeat: (HeartbeatMessage & { at: number }) | undefined;
-  /** The agent's last heartbeat said it ran no job. */
-  private idleAtHeartbeat = false;
   /** Jobs that started on the agent since its last heartbeat and have not ended, as its messages tell. */
   private readonly startedSinceHeartbeat = new Set<string>();
   /**
@@ -159,7 +157,7 @@ export class NodeSession extends EventEmitter<{
    * agents' scan interval, so anything less certain counts as busy.
    */
   get surelyIdle(): boolean {
-    return this.state === "ready" && this.warm && this.idleAtHeartbeat && this.startedSinceHeartbeat.size === 0;
+    return this.state === "ready" && this.warm && this.lastHeartbeat?.running === 0 && this.startedSinceHeartbeat.size === 0;
   }
 
   /** Sends a message to the agent, if it is connected. */
@@ -200,9 +198,16 @@ export class NodeSession extends EventEmitter<{
     this.lastHeard = Date.now();
     connection.on("message", (message) => {
       this.lastHeard = Date.now();
-      if (message.type === "warm") this.warm = true;
-      else if (message.type === "heartbeat") this.lastHeartbeat = { ...message, at: this.lastHeard };
-      this.countRunningJobs(message);
+      if (message.type === "warm") {
+        this.warm = true;
+      } else if (message.type === "heartbeat") {
+        this.lastHeartbeat = { ...message, at: this.lastHeard };
+        this.startedSinceHeartbeat.clear();
+      } else if (message.type === "jobStarted") {
+        this.startedSinceHeartbeat.add(message.jobId);
+      } else if (message.type === "jobFinished" || message.type === "jobRetrying" || message.type === "misfit") {
+        this.startedSinceHeartbeat.delete(message.jobId);
+      }
       this.emit("message", message);
     });
     const only = this.settings.onlyJobs;
@@ -233,17 +238,6 @@ export class NodeSession extends EventEmitter<{
       const silent = now - this.lastHeard;
       if (silent > this.settings.heartbeatTimeoutMs) gone(`no heartbeat for ${Math.round(silent / 1000)} s`);
     }, period);
-  }
-
-  private countRunningJobs(message: AgentMessage): void {
-    if (message.type === "heartbeat") {
-      this.idleAtHeartbeat = message.running === 0;
-      this.startedSinceHeartbeat.clear();
-    } else if (message.type === "jobStarted") {
-      this.startedSinceHeartbeat.add(message.jobId);
-    } else if (message.type === "jobFinished" || message.type === "jobRetrying" || message.type === "misfit") {
-      this.startedSinceHeartbeat.delete(message.jobId);
-    }
   }
 
   private setState(state: NodeState): void {
