@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { MalocherError, asksForPlacement, isJobId, quoteNonId, refuseWhileImportingJobModule, type JobResult, type JobSpec, type JobState } from "@malocher/protocol";
+import { MalocherError, isJobId, quoteNonId, refuseWhileImportingJobModule, type JobResult, type JobSpec, type JobState } from "@malocher/protocol";
 import { readJobState } from "@malocher/store";
 import { cancelJob, type CancelOutcome } from "@malocher/store";
 import { loadDirectoryKey, prepareSharedDirectory } from "@malocher/store";
@@ -357,7 +357,7 @@ export class Malocher {
     const spec = prepare(key);
     const jobId = submitJob(this.dir, spec, key, jobKey);
     const found = jobId === spec.jobId ? undefined : rerunKeyedJob(this.dir, jobId, key);
-    if (found === undefined || found === "rerun") announceSubmitted(this.dir, asksForPlacement(spec.options) ? Infinity : 1);
+    if (found === undefined || found === "rerun") announceSubmitted(this.dir, 1, spec.options);
     noteSubmitted(this.dir, jobId, found === "finished", spec.kind === "command" ? undefined : spec.fn.module);
     return jobId;
   }

@@ -1,3 +1,4 @@
+import { asksForPlacement, type JobPlacement } from "@malocher/protocol";
 import { touchSignalFile } from "@malocher/store";
 import type { RunEvent } from "../cluster/cluster.js";
 
@@ -38,14 +39,16 @@ export function listenForSubmissions(dir: string, cluster: Listener): () => void
 }
 
 /**
- * Tells agents that `jobs` jobs were queued in `dir` (Infinity: every agent may be needed, as for
- * jobs that ask for a label or several slots, see `asksForPlacement`). The clusters of this process that serve `dir`
- * nudge as many of their agents as the jobs need (see `Cluster.nudge`); without one, the
+ * Tells agents that `count` jobs were queued in `dir`, each with the `placement` it asks for
+ * (Infinity: any agent may be the one, as for retried jobs). The clusters of this process that
+ * serve `dir` nudge as many of their agents as the jobs need (see `Cluster.nudge`), every agent for
+ * jobs that ask for a label or several slots (see `asksForPlacement`); without one, the
  * directory's signal file is touched, which agents on this host watch. Both are hints; agents also
  * scan. The first jobs of a turn of the event loop are told at once, later ones after
  * {@link FIRST_RETELL_AFTER_MS}, twice that, … and once more at the end of the turn.
  */
-export function announceSubmitted(dir: string, jobs: number): void {
+export function announceSubmitted(dir: string, count: number, placement: JobPlacement = {}): void {
+  const jobs = asksForPlacement(placement) ? Infinity : count;
   const told = lastTold.get(dir);
   if (told === undefined) {
     lastTold.set(dir, { at: performance.now(), retellAfterMs: FIRST_RETELL_AFTER_MS, untold: 0 });
@@ -73,9 +76,9 @@ export function announceSubmitted(dir: string, jobs: number): void {
  * cluster on this host then find the jobs in their next scan.
  */
 function tellAgents(dir: string, jobs: number): void {
-  const clusters = runningClusters.get(dir) ?? new Set<Listener>();
+  const clusters = [...(runningClusters.get(dir) ?? [])];
   for (const cluster of clusters) cluster.nudge(jobs);
-  if (![...clusters].some((cluster) => cluster.takesAnyJob)) touchSignalFile(dir);
+  if (!clusters.some((cluster) => cluster.takesAnyJob)) touchSignalFile(dir);
 }
 
 /**

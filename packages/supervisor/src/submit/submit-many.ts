@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { MalocherError, asksForPlacement, chunkMemberId, encodeJobSpec, encodeSpecChunk, newChunkName } from "@malocher/protocol";
+import { MalocherError, chunkMemberId, encodeJobSpec, encodeSpecChunk, newChunkName } from "@malocher/protocol";
 import { checkDependenciesExist, submitChunk, type SpecChunk } from "@malocher/store";
 import { announceSubmitted } from "./announce-submitted.js";
 import type { JobOptions } from "./job-options.js";
@@ -51,7 +51,7 @@ export async function submitMany(
     for (const chunk of chunks) {
       const before = jobIds.length;
       submitChunk(dir, chunk, (jobId) => jobIds.push(jobId));
-      announceSubmitted(dir, asksForPlacement(template.options.run) ? Infinity : jobIds.length - before);
+      announceSubmitted(dir, jobIds.length - before, template.options.run);
       await nextTurn();
     }
   } catch (error) {
