@@ -266,9 +266,10 @@ export class WarmWorker {
 
   /**
    * The running job ended; `startedJobId` is the lined-up job the worker started as it sent this
-   * reply (none when it retires, or the lined-up job came too late: then it did not run).
-   * The lined-up job starts here before the ended one is done, so that a slot passes straight from
-   * one to the other (a job waiting to grow never gets it in between).
+   * reply. Without one, a worker that goes on (an outcome, not retiring) had not received the
+   * lined-up job yet: it is idle when it does, and starts it then (see worker-main.ts). A worker
+   * that retires starts none. The lined-up job starts here before the ended one is done, so that a
+   * slot passes straight from one to the other (a job waiting to grow never gets it in between).
    */
   private finishRunning(jobId: string, end: WorkerRunEnd, startedJobId?: string): void {
     const run = this.running;
@@ -277,7 +278,8 @@ export class WarmWorker {
     const next = this.linedUp;
     this.linedUp = undefined;
     clearTimeout(this.lineUpTimer);
-    this.running = next !== undefined && next.jobId === startedJobId ? next : undefined;
+    const nextStarts = next !== undefined && (next.jobId === startedJobId || (startedJobId === undefined && end.kind === "outcome" && !this.dead));
+    this.running = nextStarts ? next : undefined;
     if (next !== undefined && this.running === next) this.start(next);
     run.hooks.done();
     run.end(end);

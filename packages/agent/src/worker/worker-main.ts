@@ -264,12 +264,13 @@ process.on("message", (request: AgentRequest) => {
     linedUp = undefined;
     send({ type: "withdrew", jobId: request.jobId });
   } else if (request.type === "run") {
-    // A job lined up behind one that has ended since: our reply for that one, which did not
-    // start it, tells the agent to give it back.
-    if (request.behind !== undefined && request.behind !== runningJobId) return;
     if (dying || retired) send({ type: "refused", jobId: request.jobId }); // the agent requeues it
-    else if (request.behind !== undefined) linedUp ??= request;
+    // Idle: a job for an idle worker, or one lined up behind a job that ended before it came (our
+    // outcome for that one did not say we started it, so the agent knows we start it now).
     else if (runningJobId === undefined) start(request);
+    else if (request.behind === runningJobId) linedUp ??= request;
+    // Never sent while another job runs; should it come, the agent gives it back to the queue.
+    else send({ type: "refused", jobId: request.jobId });
   }
 });
 

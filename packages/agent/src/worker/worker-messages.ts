@@ -20,7 +20,8 @@ export interface RunJobRequest {
   run: Pick<RunSettings, "env" | "cwd">;
   /**
    * The running job this one is lined up behind: it starts the moment that one's outcome is sent,
-   * and not at all if that one has ended already (the agent then gets it back).
+   * or, if that one has ended already (its outcome did not name this job as started), as soon as
+   * it comes.
    */
   behind?: string;
 }
