@@ -17,6 +17,6 @@ files=("$main")
 for tid in $threads; do [ -f "$out/trace.$tid" ] && files+=("$out/trace.$tid"); done
 calls=$(cat "${files[@]}" | grep -cE '^[a-z0-9_]+\(')
 claims=$(cat "${files[@]}" | grep -cE '^rename\("[^"]*/queued/')
-putBack=$(cat "${files[@]}" | grep -cE '^rename\("[^"]*/running/')
+putBack=$(cat "${files[@]}" | grep -cE '^rename\("[^"]*/running/' || true)
 echo "one local agent, $jobs $way jobs: $calls system calls ($(( calls / jobs )) per job) in ${#files[@]} threads; $claims claims, $putBack of them put back"
 cat "${files[@]}" | sed -nE 's/^([a-z0-9_]+)\(.*/\1/p' | sort | uniq -c | sort -rn | head -20
