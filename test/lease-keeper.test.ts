@@ -5,6 +5,7 @@
 import { strict as assert } from "node:assert";
 import { unlinkSync } from "node:fs";
 import { test } from "node:test";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { directoryLayout, newJobId } from "@malocher/protocol";
 import { claimJob, enqueueJob, openClaimDirectory, prepareSharedDirectory } from "@malocher/store";
 import { LeaseKeeper, LEASE_RENEW_MS } from "../packages/agent/src/lease-keeper.js";
@@ -52,6 +53,8 @@ test("the fencing check reports a claim taken away, and no job claimed while it 
     await claim(jobId);
     held.set(jobId, { jobId }); // the agent's run for it, made once the claim is in place
     claimed++;
+    await nextTurn(); // a claim is synchronous: the keeper's turns come between two
+
   }
   assert.deepEqual(lost, [takenAway], `only the claim taken away is reported lost (${claimed} jobs claimed during ${renewals} renewals every ${LEASE_RENEW_MS} ms)`);
 });

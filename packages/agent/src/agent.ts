@@ -138,7 +138,7 @@ export class Agent {
         run.kill("claimLost");
       },
       leaseLost: () => void this.stop("its lease was removed: a supervisor declared this agent lost"),
-      tick: () => void this.checkCancelled(),
+      tick: () => this.checkCancelled(),
     });
     this.clock =
       config.slurm === undefined
@@ -342,20 +342,15 @@ export class Agent {
       }
       for (const jobId of candidates) {
         if (this.state !== "ready" || this.slots.free <= 0) break;
-        // The slot is taken before the claim's await: a job already claimed may grow into the
-        // free slots meanwhile, and a slot counted as free before it would then be used twice.
-        this.slots.take();
-        // A looked-ahead job's cancel marker is looked for again, while it is claimed.
+        // A looked-ahead job's cancel marker was looked for again as it was taken from the look-ahead.
         const lookedAhead = ahead?.jobId === jobId ? ahead.lookups : undefined;
-        const claimed = await claimJob(this.config.dir, this.config.agentId, jobId).catch((error: Error) => {
-          this.slots.release(1);
-          throw error;
-        });
+        // Synchronous (see `claimJob`): nothing runs between the check of the free slots and their use.
+        const claimed = claimJob(this.config.dir, this.config.agentId, jobId);
         if (claimed === undefined) {
-          this.slots.release(1); // another agent was first
-          this.scanner.missed();
+          this.scanner.missed(); // another agent was first
           continue;
         }
+        this.slots.take();
         const worker = pool.acquire();
         if (worker === undefined) {
           this.slots.release(1);
@@ -536,9 +531,9 @@ export class Agent {
   }
 
   /** Kills running jobs whose cancel marker appeared (the supervisor's message may not reach us). */
-  private async checkCancelled(): Promise<void> {
+  private checkCancelled(): void {
     for (const [jobId, run] of this.running) {
-      if (await isCancelRequested(this.config.dir, jobId)) run.kill("cancelled");
+      if (isCancelRequested(this.config.dir, jobId)) run.kill("cancelled");
     }
   }
 

@@ -209,7 +209,7 @@ export class JobRun {
     if (lookups === undefined || performance.now() - lookups.madeAt > LOOKUPS_FRESH_MS) lookups = await lookUpJob(dir, jobId, this.context.specChunks);
     if (decideStartGate(lookups) === "drop") {
       this.context.log(`job ${jobId} already has a result; dropping the claim`);
-      await releaseClaim(dir, agentId, jobId);
+      releaseClaim(dir, agentId, jobId);
       return { kind: "dropped" };
     }
     if (lookups.spec instanceof Error) return this.publish(await this.refusal(lookups.spec), 0);
@@ -235,7 +235,7 @@ export class JobRun {
     if (spec.name !== undefined) this.nameAndTags.name = spec.name;
     if (spec.tags !== undefined) this.nameAndTags.tags = spec.tags;
     // A job that waited for slots may have been cancelled meanwhile: look again.
-    if (decideStartGate(lookups) === "cancel" || (extra > 0 && (await isCancelRequested(dir, jobId)))) this.killReason ??= "cancelled";
+    if (decideStartGate(lookups) === "cancel" || (extra > 0 && isCancelRequested(dir, jobId))) this.killReason ??= "cancelled";
     // From here on a kill reaches the worker; one that came before is handled here.
     if (this.killReason !== undefined) {
       hooks.done();
@@ -442,7 +442,7 @@ export class JobRun {
         return { kind: "retry", attempt: this.job.attempt, delayMs: RESULT_WRITE_RETRY_MS };
       }
     }
-    await releaseClaim(dir, agentId, jobId);
+    releaseClaim(dir, agentId, jobId);
     return { kind: "published", ok: result.ok, durationMs, ...(resultFile === undefined ? {} : { resultFile }) };
   }
 }

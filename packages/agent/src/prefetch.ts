@@ -97,7 +97,7 @@ export class Prefetch {
     if (!mayLineUp(await ahead.lookups, this.context.capacity())) return { kind: "unfit" };
     if (this.lookahead !== ahead || !this.context.mayClaim()) return { kind: "dropped" };
     const { jobId, lookups } = this.takeLookahead()!;
-    const claimed = await claimJob(this.context.dir, this.context.agentId, jobId);
+    const claimed = claimJob(this.context.dir, this.context.agentId, jobId);
     if (claimed === undefined) {
       this.context.scanner.missed();
       return { kind: "missed" };

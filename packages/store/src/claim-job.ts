@@ -1,7 +1,8 @@
-import { readdir, rename, rmdir, stat } from "node:fs/promises";
+import { renameSync, statSync } from "node:fs";
+import { readdir, rmdir } from "node:fs/promises";
 import { directoryLayout, isJobId } from "@malocher/protocol";
 import { MARKER_MAX_BYTES, parseAttempt } from "./queue-marker.js";
-import { makePrivateDir, readRegularText } from "./safe-file.js";
+import { makePrivateDir, readRegularFileSync } from "./safe-file.js";
 
 /** A job this agent holds: its queue marker now lives in the agent's own running directory. */
 export interface ClaimedJob {
@@ -14,11 +15,13 @@ export interface ClaimedJob {
  * Claims a queued job by one atomic rename into a directory only this agent renames into.
  * Returns undefined when another agent was first (the marker is gone), or when the claim was
  * taken away right after (a supervisor that declared this agent lost put it back in the queue).
+ * Synchronous, as the agent's other calls on a job's way (see docs/ARCHITECTURE.md, "The run
+ * path"): a call through libuv's thread pool costs about ten times the CPU of the call itself.
  */
-export async function claimJob(dir: string, agentId: string, jobId: string): Promise<ClaimedJob | undefined> {
+export function claimJob(dir: string, agentId: string, jobId: string): ClaimedJob | undefined {
   const claimed = directoryLayout.runningFile(dir, agentId, jobId);
   try {
-    await rename(directoryLayout.queuedFile(dir, jobId), claimed);
+    renameSync(directoryLayout.queuedFile(dir, jobId), claimed);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
@@ -26,8 +29,8 @@ export async function claimJob(dir: string, agentId: string, jobId: string): Pro
   // An empty marker (a first attempt, most jobs) is known by its size: one call to the file
   // system instead of the four (open, fstat, read, close) of reading it, right before the job starts.
   try {
-    const { size } = await stat(claimed);
-    return { jobId, attempt: size === 0 ? 1 : parseAttempt(await readRegularText(claimed, { maxBytes: MARKER_MAX_BYTES })) };
+    const { size } = statSync(claimed);
+    return { jobId, attempt: size === 0 ? 1 : parseAttempt(readRegularFileSync(claimed, { maxBytes: MARKER_MAX_BYTES }).toString("utf8")) };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     // A marker that is no marker (planted: a FIFO, a huge file) says nothing about attempts.

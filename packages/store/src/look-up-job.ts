@@ -1,5 +1,5 @@
+import { existsSync } from "node:fs";
 import { rename } from "node:fs/promises";
-import { pathExists } from "./path-exists.js";
 import { MalocherError, decodeJobSpec, directoryLayout, type JobSpec } from "@malocher/protocol";
 import { readStoredResult } from "./read-result.js";
 import { loadDirectoryKey } from "./directory-key.js";
@@ -20,15 +20,16 @@ export interface JobLookups {
 }
 
 /**
- * The three look-ups of a job at once (one after another, they were most of a warm job's time
- * to start). Never rejects: an unreadable spec is returned as its error. `chunks`: the caller's
- * cache of spec chunks (see {@link SpecChunkCache}).
+ * The three look-ups of a job. Never rejects: an unreadable spec is returned as its error.
+ * `chunks`: the caller's cache of spec chunks (see {@link SpecChunkCache}). The existence checks
+ * are synchronous (see `claimJob`); only reading a result that is there, or a chunk the first
+ * time, goes through the thread pool.
  */
 export async function lookUpJob(dir: string, jobId: string, chunks?: SpecChunkCache): Promise<JobLookups> {
-  const [hasResult, specBytes, isCancelled] = await Promise.all([
+  const isCancelled = isCancelRequested(dir, jobId);
+  const [hasResult, specBytes] = await Promise.all([
     hasValidResult(dir, jobId),
     readJobSpecBytes(directoryLayout.specFile(dir, jobId), jobId, chunks).catch((error: Error) => error),
-    isCancelRequested(dir, jobId),
   ]);
   return { hasResult, spec: specBytes instanceof Error ? specBytes : decodeSpec(dir, jobId, specBytes), isCancelled, madeAt: performance.now() };
 }
@@ -41,7 +42,7 @@ export async function lookUpJob(dir: string, jobId: string, chunks?: SpecChunkCa
  */
 async function hasValidResult(dir: string, jobId: string): Promise<boolean> {
   const path = directoryLayout.resultFile(dir, jobId);
-  if (!(await pathExists(path))) return false;
+  if (!existsSync(path)) return false;
   try {
     await readStoredResult(dir, jobId);
     return true;
@@ -64,14 +65,14 @@ function decodeSpec(dir: string, jobId: string, bytes: Buffer): { bytes: Buffer;
 
 /**
  * `lookups` made earlier, with the job's cancel marker looked for again now (a cancel may have
- * come from any process since): started at once, so that it runs beside the claim.
+ * come from any process since).
  */
 export async function withCancelLookedUpAgain(dir: string, jobId: string, lookups: Promise<JobLookups>): Promise<JobLookups> {
-  const [earlier, isCancelled] = await Promise.all([lookups, isCancelRequested(dir, jobId)]);
-  return { ...earlier, isCancelled };
+  const isCancelled = isCancelRequested(dir, jobId);
+  return { ...(await lookups), isCancelled };
 }
 
-/** Whether someone asked to cancel job `jobId` (its cancel marker is there). */
-export function isCancelRequested(dir: string, jobId: string): Promise<boolean> {
-  return pathExists(directoryLayout.cancelFile(dir, jobId));
+/** Whether someone asked to cancel job `jobId` (its cancel marker is there); synchronous, see `claimJob`. */
+export function isCancelRequested(dir: string, jobId: string): boolean {
+  return existsSync(directoryLayout.cancelFile(dir, jobId));
 }

@@ -1,5 +1,5 @@
 import { encodeStoredResult, directoryLayout, type StoredResult } from "@malocher/protocol";
-import { writeFileOnce } from "./write-file-atomic.js";
+import { writeFileOnceSync } from "./write-file-atomic.js";
 import { loadDirectoryKey } from "./directory-key.js";
 import { settleDependents } from "./settle-dependents.js";
 
@@ -15,12 +15,13 @@ export interface SettledDependents {
  * at-least-once runs give exactly one result. A result that was published settles the jobs
  * waiting for it (`settleDependents`): they are queued once all they wait for succeeded, or fail
  * with `DEPENDENCY_FAILED`; `settled` hears which. A process that dies in between leaves them
- * waiting until a supervisor's sweep settles them (`sweepWaitingJobs`).
+ * waiting until a supervisor's sweep settles them (`sweepWaitingJobs`). The result is written
+ * synchronously, as an agent's other calls on a job's way (see `claimJob`).
  */
 export async function publishResult(dir: string, result: StoredResult, settled?: SettledDependents): Promise<Uint8Array | undefined> {
   const key = loadDirectoryKey(dir, { create: false });
   const bytes = encodeStoredResult(result, key);
-  if (!(await writeFileOnce(dir, directoryLayout.resultFile(dir, result.jobId), bytes))) return undefined;
+  if (!writeFileOnceSync(dir, directoryLayout.resultFile(dir, result.jobId), bytes)) return undefined;
   try {
     await settleDependents(dir, result, settled);
   } catch {

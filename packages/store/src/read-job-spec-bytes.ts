@@ -1,6 +1,6 @@
 import type { FileHandle } from "node:fs/promises";
 import { MAX_SPEC_BYTES, MalocherError, chunkMemberOf, specChunkHeadBytes, specChunkRecordRange } from "@malocher/protocol";
-import { openRegularFile, readRegularFile } from "./safe-file.js";
+import { openRegularFile, readRegularFileSync } from "./safe-file.js";
 import type { SpecChunkCache } from "./spec-chunk-cache.js";
 
 /**
@@ -25,7 +25,8 @@ export async function readJobSpecBytes(specFile: string, jobId: string, chunks?:
 
 async function readSpecBytes(specFile: string, jobId: string, chunks?: SpecChunkCache): Promise<Buffer> {
   const member = chunkMemberOf(jobId);
-  if (member === undefined) return readRegularFile(specFile, { maxBytes: MAX_SPEC_BYTES });
+  // A job's own spec file is read whole, synchronously (see `claimJob`): four calls through the thread pool cost more than the read.
+  if (member === undefined) return readRegularFileSync(specFile, { maxBytes: MAX_SPEC_BYTES });
   const cached = await chunks?.record(specFile, jobId);
   if (cached !== undefined) return cached;
   const file = await openRegularFile(specFile);

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readdir, rename, unlink } from "node:fs/promises";
 import { makePrivateDir, readRegularFile } from "./safe-file.js";
 import { writeFileAtomic } from "./write-file-atomic.js";
@@ -13,8 +14,12 @@ import { readStoredResult } from "./read-result.js";
 /** Dependents settled at once (a fan-out of thousands must not open them all together). */
 const SETTLED_AT_ONCE = 32;
 
-/** The jobs that were waiting for job `depId` when they were submitted (the reverse index). */
+/**
+ * The jobs that were waiting for job `depId` when they were submitted (the reverse index). Most
+ * jobs have none: their index directory is looked for first, synchronously (see `claimJob`).
+ */
 export async function listDependents(dir: string, depId: string): Promise<string[]> {
+  if (!existsSync(directoryLayout.dependentsOfDir(dir, depId))) return [];
   const names = await readdir(directoryLayout.dependentsOfDir(dir, depId)).catch((): string[] => []);
   return names.filter(isJobId);
 }
