@@ -1,4 +1,5 @@
 import { availableParallelism, hostname, loadavg } from "node:os";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { watch, type FSWatcher } from "chokidar";
 import {
   MALOCHER_VERSION,
@@ -326,7 +327,8 @@ export class Agent {
       if (idle <= 0) {
         if (!this.prefetch.looksAhead) this.prefetch.lookAhead(this.scanner.takeCached());
         const waitMs = await this.prefetchStep(pool, settings);
-        if (waitMs > 0) await this.wakeup.wait(waitMs);
+        // Going on at once still takes a turn of the event loop (see the missed claim below).
+        await (waitMs > 0 ? this.wakeup.wait(waitMs) : nextTurn());
         continue;
       }
       const ahead = this.prefetch.takeLookahead();
@@ -348,6 +350,9 @@ export class Agent {
         const claimed = claimJob(this.config.dir, this.config.agentId, jobId);
         if (claimed === undefined) {
           this.scanner.missed(); // another agent was first
+          // Claims are synchronous and the cached scan needs no I/O: without a turn of the event
+          // loop here, a run of misses through a stale scan would keep heartbeats and replies waiting.
+          await nextTurn();
           continue;
         }
         this.slots.take();

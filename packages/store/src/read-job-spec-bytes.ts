@@ -1,6 +1,7 @@
+import { statSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { MAX_SPEC_BYTES, MalocherError, chunkMemberOf, specChunkHeadBytes, specChunkRecordRange } from "@malocher/protocol";
-import { openRegularFile, readRegularFileSync } from "./safe-file.js";
+import { openRegularFile, readRegularFile, readRegularFileSync } from "./safe-file.js";
 import type { SpecChunkCache } from "./spec-chunk-cache.js";
 
 /**
@@ -23,10 +24,18 @@ export async function readJobSpecBytes(specFile: string, jobId: string, chunks?:
   }
 }
 
+/** A job's own spec file up to this size is read synchronously. */
+const MAX_SYNC_READ_BYTES = 256 * 1024;
+
 async function readSpecBytes(specFile: string, jobId: string, chunks?: SpecChunkCache): Promise<Buffer> {
   const member = chunkMemberOf(jobId);
-  // A job's own spec file is read whole, synchronously (see `claimJob`): four calls through the thread pool cost more than the read.
-  if (member === undefined) return readRegularFileSync(specFile, { maxBytes: MAX_SPEC_BYTES });
+  if (member === undefined) {
+    // A job's own spec file is read whole; synchronously when small (most are, see `claimJob`):
+    // four calls through the thread pool cost more than the read. A big one must not stall the
+    // event loop (an agent's heartbeats, a supervisor's listing) while a network file system sends it.
+    const limits = { maxBytes: MAX_SPEC_BYTES };
+    return statSync(specFile).size <= MAX_SYNC_READ_BYTES ? readRegularFileSync(specFile, limits) : readRegularFile(specFile, limits);
+  }
   const cached = await chunks?.record(specFile, jobId);
   if (cached !== undefined) return cached;
   const file = await openRegularFile(specFile);

@@ -247,7 +247,10 @@ export class WarmWorker {
     switch (reply.type) {
       case "done":
         if (reply.retiring) this.retiring = true;
-        return this.finishRunning(reply.jobId, { kind: "outcome", outcome: reply }, reply.startedJobId);
+        // A worker that goes on has started the lined-up job, or starts it when it comes (see
+        // worker-main.ts), also if this agent began killing the worker meanwhile: the job then
+        // goes back to the queue once the worker is gone (`settleAfterExit`), never while it may run.
+        return this.finishRunning(reply.jobId, { kind: "outcome", outcome: reply }, !reply.retiring);
       case "outdatedCode":
         this.retiring = true; // it holds outdated code: it takes no more jobs
         return this.finishRunning(reply.jobId, { kind: "outdatedCode" });
@@ -265,21 +268,18 @@ export class WarmWorker {
   }
 
   /**
-   * The running job ended; `startedJobId` is the lined-up job the worker started as it sent this
-   * reply. Without one, a worker that goes on (an outcome, not retiring) had not received the
-   * lined-up job yet: it is idle when it does, and starts it then (see worker-main.ts). A worker
-   * that retires starts none. The lined-up job starts here before the ended one is done, so that a
-   * slot passes straight from one to the other (a job waiting to grow never gets it in between).
+   * The running job ended; `startsLinedUp`: the worker starts the lined-up job, if there is one.
+   * The lined-up job starts here before the ended one is done, so that a slot passes straight from
+   * one to the other (a job waiting to grow never gets it in between).
    */
-  private finishRunning(jobId: string, end: WorkerRunEnd, startedJobId?: string): void {
+  private finishRunning(jobId: string, end: WorkerRunEnd, startsLinedUp = false): void {
     const run = this.running;
     if (run?.jobId !== jobId) return;
     if (end.kind === "outcome") this.lastRunMs = performance.now() - this.runningSince;
     const next = this.linedUp;
     this.linedUp = undefined;
     clearTimeout(this.lineUpTimer);
-    const nextStarts = next !== undefined && (next.jobId === startedJobId || (startedJobId === undefined && end.kind === "outcome" && !this.dead));
-    this.running = nextStarts ? next : undefined;
+    this.running = startsLinedUp ? next : undefined;
     if (next !== undefined && this.running === next) this.start(next);
     run.hooks.done();
     run.end(end);

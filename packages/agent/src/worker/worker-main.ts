@@ -209,7 +209,6 @@ function finishJob(jobId: string, ending: JobEnding, codeChanged: boolean): void
     jobId,
     codeChanged,
     retiring: dying || retired,
-    ...(next === undefined ? {} : { startedJobId: next.jobId }),
     ...ending,
   };
   send(outcome);
@@ -266,7 +265,7 @@ process.on("message", (request: AgentRequest) => {
   } else if (request.type === "run") {
     if (dying || retired) send({ type: "refused", jobId: request.jobId }); // the agent requeues it
     // Idle: a job for an idle worker, or one lined up behind a job that ended before it came (our
-    // outcome for that one did not say we started it, so the agent knows we start it now).
+    // outcome for that one said we go on, which tells the agent that we start it).
     else if (runningJobId === undefined) start(request);
     else if (request.behind === runningJobId) linedUp ??= request;
     // Never sent while another job runs; should it come, the agent gives it back to the queue.

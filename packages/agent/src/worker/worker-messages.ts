@@ -20,8 +20,7 @@ export interface RunJobRequest {
   run: Pick<RunSettings, "env" | "cwd">;
   /**
    * The running job this one is lined up behind: it starts the moment that one's outcome is sent,
-   * or, if that one has ended already (its outcome did not name this job as started), as soon as
-   * it comes.
+   * or, if that one has ended already, as soon as it comes.
    */
   behind?: string;
 }
@@ -50,11 +49,10 @@ interface OutcomeMeta {
   codeChanged: boolean;
   /**
    * Give this worker no more jobs: it exits after this reply (an error the job left behind), or
-   * the job left it past its memory limit.
+   * the job left it past its memory limit. A worker that is not retiring starts the job lined up
+   * behind this one: now, or when that job's request comes.
    */
   retiring: boolean;
-  /** The lined-up job the worker started as it sent this reply, if it started one. */
-  startedJobId?: string;
 }
 
 /** Worker → agent: one job's outcome; the value is encoded with the value codec. */
