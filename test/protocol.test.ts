@@ -68,6 +68,10 @@ test("messages round-trip and malformed frames are refused with PROTOCOL_ERROR",
   const finished = { type: "jobFinished", jobId: "0mwwchezg-41e62dbbbee2", ok: true, durationMs: 3, resultFile: Buffer.from([1, 2, 3]) } as const;
   assert.deepEqual(decodeAgentMessage(encodeMessage(finished)), finished);
   assert.throws(() => decodeAgentMessage(packr.pack({ ...finished, resultFile: "not bytes" })), /PROTOCOL|Malformed/);
+  const nudge = { type: "nudge" as const, jobIds: ["0mwwchezg-41e62dbbbee2"] };
+  assert.deepEqual(decodeSupervisorMessage(encodeMessage(nudge)), nudge);
+  assert.deepEqual(decodeSupervisorMessage(encodeMessage({ type: "nudge" })), { type: "nudge" });
+  assert.throws(() => decodeSupervisorMessage(packr.pack({ type: "nudge", jobIds: ["../../etc/passwd"] })), /PROTOCOL|Malformed/);
 });
 
 test("an agent's messages travel in as few frames as fit, each checked as a message of its own", () => {

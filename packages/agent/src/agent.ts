@@ -267,8 +267,10 @@ export class Agent {
         if (this.state === "starting") this.becomeReady(message.settings);
         return;
       case "nudge":
-        // Only a wake-up: the scanner reads the queue again once its cached scan ran dry or a
-        // claim missed; dropping a deep queue's scan on every hint would read it again per job.
+        // A wake-up, and the jobs it names go first: the scanner reads the queue again only once
+        // its cached scan ran dry or a claim missed; dropping a deep queue's scan on every hint
+        // would read it again per job.
+        if (message.jobIds !== undefined) this.scanner.putFirst(message.jobIds);
         this.wakeup.trigger();
         return;
       case "cancel":
@@ -338,8 +340,8 @@ export class Agent {
           void this.stop(`the time left in the Slurm allocation fits none of the ${this.outOfTime.size} job(s) still queued; a new allocation takes them`);
           return;
         }
+        // The queue read empty: the next take reads it again (a nudge may name jobs meanwhile).
         await this.wakeup.wait(SCAN_INTERVAL_MS);
-        this.scanner.invalidate();
         continue;
       }
       for (const jobId of candidates) {

@@ -140,6 +140,7 @@ export function decodeSupervisorMessage(bytes: Uint8Array): SupervisorMessage {
         };
       }
       case "nudge":
+        return record["jobIds"] === undefined ? { type } : { type, jobIds: jobIdsField(record, "jobIds") };
       case "drain":
         return { type };
       case "cancel":

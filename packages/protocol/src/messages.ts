@@ -156,6 +156,11 @@ export interface DrainMessage {
 /** Supervisor → agent: new jobs may be queued; scan now. */
 export interface NudgeMessage {
   type: "nudge";
+  /**
+   * The jobs queued, when a nudge is for one `submit()`: the agent tries to claim them before it
+   * reads the queue (reading it was a millisecond of a warm job's way from its nudge to its claim).
+   */
+  jobIds?: string[];
 }
 
 /** Supervisor → agent: stop claiming, kill running jobs, exit. */

@@ -357,7 +357,7 @@ export class Malocher {
     const spec = prepare(key);
     const jobId = submitJob(this.dir, spec, key, jobKey);
     const found = jobId === spec.jobId ? undefined : rerunKeyedJob(this.dir, jobId, key);
-    if (found === undefined || found === "rerun") announceSubmitted(this.dir, 1, spec.options);
+    if (found === undefined || found === "rerun") announceSubmitted(this.dir, 1, spec.options, [jobId]);
     noteSubmitted(this.dir, jobId, found === "finished", spec.kind === "command" ? undefined : spec.fn.module);
     return jobId;
   }

@@ -291,9 +291,10 @@ export class Cluster extends EventEmitter<{
    * the count is not given (a job that asks for a label or several slots), or the run is on Slurm
    * (an agent may hand a job back for its allocation's time left, and tells no one). A nudge costs
    * the supervisor an SSH write per agent and wakes the agent to read the queue; for one job, one
-   * idle agent is enough.
+   * idle agent is enough. `jobIds`: the jobs, when known; the agents chosen for them try them
+   * before they read the queue (a nudge of every agent does not name them: all would race for them).
    */
-  nudge(jobs = Infinity): void {
+  nudge(jobs = Infinity, jobIds?: string[]): void {
     const sessions = this.sessions;
     if (!(jobs > 0) || sessions.length === 0) return;
     const chosen: NodeSession[] = [];
@@ -314,7 +315,7 @@ export class Cluster extends EventEmitter<{
       return;
     }
     this.nextNudged = next % sessions.length;
-    for (const session of chosen) session.send({ type: "nudge" });
+    for (const session of chosen) session.send(jobIds === undefined ? { type: "nudge" } : { type: "nudge", jobIds });
   }
 
   /** Whether this run's agents take any queued job (not only the `onlyJobs` of a `processAll({ jobs })`). */

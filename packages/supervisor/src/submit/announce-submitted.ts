@@ -4,7 +4,7 @@ import type { RunEvent } from "../cluster/cluster.js";
 
 /** Clusters running in this process, by shared directory: told about new jobs at once, heard for finished ones. */
 interface Listener {
-  nudge(jobs?: number): void;
+  nudge(jobs?: number, jobIds?: string[]): void;
   readonly takesAnyJob: boolean;
   cancel(jobIds: string[]): void;
   on(name: "event", listener: (event: RunEvent) => void): unknown;
@@ -45,14 +45,16 @@ export function listenForSubmissions(dir: string, cluster: Listener): () => void
  * jobs that ask for a label or several slots (see `asksForPlacement`); without one, the
  * directory's signal file is touched, which agents on this host watch. Both are hints; agents also
  * scan. The first jobs of a turn of the event loop are told at once, later ones after
- * {@link FIRST_RETELL_AFTER_MS}, twice that, … and once more at the end of the turn.
+ * {@link FIRST_RETELL_AFTER_MS}, twice that, … and once more at the end of the turn. `jobIds`:
+ * the jobs, when known (one `submit()`): the first nudge of a turn names them, and the agents
+ * nudged try them before they read the queue.
  */
-export function announceSubmitted(dir: string, count: number, placement: JobPlacement = {}): void {
+export function announceSubmitted(dir: string, count: number, placement: JobPlacement = {}, jobIds?: string[]): void {
   const jobs = asksForPlacement(placement) ? Infinity : count;
   const told = lastTold.get(dir);
   if (told === undefined) {
     lastTold.set(dir, { at: performance.now(), retellAfterMs: FIRST_RETELL_AFTER_MS, untold: 0 });
-    tellAgents(dir, jobs);
+    tellAgents(dir, jobs, jobIds);
     setImmediate(() => {
       const untold = lastTold.get(dir)?.untold ?? 0;
       if (untold > 0) tellAgents(dir, untold);
@@ -75,9 +77,9 @@ export function announceSubmitted(dir: string, count: number, placement: JobPlac
  * submit woke all of them: a third of a warm job's time, on 2 cores). Agents of another process's
  * cluster on this host then find the jobs in their next scan.
  */
-function tellAgents(dir: string, jobs: number): void {
+function tellAgents(dir: string, jobs: number, jobIds?: string[]): void {
   const clusters = [...(runningClusters.get(dir) ?? [])];
-  for (const cluster of clusters) cluster.nudge(jobs);
+  for (const cluster of clusters) cluster.nudge(jobs, jobIds);
   if (!clusters.some((cluster) => cluster.takesAnyJob)) touchSignalFile(dir);
 }
 
