@@ -121,7 +121,7 @@ function versusDaskDispatchBound(results: SuiteResults): string[] {
     "What a job costs where: a Malocher job crosses three processes (supervisor, agent, a worker process of its own, for its kill, memory limit, env and cwd) " +
       "and leaves its result in a file, write-once, before anyone hears of it; a Dask task runs as a thread of its worker and its result stays in that worker's memory until gathered. " +
       `The file steps are not what bounds it: at this run's ${number(writeLinks)} write+link steps/s (one process, back to back), a job's one result file takes ${number(1000 / writeLinks)} ms of a core. ` +
-      "The agents' CPU is: the system calls of the claim, look-ups and publish (each through libuv's thread pool), the hand-off to the worker and back over a pipe with its log markers, " +
+      "The agents' CPU is: the system calls of the claim, look-ups and publish (synchronous: through libuv's thread pool each cost ten times its own CPU here), the hand-off to the worker and back over a pipe with its log markers, " +
       "and one frame to the supervisor per job (a job's jobStarted travels with a later frame while the agent is busy). " +
       "The next step would be several jobs per claim, per message to a worker and per result frame; each job would keep its own id, result, retry, timeout and cancel.",
   ];
