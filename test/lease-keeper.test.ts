@@ -54,7 +54,6 @@ test("the fencing check reports a claim taken away, and no job claimed while it 
     held.set(jobId, { jobId }); // the agent's run for it, made once the claim is in place
     claimed++;
     await nextTurn(); // a claim is synchronous: the keeper's turns come between two
-
   }
   assert.deepEqual(lost, [takenAway], `only the claim taken away is reported lost (${claimed} jobs claimed during ${renewals} renewals every ${LEASE_RENEW_MS} ms)`);
 });

@@ -19,8 +19,9 @@ const SETTLED_AT_ONCE = 32;
  * jobs have none: their index directory is looked for first, synchronously (see `claimJob`).
  */
 export async function listDependents(dir: string, depId: string): Promise<string[]> {
-  if (!existsSync(directoryLayout.dependentsOfDir(dir, depId))) return [];
-  const names = await readdir(directoryLayout.dependentsOfDir(dir, depId)).catch((): string[] => []);
+  const index = directoryLayout.dependentsOfDir(dir, depId);
+  if (!existsSync(index)) return [];
+  const names = await readdir(index).catch((): string[] => []);
   return names.filter(isJobId);
 }
 
