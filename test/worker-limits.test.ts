@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { Malocher, type JobResult } from "malocher";
 import { exhaustMemory, pidAfter, retainMemory, triple, workerPid } from "./fixtures/core/jobs.js";
 import { collect } from "./support/results.js";
+import { freshMalocher } from "./support/temp.js";
 
 async function run(malocher: Malocher, options: Parameters<Malocher["processAll"]>[0]): Promise<Map<string, JobResult>> {
   const results = new Map<string, JobResult>();
@@ -32,9 +33,9 @@ test("a job that exhausts memory fails with JOB_OUT_OF_MEMORY; the node goes on"
 });
 
 test("a job that leaves its worker past maxWorkerMemoryMb ends; the worker is replaced, so the next job is not blamed", { timeout: 60_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "malocher-leak-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const malocher = new Malocher({ dir });
+  // Removed when the test file's process ends: a hook of its own ran before the cluster's close had
+  // stopped the agent, which still wrote in the directory (ENOTEMPTY; see `freshMalocher`).
+  const malocher = freshMalocher(t, "leak");
   const cluster = await malocher.startCluster({ slots: 1, maxWorkerMemoryMb: 256 });
   t.after(() => cluster.close());
   const leaky = malocher.submit(retainMemory, 300);
