@@ -5,7 +5,6 @@
  * outcome is sent.
  * It runs in its own process group, so the agent can kill a job together with all it spawned.
  */
-import { register } from "tsx/esm/api";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { statSync } from "node:fs";
@@ -32,9 +31,10 @@ import { importClass } from "@malocher/locate";
 import { runCommand } from "./run-command.js";
 import { withDependencyValues } from "./dependency-values.js";
 import { CWD_FIX, withRunDefaults } from "./with-run-defaults.js";
+import { registerTypeScriptLoader } from "./typescript-loader.js";
 import { endOfJobMarker, type AgentRequest, type JobOutcome, type RunJobRequest, type WorkerReply } from "./worker-messages.js";
 
-register();
+registerTypeScriptLoader();
 
 const baseEnv = { ...process.env };
 const baseCwd = process.cwd();
