@@ -231,7 +231,8 @@ function startBound(results: SuiteResults): string[] {
     "",
     `CPU-ms per node during the ${s.coldNodes}-node start: ${perNode.join(", ")} (the supervisor's share is its SSH handshakes and launches; ` +
       "workers are those of agents that said hello early, started while the others still start). " +
-      `Started one at a time, \`node -e 0\` takes ${start.bareNodeMs.toFixed(0)} CPU-ms here and a \`node\` that loads the agent (one bundled file) ${start.nodeWithAgentMs.toFixed(0)}. ` +
+      `Started one at a time, \`node -e 0\` takes ${start.bareNodeMs.toFixed(0)} CPU-ms here, a \`node\` that loads the agent (one bundled file) ${start.nodeWithAgentMs.toFixed(0)}, ` +
+        `and one that starts tsx's loader as each of an agent's warm workers does ${start.nodeWithTsxMs.toFixed(0)}. ` +
       `${s.coldNodes} bare \`node\` starts alone take ${bareFloorMs.toFixed(0)} ms of ${cores} cores, ${number(bareFloorMs / readyOne)}× the 1-node start, ` +
       "before any SSH session or any work of the agent: one Node process per node is the architecture, and its own start is most of a node's start.",
   ];

@@ -1,9 +1,9 @@
 /**
  * What starting the processes of one node costs in CPU, one process at a time on an otherwise
- * idle machine: a bare `node`, a `node` that registers tsx as a warm worker does (so that `.ts`
- * job modules import), and a `node` that loads the agent (its one-file bundle, as a node starts it,
- * until it finds no launch config on its empty stdin). Each process reports its own
- * CPU (all its threads) as it exits.
+ * idle machine: a bare `node`, a `node` that registers tsx and loads a first module through it as a
+ * warm worker does before it is ready (so that `.ts` job modules import), and a `node` that loads
+ * the agent (its one-file bundle, as a node starts it, until it finds no launch config on its empty
+ * stdin). Each process reports its own CPU (all its threads) as it exits.
  */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -36,7 +36,9 @@ export function measureProcessStartCpu(times: number): ProcessStartCpu {
   };
   return {
     bareNodeMs: median(""),
-    nodeWithTsxMs: median("const { register } = await import('tsx/esm/api'); register();"),
+    nodeWithTsxMs: median(
+      "const { registerTypeScriptLoader } = await import('./dist/worker/typescript-loader.js'); registerTypeScriptLoader(); await import('./dist/bundle/loader-warm-up.js');",
+    ),
     nodeWithAgentMs: median("await import('./dist/bundle/main.js');"),
   };
 }
