@@ -1,9 +1,10 @@
 /**
  * Bundles the two programs of this package, the agent and its warm worker, each into one file:
  * dist/bundle/main.js and dist/bundle/worker-main.js (run after `tsc`, from its output), with the
- * worker's loader-warm-up.js beside them. A node starts these rather than the ~80 modules they
- * import: loading one file took a fifth of the CPU here (about 20 against 100 CPU-ms per agent),
- * and on a network file system it is one file to fetch instead of a module graph. tsx stays
+ * worker's warm-up modules beside them (loader-warm-up.js, and typescript-warm-up.ts as source).
+ * A node starts these rather than the ~80 modules they import: loading one file took a fifth of
+ * the CPU here (about 20 against 100 CPU-ms per agent), and on a network file system it is one
+ * file to fetch instead of a module graph. tsx stays
  * outside (the worker registers it as a loader), as do the optional native add-ons that ws and
  * msgpackr try to load.
  */
@@ -24,5 +25,7 @@ await build({
   banner: { js: "import { createRequire as createRequireForBundle } from 'node:module'; const require = createRequireForBundle(import.meta.url);" },
 });
 
-// The worker imports this one at run time, next to itself, to start tsx's loader before the first job.
+// The worker imports these at run time, next to itself, to start tsx's loader before the first job:
+// the TypeScript one from its source, which imports the other.
 copyFileSync(new URL("dist/worker/loader-warm-up.js", import.meta.url), new URL("dist/bundle/loader-warm-up.js", import.meta.url));
+copyFileSync(new URL("src/worker/typescript-warm-up.ts", import.meta.url), new URL("dist/bundle/typescript-warm-up.ts", import.meta.url));
