@@ -6,7 +6,7 @@ export { encodeLease, decodeLease, renewLease, leaseExists, readLeaseHost, readA
 export { cancelJob, type CancelOutcome } from "./cancel-job.js";
 export { checkDirectorySecurity, describeOwner, type DirectorySecurityOptions } from "./check-directory-security.js";
 export { claimJob, openClaimDirectory, closeClaimDirectory, listOwnClaims, type ClaimedJob } from "./claim-job.js";
-export { enqueueJob, enqueueBatchMember, parseAttempt, parseNotBefore, requeueClaim, deferRetry, listRetrying, queueDueRetries } from "./queue-marker.js";
+export { enqueueJob, parseAttempt, parseNotBefore, requeueClaim, deferRetry, listRetrying, queueDueRetries } from "./queue-marker.js";
 export { cleanJobs, type CleanOptions, type CleanedJob } from "./clean-jobs.js";
 export { describeFileOwner } from "./describe-file-owner.js";
 export { loadDirectoryKey } from "./directory-key.js";

@@ -1,6 +1,6 @@
-import { linkSync } from "node:fs";
 import { readdir, rename, unlink } from "node:fs/promises";
-import { createFile, createFileSync, makePrivateDir, readRegularText } from "./safe-file.js";
+import { createFile, makePrivateDir, readRegularText } from "./safe-file.js";
+import { createEmptyMarker } from "./empty-marker.js";
 import { directoryLayout, isJobId } from "@malocher/protocol";
 import { tmpPath } from "./write-file-atomic.js";
 
@@ -9,32 +9,20 @@ import { tmpPath } from "./write-file-atomic.js";
  * backoff while `retrying/<jobId>` does. A marker's text is the number of the attempt it queues
  * (empty: the first), and for a retrying job also the time (ms since the epoch, on the clock of
  * the agent that deferred it) before which it is not run: `"<attempt> <notBefore>"`. A marker's
- * text is only ever replaced by renaming a fresh file over it, never written in place: the markers
- * of a batch are hard links to one empty file.
+ * text is only ever replaced by renaming a fresh file over it, never written in place: first
+ * markers are hard links to one empty file.
  */
 
 /** A queue marker holds an attempt number and a time, if anything; anything larger is not one. */
 export const MARKER_MAX_BYTES = 64;
 
-/** A job's first queue marker (empty: attempt 1). Throws EEXIST when the job is queued already. */
-export function enqueueJob(dir: string, jobId: string): void {
-  createFileSync(directoryLayout.queuedFile(dir, jobId));
-}
-
 /**
- * Queues the job `jobId` of a batch with a hard link to the batch's one empty marker
- * (`emptyMarker`, in `tmp/`); a file of its own where links are not to be had.
+ * A job's first queue marker (empty: attempt 1), a hard link to this process's one empty marker
+ * where the file system has links (see empty-marker.ts). Throws EEXIST when the job is queued
+ * already.
  */
-export function enqueueBatchMember(dir: string, jobId: string, emptyMarker: string): void {
-  const marker = directoryLayout.queuedFile(dir, jobId);
-  try {
-    linkSync(emptyMarker, marker);
-  } catch (error) {
-    // Too many links to one file (EMLINK), or a file system without hard links here: a file of its own.
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "EMLINK" && code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS") throw error;
-    createFileSync(marker);
-  }
+export function enqueueJob(dir: string, jobId: string): void {
+  createEmptyMarker(dir, directoryLayout.queuedFile(dir, jobId));
 }
 
 /** A queue marker's text: the attempt it queues (an empty marker is attempt 1). */
@@ -96,8 +84,7 @@ async function takeClaim(dir: string, agentId: string, jobId: string): Promise<s
 
 /**
  * A fresh marker with `text` in place of the taken one, which may be a hard link shared with
- * the markers of other jobs (`submitMany` links one empty file per chunk): writing into it would
- * change theirs too.
+ * the markers of other jobs (see `enqueueJob`): writing into it would change theirs too.
  */
 async function rewriteMarker(dir: string, taken: string, text: string): Promise<string> {
   const marker = tmpPath(dir);

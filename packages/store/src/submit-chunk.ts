@@ -1,8 +1,8 @@
 import { closeSync, constants, openSync, rmSync } from "node:fs";
-import { enqueueBatchMember } from "./queue-marker.js";
-import { PRIVATE_FILE_MODE, createFileSync } from "./safe-file.js";
+import { enqueueJob } from "./queue-marker.js";
+import { PRIVATE_FILE_MODE } from "./safe-file.js";
 import { directoryLayout, type JobNameAndTags } from "@malocher/protocol";
-import { tmpPath, writeFileOnceSync } from "./write-file-atomic.js";
+import { writeFileOnceSync } from "./write-file-atomic.js";
 import { DependencyStates } from "./dependency-state.js";
 import { armWaitingJobSync, failWaitingJobSync } from "./wait-for-dependencies.js";
 
@@ -24,11 +24,9 @@ export interface SpecChunk {
  * Puts a chunk of jobs in the queue: first the specs of all of them, written as one file
  * (`specs/<shard>/<chunkName>`, tmp then linked in, write-once), then each job's queue marker
  * in order; `onQueued` hears of each job once it is queued. A job is queued when its marker
- * exists, and its spec is there before that. One spec file per chunk instead of one per job, and
- * markers that are hard links to one empty file per chunk instead of files of their own: creating
- * a file costs the file system several times what linking one does (measured on ext4), and a
- * marker's content is only ever replaced by renaming a fresh file over it, never written in
- * place (see `requeueClaim`).
+ * exists, and its spec is there before that. One spec file per chunk instead of one per job:
+ * creating a file costs the file system several times what linking one does (measured on ext4),
+ * and the markers are links to one empty file (see `enqueueJob`).
  * A member with dependencies waits for them in `waiting/` instead of getting a marker (their
  * existence is the caller's to check first: `checkDependenciesExist`).
  * If a marker cannot be made, the jobs from that one on are not submitted and the error is
@@ -39,28 +37,22 @@ export interface SpecChunk {
  * period, as for a job of its own.
  */
 export function submitChunk(dir: string, chunk: SpecChunk, onQueued: (jobId: string) => void): void {
-  const emptyMarker = tmpPath(dir);
-  createFileSync(emptyMarker);
+  if (!writeFileOnceSync(dir, directoryLayout.specChunkFile(dir, chunk.name), chunk.bytes)) {
+    throw new Error(`the spec chunk ${chunk.name} exists already`);
+  }
+  let queued = 0;
+  const states = chunk.dependencies === undefined ? undefined : new DependencyStates(dir);
+  const madeDirs = new Set<string>();
   try {
-    if (!writeFileOnceSync(dir, directoryLayout.specChunkFile(dir, chunk.name), chunk.bytes)) {
-      throw new Error(`the spec chunk ${chunk.name} exists already`);
+    for (const [index, jobId] of chunk.jobIds.entries()) {
+      const after = chunk.dependencies?.[index];
+      if (after === undefined || after.length === 0 || states === undefined) enqueueJob(dir, jobId);
+      else armBatchMember(dir, jobId, after, states, madeDirs, chunk.nameAndTags ?? {});
+      queued++;
+      onQueued(jobId);
     }
-    let queued = 0;
-    const states = chunk.dependencies === undefined ? undefined : new DependencyStates(dir);
-    const madeDirs = new Set<string>();
-    try {
-      for (const [index, jobId] of chunk.jobIds.entries()) {
-        const after = chunk.dependencies?.[index];
-        if (after === undefined || after.length === 0 || states === undefined) enqueueBatchMember(dir, jobId, emptyMarker);
-        else armBatchMember(dir, jobId, after, states, madeDirs, chunk.nameAndTags ?? {});
-        queued++;
-        onQueued(jobId);
-      }
-    } catch (error) {
-      throw withdrawUnqueued(dir, chunk, queued, error);
-    }
-  } finally {
-    rmSync(emptyMarker, { force: true });
+  } catch (error) {
+    throw withdrawUnqueued(dir, chunk, queued, error);
   }
 }
 
