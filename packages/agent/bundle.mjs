@@ -26,6 +26,9 @@ await build({
 });
 
 // The worker imports these at run time, next to itself, to start tsx's loader before the first job:
-// the TypeScript one from its source, which imports the other.
+// the TypeScript one from its source, which imports the other. (The unbundled worker in dist/worker,
+// which tests start, finds its source there.)
 copyFileSync(new URL("dist/worker/loader-warm-up.js", import.meta.url), new URL("dist/bundle/loader-warm-up.js", import.meta.url));
-copyFileSync(new URL("src/worker/typescript-warm-up.ts", import.meta.url), new URL("dist/bundle/typescript-warm-up.ts", import.meta.url));
+for (const into of ["dist/bundle/", "dist/worker/"]) {
+  copyFileSync(new URL("src/worker/typescript-warm-up.ts", import.meta.url), new URL(`${into}typescript-warm-up.ts`, import.meta.url));
+}
