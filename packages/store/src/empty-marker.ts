@@ -1,4 +1,4 @@
-import { linkSync, unlinkSync } from "node:fs";
+import { existsSync, linkSync, unlinkSync } from "node:fs";
 import { createFileSync } from "./safe-file.js";
 import { tmpPath } from "./write-file-atomic.js";
 
@@ -30,10 +30,15 @@ export function createEmptyMarker(dir: string, target: string): void {
       return;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? "";
-      if (code === "EEXIST") throw error;
-      if (NO_HARD_LINKS.has(code)) emptyMarkers.set(dir, null);
-      // Gone (ENOENT: removed from tmp/, or no such target directory) or full (EMLINK): a new one once.
-      else dropEmptyMarker(dir, source);
+      if (NO_HARD_LINKS.has(code)) {
+        emptyMarkers.set(dir, null);
+        unlinkQuietly(source);
+      } else if (code === "EMLINK" || (code === "ENOENT" && !existsSync(source))) {
+        // Full, or removed from tmp/: a new one, once.
+        dropEmptyMarker(dir, source);
+      } else {
+        throw error; // EEXIST (the job is queued), or what creating the file would meet too
+      }
     }
   }
   createFileSync(target);
