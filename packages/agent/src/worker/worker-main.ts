@@ -34,7 +34,7 @@ import { CWD_FIX, withRunDefaults } from "./with-run-defaults.js";
 import { registerTypeScriptLoader } from "./typescript-loader.js";
 import { endOfJobMarker, type AgentRequest, type JobOutcome, type RunJobRequest, type WorkerReply } from "./worker-messages.js";
 
-registerTypeScriptLoader();
+await registerTypeScriptLoader();
 
 const baseEnv = { ...process.env };
 const baseCwd = process.cwd();
@@ -318,5 +318,12 @@ spawn("sh", ["-c", 'tail --pid="$0" -f /dev/null 2>/dev/null; while kill -0 "$0"
 // one: about 10 ms of CPU each here, more when a node's workers start together, which would fall on
 // the first job. Modules of our own take it now (see typescript-warm-up.ts). The URL is built at
 // run time so that bundling leaves these files out of the bundle.
-await import(new URL("./typescript-warm-up.ts", import.meta.url).href);
+// Should the TypeScript one fail (a node whose esbuild cannot run, say), this worker still runs
+// command and `.js` jobs: it says so once and warms up with the plain one.
+try {
+  await import(new URL("./typescript-warm-up.ts", import.meta.url).href);
+} catch (error) {
+  process.stderr.write(`malocher: this worker cannot load TypeScript, so .ts job modules will fail here: ${(error as Error).message}\n`);
+  await import(new URL("./loader-warm-up.js", import.meta.url).href);
+}
 send({ type: "ready" });
