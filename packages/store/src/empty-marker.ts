@@ -1,6 +1,6 @@
-import { existsSync, linkSync, unlinkSync } from "node:fs";
+import { existsSync, linkSync } from "node:fs";
 import { createFileSync } from "./safe-file.js";
-import { tmpPath } from "./write-file-atomic.js";
+import { tmpPath, unlinkQuietly } from "./write-file-atomic.js";
 
 /**
  * Per shared directory, the empty file in its `tmp/` that this process links new queue markers
@@ -31,8 +31,8 @@ export function createEmptyMarker(dir: string, target: string): void {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? "";
       if (NO_HARD_LINKS.has(code)) {
+        dropEmptyMarker(dir, source);
         emptyMarkers.set(dir, null);
-        unlinkQuietly(source);
       } else if (code === "EMLINK" || (code === "ENOENT" && !existsSync(source))) {
         // Full, or removed from tmp/: a new one, once.
         dropEmptyMarker(dir, source);
@@ -61,10 +61,4 @@ function dropEmptyMarker(dir: string, path: string): void {
 function removeEmptyMarkers(): void {
   for (const path of emptyMarkers.values()) if (path !== null) unlinkQuietly(path);
   emptyMarkers.clear();
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {}
 }

@@ -67,7 +67,8 @@ export function writeFileOnceSync(dir: string, target: string, bytes: Uint8Array
   }
 }
 
-function unlinkQuietly(path: string): void {
+/** Removes `path` if it can, and says nothing if it cannot (gone already, say). */
+export function unlinkQuietly(path: string): void {
   try {
     unlinkSync(path);
   } catch {}
