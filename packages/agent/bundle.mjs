@@ -4,9 +4,8 @@
  * worker's warm-up modules beside them (loader-warm-up.js, and typescript-warm-up.ts as source).
  * A node starts these rather than the ~80 modules they import: loading one file took a fifth of
  * the CPU here (about 20 against 100 CPU-ms per agent), and on a network file system it is one
- * file to fetch instead of a module graph. tsx stays
- * outside (the worker registers it as a loader), as do the optional native add-ons that ws and
- * msgpackr try to load.
+ * file to fetch instead of a module graph. tsx stays outside (the worker registers it as a
+ * loader), as do the optional native add-ons that ws and msgpackr try to load.
  */
 import { copyFileSync } from "node:fs";
 import { build } from "esbuild";
