@@ -5,7 +5,7 @@ import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, test } from "node:test";
+import { afterEach, test, type TestContext } from "node:test";
 import { directoryLayout } from "@malocher/protocol";
 import { Malocher } from "malocher";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
@@ -23,9 +23,14 @@ const TIMEOUT = { timeout: 60_000 };
 const sshd = useSshNodes(2);
 afterEach(stopActiveRuns);
 
-/** `malocher logs -f` in the background: its output so far, and its exit. */
-function follow(dir: string, jobId: string): { stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
+/**
+ * `malocher logs -f` in the background: its output so far, and its exit. It is killed when the
+ * test ends, so that a test that fails before the job ends does not leave it following forever
+ * (which kept the test file from ending).
+ */
+function follow(t: TestContext, dir: string, jobId: string): { stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [cliMain, "logs", "-f", jobId, "--dir", dir], { stdio: ["ignore", "pipe", "pipe"] });
+  t.after(() => void child.kill("SIGKILL"));
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
@@ -39,9 +44,10 @@ for (const fail of [false, true]) {
     const malocher = freshMalocher(t, "follow");
     const gate = join(malocher.dir, "gate");
     const jobId = malocher.submit(tickUntilGateOpens, gate, fail);
-    const follower = follow(malocher.dir, jobId); // started while the job is still queued
+    const follower = follow(t, malocher.dir, jobId); // started while the job is still queued
     const run = record(malocher, harnessSshOptions(sshd.cluster));
-    await waitUntil(() => /^tick 3$/m.test(follower.stdout()), 30_000, "the follower to show the 4th tick");
+    // Its stdout and stderr come through two pipes, in either order: wait for both.
+    await waitUntil(() => /^tick 3$/m.test(follower.stdout()) && follower.stderr() !== "", 30_000, "the follower to show the 4th tick and the job's stderr");
     assert.equal(await malocher.state(jobId), "running", "the output arrived while the job ran");
     assert.equal(follower.stderr(), "waiting\n");
     writeFileSync(gate, "");
@@ -80,12 +86,12 @@ test("logs -f of a finished job prints its logs and exits; of an unknown job exi
  * A job prints 2 MiB, waits for a gate, prints 2 MiB more, with maxLogBytes 64 KiB: `logs -f`
  * shows the first 64 KiB while it runs, then the cut log; the log holds the note and the tail.
  */
-async function followCutLog(malocher: Malocher, nodes: SshNodes): Promise<void> {
+async function followCutLog(t: TestContext, malocher: Malocher, nodes: SshNodes): Promise<void> {
   const cap = 64 * 1024;
   const gate = join(malocher.dir, "gate");
   const big = malocher.submit(chatty, 4 * 1024 * 1024, "big", gate); // 2 MiB, waits for the gate, 2 MiB
   const small = malocher.submit(printTag, "small");
-  const follower = follow(malocher.dir, big);
+  const follower = follow(t, malocher.dir, big);
   const run = record(malocher, { ...harnessSshOptions(nodes), maxLogBytes: cap });
   await waitUntil(() => follower.stdout().length === cap, 30_000, "the follower to show the first maxLogBytes");
   assert.equal(await malocher.state(big), "running");
@@ -114,7 +120,7 @@ async function followCutLog(malocher: Malocher, nodes: SshNodes): Promise<void> 
 
 test("maxLogBytes keeps each attempt's tail after a cut note; logs and logs -f show it; small logs are untouched", TIMEOUT, async (t) => {
   const malocher = freshMalocher(t, "maxlog");
-  await followCutLog(malocher, sshd.cluster);
+  await followCutLog(t, malocher, sshd.cluster);
   const cli = await runCli(["run", "--max-log-bytes", "lots", "--dir", malocher.dir]);
   assert.equal(cli.code, 2, describeRun(cli));
   assert.match(cli.stderr, /\[INVALID_OPTIONS\] --max-log-bytes takes a size in bytes like 65536, 512k or 1M/);
@@ -128,7 +134,7 @@ test("sshfs: the agent cuts the log over sshfs and logs -f follows it from this 
     removeDir(share);
   });
   nodes = await startSshNodes(2, { sshfsShare: share });
-  await followCutLog(new Malocher({ dir: join(share, "jobs") }), nodes);
+  await followCutLog(t, new Malocher({ dir: join(share, "jobs") }), nodes);
 });
 
 test("maxLogBytes applies to each attempt: a retried job's log keeps each attempt's note and tail", TIMEOUT, async (t) => {
