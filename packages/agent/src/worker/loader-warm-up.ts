@@ -4,3 +4,8 @@
  * job (see worker-main.ts).
  */
 export const loaderWarmedUp = true;
+
+/** The function of the job a warm worker runs on itself before it says it is ready (see `runWarmUpJob`). */
+export function warmUpJob(value: unknown): unknown {
+  return value;
+}
