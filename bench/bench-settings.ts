@@ -11,6 +11,11 @@ export interface BenchSettings {
   slotsPerNode: number;
   /** W1 and the local-agent limit: no-op jobs per run. */
   dispatchJobs: number;
+  /**
+   * W1's batch way, and Dask's, once more with this many jobs: how the ratio moves when the
+   * processes' first jobs (before V8 has compiled their path) weigh less. No target: the issue's is on `dispatchJobs`.
+   */
+  batchAtScaleJobs: number;
   /** GNU parallel's jobs at once per node (`-S N/host`). */
   peerJobsPerNode: number;
   /** GNU parallel's no-op jobs per run, with ControlMaster (the W1 target's peer). */
@@ -51,6 +56,7 @@ export const FULL: BenchSettings = {
   coldNodes: 16,
   slotsPerNode: 2,
   dispatchJobs: 2000,
+  batchAtScaleJobs: 20_000,
   peerJobsPerNode: 4,
   peerJobsWithControlMaster: 2000,
   peerJobsWithoutControlMaster: 200,
@@ -73,6 +79,7 @@ export const QUICK: BenchSettings = {
   mode: "quick",
   repeats: 1,
   dispatchJobs: 500,
+  batchAtScaleJobs: 5000,
   peerJobsWithControlMaster: 100,
   peerJobsWithoutControlMaster: 24,
   latencyRuns: 50,

@@ -112,6 +112,7 @@ function versusDaskDispatchBound(results: SuiteResults): string[] {
     });
   const writeLinks = summarize(results.fileSystem.writeLinksPerSecond).median;
   return [
+    ...atScaleLines(results),
     "Every process of these runs shares this machine's cores with the nodes, the peers and whatever else runs on the machine, so a rate is bound by the CPU a job costs; " +
       "where both sides saturate the machine, the ratio of their rates is at most the inverse ratio of their own CPU per job. " +
       "Measured in the same run (the table under \"Side by side with Dask\" splits it by process):",
@@ -124,6 +125,38 @@ function versusDaskDispatchBound(results: SuiteResults): string[] {
       "The agents' CPU is: the system calls of the claim, look-ups and publish (synchronous: through libuv's thread pool each cost ten times its own CPU here), the hand-off to the worker and back over a pipe with its log markers, " +
       "and one frame to the supervisor per job (a job's jobStarted travels with a later frame while the agent is busy). " +
       "The next step would be several jobs per claim, per message to a worker and per result frame; each job would keep its own id, result, retry, timeout and cancel.",
+  ];
+}
+
+/**
+ * W1's batch way with `dispatchJobs` and with `batchAtScaleJobs` jobs, ours and Dask's: the rates,
+ * and our CPU per job by kind of process at both sizes. A fresh cluster's agents and workers run
+ * their first jobs before V8 has compiled their path, and each of them compiles it for itself; the
+ * more jobs a run has, the less that weighs.
+ */
+function atScaleLines(results: SuiteResults): string[] {
+  const small = results.dispatch.batchStartedCluster;
+  const large = results.dispatch.batchAtScale;
+  if (small.length === 0 || large.length === 0) return [];
+  const s = results.settings;
+  const rate = (runs: ReadonlyArray<{ jobsPerSecond: number }>) => summarize(runs.map((run) => run.jobsPerSecond)).median;
+  const perJob = (runs: ReadonlyArray<{ jobs: number; cpu: CpuUse }>, pick: (cpu: CpuUse) => number) => summarize(runs.map((run) => pick(run.cpu) / run.jobs)).median;
+  const byClass = (["agents", "workers", "supervisor"] as const).map(
+    (name) => `${name} ${number(perJob(small, (cpu) => cpu.byClass[name]))} → ${number(perJob(large, (cpu) => cpu.byClass[name]))}`,
+  );
+  const dask = results.dask.batchAtScale.length > 0 && results.dask.batch.length > 0
+    ? ` Dask's map + gather: ${number(rate(results.dask.batch))} and ${number(rate(results.dask.batchAtScale))} jobs/s, so Malocher ÷ Dask goes from ` +
+      `${(rate(small) / rate(results.dask.batch)).toFixed(2)}× to ${(rate(large) / rate(results.dask.batchAtScale)).toFixed(2)}×.`
+    : "";
+  return [
+    `The same batch way with ${s.batchAtScaleJobs} jobs instead of ${s.dispatchJobs}, in the same rounds: ${number(rate(small))} and ${number(rate(large))} jobs/s.${dask} ` +
+      `Our CPU-ms per job, ${s.dispatchJobs} → ${s.batchAtScaleJobs} jobs: ${byClass.join(", ")}; Malocher's own processes together ` +
+      `${number(perJob(small, malocherCpuMs))} → ${number(perJob(large, malocherCpuMs))}. ` +
+      (perJob(large, malocherCpuMs) < 0.9 * perJob(small, malocherCpuMs)
+        ? `What falls with the number of jobs is each agent's and worker's start on the job path: its first jobs run before V8 has compiled that path, ` +
+          `and each of the ${s.nodes} agents and ${s.nodes * s.slotsPerNode} workers compiles it for itself.`
+        : "The CPU per job hardly changes with the number of jobs: it is a cost of every job, not of the processes' first ones."),
+    "",
   ];
 }
 

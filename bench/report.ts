@@ -119,6 +119,8 @@ function sectionDetails(workload: Workload, results: SuiteResults): string[] {
         ["Malocher one by one", results.dispatch.startedCluster],
         ["Dask map + gather", results.dask.batch],
         ["Dask submit loop", results.dask.oneByOne],
+        [`Malocher batch of ${s.batchAtScaleJobs}`, results.dispatch.batchAtScale],
+        [`Dask map + gather of ${s.batchAtScaleJobs}`, results.dask.batchAtScale],
       ]),
     ];
   }

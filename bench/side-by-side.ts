@@ -43,6 +43,14 @@ export function sideBySide(results: Measurements): SideBySide[] {
       daskTarget: TARGETS.batchVersusDask,
     },
     {
+      what: `W1 batch at scale: the same with ${s.batchAtScaleJobs} jobs`,
+      unit: "jobs/s",
+      better: "higher",
+      ours: rates(d.batchAtScale)!,
+      dask: rates(k.batchAtScale),
+      how: `as above; no target (the issue's is on ${s.dispatchJobs} jobs): how the ratio moves as each process's first jobs weigh less`,
+    },
+    {
       what: `W1 one by one: a \`submit()\` loop, then \`processAll\` on a started cluster`,
       unit: "jobs/s",
       better: "higher",

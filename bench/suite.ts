@@ -50,6 +50,8 @@ export interface DaskResults {
   availability: DaskAvailability;
   /** `client.map` + `gather` on a started cluster. */
   batch: PeerDispatchRun[];
+  /** The same with `batchAtScaleJobs` jobs. */
+  batchAtScale: PeerDispatchRun[];
   /** A `client.submit` loop + `gather` on a started cluster. */
   oneByOne: PeerDispatchRun[];
   /** W2, ideal ÷ actual per repeat, with the fixed and with the mixed lengths. */
@@ -80,6 +82,8 @@ export interface SuiteResults {
     startedCluster: DispatchRun[];
     /** One `submitMany` of the jobs, then `processAll` on a started cluster (the batch path). */
     batchStartedCluster: DispatchRun[];
+    /** The same with `batchAtScaleJobs` jobs. */
+    batchAtScale: DispatchRun[];
     localAgent: DispatchRun[];
     /** jobs/s per repeat, in the order of {@link PEER_VARIANTS}. */
     peers: number[][];
@@ -162,7 +166,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
       }
     }
     const ctx = new SuiteContext(settings, nodes, root, log, dask);
-    const daskResults: DaskResults = { availability: daskAvailability, batch: [], oneByOne: [], efficiency: [], efficiencyMixed: [], warm: [], readyMs: { one: [], big: [] }, readyCpu: { big: [] }, failures: [] };
+    const daskResults: DaskResults = { availability: daskAvailability, batch: [], batchAtScale: [], oneByOne: [], efficiency: [], efficiencyMixed: [], warm: [], readyMs: { one: [], big: [] }, readyCpu: { big: [] }, failures: [] };
     const withMaster = writeSshClientConfig(sshDir, nodes.sshd, true);
     const withoutMaster = writeSshClientConfig(sshDir, nodes.sshd, false);
     configs.push(withMaster, withoutMaster);
@@ -252,7 +256,7 @@ async function measureDispatch(
   dask: DaskResults,
 ): Promise<Pick<SuiteResults, "dispatch" | "fileSystem">> {
   const { settings, log } = ctx;
-  const result: SuiteResults["dispatch"] = { processAll: [], dashboardPairs: [], startedCluster: [], batchStartedCluster: [], localAgent: [], peers: PEER_VARIANTS.map(() => []) };
+  const result: SuiteResults["dispatch"] = { processAll: [], dashboardPairs: [], startedCluster: [], batchStartedCluster: [], batchAtScale: [], localAgent: [], peers: PEER_VARIANTS.map(() => []) };
   const fileSystem: SuiteResults["fileSystem"] = { renamesPerSecond: [], writeLinksPerSecond: [] };
   await repeat(settings.repeats, async (round) => {
     const tag = `W1 round ${round + 1}/${settings.repeats}`;
@@ -272,16 +276,24 @@ async function measureDispatch(
     const batch = await ctx.inFreshDirectory("w1-batch", (dir) => dispatchOnStartedCluster(dir, jobs, ctx.cluster(settings.nodes, `${tag}, batch`), ctx.meter, "batch"));
     result.batchStartedCluster.push(batch);
     log(`${tag}: submitMany, then processAll on a started cluster: ${batch.jobsPerSecond.toFixed(0)} jobs/s`);
+    const atScale = settings.batchAtScaleJobs;
+    const batchAtScale = await ctx.inFreshDirectory("w1-batch-at-scale", (dir) => dispatchOnStartedCluster(dir, atScale, ctx.cluster(settings.nodes, `${tag}, batch of ${atScale}`), ctx.meter, "batch"));
+    result.batchAtScale.push(batchAtScale);
+    log(`${tag}: the same with ${atScale} jobs: ${batchAtScale.jobsPerSecond.toFixed(0)} jobs/s`);
     await ctx.withDask(tag, dask, async (peer) => {
       // Started before the clock like ours, and closed before anything else runs (an idle Dask cluster still uses CPU).
       await peer.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
       try {
         dask.batch.push(await measurePeerDispatch(ctx, jobs, () => peer.batch(jobs)));
         dask.oneByOne.push(await measurePeerDispatch(ctx, jobs, () => peer.oneByOne(jobs)));
+        dask.batchAtScale.push(await measurePeerDispatch(ctx, settings.batchAtScaleJobs, () => peer.batch(settings.batchAtScaleJobs)));
       } finally {
         await peer.stop();
       }
-      log(`${tag}: Dask map+gather ${dask.batch.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s, submit loop ${dask.oneByOne.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s`);
+      log(
+        `${tag}: Dask map+gather ${dask.batch.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s, submit loop ${dask.oneByOne.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s, ` +
+          `map+gather of ${settings.batchAtScaleJobs} ${dask.batchAtScale.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s`,
+      );
     });
     const local = await ctx.inFreshDirectory("w1-local", (dir) => dispatchWithProcessAll(dir, jobs, { slots: settings.slotsPerNode }, ctx.meter));
     result.localAgent.push(local);
