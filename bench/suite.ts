@@ -286,6 +286,12 @@ async function measureDispatch(
       try {
         dask.batch.push(await measurePeerDispatch(ctx, jobs, () => peer.batch(jobs)));
         dask.oneByOne.push(await measurePeerDispatch(ctx, jobs, () => peer.oneByOne(jobs)));
+      } finally {
+        await peer.stop();
+      }
+      // On a cluster of its own, as ours: a cluster that ran the jobs above would have paid its first jobs' costs already.
+      await peer.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
+      try {
         dask.batchAtScale.push(await measurePeerDispatch(ctx, settings.batchAtScaleJobs, () => peer.batch(settings.batchAtScaleJobs)));
       } finally {
         await peer.stop();

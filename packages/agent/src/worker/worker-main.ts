@@ -329,6 +329,41 @@ spawn("sh", ["-c", 'tail --pid="$0" -f /dev/null 2>/dev/null; while kill -0 "$0"
   stdio: "ignore",
 }).unref();
 
+/**
+ * Runs one function job of the warm-up module (`warmUpJob`) on this worker, through most of the
+ * steps of a function job: its spec signed, verified and decoded, its module imported and hashed,
+ * its arguments decoded, its value encoded, the process's state restored. Nothing is sent or
+ * written. The first job through these steps cost a worker about 15 CPU-ms more than the jobs
+ * after it here (Node compiles each function on its first call), and the workers of a started
+ * cluster all take their first job at once, while the submitter runs: on these 2 cores, a
+ * cluster's first jobs (W2 in the benchmark) started 50–150 ms after the first submit, against
+ * 5–15 ms once each worker had run a job. On one idle node, the agent measured a worker's first
+ * job at 16 ms (median of 12 fresh workers) without this and 11.5 ms with it; the jobs after it
+ * take 3 ms. What is left of the first job's extra is mostly the import of its own module, and
+ * the steps skipped here (the request's decoding, the outcome's sending). A warm-up that fails
+ * fails no job: the worker says so once on stderr, and the first job takes these steps again.
+ */
+async function runWarmUpJob(module: string): Promise<void> {
+  try {
+    const key = randomBytes(32);
+    const jobId = newJobId();
+    const args = checkAndEncodeValue([{ warmUp: [1, "one", 1.5, true, null] }], "args", "ARG_NOT_SERIALIZABLE", locateClass);
+    const fn = { module, export: "warmUpJob" };
+    const bytes = encodeJobSpec({ jobId, cwd: baseCwd, env: {}, secretEnv: {}, submittedAt: Date.now(), options: {}, fn, args }, key);
+    const spec = withRunDefaults(decodeJobSpec(bytes, jobId, key), { env: {} });
+    if (spec.kind === "command") return; // never: this narrows the decoded spec's type
+    const mtimeMs = moduleMtime(spec.fn.module);
+    // No directory: runJob reads one only for a job's secrets and dependencies, which this job has not.
+    const ending = await runJob(spec, "", mtimeMs);
+    await moduleHash(spec.fn.module, mtimeMs);
+    if (!ending.ok) throw new Error(ending.error.message);
+  } catch (error) {
+    process.stderr.write(`malocher: this worker's warm-up job failed (its first job will be slower): ${(error as Error).message}\n`);
+  } finally {
+    restoreProcessState();
+  }
+}
+
 // tsx's hooks thread starts its work on the first module it loads, and more of it on the first `.ts`
 // one: about 10 ms of CPU each here, more when a node's workers start together, which would fall on
 // the first job. Modules of our own take it now (see typescript-warm-up.ts). The URL is built at
@@ -345,35 +380,3 @@ try {
 }
 await runWarmUpJob(warmUpModule);
 send({ type: "ready" });
-
-/**
- * Runs one function job of the warm-up module (`warmUpJob`) before this worker says it is ready,
- * through the steps every function job takes: its spec signed, verified and decoded, its module
- * imported and hashed, its arguments decoded, its value encoded, the process's state restored.
- * Nothing is sent or written. The first job through these steps cost a worker about 15 CPU-ms
- * more than the jobs after it here (Node compiles each function on its first call), and the
- * workers of a started cluster all take their first job at once, while the submitter runs: on
- * these 2 cores, a cluster's first jobs (W2 in the benchmark) started 50–150 ms after the first
- * submit, against 5–15 ms once each worker had run a job. On one idle node, the agent measured a
- * worker's first job at 16 ms (median of 12 fresh workers) without this and 11.5 ms with it;
- * the jobs after it take 3 ms. What is left of the first job's extra is mostly the import of
- * its own module. The warm-up job's own failure is no job's: it is left to the first job to meet.
- */
-async function runWarmUpJob(module: string): Promise<void> {
-  try {
-    const key = randomBytes(32);
-    const jobId = newJobId();
-    const args = checkAndEncodeValue([{ warmUp: [1, "one", 1.5, true, null] }], "args", "ARG_NOT_SERIALIZABLE", locateClass);
-    const fn = { module, export: "warmUpJob" };
-    const bytes = encodeJobSpec({ jobId, cwd: baseCwd, env: {}, secretEnv: {}, submittedAt: Date.now(), options: {}, fn, args }, key);
-    const spec = withRunDefaults(decodeJobSpec(bytes, jobId, key), { env: {} });
-    if (spec.kind === "command") return;
-    const mtimeMs = moduleMtime(spec.fn.module);
-    await runJob(spec, "", mtimeMs);
-    await moduleHash(spec.fn.module, mtimeMs);
-  } catch {
-    // The first job takes these steps again, and reports what fails.
-  } finally {
-    restoreProcessState();
-  }
-}
