@@ -6,9 +6,8 @@
  * imports the plain warm-up module in turn, so one import takes both kinds of module through the
  * loader.
  */
-import { loaderWarmedUp, warmUpJob as plainWarmUpJob } from "./loader-warm-up.js";
+import { loaderWarmedUp } from "./loader-warm-up.js";
 
 export const typeScriptWarmedUp: boolean = loaderWarmedUp;
 
-/** The function of the job a warm worker runs on itself before it says it is ready (see `runWarmUpJob`). */
-export const warmUpJob: (value: unknown) => unknown = plainWarmUpJob;
+export { warmUpJob } from "./loader-warm-up.js";

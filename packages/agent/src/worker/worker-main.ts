@@ -267,9 +267,15 @@ async function handle(request: RunJobRequest): Promise<void> {
     send({ type: "outdatedCode", jobId });
     return;
   }
-  const ending = await runJob(spec, request.dir, mtimeMs);
-  const codeChanged = spec.codeHash !== undefined && (await moduleHash(spec.fn.module, mtimeMs)) !== spec.codeHash;
+  const { ending, codeChanged } = await runAndCheckCode(spec, request.dir, mtimeMs);
   finishJob(jobId, ending, codeChanged);
+}
+
+/** Runs a function job, then tells whether its module's file differs from the one it was submitted with. */
+async function runAndCheckCode(spec: FunctionJobSpec, dir: string, mtimeMs: number | undefined): Promise<{ ending: JobEnding; codeChanged: boolean }> {
+  const ending = await runJob(spec, dir, mtimeMs);
+  const codeChanged = spec.codeHash !== undefined && (await moduleHash(spec.fn.module, mtimeMs)) !== spec.codeHash;
+  return { ending, codeChanged };
 }
 
 process.on("message", (request: AgentRequest) => {
@@ -349,13 +355,12 @@ async function runWarmUpJob(module: string): Promise<void> {
     const jobId = newJobId();
     const args = checkAndEncodeValue([{ warmUp: [1, "one", 1.5, true, null] }], "args", "ARG_NOT_SERIALIZABLE", locateClass);
     const fn = { module, export: "warmUpJob" };
-    const bytes = encodeJobSpec({ jobId, cwd: baseCwd, env: {}, secretEnv: {}, submittedAt: Date.now(), options: {}, fn, args }, key);
-    const spec = withRunDefaults(decodeJobSpec(bytes, jobId, key), { env: {} });
-    if (spec.kind === "command") return; // never: this narrows the decoded spec's type
-    const mtimeMs = moduleMtime(spec.fn.module);
+    // A code hash, so that the module is hashed and compared as a submitted job's is (it differs: no matter).
+    const spec = { jobId, cwd: baseCwd, env: {}, secretEnv: {}, submittedAt: Date.now(), options: {}, fn, args, codeHash: "" };
+    const decoded = withRunDefaults(decodeJobSpec(encodeJobSpec(spec, key), jobId, key), { env: {} });
+    if (decoded.kind === "command") return; // never: this narrows the decoded spec's type
     // No directory: runJob reads one only for a job's secrets and dependencies, which this job has not.
-    const ending = await runJob(spec, "", mtimeMs);
-    await moduleHash(spec.fn.module, mtimeMs);
+    const { ending } = await runAndCheckCode(decoded, "", moduleMtime(decoded.fn.module));
     if (!ending.ok) throw new Error(ending.error.message);
   } catch (error) {
     process.stderr.write(`malocher: this worker's warm-up job failed (its first job will be slower): ${(error as Error).message}\n`);
