@@ -84,7 +84,7 @@ function sectionIntro(workload: Workload, results: SuiteResults): string {
       "(a process that follows its events and refetches the overview and the first page of jobs at most once a second): the difference of their CPU per job, at W1's rate alone, is what serving the dashboard costs " +
       "(side by side, whatever else loads the machine weighs on both alike).",
     Limits: "Measured in the same run: the rename and write+link rates of the file system under the shared directory (a job's life there is a handful of such steps), and the W1 jobs on one local agent with no SSH.",
-    "W2 efficiency": `${s.efficiencyJobs} jobs sleeping ${s.efficiencySleepMs} ms, and ${s.efficiencyJobs} sleeping 1–${s.efficiencyMixedMaxMs} ms (spread evenly at random, the same lengths every time), on a started cluster of ${s.nodes} nodes × ${s.slotsPerNode} slots, from the first submit to the last result.`,
+    "W2 efficiency": `${s.efficiencyJobs} jobs sleeping ${s.efficiencySleepMs} ms, and ${s.efficiencyJobs} sleeping 1–${s.efficiencyMixedMaxMs} ms (spread evenly at random, the same lengths every time), on a started cluster of ${s.nodes} nodes × ${s.slotsPerNode} slots, from the first submit to the last result. Each repeat submits both ways on one fresh cluster, one \`submitMany\` (as Dask's \`client.map\`) and a \`submit()\` loop; which goes first alternates.`,
     "W3 latency": `Warm: one job at a time on an idle started cluster, submit to result. Cold: \`processAll\` of one job including the agents' start, and \`startCluster\` until every agent said hello.`,
     "W4 scale": `One \`submitMany\` of ${s.batchJobs} jobs against ${s.submitJobs} one-by-one \`submit()\` calls (each in a fresh directory, alternating which goes first), and a cluster of ${s.nodes} nodes × ${s.slotsPerNode} slots with every slot busy (jobs sleeping) and ${s.queuedJobs} more queued: the agents' CPU time from /proc and this process's (the supervisor's) memory.`,
   };
@@ -181,7 +181,7 @@ function deviations(results: SuiteResults): string[] {
     `W4 uses ${s.nodes} nodes (the issue: 16) with ${s.queuedJobs} queued jobs, and compares one submitMany of ${s.batchJobs} jobs with ${s.submitJobs} one-by-one submit() calls.`,
     "All nodes run on this one machine, so every workload competes with its own nodes for the same cores; on real machines the nodes' work happens elsewhere.",
     "Dask's scheduler runs on the first node (SSHCluster's first host), which also runs a worker: it shares that node's cores, as everything here shares the machine's. " +
-      "Each worker has as many threads as our nodes have slots; Dask's no-op tasks hold the GIL only briefly. Dask's W2 submits with `client.map` (its fast path), ours with a `submit()` loop.",
+      "Each worker has as many threads as our nodes have slots; Dask's no-op tasks hold the GIL only briefly. Dask's W2 submits with `client.map`, ours (side by side) with one `submitMany`; W2 also shows ours with a `submit()` loop.",
   ];
   if (s.mode === "quick") {
     lines.unshift(

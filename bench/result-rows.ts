@@ -10,7 +10,7 @@ import { CPU_TICK_MS } from "./process-table.js";
 import { PEER_VARIANTS, describePeer, type Measurements } from "./suite.js";
 import { sideBySide } from "./side-by-side.js";
 import { TARGETS, verdict, type Target, type Verdict } from "./targets.js";
-import type { DispatchRun } from "./workloads/dispatch.js";
+import { SUBMIT_WAY_NAMES, type DispatchRun } from "./workloads/dispatch.js";
 import { dashboardShare, type SupervisorRun } from "./workloads/dashboard.js";
 import type { WarmLatency } from "./workloads/latency.js";
 import type { SubmitRun } from "./workloads/scale.js";
@@ -122,17 +122,20 @@ export function resultRows(results: Measurements): ResultRow[] {
   rows.push({ workload: limits, what: "local agent jobs/s ÷ write+link steps/s", value: ratio(local, writeLinks), format: "plain", detail: `local agent ${summaryText(local)} jobs/s` });
 
   const w2 = "W2 efficiency";
-  for (const [runs, lengths] of [
-    [results.efficiency, `${s.efficiencySleepMs} ms`],
-    [results.efficiencyMixed, `1–${s.efficiencyMixedMaxMs} ms`],
+  for (const [all, lengths, way] of [
+    [results.efficiency, `${s.efficiencySleepMs} ms`, "batch"],
+    [results.efficiencyMixed, `1–${s.efficiencyMixedMaxMs} ms`, "batch"],
+    [results.efficiency, `${s.efficiencySleepMs} ms`, "oneByOne"],
+    [results.efficiencyMixed, `1–${s.efficiencyMixedMaxMs} ms`, "oneByOne"],
   ] as const) {
+    const runs = all.filter((run) => run.way === way);
     const efficiency = summarize(runs.map((run) => run.efficiency));
     const actual = summarize(runs.map((run) => run.actualMs));
     const spread = runs.flatMap((run) => Object.values(run.jobsPerNode));
     rows.push(
       targeted({
         workload: w2,
-        what: `ideal time ÷ actual time, jobs of ${lengths}`,
+        what: `ideal time ÷ actual time, jobs of ${lengths}, submitted by ${SUBMIT_WAY_NAMES[way]}`,
         value: efficiency,
         format: "plain",
         target: TARGETS.efficiency,

@@ -17,7 +17,7 @@ import { measureRenameRate, measureWriteLinkRate } from "./file-system-limits.js
 import { runThroughParallel, type PeerCommand } from "./gnu-parallel.js";
 import { now, percentile, repeat } from "./measurement.js";
 import { writeSshClientConfig, type SshClientConfig } from "./ssh-client-config.js";
-import { dispatchOnStartedCluster, dispatchWithProcessAll, type DispatchRun } from "./workloads/dispatch.js";
+import { dispatchOnStartedCluster, dispatchWithProcessAll, SUBMIT_WAY_NAMES, type DispatchRun } from "./workloads/dispatch.js";
 import { dashboardSideBySide, type DashboardPair } from "./workloads/dashboard.js";
 import { idealSleepMs, measureEfficiency, mixedSleepLengths, type EfficiencyRun } from "./workloads/efficiency.js";
 import { measureProcessStartCpu, type ProcessStartCpu } from "./process-start-cpu.js";
@@ -88,8 +88,9 @@ export interface SuiteResults {
     /** jobs/s per repeat, in the order of {@link PEER_VARIANTS}. */
     peers: number[][];
   };
+  /** W2 with the fixed length, both ways of submitting (see `EfficiencyRun.way`), per repeat. */
   efficiency: EfficiencyRun[];
-  /** W2 with mixed lengths (1 ms to `efficiencyMixedMaxMs`). */
+  /** W2 with mixed lengths (1 ms to `efficiencyMixedMaxMs`), as {@link SuiteResults.efficiency}. */
   efficiencyMixed: EfficiencyRun[];
   /** The Dask SSHCluster peer, on the same nodes, in the same rounds. */
   dask: DaskResults;
@@ -336,13 +337,19 @@ async function measureEfficiencyRuns(ctx: SuiteContext, dask: DaskResults): Prom
       const cluster = await malocher.startCluster(ctx.cluster(settings.nodes, "W2"));
       try {
         await cluster.ready();
-        efficiency.push(await measureEfficiency(malocher, cluster, fixed, slots));
-        efficiencyMixed.push(await measureEfficiency(malocher, cluster, mixed, slots));
+        // Both ways on the same fresh cluster; which goes first (and meets the workers' first jobs) alternates by round.
+        for (const way of round % 2 === 0 ? (["batch", "oneByOne"] as const) : (["oneByOne", "batch"] as const)) {
+          efficiency.push(await measureEfficiency(malocher, cluster, fixed, slots, way));
+          efficiencyMixed.push(await measureEfficiency(malocher, cluster, mixed, slots, way));
+          log(
+            `W2 round ${round + 1}/${settings.repeats}, ${SUBMIT_WAY_NAMES[way]}: efficiency ${efficiency.at(-1)!.efficiency.toFixed(3)} (${settings.efficiencySleepMs} ms jobs), ` +
+              `${efficiencyMixed.at(-1)!.efficiency.toFixed(3)} (1–${settings.efficiencyMixedMaxMs} ms)`,
+          );
+        }
       } finally {
         await cluster.close();
       }
     });
-    log(`W2 round ${round + 1}/${settings.repeats}: efficiency ${efficiency.at(-1)!.efficiency.toFixed(3)} (${settings.efficiencySleepMs} ms jobs), ${efficiencyMixed.at(-1)!.efficiency.toFixed(3)} (1–${settings.efficiencyMixedMaxMs} ms)`);
     await ctx.withDask(`W2 round ${round + 1}/${settings.repeats}`, dask, async (peer) => {
       await peer.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
       try {

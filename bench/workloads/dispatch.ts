@@ -40,6 +40,9 @@ export async function dispatchWithProcessAll(
 /** How the jobs are submitted: a `submit()` loop, or one `submitMany` (the batch path: spec chunks). */
 export type SubmitWay = "oneByOne" | "batch";
 
+/** How each {@link SubmitWay} is named in the report. */
+export const SUBMIT_WAY_NAMES: Record<SubmitWay, string> = { batch: "one `submitMany`", oneByOne: "a `submit()` loop" };
+
 /**
  * The same on a cluster started (and every agent ready) before the clock starts: the dispatch
  * alone, without bootstrap. `way` says how the jobs are submitted.

@@ -6,7 +6,8 @@
  */
 import type { Malocher, StartedCluster } from "malocher";
 import { sleepStamped, type SleepStamp } from "../bench-jobs.js";
-import { now, percentile, summarize } from "../measurement.js";
+import { now, percentile, summarize, type Summary } from "../measurement.js";
+import type { SubmitWay } from "./dispatch.js";
 
 /** Every slot busy from the first submit to the last result: the sum of the lengths ÷ the slots. */
 export function idealSleepMs(lengthsMs: readonly number[], totalSlots: number): number {
@@ -23,10 +24,20 @@ export interface EfficiencyRun {
   allSlotsStartedMs: number;
   /** The last job's end until its result was yielded. */
   lastResultMs: number;
-  /** The one-by-one `submit()` of all jobs (synchronous; agents are told while it runs). */
+  /** How the jobs were submitted. */
+  way: SubmitWay;
+  /** Submitting all jobs: one `submitMany`, or the `submit()` loop (agents are told while it runs). */
   submitMs: number;
   /** Per worker, from one job's end to the next one's start (the hand-off): median and 90th percentile. */
   handoffMs: { median: number; p90: number };
+  /**
+   * What each job cost its slot beyond its length, on average: the slots' time from their first
+   * job's start to their last job's end, less the jobs' lengths, ÷ the jobs (hand-offs and the
+   * timers' overrun).
+   */
+  slotOverheadPerJobMs: number;
+  /** At the end, how long a slot sat idle after its last job until the run's last job ended: the mean over the slots. */
+  tailIdleMs: number;
   /** Jobs the busiest worker ran (an even spread gives jobs ÷ slots). */
   busiestWorkerJobs: number;
   /** Median of the agents' own run time per job (worker run, as the agent measures it). */
@@ -40,20 +51,30 @@ export interface EfficiencyRun {
  * seed), so that Malocher and its peers get the same jobs in the same order.
  */
 export function mixedSleepLengths(count: number, maxMs: number): number[] {
-  let state = 0x2545f491;
-  return Array.from({ length: count }, () => {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0; // a linear congruential generator
-    return 1 + Math.floor(((state >>> 8) / 2 ** 24) * maxMs);
-  });
+  const random = seededRandom(0x2545f491);
+  return Array.from({ length: count }, () => 1 + Math.floor(random() * maxMs));
 }
 
-/** One job per entry of `lengthsMs`, each sleeping that long, submitted one by one. */
-export async function measureEfficiency(malocher: Malocher, cluster: StartedCluster, lengthsMs: readonly number[], totalSlots: number): Promise<EfficiencyRun> {
+/** Numbers in [0, 1) from a linear congruential generator: the same sequence for the same seed. */
+function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return (state >>> 8) / 2 ** 24;
+  };
+}
+
+/**
+ * One job per entry of `lengthsMs`, each sleeping that long, submitted in one `submitMany` (`batch`,
+ * as Dask's `client.map`) or by a `submit()` loop (`oneByOne`).
+ */
+export async function measureEfficiency(malocher: Malocher, cluster: StartedCluster, lengthsMs: readonly number[], totalSlots: number, way: SubmitWay): Promise<EfficiencyRun> {
   const jobs = lengthsMs.length;
   const startedAt = Date.now(); // the jobs' clock (the nodes share this machine's)
   const started = now();
   const ids: string[] = [];
-  for (const ms of lengthsMs) ids.push(malocher.submit(sleepStamped, ms));
+  if (way === "batch") ids.push(...(await malocher.submitMany(sleepStamped, lengthsMs.map((ms): [number] => [ms]))));
+  else for (const ms of lengthsMs) ids.push(malocher.submit(sleepStamped, ms));
   const submitMs = now() - started;
   const jobsPerNode: Record<string, number> = {};
   const runMs: number[] = [];
@@ -81,6 +102,9 @@ export async function measureEfficiency(malocher: Malocher, cluster: StartedClus
   const workers = [...byWorker.values()].map((ran) => ran.sort((a, b) => a.startedAt - b.startedAt));
   const handoffs = workers.flatMap((ran) => ran.slice(1).map((stamp, i) => stamp.startedAt - ran[i]!.endedAt));
   const firstStarts = workers.map((ran) => ran[0]!.startedAt - startedAt);
+  const lastEnds = workers.map((ran) => Math.max(...ran.map((stamp) => stamp.endedAt)));
+  const busySpans = workers.reduce((sum, ran, i) => sum + lastEnds[i]! - ran[0]!.startedAt, 0);
+  const lengthsTotal = lengthsMs.reduce((sum, ms) => sum + ms, 0);
   return {
     idealMs,
     actualMs,
@@ -88,10 +112,43 @@ export async function measureEfficiency(malocher: Malocher, cluster: StartedClus
     firstStartMs: Math.min(...firstStarts),
     allSlotsStartedMs: Math.max(...firstStarts),
     lastResultMs: endedAt - lastEndedAt,
+    way,
     submitMs,
     handoffMs: { median: summarize(handoffs).median, p90: percentile(handoffs, 90) },
+    slotOverheadPerJobMs: (busySpans - lengthsTotal) / jobs,
+    tailIdleMs: lastEnds.reduce((sum, end) => sum + (lastEndedAt - end), 0) / workers.length,
     busiestWorkerJobs: Math.max(...workers.map((ran) => ran.length)),
     medianRunMs: summarize(runMs).median,
     jobsPerNode,
   };
+}
+
+/**
+ * The efficiency a scheduler without foresight reaches with these jobs: each, in turn, goes to the
+ * slot that comes free first, and costs it `overheadMs` beyond its length. In submission order, and
+ * over `orders` random orders (a fixed seed: the same every run), as the agents take a deep queue's
+ * jobs from a random place of it. A bound of the workload itself, for lengths that differ: which
+ * jobs come last decides how long the other slots sit idle at the end.
+ */
+export function listScheduleEfficiency(lengthsMs: readonly number[], slots: number, overheadMs: number, orders: number): { inOrder: number; randomOrder: Summary & { p5: number } } {
+  const ideal = idealSleepMs(lengthsMs, slots);
+  const makespan = (order: readonly number[]) => {
+    const freeAt = new Array<number>(slots).fill(0);
+    for (const ms of order) {
+      let first = 0;
+      for (let i = 1; i < slots; i++) if (freeAt[i]! < freeAt[first]!) first = i;
+      freeAt[first]! += ms + overheadMs;
+    }
+    return Math.max(...freeAt);
+  };
+  const random = seededRandom(0x9e3779b9);
+  const efficiencies = Array.from({ length: orders }, () => {
+    const order = [...lengthsMs];
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    return ideal / makespan(order);
+  });
+  return { inOrder: ideal / makespan(lengthsMs), randomOrder: { ...summarize(efficiencies), p5: percentile(efficiencies, 5) } };
 }
