@@ -11,7 +11,7 @@ import { HOT_PATH_TARGETS, busyShare, malocherCpuMs, showValue, submitCpuText, w
 import type { SuiteResults } from "./suite.js";
 import { TARGETS } from "./targets.js";
 import { SUBMIT_WAY_NAMES, type SubmitWay } from "./workloads/dispatch.js";
-import { listScheduleEfficiency, mixedSleepLengths } from "./workloads/efficiency.js";
+import { listScheduleEfficiency, runsSubmitted, w2SleepLengths } from "./workloads/efficiency.js";
 
 export function explainMiss(row: ResultRow, results: SuiteResults): string[] {
   const title = `### ${row.workload}: ${row.what} — ${showValue(row)}, target ${row.target?.text ?? ""}`;
@@ -190,12 +190,12 @@ function batchSubmitBound(results: SuiteResults): string[] {
   ];
 }
 
-/** How many random orders of W2's jobs the bound of the workload is taken over (see `listScheduleEfficiency`). */
-const BOUND_ORDERS = 2000;
+/** How many random orders of W2's mixed lengths the estimate of what they allow is taken over (see `listScheduleEfficiency`). */
+const ESTIMATE_ORDERS = 2000;
 
 function efficiencyBound(results: SuiteResults, mixed: boolean, way: SubmitWay): string[] {
   const s = results.settings;
-  const runs = (mixed ? results.efficiencyMixed : results.efficiency).filter((run) => run.way === way);
+  const runs = runsSubmitted(mixed ? results.efficiencyMixed : results.efficiency, way);
   const lengths = mixed ? `1–${s.efficiencyMixedMaxMs} ms` : `${s.efficiencySleepMs} ms`;
   const slots = s.nodes * s.slotsPerNode;
   const median = (pick: (run: (typeof runs)[number]) => number) => summarize(runs.map(pick)).median;
@@ -207,15 +207,15 @@ function efficiencyBound(results: SuiteResults, mixed: boolean, way: SubmitWay):
   const runMs = median((run) => run.medianRunMs);
   const handoff = median((run) => run.handoffMs.median);
   const overhead = median((run) => run.slotOverheadPerJobMs);
-  const lengthsMs = mixed ? mixedSleepLengths(s.efficiencyJobs, s.efficiencyMixedMaxMs) : Array.from({ length: s.efficiencyJobs }, () => s.efficiencySleepMs);
-  const bound = listScheduleEfficiency(lengthsMs, slots, overhead, BOUND_ORDERS);
+  const lengthsMs = w2SleepLengths(s)[mixed ? "mixed" : "fixed"];
+  const overheadText = `the ${number(overhead)} ms per job measured here (a slot's time from its first job's start to its last job's end, less the lengths, per job; the median over the repeats: hand-offs, and timers that fire late while the cores are busy)`;
   return [
     `Where the ${summaryText(summarize(runs.map((run) => run.actualMs - run.idealMs)))} ms beyond the ideal went (medians over the repeats; the jobs stamp when their code ran):`,
     "",
     `- The first job's code started ${perRepeat((run) => run.firstStartMs)} ms after the first submit (repeat ${runs.map((_, i) => i + 1).join(", ")}), ` +
       `every slot's first job by ${perRepeat((run) => run.allSlotsStartedMs)} ms; submitting the ${s.efficiencyJobs} jobs by ${SUBMIT_WAY_NAMES[way]} took ${perRepeat((run) => run.submitMs)} ms ` +
       (way === "batch" ? "(agents are told as each chunk of up to 1000 jobs is written)" : "(agents are told of the first job at once and again every few ms while the loop runs)") +
-      ". A worker's first job also imports (for `.ts`, transpiles) the job module; the way that went first in a repeat met the cluster's workers before their first jobs (it alternates).",
+      ". A worker's first job also imports (for `.ts`, transpiles) the job module.",
     `- An agent took ${runMs.toFixed(0)} ms per ${lengths} job (its own measure: the worker's run and the job's logs completed).`,
     `- Between one job's end and the next one's start on the same worker: ${number(handoff)} ms (median; 90th percentile ${number(median((run) => run.handoffMs.p90))} ms): ` +
       "a job the agent lined up on the busy worker (its prefetch) starts as the worker sends the last one's outcome; one it did not (a worker's first jobs, a claim another agent won) " +
@@ -225,15 +225,25 @@ function efficiencyBound(results: SuiteResults, mixed: boolean, way: SubmitWay):
       (busiestWorker > evenPerWorker && !mixed ? `: the extra job of that slot is ${s.efficiencySleepMs} ms more at the end.` : "."),
     `- At the end, a slot sat idle ${perRepeat((run) => run.tailIdleMs)} ms (the mean over the slots, per repeat) from its last job's end until the last job's end.`,
     `- The last result was yielded ${perRepeat((run) => run.lastResultMs)} ms after the last job's code ended.`,
-    `- The bound of the workload itself: these jobs, each given to the slot that comes free first and costing it the ${number(overhead)} ms measured here ` +
-      `(a slot's time from its first job's start to its last job's end, less the lengths, per job; the median over the repeats), ` +
-      (mixed
-        ? `reach ${bound.inOrder.toFixed(3)} in submission order and ${bound.randomOrder.median.toFixed(3)} over ${BOUND_ORDERS} random orders ` +
-          `(5th percentile ${bound.randomOrder.p5.toFixed(3)}, best ${bound.randomOrder.max.toFixed(3)}). Agents do not take the jobs in submission order: each scan of the queue ` +
-          "starts at a random shard, and a deep queue at a random one of its first jobs, so that agents do not race for the same job; with lengths that differ, " +
-          "which jobs come last decides how long the other slots idle at the end."
-        : `reach ${bound.inOrder.toFixed(3)}.`),
+    mixed ? mixedLengthsEstimate(lengthsMs, slots, overhead, overheadText) : `- With ${overheadText}, ${evenPerWorker} jobs back to back on each slot reach at most ${listScheduleEfficiency(lengthsMs, slots, overhead, 1).inOrder.toFixed(3)}.`,
   ];
+}
+
+/**
+ * What W2's mixed lengths allow a scheduler that does not know them (each job to the slot that
+ * comes free first), without any cost between jobs and with the one measured.
+ */
+function mixedLengthsEstimate(lengthsMs: readonly number[], slots: number, overheadMs: number, overheadText: string): string {
+  const orders = (estimate: ReturnType<typeof listScheduleEfficiency>) =>
+    `${estimate.inOrder.toFixed(3)} in submission order and ${estimate.randomOrder.median.toFixed(3)} over ${ESTIMATE_ORDERS} random orders ` +
+    `(5th percentile ${estimate.randomOrder.p5.toFixed(3)}, best ${estimate.randomOrder.max.toFixed(3)})`;
+  return (
+    "- An estimate of what these lengths allow a scheduler that does not know them, each job going to the slot that comes free first " +
+    `(one that knew them could do better, longest first): without any cost between jobs ${orders(listScheduleEfficiency(lengthsMs, slots, 0, ESTIMATE_ORDERS))}; ` +
+    `with ${overheadText}, ${orders(listScheduleEfficiency(lengthsMs, slots, overheadMs, ESTIMATE_ORDERS))}. Which jobs come last decides how long the other slots idle at the end. ` +
+    "The agents take the jobs in neither order exactly: each goes through its scan of the queue from a random place of it (a scan starts at a random shard, " +
+    "and a deep one at a random one of its first jobs, so that agents do not race for the same job), and the agents' claims interleave."
+  );
 }
 
 function warmLatencyBound(results: SuiteResults): string[] {

@@ -12,6 +12,7 @@ import { sideBySide } from "./side-by-side.js";
 import { TARGETS, verdict, type Target, type Verdict } from "./targets.js";
 import { SUBMIT_WAY_NAMES, type DispatchRun } from "./workloads/dispatch.js";
 import { dashboardShare, type SupervisorRun } from "./workloads/dashboard.js";
+import { runsSubmitted } from "./workloads/efficiency.js";
 import type { WarmLatency } from "./workloads/latency.js";
 import type { SubmitRun } from "./workloads/scale.js";
 
@@ -122,13 +123,12 @@ export function resultRows(results: Measurements): ResultRow[] {
   rows.push({ workload: limits, what: "local agent jobs/s ÷ write+link steps/s", value: ratio(local, writeLinks), format: "plain", detail: `local agent ${summaryText(local)} jobs/s` });
 
   const w2 = "W2 efficiency";
-  for (const [all, lengths, way] of [
-    [results.efficiency, `${s.efficiencySleepMs} ms`, "batch"],
-    [results.efficiencyMixed, `1–${s.efficiencyMixedMaxMs} ms`, "batch"],
-    [results.efficiency, `${s.efficiencySleepMs} ms`, "oneByOne"],
-    [results.efficiencyMixed, `1–${s.efficiencyMixedMaxMs} ms`, "oneByOne"],
-  ] as const) {
-    const runs = all.filter((run) => run.way === way);
+  const w2Runs = [
+    [results.efficiency, `${s.efficiencySleepMs} ms`],
+    [results.efficiencyMixed, `1–${s.efficiencyMixedMaxMs} ms`],
+  ] as const;
+  for (const [all, lengths, way] of (["batch", "oneByOne"] as const).flatMap((way) => w2Runs.map(([all, lengths]) => [all, lengths, way] as const))) {
+    const runs = runsSubmitted(all, way);
     const efficiency = summarize(runs.map((run) => run.efficiency));
     const actual = summarize(runs.map((run) => run.actualMs));
     const spread = runs.flatMap((run) => Object.values(run.jobsPerNode));

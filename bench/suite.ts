@@ -19,7 +19,7 @@ import { now, percentile, repeat } from "./measurement.js";
 import { writeSshClientConfig, type SshClientConfig } from "./ssh-client-config.js";
 import { dispatchOnStartedCluster, dispatchWithProcessAll, SUBMIT_WAY_NAMES, type DispatchRun } from "./workloads/dispatch.js";
 import { dashboardSideBySide, type DashboardPair } from "./workloads/dashboard.js";
-import { idealSleepMs, measureEfficiency, mixedSleepLengths, type EfficiencyRun } from "./workloads/efficiency.js";
+import { idealSleepMs, measureEfficiency, w2SleepLengths, type EfficiencyRun } from "./workloads/efficiency.js";
 import { measureProcessStartCpu, type ProcessStartCpu } from "./process-start-cpu.js";
 import { measureClusterStart, measureColdProcessAll, measureWarmLatency, type WarmLatency } from "./workloads/latency.js";
 import { measureBatchSubmitRate, measureBusyAndQueued, measureSubmitRate, type BusyAndQueued, type SubmitRun } from "./workloads/scale.js";
@@ -327,29 +327,28 @@ async function measurePeerDispatch(ctx: SuiteContext, jobs: number, run: () => P
 async function measureEfficiencyRuns(ctx: SuiteContext, dask: DaskResults): Promise<Pick<SuiteResults, "efficiency" | "efficiencyMixed">> {
   const { settings, log } = ctx;
   const slots = settings.nodes * settings.slotsPerNode;
-  const fixed = Array.from({ length: settings.efficiencyJobs }, () => settings.efficiencySleepMs);
-  const mixed = mixedSleepLengths(settings.efficiencyJobs, settings.efficiencyMixedMaxMs);
+  const { fixed, mixed } = w2SleepLengths(settings);
   const efficiency: EfficiencyRun[] = [];
   const efficiencyMixed: EfficiencyRun[] = [];
   await repeat(settings.repeats, async (round) => {
-    await ctx.inFreshDirectory("w2", async (dir) => {
-      const malocher = new Malocher({ dir });
-      const cluster = await malocher.startCluster(ctx.cluster(settings.nodes, "W2"));
-      try {
-        await cluster.ready();
-        // Both ways on the same fresh cluster; which goes first (and meets the workers' first jobs) alternates by round.
-        for (const way of round % 2 === 0 ? (["batch", "oneByOne"] as const) : (["oneByOne", "batch"] as const)) {
+    // Each way on a cluster started for it (as Dask's below), its fixed lengths first; which way runs first alternates by round.
+    for (const way of round % 2 === 0 ? (["batch", "oneByOne"] as const) : (["oneByOne", "batch"] as const)) {
+      await ctx.inFreshDirectory("w2", async (dir) => {
+        const malocher = new Malocher({ dir });
+        const cluster = await malocher.startCluster(ctx.cluster(settings.nodes, `W2, ${SUBMIT_WAY_NAMES[way]}`));
+        try {
+          await cluster.ready();
           efficiency.push(await measureEfficiency(malocher, cluster, fixed, slots, way));
           efficiencyMixed.push(await measureEfficiency(malocher, cluster, mixed, slots, way));
-          log(
-            `W2 round ${round + 1}/${settings.repeats}, ${SUBMIT_WAY_NAMES[way]}: efficiency ${efficiency.at(-1)!.efficiency.toFixed(3)} (${settings.efficiencySleepMs} ms jobs), ` +
-              `${efficiencyMixed.at(-1)!.efficiency.toFixed(3)} (1–${settings.efficiencyMixedMaxMs} ms)`,
-          );
+        } finally {
+          await cluster.close();
         }
-      } finally {
-        await cluster.close();
-      }
-    });
+      });
+      log(
+        `W2 round ${round + 1}/${settings.repeats}, ${SUBMIT_WAY_NAMES[way]}: efficiency ${efficiency.at(-1)!.efficiency.toFixed(3)} (${settings.efficiencySleepMs} ms jobs), ` +
+          `${efficiencyMixed.at(-1)!.efficiency.toFixed(3)} (1–${settings.efficiencyMixedMaxMs} ms)`,
+      );
+    }
     await ctx.withDask(`W2 round ${round + 1}/${settings.repeats}`, dask, async (peer) => {
       await peer.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
       try {

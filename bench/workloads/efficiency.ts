@@ -7,6 +7,7 @@
 import type { Malocher, StartedCluster } from "malocher";
 import { sleepStamped, type SleepStamp } from "../bench-jobs.js";
 import { now, percentile, summarize, type Summary } from "../measurement.js";
+import type { BenchSettings } from "../bench-settings.js";
 import type { SubmitWay } from "./dispatch.js";
 
 /** Every slot busy from the first submit to the last result: the sum of the lengths ÷ the slots. */
@@ -26,7 +27,7 @@ export interface EfficiencyRun {
   lastResultMs: number;
   /** How the jobs were submitted. */
   way: SubmitWay;
-  /** Submitting all jobs: one `submitMany`, or the `submit()` loop (agents are told while it runs). */
+  /** Submitting all jobs: one `submitMany` (agents are told as each chunk is written), or the `submit()` loop (agents are told while it runs). */
   submitMs: number;
   /** Per worker, from one job's end to the next one's start (the hand-off): median and 90th percentile. */
   handoffMs: { median: number; p90: number };
@@ -36,7 +37,7 @@ export interface EfficiencyRun {
    * timers' overrun).
    */
   slotOverheadPerJobMs: number;
-  /** At the end, how long a slot sat idle after its last job until the run's last job ended: the mean over the slots. */
+  /** At the end, how long a slot sat idle after its last job until the run's last job ended: the mean over the slots that ran a job. */
   tailIdleMs: number;
   /** Jobs the busiest worker ran (an even spread gives jobs ÷ slots). */
   busiestWorkerJobs: number;
@@ -44,6 +45,19 @@ export interface EfficiencyRun {
   medianRunMs: number;
   /** Jobs each node ran. */
   jobsPerNode: Record<string, number>;
+}
+
+/** W2's jobs: `efficiencyJobs` of `efficiencySleepMs` each, and as many of 1…`efficiencyMixedMaxMs` ms (see {@link mixedSleepLengths}). */
+export function w2SleepLengths(settings: BenchSettings): { fixed: number[]; mixed: number[] } {
+  return {
+    fixed: Array.from({ length: settings.efficiencyJobs }, () => settings.efficiencySleepMs),
+    mixed: mixedSleepLengths(settings.efficiencyJobs, settings.efficiencyMixedMaxMs),
+  };
+}
+
+/** The runs of `runs` whose jobs were submitted `way`. */
+export function runsSubmitted(runs: readonly EfficiencyRun[], way: SubmitWay): EfficiencyRun[] {
+  return runs.filter((run) => run.way === way);
 }
 
 /**
@@ -104,7 +118,6 @@ export async function measureEfficiency(malocher: Malocher, cluster: StartedClus
   const firstStarts = workers.map((ran) => ran[0]!.startedAt - startedAt);
   const lastEnds = workers.map((ran) => Math.max(...ran.map((stamp) => stamp.endedAt)));
   const busySpans = workers.reduce((sum, ran, i) => sum + lastEnds[i]! - ran[0]!.startedAt, 0);
-  const lengthsTotal = lengthsMs.reduce((sum, ms) => sum + ms, 0);
   return {
     idealMs,
     actualMs,
@@ -115,7 +128,7 @@ export async function measureEfficiency(malocher: Malocher, cluster: StartedClus
     way,
     submitMs,
     handoffMs: { median: summarize(handoffs).median, p90: percentile(handoffs, 90) },
-    slotOverheadPerJobMs: (busySpans - lengthsTotal) / jobs,
+    slotOverheadPerJobMs: (busySpans - idealMs * totalSlots) / jobs,
     tailIdleMs: lastEnds.reduce((sum, end) => sum + (lastEndedAt - end), 0) / workers.length,
     busiestWorkerJobs: Math.max(...workers.map((ran) => ran.length)),
     medianRunMs: summarize(runMs).median,
@@ -124,11 +137,11 @@ export async function measureEfficiency(malocher: Malocher, cluster: StartedClus
 }
 
 /**
- * The efficiency a scheduler without foresight reaches with these jobs: each, in turn, goes to the
- * slot that comes free first, and costs it `overheadMs` beyond its length. In submission order, and
- * over `orders` random orders (a fixed seed: the same every run), as the agents take a deep queue's
- * jobs from a random place of it. A bound of the workload itself, for lengths that differ: which
- * jobs come last decides how long the other slots sit idle at the end.
+ * An estimate of the efficiency these jobs allow a scheduler without foresight: each, in turn,
+ * goes to the slot that comes free first, and costs it `overheadMs` beyond its length (a scheduler
+ * that knew the lengths could do better, longest first). In submission order, and over `orders`
+ * random orders (a fixed seed: the same every run). With lengths that differ, which jobs come last
+ * decides how long the other slots idle at the end.
  */
 export function listScheduleEfficiency(lengthsMs: readonly number[], slots: number, overheadMs: number, orders: number): { inOrder: number; randomOrder: Summary & { p5: number } } {
   const ideal = idealSleepMs(lengthsMs, slots);
