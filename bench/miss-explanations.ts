@@ -11,7 +11,7 @@ import { HOT_PATH_TARGETS, busyShare, malocherCpuMs, showValue, submitCpuText, w
 import type { SuiteResults } from "./suite.js";
 import { TARGETS } from "./targets.js";
 import { SUBMIT_WAY_NAMES, type SubmitWay } from "./workloads/dispatch.js";
-import { listScheduleEfficiency, runsSubmitted, w2SleepLengths } from "./workloads/efficiency.js";
+import { listScheduleEfficiency, listScheduleEfficiencyShuffled, runsSubmitted, w2SleepLengths } from "./workloads/efficiency.js";
 
 export function explainMiss(row: ResultRow, results: SuiteResults): string[] {
   const title = `### ${row.workload}: ${row.what} — ${showValue(row)}, target ${row.target?.text ?? ""}`;
@@ -190,7 +190,7 @@ function batchSubmitBound(results: SuiteResults): string[] {
   ];
 }
 
-/** How many random orders of W2's mixed lengths the estimate of what they allow is taken over (see `listScheduleEfficiency`). */
+/** How many random orders of W2's mixed lengths the estimate of what they allow is taken over (see `listScheduleEfficiencyShuffled`). */
 const ESTIMATE_ORDERS = 2000;
 
 function efficiencyBound(results: SuiteResults, mixed: boolean, way: SubmitWay): string[] {
@@ -225,7 +225,7 @@ function efficiencyBound(results: SuiteResults, mixed: boolean, way: SubmitWay):
       (busiestWorker > evenPerWorker && !mixed ? `: the extra job of that slot is ${s.efficiencySleepMs} ms more at the end.` : "."),
     `- At the end, a slot sat idle ${perRepeat((run) => run.tailIdleMs)} ms (the mean over the slots, per repeat) from its last job's end until the last job's end.`,
     `- The last result was yielded ${perRepeat((run) => run.lastResultMs)} ms after the last job's code ended.`,
-    mixed ? mixedLengthsEstimate(lengthsMs, slots, overhead, overheadText) : `- With ${overheadText}, ${evenPerWorker} jobs back to back on each slot reach at most ${listScheduleEfficiency(lengthsMs, slots, overhead, 1).inOrder.toFixed(3)}.`,
+    mixed ? mixedLengthsEstimate(lengthsMs, slots, overhead, overheadText) : `- With ${overheadText}, ${evenPerWorker} jobs back to back on each slot reach at most ${listScheduleEfficiency(lengthsMs, slots, overhead).toFixed(3)}.`,
   ];
 }
 
@@ -234,13 +234,17 @@ function efficiencyBound(results: SuiteResults, mixed: boolean, way: SubmitWay):
  * comes free first), without any cost between jobs and with the one measured.
  */
 function mixedLengthsEstimate(lengthsMs: readonly number[], slots: number, overheadMs: number, overheadText: string): string {
-  const orders = (estimate: ReturnType<typeof listScheduleEfficiency>) =>
-    `${estimate.inOrder.toFixed(3)} in submission order and ${estimate.randomOrder.median.toFixed(3)} over ${ESTIMATE_ORDERS} random orders ` +
-    `(5th percentile ${estimate.randomOrder.p5.toFixed(3)}, best ${estimate.randomOrder.max.toFixed(3)})`;
+  const orders = (costMs: number) => {
+    const shuffled = listScheduleEfficiencyShuffled(lengthsMs, slots, costMs, ESTIMATE_ORDERS);
+    return (
+      `${listScheduleEfficiency(lengthsMs, slots, costMs).toFixed(3)} in submission order and ${shuffled.median.toFixed(3)} over ${ESTIMATE_ORDERS} random orders ` +
+      `(5th percentile ${shuffled.p5.toFixed(3)}, best ${shuffled.max.toFixed(3)})`
+    );
+  };
   return (
     "- An estimate of what these lengths allow a scheduler that does not know them, each job going to the slot that comes free first " +
-    `(one that knew them could do better, longest first): without any cost between jobs ${orders(listScheduleEfficiency(lengthsMs, slots, 0, ESTIMATE_ORDERS))}; ` +
-    `with ${overheadText}, ${orders(listScheduleEfficiency(lengthsMs, slots, overheadMs, ESTIMATE_ORDERS))}. Which jobs come last decides how long the other slots idle at the end. ` +
+    `(one that knew them could do better, longest first): without any cost between jobs ${orders(0)}; ` +
+    `with ${overheadText}, ${orders(overheadMs)}. Which jobs come last decides how long the other slots idle at the end. ` +
     "The agents take the jobs in neither order exactly: each goes through its scan of the queue from a random place of it (a scan starts at a random shard, " +
     "and a deep one at a random one of its first jobs, so that agents do not race for the same job), and the agents' claims interleave."
   );

@@ -127,21 +127,23 @@ export function resultRows(results: Measurements): ResultRow[] {
     [results.efficiency, `${s.efficiencySleepMs} ms`],
     [results.efficiencyMixed, `1–${s.efficiencyMixedMaxMs} ms`],
   ] as const;
-  for (const [all, lengths, way] of (["batch", "oneByOne"] as const).flatMap((way) => w2Runs.map(([all, lengths]) => [all, lengths, way] as const))) {
-    const runs = runsSubmitted(all, way);
-    const efficiency = summarize(runs.map((run) => run.efficiency));
-    const actual = summarize(runs.map((run) => run.actualMs));
-    const spread = runs.flatMap((run) => Object.values(run.jobsPerNode));
-    rows.push(
-      targeted({
-        workload: w2,
-        what: `ideal time ÷ actual time, jobs of ${lengths}, submitted by ${SUBMIT_WAY_NAMES[way]}`,
-        value: efficiency,
-        format: "plain",
-        target: TARGETS.efficiency,
-        detail: `ideal ${runs[0]!.idealMs.toFixed(0)} ms (the ${s.efficiencyJobs} jobs' total ÷ ${s.nodes * s.slotsPerNode} slots), actual ${summaryText(actual)} ms; per repeat ${runs.map((run) => run.efficiency.toFixed(3)).join(", ")}; jobs per node ${Math.min(...spread)}–${Math.max(...spread)} over the repeats`,
-      }),
-    );
+  for (const way of ["batch", "oneByOne"] as const) {
+    for (const [all, lengths] of w2Runs) {
+      const runs = runsSubmitted(all, way);
+      const efficiency = summarize(runs.map((run) => run.efficiency));
+      const actual = summarize(runs.map((run) => run.actualMs));
+      const spread = runs.flatMap((run) => Object.values(run.jobsPerNode));
+      rows.push(
+        targeted({
+          workload: w2,
+          what: `ideal time ÷ actual time, jobs of ${lengths}, submitted by ${SUBMIT_WAY_NAMES[way]}`,
+          value: efficiency,
+          format: "plain",
+          target: TARGETS.efficiency,
+          detail: `ideal ${runs[0]!.idealMs.toFixed(0)} ms (the ${s.efficiencyJobs} jobs' total ÷ ${s.nodes * s.slotsPerNode} slots), actual ${summaryText(actual)} ms; per repeat ${runs.map((run) => run.efficiency.toFixed(3)).join(", ")}; jobs per node ${Math.min(...spread)}–${Math.max(...spread)} over the repeats`,
+        }),
+      );
+    }
   }
 
   const w3 = "W3 latency";

@@ -137,23 +137,23 @@ export async function measureEfficiency(malocher: Malocher, cluster: StartedClus
 }
 
 /**
- * An estimate of the efficiency these jobs allow a scheduler without foresight: each, in turn,
- * goes to the slot that comes free first, and costs it `overheadMs` beyond its length (a scheduler
- * that knew the lengths could do better, longest first). In submission order, and over `orders`
- * random orders (a fixed seed: the same every run). With lengths that differ, which jobs come last
- * decides how long the other slots idle at the end.
+ * An estimate of the efficiency these jobs allow a scheduler without foresight, in the order given:
+ * each, in turn, goes to the slot that comes free first, and costs it `overheadMs` beyond its
+ * length (a scheduler that knew the lengths could do better, longest first). With lengths that
+ * differ, which jobs come last decides how long the other slots idle at the end.
  */
-export function listScheduleEfficiency(lengthsMs: readonly number[], slots: number, overheadMs: number, orders: number): { inOrder: number; randomOrder: Summary & { p5: number } } {
-  const ideal = idealSleepMs(lengthsMs, slots);
-  const makespan = (order: readonly number[]) => {
-    const freeAt = new Array<number>(slots).fill(0);
-    for (const ms of order) {
-      let first = 0;
-      for (let i = 1; i < slots; i++) if (freeAt[i]! < freeAt[first]!) first = i;
-      freeAt[first]! += ms + overheadMs;
-    }
-    return Math.max(...freeAt);
-  };
+export function listScheduleEfficiency(lengthsMs: readonly number[], slots: number, overheadMs: number): number {
+  const freeAt = new Array<number>(slots).fill(0);
+  for (const ms of lengthsMs) {
+    let first = 0;
+    for (let i = 1; i < slots; i++) if (freeAt[i]! < freeAt[first]!) first = i;
+    freeAt[first]! += ms + overheadMs;
+  }
+  return idealSleepMs(lengthsMs, slots) / Math.max(...freeAt);
+}
+
+/** {@link listScheduleEfficiency} over `orders` random orders of the jobs (a fixed seed: the same every run). */
+export function listScheduleEfficiencyShuffled(lengthsMs: readonly number[], slots: number, overheadMs: number, orders: number): Summary & { p5: number } {
   const random = seededRandom(0x9e3779b9);
   const efficiencies = Array.from({ length: orders }, () => {
     const order = [...lengthsMs];
@@ -161,7 +161,7 @@ export function listScheduleEfficiency(lengthsMs: readonly number[], slots: numb
       const j = Math.floor(random() * (i + 1));
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
-    return ideal / makespan(order);
+    return listScheduleEfficiency(order, slots, overheadMs);
   });
-  return { inOrder: ideal / makespan(lengthsMs), randomOrder: { ...summarize(efficiencies), p5: percentile(efficiencies, 5) } };
+  return { ...summarize(efficiencies), p5: percentile(efficiencies, 5) };
 }
