@@ -1,13 +1,15 @@
 /**
  * Bundles the two programs of this package, the agent and its warm worker, each into one file:
  * dist/bundle/main.js and dist/bundle/worker-main.js (run after `tsc`, from its output), with the
- * worker's warm-up modules beside them (loader-warm-up.js, and typescript-warm-up.ts as source).
+ * worker's warm-up modules beside them (loader-warm-up.js, and typescript-warm-up.ts as source)
+ * and tsx's hooks in one file too (tsx-hooks.js, see below).
  * A node starts these rather than the ~80 modules they import: loading one file took a fifth of
  * the CPU here (about 20 against 100 CPU-ms per agent), and on a network file system it is one
  * file to fetch instead of a module graph. tsx stays outside (the worker registers it as a
  * loader), as do the optional native add-ons that ws and msgpackr try to load.
  */
 import { copyFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { build } from "esbuild";
 
 await build({
@@ -31,3 +33,37 @@ copyFileSync(new URL("dist/worker/loader-warm-up.js", import.meta.url), new URL(
 for (const into of ["dist/bundle/", "dist/worker/"]) {
   copyFileSync(new URL("src/worker/typescript-warm-up.ts", import.meta.url), new URL(`${into}typescript-warm-up.ts`, import.meta.url));
 }
+
+// tsx's hooks module (`tsx/esm`), which a worker registers on its loader's hooks thread, as one file
+// beside each worker (typescript-loader.ts). Loaded as tsx ships it, its import of esbuild, a
+// CommonJS package, has Node's ES module loader scan esbuild's 97 kB for its exports, and that scan
+// runs hot enough for V8 to optimize the scanner: with the files tsx splits itself into, about 115
+// of a worker's 350 CPU-ms to start here. Bundled, the hooks take esbuild with require(), which
+// needs no scan; esbuild itself stays outside (its API finds its binary from where it lives), and is
+// the one tsx depends on, resolved from where tsx is installed.
+await build({
+  absWorkingDir: new URL(".", import.meta.url).pathname,
+  entryPoints: { "tsx-hooks": createRequire(import.meta.url).resolve("tsx/esm") },
+  outdir: "dist/bundle",
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  logLevel: "warning",
+  plugins: [
+    {
+      name: "esbuild-by-require",
+      setup(build) {
+        build.onResolve({ filter: /^esbuild$/ }, () => ({ path: "esbuild", namespace: "esbuild-by-require" }));
+        build.onLoad({ filter: /.*/, namespace: "esbuild-by-require" }, () => ({
+          // import.meta.resolve is missing on the hooks thread of Node 20.
+          contents:
+            'import { createRequire } from "node:module"; const tsx = createRequire(import.meta.url).resolve("tsx/package.json");' +
+            ' export const { version, transform, transformSync } = createRequire(tsx)("esbuild");',
+          loader: "js",
+        }));
+      },
+    },
+  ],
+});
+copyFileSync(new URL("dist/bundle/tsx-hooks.js", import.meta.url), new URL("dist/worker/tsx-hooks.js", import.meta.url));

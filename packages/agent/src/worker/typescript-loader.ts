@@ -5,7 +5,9 @@
  * 22.22.3), tsx's own `register()` (from `tsx/esm/api`) loads tsx, and esbuild with it, into the
  * calling thread as well as into the loader's hooks thread: about 130 of a worker's 490 CPU-ms to
  * start here, paid again by every worker of every node. The hooks thread is all that loading
- * needs, so there this registers tsx's hooks module on it directly, with the data `register()`
+ * needs, so there this registers tsx's hooks module on it directly (`tsx-hooks.js` beside this
+ * file: tsx's `tsx/esm` bundled into one file by bundle.mjs, which takes esbuild with `require()`,
+ * and saves a third of what is left of a worker's start), with the data `register()`
  * hands it (less the port it would be deactivated through, which a worker never does, and on which
  * it reports each module loaded, which nobody here reads), and turns source maps on, as
  * `register()` does. Left out: its patch of CommonJS resolution for `require()` of files it
@@ -24,6 +26,6 @@ export async function registerTypeScriptLoader(): Promise<void> {
     register();
     return;
   }
-  module.register(import.meta.resolve("tsx/esm"), { parentURL: import.meta.url, data: {} });
+  module.register(new URL("./tsx-hooks.js", import.meta.url).href, { parentURL: import.meta.url, data: {} });
   process.setSourceMapsEnabled(true);
 }
