@@ -100,13 +100,11 @@ export async function measureEfficiency(malocher: Malocher, cluster: StartedClus
     },
   });
   let received = 0;
-  let lastEndedAt = 0;
   for await (const [jobId, result] of run) {
     if (!result.ok) throw new Error(`job ${jobId} failed: ${result.error.message}`);
     jobsPerNode[result.host] = (jobsPerNode[result.host] ?? 0) + 1;
     const stamp = result.value as SleepStamp;
     byWorker.set(stamp.pid, [...(byWorker.get(stamp.pid) ?? []), stamp]);
-    lastEndedAt = Math.max(lastEndedAt, stamp.endedAt);
     received++;
   }
   const actualMs = now() - started;
@@ -117,6 +115,7 @@ export async function measureEfficiency(malocher: Malocher, cluster: StartedClus
   const handoffs = workers.flatMap((ran) => ran.slice(1).map((stamp, i) => stamp.startedAt - ran[i]!.endedAt));
   const firstStarts = workers.map((ran) => ran[0]!.startedAt - startedAt);
   const lastEnds = workers.map((ran) => Math.max(...ran.map((stamp) => stamp.endedAt)));
+  const lastEndedAt = Math.max(...lastEnds);
   const busySpans = workers.reduce((sum, ran, i) => sum + lastEnds[i]! - ran[0]!.startedAt, 0);
   return {
     idealMs,
