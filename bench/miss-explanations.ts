@@ -7,11 +7,11 @@
 import type { CpuUse } from "./cpu-meter.js";
 import { number, percent, summaryText, table } from "./markdown.js";
 import { percentile, summarize } from "./measurement.js";
-import { HOT_PATH_TARGETS, busyShare, malocherCpuMs, showValue, submitCpuText, warmLatency, type ResultRow } from "./result-rows.js";
+import { HOT_PATH_TARGETS, busyShare, malocherCpuMs, showValue, submitCpuText, warmLatency, type ResultRow, type W2Jobs } from "./result-rows.js";
 import type { SuiteResults } from "./suite.js";
 import { TARGETS } from "./targets.js";
-import { SUBMIT_WAY_NAMES, type SubmitWay } from "./workloads/dispatch.js";
-import { listScheduleEfficiency, listScheduleEfficiencyShuffled, runsSubmitted, w2SleepLengths } from "./workloads/efficiency.js";
+import { SUBMIT_WAY_NAMES } from "./workloads/dispatch.js";
+import { listScheduleEfficiency, listScheduleEfficiencyShuffled, runsSubmitted, w2LengthsText, w2SleepLengths } from "./workloads/efficiency.js";
 
 export function explainMiss(row: ResultRow, results: SuiteResults): string[] {
   const title = `### ${row.workload}: ${row.what} — ${showValue(row)}, target ${row.target?.text ?? ""}`;
@@ -24,7 +24,7 @@ function explanation(row: ResultRow, results: SuiteResults): string[] {
     case TARGETS.dispatchVersusLocalAgent:
       return dispatchBound(row, results);
     case TARGETS.efficiency:
-      return efficiencyBound(results, row.what.includes("1–"), row.what.includes(SUBMIT_WAY_NAMES.batch) ? "batch" : "oneByOne");
+      return efficiencyBound(results, row.w2Jobs!);
     case TARGETS.warmLatencyVersusParallel:
       return warmLatencyBound(results);
     case TARGETS.readySixteenVersusOne:
@@ -193,10 +193,10 @@ function batchSubmitBound(results: SuiteResults): string[] {
 /** How many random orders of W2's mixed lengths the estimate of what they allow is taken over (see `listScheduleEfficiencyShuffled`). */
 const ESTIMATE_ORDERS = 2000;
 
-function efficiencyBound(results: SuiteResults, mixed: boolean, way: SubmitWay): string[] {
+function efficiencyBound(results: SuiteResults, { way, mixed }: W2Jobs): string[] {
   const s = results.settings;
   const runs = runsSubmitted(mixed ? results.efficiencyMixed : results.efficiency, way);
-  const lengths = mixed ? `1–${s.efficiencyMixedMaxMs} ms` : `${s.efficiencySleepMs} ms`;
+  const lengths = w2LengthsText(s, mixed);
   const slots = s.nodes * s.slotsPerNode;
   const median = (pick: (run: (typeof runs)[number]) => number) => summarize(runs.map(pick)).median;
   const perRepeat = (pick: (run: (typeof runs)[number]) => number) => runs.map((run) => pick(run).toFixed(0)).join(", ");

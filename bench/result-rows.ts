@@ -10,9 +10,9 @@ import { CPU_TICK_MS } from "./process-table.js";
 import { PEER_VARIANTS, describePeer, type Measurements } from "./suite.js";
 import { sideBySide } from "./side-by-side.js";
 import { TARGETS, verdict, type Target, type Verdict } from "./targets.js";
-import { SUBMIT_WAY_NAMES, type DispatchRun } from "./workloads/dispatch.js";
+import { SUBMIT_WAY_NAMES, type DispatchRun, type SubmitWay } from "./workloads/dispatch.js";
 import { dashboardShare, type SupervisorRun } from "./workloads/dashboard.js";
-import { runsSubmitted } from "./workloads/efficiency.js";
+import { runsSubmitted, w2LengthsText } from "./workloads/efficiency.js";
 import type { WarmLatency } from "./workloads/latency.js";
 import type { SubmitRun } from "./workloads/scale.js";
 
@@ -26,6 +26,14 @@ export interface ResultRow {
   verdict?: Verdict;
   /** The measurements behind the ratio. */
   detail: string;
+  /** A W2 row's jobs: how they were submitted, and which lengths (the explanation of a miss reads these). */
+  w2Jobs?: W2Jobs;
+}
+
+/** Which of W2's runs a row summarizes. */
+export interface W2Jobs {
+  way: SubmitWay;
+  mixed: boolean;
 }
 
 export const WORKLOADS = ["Side by side with Dask", "W1 dispatch", "Limits", "W2 efficiency", "W3 latency", "W4 scale"] as const;
@@ -123,13 +131,10 @@ export function resultRows(results: Measurements): ResultRow[] {
   rows.push({ workload: limits, what: "local agent jobs/s ÷ write+link steps/s", value: ratio(local, writeLinks), format: "plain", detail: `local agent ${summaryText(local)} jobs/s` });
 
   const w2 = "W2 efficiency";
-  const w2Runs = [
-    [results.efficiency, `${s.efficiencySleepMs} ms`],
-    [results.efficiencyMixed, `1–${s.efficiencyMixedMaxMs} ms`],
-  ] as const;
   for (const way of ["batch", "oneByOne"] as const) {
-    for (const [all, lengths] of w2Runs) {
-      const runs = runsSubmitted(all, way);
+    for (const mixed of [false, true]) {
+      const runs = runsSubmitted(mixed ? results.efficiencyMixed : results.efficiency, way);
+      const lengths = w2LengthsText(s, mixed);
       const efficiency = summarize(runs.map((run) => run.efficiency));
       const actual = summarize(runs.map((run) => run.actualMs));
       const spread = runs.flatMap((run) => Object.values(run.jobsPerNode));
@@ -141,6 +146,7 @@ export function resultRows(results: Measurements): ResultRow[] {
           format: "plain",
           target: TARGETS.efficiency,
           detail: `ideal ${runs[0]!.idealMs.toFixed(0)} ms (the ${s.efficiencyJobs} jobs' total ÷ ${s.nodes * s.slotsPerNode} slots), actual ${summaryText(actual)} ms; per repeat ${runs.map((run) => run.efficiency.toFixed(3)).join(", ")}; jobs per node ${Math.min(...spread)}–${Math.max(...spread)} over the repeats`,
+          w2Jobs: { way, mixed },
         }),
       );
     }

@@ -55,6 +55,11 @@ export function w2SleepLengths(settings: BenchSettings): { fixed: number[]; mixe
   };
 }
 
+/** W2's lengths as the report names them: the fixed length, or the range of the mixed ones. */
+export function w2LengthsText(settings: BenchSettings, mixed: boolean): string {
+  return mixed ? `1–${settings.efficiencyMixedMaxMs} ms` : `${settings.efficiencySleepMs} ms`;
+}
+
 /** The runs of `runs` whose jobs were submitted `way`. */
 export function runsSubmitted(runs: readonly EfficiencyRun[], way: SubmitWay): EfficiencyRun[] {
   return runs.filter((run) => run.way === way);
