@@ -203,11 +203,12 @@ test("an encrypted key's passphrase is asked for once on the terminal, with echo
   const afterPrompt = withoutEscapes(run.output.slice(run.output.search(prompt)));
   assert.match(afterPrompt, /\[#+\] 100% · [^\n]*\ndone 2\/2 · failed 0/, describePty(run));
 
-  // Ctrl-C at the prompt gives up on the key.
+  // Ctrl-C at the prompt gives up on the key, for every node of the run.
   malocher.submit(slowDouble, 3, 10);
   const interrupted = await runInPty([process.execPath, cliMain, "run", ...sshArgs(key), "--dir", malocher.dir], { env: plainEnv(), answers: [{ after: prompt, act: (terminal) => terminal.type("\x03") }] });
   assert.equal(interrupted.code, 2, describePty(interrupted));
   assert.match(withoutEscapes(interrupted.output), /\[NO_USABLE_NODES\][^]*\[SSH_KEY_UNREADABLE\] The passphrase prompt for the private key \S+ was interrupted/);
+  assert.equal(interrupted.output.match(/Enter passphrase/g)?.length, 1, `the other node gives up too, whenever it gets to the key: ${describePty(interrupted)}`);
 
   // No terminal, no passphrase: the clear error, at once.
   const piped = await runCli(["run", ...sshArgs(key), "--dir", malocher.dir], { env: plainEnv() });

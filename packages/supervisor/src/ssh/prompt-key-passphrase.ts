@@ -8,7 +8,12 @@ const { utils } = ssh2;
 /** Tries at the prompt before giving up, as `ssh` (NumberOfPasswordPrompts 3). */
 const PROMPT_TRIES = 3;
 
-/** The keys decrypted at a prompt in this process, by file: each is asked for once per process (a run of the CLI). */
+/**
+ * The outcome of the prompt for each key in this process, by file: each key is asked for once per
+ * process (a run of the CLI). Giving up (Ctrl-C, or three wrong passphrases) is kept too, so the
+ * other machines of the run fail with the same error instead of asking again, whenever they get
+ * to the key.
+ */
 const decrypted = new Map<string, Promise<ParsedKey | undefined>>();
 /** Prompts one at a time: the machines of a run connect at once, and may share a key. */
 let prompts: Promise<unknown> = Promise.resolve();
@@ -16,6 +21,7 @@ let prompts: Promise<unknown> = Promise.resolve();
 /**
  * Decrypts an encrypted private key with a passphrase typed on the terminal (echo off), asking
  * again after a wrong one, like `ssh`. Resolves undefined when there is no terminal to ask on.
+ * Rejects with `SSH_KEY_UNREADABLE` when the user gives up, for this call and every later one.
  * The passphrase is used once to decrypt the key and then dropped.
  */
 export function decryptKeyAtPrompt(file: string, key: Buffer): Promise<ParsedKey | undefined> {
@@ -23,7 +29,6 @@ export function decryptKeyAtPrompt(file: string, key: Buffer): Promise<ParsedKey
   if (outcome === undefined) {
     outcome = prompts.then(() => askUntilDecrypted(file, key));
     decrypted.set(file, outcome);
-    outcome.catch(() => decrypted.delete(file)); // asked again by a later run of this process
     prompts = outcome.catch(() => {});
   }
   return outcome;
