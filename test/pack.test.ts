@@ -43,6 +43,11 @@ test("npm run pack's tarball installs into a fresh project; malocher init sets i
   for (const name of ["protocol", "store", "locate", "agent"]) {
     assert.ok(existsSync(join(project, "node_modules/malocher/node_modules/@malocher", name, "package.json")), `@malocher/${name} comes inside the tarball`);
   }
+  // The agent's bundles come with the licenses of what they hold, and tsx's hooks once.
+  const agent = join(project, "node_modules/malocher/node_modules/@malocher/agent/dist");
+  const notices = readFileSync(join(agent, "THIRD-PARTY-NOTICES.md"), "utf8");
+  for (const name of ["chokidar", "msgpackr", "tsx", "ws"]) assert.match(notices, new RegExp(`^## ${name} [\\d.]+ \\(MIT\\)$[^]*?Permission is hereby granted`, "m"), name);
+  assert.ok(existsSync(join(agent, "worker/tsx-hooks.js")) && !existsSync(join(agent, "bundle/tsx-hooks.js")));
 
   const init = await sh("npx", ["malocher", "init"], project);
   assert.equal(init.code, 0, described(init));

@@ -12,7 +12,8 @@
  * handed Node under other names, which `require()` of a `.ts` file from a job module does not
  * reach either way (it fails alike).
  *
- * That hooks module is `tsx-hooks.js` beside this file. bundle.mjs makes it from `tsx/esm` in one
+ * That hooks module is `tsx-hooks.js` in dist/worker, found there from the bundled worker and
+ * the unbundled one alike (`../worker/`). bundle.mjs makes it from `tsx/esm` in one
  * file that takes esbuild with `require()`, which cut the CPU to register tsx and import a first
  * `.ts` module by a quarter. The bundle holds the tsx of the build, and the data it is handed is
  * tsx's own business: hence the agent's exact version of tsx, so that the bundle, the esbuild it
@@ -51,6 +52,6 @@ export async function registerTypeScriptLoader(): Promise<void> {
     register();
     return;
   }
-  module.register(new URL("./tsx-hooks.js", import.meta.url).href, { parentURL: import.meta.url, data: {} });
+  module.register(new URL("../worker/tsx-hooks.js", import.meta.url).href, { parentURL: import.meta.url, data: {} });
   process.setSourceMapsEnabled(true);
 }

@@ -372,15 +372,16 @@ async function runWarmUpJob(module: string): Promise<void> {
 // tsx's hooks thread starts its work on the first module it loads, and more of it on the first `.ts`
 // one: about 10 ms of CPU each here, more when a node's workers start together, which would fall on
 // the first job. Modules of our own take it now (see typescript-warm-up.ts). The URL is built at
-// run time so that bundling leaves these files out of the bundle.
+// run time so that bundling leaves these files out of the bundle; they are in dist/worker, which
+// `../worker/` reaches from the bundled worker (dist/bundle) and the unbundled one alike.
 // Should the TypeScript one fail (a node whose esbuild cannot run, say), this worker still runs
 // command and `.js` jobs: it says so once and warms up with the plain one.
-let warmUpModule = new URL("./typescript-warm-up.ts", import.meta.url).href;
+let warmUpModule = new URL("../worker/typescript-warm-up.ts", import.meta.url).href;
 try {
   await import(warmUpModule);
 } catch (error) {
   process.stderr.write(`malocher: this worker cannot load TypeScript, so .ts job modules will fail here: ${(error as Error).message}\n`);
-  warmUpModule = new URL("./loader-warm-up.js", import.meta.url).href;
+  warmUpModule = new URL("../worker/loader-warm-up.js", import.meta.url).href;
   await import(warmUpModule);
 }
 await runWarmUpJob(warmUpModule);
