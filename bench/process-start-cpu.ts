@@ -37,7 +37,7 @@ export function measureProcessStartCpu(times: number): ProcessStartCpu {
   return {
     bareNodeMs: median(""),
     nodeWithTsxMs: median(
-      "const { registerTypeScriptLoader } = await import('./dist/worker/typescript-loader.js'); await registerTypeScriptLoader(); await import('./dist/bundle/typescript-warm-up.ts');",
+      "const { registerTypeScriptLoader } = await import('./dist/worker/typescript-loader.js'); await registerTypeScriptLoader(); await import('./dist/worker/typescript-warm-up.ts');",
     ),
     nodeWithAgentMs: median("await import('./dist/bundle/main.js');"),
   };

@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { test } from "node:test";
 import { directoryLayout } from "@malocher/protocol";
 import { slowDouble, train } from "./fixtures/jobs/jobs.js";
-import { cliMain, describeRun, runCli } from "./fixtures/jobs/support.js";
+import { cliMain, describeRun, root, runCli } from "./fixtures/jobs/support.js";
 import { runInPty, withoutEscapes, type PtyRun } from "./support/pty.js";
 import { useSshNodes } from "./support/ssh.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
@@ -205,13 +205,69 @@ test("an encrypted key's passphrase is asked for once on the terminal, with echo
 
   // Ctrl-C at the prompt gives up on the key, for every node of the run.
   malocher.submit(slowDouble, 3, 10);
-  const interrupted = await runInPty([process.execPath, cliMain, "run", ...sshArgs(key), "--dir", malocher.dir], { env: plainEnv(), answers: [{ after: prompt, act: (terminal) => terminal.type("\x03") }] });
+  const interrupted = await runInPty([process.execPath, cliMain, "run", ...sshArgs(key), "--dir", malocher.dir], {
+    env: plainEnv(),
+    answers: [{ after: prompt, act: (terminal) => terminal.type("\x03") }],
+    timeoutMs: 20_000,
+  });
+  assert.equal(interrupted.output.match(/Enter passphrase/g)?.length, 1, `the other node gives up too, whenever it gets to the key: ${describePty(interrupted)}`);
+  assert.ok(!interrupted.timedOut, describePty(interrupted));
   assert.equal(interrupted.code, 2, describePty(interrupted));
   assert.match(withoutEscapes(interrupted.output), /\[NO_USABLE_NODES\][^]*\[SSH_KEY_UNREADABLE\] The passphrase prompt for the private key \S+ was interrupted/);
-  assert.equal(interrupted.output.match(/Enter passphrase/g)?.length, 1, `the other node gives up too, whenever it gets to the key: ${describePty(interrupted)}`);
 
   // No terminal, no passphrase: the clear error, at once.
   const piped = await runCli(["run", ...sshArgs(key), "--dir", malocher.dir], { env: plainEnv() });
   assert.notEqual(piped.code, 0, describeRun(piped));
   assert.match(piped.stderr, /SSH_KEY_UNREADABLE.*is encrypted: set MALOCHER_SSH_PASSPHRASE/);
+
+  // Giving up holds for its run: a later run of the same process (a second processAll) asks again.
+  const twoRuns = [
+    'import { Malocher } from "malocher";',
+    "const { MACHINES, KEY, KNOWN_HOSTS, DIR } = process.env;",
+    "const options = { sshMachines: MACHINES.split(','), sshPrivateKey: KEY, knownHosts: KNOWN_HOSTS };",
+    "for (const run of [1, 2]) {",
+    "  try { for await (const [, result] of new Malocher({ dir: DIR }).processAll(options)) console.log(`run ${run}: value ${result.value}`); }",
+    "  catch (error) { console.log(`run ${run}: ${error.code}: ${error.message}`); }",
+    "}",
+  ].join("\n");
+  const machines = sshd.cluster.nodes.map((node) => node.machine).join(",");
+  const again = await runInPty([process.execPath, "--input-type=module", "-e", twoRuns], {
+    cwd: root,
+    env: { ...plainEnv(), MACHINES: machines, KEY: key, KNOWN_HOSTS: sshd.cluster.knownHosts, DIR: malocher.dir },
+    answers: [{ after: prompt, act: (terminal) => terminal.type("\x03") }, { after: prompt, act: (terminal) => terminal.type(`${passphrase}\r`) }],
+    timeoutMs: 30_000,
+  });
+  assert.equal(again.unanswered, 0, describePty(again));
+  assert.equal(again.output.match(/Enter passphrase/g)?.length, 2, describePty(again));
+  assert.match(withoutEscapes(again.output), /^run 1: NO_USABLE_NODES: [^]*SSH_KEY_UNREADABLE[^]*was interrupted/m, describePty(again));
+  assert.match(withoutEscapes(again.output), /^run 2: value 6$/m, describePty(again));
+  assert.ok(!again.output.includes(passphrase), describePty(again));
+});
+
+test("a key given up on at its prompt fails at once for the rest of its run, whenever a machine reaches it; another run asks again", TIMEOUT, async (t) => {
+  const keys = tempDir("tty-key-run");
+  t.after(() => removeDir(keys));
+  const key = join(keys, "encrypted_key");
+  copyFileSync(sshd.cluster.privateKey, key);
+  const passphrase = "typed once more";
+  await execFileAsync("ssh-keygen", ["-q", "-p", "-f", key, "-P", "", "-N", passphrase]);
+  // One after the other, as machines of a run that reach the key at different times.
+  const script = [
+    `import { decryptKeyAtPrompt } from ${JSON.stringify(new URL("../packages/supervisor/dist/ssh/prompt-key-passphrase.js", import.meta.url).href)};`,
+    'import { readFileSync } from "node:fs";',
+    "const key = readFileSync(process.env.KEY);",
+    "const attempt = (label, run) => decryptKeyAtPrompt(process.env.KEY, key, run).then((parsed) => console.log(`${label}: decrypted ${parsed.type}`), (error) => console.log(`${label}: ${error.code}`));",
+    "const first = new Map();",
+    "await attempt('first machine', first);",
+    "await attempt('second machine, same run', first);",
+    "await attempt('next run', new Map());",
+  ].join("\n");
+  const run = await runInPty([process.execPath, "--input-type=module", "-e", script], {
+    env: { ...plainEnv(), KEY: key },
+    answers: [{ after: /Enter passphrase/, act: (terminal) => terminal.type("\x03") }, { after: /Enter passphrase/, act: (terminal) => terminal.type(`${passphrase}\r`) }],
+    timeoutMs: 20_000,
+  });
+  const lines = withoutEscapes(run.output).split(/\r?\n/).filter((line) => / machine|next run/.test(line) && !line.includes("Enter passphrase"));
+  assert.deepEqual(lines, ["first machine: SSH_KEY_UNREADABLE", "second machine, same run: SSH_KEY_UNREADABLE", "next run: decrypted ssh-ed25519"], describePty(run));
+  assert.equal(run.output.match(/Enter passphrase/g)?.length, 2, describePty(run));
 });

@@ -46,7 +46,9 @@ test("npm run pack's tarball installs into a fresh project; malocher init sets i
   // The agent's bundles come with the licenses of what they hold, and tsx's hooks once.
   const agent = join(project, "node_modules/malocher/node_modules/@malocher/agent/dist");
   const notices = readFileSync(join(agent, "THIRD-PARTY-NOTICES.md"), "utf8");
-  for (const name of ["chokidar", "msgpackr", "tsx", "ws"]) assert.match(notices, new RegExp(`^## ${name} [\\d.]+ \\(MIT\\)$[^]*?Permission is hereby granted`, "m"), name);
+  const sections = new Map(notices.split(/^## /m).slice(1).map((section) => [section.split(" ", 1)[0]!, section]));
+  assert.deepEqual([...sections.keys()], ["chokidar", "es-module-lexer", "msgpackr", "readdirp", "tsx", "ws"]);
+  for (const [name, section] of sections) assert.match(section, /^\S+ [\d.]+ \(MIT\)\n[^]*Permission is hereby granted/, name);
   assert.ok(existsSync(join(agent, "worker/tsx-hooks.js")) && !existsSync(join(agent, "bundle/tsx-hooks.js")));
 
   const init = await sh("npx", ["malocher", "init"], project);

@@ -12,13 +12,14 @@
  * hooks, bundled on their own, as a loader), as do the optional native add-ons that ws and
  * msgpackr try to load.
  */
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const PACKAGE_DIR = fileURLToPath(new URL(".", import.meta.url));
+const REPOSITORY_DIR = fileURLToPath(new URL("../..", import.meta.url));
 
 /** What every bundle here shares: one ES module file per entry point, for Node 20. */
 const ONE_FILE_FOR_NODE = {
@@ -102,17 +103,20 @@ function thirdPartyNotices(metafiles) {
       const license = readdirSync(root).find((name) => /^(licen[cs]e|copying)(\.|$)/i.test(name));
       if (license === undefined) throw new Error(`${manifest.name} (${root}) ships no license file to put in the notices`);
       const text = readFileSync(join(root, license), "utf8").trim();
-      return `## ${manifest.name} ${manifest.version} (${manifest.license})\n\nIn ${[...files].sort().join(", ")}.\n\n\`\`\`\`text\n${text}\n\`\`\`\`\n`;
+      const named = typeof manifest.license === "string" ? ` (${manifest.license})` : "";
+      return `## ${manifest.name} ${manifest.version}${named}\n\nIn ${[...files].sort().join(", ")}.\n\n\`\`\`\`text\n${text}\n\`\`\`\`\n`;
     });
   return `# Third-party notices\n\nThe agent's bundles hold code of these packages, under these licenses.\n\n${sections.join("\n")}`;
 }
 
-/** The root of the installed package (under node_modules) that holds `file`, or undefined for a file of no installed package. */
+/**
+ * The root of the installed package that holds `file` (its last `node_modules/[@scope/]name`), or
+ * undefined for a file of no installed package. Only the path below the repository counts: a
+ * checkout that itself lies under a node_modules directory is no installed package.
+ */
 function packageRootOf(file) {
-  if (!file.includes("/node_modules/")) return undefined;
-  for (let dir = dirname(file); dir.includes("/node_modules/"); dir = dirname(dir)) {
-    const manifest = join(dir, "package.json");
-    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, "utf8")).name !== undefined) return dir;
-  }
-  return undefined;
+  const below = relative(REPOSITORY_DIR, file);
+  const from = below.startsWith("..") ? file : `/${below}`;
+  const root = /^(.*\/node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(from)?.[1];
+  return root === undefined ? undefined : from === file ? root : join(REPOSITORY_DIR, root);
 }

@@ -272,7 +272,7 @@ async function authMethods(target: NodeTarget): Promise<AnyAuthMethod[]> {
     }
     if (encrypted && passphrase === undefined && !(target.useAgent && agent)) {
       // As ssh: asked for on the terminal, when there is one (an agent may hold the key instead).
-      parsed = (await decryptKeyAtPrompt(file, key)) ?? parsed;
+      parsed = (await decryptKeyAtPrompt(file, key, target.keysGivenUp)) ?? parsed;
     }
     if (parsed instanceof Error) {
       // OpenSSH's default keys are only tried when usable; an agent may hold an encrypted key.

@@ -1,5 +1,6 @@
 import { MalocherError, isLabel } from "@malocher/protocol";
 import { opensshDefaults } from "./openssh-defaults.js";
+import type { KeysGivenUp } from "./prompt-key-passphrase.js";
 import { expandHome, expandTokens, readSshConfig, type SshConfig, type TokenValues } from "./ssh-config.js";
 
 /** SSH settings of `processAll` and `malocher run`; each may be one value or one per machine. */
@@ -77,6 +78,12 @@ export interface NodeTarget {
   via?: NodeTarget;
   /** The passphrase for encrypted keys; a function so that it never shows when a target is printed. */
   passphrase: () => string | undefined;
+  /**
+   * The keys whose passphrase prompt the user gave up on (Ctrl-C, or three wrong tries) during this
+   * run, by file: one map for all the machines of one `resolveNodeTargets`, which then fail at once
+   * with the same error instead of asking again. A later run asks again.
+   */
+  keysGivenUp: KeysGivenUp;
   /** Jobs at once on this machine (`8/host`), overriding the run's `slots`. */
   slots?: number;
   /** The machine's labels (`8/host gpu fast`); jobs may ask for one (`submit.with({ on: "gpu" })`). */
@@ -154,6 +161,7 @@ export function resolveNodeTargets(options: SshOptions): NodeTarget[] {
     knownHosts: options.knownHosts,
     strict: options.sshStrictHostKeyChecking,
     passphrase: () => passphrase ?? (process.env["MALOCHER_SSH_PASSPHRASE"] || undefined),
+    keysGivenUp: new Map(),
   };
   return machines.map((entry, index) => {
     const port = perMachine(options.sshPort, index, machines.length, "sshPort");
@@ -171,6 +179,7 @@ interface SharedSettings {
   knownHosts: string | undefined;
   strict: SshOptions["sshStrictHostKeyChecking"];
   passphrase: () => string | undefined;
+  keysGivenUp: KeysGivenUp;
 }
 
 /** A ProxyJump chain longer than this is a loop in the config. */
@@ -224,6 +233,7 @@ function resolveTarget(
     keepaliveIntervalMs: found.serverAliveIntervalSeconds === undefined ? DEFAULT_KEEPALIVE_MS : found.serverAliveIntervalSeconds * 1000,
     keepaliveCountMax: found.serverAliveCountMax ?? 3,
     passphrase: shared.passphrase,
+    keysGivenUp: shared.keysGivenUp,
     ...(machine.slots === undefined ? {} : { slots: machine.slots }),
     labels: machine.labels,
   };
