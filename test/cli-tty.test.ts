@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { copyFileSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import { directoryLayout } from "@malocher/protocol";
 import { slowDouble, train } from "./fixtures/jobs/jobs.js";
 import { cliMain, describeRun, root, runCli } from "./fixtures/jobs/support.js";
@@ -25,6 +25,16 @@ const sshd = useSshNodes(2);
 
 function sshArgs(identity = sshd.cluster.privateKey): string[] {
   return ["--hosts", sshd.cluster.nodes.map((node) => node.machine).join(","), "--identity", identity, "--known-hosts", sshd.cluster.knownHosts];
+}
+
+/** A copy of the nodes' key, encrypted with `passphrase`, removed after the test. */
+async function encryptedKeyCopy(t: TestContext, passphrase: string): Promise<string> {
+  const keys = tempDir("tty-key");
+  t.after(() => removeDir(keys));
+  const key = join(keys, "encrypted_key");
+  copyFileSync(sshd.cluster.privateKey, key);
+  await execFileAsync("ssh-keygen", ["-q", "-p", "-f", key, "-P", "", "-N", passphrase]);
+  return key;
 }
 
 /** The environment of a user without ssh-agent or passphrase variable. */
@@ -176,12 +186,8 @@ test("with stderr not a terminal, run prints plain lines; --quiet only failures;
 });
 
 test("an encrypted key's passphrase is asked for once on the terminal, with echo off, and never shown; without a terminal the error stays", TIMEOUT, async (t) => {
-  const keys = tempDir("tty-key");
-  t.after(() => removeDir(keys));
-  const key = join(keys, "encrypted_key");
-  copyFileSync(sshd.cluster.privateKey, key);
   const passphrase = "s3cret typed pass";
-  await execFileAsync("ssh-keygen", ["-q", "-p", "-f", key, "-P", "", "-N", passphrase]);
+  const key = await encryptedKeyCopy(t, passphrase);
   const prompt = new RegExp(`Enter passphrase for key '${key}': `);
 
   const nodes = await runInPty([process.execPath, cliMain, "nodes", ...sshArgs(key)], {
@@ -245,12 +251,8 @@ test("an encrypted key's passphrase is asked for once on the terminal, with echo
 });
 
 test("a key given up on at its prompt fails at once for the rest of its run, whenever a machine reaches it; another run asks again", TIMEOUT, async (t) => {
-  const keys = tempDir("tty-key-run");
-  t.after(() => removeDir(keys));
-  const key = join(keys, "encrypted_key");
-  copyFileSync(sshd.cluster.privateKey, key);
   const passphrase = "typed once more";
-  await execFileAsync("ssh-keygen", ["-q", "-p", "-f", key, "-P", "", "-N", passphrase]);
+  const key = await encryptedKeyCopy(t, passphrase);
   // One after the other, as machines of a run that reach the key at different times.
   const script = [
     `import { decryptKeyAtPrompt } from ${JSON.stringify(new URL("../packages/supervisor/dist/ssh/prompt-key-passphrase.js", import.meta.url).href)};`,
