@@ -40,7 +40,7 @@ export function sideBySide(results: Measurements): SideBySide[] {
       ours: rates(d.batchStartedCluster)!,
       dask: rates(k.batch),
       parallel: parallelRate,
-      how: "Dask: `client.map` + `gather`; parallel: `-S 4/node`, ControlMaster, `node -e`",
+      how: "Dask: `client.map` + `gather`, on a cluster started for it (as each of our ways); parallel: `-S 4/node`, ControlMaster, `node -e`",
       daskTarget: TARGETS.batchVersusDask,
     },
     {
@@ -50,7 +50,7 @@ export function sideBySide(results: Measurements): SideBySide[] {
       ours: rates(d.startedCluster)!,
       dask: rates(k.oneByOne),
       parallel: parallelRate,
-      how: "Dask: a `client.submit` loop + `gather`; parallel as above",
+      how: "Dask: a `client.submit` loop + `gather`, on a cluster started for it; parallel as above",
       daskTarget: TARGETS.oneByOneVersusDask,
     },
     {

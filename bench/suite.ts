@@ -282,21 +282,20 @@ async function measureDispatch(
     result.batchAtScale.push(batchAtScale);
     log(`${tag}: the same with ${atScale} jobs: ${batchAtScale.jobsPerSecond.toFixed(0)} jobs/s`);
     await ctx.withDask(tag, dask, async (peer) => {
-      // Started before the clock like ours, and closed before anything else runs (an idle Dask cluster still uses CPU).
-      await peer.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
-      try {
-        dask.batch.push(await measurePeerDispatch(ctx, jobs, () => peer.batch(jobs)));
-        dask.oneByOne.push(await measurePeerDispatch(ctx, jobs, () => peer.oneByOne(jobs)));
-      } finally {
-        await peer.stop();
-      }
-      // On a cluster of its own, as ours: a cluster that ran the jobs above would have paid its first jobs' costs already.
-      await peer.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
-      try {
-        dask.batchAtScale.push(await measurePeerDispatch(ctx, settings.batchAtScaleJobs, () => peer.batch(settings.batchAtScaleJobs)));
-      } finally {
-        await peer.stop();
-      }
+      // Each way on a cluster of its own, as ours: a cluster that ran jobs before would have paid its
+      // first jobs' costs already. Started before the clock like ours, and closed before anything
+      // else runs (an idle Dask cluster still uses CPU).
+      const onFreshCluster = async (measure: () => Promise<PeerDispatchRun>): Promise<PeerDispatchRun> => {
+        await peer.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
+        try {
+          return await measure();
+        } finally {
+          await peer.stop();
+        }
+      };
+      dask.batch.push(await onFreshCluster(() => measurePeerDispatch(ctx, jobs, () => peer.batch(jobs))));
+      dask.oneByOne.push(await onFreshCluster(() => measurePeerDispatch(ctx, jobs, () => peer.oneByOne(jobs))));
+      dask.batchAtScale.push(await onFreshCluster(() => measurePeerDispatch(ctx, settings.batchAtScaleJobs, () => peer.batch(settings.batchAtScaleJobs))));
       log(
         `${tag}: Dask map+gather ${dask.batch.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s, submit loop ${dask.oneByOne.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s, ` +
           `map+gather of ${settings.batchAtScaleJobs} ${dask.batchAtScale.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s`,
