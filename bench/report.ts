@@ -121,6 +121,8 @@ function sectionDetails(workload: Workload, results: SuiteResults): string[] {
         ["Dask submit loop", results.dask.oneByOne],
         [`Malocher batch of ${s.batchAtScaleJobs}`, results.dispatch.batchAtScale],
         [`Dask map + gather of ${s.batchAtScaleJobs}`, results.dask.batchAtScale],
+        ["Malocher batch again", results.dispatch.batchAgain],
+        ["Dask map + gather again", results.dask.batchAgain],
       ]),
     ];
   }

@@ -17,7 +17,7 @@ import { measureRenameRate, measureWriteLinkRate } from "./file-system-limits.js
 import { runThroughParallel, type PeerCommand } from "./gnu-parallel.js";
 import { now, percentile, repeat } from "./measurement.js";
 import { writeSshClientConfig, type SshClientConfig } from "./ssh-client-config.js";
-import { dispatchOnStartedCluster, dispatchWithProcessAll, SUBMIT_WAY_NAMES, type DispatchRun } from "./workloads/dispatch.js";
+import { dispatchOnStartedCluster, dispatchRunsOnStartedCluster, dispatchWithProcessAll, SUBMIT_WAY_NAMES, type DispatchRun } from "./workloads/dispatch.js";
 import { dashboardSideBySide, type DashboardPair } from "./workloads/dashboard.js";
 import { idealSleepMs, measureEfficiency, w2SleepLengths, type EfficiencyRun } from "./workloads/efficiency.js";
 import { measureProcessStartCpu, type ProcessStartCpu } from "./process-start-cpu.js";
@@ -52,6 +52,8 @@ export interface DaskResults {
   batch: PeerDispatchRun[];
   /** The same with `batchAtScaleJobs` jobs. */
   batchAtScale: PeerDispatchRun[];
+  /** `batch` once more on the cluster that had just run it. */
+  batchAgain: PeerDispatchRun[];
   /** A `client.submit` loop + `gather` on a started cluster. */
   oneByOne: PeerDispatchRun[];
   /** W2, ideal ÷ actual per repeat, with the fixed and with the mixed lengths. */
@@ -84,6 +86,8 @@ export interface SuiteResults {
     batchStartedCluster: DispatchRun[];
     /** The same with `batchAtScaleJobs` jobs. */
     batchAtScale: DispatchRun[];
+    /** `batchStartedCluster` once more on the cluster that had just run it: its processes past their first jobs. */
+    batchAgain: DispatchRun[];
     localAgent: DispatchRun[];
     /** jobs/s per repeat, in the order of {@link PEER_VARIANTS}. */
     peers: number[][];
@@ -167,7 +171,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
       }
     }
     const ctx = new SuiteContext(settings, nodes, root, log, dask);
-    const daskResults: DaskResults = { availability: daskAvailability, batch: [], batchAtScale: [], oneByOne: [], efficiency: [], efficiencyMixed: [], warm: [], readyMs: { one: [], big: [] }, readyCpu: { big: [] }, failures: [] };
+    const daskResults: DaskResults = { availability: daskAvailability, batch: [], batchAtScale: [], batchAgain: [], oneByOne: [], efficiency: [], efficiencyMixed: [], warm: [], readyMs: { one: [], big: [] }, readyCpu: { big: [] }, failures: [] };
     const withMaster = writeSshClientConfig(sshDir, nodes.sshd, true);
     const withoutMaster = writeSshClientConfig(sshDir, nodes.sshd, false);
     configs.push(withMaster, withoutMaster);
@@ -257,7 +261,7 @@ async function measureDispatch(
   dask: DaskResults,
 ): Promise<Pick<SuiteResults, "dispatch" | "fileSystem">> {
   const { settings, log } = ctx;
-  const result: SuiteResults["dispatch"] = { processAll: [], dashboardPairs: [], startedCluster: [], batchStartedCluster: [], batchAtScale: [], localAgent: [], peers: PEER_VARIANTS.map(() => []) };
+  const result: SuiteResults["dispatch"] = { processAll: [], dashboardPairs: [], startedCluster: [], batchStartedCluster: [], batchAtScale: [], batchAgain: [], localAgent: [], peers: PEER_VARIANTS.map(() => []) };
   const fileSystem: SuiteResults["fileSystem"] = { renamesPerSecond: [], writeLinksPerSecond: [] };
   await repeat(settings.repeats, async (round) => {
     const tag = `W1 round ${round + 1}/${settings.repeats}`;
@@ -274,9 +278,10 @@ async function measureDispatch(
     const onStarted = await ctx.inFreshDirectory("w1-started", (dir) => dispatchOnStartedCluster(dir, jobs, ctx.cluster(settings.nodes, `${tag}, started cluster`), ctx.meter));
     result.startedCluster.push(onStarted);
     log(`${tag}: on a started cluster: ${onStarted.jobsPerSecond.toFixed(0)} jobs/s`);
-    const batch = await ctx.inFreshDirectory("w1-batch", (dir) => dispatchOnStartedCluster(dir, jobs, ctx.cluster(settings.nodes, `${tag}, batch`), ctx.meter, "batch"));
-    result.batchStartedCluster.push(batch);
-    log(`${tag}: submitMany, then processAll on a started cluster: ${batch.jobsPerSecond.toFixed(0)} jobs/s`);
+    const [batch, batchAgain] = await ctx.inFreshDirectory("w1-batch", (dir) => dispatchRunsOnStartedCluster(dir, jobs, ctx.cluster(settings.nodes, `${tag}, batch`), ctx.meter, "batch", 2));
+    result.batchStartedCluster.push(batch!);
+    result.batchAgain.push(batchAgain!);
+    log(`${tag}: submitMany, then processAll on a started cluster: ${batch!.jobsPerSecond.toFixed(0)} jobs/s, again on the same cluster ${batchAgain!.jobsPerSecond.toFixed(0)} jobs/s`);
     const atScale = settings.batchAtScaleJobs;
     const batchAtScale = await ctx.inFreshDirectory("w1-batch-at-scale", (dir) => dispatchOnStartedCluster(dir, atScale, ctx.cluster(settings.nodes, `${tag}, batch of ${atScale}`), ctx.meter, "batch"));
     result.batchAtScale.push(batchAtScale);
@@ -285,7 +290,7 @@ async function measureDispatch(
       // Each way on a cluster of its own, as ours: a cluster that ran jobs before would have paid its
       // first jobs' costs already. Started before the clock like ours, and closed before anything
       // else runs (an idle Dask cluster still uses CPU).
-      const onFreshCluster = async (measure: () => Promise<PeerDispatchRun>): Promise<PeerDispatchRun> => {
+      const onFreshCluster = async <T>(measure: () => Promise<T>): Promise<T> => {
         await peer.start(ctx.nodes.sshd, settings.nodes, settings.slotsPerNode);
         try {
           return await measure();
@@ -293,11 +298,14 @@ async function measureDispatch(
           await peer.stop();
         }
       };
-      dask.batch.push(await onFreshCluster(() => measurePeerDispatch(ctx, jobs, () => peer.batch(jobs))));
+      const batchTwice = async () => [await measurePeerDispatch(ctx, jobs, () => peer.batch(jobs)), await measurePeerDispatch(ctx, jobs, () => peer.batch(jobs))] as const;
+      const [daskBatch, daskBatchAgain] = await onFreshCluster(batchTwice);
+      dask.batch.push(daskBatch);
+      dask.batchAgain.push(daskBatchAgain);
       dask.oneByOne.push(await onFreshCluster(() => measurePeerDispatch(ctx, jobs, () => peer.oneByOne(jobs))));
       dask.batchAtScale.push(await onFreshCluster(() => measurePeerDispatch(ctx, settings.batchAtScaleJobs, () => peer.batch(settings.batchAtScaleJobs))));
       log(
-        `${tag}: Dask map+gather ${dask.batch.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s, submit loop ${dask.oneByOne.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s, ` +
+        `${tag}: Dask map+gather ${daskBatch.jobsPerSecond.toFixed(0)} jobs/s (again ${daskBatchAgain.jobsPerSecond.toFixed(0)}), submit loop ${dask.oneByOne.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s, ` +
           `map+gather of ${settings.batchAtScaleJobs} ${dask.batchAtScale.at(-1)!.jobsPerSecond.toFixed(0)} jobs/s`,
       );
     });

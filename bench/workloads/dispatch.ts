@@ -55,15 +55,35 @@ export async function dispatchOnStartedCluster(
   way: SubmitWay = "oneByOne",
   beforeClock?: () => Promise<void>,
 ): Promise<DispatchRun> {
+  return (await dispatchRunsOnStartedCluster(dir, count, options, meter, way, 1, beforeClock))[0]!;
+}
+
+/**
+ * `runs` such runs of `count` jobs, one after another on one started cluster: the first on
+ * processes that ran no job yet, each next one on processes that ran the ones before.
+ */
+export async function dispatchRunsOnStartedCluster(
+  dir: string,
+  count: number,
+  options: Omit<ClusterOptions, "dir">,
+  meter: CpuMeter,
+  way: SubmitWay,
+  runs: number,
+  beforeClock?: () => Promise<void>,
+): Promise<DispatchRun[]> {
   const malocher = new Malocher({ dir });
   const cluster = await malocher.startCluster(options);
   try {
     await cluster.ready();
     await beforeClock?.();
-    meter.start();
-    const started = now();
-    const expected = way === "batch" ? await submitEchoBatch(malocher, count) : submitEchoJobs(malocher, count);
-    return await collect(cluster.processAll({ jobs: [...expected.keys()] }), expected, started, now() - started, meter);
+    const measured: DispatchRun[] = [];
+    for (let run = 0; run < runs; run++) {
+      meter.start();
+      const started = now();
+      const expected = way === "batch" ? await submitEchoBatch(malocher, count) : submitEchoJobs(malocher, count);
+      measured.push(await collect(cluster.processAll({ jobs: [...expected.keys()] }), expected, started, now() - started, meter));
+    }
+    return measured;
   } finally {
     await cluster.close();
   }
