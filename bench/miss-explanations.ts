@@ -158,8 +158,7 @@ function atScaleLines(results: SuiteResults): string[] {
     ...again,
     ...(again.length > 0
       ? [
-          `In the second run every agent and worker has run its share of ${s.dispatchJobs} jobs before and has the jobs' module imported; ` +
-            "V8 goes on optimizing their path over thousands of jobs more, so a long-lived cluster gets faster still.",
+          `In the second run every agent and worker has run its share of ${s.dispatchJobs} jobs before, and has the jobs' module imported.`,
         ]
       : []),
     "",
