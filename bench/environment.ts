@@ -13,7 +13,7 @@ export interface Environment {
   malocher: string;
   /** The repository's commit, and whether packages/ had uncommitted changes. */
   revision: string;
-  /** The file system type of the directory the jobs lived in (`stat -f`). */
+  /** The file system type of the directory the jobs lived in (its mount's, else `stat -f`'s family such as "ext2/ext3"). */
   fileSystem: string;
 }
 
@@ -29,7 +29,7 @@ export function describeEnvironment(dir: string): Environment {
     parallel: firstLine(run("parallel", ["--version"])),
     malocher: (JSON.parse(readFileSync(malocherPackage, "utf8")) as { version: string }).version,
     revision: describeRevision(),
-    fileSystem: run("stat", ["-f", "-c", "%T", dir]).trim() || "unknown",
+    fileSystem: run("findmnt", ["-n", "-o", "FSTYPE", "-T", dir]).trim() || run("stat", ["-f", "-c", "%T", dir]).trim() || "unknown",
   };
 }
 
