@@ -17,6 +17,8 @@ Then every request is answered by one line, `{"ok": true, ...}` or `{"ok": false
   then `gather`); answers `ms` and per job `stamps` ([start, end] in ms since the epoch).
 - `{"op": "latency", "runs": N}`: N single jobs one after another, each `client.submit(echo, i)`
   then `.result()`; answers `ms`, the time of each.
+- `{"op": "settle"}`: waits until the scheduler holds no task (the last run's released futures
+  forgotten by the scheduler and the workers), so that the next run does not pay for them.
 - `{"op": "stop"}`: closes the client and the cluster.
 Jobs are submitted with `pure=False`, so that equal arguments still make separate jobs, as in
 Malocher (Dask would otherwise run one task for all `sleep(100)` calls).
@@ -117,6 +119,14 @@ class Peer:
         check_echoes(values, jobs)
         return {"ms": ms}
 
+    def settle(self, _request):
+        started = now_ms()
+        while self.client.run_on_scheduler(scheduler_task_count) > 0:
+            if now_ms() - started > 10_000:
+                raise RuntimeError("the scheduler still held tasks 10 s after the run")
+            time.sleep(0.01)
+        return {"ms": now_ms() - started}
+
     def sleep(self, request):
         lengths = request["lengthsMs"]
         started = now_ms()
@@ -135,6 +145,10 @@ class Peer:
         return {"ms": times}
 
 
+def scheduler_task_count(dask_scheduler):
+    return len(dask_scheduler.tasks)
+
+
 def check_echoes(values, jobs):
     if list(values) != list(range(jobs)):
         raise RuntimeError(f"{jobs} jobs returned wrong values")
@@ -144,7 +158,7 @@ def main():
     logging.getLogger("distributed").setLevel(logging.ERROR)
     logging.getLogger("asyncssh").setLevel(logging.ERROR)
     peer = Peer()
-    ops = {"start": peer.start, "stop": peer.stop, "batch": peer.batch, "oneByOne": peer.one_by_one, "sleep": peer.sleep, "latency": peer.latency}
+    ops = {"start": peer.start, "stop": peer.stop, "batch": peer.batch, "oneByOne": peer.one_by_one, "sleep": peer.sleep, "latency": peer.latency, "settle": peer.settle}
     python = ".".join(str(part) for part in sys.version_info[:3])
     answers.write(json.dumps({"ready": True, "dask": dask.__version__, "distributed": distributed.__version__, "asyncssh": asyncssh.__version__, "python": python, "pid": os.getpid()}) + "\n")
     answers.flush()

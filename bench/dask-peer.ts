@@ -77,6 +77,11 @@ export class DaskPeer {
     return (await this.request({ op: "batch", jobs }))["ms"] as number;
   }
 
+  /** Waits until the scheduler holds no task: the last run's released futures are forgotten. */
+  async settle(): Promise<void> {
+    await this.request({ op: "settle" });
+  }
+
   /** ms of a `client.submit(echo, i)` loop and `gather`. */
   async oneByOne(jobs: number): Promise<number> {
     return (await this.request({ op: "oneByOne", jobs }))["ms"] as number;

@@ -29,7 +29,7 @@ export function describeEnvironment(dir: string): Environment {
     parallel: firstLine(run("parallel", ["--version"])),
     malocher: (JSON.parse(readFileSync(malocherPackage, "utf8")) as { version: string }).version,
     revision: describeRevision(),
-    fileSystem: run("findmnt", ["-n", "-o", "FSTYPE", "-T", dir]).trim() || run("stat", ["-f", "-c", "%T", dir]).trim() || "unknown",
+    fileSystem: standardOutput("findmnt", ["-n", "-o", "FSTYPE", "-T", dir]) || standardOutput("stat", ["-f", "-c", "%T", dir]) || "unknown",
   };
 }
 
@@ -45,6 +45,12 @@ function describeRevision(): string {
 function run(command: string, args: string[]): string {
   const { stdout = "", stderr = "" } = spawnSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   return stdout + stderr;
+}
+
+/** A command's stdout, trimmed; "" if it failed. */
+function standardOutput(command: string, args: string[]): string {
+  const { status, stdout = "" } = spawnSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  return status === 0 ? stdout.trim() : "";
 }
 
 function safely(read: () => string): string {

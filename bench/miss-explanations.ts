@@ -113,7 +113,7 @@ function versusDaskDispatchBound(results: SuiteResults): string[] {
     });
   const writeLinks = summarize(results.fileSystem.writeLinksPerSecond).median;
   return [
-    ...atScaleLines(results),
+    ...batchComparisonLines(results),
     "Every process of these runs shares this machine's cores with the nodes, the peers and whatever else runs on the machine, so a rate is bound by the CPU a job costs; " +
       "where both sides saturate the machine, the ratio of their rates is at most the inverse ratio of their own CPU per job. " +
       "Measured in the same run (the table under \"Side by side with Dask\" splits it by process):",
@@ -136,7 +136,7 @@ type MeteredRun = { jobs: number; jobsPerSecond: number; cpu: CpuUse };
  * cluster started for it), and with `dispatchJobs` once more on the cluster that had just run
  * them: the rates, and our CPU per job by kind of process in each.
  */
-function atScaleLines(results: SuiteResults): string[] {
+function batchComparisonLines(results: SuiteResults): string[] {
   const s = results.settings;
   const d = results.dispatch;
   const k = results.dask;
@@ -145,7 +145,10 @@ function atScaleLines(results: SuiteResults): string[] {
     `${s.dispatchJobs}`,
     `${s.batchAtScaleJobs} jobs`,
   ]);
-  const again = comparedRuns(`with the same ${s.dispatchJobs} jobs once more, right after, on the cluster that had just run them`, first, [d.batchAgain, k.batchAgain], ["first run", "again"]);
+  const again = comparedRuns(`with ${s.dispatchJobs} more such jobs (new ids), right after, on the cluster that had just run the first ones`, first, [d.batchAgain, k.batchAgain], [
+    "first run",
+    "again",
+  ]);
   if (atScale.length + again.length === 0) return [];
   return [
     ...atScale,
@@ -158,7 +161,7 @@ function atScaleLines(results: SuiteResults): string[] {
     ...again,
     ...(again.length > 0
       ? [
-          `In the second run every agent and worker has run its share of ${s.dispatchJobs} jobs before, and has the jobs' module imported.`,
+          `The second run's agents and workers had run the first ${s.dispatchJobs} jobs just before (Dask's second run started once its scheduler had forgotten the first run's tasks).`,
         ]
       : []),
     "",
@@ -167,28 +170,28 @@ function atScaleLines(results: SuiteResults): string[] {
 
 /**
  * "The same batch way `how`: a and b jobs/s. Dask's …: so Malocher ÷ Dask goes from x to y. Our
- * CPU-ms per job, `names[0]` → `names[1]`: …", for our and Dask's runs of a first and a second kind.
+ * CPU-ms per job, `labels[0]` → `labels[1]`: …", for our and Dask's runs of a first and a second kind.
  */
 function comparedRuns(
   how: string,
   [ours, dask]: readonly [readonly MeteredRun[], readonly MeteredRun[]],
-  [oursThen, daskThen]: readonly [readonly MeteredRun[], readonly MeteredRun[]],
-  names: readonly [string, string],
+  [oursSecond, daskSecond]: readonly [readonly MeteredRun[], readonly MeteredRun[]],
+  labels: readonly [string, string],
 ): string[] {
-  if (ours.length === 0 || oursThen.length === 0) return [];
+  if (ours.length === 0 || oursSecond.length === 0) return [];
   const rate = (runs: readonly MeteredRun[]) => summarize(runs.map((run) => run.jobsPerSecond)).median;
   const perJob = (runs: readonly MeteredRun[], pick: (cpu: CpuUse) => number) => summarize(runs.map((run) => pick(run.cpu) / run.jobs)).median;
   const byClass = (["agents", "workers", "supervisor", "sshd (nodes)"] as const).map(
-    (name) => `${name} ${number(perJob(ours, (cpu) => cpu.byClass[name]))} → ${number(perJob(oursThen, (cpu) => cpu.byClass[name]))}`,
+    (name) => `${name} ${number(perJob(ours, (cpu) => cpu.byClass[name]))} → ${number(perJob(oursSecond, (cpu) => cpu.byClass[name]))}`,
   );
   const versusDask =
-    dask.length > 0 && daskThen.length > 0
-      ? ` Dask's map + gather: ${number(rate(dask))} and ${number(rate(daskThen))} jobs/s, so Malocher ÷ Dask goes from ` +
-        `${(rate(ours) / rate(dask)).toFixed(2)}× to ${(rate(oursThen) / rate(daskThen)).toFixed(2)}×.`
+    dask.length > 0 && daskSecond.length > 0
+      ? ` Dask's map + gather: ${number(rate(dask))} and ${number(rate(daskSecond))} jobs/s, so Malocher ÷ Dask goes from ` +
+        `${(rate(ours) / rate(dask)).toFixed(2)}× to ${(rate(oursSecond) / rate(daskSecond)).toFixed(2)}×.`
       : "";
   return [
-    `The same batch way ${how}: ${number(rate(ours))} and ${number(rate(oursThen))} jobs/s.${versusDask} ` +
-      `Our CPU-ms per job, ${names[0]} → ${names[1]}: ${byClass.join(", ")}; together ${number(perJob(ours, malocherCpuMs))} → ${number(perJob(oursThen, malocherCpuMs))}.`,
+    `The same batch way ${how}: ${number(rate(ours))} and ${number(rate(oursSecond))} jobs/s.${versusDask} ` +
+      `Our CPU-ms per job, ${labels[0]} → ${labels[1]}: ${byClass.join(", ")}; together ${number(perJob(ours, malocherCpuMs))} → ${number(perJob(oursSecond, malocherCpuMs))}.`,
   ];
 }
 

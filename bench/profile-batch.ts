@@ -51,7 +51,7 @@ try {
           `(busy ${((100 * run.cpu.machineBusyMs) / (run.cpu.wallMs * run.cpu.cores)).toFixed(0)} %); ${classes.join(", ")}`,
       );
       if (profiling) await profiling.report(root, `${way}-${round + 1}`);
-      // The directories go at the end, as in the benchmark (see `SuiteContext.inFreshDirectory`).
+      // No directory is removed between runs, as in the benchmark (see `SuiteContext.inFreshDirectory`).
     }
   }
 } finally {

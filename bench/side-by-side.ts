@@ -62,12 +62,12 @@ export function sideBySide(results: Measurements): SideBySide[] {
       how: `Dask: \`client.map\` + \`gather\`; each on a cluster started for it. No target (the issue's is on ${s.dispatchJobs} jobs): how the ratio moves when what a run pays once weighs less`,
     },
     {
-      what: `W1 batch again: the same ${s.dispatchJobs} jobs once more, on the cluster that had just run them`,
+      what: `W1 batch again: ${s.dispatchJobs} more such jobs (new ids), on the cluster that had just run the first ones`,
       unit: "jobs/s",
       better: "higher",
       ours: rates(d.batchAgain)!,
       dask: rates(k.batchAgain),
-      how: "Dask: `client.map` + `gather` once more, likewise. No target: the same run without what a fresh cluster's processes pay on their first jobs",
+      how: "Dask: `client.map` + `gather` once more, likewise, once its scheduler had forgotten the first run's tasks. No target: the same jobs on processes that each ran jobs just before",
     },
     {
       what: `W2: ${s.efficiencyJobs} jobs sleeping ${s.efficiencySleepMs} ms, ideal ÷ actual time`,

@@ -59,8 +59,9 @@ export async function dispatchOnStartedCluster(
 }
 
 /**
- * `runs` such runs of `count` jobs, one after another on one started cluster: the first on
- * processes that ran no job yet, each next one on processes that ran the ones before.
+ * `runs` such runs of `count` jobs (new ids each), one after another on one started cluster: the
+ * first on processes that ran no job yet, each next one on processes that ran the ones before.
+ * `beforeClock` runs once, before the first run's clock.
  */
 export async function dispatchRunsOnStartedCluster(
   dir: string,
