@@ -1,9 +1,10 @@
 // `npm run pack`'s tarball used as a new user would: installed into a fresh project outside the
 // repository (made with `npm init -y`, so CommonJS at first), set up by `npx malocher init`, its
-// experiment.ts run twice with tsx (the second run reuses every keyed job), and the CLI run there.
+// experiment.ts run twice with tsx (the second run reuses every keyed job), its types checked by tsc,
+// and the CLI run there.
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { MALOCHER_VERSION } from "@malocher/protocol";
@@ -38,7 +39,7 @@ test("npm run pack's tarball installs into a fresh project; malocher init sets i
   assert.ok(!project.startsWith(root), "outside the repository");
   assert.equal((await sh("npm", ["init", "-y"], project)).code, 0);
   // From npm's cache where it can (the workspace's own install filled it); no install scripts, so no native builds.
-  const installed = await sh("npm", ["install", tarball, "tsx", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund"], project, 240_000);
+  const installed = await sh("npm", ["install", tarball, "tsx", "@types/node@20", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund"], project, 240_000);
   assert.equal(installed.code, 0, described(installed));
   for (const name of ["protocol", "store", "locate", "agent"]) {
     assert.ok(existsSync(join(project, "node_modules/malocher/node_modules/@malocher", name, "package.json")), `@malocher/${name} comes inside the tarball`);
@@ -80,4 +81,11 @@ test("npm run pack's tarball installs into a fresh project; malocher init sets i
   const jobs = await sh("npx", ["malocher", "jobs", "--state", "succeeded"], project);
   assert.equal(jobs.stdout.trim().split("\n").length, 20, described(jobs));
   assert.match(jobs.stdout, /train\(3, 0\.1\) key=lr=0\.1 seed=3$/m);
+
+  // Its types check in a strict project that also checks the libraries' declarations (tsc's default):
+  // they name ssh2's and ws's types, which come with the package.
+  writeFileSync(join(project, "types-check.ts"), 'import { Malocher, processAll } from "malocher";\nconst malocher: Malocher = new Malocher({ dir: "jobs" });\nvoid malocher;\nvoid processAll;\n');
+  writeFileSync(join(project, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, module: "nodenext", target: "es2022", noEmit: true }, files: ["types-check.ts"] }));
+  const typed = await sh(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "."], project);
+  assert.equal(typed.code, 0, described(typed));
 });
