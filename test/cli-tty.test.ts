@@ -152,6 +152,21 @@ test("on a terminal, a node whose agent dies shows as lost, then restarting, the
   assert.equal(last.find((line) => line.startsWith("done ")), "done 6/6 · failed 0 · running 0 · queued 0");
 });
 
+test("on a terminal, submit without ::: queues the command once, as the README's `submit --after ID -- cmd`", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "tty-submit-once");
+  const first = await runCli(["submit", "--dir", malocher.dir, "--", "echo", "data", ":::", "a"]);
+  assert.equal(first.code, 0, describeRun(first));
+  const after = first.stdout.trim();
+  const once = await runInPty([process.execPath, cliMain, "submit", "--json", "--dir", malocher.dir, "--after", after, "--", "echo", "report"], { env: plainEnv() });
+  assert.equal(once.code, 0, describePty(once));
+  const lines = once.output.split("\r\n").filter((line) => line !== "");
+  assert.equal(lines.length, 1, describePty(once));
+  assert.deepEqual((JSON.parse(lines[0]!) as { argv: string[] }).argv, ["echo", "report"]);
+  const asking = await runInPty([process.execPath, cliMain, "submit", "--dir", malocher.dir, "--", "echo", "{}"], { env: plainEnv() });
+  assert.equal(asking.code, 2, describePty(asking));
+  assert.match(withoutEscapes(asking.output), /\[INVALID_COMMAND\] No arguments for "\{\}": give them after :::/);
+});
+
 test("with stderr not a terminal, run prints plain lines; --quiet only failures; --json only JSON lines", TIMEOUT, async (t) => {
   const malocher = freshMalocher(t, "tty-plain");
   await malocher.submitMany(slowDouble, Array.from({ length: 6 }, (_, i): [number, number] => [i, 50]));

@@ -76,6 +76,19 @@ test("a {…} that looks like a replacement string but is none Malocher knows is
   assert.deepEqual(expand("sh", "-c", "echo ${HOME} {print $1}", ":::", "a"), [["sh", "-c", "echo ${HOME} {print $1}", "a"]], "shell and awk braces pass through");
 });
 
+test("without ::: and with stdin a terminal (no lines), the command is one job as it is, unless it asks for arguments", () => {
+  const onTerminal = (...words: string[]) => expandCommandLines(words, () => undefined);
+  assert.deepEqual(onTerminal("python", "report.py"), [["python", "report.py"]]);
+  assert.deepEqual(onTerminal("sh", "-c", "echo job {#} on slot {%}"), [["sh", "-c", "echo job 1 on slot {%}"]], "{#} is 1, {%} stays for the node");
+  for (const asking of ["{}", "{1}", "out/{/.}.txt"]) {
+    assert.throws(() => onTerminal("convert", asking), (error: Error & { code?: string }) => {
+      assert.equal(error.code, "INVALID_COMMAND");
+      assert.ok(error.message.startsWith(`No arguments for ${JSON.stringify(asking)}: give them after :::`), error.message);
+      return true;
+    });
+  }
+});
+
 test("malocher submit: the replacement strings reach the jobs' argv; an empty stdin is refused", { timeout: 30_000 }, async (t) => {
   const malocher = freshMalocher(t, "replacements");
   const submitted = await runCli(["submit", "--json", "--dir", malocher.dir, "--", "echo", "{.}", "{/}", "{#}", ":::", "dir/a.txt", "b.md"]);

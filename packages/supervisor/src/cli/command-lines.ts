@@ -5,7 +5,7 @@
  * forms `:::+` / `::::+`, which pair with the source before them by position instead of giving
  * every combination (the shortest of the linked sources sets the length, as in parallel). Sources
  * otherwise give every combination, the first varying slowest; without any, the arguments are
- * stdin's lines.
+ * stdin's lines, and when stdin is a terminal, which has none, the command is one job as it is.
  *
  * Replacement strings, as in parallel: `{}` the argument (all of a combination's, joined by
  * spaces), `{.}` without its extension, `{/}` its base name, `{//}` its directory, `{/.}` the base
@@ -36,11 +36,12 @@ interface Source {
 
 /**
  * The argv of every command that `words` (a template, then `::: a b` / `:::: file` sources) stand
- * for. `readStdinLines` is called only when there is no source; `readFileLines` for `::::` files.
+ * for. `readStdinLines` is called only when there is no source (`undefined`: stdin is a terminal);
+ * `readFileLines` for `::::` files.
  */
 export function expandCommandLines(
   words: readonly string[],
-  readStdinLines: () => string[],
+  readStdinLines: () => string[] | undefined,
   readFileLines: (file: string) => string[] = (file) => linesOf(readArgumentFile(file)),
 ): string[][] {
   const first = words.findIndex((word) => SEPARATORS.has(word));
@@ -49,7 +50,9 @@ export function expandCommandLines(
     throw new MalocherError("INVALID_COMMAND", "Name the command before the arguments, e.g. -- python train.py --seed {} ::: 1 2 3.");
   }
   checkReplacementStrings(template);
-  const sources = first < 0 ? [{ values: readStdinLines(), linked: false }] : readSources(words.slice(first), readFileLines);
+  const stdinLines = first < 0 ? readStdinLines() : [];
+  if (stdinLines === undefined) return [commandWithoutArguments(template)];
+  const sources = first < 0 ? [{ values: stdinLines, linked: false }] : readSources(words.slice(first), readFileLines);
   const tuples = argumentTuples(sources);
   return tuples.map((args, index) => fillTemplate(template, args, index + 1));
 }
@@ -66,24 +69,33 @@ export function commandLines(words: readonly string[]): string[][] {
 }
 
 /**
- * Stdin's lines (a last line without newline counts; `\r\n` ends a line too); refuses a terminal,
- * which would wait forever, and an empty stdin, which would quietly make no job.
+ * Stdin's lines (a last line without newline counts; `\r\n` ends a line too); `undefined` for a
+ * terminal, which has no lines to give (reading it would wait for typing); refuses an empty stdin,
+ * which would quietly make no job.
  */
-export function readLines(stdin: { isTTY?: boolean }, read: () => string): string[] {
-  if (stdin.isTTY) {
-    throw new MalocherError(
-      "INVALID_COMMAND",
-      "No arguments: give them after ::: (malocher submit -- echo {} ::: a b c) or pipe them in, one a line.",
-    );
-  }
+export function readLines(stdin: { isTTY?: boolean }, read: () => string): string[] | undefined {
+  if (stdin.isTTY) return undefined;
   const lines = linesOf(read());
   if (lines.length === 0) {
     throw new MalocherError(
       "INVALID_COMMAND",
-      "No arguments: stdin was empty, so there would be no job. Give them after ::: (malocher submit -- echo {} ::: a b c) or pipe them in, one a line.",
+      "No arguments: stdin was empty, so there would be no job. Give them after ::: (malocher submit -- echo {} ::: a b c) or pipe them in, one a line; " +
+        "a command without ::: is queued once, as it is, when stdin is a terminal.",
     );
   }
   return lines;
+}
+
+/** The template as one command with no arguments (stdin a terminal), unless it asks for arguments. */
+function commandWithoutArguments(template: readonly string[]): string[] {
+  const asking = template.find((word) => (word.match(LOOKS_LIKE_REPLACEMENT) ?? []).some((text) => text !== "{#}" && text !== JOB_SLOT));
+  if (asking !== undefined) {
+    throw new MalocherError(
+      "INVALID_COMMAND",
+      `No arguments for ${JSON.stringify(asking)}: give them after ::: (malocher submit -- echo {} ::: a b c) or pipe them in, one a line.`,
+    );
+  }
+  return fillTemplate(template, [], 1);
 }
 
 function linesOf(text: string): string[] {

@@ -13,7 +13,7 @@ const OPTIONS = ["cwd", "env", "timeout", "killGrace", "retries", "retryOnError"
 /** `malocher submit -- <command> ::: a b c`: queues one command job per argument, as GNU parallel runs them. */
 export function submitCommand(): Command {
   const command = new Command("submit")
-    .description("queue a command as jobs, one per argument: {} is replaced by each argument after ::: (or each line of stdin)")
+    .description("queue a command as jobs, one per argument: {} is replaced by each argument after ::: (or each line of stdin; on a terminal, without :::, the command is one job)")
     .argument("<command...>", "the program and its arguments (no shell: use sh -c '…' for one), then ::: arguments");
   return withOptions(command, OPTIONS, {
     cwd: "the jobs' working directory (default: this one)",
