@@ -1,7 +1,7 @@
 // The `malocher` command as a user runs it: `run` over the 3 harness nodes from a hosts file,
 // its exit codes and --json events, and `status`, `results`, `logs` on the directory it leaves.
 import { strict as assert } from "node:assert";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
@@ -158,12 +158,16 @@ test("run exits 2 with [NO_USABLE_NODES] when the only host is unreachable", TIM
   assert.equal(status.counts.queued, 1, "the job is still queued");
 });
 
-test("status, results and logs exit 2 with a clear message on a directory or job that does not exist", TIMEOUT, async (t) => {
+test("status, results, logs and run (with nothing to submit) exit 2 with a clear message on a directory or job that does not exist", TIMEOUT, async (t) => {
   const malocher = freshMalocher(t, "cli");
   const missing = join(malocher.dir, "nothing-here");
   const status = await runCli(["status", "--dir", missing]);
   assert.equal(status.code, 2, describeRun(status));
   assert.match(status.stderr, /\[SHARED_DIR_FORMAT\].*not a Malocher directory/);
+  const run = await runCli(["run", "--dir", missing]);
+  assert.equal(run.code, 2, describeRun(run));
+  assert.match(run.stderr, /\[SHARED_DIR_FORMAT\].*not a Malocher directory/);
+  assert.ok(!existsSync(missing), "a mistyped --dir is not created");
   malocher.submit(square, 1);
   const logs = await runCli(["logs", "not-a-job", "--dir", malocher.dir]);
   assert.equal(logs.code, 2, describeRun(logs));

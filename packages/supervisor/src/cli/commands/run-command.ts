@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { MalocherError } from "@malocher/protocol";
+import { prepareSharedDirectory } from "@malocher/store";
 import { Malocher } from "../../malocher.js";
 import { RunProgress } from "../run-progress.js";
 import { jsonLine } from "../json-line.js";
@@ -48,6 +49,9 @@ export function runCommand(): Command {
     )
     .action(async (words: string[], options: CliValues<(typeof OPTIONS)[number]>) => {
       const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
+      // Nothing to submit and no waiting for jobs to come: the jobs must be there already. A mistyped
+      // --dir would otherwise become a new, empty directory and the run report done 0/0.
+      if (words.length === 0 && !options.keepAlive) prepareSharedDirectory(malocher.dir, { create: false, allowSharedWriters: options.allowSharedDirWriters === true });
       const slot = usesJobSlot(words) ? { replaceJobSlot: true } : {};
       const jobs = words.length === 0 ? undefined : commandLines(words).map((argv) => malocher.submitCommand(argv, slot));
       const mode = options.json ? "json" : options.quiet ? "quiet" : process.stderr.isTTY ? "tty" : "plain";
