@@ -1,6 +1,6 @@
 // The CLI's options come from one table (each key is the attribute commander gives the flags), its
-// durations take units everywhere and refuse a bare number, and output into a pipe that closes
-// ends the command quietly.
+// durations take units everywhere and refuse a bare number, --hosts refuses a file that names no
+// machine and a file name that is no file, and output into a pipe that closes ends the command quietly.
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import { test } from "node:test";
@@ -11,7 +11,8 @@ import { cliMain, describeRun, runCli } from "./fixtures/jobs/support.js";
 import { freshMalocher } from "./support/temp.js";
 import { decodeJobSpec, directoryLayout } from "@malocher/protocol";
 import { loadDirectoryKey } from "@malocher/store";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 test("every option of the table is keyed by the attribute name its flags give", () => {
   for (const [key, spec] of Object.entries(CLI_OPTIONS)) assert.equal(new Option(spec.flags).attributeName(), key, spec.flags);
@@ -54,6 +55,25 @@ function pipedIntoHead(args: string[], bytes: number): Promise<{ status: number;
     }),
   );
 }
+
+test("--hosts: a file of comments only, or a file name that is no file, is refused before anything starts", { timeout: 30_000 }, async (t) => {
+  const malocher = freshMalocher(t, "hosts-option");
+  malocher.submit(echo, 1);
+  const onlyComments = join(malocher.dir, "hosts.txt");
+  writeFileSync(onlyComments, "# one machine a line: [slots/][user@]host[:port] [labels]\n\n#node1\n");
+  for (const [hosts, message] of [
+    [onlyComments, /\[INVALID_OPTIONS\] --hosts .*hosts\.txt: the file names no machine \(only comments or blank lines\)/],
+    ["hosts-missing.txt", /\[INVALID_OPTIONS\] --hosts hosts-missing\.txt: no such file\. Give a hosts file that exists, or the machines themselves/],
+    ["./hosts", /\[INVALID_OPTIONS\] --hosts \.\/hosts: no such file/],
+  ] as const) {
+    for (const command of ["run", "nodes"]) {
+      const refused = await runCli([command, "--hosts", hosts, "--dir", malocher.dir]);
+      assert.equal(refused.code, 2, describeRun(refused));
+      assert.match(refused.stderr, message, describeRun(refused));
+    }
+  }
+  assert.equal((await malocher.status()).counts.queued, 1, "the job is still queued");
+});
 
 test("results | head and logs | head -c end quietly when the pipe closes", { timeout: 60_000 }, async (t) => {
   const malocher = freshMalocher(t, "epipe");

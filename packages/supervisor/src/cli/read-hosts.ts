@@ -1,18 +1,31 @@
 import { readFileSync, statSync } from "node:fs";
+import { MalocherError } from "@malocher/protocol";
+
+/** A value that names a file rather than machines: a path, or a name with a file's extension. */
+const LOOKS_LIKE_FILE = /^(?:\.{0,2}\/|~)|\.(?:txt|hosts|conf|cfg|list)$/i;
 
 /**
  * `--hosts` takes a file (one `[slots/][user@]host[:port]` a line, `#` comments) or a
- * comma-separated list of machines.
+ * comma-separated list of machines. A file that names no machine, and a value that looks like a
+ * file's name but is no file, are refused: either would otherwise be a run without the machines
+ * meant (none, or one called like the file).
  */
 export function readHosts(value: string): string[] {
   let isFile = false;
   try {
     isFile = statSync(value).isFile();
   } catch {}
+  if (!isFile && !value.includes(",") && LOOKS_LIKE_FILE.test(value)) {
+    throw new MalocherError("INVALID_OPTIONS", `--hosts ${value}: no such file. Give a hosts file that exists, or the machines themselves: --hosts node1,alice@node2:2222.`);
+  }
   const entries = isFile
     ? readFileSync(value, "utf8")
         .split("\n")
         .map((line) => line.replace(/#.*/, "").trim())
     : value.split(",").map((entry) => entry.trim());
-  return entries.filter((entry) => entry !== "");
+  const machines = entries.filter((entry) => entry !== "");
+  if (isFile && machines.length === 0) {
+    throw new MalocherError("INVALID_OPTIONS", `--hosts ${value}: the file names no machine (only comments or blank lines). Add one a line: [slots/][user@]host[:port] [labels].`);
+  }
+  return machines;
 }
