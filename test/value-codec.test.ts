@@ -319,8 +319,8 @@ describe("findUnserializable", () => {
 
   const refused: [string, unknown, string, string | RegExp][] = [
     ["a function", [0, { model: { forward() {} } }], "args[1].model.forward",
-      "a function cannot be sent; pass data and import the function in the job"],
-    ["a class", [() => 1], "args[0]", "a function cannot be sent; pass data and import the function in the job"],
+      "a function cannot be sent, only data (a job imports the functions it calls)"],
+    ["a class", [() => 1], "args[0]", "a function cannot be sent, only data (a job imports the functions it calls)"],
     ["a class instance", [0, { model: new Model() }], "args[1].model",
       "an instance of class Model would arrive as a plain object without its methods"],
     ["an anonymous class instance", [new (class {})()], "args[0]", /an anonymous class/],

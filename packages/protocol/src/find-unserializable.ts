@@ -29,7 +29,7 @@ export const MAX_VALUE_DEPTH = 500;
  */
 export const NAMED_ARRAY_KEY_CHECK_LIMIT = 100_000;
 
-export const FUNCTION_REASON = "a function cannot be sent; pass data and import the function in the job";
+export const FUNCTION_REASON = "a function cannot be sent, only data (a job imports the functions it calls)";
 const SYMBOL_REASON = "a symbol cannot be sent";
 const SYMBOL_KEY_REASON = "a symbol-keyed property would be dropped; use a string key";
 const PROTO_KEY_REASON =

@@ -22,7 +22,8 @@ export const duration = (name: string) => (value: string) => {
   const match = /^(\d+(?:\.\d+)?)\s*(ms|[smhdw])$/.exec(value.trim());
   const ms = match === null ? NaN : Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2]!]!);
   if (!Number.isSafeInteger(ms)) {
-    const bare = /^\d+(\.\d+)?$/.test(value.trim()) ? ` (a bare number has no unit: write ${value.trim()}s for seconds, ${value.trim()}ms for milliseconds)` : "";
+    const written = value.trim();
+    const bare = /^\d+(\.\d+)?$/.test(written) ? ` (a bare number has no unit: write ${written}s for seconds, ${written}m for minutes, ${written}h for hours, ${written}d for days or ${written}ms for milliseconds)` : "";
     throw new MalocherError("INVALID_OPTIONS", `${name} takes a duration with a unit like ${DURATION_EXAMPLES}, got ${JSON.stringify(value)}${bare}.`);
   }
   return ms;
