@@ -62,8 +62,8 @@ test("--hosts: a file of comments only, or a file name that is no file, is refus
   const onlyComments = join(malocher.dir, "hosts.txt");
   writeFileSync(onlyComments, "# one machine a line: [slots/][user@]host[:port] [labels]\n\n#node1\n");
   for (const [hosts, message] of [
-    [onlyComments, /\[INVALID_OPTIONS\] --hosts .*hosts\.txt: the file names no machine \(only comments or blank lines\)/],
-    ["hosts-missing.txt", /\[INVALID_OPTIONS\] --hosts hosts-missing\.txt: no such file\. Give a hosts file that exists, or the machines themselves/],
+    [onlyComments, /\[INVALID_OPTIONS\] --hosts .*hosts\.txt: the file names no machine \(only comments or blank lines\)\. .*or leave out --hosts to run on this machine/],
+    ["hosts-missing.txt", /\[INVALID_OPTIONS\] --hosts hosts-missing\.txt: no such file\. Give a hosts file, or the machines themselves/],
     ["./hosts", /\[INVALID_OPTIONS\] --hosts \.\/hosts: no such file/],
   ] as const) {
     for (const command of ["run", "nodes"]) {
@@ -72,7 +72,10 @@ test("--hosts: a file of comments only, or a file name that is no file, is refus
       assert.match(refused.stderr, message, describeRun(refused));
     }
   }
-  assert.equal((await malocher.status()).counts.queued, 1, "the job is still queued");
+  // run -- cmd with a bad --hosts submits nothing: a corrected run would otherwise queue the jobs twice.
+  const withCommand = await runCli(["run", "--hosts", "hosts-missing.txt", "--dir", malocher.dir, "--", "echo", ":::", "a", "b"]);
+  assert.equal(withCommand.code, 2, describeRun(withCommand));
+  assert.equal((await malocher.status()).counts.queued, 1, "only the first job is queued");
 });
 
 test("results | head and logs | head -c end quietly when the pipe closes", { timeout: 60_000 }, async (t) => {

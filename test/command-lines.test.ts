@@ -5,7 +5,7 @@ import { strict as assert } from "node:assert";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { expandCommandLines, usesJobSlot } from "../packages/supervisor/src/cli/command-lines.js";
+import { commandLines, expandCommandLines, usesJobSlot } from "../packages/supervisor/src/cli/command-lines.js";
 import { describeRun, runCli } from "./fixtures/jobs/support.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 
@@ -89,7 +89,13 @@ test("without ::: and with stdin a terminal (no lines), the command is one job a
   }
 });
 
-test("malocher submit: the replacement strings reach the jobs' argv; an empty stdin is refused", { timeout: 30_000 }, async (t) => {
+test("--once: the command once, as it is, without reading stdin; ::: arguments are refused", () => {
+  assert.deepEqual(commandLines(["python", "report.py"], true), [["python", "report.py"]]);
+  assert.throws(() => commandLines(["echo", ":::", "a"], true), /--once queues the command as it is: give it no ::: or :::: arguments/);
+  assert.throws(() => commandLines(["echo", "{}"], true), /No arguments for "\{\}"/);
+});
+
+test("malocher submit: the replacement strings reach the jobs' argv; an empty stdin is refused, --once reads none", { timeout: 30_000 }, async (t) => {
   const malocher = freshMalocher(t, "replacements");
   const submitted = await runCli(["submit", "--json", "--dir", malocher.dir, "--", "echo", "{.}", "{/}", "{#}", ":::", "dir/a.txt", "b.md"]);
   assert.equal(submitted.code, 0, describeRun(submitted));
@@ -100,5 +106,8 @@ test("malocher submit: the replacement strings reach the jobs' argv; an empty st
   assert.match(unknown.stderr, /\[INVALID_COMMAND\] \{\.\.\} in "\{\.\.\}" looks like one of GNU parallel's replacement strings/);
   const empty = await runCli(["submit", "--dir", malocher.dir, "--", "echo"], { input: "" });
   assert.equal(empty.code, 2, describeRun(empty));
-  assert.match(empty.stderr, /\[INVALID_COMMAND\] No arguments: stdin was empty, so there would be no job/);
+  assert.match(empty.stderr, /\[INVALID_COMMAND\] No arguments: stdin was empty, so there would be no job.*give --once/);
+  const once = await runCli(["submit", "--once", "--json", "--dir", malocher.dir, "--", "echo", "report"], { input: "" });
+  assert.equal(once.code, 0, describeRun(once));
+  assert.deepEqual(once.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { argv: string[] }).argv), [["echo", "report"]]);
 });

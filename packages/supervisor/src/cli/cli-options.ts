@@ -67,6 +67,7 @@ export const CLI_OPTIONS = {
   retries: { flags: "--retries <n>", help: "retries after infrastructure failures (default 3)", parse: integer("--retries") },
   retryOnError: { flags: "--retry-on-error", help: "also retry jobs that throw or exit" },
   keepAlive: { flags: "--keep-alive", help: "keep serving jobs submitted later, until interrupted" },
+  once: { flags: "--once", help: "queue the command once, as it is: no ::: arguments, stdin not read (for scripts)" },
   maxLogBytes: {
     flags: "--max-log-bytes <size>",
     help: "keep at most this much of each attempt's stdout and stderr, the tail (default 1M)",

@@ -63,8 +63,15 @@ export function usesJobSlot(words: readonly string[]): boolean {
   return (first < 0 ? words : words.slice(0, first)).some((word) => word.includes(JOB_SLOT));
 }
 
-/** The commands `words` stand for on the command line: `::: a b` groups, or else stdin's lines. */
-export function commandLines(words: readonly string[]): string[][] {
+/**
+ * The commands `words` stand for on the command line: `::: a b` groups, or else stdin's lines;
+ * with `once` (`--once`), the command once, as it is, whatever stdin is.
+ */
+export function commandLines(words: readonly string[], once = false): string[][] {
+  if (once) {
+    if (words.some((word) => SEPARATORS.has(word))) throw new MalocherError("INVALID_COMMAND", "--once queues the command as it is: give it no ::: or :::: arguments.");
+    return expandCommandLines(words, () => undefined);
+  }
   return expandCommandLines(words, () => readLines(process.stdin, () => readFileSync(0, "utf8")));
 }
 
@@ -80,13 +87,13 @@ export function readLines(stdin: { isTTY?: boolean }, read: () => string): strin
     throw new MalocherError(
       "INVALID_COMMAND",
       "No arguments: stdin was empty, so there would be no job. Give them after ::: (malocher submit -- echo {} ::: a b c) or pipe them in, one a line; " +
-        "a command without ::: is queued once, as it is, when stdin is a terminal.",
+        "to queue the command once, as it is, give --once.",
     );
   }
   return lines;
 }
 
-/** The template as one command with no arguments (stdin a terminal), unless it asks for arguments. */
+/** The template as one command with no arguments (`--once`, or stdin a terminal), unless it asks for arguments. */
 function commandWithoutArguments(template: readonly string[]): string[] {
   const asking = template.find((word) => (word.match(LOOKS_LIKE_REPLACEMENT) ?? []).some((text) => text !== "{#}" && text !== JOB_SLOT));
   if (asking !== undefined) {

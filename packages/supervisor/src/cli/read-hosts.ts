@@ -1,4 +1,6 @@
 import { readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { MalocherError } from "@malocher/protocol";
 
 /** A value that names a file rather than machines: a path, or a name with a file's extension. */
@@ -11,21 +13,29 @@ const LOOKS_LIKE_FILE = /^(?:\.{0,2}\/|~)|\.(?:txt|hosts|conf|cfg|list)$/i;
  * meant (none, or one called like the file).
  */
 export function readHosts(value: string): string[] {
+  // `--hosts=~/hosts`: no shell expands a ~ after "=".
+  const path = value.startsWith("~/") ? join(homedir(), value.slice(2)) : value;
   let isFile = false;
+  let exists = false;
   try {
-    isFile = statSync(value).isFile();
+    isFile = statSync(path).isFile();
+    exists = true;
   } catch {}
   if (!isFile && !value.includes(",") && LOOKS_LIKE_FILE.test(value)) {
-    throw new MalocherError("INVALID_OPTIONS", `--hosts ${value}: no such file. Give a hosts file that exists, or the machines themselves: --hosts node1,alice@node2:2222.`);
+    const what = exists ? "not a regular file" : "no such file";
+    throw new MalocherError("INVALID_OPTIONS", `--hosts ${value}: ${what}. Give a hosts file, or the machines themselves: --hosts node1,alice@node2:2222.`);
   }
   const entries = isFile
-    ? readFileSync(value, "utf8")
+    ? readFileSync(path, "utf8")
         .split("\n")
         .map((line) => line.replace(/#.*/, "").trim())
     : value.split(",").map((entry) => entry.trim());
   const machines = entries.filter((entry) => entry !== "");
   if (isFile && machines.length === 0) {
-    throw new MalocherError("INVALID_OPTIONS", `--hosts ${value}: the file names no machine (only comments or blank lines). Add one a line: [slots/][user@]host[:port] [labels].`);
+    throw new MalocherError(
+      "INVALID_OPTIONS",
+      `--hosts ${value}: the file names no machine (only comments or blank lines). Add one a line, [slots/][user@]host[:port] [labels], or leave out --hosts to run on this machine.`,
+    );
   }
   return machines;
 }

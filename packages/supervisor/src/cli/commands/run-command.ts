@@ -19,6 +19,7 @@ const OPTIONS = [
   "retries",
   "retryOnError",
   "keepAlive",
+  "once",
   "maxLogBytes",
   "env",
   "cwd",
@@ -49,11 +50,14 @@ export function runCommand(): Command {
     )
     .action(async (words: string[], options: CliValues<(typeof OPTIONS)[number]>) => {
       const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
+      // The machines first: a bad --hosts is refused before this command submits anything.
+      const ssh = sshOptionsOf(options);
+      const slurm = slurmOptionsOf(options);
       // Nothing to submit and no waiting for jobs to come: the jobs must be there already. A mistyped
       // --dir would otherwise become a new, empty directory and the run report done 0/0.
       if (words.length === 0 && !options.keepAlive) prepareSharedDirectory(malocher.dir, { create: false, allowSharedWriters: options.allowSharedDirWriters === true });
       const slot = usesJobSlot(words) ? { replaceJobSlot: true } : {};
-      const jobs = words.length === 0 ? undefined : commandLines(words).map((argv) => malocher.submitCommand(argv, slot));
+      const jobs = words.length === 0 ? undefined : commandLines(words, options.once === true).map((argv) => malocher.submitCommand(argv, slot));
       const mode = options.json ? "json" : options.quiet ? "quiet" : process.stderr.isTTY ? "tty" : "plain";
       const progress = new RunProgress(mode);
       let failed = 0;
@@ -67,9 +71,8 @@ export function runCommand(): Command {
         } else stop.abort(new MalocherError("RUN_STOPPED", "stopped by Ctrl-C; running jobs were put back in the queue"));
       });
       try {
-        const slurm = slurmOptionsOf(options);
         const run = malocher.processAll({
-          ...sshOptionsOf(options),
+          ...ssh,
           ...(slurm === undefined ? {} : { slurm }),
           ...(options.slots === undefined ? {} : { slots: options.slots }),
           ...runOptionsOf(options),

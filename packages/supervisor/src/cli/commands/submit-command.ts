@@ -8,12 +8,12 @@ import { jsonLine } from "../json-line.js";
 /** The command of the examples in `submit --help` and `run --help`. */
 export const COMMAND_EXAMPLE = "python train.py --seed {} ::: 1 2 3";
 
-const OPTIONS = ["cwd", "env", "timeout", "killGrace", "retries", "retryOnError", "on", "slots", "after", "allowSharedDirWriters", "dir", "json"] as const;
+const OPTIONS = ["cwd", "env", "timeout", "killGrace", "retries", "retryOnError", "on", "slots", "after", "once", "allowSharedDirWriters", "dir", "json"] as const;
 
 /** `malocher submit -- <command> ::: a b c`: queues one command job per argument, as GNU parallel runs them. */
 export function submitCommand(): Command {
   const command = new Command("submit")
-    .description("queue a command as jobs, one per argument: {} is replaced by each argument after ::: (or each line of stdin; on a terminal, without :::, the command is one job)")
+    .description("queue a command as jobs, one per argument: {} is replaced by each argument after ::: (or each line of stdin; with --once, or on a terminal without :::, the command is one job)")
     .argument("<command...>", "the program and its arguments (no shell: use sh -c '…' for one), then ::: arguments");
   return withOptions(command, OPTIONS, {
     cwd: "the jobs' working directory (default: this one)",
@@ -29,7 +29,7 @@ export function submitCommand(): Command {
       `\nExamples:\n  malocher submit -- ${COMMAND_EXAMPLE}   # 3 jobs; then: malocher run --hosts …\n` +
         "  malocher submit -- sh -c 'convert $0 $1' {1} {2} ::: a.png b.png ::: 10 20   # 4 jobs: every combination\n" +
         "  ls *.csv | malocher submit --json -- python load.py   # one job per line, the line appended\n" +
-        "  malocher submit --after 0mhx3k2a1-3f9c2b7d41e0 -- python report.py   # runs once that job succeeded",
+        "  malocher submit --once --after 0mhx3k2a1-3f9c2b7d41e0 -- python report.py   # one job, run once that job succeeded",
     )
     .action((words: string[], options: CliValues<(typeof OPTIONS)[number]>) => {
       const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
@@ -42,7 +42,7 @@ export function submitCommand(): Command {
         ...(options.slots === undefined ? {} : { slots: options.slots }),
         ...(options.after === undefined ? {} : { after: options.after }),
       };
-      for (const argv of commandLines(words)) {
+      for (const argv of commandLines(words, options.once === true)) {
         const jobId = malocher.submitCommand(argv, jobOptions);
         process.stdout.write(options.json ? jsonLine({ jobId, argv }) : `${jobId}\n`);
       }
