@@ -141,42 +141,37 @@ function batchComparisonLines(results: SuiteResults): string[] {
   const d = results.dispatch;
   const k = results.dask;
   const first = [d.batchStartedCluster, k.batch] as const;
-  const atScale = comparedRuns(`with ${s.batchAtScaleJobs} jobs instead of ${s.dispatchJobs}, in the same rounds, each on a cluster started for it`, first, [d.batchAtScale, k.batchAtScale], [
-    `${s.dispatchJobs}`,
-    `${s.batchAtScaleJobs} jobs`,
-  ]);
-  const again = comparedRuns(`with ${s.dispatchJobs} more such jobs (new ids), right after, on the cluster that had just run the first ones`, first, [d.batchAgain, k.batchAgain], [
-    "first run",
-    "again",
-  ]);
-  if (atScale.length + again.length === 0) return [];
-  return [
-    ...atScale,
-    ...(atScale.length > 0
-      ? [
-          "What a run pays once weighs a tenth as much per job in the bigger one: the ramp-up and the tail, the fixed part of `submitMany`, " +
-            `and what each of the ${s.nodes} agents and ${s.nodes * s.slotsPerNode} workers spends on its first jobs while V8 has not yet optimized their path (each process does that for itself).`,
-        ]
-      : []),
-    ...again,
-    ...(again.length > 0
-      ? [
-          `The second run's agents and workers had run the first ${s.dispatchJobs} jobs just before (Dask's second run started once its scheduler had forgotten the first run's tasks).`,
-        ]
-      : []),
-    "",
+  const lines = [
+    ...comparedRuns(
+      `with ${s.batchAtScaleJobs} jobs instead of ${s.dispatchJobs}, in the same rounds, each on a cluster started for it`,
+      first,
+      [d.batchAtScale, k.batchAtScale],
+      [`${s.dispatchJobs}`, `${s.batchAtScaleJobs} jobs`],
+      "What a run pays once weighs a tenth as much per job in the bigger one: the ramp-up and the tail, the fixed part of `submitMany`, " +
+        `and what each of the ${s.nodes} agents and ${s.nodes * s.slotsPerNode} workers spends on its first jobs while V8 has not yet optimized their path (each process does that for itself).`,
+    ),
+    ...comparedRuns(
+      `with ${s.dispatchJobs} more such jobs (new ids), right after, on the cluster that had just run the first ones`,
+      first,
+      [d.batchAgain, k.batchAgain],
+      ["first run", "again"],
+      `The second run's agents and workers had run the first ${s.dispatchJobs} jobs just before (Dask's second run started once its scheduler had forgotten the first run's tasks).`,
+    ),
   ];
+  return lines.length === 0 ? [] : [...lines, ""];
 }
 
 /**
  * "The same batch way `how`: a and b jobs/s. Dask's …: so Malocher ÷ Dask goes from x to y. Our
- * CPU-ms per job, `labels[0]` → `labels[1]`: …", for our and Dask's runs of a first and a second kind.
+ * CPU-ms per job, `labels[0]` → `labels[1]`: … `closing`", for our and Dask's runs of a first and a
+ * second kind; nothing when ours of either kind are missing.
  */
 function comparedRuns(
   how: string,
   [ours, dask]: readonly [readonly MeteredRun[], readonly MeteredRun[]],
   [oursSecond, daskSecond]: readonly [readonly MeteredRun[], readonly MeteredRun[]],
   labels: readonly [string, string],
+  closing: string,
 ): string[] {
   if (ours.length === 0 || oursSecond.length === 0) return [];
   const rate = (runs: readonly MeteredRun[]) => summarize(runs.map((run) => run.jobsPerSecond)).median;
@@ -191,7 +186,8 @@ function comparedRuns(
       : "";
   return [
     `The same batch way ${how}: ${number(rate(ours))} and ${number(rate(oursSecond))} jobs/s.${versusDask} ` +
-      `Our CPU-ms per job, ${labels[0]} → ${labels[1]}: ${byClass.join(", ")}; together ${number(perJob(ours, malocherCpuMs))} → ${number(perJob(oursSecond, malocherCpuMs))}.`,
+      `Our CPU-ms per job, ${labels[0]} → ${labels[1]}: ${byClass.join(", ")}; together ${number(perJob(ours, malocherCpuMs))} → ${number(perJob(oursSecond, malocherCpuMs))}. ` +
+      closing,
   ];
 }
 
