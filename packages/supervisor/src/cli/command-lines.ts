@@ -50,9 +50,13 @@ export function expandCommandLines(
     throw new MalocherError("INVALID_COMMAND", "Name the command before the arguments, e.g. -- python train.py --seed {} ::: 1 2 3.");
   }
   checkReplacementStrings(template);
-  const stdinLines = first < 0 ? readStdinLines() : [];
-  if (stdinLines === undefined) return [commandWithoutArguments(template)];
-  const sources = first < 0 ? [{ values: stdinLines, linked: false }] : readSources(words.slice(first), readFileLines);
+  let sources: Source[];
+  if (first >= 0) sources = readSources(words.slice(first), readFileLines);
+  else {
+    const lines = readStdinLines();
+    if (lines === undefined) return [commandWithoutArguments(template)];
+    sources = [{ values: lines, linked: false }];
+  }
   const tuples = argumentTuples(sources);
   return tuples.map((args, index) => fillTemplate(template, args, index + 1));
 }

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync, type Stats } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { MalocherError } from "@malocher/protocol";
@@ -15,14 +15,13 @@ const LOOKS_LIKE_FILE = /^(?:\.{0,2}\/|~)|\.(?:txt|hosts|conf|cfg|list)$/i;
 export function readHosts(value: string): string[] {
   // `--hosts=~/hosts`: no shell expands a ~ after "=".
   const path = value.startsWith("~/") ? join(homedir(), value.slice(2)) : value;
-  let isFile = false;
-  let exists = false;
+  let stats: Stats | undefined;
   try {
-    isFile = statSync(path).isFile();
-    exists = true;
+    stats = statSync(path);
   } catch {}
+  const isFile = stats?.isFile() === true;
   if (!isFile && !value.includes(",") && LOOKS_LIKE_FILE.test(value)) {
-    const what = exists ? "not a regular file" : "no such file";
+    const what = stats === undefined ? "no such file" : "not a regular file";
     throw new MalocherError("INVALID_OPTIONS", `--hosts ${value}: ${what}. Give a hosts file, or the machines themselves: --hosts node1,alice@node2:2222.`);
   }
   const entries = isFile

@@ -49,13 +49,14 @@ export function runCommand(): Command {
         `  malocher run --hosts node1,node2 -- ${COMMAND_EXAMPLE}`,
     )
     .action(async (words: string[], options: CliValues<(typeof OPTIONS)[number]>) => {
-      const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
+      const allowSharedWriters = options.allowSharedDirWriters === true;
+      const malocher = new Malocher({ dir: options.dir, allowSharedWriters });
       // The machines first: a bad --hosts is refused before this command submits anything.
       const ssh = sshOptionsOf(options);
       const slurm = slurmOptionsOf(options);
       // Nothing to submit and no waiting for jobs to come: the jobs must be there already. A mistyped
       // --dir would otherwise become a new, empty directory and the run report done 0/0.
-      if (words.length === 0 && !options.keepAlive) prepareSharedDirectory(malocher.dir, { create: false, allowSharedWriters: options.allowSharedDirWriters === true });
+      if (words.length === 0 && !options.keepAlive) prepareSharedDirectory(malocher.dir, { create: false, allowSharedWriters });
       const slot = usesJobSlot(words) ? { replaceJobSlot: true } : {};
       const jobs = words.length === 0 ? undefined : commandLines(words, options.once === true).map((argv) => malocher.submitCommand(argv, slot));
       const mode = options.json ? "json" : options.quiet ? "quiet" : process.stderr.isTTY ? "tty" : "plain";
