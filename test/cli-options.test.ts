@@ -65,6 +65,7 @@ test("--hosts: a file of comments only, or a file name that is no file, is refus
     [onlyComments, /\[INVALID_OPTIONS\] --hosts .*hosts\.txt: the file names no machine \(only comments or blank lines\)\. .*or leave out --hosts to run on this machine/],
     ["hosts-missing.txt", /\[INVALID_OPTIONS\] --hosts hosts-missing\.txt: no such file\. Give a hosts file, or the machines themselves/],
     ["./hosts", /\[INVALID_OPTIONS\] --hosts \.\/hosts: no such file/],
+    ["conf/hosts", /\[INVALID_OPTIONS\] --hosts conf\/hosts: no such file/],
   ] as const) {
     for (const command of ["run", "nodes"]) {
       const refused = await runCli([command, "--hosts", hosts, "--dir", malocher.dir]);

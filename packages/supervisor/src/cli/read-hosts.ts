@@ -3,8 +3,11 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { MalocherError } from "@malocher/protocol";
 
-/** A value that names a file rather than machines: a path, or a name with a file's extension. */
-const LOOKS_LIKE_FILE = /^(?:\.{0,2}\/|~)|\.(?:txt|hosts|conf|cfg|list)$/i;
+/**
+ * A value that names a file rather than machines: a path (a slash anywhere but after a machine's
+ * slot count, `4/node1`), or a name with a file's extension.
+ */
+const LOOKS_LIKE_FILE = /^~|^(?!\d+\/)[^/]*\/|\.(?:txt|hosts|conf|cfg|list)$/i;
 
 /**
  * `--hosts` takes a file (one `[slots/][user@]host[:port]` a line, `#` comments) or a
