@@ -128,6 +128,25 @@ describe("processAll and results", () => {
     });
   });
 
+  test("a run of another directory than the jobs': processAll() warns where they went, jobs: [ids] says so in JOB_NOT_FOUND; the jobs stay for their own run", TIMEOUT, async (t) => {
+    const submittedTo = freshMalocher(t, "submitted-to");
+    const other = freshMalocher(t, "other");
+    const ids = [submittedTo.submit(square, 2), submittedTo.submit(square, 3)];
+    const warnings: string[] = [];
+    assert.equal((await collect(other.processAll({ onWarning: (warning) => warnings.push(warning) }))).size, 0);
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    // Earlier tests of this process may have left jobs in directories of their own: those are named too.
+    assert.match(warnings[0]!, new RegExp(`^processAll\\(\\) found no job to run in ${other.dir}; this process submitted .*\\b2 to ${submittedTo.dir}\\b.*: run them with the Malocher of their directory`));
+    await assert.rejects(collect(other.processAll({ jobs: ids })), (error: unknown) => {
+      assert.ok(error instanceof MalocherError);
+      assert.equal(error.code, "JOB_NOT_FOUND");
+      assert.match(error.message, new RegExp(`in ${other.dir}\\. Of them, this process submitted 2 to ${submittedTo.dir}: run them`), "only the directory of the jobs named");
+      return true;
+    });
+    const ran = await collect(submittedTo.processAll({ slots: 2 }));
+    assert.deepEqual(ids.map((jobId) => valueOf(ran.get(jobId))), [4, 9]);
+  });
+
   test("jobs another process submitted before the call are run and yielded too", TIMEOUT, async (t) => {
     const malocher = freshMalocher(t, "run");
     const run = await runFixture("submit-squares.ts", ["10", "100"], { env: envWithDir(malocher.dir) });

@@ -154,16 +154,21 @@ function warnAboutUncheckedHostKeys(nodes: NodeTarget[], options: ClusterOptions
   };
   nodes.forEach(visit);
   if (unchecked.size === 0) return;
-  const warn = options.onWarning ?? ((warning: string) => process.stderr.write(`malocher: WARNING: ${warning}\n`));
+  const warn = warningsTo(options);
   warn(
     `HOST KEYS ARE NOT CHECKED for ${[...unchecked].join(", ")} (StrictHostKeyChecking no): anyone on the network path ` +
       `can impersonate these machines and read or change every job. Use accept-new or yes unless you know why not.`,
   );
 }
 
+/** Where a run's warnings go: `onWarning`, else stderr. */
+export function warningsTo(options: { onWarning?: (warning: string) => void }): (warning: string) => void {
+  return options.onWarning ?? ((warning: string) => process.stderr.write(`malocher: WARNING: ${warning}\n`));
+}
+
 /** Opens (or creates) the shared directory for a run, passing its warnings on. */
 export function openSharedDirectory(dir: string, options: ClusterOptions): void {
   const warnings = prepareSharedDirectory(dir, { create: true, allowSharedWriters: options.allowSharedWriters === true });
-  const warn = options.onWarning ?? ((warning: string) => process.stderr.write(`malocher: WARNING: ${warning}\n`));
+  const warn = warningsTo(options);
   for (const warning of warnings) warn(warning);
 }

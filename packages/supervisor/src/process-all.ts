@@ -1,12 +1,12 @@
 import { MalocherError, directoryLayout, type JobResult } from "@malocher/protocol";
 import { Cluster, type RunEvent } from "./cluster/cluster.js";
-import { clusterSettings, openSharedDirectory, type ClusterOptions } from "./cluster-options.js";
+import { clusterSettings, openSharedDirectory, warningsTo, type ClusterOptions } from "./cluster-options.js";
 import { countWaiting, finishedAmong, listFinishedIds, listJobIds, listQueuedIds, listUnfinishedDependencies, loadDirectoryKey, readSpec, submittedAmong } from "@malocher/store";
 import { pathExists, readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 import { ProgressFeed } from "./progress-feed.js";
-import { takeSubmitted, type SubmittedJob } from "./submit/submitted-jobs.js";
+import { submittedElsewhere, takeSubmitted, type SubmittedJob } from "./submit/submitted-jobs.js";
 import { fileURLToPath } from "node:url";
 import type { ProgressReport } from "./run-tally.js";
 import { startDashboardServer } from "./dashboard/dashboard-server.js";
@@ -90,6 +90,8 @@ export async function* processJobs(
   }
   const progress = options.onProgress === undefined ? undefined : new ProgressFeed(options.onProgress);
   if (pending.size === 0 && !options.keepAlive) {
+    const elsewhere = submittedElsewhere(dir);
+    if (elsewhere.length > 0) warningsTo(options)(`processAll() found no job to run in ${dir}; ${jobsElsewhere(elsewhere)}.`);
     progress?.finish(); // nothing to do: one report of zeros
     return;
   }
@@ -215,9 +217,17 @@ async function pendingJobs(dir: string, jobs: readonly string[] | undefined): Pr
   const submitted = await submittedAmong(dir, new Set(jobs));
   const unknown = jobs.filter((jobId) => !submitted.has(jobId));
   if (unknown.length > 0) {
-    throw new MalocherError("JOB_NOT_FOUND", `No job ${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? " …" : ""} in ${dir}.`);
+    const elsewhere = submittedElsewhere(dir, unknown);
+    const hint = elsewhere.length === 0 ? "" : ` Of them, ${jobsElsewhere(elsewhere)}.`;
+    throw new MalocherError("JOB_NOT_FOUND", `No job ${unknown.slice(0, 5).join(", ")}${unknown.length > 5 ? " …" : ""} in ${dir}.${hint}`);
   }
   return new Set(jobs);
+}
+
+/** Where this process submitted jobs instead, and how to run them there: a run names one directory. */
+function jobsElsewhere(elsewhere: ReadonlyArray<{ dir: string; jobs: number }>): string {
+  const where = elsewhere.map(({ dir, jobs }) => `${jobs} to ${dir}`).join(", ");
+  return `this process submitted ${where}: run them with the Malocher of their directory (new Malocher({ dir }).processAll(), or $MALOCHER_DIR for the default one)`;
 }
 
 /** Results waiting to be yielded, in arrival order; or the error that ends the run. */

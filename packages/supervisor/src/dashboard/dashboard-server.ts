@@ -8,6 +8,7 @@ import { handleApi, type ApiContext } from "./api-routes.js";
 import { pageFile } from "./static-files.js";
 import { DashboardState, type LiveCluster } from "./dashboard-state.js";
 import { sendJson } from "./http-reply.js";
+import { warningsTo } from "../cluster-options.js";
 
 const SECURITY_HEADERS = {
   "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
@@ -31,7 +32,7 @@ export async function startDashboardServer(actions: DashboardActions, options: D
   } catch (error) {
     throw new MalocherError("INVALID_OPTIONS", (error as Error).message);
   }
-  const warn = options.onWarning ?? ((warning: string) => process.stderr.write(`malocher: WARNING: ${warning}\n`));
+  const warn = warningsTo(options);
   if (!isLoopback(host)) {
     warn(`the dashboard listens on ${host}: anyone who can reach it and learns the token can see and cancel jobs. Prefer 127.0.0.1 and \`ssh -L\`.`);
   }

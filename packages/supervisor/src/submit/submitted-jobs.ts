@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+
 /**
  * The jobs this process submitted into each directory since its last `processAll` there, so that
  * `processAll` yields a result for every one of them: also for jobs that had finished before (a
@@ -38,4 +40,19 @@ export function takeSubmitted(dir: string, only?: readonly string[]): Map<string
     jobs.delete(jobId);
   }
   return taken;
+}
+
+/**
+ * The other directories (still there) this process submitted jobs into that no `processAll` there
+ * took yet, with how many (of `jobIds`, if given): what a run that finds nothing in `dir` was
+ * likely meant for.
+ */
+export function submittedElsewhere(dir: string, jobIds?: readonly string[]): Array<{ dir: string; jobs: number }> {
+  const elsewhere: Array<{ dir: string; jobs: number }> = [];
+  for (const [other, jobs] of byDirectory) {
+    if (other === dir || !existsSync(other)) continue;
+    const count = jobIds === undefined ? jobs.size : jobIds.filter((jobId) => jobs.has(jobId)).length;
+    if (count > 0) elsewhere.push({ dir: other, jobs: count });
+  }
+  return elsewhere;
 }
