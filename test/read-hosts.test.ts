@@ -2,7 +2,7 @@
  * `--hosts`: which values are machines and which are files (the refusals of a file that is not
  * there run through the CLI in cli-options.test.ts).
  */
-import assert from "node:assert/strict";
+import { strict as assert } from "node:assert";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
