@@ -9,7 +9,7 @@ import { afterEach, test } from "node:test";
 import { retryFailed } from "malocher";
 import { SHARDED_DIRS, SHARDS, directoryLayout } from "@malocher/protocol";
 import { printTag, square, train } from "./fixtures/jobs/jobs.js";
-import { failUntilGateOpens, tickUntilGateOpens } from "./fixtures/jobs/cli-jobs.js";
+import { failUntilGateOpens, failUntilGateOpensThenWait, tickUntilGateOpens } from "./fixtures/jobs/cli-jobs.js";
 import { describeRun, runCli } from "./fixtures/jobs/support.js";
 import { record, stopActiveRuns } from "./support/recording.js";
 import { collect } from "./support/results.js";
@@ -110,6 +110,45 @@ test("the library's retry and retryFailed; a retry interrupted after setting the
   const recovered = await within(collect(malocher.processAll({ ...harnessSshOptions(sshd.cluster), leaseTimeoutMs: 1000 })), 30_000, "the rerun");
   assert.equal(recovered.get(bad)?.ok, false, "the job ran again");
   assert.equal(setAside(malocher.dir, bad).length, 3, "no failure record was lost");
+});
+
+test("a job retried while a run goes: the run waits for it and yields its new result (it used to end, killing it and leaving it queued)", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "retry-during-run");
+  const [gate, release, last] = ["gate", "release", "last"].map((name) => join(malocher.dir, name)) as [string, string, string];
+  const flaky = malocher.submit(failUntilGateOpensThenWait, gate, release, 7);
+  const long = malocher.submit(tickUntilGateOpens, last, false);
+  const yielded: Array<[string, boolean]> = [];
+  const progress: Array<{ done: number; failed: number; total: number }> = [];
+  let flakyStarts = 0;
+  for await (const [jobId, result] of malocher.processAll({
+    ...harnessSshOptions(sshd.cluster),
+    onEvent: (event) => {
+      if (event.type !== "jobStarted" || event.jobId !== flaky || ++flakyStarts !== 2) return;
+      writeFileSync(last, ""); // the long job ends while the retried one runs
+      const checkLastEnds = setInterval(() => {
+        if (yielded.some(([id]) => id === long)) {
+          clearInterval(checkLastEnds);
+          writeFileSync(release, "");
+        }
+      }, 50);
+    },
+    onProgress: ({ done, failed, total }) => progress.push({ done, failed, total }),
+  })) {
+    yielded.push([jobId, result.ok]);
+    if (jobId === flaky && !result.ok) {
+      writeFileSync(gate, "");
+      assert.deepEqual(await malocher.retry(flaky), { [flaky]: "requeued" });
+    }
+  }
+  assert.deepEqual(yielded, [
+    [flaky, false],
+    [long, true],
+    [flaky, true],
+  ]);
+  assert.equal(flakyStarts, 2);
+  const { counts } = await malocher.status();
+  assert.deepEqual([counts.queued, counts.running, counts.succeeded, counts.failed], [0, 0, 2, 0], JSON.stringify(counts));
+  assert.deepEqual(progress.at(-1), { done: 2, failed: 0, total: 2 }, "the retried job is one job of the run, its failure replaced");
 });
 
 test("clean removes finished jobs' files (by state and age), never a queued or running job's, never a queue directory", TIMEOUT, async (t) => {

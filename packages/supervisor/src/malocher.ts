@@ -103,6 +103,8 @@ export class Malocher {
   /**
    * Runs every job without a result (also ones other processes submitted) and yields
    * `[jobId, result]` in completion order. Without `sshMachines` it runs them on this machine.
+   * A job its agents start while it runs (one retried, or submitted by another process) is part
+   * of the run too: a retried job is yielded again, with its new result.
    */
   processAll(options: Omit<ProcessAllOptions, "dir"> = {}): AsyncIterable<[string, JobResult]> {
     refuseWhileImportingJobModule("processAll()");

@@ -117,11 +117,31 @@ export async function* processJobs(
           },
         );
   const inbox = new ResultInbox();
+  /** Jobs with a result yielded (each counted once, also when yielded again after a retry). */
   let yielded = 0;
+  /**
+   * A run of its own over every job (no `jobs`) also waits for the jobs its agents start that it
+   * did not list, and yields their results: a job retried (`malocher retry`, the dashboard) or
+   * submitted by another process while it runs; also a job it yielded failed before, again.
+   * Ending before their results would kill them and leave them queued, unreported.
+   */
+  const takesStartedJobs = cluster === undefined && options.jobs === undefined;
+  /** Jobs yielded failed in this run, and which of them run again (a retry) and are pending once more. */
+  const yieldedFailed = new Set<string>();
+  const runningAgain = new Set<string>();
+  const takeStartedJob = (jobId: string) => {
+    if (!takesStartedJobs || pending.has(jobId)) return;
+    pending.add(jobId);
+    if (yieldedFailed.has(jobId)) runningAgain.add(jobId);
+    inbox.forget(jobId); // a result of an earlier attempt, not yet yielded, is superseded
+    progress?.setTotal(yielded + pending.size - runningAgain.size);
+  };
   const collect = async (jobId: string) => {
     if (!pending.has(jobId) || inbox.has(jobId)) return;
+    const attempt = inbox.attemptOf(jobId);
     // The bytes its agent sent with "jobFinished", if the cluster still has them; else the file.
     const result = await readResultOrFailure(dir, jobId, loadResultClass, running.recentResultFiles.take(jobId));
+    if (inbox.attemptOf(jobId) !== attempt) return; // read before the job started again
     // A file at a queued job's result path that is no result (planted, or an old one put back): the
     // agent that claims the job sets it aside and runs the job; its result comes then.
     if (result !== undefined && !result.ok && result.error.code === "RESULT_UNREADABLE" && (await pathExists(directoryLayout.queuedFile(dir, jobId)))) return;
@@ -136,7 +156,8 @@ export async function* processJobs(
   const onEvent = (event: RunEvent) => {
     options.onEvent?.(event);
     progress?.onEvent(event);
-    if (event.type === "jobFinished") {
+    if (event.type === "jobStarted") takeStartedJob(event.jobId);
+    else if (event.type === "jobFinished") {
       if (options.keepAlive) pending.add(event.jobId);
       collect(event.jobId).catch((error) => inbox.fail(error));
     } else if (event.type === "dependentsFailed") {
@@ -171,7 +192,11 @@ export async function* processJobs(
       const [jobId, found] = next;
       const result = submitted.get(jobId)?.reused ? { ...found, reused: true } : found;
       pending.delete(jobId);
-      progress?.onResult(result.ok, ++yielded + pending.size);
+      const again = runningAgain.delete(jobId);
+      if (!again) yielded++;
+      if (result.ok) yieldedFailed.delete(jobId);
+      else yieldedFailed.add(jobId);
+      progress?.onResult(result.ok, yielded + pending.size - runningAgain.size, again);
       yield [jobId, result];
     }
   } finally {
@@ -234,12 +259,27 @@ function jobsElsewhere(elsewhere: ReadonlyArray<{ dir: string; jobs: number }>):
 class ResultInbox {
   private readonly items: Array<[string, JobResult]> = [];
   private readonly seen = new Set<string>();
+  /** How often a job started again after a result of it came (see {@link forget}); most never do. */
+  private readonly restarts = new Map<string, number>();
   private error: unknown;
   private ended = false;
   private wake: (() => void) | undefined;
 
   has(jobId: string): boolean {
     return this.seen.has(jobId);
+  }
+
+  /** Which attempt of the job a result read now belongs to: a read that spans a {@link forget} is stale. */
+  attemptOf(jobId: string): number {
+    return this.restarts.get(jobId) ?? 0;
+  }
+
+  /** The job runs again: its next result is a new one, and one of it still waiting here is superseded. */
+  forget(jobId: string): void {
+    if (!this.seen.delete(jobId)) return;
+    this.restarts.set(jobId, this.attemptOf(jobId) + 1);
+    const waiting = this.items.findIndex(([id]) => id === jobId);
+    if (waiting >= 0) this.items.splice(waiting, 1);
   }
 
   push(jobId: string, result: JobResult): void {

@@ -21,9 +21,18 @@ export class ProgressFeed {
     this.changed();
   }
 
-  /** One result of the run, and the run's size now (results so far plus those still to come). */
-  onResult(ok: boolean, total: number): void {
-    this.tally.onResult(ok);
+  /**
+   * One result of the run, and the run's size now (jobs with a result so far plus those still to
+   * come); `again`: the job's result replaces a failure yielded before (it was retried).
+   */
+  onResult(ok: boolean, total: number, again = false): void {
+    this.tally.onResult(ok, again);
+    this.tally.setTotal(total);
+    this.changed();
+  }
+
+  /** The run's size changed (a job it did not list started: see `processJobs`). */
+  setTotal(total: number): void {
     this.tally.setTotal(total);
     this.changed();
   }

@@ -125,13 +125,14 @@ export class RunTally {
     }
   }
 
-  /** Counts one result of the run. */
-  onResult(ok: boolean): void {
-    this.done++;
+  /** Counts one result of the run; `again`: it replaces the job's failure counted before (a retry). */
+  onResult(ok: boolean, again = false): void {
+    if (again) this.failed--;
+    else this.done++;
     if (!ok) this.failed++;
   }
 
-  /** The run's size, when it changes after its start (`keepAlive` finds jobs submitted later). */
+  /** The run's size, when it changes after its start (jobs submitted or retried while it runs). */
   setTotal(total: number): void {
     this.total = total;
   }

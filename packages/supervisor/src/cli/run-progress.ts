@@ -91,9 +91,9 @@ export class RunProgress {
     if (this.mode === "tty") this.draw(); // a node's states are few and each is worth seeing
   }
 
-  /** Counts one yielded result. */
-  onResult(ok: boolean, describeFailure: () => string): void {
-    this.tally.onResult(ok);
+  /** Counts one yielded result; `again`: it replaces the job's failure counted before (a retry). */
+  onResult(ok: boolean, again: boolean, describeFailure: () => string): void {
+    this.tally.onResult(ok, again);
     if (!ok && this.mode !== "json") this.note(describeFailure());
   }
 

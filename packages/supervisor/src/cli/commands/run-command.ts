@@ -61,7 +61,8 @@ export function runCommand(): Command {
       const jobs = words.length === 0 ? undefined : commandLines(words, options.once === true).map((argv) => malocher.submitCommand(argv, slot));
       const mode = options.json ? "json" : options.quiet ? "quiet" : process.stderr.isTTY ? "tty" : "plain";
       const progress = new RunProgress(mode);
-      let failed = 0;
+      /** The jobs whose last result failed (a job retried while the run goes is yielded again). */
+      const failed = new Set<string>();
       // Ctrl-C once drains (nothing new starts, running jobs finish); twice stops now and requeues.
       const drain = new AbortController();
       const stop = new AbortController();
@@ -99,11 +100,12 @@ export function runCommand(): Command {
           onWarning: (warning) => progress.note(`malocher: WARNING: ${warning}`),
         });
         for await (const [jobId, result] of run) {
-          if (!result.ok) failed++;
+          const again = failed.delete(jobId);
+          if (!result.ok) failed.add(jobId);
           // Which job failed: what it runs (its arguments, short) and its key.
           const job = result.ok || options.json ? undefined : (await malocher.jobs({ jobIds: [jobId] }))[0];
           const who = job === undefined ? jobId : `${jobId} (${previewText(job.what)}${keyText(job)})`;
-          progress.onResult(result.ok, () => `job ${who} failed on ${result.host}: ${result.ok ? "" : `[${result.error.code ?? result.error.name}] ${result.error.message}`}`);
+          progress.onResult(result.ok, again, () => `job ${who} failed on ${result.host}: ${result.ok ? "" : `[${result.error.code ?? result.error.name}] ${result.error.message}`}`);
           if (options.json) process.stdout.write(jsonLine({ type: "result", ...result }));
           else if (jobs !== undefined) {
             const logs = await malocher.logs(jobId); // like parallel: each command's whole output, as it finishes
@@ -121,6 +123,6 @@ export function runCommand(): Command {
       } finally {
         progress.finish({ drained: drain.signal.aborted });
       }
-      process.exitCode = failed > 0 ? 1 : 0;
+      process.exitCode = failed.size > 0 ? 1 : 0;
     });
 }
