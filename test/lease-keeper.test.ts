@@ -3,7 +3,7 @@
 // the run, its claim stayed in running/ under a live lease, and no agent ever ran it (W1 on 4
 // nodes stopped at 1,999 of 2,000 results about once in 30 runs).
 import { strict as assert } from "node:assert";
-import { unlinkSync } from "node:fs";
+import { existsSync, unlinkSync } from "node:fs";
 import { test } from "node:test";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { directoryLayout, newJobId } from "@malocher/protocol";
@@ -56,4 +56,27 @@ test("the fencing check reports a claim taken away, and no job claimed while it 
     await nextTurn(); // a claim is synchronous: the keeper's turns come between two
   }
   assert.deepEqual(lost, [takenAway], `only the claim taken away is reported lost (${claimed} jobs claimed during ${renewals} renewals every ${LEASE_RENEW_MS} ms)`);
+});
+
+test("stop during a write of the lease removes the lease for good: the write does not bring it back, and no renewal follows", { timeout: 30_000 }, async (t) => {
+  const dir = tempDir("lease-keeper-stop");
+  t.after(() => removeDir(dir));
+  prepareSharedDirectory(dir, { create: true });
+  const agentId = "127.0.0.1_1-4567cdef";
+  const keeper = new LeaseKeeper({
+    dir,
+    agentId,
+    host: "127.0.0.1",
+    processGroups: () => [],
+    heldClaims: () => [],
+    claimLost: () => assert.fail("no claim is held"),
+    leaseLost: () => assert.fail("the lease was not taken away"),
+    tick: () => {},
+  });
+  // start() writes the first lease: stop() comes while that write is under way (an agent that
+  // stops at once, as a renewal's write can be under way when an agent stops after its last job).
+  await Promise.all([keeper.start(), keeper.stop()]);
+  t.after(() => keeper.stop()); // should a renewal still be due, it ends with the test
+  assert.equal(existsSync(directoryLayout.leaseFile(dir, agentId)), false, "the lease is gone");
+  assert.equal((keeper as unknown as { timer?: NodeJS.Timeout }).timer, undefined, "no renewal is due");
 });

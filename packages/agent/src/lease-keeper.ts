@@ -40,6 +40,9 @@ export class LeaseKeeper {
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
   private pendingWrite: NodeJS.Timeout | undefined;
+  /** The lease's write under way, if any: `stop` waits for it, or the write would bring back the lease it removes. */
+  private writing: Promise<void> | undefined;
+  private stopped = false;
   private readonly startedAt = Date.now();
 
   constructor(private readonly context: LeaseKeeperContext) {}
@@ -47,7 +50,7 @@ export class LeaseKeeper {
   /** Writes the first lease and renews it from now on. */
   async start(): Promise<void> {
     await this.write();
-    this.timer = setInterval(() => void this.renew(), LEASE_RENEW_MS);
+    if (!this.stopped) this.timer = setInterval(() => void this.renew(), LEASE_RENEW_MS);
   }
 
   /** Rewrites the lease soon (the process groups changed), coalescing bursts into one write. */
@@ -59,11 +62,13 @@ export class LeaseKeeper {
     }, 20);
   }
 
-  /** Stops renewing and removes the lease. Idempotent. */
+  /** Stops renewing and removes the lease, once a write under way is done. Idempotent. */
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.pendingWrite);
     this.timer = undefined;
+    await this.writing?.catch(() => {});
     await removeLease(this.context.dir, this.context.agentId);
   }
 
@@ -86,6 +91,7 @@ export class LeaseKeeper {
   }
 
   private write(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     const lease: AgentLease = {
       agentId: this.context.agentId,
       host: this.context.host,
@@ -95,7 +101,9 @@ export class LeaseKeeper {
       seq: ++this.seq,
       processGroups: this.context.processGroups(),
     };
-    return renewLease(this.context.dir, lease);
+    const writing = renewLease(this.context.dir, lease);
+    this.writing = writing;
+    return writing;
   }
 }
 
