@@ -229,7 +229,7 @@ test("retry of failed jobs whose module moved says so once and leaves them, inst
   assert.equal(retried.code, 0, describeRun(retried));
   assert.equal(
     retried.stdout,
-    "requeued 0 failed jobs\n" +
+    "requeued 0 jobs\n" +
       `not requeued: 3 failed jobs of ${pathToFileURL(modulePath).href}, which is no longer at that path (moved or deleted); ` +
       "a rerun would only fail to import it. Submit them again from where the module is now.\n",
   );

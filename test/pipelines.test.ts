@@ -193,6 +193,19 @@ test("failure propagates transitively: a failed or cancelled dependency ends its
   const endValue = valueOf(again, end) as [{ label: string }, number];
   assert.deepEqual([endValue[0].label, endValue[1]], ["middle", 6], "the re-armed job got its values");
   assert.equal(logLines(log).filter((line) => line === "stamp middle").length, 1);
+
+  // A dependent of a cancelled job is left as it is (a rerun could only fail again); the cancelled
+  // job itself, named, runs again, and its dependent waits for it, whichever of them comes first.
+  const setAsideOf = (jobId: string) => readdirSync(join(m.dir, "retried", jobId.charAt(10))).filter((name) => name.startsWith(`${jobId}.`));
+  assert.deepEqual(await m.retry(afterCancelled), { [afterCancelled]: "dependencyFailed" });
+  assert.equal(await m.state(afterCancelled), "failed");
+  assert.deepEqual(setAsideOf(afterCancelled), [], "nothing set aside for a retry that was not made");
+  assert.deepEqual(await m.retryFailed(), [], "retryFailed leaves cancelled jobs, and their dependents with them");
+  assert.deepEqual(await m.retry([afterCancelled, slow]), { [afterCancelled]: "requeued", [slow]: "requeued" });
+  assert.equal(await m.state(slow), "queued", "a cancelled job, named, is queued again");
+  assert.equal(await m.state(afterCancelled), "waiting", "and its dependent waits for it");
+  assert.equal(await m.state(afterThat), "failed", "a dependent of a job still cancelled stays failed");
+  assert.deepEqual(await m.cancel(slow), { [slow]: "cancelled" });
 });
 
 test("a script run again with keys after a failure reruns the failed job and its DEPENDENCY_FAILED dependents wait for it", TIMEOUT, async (t) => {

@@ -38,7 +38,9 @@ const QUOTED_DEPENDENCY_MESSAGE_CHARS = 400;
 export function dependencyFailed(depId: string, depError: { code?: string; message: string }): { ok: false; error: JobError } {
   const code = depError.code ?? "JOB_THREW";
   const how = code === "JOB_CANCELLED" ? "was cancelled" : `failed with ${code}`;
-  const quoted = depError.message.length > QUOTED_DEPENDENCY_MESSAGE_CHARS ? `${depError.message.slice(0, QUOTED_DEPENDENCY_MESSAGE_CHARS)}…` : depError.message;
+  const cut = depError.message.length > QUOTED_DEPENDENCY_MESSAGE_CHARS ? `${depError.message.slice(0, QUOTED_DEPENDENCY_MESSAGE_CHARS)}…` : depError.message;
+  // A thrown error's message often has no full stop: the hint after it must not run on from it.
+  const quoted = /[.!?…:]$/.test(cut.trimEnd()) ? cut.trimEnd() : `${cut.trimEnd()}.`;
   // Down a chain, the first failure's message (quoted last) says which job to retry.
   const hint = code === "DEPENDENCY_FAILED" ? "" : ` Retrying job ${depId} (malocher retry ${depId}) runs the jobs that wait for it once it succeeds.`;
   return failure("DEPENDENCY_FAILED", `The job was not run: it depends on job ${depId}, which ${how}: ${quoted}${hint}`);

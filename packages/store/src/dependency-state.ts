@@ -67,6 +67,12 @@ export class DependencyStates {
     return state;
   }
 
+  /** Whether one of `depIds` failed or was cancelled: a job that depends on it could only fail again at once. */
+  async anyFailed(depIds: readonly string[]): Promise<boolean> {
+    for (const depId of depIds) if ((await this.read(depId)).state === "failed") return true;
+    return false;
+  }
+
   private remember(depId: string, bytes: Uint8Array): DependencyState {
     let state: DependencyState;
     try {

@@ -33,7 +33,7 @@ export { recoverAgentJobs, type Recovery } from "./recover-agent-jobs.js";
 export { OrphanedJobs } from "./recover-orphaned-jobs.js";
 export { releaseClaim } from "./release-claim.js";
 export { LeaseObserver, requeueStaleJobs } from "./requeue-stale-jobs.js";
-export { retryJob, rerunKeyedJob, type RetryOutcome, type KeyedJobOutcome } from "./retry-job.js";
+export { retryJobs, rerunKeyedJob, type RetryOutcome, type KeyedJobOutcome } from "./retry-job.js";
 export { prepareSharedDirectory, type PrepareOptions } from "./shared-directory.js";
 export { touchSignalFile } from "./signal-file.js";
 export { SpecChunkCache } from "./spec-chunk-cache.js";

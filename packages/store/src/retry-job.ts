@@ -15,14 +15,17 @@ import { DependencyStates, readJobDependencies } from "./dependency-state.js";
 import { armWaitingJobSync, failWaitingJob, failWaitingJobSync } from "./wait-for-dependencies.js";
 
 /**
- * What `retryJob` did: put the failed job back in the queue, or left it (not failed, no such job,
- * or `moduleMissing`: its function's module is no longer at the path it was submitted from, so a
- * rerun could only fail to import it again).
+ * What `retryJob` did: put the failed (or cancelled) job back in the queue, or left it (not
+ * failed, no such job; `moduleMissing`: its function's module is no longer at the path it was
+ * submitted from, so a rerun could only fail to import it again; `dependencyFailed`: a job it
+ * depends on failed or was cancelled and is not retried, so it would only fail again at once).
  */
-export type RetryOutcome = "requeued" | "notFailed" | "unknown" | "moduleMissing";
+export type RetryOutcome = "requeued" | "notFailed" | "unknown" | "moduleMissing" | "dependencyFailed";
 
 /**
- * Gives a failed job a fresh run, in steps. A cancel request that came too late to matter
+ * Gives a failed job a fresh run, in steps; a cancelled one too (named, it is meant to run after
+ * all: `retryFailed` leaves cancelled jobs alone). A job whose dependency failed and is not
+ * retried first is left as it is. A cancel request that came too late to matter
  * (the job failed by itself) is dropped first, while the result still decides the job's state.
  * Results are write-once, so the failed result is then set aside by one atomic rename into
  * `retried/`, where it stays as the record of that failure until `clean`; of two concurrent
@@ -33,15 +36,17 @@ export type RetryOutcome = "requeued" | "notFailed" | "unknown" | "moduleMissing
  * result, claim or marker), which any running supervisor queues (or arms) again after two lease
  * timeouts: the requeue still happens and the failure record is kept.
  */
-export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome> {
+async function retryJob(dir: string, jobId: string): Promise<{ outcome: RetryOutcome; rearmed: string[] }> {
+  const left = (outcome: RetryOutcome) => ({ outcome, rearmed: [] });
   const result = await readResultOrFailure(dir, jobId);
-  if (result === undefined) return (await jobExists(dir, jobId)) ? "notFailed" : "unknown";
-  if (result.ok || result.error.code === "JOB_CANCELLED") return "notFailed";
-  if (await moduleMissing(dir, jobId)) return "moduleMissing";
-  await unlink(directoryLayout.cancelFile(dir, jobId)).catch(() => {});
-  if (!(await setAsideResult(dir, jobId))) return "notFailed"; // another retry was first
+  if (result === undefined) return left((await jobExists(dir, jobId)) ? "notFailed" : "unknown");
+  if (result.ok) return left("notFailed");
+  if (await moduleMissing(dir, jobId)) return left("moduleMissing");
   const states = new DependencyStates(dir);
   const after = (await readJobDependencies(dir, jobId)) ?? [];
+  if (await states.anyFailed(after)) return left("dependencyFailed");
+  await unlink(directoryLayout.cancelFile(dir, jobId)).catch(() => {});
+  if (!(await setAsideResult(dir, jobId))) return left("notFailed"); // another retry was first
   if (after.length === 0) {
     try {
       enqueueJob(dir, jobId);
@@ -50,10 +55,34 @@ export async function retryJob(dir: string, jobId: string): Promise<RetryOutcome
     }
   } else {
     const armed = armWaitingJobSync(dir, jobId, after, states);
-    if (armed.state === "blocked") await failWaitingJob(dir, jobId, armed.depId, armed.error);
+    if (armed.state === "blocked") {
+      // A dependency failed since it was looked at.
+      await failWaitingJob(dir, jobId, armed.depId, armed.error);
+      return left("dependencyFailed");
+    }
   }
-  await rearmDependents(dir, jobId, states);
-  return "requeued";
+  return { outcome: "requeued", rearmed: await rearmDependents(dir, jobId, states) };
+}
+
+/**
+ * {@link retryJob} for each of `jobIds`, in order. A job that ended `DEPENDENCY_FAILED` and that
+ * the retry of another of them set waiting again is `requeued`, whichever came first (the ids of
+ * `retry --failed` come in no particular order).
+ */
+export async function retryJobs(dir: string, jobIds: readonly string[]): Promise<Record<string, RetryOutcome>> {
+  const outcomes: Record<string, RetryOutcome> = {};
+  const rearmed = new Set<string>();
+  for (const jobId of jobIds) {
+    if (rearmed.has(jobId)) {
+      outcomes[jobId] = "requeued";
+      continue;
+    }
+    const retried = await retryJob(dir, jobId);
+    outcomes[jobId] = retried.outcome;
+    for (const dependent of retried.rearmed) rearmed.add(dependent);
+  }
+  for (const jobId of jobIds) if (outcomes[jobId] === "dependencyFailed" && rearmed.has(jobId)) outcomes[jobId] = "requeued";
+  return outcomes;
 }
 
 

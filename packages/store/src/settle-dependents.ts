@@ -51,15 +51,17 @@ export async function settleDependents(dir: string, result: StoredResult, settle
  * After `retry` of job `depId`: each job that ended `DEPENDENCY_FAILED` while waiting for it has
  * that result set aside (into `retried/`, like any retried failure) and waits again, and so do
  * the jobs that failed because of it, down the chain. A job that another dependency still fails
- * gets its `DEPENDENCY_FAILED` result again. Returns the ids armed again.
+ * keeps its `DEPENDENCY_FAILED` result. Returns the ids armed again.
  */
 export async function rearmDependents(dir: string, depId: string, states = new DependencyStates(dir)): Promise<string[]> {
   const rearmed: string[] = [];
   for (const jobId of await listDependents(dir, depId)) {
     const result = await readStoredResult(dir, jobId).catch(() => undefined);
     if (result === undefined || result.ok || result.error.code !== "DEPENDENCY_FAILED") continue;
-    if (!(await setAsideResult(dir, jobId))) continue;
+    // Another of its dependencies still failed: it stays as it is (a rerun could only fail again).
     const after = (await readJobDependencies(dir, jobId)) ?? [];
+    if (await states.anyFailed(after)) continue;
+    if (!(await setAsideResult(dir, jobId))) continue;
     const armed = armWaitingJobSync(dir, jobId, after, states);
     if (armed.state === "blocked") await failWaitingJob(dir, jobId, armed.depId, armed.error);
     rearmed.push(jobId, ...(await rearmDependents(dir, jobId, states)));

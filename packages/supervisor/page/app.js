@@ -227,7 +227,7 @@ function progressTable(groups) {
 
 function failureTable(o) {
   if (o.failures.length === 0) return h("div.card.muted#no-failures", "No failed jobs.");
-  const retryAll = h("button.primary#retry-all-failed", { disabled: store.readOnly, onclick: () => act(retryAll, () => post("retry-failed"), (r) => `requeued ${r.requeued.length} failed jobs`) }, `Retry all ${number(o.counts.failed)} failed`);
+  const retryAll = h("button.primary#retry-all-failed", { disabled: store.readOnly, onclick: () => act(retryAll, () => post("retry-failed"), (r) => retriedText(r.requeued.length, r.dependencyFailed.length)) }, `Retry all ${number(o.counts.failed)} failed`);
   return h(
     "div",
     h("div.toolbar", retryAll, o.failureGroups > o.failures.length ? h("span.muted", `the ${o.failures.length} biggest of ${o.failureGroups} groups`) : ""),
@@ -235,11 +235,17 @@ function failureTable(o) {
       "table#failure-groups",
       h("thead", h("tr", h("th", "code"), h("th", "message"), h("th.num", "jobs"), h("th", "latest"), h("th", ""))),
       h("tbody", o.failures.map((group) => {
-        const button = h("button", { disabled: store.readOnly, onclick: () => act(button, () => post("retry-failed", { code: group.code, message: group.message }), (r) => `requeued ${r.requeued.length} jobs`) }, "Retry all");
+        const button = h("button", { disabled: store.readOnly, onclick: () => act(button, () => post("retry-failed", { code: group.code, message: group.message }), (r) => retriedText(r.requeued.length, r.dependencyFailed.length)) }, "Retry all");
         return h("tr.failure-group", h("td.mono", group.code), h("td.msg", { title: group.message }, group.message), h("td.num", number(group.count)), h("td", group.jobIds.slice(0, 2).map((id) => h("div", jobLink(id)))), h("td", store.readOnly ? "" : button));
       })),
     ),
   );
+}
+
+/** What a retry of several jobs did: those requeued, and those left failed because a job they depend on still is. */
+function retriedText(requeued, dependencyFailed) {
+  const left = dependencyFailed === 0 ? "" : `; ${dependencyFailed} left failed: a job they depend on failed or was cancelled, retry it first`;
+  return `requeued ${requeued} job${requeued === 1 ? "" : "s"}${left}`;
 }
 
 async function act(button, run, describe) {
@@ -275,7 +281,7 @@ function jobsView(main, params) {
     onclick: () => {
       const ids = listed(["failed"]);
       if (ids.length === 0) return flash("No failed job is listed.");
-      act(retryListed, () => post("retry", { jobIds: ids }), (r) => `requeued ${Object.values(r.outcomes).filter((o) => o === "requeued").length} jobs`);
+      act(retryListed, () => post("retry", { jobIds: ids }), (r) => retriedText(Object.values(r.outcomes).filter((o) => o === "requeued").length, Object.values(r.outcomes).filter((o) => o === "dependencyFailed").length));
     },
   }, "Retry listed failed");
   const newer = h("div.notice", { hidden: true });
@@ -376,7 +382,7 @@ function jobView(main, id) {
     const cancel = h("button.danger#btn-cancel", { onclick: () => act(cancel, () => post(`jobs/${id}/cancel`), (r) => `cancel: ${r.outcome}`) }, "Cancel");
     const retry = h("button.primary#btn-retry", { onclick: () => act(retry, () => post(`jobs/${id}/retry`), (r) => `retry: ${r.outcome}`) }, "Retry");
     const canCancel = !store.readOnly && (detail.state === "waiting" || detail.state === "queued" || detail.state === "retrying" || detail.state === "running");
-    const canRetry = !store.readOnly && detail.state === "failed";
+    const canRetry = !store.readOnly && (detail.state === "failed" || detail.state === "cancelled");
     head.replaceChildren(h("h2.mono", { style: "margin:0" }, id), h("span#job-state", stateBadge(detail.state)), canCancel ? cancel : "", canRetry ? retry : "");
     const fact = (label, value) => (value === undefined || value === "" ? [] : [h("dt", label), h("dd", value)]);
     facts.replaceChildren(

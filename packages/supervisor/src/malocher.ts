@@ -24,7 +24,7 @@ import { loadResultClass } from "./results/load-result-class.js";
 import { readDirectoryStatus, type DirectoryStatus } from "@malocher/store";
 import { listJobs, type JobFilter, type JobListing } from "@malocher/store";
 import { readLogs, type JobLogs } from "@malocher/store";
-import { retryJob, type RetryOutcome } from "@malocher/store";
+import { retryJobs, type RetryOutcome } from "@malocher/store";
 import { cleanJobs, type CleanOptions, type CleanedJob } from "@malocher/store";
 import { followLogs, type FollowLogsOptions, type LogEvent } from "@malocher/store";
 import { waitForResult, type ResultWaitOptions } from "./results/wait-for-result.js";
@@ -232,11 +232,8 @@ export class Malocher {
   async retry(jobIds: string | readonly string[]): Promise<Record<string, RetryOutcome>> {
     prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
     const ids = typeof jobIds === "string" ? [jobIds] : [...jobIds];
-    const outcomes: Record<string, RetryOutcome> = {};
-    for (const jobId of ids) {
-      if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${quoteNonId(jobId)} is not a job id.`);
-      outcomes[jobId] = await retryJob(this.dir, jobId);
-    }
+    for (const jobId of ids) if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${quoteNonId(jobId)} is not a job id.`);
+    const outcomes = await retryJobs(this.dir, ids);
     if (Object.values(outcomes).includes("requeued")) announceSubmitted(this.dir, Infinity); // retried jobs may ask for any node
     return outcomes;
   }

@@ -123,7 +123,8 @@ async function action(request: IncomingMessage, response: ServerResponse, parts:
       ids.push(row.id);
     }
     const outcomes = ids.length === 0 ? {} : await state.actions.retry(ids);
-    outcome = { requeued: Object.entries(outcomes).filter(([, what]) => what === "requeued").map(([jobId]) => jobId) };
+    const having = (wanted: string) => Object.entries(outcomes).filter(([, what]) => what === wanted).map(([jobId]) => jobId);
+    outcome = { requeued: having("requeued"), dependencyFailed: having("dependencyFailed") };
   } else throw new ApiError(404, "NOT_FOUND", `No action /api/${parts.join("/")}.`);
   state.index.relistSoon();
   state.soon();

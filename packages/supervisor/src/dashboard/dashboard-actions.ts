@@ -3,7 +3,7 @@ import {
   followLogs,
   prepareSharedDirectory,
   readLogs,
-  retryJob,
+  retryJobs,
   type CancelOutcome,
   type FollowLogsOptions,
   type JobLogs,
@@ -33,8 +33,7 @@ export function directoryActions(dir: string, allowSharedWriters: boolean): Dash
     },
     async retry(jobIds) {
       prepareSharedDirectory(dir, { create: false, allowSharedWriters });
-      const outcomes: Record<string, RetryOutcome> = {};
-      for (const jobId of jobIds) outcomes[jobId] = await retryJob(dir, jobId);
+      const outcomes = await retryJobs(dir, [...jobIds]);
       if (Object.values(outcomes).includes("requeued")) announceSubmitted(dir, Infinity); // retried jobs may ask for any node
       return outcomes;
     },

@@ -9,7 +9,7 @@ const OPTIONS = ["failed", "dir", "json", "allowSharedDirWriters"] as const;
 /** `malocher retry <jobId...> | --failed`: queues failed jobs again for the next `run`. */
 export function retryCommand(): Command {
   const command = new Command("retry")
-    .description("queue failed jobs again (their failed results are kept aside until clean); the next run runs them")
+    .description("queue failed or cancelled jobs again (their results are kept aside until clean); the next run runs them")
     .argument("[jobIds...]");
   return withOptions(command, OPTIONS, { failed: "every failed job of the directory (not cancelled ones)" })
     .addHelpText("after", "\nExamples:\n  malocher retry --failed && malocher run --hosts hosts.txt\n  malocher retry 0mhx3k2a1-3f9c2b7d41e0 --dir /shared/alice/jobs")
@@ -25,8 +25,12 @@ export function retryCommand(): Command {
       }
       const having = (outcome: string) => Object.keys(outcomes).filter((jobId) => outcomes[jobId] === outcome);
       const requeued = having("requeued").length;
-      console.log(`requeued ${requeued} failed job${requeued === 1 ? "" : "s"}${requeued > 0 ? "; `malocher run` runs them" : ""}`);
+      console.log(`requeued ${requeued} job${requeued === 1 ? "" : "s"}${requeued > 0 ? "; `malocher run` runs them" : ""}`);
       if (having("notFailed").length > 0) console.log(`not failed (left alone): ${having("notFailed").join(" ")}`);
+      const blocked = having("dependencyFailed");
+      if (blocked.length > 0) {
+        console.log(`not requeued, a job they depend on failed or was cancelled (retry that one first; its dependents then wait for it again): ${blocked.join(" ")}`);
+      }
       if (having("unknown").length > 0) console.log(`unknown ids: ${having("unknown").join(" ")}`);
       const stranded = having("moduleMissing");
       if (stranded.length > 0) {
