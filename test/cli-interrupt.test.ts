@@ -23,7 +23,7 @@ function waitForRunning(malocher: Malocher, count: number): Promise<void> {
   return waitUntil(async () => (await malocher.status()).counts.running >= count, 30_000, `${count} jobs to start`);
 }
 
-test("malocher run: Ctrl-C once drains (running jobs finish, nothing new starts)", { timeout: 90_000 }, async () => {
+test("malocher run: Ctrl-C once drains (running jobs finish, nothing new starts), and exits 130 as jobs stay queued", { timeout: 90_000 }, async () => {
   const dir = tempDir("drain");
   try {
     const malocher = new Malocher({ dir });
@@ -32,7 +32,7 @@ test("malocher run: Ctrl-C once drains (running jobs finish, nothing new starts)
     await waitForRunning(malocher, 2);
     run.child.kill("SIGINT");
     const code = await run.exited;
-    assert.equal(code, 0, run.output());
+    assert.equal(code, 130, run.output());
     assert.match(run.output(), /draining/);
     assert.match(run.output(), /\nmalocher: drained: 4 jobs stay queued; `malocher run` runs them\n/, "the last lines say what is left");
     const { counts } = await malocher.status();
@@ -55,9 +55,30 @@ test("malocher run: Ctrl-C twice stops now; running jobs go back to the queue", 
     const code = await run.exited;
     assert.equal(code, 2, run.output());
     assert.match(run.output(), /RUN_STOPPED/);
+    assert.doesNotMatch(run.output(), /drained:/, "a stop is no drain");
     const { counts } = await malocher.status();
     assert.deepEqual({ succeeded: counts.succeeded, queued: counts.queued, running: counts.running }, { succeeded: 0, queued: 6, running: 0 });
   } finally {
     removeDir(dir);
+  }
+});
+
+test("malocher run: SIGTERM, or SIGHUP (its terminal or SSH session closed), stops now as Ctrl-C twice does", { timeout: 90_000 }, async () => {
+  for (const signal of ["SIGTERM", "SIGHUP"] as const) {
+    const dir = tempDir("signal");
+    try {
+      const malocher = new Malocher({ dir });
+      for (let x = 0; x < 4; x++) malocher.submit(slowly, x, 20_000);
+      const run = startRun(dir);
+      await waitForRunning(malocher, 2);
+      run.child.kill(signal);
+      const code = await run.exited;
+      assert.equal(code, 2, run.output());
+      assert.match(run.output(), new RegExp(`RUN_STOPPED\\] stopped by ${signal}; running jobs were put back in the queue`));
+      const { counts } = await malocher.status();
+      assert.deepEqual({ succeeded: counts.succeeded, queued: counts.queued, running: counts.running }, { succeeded: 0, queued: 4, running: 0 }, signal);
+    } finally {
+      removeDir(dir);
+    }
   }
 });

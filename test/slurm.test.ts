@@ -248,6 +248,31 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     assert.equal((await malocher.status()).counts.queued, 1, "the job is queued again");
   });
 
+  test("a script ended by a signal (SIGTERM, Ctrl-C) cancels its allocations, also one still pending, before it ends; the jobs stay queued", { timeout: 60_000 }, async (t) => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      const malocher = freshMalocher(t, "slurm");
+      malocher.submit(nap, 100);
+      // Pending for an hour (Slurm's reason: BeginTime), without holding the nodes other tests use.
+      const options = { dir: malocher.dir, slurm: slurmOptions("2:00", { sbatchArgs: ["--begin=now+3600"] }), slots: 1 };
+      const child = spawn(process.execPath, ["--import", tsx, join(fixtures, "../faults/supervise.ts"), JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit"] });
+      t.after(() => child.kill("SIGKILL"));
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once("exit", (_code, how) => resolve(how)));
+      let output = "";
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+      await waitUntil(() => /"type":"allocation","id":"\d+","state":"pending"/.test(output), 30_000, "the allocation to be pending");
+      const events = output
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as RunEvent);
+      const [allocation] = allocationIds(events);
+      assert.ok((await slurm.jobIds()).includes(allocation!), "it waits in Slurm's queue");
+      child.kill(signal);
+      assert.equal(await exited, signal, "the signal ends the script, as it would without Malocher");
+      assert.ok(!(await slurm.jobIds()).includes(allocation!), `${signal}: the allocation was cancelled before the script ended`);
+      assert.equal((await malocher.status()).counts.queued, 1, "the job stays queued");
+    }
+  });
+
   test("slurm.loginHost: sbatch, squeue and scancel run on the login host over SSH", { timeout: 60_000 }, async (t) => {
     const login = await startSshNodes(1, { setEnv: { SLURM_CONF: slurm.conf } });
     t.after(() => login.close());

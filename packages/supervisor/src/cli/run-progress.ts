@@ -100,10 +100,10 @@ export class RunProgress {
   /**
    * Draws the final state (left on the screen), stops redrawing and shows the cursor again; then,
    * but for JSON, says which hosts were never used and why, and after a drain how many jobs stay
-   * queued. Idempotent.
+   * queued. Returns how many jobs the run left queued. Idempotent.
    */
-  finish(how: { drained?: boolean } = {}): void {
-    if (this.finished) return;
+  finish(how: { drained?: boolean } = {}): number {
+    if (this.finished) return this.tally.report().queued;
     this.finished = true;
     clearInterval(this.timer);
     if (this.mode === "tty") {
@@ -113,16 +113,17 @@ export class RunProgress {
       this.restoreCursor();
     }
     if (this.mode === "plain") this.note(progressSummary(this.tally.report()));
-    if (this.mode === "json") return;
     const report = this.tally.report();
+    if (this.mode === "json") return report.queued;
     const unused = report.nodes.filter((node) => !this.everReady.has(node.host));
     if (unused.length > 0) {
       const why = unused.map((node) => `${node.host} (${this.lastError.get(node.host) ?? node.state})`);
       this.out.write(`malocher: ${unused.length === 1 ? "1 host was" : `${unused.length} hosts were`} not used: ${why.join("; ")}\n`);
     }
     if (how.drained && report.queued > 0) {
-      this.out.write(`malocher: drained: ${report.queued} job${report.queued === 1 ? "" : "s"} stay queued; \`malocher run\` runs them\n`);
+      this.out.write(`malocher: drained: ${report.queued === 1 ? "1 job stays" : `${report.queued} jobs stay`} queued; \`malocher run\` runs them\n`);
     }
+    return report.queued;
   }
 
   /** Writes `text` (a job's output) to `out`, above the live block on a TTY. */

@@ -63,6 +63,8 @@ export function runCommand(): Command {
       const progress = new RunProgress(mode);
       /** The jobs whose last result failed (a job retried while the run goes is yielded again). */
       const failed = new Set<string>();
+      /** Jobs still queued at the end (after a drain). */
+      let left = 0;
       // Ctrl-C once drains (nothing new starts, running jobs finish); twice stops now and requeues.
       const drain = new AbortController();
       const stop = new AbortController();
@@ -72,6 +74,11 @@ export function runCommand(): Command {
           drain.abort();
         } else stop.abort(new MalocherError("RUN_STOPPED", "stopped by Ctrl-C; running jobs were put back in the queue"));
       });
+      // Killed, or its terminal or SSH session closed: stop now, as a second Ctrl-C does (the
+      // agents end, their jobs go back to the queue, Slurm allocations are cancelled).
+      for (const signal of ["SIGTERM", "SIGHUP"] as const) {
+        process.on(signal, () => stop.abort(new MalocherError("RUN_STOPPED", `stopped by ${signal}; running jobs were put back in the queue`)));
+      }
       try {
         const run = malocher.processAll({
           ...ssh,
@@ -121,8 +128,10 @@ export function runCommand(): Command {
         }
         throw error;
       } finally {
-        progress.finish({ drained: drain.signal.aborted });
+        // Stopped (a second Ctrl-C, a signal) is no drain: the error that follows says what happened.
+        left = progress.finish({ drained: drain.signal.aborted && !stop.signal.aborted });
       }
-      process.exitCode = failed.size > 0 ? 1 : 0;
+      // A drain that left jobs queued ends as an interrupted command does (128 + SIGINT).
+      process.exitCode = failed.size > 0 ? 1 : drain.signal.aborted && left > 0 ? 130 : 0;
     });
 }

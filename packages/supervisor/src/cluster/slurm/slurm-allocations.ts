@@ -8,6 +8,7 @@ import { batchScript, sbatchArguments, type AllocationFiles } from "./sbatch-scr
 import type { SlurmCommands } from "./slurm-commands.js";
 import type { SlurmSettings } from "./slurm-options.js";
 import { recordAllocation } from "./allocation-records.js";
+import { cancelOnSignal } from "./cancel-on-signal.js";
 
 /**
  * An allocation's life as the supervisor sees it: `pending` in Slurm's queue (with Slurm's
@@ -92,6 +93,8 @@ export class SlurmAllocations extends EventEmitter<{
   private draining = false;
   private closed = false;
   private stopped = false;
+  /** Stops cancelling the allocations on a signal that ends the process (see cancel-on-signal.ts). */
+  private stopCancelOnSignal: (() => void) | undefined;
   /** Set once the run stopped asking because of failures. */
   failedWith: MalocherError | undefined;
 
@@ -111,6 +114,11 @@ export class SlurmAllocations extends EventEmitter<{
 
   /** Asks for the first allocation and starts watching. */
   start(): void {
+    this.stopCancelOnSignal = cancelOnSignal(async () => {
+      this.draining = true; // no new allocation while the process ends
+      const left = this.active.map((allocation) => allocation.id);
+      if (left.length > 0) await this.commands.run("scancel", left);
+    });
     this.timer = setInterval(() => this.tick(), POLL_MS);
     this.ticking = this.submit()
       .catch((error: unknown) => this.fail(error))
@@ -156,6 +164,7 @@ export class SlurmAllocations extends EventEmitter<{
     for (const allocation of this.own) {
       if (allocation.state !== "ended") this.end(allocation);
     }
+    this.stopCancelOnSignal?.();
     this.commands.close();
   }
 
