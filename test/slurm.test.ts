@@ -317,6 +317,20 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     assert.equal(await malocher.state(id), "queued");
   });
 
+  test("an allocation Slurm will never start as asked (more nodes than the partition has) stops the run with SLURM_SUBMIT_FAILED saying what to change; nothing is left in squeue", { timeout: 30_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm");
+    const id = malocher.submit(nap, 10);
+    const events: RunEvent[] = [];
+    await assert.rejects(collect(malocher.processAll({ slurm: slurmOptions("1:00", { nodes: 3 }), onEvent: (event) => events.push(event) })), (error: unknown) => {
+      assert.ok(error instanceof MalocherError, String(error));
+      assert.equal(error.code, "SLURM_SUBMIT_FAILED");
+      assert.match(error.message, /Slurm will not start allocation \d+ as asked \(PartitionNodeLimit\): the partition has fewer nodes than asked for .*ask for fewer nodes \(slurm\.nodes, --slurm-nodes\)\. It was cancelled; queued jobs stay queued\./);
+      return true;
+    });
+    await noAllocationLeft(events, 10_000);
+    assert.equal(await malocher.state(id), "queued");
+  });
+
   test("allocations whose agents never start, three in a row, stop the run with the error instead of asking forever; jobs stay queued", { timeout: 60_000 }, async (t) => {
     const malocher = freshMalocher(t, "slurm");
     const id = malocher.submit(nap, 10);
@@ -341,6 +355,22 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     assert.match(bad.stdout, /FAIL slurm/);
   });
   });
+});
+
+test("a timeoutMs longer than a job can run in an allocation is refused before any is asked for, saying what fits", async (t) => {
+  const malocher = freshMalocher(t, "slurm-timeout");
+  malocher.submit(nap, 10);
+  await assert.rejects(collect(malocher.processAll({ slurm: { nodes: 1, time: "5:00" }, timeoutMs: 600_000 })), (error: unknown) => {
+    assert.ok(error instanceof MalocherError, String(error));
+    assert.equal(error.code, "INVALID_OPTIONS");
+    assert.match(error.message, /timeoutMs \(--timeout\) is 600000 ms, longer than a job can run in an allocation of time 5:00 \(285000 ms: .*\)\. Ask for a longer time \(slurm\.time, --slurm-time\) or a shorter timeout\./);
+    return true;
+  });
+  const cli = await runCli(["run", "--slurm-nodes", "1", "--slurm-time", "5", "--timeout", "10m", "--dir", malocher.dir]);
+  assert.equal(cli.code, 2, cli.stderr);
+  assert.match(cli.stderr, /\[INVALID_OPTIONS\] timeoutMs \(--timeout\) is 600000 ms/);
+  assert.doesNotMatch(cli.stderr, /done 0\/0/, "a run refused before it began prints no progress line");
+  assert.equal((await malocher.status()).counts.queued, 1);
 });
 
 describe("unknown option names", () => {

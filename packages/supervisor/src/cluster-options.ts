@@ -3,7 +3,7 @@ import { MalocherError, type JobRunOptions } from "@malocher/protocol";
 import type { ClusterSettings } from "./cluster/cluster.js";
 import { resolveNodeTargets, type NodeTarget, type SshOptions } from "./ssh/node-target.js";
 import { checkRunOptions } from "./submit/job-options.js";
-import { checkSlurmOptions, type SlurmOptions } from "./cluster/slurm/slurm-options.js";
+import { checkSlurmOptions, longestJobMs, type SlurmOptions } from "./cluster/slurm/slurm-options.js";
 import { prepareSharedDirectory } from "@malocher/store";
 import type { DashboardOptions } from "./dashboard/dashboard-options.js";
 
@@ -93,6 +93,15 @@ export function clusterSettings(dir: string, options: ClusterOptions): ClusterSe
   const nodes: ClusterSettings["nodes"] =
     options.slurm !== undefined ? { slurm: checkSlurmOptions(options.slurm), ssh: options } : options.sshMachines === undefined ? "local" : resolveNodeTargets(options);
   if (Array.isArray(nodes)) warnAboutUncheckedHostKeys(nodes, options);
+  const killGraceMs = run.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  if (typeof nodes === "object" && "slurm" in nodes && run.timeoutMs !== undefined && run.timeoutMs > longestJobMs(nodes.slurm, killGraceMs)) {
+    // Every job would fail NO_NODE_FITS, after an allocation was asked for in vain.
+    const longest = longestJobMs(nodes.slurm, killGraceMs);
+    throw new MalocherError(
+      "INVALID_OPTIONS",
+      `timeoutMs (--timeout) is ${run.timeoutMs} ms, longer than a job can run in an allocation of time ${nodes.slurm.time} (${longest} ms: the time less ${nodes.slurm.timeLimitMs - longest} ms in which agents stop their jobs before Slurm does). Ask for a longer time (slurm.time, --slurm-time) or a shorter timeout.`,
+    );
+  }
   return {
     dir,
     nodes,
@@ -106,7 +115,7 @@ export function clusterSettings(dir: string, options: ClusterOptions): ClusterSe
       timeoutMs: run.timeoutMs ?? 0,
       retries: run.retries ?? DEFAULT_RETRIES,
       retryOnError: run.retryOnError ?? false,
-      killGraceMs: run.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+      killGraceMs,
       drainTimeoutMs: positive(options.drainTimeoutMs, "drainTimeoutMs") ?? 0,
       maxJobsPerWorker: positive(options.maxJobsPerWorker, "maxJobsPerWorker") ?? 10_000,
       maxWorkerMemoryMb: positive(options.maxWorkerMemoryMb, "maxWorkerMemoryMb") ?? 4096,

@@ -112,7 +112,8 @@ export class RunProgress {
       this.stopListening();
       this.restoreCursor();
     }
-    if (this.mode === "plain") this.note(progressSummary(this.tally.report()));
+    // A run refused before it began (bad options) has no summary: its error says it all.
+    if (this.mode === "plain" && this.sized) this.note(progressSummary(this.tally.report()));
     const report = this.tally.report();
     if (this.mode === "json") return report.queued;
     const unused = report.nodes.filter((node) => !this.everReady.has(node.host));

@@ -17,7 +17,7 @@ import { RecentResultFiles } from "./recent-result-files.js";
 import { failQueuedJob } from "@malocher/store";
 import type { SshOptions } from "../ssh/node-target.js";
 import { slurmCommands } from "./slurm/slurm-commands.js";
-import type { SlurmSettings } from "./slurm/slurm-options.js";
+import { agentStopMarginMs, type SlurmSettings } from "./slurm/slurm-options.js";
 import { SlurmAllocations, type Allocation, type AllocationStatus } from "./slurm/slurm-allocations.js";
 import { slurmAgentLauncher } from "./slurm/slurm-agent.js";
 
@@ -198,7 +198,7 @@ export class Cluster extends EventEmitter<{
         slurm: {
           timeLimitMs: slurm.timeLimitMs,
           // Stopping ends running jobs gracefully (SIGTERM, SIGKILL killGraceMs later): before Slurm's own SIGTERM.
-          stopMarginMs: Math.max(slurm.stopMarginMs, settings.run.killGraceMs + 1000),
+          stopMarginMs: agentStopMarginMs(slurm, settings.run.killGraceMs),
           idleTimeoutMs: slurm.idleTimeoutMs,
           warningFile: files.warningFile,
           warningLeadMs: slurm.warningLeadMs,

@@ -66,6 +66,21 @@ const POLL_MS = 2000;
 /** Submissions (or allocations none of whose agents started) failing in a row before the run stops. */
 const MAX_FAILURES = 3;
 const CANCEL_WAIT_MS = 10_000;
+/**
+ * Slurm's reasons for a pending job that its own settings cause, which waiting does not clear
+ * (what each means, said to the user: Slurm's names are terse).
+ */
+const NEVER_STARTS: Readonly<Record<string, string>> = {
+  PartitionNodeLimit: "the partition has fewer nodes than asked for (or so many of them are down or drained: `sinfo` shows them); ask for fewer nodes (slurm.nodes, --slurm-nodes)",
+  PartitionTimeLimit: "the time asked for is longer than the partition allows (`sinfo -o '%P %l'` shows its limit); ask for less (slurm.time, --slurm-time)",
+  BadConstraints: "its constraints (sbatchArgs) can be met by no node",
+  InvalidAccount: "the account is not valid (slurm.account, --slurm-account)",
+  InvalidQOS: "the QOS is not valid (sbatchArgs)",
+  AccountNotAllowed: "the account may not use this partition",
+  QOSNotAllowed: "the QOS may not be used in this partition",
+  PartitionConfig: "the partition cannot run it as asked (its nodes, CPUs or memory)",
+};
+
 /** Slurm's states of a job that is over (it may linger in `squeue` for `MinJobAge`). */
 const ENDED_STATES = new Set(["COMPLETED", "COMPLETING", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY", "SPECIAL_EXIT", "STOPPED", "SUSPENDED", "REVOKED"]);
 
@@ -260,6 +275,13 @@ export class SlurmAllocations extends EventEmitter<{
       const reason = fields[2] === "None" ? undefined : fields[2];
       const endsAt = /^\d{4}-/.test(fields[3] ?? "") ? new Date(fields[3]!).getTime() : undefined;
       const next: AllocationState = state === "PENDING" || state === "CONFIGURING" ? "pending" : "running";
+      const never = next === "pending" && reason !== undefined ? NEVER_STARTS[reason] : undefined;
+      if (never !== undefined) {
+        this.stop(new MalocherError("SLURM_SUBMIT_FAILED", `Slurm will not start allocation ${allocation.id} as asked (${reason}): ${never}. It was cancelled; queued jobs stay queued.`));
+        await this.commands.run("scancel", [allocation.id]).catch(() => {});
+        this.end(allocation);
+        continue;
+      }
       if (next === allocation.state && reason === allocation.reason && endsAt === allocation.endsAt) {
         void recordAllocation(this.slurmDir, allocation.key, this.statusOf(allocation)).catch(() => {}); // still seen: for `malocher status`
         continue;
@@ -281,7 +303,7 @@ export class SlurmAllocations extends EventEmitter<{
     allocation.markEnded();
     this.emit("ended", allocation);
     void removeFiles(allocation.files, this.settings.nodes, allocation.everReady);
-    if (!allocation.everReady && !this.closed && !this.draining) {
+    if (!allocation.everReady && !this.closed && !this.draining && !this.stopped) {
       const tail = allocation.tail === "" ? "" : ` Its output (${allocation.files.outputFile}):\n${allocation.tail}`;
       this.failed(new MalocherError("AGENT_START_FAILED", `Slurm allocation ${allocation.id} ended before any of its agents connected.${tail}`));
     }

@@ -133,3 +133,16 @@ export function checkSlurmOptions(options: SlurmOptions): SlurmSettings {
     stopMarginMs,
   };
 }
+
+/**
+ * How long before an allocation's end its agents stop their jobs: the allocation's margin, or
+ * longer when the jobs' kill grace needs it (SIGTERM, SIGKILL `killGraceMs` later, all before Slurm's own SIGTERM).
+ */
+export function agentStopMarginMs(slurm: SlurmSettings, killGraceMs: number): number {
+  return Math.max(slurm.stopMarginMs, killGraceMs + 1000);
+}
+
+/** The longest any job can run in an allocation of this run: a `timeoutMs` above it fits in none. */
+export function longestJobMs(slurm: SlurmSettings, killGraceMs: number): number {
+  return slurm.timeLimitMs - agentStopMarginMs(slurm, killGraceMs);
+}
