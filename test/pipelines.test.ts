@@ -263,6 +263,10 @@ test("the CLI: submit --after orders command jobs, status and jobs --state waiti
   const refused = await runCli(["submit", "--dir", m.dir, "--after", `${first.slice(0, 10)}000000000000`, "--", "echo", "{}", ":::", "x"]);
   assert.equal(refused.code, 2, describeRun(refused));
   assert.match(refused.stderr, /\[JOB_NOT_FOUND\]/);
+  // Without --, --after takes the command's words for ids: refused, saying to put -- before it.
+  const swallowed = await runCli(["submit", "--dir", m.dir, "--once", "--after", first, "echo", "hi"]);
+  assert.equal(swallowed.code, 2, describeRun(swallowed));
+  assert.match(swallowed.stderr, /\[INVALID_OPTIONS\] --after takes job ids, and "echo" is none\. A command after --after needs -- before it: malocher submit --after <id> -- <command>\./);
   const results = await within(collect(m.processAll(options())), RUN_DEADLINE_MS, "the run");
   assert.equal(results.size, 4);
   for (const result of results.values()) assert.ok(result.ok);

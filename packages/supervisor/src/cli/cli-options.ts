@@ -79,7 +79,7 @@ export const CLI_OPTIONS = {
   after: {
     flags: "--after <jobId...>",
     help: "run the jobs only after these jobs succeeded (ids, or id1,id2; repeatable); if one fails they end DEPENDENCY_FAILED",
-    parse: jobIdList(),
+    parse: jobIdList("--after"),
   },
   quiet: { flags: "--quiet", help: "print nothing but failures" },
   // The dashboard of a run (its web page's listener; `malocher dashboard` calls these --port and --host, as it has no SSH port or host filter)

@@ -1,4 +1,4 @@
-import { MalocherError } from "@malocher/protocol";
+import { MalocherError, isJobId } from "@malocher/protocol";
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const SIZE_UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
@@ -49,5 +49,19 @@ export const envAssignment = (name: string) => (value: string, previous: Record<
 /** Collects a repeatable option `name`'s values into a list. */
 export const repeated = () => (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
-/** Job ids, given as several values, repeated, or comma-separated (`--after a b`, `--after a --after b`, `--after a,b`). */
-export const jobIdList = () => (value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split(",").filter((id) => id !== "")];
+/**
+ * Job ids, given as several values, repeated, or comma-separated (`--after a b`, `--after a --after b`,
+ * `--after a,b`), for option `name`. It takes every word up to the next option, so a command that
+ * follows without `--` would be read as ids: a word that is no job id is refused, saying so.
+ */
+export const jobIdList = (name: string) => (value: string, previous: string[] | undefined) => {
+  const ids = value.split(",").filter((id) => id !== "");
+  const notId = ids.find((id) => !isJobId(id));
+  if (notId !== undefined) {
+    throw new MalocherError(
+      "INVALID_OPTIONS",
+      `${name} takes job ids, and ${JSON.stringify(notId)} is none. A command after ${name} needs -- before it: malocher submit ${name} <id> -- <command>.`,
+    );
+  }
+  return [...(previous ?? []), ...ids];
+};
