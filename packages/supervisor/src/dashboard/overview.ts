@@ -25,9 +25,9 @@ export interface Overview {
   unqueued: number;
   /** Jobs whose result is still being read (a first look at a big directory). */
   indexing: number;
-  /** Finished jobs per second over the last minute. */
+  /** Finished jobs per second over the last minute (over the time since its first finish, when that is shorter: a young run). */
   throughput: number;
-  /** Seconds until the queued and running jobs are done at that rate; undefined without a rate. */
+  /** Seconds until the waiting, queued, retrying and running jobs are done at that rate; undefined without a rate. */
   etaSeconds?: number;
   /** Finished jobs per BUCKET_MS, oldest first, ending now. */
   finishedHistory: { bucketMs: number; counts: number[] };
@@ -40,6 +40,9 @@ export interface Overview {
 
 const zero = emptyStateCounts;
 
+/** The shortest span a rate is taken over. */
+const RATE_SPAN_MIN_MS = 5000;
+
 /** Sums the index into the overview and into the object `malocher status --json` prints. */
 export function summarize(index: JobIndex, now = Date.now()): { overview: Overview; status: DirectoryStatus } {
   const counts = zero();
@@ -51,6 +54,8 @@ export function summarize(index: JobIndex, now = Date.now()): { overview: Overvi
   const history = new Array<number>(BUCKETS).fill(0);
   const historyStart = now - BUCKETS * BUCKET_MS;
   let lastMinute = 0;
+  /** The first finish of the last minute: a run younger than a minute has its rate over its own span. */
+  let firstInMinute = now;
   for (const row of index.all()) {
     const state = row.state;
     if (state === undefined) {
@@ -66,13 +71,19 @@ export function summarize(index: JobIndex, now = Date.now()): { overview: Overvi
     if (row.finishedAt !== undefined && row.finishedAt > historyStart) {
       const bucket = Math.min(BUCKETS - 1, Math.floor((row.finishedAt - historyStart) / BUCKET_MS));
       history[bucket]!++;
-      if (row.finishedAt > now - 60_000) lastMinute++;
+      if (row.finishedAt > now - 60_000) {
+        lastMinute++;
+        firstInMinute = Math.min(firstInMinute, row.finishedAt);
+      }
     }
   }
   const indexing = index.indexing;
   const status: DirectoryStatus = { dir: index.dir, total: index.size, counts, unqueued: unqueued - Math.min(unqueued, indexing), nodes, tags: Object.fromEntries(tags) };
-  const throughput = lastMinute / 60;
-  const left = counts.queued + counts.running;
+  // Finishes per second over the last minute, or over the time since the first of them when that
+  // is shorter (at least RATE_SPAN_MIN_MS, so that the first few finishes make no spike): a young
+  // run's rate was a fraction of the truth, and its ETA many times too long.
+  const throughput = lastMinute / (Math.max(RATE_SPAN_MIN_MS, now - firstInMinute) / 1000);
+  const left = counts.waiting + counts.queued + counts.retrying + counts.running;
   const sorted = [...groups.values()].sort((a, b) => b.count - a.count);
   const overview: Overview = {
     dir: index.dir,
