@@ -4,6 +4,7 @@ import { clusterSettings, openSharedDirectory, warningsTo, type ClusterOptions }
 import { countWaiting, finishedAmong, listFinishedIds, listJobIds, listQueuedIds, listUnfinishedDependencies, loadDirectoryKey, readSpec, submittedAmong } from "@malocher/store";
 import { pathExists, readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
+import { AllocationEndWatch } from "./cluster/slurm/allocation-end-watch.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 import { ProgressFeed } from "./progress-feed.js";
 import { submittedElsewhere, takeSubmitted, type SubmittedJob } from "./submit/submitted-jobs.js";
@@ -153,11 +154,16 @@ export async function* processJobs(
     const toCollect = [...pending].filter((jobId) => finished.has(jobId));
     for (let at = 0; at < toCollect.length; at += READS_AT_ONCE) await Promise.all(toCollect.slice(at, at + READS_AT_ONCE).map(collect));
   };
+  const cutShort = settings !== undefined && typeof settings.nodes === "object" && "slurm" in settings.nodes ? new AllocationEndWatch(settings.nodes.slurm.time, warningsTo(options)) : undefined;
   const onEvent = (event: RunEvent) => {
     options.onEvent?.(event);
     progress?.onEvent(event);
-    if (event.type === "jobStarted") takeStartedJob(event.jobId);
+    if (event.type === "jobStarted") {
+      takeStartedJob(event.jobId);
+      cutShort?.started(event.jobId, event.attempt);
+    }
     else if (event.type === "jobFinished") {
+      cutShort?.finished(event.jobId);
       if (options.keepAlive) pending.add(event.jobId);
       collect(event.jobId).catch((error) => inbox.fail(error));
     } else if (event.type === "dependentsFailed") {

@@ -1,0 +1,33 @@
+/**
+ * The warning for a job that Slurm allocations keep cutting short (AllocationEndWatch): it starts
+ * again as the same attempt in each new allocation, without end. A real allocation takes a minute
+ * at least, so three of them are too long for the suite: the time-limit requeue itself is tested
+ * on a real Slurm cluster in slurm.test.ts.
+ */
+import { strict as assert } from "node:assert";
+import { test } from "node:test";
+import { AllocationEndWatch } from "../packages/supervisor/src/cluster/slurm/allocation-end-watch.js";
+
+test("a job that starts the same attempt 3 times is warned about once, naming the time and what to change", () => {
+  const warnings: string[] = [];
+  const watch = new AllocationEndWatch("5:00", (warning) => warnings.push(warning));
+  for (let start = 0; start < 5; start++) watch.started("0mhx3k2a1-3f9c2b7d41e0", 1);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /^job 0mhx3k2a1-3f9c2b7d41e0 started 3 times, and each time its Slurm allocation ended first \(time 5:00\)/);
+  assert.match(warnings[0]!, /Ask for a longer time \(slurm\.time, --slurm-time\), or give it a timeoutMs that fits in one allocation \(--timeout\)/);
+});
+
+test("a new attempt (a retry after a failure) or a finish starts the count again; after 5 jobs the warnings stop", () => {
+  const warnings: string[] = [];
+  const watch = new AllocationEndWatch("1:00:00", (warning) => warnings.push(warning));
+  watch.started("a", 1);
+  watch.started("a", 1);
+  watch.started("a", 2);
+  watch.started("a", 2);
+  watch.finished("a");
+  watch.started("a", 2);
+  assert.deepEqual(warnings, [], "never 3 starts of one attempt in a row");
+  for (const job of ["b", "c", "d", "e", "f", "g"]) for (let start = 0; start < 3; start++) watch.started(job, 1);
+  assert.equal(warnings.length, 5);
+  assert.match(warnings[4]!, /No more warnings of this kind in this run\.\)$/);
+});
