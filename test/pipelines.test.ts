@@ -208,6 +208,22 @@ test("failure propagates transitively: a failed or cancelled dependency ends its
   assert.deepEqual(await m.cancel(slow), { [slow]: "cancelled" });
 });
 
+test("clean keeps a finished job's result while a job queued after it finished still needs it (resultOf, after)", TIMEOUT, async (t) => {
+  const m = freshMalocher(t, "pipe-clean");
+  const input = m.submit(squares, 3);
+  assert.ok((await within(collect(m.processAll(options())), RUN_DEADLINE_MS, "the input's run")).get(input)?.ok);
+  // Queued at once (its dependency has succeeded), not waiting: and yet it needs that result.
+  const scaled = m.submit(scale, resultOf<Series>(input), 2);
+  const ordered = m.submit.with({ after: [input] })(stamp, "after a finished job");
+  assert.equal(await m.state(scaled), "queued");
+  assert.deepEqual(await m.clean({ only: "succeeded" }), [], "the input is kept: queued jobs depend on it");
+  const results = await within(collect(m.processAll(options())), RUN_DEADLINE_MS, "the dependents' run");
+  assert.deepEqual(valueOf(results, scaled), [0, 2, 8]);
+  assert.ok(results.get(ordered)?.ok);
+  const cleaned = await m.clean({ only: "succeeded" });
+  assert.deepEqual(cleaned.map((job) => job.jobId).sort(), [input, scaled, ordered].sort(), "once they ran, it goes with them");
+});
+
 test("a script run again with keys after a failure reruns the failed job and its DEPENDENCY_FAILED dependents wait for it", TIMEOUT, async (t) => {
   const m = freshMalocher(t, "pipe-keys");
   const gate = join(m.dir, "gate");

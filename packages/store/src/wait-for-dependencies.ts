@@ -67,25 +67,27 @@ async function succeedsAsync(codes: ReadonlySet<string>, run: Promise<unknown>):
 
 /**
  * Puts job `jobId`, whose spec is written and which depends on `after`, where it belongs: queued
- * when every dependency has succeeded; otherwise waiting, with a reverse-index entry per
- * dependency not yet succeeded (first) and its waiting directory (then, whole: built in `tmp/`
- * and renamed in), settled once more after that. `blocked`: a dependency failed; the caller
- * fails the job (`failWaitingJobSync`, `failWaitingJob`). Synchronous, for `submit`; also how
- * a retried or orphaned job is armed again. `madeDirs` remembers index directories made, across a batch.
+ * when every dependency has succeeded; otherwise waiting, with its waiting directory (built in
+ * `tmp/` and renamed in, whole), settled once more after that. First, in either case, a
+ * reverse-index entry per dependency (`dependents/`): for the dependencies still to come, so that
+ * their results settle it; for the ones done, so that `clean` keeps their results until it ran.
+ * `blocked`: a dependency failed; the caller fails the job (`failWaitingJobSync`,
+ * `failWaitingJob`). Synchronous, for `submit`; also how a retried or orphaned job is armed again.
+ * `madeDirs` remembers index directories made, across a batch.
  */
 export function armWaitingJobSync(dir: string, jobId: string, after: readonly string[], states: DependencyStates, madeDirs: Set<string> = new Set()): Settled {
   const open = after.filter((depId) => states.readSync(depId).state !== "succeeded");
-  if (open.length === 0) {
-    succeeds(IGNORED, () => enqueueJob(dir, jobId));
-    return { state: "queued" };
-  }
-  for (const depId of open) {
+  for (const depId of after) {
     const index = directoryLayout.dependentsOfDir(dir, depId);
     if (!madeDirs.has(index)) {
       mkdirSync(index, { recursive: true, mode: 0o700 });
       madeDirs.add(index);
     }
     succeeds(IGNORED, () => closeSync(openSync(directoryLayout.dependentFile(dir, depId, jobId), "wx")));
+  }
+  if (open.length === 0) {
+    succeeds(IGNORED, () => enqueueJob(dir, jobId));
+    return { state: "queued" };
   }
   const building = tmpPath(dir);
   mkdirSync(building);
