@@ -39,6 +39,7 @@ export { touchSignalFile } from "./signal-file.js";
 export { SpecChunkCache } from "./spec-chunk-cache.js";
 export { submitChunk, type SpecChunk } from "./submit-chunk.js";
 export { submitJob } from "./submit-job.js";
+export { keyedJobDifference } from "./keyed-job-difference.js";
 export {
   PRIVATE_DIR_MODE,
   PRIVATE_FILE_MODE,

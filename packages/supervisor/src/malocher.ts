@@ -11,7 +11,8 @@ import { checkNodes, type NodeCheck } from "./check-nodes.js";
 import { prepareJob, type JobTarget } from "./submit/prepare-job.js";
 import { prepareCommandJob } from "./submit/prepare-command-job.js";
 import type { CommandJobOptions, JobOptions } from "./submit/job-options.js";
-import { rerunKeyedJob, submitJob } from "@malocher/store";
+import { keyedJobDifference, rerunKeyedJob, submitJob } from "@malocher/store";
+import { warnKeyReused } from "./submit/key-reuse-warning.js";
 import { noteSubmitted } from "./submit/submitted-jobs.js";
 import { locateFunction } from "@malocher/locate";
 import { readAllocationRecords, type AllocationRecord } from "./cluster/slurm/allocation-records.js";
@@ -356,6 +357,8 @@ export class Malocher {
     const spec = prepare(key);
     const jobId = submitJob(this.dir, spec, key, jobKey);
     const found = jobId === spec.jobId ? undefined : rerunKeyedJob(this.dir, jobId, key);
+    const difference = found === undefined ? undefined : keyedJobDifference(this.dir, jobId, spec, key);
+    if (found !== undefined && difference !== undefined) warnKeyReused(jobKey!, jobId, difference, found);
     if (found === undefined || found === "rerun") announceSubmitted(this.dir, 1, spec.options, [jobId]);
     noteSubmitted(this.dir, jobId, found === "finished", spec.kind === "command" ? undefined : spec.fn.module);
     return jobId;

@@ -1,0 +1,27 @@
+import { Buffer } from "node:buffer";
+import { decodeJobSpec, directoryLayout, type JobSpec } from "@malocher/protocol";
+import { readRegularFileSync } from "./safe-file.js";
+
+/**
+ * What a submission with a key asks for that the job of that key, submitted before, does not: its
+ * function, command, arguments or dependencies ("other arguments", …), or undefined when they are the
+ * same (or the job's spec cannot be read: nothing to compare). A key names one job, so that job
+ * stands for the submission whatever it asked for: this says when that may not be what was meant.
+ */
+export function keyedJobDifference(dir: string, jobId: string, submitted: JobSpec, secretKey: Uint8Array): string | undefined {
+  let existing: JobSpec;
+  try {
+    existing = decodeJobSpec(readRegularFileSync(directoryLayout.specFile(dir, jobId)), jobId, secretKey);
+  } catch {
+    return undefined;
+  }
+  if (existing.kind === "command" || submitted.kind === "command") {
+    if (existing.kind !== "command" || submitted.kind !== "command") return "another kind of job";
+    if (JSON.stringify(existing.argv) !== JSON.stringify(submitted.argv)) return "another command";
+  } else {
+    if (existing.fn.module !== submitted.fn.module || existing.fn.export !== submitted.fn.export) return "another function";
+    if (!Buffer.from(existing.args).equals(Buffer.from(submitted.args))) return "other arguments";
+  }
+  if (JSON.stringify([...(existing.after ?? [])].sort()) !== JSON.stringify([...(submitted.after ?? [])].sort())) return "other dependencies";
+  return undefined;
+}
