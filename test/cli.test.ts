@@ -168,8 +168,11 @@ test("status, results, logs and run (with nothing to submit) exit 2 with a clear
   assert.equal(run.code, 2, describeRun(run));
   assert.match(run.stderr, /\[SHARED_DIR_FORMAT\].*not a Malocher directory/);
   assert.ok(!existsSync(missing), "a mistyped --dir is not created");
-  malocher.submit(square, 1);
+  const queued = malocher.submit(square, 1);
   const logs = await runCli(["logs", "not-a-job", "--dir", malocher.dir]);
   assert.equal(logs.code, 2, describeRun(logs));
   assert.match(logs.stderr, /\[JOB_NOT_FOUND\]/);
+  const notRun = await runCli(["logs", queued, "--dir", malocher.dir]);
+  assert.equal(notRun.code, 0, describeRun(notRun));
+  assert.equal(notRun.stderr, `malocher: no output of job ${queued}: it has not run yet (queued)\n`, "no output is said, not left blank");
 });

@@ -23,6 +23,12 @@ export function logsCommand(): Command {
       }
       process.stdout.write(logs.stdout);
       process.stderr.write(logs.stderr);
+      if (logs.stdout === "" && logs.stderr === "") {
+        // Nothing printed: say why, so that no output is not taken for a job that printed nothing.
+        const state = await malocher.state(jobId);
+        const why = state === "waiting" || state === "queued" || state === "retrying" ? `it has not run yet (${state})` : `it printed nothing (${state})`;
+        process.stderr.write(`malocher: no output of job ${jobId}: ${why}${state === "running" ? "; -f follows it" : ""}\n`);
+      }
     });
 }
 
