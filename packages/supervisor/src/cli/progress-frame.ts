@@ -52,7 +52,7 @@ export function progressFrame(report: ProgressReport, columns: number): string[]
 export function allocationLine(allocation: ProgressReport["allocations"][number], now = Date.now()): string {
   const nodes = `${allocation.nodes} node${allocation.nodes === 1 ? "" : "s"}`;
   if (allocation.state === "pending") return `slurm job ${allocation.id}: pending${allocation.reason ? ` (${allocation.reason})` : ""}, ${nodes}`;
-  const left = allocation.endsAt === undefined ? "" : `, ${formatDuration(Math.max(0, (allocation.endsAt - now) / 1000))} left`;
+  const left = allocation.state !== "running" || allocation.endsAt === undefined ? "" : `, ${formatDuration(Math.max(0, (allocation.endsAt - now) / 1000))} left`;
   return `slurm job ${allocation.id}: ${allocation.state}, ${nodes}${left}`;
 }
 

@@ -1,12 +1,14 @@
 /**
- * The warning for a job that Slurm allocations keep cutting short (AllocationEndWatch): it starts
- * again as the same attempt in each new allocation, without end. A real allocation takes a minute
- * at least, so three of them are too long for the suite: the time-limit requeue itself is tested
- * on a real Slurm cluster in slurm.test.ts.
+ * What a Slurm run tells of its allocations: the warning for a job that they keep cutting short
+ * (AllocationEndWatch: it starts again as the same attempt in each new allocation, without end),
+ * and an allocation's progress line. A real allocation takes a minute at least, so three of them
+ * are too long for the suite: the time-limit requeue itself is tested on a real Slurm cluster in
+ * slurm.test.ts.
  */
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
 import { AllocationEndWatch } from "../packages/supervisor/src/cluster/slurm/allocation-end-watch.js";
+import { allocationLine } from "../packages/supervisor/src/cli/progress-frame.js";
 
 test("a job that starts the same attempt 3 times is warned about once, naming the time and what to change", () => {
   const warnings: string[] = [];
@@ -30,4 +32,12 @@ test("a new attempt (a retry after a failure) or a finish starts the count again
   for (const job of ["b", "c", "d", "e", "f", "g"]) for (let start = 0; start < 3; start++) watch.started(job, 1);
   assert.equal(warnings.length, 5);
   assert.match(warnings[4]!, /No more warnings of this kind in this run\.\)$/);
+});
+
+test("an allocation's line shows the time left only while it runs (an ended one, cancelled early, has none)", () => {
+  const now = 1_000_000;
+  const endsAt = now + 5 * 60_000;
+  assert.equal(allocationLine({ id: "26", state: "running", nodes: 1, endsAt }, now), "slurm job 26: running, 1 node, 5 min left");
+  assert.equal(allocationLine({ id: "13", state: "ended", nodes: 2, endsAt }, now), "slurm job 13: ended, 2 nodes");
+  assert.equal(allocationLine({ id: "14", state: "pending", nodes: 2, reason: "Resources" }, now), "slurm job 14: pending (Resources), 2 nodes");
 });
