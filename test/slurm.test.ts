@@ -350,6 +350,8 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     const check = JSON.parse(good.stdout.trim()) as { ok: boolean; checks: Array<{ name: string; detail: string }> };
     assert.equal(check.ok, true);
     assert.match(check.checks[0]!.detail, /n\[1-2\]|to start/);
+    const text = await runCli(["nodes", "--slurm-nodes", "2", "--slurm-time", "10:00", "--dir", malocher.dir]);
+    assert.match(text.stdout, /^slurm \(this machine\) +ok +\S.*(n\[1-2\]|to start)/m, "the text says what Slurm said, as --json does");
     const bad = await runCli(["nodes", "--slurm-nodes", "3", "--slurm-time", "10:00", "--dir", malocher.dir]);
     assert.equal(bad.code, 1, bad.stdout);
     assert.match(bad.stdout, /FAIL slurm/);

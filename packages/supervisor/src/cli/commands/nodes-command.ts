@@ -29,15 +29,17 @@ export function nodesCommand(): Command {
       } else {
         const width = Math.max(...nodes.map((node) => node.host.length));
         for (const node of nodes) {
-          const version = node.checks.find((check) => check.name === "node");
+          // A machine's Node.js version, or what Slurm said of the allocation (when it would start, on which nodes).
+          const version = node.checks.find((check) => check.name === "node" || check.name === "slurm");
           const transport = node.transport === undefined ? "" : `, transport ${node.transport}`;
           const summary = node.ok
-            ? `ok   ${version?.detail ?? ""}${transport}`
+            ? `ok   ${version?.detail ?? ""}${transport}`.trimEnd()
             : `FAIL ${node.checks.filter((check) => !check.ok).map((check) => check.name).join(", ")}`;
           console.log(`${node.host.padEnd(width)}  ${summary}`);
           for (const check of node.checks) {
             if (check.ok) continue;
-            console.log(`  ${check.name.padEnd(10)} ${check.detail}`);
+            // A detail of several lines (Slurm's message) stays in its column.
+            console.log(`  ${check.name.padEnd(10)} ${check.detail.replaceAll("\n", `\n  ${"".padEnd(10)} `)}`);
             if (check.fix !== undefined) console.log(`  ${"".padEnd(10)} fix: ${check.fix}`);
           }
         }
