@@ -208,6 +208,21 @@ test("failure propagates transitively: a failed or cancelled dependency ends its
   assert.deepEqual(await m.cancel(slow), { [slow]: "cancelled" });
 });
 
+test("cancel of a pipeline (cancel --all): the jobs waiting for others of the list end cancelled, as asked, not DEPENDENCY_FAILED", TIMEOUT, async (t) => {
+  const m = freshMalocher(t, "pipe-cancel");
+  const root = m.submit(stamp, "root");
+  const middle = m.submit.with({ after: [root] })(stamp, "middle");
+  const leaf = m.submit.with({ after: [middle] })(stamp, "leaf");
+  const other = m.submit.with({ after: [root] })(stamp, "not cancelled");
+  assert.deepEqual(await m.cancel([root, middle, leaf]), { [root]: "cancelled", [middle]: "cancelled", [leaf]: "cancelled" });
+  const codeOf = async (jobId: string) => {
+    const result = await m.result(jobId, { timeoutMs: 0 });
+    return result.ok ? "ok" : result.error.code;
+  };
+  for (const jobId of [root, middle, leaf]) assert.equal(await codeOf(jobId), "JOB_CANCELLED", jobId);
+  assert.equal(await codeOf(other), "DEPENDENCY_FAILED", "a dependent not in the list fails because of the cancel");
+});
+
 test("clean keeps a finished job's result while a job queued after it finished still needs it (resultOf, after)", TIMEOUT, async (t) => {
   const m = freshMalocher(t, "pipe-clean");
   const input = m.submit(squares, 3);

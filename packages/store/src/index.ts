@@ -3,7 +3,7 @@
  * The agent and the supervisor change the directory only through these functions.
  */
 export { encodeLease, decodeLease, renewLease, leaseExists, readLeaseHost, readAllLeases, removeLease, removeLostLease, markLeaseLost, type AgentLease, type LeaseEntry } from "./agent-lease.js";
-export { cancelJob, type CancelOutcome } from "./cancel-job.js";
+export { cancelJobs, type CancelOutcome } from "./cancel-job.js";
 export { checkDirectorySecurity, describeOwner, type DirectorySecurityOptions } from "./check-directory-security.js";
 export { claimJob, openClaimDirectory, closeClaimDirectory, listOwnClaims, type ClaimedJob } from "./claim-job.js";
 export { enqueueJob, parseAttempt, parseNotBefore, requeueClaim, deferRetry, listRetrying, queueDueRetries } from "./queue-marker.js";

@@ -20,6 +20,7 @@ import { readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
   SHARDS,
+  cancelled,
   dependencyFailed,
   directoryLayout,
   encodeStoredResult,
@@ -33,6 +34,7 @@ import { DependencyStates } from "./dependency-state.js";
 import { loadDirectoryKey } from "./directory-key.js";
 import { publishResult, type SettledDependents } from "./publish-result.js";
 import { readJobNameAndTags } from "./read-job-name-and-tags.js";
+import { pathExists } from "./path-exists.js";
 
 /** Where a job stands after it was armed or settled: queued (by us), still waiting (or moved on by someone else), or blocked by a failed dependency. */
 export type Settled =
@@ -173,7 +175,9 @@ export async function failWaitingJob(
 ): Promise<boolean> {
   const taken = tmpPath(dir);
   if (!(await succeedsAsync(ENOENT, rename(directoryLayout.waitingJobDir(dir, jobId), taken)))) return false;
-  await publishResult(dir, outcomeWithoutRun(jobId, 0, dependencyFailed(depId, depError), await readJobNameAndTags(dir, jobId)), settled);
+  // A job someone asked to cancel ends cancelled, whatever its dependency did (`cancelJobs` marks a whole list first).
+  const failure = (await pathExists(directoryLayout.cancelFile(dir, jobId))) ? cancelled("before it ran") : dependencyFailed(depId, depError);
+  await publishResult(dir, outcomeWithoutRun(jobId, 0, failure, await readJobNameAndTags(dir, jobId)), settled);
   settled?.failed.push(jobId);
   await rm(taken, { recursive: true, force: true });
   return true;

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { MalocherError, isJobId, quoteNonId, refuseWhileImportingJobModule, type JobResult, type JobSpec, type JobState } from "@malocher/protocol";
 import { readJobState } from "@malocher/store";
-import { cancelJob, type CancelOutcome } from "@malocher/store";
+import { cancelJobs, type CancelOutcome } from "@malocher/store";
 import { loadDirectoryKey, prepareSharedDirectory } from "@malocher/store";
 import { processJobs, type ProcessAllOptions } from "./process-all.js";
 import { startClusterIn, type StartedCluster } from "./started-cluster.js";
@@ -210,11 +210,8 @@ export class Malocher {
    */
   async cancel(jobIds: string | readonly string[]): Promise<Record<string, CancelOutcome>> {
     const ids = typeof jobIds === "string" ? [jobIds] : [...jobIds];
-    const outcomes: Record<string, CancelOutcome> = {};
-    for (const jobId of ids) {
-      if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${quoteNonId(jobId)} is not a job id.`);
-      outcomes[jobId] = await cancelJob(this.dir, jobId);
-    }
+    for (const jobId of ids) if (!isJobId(jobId)) throw new MalocherError("JOB_NOT_FOUND", `${quoteNonId(jobId)} is not a job id.`);
+    const outcomes = await cancelJobs(this.dir, ids);
     announceCancelled(this.dir, ids);
     return outcomes;
   }

@@ -1,5 +1,5 @@
 import {
-  cancelJob,
+  cancelJobs,
   followLogs,
   prepareSharedDirectory,
   readLogs,
@@ -26,8 +26,7 @@ export function directoryActions(dir: string, allowSharedWriters: boolean): Dash
   return {
     dir,
     async cancel(jobIds) {
-      const outcomes: Record<string, CancelOutcome> = {};
-      for (const jobId of jobIds) outcomes[jobId] = await cancelJob(dir, jobId);
+      const outcomes = await cancelJobs(dir, [...jobIds]);
       announceCancelled(dir, [...jobIds]); // in-process clusters kill them now; agents elsewhere see the markers
       return outcomes;
     },
