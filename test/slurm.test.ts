@@ -182,6 +182,8 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     assert.equal(failed.ok, false);
     assert.equal(!failed.ok && failed.error.code, "NO_NODE_FITS", JSON.stringify(failed));
     assert.match(!failed.ok ? failed.error.message : "", /Slurm allocation/);
+    assert.match(!failed.ok ? failed.error.message : "", /Ask Slurm for more slots per node .* or a longer time \(slurm\.time, --slurm-time\)/, "advice for Slurm, not for a hosts file");
+    assert.doesNotMatch(!failed.ok ? failed.error.message : "", /hosts file/);
     await noAllocationLeft(events);
   });
 

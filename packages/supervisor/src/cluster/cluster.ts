@@ -116,7 +116,7 @@ export class Cluster extends EventEmitter<{
   /** The result files agents sent with `jobFinished` (read by `processAll` instead of the files). */
   readonly recentResultFiles = new RecentResultFiles(MAX_RECENT_RESULT_BYTES);
   private closed = false;
-  private readonly misfits = new MisfitLedger();
+  private readonly misfits: MisfitLedger;
   private draining = false;
   private readonly machines: Machine[] = [];
   /** The machine a nudge for a few jobs asks first (see `nudge`). */
@@ -136,6 +136,7 @@ export class Cluster extends EventEmitter<{
   ) {
     super();
     this.observer = new LeaseObserver(settings.leaseTimeoutMs);
+    this.misfits = new MisfitLedger(typeof settings.nodes === "object" && "slurm" in settings.nodes);
     this.sweeper = setInterval(() => void this.sweepStaleLeases(), SWEEP_INTERVAL_MS);
     // Looking for jobs that are nowhere lists the whole directory: not as often as leases.
     const orphanSweepMs = 2 * settings.leaseTimeoutMs;

@@ -8,6 +8,9 @@ import type { JobError } from "@malocher/protocol";
 export class MisfitLedger {
   private readonly refusals = new Map<string, Map<string, string>>();
 
+  /** `slurm`: the nodes are a Slurm allocation's, whose slots and time the run asks for (no hosts file, no labels). */
+  constructor(private readonly slurm = false) {}
+
   /** Node `host` refused job `jobId` for `reason`. */
   refused(jobId: string, host: string, reason: string): void {
     let byHost = this.refusals.get(jobId);
@@ -31,8 +34,11 @@ export class MisfitLedger {
           name: "MalocherError",
           code: "NO_NODE_FITS",
           message:
-            `No node of this run can run job ${jobId} (${reasons}). Give a machine the label in the hosts file ` +
-            "(`8/user@host gpu`) or more slots (`16/user@host`), or submit the job without { on } or with fewer { slots }.",
+            `No node of this run can run job ${jobId} (${reasons}). ` +
+            (this.slurm
+              ? "Ask Slurm for more slots per node (slots, --slots: as many CPUs per task) or a longer time (slurm.time, --slurm-time), " +
+                "or submit the job with fewer { slots }, a shorter timeoutMs, or without { on } (Slurm's nodes have no labels of Malocher's)."
+              : "Give a machine the label in the hosts file (`8/user@host gpu`) or more slots (`16/user@host`), or submit the job without { on } or with fewer { slots }."),
         },
       ]);
     }
