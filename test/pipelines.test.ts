@@ -221,6 +221,9 @@ test("cancel of a pipeline (cancel --all): the jobs waiting for others of the li
   };
   for (const jobId of [root, middle, leaf]) assert.equal(await codeOf(jobId), "JOB_CANCELLED", jobId);
   assert.equal(await codeOf(other), "DEPENDENCY_FAILED", "a dependent not in the list fails because of the cancel");
+  const status = await m.status();
+  assert.deepEqual([status.counts.cancelled, status.counts.failed], [3, 1]);
+  assert.deepEqual(status.nodes, {}, "jobs that never ran count on no node (there was a pseudo-node '-')");
 });
 
 test("clean keeps a finished job's result while a job queued after it finished still needs it (resultOf, after)", TIMEOUT, async (t) => {

@@ -1,4 +1,4 @@
-import type { JobState } from "@malocher/protocol";
+import { NO_RUN, type JobState } from "@malocher/protocol";
 import { readLeaseHost } from "./agent-lease.js";
 import { listJobIds } from "./job-listing.js";
 import { readResultForState } from "./read-result.js";
@@ -47,7 +47,8 @@ export async function readDirectoryStatus(dir: string): Promise<DirectoryStatus>
     status.counts[state]++;
     const tags = result === undefined ? (await readJobNameAndTags(dir, jobId)).tags : result.tags;
     for (const tag of tags ?? []) (status.tags[tag] ??= emptyStateCounts())[state]++;
-    if (state === "succeeded" || state === "failed") node(result?.host ?? "-")[state]++;
+    // A job that never ran (cancelled, or failed for a dependency) has a result but no node.
+    if ((state === "succeeded" || state === "failed") && result?.host !== undefined && result.host !== NO_RUN) node(result.host)[state]++;
     else if (state === "running" && agentId !== undefined) node(await hostOfAgent(dir, agentId, hosts)).running++;
   }
   return unreadable.length === 0 ? status : { ...status, unreadable };

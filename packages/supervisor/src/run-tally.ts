@@ -1,3 +1,4 @@
+import { NO_RUN } from "@malocher/protocol";
 import type { RunEvent } from "./cluster/cluster.js";
 import type { NodeState } from "./cluster/node-session.js";
 import type { AllocationStatus } from "./cluster/slurm/slurm-allocations.js";
@@ -102,10 +103,11 @@ export class RunTally {
         this.runningJobs.set(event.jobId, { host: event.host, since: this.clock() });
         return;
       case "jobFinished": {
+        this.runningJobs.delete(event.jobId);
+        if (event.host === NO_RUN) return; // failed by the supervisor (no node fits it): it never ran
         const node = this.node(event.host);
         node.slotsInUse = Math.max(0, node.slotsInUse - 1);
         node.done++;
-        this.runningJobs.delete(event.jobId);
         this.finishedMs += event.durationMs;
         this.finishedCount++;
         return;

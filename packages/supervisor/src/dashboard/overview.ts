@@ -1,4 +1,4 @@
-import { JOB_STATES, type JobState } from "@malocher/protocol";
+import { JOB_STATES, NO_RUN, type JobState } from "@malocher/protocol";
 import { emptyStateCounts, type DirectoryStatus } from "./store-access.js";
 import type { JobIndex, JobRow } from "./job-index.js";
 
@@ -65,7 +65,8 @@ export function summarize(index: JobIndex, now = Date.now()): { overview: Overvi
     counts[state]++;
     for (const tag of row.tags ?? []) bump(tags, tag, state);
     if (row.name !== undefined) bump(names, row.name, state);
-    if (state === "succeeded" || state === "failed") (nodes[row.host ?? "-"] ??= { running: 0, succeeded: 0, failed: 0 })[state]++;
+    // A job that never ran (cancelled, or failed for a dependency) has a result but no node.
+    if ((state === "succeeded" || state === "failed") && row.host !== undefined && row.host !== NO_RUN) (nodes[row.host] ??= { running: 0, succeeded: 0, failed: 0 })[state]++;
     else if (state === "running" && row.host !== undefined) (nodes[row.host] ??= { running: 0, succeeded: 0, failed: 0 }).running++;
     if (state === "failed") addFailure(groups, row);
     if (row.finishedAt !== undefined && row.finishedAt > historyStart) {

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { MalocherError } from "@malocher/protocol";
+import { MalocherError, NO_RUN } from "@malocher/protocol";
 import { prepareSharedDirectory } from "@malocher/store";
 import { Malocher } from "../../malocher.js";
 import { RunProgress } from "../run-progress.js";
@@ -112,7 +112,7 @@ export function runCommand(): Command {
           // Which job failed: what it runs (its arguments, short) and its key.
           const job = result.ok || options.json ? undefined : (await malocher.jobs({ jobIds: [jobId] }))[0];
           const who = job === undefined ? jobId : `${jobId} (${previewText(job.what)}${keyText(job)})`;
-          progress.onResult(result.ok, again, () => `job ${who} failed on ${result.host}: ${result.ok ? "" : `[${result.error.code ?? result.error.name}] ${result.error.message}`}`);
+          progress.onResult(result.ok, again, () => `job ${who} failed ${result.host === NO_RUN ? "without running" : `on ${result.host}`}: ${result.ok ? "" : `[${result.error.code ?? result.error.name}] ${result.error.message}`}`);
           if (options.json) process.stdout.write(jsonLine({ type: "result", ...result }));
           else if (jobs !== undefined) {
             const logs = await malocher.logs(jobId); // like parallel: each command's whole output, as it finishes
