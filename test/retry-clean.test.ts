@@ -116,6 +116,7 @@ test("a job retried while a run goes: the run waits for it and yields its new re
   const malocher = freshMalocher(t, "retry-during-run");
   const [gate, release, last] = ["gate", "release", "last"].map((name) => join(malocher.dir, name)) as [string, string, string];
   const flaky = malocher.submit(failUntilGateOpensThenWait, gate, release, 7);
+  const dependent = malocher.submit.with({ after: [flaky] })(square, 5); // fails DEPENDENCY_FAILED, then waits again after the retry
   const long = malocher.submit(tickUntilGateOpens, last, false);
   const yielded: Array<[string, boolean]> = [];
   const progress: Array<{ done: number; failed: number; total: number }> = [];
@@ -140,15 +141,14 @@ test("a job retried while a run goes: the run waits for it and yields its new re
       assert.deepEqual(await malocher.retry(flaky), { [flaky]: "requeued" });
     }
   }
-  assert.deepEqual(yielded, [
-    [flaky, false],
-    [long, true],
-    [flaky, true],
-  ]);
+  assert.deepEqual(yielded.filter(([jobId]) => jobId === flaky), [[flaky, false], [flaky, true]], "the retried job is yielded again, with its new result");
+  // The dependent's DEPENDENCY_FAILED is yielded unless the retry superseded it first.
+  assert.deepEqual(yielded.slice(-2), [[flaky, true], [dependent, true]], `the run waited for the dependent the retry queued again: ${JSON.stringify(yielded)}`);
+  assert.deepEqual(new Map(yielded), new Map([[flaky, true], [dependent, true], [long, true]]), "each job's last result");
   assert.equal(flakyStarts, 2);
   const { counts } = await malocher.status();
-  assert.deepEqual([counts.queued, counts.running, counts.succeeded, counts.failed], [0, 0, 2, 0], JSON.stringify(counts));
-  assert.deepEqual(progress.at(-1), { done: 2, failed: 0, total: 2 }, "the retried job is one job of the run, its failure replaced");
+  assert.deepEqual([counts.queued, counts.running, counts.succeeded, counts.failed], [0, 0, 3, 0], JSON.stringify(counts));
+  assert.deepEqual(progress.at(-1), { done: 3, failed: 0, total: 3 }, "a retried job is one job of the run, its failure replaced");
 });
 
 test("clean removes finished jobs' files (by state and age), never a queued or running job's, never a queue directory", TIMEOUT, async (t) => {

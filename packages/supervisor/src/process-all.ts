@@ -118,30 +118,41 @@ export async function* processJobs(
           },
         );
   const inbox = new ResultInbox();
-  /** Jobs with a result yielded (each counted once, also when yielded again after a retry). */
+  /** Jobs with a result yielded, each counted once (a job retried meanwhile is yielded again). */
   let yielded = 0;
   /**
-   * A run of its own over every job (no `jobs`) also waits for the jobs its agents start that it
-   * did not list, and yields their results: a job retried (`malocher retry`, the dashboard) or
-   * submitted by another process while it runs; also a job it yielded failed before, again.
-   * Ending before their results would kill them and leave them queued, unreported.
+   * A run of its own over every job (no `jobs`) also takes in the jobs its agents start that it
+   * did not list (submitted by another process while it runs), and any run takes in again a job of
+   * it that starts anew after its result came (a retry: `malocher retry`, the dashboard), with the
+   * dependents that the retry queues. It yields their results, a retried job's again; ending before
+   * them would kill them and leave them queued, unreported.
    */
   const takesStartedJobs = cluster === undefined && options.jobs === undefined;
-  /** Jobs yielded failed in this run, and which of them run again (a retry) and are pending once more. */
+  /** Jobs yielded failed in this run, and which of them run again and are pending once more. */
   const yieldedFailed = new Set<string>();
   const runningAgain = new Set<string>();
-  const takeStartedJob = (jobId: string) => {
-    if (!takesStartedJobs || pending.has(jobId)) return;
-    pending.add(jobId);
+  /** Jobs whose result is being read (`collect`): a start meanwhile makes the read stale. */
+  const reading = new Set<string>();
+  const runSize = () => yielded + pending.size - runningAgain.size;
+  const takeIn = (jobId: string) => {
+    const anew = inbox.has(jobId) || reading.has(jobId);
+    if (!anew && (pending.has(jobId) || !takesStartedJobs)) return;
+    if (anew) {
+      inbox.restart(jobId); // an earlier attempt's result, yielded or not, is superseded
+      running.recentResultFiles.take(jobId);
+    }
     if (yieldedFailed.has(jobId)) runningAgain.add(jobId);
-    inbox.forget(jobId); // a result of an earlier attempt, not yet yielded, is superseded
-    progress?.setTotal(yielded + pending.size - runningAgain.size);
+    pending.add(jobId);
+    const grown: RunEvent = { type: "runSize", total: runSize() };
+    options.onEvent?.(grown);
+    progress?.onEvent(grown);
   };
   const collect = async (jobId: string) => {
     if (!pending.has(jobId) || inbox.has(jobId)) return;
     const attempt = inbox.attemptOf(jobId);
+    reading.add(jobId);
     // The bytes its agent sent with "jobFinished", if the cluster still has them; else the file.
-    const result = await readResultOrFailure(dir, jobId, loadResultClass, running.recentResultFiles.take(jobId));
+    const result = await readResultOrFailure(dir, jobId, loadResultClass, running.recentResultFiles.take(jobId)).finally(() => reading.delete(jobId));
     if (inbox.attemptOf(jobId) !== attempt) return; // read before the job started again
     // A file at a queued job's result path that is no result (planted, or an old one put back): the
     // agent that claims the job sets it aside and runs the job; its result comes then.
@@ -159,10 +170,12 @@ export async function* processJobs(
     options.onEvent?.(event);
     progress?.onEvent(event);
     if (event.type === "jobStarted") {
-      takeStartedJob(event.jobId);
+      takeIn(event.jobId);
       cutShort?.started(event.jobId, event.attempt);
-    }
-    else if (event.type === "jobFinished") {
+    } else if (event.type === "dependentsQueued") {
+      // They come before the job's own result: a retried job's dependents are taken in before the run could end.
+      for (const jobId of event.queued) takeIn(jobId);
+    } else if (event.type === "jobFinished") {
       cutShort?.finished(event.jobId);
       if (options.keepAlive) pending.add(event.jobId);
       collect(event.jobId).catch((error) => inbox.fail(error));
@@ -192,18 +205,32 @@ export async function* processJobs(
   const scanner = setInterval(() => scan().catch((error) => inbox.fail(error)), RESULT_SCAN_INTERVAL_MS);
   try {
     await scan();
-    while (pending.size > 0 || options.keepAlive) {
-      const next = await inbox.next();
-      if (next === undefined) break; // drained
-      const [jobId, found] = next;
-      const result = submitted.get(jobId)?.reused ? { ...found, reused: true } : found;
-      pending.delete(jobId);
-      const again = runningAgain.delete(jobId);
-      if (!again) yielded++;
-      if (result.ok) yieldedFailed.delete(jobId);
-      else yieldedFailed.add(jobId);
-      progress?.onResult(result.ok, yielded + pending.size - runningAgain.size, again);
-      yield [jobId, result];
+    let drained = false;
+    while (!drained) {
+      while (pending.size > 0 || options.keepAlive) {
+        const next = await inbox.next();
+        if (next === undefined) {
+          drained = true;
+          break;
+        }
+        const [jobId, found] = next;
+        const result = submitted.get(jobId)?.reused ? { ...found, reused: true } : found;
+        pending.delete(jobId);
+        const again = runningAgain.delete(jobId);
+        if (!again) yielded++;
+        if (result.ok) yieldedFailed.delete(jobId);
+        else yieldedFailed.add(jobId);
+        progress?.onResult(result.ok, runSize(), again);
+        yield [jobId, result];
+      }
+      if (drained || !takesStartedJobs) break;
+      // A run over every job ends when none is left: not one queued meanwhile whose start it has
+      // not heard of yet (submitted by another process, or retried), which its agents may be
+      // starting now and which its end would kill.
+      const left = await pendingJobs(dir, undefined);
+      if (left.size === 0) break;
+      for (const jobId of left) takeIn(jobId);
+      await scan();
     }
   } finally {
     progress?.finish();
@@ -265,7 +292,7 @@ function jobsElsewhere(elsewhere: ReadonlyArray<{ dir: string; jobs: number }>):
 class ResultInbox {
   private readonly items: Array<[string, JobResult]> = [];
   private readonly seen = new Set<string>();
-  /** How often a job started again after a result of it came (see {@link forget}); most never do. */
+  /** How often a job started again after a result of it came (see {@link restart}); most never do. */
   private readonly restarts = new Map<string, number>();
   private error: unknown;
   private ended = false;
@@ -275,14 +302,14 @@ class ResultInbox {
     return this.seen.has(jobId);
   }
 
-  /** Which attempt of the job a result read now belongs to: a read that spans a {@link forget} is stale. */
+  /** Which attempt of the job a result read now belongs to: a read that spans a {@link restart} is stale. */
   attemptOf(jobId: string): number {
     return this.restarts.get(jobId) ?? 0;
   }
 
-  /** The job runs again: its next result is a new one, and one of it still waiting here is superseded. */
-  forget(jobId: string): void {
-    if (!this.seen.delete(jobId)) return;
+  /** The job runs again: its next result is a new one; one of it still waiting here, or being read, is superseded. */
+  restart(jobId: string): void {
+    this.seen.delete(jobId);
     this.restarts.set(jobId, this.attemptOf(jobId) + 1);
     const waiting = this.items.findIndex(([id]) => id === jobId);
     if (waiting >= 0) this.items.splice(waiting, 1);

@@ -31,11 +31,6 @@ export class ProgressFeed {
     this.changed();
   }
 
-  /** The run's size changed (a job it did not list started: see `processJobs`). */
-  setTotal(total: number): void {
-    this.tally.setTotal(total);
-    this.changed();
-  }
 
   /** Reports the final state; nothing after. Idempotent. */
   finish(): void {

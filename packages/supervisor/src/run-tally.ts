@@ -36,7 +36,7 @@ export interface ProgressReport {
   queued: number;
   /** Jobs of the run that wait for other jobs (`resultOf`, `after`) to succeed. */
   waiting: number;
-  /** Jobs of the run: those without a result when it started (and, with `keepAlive`, the ones submitted since). */
+  /** Jobs of the run: those without a result when it started, and those it took in since (submitted or retried meanwhile, or with `keepAlive`). */
   total: number;
   /** Results per second since the run started. */
   jobsPerSecond: number;
@@ -79,6 +79,9 @@ export class RunTally {
       case "run":
         this.total = event.pending;
         this.waiting = event.waiting ?? 0;
+        return;
+      case "runSize":
+        this.total = event.total;
         return;
       case "dependentsQueued":
         this.waiting = Math.max(0, this.waiting - event.queued.length);
@@ -134,7 +137,7 @@ export class RunTally {
     if (!ok) this.failed++;
   }
 
-  /** The run's size, when it changes after its start (jobs submitted or retried while it runs). */
+  /** The run's size, when it changes after its start (see the `runSize` event). */
   setTotal(total: number): void {
     this.total = total;
   }

@@ -25,6 +25,11 @@ import { slurmAgentLauncher } from "./slurm/slurm-agent.js";
 export type RunEvent =
   /** `waiting`: of the `pending` jobs, those waiting for others when the run started. */
   | { type: "run"; pending: number; nodes: number; waiting?: number }
+  /**
+   * The run took in jobs while it ran (submitted by another process, or retried): `total` is its
+   * size now, the jobs with a result so far and those still to come (see `processAll`).
+   */
+  | { type: "runSize"; total: number }
   /** `transport`: how the node's agent talks to the supervisor, once known (see {@link NodeSession.transport}). */
   | { type: "node"; host: string; state: NodeState; slots: number; transport?: TransportKind; error?: MalocherError }
   /** `slot`: the worker slot it runs in, 1 to the node's slots (`MALOCHER_SLOT`); older agents do not say. */
