@@ -40,8 +40,8 @@ export class LeaseKeeper {
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
   private pendingWrite: NodeJS.Timeout | undefined;
-  /** The lease's write under way, if any: `stop` waits for it, or the write would bring back the lease it removes. */
-  private writing: Promise<void> | undefined;
+  /** The lease's writes under way (a renewal's and a `renewSoon`'s may overlap): `stop` waits for them, or one would bring back the lease it removes. */
+  private readonly writing = new Set<Promise<void>>();
   private stopped = false;
   private readonly startedAt = Date.now();
 
@@ -68,7 +68,7 @@ export class LeaseKeeper {
     clearInterval(this.timer);
     clearTimeout(this.pendingWrite);
     this.timer = undefined;
-    await this.writing?.catch(() => {});
+    await Promise.allSettled([...this.writing]);
     await removeLease(this.context.dir, this.context.agentId);
   }
 
@@ -102,7 +102,8 @@ export class LeaseKeeper {
       processGroups: this.context.processGroups(),
     };
     const writing = renewLease(this.context.dir, lease);
-    this.writing = writing;
+    this.writing.add(writing);
+    void writing.finally(() => this.writing.delete(writing)).catch(() => {});
     return writing;
   }
 }
