@@ -21,7 +21,7 @@ test("a timed-out command that traps SIGTERM saves its work before SIGKILL; the 
   const malocher = new Malocher({ dir: join(work, "jobs") });
   const saved = join(work, "saved");
   // `sleep & wait`: the shell runs its trap as soon as SIGTERM comes, not after the sleep.
-  const script = `trap 'echo saved > "$1"; exit 0' TERM; sleep 60 & wait`;
+  const script = `trap 'echo saved > "$1"; echo saving out; echo saving err >&2; exit 0' TERM; sleep 60 & wait`;
   const jobId = malocher.submitCommand(["sh", "-c", script, "sh", saved], { timeoutMs: 1000, killGraceMs: 20_000 });
   const [id, result] = only(await within(collect(malocher.processAll({ slots: 1 })), RUN_DEADLINE_MS, "the run"));
   assert.equal(id, jobId);
@@ -29,6 +29,9 @@ test("a timed-out command that traps SIGTERM saves its work before SIGKILL; the 
   assert.equal(!result.ok && result.error.code, "JOB_TIMED_OUT", JSON.stringify(result));
   assert.match(!result.ok ? result.error.message : "", /SIGTERM, then SIGKILL after killGraceMs \(20000 ms\)/);
   assert.equal(readFileSync(saved, "utf8"), "saved\n", "the trap ran");
+  // What it printed after SIGTERM is in its logs: its worker, in its process group, outlived the signal.
+  const logs = await malocher.logs(jobId);
+  assert.deepEqual([logs.stdout, logs.stderr], ["saving out\n", "saving err\n"]);
   // It ended at SIGTERM, long before the 20 s grace was over.
   assert.ok(result.durationMs < 15_000, `durationMs ${result.durationMs}`);
 });

@@ -253,7 +253,7 @@ async function handle(request: RunJobRequest): Promise<void> {
         return;
       }
     }
-    const run = await runCommand(spec, request.dir);
+    const run = await outlivingSigterm(() => runCommand(spec, request.dir));
     if (run.leftovers) dying = true; // retired by the agent, which kills the group and what was left in it
     finishJob(jobId, run.ending, false);
     return;
@@ -269,6 +269,23 @@ async function handle(request: RunJobRequest): Promise<void> {
   }
   const { ending, codeChanged } = await runAndCheckCode(spec, request.dir, mtimeMs);
   finishJob(jobId, ending, codeChanged);
+}
+
+/**
+ * Runs `work` (a command job) with SIGTERM ignored by this worker. A job is ended by SIGTERM to
+ * its whole process group (a timeout, a cancel, its agent stopping, Slurm ending the allocation),
+ * the worker included; the worker copies the command's output into the job's logs, so it must
+ * live on while the command saves its work, or what the command prints then is lost. SIGKILL,
+ * killGraceMs later, still ends them all.
+ */
+async function outlivingSigterm<T>(work: () => Promise<T>): Promise<T> {
+  const ignore = () => {};
+  process.on("SIGTERM", ignore);
+  try {
+    return await work();
+  } finally {
+    process.off("SIGTERM", ignore);
+  }
 }
 
 /** Runs a function job, then tells whether its module's file differs from the one it was submitted with. */
