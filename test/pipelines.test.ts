@@ -240,6 +240,15 @@ test("clean keeps a finished job's result while a job queued after it finished s
   assert.ok(results.get(ordered)?.ok);
   const cleaned = await m.clean({ only: "succeeded" });
   assert.deepEqual(cleaned.map((job) => job.jobId).sort(), [input, scaled, ordered].sort(), "once they ran, it goes with them");
+
+  // A dependent cleaned first leaves its index entry: it needs nothing any more, and the input goes later.
+  const second = m.submit(squares, 2);
+  assert.ok((await within(collect(m.processAll(options())), RUN_DEADLINE_MS, "the second input's run")).get(second)?.ok);
+  const failing = m.submit.with({ after: [second] })(failUnlessGate, join(m.dir, "no-gate"));
+  const failed = await within(collect(m.processAll(options())), RUN_DEADLINE_MS, "the failing dependent's run");
+  assert.equal(failed.get(failing)?.ok, false);
+  assert.deepEqual((await m.clean({ only: "failed" })).map((job) => job.jobId), [failing]);
+  assert.deepEqual((await m.clean({ only: "succeeded" })).map((job) => job.jobId), [second], "the input whose dependent was cleaned first");
 });
 
 test("a script run again with keys after a failure reruns the failed job and its DEPENDENCY_FAILED dependents wait for it", TIMEOUT, async (t) => {

@@ -29,14 +29,15 @@ export async function cancelJobs(dir: string, jobIds: readonly string[]): Promis
   }
   for (const jobId of marked) {
     if (await failQueuedJob(dir, jobId, cancelled("before it ran").error)) outcomes[jobId] = "cancelled";
-    // Cancelled meanwhile as the dependent of another job of the list (or by its agent, if it ran).
-    else outcomes[jobId] = (await isCancelled(dir, jobId)) ? "cancelled" : "requested";
+    // Cancelled meanwhile, before it ran: as the dependent of another job of the list, or by the
+    // agent that had claimed it. Otherwise it runs, and its agent kills it.
+    else outcomes[jobId] = (await cancelledBeforeItRan(dir, jobId)) ? "cancelled" : "requested";
   }
   return outcomes;
 }
 
 /** Whether the job's result says it was cancelled before it ran. */
-async function isCancelled(dir: string, jobId: string): Promise<boolean> {
+async function cancelledBeforeItRan(dir: string, jobId: string): Promise<boolean> {
   const result = await readResultOrFailure(dir, jobId).catch(() => undefined);
-  return result !== undefined && !result.ok && result.error.code === "JOB_CANCELLED" && result.attempts === 0;
+  return result !== undefined && !result.ok && result.error.code === "JOB_CANCELLED" && result.error.message === cancelled("before it ran").error.message;
 }

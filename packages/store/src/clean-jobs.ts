@@ -4,6 +4,7 @@ import { readdir, rmdir, stat, unlink } from "node:fs/promises";
 import { createFile, readRegularFile } from "./safe-file.js";
 import { jobIdInKeyFile } from "./job-key-file.js";
 import { listDependents } from "./settle-dependents.js";
+import { jobExists } from "./job-exists.js";
 import { basename, join } from "node:path";
 import { REMOVED_SPEC_SUFFIX, SHARDS, chunkMemberOf, directoryLayout, isJobId } from "@malocher/protocol";
 import { listClaims, listFinishedIds, listQueuedIds } from "./job-listing.js";
@@ -67,9 +68,10 @@ export async function cleanJobs(dir: string, options: CleanOptions = {}): Promis
     if (result === undefined) continue;
     const state = finishedState(result);
     if (options.only !== undefined && options.only !== state) continue;
+    // A job whose value or success a job still to run needs is kept until that one has run (a
+    // dependent cleaned before it has left its index entry, and needs nothing any more).
     const dependents = await listDependents(dir, jobId);
-    // A job whose value or success a job still to run needs is kept until that one has run.
-    if (dependents.some((dependent) => !finished.has(dependent))) continue;
+    if (await someExist(dir, dependents.filter((dependent) => !finished.has(dependent)))) continue;
     const files = [
       ...(keys.get(jobId) ?? []),
       directoryLayout.stdoutFile(dir, jobId),
@@ -167,4 +169,10 @@ async function filesByJob(shardDir: (shard: string) => string, jobIdOf: (file: s
 /** A marker that is there already is as good as ours. */
 function ignoreExisting(error: NodeJS.ErrnoException): void {
   if (error.code !== "EEXIST") throw error;
+}
+
+/** Whether one of `jobIds` is still a job of `dir`. */
+async function someExist(dir: string, jobIds: readonly string[]): Promise<boolean> {
+  for (const jobId of jobIds) if (await jobExists(dir, jobId)) return true;
+  return false;
 }

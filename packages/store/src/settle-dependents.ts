@@ -63,7 +63,11 @@ export async function rearmDependents(dir: string, depId: string, states = new D
     if (await states.anyFailed(after)) continue;
     if (!(await setAsideResult(dir, jobId))) continue;
     const armed = armWaitingJobSync(dir, jobId, after, states);
-    if (armed.state === "blocked") await failWaitingJob(dir, jobId, armed.depId, armed.error);
+    if (armed.state === "blocked") {
+      // A dependency failed since it was looked at: it fails again, and so stay its own dependents.
+      await failWaitingJob(dir, jobId, armed.depId, armed.error);
+      continue;
+    }
     rearmed.push(jobId, ...(await rearmDependents(dir, jobId, states)));
   }
   return rearmed;
