@@ -50,6 +50,8 @@ interface OwnAllocation extends Allocation {
   files: AllocationFiles;
   markEnded(): void;
   tail: string;
+  /** Cancelled because Slurm would never start it as asked (see NEVER_STARTS): no failure of its agents. */
+  neverStarts?: boolean;
 }
 
 /** What the allocations need from their cluster. */
@@ -80,6 +82,9 @@ const NEVER_STARTS: Readonly<Record<string, string>> = {
   QOSNotAllowed: "the QOS may not be used in this partition",
   PartitionConfig: "the partition cannot run it as asked (its nodes, CPUs or memory)",
 };
+
+/** How long a run with a running allocation waits to ask again after Slurm refused to start one (see NEVER_STARTS). */
+const NEVER_STARTS_BACKOFF_MS = 60_000;
 
 /** Slurm's states of a job that is over (it may linger in `squeue` for `MinJobAge`). */
 const ENDED_STATES = new Set(["COMPLETED", "COMPLETING", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY", "SPECIAL_EXIT", "STOPPED", "SUSPENDED", "REVOKED"]);
@@ -277,7 +282,12 @@ export class SlurmAllocations extends EventEmitter<{
       const next: AllocationState = state === "PENDING" || state === "CONFIGURING" ? "pending" : "running";
       const never = next === "pending" && reason !== undefined ? NEVER_STARTS[reason] : undefined;
       if (never !== undefined) {
-        this.stop(new MalocherError("SLURM_SUBMIT_FAILED", `Slurm will not start allocation ${allocation.id} as asked (${reason}): ${never}. It was cancelled; queued jobs stay queued.`));
+        // With another allocation running, the run goes on (some of these reasons clear, as nodes
+        // come back): this one is cancelled and another asked for later. Without, nothing would run.
+        const othersRun = active.some((other) => other !== allocation && other.state === "running");
+        if (othersRun) this.nextSubmitAt = Date.now() + NEVER_STARTS_BACKOFF_MS;
+        else this.stop(new MalocherError("SLURM_SUBMIT_FAILED", `Slurm will not start allocation ${allocation.id} as asked (${reason}): ${never}. It was cancelled; queued jobs stay queued.`));
+        allocation.neverStarts = true;
         await this.commands.run("scancel", [allocation.id]).catch(() => {});
         this.end(allocation);
         continue;
@@ -303,7 +313,7 @@ export class SlurmAllocations extends EventEmitter<{
     allocation.markEnded();
     this.emit("ended", allocation);
     void removeFiles(allocation.files, this.settings.nodes, allocation.everReady);
-    if (!allocation.everReady && !this.closed && !this.draining && !this.stopped) {
+    if (!allocation.everReady && !allocation.neverStarts && !this.closed && !this.draining && !this.stopped) {
       const tail = allocation.tail === "" ? "" : ` Its output (${allocation.files.outputFile}):\n${allocation.tail}`;
       this.failed(new MalocherError("AGENT_START_FAILED", `Slurm allocation ${allocation.id} ended before any of its agents connected.${tail}`));
     }
