@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { spawn, type ChildProcess } from "node:child_process";
+import { constants as osConstants } from "node:os";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Malocher } from "malocher";
@@ -63,7 +64,7 @@ test("malocher run: Ctrl-C twice stops now; running jobs go back to the queue", 
   }
 });
 
-test("malocher run: SIGTERM, or SIGHUP (its terminal or SSH session closed), stops now as Ctrl-C twice does", { timeout: 90_000 }, async () => {
+test("malocher run: SIGTERM, or SIGHUP (its terminal or SSH session closed), stops now as Ctrl-C twice does, and exits as the signal would (128 + its number)", { timeout: 90_000 }, async () => {
   for (const signal of ["SIGTERM", "SIGHUP"] as const) {
     const dir = tempDir("signal");
     try {
@@ -73,7 +74,7 @@ test("malocher run: SIGTERM, or SIGHUP (its terminal or SSH session closed), sto
       await waitForRunning(malocher, 2);
       run.child.kill(signal);
       const code = await run.exited;
-      assert.equal(code, 2, run.output());
+      assert.equal(code, 128 + osConstants.signals[signal], run.output());
       assert.match(run.output(), new RegExp(`RUN_STOPPED\\] stopped by ${signal}; running jobs were put back in the queue`));
       const { counts } = await malocher.status();
       assert.deepEqual({ succeeded: counts.succeeded, queued: counts.queued, running: counts.running }, { succeeded: 0, queued: 4, running: 0 }, signal);

@@ -117,7 +117,8 @@ test("on a terminal, run draws a bar, the counts and one line per node in place,
   assert.ok(narrowed > 0 && widths[0]! > 35, `wide frames, then narrow ones: ${widths.join(",")}`);
   assert.ok(widths.slice(narrowed).every((width) => width <= 35), `every frame after the resize fits: ${widths.join(",")}`);
 
-  // Killed with SIGTERM in the middle of a run: the cursor is shown again all the same.
+  // Killed with SIGTERM in the middle of a run: it stops (jobs back to the queue), shows the cursor
+  // again, says why, and exits as SIGTERM would have.
   await malocher.submitMany(slowDouble, Array.from({ length: 20 }, (_, i): [number, number] => [i, 1000]));
   const killed = await runInPty([process.execPath, cliMain, "run", ...sshArgs(), "--dir", malocher.dir], {
     env: plainEnv(),
@@ -125,7 +126,8 @@ test("on a terminal, run draws a bar, the counts and one line per node in place,
   });
   assert.equal(killed.unanswered, 0, describePty(killed));
   assert.equal(killed.code, 128 + 15, describePty(killed));
-  assert.ok(killed.output.endsWith(SHOW_CURSOR), describePty(killed));
+  assert.ok(killed.output.lastIndexOf(SHOW_CURSOR) > killed.output.lastIndexOf("\x1b[?2026l"), `the cursor is shown after the last frame: ${describePty(killed)}`);
+  assert.ok(killed.output.endsWith("malocher: [RUN_STOPPED] stopped by SIGTERM; running jobs were put back in the queue\r\n"), describePty(killed));
 });
 
 test("on a terminal, a node whose agent dies shows as lost, then restarting, then ready again, and the run ends", TIMEOUT, async (t) => {

@@ -29,6 +29,6 @@ test("a key submitted again with other arguments or another command warns MALOCH
     warnings.map((warning) => (warning as Error & { code?: string }).code),
     ["MALOCHER_KEY_REUSED", "MALOCHER_KEY_REUSED"],
   );
-  assert.match(warnings[0]!.message, new RegExp(`^submit with key "prep": job ${first} of that key was submitted with other arguments, and it is queued as it was submitted\\. A key names one job: for a new one, use a key that says what differs, or \`malocher clean\` the old job first\\.`));
-  assert.match(warnings[1]!.message, /^submit with key "report": job \S+ of that key was submitted with another command, and it is queued as it was submitted/);
+  assert.match(warnings[0]!.message, new RegExp(`^submit with key "prep": job ${first} of that key was submitted with other arguments, and it stands for this submission as it was \\(it is still to finish\\)\\. A key names one job: for a new one, use a key that says what differs, or \`malocher clean\` the old job first\\.`));
+  assert.match(warnings[1]!.message, /^submit with key "report": job \S+ of that key was submitted with another command, and it stands for this submission as it was \(it is still to finish\)/);
 });

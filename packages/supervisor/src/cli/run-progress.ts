@@ -38,6 +38,8 @@ export class RunProgress {
   private finished = false;
   /** The run's size is known (its "run" event came): before, a frame would show 0/0 as 100 %. */
   private sized = false;
+  /** Some event of the run came: it began. */
+  private heard = false;
   private readonly showCursor = () => this.restoreCursor();
   /** Killed by a signal there is no "exit" event for: the cursor is shown, then the signal does what it would have. */
   private readonly showCursorAndDie = (signal: NodeJS.Signals) => {
@@ -75,6 +77,7 @@ export class RunProgress {
   onEvent(event: RunEvent): void {
     if (this.mode === "json") process.stdout.write(`${JSON.stringify(jsonEvent(event))}\n`);
     this.tally.onEvent(event);
+    this.heard = true;
     if (event.type === "run") this.sized = true;
     if (event.type === "allocation") {
       // Pending with Slurm's reason, running with its time left, ended: each change is worth a line.
@@ -100,9 +103,10 @@ export class RunProgress {
   /**
    * Draws the final state (left on the screen), stops redrawing and shows the cursor again; then,
    * but for JSON, says which hosts were never used and why, and after a drain how many jobs stay
-   * queued. Returns how many jobs the run left queued. Idempotent.
+   * queued; `refused`: the run ended in an error, which, before any event, says it all. Returns how
+   * many jobs the run left queued. Idempotent.
    */
-  finish(how: { drained?: boolean } = {}): number {
+  finish(how: { drained?: boolean; refused?: boolean } = {}): number {
     if (this.finished) return this.tally.report().queued;
     this.finished = true;
     clearInterval(this.timer);
@@ -113,7 +117,7 @@ export class RunProgress {
       this.restoreCursor();
     }
     // A run refused before it began (bad options) has no summary: its error says it all.
-    if (this.mode === "plain" && this.sized) this.note(progressSummary(this.tally.report()));
+    if (this.mode === "plain" && !(how.refused && !this.heard)) this.note(progressSummary(this.tally.report()));
     const report = this.tally.report();
     if (this.mode === "json") return report.queued;
     const unused = report.nodes.filter((node) => !this.everReady.has(node.host));

@@ -14,10 +14,10 @@ let warnings = 0;
 export function warnKeyReused(key: string, jobId: string, difference: string, found: KeyedJobOutcome): void {
   if (warnings >= MAX_WARNINGS) return;
   warnings++;
-  const what = found === "rerun" ? "runs again" : found === "finished" ? "is reused, with its result" : "is queued";
+  const what = found === "rerun" ? "it failed, and runs again" : found === "finished" ? "its result is reused" : "it is still to finish";
   const last = warnings === MAX_WARNINGS ? " (No more warnings of this kind in this process.)" : "";
   process.emitWarning(
-    `submit with key ${JSON.stringify(key)}: job ${jobId} of that key was submitted with ${difference}, and it ${what} as it was submitted. ` +
+    `submit with key ${JSON.stringify(key)}: job ${jobId} of that key was submitted with ${difference}, and it stands for this submission as it was (${what}). ` +
       `A key names one job: for a new one, use a key that says what differs, or \`malocher clean\` the old job first.${last}`,
     { code: "MALOCHER_KEY_REUSED" },
   );

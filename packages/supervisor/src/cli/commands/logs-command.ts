@@ -23,13 +23,18 @@ export function logsCommand(): Command {
       }
       process.stdout.write(logs.stdout);
       process.stderr.write(logs.stderr);
-      if (logs.stdout === "" && logs.stderr === "") {
-        // Nothing printed: say why, so that no output is not taken for a job that printed nothing.
-        const state = await malocher.state(jobId);
-        const why = state === "waiting" || state === "queued" || state === "retrying" ? `it has not run yet (${state})` : `it printed nothing (${state})`;
-        process.stderr.write(`malocher: no output of job ${jobId}: ${why}${state === "running" ? "; -f follows it" : ""}\n`);
-      }
+      if (logs.stdout === "" && logs.stderr === "") process.stderr.write(`malocher: no output of job ${jobId}: ${await whyNoOutput(malocher, jobId)}\n`);
     });
+}
+
+/** Why a job has no output, so that none is not taken for a job that printed nothing. */
+async function whyNoOutput(malocher: Malocher, jobId: string): Promise<string> {
+  const state = await malocher.state(jobId);
+  if (state === "waiting" || state === "queued" || state === "retrying") return `it has not run yet (${state})`;
+  if (state === "running") return "it printed nothing yet; -f follows it";
+  const result = await malocher.result(jobId, { timeoutMs: 0 });
+  if (result.attempts === 0) return `it never ran (${state}${result.ok ? "" : `: ${result.error.code}`})`;
+  return `it printed nothing (${state})`;
 }
 
 async function follow(malocher: Malocher, jobId: string, json: boolean): Promise<void> {

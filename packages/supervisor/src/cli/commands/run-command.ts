@@ -1,5 +1,6 @@
 import { Command } from "commander";
-import { MalocherError, NO_RUN } from "@malocher/protocol";
+import { constants as osConstants } from "node:os";
+import { MalocherError } from "@malocher/protocol";
 import { prepareSharedDirectory } from "@malocher/store";
 import { Malocher } from "../../malocher.js";
 import { RunProgress } from "../run-progress.js";
@@ -75,10 +76,21 @@ export function runCommand(): Command {
         } else stop.abort(new MalocherError("RUN_STOPPED", "stopped by Ctrl-C; running jobs were put back in the queue"));
       });
       // Killed, or its terminal or SSH session closed: stop now, as a second Ctrl-C does (the
-      // agents end, their jobs go back to the queue, Slurm allocations are cancelled).
+      // agents end, their jobs go back to the queue, Slurm allocations are cancelled), then exit as
+      // the signal would have (128 + its number). A second such signal ends the process at once.
+      let stoppedBy: "SIGTERM" | "SIGHUP" | undefined;
       for (const signal of ["SIGTERM", "SIGHUP"] as const) {
-        process.on(signal, () => stop.abort(new MalocherError("RUN_STOPPED", `stopped by ${signal}; running jobs were put back in the queue`)));
+        process.on(signal, function onEndingSignal() {
+          if (stoppedBy !== undefined) {
+            process.off(signal, onEndingSignal);
+            process.kill(process.pid, signal);
+            return;
+          }
+          stoppedBy = signal;
+          stop.abort(new MalocherError("RUN_STOPPED", `stopped by ${signal}; running jobs were put back in the queue`));
+        });
       }
+      let refused = false;
       try {
         const run = malocher.processAll({
           ...ssh,
@@ -112,7 +124,7 @@ export function runCommand(): Command {
           // Which job failed: what it runs (its arguments, short) and its key.
           const job = result.ok || options.json ? undefined : (await malocher.jobs({ jobIds: [jobId] }))[0];
           const who = job === undefined ? jobId : `${jobId} (${previewText(job.what)}${keyText(job)})`;
-          progress.onResult(result.ok, again, () => `job ${who} failed ${result.host === NO_RUN ? "without running" : `on ${result.host}`}: ${result.ok ? "" : `[${result.error.code ?? result.error.name}] ${result.error.message}`}`);
+          progress.onResult(result.ok, again, () => `job ${who} failed ${result.attempts === 0 ? "without running" : `on ${result.host}`}: ${result.ok ? "" : `[${result.error.code ?? result.error.name}] ${result.error.message}`}`);
           if (options.json) process.stdout.write(jsonLine({ type: "result", ...result }));
           else if (jobs !== undefined) {
             const logs = await malocher.logs(jobId); // like parallel: each command's whole output, as it finishes
@@ -123,13 +135,20 @@ export function runCommand(): Command {
       } catch (error) {
         // Nothing ran: say where the jobs are (they stay queued, for a run that can use a node).
         if (error instanceof MalocherError && error.code === "NO_USABLE_NODES") {
+          refused = true;
           const which = jobs === undefined ? "The queued jobs stay" : `The ${jobs.length} job${jobs.length === 1 ? "" : "s"} this command submitted stay`;
           throw new MalocherError(error.code, `${error.message}\n${which} queued: \`malocher run\` with usable hosts runs them, \`malocher cancel\` drops them.`, { cause: error });
         }
-        throw error;
+        refused = true;
+        if (stoppedBy === undefined) throw error;
       } finally {
         // Stopped (a second Ctrl-C, a signal) is no drain: the error that follows says what happened.
-        left = progress.finish({ drained: drain.signal.aborted && !stop.signal.aborted });
+        left = progress.finish({ drained: drain.signal.aborted && !stop.signal.aborted, refused });
+      }
+      if (stoppedBy !== undefined) {
+        process.stderr.write(`malocher: [RUN_STOPPED] stopped by ${stoppedBy}; running jobs were put back in the queue\n`);
+        process.exitCode = 128 + osConstants.signals[stoppedBy];
+        return;
       }
       // A drain that left jobs queued ends as an interrupted command does (128 + SIGINT).
       process.exitCode = failed.size > 0 ? 1 : drain.signal.aborted && left > 0 ? 130 : 0;
