@@ -124,25 +124,34 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     const malocher = freshMalocher(t, "slurm");
     const log = join(malocher.dir, "starts.log");
     const ids = ["a", "b", "c"].map((label) => malocher.submit(longFirstTime, log, label, 120_000));
+    // A command that traps SIGTERM, says so and exits 3 the first time; the second time it ends at once.
+    const marker = join(malocher.dir, "command-ran");
+    const script = `if [ -e "$1" ]; then echo again; exit 0; fi; : > "$1"; echo "command $SLURM_JOB_ID" >> "$2"; trap 'echo saving; exit 3' TERM; sleep 120 & wait`;
+    const command = malocher.submitCommand(["sh", "-c", script, "sh", marker, log]);
     const events: RunEvent[] = [];
     let cancelled: string | undefined;
     const onEvent = (event: RunEvent) => {
       events.push(event);
-      // Once all three run their first attempt (2 nodes × 2 slots), the allocation is cancelled from outside.
-      if (event.type === "jobStarted" && events.filter((e) => e.type === "jobStarted").length === 3 && cancelled === undefined) {
+      // Once all four run their first attempt (2 nodes × 2 slots), the allocation is cancelled from outside.
+      if (event.type === "jobStarted" && events.filter((e) => e.type === "jobStarted").length === 4 && cancelled === undefined) {
         cancelled = events.find((e): e is Extract<RunEvent, { type: "allocation" }> => e.type === "allocation")!.id;
-        void waitUntil(() => startsIn(log).length === 3, 20_000, "the three jobs to start").then(() => slurm.run("scancel", [cancelled!]));
+        void waitUntil(() => startsIn(log).length === 4, 20_000, "the four jobs to start").then(() => slurm.run("scancel", [cancelled!]));
       }
     };
     const results = await collect(malocher.processAll({ slurm: slurmOptions("2:00"), slots: 2, heartbeatTimeoutMs: 30_000, onEvent, signal: t.signal }));
     assert.ok(cancelled !== undefined);
-    assert.equal(results.size, 3);
+    assert.equal(results.size, 4);
     for (const id of ids) {
       const result = results.get(id)!;
       assert.ok(result.ok, JSON.stringify(result));
       assert.notEqual((result.value as { slurmJob: string }).slurmJob, cancelled, "a new allocation ran it");
       assert.equal(result.attempts, 1, "Slurm's kill of the allocation is not the job's failure");
     }
+    // The command exited 3 on Slurm's SIGTERM: no failure of its own either; what it said then is in its log.
+    const commandResult = results.get(command)!;
+    assert.ok(commandResult.ok, JSON.stringify(commandResult));
+    assert.equal(commandResult.attempts, 1);
+    assert.match((await malocher.logs(command)).stdout, /saving\n[^]*again\n/);
     await noAllocationLeft(events);
   });
 

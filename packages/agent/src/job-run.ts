@@ -371,7 +371,11 @@ export class JobRun {
     if (this.context.stoppedBySlurm === undefined) return false;
     const bySignal = (signal: unknown) => signal === "SIGTERM" || signal === "SIGKILL";
     const died = end.kind === "died" && bySignal(end.signal);
-    const commandKilled = end.kind === "outcome" && !end.outcome.ok && end.outcome.error.code === "COMMAND_FAILED" && bySignal((end.outcome.error as { signal?: unknown }).signal);
+    // A command dies of the signal, or exits on it (a trap): its worker, which outlives SIGTERM to copy its output, says so.
+    const commandKilled =
+      end.kind === "outcome" &&
+      !end.outcome.ok &&
+      (end.outcome.terminated === true || (end.outcome.error.code === "COMMAND_FAILED" && bySignal((end.outcome.error as { signal?: unknown }).signal)));
     return (died || commandKilled) && (await this.context.stoppedBySlurm());
   }
 

@@ -208,8 +208,8 @@ function endOutput(jobId: string): void {
   process.stderr.write(marker);
 }
 
-/** Ends the job's stretch of stdout and stderr, then reports its outcome. */
-function finishJob(jobId: string, ending: JobEnding, codeChanged: boolean): void {
+/** Ends the job's stretch of stdout and stderr, then reports its outcome (`terminated`: see `outlivingSigterm`). */
+function finishJob(jobId: string, ending: JobEnding, codeChanged: boolean, terminated = false): void {
   if (runningJobId !== jobId) return; // already failed by a stray error
   runningJobId = undefined;
   restoreProcessState();
@@ -224,6 +224,7 @@ function finishJob(jobId: string, ending: JobEnding, codeChanged: boolean): void
     jobId,
     codeChanged,
     retiring: dying || retired,
+    ...(terminated ? { terminated } : {}),
     ...ending,
   };
   send(outcome);
@@ -253,9 +254,9 @@ async function handle(request: RunJobRequest): Promise<void> {
         return;
       }
     }
-    const run = await outlivingSigterm(() => runCommand(spec, request.dir));
+    const { done: run, terminated } = await outlivingSigterm(() => runCommand(spec, request.dir));
     if (run.leftovers) dying = true; // retired by the agent, which kills the group and what was left in it
-    finishJob(jobId, run.ending, false);
+    finishJob(jobId, run.ending, false, terminated);
     return;
   }
   const mtimeMs = moduleMtime(spec.fn.module);
@@ -272,19 +273,20 @@ async function handle(request: RunJobRequest): Promise<void> {
 }
 
 /**
- * Runs `work` (a command job) with SIGTERM ignored by this worker. A job is ended by SIGTERM to
+ * Runs `work` (a command job) with SIGTERM ignored by this worker; says whether one came. A job is ended by SIGTERM to
  * its whole process group (a timeout, a cancel, its agent stopping, Slurm ending the allocation),
  * the worker included; the worker copies the command's output into the job's logs, so it must
  * live on while the command saves its work, or what the command prints then is lost. SIGKILL,
  * killGraceMs later, still ends them all.
  */
-async function outlivingSigterm<T>(work: () => Promise<T>): Promise<T> {
-  const ignore = () => {};
-  process.on("SIGTERM", ignore);
+async function outlivingSigterm<T>(work: () => Promise<T>): Promise<{ done: T; terminated: boolean }> {
+  let terminated = false;
+  const outlive = () => void (terminated = true);
+  process.on("SIGTERM", outlive);
   try {
-    return await work();
+    return { done: await work(), terminated };
   } finally {
-    process.off("SIGTERM", ignore);
+    process.off("SIGTERM", outlive);
   }
 }
 

@@ -53,6 +53,8 @@ interface OutcomeMeta {
    * behind this one: now, or when that job's request comes.
    */
   retiring: boolean;
+  /** The worker got SIGTERM while the job (a command) ran, and outlived it to copy its last output: the job was being ended. */
+  terminated?: boolean;
 }
 
 /** Worker → agent: one job's outcome; the value is encoded with the value codec. */
