@@ -80,7 +80,7 @@ const NEVER_STARTS: Readonly<Record<string, string>> = {
   InvalidQOS: "the QOS is not valid (sbatchArgs)",
   AccountNotAllowed: "the account may not use this partition",
   QOSNotAllowed: "the QOS may not be used in this partition",
-  PartitionConfig: "the partition cannot run it as asked (its nodes, CPUs or memory)",
+  PartitionConfig: "the partition has fewer nodes, CPUs or memory than asked for (`sinfo` shows them); ask for fewer nodes (slurm.nodes, --slurm-nodes) or slots (--slots)",
 };
 
 /** How long a run with a running allocation waits to ask again after Slurm refused to start one (see NEVER_STARTS). */
