@@ -1,5 +1,5 @@
 import { MalocherError, directoryLayout, type JobResult } from "@malocher/protocol";
-import { Cluster, type RunEvent } from "./cluster/cluster.js";
+import { Cluster, slurmSettingsOf, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, warningsTo, type ClusterOptions } from "./cluster-options.js";
 import { countWaiting, finishedAmong, listFinishedIds, listJobIds, listQueuedIds, listUnfinishedDependencies, loadDirectoryKey, readSpec, submittedAmong } from "@malocher/store";
 import { pathExists, readResultOrFailure } from "@malocher/store";
@@ -8,6 +8,7 @@ import { AllocationEndWatch } from "./cluster/slurm/allocation-end-watch.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 import { ProgressFeed } from "./progress-feed.js";
 import { submittedElsewhere, takeSubmitted, type SubmittedJob } from "./submit/submitted-jobs.js";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { ProgressReport } from "./run-tally.js";
 import { startDashboardServer } from "./dashboard/dashboard-server.js";
@@ -136,6 +137,9 @@ export async function* processJobs(
   const runSize = () => yielded + pending.size - runningAgain.size;
   const takeIn = (jobId: string) => {
     const anew = inbox.has(jobId) || reading.has(jobId);
+    // A job whose result came starts anew only after a retry set that result aside: a start heard
+    // after the result (a busy agent sends it late, and a scan may find the result first) is no new attempt.
+    if (anew && existsSync(directoryLayout.resultFile(dir, jobId))) return;
     if (!anew && (pending.has(jobId) || !takesStartedJobs)) return;
     if (anew) {
       inbox.restart(jobId); // an earlier attempt's result, yielded or not, is superseded
@@ -165,7 +169,8 @@ export async function* processJobs(
     const toCollect = [...pending].filter((jobId) => finished.has(jobId));
     for (let at = 0; at < toCollect.length; at += READS_AT_ONCE) await Promise.all(toCollect.slice(at, at + READS_AT_ONCE).map(collect));
   };
-  const cutShort = settings !== undefined && typeof settings.nodes === "object" && "slurm" in settings.nodes ? new AllocationEndWatch(settings.nodes.slurm.time, warningsTo(options)) : undefined;
+  const slurm = settings === undefined ? undefined : slurmSettingsOf(settings.nodes);
+  const cutShort = slurm === undefined ? undefined : new AllocationEndWatch(slurm.time, warningsTo(options));
   const onEvent = (event: RunEvent) => {
     options.onEvent?.(event);
     progress?.onEvent(event);
