@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { MalocherError, type JobRunOptions } from "@malocher/protocol";
-import type { ClusterSettings } from "./cluster/cluster.js";
+import { slurmSettingsOf, type ClusterSettings } from "./cluster/cluster.js";
 import { resolveNodeTargets, type NodeTarget, type SshOptions } from "./ssh/node-target.js";
 import { checkRunOptions } from "./submit/job-options.js";
 import { checkSlurmOptions, longestJobMs, type SlurmOptions } from "./cluster/slurm/slurm-options.js";
@@ -94,12 +94,13 @@ export function clusterSettings(dir: string, options: ClusterOptions): ClusterSe
     options.slurm !== undefined ? { slurm: checkSlurmOptions(options.slurm), ssh: options } : options.sshMachines === undefined ? "local" : resolveNodeTargets(options);
   if (Array.isArray(nodes)) warnAboutUncheckedHostKeys(nodes, options);
   const killGraceMs = run.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
-  if (typeof nodes === "object" && "slurm" in nodes && run.timeoutMs !== undefined && run.timeoutMs > longestJobMs(nodes.slurm, killGraceMs)) {
+  const slurm = slurmSettingsOf(nodes);
+  const longest = slurm === undefined ? Infinity : longestJobMs(slurm, killGraceMs);
+  if (slurm !== undefined && run.timeoutMs !== undefined && run.timeoutMs > longest) {
     // Every job would fail NO_NODE_FITS, after an allocation was asked for in vain.
-    const longest = longestJobMs(nodes.slurm, killGraceMs);
     throw new MalocherError(
       "INVALID_OPTIONS",
-      `timeoutMs (--timeout) is ${run.timeoutMs} ms, longer than a job can run in an allocation of time ${nodes.slurm.time} (${longest} ms: the time less ${nodes.slurm.timeLimitMs - longest} ms in which agents stop their jobs before Slurm does). Ask for a longer time (slurm.time, --slurm-time) or a shorter timeout.`,
+      `timeoutMs (--timeout) is ${run.timeoutMs} ms, longer than a job can run in an allocation of time ${slurm.time} (${longest} ms: the time less ${slurm.timeLimitMs - longest} ms in which agents stop their jobs before Slurm does). Ask for a longer time (slurm.time, --slurm-time) or a shorter timeout.`,
     );
   }
   return {

@@ -65,6 +65,11 @@ export interface ClusterSettings extends Omit<NodeSessionSettings, "dir" | "labe
   maxNodeRestarts: number;
 }
 
+/** The Slurm settings of a run's nodes, when they are Slurm's allocations. */
+export function slurmSettingsOf(nodes: ClusterSettings["nodes"]): SlurmSettings | undefined {
+  return typeof nodes === "object" && "slurm" in nodes ? nodes.slurm : undefined;
+}
+
 /** One machine of a run as {@link Cluster.machineViews} shows it. */
 export interface MachineView {
   label: string;
@@ -141,7 +146,7 @@ export class Cluster extends EventEmitter<{
   ) {
     super();
     this.observer = new LeaseObserver(settings.leaseTimeoutMs);
-    this.misfits = new MisfitLedger(typeof settings.nodes === "object" && "slurm" in settings.nodes);
+    this.misfits = new MisfitLedger(slurmSettingsOf(settings.nodes) !== undefined);
     this.sweeper = setInterval(() => void this.sweepStaleLeases(), SWEEP_INTERVAL_MS);
     // Looking for jobs that are nowhere lists the whole directory: not as often as leases.
     const orphanSweepMs = 2 * settings.leaseTimeoutMs;
