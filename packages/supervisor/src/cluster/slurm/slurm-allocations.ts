@@ -136,8 +136,7 @@ export class SlurmAllocations extends EventEmitter<{
   start(): void {
     this.stopCancelOnSignal = cancelOnSignal(async () => {
       this.draining = true; // no new allocation while the process ends
-      const left = this.active.map((allocation) => allocation.id);
-      if (left.length > 0) await this.commands.run("scancel", left);
+      await this.cancelActive();
     });
     this.timer = setInterval(() => this.tick(), POLL_MS);
     this.ticking = this.submit()
@@ -172,9 +171,7 @@ export class SlurmAllocations extends EventEmitter<{
     this.closed = true;
     clearInterval(this.timer);
     await this.ticking;
-    const left = this.active.map((allocation) => allocation.id);
-    if (left.length > 0) {
-      await this.commands.run("scancel", left).catch(() => {});
+    if (await this.cancelActive()) {
       const deadline = Date.now() + CANCEL_WAIT_MS;
       while (this.active.length > 0 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 300));
@@ -186,6 +183,13 @@ export class SlurmAllocations extends EventEmitter<{
     }
     this.stopCancelOnSignal?.();
     this.commands.close();
+  }
+
+  /** `scancel` of every allocation not yet ended; whether there was any. */
+  private async cancelActive(): Promise<boolean> {
+    const left = this.active.map((allocation) => allocation.id);
+    if (left.length > 0) await this.commands.run("scancel", left).catch(() => {});
+    return left.length > 0;
   }
 
   private tick(): void {
