@@ -9,12 +9,8 @@ import { readRegularFileSync } from "./safe-file.js";
  * stands for the submission whatever it asked for: this says when that may not be what was meant.
  */
 export function keyedJobDifference(dir: string, jobId: string, submitted: JobSpec, secretKey: Uint8Array): string | undefined {
-  let existing: JobSpec;
-  try {
-    existing = decodeJobSpec(readRegularFileSync(directoryLayout.specFile(dir, jobId)), jobId, secretKey);
-  } catch {
-    return undefined;
-  }
+  const existing = readKeyedJobSpec(dir, jobId, secretKey);
+  if (existing === undefined) return undefined;
   if (existing.kind === "command" || submitted.kind === "command") {
     if (existing.kind !== "command" || submitted.kind !== "command") return "another kind of job";
     if (JSON.stringify(existing.argv) !== JSON.stringify(submitted.argv)) return "another command";
@@ -24,4 +20,13 @@ export function keyedJobDifference(dir: string, jobId: string, submitted: JobSpe
   }
   if (JSON.stringify([...(existing.after ?? [])].sort()) !== JSON.stringify([...(submitted.after ?? [])].sort())) return "other dependencies";
   return undefined;
+}
+
+/** The spec of a keyed job (a job of its own spec file, never a batch's), read synchronously (`submit` is); undefined when it cannot be read or verified. */
+export function readKeyedJobSpec(dir: string, jobId: string, secretKey: Uint8Array): JobSpec | undefined {
+  try {
+    return decodeJobSpec(readRegularFileSync(directoryLayout.specFile(dir, jobId)), jobId, secretKey);
+  } catch {
+    return undefined;
+  }
 }

@@ -5,7 +5,8 @@ import { loadDirectoryKey } from "./directory-key.js";
 import { enqueueJob } from "./queue-marker.js";
 import { unlink } from "node:fs/promises";
 import { dirname } from "node:path";
-import { decodeJobSpec, decodeStoredResult, directoryLayout, signFile, verifyFile } from "@malocher/protocol";
+import { decodeStoredResult, directoryLayout, signFile, verifyFile } from "@malocher/protocol";
+import { readKeyedJobSpec } from "./keyed-job-difference.js";
 import { makePrivateDirSync, readRegularFileSync } from "./safe-file.js";
 import { writeFileAtomicSync } from "./write-file-atomic.js";
 import { readResultOrFailure } from "./read-result.js";
@@ -126,7 +127,7 @@ export function rerunKeyedJob(dir: string, jobId: string, secretKey: Uint8Array)
     throw error;
   }
   resignSetAsideSync(dir, jobId, setAside, secretKey);
-  const after = keyedJobDependencies(dir, jobId, secretKey);
+  const after = readKeyedJobSpec(dir, jobId, secretKey)?.after ?? [];
   if (after.length > 0) {
     // It waits for its dependencies again (the script submits them again before it, with their keys).
     const armed = armWaitingJobSync(dir, jobId, after, new DependencyStates(dir));
@@ -141,14 +142,6 @@ export function rerunKeyedJob(dir: string, jobId: string, secretKey: Uint8Array)
   return "rerun";
 }
 
-/** The dependencies of a keyed job (a job of its own spec file, never a batch's), read synchronously; none when its spec cannot be read. */
-function keyedJobDependencies(dir: string, jobId: string, secretKey: Uint8Array): string[] {
-  try {
-    return decodeJobSpec(readRegularFileSync(directoryLayout.specFile(dir, jobId)), jobId, secretKey).after ?? [];
-  } catch {
-    return [];
-  }
-}
 
 /** Whether the job is a function job whose module file is gone from the path it was submitted with. */
 async function moduleMissing(dir: string, jobId: string): Promise<boolean> {
