@@ -133,13 +133,12 @@ export function runCommand(): Command {
           }
         }
       } catch (error) {
+        refused = true;
         // Nothing ran: say where the jobs are (they stay queued, for a run that can use a node).
         if (error instanceof MalocherError && error.code === "NO_USABLE_NODES") {
-          refused = true;
           const which = jobs === undefined ? "The queued jobs stay" : `The ${jobs.length} job${jobs.length === 1 ? "" : "s"} this command submitted stay`;
           throw new MalocherError(error.code, `${error.message}\n${which} queued: \`malocher run\` with usable hosts runs them, \`malocher cancel\` drops them.`, { cause: error });
         }
-        refused = true;
         if (stoppedBy === undefined) throw error;
       } finally {
         // Stopped (a second Ctrl-C, a signal) is no drain: the error that follows says what happened.
