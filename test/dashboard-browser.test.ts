@@ -104,13 +104,16 @@ async function exercise(t: TestContext, page: Page, malocher: Malocher, cluster:
   assert.equal(await textOf(page, "#count-succeeded"), "0");
   assert.match(await textOf(page, "#failure-groups"), /E_QUOTA.*quota exceeded for item 1/s, "failures grouped by code and message");
 
-  // Counts change on screen while jobs finish (no reload).
+  // Counts change on screen while jobs finish (no reload), and the failures' buttons stay the same
+  // elements while the failures do (one rebuilt between a press and its release loses the click).
   const loads: string[] = [];
   page.on("load", () => loads.push(page.url()));
+  const retryAllButton = (await page.$("#retry-all-failed"))!;
   writeFileSync(gate, "");
   await waitForText(page, "#count-succeeded", /^3$/);
   await waitForText(page, "#count-running", /^2$/);
   assert.deepEqual(loads, [], "the page was not reloaded");
+  assert.equal(await retryAllButton.evaluate((button) => button.isConnected), true, "the Retry all button outlived the overview's updates");
   await page.screenshot({ path: join(SHOTS, "overview.png"), fullPage: true });
 
   // A failed job's page: code, message, stack.
@@ -120,7 +123,10 @@ async function exercise(t: TestContext, page: Page, malocher: Malocher, cluster:
   assert.match(await textOf(page, "#error-stack"), /at failUnlessFixed \(/);
   await page.screenshot({ path: join(SHOTS, "failed-job.png"), fullPage: true });
 
-  // Retry on the failed job runs it again (now it succeeds).
+  await waitForText(page, "#log-state", /finished/);
+  assert.match(await textOf(page, "#log-stdout"), /^item 1: over quota\n$/);
+
+  // Retry on the failed job runs it again (now it succeeds); its page follows the new attempt's output.
   writeFileSync(fixed, "");
   await page.click("#btn-retry");
   await page.waitForSelector(".notice", WAIT);
@@ -128,6 +134,8 @@ async function exercise(t: TestContext, page: Page, malocher: Malocher, cluster:
   await waitForText(page, "#job-state", /succeeded/);
   await waitForText(page, "#job-value", /^10$/);
   assert.equal(await malocher.state(failing[0]!), "succeeded");
+  await waitForText(page, "#log-stdout", /item 1: fixed\n/);
+  assert.equal(await page.$eval("#btn-retry", (button) => (button as unknown as { hidden: boolean }).hidden), true, "no Retry on a job that succeeded");
 
   // Logs tail live: the talker's lines keep coming on its page.
   await page.goto(`${dashboard.url.replace(/\?token=.*/, "")}#/job/${talker}`);

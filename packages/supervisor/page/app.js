@@ -171,6 +171,9 @@ function overviewView(main) {
   const groups = h("div");
   const failures = h("div");
   const streamCanvas = h("canvas#stream", { height: 220 });
+  /** The failure table's buttons, kept from one showing to the next (one being pressed, or waiting for its answer, stays). */
+  const retryButtons = new Map();
+  let failuresShown;
   main.append(
     tiles,
     h("div.row2", { style: "margin-top:14px" }, h("div", rate, h("div.card", { style: "margin-top:10px" }, h("div.muted", "Finished per 5 s, last 5 minutes"), history)), groups),
@@ -197,7 +200,12 @@ function overviewView(main) {
       h("div.card", h("b", "Progress per name"), progressTable(o.byName.map((g) => [g.name, g.counts, `#/jobs/name=${encodeURIComponent(g.name)}`]))),
       h("div.card", { style: "margin-top:10px" }, h("b", "Progress per tag"), progressTable(o.byTag.map((g) => [g.tag, g.counts, `#/jobs/tag=${encodeURIComponent(g.tag)}`]))),
     );
-    failures.replaceChildren(failureTable(o));
+    // Only when the failures changed: a table rebuilt under the pointer loses the click on its button.
+    const failuresNow = JSON.stringify([o.failures, o.failureGroups, o.counts.failed, store.readOnly]);
+    if (failuresNow !== failuresShown) {
+      failuresShown = failuresNow;
+      failures.replaceChildren(failureTable(o, retryButtons));
+    }
     drawHistory(history, o.finishedHistory);
   };
   const redrawStream = () => {
@@ -225,9 +233,25 @@ function progressTable(groups) {
   );
 }
 
-function failureTable(o) {
+/** The failures by group, with Retry buttons taken from `buttons` (by group; made there the first time). */
+function failureTable(o, buttons) {
   if (o.failures.length === 0) return h("div.card.muted#no-failures", "No failed jobs.");
-  const retryAll = h("button.primary#retry-all-failed", { disabled: store.readOnly, onclick: () => act(retryAll, () => post("retry-failed"), (r) => retriedText(r.requeued.length, r.dependencyFailed.length)) }, `Retry all ${number(o.counts.failed)} failed`);
+  const retryButton = (key, body, label) => {
+    let button = buttons.get(key);
+    if (button === undefined) {
+      button = h("button", { onclick: () => act(button, () => post("retry-failed", body), (r) => retriedText(r.requeued.length, r.dependencyFailed.length)) });
+      buttons.set(key, button);
+    }
+    if (!button.dataset.acting) button.disabled = store.readOnly;
+    button.textContent = label;
+    return button;
+  };
+  const shown = new Set([""]);
+  const retryAll = retryButton("", undefined, `Retry all ${number(o.counts.failed)} failed`);
+  retryAll.id = "retry-all-failed";
+  retryAll.classList.add("primary");
+  for (const group of o.failures) shown.add(JSON.stringify([group.code, group.message]));
+  for (const key of buttons.keys()) if (!shown.has(key)) buttons.delete(key);
   return h(
     "div",
     h("div.toolbar", retryAll, o.failureGroups > o.failures.length ? h("span.muted", `the ${o.failures.length} biggest of ${o.failureGroups} groups`) : ""),
@@ -235,7 +259,7 @@ function failureTable(o) {
       "table#failure-groups",
       h("thead", h("tr", h("th", "code"), h("th", "message"), h("th.num", "jobs"), h("th", "latest"), h("th", ""))),
       h("tbody", o.failures.map((group) => {
-        const button = h("button", { disabled: store.readOnly, onclick: () => act(button, () => post("retry-failed", { code: group.code, message: group.message }), (r) => retriedText(r.requeued.length, r.dependencyFailed.length)) }, "Retry all");
+        const button = retryButton(JSON.stringify([group.code, group.message]), { code: group.code, message: group.message }, "Retry all");
         return h("tr.failure-group", h("td.mono", group.code), h("td.msg", { title: group.message }, group.message), h("td.num", number(group.count)), h("td", group.jobIds.slice(0, 2).map((id) => h("div", jobLink(id)))), h("td", store.readOnly ? "" : button));
       })),
     ),
@@ -250,11 +274,13 @@ function retriedText(requeued, dependencyFailed) {
 
 async function act(button, run, describe) {
   button.disabled = true;
+  button.dataset.acting = "1"; // a render meanwhile leaves it disabled
   try {
     flash(describe(await run()));
   } catch (error) {
     flash(`Failed: ${error.message}`);
   } finally {
+    delete button.dataset.acting;
     button.disabled = false;
   }
 }
@@ -369,8 +395,16 @@ function jobView(main, id) {
   const stderr = h("pre#log-stderr", "");
   const logState = h("span.muted#log-state", "");
   main.append(head, facts, outcome, h("h2", "Logs ", logState), h("div.muted", "stdout"), stdout, h("div.muted", "stderr"), stderr);
+  // Made once, shown or hidden as the job's state allows: a button rebuilt under the pointer loses the click.
+  const title = h("h2.mono", { style: "margin:0" }, id);
+  const state = h("span#job-state");
+  const cancel = h("button.danger#btn-cancel", { hidden: true, onclick: () => act(cancel, () => post(`jobs/${id}/cancel`), (r) => `cancel: ${r.outcome}`) }, "Cancel");
+  const retry = h("button.primary#btn-retry", { hidden: true, onclick: () => act(retry, () => post(`jobs/${id}/retry`), (r) => `retry: ${r.outcome}`) }, "Retry");
   let detail;
   let closed = false;
+  /** When the job had finished at the last refresh (undefined: not finished). */
+  let seenFinishedAt;
+  let logs;
   async function refresh() {
     try {
       detail = await api(`jobs/${encodeURIComponent(id)}`);
@@ -379,11 +413,17 @@ function jobView(main, id) {
       return;
     }
     if (closed) return;
-    const cancel = h("button.danger#btn-cancel", { onclick: () => act(cancel, () => post(`jobs/${id}/cancel`), (r) => `cancel: ${r.outcome}`) }, "Cancel");
-    const retry = h("button.primary#btn-retry", { onclick: () => act(retry, () => post(`jobs/${id}/retry`), (r) => `retry: ${r.outcome}`) }, "Retry");
     const canCancel = !store.readOnly && (detail.state === "waiting" || detail.state === "queued" || detail.state === "retrying" || detail.state === "running");
     const canRetry = !store.readOnly && (detail.state === "failed" || detail.state === "cancelled");
-    head.replaceChildren(h("h2.mono", { style: "margin:0" }, id), h("span#job-state", stateBadge(detail.state)), canCancel ? cancel : "", canRetry ? retry : "");
+    if (head.firstChild !== title) head.replaceChildren(title, state, cancel, retry);
+    state.replaceChildren(stateBadge(detail.state));
+    cancel.hidden = !canCancel;
+    retry.hidden = !canRetry;
+    // The log was followed to its end, and a retry runs the job again (or ran it to a new end since
+    // the last look): follow it again, for the new attempt's output.
+    const finished = detail.state === "succeeded" || detail.state === "failed" || detail.state === "cancelled";
+    if (logs.readyState === EventSource.CLOSED && (!finished || (seenFinishedAt !== undefined && detail.finishedAt !== seenFinishedAt))) followLogs();
+    seenFinishedAt = detail.finishedAt;
     const fact = (label, value) => (value === undefined || value === "" ? [] : [h("dt", label), h("dd", value)]);
     facts.replaceChildren(
       h(
@@ -420,24 +460,31 @@ function jobView(main, id) {
     } else if (detail.valuePreview !== undefined) outcome.replaceChildren(h("h2", "Value"), h("pre.light#job-value", detail.valuePreview));
     else outcome.replaceChildren();
   }
-  // The output as it is written (server-sent events from the shared directory), then "finished".
-  const logs = new EventSource(`/api/jobs/${encodeURIComponent(id)}/logs?follow=1`);
-  logState.textContent = "(following)";
-  logs.addEventListener("output", (event) => {
-    const { stream, text } = JSON.parse(event.data);
-    const pre = stream === "stdout" ? stdout : stderr;
-    const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-    pre.append(text);
-    if (pre.textContent.length > 512 * 1024) pre.textContent = pre.textContent.slice(-256 * 1024);
-    if (atBottom) pre.scrollTop = pre.scrollHeight;
-  });
-  logs.addEventListener("finished", () => {
-    logs.close();
-    logState.textContent = "(job finished)";
-  });
-  logs.onerror = () => {
-    if (logs.readyState === EventSource.CLOSED) logState.textContent = "(not available)";
-  };
+  // The output as it is written (server-sent events from the shared directory), then "finished";
+  // from the start each time (a retried job's log holds every attempt's output).
+  function followLogs() {
+    stdout.textContent = "";
+    stderr.textContent = "";
+    const stream = new EventSource(`/api/jobs/${encodeURIComponent(id)}/logs?follow=1`);
+    logs = stream;
+    logState.textContent = "(following)";
+    stream.addEventListener("output", (event) => {
+      const { stream: name, text } = JSON.parse(event.data);
+      const pre = name === "stdout" ? stdout : stderr;
+      const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      pre.append(text);
+      if (pre.textContent.length > 512 * 1024) pre.textContent = pre.textContent.slice(-256 * 1024);
+      if (atBottom) pre.scrollTop = pre.scrollHeight;
+    });
+    stream.addEventListener("finished", () => {
+      stream.close();
+      logState.textContent = "(job finished)";
+    });
+    stream.onerror = () => {
+      if (stream.readyState === EventSource.CLOSED) logState.textContent = "(not available)";
+    };
+  }
+  followLogs();
   listen((what, delta) => {
     if (what === "jobs" && (delta.refetch || delta.rows?.some((row) => row.id === id))) void refresh();
   });
