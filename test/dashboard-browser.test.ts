@@ -72,6 +72,33 @@ test("the dashboard in Chromium: token, live counts, a failure's stack, cancel, 
   }
 });
 
+test("a job's page in Chromium links the jobs it runs after and before, with their states as they change", { skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install chromium)`, timeout: 60_000 }, async (t) => {
+  const malocher = freshMalocher(t, "dashboard-browser-links");
+  const gate = join(malocher.dir, "gate");
+  const first = malocher.submit(waitForGate, gate, 1);
+  const second = malocher.submit.with({ after: [first] })(waitForGate, gate, 2);
+  const cluster = await malocher.startCluster({ slots: 1, dashboard: { onListening: () => {} } });
+  t.after(() => cluster.close());
+  const browser = await launch();
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on("pageerror", (error) => pageErrors.push(String(error)));
+  const base = cluster.dashboard!.url.replace(/\?token=.*/, "");
+  await page.goto(cluster.dashboard!.url);
+  await page.goto(`${base}#/job/${second}`);
+  await waitForText(page, "#job-after", new RegExp(`${first}.*running`));
+  await page.click(`#job-after a[href="#/job/${first}"]`);
+  await waitForText(page, "#job-dependents", new RegExp(`${second}.*waiting`));
+  await waitForText(page, "#job-state", /running/);
+  // A change of the dependent alone shows on this page too.
+  await malocher.cancel(second);
+  await waitForText(page, "#job-dependents", new RegExp(`${second}.*cancelled`));
+  writeFileSync(gate, "");
+  await waitForText(page, "#job-state", /succeeded/);
+  assert.deepEqual(pageErrors, [], "no errors in the page");
+});
+
 interface Jobs {
   gate: string;
   talkGate: string;

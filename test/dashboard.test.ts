@@ -226,6 +226,14 @@ test("a live run's dependencies on the dashboard: a job waits, then runs once it
   };
   const stateOf = async (jobId: string) => (await rows()).get(jobId)?.state;
   await waitUntil(async () => (await stateOf(first)) === "running" && (await stateOf(second)) === "waiting", 30_000, "the first job running, the second waiting for it");
+  // Each job's page names the jobs it runs after and before, with their states.
+  const detail = async (jobId: string) =>
+    json<{ after?: { id: string; state: string | null }[]; dependents?: { id: string; state: string | null }[] }>(
+      await fetch(new URL(`/api/jobs/${jobId}`, address), { headers: { authorization: `Bearer ${address!.searchParams.get("token")}` } }),
+    );
+  assert.deepEqual((await detail(second)).after, [{ id: first, state: "running" }]);
+  assert.deepEqual((await detail(first)).dependents, [{ id: second, state: "waiting" }]);
+  assert.equal((await detail(first)).after, undefined);
   await waitUntil(async () => (await rows()).get(blocked)?.error?.code === "DEPENDENCY_FAILED", 10_000, "the job whose dependency failed, failed with DEPENDENCY_FAILED");
   assert.equal(await stateOf(blocked), "failed");
   writeFileSync(gateA, "");

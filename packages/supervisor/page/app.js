@@ -67,6 +67,12 @@ const bytes = (n) => (n === undefined ? "" : n > 2 ** 30 ? `${(n / 2 ** 30).toFi
 const stateBadge = (state) => h(`span.state.${state ?? "unqueued"}`, { "data-state": state ?? "unqueued" }, state ?? "unqueued");
 const jobLink = (id) => h("a.mono", { href: `#/job/${id}` }, id);
 
+/** Jobs named on a job's page (its dependencies, its dependents), each with its state; `total` when there are more than listed. */
+function linkedJobs(spec, jobs, total) {
+  if (!jobs?.length) return undefined;
+  return h(spec, jobs.map((job) => h("div.linked-job", { dataset: { id: job.id } }, jobLink(job.id), " ", stateBadge(job.state))), total > jobs.length ? h("div.muted", `… and ${number(total - jobs.length)} more`) : "");
+}
+
 function progressBar(counts) {
   const total = STATES.reduce((sum, state) => sum + (counts[state] ?? 0), 0) || 1;
   const order = ["succeeded", "failed", "cancelled", "running", "retrying", "queued", "waiting"];
@@ -402,6 +408,8 @@ function jobView(main, id) {
   const retry = h("button.primary#btn-retry", { hidden: true, onclick: () => act(retry, () => post(`jobs/${id}/retry`), (r) => `retry: ${r.outcome}`) }, "Retry");
   let detail;
   let closed = false;
+  /** The jobs its page names (its dependencies and dependents): a change of theirs refreshes it too. */
+  let linked = new Set();
   /** When the job had finished at the last refresh (undefined: not finished). */
   let seenFinishedAt;
   let logs;
@@ -413,6 +421,7 @@ function jobView(main, id) {
       return;
     }
     if (closed) return;
+    linked = new Set([...(detail.after ?? []), ...(detail.dependents ?? [])].map((job) => job.id));
     const canCancel = !store.readOnly && (detail.state === "waiting" || detail.state === "queued" || detail.state === "retrying" || detail.state === "running");
     const canRetry = !store.readOnly && (detail.state === "failed" || detail.state === "cancelled");
     if (head.firstChild !== title) head.replaceChildren(title, state, cancel, retry);
@@ -441,6 +450,8 @@ function jobView(main, id) {
         fact("cwd", detail.cwd),
         fact("env", detail.env?.length ? detail.env.join(", ") : undefined),
         fact("options", detail.options && Object.keys(detail.options).length ? JSON.stringify(detail.options) : undefined),
+        fact("runs after", linkedJobs("div#job-after", detail.after)),
+        fact("runs before", linkedJobs("div#job-dependents", detail.dependents, detail.dependentCount)),
       ),
       detail.argsPreview !== undefined ? h("div", h("div.muted", { style: "margin-top:8px" }, "arguments"), h("pre.light#job-args", detail.argsPreview)) : "",
       detail.specError ? h("div.error-box", `spec: ${detail.specError}`) : "",
@@ -486,7 +497,7 @@ function jobView(main, id) {
   }
   followLogs();
   listen((what, delta) => {
-    if (what === "jobs" && (delta.refetch || delta.rows?.some((row) => row.id === id))) void refresh();
+    if (what === "jobs" && (delta.refetch || delta.rows?.some((row) => row.id === id || linked.has(row.id)))) void refresh();
   });
   void refresh();
   return () => {

@@ -1,5 +1,5 @@
 import { MalocherError, decodeJobSpec, decodeValue, directoryLayout, isJobId, toJobResult } from "@malocher/protocol";
-import { jobExists, loadDirectoryKey, readJobSpecBytes, readStoredResult } from "./store-access.js";
+import { jobExists, listDependents, loadDirectoryKey, readJobSpecBytes, readStoredResult } from "./store-access.js";
 import type { JobRow } from "./job-index.js";
 import { previewValue } from "./value-preview.js";
 
@@ -27,10 +27,30 @@ export interface JobDetail {
   valuePreview?: string;
   error?: { name: string; code?: string; message: string; stack?: string; exitCode?: number | null; signal?: string | null };
   specError?: string;
+  /** The jobs it runs after (`after`), with their states now. */
+  after?: LinkedJob[];
+  /** The jobs that run after it (the first {@link MAX_DEPENDENTS_SHOWN}), with their states now. */
+  dependents?: LinkedJob[];
+  /** How many jobs run after it, when more than are listed. */
+  dependentCount?: number;
 }
 
-/** Reads one job's spec and result; `JOB_NOT_FOUND` (404) for an id that is not a job here. */
-export async function readJobDetail(dir: string, jobId: string, row: JobRow | undefined): Promise<JobDetail> {
+/** A job named on another's page, with its state (null: not known to the index). */
+export interface LinkedJob {
+  id: string;
+  state: JobRow["state"] | null;
+}
+
+/** A fan-out's input can have thousands of dependents: its page lists this many. */
+export const MAX_DEPENDENTS_SHOWN = 100;
+
+/**
+ * Reads one job's spec and result, and names the jobs it depends on and those that depend on it
+ * (their states from `rowOf`); `JOB_NOT_FOUND` (404) for an id that is not a job here.
+ */
+export async function readJobDetail(dir: string, jobId: string, rowOf: (jobId: string) => JobRow | undefined): Promise<JobDetail> {
+  const row = rowOf(jobId);
+  const linked = (id: string): LinkedJob => ({ id, state: rowOf(id)?.state ?? null });
   if (!isJobId(jobId)) throw new MalocherError("INVALID_OPTIONS", `${JSON.stringify(jobId.slice(0, 100))} is not a job id.`);
   if (row === undefined && !(await jobExists(dir, jobId))) throw new MalocherError("JOB_NOT_FOUND", `No job ${jobId} in ${dir}.`);
   const detail: JobDetail = { id: jobId, state: row?.state };
@@ -45,6 +65,7 @@ export async function readJobDetail(dir: string, jobId: string, row: JobRow | un
     detail.cwd = spec.cwd;
     detail.env = [...Object.keys(spec.env), ...Object.keys(spec.secretEnv)];
     detail.options = { ...spec.options };
+    if (spec.after !== undefined && spec.after.length > 0) detail.after = spec.after.map(linked);
     if (spec.kind === "command") detail.argv = spec.argv;
     else {
       detail.function = `${spec.fn.module}#${spec.fn.export}`;
@@ -56,6 +77,11 @@ export async function readJobDetail(dir: string, jobId: string, row: JobRow | un
     }
   } catch (error) {
     detail.specError = (error as Error).message;
+  }
+  const dependents = await listDependents(dir, jobId);
+  if (dependents.length > 0) {
+    detail.dependents = dependents.sort().slice(0, MAX_DEPENDENTS_SHOWN).map(linked);
+    if (dependents.length > MAX_DEPENDENTS_SHOWN) detail.dependentCount = dependents.length;
   }
   const stored = await readStoredResult(dir, jobId).catch((error: Error) => error);
   if (stored instanceof Error) {

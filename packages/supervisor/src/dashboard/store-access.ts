@@ -14,6 +14,7 @@ export {
   readJobNameAndTags,
   readLeaseHost,
   jobExists,
+  listDependents,
   readDirectoryStatus,
   readJobSpecBytes,
   loadDirectoryKey,
