@@ -155,7 +155,7 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     await noAllocationLeft(events);
   });
 
-  test("maxAllocations: while jobs stay queued, more allocations run at once, never more than allowed", { timeout: 90_000 }, async (t) => {
+  test("maxAllocations: while jobs stay queued, more allocations run at once, never more than allowed; two on one node count as two", { timeout: 90_000 }, async (t) => {
     const malocher = freshMalocher(t, "slurm");
     // The jobs wait until two run at once: the queue stays full until the second allocation's agent is up.
     const marker = join(malocher.dir, "both-up");
@@ -172,11 +172,19 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
       else active.add(event.id);
       mostAtOnce = Math.max(mostAtOnce, active.size);
     };
-    const results = await collect(malocher.processAll({ slurm: slurmOptions("2:00", { nodes: 1, maxAllocations: 2 }), slots: 1, onEvent, signal: t.signal }));
+    // Both on node n1 (Slurm may place small allocations so): the run tells their agents apart.
+    const slurmSettings = slurmOptions("2:00", { nodes: 1, maxAllocations: 2, sbatchArgs: ["--nodelist=n1"] });
+    const results = await collect(malocher.processAll({ slurm: slurmSettings, slots: 1, onEvent, signal: t.signal }));
     assert.equal([...results.values()].filter((result) => result.ok).length, 4);
     const ranIn = new Set([...results.values()].map((result) => (result.ok ? (result.value as { slurmJob: string }).slurmJob : "")));
     assert.equal(ranIn.size, 2, `two 1-node allocations ran the jobs: ${[...ranIn].join(", ")}`);
     assert.equal(mostAtOnce, 2, "at most maxAllocations at once");
+    const readyNodes = [...new Set(events.flatMap((event) => (event.type === "node" && event.state === "ready" ? [event.host] : [])))].sort();
+    assert.equal(readyNodes.length, 2, `two nodes of the run: ${readyNodes.join(", ")}`);
+    assert.equal(readyNodes[0], "n1");
+    assert.match(readyNodes[1]!, /^n1 \(slurm job \d+\)$/);
+    const startedOn = new Set(events.flatMap((event) => (event.type === "jobStarted" ? [event.host] : [])));
+    assert.deepEqual([...startedOn].sort(), readyNodes, "each job's start names the agent that ran it");
     await noAllocationLeft(events);
   });
 

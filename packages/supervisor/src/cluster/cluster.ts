@@ -393,7 +393,7 @@ export class Cluster extends EventEmitter<{
       // A Slurm task is a node of the run once its agent named it; before, its allocation is shown.
       if (state === "connecting" || state === "starting") return;
       if (state === "ready") {
-        machine.label = session.label;
+        machine.label = session.label = this.slurmNodeLabel(machine, session.label);
         this.slurm?.agentReady(machine.allocation);
       }
       if (state === "lost" && machine.leftOnPurpose) {
@@ -410,6 +410,16 @@ export class Cluster extends EventEmitter<{
     }
     if (state === "lost" || (state === "failed" && machine.restarts > 0)) void this.recover(machine, session);
     if (state === "failed" || state === "lost") this.checkUsable();
+  }
+
+  /**
+   * A Slurm task's name in the run: its node's, or, when an agent of another allocation of the run
+   * still works on that node (Slurm may place two small allocations on one), the node's with the
+   * allocation's id. Progress, events and the dashboard count nodes by this name.
+   */
+  private slurmNodeLabel(machine: Machine, node: string): string {
+    const shared = this.machines.some((other) => other !== machine && !other.done && other.allocation !== machine.allocation && other.label === node);
+    return shared ? `${node} (slurm job ${machine.allocation!.id})` : node;
   }
 
   private async recover(machine: Machine, session: NodeSession): Promise<void> {
