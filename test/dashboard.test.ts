@@ -243,6 +243,32 @@ test("a live run's dependencies on the dashboard: a job waits, then runs once it
   assert.equal(results.get(second)?.ok, true);
 });
 
+test("a job's page lists the first 100 jobs it runs after and before, with their counts; a dependent cleaned away is left out", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "dashboard-links");
+  const inputs = Array.from({ length: 101 }, (_, i) => malocher.submit(square, i));
+  const fanIn = malocher.submit.with({ after: inputs })(square, 0);
+  const fanOut = Array.from({ length: 101 }, (_, i) => malocher.submit.with({ after: [inputs[0]!] })(square, i));
+  // Cancelled, then cleaned: its entry in its dependency's reverse index stays behind.
+  await malocher.cancel(fanOut[0]!);
+  assert.deepEqual((await malocher.clean()).map((cleaned) => cleaned.jobId), [fanOut[0]]);
+  const dashboard = await malocher.dashboard();
+  t.after(() => dashboard.close());
+  type Linked = { id: string; state: string | null }[];
+  const detail = async (jobId: string) => json<{ after?: Linked; afterCount?: number; dependents?: Linked; dependentCount?: number }>(await call(dashboard, `/api/jobs/${jobId}`));
+  // Until the index has read the queue, states are unknown (null).
+  await waitUntil(async () => (await detail(fanIn)).after?.every((linked) => linked.state !== null) === true, 20_000, "the index to know the jobs' states");
+  const ofFanIn = await detail(fanIn);
+  assert.deepEqual(ofFanIn.after, inputs.slice(0, 100).map((id) => ({ id, state: "queued" })));
+  assert.equal(ofFanIn.afterCount, 101);
+  const ofInput = await detail(inputs[0]!);
+  // The fan-in and the 100 fan-out jobs left, sorted by id (the order they were submitted in).
+  assert.deepEqual(ofInput.dependents, [fanIn, ...fanOut.slice(1)].slice(0, 100).map((id) => ({ id, state: "waiting" })));
+  assert.equal(ofInput.dependentCount, 101);
+  const ofOther = await detail(inputs[1]!);
+  assert.deepEqual(ofOther.dependents, [{ id: fanIn, state: "waiting" }]);
+  assert.equal(ofOther.dependentCount, undefined);
+});
+
 interface SseEvent {
   id: string;
   event: string;

@@ -241,6 +241,9 @@ function progressTable(groups) {
 
 /** The failures by group, with Retry buttons taken from `buttons` (by group; made there the first time). */
 function failureTable(o, buttons) {
+  const shown = new Set([""]);
+  for (const group of o.failures) shown.add(JSON.stringify([group.code, group.message]));
+  for (const key of buttons.keys()) if (!shown.has(key)) buttons.delete(key);
   if (o.failures.length === 0) return h("div.card.muted#no-failures", "No failed jobs.");
   const retryButton = (key, body, label) => {
     let button = buttons.get(key);
@@ -252,12 +255,9 @@ function failureTable(o, buttons) {
     button.textContent = label;
     return button;
   };
-  const shown = new Set([""]);
   const retryAll = retryButton("", undefined, `Retry all ${number(o.counts.failed)} failed`);
   retryAll.id = "retry-all-failed";
   retryAll.classList.add("primary");
-  for (const group of o.failures) shown.add(JSON.stringify([group.code, group.message]));
-  for (const key of buttons.keys()) if (!shown.has(key)) buttons.delete(key);
   return h(
     "div",
     h("div.toolbar", retryAll, o.failureGroups > o.failures.length ? h("span.muted", `the ${o.failures.length} biggest of ${o.failureGroups} groups`) : ""),
@@ -412,15 +412,22 @@ function jobView(main, id) {
   let linked = new Set();
   /** When the job had finished at the last refresh (undefined: not finished). */
   let seenFinishedAt;
+  let refreshes = 0;
   let logs;
+  /** The log stream ended with the job's end (not with an error, after which it is not opened again by itself). */
+  let logsEnded = false;
   async function refresh() {
+    // Refreshes overlap (each change of the job or of a linked one asks for one): only the latest answer shows.
+    const asked = ++refreshes;
+    let answer;
     try {
-      detail = await api(`jobs/${encodeURIComponent(id)}`);
+      answer = await api(`jobs/${encodeURIComponent(id)}`);
     } catch (error) {
-      head.replaceChildren(h("div.error-box#job-error", error.message));
+      if (asked === refreshes) head.replaceChildren(h("div.error-box#job-error", error.message));
       return;
     }
-    if (closed) return;
+    if (closed || asked !== refreshes) return;
+    detail = answer;
     linked = new Set([...(detail.after ?? []), ...(detail.dependents ?? [])].map((job) => job.id));
     const canCancel = !store.readOnly && (detail.state === "waiting" || detail.state === "queued" || detail.state === "retrying" || detail.state === "running");
     const canRetry = !store.readOnly && (detail.state === "failed" || detail.state === "cancelled");
@@ -428,10 +435,10 @@ function jobView(main, id) {
     state.replaceChildren(stateBadge(detail.state));
     cancel.hidden = !canCancel;
     retry.hidden = !canRetry;
-    // The log was followed to its end, and a retry runs the job again (or ran it to a new end since
+    // The log was followed to the job's end, and a retry runs it again (or ran it to a new end since
     // the last look): follow it again, for the new attempt's output.
-    const finished = detail.state === "succeeded" || detail.state === "failed" || detail.state === "cancelled";
-    if (logs.readyState === EventSource.CLOSED && (!finished || (seenFinishedAt !== undefined && detail.finishedAt !== seenFinishedAt))) followLogs();
+    const active = detail.state === "waiting" || detail.state === "queued" || detail.state === "retrying" || detail.state === "running";
+    if (logsEnded && (active || (seenFinishedAt !== undefined && detail.finishedAt !== seenFinishedAt))) followLogs();
     seenFinishedAt = detail.finishedAt;
     const fact = (label, value) => (value === undefined || value === "" ? [] : [h("dt", label), h("dd", value)]);
     facts.replaceChildren(
@@ -450,7 +457,7 @@ function jobView(main, id) {
         fact("cwd", detail.cwd),
         fact("env", detail.env?.length ? detail.env.join(", ") : undefined),
         fact("options", detail.options && Object.keys(detail.options).length ? JSON.stringify(detail.options) : undefined),
-        fact("runs after", linkedJobs("div#job-after", detail.after)),
+        fact("runs after", linkedJobs("div#job-after", detail.after, detail.afterCount)),
         fact("runs before", linkedJobs("div#job-dependents", detail.dependents, detail.dependentCount)),
       ),
       detail.argsPreview !== undefined ? h("div", h("div.muted", { style: "margin-top:8px" }, "arguments"), h("pre.light#job-args", detail.argsPreview)) : "",
@@ -478,6 +485,7 @@ function jobView(main, id) {
     stderr.textContent = "";
     const stream = new EventSource(`/api/jobs/${encodeURIComponent(id)}/logs?follow=1`);
     logs = stream;
+    logsEnded = false;
     logState.textContent = "(following)";
     stream.addEventListener("output", (event) => {
       const { stream: name, text } = JSON.parse(event.data);
@@ -489,6 +497,7 @@ function jobView(main, id) {
     });
     stream.addEventListener("finished", () => {
       stream.close();
+      logsEnded = true;
       logState.textContent = "(job finished)";
     });
     stream.onerror = () => {

@@ -84,7 +84,7 @@ async function route(request: IncomingMessage, response: ServerResponse, url: UR
   if (first === "jobs" && parts.length === 1) return sendJson(response, 200, listJobs(state, url));
   if (first === "jobs" && id !== undefined && extra === undefined) {
     if (!isJobId(id)) throw new ApiError(400, "BAD_JOB_ID", `${JSON.stringify(decodeURIComponent(id).slice(0, 100))} is not a job id.`);
-    if (sub === undefined) return sendJson(response, 200, await readJobDetail(state.actions.dir, id, (jobId) => state.index.row(jobId)));
+    if (sub === undefined) return sendJson(response, 200, await readJobDetail(state.actions.dir, id, state.links));
     if (sub === "logs") return url.searchParams.get("follow") === "1" ? followLogs(request, response, state, id) : sendJson(response, 200, tail(await state.actions.logs(id)));
   }
   throw new ApiError(404, "NOT_FOUND", `No API ${url.pathname}.`);

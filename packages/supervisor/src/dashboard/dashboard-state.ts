@@ -6,6 +6,8 @@ import { summarize, type Overview } from "./overview.js";
 import { nodeViews, type NodeView } from "./node-views.js";
 import type { DirectoryStatus } from "./store-access.js";
 import { CostBudget } from "./cost-budget.js";
+import { DependentsListing } from "./dependents-listing.js";
+import type { JobLinks } from "./job-detail.js";
 
 /** The live cluster a dashboard shows, when it runs inside `processAll` or `startCluster`. */
 export interface LiveCluster {
@@ -31,6 +33,8 @@ const MAX_ROWS_PER_EVENT = 500;
 /** The index, its summaries and the event feed of one dashboard. */
 export class DashboardState {
   readonly index: JobIndex;
+  /** What a job's page reads of other jobs: their rows, and the jobs that depend on it. */
+  readonly links: JobLinks;
   readonly feed = new EventFeed();
   overview: Overview | undefined;
   /** The overview as JSON, encoded once per sum (the API's answers and the events reuse it). */
@@ -65,6 +69,8 @@ export class DashboardState {
     private readonly live: LiveCluster | undefined,
   ) {
     this.index = new JobIndex(actions.dir, live === undefined ? undefined : () => new Map(live.machineViews().map((machine) => [machine.agentId, machine.label])));
+    const dependents = new DependentsListing(actions.dir);
+    this.links = { rowOf: (jobId) => this.index.row(jobId), dependentsOf: (jobId) => dependents.of(jobId) };
   }
 
   start(): void {

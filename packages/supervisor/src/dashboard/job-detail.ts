@@ -1,5 +1,5 @@
 import { MalocherError, decodeJobSpec, decodeValue, directoryLayout, isJobId, toJobResult } from "@malocher/protocol";
-import { jobExists, listDependents, loadDirectoryKey, readJobSpecBytes, readStoredResult } from "./store-access.js";
+import { jobExists, loadDirectoryKey, readJobSpecBytes, readStoredResult } from "./store-access.js";
 import type { JobRow } from "./job-index.js";
 import { previewValue } from "./value-preview.js";
 
@@ -27,9 +27,11 @@ export interface JobDetail {
   valuePreview?: string;
   error?: { name: string; code?: string; message: string; stack?: string; exitCode?: number | null; signal?: string | null };
   specError?: string;
-  /** The jobs it runs after (`after`), with their states now. */
+  /** The jobs it runs after (`after`; the first {@link MAX_LINKED_SHOWN}), with their states now. */
   after?: LinkedJob[];
-  /** The jobs that run after it (the first {@link MAX_DEPENDENTS_SHOWN}), with their states now. */
+  /** How many jobs it runs after, when more than are listed. */
+  afterCount?: number;
+  /** The jobs that run after it (the first {@link MAX_LINKED_SHOWN}), with their states now. */
   dependents?: LinkedJob[];
   /** How many jobs run after it, when more than are listed. */
   dependentCount?: number;
@@ -41,16 +43,29 @@ export interface LinkedJob {
   state: JobRow["state"] | null;
 }
 
-/** A fan-out's input can have thousands of dependents: its page lists this many. */
-export const MAX_DEPENDENTS_SHOWN = 100;
+/** A fan-out's input can have thousands of dependents, a fan-in thousands of dependencies: a page lists this many of each. */
+export const MAX_LINKED_SHOWN = 100;
+
+/** Where a job's page finds the states of other jobs and the jobs that depend on it. */
+export interface JobLinks {
+  /** A job's row in the index (undefined: not in the directory, or not listed yet). */
+  rowOf(jobId: string): JobRow | undefined;
+  /** The jobs that depend on a job, sorted (see `DependentsListing`). */
+  dependentsOf(jobId: string): Promise<string[]>;
+}
+
+/** The first {@link MAX_LINKED_SHOWN} of `ids` with their states, and their count when there are more. */
+function linkedJobs(ids: readonly string[], rowOf: JobLinks["rowOf"]): { jobs: LinkedJob[]; count?: number } {
+  const jobs = ids.slice(0, MAX_LINKED_SHOWN).map((id) => ({ id, state: rowOf(id)?.state ?? null }));
+  return ids.length > MAX_LINKED_SHOWN ? { jobs, count: ids.length } : { jobs };
+}
 
 /**
  * Reads one job's spec and result, and names the jobs it depends on and those that depend on it
  * (their states from `rowOf`); `JOB_NOT_FOUND` (404) for an id that is not a job here.
  */
-export async function readJobDetail(dir: string, jobId: string, rowOf: (jobId: string) => JobRow | undefined): Promise<JobDetail> {
-  const row = rowOf(jobId);
-  const linked = (id: string): LinkedJob => ({ id, state: rowOf(id)?.state ?? null });
+export async function readJobDetail(dir: string, jobId: string, links: JobLinks): Promise<JobDetail> {
+  const row = links.rowOf(jobId);
   if (!isJobId(jobId)) throw new MalocherError("INVALID_OPTIONS", `${JSON.stringify(jobId.slice(0, 100))} is not a job id.`);
   if (row === undefined && !(await jobExists(dir, jobId))) throw new MalocherError("JOB_NOT_FOUND", `No job ${jobId} in ${dir}.`);
   const detail: JobDetail = { id: jobId, state: row?.state };
@@ -65,7 +80,11 @@ export async function readJobDetail(dir: string, jobId: string, rowOf: (jobId: s
     detail.cwd = spec.cwd;
     detail.env = [...Object.keys(spec.env), ...Object.keys(spec.secretEnv)];
     detail.options = { ...spec.options };
-    if (spec.after !== undefined && spec.after.length > 0) detail.after = spec.after.map(linked);
+    if (spec.after !== undefined && spec.after.length > 0) {
+      const { jobs, count } = linkedJobs(spec.after, links.rowOf);
+      detail.after = jobs;
+      if (count !== undefined) detail.afterCount = count;
+    }
     if (spec.kind === "command") detail.argv = spec.argv;
     else {
       detail.function = `${spec.fn.module}#${spec.fn.export}`;
@@ -78,10 +97,12 @@ export async function readJobDetail(dir: string, jobId: string, rowOf: (jobId: s
   } catch (error) {
     detail.specError = (error as Error).message;
   }
-  const dependents = await listDependents(dir, jobId);
+  // A dependent cleaned before this job left its entry in the index: it is no job here any more.
+  const dependents = (await links.dependentsOf(jobId)).filter((id) => links.rowOf(id) !== undefined);
   if (dependents.length > 0) {
-    detail.dependents = dependents.sort().slice(0, MAX_DEPENDENTS_SHOWN).map(linked);
-    if (dependents.length > MAX_DEPENDENTS_SHOWN) detail.dependentCount = dependents.length;
+    const { jobs, count } = linkedJobs(dependents, links.rowOf);
+    detail.dependents = jobs;
+    if (count !== undefined) detail.dependentCount = count;
   }
   const stored = await readStoredResult(dir, jobId).catch((error: Error) => error);
   if (stored instanceof Error) {
