@@ -1,13 +1,16 @@
 // The `malocher` command as a user runs it: `run` over the 3 harness nodes from a hosts file,
 // its exit codes and --json events, and `status`, `results`, `logs` on the directory it leaves.
 import { strict as assert } from "node:assert";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { echo, printTag, square, train } from "./fixtures/jobs/jobs.js";
 import { describeRun, runCli, type Run } from "./fixtures/jobs/support.js";
 import { freshMalocher } from "./support/temp.js";
+import { waitUntil } from "./support/wait.js";
+import { directoryLayout } from "@malocher/protocol";
+import { doubleAfterGate } from "./fixtures/faults/jobs.js";
 
 const TIMEOUT = { timeout: 40_000 };
 
@@ -115,6 +118,28 @@ test("run exits 1 when a job failed, and says which; results and status show the
   const [status] = jsonLines(statusRun.stdout) as [{ counts: Record<string, number> }];
   assert.equal(status.counts["failed"], 1, describeRun(statusRun));
   assert.equal(status.counts["succeeded"], 3, describeRun(statusRun));
+});
+
+test("run says which jobs of a lost node went back to the queue, and still runs them all", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "cli");
+  const [gate, starts] = [join(malocher.dir, "gate"), join(malocher.dir, "starts")];
+  const inputs = [0, 1, 2, 3, 4, 5];
+  for (const x of inputs) malocher.submit(doubleAfterGate, x, gate, starts);
+  const ran = run(malocher.dir, ["--slots", "2"]);
+  // All six run, two on each node; then the first node's agent dies.
+  await waitUntil(() => existsSync(starts) && readdirSync(starts).length === inputs.length, 20_000, "every job to start");
+  const victim = machines[0]!;
+  const lease = readdirSync(directoryLayout.agentsDir(malocher.dir))
+    .filter((name) => !name.endsWith(".lost"))
+    .map((name) => JSON.parse(readFileSync(directoryLayout.leaseFile(malocher.dir, name), "utf8")) as { host: string; pid: number })
+    .find((candidate) => candidate.host === victim)!;
+  process.kill(lease.pid, "SIGKILL");
+  await waitUntil(() => readdirSync(starts).length === inputs.length + 2, 20_000, "the lost node's two jobs to start again");
+  writeFileSync(gate, "");
+  const done = await ran;
+  assert.equal(done.code, 0, describeRun(done));
+  assert.match(done.stderr, new RegExp(`^${victim}: 2 jobs it was running went back to the queue$`, "m"), describeRun(done));
+  assert.match(done.stderr, /done 6\/6\b/, describeRun(done));
 });
 
 test("run --json (hosts as a list h1,h2,h3) prints the run's events and every result as JSON Lines", TIMEOUT, async (t) => {

@@ -85,6 +85,10 @@ export class RunProgress {
       if (this.mode === "tty") this.draw();
       return;
     }
+    if (event.type === "jobsRecovered") {
+      if (this.mode !== "json") this.note(recoveredLine(event));
+      return;
+    }
     if (event.type !== "node") return;
     if (event.state === "ready") this.everReady.add(event.host);
     if (event.error !== undefined) this.lastError.set(event.host, event.error.message.split("\n")[0]!);
@@ -180,6 +184,16 @@ export class RunProgress {
     this.cursorHidden = false;
     this.out.write(SHOW_CURSOR);
   }
+}
+
+/** What became of the jobs a lost node was running: back to the queue, or failed when out of attempts. */
+function recoveredLine(event: Extract<RunEvent, { type: "jobsRecovered" }>): string {
+  const jobs = (count: number) => (count === 1 ? "1 job" : `${count} jobs`);
+  const parts = [
+    ...(event.requeued > 0 ? [`${jobs(event.requeued)} it was running went back to the queue`] : []),
+    ...(event.failed > 0 ? [`${jobs(event.failed)} it was running failed: ${event.failed === 1 ? "it had" : "they had"} no attempt left`] : []),
+  ];
+  return `${event.host}: ${parts.join("; ")}`;
 }
 
 function jsonEvent(event: RunEvent): object {
