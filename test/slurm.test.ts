@@ -379,6 +379,22 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
   });
 });
 
+test("a supervisorHost that is no address of this machine is refused before any allocation is asked for, naming this machine's addresses", { skip: !slurmInstalled() && "needs slurm-wlm" }, async (t) => {
+  const malocher = freshMalocher(t, "slurm-supervisor-host");
+  const job = malocher.submit(nap, 10);
+  // 192.0.2.0/24 is for documentation: no machine has it (binding to it fails here; nothing is sent).
+  await assert.rejects(collect(malocher.processAll({ slurm: { nodes: 1, time: "5:00", supervisorHost: "192.0.2.7" } })), (error: unknown) => {
+    assert.ok(error instanceof MalocherError, String(error));
+    assert.equal(error.code, "INVALID_OPTIONS");
+    assert.match(error.message, /^slurm\.supervisorHost \(--slurm-supervisor-host\) 192\.0\.2\.7 is no address of this machine \(EADDRNOTAVAIL\).*\(.*127\.0\.0\.1.*\)/);
+    return true;
+  });
+  const cli = await runCli(["run", "--slurm-nodes", "1", "--slurm-time", "5", "--slurm-supervisor-host", "192.0.2.7", "--dir", malocher.dir]);
+  assert.equal(cli.code, 2, cli.stderr);
+  assert.match(cli.stderr, /\[INVALID_OPTIONS\] slurm\.supervisorHost/);
+  assert.equal(await malocher.state(job), "queued", "the job stays queued");
+});
+
 test("a timeoutMs longer than a job can run in an allocation is refused before any is asked for, saying what fits", async (t) => {
   const malocher = freshMalocher(t, "slurm-timeout");
   malocher.submit(nap, 10);

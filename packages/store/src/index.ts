@@ -53,6 +53,7 @@ export {
   openRegularFile,
   readRegularFile,
   readRegularFileSync,
+  readRegularFileTailSync,
   readRegularText,
   rewriteFileSync,
   type ReadLimits,

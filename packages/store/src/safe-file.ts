@@ -113,6 +113,31 @@ export function readRegularFileSync(path: string, limits: ReadLimits = {}): Buff
   }
 }
 
+/** The last `maxBytes` bytes of a regular file (all of a smaller one), read as {@link readRegularFileSync} reads. */
+export function readRegularFileTailSync(path: string, maxBytes: number): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, READ);
+  } catch (error) {
+    throw translateOpenError(path, error);
+  }
+  try {
+    const stats = fstatSync(fd);
+    checkRegularFile(path, stats);
+    const from = Math.max(0, stats.size - maxBytes);
+    const bytes = Buffer.alloc(stats.size - from);
+    let at = 0;
+    while (at < bytes.length) {
+      const read = readSync(fd, bytes, at, bytes.length - at, from + at);
+      if (read === 0) break;
+      at += read;
+    }
+    return bytes.subarray(0, at);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads up to `size` bytes from the start of an open file (less if it shrank meanwhile). */
 async function readAll(file: FileHandle, size: number): Promise<Buffer> {
   const bytes = Buffer.alloc(size);

@@ -25,6 +25,11 @@ export class SupervisorLink implements SupervisorChannel {
   private downSince: number | undefined = Date.now();
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Whether the WebSocket was ever open: until then, a failure is the supervisor's address out of reach. */
+  private everConnected = false;
+  /** Why the last attempt failed (`ECONNREFUSED`, `ENOTFOUND`, …), for the messages. */
+  private lastError: Error | undefined;
+  private toldUnreachable = false;
 
   constructor(
     private readonly url: string,
@@ -50,6 +55,7 @@ export class SupervisorLink implements SupervisorChannel {
     });
     socket.on("open", () => {
       this.downSince = undefined;
+      this.everConnected = true;
       this.events.connected();
     });
     socket.on("message", (data: Buffer) => {
@@ -64,7 +70,7 @@ export class SupervisorLink implements SupervisorChannel {
       socket.terminate();
       if (response.statusCode === 401) this.fail("the supervisor refused this agent's token (401)");
     });
-    socket.on("error", () => {}); // "close" follows and decides
+    socket.on("error", (error) => (this.lastError = error)); // "close" follows and decides
     socket.on("close", () => this.onDown());
   }
 
@@ -106,10 +112,21 @@ export class SupervisorLink implements SupervisorChannel {
     if (this.closed) return;
     this.downSince ??= Date.now();
     if (Date.now() - this.downSince >= this.graceMs) {
-      this.fail(`the connection to the supervisor was down for ${this.graceMs} ms`);
+      this.fail(this.everConnected ? `the connection to the supervisor was down for ${this.graceMs} ms` : `${this.unreachable()} for ${this.graceMs} ms`);
       return;
     }
+    // Said once, on the node's own output (a Slurm allocation's file): the supervisor only sees that no hello came.
+    if (!this.everConnected && !this.toldUnreachable) {
+      this.toldUnreachable = true;
+      process.stderr.write(`malocher agent: ${this.unreachable()}; trying again for ${Math.round(this.graceMs / 1000)} s\n`);
+    }
     this.retryTimer = setTimeout(() => this.open(), RECONNECT_INTERVAL_MS);
+  }
+
+  /** The address that could not be reached, and why. */
+  private unreachable(): string {
+    const why = this.lastError === undefined ? "" : ` (${(this.lastError as NodeJS.ErrnoException).code ?? this.lastError.message})`;
+    return `cannot reach the supervisor at ${this.url}${why}`;
   }
 
   private fail(reason: string): void {

@@ -63,6 +63,8 @@ export class AgentServer implements AgentEndpoint {
       this.admit(webSocketTransport(socket));
     });
     this.http.on("connection", (stream: Duplex) => this.closeUnlessUpgraded(stream));
+    // ws passes on the HTTP server's errors (a listen that fails): `start` reports those.
+    this.wss.on("error", () => {});
   }
 
   /**

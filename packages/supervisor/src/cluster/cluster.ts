@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { readdir } from "node:fs/promises";
 import { isIP } from "node:net";
-import { hostname } from "node:os";
+import { hostname, networkInterfaces } from "node:os";
 import { backoffMs, MalocherError, SHARDS, directoryLayout, isJobId, type AgentMessage, type TransportKind } from "@malocher/protocol";
 import { LeaseObserver, requeueStaleJobs } from "@malocher/store";
 import { recoverAgentJobs } from "@malocher/store";
@@ -186,7 +186,7 @@ export class Cluster extends EventEmitter<{
     const listenOn = slurm.supervisorHost !== undefined && isIP(slurm.supervisorHost) !== 0 ? slurm.supervisorHost : undefined;
     const server = await AgentServer.start(listenOn).catch((error: unknown) => {
       commands.close();
-      throw error;
+      throw listenFailure(error, listenOn);
     });
     const cluster = new Cluster(server, settings);
     const address = slurm.supervisorHost ?? hostname();
@@ -548,6 +548,20 @@ export class Cluster extends EventEmitter<{
     const active = this.machines.some((machine) => !machine.done && machine.session.state === "ready");
     if (!active) this.emit("drained");
   }
+}
+
+/** The error for a supervisor that cannot listen where Slurm's agents are to reach it (`slurm.supervisorHost`). */
+function listenFailure(error: unknown, host: string | undefined): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (host === undefined || code !== "EADDRNOTAVAIL") return error;
+  const own = Object.values(networkInterfaces())
+    .flatMap((addresses) => addresses ?? [])
+    .map((address) => address.address);
+  return new MalocherError(
+    "INVALID_OPTIONS",
+    `slurm.supervisorHost (--slurm-supervisor-host) ${host} is no address of this machine (${code}), so its agents could not reach this supervisor there. Give one of this machine's addresses that the compute nodes reach (${own.join(", ")}), or its host name.`,
+    { cause: error },
+  );
 }
 
 /**

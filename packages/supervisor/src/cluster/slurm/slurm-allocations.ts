@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { chmod, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { MalocherError, type AgentLaunchConfig } from "@malocher/protocol";
+import { readRegularFileTailSync } from "@malocher/store";
 import { agentCommand } from "../agent-process.js";
 import { batchScript, sbatchArguments, type AllocationFiles } from "./sbatch-script.js";
 import type { SlurmCommands } from "./slurm-commands.js";
@@ -255,7 +256,8 @@ export class SlurmAllocations extends EventEmitter<{
       files,
       markEnded,
       tail: "",
-      outputTail: () => allocation.tail,
+      // What the allocation printed so far, while it runs (an agent that cannot reach us says so there).
+      outputTail: () => (allocation.state === "ended" ? allocation.tail : outputTailOf(files.outputFile)),
     };
     this.own.push(allocation);
     this.emitStatus(allocation);
@@ -277,7 +279,7 @@ export class SlurmAllocations extends EventEmitter<{
       const fields = seen.get(allocation.id);
       const state = fields?.[1] ?? "GONE";
       if (fields === undefined || ENDED_STATES.has(state)) {
-        await this.readTail(allocation);
+        allocation.tail = outputTailOf(allocation.files.outputFile);
         this.end(allocation);
         continue;
       }
@@ -324,10 +326,6 @@ export class SlurmAllocations extends EventEmitter<{
     this.tick();
   }
 
-  private async readTail(allocation: OwnAllocation): Promise<void> {
-    allocation.tail = (await readFile(allocation.files.outputFile, "utf8").catch(() => "")).slice(-2000).trim();
-  }
-
   /** One more failure in a row: ask again after a backoff, or stop after MAX_FAILURES. */
   private failed(error: MalocherError): void {
     this.failures++;
@@ -367,6 +365,15 @@ export class SlurmAllocations extends EventEmitter<{
 }
 
 /** Removes an allocation's launch files (those no agent took) and warning file; its output too if `withOutput`. */
+/** The end of an allocation's output file (its last 2000 characters or so; "" while there is none). */
+function outputTailOf(file: string): string {
+  try {
+    return readRegularFileTailSync(file, 2000).toString("utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
 async function removeFiles(files: AllocationFiles, tasks: number, withOutput: boolean): Promise<void> {
   const paths = [files.warningFile, ...Array.from({ length: tasks }, (_, task) => `${files.launchPrefix}.${task}`)];
   if (withOutput) paths.push(files.outputFile);
