@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import type { Dashboard, Malocher } from "malocher";
+import type { Dashboard, Malocher, MalocherError } from "malocher";
 import { failUnlessFixed, slotAfterGate, waitForGate } from "./fixtures/dashboard/dashboard-jobs.js";
 import { square } from "./fixtures/jobs/jobs.js";
 import { collect } from "./support/results.js";
@@ -241,6 +241,23 @@ test("a live run's dependencies on the dashboard: a job waits, then runs once it
   writeFileSync(gateB, "");
   const results = await within(run, 30_000, "the run");
   assert.equal(results.get(second)?.ok, true);
+});
+
+test("a dashboard that cannot listen says why and what to change: a port in use, a host that is no address of this machine", TIMEOUT, async (t) => {
+  const { malocher } = await finishedDirectory(t);
+  const first = await malocher.dashboard();
+  t.after(() => first.close());
+  await assert.rejects(malocher.dashboard({ port: first.port }), (error: unknown) => {
+    assert.equal((error as MalocherError).code, "INVALID_OPTIONS");
+    assert.equal((error as Error).message, `The dashboard cannot listen on 127.0.0.1:${first.port}: EADDRINUSE. Pick another --port.`);
+    return true;
+  });
+  // 192.0.2.0/24 is for documentation: no machine has it (binding to it fails; nothing is sent).
+  await assert.rejects(malocher.dashboard({ host: "192.0.2.7", onWarning: () => {} }), (error: unknown) => {
+    assert.equal((error as MalocherError).code, "INVALID_OPTIONS");
+    assert.match((error as Error).message, /^The dashboard cannot listen on 192\.0\.2\.7:0: EADDRNOTAVAIL\. 192\.0\.2\.7 is no address of this machine: pick another --host/);
+    return true;
+  });
 });
 
 test("a job's page lists the first 100 jobs it runs after and before, with their counts; a dependent cleaned away is left out", TIMEOUT, async (t) => {

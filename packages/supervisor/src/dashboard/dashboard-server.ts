@@ -45,7 +45,13 @@ export async function startDashboardServer(actions: DashboardActions, options: D
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) =>
-      reject(new MalocherError("INVALID_OPTIONS", `The dashboard cannot listen on ${host}:${port}: ${error.code ?? error.message}. Pick another --port.`, { cause: error })),
+      reject(
+        new MalocherError(
+          "INVALID_OPTIONS",
+          `The dashboard cannot listen on ${host}:${port}: ${error.code ?? error.message}. ${error.code === "EADDRNOTAVAIL" ? `${host} is no address of this machine: pick another --host (127.0.0.1 by default).` : "Pick another --port."}`,
+          { cause: error },
+        ),
+      ),
     );
     server.listen(port, host, () => resolve());
   });
