@@ -395,6 +395,26 @@ test("a supervisorHost that is no address of this machine is refused before any 
   assert.equal(await malocher.state(job), "queued", "the job stays queued");
 });
 
+test("an option of the wrong type is refused naming what it got: \"2\" (a string) where a number belongs", async (t) => {
+  const malocher = freshMalocher(t, "slurm-option-types");
+  malocher.submit(nap, 10);
+  const refusal = async (options: ProcessAllOptions) => {
+    let message = "";
+    await assert.rejects(collect(malocher.processAll(options)), (error: unknown) => {
+      assert.equal((error as MalocherError).code, "INVALID_OPTIONS", String(error));
+      message = (error as Error).message;
+      return true;
+    });
+    return message;
+  };
+  const slurm = (extra: Record<string, unknown>) => ({ slurm: { nodes: 1, time: "5:00", ...extra } as never });
+  assert.match(await refusal(slurm({ nodes: "2" })), /needs nodes, a whole number ≥ 1 \(nodes per allocation\), got "2" \(a string\)\.$/);
+  assert.match(await refusal(slurm({ time: 5 })), /needs time, .*, got 5 \(a number\)\.$/);
+  assert.match(await refusal(slurm({ maxAllocations: 0 })), /maxAllocations needs a whole number ≥ 1, got 0\.$/);
+  assert.match(await refusal(slurm({ partition: ["a"] })), /partition needs one word, got \["a"\] \(an array\)\.$/);
+  assert.match(await refusal({ slots: "4" as never }), /\{ slots \} needs a whole number ≥ 1, got "4" \(a string\)\.$/);
+});
+
 test("a timeoutMs longer than a job can run in an allocation is refused before any is asked for, saying what fits", async (t) => {
   const malocher = freshMalocher(t, "slurm-timeout");
   malocher.submit(nap, 10);

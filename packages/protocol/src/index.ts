@@ -15,6 +15,7 @@ export {
   type ChunkMember,
 } from "./job-id.js";
 export { randomHex } from "./random-hex.js";
+export { describeType } from "./record-codec.js";
 export { directoryLayout, SHARDED_DIRS, REMOVED_SPEC_SUFFIX } from "./directory-layout.js";
 export { encodeSpecChunk, specChunkHeadBytes, specChunkMemberCount, specChunkRecordRange, SPEC_CHUNK_PREFIX_BYTES } from "./spec-chunk.js";
 export { JOB_STATES, type JobState } from "./job-state.js";

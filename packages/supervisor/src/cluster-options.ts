@@ -6,6 +6,7 @@ import { checkRunOptions } from "./submit/job-options.js";
 import { checkSlurmOptions, longestJobMs, type SlurmOptions } from "./cluster/slurm/slurm-options.js";
 import { prepareSharedDirectory } from "@malocher/store";
 import type { DashboardOptions } from "./dashboard/dashboard-options.js";
+import { shownValue } from "./shown-value.js";
 
 /**
  * How to start agents and run jobs: the options `processAll` and `startCluster` share.
@@ -106,21 +107,21 @@ export function clusterSettings(dir: string, options: ClusterOptions): ClusterSe
   return {
     dir,
     nodes,
-    slots: options.slots ?? 0,
+    slots: wholeNumber(options.slots, "slots", 1) ?? 0,
     disconnectGraceMs: DISCONNECT_GRACE_MS,
-    heartbeatTimeoutMs: positive(options.heartbeatTimeoutMs, "heartbeatTimeoutMs") ?? 5000,
-    leaseTimeoutMs: positive(options.leaseTimeoutMs, "leaseTimeoutMs") ?? 15000,
+    heartbeatTimeoutMs: wholeNumber(options.heartbeatTimeoutMs, "heartbeatTimeoutMs", 1) ?? 5000,
+    leaseTimeoutMs: wholeNumber(options.leaseTimeoutMs, "leaseTimeoutMs", 1) ?? 15000,
     allowSharedWriters: options.allowSharedWriters === true,
-    maxNodeRestarts: options.maxNodeRestarts ?? 5,
+    maxNodeRestarts: wholeNumber(options.maxNodeRestarts, "maxNodeRestarts", 0) ?? 5,
     run: {
       timeoutMs: run.timeoutMs ?? 0,
       retries: run.retries ?? DEFAULT_RETRIES,
       retryOnError: run.retryOnError ?? false,
       killGraceMs,
-      drainTimeoutMs: positive(options.drainTimeoutMs, "drainTimeoutMs") ?? 0,
-      maxJobsPerWorker: positive(options.maxJobsPerWorker, "maxJobsPerWorker") ?? 10_000,
-      maxWorkerMemoryMb: positive(options.maxWorkerMemoryMb, "maxWorkerMemoryMb") ?? 4096,
-      maxLogBytes: positive(options.maxLogBytes, "maxLogBytes") ?? DEFAULT_MAX_LOG_BYTES,
+      drainTimeoutMs: wholeNumber(options.drainTimeoutMs, "drainTimeoutMs", 1) ?? 0,
+      maxJobsPerWorker: wholeNumber(options.maxJobsPerWorker, "maxJobsPerWorker", 1) ?? 10_000,
+      maxWorkerMemoryMb: wholeNumber(options.maxWorkerMemoryMb, "maxWorkerMemoryMb", 1) ?? 4096,
+      maxLogBytes: wholeNumber(options.maxLogBytes, "maxLogBytes", 1) ?? DEFAULT_MAX_LOG_BYTES,
       env: checkRunEnv(options.env),
       ...(options.cwd === undefined ? {} : { cwd: checkRunCwd(options.cwd) }),
     },
@@ -148,9 +149,10 @@ function checkRunCwd(cwd: string): string {
   return resolve(cwd);
 }
 
-function positive(value: number | undefined, name: string): number | undefined {
-  if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
-    throw new MalocherError("INVALID_OPTIONS", `{ ${name} } needs a whole number ≥ 1, got ${value}.`);
+/** `value` when it is a whole number ≥ `least` (undefined when not given). */
+function wholeNumber(value: number | undefined, name: string, least: number): number | undefined {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < least)) {
+    throw new MalocherError("INVALID_OPTIONS", `{ ${name} } needs a whole number ≥ ${least}, got ${shownValue(value, "number")}.`);
   }
   return value;
 }

@@ -1,5 +1,6 @@
 import { MalocherError } from "@malocher/protocol";
 import { rejectUnknownNames } from "../../option-names.js";
+import { shownValue } from "../../shown-value.js";
 
 /**
  * Agents started through Slurm: one allocation of `nodes` nodes, one agent per node, for as long
@@ -94,15 +95,15 @@ export function checkSlurmOptions(options: SlurmOptions): SlurmSettings {
   if (typeof options !== "object" || options === null) throw new MalocherError("INVALID_OPTIONS", `${where} needs an object like { nodes: 2, time: "30:00" }.`);
   rejectUnknownNames(options, KNOWN, "processAll({ slurm })", "slurm.");
   if (!Number.isSafeInteger(options.nodes) || options.nodes < 1) {
-    throw new MalocherError("INVALID_OPTIONS", `${where} needs nodes, a whole number ≥ 1 (nodes per allocation), got ${String(options.nodes)}.`);
+    throw new MalocherError("INVALID_OPTIONS", `${where} needs nodes, a whole number ≥ 1 (nodes per allocation), got ${shownValue(options.nodes, "number")}.`);
   }
   const timeLimitMs = typeof options.time === "string" ? parseSlurmTime(options.time) : undefined;
   if (timeLimitMs === undefined) {
-    throw new MalocherError("INVALID_OPTIONS", `${where} needs time, each allocation's time limit in Slurm's format ("30:00", "02:00:00", "1-00:00:00"), got ${JSON.stringify(options.time)}.`);
+    throw new MalocherError("INVALID_OPTIONS", `${where} needs time, each allocation's time limit in Slurm's format ("30:00", "02:00:00", "1-00:00:00"), got ${shownValue(options.time, "string")}.`);
   }
   const word = (value: unknown, name: string) => {
     if (value === undefined) return undefined;
-    if (typeof value !== "string" || value === "" || /\s/.test(value)) throw new MalocherError("INVALID_OPTIONS", `${where}: ${name} needs one word, got ${JSON.stringify(value)}.`);
+    if (typeof value !== "string" || value === "" || /\s/.test(value)) throw new MalocherError("INVALID_OPTIONS", `${where}: ${name} needs one word, got ${shownValue(value, "string")}.`);
     return value;
   };
   const sbatchArgs = options.sbatchArgs ?? [];
@@ -111,7 +112,7 @@ export function checkSlurmOptions(options: SlurmOptions): SlurmSettings {
   }
   const count = (value: unknown, name: string, fallback: number) => {
     if (value === undefined) return fallback;
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) throw new MalocherError("INVALID_OPTIONS", `${where}: ${name} needs a whole number ≥ 1, got ${String(value)}.`);
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) throw new MalocherError("INVALID_OPTIONS", `${where}: ${name} needs a whole number ≥ 1, got ${shownValue(value, "number")}.`);
     return value;
   };
   // The warning's lead: a small share of the limit, at most 2 minutes (Slurm may send it up to a
