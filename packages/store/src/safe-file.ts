@@ -91,6 +91,16 @@ export async function openRegularFile(path: string, limits: ReadLimits = {}): Pr
 
 /** The synchronous twin of {@link readRegularFile}. */
 export function readRegularFileSync(path: string, limits: ReadLimits = {}): Buffer {
+  return readRegularEndSync(path, limits, Infinity);
+}
+
+/** The last `maxBytes` bytes of a regular file (all of a smaller one), read as {@link readRegularFileSync} reads. */
+export function readRegularFileTailSync(path: string, maxBytes: number): Buffer {
+  return readRegularEndSync(path, {}, maxBytes);
+}
+
+/** The last `lastBytes` bytes of a regular file within `limits`, read synchronously. */
+function readRegularEndSync(path: string, limits: ReadLimits, lastBytes: number): Buffer {
   let fd: number;
   try {
     fd = openSync(path, READ);
@@ -100,31 +110,7 @@ export function readRegularFileSync(path: string, limits: ReadLimits = {}): Buff
   try {
     const stats = fstatSync(fd);
     checkRegularFile(path, stats, limits);
-    const bytes = Buffer.alloc(stats.size);
-    let at = 0;
-    while (at < bytes.length) {
-      const read = readSync(fd, bytes, at, bytes.length - at, at);
-      if (read === 0) break;
-      at += read;
-    }
-    return bytes.subarray(0, at);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** The last `maxBytes` bytes of a regular file (all of a smaller one), read as {@link readRegularFileSync} reads. */
-export function readRegularFileTailSync(path: string, maxBytes: number): Buffer {
-  let fd: number;
-  try {
-    fd = openSync(path, READ);
-  } catch (error) {
-    throw translateOpenError(path, error);
-  }
-  try {
-    const stats = fstatSync(fd);
-    checkRegularFile(path, stats);
-    const from = Math.max(0, stats.size - maxBytes);
+    const from = Math.max(0, stats.size - lastBytes);
     const bytes = Buffer.alloc(stats.size - from);
     let at = 0;
     while (at < bytes.length) {
