@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import { existsSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, test } from "node:test";
-import { retryFailed } from "malocher";
+import { retryFailed, type MalocherError } from "malocher";
 import { SHARDED_DIRS, SHARDS, directoryLayout } from "@malocher/protocol";
 import { printTag, square, train } from "./fixtures/jobs/jobs.js";
 import { failUntilGateOpens, failUntilGateOpensThenWait, tickUntilGateOpens } from "./fixtures/jobs/cli-jobs.js";
@@ -167,6 +167,11 @@ test("clean removes finished jobs' files (by state and age), never a queued or r
   const run = record(malocher, { ...harnessSshOptions(sshd.cluster), jobs: [running] });
   await waitUntil(async () => (await malocher.state(running)) === "running", 30_000, "the gated job to run");
 
+  // Options of the wrong kind clean nothing (a string age once cleaned every finished job).
+  for (const [options, named] of [[{ olderThanMs: "7d" }, /clean\(\{ olderThanMs \}\) needs milliseconds, .* got "7d" \(string\)\. Nothing was cleaned\./], [{ only: "fail" }, /clean\(\{ only \}\) is "failed" or "succeeded", got "fail" \(string\)/]] as const) {
+    await assert.rejects(malocher.clean(options as never), (error: unknown) => (error as MalocherError).code === "INVALID_OPTIONS" && named.test((error as Error).message));
+  }
+  assert.equal(await malocher.state(printed), "succeeded", "nothing was cleaned");
   const tooYoung = await runCli(["clean", "--older-than", "1h", "--dir", malocher.dir]);
   assert.equal(tooYoung.code, 0, describeRun(tooYoung));
   assert.match(tooYoung.stdout, /removed nothing/);

@@ -6,7 +6,7 @@ import { jobIdInKeyFile } from "./job-key-file.js";
 import { listDependents } from "./settle-dependents.js";
 import { jobExists } from "./job-exists.js";
 import { basename, join } from "node:path";
-import { REMOVED_SPEC_SUFFIX, SHARDS, chunkMemberOf, directoryLayout, isJobId } from "@malocher/protocol";
+import { MalocherError, REMOVED_SPEC_SUFFIX, SHARDS, chunkMemberOf, describeType, directoryLayout, isJobId } from "@malocher/protocol";
 import { listClaims, listFinishedIds, listQueuedIds } from "./job-listing.js";
 import { readResultOrFailure } from "./read-result.js";
 import { readSpecChunkMembers } from "./read-spec-chunk-members.js";
@@ -27,6 +27,22 @@ export interface CleanedJob {
   bytes: number;
 }
 
+/** A value as a message shows it: as written in code, with its type. */
+function shown(value: unknown): string {
+  return `${typeof value === "number" ? String(value) : (JSON.stringify(value) ?? String(value))} (${describeType(value)})`;
+}
+
+/** Refuses options that would clean other jobs than asked: `olderThanMs: "7d"` would have cleaned every finished job. */
+function checkCleanOptions(options: CleanOptions): void {
+  const { olderThanMs, only } = options as { olderThanMs?: unknown; only?: unknown };
+  if (olderThanMs !== undefined && (typeof olderThanMs !== "number" || !Number.isFinite(olderThanMs) || olderThanMs < 0)) {
+    throw new MalocherError("INVALID_OPTIONS", `clean({ olderThanMs }) needs milliseconds, a number ≥ 0 (a week: 7 * 24 * 3600_000), got ${shown(olderThanMs)}. Nothing was cleaned.`);
+  }
+  if (only !== undefined && only !== "failed" && only !== "succeeded") {
+    throw new MalocherError("INVALID_OPTIONS", `clean({ only }) is "failed" or "succeeded", got ${shown(only)}. Nothing was cleaned.`);
+  }
+}
+
 /**
  * Removes finished jobs' files: the key file first (so a later `submit` with that key queues a new
  * job), then logs, set-aside results (`retried/`), the cancel marker and the spec, and the result
@@ -43,6 +59,7 @@ export interface CleanedJob {
  * removed member counts as no job for `cancel`, `retry`, `result` and `logs` (see `jobExists`).
  */
 export async function cleanJobs(dir: string, options: CleanOptions = {}): Promise<CleanedJob[]> {
+  checkCleanOptions(options);
   const [finished, queued, retrying, claims, keys, setAside] = await Promise.all([
     listFinishedIds(dir),
     listQueuedIds(dir),
