@@ -73,8 +73,10 @@ test("retry --failed queues the failed jobs again, the next run runs them, and t
   const again = await runCli(["retry", "--failed", "--dir", malocher.dir]);
   assert.match(again.stdout, /^requeued 0 jobs$/m, describeRun(again));
   const unknown = `${flaky[0]!.slice(0, 10)}000000000000`;
+  // An id that is no job here: the others are handled, and the command fails saying which (a script must not take it for done).
   const named = await runCli(["retry", fine[0]!, unknown, "--json", "--dir", malocher.dir]);
-  assert.equal(named.code, 0, describeRun(named));
+  assert.equal(named.code, 2, describeRun(named));
+  assert.equal(named.stderr, `malocher: [JOB_NOT_FOUND] No job ${unknown} in ${malocher.dir} (\`malocher jobs\` lists its jobs). The other jobs were handled as printed.\n`);
   assert.deepEqual(
     named.stdout.trim().split("\n").map((line) => JSON.parse(line) as unknown),
     [
@@ -82,6 +84,10 @@ test("retry --failed queues the failed jobs again, the next run runs them, and t
       { jobId: unknown, outcome: "unknown" },
     ],
   );
+  const cancelUnknown = await runCli(["cancel", unknown, "--dir", malocher.dir]);
+  assert.equal(cancelUnknown.code, 2, describeRun(cancelUnknown));
+  assert.equal(cancelUnknown.stdout, "");
+  assert.match(cancelUnknown.stderr, new RegExp(`^malocher: \\[JOB_NOT_FOUND\\] No job ${unknown} in `));
   const nothing = await runCli(["retry", "--dir", malocher.dir]);
   assert.equal(nothing.code, 2, describeRun(nothing));
   assert.match(nothing.stderr, /\[INVALID_OPTIONS\] name the jobs to retry, or pass --failed/);

@@ -3,6 +3,7 @@ import { MalocherError } from "@malocher/protocol";
 import { Malocher } from "../../malocher.js";
 import { jsonLine } from "../json-line.js";
 import { withOptions, type CliValues } from "../cli-options.js";
+import { refuseUnknownJobs } from "../unknown-jobs.js";
 
 const OPTIONS = ["all", "dir", "json"] as const;
 
@@ -10,7 +11,6 @@ const OUTCOME_WORDS: Record<string, string> = {
   cancelled: "cancelled before they ran",
   requested: "running, being killed",
   finished: "already finished (kept)",
-  unknown: "unknown ids",
 };
 
 /** `malocher cancel <jobId...> | --all`: queued jobs never start, running ones are killed. */
@@ -25,10 +25,11 @@ export function cancelCommand(): Command {
       const outcomes = await malocher.cancel(jobIds);
       if (options.json) {
         for (const [jobId, outcome] of Object.entries(outcomes)) process.stdout.write(jsonLine({ jobId, outcome }));
-        return;
+      } else {
+        const counts = new Map<string, number>();
+        for (const outcome of Object.values(outcomes)) if (outcome !== "unknown") counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+        for (const [outcome, count] of counts) console.log(`${count} ${OUTCOME_WORDS[outcome] ?? outcome}`);
       }
-      const counts = new Map<string, number>();
-      for (const outcome of Object.values(outcomes)) counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
-      for (const [outcome, count] of counts) console.log(`${count} ${OUTCOME_WORDS[outcome] ?? outcome}`);
+      refuseUnknownJobs(outcomes, malocher.dir);
     });
 }

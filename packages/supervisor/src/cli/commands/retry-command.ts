@@ -3,6 +3,7 @@ import { MalocherError } from "@malocher/protocol";
 import { Malocher } from "../../malocher.js";
 import { withOptions, type CliValues } from "../cli-options.js";
 import { jsonLine } from "../json-line.js";
+import { refuseUnknownJobs } from "../unknown-jobs.js";
 
 const OPTIONS = ["failed", "dir", "json", "allowSharedDirWriters"] as const;
 
@@ -21,6 +22,7 @@ export function retryCommand(): Command {
       const outcomes = await malocher.retry(ids);
       if (options.json) {
         for (const [jobId, outcome] of Object.entries(outcomes)) process.stdout.write(jsonLine({ jobId, outcome }));
+        refuseUnknownJobs(outcomes, malocher.dir);
         return;
       }
       const having = (outcome: string) => Object.keys(outcomes).filter((jobId) => outcomes[jobId] === outcome);
@@ -31,7 +33,6 @@ export function retryCommand(): Command {
       if (blocked.length > 0) {
         console.log(`not requeued, a job they depend on failed or was cancelled (retry that one first; its dependents then wait for it again): ${blocked.join(" ")}`);
       }
-      if (having("unknown").length > 0) console.log(`unknown ids: ${having("unknown").join(" ")}`);
       const stranded = having("moduleMissing");
       if (stranded.length > 0) {
         // Once per module, not once per job: its jobs would all fail to import it again.
@@ -47,5 +48,6 @@ export function retryCommand(): Command {
           );
         }
       }
+      refuseUnknownJobs(outcomes, malocher.dir);
     });
 }
