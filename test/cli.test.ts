@@ -142,6 +142,18 @@ test("run says which jobs of a lost node went back to the queue, and still runs 
   assert.match(done.stderr, /done 6\/6\b/, describeRun(done));
 });
 
+test("a host that cannot be reached is named, even when the run ends before its connection attempts do", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "cli");
+  for (const x of [1, 2, 3]) malocher.submit(square, x);
+  // Nothing listens on the port after the nodes': the connection is refused, and tried again for seconds.
+  const unreachable = `${cluster.nodes[0]!.address}:${cluster.nodes[0]!.port + 1}`;
+  const ran = await run(malocher.dir, [], `${machines[0]},${unreachable}`);
+  assert.equal(ran.code, 0, describeRun(ran));
+  assert.match(ran.stderr, /done 3\/3\b/, describeRun(ran));
+  assert.match(ran.stderr, new RegExp(`^${unreachable}: connecting$`, "m"), describeRun(ran));
+  assert.match(ran.stderr, new RegExp(`^malocher: 1 host was not used: ${unreachable} \\((still connecting when the run ended|.*ECONNREFUSED.*)\\)$`, "m"), describeRun(ran));
+});
+
 test("run --json (hosts as a list h1,h2,h3) prints the run's events and every result as JSON Lines", TIMEOUT, async (t) => {
   const malocher = freshMalocher(t, "cli");
   const ids = [1, 2, 3, 4, 5, 6].map((x) => malocher.submit(square, x));

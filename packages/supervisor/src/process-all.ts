@@ -205,6 +205,8 @@ export async function* processJobs(
   const runEvent: RunEvent = { type: "run", pending: pending.size, nodes: running.sessions.length, ...(waiting > 0 ? { waiting } : {}) };
   options.onEvent?.(runEvent);
   progress?.onEvent(runEvent);
+  // A cluster of its own started before the run listened: its machines' first states came before.
+  if (cluster === undefined) running.announceMachines();
   for (const event of early) onEvent(event);
   const stopListening = cluster === undefined ? listenForSubmissions(dir, running) : () => {};
   const scanner = setInterval(() => scan().catch((error) => inbox.fail(error)), RESULT_SCAN_INTERVAL_MS);

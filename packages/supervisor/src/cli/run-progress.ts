@@ -126,7 +126,8 @@ export class RunProgress {
     if (this.mode === "json") return report.queued;
     const unused = report.nodes.filter((node) => !this.everReady.has(node.host));
     if (unused.length > 0) {
-      const why = unused.map((node) => `${node.host} (${this.lastError.get(node.host) ?? node.state})`);
+      const stateText = (state: string) => (state === "connecting" || state === "starting" || state === "restarting" ? `still ${state} when the run ended` : state);
+      const why = unused.map((node) => `${node.host} (${this.lastError.get(node.host) ?? stateText(node.state)})`);
       this.out.write(`malocher: ${unused.length === 1 ? "1 host was" : `${unused.length} hosts were`} not used: ${why.join("; ")}\n`);
     }
     if (how.drained && report.queued > 0) {

@@ -281,6 +281,19 @@ export class Cluster extends EventEmitter<{
     });
   }
 
+  /**
+   * Tells the listeners each machine's state now, as a `node` event: a run that begins listening
+   * after the cluster started missed their first states (a host that cannot be reached goes on
+   * `connecting` for seconds before it fails, and a short run would never have named it).
+   */
+  announceMachines(): void {
+    for (const machine of this.machines) {
+      // A Slurm task is a node of the run once its agent named it (see `onState`).
+      if (machine.allocation !== undefined && machine.session.state !== "ready") continue;
+      this.emitNode(machine, machine.session.state, machine.session.error);
+    }
+  }
+
   /** Each machine as it is now: its session's state and last heartbeat, and its restarts (the dashboard's nodes). */
   machineViews(): MachineView[] {
     return this.machines.map(({ label, labels, restarts, session }) => ({
