@@ -15,6 +15,7 @@ import { collect } from "./support/results.js";
 import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 import { within } from "./support/wait.js";
 import { RunTally } from "../packages/supervisor/src/run-tally.js";
+import { progressCounts } from "../packages/supervisor/src/cli/progress-frame.js";
 
 const TIMEOUT = { timeout: 150_000 };
 const RUN_DEADLINE_MS = 90_000;
@@ -198,7 +199,7 @@ test("the ETA knows running jobs' ages: a last job running far past the mean rai
     tally.onEvent({ type: "jobStarted", jobId: `j${i}`, host: "n", attempt: 1 });
     now += 100;
     tally.onEvent({ type: "jobFinished", jobId: `j${i}`, host: "n", ok: true, durationMs: 100 });
-    tally.onResult(true);
+    tally.onResult("succeeded");
   }
   tally.onEvent({ type: "jobStarted", jobId: "slow", host: "n", attempt: 1 });
   const eta = (at: number) => {
@@ -210,8 +211,22 @@ test("the ETA knows running jobs' ages: a last job running far past the mean rai
   assert.ok(eta(40_000) >= 30_000, "and the ETA keeps growing while it runs");
   now = 40_000;
   tally.onEvent({ type: "jobFinished", jobId: "slow", host: "n", ok: true, durationMs: 30_100 });
-  tally.onResult(true);
+  tally.onResult("succeeded");
   assert.equal(tally.report().etaMs, undefined, "nothing left");
+});
+
+test("a run's counts tell cancelled jobs from failed ones, and a retried job's new result replaces how it ended before", () => {
+  const tally = new RunTally(0, () => 1000);
+  tally.onEvent({ type: "run", pending: 4, nodes: 1 });
+  for (const outcome of ["succeeded", "failed", "cancelled", "cancelled"] as const) tally.onResult(outcome);
+  const before = tally.report();
+  assert.deepEqual([before.done, before.failed, before.cancelled], [4, 1, 2]);
+  assert.equal(progressCounts(before), "done 1/4 · failed 1 · cancelled 2 · running 0 · queued 0");
+  tally.onResult("succeeded", "cancelled");
+  tally.onResult("cancelled", "failed");
+  const after = tally.report();
+  assert.deepEqual([after.done, after.failed, after.cancelled], [4, 0, 2]);
+  assert.equal(progressCounts(after), "done 2/4 · failed 0 · cancelled 2 · running 0 · queued 0");
 });
 
 test("retry of failed jobs whose module moved says so once and leaves them, instead of failing them all again", TIMEOUT, async (t) => {

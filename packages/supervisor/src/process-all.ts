@@ -10,7 +10,7 @@ import { ProgressFeed } from "./progress-feed.js";
 import { submittedElsewhere, takeSubmitted, type SubmittedJob } from "./submit/submitted-jobs.js";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { ProgressReport } from "./run-tally.js";
+import { outcomeOf, type ProgressReport, type RunOutcome } from "./run-tally.js";
 import { startDashboardServer } from "./dashboard/dashboard-server.js";
 import { directoryActions } from "./dashboard/dashboard-actions.js";
 import { dashboardOptionsOf } from "./dashboard/dashboard-options.js";
@@ -129,8 +129,8 @@ export async function* processJobs(
    * them would kill them and leave them queued, unreported.
    */
   const takesStartedJobs = cluster === undefined && options.jobs === undefined;
-  /** Jobs yielded failed in this run, and which of them run again and are pending once more. */
-  const yieldedFailed = new Set<string>();
+  /** Jobs yielded failed (or cancelled) in this run, how, and which of them run again and are pending once more. */
+  const yieldedFailed = new Map<string, RunOutcome>();
   const runningAgain = new Set<string>();
   /** Jobs whose result is being read (`collect`): a start meanwhile makes the read stale. */
   const reading = new Set<string>();
@@ -225,9 +225,11 @@ export async function* processJobs(
         pending.delete(jobId);
         const again = runningAgain.delete(jobId);
         if (!again) yielded++;
-        if (result.ok) yieldedFailed.delete(jobId);
-        else yieldedFailed.add(jobId);
-        progress?.onResult(result.ok, runSize(), again);
+        const previous = again ? yieldedFailed.get(jobId) : undefined;
+        const outcome = outcomeOf(result);
+        if (outcome === "succeeded") yieldedFailed.delete(jobId);
+        else yieldedFailed.set(jobId, outcome);
+        progress?.onResult(outcome, runSize(), previous);
         yield [jobId, result];
       }
       if (drained || !takesStartedJobs) break;

@@ -1,5 +1,5 @@
 import type { RunEvent } from "./cluster/cluster.js";
-import { RunTally, type ProgressReport } from "./run-tally.js";
+import { RunTally, type ProgressReport, type RunOutcome } from "./run-tally.js";
 
 /** At most this often (4 times a second), plus once at the end. */
 const REPORT_INTERVAL_MS = 250;
@@ -23,10 +23,10 @@ export class ProgressFeed {
 
   /**
    * One result of the run, and the run's size now (jobs with a result so far plus those still to
-   * come); `again`: the job's result replaces a failure yielded before (it was retried).
+   * come); `previous`: how the job ended before, when this result replaces that one (it was retried).
    */
-  onResult(ok: boolean, total: number, again = false): void {
-    this.tally.onResult(ok, again);
+  onResult(outcome: RunOutcome, total: number, previous?: RunOutcome): void {
+    this.tally.onResult(outcome, previous);
     this.tally.setTotal(total);
     this.changed();
   }

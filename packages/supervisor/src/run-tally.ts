@@ -1,4 +1,4 @@
-import { NO_RUN } from "@malocher/protocol";
+import { NO_RUN, type JobResult } from "@malocher/protocol";
 import type { RunEvent } from "./cluster/cluster.js";
 import type { NodeState } from "./cluster/node-session.js";
 import type { AllocationStatus } from "./cluster/slurm/slurm-allocations.js";
@@ -27,10 +27,12 @@ export interface NodeProgress {
  * ```
  */
 export interface ProgressReport {
-  /** Jobs with a result (succeeded or failed); `total` once the run is over. */
+  /** Jobs with a result (succeeded, failed or cancelled); `total` once the run is over. */
   done: number;
-  /** Of those, the ones whose result is `ok: false`. */
+  /** Of those, the ones that failed (`ok: false`, but not cancelled). */
   failed: number;
+  /** Of those, the ones cancelled (`ok: false` with `JOB_CANCELLED`). */
+  cancelled: number;
   running: number;
   /** Jobs of the run that are neither done nor running nor waiting. */
   queued: number;
@@ -52,6 +54,15 @@ export interface ProgressReport {
   allocations: AllocationStatus[];
 }
 
+/** How a job of a run ended, as its counts tell it. */
+export type RunOutcome = "succeeded" | "failed" | "cancelled";
+
+/** A result's {@link RunOutcome}. */
+export function outcomeOf(result: JobResult): RunOutcome {
+  if (result.ok) return "succeeded";
+  return result.error.code === "JOB_CANCELLED" ? "cancelled" : "failed";
+}
+
 /**
  * Counts a run's events and results into a {@link ProgressReport}: the one piece of counting
  * that `processAll`'s `onProgress` and the CLI's live view share.
@@ -60,6 +71,7 @@ export class RunTally {
   private total = 0;
   private done = 0;
   private failed = 0;
+  private cancelled = 0;
   private waiting = 0;
   private readonly nodes = new Map<string, NodeProgress>();
   private readonly allocations = new Map<string, AllocationStatus>();
@@ -130,11 +142,11 @@ export class RunTally {
     }
   }
 
-  /** Counts one result of the run; `again`: it replaces the job's failure counted before (a retry). */
-  onResult(ok: boolean, again = false): void {
-    if (again) this.failed--;
-    else this.done++;
-    if (!ok) this.failed++;
+  /** Counts one result of the run; `previous`: how the job ended before, when this result replaces that one (a retry). */
+  onResult(outcome: RunOutcome, previous?: RunOutcome): void {
+    if (previous === undefined) this.done++;
+    else if (previous !== "succeeded") this[previous]--;
+    if (outcome !== "succeeded") this[outcome]++;
   }
 
   /** The run's size, when it changes after its start (see the `runSize` event). */
@@ -153,6 +165,7 @@ export class RunTally {
     return {
       done: this.done,
       failed: this.failed,
+      cancelled: this.cancelled,
       running,
       queued: left - running - waiting,
       waiting,

@@ -4,10 +4,10 @@ import type { ProgressReport } from "../run-tally.js";
 const MAX_BAR_WIDTH = 40;
 const MIN_BAR_WIDTH = 10;
 
-/** The counts of a run: `done 6/10 · failed 1 · running 2 · queued 2` (`done` counts the jobs that succeeded), and `· waiting 3` while jobs wait for others. */
+/** The counts of a run: `done 6/10 · failed 1 · running 2 · queued 2` (`done` counts the jobs that succeeded), `· cancelled 1` when jobs were, and `· waiting 3` while jobs wait for others. */
 export function progressCounts(report: ProgressReport): string {
-  const { done, failed, running, queued, waiting, total } = report;
-  return `done ${done - failed}/${total} · failed ${failed} · running ${running} · queued ${queued}${waiting > 0 ? ` · waiting ${waiting}` : ""}`;
+  const { done, failed, cancelled, running, queued, waiting, total } = report;
+  return `done ${done - failed - cancelled}/${total} · failed ${failed}${cancelled > 0 ? ` · cancelled ${cancelled}` : ""} · running ${running} · queued ${queued}${waiting > 0 ? ` · waiting ${waiting}` : ""}`;
 }
 
 /** The pace of a run: `1.5 jobs/s · ETA 3 s` (no ETA before the first result or when nothing is left). */

@@ -1,5 +1,5 @@
 import type { RunEvent } from "../cluster/cluster.js";
-import { RunTally } from "../run-tally.js";
+import { RunTally, type RunOutcome } from "../run-tally.js";
 import { terminalPrompts } from "../ssh/terminal-secret.js";
 import { allocationLine, progressFrame, progressSummary } from "./progress-frame.js";
 
@@ -98,10 +98,10 @@ export class RunProgress {
     if (this.mode === "tty") this.draw(); // a node's states are few and each is worth seeing
   }
 
-  /** Counts one yielded result; `again`: it replaces the job's failure counted before (a retry). */
-  onResult(ok: boolean, again: boolean, describeFailure: () => string): void {
-    this.tally.onResult(ok, again);
-    if (!ok && this.mode !== "json") this.note(describeFailure());
+  /** Counts one yielded result; `previous`: how the job ended before, when this result replaces that one (a retry). */
+  onResult(outcome: RunOutcome, previous: RunOutcome | undefined, describeFailure: () => string): void {
+    this.tally.onResult(outcome, previous);
+    if (outcome !== "succeeded" && this.mode !== "json") this.note(describeFailure());
   }
 
   /**

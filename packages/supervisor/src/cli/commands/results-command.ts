@@ -9,7 +9,7 @@ const OPTIONS = ["failed", "full", "dir", "json"] as const;
 /** `malocher results [--failed]`: every finished job's result, a line each. */
 export function resultsCommand(): Command {
   return withOptions(new Command("results").description("print every finished job's result"), OPTIONS, {
-    failed: "only failed jobs, each with its error code and message",
+    failed: "only failed jobs (not cancelled ones), each with its error code and message",
   })
     .addHelpText("after", "\nExamples:\n  malocher results --failed\n  malocher results --json --dir /shared/alice/jobs > results.jsonl")
     .action(async (options: CliValues<(typeof OPTIONS)[number]>) => {
@@ -19,7 +19,7 @@ export function resultsCommand(): Command {
       // Which job is which: what each runs (a preview of its arguments) and its key, from its spec.
       const jobs = options.json ? new Map() : new Map((await malocher.jobs({ states: ["succeeded", "failed", "cancelled"] })).map((job) => [job.jobId, job]));
       for await (const [jobId, result] of malocher.results({ loadClasses: false })) {
-        if (options.failed && result.ok) continue;
+        if (options.failed && (result.ok || result.error.code === "JOB_CANCELLED")) continue;
         if (options.json) {
           process.stdout.write(jsonLine(result));
           continue;
@@ -27,7 +27,10 @@ export function resultsCommand(): Command {
         const job = jobs.get(jobId);
         const who = `${jobId} ${previewText(job?.what)}${nameAndTagsText(result)}${keyText(job ?? {})}`;
         if (result.ok) process.stdout.write(`${who} ok ${result.host} ${cut(jsonLine(result.value).trimEnd())}\n`);
-        else process.stdout.write(`${who} FAILED ${result.host} [${result.error.code ?? result.error.name}] ${cut(result.error.message)}\n`);
+        else {
+          const word = result.error.code === "JOB_CANCELLED" ? "CANCELLED" : "FAILED";
+          process.stdout.write(`${who} ${word} ${result.host} [${result.error.code ?? result.error.name}] ${cut(result.error.message)}\n`);
+        }
       }
     });
 }

@@ -4,6 +4,7 @@ import { MalocherError } from "@malocher/protocol";
 import { prepareSharedDirectory } from "@malocher/store";
 import { Malocher } from "../../malocher.js";
 import { RunProgress } from "../run-progress.js";
+import { outcomeOf, type RunOutcome } from "../../run-tally.js";
 import { jsonLine } from "../json-line.js";
 import { runOptionsOf, slurmOptionsOf, sshOptionsOf, SLURM_FLAGS, SSH_FLAGS, withOptions, type CliValues } from "../cli-options.js";
 import { commandLines, usesJobSlot } from "../command-lines.js";
@@ -62,8 +63,8 @@ export function runCommand(): Command {
       const jobs = words.length === 0 ? undefined : commandLines(words, options.once === true).map((argv) => malocher.submitCommand(argv, slot));
       const mode = options.json ? "json" : options.quiet ? "quiet" : process.stderr.isTTY ? "tty" : "plain";
       const progress = new RunProgress(mode);
-      /** The jobs whose last result failed (a job retried while the run goes is yielded again). */
-      const failed = new Set<string>();
+      /** The jobs whose last result failed or was cancelled, and which (a job retried while the run goes is yielded again). */
+      const failed = new Map<string, RunOutcome>();
       /** Jobs still queued at the end (after a drain). */
       let left = 0;
       // Ctrl-C once drains (nothing new starts, running jobs finish); twice stops now and requeues.
@@ -119,12 +120,14 @@ export function runCommand(): Command {
           onWarning: (warning) => progress.note(`malocher: WARNING: ${warning}`),
         });
         for await (const [jobId, result] of run) {
-          const again = failed.delete(jobId);
-          if (!result.ok) failed.add(jobId);
+          const previous = failed.get(jobId);
+          const outcome = outcomeOf(result);
+          failed.delete(jobId);
+          if (outcome !== "succeeded") failed.set(jobId, outcome);
           // Which job failed: what it runs (its arguments, short) and its key.
           const job = result.ok || options.json ? undefined : (await malocher.jobs({ jobIds: [jobId] }))[0];
           const who = job === undefined ? jobId : `${jobId} (${previewText(job.what)}${keyText(job)})`;
-          progress.onResult(result.ok, again, () => `job ${who} failed ${result.attempts === 0 ? "without running" : `on ${result.host}`}: ${result.ok ? "" : `[${result.error.code ?? result.error.name}] ${result.error.message}`}`);
+          progress.onResult(outcome, previous, () => `job ${who} ${outcome === "cancelled" ? "was cancelled" : "failed"} ${result.attempts === 0 ? "without running" : `on ${result.host}`}: ${result.ok ? "" : `[${result.error.code ?? result.error.name}] ${result.error.message}`}`);
           if (options.json) process.stdout.write(jsonLine({ type: "result", ...result }));
           else if (jobs !== undefined) {
             const logs = await malocher.logs(jobId); // like parallel: each command's whole output, as it finishes
