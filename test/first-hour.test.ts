@@ -16,6 +16,8 @@ import { freshMalocher, removeDir, tempDir } from "./support/temp.js";
 import { within } from "./support/wait.js";
 import { RunTally } from "../packages/supervisor/src/run-tally.js";
 import { progressCounts } from "../packages/supervisor/src/cli/progress-frame.js";
+import { previewText } from "../packages/supervisor/src/cli/job-text.js";
+import { ResultOf } from "@malocher/protocol";
 
 const TIMEOUT = { timeout: 150_000 };
 const RUN_DEADLINE_MS = 90_000;
@@ -213,6 +215,13 @@ test("the ETA knows running jobs' ages: a last job running far past the mean rai
   tally.onEvent({ type: "jobFinished", jobId: "slow", host: "n", ok: true, durationMs: 30_100 });
   tally.onResult("succeeded");
   assert.equal(tally.report().etaMs, undefined, "nothing left");
+});
+
+test("a pipeline job's preview shows resultOf(id) as written, so that the arguments after it still show", () => {
+  const input = "0mxdd6j85-17365e31fede";
+  const step = (args: unknown[]) => ({ kind: "function" as const, module: "file:///p/steps.ts", export: "step", args });
+  assert.equal(previewText(step([new ResultOf(input), 2])), `step(resultOf(${input}), 2)`);
+  assert.equal(previewText(step([{ from: [new ResultOf(input)] }, 3]), 200), `step({"from":[resultOf(${input})]}, 3)`);
 });
 
 test("a run's counts tell cancelled jobs from failed ones, and a retried job's new result replaces how it ended before", () => {

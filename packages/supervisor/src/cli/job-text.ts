@@ -29,6 +29,9 @@ export function cutText(text: string, limit: number, hint = "--full or --json pr
 /** How long a preview of what a job runs may be on a line of `jobs`, `results` and `run`. */
 export const PREVIEW_LIMIT = 60;
 
+/** A `resultOf(id)` argument as {@link jsonLine} writes it: shown as written in code, so that the arguments after it still show. */
+const RESULT_OF_JSON = /\{"\$class":"ResultOf","jobId":"([0-9a-z-]+)"\}/g;
+
 /**
  * What a job runs, short, for telling jobs apart: `train(3, 0.01)` (arguments as JSON, class
  * instances as their fields) or `python train.py --seed 13`, cut to `limit` characters.
@@ -38,7 +41,7 @@ export function previewText(what: JobListing["what"], limit = PREVIEW_LIMIT): st
   const text =
     what.kind === "command"
       ? what.argv.map((word) => (/^[\w./=:,+@%-]+$/.test(word) ? word : JSON.stringify(word))).join(" ")
-      : `${what.export}(${what.args === undefined ? "?" : what.args.map((arg) => jsonLine(arg).trimEnd()).join(", ")})`;
+      : `${what.export}(${what.args === undefined ? "?" : what.args.map((arg) => jsonLine(arg).trimEnd().replace(RESULT_OF_JSON, "resultOf($1)")).join(", ")})`;
   return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;
 }
 
