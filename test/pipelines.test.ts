@@ -162,7 +162,12 @@ test("failure propagates transitively: a failed or cancelled dependency ends its
   assert.match(middleError.message, new RegExp(`depends on job ${root}, which failed with JOB_THREW: gate .* is closed`), "the error names the dependency and its code");
   const endError = errorOf(run.results, end);
   assert.equal(endError.code, "DEPENDENCY_FAILED");
-  assert.match(endError.message, new RegExp(`depends on job ${middle}, which failed with DEPENDENCY_FAILED: .*depends on job ${root}`), "down the chain");
+  // Down the chain, the job that failed first is named once, with its failure (not the whole chain, level by level).
+  assert.match(
+    endError.message,
+    new RegExp(`^The job was not run: job ${middle}, which it depends on, was not run either, because job ${root}, which failed with JOB_THREW: gate .* is closed\\. Retrying job ${root} \\(malocher retry ${root}\\) runs the jobs that wait for it once it succeeds\\.$`),
+    "down the chain",
+  );
   assert.equal(run.results.get(end)?.name, "end", "a dependent's failure keeps its name");
   assert.equal(run.results.get(end)?.attempts, 0, "the dependents never ran");
   assert.equal(valueOf(run.results, leaf), 6, "a chain whose jobs succeeded is not affected");
@@ -199,6 +204,8 @@ test("failure propagates transitively: a failed or cancelled dependency ends its
   const setAsideOf = (jobId: string) => readdirSync(join(m.dir, "retried", jobId.charAt(10))).filter((name) => name.startsWith(`${jobId}.`));
   assert.deepEqual(await m.retry(afterCancelled), { [afterCancelled]: "dependencyFailed" });
   assert.equal(await m.state(afterCancelled), "failed");
+  const told = await runCli(["retry", afterCancelled, "--dir", m.dir]);
+  assert.match(told.stdout, new RegExp(`^not requeued, a job they depend on failed or was cancelled \\(retry ${slow} first; .*\\): ${afterCancelled}$`, "m"), describeRun(told));
   assert.deepEqual(setAsideOf(afterCancelled), [], "nothing set aside for a retry that was not made");
   assert.deepEqual(await m.retryFailed(), [], "retryFailed leaves cancelled jobs, and their dependents with them");
   assert.deepEqual(await m.retry([afterCancelled, slow]), { [afterCancelled]: "requeued", [slow]: "requeued" });

@@ -83,7 +83,7 @@ export { signFile, verifyFile, keyIdOf, TAG_BYTES, type SignedFileKind } from ".
 export { sealSecret, openSecret } from "./secret-box.js";
 export { CUT_NOTE_PREFIX, cutNote } from "./log-cut-note.js";
 export { importingJobModule, refuseWhileImportingJobModule } from "./job-module-import.js";
-export { failure, failureFrom, cancelled, dependencyFailed, storedOutcome, outcomeWithoutRun, unreadableResult, NO_RUN, type JobEnding, type OutcomeMeta } from "./job-outcome.js";
+export { failure, failureFrom, cancelled, dependencyFailed, firstFailureOf, storedOutcome, outcomeWithoutRun, unreadableResult, NO_RUN, type JobEnding, type OutcomeMeta } from "./job-outcome.js";
 export { backoffMs } from "./retry-backoff.js";
 export { agentStopDeadlineMs, supervisorStopWaitMs, AGENT_STOP_MARGIN_MS, SUPERVISOR_STOP_MARGIN_MS } from "./stop-deadline.js";
 export { SUPERVISOR_PROOF_HEADER, agentAuthorization, checkAgentAuthorization, checkSupervisorProof, supervisorProof } from "./tunnel-proof.js";

@@ -37,6 +37,11 @@ const QUOTED_DEPENDENCY_MESSAGE_CHARS = 400;
  */
 export function dependencyFailed(depId: string, depError: { code?: string; message: string }): { ok: false; error: JobError } {
   const code = depError.code ?? "JOB_THREW";
+  // Down a chain, the job that failed first is named once, with its failure, whatever the depth.
+  const first = code === "DEPENDENCY_FAILED" ? firstFailureOf(depError.message) : undefined;
+  if (first !== undefined) {
+    return failure("DEPENDENCY_FAILED", `The job was not run: job ${depId}, which it depends on, was not run either, because job ${first.jobId}, which ${first.how}`);
+  }
   const how = code === "JOB_CANCELLED" ? "was cancelled" : `failed with ${code}`;
   const cut = depError.message.length > QUOTED_DEPENDENCY_MESSAGE_CHARS ? `${depError.message.slice(0, QUOTED_DEPENDENCY_MESSAGE_CHARS)}…` : depError.message;
   // A thrown error's message often has no full stop: the hint after it must not run on from it.
@@ -44,6 +49,16 @@ export function dependencyFailed(depId: string, depError: { code?: string; messa
   // Down a chain, the first failure's message (quoted last) says which job to retry.
   const hint = code === "DEPENDENCY_FAILED" ? "" : ` Retrying job ${depId} (malocher retry ${depId}) runs the jobs that wait for it once it succeeds.`;
   return failure("DEPENDENCY_FAILED", `The job was not run: it depends on job ${depId}, which ${how}: ${quoted}${hint}`);
+}
+
+/**
+ * The job that failed first down a chain of `DEPENDENCY_FAILED` jobs, from one of their messages
+ * (as {@link dependencyFailed} writes them), and what it did ("failed with CODE: …" and the hint
+ * to retry it); undefined for another message.
+ */
+export function firstFailureOf(message: string): { jobId: string; how: string } | undefined {
+  const found = /^The job was not run: (?:it depends on job |job \S+, which it depends on, was not run either, because job )(\S+), which (.*)$/s.exec(message);
+  return found === null ? undefined : { jobId: found[1]!, how: found[2]! };
 }
 
 /** Who made a result and how long its last run took. */

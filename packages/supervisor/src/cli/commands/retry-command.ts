@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { MalocherError } from "@malocher/protocol";
+import { MalocherError, firstFailureOf } from "@malocher/protocol";
 import { Malocher } from "../../malocher.js";
 import { withOptions, type CliValues } from "../cli-options.js";
 import { jsonLine } from "../json-line.js";
@@ -31,7 +31,15 @@ export function retryCommand(): Command {
       if (having("notFailed").length > 0) console.log(`not failed (left alone): ${having("notFailed").join(" ")}`);
       const blocked = having("dependencyFailed");
       if (blocked.length > 0) {
-        console.log(`not requeued, a job they depend on failed or was cancelled (retry that one first; its dependents then wait for it again): ${blocked.join(" ")}`);
+        // The job to retry first: the one that failed first down each one's chain, as its failure names it.
+        const first = new Set<string>();
+        for (const jobId of blocked) {
+          const result = await malocher.result(jobId, { timeoutMs: 5000 }).catch(() => undefined);
+          const found = result === undefined || result.ok ? undefined : firstFailureOf(result.error.message);
+          if (found !== undefined) first.add(found.jobId);
+        }
+        const which = first.size === 0 ? "retry that one first" : `retry ${[...first].join(" ")} first`;
+        console.log(`not requeued, a job they depend on failed or was cancelled (${which}; its dependents then wait for it again): ${blocked.join(" ")}`);
       }
       const stranded = having("moduleMissing");
       if (stranded.length > 0) {
