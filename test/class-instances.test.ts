@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, test } from "node:test";
 import { inspect } from "node:util";
 import { Socket } from "node:net";
+import { EventEmitter } from "node:events";
 import { MalocherError, unloadedClassOf, type JobResult } from "malocher";
 import { DataError, Layer, Model, Seeded, Vault, failWith, inspectAndTrain, makeHidden, returnsHidden, returnsVault } from "./fixtures/classes/model.js";
 import { describeRun, lastJsonLine, runCli, runNode, tsx } from "./fixtures/jobs/support.js";
@@ -162,6 +163,8 @@ describe("in the submitting process", () => {
       ["#private fields without custom encoding", [new Vault()], /args\[0\]\[0\] to the job: an instance of class Vault with private members \(#key\)/],
       ["a closure", { layer: new Layer(1), fn: () => 1 }, /args\[0\]\.fn to the job: a function/],
       ["a socket", { conn: new Socket() }, /args\[0\]\.conn to the job: a stream/],
+      // Advice that fits: no module of the user's exports a class of Node.js.
+      ["an instance of a class of Node.js", { events: new EventEmitter() }, /args\[0\]\.events to the job: an instance of class EventEmitter, a class of Node\.js itself or a native one, which the other side cannot rebuild: send what it holds instead/],
     ];
     for (const [what, arg, message] of cases) {
       const e = refusal(() => malocher.submit(inspectAndTrain, arg as Model, { a: new Layer(1), b: new Layer(1) }, new Seeded(1)));

@@ -60,6 +60,13 @@ function lookUp(instance: object, proto: object): ClassLookup {
     return { ref, constructor: ctor };
   } catch (error) {
     if (!(error instanceof NotLocated)) throw error;
+    if (error.options.suggestOwnName === false) {
+      // A class of Node.js itself or a native one: no module of the user's can export it.
+      return {
+        refused: `an instance of class ${name}, a class of Node.js itself or a native one, which the other side cannot rebuild: ` +
+          "send what it holds instead (a plain object of its data), or an instance of a class of your own that keeps that data",
+      };
+    }
     return {
       refused: `an instance of class ${name}, which the other side could not load: ${error.message}. ` +
         `Export the class from its module (\`export class ${name === "(anonymous)" ? "MyClass" : name}\`)`,
