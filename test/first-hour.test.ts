@@ -2,8 +2,8 @@
 // job once instead of flooding the cluster; running a keyed script again after a fix reruns what
 // failed and yields every job, the reused ones marked.
 import { strict as assert } from "node:assert";
-import { renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { test } from "node:test";
 import { Malocher } from "malocher";
@@ -17,6 +17,7 @@ import { within } from "./support/wait.js";
 import { RunTally } from "../packages/supervisor/src/run-tally.js";
 import { progressCounts } from "../packages/supervisor/src/cli/progress-frame.js";
 import { previewText } from "../packages/supervisor/src/cli/job-text.js";
+import { initProject } from "../packages/supervisor/src/init/init-project.js";
 import { ResultOf } from "@malocher/protocol";
 
 const TIMEOUT = { timeout: 150_000 };
@@ -215,6 +216,29 @@ test("the ETA knows running jobs' ages: a last job running far past the mean rai
   tally.onEvent({ type: "jobFinished", jobId: "slow", host: "n", ok: true, durationMs: 30_100 });
   tally.onResult("succeeded");
   assert.equal(tally.report().etaMs, undefined, "nothing left");
+});
+
+test("init makes a fresh package an ES module, and leaves a CommonJS package with code of its own as it is, with an experiment.mts", (t) => {
+  const fresh = tempDir("init-fresh");
+  const own = tempDir("init-own");
+  t.after(() => (removeDir(fresh), removeDir(own)));
+  // As `npm init -y` leaves it: "type": "commonjs", and a main that names no file.
+  writeFileSync(join(fresh, "package.json"), JSON.stringify({ name: "fresh", version: "1.0.0", main: "index.js", type: "commonjs" }));
+  const freshSteps = initProject(fresh);
+  assert.deepEqual(freshSteps.map((step) => [basename(step.file), step.action]), [["package.json", "updated"], ["experiment.ts", "created"], ["hosts.txt", "created"]]);
+  assert.equal(JSON.parse(readFileSync(join(fresh, "package.json"), "utf8")).type, "module");
+  // A package of its own whose files use require(): its type stays, the experiment is an .mts.
+  const manifest = JSON.stringify({ name: "own", main: "index.js", type: "commonjs", scripts: { test: "node index.js" } });
+  writeFileSync(join(own, "package.json"), manifest);
+  writeFileSync(join(own, "index.js"), "module.exports = require('node:os').cpus().length;\n");
+  const ownSteps = initProject(own);
+  assert.deepEqual(ownSteps.map((step) => [basename(step.file), step.action]), [["package.json", "updated"], ["experiment.mts", "created"], ["hosts.txt", "created"]]);
+  assert.match(ownSteps[0]!.detail!, /"type" kept \("commonjs": this package has code of its own\), so the experiment is experiment\.mts/);
+  const after = JSON.parse(readFileSync(join(own, "package.json"), "utf8"));
+  assert.equal(after.type, "commonjs");
+  assert.equal(after.scripts.experiment, "tsx experiment.mts");
+  assert.match(readFileSync(join(own, "experiment.mts"), "utf8"), /^\/\/ experiment\.mts, written by `malocher init`\. Run it with: npx tsx experiment\.mts/);
+  assert.equal(existsSync(join(own, "experiment.ts")), false);
 });
 
 test("a pipeline job's preview shows resultOf(id) as written, so that the arguments after it still show", () => {

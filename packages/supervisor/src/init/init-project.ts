@@ -4,7 +4,7 @@
  * `await`, which CommonJS refuses), an `experiment.ts` whose main code is under `isMain`, and a
  * `hosts.txt` to fill in.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 
 /** What `initProject` did to each file. */
@@ -14,7 +14,8 @@ export interface InitStep {
   detail?: string;
 }
 
-export const EXPERIMENT_TS = `// experiment.ts, written by \`malocher init\`. Run it with: npx tsx experiment.ts
+/** The experiment script `init` writes (`file`: its name, experiment.ts or experiment.mts). */
+const experimentScript = (file: string) => `// ${file}, written by \`malocher init\`. Run it with: npx tsx ${file}
 import { readFileSync } from "node:fs";
 import { isMain, processAll, submit } from "malocher";
 
@@ -58,31 +59,57 @@ export const HOSTS_TXT = `# The machines experiment.ts runs on, one a line: [slo
 export function initProject(dir: string): InitStep[] {
   const root = resolve(dir);
   mkdirSync(root, { recursive: true });
-  return [packageJson(root), writeIfMissing(root, "experiment.ts", EXPERIMENT_TS), writeIfMissing(root, "hosts.txt", HOSTS_TXT)];
+  const { step, experiment } = packageJson(root);
+  return [step, writeIfMissing(root, experiment, experimentScript(experiment)), writeIfMissing(root, "hosts.txt", HOSTS_TXT)];
 }
 
-function packageJson(root: string): InitStep {
+/**
+ * Whether the package in `root` has JavaScript of its own: the file its `main` names (`npm init
+ * -y` names index.js without making it), or `.js`/`.cjs` files at its top or in `src/` or `lib/`.
+ * Such a package keeps its `"type"` (its CommonJS files would break as ES modules); one just made
+ * by `npm init -y` becomes `"type": "module"`.
+ */
+function hasCodeOfItsOwn(root: string, manifest: Record<string, unknown>): boolean {
+  if (typeof manifest["main"] === "string" && existsSync(join(root, manifest["main"]))) return true;
+  const hasScripts = (dir: string) => existsSync(dir) && readdirSync(dir).some((name) => /\.(c?js|jsx)$/.test(name));
+  return [root, join(root, "src"), join(root, "lib")].some(hasScripts);
+}
+
+/** The package.json step, and the experiment's file name (`.mts` in a CommonJS package of its own: an ES module whatever the type). */
+function packageJson(root: string): { step: InitStep; experiment: string } {
   const file = join(root, "package.json");
   if (!existsSync(file)) {
     const manifest = { name: basename(root).toLowerCase().replace(/[^a-z0-9._-]+/g, "-"), private: true, type: "module", scripts: { experiment: "tsx experiment.ts" } };
     writeFileSync(file, `${JSON.stringify(manifest, null, 2)}\n`);
-    return { file, action: "created" };
+    return { step: { file, action: "created" }, experiment: "experiment.ts" };
   }
   const manifest = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-  const changes: string[] = [];
+  const notes: string[] = [];
+  let changed = false;
+  let experiment = "experiment.ts";
   if (manifest["type"] !== "module") {
-    changes.push(`"type": "module" (was ${manifest["type"] === undefined ? "unset, meaning CommonJS" : JSON.stringify(manifest["type"])}): scripts use top-level await`);
-    manifest["type"] = "module";
+    const was = manifest["type"] === undefined ? "unset, meaning CommonJS" : JSON.stringify(manifest["type"]);
+    if (hasCodeOfItsOwn(root, manifest)) {
+      // Its own files may use require(): the experiment is the one to be an ES module.
+      experiment = "experiment.mts";
+      notes.push(`"type" kept (${was}: this package has code of its own), so the experiment is experiment.mts, an ES module whatever the type`);
+    } else {
+      notes.push(`"type": "module" (was ${was}): scripts use top-level await`);
+      manifest["type"] = "module";
+      changed = true;
+    }
   }
   const scripts = (manifest["scripts"] ?? {}) as Record<string, string>;
   if (scripts["experiment"] === undefined) {
-    scripts["experiment"] = "tsx experiment.ts";
+    scripts["experiment"] = `tsx ${experiment}`;
     manifest["scripts"] = scripts;
-    changes.push('the script "experiment": "tsx experiment.ts"');
+    notes.push(`the script "experiment": "tsx ${experiment}"`);
+    changed = true;
   }
-  if (changes.length === 0) return { file, action: "kept" };
+  const detail = notes.length === 0 ? {} : { detail: notes.join("; ") };
+  if (!changed) return { step: { file, action: "kept", ...detail }, experiment };
   writeFileSync(file, `${JSON.stringify(manifest, null, 2)}\n`);
-  return { file, action: "updated", detail: changes.join("; ") };
+  return { step: { file, action: "updated", ...detail }, experiment };
 }
 
 function writeIfMissing(root: string, name: string, text: string): InitStep {
