@@ -56,12 +56,16 @@ function pipedIntoHead(args: string[], bytes: number): Promise<{ status: number;
   );
 }
 
-test("--hosts: a file of comments only, or a file name that is no file, is refused before anything starts", { timeout: 30_000 }, async (t) => {
+test("--hosts: a file of comments only, a file name that is no file, or a machine that cannot be read (named by its line) is refused before anything starts", { timeout: 30_000 }, async (t) => {
   const malocher = freshMalocher(t, "hosts-option");
   malocher.submit(echo, 1);
   const onlyComments = join(malocher.dir, "hosts.txt");
   writeFileSync(onlyComments, "# one machine a line: [slots/][user@]host[:port] [labels]\n\n#node1\n");
+  const badLine = join(malocher.dir, "hosts-bad.txt");
+  writeFileSync(badLine, "# the machines\nnode1\nx/node2:2222 gpu\n");
   for (const [hosts, message] of [
+    [badLine, /\[INVALID_OPTIONS\] --hosts .*hosts-bad\.txt, line 3: Cannot read the machine "x\/node2:2222/],
+    ["node1,,x/node2", /\[INVALID_OPTIONS\] --hosts node1,,x\/node2, entry 3: Cannot read the machine "x\/node2"/],
     [onlyComments, /\[INVALID_OPTIONS\] --hosts .*hosts\.txt: the file names no machine \(only comments or blank lines\)\. .*or leave out --hosts to run on this machine/],
     ["hosts-missing.txt", /\[INVALID_OPTIONS\] --hosts hosts-missing\.txt: no such file\. Give a hosts file, or the machines themselves/],
     ["./hosts", /\[INVALID_OPTIONS\] --hosts \.\/hosts: no such file/],

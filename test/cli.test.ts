@@ -109,6 +109,9 @@ test("run exits 1 when a job failed, and says which; results and status show the
   assert.deepEqual([error.name, error.message, error.code], ["UnluckySeedError", "seed 13 is unlucky", "JOB_THREW"]);
   for (const field of ["host", "attempts", "durationMs"]) assert.ok(field in failed!, `${field} in the failed result`);
 
+  const noOutput = await runCli(["logs", bad, "--dir", malocher.dir]);
+  assert.equal(noOutput.stderr, `malocher: no output of job ${bad}: it printed nothing (failed: [JOB_THREW] seed 13 is unlucky)\n`, describeRun(noOutput));
+
   const onlyFailed = await runCli(["results", "--failed", "--dir", malocher.dir]);
   assert.equal(onlyFailed.code, 0, describeRun(onlyFailed));
   assert.equal(onlyFailed.stdout.trim().split("\n").length, 1, describeRun(onlyFailed));

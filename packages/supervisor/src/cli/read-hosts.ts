@@ -2,6 +2,7 @@ import { readFileSync, statSync, type Stats } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { MalocherError } from "@malocher/protocol";
+import { parseMachine } from "../ssh/node-target.js";
 
 /**
  * A value that names a file rather than machines: a path (a slash anywhere but after a machine's
@@ -32,6 +33,16 @@ export function readHosts(value: string): string[] {
         .split("\n")
         .map((line) => line.replace(/#.*/, "").trim())
     : value.split(",").map((entry) => entry.trim());
+  // A machine that cannot be read is named with where it is: the file's line, or its place in the list.
+  entries.forEach((entry, index) => {
+    if (entry === "") return;
+    try {
+      parseMachine(entry);
+    } catch (error) {
+      if (!(error instanceof MalocherError)) throw error;
+      throw new MalocherError(error.code, `--hosts ${value}, ${isFile ? "line" : "entry"} ${index + 1}: ${error.message}`, { cause: error });
+    }
+  });
   const machines = entries.filter((entry) => entry !== "");
   if (isFile && machines.length === 0) {
     throw new MalocherError(

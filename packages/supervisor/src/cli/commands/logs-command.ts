@@ -34,7 +34,9 @@ async function whyNoOutput(malocher: Malocher, jobId: string): Promise<string> {
   if (state === "running") return "it printed nothing yet; -f follows it";
   const result = await malocher.result(jobId, { timeoutMs: 0 });
   if (result.attempts === 0) return `it never ran (${state}${result.ok ? "" : `: ${result.error.code}`})`;
-  return `it printed nothing (${state})`;
+  if (result.ok) return `it printed nothing (${state})`;
+  const message = result.error.message.length > 200 ? `${result.error.message.slice(0, 200)}…` : result.error.message;
+  return `it printed nothing (${state}: [${result.error.code ?? result.error.name}] ${message})`;
 }
 
 async function follow(malocher: Malocher, jobId: string, json: boolean): Promise<void> {
