@@ -16,6 +16,13 @@ export interface BenchSettings {
    * processes' first jobs (before V8 has compiled their path) weigh less. No target: the issue's is on `dispatchJobs`.
    */
   batchAtScaleJobs: number;
+  /**
+   * The warm-up curve: this many batches of {@link BenchSettings.warmUpBatchJobs} no-op jobs, one
+   * after another on one started local agent (no SSH): the CPU per job of the same processes from
+   * their first jobs until V8 has compiled their path.
+   */
+  warmUpBatches: number;
+  warmUpBatchJobs: number;
   /** GNU parallel's jobs at once per node (`-S N/host`). */
   peerJobsPerNode: number;
   /** GNU parallel's no-op jobs per run, with ControlMaster (the W1 target's peer). */
@@ -57,6 +64,8 @@ export const FULL: BenchSettings = {
   slotsPerNode: 2,
   dispatchJobs: 2000,
   batchAtScaleJobs: 20_000,
+  warmUpBatches: 8,
+  warmUpBatchJobs: 1000,
   peerJobsPerNode: 4,
   peerJobsWithControlMaster: 2000,
   peerJobsWithoutControlMaster: 200,
@@ -80,6 +89,8 @@ export const QUICK: BenchSettings = {
   repeats: 1,
   dispatchJobs: 500,
   batchAtScaleJobs: 5000,
+  warmUpBatches: 4,
+  warmUpBatchJobs: 500,
   peerJobsWithControlMaster: 100,
   peerJobsWithoutControlMaster: 24,
   latencyRuns: 50,

@@ -7,7 +7,7 @@
 import type { CpuUse } from "./cpu-meter.js";
 import { number, percent, summaryText, table } from "./markdown.js";
 import { percentile, summarize } from "./measurement.js";
-import { HOT_PATH_TARGETS, busyShare, malocherCpuMs, showValue, submitCpuText, warmLatency, type ResultRow, type W2Jobs } from "./result-rows.js";
+import { HOT_PATH_TARGETS, busyShare, malocherCpuMs, showValue, submitCpuText, warmLatency, warmUpCurve, type ResultRow, type W2Jobs } from "./result-rows.js";
 import type { SuiteResults } from "./suite.js";
 import { TARGETS } from "./targets.js";
 import { SUBMIT_WAY_NAMES } from "./workloads/dispatch.js";
@@ -157,8 +157,30 @@ function batchComparisonLines(results: SuiteResults): string[] {
       ["first run", "again"],
       `The second run's agents and workers had run the first ${s.dispatchJobs} jobs just before (Dask's second run started once its scheduler had forgotten the first run's tasks).`,
     ),
+    ...warmUpLines(results),
   ];
   return lines.length === 0 ? [] : [...lines, ""];
+}
+
+/**
+ * The warm-up curve against W1: what a job costs our processes once past their first jobs, and
+ * the rate that cost would allow, against Dask's batch in the same run.
+ */
+function warmUpLines(results: SuiteResults): string[] {
+  const s = results.settings;
+  const curve = warmUpCurve(results);
+  if (curve === undefined) return [];
+  const cores = results.dispatch.warmUp[0]![0]!.cpu.cores;
+  const allowed = (cores * 1000) / curve.last.median;
+  const dask = results.dask.batch.length > 0 ? summarize(results.dask.batch.map((run) => run.jobsPerSecond)).median : undefined;
+  const versusDask = dask === undefined ? "" : `, ${(allowed / dask).toFixed(2)}× Dask's map + gather in this run (${number(dask)} jobs/s)`;
+  return [
+    `The warm-up curve (under "Limits": the same code on one local agent and its ${s.slotsPerNode} workers, no SSH, ${s.warmUpBatches} batches of ${s.warmUpBatchJobs} jobs one after another): ` +
+      `the CPU per job of our processes falls from ${number(curve.first.median)} ms in their first ${s.warmUpBatchJobs} jobs to ${number(curve.last.median)} ms in jobs ${curve.lastJobs}. ` +
+      `At that cost ${cores} cores would run ${number(allowed)} jobs/s${versusDask}. ` +
+      `In W1 each of the ${s.nodes} agents runs about ${number(s.dispatchJobs / s.nodes)} of the ${s.dispatchJobs} jobs and each of the ${s.nodes * s.slotsPerNode} workers about ${number(s.dispatchJobs / (s.nodes * s.slotsPerNode))}: ` +
+      "all of them in that first, costly stretch, which every fresh process pays for itself.",
+  ];
 }
 
 /**

@@ -7,7 +7,7 @@ import { FULL } from "./bench-settings.js";
 import { PROCESS_CLASSES, type CpuUse, type ProcessClass } from "./cpu-meter.js";
 import type { ProfileSummary } from "./cpu-profile.js";
 import type { Environment } from "./environment.js";
-import { percent, summaryText, table } from "./markdown.js";
+import { number, percent, summaryText, table } from "./markdown.js";
 import { ratio, summarize, type Summary } from "./measurement.js";
 import { explainMiss } from "./miss-explanations.js";
 import { busyShare, resultRows, showValue, warmLatency, WORKLOADS, type Workload } from "./result-rows.js";
@@ -140,6 +140,17 @@ function sectionDetails(workload: Workload, results: SuiteResults): string[] {
       "",
       `Submitting the ${s.dispatchJobs} jobs one by one took ${summaryText(summarize(all.map((run) => run.submitMs)))} ms over all W1 runs, ` +
         "with the supervisor's event loop blocked all along (`submit()` is synchronous; nodes count as lost after 5 s without a heartbeat read).",
+    ];
+  }
+  if (workload === "Limits" && results.dispatch.warmUp.length > 0) {
+    const n = s.warmUpBatchJobs;
+    return [
+      `The warm-up curve: ${s.warmUpBatches} batches of ${n} no-op jobs (one \`submitMany\`, then \`processAll\`), one after another on one started local agent and its ${s.slotsPerNode} workers (no SSH): ` +
+        "the same processes from their first jobs on, while V8 compiles their path (CPU-ms per job, median of the repeats; from /proc):",
+      "",
+      ...cpuTable(results.dispatch.warmUp.map((runs, batch): [string, readonly MeteredRun[]] => [`jobs ${number(batch * n + 1)}–${number((batch + 1) * n)}`, runs])),
+      "",
+      `jobs/s per batch: ${results.dispatch.warmUp.map((runs) => summaryText(summarize(runs.map((run) => run.jobsPerSecond)))).join("; ")}.`,
     ];
   }
   if (workload === "W3 latency") {

@@ -129,6 +129,16 @@ export function resultRows(results: Measurements): ResultRow[] {
   rows.push({ workload: limits, what: "W1 jobs/s ÷ renames/s of the file system", value: ratio(ours, renames), format: "plain", detail: `${summaryText(renames)} renames/s (one process, back to back)` });
   rows.push({ workload: limits, what: "W1 jobs/s ÷ write+link steps/s of the file system", value: ratio(ours, writeLinks), format: "plain", detail: `${summaryText(writeLinks)} write+link+unlink steps/s` });
   rows.push({ workload: limits, what: "local agent jobs/s ÷ write+link steps/s", value: ratio(local, writeLinks), format: "plain", detail: `local agent ${summaryText(local)} jobs/s` });
+  const curve = warmUpCurve(results);
+  if (curve !== undefined) {
+    rows.push({
+      workload: limits,
+      what: `the warm-up: CPU per job of one local agent, its workers and the supervisor, in their first ${s.warmUpBatchJobs} jobs ÷ in their jobs ${curve.lastJobs}`,
+      value: ratio(curve.first, curve.last),
+      format: "ratio",
+      detail: `${summaryText(curve.first)} → ${summaryText(curve.last)} CPU-ms per job (see the warm-up curve below)`,
+    });
+  }
 
   const w2 = "W2 efficiency";
   for (const way of ["batch", "oneByOne"] as const) {
@@ -308,6 +318,18 @@ export function busyShare(cpu: CpuUse): number {
 }
 
 /** CPU-ms of Malocher's processes: supervisor, agents, workers and the nodes' sshd. */
+/**
+ * The warm-up curve's ends: our CPU-ms per job (every Malocher process) in the first batch and in
+ * the last, and which jobs the last batch was; undefined without at least two batches.
+ */
+export function warmUpCurve(results: Measurements): { first: Summary; last: Summary; lastJobs: string } | undefined {
+  const batches = results.dispatch.warmUp;
+  if (batches.length < 2) return undefined;
+  const perJob = (runs: readonly DispatchRun[]) => summarize(runs.map((run) => malocherCpuMs(run.cpu) / run.jobs));
+  const n = results.settings.warmUpBatchJobs;
+  return { first: perJob(batches[0]!), last: perJob(batches.at(-1)!), lastJobs: `${(batches.length - 1) * n + 1}–${batches.length * n}` };
+}
+
 export function malocherCpuMs(cpu: CpuUse): number {
   return cpu.byClass.supervisor + cpu.byClass.agents + cpu.byClass.workers + cpu.byClass["sshd (nodes)"];
 }

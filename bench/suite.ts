@@ -89,6 +89,8 @@ export interface SuiteResults {
     /** `batchStartedCluster` once more on the cluster that had just run it: its processes past their first jobs. */
     batchAgain: DispatchRun[];
     localAgent: DispatchRun[];
+    /** The warm-up curve (see `BenchSettings.warmUpBatches`): per batch, its run in each repeat. */
+    warmUp: DispatchRun[][];
     /** jobs/s per repeat, in the order of {@link PEER_VARIANTS}. */
     peers: number[][];
   };
@@ -261,7 +263,7 @@ async function measureDispatch(
   dask: DaskResults,
 ): Promise<Pick<SuiteResults, "dispatch" | "fileSystem">> {
   const { settings, log } = ctx;
-  const result: SuiteResults["dispatch"] = { processAll: [], dashboardPairs: [], startedCluster: [], batchStartedCluster: [], batchAtScale: [], batchAgain: [], localAgent: [], peers: PEER_VARIANTS.map(() => []) };
+  const result: SuiteResults["dispatch"] = { processAll: [], dashboardPairs: [], startedCluster: [], batchStartedCluster: [], batchAtScale: [], batchAgain: [], localAgent: [], warmUp: [], peers: PEER_VARIANTS.map(() => []) };
   const fileSystem: SuiteResults["fileSystem"] = { renamesPerSecond: [], writeLinksPerSecond: [] };
   await repeat(settings.repeats, async (round) => {
     const tag = `W1 round ${round + 1}/${settings.repeats}`;
@@ -317,6 +319,11 @@ async function measureDispatch(
     const local = await ctx.inFreshDirectory("w1-local", (dir) => dispatchWithProcessAll(dir, jobs, { slots: settings.slotsPerNode }, ctx.meter));
     result.localAgent.push(local);
     log(`${tag}: one local agent: ${local.jobsPerSecond.toFixed(0)} jobs/s`);
+    const curve = await ctx.inFreshDirectory("w1-warm-up", (dir) =>
+      dispatchRunsOnStartedCluster(dir, settings.warmUpBatchJobs, { slots: settings.slotsPerNode }, ctx.meter, "batch", settings.warmUpBatches),
+    );
+    curve.forEach((run, batch) => (result.warmUp[batch] ??= []).push(run));
+    log(`${tag}: one local agent, ${settings.warmUpBatches} batches of ${settings.warmUpBatchJobs} on one started cluster: ${curve.map((run) => run.jobsPerSecond.toFixed(0)).join(", ")} jobs/s`);
     for (const [index, variant] of PEER_VARIANTS.entries()) {
       const ssh = variant.controlMaster ? withMaster : withoutMaster;
       await ssh.startMasters(settings.nodes);
