@@ -273,7 +273,11 @@ test("a job's page lists the first 100 jobs it runs after and before, with their
   type Linked = { id: string; state: string | null }[];
   const detail = async (jobId: string) => json<{ after?: Linked; afterCount?: number; dependents?: Linked; dependentCount?: number }>(await call(dashboard, `/api/jobs/${jobId}`));
   // Until the index has read the queue, states are unknown (null).
-  await waitUntil(async () => (await detail(fanIn)).after?.every((linked) => linked.state !== null) === true, 20_000, "the index to know the jobs' states");
+  await waitUntil(
+    async () => (await detail(fanIn)).after?.every((linked) => linked.state !== null) === true && (await detail(inputs[0]!)).dependentCount === 101,
+    20_000,
+    "the index to have read the directory",
+  );
   const ofFanIn = await detail(fanIn);
   assert.deepEqual(ofFanIn.after, inputs.slice(0, 100).map((id) => ({ id, state: "queued" })));
   assert.equal(ofFanIn.afterCount, 101);

@@ -174,7 +174,7 @@ test("clean removes finished jobs' files (by state and age), never a queued or r
   await waitUntil(async () => (await malocher.state(running)) === "running", 30_000, "the gated job to run");
 
   // Options of the wrong kind clean nothing (a string age once cleaned every finished job).
-  for (const [options, named] of [[{ olderThanMs: "7d" }, /clean\(\{ olderThanMs \}\) needs milliseconds, .* got "7d" \(string\)\. Nothing was cleaned\./], [{ only: "fail" }, /clean\(\{ only \}\) is "failed" or "succeeded", got "fail" \(string\)/]] as const) {
+  for (const [options, named] of [[{ olderThanMs: "7d" }, /clean\(\{ olderThanMs \}\) needs milliseconds, .* got "7d" \(a string\)\. Nothing was cleaned\./], [{ only: "fail" }, /clean\(\{ only \}\) is "failed" or "succeeded", got "fail"/], [{ olderThanMs: 7n }, /got 7n \(a bigint\)/]] as const) {
     await assert.rejects(malocher.clean(options as never), (error: unknown) => (error as MalocherError).code === "INVALID_OPTIONS" && named.test((error as Error).message));
   }
   assert.equal(await malocher.state(printed), "succeeded", "nothing was cleaned");

@@ -16,6 +16,7 @@ export {
 } from "./job-id.js";
 export { randomHex } from "./random-hex.js";
 export { describeType } from "./record-codec.js";
+export { shownValue } from "./shown-value.js";
 export { directoryLayout, SHARDED_DIRS, REMOVED_SPEC_SUFFIX } from "./directory-layout.js";
 export { encodeSpecChunk, specChunkHeadBytes, specChunkMemberCount, specChunkRecordRange, SPEC_CHUNK_PREFIX_BYTES } from "./spec-chunk.js";
 export { JOB_STATES, type JobState } from "./job-state.js";

@@ -6,7 +6,7 @@ import { jobIdInKeyFile } from "./job-key-file.js";
 import { listDependents } from "./settle-dependents.js";
 import { jobExists } from "./job-exists.js";
 import { basename, join } from "node:path";
-import { MalocherError, REMOVED_SPEC_SUFFIX, SHARDS, chunkMemberOf, describeType, directoryLayout, isJobId } from "@malocher/protocol";
+import { MalocherError, REMOVED_SPEC_SUFFIX, SHARDS, chunkMemberOf, directoryLayout, isJobId, shownValue } from "@malocher/protocol";
 import { listClaims, listFinishedIds, listQueuedIds } from "./job-listing.js";
 import { readResultOrFailure } from "./read-result.js";
 import { readSpecChunkMembers } from "./read-spec-chunk-members.js";
@@ -27,19 +27,14 @@ export interface CleanedJob {
   bytes: number;
 }
 
-/** A value as a message shows it: as written in code, with its type. */
-function shown(value: unknown): string {
-  return `${typeof value === "number" ? String(value) : (JSON.stringify(value) ?? String(value))} (${describeType(value)})`;
-}
-
 /** Refuses options that would clean other jobs than asked: `olderThanMs: "7d"` would have cleaned every finished job. */
 function checkCleanOptions(options: CleanOptions): void {
   const { olderThanMs, only } = options as { olderThanMs?: unknown; only?: unknown };
   if (olderThanMs !== undefined && (typeof olderThanMs !== "number" || !Number.isFinite(olderThanMs) || olderThanMs < 0)) {
-    throw new MalocherError("INVALID_OPTIONS", `clean({ olderThanMs }) needs milliseconds, a number ≥ 0 (a week: 7 * 24 * 3600_000), got ${shown(olderThanMs)}. Nothing was cleaned.`);
+    throw new MalocherError("INVALID_OPTIONS", `clean({ olderThanMs }) needs milliseconds, a number ≥ 0 (a week: 7 * 24 * 3600_000), got ${shownValue(olderThanMs, "number")}. Nothing was cleaned.`);
   }
   if (only !== undefined && only !== "failed" && only !== "succeeded") {
-    throw new MalocherError("INVALID_OPTIONS", `clean({ only }) is "failed" or "succeeded", got ${shown(only)}. Nothing was cleaned.`);
+    throw new MalocherError("INVALID_OPTIONS", `clean({ only }) is "failed" or "succeeded", got ${shownValue(only, "string")}. Nothing was cleaned.`);
   }
 }
 

@@ -413,20 +413,24 @@ function jobView(main, id) {
   /** When the job had finished at the last refresh (undefined: not finished). */
   let seenFinishedAt;
   let refreshes = 0;
+  /** The latest-asked refresh whose answer shows. */
+  let shownRefresh = 0;
   let logs;
   /** The log stream ended with the job's end (not with an error, after which it is not opened again by itself). */
   let logsEnded = false;
   async function refresh() {
-    // Refreshes overlap (each change of the job or of a linked one asks for one): only the latest answer shows.
+    // Refreshes overlap (each change of the job or of a linked one asks for one): an answer shows
+    // unless a later-asked one showed already (so a slow server still updates the page).
     const asked = ++refreshes;
     let answer;
     try {
       answer = await api(`jobs/${encodeURIComponent(id)}`);
     } catch (error) {
-      if (asked === refreshes) head.replaceChildren(h("div.error-box#job-error", error.message));
+      if (asked > shownRefresh) head.replaceChildren(h("div.error-box#job-error", error.message));
       return;
     }
-    if (closed || asked !== refreshes) return;
+    if (closed || asked < shownRefresh) return;
+    shownRefresh = asked;
     detail = answer;
     linked = new Set([...(detail.after ?? []), ...(detail.dependents ?? [])].map((job) => job.id));
     const canCancel = !store.readOnly && (detail.state === "waiting" || detail.state === "queued" || detail.state === "retrying" || detail.state === "running");

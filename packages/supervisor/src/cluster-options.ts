@@ -1,12 +1,11 @@
 import { resolve } from "node:path";
-import { MalocherError, type JobRunOptions } from "@malocher/protocol";
+import { MalocherError, type JobRunOptions, shownValue } from "@malocher/protocol";
 import { slurmSettingsOf, type ClusterSettings } from "./cluster/cluster.js";
 import { resolveNodeTargets, type NodeTarget, type SshOptions } from "./ssh/node-target.js";
 import { checkRunOptions } from "./submit/job-options.js";
 import { checkSlurmOptions, longestJobMs, type SlurmOptions } from "./cluster/slurm/slurm-options.js";
 import { prepareSharedDirectory } from "@malocher/store";
 import type { DashboardOptions } from "./dashboard/dashboard-options.js";
-import { shownValue } from "./shown-value.js";
 
 /**
  * How to start agents and run jobs: the options `processAll` and `startCluster` share.
@@ -112,7 +111,8 @@ export function clusterSettings(dir: string, options: ClusterOptions): ClusterSe
     heartbeatTimeoutMs: wholeNumber(options.heartbeatTimeoutMs, "heartbeatTimeoutMs", 1) ?? 5000,
     leaseTimeoutMs: wholeNumber(options.leaseTimeoutMs, "leaseTimeoutMs", 1) ?? 15000,
     allowSharedWriters: options.allowSharedWriters === true,
-    maxNodeRestarts: wholeNumber(options.maxNodeRestarts, "maxNodeRestarts", 0) ?? 5,
+    // Infinity: restarted without end.
+    maxNodeRestarts: options.maxNodeRestarts === Infinity ? Infinity : (wholeNumber(options.maxNodeRestarts, "maxNodeRestarts", 0) ?? 5),
     run: {
       timeoutMs: run.timeoutMs ?? 0,
       retries: run.retries ?? DEFAULT_RETRIES,

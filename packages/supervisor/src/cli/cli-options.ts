@@ -52,7 +52,7 @@ export const CLI_OPTIONS = {
   slurmSupervisorHost: { flags: "--slurm-supervisor-host <host>", help: "the name or address by which the nodes reach this machine (default its host name)" },
 
   // how jobs run
-  slots: { flags: "--slots <n>", help: "jobs at once per machine (default: its CPU count)", parse: integer("--slots") },
+  slots: { flags: "--slots <n>", help: "jobs at once per machine (default: its CPU count)", parse: integer("--slots", 1) },
   timeout: { flags: "--timeout <duration>", help: `kill each attempt of a job after this long: ${DURATION_EXAMPLES} (jobs may set their own)`, parse: duration("--timeout") },
   killGrace: {
     flags: "--kill-grace <duration>",

@@ -6,12 +6,16 @@ const SIZE_UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 10
 /** The units a duration takes, for messages. */
 export const DURATION_EXAMPLES = "500ms, 10s, 5m, 1h or 2d";
 
-/** Parses a whole number ≥ 0, for option `name`. */
-export const integer = (name: string) => (value: string) => {
-  const number = Number(value);
-  if (value.trim() === "" || !Number.isInteger(number) || number < 0) throw new MalocherError("INVALID_OPTIONS", `${name} takes a whole number, got ${JSON.stringify(value)}.`);
-  return number;
-};
+/** Parses a whole number ≥ `least` (default 0), for option `name`. */
+export const integer =
+  (name: string, least = 0) =>
+  (value: string) => {
+    const number = Number(value);
+    if (value.trim() === "" || !Number.isInteger(number) || number < least) {
+      throw new MalocherError("INVALID_OPTIONS", `${name} takes a whole number${least > 0 ? ` ≥ ${least}` : ""}, got ${JSON.stringify(value)}.`);
+    }
+    return number;
+  };
 
 /**
  * Parses a duration with its unit, `500ms`, `10s`, `1.5m`, `1h`, `2d` or `2w`, into milliseconds,

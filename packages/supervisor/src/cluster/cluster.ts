@@ -108,6 +108,8 @@ interface Machine {
   agentId?: string;
   /** Its agent said bye: it left by itself (a Slurm agent that was idle or out of time), not lost. */
   leftOnPurpose?: boolean;
+  /** The state its last `node` event told (see `announceMachines`). */
+  told?: { state: NodeState; error: MalocherError | undefined };
 }
 
 /**
@@ -288,9 +290,9 @@ export class Cluster extends EventEmitter<{
    */
   announceMachines(): void {
     for (const machine of this.machines) {
-      // A Slurm task is a node of the run once its agent named it (see `onState`).
-      if (machine.allocation !== undefined && machine.session.state !== "ready") continue;
-      this.emitNode(machine, machine.session.state, machine.session.error);
+      // The state last told (a session's own may be one the run shows otherwise: lost while it restarts);
+      // a machine not told of yet (a Slurm task before its agent named it) is left out.
+      if (machine.told !== undefined) this.emitNode(machine, machine.told.state, machine.told.error);
     }
   }
 
@@ -535,6 +537,7 @@ export class Cluster extends EventEmitter<{
   }
 
   private emitNode(machine: Machine, state: NodeState, error: MalocherError | undefined): void {
+    machine.told = { state, error };
     const transport = machine.session.transport;
     this.emit("event", {
       type: "node",

@@ -70,7 +70,11 @@ export class DashboardState {
   ) {
     this.index = new JobIndex(actions.dir, live === undefined ? undefined : () => new Map(live.machineViews().map((machine) => [machine.agentId, machine.label])));
     const dependents = new DependentsListing(actions.dir);
-    this.links = { rowOf: (jobId) => this.index.row(jobId), dependentsOf: (jobId) => dependents.of(jobId) };
+    this.links = {
+      rowOf: (jobId) => this.index.row(jobId),
+      isGone: (jobId) => this.index.indexing === 0 && this.index.row(jobId) === undefined,
+      dependentsOf: (jobId) => dependents.of(jobId),
+    };
   }
 
   start(): void {

@@ -50,6 +50,8 @@ export const MAX_LINKED_SHOWN = 100;
 export interface JobLinks {
   /** A job's row in the index (undefined: not in the directory, or not listed yet). */
   rowOf(jobId: string): JobRow | undefined;
+  /** Whether a job is surely gone from the directory: no row, and the index has read the directory. */
+  isGone(jobId: string): boolean;
   /** The jobs that depend on a job, sorted (see `DependentsListing`). */
   dependentsOf(jobId: string): Promise<string[]>;
 }
@@ -98,7 +100,7 @@ export async function readJobDetail(dir: string, jobId: string, links: JobLinks)
     detail.specError = (error as Error).message;
   }
   // A dependent cleaned before this job left its entry in the index: it is no job here any more.
-  const dependents = (await links.dependentsOf(jobId)).filter((id) => links.rowOf(id) !== undefined);
+  const dependents = (await links.dependentsOf(jobId)).filter((id) => !links.isGone(id));
   if (dependents.length > 0) {
     const { jobs, count } = linkedJobs(dependents, links.rowOf);
     detail.dependents = jobs;

@@ -4,7 +4,7 @@
  * `await`, which CommonJS refuses), an `experiment.ts` whose main code is under `isMain`, and a
  * `hosts.txt` to fill in.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 
 /** What `initProject` did to each file. */
@@ -64,14 +64,17 @@ export function initProject(dir: string): InitStep[] {
 }
 
 /**
- * Whether the package in `root` has JavaScript of its own: the file its `main` names (`npm init
- * -y` names index.js without making it), or `.js`/`.cjs` files at its top or in `src/` or `lib/`.
+ * Whether the package in `root` has code of its own: the file its `main` names (`npm init -y`
+ * names index.js without making it), or JavaScript or TypeScript files at its top or in `src/` or
+ * `lib/` (an experiment of `init`'s aside).
  * Such a package keeps its `"type"` (its CommonJS files would break as ES modules); one just made
  * by `npm init -y` becomes `"type": "module"`.
  */
 function hasCodeOfItsOwn(root: string, manifest: Record<string, unknown>): boolean {
   if (typeof manifest["main"] === "string" && existsSync(join(root, manifest["main"]))) return true;
-  const hasScripts = (dir: string) => existsSync(dir) && readdirSync(dir).some((name) => /\.(c?js|jsx)$/.test(name));
+  // TypeScript too: a CommonJS package's .ts files are CommonJS to tsx and to tsc's "module": "node16".
+  const isScript = (name: string) => /\.(c?js|jsx|c?ts|tsx)$/.test(name) && !/^experiment\.m?ts$/.test(name) && !name.endsWith(".d.ts");
+  const hasScripts = (dir: string) => statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true && readdirSync(dir).some(isScript);
   return [root, join(root, "src"), join(root, "lib")].some(hasScripts);
 }
 

@@ -6,6 +6,8 @@ import { jsonLine } from "../json-line.js";
 import { refuseUnknownJobs } from "../unknown-jobs.js";
 
 const OPTIONS = ["failed", "dir", "json", "allowSharedDirWriters"] as const;
+/** Of the jobs left failed behind a dependency, the results read to name the job to retry first. */
+const NAMED_BLOCKED_AT_MOST = 20;
 
 /** `malocher retry <jobId...> | --failed`: queues failed jobs again for the next `run`. */
 export function retryCommand(): Command {
@@ -31,9 +33,10 @@ export function retryCommand(): Command {
       if (having("notFailed").length > 0) console.log(`not failed (left alone): ${having("notFailed").join(" ")}`);
       const blocked = having("dependencyFailed");
       if (blocked.length > 0) {
-        // The job to retry first: the one that failed first down each one's chain, as its failure names it.
+        // The job to retry first: the one that failed first down each one's chain, as its failure
+        // names it (read for the first few only: a fan-out may leave thousands behind one job).
         const first = new Set<string>();
-        for (const jobId of blocked) {
+        for (const jobId of blocked.slice(0, NAMED_BLOCKED_AT_MOST)) {
           const result = await malocher.result(jobId, { timeoutMs: 5000 }).catch(() => undefined);
           const found = result === undefined || result.ok ? undefined : firstFailureOf(result.error.message);
           if (found !== undefined) first.add(found.jobId);

@@ -38,7 +38,7 @@ const OPTIONS = [
 /** `malocher run [--hosts …] [-- command ::: args]`: starts agents and runs the queued jobs, printing progress. */
 export function runCommand(): Command {
   const command = new Command("run")
-    .description("start agents on the machines and run every queued job (or, given a command, its jobs); exits 1 if any job failed")
+    .description("start agents on the machines and run every queued job (or, given a command, its jobs); exits 1 if any job failed or was cancelled")
     .argument("[command...]", "submit this command as jobs first (as `malocher submit` does), run only those and print their output");
   return withOptions(command, OPTIONS, { hosts: "a hosts file ([slots/][user@]host[:port] [labels] a line) or h1,h2,…; default: run locally" })
     .passThroughOptions()

@@ -364,16 +364,17 @@ export class SlurmAllocations extends EventEmitter<{
   }
 }
 
-/** Removes an allocation's launch files (those no agent took) and warning file; its output too if `withOutput`. */
-/** The end of an allocation's output file (its last 2000 characters or so; "" while there is none). */
+/** The end of an allocation's output file (its last 2000 bytes or so; "" while there is none). */
 function outputTailOf(file: string): string {
   try {
-    return readRegularFileTailSync(file, 2000).toString("utf8").trim();
+    // The cut may fall inside a character: its remains decode to U+FFFD, dropped.
+    return readRegularFileTailSync(file, 2000).toString("utf8").replace(/^\uFFFD+/, "").trim();
   } catch {
     return "";
   }
 }
 
+/** Removes an allocation's launch files (those no agent took) and warning file; its output too if `withOutput`. */
 async function removeFiles(files: AllocationFiles, tasks: number, withOutput: boolean): Promise<void> {
   const paths = [files.warningFile, ...Array.from({ length: tasks }, (_, task) => `${files.launchPrefix}.${task}`)];
   if (withOutput) paths.push(files.outputFile);

@@ -1,6 +1,5 @@
-import { MalocherError } from "@malocher/protocol";
+import { MalocherError, shownValue } from "@malocher/protocol";
 import { rejectUnknownNames } from "../../option-names.js";
-import { shownValue } from "../../shown-value.js";
 
 /**
  * Agents started through Slurm: one allocation of `nodes` nodes, one agent per node, for as long
