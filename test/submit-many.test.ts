@@ -142,7 +142,7 @@ describe("submitMany", () => {
     const resultsRun = await runCli(["results", "--dir", dir]);
     assert.deepEqual(
       resultsRun.stdout.trim().split("\n").map((line) => line.replace(/ failUntilGateOpens\(.*?(?= #)/, "").split(" ").slice(0, 3).join(" ")),
-      ids.map((jobId, x) => `${jobId} #life ${[2, 4, 5].includes(x) ? "FAILED" : "ok"}`),
+      ids.map((jobId, x) => `${jobId} #life ${x === 4 ? "CANCELLED" : [2, 5].includes(x) ? "FAILED" : "ok"}`),
       `results lists every job of the chunk in submission order: ${describeRun(resultsRun)}`,
     );
 
