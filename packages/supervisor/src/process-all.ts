@@ -2,7 +2,7 @@ import { MalocherError, directoryLayout, type JobResult } from "@malocher/protoc
 import { Cluster, slurmSettingsOf, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, warningsTo, type ClusterOptions } from "./cluster-options.js";
 import { countWaiting, finishedAmong, listFinishedIds, listJobIds, listQueuedIds, listUnfinishedDependencies, loadDirectoryKey, readSpec, submittedAmong } from "@malocher/store";
-import { pathExists, readResultOrFailure } from "@malocher/store";
+import { finishedState, pathExists, readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { AllocationEndWatch } from "./cluster/slurm/allocation-end-watch.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
@@ -10,7 +10,7 @@ import { ProgressFeed } from "./progress-feed.js";
 import { submittedElsewhere, takeSubmitted, type SubmittedJob } from "./submit/submitted-jobs.js";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { outcomeOf, type ProgressReport, type RunOutcome } from "./run-tally.js";
+import type { ProgressReport, RunOutcome } from "./run-tally.js";
 import { startDashboardServer } from "./dashboard/dashboard-server.js";
 import { directoryActions } from "./dashboard/dashboard-actions.js";
 import { dashboardOptionsOf } from "./dashboard/dashboard-options.js";
@@ -226,7 +226,7 @@ export async function* processJobs(
         const again = runningAgain.delete(jobId);
         if (!again) yielded++;
         const previous = again ? yieldedFailed.get(jobId) : undefined;
-        const outcome = outcomeOf(result);
+        const outcome = finishedState(result);
         if (outcome === "succeeded") yieldedFailed.delete(jobId);
         else yieldedFailed.set(jobId, outcome);
         progress?.onResult(outcome, runSize(), previous);

@@ -1,4 +1,5 @@
-import { NO_RUN, type JobResult } from "@malocher/protocol";
+import { NO_RUN } from "@malocher/protocol";
+import type { finishedState } from "@malocher/store";
 import type { RunEvent } from "./cluster/cluster.js";
 import type { NodeState } from "./cluster/node-session.js";
 import type { AllocationStatus } from "./cluster/slurm/slurm-allocations.js";
@@ -54,14 +55,8 @@ export interface ProgressReport {
   allocations: AllocationStatus[];
 }
 
-/** How a job of a run ended, as its counts tell it. */
-export type RunOutcome = "succeeded" | "failed" | "cancelled";
-
-/** A result's {@link RunOutcome}. */
-export function outcomeOf(result: JobResult): RunOutcome {
-  if (result.ok) return "succeeded";
-  return result.error.code === "JOB_CANCELLED" ? "cancelled" : "failed";
-}
+/** How a job of a run ended, as its counts tell it: the store's finished state of its result. */
+export type RunOutcome = ReturnType<typeof finishedState>;
 
 /**
  * Counts a run's events and results into a {@link ProgressReport}: the one piece of counting

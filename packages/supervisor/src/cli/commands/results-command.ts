@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { finishedState } from "@malocher/store";
 import { Malocher } from "../../malocher.js";
 import { jsonLine } from "../json-line.js";
 import { withOptions, type CliValues } from "../cli-options.js";
@@ -19,7 +20,8 @@ export function resultsCommand(): Command {
       // Which job is which: what each runs (a preview of its arguments) and its key, from its spec.
       const jobs = options.json ? new Map() : new Map((await malocher.jobs({ states: ["succeeded", "failed", "cancelled"] })).map((job) => [job.jobId, job]));
       for await (const [jobId, result] of malocher.results({ loadClasses: false })) {
-        if (options.failed && (result.ok || result.error.code === "JOB_CANCELLED")) continue;
+        const state = finishedState(result);
+        if (options.failed && state !== "failed") continue;
         if (options.json) {
           process.stdout.write(jsonLine(result));
           continue;
@@ -27,10 +29,7 @@ export function resultsCommand(): Command {
         const job = jobs.get(jobId);
         const who = `${jobId} ${previewText(job?.what)}${nameAndTagsText(result)}${keyText(job ?? {})}`;
         if (result.ok) process.stdout.write(`${who} ok ${result.host} ${cut(jsonLine(result.value).trimEnd())}\n`);
-        else {
-          const word = result.error.code === "JOB_CANCELLED" ? "CANCELLED" : "FAILED";
-          process.stdout.write(`${who} ${word} ${result.host} [${result.error.code ?? result.error.name}] ${cut(result.error.message)}\n`);
-        }
+        else process.stdout.write(`${who} ${state.toUpperCase()} ${result.host} [${result.error.code ?? result.error.name}] ${cut(result.error.message)}\n`);
       }
     });
 }

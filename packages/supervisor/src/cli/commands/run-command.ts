@@ -1,10 +1,10 @@
 import { Command } from "commander";
 import { constants as osConstants } from "node:os";
 import { MalocherError } from "@malocher/protocol";
-import { prepareSharedDirectory } from "@malocher/store";
+import { finishedState, prepareSharedDirectory } from "@malocher/store";
 import { Malocher } from "../../malocher.js";
 import { RunProgress } from "../run-progress.js";
-import { outcomeOf, type RunOutcome } from "../../run-tally.js";
+import type { RunOutcome } from "../../run-tally.js";
 import { jsonLine } from "../json-line.js";
 import { runOptionsOf, slurmOptionsOf, sshOptionsOf, SLURM_FLAGS, SSH_FLAGS, withOptions, type CliValues } from "../cli-options.js";
 import { commandLines, usesJobSlot } from "../command-lines.js";
@@ -121,7 +121,7 @@ export function runCommand(): Command {
         });
         for await (const [jobId, result] of run) {
           const previous = failed.get(jobId);
-          const outcome = outcomeOf(result);
+          const outcome = finishedState(result);
           failed.delete(jobId);
           if (outcome !== "succeeded") failed.set(jobId, outcome);
           // Which job failed: what it runs (its arguments, short) and its key.
