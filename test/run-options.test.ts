@@ -34,6 +34,7 @@ import {
   doubleThrowingOnce,
   doubleWithChild,
   killItself,
+  printingThrowingOnce,
   throwAlways,
 } from "./fixtures/faults/jobs.js";
 import { census, waitForNoLeftovers, type Census } from "./support/census.js";
@@ -243,6 +244,19 @@ test("retryOnError: JOB_THREW and JOB_EXITED are not retried unless asked; per j
   assert.equal(countAttempts("runwide"), 2);
   assertFailed(results2, optedOut, "JOB_THREW", 1);
   assert.equal(countAttempts("optedout"), 1);
+  await noLeftovers();
+});
+
+test("a retried job's log keeps each run's output, the later run after a line that names its attempt, node and start", { timeout: TEST_TIMEOUT_MS }, async () => {
+  const job = malocher.submit.with({ retryOnError: true, retries: 1 })(printingThrowingOnce, join(root, "once-printing"), starts);
+  const results = await within(collect(malocher.processAll({ slots: 1 })), RUN_DEADLINE_MS, "the run");
+  assertValue(results, job, "ok", 2);
+  const note = /--- malocher: attempt 2 began on local at (\S+); the output above is from an earlier run ---\n/;
+  const { stdout, stderr } = await malocher.logs(job);
+  assert.match(stdout, new RegExp(`^first run\\n${note.source}second run\\n$`), "stdout: the first run, the note, the second run");
+  assert.match(stderr, new RegExp(`^first run, no line break\\n${note.source}second run\\n$`), "stderr: the note on a line of its own");
+  const began = Date.parse(note.exec(stdout)![1]!);
+  assert.ok(Number.isFinite(began) && Math.abs(Date.now() - began) < RUN_DEADLINE_MS, `the note's time is an ISO time of this run: ${stdout}`);
   await noLeftovers();
 });
 

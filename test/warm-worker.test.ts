@@ -26,7 +26,7 @@ test("a job lined up behind one that ended before it reached the worker runs, an
   await worker.whenReady();
   const run = (jobId: string) => {
     const request = { type: "run" as const, jobId, specFile: directoryLayout.specFile(dir, jobId), dir, run: { env: {} } };
-    const logs = { stdout: directoryLayout.stdoutFile(dir, jobId), stderr: directoryLayout.stderrFile(dir, jobId), maxBytes: 1 << 20 };
+    const logs = { stdout: directoryLayout.stdoutFile(dir, jobId), stderr: directoryLayout.stderrFile(dir, jobId), maxBytes: 1 << 20, rerunNote: () => "" };
     return worker.run(request, logs, { started: () => {}, done: () => {} });
   };
   const ranOk = (end: WorkerRunEnd) => end.kind === "outcome" && end.outcome.ok;

@@ -7,6 +7,7 @@ import {
   failure,
   MalocherError,
   placementMisfit,
+  rerunNote,
   slotsOf,
   storedOutcome,
   type JobEnding,
@@ -271,6 +272,7 @@ export class JobRun {
           stdout: directoryLayout.stdoutFile(dir, jobId),
           stderr: directoryLayout.stderrFile(dir, jobId),
           maxBytes: this.context.settings.maxLogBytes,
+          rerunNote: () => rerunNote(attempt, this.context.host, new Date(startedAt === 0 ? Date.now() : startedAt)),
         },
         {
           started: () => {

@@ -5,3 +5,12 @@ export const CUT_NOTE_PREFIX = "[... ";
 export function cutNote(cutBytes: number, maxBytes: number): string {
   return `${CUT_NOTE_PREFIX}${cutBytes} bytes cut: the job wrote more than maxLogBytes (${maxBytes}); the last ${maxBytes} bytes follow ...]\n`;
 }
+
+/**
+ * The line written into a job's log before a run's output when the log holds output of an earlier
+ * run of the job (an attempt that failed and is retried, or one interrupted and run again):
+ * which attempt this is, where and when it began.
+ */
+export function rerunNote(attempt: number, host: string, beganAt: Date): string {
+  return `--- malocher: attempt ${attempt} began on ${host} at ${beganAt.toISOString()}; the output above is from an earlier run ---\n`;
+}

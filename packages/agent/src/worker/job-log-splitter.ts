@@ -1,17 +1,42 @@
-import { close, createWriteStream, write, writev, type WriteStream } from "node:fs";
+import { close, createWriteStream, fstat, read, write, writev, type WriteStream } from "node:fs";
+import { promisify } from "node:util";
 import { openLogForAppend } from "@malocher/store";
 import type { Readable } from "node:stream";
 import { endOfJobMarker } from "./worker-messages.js";
 import { LogTail, cutLogToTail } from "./log-tail.js";
 
-/** How a log's write stream opens its file: see `openLogForAppend` (no symlinks; a file of ours, 0600). */
-const LOG_FILE_SYSTEM = {
-  open: (path: string, _flags: unknown, _mode: unknown, callback: (error: Error | null, fd?: number) => void) =>
-    void openLogForAppend(path).then((fd) => callback(null, fd), callback),
-  write,
-  writev,
-  close,
-};
+/**
+ * How a log's write stream opens its file: see `openLogForAppend` (no symlinks; a file of ours,
+ * 0600). A log that holds an earlier run's output gets `rerunNote` first, on a line of its own.
+ */
+function logFileSystem(rerunNote: () => string) {
+  return {
+    open: (path: string, _flags: unknown, _mode: unknown, callback: (error: Error | null, fd?: number) => void) =>
+      void openLogForAppend(path)
+        .then((fd) =>
+          separateFromEarlierRun(fd, rerunNote).then(
+            () => fd,
+            (error: Error) => {
+              close(fd, () => {});
+              throw error;
+            },
+          ),
+        )
+        .then((fd) => callback(null, fd), callback),
+    write,
+    writev,
+    close,
+  };
+}
+
+/** Appends `rerunNote` to the open log `fd` when it is not empty (after a line break, if its last line lacks one). */
+async function separateFromEarlierRun(fd: number, rerunNote: () => string): Promise<void> {
+  const { size } = await promisify(fstat)(fd);
+  if (size === 0) return;
+  const last = Buffer.alloc(1);
+  await promisify(read)(fd, last, 0, 1, size - 1);
+  await promisify(write)(fd, Buffer.from(`${last[0] === 0x0a ? "" : "\n"}${rerunNote()}`)); // the log is opened to append
+}
 
 /** Closes a log's descriptor (its stream does not: it stays open for a cut). */
 function closeLog(file: WriteStream | undefined): void {
@@ -35,6 +60,8 @@ interface JobLog {
   jobId: string;
   marker: Buffer;
   path: string;
+  /** Written before this run's output when the log holds an earlier run's (see `rerunNote`). */
+  rerunNote: () => string;
   file: WriteStream | undefined;
   /** The last `maxBytes` of this attempt's output, for the log's rewrite if it grows past them. */
   tail: LogTail;
@@ -64,15 +91,16 @@ export class JobLogSplitter {
   }
 
   /**
-   * Routes output to `path` for `jobId` once the jobs begun before it have reached their markers.
+   * Routes output to `path` for `jobId` once the jobs begun before it have reached their markers
+ * (after `rerunNote`, when the log holds an earlier run's output).
    * The promise resolves once the job's marker was seen (or the job was abandoned or cancelled)
    * and its log file is complete on disk.
    */
-  begin(jobId: string, path: string, maxBytes: number): Promise<void> {
+  begin(jobId: string, path: string, maxBytes: number, rerunNote: () => string): Promise<void> {
     let resolveEnded!: () => void;
     const ended = new Promise<void>((resolve) => (resolveEnded = resolve));
     const tail = new LogTail(maxBytes);
-    const job = { jobId, marker: Buffer.from(endOfJobMarker(jobId)), path, file: undefined, tail, ended, resolveEnded };
+    const job = { jobId, marker: Buffer.from(endOfJobMarker(jobId)), path, rerunNote, file: undefined, tail, ended, resolveEnded };
     if (this.current === undefined) this.makeCurrent(job);
     else this.waiting.push(job);
     return ended;
@@ -144,7 +172,7 @@ export class JobLogSplitter {
     if (job.file === undefined) {
       // Opened without following a symlink, and kept open after the end: a cut reads the log
       // through this descriptor (see openLogForAppend and cutLogToTail).
-      job.file = createWriteStream(job.path, { fs: LOG_FILE_SYSTEM, autoClose: false });
+      job.file = createWriteStream(job.path, { fs: logFileSystem(job.rerunNote), autoClose: false });
       job.file.on("error", (error) => {
         this.stray(Buffer.from(`malocher: cannot write log ${job.path}: ${error.message}\n`));
         closeLog(job.file);

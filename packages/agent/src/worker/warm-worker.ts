@@ -34,6 +34,8 @@ export interface JobLogPaths {
   stdout: string;
   stderr: string;
   maxBytes: number;
+  /** The line that separates this run's output from an earlier run's in a log (see `rerunNote`): made only for such a log. */
+  rerunNote: () => string;
 }
 
 /** Called as a job's run on the worker changes: both at most once, `started` before `done`. */
@@ -180,8 +182,8 @@ export class WarmWorker {
    */
   async run(request: RunJobRequest, logs: JobLogPaths, hooks: WorkerRunHooks): Promise<WorkerRunEnd> {
     const { jobId } = request;
-    const stdoutDone = this.stdout.begin(jobId, logs.stdout, logs.maxBytes);
-    const stderrDone = this.stderr.begin(jobId, logs.stderr, logs.maxBytes);
+    const stdoutDone = this.stdout.begin(jobId, logs.stdout, logs.maxBytes, logs.rerunNote);
+    const stderrDone = this.stderr.begin(jobId, logs.stderr, logs.maxBytes, logs.rerunNote);
     const end = await new Promise<WorkerRunEnd>((resolve) => {
       const run: RunOnWorker = { jobId, hooks, end: resolve };
       if (this.dead || this.linedUp !== undefined) return resolve({ kind: "unavailable" });
