@@ -10,8 +10,8 @@ import { waitUntil } from "./support/wait.js";
 
 const CLI = fileURLToPath(new URL("../packages/supervisor/dist/cli/main.js", import.meta.url));
 
-function startRun(dir: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, "run", "--dir", dir, "--slots", "2"], { stdio: ["ignore", "pipe", "pipe"] });
+function startRun(dir: string, ...options: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, "run", "--dir", dir, "--slots", "2", ...options], { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -38,6 +38,25 @@ test("malocher run: Ctrl-C once drains (running jobs finish, nothing new starts)
     assert.match(run.output(), /\nmalocher: drained: 4 jobs stay queued; `malocher run` runs them\n/, "the last lines say what is left");
     const { counts } = await malocher.status();
     assert.deepEqual({ succeeded: counts.succeeded, queued: counts.queued, running: counts.running }, { succeeded: 2, queued: 4, running: 0 });
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test("malocher run: a drain past --drain-timeout says that the running jobs went back to the queue, and why", { timeout: 90_000 }, async () => {
+  const dir = tempDir("drain-deadline");
+  try {
+    const malocher = new Malocher({ dir });
+    for (let x = 0; x < 4; x++) malocher.submit(slowly, x, 20_000);
+    const run = startRun(dir, "--drain-timeout", "1s");
+    await waitForRunning(malocher, 2);
+    run.child.kill("SIGINT");
+    const code = await run.exited;
+    assert.equal(code, 130, run.output());
+    assert.match(run.output(), /^local: 2 jobs it was running went back to the queue as its agent stopped \(the drain's deadline \(drainTimeoutMs, 1000 ms\) passed\)$/m, run.output());
+    assert.match(run.output(), /\nmalocher: drained: 4 jobs stay queued; `malocher run` runs them\n/, run.output());
+    const { counts } = await malocher.status();
+    assert.deepEqual({ succeeded: counts.succeeded, queued: counts.queued, running: counts.running }, { succeeded: 0, queued: 4, running: 0 });
   } finally {
     removeDir(dir);
   }

@@ -93,6 +93,10 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
       assert.deepEqual(starts.filter(([l]) => l === label).map(([, job]) => job), allocations.slice(0, 2), `${label} started once in each allocation`);
     }
     assert.deepEqual(starts.filter(([l]) => l === "c").map(([, job]) => job), [allocations[1]], "the late job never started in the first allocation: it did not fit");
+    // The run heard that a and b went back to the queue at the first allocation's end (from its agents as they stopped, or taken back by the supervisor).
+    const recovered = events.filter((event) => event.type === "jobsRecovered");
+    assert.equal(recovered.reduce((sum, event) => sum + event.requeued, 0), 2, `the run was told of both jobs put back: ${JSON.stringify(recovered)}`);
+    for (const event of recovered) if (event.reason !== undefined) assert.match(event.reason, /Slurm/, "an agent that put them back says why");
     await noAllocationLeft(events);
   });
 

@@ -88,6 +88,8 @@ export class Agent {
   private readonly finished = new Promise<void>((resolve) => (this.resolveStopped = resolve));
   /** In a Slurm allocation: its time (end, warning). */
   private readonly clock: SlurmAllocationClock | undefined;
+  /** Jobs whose code had started that this agent put back in the queue, not at their fault (told as it stops). */
+  private readonly requeuedAfterStart: string[] = [];
   /** Jobs this agent put back because they do not fit in the allocation's time left. */
   private readonly outOfTime = new Set<string>();
   /** When a job last ran here (for the Slurm idle timeout). */
@@ -146,7 +148,7 @@ export class Agent {
         ? undefined
         : new SlurmAllocationClock(config.slurm, process.env["SLURM_JOB_ID"], {
             warned: () => void this.drain(0, "Slurm warned that the allocation ends soon"), // the clock stops it at the end
-            ending: () => void this.stop("its Slurm allocation ends: running jobs go back to the queue"),
+            ending: () => void this.stop("its Slurm allocation ends"),
             log: (line) => this.log(line),
           });
   }
@@ -205,10 +207,22 @@ export class Agent {
     await Promise.all(this.runs);
     await closeClaimDirectory(this.config.dir, this.config.agentId);
     await this.lease.stop();
+    this.tellRequeued(reason);
     this.outbox.flush();
     await this.link.close(reason);
     this.setState("stopped", reason);
     this.resolveStopped();
+  }
+
+  /**
+   * Tells the supervisor which jobs whose code had started here went back to the queue, and why
+   * this agent stopped (they run again as the same attempt; see `JobsRequeuedMessage`).
+   */
+  private tellRequeued(reason: string): void {
+    const jobIds = this.requeuedAfterStart.splice(0);
+    if (jobIds.length === 0) return;
+    this.log(`${jobIds.length} running job(s) went back to the queue: ${jobIds.join(" ")}`);
+    this.outbox.send({ type: "jobsRequeued", jobIds, reason }); // at most a job per slot, and those Slurm ended
   }
 
   /**
@@ -222,7 +236,7 @@ export class Agent {
     this.wakeup.trigger();
     const deadline =
       drainTimeoutMs > 0
-        ? setTimeout(() => void this.stop(`the drain's deadline (drainTimeoutMs, ${drainTimeoutMs} ms) passed; running jobs go back to the queue`), drainTimeoutMs)
+        ? setTimeout(() => void this.stop(`the drain's deadline (drainTimeoutMs, ${drainTimeoutMs} ms) passed`), drainTimeoutMs)
         : undefined;
     await this.loopDone;
     await Promise.all(this.runs);
@@ -428,7 +442,9 @@ export class Agent {
       this.prefetch.linedUpOn.delete(worker);
       this.wakeup.trigger(); // the worker may be due for a prefetch again
     };
+    let codeStarted = false;
     const started = () => {
+      codeStarted = true;
       if (run.start() !== "linedUp") return;
       leaveLine();
       this.slots.take();
@@ -472,6 +488,7 @@ export class Agent {
         this.outbox.send({ type: "jobRetrying", jobId: claimed.jobId, attempt, notBefore });
       } else if (end.kind === "requeue") {
         await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
+        if (codeStarted) this.requeuedAfterStart.push(claimed.jobId);
       }
     } catch (error) {
       this.log(`job ${claimed.jobId}: ${(error as Error).message}; putting it back in the queue`);

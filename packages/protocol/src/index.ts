@@ -66,6 +66,7 @@ export type {
   JobStartedMessage,
   JobFinishedMessage,
   JobRetryingMessage,
+  JobsRequeuedMessage,
   MisfitMessage,
   DependentsSettledMessage,
   ByeMessage,

@@ -109,6 +109,8 @@ function readAgentMessage(record: Record<string, unknown>, type: string): AgentM
       return { type, jobId: jobIdField(record, "jobId"), reason: stringField(record, "reason") };
     case "dependentsSettled":
       return { type, jobId: jobIdField(record, "jobId"), queued: jobIdsField(record, "queued"), failed: jobIdsField(record, "failed") };
+    case "jobsRequeued":
+      return { type, jobIds: jobIdsField(record, "jobIds"), reason: stringField(record, "reason") };
     case "bye":
       return { type, reason: stringField(record, "reason") };
     default:

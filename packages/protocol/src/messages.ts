@@ -95,6 +95,17 @@ export interface DependentsSettledMessage {
   failed: string[];
 }
 
+/**
+ * Agent → supervisor, as it stops: jobs whose code had started here that it put back in the
+ * queue, not at their fault (it was stopping, or Slurm ended its allocation): they run again as
+ * the same attempt. `reason`: why the agent stopped, in its words.
+ */
+export interface JobsRequeuedMessage {
+  type: "jobsRequeued";
+  jobIds: string[];
+  reason: string;
+}
+
 export interface ByeMessage {
   type: "bye";
   reason: string;
@@ -108,6 +119,7 @@ export type AgentMessage =
   | JobStartedMessage
   | JobFinishedMessage
   | JobRetryingMessage
+  | JobsRequeuedMessage
   | MisfitMessage
   | DependentsSettledMessage
   | ByeMessage;

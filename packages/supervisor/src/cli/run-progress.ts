@@ -187,14 +187,14 @@ export class RunProgress {
   }
 }
 
-/** What became of the jobs a lost node was running: back to the queue, or failed when out of attempts. */
+/** What became of the jobs a node was running when it went away: back to the queue, or failed when out of attempts. */
 function recoveredLine(event: Extract<RunEvent, { type: "jobsRecovered" }>): string {
   const jobs = (count: number) => (count === 1 ? "1 job" : `${count} jobs`);
   const parts = [
     ...(event.requeued > 0 ? [`${jobs(event.requeued)} it was running went back to the queue`] : []),
     ...(event.failed > 0 ? [`${jobs(event.failed)} it was running failed: ${event.failed === 1 ? "it had" : "they had"} no attempt left`] : []),
   ];
-  return `${event.host}: ${parts.join("; ")}`;
+  return `${event.host}: ${parts.join("; ")}${event.reason === undefined ? "" : ` as its agent stopped (${event.reason})`}`;
 }
 
 function jsonEvent(event: RunEvent): object {

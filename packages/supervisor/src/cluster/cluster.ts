@@ -37,7 +37,13 @@ export type RunEvent =
   | { type: "jobFinished"; jobId: string; host: string; ok: boolean; durationMs: number }
   /** The job's attempt failed; it waits in `retrying/` until `notBefore`, then runs as attempt `attempt`. */
   | { type: "jobRetrying"; jobId: string; host: string; attempt: number; notBefore: number }
-  | { type: "jobsRecovered"; host: string; requeued: number; failed: number }
+  /**
+   * What became of the jobs a node was running when it went away: `requeued` went back to the
+   * queue (to run again as the same attempt), `failed` had no attempt left. `reason`: the agent
+   * put them back itself as it stopped, and this is why it stopped (a Slurm allocation's end, a
+   * drain's deadline, …); absent when the supervisor took them back from a lost node.
+   */
+  | { type: "jobsRecovered"; host: string; requeued: number; failed: number; reason?: string }
   /**
    * Job `jobId`'s result (published on `host`) let `queued` jobs, which waited for it, into the
    * queue; `jobId` and `host` are `"-"` when a supervisor's sweep queued them.
@@ -486,6 +492,8 @@ export class Cluster extends EventEmitter<{
     } else if (message.type === "jobFinished") {
       if (message.resultFile !== undefined) this.recentResultFiles.keep(message.jobId, message.resultFile);
       this.emit("event", { type: "jobFinished", jobId: message.jobId, host: session.label, ok: message.ok, durationMs: message.durationMs });
+    } else if (message.type === "jobsRequeued") {
+      this.emit("event", { type: "jobsRecovered", host: session.label, requeued: message.jobIds.length, failed: 0, reason: message.reason });
     } else if (message.type === "jobRetrying") {
       this.emit("event", { type: "jobRetrying", jobId: message.jobId, host: session.label, attempt: message.attempt, notBefore: message.notBefore });
     } else if (message.type === "dependentsSettled") {
