@@ -17,6 +17,7 @@ test("an agent message with a job id that is a path is refused", () => {
     { type: "jobStarted", jobId: TRAVERSAL, attempt: 1 },
     { type: "jobFinished", jobId: "../x", ok: true, durationMs: 1 },
     { type: "jobRetrying", jobId: "", attempt: 2, notBefore: 0 },
+    { type: "jobsRequeued", jobIds: [TRAVERSAL], reason: "x" },
   ]) {
     assert.throws(() => decodeAgentMessage(encodeMessage(message as never)), refused, JSON.stringify(message));
   }

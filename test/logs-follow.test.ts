@@ -148,7 +148,7 @@ test("maxLogBytes applies to each attempt: a retried job's log keeps each attemp
   const attempts = log.split(/(?=\[\.\.\. \d+ bytes cut)/);
   assert.equal(attempts.length, 2, `two cut attempts: ${log.slice(0, 200)}`);
   // The second attempt's output follows the line that says so (kept when that attempt's part was cut).
-  const rerun = /--- malocher: attempt 2 began on \S+ at \S+; the output above is from an earlier run ---\n$/.exec(attempts[0]!);
+  const rerun = /--- malocher: a run of attempt 2 began on \S+ at \S+; the output above is from earlier runs ---\n$/.exec(attempts[0]!);
   assert.ok(rerun, `the second attempt's part follows its note: ${JSON.stringify(attempts[0]!.slice(-300))}`);
   attempts[0] = attempts[0]!.slice(0, rerun.index);
   for (const [i, tag] of ["first", "second"].entries()) {

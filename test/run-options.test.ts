@@ -251,7 +251,7 @@ test("a retried job's log keeps each run's output, the later run after a line th
   const job = malocher.submit.with({ retryOnError: true, retries: 1 })(printingThrowingOnce, join(root, "once-printing"), starts);
   const results = await within(collect(malocher.processAll({ slots: 1 })), RUN_DEADLINE_MS, "the run");
   assertValue(results, job, "ok", 2);
-  const note = /--- malocher: attempt 2 began on local at (\S+); the output above is from an earlier run ---\n/;
+  const note = /--- malocher: a run of attempt 2 began on local at (\S+); the output above is from earlier runs ---\n/;
   const { stdout, stderr } = await malocher.logs(job);
   assert.match(stdout, new RegExp(`^first run\\n${note.source}second run\\n$`), "stdout: the first run, the note, the second run");
   assert.match(stderr, new RegExp(`^first run, no line break\\n${note.source}second run\\n$`), "stderr: the note on a line of its own");

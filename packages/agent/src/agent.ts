@@ -88,8 +88,8 @@ export class Agent {
   private readonly finished = new Promise<void>((resolve) => (this.resolveStopped = resolve));
   /** In a Slurm allocation: its time (end, warning). */
   private readonly clock: SlurmAllocationClock | undefined;
-  /** Jobs whose code had started that this agent put back in the queue, not at their fault (told as it stops). */
-  private readonly requeuedAfterStart: string[] = [];
+  /** Jobs whose code ran that this agent put back in the queue when it stopped them, or Slurm did (told as it stops). */
+  private readonly interruptedJobs = new Set<string>();
   /** Jobs this agent put back because they do not fit in the allocation's time left. */
   private readonly outOfTime = new Set<string>();
   /** When a job last ran here (for the Slurm idle timeout). */
@@ -215,14 +215,15 @@ export class Agent {
   }
 
   /**
-   * Tells the supervisor which jobs whose code had started here went back to the queue, and why
-   * this agent stopped (they run again as the same attempt; see `JobsRequeuedMessage`).
+   * Tells the supervisor which running jobs this agent's stop (or Slurm) ended and put back in the
+   * queue, and why it stopped (they run again as the same attempt; see `JobsRequeuedMessage`).
    */
   private tellRequeued(reason: string): void {
-    const jobIds = this.requeuedAfterStart.splice(0);
+    const jobIds = [...this.interruptedJobs];
     if (jobIds.length === 0) return;
     this.log(`${jobIds.length} running job(s) went back to the queue: ${jobIds.join(" ")}`);
-    this.outbox.send({ type: "jobsRequeued", jobIds, reason }); // at most a job per slot, and those Slurm ended
+    // The jobs running when it stopped or Slurm ended the allocation: a few per slot at most.
+    this.outbox.send({ type: "jobsRequeued", jobIds, reason: reason.split("\n")[0]! });
   }
 
   /**
@@ -442,9 +443,7 @@ export class Agent {
       this.prefetch.linedUpOn.delete(worker);
       this.wakeup.trigger(); // the worker may be due for a prefetch again
     };
-    let codeStarted = false;
     const started = () => {
-      codeStarted = true;
       if (run.start() !== "linedUp") return;
       leaveLine();
       this.slots.take();
@@ -487,8 +486,8 @@ export class Agent {
         this.log(`job ${claimed.jobId}: retrying as attempt ${attempt} in ${end.delayMs} ms`);
         this.outbox.send({ type: "jobRetrying", jobId: claimed.jobId, attempt, notBefore });
       } else if (end.kind === "requeue") {
-        await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
-        if (codeStarted) this.requeuedAfterStart.push(claimed.jobId);
+        const putBack = await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
+        if (putBack && end.cause === "interrupted") this.interruptedJobs.add(claimed.jobId);
       }
     } catch (error) {
       this.log(`job ${claimed.jobId}: ${(error as Error).message}; putting it back in the queue`);

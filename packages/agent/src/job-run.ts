@@ -53,8 +53,8 @@ export type KillReason = "timeout" | "cancelled" | "outOfMemory" | "stopping" | 
 export type JobRunEnd =
   /** `resultFile`: the bytes this run published, when its result was the first. */
   | { kind: "published"; ok: boolean; durationMs: number; resultFile?: Uint8Array }
-  /** Back to the queue at once as the same attempt: the run was interrupted, not at fault (`requeueClaim`). */
-  | { kind: "requeue" }
+  /** Back to the queue at once as the same attempt, not at the job's fault (`requeueClaim`): see {@link RequeueCause}. */
+  | { kind: "requeue"; cause: RequeueCause }
   /** To wait in `retrying/` (the job state `retrying`) for `delayMs`, then run as attempt `attempt` (`deferRetry`). */
   | { kind: "retry"; attempt: number; delayMs: number }
   /** Back to the queue untouched, for other agents: it waits for slots another job waits for. */
@@ -65,6 +65,14 @@ export type JobRunEnd =
   | { kind: "misfit"; reason: string }
   /** Nothing to do: the job has a result already, or its claim was taken away (`claimLost`). */
   | { kind: "dropped" };
+
+/**
+ * Why a job went back to the queue as the same attempt, a closed set: `notStarted`, its code did
+ * not run (it was stopped first, its worker could not take it, died between jobs or held outdated
+ * code); `interrupted`, its code ran and was ended by its agent's stop or by Slurm ending the
+ * allocation (the agent tells the supervisor of these as it stops: `jobsRequeued`).
+ */
+export type RequeueCause = "notStarted" | "interrupted";
 
 /** What a job run needs from its agent. */
 export interface JobRunContext {
@@ -240,10 +248,10 @@ export class JobRun {
     // From here on a kill reaches the worker; one that came before is handled here.
     if (this.killReason !== undefined) {
       hooks.done();
-      return this.killReason === "cancelled" ? this.publish(cancelled("before it ran"), 0) : this.endWithoutResult();
+      return this.killReason === "cancelled" ? this.publish(cancelled("before it ran"), 0) : this.endWithoutResult("notStarted");
     }
     // The worker's job may have ended meanwhile (the worker is then free for others) or run too long.
-    if (linedUp && !worker.canLineUp) return { kind: "requeue" };
+    if (linedUp && !worker.canLineUp) return { kind: "requeue", cause: "notStarted" };
     this.worker = worker;
     let startedAt = 0;
     let durationMs = 0;
@@ -291,7 +299,7 @@ export class JobRun {
     if (end.kind === "outdatedCode" || end.kind === "unavailable") {
       // A job taken back from its worker because it was cancelled is done with here and now.
       if (this.killReason === "cancelled") return this.publish(cancelled("while it ran"), 0);
-      return this.killReason === undefined ? { kind: "requeue" } : this.endWithoutResult();
+      return this.endWithoutResult("notStarted");
     }
     // The agent claims and starts the next job on the freed worker before this result is written.
     await nextTurn();
@@ -321,10 +329,10 @@ export class JobRun {
     const retryOnError = spec.options.retryOnError ?? this.context.settings.retryOnError;
     const mayRetry = attempt <= retries;
     const limitMb = this.context.settings.maxWorkerMemoryMb;
-    if (this.killReason === undefined && (await this.killedBySlurm(end))) return { kind: "requeue" };
+    if (this.killReason === undefined && (await this.killedBySlurm(end))) return { kind: "requeue", cause: "interrupted" };
     // A job that failed because its agent stopped it (SIGTERM to its process group: a command that
     // exits on it) goes back to the queue: its agent's stop is no failure of the job.
-    if (this.killReason === "stopping" && end.kind === "outcome" && !end.outcome.ok) return this.endWithoutResult();
+    if (this.killReason === "stopping" && end.kind === "outcome" && !end.outcome.ok) return this.endWithoutResult("interrupted");
     // A job killed for its time limit or a cancel ends so, whatever it managed to do meanwhile
     // (a command that saved its work on SIGTERM and exited, a function that returned).
     if (end.kind !== "outcome" || this.killReason === "timeout" || this.killReason === "cancelled") {
@@ -339,7 +347,7 @@ export class JobRun {
       const { error, thrown } = outcome;
       return this.publish({ ok: false, error, ...(thrown === undefined ? {} : { thrown }) }, durationMs, codeChanged);
     }
-    if (end.kind !== "died" || this.killReason !== undefined) return this.endWithoutResult();
+    if (end.kind !== "died" || this.killReason !== undefined) return this.endWithoutResult("interrupted");
     if (V8_OUT_OF_MEMORY.test(end.lastStderr)) {
       return this.publish(
         failure("JOB_OUT_OF_MEMORY", `The job exhausted the JavaScript heap (limit ${limitMb} MB, maxWorkerMemoryMb) and its worker died.`),
@@ -403,8 +411,9 @@ export class JobRun {
     return { kind: "retry", attempt: this.job.attempt + 1, delayMs: backoffMs(this.job.attempt, RETRY_BACKOFF_BASE_MS) };
   }
 
-  private endWithoutResult(): JobRunEnd {
-    return this.killReason === "claimLost" ? { kind: "dropped" } : { kind: "requeue" };
+  /** Dropped when the claim was taken away (`claimLost`), otherwise back to the queue as the same attempt. */
+  private endWithoutResult(cause: RequeueCause): JobRunEnd {
+    return this.killReason === "claimLost" ? { kind: "dropped" } : { kind: "requeue", cause };
   }
 
   /** Publishes write-once; a first result already there wins and ours is discarded. */

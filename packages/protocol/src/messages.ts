@@ -96,9 +96,9 @@ export interface DependentsSettledMessage {
 }
 
 /**
- * Agent → supervisor, as it stops: jobs whose code had started here that it put back in the
- * queue, not at their fault (it was stopping, or Slurm ended its allocation): they run again as
- * the same attempt. `reason`: why the agent stopped, in its words.
+ * Agent → supervisor, as it stops: running jobs that its stop (or Slurm, ending the allocation)
+ * ended and that it put back in the queue; they run again as the same attempt. `reason`: why the
+ * agent stopped, in its words (the first line).
  */
 export interface JobsRequeuedMessage {
   type: "jobsRequeued";

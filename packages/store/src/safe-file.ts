@@ -158,24 +158,25 @@ export function createFileSync(path: string, bytes: Uint8Array | string = ""): v
 }
 
 /**
- * Opens a log to append to. What is there must be a regular file of ours with one link (a
- * log an earlier attempt wrote); anything else (a symlink, a FIFO, another account's file, a
- * hard link to some other file) is removed and a fresh 0600 log created in its place. Opened for
- * reading too, so that the log can be cut through this descriptor (see `cutLogToTail`).
+ * Opens a log to append to; returns its descriptor and its size then (what earlier attempts
+ * wrote). What is there must be a regular file of ours with one link (a log an earlier attempt
+ * wrote); anything else (a symlink, a FIFO, another account's file, a hard link to some other
+ * file) is removed and a fresh 0600 log created in its place. Opened for reading too, so that the
+ * log can be cut through this descriptor (see `cutLogToTail`).
  */
-export async function openLogForAppend(path: string): Promise<number> {
+export async function openLogForAppend(path: string): Promise<{ fd: number; size: number }> {
   let fd: number | undefined;
   try {
     fd = await openFd(path, APPEND);
     const stats = await fstatFd(fd);
-    if (stats.isFile() && stats.nlink === 1 && (process.getuid === undefined || stats.uid === process.getuid())) return fd;
+    if (stats.isFile() && stats.nlink === 1 && (process.getuid === undefined || stats.uid === process.getuid())) return { fd, size: stats.size };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== "ELOOP" && code !== "ENXIO") throw error;
   }
   if (fd !== undefined) closeSync(fd);
   await unlink(path).catch(() => {});
-  return openFd(path, APPEND | O_EXCL);
+  return { fd: await openFd(path, APPEND | O_EXCL), size: 0 };
 }
 
 function openFd(path: string, flags: number): Promise<number> {

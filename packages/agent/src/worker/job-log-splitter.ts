@@ -1,4 +1,4 @@
-import { close, createWriteStream, fstat, read, write, writev, type WriteStream } from "node:fs";
+import { close, createWriteStream, read, write, writev, type WriteStream } from "node:fs";
 import { promisify } from "node:util";
 import { openLogForAppend } from "@malocher/store";
 import type { Readable } from "node:stream";
@@ -7,14 +7,14 @@ import { LogTail, cutLogToTail } from "./log-tail.js";
 
 /**
  * How a log's write stream opens its file: see `openLogForAppend` (no symlinks; a file of ours,
- * 0600). A log that holds an earlier run's output gets `rerunNote` first, on a line of its own.
+ * 0600). A log that holds an earlier run's output gets `rerunNote()` first, on a line of its own.
  */
 function logFileSystem(rerunNote: () => string) {
   return {
     open: (path: string, _flags: unknown, _mode: unknown, callback: (error: Error | null, fd?: number) => void) =>
       void openLogForAppend(path)
-        .then((fd) =>
-          separateFromEarlierRun(fd, rerunNote).then(
+        .then(({ fd, size }) =>
+          separateFromEarlierRuns(fd, size, rerunNote).then(
             () => fd,
             (error: Error) => {
               close(fd, () => {});
@@ -29,9 +29,8 @@ function logFileSystem(rerunNote: () => string) {
   };
 }
 
-/** Appends `rerunNote` to the open log `fd` when it is not empty (after a line break, if its last line lacks one). */
-async function separateFromEarlierRun(fd: number, rerunNote: () => string): Promise<void> {
-  const { size } = await promisify(fstat)(fd);
+/** Appends `rerunNote()` to the open log `fd` of `size` bytes unless it is empty (after a line break, if its last line lacks one). */
+async function separateFromEarlierRuns(fd: number, size: number, rerunNote: () => string): Promise<void> {
   if (size === 0) return;
   const last = Buffer.alloc(1);
   await promisify(read)(fd, last, 0, 1, size - 1);
@@ -92,7 +91,7 @@ export class JobLogSplitter {
 
   /**
    * Routes output to `path` for `jobId` once the jobs begun before it have reached their markers
- * (after `rerunNote`, when the log holds an earlier run's output).
+   * (after `rerunNote()`, when the log holds an earlier run's output).
    * The promise resolves once the job's marker was seen (or the job was abandoned or cancelled)
    * and its log file is complete on disk.
    */

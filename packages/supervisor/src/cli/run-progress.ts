@@ -194,7 +194,7 @@ function recoveredLine(event: Extract<RunEvent, { type: "jobsRecovered" }>): str
     ...(event.requeued > 0 ? [`${jobs(event.requeued)} it was running went back to the queue`] : []),
     ...(event.failed > 0 ? [`${jobs(event.failed)} it was running failed: ${event.failed === 1 ? "it had" : "they had"} no attempt left`] : []),
   ];
-  return `${event.host}: ${parts.join("; ")}${event.reason === undefined ? "" : ` as its agent stopped (${event.reason})`}`;
+  return `${event.host}: ${parts.join("; ")}${event.reason === undefined ? "" : ` as its agent stopped: ${event.reason}`}`;
 }
 
 function jsonEvent(event: RunEvent): object {

@@ -39,9 +39,10 @@ export type RunEvent =
   | { type: "jobRetrying"; jobId: string; host: string; attempt: number; notBefore: number }
   /**
    * What became of the jobs a node was running when it went away: `requeued` went back to the
-   * queue (to run again as the same attempt), `failed` had no attempt left. `reason`: the agent
-   * put them back itself as it stopped, and this is why it stopped (a Slurm allocation's end, a
-   * drain's deadline, …); absent when the supervisor took them back from a lost node.
+   * queue (to run again as the same attempt), `failed` had no attempt left. `reason`: its agent
+   * ended them and put them back itself as it stopped (its `jobsRequeued`), and this is why it
+   * stopped (a Slurm allocation's end, a drain's deadline, …); absent when the supervisor took
+   * them back from a lost node.
    */
   | { type: "jobsRecovered"; host: string; requeued: number; failed: number; reason?: string }
   /**
@@ -492,8 +493,9 @@ export class Cluster extends EventEmitter<{
     } else if (message.type === "jobFinished") {
       if (message.resultFile !== undefined) this.recentResultFiles.keep(message.jobId, message.resultFile);
       this.emit("event", { type: "jobFinished", jobId: message.jobId, host: session.label, ok: message.ok, durationMs: message.durationMs });
-    } else if (message.type === "jobsRequeued") {
+    } else if (message.type === "jobsRequeued" && message.jobIds.length > 0) {
       this.emit("event", { type: "jobsRecovered", host: session.label, requeued: message.jobIds.length, failed: 0, reason: message.reason });
+      this.nudge(message.jobIds.length); // other agents may take them now
     } else if (message.type === "jobRetrying") {
       this.emit("event", { type: "jobRetrying", jobId: message.jobId, host: session.label, attempt: message.attempt, notBefore: message.notBefore });
     } else if (message.type === "dependentsSettled") {

@@ -1,0 +1,18 @@
+/** The lines Malocher writes into a job's log itself: where a run's output was cut, where a new run's output begins. */
+
+/** How the note starts that stands where an attempt's log was cut (readers following a log look for it). */
+export const CUT_NOTE_PREFIX = "[... ";
+
+/** The line that starts an attempt's log once it was cut to its tail. */
+export function cutNote(cutBytes: number, maxBytes: number): string {
+  return `${CUT_NOTE_PREFIX}${cutBytes} bytes cut: the job wrote more than maxLogBytes (${maxBytes}); the last ${maxBytes} bytes follow ...]\n`;
+}
+
+/**
+ * The line written into a job's log before a run's output when the log holds output of earlier
+ * runs of the job (an attempt that failed and is retried, or one interrupted and run again as the
+ * same attempt): which attempt this run is, where and when it began.
+ */
+export function rerunNote(attempt: number, host: string, beganAt: Date): string {
+  return `--- malocher: a run of attempt ${attempt} began on ${host} at ${beganAt.toISOString()}; the output above is from earlier runs ---\n`;
+}
