@@ -2,7 +2,7 @@
 // job once instead of flooding the cluster; running a keyed script again after a fix reruns what
 // failed and yields every job, the reused ones marked.
 import { strict as assert } from "node:assert";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { test } from "node:test";
@@ -170,6 +170,35 @@ test("a script outside the shared file system: processAll says once per node tha
   assert.equal(ran.code, 2, describeRun(ran));
   assert.match(ran.stderr, /work\.mjs, the module of the run's jobs, is not visible on \S+ at that path/, describeRun(ran));
   assert.match(ran.stderr, /The queued jobs stay queued/);
+});
+
+test("a queued job whose module file was deleted fails alone (JOB_IMPORT_FAILED); the run's other jobs run, whoever runs them", TIMEOUT, async (t) => {
+  const project = tempDir("deleted-module");
+  t.after(() => removeDir(project));
+  const source = 'export function twice(x) { return 2 * x; }\n';
+  const [kept, deleted] = [join(project, "kept.mjs"), join(project, "deleted.mjs")];
+  for (const file of [kept, deleted]) writeFileSync(file, source);
+  const ref = (file: string) => ({ module: pathToFileURL(file).href, export: "twice" });
+  for (const [attempt, run] of [
+    ["from the process that submitted them", (malocher: Malocher) => collect(malocher.processAll({ slots: 2 }))],
+    ["from a Malocher that submitted none", (malocher: Malocher) => collect(new Malocher({ dir: malocher.dir }).processAll({ slots: 2 }))],
+  ] as const) {
+    writeFileSync(deleted, source);
+    const malocher = new Malocher({ dir: join(project, `.malocher-${attempt.split(" ").at(-1)}`) });
+    const good = [1, 2, 3].map((x) => malocher.submit(ref(kept), x));
+    const gone = [4, 5].map((x) => malocher.submit(ref(deleted), x));
+    if (attempt === "from a Malocher that submitted none") for (const x of [6, 7]) malocher.submit(ref(kept), x); // its sample of modules may name either file
+    unlinkSync(deleted);
+    const results = await within(run(malocher), RUN_DEADLINE_MS, `the run ${attempt}`);
+    for (const [i, jobId] of good.entries()) {
+      const result = results.get(jobId);
+      assert.ok(result?.ok && result.value === 2 * (i + 1), `${attempt}: a job of the module that is there ran: ${JSON.stringify(result)}`);
+    }
+    for (const jobId of gone) {
+      const result = results.get(jobId);
+      assert.ok(result !== undefined && !result.ok && result.error.code === "JOB_IMPORT_FAILED", `${attempt}: ${JSON.stringify(result)}`);
+    }
+  }
 });
 
 test("a typo in a host name says unknown host; run uses the good hosts and ends naming the one not used; with none usable, the jobs stay queued", TIMEOUT, async (t) => {

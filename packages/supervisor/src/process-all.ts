@@ -99,9 +99,11 @@ export async function* processJobs(
   }
   // A run of its own claims only the jobs it was asked for (and the unfinished jobs they wait
   // for, whose results are not yielded); a started cluster serves every job.
-  // Its agents check at their start that they see the modules of the jobs this process submitted.
-  const mustSee = modulePathsOf(submitted);
-  if (mustSee.length === 0 && cluster === undefined) mustSee.push(...(await sampledModulePaths(dir, pending)));
+  // Its agents check at their start that they see the modules of the jobs this process submitted
+  // (those this machine sees: a module deleted since fails its own jobs, JOB_IMPORT_FAILED, not the run).
+  const submittedModules = modulePathsOf(submitted);
+  const modules = submittedModules.length === 0 && cluster === undefined ? await sampledModulePaths(dir, pending) : submittedModules;
+  const mustSee = modules.filter((path) => existsSync(path));
   // Only a run of its own is told which jobs to take. With a started cluster nothing here awaits until
   // the run listens to its events: an event in between would be lost (a jobStarted of 8 jobs on 4
   // nodes was, in 1 to 5 of 12-14 rounds, while the jobs' dependencies were listed for nothing).
