@@ -83,6 +83,22 @@ test("--hosts: a file of comments only, a file name that is no file, or a machin
   assert.equal((await malocher.status()).counts.queued, 1, "only the first job is queued");
 });
 
+test("--port must be a TCP port, and SSH flags without --hosts are refused: a local run would ignore them", { timeout: 30_000 }, async (t) => {
+  const malocher = freshMalocher(t, "ssh-flags");
+  malocher.submit(echo, 1);
+  for (const [args, message] of [
+    [["--hosts", "node1", "--port", "99999"], /\[INVALID_OPTIONS\] --port takes a TCP port, a whole number from 1 to 65535, got "99999"\./],
+    [["--hosts", "node1", "--port", "0"], /\[INVALID_OPTIONS\] --port takes a TCP port/],
+    [["--port", "2222"], /\[INVALID_OPTIONS\] --port is for the --hosts machines \(or the --slurm-login host\); without --hosts the run is local and would ignore it\. The dashboard's port is --dashboard-port\./],
+    [["--user", "bob", "--identity", "/nonexistent/key"], /\[INVALID_OPTIONS\] --user, --identity are for the --hosts machines/],
+  ] as const) {
+    const refused = await runCli(["run", ...args, "--dir", malocher.dir]);
+    assert.equal(refused.code, 2, describeRun(refused));
+    assert.match(refused.stderr, message, describeRun(refused));
+  }
+  assert.equal((await malocher.status()).counts.queued, 1, "the job stays queued");
+});
+
 test("results | head and logs | head -c end quietly when the pipe closes", { timeout: 60_000 }, async (t) => {
   const malocher = freshMalocher(t, "epipe");
   const jobs = Array.from({ length: 4 }, (_, i) => malocher.submit(echo, `${i}`.repeat(400_000)));

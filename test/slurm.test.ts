@@ -417,6 +417,8 @@ test("an option of the wrong type is refused naming what it got: \"2\" (a string
   assert.match(await refusal(slurm({ maxAllocations: 0 })), /maxAllocations needs a whole number ≥ 1, got 0\.$/);
   assert.match(await refusal(slurm({ partition: ["a"] })), /partition needs one word, got \["a"\] \(an array\)\.$/);
   assert.match(await refusal({ slots: "4" as never }), /\{ slots \} needs a whole number ≥ 1, got "4" \(a string\)\.$/);
+  assert.match(await refusal({ sshMachines: "node1" as never }), /sshMachines is a list of machines, .*, got "node1" \(a string\)\. Nothing was started\.$/);
+  assert.match(await refusal({ sshMachines: ["node1"], sshPort: 0 }), /sshPort for node1 is a TCP port \(1-65535\), got 0\. Nothing was started\.$/);
 });
 
 test("a timeoutMs longer than a job can run in an allocation is refused before any is asked for, saying what fits", async (t) => {

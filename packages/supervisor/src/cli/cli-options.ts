@@ -9,7 +9,7 @@ import { MalocherError, type JobRunOptions } from "@malocher/protocol";
 import type { SlurmOptions } from "../cluster/slurm/slurm-options.js";
 import { defaultDirectory } from "../malocher.js";
 import type { ClusterOptions } from "../cluster-options.js";
-import { byteSize, duration, DURATION_EXAMPLES, envAssignment, integer, jobIdList, repeated } from "./option-parsers.js";
+import { byteSize, duration, DURATION_EXAMPLES, envAssignment, integer, jobIdList, repeated, tcpPort } from "./option-parsers.js";
 import { readHosts } from "./read-hosts.js";
 
 interface OptionSpec {
@@ -30,7 +30,7 @@ export const CLI_OPTIONS = {
 
   // the machines and how to log in to them (SSH_FLAGS)
   hosts: { flags: "--hosts <file|list>", help: "a hosts file ([slots/][user@]host[:port] [labels] a line) or h1,h2,…" },
-  port: { flags: "--port <port>", help: "SSH port for machines that do not name one", parse: integer("--port") },
+  port: { flags: "--port <port>", help: "SSH port for machines that do not name one", parse: tcpPort("--port") },
   user: { flags: "--user <name>", help: "SSH user for machines that do not name one" },
   identity: { flags: "--identity <file>", help: "SSH private key file" },
   knownHosts: { flags: "--known-hosts <file>", help: "OpenSSH known_hosts file (default ~/.ssh/known_hosts)" },
@@ -148,6 +148,21 @@ export function cliOption(name: CliOptionName, help?: string): Option {
 export function withOptions(command: Command, names: readonly CliOptionName[], help: Partial<Record<CliOptionName, string>> = {}): Command {
   for (const name of names) command.addOption(cliOption(name, help[name]));
   return command;
+}
+
+/**
+ * Refuses SSH flags that would do nothing: `--port`, `--user`, … are for the `--hosts` machines
+ * (and a `--slurm-login` host); without either, a run is local and would ignore them.
+ */
+export function refuseSshFlagsWithoutMachines(values: CliValues<(typeof SSH_FLAGS)[number]>, slurm: SlurmOptions | undefined): void {
+  if (values.hosts !== undefined || slurm?.loginHost !== undefined) return;
+  const given = SSH_FLAGS.filter((name) => name !== "hosts" && values[name] !== undefined).map((name) => CLI_OPTIONS[name].flags.split(" ")[0]!);
+  if (given.length === 0) return;
+  throw new MalocherError(
+    "INVALID_OPTIONS",
+    `${given.join(", ")} ${given.length === 1 ? "is" : "are"} for the --hosts machines (or the --slurm-login host); without --hosts the run is local and would ignore ${given.length === 1 ? "it" : "them"}.` +
+      (given.includes("--port") ? " The dashboard's port is --dashboard-port." : ""),
+  );
 }
 
 /** The cluster options the SSH flags give (only those given; `--hosts` read as a file or a list). */

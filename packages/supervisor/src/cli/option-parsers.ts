@@ -17,6 +17,15 @@ export const integer =
     return number;
   };
 
+/** Parses a TCP port (1-65535) for option `name`. */
+export const tcpPort = (name: string) => (value: string) => {
+  const number = Number(value);
+  if (value.trim() === "" || !Number.isInteger(number) || number < 1 || number > 65535) {
+    throw new MalocherError("INVALID_OPTIONS", `${name} takes a TCP port, a whole number from 1 to 65535, got ${JSON.stringify(value)}.`);
+  }
+  return number;
+};
+
 /**
  * Parses a duration with its unit, `500ms`, `10s`, `1.5m`, `1h`, `2d` or `2w`, into milliseconds,
  * for option `name`. A bare number is refused: `--timeout 60` meant 60 ms to the computer and a

@@ -1,4 +1,4 @@
-import { MalocherError, isLabel } from "@malocher/protocol";
+import { MalocherError, isLabel, shownValue } from "@malocher/protocol";
 import { opensshDefaults } from "./openssh-defaults.js";
 import type { KeysGivenUp } from "./prompt-key-passphrase.js";
 import { expandHome, expandTokens, readSshConfig, type SshConfig, type TokenValues } from "./ssh-config.js";
@@ -136,6 +136,12 @@ function parsePort(text: string, where: string): number {
   return port;
 }
 
+/** sshPort's value for the machine `entry`: a TCP port, or INVALID_OPTIONS before anything connects. */
+function checkedPort(port: unknown, entry: string): number {
+  if (typeof port === "number" && Number.isInteger(port) && port >= 1 && port <= 65535) return port;
+  throw new MalocherError("INVALID_OPTIONS", `sshPort for ${entry} is a TCP port (1-65535), got ${shownValue(port, "number")}. Nothing was started.`);
+}
+
 function perMachine<T>(value: T | readonly T[] | undefined, index: number, count: number, name: string): T | undefined {
   if (!Array.isArray(value)) return value as T | undefined;
   if (value.length !== count) {
@@ -154,6 +160,9 @@ function perMachine<T>(value: T | readonly T[] | undefined, index: number, count
  */
 export function resolveNodeTargets(options: SshOptions): NodeTarget[] {
   const machines = options.sshMachines ?? [];
+  if (!Array.isArray(machines) || !machines.every((machine) => typeof machine === "string")) {
+    throw new MalocherError("INVALID_OPTIONS", `sshMachines is a list of machines, e.g. ["node1", "alice@node2:2222"], got ${shownValue(machines)}. Nothing was started.`);
+  }
   const config = readSshConfig(options.sshConfig);
   const passphrase = options.sshPassphrase;
   const shared: SharedSettings = {
@@ -166,7 +175,7 @@ export function resolveNodeTargets(options: SshOptions): NodeTarget[] {
   return machines.map((entry, index) => {
     const port = perMachine(options.sshPort, index, machines.length, "sshPort");
     return resolveTarget(entry, shared, {
-      port: port === undefined || typeof port === "number" ? port : parsePort(String(port), entry),
+      port: port === undefined ? port : checkedPort(port, entry),
       username: perMachine(options.sshUsername, index, machines.length, "sshUsername"),
       key: perMachine(options.sshPrivateKey, index, machines.length, "sshPrivateKey"),
     }, 0);

@@ -6,7 +6,7 @@ import { Malocher } from "../../malocher.js";
 import { RunProgress } from "../run-progress.js";
 import type { RunOutcome } from "../../run-tally.js";
 import { jsonLine } from "../json-line.js";
-import { runOptionsOf, slurmOptionsOf, sshOptionsOf, SLURM_FLAGS, SSH_FLAGS, withOptions, type CliValues } from "../cli-options.js";
+import { refuseSshFlagsWithoutMachines, runOptionsOf, slurmOptionsOf, sshOptionsOf, SLURM_FLAGS, SSH_FLAGS, withOptions, type CliValues } from "../cli-options.js";
 import { commandLines, usesJobSlot } from "../command-lines.js";
 import { keyText, previewText } from "../job-text.js";
 import { COMMAND_EXAMPLE } from "./submit-command.js";
@@ -56,6 +56,7 @@ export function runCommand(): Command {
       // The machines first: a bad --hosts is refused before this command submits anything.
       const ssh = sshOptionsOf(options);
       const slurm = slurmOptionsOf(options);
+      refuseSshFlagsWithoutMachines(options, slurm);
       // Nothing to submit and no waiting for jobs to come: the jobs must be there already. A mistyped
       // --dir would otherwise become a new, empty directory and the run report done 0/0.
       if (words.length === 0 && !options.keepAlive) prepareSharedDirectory(malocher.dir, { create: false, allowSharedWriters });
