@@ -23,7 +23,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Malocher, MalocherError, type JobResult } from "malocher";
+import { Malocher, MalocherError, type JobResult, type RunEvent } from "malocher";
 import {
   double,
   doubleAfterGate,
@@ -247,14 +247,22 @@ test("retryOnError: JOB_THREW and JOB_EXITED are not retried unless asked; per j
   await noLeftovers();
 });
 
-test("a retried job's log keeps each run's output, the later run after a line that names its attempt, node and start", { timeout: TEST_TIMEOUT_MS }, async () => {
+test("a retried job's log keeps each run's output: why the attempt failed, then the later run after a line that names its attempt, node and start", { timeout: TEST_TIMEOUT_MS }, async () => {
   const job = malocher.submit.with({ retryOnError: true, retries: 1 })(printingThrowingOnce, join(root, "once-printing"), starts);
-  const results = await within(collect(malocher.processAll({ slots: 1 })), RUN_DEADLINE_MS, "the run");
+  const events: RunEvent[] = [];
+  const results = await within(collect(malocher.processAll({ slots: 1, onEvent: (event) => events.push(event) })), RUN_DEADLINE_MS, "the run");
   assertValue(results, job, "ok", 2);
+  const retrying = events.filter((event) => event.type === "jobRetrying");
+  assert.deepEqual(
+    retrying.map(({ jobId, attempt, error }) => ({ jobId, attempt, error })),
+    [{ jobId: job, attempt: 2, error: { code: "JOB_THREW", message: "the first attempt fails" } }],
+    "the run hears why the attempt failed",
+  );
   const note = /--- malocher: a run of attempt 2 began on local at (\S+); the output above is from earlier runs ---\n/;
+  const failed = /--- malocher: attempt 1 failed on local: \[JOB_THREW\] the first attempt fails; attempt 2 follows in \d+\.\d s ---\n/;
   const { stdout, stderr } = await malocher.logs(job);
   assert.match(stdout, new RegExp(`^first run\\n${note.source}second run\\n$`), "stdout: the first run, the note, the second run");
-  assert.match(stderr, new RegExp(`^first run, no line break\\n${note.source}second run\\n$`), "stderr: the note on a line of its own");
+  assert.match(stderr, new RegExp(`^first run, no line break\\n${failed.source}${note.source}second run\\n$`), "stderr: why the first attempt failed, the note, each on a line of its own");
   const began = Date.parse(note.exec(stdout)![1]!);
   assert.ok(Number.isFinite(began) && Math.abs(Date.now() - began) < RUN_DEADLINE_MS, `the note's time is an ISO time of this run: ${stdout}`);
   await noLeftovers();

@@ -6,6 +6,7 @@ import {
   PROTOCOL_VERSION,
   agentStopDeadlineMs,
   directoryLayout,
+  retryNote,
   type AgentLaunchConfig,
   type NodeCapacity,
   type RunSettings,
@@ -23,6 +24,7 @@ import {
   closeClaimDirectory,
   deferRetry,
   isCancelRequested,
+  noteInJobLog,
   openClaimDirectory,
   requeueClaim,
   type ClaimedJob,
@@ -480,11 +482,15 @@ export class Agent {
         await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
         this.scanner.defer(claimed.jobId, DEFER_MS);
       } else if (end.kind === "retry") {
-        const { attempt } = end;
+        const { attempt, why } = end;
         const notBefore = Date.now() + end.delayMs;
+        // Said in the job's log first (its stderr), where its output is: a retry leaves no result that would say it.
+        await noteInJobLog(this.config.dir, claimed.jobId, retryNote(claimed.attempt, this.config.host, why, attempt, end.delayMs)).catch((error: Error) =>
+          this.log(`job ${claimed.jobId}: cannot note the failed attempt in its log: ${error.message}`),
+        );
         await deferRetry(this.config.dir, this.config.agentId, claimed.jobId, attempt, notBefore);
-        this.log(`job ${claimed.jobId}: retrying as attempt ${attempt} in ${end.delayMs} ms`);
-        this.outbox.send({ type: "jobRetrying", jobId: claimed.jobId, attempt, notBefore });
+        this.log(`job ${claimed.jobId}: attempt ${claimed.attempt} failed [${why.code}]; retrying as attempt ${attempt} in ${end.delayMs} ms`);
+        this.outbox.send({ type: "jobRetrying", jobId: claimed.jobId, attempt, notBefore, error: why });
       } else if (end.kind === "requeue") {
         const putBack = await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
         if (putBack && end.cause === "interrupted") this.interruptedJobs.add(claimed.jobId);

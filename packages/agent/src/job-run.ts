@@ -8,6 +8,8 @@ import {
   MalocherError,
   placementMisfit,
   rerunNote,
+  retryReason,
+  type RetryReason,
   slotsOf,
   storedOutcome,
   type JobEnding,
@@ -55,8 +57,8 @@ export type JobRunEnd =
   | { kind: "published"; ok: boolean; durationMs: number; resultFile?: Uint8Array }
   /** Back to the queue at once as the same attempt, not at the job's fault (`requeueClaim`): see {@link RequeueCause}. */
   | { kind: "requeue"; cause: RequeueCause }
-  /** To wait in `retrying/` (the job state `retrying`) for `delayMs`, then run as attempt `attempt` (`deferRetry`). */
-  | { kind: "retry"; attempt: number; delayMs: number }
+  /** To wait in `retrying/` (the job state `retrying`) for `delayMs`, then run as attempt `attempt` (`deferRetry`); `why` this attempt gave no result. */
+  | { kind: "retry"; attempt: number; delayMs: number; why: RetryReason }
   /** Back to the queue untouched, for other agents: it waits for slots another job waits for. */
   | { kind: "deferred" }
   /** Back to the queue untouched: its timeoutMs does not fit in this Slurm allocation's time left. */
@@ -343,8 +345,8 @@ export class JobRun {
       const { outcome } = end;
       const codeChanged = outcome.codeChanged;
       if (outcome.ok) return this.publish({ ok: true, value: outcome.value }, durationMs, codeChanged);
-      if (retryOnError && mayRetry) return this.retry();
       const { error, thrown } = outcome;
+      if (retryOnError && mayRetry) return this.retry(retryReason(error.code ?? error.name, error.message));
       return this.publish({ ok: false, error, ...(thrown === undefined ? {} : { thrown }) }, durationMs, codeChanged);
     }
     if (end.kind !== "died" || this.killReason !== undefined) return this.endWithoutResult("interrupted");
@@ -355,21 +357,19 @@ export class JobRun {
       );
     }
     if (end.signal !== null) {
-      if (mayRetry) return this.retry();
       const hint = end.signal === "SIGKILL" ? " (the out-of-memory killer does this)" : "";
+      if (mayRetry) return this.retry(retryReason("WORKER_CRASHED", `The worker process running this job was killed by ${end.signal}${hint}.`));
       return this.publish(
         failure("WORKER_CRASHED", `The worker process running this job was killed by ${end.signal}${hint}, ${attempt} time(s).`),
         durationMs,
       );
     }
-    if (retryOnError && mayRetry) return this.retry();
-    return this.publish(
-      failure(
-        "JOB_EXITED",
-        `The job ended its worker process with exit code ${end.exitCode} (process.exit() or a fatal error) before returning a result.`,
-      ),
-      durationMs,
+    const exited = failure(
+      "JOB_EXITED",
+      `The job ended its worker process with exit code ${end.exitCode} (process.exit() or a fatal error) before returning a result.`,
     );
+    if (retryOnError && mayRetry) return this.retry(retryReason("JOB_EXITED", exited.error.message));
+    return this.publish(exited, durationMs);
   }
 
   /**
@@ -406,9 +406,9 @@ export class JobRun {
     }
   }
 
-  /** Counts the attempt and asks for the next one after an exponential backoff with jitter. */
-  private retry(): JobRunEnd {
-    return { kind: "retry", attempt: this.job.attempt + 1, delayMs: backoffMs(this.job.attempt, RETRY_BACKOFF_BASE_MS) };
+  /** Counts the attempt, which failed for `why`, and asks for the next one after an exponential backoff with jitter. */
+  private retry(why: RetryReason): JobRunEnd {
+    return { kind: "retry", attempt: this.job.attempt + 1, delayMs: backoffMs(this.job.attempt, RETRY_BACKOFF_BASE_MS), why };
   }
 
   /** Dropped when the claim was taken away (`claimLost`), otherwise back to the queue as the same attempt. */
@@ -454,7 +454,7 @@ export class JobRun {
         await publishResult(dir, fallback, settled);
       } catch {
         // Nothing could be written: the same attempt runs again after a pause, here or elsewhere.
-        return { kind: "retry", attempt: this.job.attempt, delayMs: RESULT_WRITE_RETRY_MS };
+        return { kind: "retry", attempt: this.job.attempt, delayMs: RESULT_WRITE_RETRY_MS, why: retryReason("RESULT_WRITE_FAILED", (error as Error).message) };
       }
     }
     releaseClaim(dir, agentId, jobId);

@@ -9,6 +9,34 @@ export function cutNote(cutBytes: number, maxBytes: number): string {
 }
 
 /**
+ * Why an attempt ended without a result, as the run and the job's log tell it (see
+ * {@link retryNote} and the `jobRetrying` message): the failure's code and the first line of its
+ * message, at most {@link MAX_RETRY_REASON_CHARS} characters.
+ */
+export interface RetryReason {
+  code: string;
+  message: string;
+}
+
+/** The longest message a {@link RetryReason} keeps. */
+export const MAX_RETRY_REASON_CHARS = 500;
+
+/** The reason for a failure with `code` and `message`: its first line, cut to {@link MAX_RETRY_REASON_CHARS}. */
+export function retryReason(code: string, message: string): RetryReason {
+  const line = message.split("\n")[0]!;
+  return { code, message: line.length > MAX_RETRY_REASON_CHARS ? `${line.slice(0, MAX_RETRY_REASON_CHARS - 1)}…` : line };
+}
+
+/**
+ * The line written into a job's stderr log when an attempt ended without a result and the job
+ * runs again (`next`: the attempt that follows, the same one after a result that could not be written).
+ */
+export function retryNote(attempt: number, host: string, reason: RetryReason, next: number, delayMs: number): string {
+  const after = next === attempt ? "it runs again" : `attempt ${next} follows`;
+  return `--- malocher: attempt ${attempt} failed on ${host}: [${reason.code}] ${reason.message}; ${after} in ${(delayMs / 1000).toFixed(1)} s ---\n`;
+}
+
+/**
  * The line written into a job's log before a run's output when the log holds output of earlier
  * runs of the job (an attempt that failed and is retried, or one interrupted and run again as the
  * same attempt): which attempt this run is, where and when it began.

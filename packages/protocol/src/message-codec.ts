@@ -3,6 +3,7 @@ import type { AgentMessage, SupervisorMessage } from "./messages.js";
 import { packRecord, unpackRecord } from "./record-codec.js";
 import { isAgentId, isJobId } from "./job-id.js";
 import { booleanField, bytesField, numberField, recordField, stringArrayField, stringField, stringMapField } from "./record-fields.js";
+import { retryReason, type RetryReason } from "./log-notes.js";
 
 /** Encodes a message of either direction. */
 export function encodeMessage(message: AgentMessage | SupervisorMessage): Uint8Array {
@@ -104,7 +105,7 @@ function readAgentMessage(record: Record<string, unknown>, type: string): AgentM
         ...(record["resultFile"] === undefined ? {} : { resultFile: bytesField(record, "resultFile") }),
       };
     case "jobRetrying":
-      return { type, jobId: jobIdField(record, "jobId"), attempt: numberField(record, "attempt"), notBefore: numberField(record, "notBefore") };
+      return { type, jobId: jobIdField(record, "jobId"), attempt: numberField(record, "attempt"), notBefore: numberField(record, "notBefore"), error: retryReasonField(record, "error") };
     case "misfit":
       return { type, jobId: jobIdField(record, "jobId"), reason: stringField(record, "reason") };
     case "dependentsSettled":
@@ -190,6 +191,12 @@ function jobIdsField(record: Record<string, unknown>, key: string): string[] {
   const bad = values.find((value) => !isJobId(value));
   if (bad !== undefined) throw new TypeError(`field "${key}" holds something that is not a job id: ${JSON.stringify(bad.slice(0, 80))}`);
   return values;
+}
+
+/** A failure's code and message as a retry's reason (its message's first line, cut: see `retryReason`). */
+function retryReasonField(record: Record<string, unknown>, key: string): RetryReason {
+  const reason = recordField(record, key);
+  return retryReason(stringField(reason, "code"), stringField(reason, "message"));
 }
 
 function agentIdField(record: Record<string, unknown>, key: string): string {

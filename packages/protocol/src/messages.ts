@@ -3,6 +3,7 @@
  * the agent's stdin/stdout): small control frames only.
  * Job specs, arguments, results and logs travel through the shared directory.
  */
+import type { RetryReason } from "./log-notes.js";
 
 /** Agent → supervisor: the first frame after the connection is accepted. */
 export interface HelloMessage {
@@ -66,12 +67,14 @@ export interface JobFinishedMessage {
 /**
  * Agent → supervisor: a job's attempt failed and it will be retried as attempt `attempt`; it waits
  * in `retrying/` until `notBefore` (ms since the epoch, the agent's clock), held by no agent.
+ * `error`: why the attempt failed.
  */
 export interface JobRetryingMessage {
   type: "jobRetrying";
   jobId: string;
   attempt: number;
   notBefore: number;
+  error: RetryReason;
 }
 
 /**

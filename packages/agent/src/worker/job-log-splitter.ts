@@ -1,6 +1,5 @@
-import { close, createWriteStream, read, write, writev, type WriteStream } from "node:fs";
-import { promisify } from "node:util";
-import { openLogForAppend } from "@malocher/store";
+import { close, createWriteStream, write, writev, type WriteStream } from "node:fs";
+import { appendLogNote, openLogForAppend } from "@malocher/store";
 import type { Readable } from "node:stream";
 import { endOfJobMarker } from "./worker-messages.js";
 import { LogTail, cutLogToTail } from "./log-tail.js";
@@ -14,7 +13,7 @@ function logFileSystem(rerunNote: () => string) {
     open: (path: string, _flags: unknown, _mode: unknown, callback: (error: Error | null, fd?: number) => void) =>
       void openLogForAppend(path)
         .then(({ fd, size }) =>
-          separateFromEarlierRuns(fd, size, rerunNote).then(
+          (size === 0 ? Promise.resolve() : appendLogNote(fd, size, rerunNote())).then(
             () => fd,
             (error: Error) => {
               close(fd, () => {});
@@ -27,14 +26,6 @@ function logFileSystem(rerunNote: () => string) {
     writev,
     close,
   };
-}
-
-/** Appends `rerunNote()` to the open log `fd` of `size` bytes unless it is empty (after a line break, if its last line lacks one). */
-async function separateFromEarlierRuns(fd: number, size: number, rerunNote: () => string): Promise<void> {
-  if (size === 0) return;
-  const last = Buffer.alloc(1);
-  await promisify(read)(fd, last, 0, 1, size - 1);
-  await promisify(write)(fd, Buffer.from(`${last[0] === 0x0a ? "" : "\n"}${rerunNote()}`)); // the log is opened to append
 }
 
 /** Closes a log's descriptor (its stream does not: it stays open for a cut). */

@@ -89,6 +89,11 @@ export class RunProgress {
       if (this.mode !== "json") this.note(recoveredLine(event));
       return;
     }
+    if (event.type === "jobRetrying") {
+      // A retry leaves no result that would say why: said here, and in the job's log.
+      if (this.mode !== "json") this.note(`job ${event.jobId} failed on ${event.host}: [${event.error.code}] ${event.error.message}; it runs again (attempt ${event.attempt})`);
+      return;
+    }
     if (event.type !== "node") return;
     if (event.state === "ready") this.everReady.add(event.host);
     if (event.error !== undefined) this.lastError.set(event.host, event.error.message.split("\n")[0]!);

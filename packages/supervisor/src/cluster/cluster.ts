@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { readdir } from "node:fs/promises";
 import { isIP } from "node:net";
 import { hostname, networkInterfaces } from "node:os";
-import { backoffMs, MalocherError, SHARDS, directoryLayout, isJobId, type AgentMessage, type TransportKind } from "@malocher/protocol";
+import { backoffMs, MalocherError, SHARDS, directoryLayout, isJobId, type AgentMessage, type RetryReason, type TransportKind } from "@malocher/protocol";
 import { LeaseObserver, requeueStaleJobs } from "@malocher/store";
 import { recoverAgentJobs } from "@malocher/store";
 import { OrphanedJobs, sweepWaitingJobs, type SettledDependents } from "@malocher/store";
@@ -35,8 +35,8 @@ export type RunEvent =
   /** `slot`: the worker slot it runs in, 1 to the node's slots (`MALOCHER_SLOT`); older agents do not say. */
   | { type: "jobStarted"; jobId: string; host: string; attempt: number; slot?: number }
   | { type: "jobFinished"; jobId: string; host: string; ok: boolean; durationMs: number }
-  /** The job's attempt failed; it waits in `retrying/` until `notBefore`, then runs as attempt `attempt`. */
-  | { type: "jobRetrying"; jobId: string; host: string; attempt: number; notBefore: number }
+  /** The job's attempt failed (`error`: why); it waits in `retrying/` until `notBefore`, then runs as attempt `attempt`. */
+  | { type: "jobRetrying"; jobId: string; host: string; attempt: number; notBefore: number; error: RetryReason }
   /**
    * What became of the jobs a node was running when it went away: `requeued` went back to the
    * queue (to run again as the same attempt), `failed` had no attempt left. `reason`: its agent
@@ -497,7 +497,7 @@ export class Cluster extends EventEmitter<{
       this.emit("event", { type: "jobsRecovered", host: session.label, requeued: message.jobIds.length, failed: 0, reason: message.reason });
       this.nudge(message.jobIds.length); // other agents may take them now
     } else if (message.type === "jobRetrying") {
-      this.emit("event", { type: "jobRetrying", jobId: message.jobId, host: session.label, attempt: message.attempt, notBefore: message.notBefore });
+      this.emit("event", { type: "jobRetrying", jobId: message.jobId, host: session.label, attempt: message.attempt, notBefore: message.notBefore, error: message.error });
     } else if (message.type === "dependentsSettled") {
       this.onDependentsSettled(message.jobId, session.label, message);
     } else if (message.type === "misfit") {
