@@ -277,6 +277,14 @@ test("a pipeline job's preview shows resultOf(id) as written, so that the argume
   assert.equal(previewText(step([{ from: [new ResultOf(input)] }, 3]), 200), `step({"from":[resultOf(${input})]}, 3)`);
 });
 
+test("a preview shows what JSON cannot hold as written in code: 1n, undefined, NaN, Infinity (it showed \"1\" and null)", () => {
+  const add = (args: unknown[]) => ({ kind: "function" as const, module: "file:///p/add.ts", export: "add", args });
+  assert.equal(previewText(add([1n, 2])), "add(1n, 2)");
+  assert.equal(previewText(add([undefined, NaN, -Infinity])), "add(undefined, NaN, -Infinity)");
+  assert.equal(previewText(add([{ n: 3n, gone: undefined, list: [NaN] }]), 200), 'add({"n":3n,"gone":undefined,"list":[NaN]})');
+  assert.equal(previewText(add(["1", null])), 'add("1", null)', "a string and null stay as they were");
+});
+
 test("a run's counts tell cancelled jobs from failed ones, and a retried job's new result replaces how it ended before", () => {
   const tally = new RunTally(0, () => 1000);
   tally.onEvent({ type: "run", pending: 4, nodes: 1 });

@@ -1,6 +1,6 @@
 import { JOB_STATES, type JobState } from "@malocher/protocol";
 import type { JobListing } from "@malocher/store";
-import { jsonLine } from "./json-line.js";
+import { literalText } from "./json-line.js";
 
 /** A job's name and tags for a line of text: ` "train seed 3" #sweep #lr=0.01`, or "" without any. */
 export function nameAndTagsText(job: { name?: string; tags?: readonly string[] }): string {
@@ -29,7 +29,7 @@ export function cutText(text: string, limit: number, hint = "--full or --json pr
 /** How long a preview of what a job runs may be on a line of `jobs`, `results` and `run`. */
 export const PREVIEW_LIMIT = 60;
 
-/** A `resultOf(id)` argument as {@link jsonLine} writes it: shown as written in code, so that the arguments after it still show. */
+/** A `resultOf(id)` argument as {@link literalText} writes it: shown as written in code, so that the arguments after it still show. */
 const RESULT_OF_JSON = /\{"\$class":"ResultOf","jobId":"([0-9a-z-]+)"\}/g;
 
 /**
@@ -41,7 +41,7 @@ export function previewText(what: JobListing["what"], limit = PREVIEW_LIMIT): st
   const text =
     what.kind === "command"
       ? what.argv.map((word) => (/^[\w./=:,+@%-]+$/.test(word) ? word : JSON.stringify(word))).join(" ")
-      : `${what.export}(${what.args === undefined ? "?" : what.args.map((arg) => jsonLine(arg).trimEnd().replace(RESULT_OF_JSON, "resultOf($1)")).join(", ")})`;
+      : `${what.export}(${what.args === undefined ? "?" : what.args.map((arg) => literalText(arg).replace(RESULT_OF_JSON, "resultOf($1)")).join(", ")})`;
   return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;
 }
 

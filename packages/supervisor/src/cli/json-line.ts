@@ -7,12 +7,26 @@
  * and a reference back to an enclosing object (a cycle) as the string `"[Circular]"`.
  */
 export function jsonLine(value: unknown): string {
-  return `${JSON.stringify(toJson(value, new Set()))}\n`;
+  return `${JSON.stringify(toJson(value, new Set(), false))}\n`;
 }
 
-function toJson(value: unknown, ancestors: Set<object>): unknown {
-  if (typeof value === "bigint") return value.toString();
-  if (value === undefined) return null;
+/** Marks a value's text that {@link literalText} writes as it is, not as a JSON string. */
+const LITERAL = "\u0000malocher-literal:";
+const QUOTED_LITERAL = /"\\u0000malocher-literal:([^"]*)"/g;
+
+/**
+ * A value as one line of text for people (a job's arguments, a result in `malocher results`): as
+ * {@link jsonLine} writes it, but for what JSON cannot hold, which reads as in code: `12n`,
+ * `undefined`, `NaN`, `Infinity`.
+ */
+export function literalText(value: unknown): string {
+  return JSON.stringify(toJson(value, new Set(), true))?.replace(QUOTED_LITERAL, "$1") ?? "undefined";
+}
+
+function toJson(value: unknown, ancestors: Set<object>, literals: boolean): unknown {
+  if (typeof value === "bigint") return literals ? `${LITERAL}${value}n` : value.toString();
+  if (value === undefined) return literals ? `${LITERAL}undefined` : null;
+  if (literals && typeof value === "number" && !Number.isFinite(value)) return `${LITERAL}${value}`;
   if (typeof value !== "object" || value === null) return value;
   if (value instanceof Date || value instanceof URL) return value.toJSON();
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
@@ -22,7 +36,7 @@ function toJson(value: unknown, ancestors: Set<object>): unknown {
   if (ancestors.has(value)) return "[Circular]";
   ancestors.add(value);
   try {
-    const inner = (v: unknown) => toJson(v, ancestors);
+    const inner = (v: unknown) => toJson(v, ancestors, literals);
     if (Array.isArray(value)) return value.map(inner);
     if (value instanceof Set) return [...value].map(inner);
     if (value instanceof Map) {

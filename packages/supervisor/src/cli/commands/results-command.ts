@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { finishedState } from "@malocher/store";
 import { Malocher } from "../../malocher.js";
-import { jsonLine } from "../json-line.js";
+import { jsonLine, literalText } from "../json-line.js";
 import { withOptions, type CliValues } from "../cli-options.js";
 import { cutText, keyText, nameAndTagsText, previewText, RESULT_TEXT_LIMIT } from "../job-text.js";
 
@@ -28,7 +28,7 @@ export function resultsCommand(): Command {
         }
         const job = jobs.get(jobId);
         const who = `${jobId} ${previewText(job?.what)}${nameAndTagsText(result)}${keyText(job ?? {})}`;
-        if (result.ok) process.stdout.write(`${who} ok ${result.host} ${cut(jsonLine(result.value).trimEnd())}\n`);
+        if (result.ok) process.stdout.write(`${who} ok ${result.host} ${cut(literalText(result.value))}\n`);
         else process.stdout.write(`${who} ${state.toUpperCase()} ${result.host} [${result.error.code ?? result.error.name}] ${cut(result.error.message)}\n`);
       }
     });
