@@ -247,6 +247,27 @@ test("the ETA knows running jobs' ages: a last job running far past the mean rai
   assert.equal(tally.report().etaMs, undefined, "nothing left");
 });
 
+test("during a drain the ETA is the running jobs' (the queued ones do not start), and none once they ended", () => {
+  let now = 0;
+  const tally = new RunTally(0, () => now);
+  tally.onEvent({ type: "node", host: "n", state: "ready", slots: 2 });
+  tally.onEvent({ type: "run", pending: 100, nodes: 1 });
+  for (let i = 0; i < 10; i++) {
+    tally.onEvent({ type: "jobStarted", jobId: `j${i}`, host: "n", attempt: 1 });
+    now += 1000;
+    tally.onEvent({ type: "jobFinished", jobId: `j${i}`, host: "n", ok: true, durationMs: 1000 });
+    tally.onResult("succeeded");
+  }
+  tally.onEvent({ type: "jobStarted", jobId: "last", host: "n", attempt: 1 });
+  now += 200;
+  assert.ok(tally.report().etaMs! > 60_000, `90 jobs left at 1 job/s: ${tally.report().etaMs}`);
+  tally.onEvent({ type: "draining" });
+  assert.equal(tally.report().etaMs, 800, "only the running job's rest (the mean, 1 s, less its 0.2 s)");
+  tally.onEvent({ type: "jobFinished", jobId: "last", host: "n", ok: true, durationMs: 1000 });
+  tally.onResult("succeeded");
+  assert.equal(tally.report().etaMs, undefined, "nothing runs, nothing more starts");
+});
+
 test("init makes a fresh package an ES module, and leaves a CommonJS package with code of its own as it is, with an experiment.mts", (t) => {
   const fresh = tempDir("init-fresh");
   const own = tempDir("init-own");

@@ -73,6 +73,8 @@ export class RunTally {
   /** The running jobs: where, and since when (on this clock). */
   private readonly runningJobs = new Map<string, { host: string; since: number }>();
   private finishedMs = 0;
+  /** Nothing new starts (a drain): what is left is the running jobs. */
+  private draining = false;
   private finishedCount = 0;
 
   constructor(
@@ -128,6 +130,9 @@ export class RunTally {
         this.runningJobs.delete(event.jobId);
         return;
       }
+      case "draining":
+        this.draining = true;
+        return;
       case "allocation": {
         const { type: _type, ...status } = event;
         if (status.state === "ended") this.allocations.delete(status.id);
@@ -166,10 +171,19 @@ export class RunTally {
       waiting,
       total,
       jobsPerSecond,
-      etaMs: jobsPerSecond > 0 && left > 0 ? Math.max((left / jobsPerSecond) * 1000, this.runningJobsNeedMs(now)) : undefined,
+      etaMs: this.etaMs(now, left, running, jobsPerSecond),
       nodes,
       allocations: [...this.allocations.values()].map((allocation) => ({ ...allocation })),
     };
+  }
+
+  /**
+   * How long the run still takes: the jobs left at the rate so far, and at least what the running
+   * ones still need; during a drain, only that (the queued jobs do not start).
+   */
+  private etaMs(now: number, left: number, running: number, jobsPerSecond: number): number | undefined {
+    if (this.draining) return running > 0 ? this.runningJobsNeedMs(now) : undefined;
+    return jobsPerSecond > 0 && left > 0 ? Math.max((left / jobsPerSecond) * 1000, this.runningJobsNeedMs(now)) : undefined;
   }
 
   /** The longest any running job still needs, judged by its age against the mean duration (see `etaMs`). */

@@ -23,7 +23,7 @@ export function progressSummary(report: ProgressReport): string {
 
 /**
  * The lines the TTY view draws: a bar with the share of jobs finished (succeeded or failed), jobs/s
- * and ETA; the counts; then one line per node (state, slots in use, jobs done there, why it was
+ * and ETA; the counts; then one line per node (state, slots in use, jobs finished there, why it was
  * lost). Every line is cut to `columns - 1` characters, so that none wraps and the block can be
  * redrawn in place by moving the cursor up by its line count.
  */
@@ -39,7 +39,7 @@ export function progressFrame(report: ProgressReport, columns: number): string[]
   for (const node of report.nodes) {
     const slots = node.slots > 0 ? `slots ${node.slotsInUse}/${node.slots}` : "";
     const why = node.error !== undefined && (node.state === "lost" || node.state === "failed" || node.state === "restarting") ? ` · ${node.error}` : "";
-    lines.push(`  ${node.host.padEnd(hostWidth)}  ${node.state.padEnd(10)} ${slots.padEnd(12)} ${node.done} done${why}`);
+    lines.push(`  ${node.host.padEnd(hostWidth)}  ${node.state.padEnd(10)} ${slots.padEnd(12)} ${node.done} finished${why}`);
   }
   for (const allocation of report.allocations) lines.push(`  ${allocationLine(allocation)}`);
   return lines.map((text) => {
