@@ -14,7 +14,11 @@ export interface JobResultMeta {
   host: string;
   /** How many runs it took (1 unless the job was retried). */
   attempts: number;
-  /** How long the last attempt ran. */
+  /**
+   * How long the last attempt ran on its worker, from its start to its end. The first job of a
+   * module on a worker also imports the module (its top-level code runs then): compare durations
+   * of jobs that ran after it on the same worker, or keep heavy set-up out of the module's top level.
+   */
   durationMs: number;
   /** Present and true when the function's module file differed from the one at submit. */
   codeChanged?: boolean;
