@@ -11,7 +11,7 @@ import { cliMain, describeRun, runCli } from "./fixtures/jobs/support.js";
 import { freshMalocher } from "./support/temp.js";
 import { decodeJobSpec, directoryLayout } from "@malocher/protocol";
 import { loadDirectoryKey } from "@malocher/store";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 test("every option of the table is keyed by the attribute name its flags give", () => {
@@ -70,6 +70,8 @@ test("--hosts: a file of comments only, a file name that is no file, or a machin
     ["hosts-missing.txt", /\[INVALID_OPTIONS\] --hosts hosts-missing\.txt: no such file\. Give a hosts file, or the machines themselves/],
     ["./hosts", /\[INVALID_OPTIONS\] --hosts \.\/hosts: no such file/],
     ["conf/hosts", /\[INVALID_OPTIONS\] --hosts conf\/hosts: no such file/],
+    ["", /\[INVALID_OPTIONS\] --hosts "" names no machine\. Give the machines .*or leave out --hosts to run on this machine\./],
+    [" , ", /\[INVALID_OPTIONS\] --hosts " , " names no machine/],
   ] as const) {
     for (const command of ["run", "nodes"]) {
       const refused = await runCli([command, "--hosts", hosts, "--dir", malocher.dir]);
@@ -97,6 +99,18 @@ test("--port must be a TCP port, and SSH flags without --hosts are refused: a lo
     assert.match(refused.stderr, message, describeRun(refused));
   }
   assert.equal((await malocher.status()).counts.queued, 1, "the job stays queued");
+});
+
+test("nodes without any key to log in with says how to name one (no connection is tried)", { timeout: 30_000 }, async (t) => {
+  const malocher = freshMalocher(t, "no-key");
+  const home = join(malocher.dir, "home"); // no ~/.ssh, and no ssh-agent
+  mkdirSync(home);
+  const env = { ...process.env, HOME: home, SSH_AUTH_SOCK: "" };
+  const checked = await runCli(["nodes", "--hosts", "127.0.0.9", "--dir", malocher.dir], { env });
+  assert.equal(checked.code, 1, describeRun(checked));
+  assert.match(checked.stdout, /\[SSH_AUTH_FAILED\] No key to log in to 127\.0\.0\.9: none of .* exists and no ssh-agent is running/, describeRun(checked));
+  assert.match(checked.stdout, /fix: name your private key with --identity \(or IdentityFile in your SSH config\), or start ssh-agent with your key/, describeRun(checked));
+  assert.doesNotMatch(checked.stdout, /authorized_keys/, "nothing about keys on the node: none was offered");
 });
 
 test("results | head and logs | head -c end quietly when the pipe closes", { timeout: 60_000 }, async (t) => {

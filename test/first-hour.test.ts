@@ -6,7 +6,7 @@ import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 
 import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { test } from "node:test";
-import { Malocher } from "malocher";
+import { Malocher, MalocherError } from "malocher";
 import { describeRun, runCli, runFixture } from "./fixtures/jobs/support.js";
 import { train } from "./fixtures/jobs/jobs.js";
 import { harnessSshOptions, useSshNodes } from "./support/ssh.js";
@@ -17,6 +17,7 @@ import { within } from "./support/wait.js";
 import { RunTally } from "../packages/supervisor/src/run-tally.js";
 import { progressCounts } from "../packages/supervisor/src/cli/progress-frame.js";
 import { previewText } from "../packages/supervisor/src/cli/job-text.js";
+import { RunProgress } from "../packages/supervisor/src/cli/run-progress.js";
 import { initProject } from "../packages/supervisor/src/init/init-project.js";
 import { ResultOf } from "@malocher/protocol";
 
@@ -266,6 +267,19 @@ test("during a drain the ETA is the running jobs' (the queued ones do not start)
   tally.onEvent({ type: "jobFinished", jobId: "last", host: "n", ok: true, durationMs: 1000 });
   tally.onResult("succeeded");
   assert.equal(tally.report().etaMs, undefined, "nothing runs, nothing more starts");
+});
+
+test("the summary of unused hosts keeps an agent's own words when the first line only introduces them", () => {
+  let written = "";
+  const out = { write: (text: string) => ((written += text), true), columns: 80 } as unknown as NodeJS.WriteStream;
+  const progress = new RunProgress("plain", out);
+  const error = new MalocherError(
+    "AGENT_START_FAILED",
+    "The agent on n1 ended before it connected (exited with code 2). Its last output:\nmalocher agent: /p/work.mjs, the module of the run's jobs, is not visible on n1 at that path\n",
+  );
+  progress.onEvent({ type: "node", host: "n1", state: "failed", slots: 0, error });
+  progress.finish();
+  assert.match(written, /^malocher: 1 host was not used: n1 \(The agent on n1 ended before it connected \(exited with code 2\)\. Its last output: malocher agent: \/p\/work\.mjs, the module of the run's jobs, is not visible on n1 at that path\)$/m, written);
 });
 
 test("init makes a fresh package an ES module, and leaves a CommonJS package with code of its own as it is, with an experiment.mts", (t) => {

@@ -177,7 +177,9 @@ function sshFailure(error: unknown, target: NodeTarget): NodeCheckItem {
   };
   const fix = error.message.startsWith("Unknown host ")
     ? `check the spelling of ${target.host}, the HostName of your SSH config, /etc/hosts or DNS`
-    : fixes[error.code];
+    : error.message.startsWith("No key to log in")
+      ? "name your private key with --identity (or IdentityFile in your SSH config), or start ssh-agent with your key"
+      : fixes[error.code];
   return { name: "ssh", ok: false, detail: `[${error.code}] ${error.message}`, ...(fix === undefined ? {} : { fix }) };
 }
 

@@ -50,5 +50,8 @@ export function readHosts(value: string): string[] {
       `--hosts ${value}: the file names no machine (only comments or blank lines). Add one a line, [slots/][user@]host[:port] [labels], or leave out --hosts to run on this machine.`,
     );
   }
+  if (machines.length === 0) {
+    throw new MalocherError("INVALID_OPTIONS", `--hosts ${JSON.stringify(value)} names no machine. Give the machines (--hosts node1,alice@node2:2222) or a hosts file, or leave out --hosts to run on this machine.`);
+  }
   return machines;
 }

@@ -96,7 +96,7 @@ export class RunProgress {
     }
     if (event.type !== "node") return;
     if (event.state === "ready") this.everReady.add(event.host);
-    if (event.error !== undefined) this.lastError.set(event.host, event.error.message.split("\n")[0]!);
+    if (event.error !== undefined) this.lastError.set(event.host, gist(event.error.message));
     if (event.state === "failed" || event.state === "lost") {
       if (this.mode !== "json") this.note(`${event.host}: ${event.state}: ${event.error?.message ?? ""}`);
     } else if (this.mode === "plain") this.note(`${event.host}: ${event.state}`);
@@ -190,6 +190,20 @@ export class RunProgress {
     this.cursorHidden = false;
     this.out.write(SHOW_CURSOR);
   }
+}
+
+/** The longest reason the summary of unused hosts gives for one host. */
+const MAX_GIST_CHARS = 300;
+
+/**
+ * A node's error in one line for the summary of unused hosts: its first line, and, when that
+ * introduces what follows ("… Its last output:"), the last line of that too (an agent's own words).
+ */
+function gist(message: string): string {
+  const lines = message.split("\n").map((line) => line.trim()).filter((line) => line !== "");
+  const first = lines[0] ?? "";
+  const text = first.endsWith(":") && lines.length > 1 ? `${first} ${lines.at(-1)}` : first;
+  return text.length > MAX_GIST_CHARS ? `${text.slice(0, MAX_GIST_CHARS - 1)}…` : text;
 }
 
 /** What became of the jobs a node was running when it went away: back to the queue, or failed when out of attempts. */
