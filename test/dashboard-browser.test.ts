@@ -96,6 +96,17 @@ test("a job's page in Chromium links the jobs it runs after and before, with the
   await waitForText(page, "#job-dependents", new RegExp(`${second}.*cancelled`));
   writeFileSync(gate, "");
   await waitForText(page, "#job-state", /succeeded/);
+  // The nodes page of a run needs no note; of a directory alone, it says where its rows come from.
+  const hidden = () => page.$eval("#nodes-note", (note) => (note as unknown as { hidden: boolean }).hidden);
+  await page.goto(`${base}#/nodes`);
+  await waitForText(page, "#nodes-body", /local.*ready/s);
+  assert.equal(await hidden(), true, "a run's nodes say it all");
+  const alone = await malocher.dashboard({ onListening: () => {} });
+  t.after(() => alone.close());
+  await page.goto(alone.url);
+  await page.goto(`${alone.url.replace(/\?token=.*/, "")}#/nodes`);
+  await waitForText(page, "#nodes-body", /local/);
+  assert.equal(await hidden(), false, "without a run, the note says what the rows are");
   assert.deepEqual(pageErrors, [], "no errors in the page");
 });
 

@@ -521,16 +521,21 @@ function jobView(main, id) {
 
 function nodesView(main) {
   const body = h("tbody#nodes-body");
+  const note = h(
+    "p.muted#nodes-note",
+    "No run serves this page (malocher dashboard on a directory): these are the hosts the directory's jobs name. CPU, memory and heartbeats come from a run's agents (malocher run --dashboard).",
+  );
   main.append(
     h(
       "table#nodes",
       h("thead", h("tr", h("th", "node"), h("th", "state"), h("th.num", "slots busy/total"), h("th.num", "CPU"), h("th.num", "memory"), h("th.num", "load"), h("th.num", "last heartbeat"), h("th.num", "restarts"), h("th.num", "done"), h("th.num", "failed"), h("th", "running jobs"))),
       body,
     ),
-    h("p.muted", "Without a live run (malocher dashboard on a directory) the nodes are the hosts the directory names; CPU, memory and heartbeats come from a run's agents (malocher run --dashboard)."),
+    note,
   );
   const render = () => {
     const now = Date.now();
+    note.hidden = store.nodes.some((node) => node.state !== undefined); // a live run's nodes say it all
     body.replaceChildren(
       ...store.nodes.map((node) =>
         h(
