@@ -58,6 +58,10 @@ test("malocher run: a drain past --drain-timeout says that the running jobs went
     assert.match(run.output(), /\nmalocher: drained: 4 jobs stay queued; `malocher run` runs them\n/, run.output());
     const { counts } = await malocher.status();
     assert.deepEqual({ succeeded: counts.succeeded, queued: counts.queued, running: counts.running }, { succeeded: 0, queued: 4, running: 0 });
+    // The interrupted jobs' logs say so; the others never ran.
+    const stderrs = await Promise.all((await malocher.jobs()).map(async (job) => (await malocher.logs(job.jobId)).stderr));
+    const note = "--- malocher: attempt 1 on local was interrupted; it runs again as attempt 1. Why: its agent stopped, the drain's deadline (drainTimeoutMs, 1000 ms) passed ---\n";
+    assert.deepEqual(stderrs.sort(), ["", "", note, note], "two logs say why their run ended");
   } finally {
     removeDir(dir);
   }

@@ -6,6 +6,7 @@ import {
   PROTOCOL_VERSION,
   agentStopDeadlineMs,
   directoryLayout,
+  interruptNote,
   retryNote,
   type AgentLaunchConfig,
   type NodeCapacity,
@@ -92,6 +93,8 @@ export class Agent {
   private readonly clock: SlurmAllocationClock | undefined;
   /** Jobs whose code ran that this agent put back in the queue when it stopped them, or Slurm did (told as it stops). */
   private readonly interruptedJobs = new Set<string>();
+  /** Why this agent stops, once it began to. */
+  private stopReason: string | undefined;
   /** Jobs this agent put back because they do not fit in the allocation's time left. */
   private readonly outOfTime = new Set<string>();
   /** When a job last ran here (for the Slurm idle timeout). */
@@ -173,6 +176,7 @@ export class Agent {
    * queue, says bye and ends `run()`. Idempotent.
    */
   stop(reason: string): Promise<void> {
+    this.stopReason ??= reason;
     this.beginStopping(reason);
     this.stopped ??= this.shutdown(reason);
     return this.stopped;
@@ -214,6 +218,14 @@ export class Agent {
     await this.link.close(reason);
     this.setState("stopped", reason);
     this.resolveStopped();
+  }
+
+  /** Says in the job's log (its stderr) that its run was interrupted, and why, before it goes back to the queue. */
+  private async noteInterrupted(claimed: ClaimedJob): Promise<void> {
+    const why = this.stopReason === undefined ? "Slurm ended the allocation" : `its agent stopped, ${this.stopReason.split("\n")[0]!}`;
+    await noteInJobLog(this.config.dir, claimed.jobId, interruptNote(claimed.attempt, this.config.host, why)).catch((error: Error) =>
+      this.log(`job ${claimed.jobId}: cannot note the interruption in its log: ${error.message}`),
+    );
   }
 
   /**
@@ -492,6 +504,7 @@ export class Agent {
         this.log(`job ${claimed.jobId}: attempt ${claimed.attempt} failed [${why.code}]; retrying as attempt ${attempt} in ${end.delayMs} ms`);
         this.outbox.send({ type: "jobRetrying", jobId: claimed.jobId, attempt, notBefore, error: why });
       } else if (end.kind === "requeue") {
+        if (end.cause === "interrupted") await this.noteInterrupted(claimed);
         const putBack = await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
         if (putBack && end.cause === "interrupted") this.interruptedJobs.add(claimed.jobId);
       }

@@ -37,6 +37,14 @@ export function retryNote(attempt: number, host: string, reason: RetryReason, ne
 }
 
 /**
+ * The line written into a job's stderr log when its run was interrupted through no fault of its
+ * own (`why`: its agent stopped, or Slurm ended the allocation) and it goes back to the queue.
+ */
+export function interruptNote(attempt: number, host: string, why: string): string {
+  return `--- malocher: attempt ${attempt} on ${host} was interrupted; it runs again as attempt ${attempt}. Why: ${why} ---\n`;
+}
+
+/**
  * The line written into a job's log before a run's output when the log holds output of earlier
  * runs of the job (an attempt that failed and is retried, or one interrupted and run again as the
  * same attempt): which attempt this run is, where and when it began.
