@@ -60,7 +60,7 @@ test("malocher run: a drain past --drain-timeout says that the running jobs went
     assert.deepEqual({ succeeded: counts.succeeded, queued: counts.queued, running: counts.running }, { succeeded: 0, queued: 4, running: 0 });
     // The interrupted jobs' logs say so; the others never ran.
     const stderrs = await Promise.all((await malocher.jobs()).map(async (job) => (await malocher.logs(job.jobId)).stderr));
-    const note = "--- malocher: attempt 1 on local was interrupted; it runs again as attempt 1. Why: its agent stopped, the drain's deadline (drainTimeoutMs, 1000 ms) passed ---\n";
+    const note = "--- malocher: attempt 1 on local was interrupted, as its agent stopped: the drain's deadline (drainTimeoutMs, 1000 ms) passed. It went back to the queue; its next run is attempt 1 again ---\n";
     assert.deepEqual(stderrs.sort(), ["", "", note, note], "two logs say why their run ended");
   } finally {
     removeDir(dir);

@@ -87,7 +87,7 @@ test("on a terminal, run draws a bar, the counts and one line per node in place,
   assert.ok(middle, `a frame in the middle of the run, with jobs running: ${JSON.stringify(drawn)}`);
   assert.match(middle[0]!, /#-/);
   assert.match(middle[0]!, /· ETA \d+ (s|min)$/);
-  assert.ok(middle.slice(2).some((line) => /^ {2}\S+ +ready +slots [12]\/2 +\d+ done$/.test(line)), `node lines with slots in use: ${middle.join("\n")}`);
+  assert.ok(middle.slice(2).some((line) => /^ {2}\S+ +ready +slots [12]\/2 +\d+ finished$/.test(line)), `node lines with slots in use: ${middle.join("\n")}`);
   const states = new Set(drawn.flatMap((frame) => frame.slice(2).map((line) => line.trim().split(/\s+/)[1])));
   assert.ok(states.has("ready") && (states.has("starting") || states.has("connecting")), [...states].join(","));
 

@@ -178,26 +178,26 @@ test("a queued job whose module file was deleted fails alone (JOB_IMPORT_FAILED)
   t.after(() => removeDir(project));
   const source = 'export function twice(x) { return 2 * x; }\n';
   const [kept, deleted] = [join(project, "kept.mjs"), join(project, "deleted.mjs")];
-  for (const file of [kept, deleted]) writeFileSync(file, source);
   const ref = (file: string) => ({ module: pathToFileURL(file).href, export: "twice" });
-  for (const [attempt, run] of [
-    ["from the process that submitted them", (malocher: Malocher) => collect(malocher.processAll({ slots: 2 }))],
-    ["from a Malocher that submitted none", (malocher: Malocher) => collect(new Malocher({ dir: malocher.dir }).processAll({ slots: 2 }))],
-  ] as const) {
-    writeFileSync(deleted, source);
-    const malocher = new Malocher({ dir: join(project, `.malocher-${attempt.split(" ").at(-1)}`) });
+  // The process that submitted them knows their modules; `malocher run`, another process, samples the queued jobs' specs.
+  for (const runner of ["processAll", "malocher run"] as const) {
+    for (const file of [kept, deleted]) writeFileSync(file, source);
+    const malocher = new Malocher({ dir: join(project, `.malocher-${runner.replace(" ", "-")}`) });
+    const gone = [4, 5].map((x) => malocher.submit(ref(deleted), x)); // first: the sample of a run from another process names it
     const good = [1, 2, 3].map((x) => malocher.submit(ref(kept), x));
-    const gone = [4, 5].map((x) => malocher.submit(ref(deleted), x));
-    if (attempt === "from a Malocher that submitted none") for (const x of [6, 7]) malocher.submit(ref(kept), x); // its sample of modules may name either file
     unlinkSync(deleted);
-    const results = await within(run(malocher), RUN_DEADLINE_MS, `the run ${attempt}`);
+    if (runner === "processAll") await within(collect(malocher.processAll({ slots: 2 })), RUN_DEADLINE_MS, "the run");
+    else {
+      const ran = await runCli(["run", "--dir", malocher.dir, "--slots", "2"], { timeoutMs: RUN_DEADLINE_MS });
+      assert.equal(ran.code, 1, `some jobs failed: ${describeRun(ran)}`);
+    }
     for (const [i, jobId] of good.entries()) {
-      const result = results.get(jobId);
-      assert.ok(result?.ok && result.value === 2 * (i + 1), `${attempt}: a job of the module that is there ran: ${JSON.stringify(result)}`);
+      const result = await malocher.result(jobId);
+      assert.ok(result.ok && result.value === 2 * (i + 1), `${runner}: a job of the module that is there ran: ${JSON.stringify(result)}`);
     }
     for (const jobId of gone) {
-      const result = results.get(jobId);
-      assert.ok(result !== undefined && !result.ok && result.error.code === "JOB_IMPORT_FAILED", `${attempt}: ${JSON.stringify(result)}`);
+      const result = await malocher.result(jobId);
+      assert.ok(!result.ok && result.error.code === "JOB_IMPORT_FAILED", `${runner}: ${JSON.stringify(result)}`);
     }
   }
 });
@@ -278,8 +278,10 @@ test("the summary of unused hosts keeps an agent's own words when the first line
     "The agent on n1 ended before it connected (exited with code 2). Its last output:\nmalocher agent: /p/work.mjs, the module of the run's jobs, is not visible on n1 at that path\n",
   );
   progress.onEvent({ type: "node", host: "n1", state: "failed", slots: 0, error });
+  const crash = "The agent on n2 ended before it connected (exited with code 1). Its last output:\nfile:///a.js:1\nthrow new TypeError('boom');\n^\n\nTypeError: boom\n    at file:///a.js:1:7\n\nNode.js v20.20.2\n";
+  progress.onEvent({ type: "node", host: "n2", state: "failed", slots: 0, error: new MalocherError("AGENT_START_FAILED", crash) });
   progress.finish();
-  assert.match(written, /^malocher: 1 host was not used: n1 \(The agent on n1 ended before it connected \(exited with code 2\)\. Its last output: malocher agent: \/p\/work\.mjs, the module of the run's jobs, is not visible on n1 at that path\)$/m, written);
+  assert.match(written, /^malocher: 2 hosts were not used: n1 \(The agent on n1 ended before it connected \(exited with code 2\)\. Its last output: malocher agent: \/p\/work\.mjs, the module of the run's jobs, is not visible on n1 at that path\); n2 \(.* Its last output: TypeError: boom\)$/m, written);
 });
 
 test("init makes a fresh package an ES module, and leaves a CommonJS package with code of its own as it is, with an experiment.mts", (t) => {
@@ -318,6 +320,8 @@ test("a preview shows what JSON cannot hold as written in code: 1n, undefined, N
   assert.equal(previewText(add([undefined, NaN, -Infinity])), "add(undefined, NaN, -Infinity)");
   assert.equal(previewText(add([{ n: 3n, gone: undefined, list: [NaN] }]), 200), 'add({"n":3n,"gone":undefined,"list":[NaN]})');
   assert.equal(previewText(add(["1", null])), 'add("1", null)', "a string and null stay as they were");
+  assert.equal(previewText(add([new BigInt64Array([5n])])), "add([5n])");
+  assert.equal(previewText(add(["\u0000malocher-literal:x"]), 200), 'add("\\u0000malocher-literal:x")', "a string that looks like a marker stays a string");
 });
 
 test("a run's counts tell cancelled jobs from failed ones, and a retried job's new result replaces how it ended before", () => {

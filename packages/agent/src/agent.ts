@@ -25,7 +25,6 @@ import {
   closeClaimDirectory,
   deferRetry,
   isCancelRequested,
-  noteInJobLog,
   openClaimDirectory,
   requeueClaim,
   type ClaimedJob,
@@ -218,14 +217,6 @@ export class Agent {
     await this.link.close(reason);
     this.setState("stopped", reason);
     this.resolveStopped();
-  }
-
-  /** Says in the job's log (its stderr) that its run was interrupted, and why, before it goes back to the queue. */
-  private async noteInterrupted(claimed: ClaimedJob): Promise<void> {
-    const why = this.stopReason === undefined ? "Slurm ended the allocation" : `its agent stopped, ${this.stopReason.split("\n")[0]!}`;
-    await noteInJobLog(this.config.dir, claimed.jobId, interruptNote(claimed.attempt, this.config.host, why)).catch((error: Error) =>
-      this.log(`job ${claimed.jobId}: cannot note the interruption in its log: ${error.message}`),
-    );
   }
 
   /**
@@ -496,16 +487,14 @@ export class Agent {
       } else if (end.kind === "retry") {
         const { attempt, why } = end;
         const notBefore = Date.now() + end.delayMs;
-        // Said in the job's log first (its stderr), where its output is: a retry leaves no result that would say it.
-        await noteInJobLog(this.config.dir, claimed.jobId, retryNote(claimed.attempt, this.config.host, why, attempt, end.delayMs)).catch((error: Error) =>
-          this.log(`job ${claimed.jobId}: cannot note the failed attempt in its log: ${error.message}`),
-        );
-        await deferRetry(this.config.dir, this.config.agentId, claimed.jobId, attempt, notBefore);
+        // Said in the job's log too (its stderr), where its output is: a retry leaves no result that would say it.
+        await deferRetry(this.config.dir, this.config.agentId, claimed.jobId, attempt, notBefore, retryNote(claimed.attempt, this.config.host, why, attempt, end.delayMs));
         this.log(`job ${claimed.jobId}: attempt ${claimed.attempt} failed [${why.code}]; retrying as attempt ${attempt} in ${end.delayMs} ms`);
         this.outbox.send({ type: "jobRetrying", jobId: claimed.jobId, attempt, notBefore, error: why });
       } else if (end.kind === "requeue") {
-        if (end.cause === "interrupted") await this.noteInterrupted(claimed);
-        const putBack = await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
+        // A job its stop interrupted says so in its log (its stderr), and to the supervisor as this agent stops.
+        const note = end.cause === "interrupted" ? interruptNote(claimed.attempt, this.config.host, this.stopReason?.split("\n")[0] ?? "Slurm ended the allocation") : undefined;
+        const putBack = await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId, undefined, note);
         if (putBack && end.cause === "interrupted") this.interruptedJobs.add(claimed.jobId);
       }
     } catch (error) {

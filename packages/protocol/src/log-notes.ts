@@ -1,4 +1,5 @@
 /** The lines Malocher writes into a job's log itself: where a run's output was cut, where a new run's output begins. */
+import type { RetryReason } from "./retry-reason.js";
 
 /** How the note starts that stands where an attempt's log was cut (readers following a log look for it). */
 export const CUT_NOTE_PREFIX = "[... ";
@@ -6,25 +7,6 @@ export const CUT_NOTE_PREFIX = "[... ";
 /** The line that starts an attempt's log once it was cut to its tail. */
 export function cutNote(cutBytes: number, maxBytes: number): string {
   return `${CUT_NOTE_PREFIX}${cutBytes} bytes cut: the job wrote more than maxLogBytes (${maxBytes}); the last ${maxBytes} bytes follow ...]\n`;
-}
-
-/**
- * Why an attempt ended without a result, as the run and the job's log tell it (see
- * {@link retryNote} and the `jobRetrying` message): the failure's code and the first line of its
- * message, at most {@link MAX_RETRY_REASON_CHARS} characters.
- */
-export interface RetryReason {
-  code: string;
-  message: string;
-}
-
-/** The longest message a {@link RetryReason} keeps. */
-export const MAX_RETRY_REASON_CHARS = 500;
-
-/** The reason for a failure with `code` and `message`: its first line, cut to {@link MAX_RETRY_REASON_CHARS}. */
-export function retryReason(code: string, message: string): RetryReason {
-  const line = message.split("\n")[0]!;
-  return { code, message: line.length > MAX_RETRY_REASON_CHARS ? `${line.slice(0, MAX_RETRY_REASON_CHARS - 1)}…` : line };
 }
 
 /**
@@ -38,10 +20,11 @@ export function retryNote(attempt: number, host: string, reason: RetryReason, ne
 
 /**
  * The line written into a job's stderr log when its run was interrupted through no fault of its
- * own (`why`: its agent stopped, or Slurm ended the allocation) and it goes back to the queue.
+ * own, as its agent stopped (`why`: the agent's reason, e.g. its Slurm allocation ends), and it
+ * went back to the queue.
  */
 export function interruptNote(attempt: number, host: string, why: string): string {
-  return `--- malocher: attempt ${attempt} on ${host} was interrupted; it runs again as attempt ${attempt}. Why: ${why} ---\n`;
+  return `--- malocher: attempt ${attempt} on ${host} was interrupted, as its agent stopped: ${why}. It went back to the queue; its next run is attempt ${attempt} again ---\n`;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { AgentMessage, SupervisorMessage } from "./messages.js";
 import { packRecord, unpackRecord } from "./record-codec.js";
 import { isAgentId, isJobId } from "./job-id.js";
 import { booleanField, bytesField, numberField, recordField, stringArrayField, stringField, stringMapField } from "./record-fields.js";
-import { retryReason, type RetryReason } from "./log-notes.js";
+import { retryReason, type RetryReason } from "./retry-reason.js";
 
 /** Encodes a message of either direction. */
 export function encodeMessage(message: AgentMessage | SupervisorMessage): Uint8Array {

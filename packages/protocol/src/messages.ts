@@ -3,7 +3,7 @@
  * the agent's stdin/stdout): small control frames only.
  * Job specs, arguments, results and logs travel through the shared directory.
  */
-import type { RetryReason } from "./log-notes.js";
+import type { RetryReason } from "./retry-reason.js";
 
 /** Agent → supervisor: the first frame after the connection is accepted. */
 export interface HelloMessage {

@@ -40,7 +40,7 @@ export { SpecChunkCache } from "./spec-chunk-cache.js";
 export { submitChunk, type SpecChunk } from "./submit-chunk.js";
 export { submitJob } from "./submit-job.js";
 export { keyedJobDifference } from "./keyed-job-difference.js";
-export { appendLogNote, noteInJobLog } from "./log-note.js";
+export { appendLogNote } from "./log-note.js";
 export {
   PRIVATE_DIR_MODE,
   PRIVATE_FILE_MODE,

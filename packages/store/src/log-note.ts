@@ -18,12 +18,20 @@ export async function appendLogNote(fd: number, size: number, note: string): Pro
   await promisify(write)(fd, Buffer.from(`${lineBreak}${note}`));
 }
 
-/** Appends `note` to job `jobId`'s stderr log (see `appendLogNote`; the log opened as `openLogForAppend` does). */
+/**
+ * Appends `note` to job `jobId`'s stderr log (see `appendLogNote`; the log opened as
+ * `openLogForAppend` does). Best effort: a log that cannot be written is left as it is (the note
+ * only explains, and the job's way goes on). Call it only while no run of the job writes its log.
+ */
 export async function noteInJobLog(dir: string, jobId: string, note: string): Promise<void> {
-  const { fd, size } = await openLogForAppend(directoryLayout.stderrFile(dir, jobId));
   try {
-    await appendLogNote(fd, size, note);
-  } finally {
-    await promisify(close)(fd);
+    const { fd, size } = await openLogForAppend(directoryLayout.stderrFile(dir, jobId));
+    try {
+      await appendLogNote(fd, size, note);
+    } finally {
+      await promisify(close)(fd);
+    }
+  } catch {
+    // Nothing to undo: at worst the log lacks the note.
   }
 }

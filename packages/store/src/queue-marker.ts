@@ -3,6 +3,7 @@ import { createFile, makePrivateDir, readRegularText } from "./safe-file.js";
 import { createEmptyMarker } from "./empty-marker.js";
 import { directoryLayout, isJobId } from "@malocher/protocol";
 import { tmpPath } from "./write-file-atomic.js";
+import { noteInJobLog } from "./log-note.js";
 
 /**
  * Queue markers: a job is queued while `queued/<shard>/<jobId>` exists, and waits for a retry's
@@ -42,10 +43,13 @@ export function parseNotBefore(marker: string): number {
  * (the holder stopped before the job finished); with it, the queue marker carries the number of
  * the next attempt. The claim is first taken away by a rename, so a claim that someone else
  * requeued meanwhile is never queued twice. Returns false when the claim was gone already.
+ * `logNote`: a line for the job's stderr log, written once the claim is taken and before the job
+ * is queued, so that it never lands in the log of a run elsewhere (see `noteInJobLog`).
  */
-export async function requeueClaim(dir: string, agentId: string, jobId: string, nextAttempt?: number): Promise<boolean> {
+export async function requeueClaim(dir: string, agentId: string, jobId: string, nextAttempt?: number, logNote?: string): Promise<boolean> {
   const taken = await takeClaim(dir, agentId, jobId);
   if (taken === undefined) return false;
+  if (logNote !== undefined) await noteInJobLog(dir, jobId, logNote);
   const marker = nextAttempt === undefined ? taken : await rewriteMarker(dir, taken, String(nextAttempt));
   await rename(marker, directoryLayout.queuedFile(dir, jobId));
   return true;
@@ -55,11 +59,12 @@ export async function requeueClaim(dir: string, agentId: string, jobId: string, 
  * Takes the claim of `agentId` on `jobId` away and leaves the job waiting in `retrying/` as
  * attempt `nextAttempt` until `notBefore`; from then on any agent may queue it again
  * ({@link queueDueRetries}). No agent holds the job meanwhile. Returns false when the claim was
- * gone already (someone else requeued it).
+ * gone already (someone else requeued it). `logNote`: as for {@link requeueClaim}.
  */
-export async function deferRetry(dir: string, agentId: string, jobId: string, nextAttempt: number, notBefore: number): Promise<boolean> {
+export async function deferRetry(dir: string, agentId: string, jobId: string, nextAttempt: number, notBefore: number, logNote?: string): Promise<boolean> {
   const taken = await takeClaim(dir, agentId, jobId);
   if (taken === undefined) return false;
+  if (logNote !== undefined) await noteInJobLog(dir, jobId, logNote);
   const marker = await rewriteMarker(dir, taken, `${nextAttempt} ${notBefore}`);
   await rename(marker, directoryLayout.retryingFile(dir, jobId)).catch(async (error: NodeJS.ErrnoException) => {
     if (error.code !== "ENOENT") throw error;

@@ -535,7 +535,7 @@ function nodesView(main) {
   );
   const render = () => {
     const now = Date.now();
-    note.hidden = store.nodes.some((node) => node.state !== undefined); // a live run's nodes say it all
+    note.hidden = store.overview?.live === true; // a run's nodes say it all
     body.replaceChildren(
       ...store.nodes.map((node) =>
         h(

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 /**
  * One JSON line for `--json` output. Values JSON cannot hold are written in a readable form:
  * BigInt as a string, Map as an object (or entry list), Set and typed arrays as arrays, bytes of
@@ -10,9 +11,10 @@ export function jsonLine(value: unknown): string {
   return `${JSON.stringify(toJson(value, new Set(), false))}\n`;
 }
 
-/** Marks a value's text that {@link literalText} writes as it is, not as a JSON string. */
-const LITERAL = "\u0000malocher-literal:";
-const QUOTED_LITERAL = /"\\u0000malocher-literal:([^"]*)"/g;
+/** Marks a value's text that {@link literalText} writes as it is, not as a JSON string (a string of a job's cannot guess it). */
+const LITERAL_TAG = randomBytes(6).toString("hex");
+const LITERAL = `\u0000${LITERAL_TAG}:`;
+const QUOTED_LITERAL = new RegExp(`"\\\\u0000${LITERAL_TAG}:([^"]*)"`, "g");
 
 /**
  * A value as one line of text for people (a job's arguments, a result in `malocher results`): as
@@ -30,7 +32,7 @@ function toJson(value: unknown, ancestors: Set<object>, literals: boolean): unkn
   if (typeof value !== "object" || value === null) return value;
   if (value instanceof Date || value instanceof URL) return value.toJSON();
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
-    return Array.from(value as unknown as ArrayLike<unknown>, (x) => (typeof x === "bigint" ? x.toString() : x));
+    return Array.from(value as unknown as ArrayLike<unknown>, (x) => (typeof x === "bigint" ? (literals ? `${LITERAL}${x}n` : x.toString()) : x));
   }
   if (value instanceof ArrayBuffer) return Array.from(new Uint8Array(value));
   if (ancestors.has(value)) return "[Circular]";

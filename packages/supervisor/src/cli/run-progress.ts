@@ -91,7 +91,7 @@ export class RunProgress {
     }
     if (event.type === "jobRetrying") {
       // A retry leaves no result that would say why: said here, and in the job's log.
-      if (this.mode !== "json") this.note(`job ${event.jobId} failed on ${event.host}: [${event.error.code}] ${event.error.message}; it runs again (attempt ${event.attempt})`);
+      if (this.mode !== "json") this.note(`job ${event.jobId}: an attempt failed on ${event.host}: [${event.error.code}] ${event.error.message}; it runs again as attempt ${event.attempt}`);
       return;
     }
     if (event.type !== "node") return;
@@ -197,12 +197,18 @@ const MAX_GIST_CHARS = 300;
 
 /**
  * A node's error in one line for the summary of unused hosts: its first line, and, when that
- * introduces what follows ("… Its last output:"), the last line of that too (an agent's own words).
+ * introduces what follows ("… Its last output:"), the line of that which says what went wrong:
+ * the agent's own last words (`malocher agent: …`), else an error's line (`TypeError: …`), else
+ * its last line that is not Node's version or a stack frame.
  */
 function gist(message: string): string {
   const lines = message.split("\n").map((line) => line.trim()).filter((line) => line !== "");
-  const first = lines[0] ?? "";
-  const text = first.endsWith(":") && lines.length > 1 ? `${first} ${lines.at(-1)}` : first;
+  const [first = "", ...rest] = lines;
+  const said =
+    rest.findLast((line) => line.startsWith("malocher agent: ")) ??
+    rest.findLast((line) => /^[A-Za-z]*Error\b/.test(line)) ??
+    rest.findLast((line) => !/^Node\.js v\d/.test(line) && !line.startsWith("at "));
+  const text = first.endsWith(":") && said !== undefined ? `${first} ${said}` : first;
   return text.length > MAX_GIST_CHARS ? `${text.slice(0, MAX_GIST_CHARS - 1)}…` : text;
 }
 

@@ -69,7 +69,7 @@ async function route(request: IncomingMessage, response: ServerResponse, url: UR
   if (parts.length === 1 && first === "overview") {
     if (state.overview === undefined) await state.settled();
     // The overview as it was encoded for the events, with what this answer adds in front (not encoded again).
-    const extra = JSON.stringify({ readOnly: context.readOnly, live: state.nodes.some((node) => node.state !== undefined), eventId: state.feed.lastId });
+    const extra = JSON.stringify({ readOnly: context.readOnly, live: state.servesRun, eventId: state.feed.lastId });
     return sendJsonText(response, 200, `${extra.slice(0, -1)},${state.overviewText.slice(1)}`);
   }
   if (parts.length === 1 && first === "nodes") return sendJson(response, 200, { nodes: state.nodes, eventId: state.feed.lastId });

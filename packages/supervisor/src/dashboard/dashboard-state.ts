@@ -42,6 +42,10 @@ export class DashboardState {
   status: DirectoryStatus | undefined;
   nodes: NodeView[] = [];
   private nodesText = "";
+  /** Whether a run serves this dashboard (`processAll`, `startCluster`), not a directory alone. */
+  get servesRun(): boolean {
+    return this.live !== undefined;
+  }
   private timer: NodeJS.Timeout | undefined;
   private dueAt = Infinity;
   private lastTickAt = 0;
