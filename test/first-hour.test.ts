@@ -248,7 +248,7 @@ test("the ETA knows running jobs' ages: a last job running far past the mean rai
   assert.equal(tally.report().etaMs, undefined, "nothing left");
 });
 
-test("during a drain the ETA is the running jobs' (the queued ones do not start), and none once they ended", () => {
+test("during a drain the ETA is the running jobs' (the queued ones do not start), at most until its deadline, and none once they ended", () => {
   let now = 0;
   const tally = new RunTally(0, () => now);
   tally.onEvent({ type: "node", host: "n", state: "ready", slots: 2 });
@@ -264,6 +264,8 @@ test("during a drain the ETA is the running jobs' (the queued ones do not start)
   assert.ok(tally.report().etaMs! > 60_000, `90 jobs left at 1 job/s: ${tally.report().etaMs}`);
   tally.onEvent({ type: "draining" });
   assert.equal(tally.report().etaMs, 800, "only the running job's rest (the mean, 1 s, less its 0.2 s)");
+  tally.onEvent({ type: "draining", deadlineAt: now + 300 });
+  assert.equal(tally.report().etaMs, 300, "no longer than until the drain's deadline (drainTimeoutMs), when running jobs are stopped");
   tally.onEvent({ type: "jobFinished", jobId: "last", host: "n", ok: true, durationMs: 1000 });
   tally.onResult("succeeded");
   assert.equal(tally.report().etaMs, undefined, "nothing runs, nothing more starts");

@@ -73,8 +73,8 @@ export class RunTally {
   /** The running jobs: where, and since when (on this clock). */
   private readonly runningJobs = new Map<string, { host: string; since: number }>();
   private finishedMs = 0;
-  /** Nothing new starts (a drain): what is left is the running jobs. */
-  private draining = false;
+  /** Nothing new starts (a drain): what is left is the running jobs, until `deadlineAt` at the latest. */
+  private draining: { deadlineAt?: number } | undefined;
   private finishedCount = 0;
 
   constructor(
@@ -131,7 +131,7 @@ export class RunTally {
         return;
       }
       case "draining":
-        this.draining = true;
+        this.draining = { ...(event.deadlineAt === undefined ? {} : { deadlineAt: event.deadlineAt }) };
         return;
       case "allocation": {
         const { type: _type, ...status } = event;
@@ -179,10 +179,15 @@ export class RunTally {
 
   /**
    * How long the run still takes: the jobs left at the rate so far, and at least what the running
-   * ones still need; during a drain, only that (the queued jobs do not start).
+   * ones still need; during a drain, only that (the queued jobs do not start), and no longer than
+   * until the drain's deadline.
    */
   private etaMs(now: number, left: number, running: number, jobsPerSecond: number): number | undefined {
-    if (this.draining) return running > 0 ? this.runningJobsNeedMs(now) : undefined;
+    if (this.draining !== undefined) {
+      if (running === 0) return undefined;
+      const need = this.runningJobsNeedMs(now);
+      return this.draining.deadlineAt === undefined ? need : Math.max(0, Math.min(need, this.draining.deadlineAt - now));
+    }
     return jobsPerSecond > 0 && left > 0 ? Math.max((left / jobsPerSecond) * 1000, this.runningJobsNeedMs(now)) : undefined;
   }
 

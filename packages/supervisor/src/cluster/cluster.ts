@@ -52,8 +52,11 @@ export type RunEvent =
   | { type: "dependentsQueued"; jobId: string; host: string; queued: string[] }
   /** Job `jobId`'s failure ended `failed`, which waited for it or for one of them, with `DEPENDENCY_FAILED` (the whole chain). */
   | { type: "dependentsFailed"; jobId: string; host: string; failed: string[] }
-  /** The run drains (its `drainSignal`, a first Ctrl-C): running jobs finish, nothing new starts. */
-  | { type: "draining" }
+  /**
+   * The run drains (its `drainSignal`, a first Ctrl-C): running jobs finish, nothing new starts;
+   * `deadlineAt` (ms since the epoch), with `drainTimeoutMs`: then the running jobs are stopped.
+   */
+  | { type: "draining"; deadlineAt?: number }
   /** A Slurm allocation of the run changed: pending (with Slurm's reason), running (with its end), ended. */
   | ({ type: "allocation" } & AllocationStatus);
 
@@ -367,7 +370,8 @@ export class Cluster extends EventEmitter<{
   drain(): void {
     if (this.draining) return;
     this.draining = true;
-    this.emit("event", { type: "draining" });
+    const { drainTimeoutMs } = this.settings.run;
+    this.emit("event", { type: "draining", ...(drainTimeoutMs > 0 ? { deadlineAt: Date.now() + drainTimeoutMs } : {}) });
     this.slurm?.drain();
     for (const machine of this.machines) {
       clearTimeout(machine.retryTimer);
