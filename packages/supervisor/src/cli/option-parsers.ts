@@ -1,4 +1,5 @@
 import { MalocherError, isJobId } from "@malocher/protocol";
+import { isTcpPort } from "../ssh/node-target.js";
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const SIZE_UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
@@ -20,7 +21,7 @@ export const integer =
 /** Parses a TCP port (1-65535) for option `name`. */
 export const tcpPort = (name: string) => (value: string) => {
   const number = Number(value);
-  if (value.trim() === "" || !Number.isInteger(number) || number < 1 || number > 65535) {
+  if (value.trim() === "" || !isTcpPort(number)) {
     throw new MalocherError("INVALID_OPTIONS", `${name} takes a TCP port, a whole number from 1 to 65535, got ${JSON.stringify(value)}.`);
   }
   return number;

@@ -128,9 +128,14 @@ export function parseMachine(entry: string): ParsedMachine {
   return { label: label as string, host, port: rawPort === undefined ? undefined : parsePort(rawPort, entry), username, slots, labels };
 }
 
+/** Whether `port` is a TCP port, a whole number from 1 to 65535 (the one check of machines' ports, `--port` and `sshPort`). */
+export function isTcpPort(port: unknown): port is number {
+  return typeof port === "number" && Number.isInteger(port) && port >= 1 && port <= 65535;
+}
+
 function parsePort(text: string, where: string): number {
   const port = Number(text);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  if (!isTcpPort(port)) {
     throw new MalocherError("INVALID_OPTIONS", `The port in ${JSON.stringify(where)} is not a TCP port (1-65535).`);
   }
   return port;
@@ -138,7 +143,7 @@ function parsePort(text: string, where: string): number {
 
 /** sshPort's value for the machine `entry`: a TCP port, or INVALID_OPTIONS before anything connects. */
 function checkedPort(port: unknown, entry: string): number {
-  if (typeof port === "number" && Number.isInteger(port) && port >= 1 && port <= 65535) return port;
+  if (isTcpPort(port)) return port;
   throw new MalocherError("INVALID_OPTIONS", `sshPort for ${entry} is a TCP port (1-65535), got ${shownValue(port, "number")}. Nothing was started.`);
 }
 
