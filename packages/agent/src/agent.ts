@@ -92,7 +92,7 @@ export class Agent {
   private readonly clock: SlurmAllocationClock | undefined;
   /** Jobs whose code ran that this agent put back in the queue when it stopped them, or Slurm did (told as it stops). */
   private readonly interruptedJobs = new Set<string>();
-  /** Why this agent stops, once it began to. */
+  /** Why this agent stops, once it began to: the first line of its reason (for the job logs' notes and `jobsRequeued`). */
   private stopReason: string | undefined;
   /** Jobs this agent put back because they do not fit in the allocation's time left. */
   private readonly outOfTime = new Set<string>();
@@ -175,7 +175,7 @@ export class Agent {
    * queue, says bye and ends `run()`. Idempotent.
    */
   stop(reason: string): Promise<void> {
-    this.stopReason ??= reason;
+    this.stopReason ??= reason.split("\n")[0]!;
     this.beginStopping(reason);
     this.stopped ??= this.shutdown(reason);
     return this.stopped;
@@ -212,7 +212,7 @@ export class Agent {
     await Promise.all(this.runs);
     await closeClaimDirectory(this.config.dir, this.config.agentId);
     await this.lease.stop();
-    this.tellRequeued(reason);
+    this.tellRequeued();
     this.outbox.flush();
     await this.link.close(reason);
     this.setState("stopped", reason);
@@ -223,12 +223,12 @@ export class Agent {
    * Tells the supervisor which running jobs this agent's stop (or Slurm) ended and put back in the
    * queue, and why it stopped (they run again as the same attempt; see `JobsRequeuedMessage`).
    */
-  private tellRequeued(reason: string): void {
+  private tellRequeued(): void {
     const jobIds = [...this.interruptedJobs];
-    if (jobIds.length === 0) return;
+    if (jobIds.length === 0 || this.stopReason === undefined) return;
     this.log(`${jobIds.length} running job(s) went back to the queue: ${jobIds.join(" ")}`);
     // The jobs running when it stopped or Slurm ended the allocation: a few per slot at most.
-    this.outbox.send({ type: "jobsRequeued", jobIds, reason: reason.split("\n")[0]! });
+    this.outbox.send({ type: "jobsRequeued", jobIds, reason: this.stopReason });
   }
 
   /**
@@ -493,7 +493,7 @@ export class Agent {
         this.outbox.send({ type: "jobRetrying", jobId: claimed.jobId, attempt, notBefore, error: why });
       } else if (end.kind === "requeue") {
         // A job its stop interrupted says so in its log (its stderr), and to the supervisor as this agent stops.
-        const note = end.cause === "interrupted" ? interruptNote(claimed.attempt, this.config.host, this.stopReason?.split("\n")[0] ?? "Slurm ended the allocation") : undefined;
+        const note = end.cause === "interrupted" ? interruptNote(claimed.attempt, this.config.host, this.stopReason ?? "Slurm ended the allocation") : undefined;
         const putBack = await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId, undefined, note);
         if (putBack && end.cause === "interrupted") this.interruptedJobs.add(claimed.jobId);
       }
