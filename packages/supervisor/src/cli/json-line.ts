@@ -32,7 +32,7 @@ function toJson(value: unknown, ancestors: Set<object>, literals: boolean): unkn
   if (typeof value !== "object" || value === null) return value;
   if (value instanceof Date || value instanceof URL) return value.toJSON();
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
-    return Array.from(value as unknown as ArrayLike<unknown>, (x) => (typeof x === "bigint" ? (literals ? `${LITERAL}${x}n` : x.toString()) : x));
+    return Array.from(value as unknown as ArrayLike<unknown>, (x) => (typeof x === "bigint" ? toJson(x, ancestors, literals) : x));
   }
   if (value instanceof ArrayBuffer) return Array.from(new Uint8Array(value));
   if (ancestors.has(value)) return "[Circular]";
