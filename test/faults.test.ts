@@ -26,7 +26,7 @@ import { directoryLayout } from "@malocher/protocol";
 import { startSshNodes, type SshNodes } from "./harness/sshd-nodes.js";
 import { double, doubleAfterGate, doubleAfterSpawnSync, doubleWithChild, processIdsAfterGate } from "./fixtures/faults/jobs.js";
 import { census, waitForNoLeftovers, type Census } from "./support/census.js";
-import { commandLine, isAlive, killPids, procIds, signal } from "./support/processes.js";
+import { commandLine, holdsPid, isAlive, killPids, procIds, signal } from "./support/processes.js";
 import { record, stopActiveRuns } from "./support/recording.js";
 import { collect } from "./support/results.js";
 import { harnessSshOptions } from "./support/ssh.js";
@@ -423,7 +423,7 @@ describe("faults on the local file system", () => {
     const blocked = malocher.submit.with({ retries: 0 })(doubleAfterSpawnSync, 1, childPidFile, root, 60_000);
     const gated = malocher.submit(processIdsAfterGate, idsFile, gate);
     const run = record(malocher, sshOptions(world(), { sshMachines: [node], slots: 2 }));
-    await waitUntil(() => existsSync(childPidFile) && existsSync(idsFile), 20_000, "both jobs to run");
+    await waitUntil(() => holdsPid(childPidFile) && existsSync(idsFile), 20_000, "both jobs to run");
     const child = Number(readFileSync(childPidFile, "utf8"));
     const blockedWorker = procIds(child).ppid;
     const gatedIds = JSON.parse(readFileSync(idsFile, "utf8")) as { pid: number; pgid: number };
@@ -480,7 +480,7 @@ describe("faults on the local file system", () => {
     malocher.submit.with({ retries: 0 })(doubleAfterSpawnSync, 1, childPidFile, root, 60_000);
     const gated = malocher.submit(doubleAfterGate, 2, gate, world().starts);
     const run = record(malocher, sshOptions(world(), { sshMachines: [node], slots: 2 }));
-    await waitUntil(() => existsSync(childPidFile) && attemptsRecorded(world()).length === 1, 20_000, "both jobs to run");
+    await waitUntil(() => holdsPid(childPidFile) && attemptsRecorded(world()).length === 1, 20_000, "both jobs to run");
     const child = Number(readFileSync(childPidFile, "utf8"));
     const blockedWorker = procIds(child).ppid;
     const lease = await leaseOf(malocher.dir, node);
@@ -508,13 +508,13 @@ describe("faults on the local file system", () => {
     const pidFile = join(root, "child.pid");
     const job = malocher.submit(doubleWithChild, 5, pidFile, root, gate);
     const run = record(malocher, sshOptions(world(), { sshMachines: [node], slots: 1 }));
-    await waitUntil(() => existsSync(pidFile), 20_000, "the job and its child to run");
+    await waitUntil(() => holdsPid(pidFile), 20_000, "the job and its child to run");
     const firstChild = Number(readFileSync(pidFile, "utf8"));
     const firstWorker = procIds(firstChild).ppid;
     rmSync(pidFile);
     const lease = await leaseOf(malocher.dir, node);
     signal(lease.pid, "SIGKILL");
-    await waitUntil(() => existsSync(pidFile), NODE_BACK_MS, "the rerun's child to run");
+    await waitUntil(() => holdsPid(pidFile), NODE_BACK_MS, "the rerun's child to run");
     // The rerun runs on the node's next agent: by now nothing of the first attempt may be left.
     const workerGone = await waitFor(() => !isAlive(firstWorker), 5000, 50);
     const childGone = await waitFor(() => !isAlive(firstChild), 5000, 50);
@@ -538,7 +538,7 @@ describe("faults on the local file system", () => {
     const childPidFile = join(root, "sync-child.pid");
     const blocked = malocher.submit.with({ retries: 0 })(doubleAfterSpawnSync, 1, childPidFile, root, 60_000);
     const run = record(malocher, sshOptions(world(), { sshMachines: [node], slots: 1 }));
-    await waitUntil(() => existsSync(childPidFile), 20_000, "the job to run");
+    await waitUntil(() => holdsPid(childPidFile), 20_000, "the job to run");
     const child = Number(readFileSync(childPidFile, "utf8"));
     const blockedWorker = procIds(child).ppid;
     const lease = await leaseOf(malocher.dir, node);

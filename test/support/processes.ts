@@ -23,6 +23,18 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Whether `file` holds a pid yet: a job's child writes its pid file with `writeFileSync`, which
+ * creates the file before it writes, so a file that exists may still be empty.
+ */
+export function holdsPid(file: string): boolean {
+  try {
+    return Number(readFileSync(file, "utf8")) > 0;
+  } catch {
+    return false;
+  }
+}
+
 /** Parent pid and process group of a live process, from /proc; throws if it is gone. */
 export function procIds(pid: number): { ppid: number; pgrp: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
