@@ -4,8 +4,8 @@
  */
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, readdirSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { Malocher, type JobResult } from "malocher";
@@ -92,4 +92,52 @@ test("a deleted key file is an error that says so, not a new key", { timeout: 60
   assert.match(submit.stderr, /key file .* is missing/);
   assert.equal(existsSync(directoryLayout.secretKeyFile(dir)), false, "no new key was made");
   assert.ok(queued);
+});
+
+test("a planted 3 GiB sparse result or log is refused by its size: the job runs, and no reader of results or logs dies of it", { timeout: 120_000 }, async (t) => {
+  const dir = tempDir("planted-huge");
+  t.after(() => removeDir(dir));
+  const malocher = new Malocher({ dir });
+  const planted = malocher.submit(add, 1, 2);
+  const fine = malocher.submit(add, 2, 3);
+  const huge = 3 * 1024 * 1024 * 1024; // past 2 GiB, Node's read() aborts the process
+  writeFileSync(directoryLayout.resultFile(dir, planted), "");
+  truncateSync(directoryLayout.resultFile(dir, planted), huge);
+  const results = await within(collect(malocher.processAll({ slots: 1 })), 30_000, "processAll");
+  assert.ok(results.get(planted)?.ok && results.get(fine)?.ok, JSON.stringify([...results]));
+  // Planted again after the run: what `results`, `status` and the dashboard read.
+  unlinkSync(directoryLayout.resultFile(dir, fine));
+  writeFileSync(directoryLayout.resultFile(dir, fine), "");
+  truncateSync(directoryLayout.resultFile(dir, fine), huge);
+  assert.match(failedWith((await within(collect(malocher.results()), 10_000, "results()")).get(fine), "RESULT_UNREADABLE"), /holds 3221225472 bytes, more than/);
+  writeFileSync(directoryLayout.stdoutFile(dir, planted), "");
+  truncateSync(directoryLayout.stdoutFile(dir, planted), huge);
+  await assert.rejects(malocher.logs(planted), (error: Error & { code?: string }) => error.code === "SHARED_FILE_UNSAFE" && /holds 3221225472 bytes/.test(error.message));
+});
+
+test("clean goes on past a directory planted at a log's path", { timeout: 60_000 }, async (t) => {
+  const dir = tempDir("planted-log-dir");
+  t.after(() => removeDir(dir));
+  const malocher = new Malocher({ dir });
+  const ids = [malocher.submit(add, 1, 2), malocher.submit(add, 2, 3), malocher.submit(add, 3, 4)].sort();
+  await within(collect(malocher.processAll({ slots: 1 })), 30_000, "processAll");
+  mkdirSync(directoryLayout.stdoutFile(dir, ids[0]!), { recursive: true });
+  const cleaned = await malocher.clean();
+  assert.deepEqual(cleaned.map((job) => job.jobId).sort(), ids);
+});
+
+test("a shard directory replaced by a symlink is refused, also with allowSharedWriters: nothing is written through it", { timeout: 60_000 }, async (t) => {
+  const dir = tempDir("planted-shard-link");
+  const elsewhere = tempDir("planted-shard-target");
+  t.after(() => (removeDir(dir), removeDir(elsewhere)));
+  const malocher = new Malocher({ dir });
+  const jobId = malocher.submit(add, 1, 2);
+  const shard = dirname(directoryLayout.resultFile(dir, jobId));
+  rmSync(shard, { recursive: true });
+  symlinkSync(elsewhere, shard);
+  await assert.rejects(
+    collect(new Malocher({ dir, allowSharedWriters: true }).processAll({ slots: 1 })),
+    (error: Error & { code?: string }) => error.code === "SHARED_DIR_INSECURE" && error.message.includes(`rm '${shard}'`),
+  );
+  assert.deepEqual(readdirSync(elsewhere), []);
 });

@@ -42,7 +42,8 @@ const MAX_SYMLINKS = 40;
  *   with the NFSv4 idmapping hint;
  * - so is every directory inside it, two levels deep (`specs/`, `specs/<shard>/`, `running/<agentId>/`
  *   …), and its files at the top (`key`, `format`, `signal`): a private top directory that was made
- *   0755 later must not open 0777 directories below it to everyone; none of them is a symlink.
+ *   0755 later must not open 0777 directories below it to everyone; none of them is a symlink
+ *   (refused with `allowSharedWriters` too: what is written through one lands outside the directory).
  *
  * If `dir` does not exist yet, its existing ancestors are checked as parents, so a caller can
  * check before creating it (and should check again after).
@@ -88,7 +89,8 @@ export function checkDirectorySecurity(dir: string, options: DirectorySecurityOp
     const problem = inspect(path, statSync(path), role, me);
     if (problem !== undefined) problems.push(problem);
   }
-  if (lookup.exists) problems.push(...inspectTree(realDir, me));
+  const tree = lookup.exists ? inspectTree(realDir, me) : { problems: [], symlinks: [] };
+  problems.push(...tree.problems);
   for (const [link, stats] of lookup.links) {
     if (stats.uid === me.uid || stats.uid === 0) continue;
     problems.push(
@@ -96,9 +98,17 @@ export function checkDirectorySecurity(dir: string, options: DirectorySecurityOp
         `which may point it elsewhere at any time. Fix: use the real path, or replace the symlink with one of your own.`,
     );
   }
+  const where = given === realDir ? given : `${given} (reached through a symlink; checked at its real path ${realDir})`;
+  // Refused in writer mode too: what Malocher writes through such a symlink lands outside the directory.
+  if (tree.symlinks.length > 0) {
+    throw new MalocherError(
+      "SHARED_DIR_INSECURE",
+      `Refusing the Malocher directory ${where}: it holds symlinks, which Malocher never makes; files it writes would go through them, out of the directory ` +
+        `(was it planted by another account?).\n${tree.symlinks.map((link) => `  - ${link}\n`).join("")}Fix: rm ${tree.symlinks.map(shellQuote).join(" ")}`,
+    );
+  }
   if (problems.length === 0) return [];
 
-  const where = given === realDir ? given : `${given} (reached through a symlink; checked at its real path ${realDir})`;
   if (options.allowSharedWriters === true) {
     return problems.map(
       (problem) =>
@@ -134,9 +144,10 @@ export function describeOwner(uid: number): string {
 /** Levels below the directory whose directories are checked: `specs/` and `specs/<shard>/`. */
 const TREE_DEPTH = 2;
 
-/** The problems of what is inside the directory (see {@link checkDirectorySecurity}). */
-function inspectTree(top: string, me: Me): string[] {
+/** The problems of what is inside the directory (see {@link checkDirectorySecurity}), and the symlinks there. */
+function inspectTree(top: string, me: Me): { problems: string[]; symlinks: string[] } {
   const problems: string[] = [];
+  const symlinks: string[] = [];
   const visit = (dir: string, depth: number): void => {
     let names: string[];
     try {
@@ -153,7 +164,7 @@ function inspectTree(top: string, me: Me): string[] {
         continue;
       }
       if (stats.isSymbolicLink()) {
-        problems.push(`${path} (inside the directory) is a symlink, which Malocher never makes. Fix: rm ${shellQuote(path)}.`);
+        symlinks.push(path);
         continue;
       }
       if (!stats.isDirectory() && depth > 1) continue; // job files: ours, 0600, and only reachable through the directories checked here
@@ -163,12 +174,12 @@ function inspectTree(top: string, me: Me): string[] {
     }
   };
   visit(top, 1);
-  if (problems.length <= 3) return problems;
+  if (problems.length <= 3) return { problems, symlinks };
   // A directory made under a loose umask has a hundred of them: one line, one fix.
-  return [
-    `${problems.length} paths inside ${top} are open to other accounts, e.g. ${problems[0]} ` +
-      `Fix them all: chmod -R go-rwx ${shellQuote(top)} (and remove any symlink inside it).`,
-  ];
+  return {
+    problems: [`${problems.length} paths inside ${top} are open to other accounts, e.g. ${problems[0]} Fix them all: chmod -R go-rwx ${shellQuote(top)}.`],
+    symlinks,
+  };
 }
 
 /** Says what is wrong with one directory (or a file inside it) and how to fix it, or undefined if nothing is. */

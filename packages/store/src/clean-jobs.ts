@@ -1,6 +1,6 @@
 import { listRetrying } from "./queue-marker.js";
 import { finishedState } from "./read-job-state.js";
-import { readdir, rmdir, stat, unlink } from "node:fs/promises";
+import { lstat, readdir, rmdir, stat, unlink } from "node:fs/promises";
 import { createFile, readRegularFile } from "./safe-file.js";
 import { jobIdInKeyFile } from "./job-key-file.js";
 import { listDependents } from "./settle-dependents.js";
@@ -136,12 +136,17 @@ async function removeEmptiedSpecChunks(dir: string): Promise<Map<string, number>
   return freed;
 }
 
-/** Unlinks a file; returns its size, 0 when it was not there. */
+/**
+ * Unlinks a file (a symlink itself, not what it names); returns its size, 0 when it was not there.
+ * A directory at a file's path is none of ours (planted by another account): it is left there,
+ * and the clean goes on.
+ */
 async function removeFile(path: string): Promise<number> {
   try {
-    const { size } = await stat(path);
+    const stats = await lstat(path);
+    if (stats.isDirectory()) return 0;
     await unlink(path);
-    return size;
+    return stats.size;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
     throw error;

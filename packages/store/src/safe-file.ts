@@ -12,7 +12,7 @@
 import { chmodSync, closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync, type Stats } from "node:fs";
 import { fstat as fstatCallback, open as openCallback, read as readCallback } from "node:fs";
 import { mkdir, chmod, open, rename, unlink, type FileHandle } from "node:fs/promises";
-import { MalocherError, randomHex } from "@malocher/protocol";
+import { MAX_SPEC_BYTES, MalocherError, randomHex } from "@malocher/protocol";
 
 /** Mode of every file Malocher creates in the shared directory. */
 export const PRIVATE_FILE_MODE = 0o600;
@@ -26,9 +26,17 @@ const APPEND = O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK;
 
 /** What a reader accepts. */
 export interface ReadLimits {
-  /** Refuse a file larger than this many bytes (before reading any of it). */
+  /** Refuse a file larger than this many bytes (before reading any of it); at most {@link MAX_READ_BYTES}. */
   maxBytes?: number;
 }
+
+/**
+ * The most any reader here reads of one file, whatever its limits say: a spec's own limit
+ * (`MAX_SPEC_BYTES`, 1 GiB). Nothing Malocher writes is larger; a sparse file of several GiB
+ * planted at a result or log path would otherwise be read whole (and, past 2 GiB, abort the
+ * process in Node's `read`).
+ */
+export const MAX_READ_BYTES = MAX_SPEC_BYTES;
 
 /** The error for a path that is not what Malocher put there: `SHARED_FILE_UNSAFE`, naming what it found. */
 function unsafe(path: string, what: string): MalocherError {
@@ -52,9 +60,8 @@ function describeType(stats: Stats): string {
 /** Throws unless `stats` is a regular file within `limits`. */
 export function checkRegularFile(path: string, stats: Stats, limits: ReadLimits = {}): void {
   if (!stats.isFile()) throw unsafe(path, `is ${describeType(stats)}, not a regular file`);
-  if (limits.maxBytes !== undefined && stats.size > limits.maxBytes) {
-    throw unsafe(path, `holds ${stats.size} bytes, more than the ${limits.maxBytes} it may`);
-  }
+  const maxBytes = Math.min(limits.maxBytes ?? MAX_READ_BYTES, MAX_READ_BYTES);
+  if (stats.size > maxBytes) throw unsafe(path, `holds ${stats.size} bytes, more than the ${maxBytes} it may`);
 }
 
 /** Reads a whole regular file (see the module comment); `SHARED_FILE_UNSAFE` for anything else. */
