@@ -3,6 +3,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { watch, type FSWatcher } from "chokidar";
 import {
   MALOCHER_VERSION,
+  MalocherError,
   PROTOCOL_VERSION,
   agentStopDeadlineMs,
   directoryLayout,
@@ -131,6 +132,7 @@ export class Agent {
         return worker;
       },
       requeue: async (jobId: string) => void (await requeueClaim(config.dir, config.agentId, jobId)),
+      claim: (jobId) => this.claim(jobId),
     });
     this.lease = new LeaseKeeper({
       dir: config.dir,
@@ -369,9 +371,8 @@ export class Agent {
         // A looked-ahead job's cancel marker was looked for again as it was taken from the look-ahead.
         const lookedAhead = ahead?.jobId === jobId ? ahead.lookups : undefined;
         // Synchronous (see `claimJob`): nothing runs between the check of the free slots and their use.
-        const claimed = claimJob(this.config.dir, this.config.agentId, jobId);
+        const claimed = this.claim(jobId);
         if (claimed === undefined) {
-          this.scanner.missed(); // another agent was first
           // Claims are synchronous and the cached scan needs no I/O: without a turn of the event
           // loop here, a run of misses through a stale scan would keep heartbeats and replies waiting.
           await nextTurn();
@@ -386,6 +387,24 @@ export class Agent {
         }
         this.track(this.runJob(claimed, worker, pool, settings, lookedAhead, false));
       }
+    }
+  }
+
+  /**
+   * Claims a queued job (see `claimJob`); undefined when another agent was first (the scan is then
+   * likely outdated: `missed`), or when what is queued under its name cannot be claimed (planted by
+   * another account): that name is passed over from then on, and logged once.
+   */
+  private claim(jobId: string): ClaimedJob | undefined {
+    try {
+      const claimed = claimJob(this.config.dir, this.config.agentId, jobId);
+      if (claimed === undefined) this.scanner.missed();
+      return claimed;
+    } catch (error) {
+      if (!(error instanceof MalocherError && error.code === "SHARED_FILE_UNSAFE")) throw error;
+      this.scanner.exclude(jobId);
+      this.log(error.message);
+      return undefined;
     }
   }
 

@@ -1,5 +1,5 @@
 import type { NodeCapacity } from "@malocher/protocol";
-import { claimJob, lookUpJob, withCancelLookedUpAgain, type ClaimedJob, type JobLookups, type QueueScanner, type SpecChunkCache } from "@malocher/store";
+import { lookUpJob, withCancelLookedUpAgain, type ClaimedJob, type JobLookups, type QueueScanner, type SpecChunkCache } from "@malocher/store";
 import { mayLineUp } from "./job-run.js";
 import type { WarmWorker } from "./worker/warm-worker.js";
 import type { WorkerPool } from "./worker/worker-pool.js";
@@ -18,7 +18,7 @@ const PREFETCH_LEAD_MS = 15;
  * - `unfit`: the next job cannot wait behind another (it needs several slots, or this node lacks
  *   what it asks for): it is left for a free worker.
  * - `dropped`: the looked-up job was dropped meanwhile (a cancel, a new welcome): look again.
- * - `missed`: another agent claimed it first.
+ * - `missed`: another agent claimed it first (or it could not be claimed: see the agent's `claim`).
  * - `linedUp`: claimed and lined up on the due worker, which starts it the moment its job ends.
  * - `handedOver`: claimed, but the due worker's job ended during the claim: an idle worker took it.
  * - `putBack`: claimed, but no worker could take it any more: back in the queue.
@@ -41,6 +41,8 @@ export interface PrefetchContext {
   /** An idle worker with a free slot (the slot taken), if there is one. */
   takeIdleWorker(): WarmWorker | undefined;
   requeue(jobId: string): Promise<void>;
+  /** Claims a queued job (see the agent's `claim`): undefined when another agent was first, or it cannot be claimed. */
+  claim(jobId: string): ClaimedJob | undefined;
 }
 
 /**
@@ -97,11 +99,8 @@ export class Prefetch {
     if (!mayLineUp(await ahead.lookups, this.context.capacity())) return { kind: "unfit" };
     if (this.lookahead !== ahead || !this.context.mayClaim()) return { kind: "dropped" };
     const { jobId, lookups } = this.takeLookahead()!;
-    const claimed = claimJob(this.context.dir, this.context.agentId, jobId);
-    if (claimed === undefined) {
-      this.context.scanner.missed();
-      return { kind: "missed" };
-    }
+    const claimed = this.context.claim(jobId);
+    if (claimed === undefined) return { kind: "missed" };
     // The worker's job may have ended during the claim: then another worker due, or an idle one, takes it.
     const target = this.context.mayClaim() ? pool.lineUpTarget(maxJobsPerWorker, PREFETCH_LEAD_MS, this.linedUpOn) : undefined;
     const idle = this.context.takeIdleWorker();

@@ -1,6 +1,6 @@
-import { renameSync, statSync } from "node:fs";
+import { lstatSync, renameSync, statSync } from "node:fs";
 import { readdir, rmdir } from "node:fs/promises";
-import { directoryLayout, isJobId } from "@malocher/protocol";
+import { MalocherError, directoryLayout, isJobId } from "@malocher/protocol";
 import { MARKER_MAX_BYTES, parseAttempt } from "./queue-marker.js";
 import { makePrivateDir, readRegularFileSync } from "./safe-file.js";
 
@@ -15,15 +15,20 @@ export interface ClaimedJob {
  * Claims a queued job by one atomic rename into a directory only this agent renames into.
  * Returns undefined when another agent was first (the marker is gone), or when the claim was
  * taken away right after (a supervisor that declared this agent lost put it back in the queue).
- * Synchronous, as the agent's other calls on a job's way (see docs/ARCHITECTURE.md, "The run
- * path"): a call through libuv's thread pool costs about ten times the CPU of the call itself.
+ * Throws `SHARED_FILE_UNSAFE` when what is queued under the job's name cannot be moved (another
+ * account's directory planted there): the caller passes over that name. Synchronous, as the
+ * agent's other calls on a job's way (see docs/ARCHITECTURE.md, "The run path"): a call through
+ * libuv's thread pool costs about ten times the CPU of the call itself.
  */
 export function claimJob(dir: string, agentId: string, jobId: string): ClaimedJob | undefined {
   const claimed = directoryLayout.runningFile(dir, agentId, jobId);
+  const queued = directoryLayout.queuedFile(dir, jobId);
   try {
-    renameSync(directoryLayout.queuedFile(dir, jobId), claimed);
+    renameSync(queued, claimed);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return undefined;
+    if (code === "EACCES" || code === "EPERM" || code === "EISDIR" || code === "ENOTDIR") throw unmovable(queued, code);
     throw error;
   }
   // An empty marker (a first attempt, most jobs) is known by its size: one call to the file
@@ -37,6 +42,16 @@ export function claimJob(dir: string, agentId: string, jobId: string): ClaimedJo
     if ((error as { code?: string }).code === "SHARED_FILE_UNSAFE") return { jobId, attempt: 1 };
     throw error;
   }
+}
+
+/** The error for a queued entry the claim's rename cannot move (`code`), naming what it is and its owner. */
+function unmovable(path: string, code: string): MalocherError {
+  let what = "";
+  try {
+    const stats = lstatSync(path);
+    what = ` is ${stats.isDirectory() ? "a directory" : stats.isFile() ? "a file" : "not a regular file"} of uid ${stats.uid} (mode ${(stats.mode & 0o7777).toString(8)}) and`;
+  } catch {}
+  return new MalocherError("SHARED_FILE_UNSAFE", `${path}${what} cannot be claimed (${code}): no job's queue marker is like it (was it planted by another account?). This agent passes it over.`);
 }
 
 /** Makes the directory an agent claims into (`running/<agentId>`), before its first claim. */

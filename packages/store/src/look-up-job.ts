@@ -47,8 +47,11 @@ async function hasValidResult(dir: string, jobId: string): Promise<boolean> {
     await readStoredResult(dir, jobId);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    if (!(error instanceof MalocherError)) return true;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return false;
+    // A result of ours is ours to read: one we may not read was planted (another account's 0600 file).
+    // Any other error (an I/O error of the file system) is taken for a result, not to run the job again.
+    if (!(error instanceof MalocherError) && code !== "EACCES" && code !== "EPERM") return true;
   }
   const aside = `${directoryLayout.retriedResultFile(dir, jobId, Date.now())}.rejected`;
   await rename(path, aside).catch(() => {});

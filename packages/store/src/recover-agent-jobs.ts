@@ -1,4 +1,4 @@
-import { readdir, rmdir, unlink } from "node:fs/promises";
+import { lstat, readdir, rmdir, unlink } from "node:fs/promises";
 import { readRegularText } from "./safe-file.js";
 import { decodeJobSpec, directoryLayout, failure, isJobId, storedOutcome } from "@malocher/protocol";
 import { loadDirectoryKey } from "./directory-key.js";
@@ -29,29 +29,63 @@ export async function recoverAgentJobs(dir: string, agentId: string, defaultRetr
   const ids = (await readdir(claimDir).catch((): string[] => [])).filter(isJobId);
   const host = await readLeaseHost(dir, agentId);
   for (const jobId of ids) {
-    const claim = directoryLayout.runningFile(dir, agentId, jobId);
-    if (await pathExists(directoryLayout.resultFile(dir, jobId))) {
-      await unlink(claim).catch(() => {});
-      continue;
+    try {
+      await recoverJob(dir, agentId, jobId, host, defaultRetries, countAttempt, recovery);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "EACCES" && code !== "EPERM") throw error;
+      if (await failStuckClaim(dir, agentId, jobId, host, code)) recovery.failed.push(jobId);
     }
-    const attempt = parseAttempt(await readRegularText(claim, { maxBytes: MARKER_MAX_BYTES }).catch(() => ""));
-    if (!countAttempt) {
-      if (await requeueClaim(dir, agentId, jobId)) recovery.requeued.push(jobId);
-      continue;
-    }
-    const retries = await jobRetries(dir, jobId, defaultRetries);
-    if (attempt <= retries) {
-      if (await requeueClaim(dir, agentId, jobId, attempt + 1)) recovery.requeued.push(jobId);
-      continue;
-    }
-    const lost = failure("NODE_LOST", `The node running this job (${host}) was lost ${attempt} time(s); retries (${retries}) are used up.`);
-    await publishResult(dir, storedOutcome({ jobId, host, agentId, attempts: attempt, durationMs: 0 }, lost));
-    await unlink(claim).catch(() => {});
-    recovery.failed.push(jobId);
   }
   await markLeaseLost(dir, agentId);
   await rmdir(claimDir).catch(() => {});
   return recovery;
+}
+
+/** Recovers one job of a lost agent (see {@link recoverAgentJobs}). */
+async function recoverJob(dir: string, agentId: string, jobId: string, host: string, defaultRetries: number, countAttempt: boolean, recovery: Recovery): Promise<void> {
+  const claim = directoryLayout.runningFile(dir, agentId, jobId);
+  if (await pathExists(directoryLayout.resultFile(dir, jobId))) {
+    await unlink(claim).catch(() => {});
+    return;
+  }
+  const attempt = parseAttempt(await readRegularText(claim, { maxBytes: MARKER_MAX_BYTES }).catch(() => ""));
+  if (!countAttempt) {
+    if (await requeueClaim(dir, agentId, jobId)) recovery.requeued.push(jobId);
+    return;
+  }
+  const retries = await jobRetries(dir, jobId, defaultRetries);
+  if (attempt <= retries) {
+    if (await requeueClaim(dir, agentId, jobId, attempt + 1)) recovery.requeued.push(jobId);
+    return;
+  }
+  const lost = failure("NODE_LOST", `The node running this job (${host}) was lost ${attempt} time(s); retries (${retries}) are used up.`);
+  await publishResult(dir, storedOutcome({ jobId, host, agentId, attempts: attempt, durationMs: 0 }, lost));
+  await unlink(claim).catch(() => {});
+  recovery.failed.push(jobId);
+}
+
+/**
+ * A claim that cannot be taken back (`code`): its directory is not ours to change, so another
+ * account made it (`running/<name>` with a job's marker moved into it). Unless the job is queued,
+ * waits for a retry, is claimed elsewhere or has a result, it fails with `SHARED_FILE_UNSAFE`,
+ * saying what to remove: a job none of ours holds would otherwise wait for good, and any run with it.
+ * Whether it failed it.
+ */
+async function failStuckClaim(dir: string, agentId: string, jobId: string, host: string, code: string): Promise<boolean> {
+  const claimDir = directoryLayout.agentRunningDir(dir, agentId);
+  const elsewhere = [directoryLayout.queuedFile(dir, jobId), directoryLayout.retryingFile(dir, jobId), directoryLayout.resultFile(dir, jobId)];
+  for (const other of await readdir(directoryLayout.runningDir(dir)).catch((): string[] => [])) {
+    if (other !== agentId) elsewhere.push(directoryLayout.runningFile(dir, other, jobId));
+  }
+  for (const path of elsewhere) if (await pathExists(path)) return false;
+  const owner = await lstat(claimDir).then((stats) => `uid ${stats.uid}, mode ${(stats.mode & 0o7777).toString(8)}`, () => "unknown");
+  const stuck = failure(
+    "SHARED_FILE_UNSAFE",
+    `The job's queue marker was moved into ${claimDir}, a directory Malocher cannot change (${code}; its owner: ${owner}): no agent of yours holds it, so another account put it there. The job did not run again. Remove that directory (its owner or root can), then \`malocher retry ${jobId}\`.`,
+  );
+  await publishResult(dir, storedOutcome({ jobId, host, agentId, attempts: 1, durationMs: 0 }, stuck));
+  return true;
 }
 
 async function jobRetries(dir: string, jobId: string, defaultRetries: number): Promise<number> {
