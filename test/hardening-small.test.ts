@@ -1,6 +1,6 @@
 /**
- * Issue 16, point 12: status goes on past one bad result; status, retry and clean take
- * --allow-shared-dir-writers; E2BIG is reported as such; a huge id is not echoed back whole.
+ * Issue 16, point 12: status goes on past one bad result; every command that reads the directory
+ * takes --allow-shared-dir-writers; E2BIG is reported as such; a huge id is not echoed back whole.
  */
 import { strict as assert } from "node:assert";
 import { chmodSync, writeFileSync } from "node:fs";
@@ -12,12 +12,12 @@ import { describeRun, runCli } from "./fixtures/jobs/support.js";
 import { collect } from "./support/results.js";
 import { removeDir, tempDir } from "./support/temp.js";
 
-test("status reports a result it cannot read and goes on; status, retry and clean take --allow-shared-dir-writers", { timeout: 60_000 }, async (t) => {
+test("status reports a result it cannot read and goes on; every command that reads the directory takes --allow-shared-dir-writers", { timeout: 60_000 }, async (t) => {
   const dir = tempDir("small-status");
   t.after(() => removeDir(dir));
   const malocher = new Malocher({ dir });
   const bad = malocher.submit(add, 1, 2);
-  malocher.submit(add, 3, 4);
+  const good = malocher.submit(add, 3, 4);
   await collect(malocher.processAll({ slots: 1 }));
   writeFileSync(directoryLayout.resultFile(dir, bad), "junk");
   const status = await runCli(["status", "--dir", dir]);
@@ -25,7 +25,13 @@ test("status reports a result it cannot read and goes on; status, retry and clea
   assert.match(status.stdout, new RegExp(`${bad}: RESULT_UNREADABLE`));
   assert.match(status.stdout, /succeeded 1/);
   chmodSync(dir, 0o770);
-  for (const command of [["status"], ["retry", "--failed"], ["clean", "--succeeded"]]) {
+  const commands = [["jobs"], ["results"], ["logs", good], ["status"], ["retry", "--failed"], ["cancel", "--all"], ["clean", "--succeeded"]];
+  for (const command of commands) {
+    if (command[0] !== "logs" && command[0] !== "cancel") {
+      // (`logs` only reads a job's output, and `cancel` only adds markers: both do so in any directory.)
+      const refused = await runCli([...command, "--dir", dir]);
+      assert.match(refused.stderr, /SHARED_DIR_INSECURE[^]*--allow-shared-dir-writers/, `${command.join(" ")} without the flag: ${describeRun(refused)}`);
+    }
     const run = await runCli([...command, "--dir", dir, "--allow-shared-dir-writers"]);
     assert.equal(run.code, 0, `${command.join(" ")}: ${describeRun(run)}`);
   }

@@ -5,7 +5,7 @@ import { jsonLine } from "../json-line.js";
 import { withOptions, type CliValues } from "../cli-options.js";
 import { refuseUnknownJobs } from "../unknown-jobs.js";
 
-const OPTIONS = ["all", "dir", "json"] as const;
+const OPTIONS = ["all", "dir", "json", "allowSharedDirWriters"] as const;
 
 const OUTCOME_WORDS: Record<string, string> = {
   cancelled: "cancelled before they ran",
@@ -19,7 +19,7 @@ export function cancelCommand(): Command {
   return withOptions(command, OPTIONS)
     .addHelpText("after", "\nExamples:\n  malocher cancel 0mhx3k2a1-3f9c2b7d41e0\n  malocher cancel --all --dir /shared/alice/jobs")
     .action(async (jobIds: string[], options: CliValues<(typeof OPTIONS)[number]>) => {
-      const malocher = new Malocher({ dir: options.dir });
+      const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
       if (options.all) jobIds = await malocher.unfinishedJobs();
       else if (jobIds.length === 0) throw new MalocherError("INVALID_OPTIONS", "name the jobs to cancel, or pass --all");
       const outcomes = await malocher.cancel(jobIds);

@@ -5,7 +5,7 @@ import { jsonLine } from "../json-line.js";
 import { withOptions, type CliValues } from "../cli-options.js";
 import { durationText, keyText, nameAndTagsText, previewText } from "../job-text.js";
 
-const OPTIONS = ["state", "name", "tag", "host", "dir", "json"] as const;
+const OPTIONS = ["state", "name", "tag", "host", "dir", "json", "allowSharedDirWriters"] as const;
 const STATES: readonly string[] = [...JOB_STATES, "unqueued"];
 
 /** `malocher jobs [--state S] [--name N] [--tag T] [--host H]`: which job is which. */
@@ -19,7 +19,7 @@ export function jobsCommand(): Command {
     .action(async (options: CliValues<(typeof OPTIONS)[number]>) => {
       const unknown = options.state?.find((state) => !STATES.includes(state));
       if (unknown !== undefined) throw new MalocherError("INVALID_OPTIONS", `--state takes one of ${STATES.join(", ")}; got ${JSON.stringify(unknown)}.`);
-      const jobs = await new Malocher({ dir: options.dir }).jobs({
+      const jobs = await new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true }).jobs({
         ...(options.state === undefined ? {} : { states: options.state }),
         ...(options.name === undefined ? {} : { names: options.name }),
         ...(options.tag === undefined ? {} : { tags: options.tag }),

@@ -4,7 +4,7 @@ import { Malocher } from "../../malocher.js";
 import { withOptions, type CliValues } from "../cli-options.js";
 import { jsonLine } from "../json-line.js";
 
-const OPTIONS = ["follow", "dir", "json"] as const;
+const OPTIONS = ["follow", "dir", "json", "allowSharedDirWriters"] as const;
 
 /** `malocher logs [-f] <jobId>`: a job's stdout and stderr, or follows them until the job ends. */
 export function logsCommand(): Command {
@@ -14,7 +14,7 @@ export function logsCommand(): Command {
   return withOptions(command, OPTIONS)
     .addHelpText("after", "\nExamples:\n  malocher logs 0mhx3k2a1-3f9c2b7d41e0\n  malocher logs -f 0mhx3k2a1-3f9c2b7d41e0 --dir /shared/alice/jobs")
     .action(async (jobId: string, options: CliValues<(typeof OPTIONS)[number]>) => {
-      const malocher = new Malocher({ dir: options.dir });
+      const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
       if (options.follow) return follow(malocher, jobId, options.json === true);
       const logs = await malocher.logs(jobId);
       if (options.json) {

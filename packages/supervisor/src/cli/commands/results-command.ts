@@ -5,7 +5,7 @@ import { jsonLine, literalText } from "../json-line.js";
 import { withOptions, type CliValues } from "../cli-options.js";
 import { cutText, keyText, nameAndTagsText, previewText, RESULT_TEXT_LIMIT } from "../job-text.js";
 
-const OPTIONS = ["failed", "full", "dir", "json"] as const;
+const OPTIONS = ["failed", "full", "dir", "json", "allowSharedDirWriters"] as const;
 
 /** `malocher results [--failed]`: every finished job's result, a line each. */
 export function resultsCommand(): Command {
@@ -16,7 +16,7 @@ export function resultsCommand(): Command {
     .action(async (options: CliValues<(typeof OPTIONS)[number]>) => {
       // Long values and messages are cut, on a terminal and in a pipe alike; --json and --full keep them whole.
       const cut = (text: string) => (options.full ? text : cutText(text, RESULT_TEXT_LIMIT));
-      const malocher = new Malocher({ dir: options.dir });
+      const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
       // Which job is which: what each runs (a preview of its arguments) and its key, from its spec.
       const jobs = options.json ? new Map() : new Map((await malocher.jobs({ states: ["succeeded", "failed", "cancelled"] })).map((job) => [job.jobId, job]));
       for await (const [jobId, result] of malocher.results({ loadClasses: false })) {
