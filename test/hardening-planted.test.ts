@@ -4,17 +4,17 @@
  */
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { Malocher, type JobResult } from "malocher";
 import { directoryLayout } from "@malocher/protocol";
 import { describeRun, runNode } from "./fixtures/jobs/support.js";
-import { add, failOnce } from "./fixtures/hardening/jobs.js";
+import { add, afterGate, failOnce } from "./fixtures/hardening/jobs.js";
 import { collect } from "./support/results.js";
 import { removeDir, tempDir } from "./support/temp.js";
-import { within } from "./support/wait.js";
+import { waitUntil, within } from "./support/wait.js";
 
 const SUBMIT_WITH_KEY = fileURLToPath(new URL("./fixtures/faults/submit-with-key.ts", import.meta.url));
 const TSX = import.meta.resolve("tsx");
@@ -140,4 +140,25 @@ test("a shard directory replaced by a symlink is refused, also with allowSharedW
     (error: Error & { code?: string }) => error.code === "SHARED_DIR_INSECURE" && error.message.includes(`rm '${shard}'`),
   );
   assert.deepEqual(readdirSync(elsewhere), []);
+});
+
+test("in writer mode, a shard directory replaced by a symlink mid-run stops the agent before the job's result is written through it", { timeout: 120_000 }, async (t) => {
+  const dir = tempDir("planted-shard-midrun");
+  const elsewhere = tempDir("planted-shard-midrun-target");
+  t.after(() => (removeDir(dir), removeDir(elsewhere)));
+  const malocher = new Malocher({ dir, allowSharedWriters: true });
+  const gate = join(dir, "..", `${basename(dir)}-gate`);
+  t.after(() => rmSync(gate, { force: true }));
+  const jobId = malocher.submit(afterGate, 7, gate);
+  const run = collect(malocher.processAll({ slots: 1, maxNodeRestarts: 1 }));
+  run.catch(() => {});
+  await waitUntil(async () => (await malocher.state(jobId)) === "running", 30_000, "the job runs");
+  const shard = dirname(directoryLayout.resultFile(dir, jobId));
+  renameSync(shard, `${shard}.old`);
+  symlinkSync(elsewhere, shard);
+  // The agent stops at its next lease renewal and puts the job back; then the job could finish.
+  await waitUntil(async () => (await malocher.state(jobId)) !== "running", 30_000, "the agent stops the job");
+  writeFileSync(gate, "");
+  await assert.rejects(within(run, 90_000, "processAll"), (error: Error) => /symlink/.test(error.message));
+  assert.deepEqual(readdirSync(elsewhere), [], "nothing was written through the symlink");
 });

@@ -27,6 +27,7 @@ import {
   deferRetry,
   isCancelRequested,
   openClaimDirectory,
+  plantedSymlinks,
   requeueClaim,
   type ClaimedJob,
   type JobLookups,
@@ -147,7 +148,10 @@ export class Agent {
         run.kill("claimLost");
       },
       leaseLost: () => void this.stop("its lease was removed: a supervisor declared this agent lost"),
-      tick: () => this.checkCancelled(),
+      tick: () => {
+        this.checkCancelled();
+        if (config.allowSharedWriters) this.checkPlantedSymlinks();
+      },
     });
     this.clock =
       config.slurm === undefined
@@ -585,6 +589,16 @@ export class Agent {
     for (const [jobId, run] of this.running) {
       if (isCancelRequested(this.config.dir, jobId)) run.kill("cancelled");
     }
+  }
+
+  /**
+   * In writer mode: stops the agent at once if another account replaced a directory of the layout
+   * with a symlink meanwhile (files written through it would land elsewhere). Its running jobs go
+   * back to the queue; the agent that would replace it refuses to start (`SHARED_DIR_INSECURE`).
+   */
+  private checkPlantedSymlinks(): void {
+    const links = plantedSymlinks(this.config.dir);
+    if (links.length > 0) void this.stop(`another account put symlinks in the Malocher directory: ${links.join(", ")}; nothing more is written there`);
   }
 
   private setState(state: AgentState, why: string): void {
