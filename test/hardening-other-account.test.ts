@@ -78,7 +78,7 @@ test("a claim another account planted where Malocher cannot take it back fails i
   const claimDir = directoryLayout.agentRunningDir(dir, "evil-agent");
   mkdirSync(claimDir, { mode: 0o755 }); // root's
   renameSync(directoryLayout.queuedFile(dir, ids[1]!), directoryLayout.runningFile(dir, "evil-agent", ids[1]!));
-  const { outcomes, stderr } = await processAsVictim(dir, 1000);
+  const { outcomes, stderr } = await processAsVictim(dir, 5000);
   assert.deepEqual(outcomes.get(ids[0]!), { jobId: ids[0], ok: true, value: 0 }, stderr);
   const stuck = outcomes.get(ids[1]!);
   assert.equal(stuck?.code, "SHARED_FILE_UNSAFE", JSON.stringify(stuck));

@@ -122,7 +122,6 @@ export class Agent {
     this.outbox = new Outbox(this.link);
     this.prefetch = new Prefetch({
       dir: config.dir,
-      agentId: config.agentId,
       scanner: this.scanner,
       specChunks: this.specChunks,
       capacity: () => this.capacity,
@@ -592,13 +591,13 @@ export class Agent {
   }
 
   /**
-   * In writer mode: stops the agent at once if another account replaced a directory of the layout
-   * with a symlink meanwhile (files written through it would land elsewhere). Its running jobs go
+   * In writer mode: stops the agent at once if a directory of the layout was replaced with a
+   * symlink meanwhile, by another account most likely (files written through it would land elsewhere). Its running jobs go
    * back to the queue; the agent that would replace it refuses to start (`SHARED_DIR_INSECURE`).
    */
   private checkPlantedSymlinks(): void {
     const links = plantedSymlinks(this.config.dir);
-    if (links.length > 0) void this.stop(`another account put symlinks in the Malocher directory: ${links.join(", ")}; nothing more is written there`);
+    if (links.length > 0) void this.stop(`symlinks appeared in the Malocher directory, which makes none (another account's?): ${links.join(", ")}`);
   }
 
   private setState(state: AgentState, why: string): void {

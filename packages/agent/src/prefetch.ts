@@ -31,7 +31,6 @@ export type PrefetchStep =
 /** What the prefetch needs from its agent. */
 export interface PrefetchContext {
   dir: string;
-  agentId: string;
   scanner: QueueScanner;
   /** The agent's cache of spec chunks (see `SpecChunkCache`). */
   specChunks: SpecChunkCache;

@@ -127,16 +127,6 @@ export function checkDirectorySecurity(dir: string, options: DirectorySecurityOp
 }
 
 /**
- * The symlinks in the top two levels of the Malocher directory `dir` (see
- * {@link checkDirectorySecurity}): none, unless another account planted one. An agent in writer
- * mode looks again at each renewal of its lease, as a shard directory may be replaced by a symlink mid-run.
- */
-export function plantedSymlinks(dir: string): string[] {
-  if (typeof process.getuid !== "function") return [];
-  return inspectTree(dir, { uid: process.getuid(), name: currentUserName(process.getuid()) }).symlinks;
-}
-
-/**
  * "name (uid N)" for a user id, for messages about foreign files: "malocher-other (uid 1001)",
  * "nobody (uid 65534)", or "uid 4242 (no such user here)" for an id without an account. Looks in
  * /etc/passwd first, then asks `getent` (LDAP, sssd); Node has no getpwuid for other ids.

@@ -1,4 +1,4 @@
-import { lstatSync, renameSync, statSync } from "node:fs";
+import { lstatSync, renameSync, statSync, type Stats } from "node:fs";
 import { readdir, rmdir } from "node:fs/promises";
 import { MalocherError, directoryLayout, isJobId } from "@malocher/protocol";
 import { MARKER_MAX_BYTES, parseAttempt } from "./queue-marker.js";
@@ -15,8 +15,8 @@ export interface ClaimedJob {
  * Claims a queued job by one atomic rename into a directory only this agent renames into.
  * Returns undefined when another agent was first (the marker is gone), or when the claim was
  * taken away right after (a supervisor that declared this agent lost put it back in the queue).
- * Throws `SHARED_FILE_UNSAFE` when what is queued under the job's name cannot be moved (another
- * account's directory planted there): the caller passes over that name. Synchronous, as the
+ * Throws `SHARED_FILE_UNSAFE` when what is queued under the job's name cannot be moved and is
+ * another account's or a directory (planted there): the caller passes over that name. Synchronous, as the
  * agent's other calls on a job's way (see docs/ARCHITECTURE.md, "The run path"): a call through
  * libuv's thread pool costs about ten times the CPU of the call itself.
  */
@@ -28,8 +28,7 @@ export function claimJob(dir: string, agentId: string, jobId: string): ClaimedJo
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return undefined;
-    if (code === "EACCES" || code === "EPERM" || code === "EISDIR" || code === "ENOTDIR") throw unmovable(queued, code);
-    throw error;
+    throw plantedInQueue(queued, code) ?? error;
   }
   // An empty marker (a first attempt, most jobs) is known by its size: one call to the file
   // system instead of the four (open, fstat, read, close) of reading it, right before the job starts.
@@ -44,14 +43,22 @@ export function claimJob(dir: string, agentId: string, jobId: string): ClaimedJo
   }
 }
 
-/** The error for a queued entry the claim's rename cannot move (`code`), naming what it is and its owner. */
-function unmovable(path: string, code: string): MalocherError {
-  let what = "";
+/**
+ * The error for a queued entry the claim's rename could not move (`code`) when that entry is
+ * another account's or a directory, which no queue marker is; undefined for any other failure
+ * (an expired NFS credential, our own running directory), which the caller reports as it is.
+ */
+function plantedInQueue(path: string, code: string | undefined): MalocherError | undefined {
+  if (code !== "EACCES" && code !== "EPERM" && code !== "EISDIR" && code !== "ENOTDIR") return undefined;
+  let stats: Stats;
   try {
-    const stats = lstatSync(path);
-    what = ` is ${stats.isDirectory() ? "a directory" : stats.isFile() ? "a file" : "not a regular file"} of uid ${stats.uid} (mode ${(stats.mode & 0o7777).toString(8)}) and`;
-  } catch {}
-  return new MalocherError("SHARED_FILE_UNSAFE", `${path}${what} cannot be claimed (${code}): no job's queue marker is like it (was it planted by another account?). This agent passes it over.`);
+    stats = lstatSync(path);
+  } catch {
+    return undefined;
+  }
+  if (!stats.isDirectory() && stats.uid === process.getuid?.()) return undefined;
+  const what = `${stats.isDirectory() ? "a directory" : "a file"} of uid ${stats.uid} (mode ${(stats.mode & 0o7777).toString(8)})`;
+  return new MalocherError("SHARED_FILE_UNSAFE", `${path} is ${what}, which no queue marker is, and cannot be claimed (${code}): was it planted by another account? This agent passes it over.`);
 }
 
 /** Makes the directory an agent claims into (`running/<agentId>`), before its first claim. */

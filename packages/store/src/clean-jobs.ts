@@ -143,12 +143,13 @@ async function removeEmptiedSpecChunks(dir: string): Promise<Map<string, number>
  */
 async function removeFile(path: string): Promise<number> {
   try {
-    const stats = await lstat(path);
-    if (stats.isDirectory()) return 0;
+    const { size } = await lstat(path);
     await unlink(path);
-    return stats.size;
+    return size;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    const code = (error as NodeJS.ErrnoException).code;
+    // EISDIR (EPERM on macOS): a directory.
+    if (code === "ENOENT" || code === "EISDIR" || code === "EPERM") return 0;
     throw error;
   }
 }

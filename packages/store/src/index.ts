@@ -4,7 +4,8 @@
  */
 export { encodeLease, decodeLease, renewLease, leaseExists, readLeaseHost, readAllLeases, removeLease, removeLostLease, markLeaseLost, type AgentLease, type LeaseEntry } from "./agent-lease.js";
 export { cancelJobs, type CancelOutcome } from "./cancel-job.js";
-export { checkDirectorySecurity, describeOwner, plantedSymlinks, type DirectorySecurityOptions } from "./check-directory-security.js";
+export { checkDirectorySecurity, describeOwner, type DirectorySecurityOptions } from "./check-directory-security.js";
+export { plantedSymlinks } from "./planted-symlinks.js";
 export { claimJob, openClaimDirectory, closeClaimDirectory, listOwnClaims, type ClaimedJob } from "./claim-job.js";
 export { enqueueJob, parseAttempt, parseNotBefore, requeueClaim, deferRetry, listRetrying, queueDueRetries } from "./queue-marker.js";
 export { cleanJobs, type CleanOptions, type CleanedJob } from "./clean-jobs.js";
@@ -52,6 +53,7 @@ export {
   openLogForAppend,
   rewriteLogThrough,
   openRegularFile,
+  MAX_READ_BYTES,
   readRegularFile,
   readRegularFileSync,
   readRegularFileTailSync,

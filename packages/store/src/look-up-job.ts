@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { rename } from "node:fs/promises";
+import { lstat, rename } from "node:fs/promises";
 import { MalocherError, decodeJobSpec, directoryLayout, type JobSpec } from "@malocher/protocol";
 import { readStoredResult } from "./read-result.js";
 import { loadDirectoryKey } from "./directory-key.js";
@@ -47,15 +47,20 @@ async function hasValidResult(dir: string, jobId: string): Promise<boolean> {
     await readStoredResult(dir, jobId);
     return true;
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return false;
-    // A result of ours is ours to read: one we may not read was planted (another account's 0600 file).
-    // Any other error (an I/O error of the file system) is taken for a result, not to run the job again.
-    if (!(error instanceof MalocherError) && code !== "EACCES" && code !== "EPERM") return true;
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    // Any other error (an I/O error, an expired NFS credential) is taken for a result, not to run
+    // the job again, unless the file is another account's (planted: we may not read its 0600 file).
+    if (!(error instanceof MalocherError) && !(await isOtherAccounts(path))) return true;
   }
   const aside = `${directoryLayout.retriedResultFile(dir, jobId, Date.now())}.rejected`;
   await rename(path, aside).catch(() => {});
   return false;
+}
+
+/** Whether the file at `path` belongs to another account. */
+async function isOtherAccounts(path: string): Promise<boolean> {
+  const uid = await lstat(path).then((stats) => stats.uid, () => undefined);
+  return uid !== undefined && process.getuid !== undefined && uid !== process.getuid();
 }
 
 function decodeSpec(dir: string, jobId: string, bytes: Buffer): { bytes: Buffer; decoded: JobSpec } | Error {

@@ -1,4 +1,5 @@
-import { encodeStoredResult, directoryLayout, type StoredResult } from "@malocher/protocol";
+import { MalocherError, encodeStoredResult, directoryLayout, type StoredResult } from "@malocher/protocol";
+import { MAX_READ_BYTES } from "./safe-file.js";
 import { writeFileOnceSync } from "./write-file-atomic.js";
 import { loadDirectoryKey } from "./directory-key.js";
 import { settleDependents } from "./settle-dependents.js";
@@ -21,6 +22,8 @@ export interface SettledDependents {
 export async function publishResult(dir: string, result: StoredResult, settled?: SettledDependents): Promise<Uint8Array | undefined> {
   const key = loadDirectoryKey(dir, { create: false });
   const bytes = encodeStoredResult(result, key);
+  // What no reader would read (see MAX_READ_BYTES); the agent publishes a RESULT_WRITE_FAILED saying why instead.
+  if (bytes.length > MAX_READ_BYTES) throw new MalocherError("RESULT_WRITE_FAILED", `its result takes ${bytes.length} bytes, more than the ${MAX_READ_BYTES} a result may`);
   if (!writeFileOnceSync(dir, directoryLayout.resultFile(dir, result.jobId), bytes)) return undefined;
   try {
     await settleDependents(dir, result, settled);

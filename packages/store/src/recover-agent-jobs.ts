@@ -28,13 +28,16 @@ export async function recoverAgentJobs(dir: string, agentId: string, defaultRetr
   const claimDir = directoryLayout.agentRunningDir(dir, agentId);
   const ids = (await readdir(claimDir).catch((): string[] => [])).filter(isJobId);
   const host = await readLeaseHost(dir, agentId);
+  const foreignOwner = await otherAccountOf(claimDir);
   for (const jobId of ids) {
     try {
       await recoverJob(dir, agentId, jobId, host, defaultRetries, countAttempt, recovery);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== "EACCES" && code !== "EPERM") throw error;
-      if (await failStuckClaim(dir, agentId, jobId, host, code)) recovery.failed.push(jobId);
+      // Only a claim still in another account's directory, which we could not move out of it.
+      const stuck = foreignOwner !== undefined && (code === "EACCES" || code === "EPERM") && (await pathExists(directoryLayout.runningFile(dir, agentId, jobId)));
+      if (!stuck) throw error;
+      if (await failStuckClaim(dir, agentId, jobId, host, `${code}; its owner: ${foreignOwner}`)) recovery.failed.push(jobId);
     }
   }
   await markLeaseLost(dir, agentId);
@@ -66,26 +69,32 @@ async function recoverJob(dir: string, agentId: string, jobId: string, host: str
 }
 
 /**
- * A claim that cannot be taken back (`code`): its directory is not ours to change, so another
- * account made it (`running/<name>` with a job's marker moved into it). Unless the job is queued,
+ * A claim that cannot be taken back (`why`): its directory is another account's, which moved a
+ * job's queue marker into it (`running/<name>/`). Unless the job is queued,
  * waits for a retry, is claimed elsewhere or has a result, it fails with `SHARED_FILE_UNSAFE`,
  * saying what to remove: a job none of ours holds would otherwise wait for good, and any run with it.
  * Whether it failed it.
  */
-async function failStuckClaim(dir: string, agentId: string, jobId: string, host: string, code: string): Promise<boolean> {
+async function failStuckClaim(dir: string, agentId: string, jobId: string, host: string, why: string): Promise<boolean> {
   const claimDir = directoryLayout.agentRunningDir(dir, agentId);
   const elsewhere = [directoryLayout.queuedFile(dir, jobId), directoryLayout.retryingFile(dir, jobId), directoryLayout.resultFile(dir, jobId)];
   for (const other of await readdir(directoryLayout.runningDir(dir)).catch((): string[] => [])) {
     if (other !== agentId) elsewhere.push(directoryLayout.runningFile(dir, other, jobId));
   }
   for (const path of elsewhere) if (await pathExists(path)) return false;
-  const owner = await lstat(claimDir).then((stats) => `uid ${stats.uid}, mode ${(stats.mode & 0o7777).toString(8)}`, () => "unknown");
   const stuck = failure(
     "SHARED_FILE_UNSAFE",
-    `The job's queue marker was moved into ${claimDir}, a directory Malocher cannot change (${code}; its owner: ${owner}): no agent of yours holds it, so another account put it there. The job did not run again. Remove that directory (its owner or root can), then \`malocher retry ${jobId}\`.`,
+    `The job's queue marker was moved into ${claimDir}, another account's directory, which Malocher cannot change (${why}): no agent of yours holds it. The job did not run again. Remove that directory (its owner or root can), then \`malocher retry ${jobId}\`.`,
   );
   await publishResult(dir, storedOutcome({ jobId, host, agentId, attempts: 1, durationMs: 0 }, stuck));
   return true;
+}
+
+/** "uid N, mode M" of a claim directory that is not ours (another account made it), else undefined. */
+async function otherAccountOf(claimDir: string): Promise<string | undefined> {
+  const stats = await lstat(claimDir).catch(() => undefined);
+  if (stats === undefined || process.getuid === undefined || stats.uid === process.getuid()) return undefined;
+  return `uid ${stats.uid}, mode ${(stats.mode & 0o7777).toString(8)}`;
 }
 
 async function jobRetries(dir: string, jobId: string, defaultRetries: number): Promise<number> {

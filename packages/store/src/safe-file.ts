@@ -26,15 +26,16 @@ const APPEND = O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK;
 
 /** What a reader accepts. */
 export interface ReadLimits {
-  /** Refuse a file larger than this many bytes (before reading any of it); at most {@link MAX_READ_BYTES}. */
+  /** Refuse a file larger than this many bytes (before reading any of it); a whole read, at most {@link MAX_READ_BYTES}. */
   maxBytes?: number;
 }
 
 /**
- * The most any reader here reads of one file, whatever its limits say: a spec's own limit
- * (`MAX_SPEC_BYTES`, 1 GiB). Nothing Malocher writes is larger; a sparse file of several GiB
- * planted at a result or log path would otherwise be read whole (and, past 2 GiB, abort the
- * process in Node's `read`).
+ * The most a read of a whole file reads, whatever its limits say: a spec's own limit
+ * (`MAX_SPEC_BYTES`, 1 GiB), and so the most a result or a log may hold (see `publishResult`,
+ * `maxLogBytes`): nothing Malocher writes is larger. A sparse file of several GiB planted at a
+ * result or log path would otherwise be read whole (and, past 2 GiB, abort the process in Node's
+ * `read`).
  */
 export const MAX_READ_BYTES = MAX_SPEC_BYTES;
 
@@ -60,13 +61,19 @@ function describeType(stats: Stats): string {
 /** Throws unless `stats` is a regular file within `limits`. */
 export function checkRegularFile(path: string, stats: Stats, limits: ReadLimits = {}): void {
   if (!stats.isFile()) throw unsafe(path, `is ${describeType(stats)}, not a regular file`);
-  const maxBytes = Math.min(limits.maxBytes ?? MAX_READ_BYTES, MAX_READ_BYTES);
-  if (stats.size > maxBytes) throw unsafe(path, `holds ${stats.size} bytes, more than the ${maxBytes} it may`);
+  if (limits.maxBytes !== undefined && stats.size > limits.maxBytes) {
+    throw unsafe(path, `holds ${stats.size} bytes, more than the ${limits.maxBytes} it may`);
+  }
+}
+
+/** `limits` for a read of a whole file: never past {@link MAX_READ_BYTES}. */
+function wholeRead(limits: ReadLimits): ReadLimits {
+  return { maxBytes: Math.min(limits.maxBytes ?? MAX_READ_BYTES, MAX_READ_BYTES) };
 }
 
 /** Reads a whole regular file (see the module comment); `SHARED_FILE_UNSAFE` for anything else. */
 export async function readRegularFile(path: string, limits: ReadLimits = {}): Promise<Buffer> {
-  const file = await openRegularFile(path, limits);
+  const file = await openRegularFile(path, wholeRead(limits));
   try {
     return await readAll(file, (await file.stat()).size);
   } finally {
@@ -98,7 +105,7 @@ export async function openRegularFile(path: string, limits: ReadLimits = {}): Pr
 
 /** The synchronous twin of {@link readRegularFile}. */
 export function readRegularFileSync(path: string, limits: ReadLimits = {}): Buffer {
-  return readRegularEndSync(path, limits, Infinity);
+  return readRegularEndSync(path, wholeRead(limits), Infinity);
 }
 
 /** The last `maxBytes` bytes of a regular file (all of a smaller one), read as {@link readRegularFileSync} reads. */

@@ -4,7 +4,7 @@ import { slurmSettingsOf, type ClusterSettings } from "./cluster/cluster.js";
 import { resolveNodeTargets, type NodeTarget, type SshOptions } from "./ssh/node-target.js";
 import { checkRunOptions } from "./submit/job-options.js";
 import { checkSlurmOptions, longestJobMs, type SlurmOptions } from "./cluster/slurm/slurm-options.js";
-import { prepareSharedDirectory } from "@malocher/store";
+import { MAX_READ_BYTES, prepareSharedDirectory } from "@malocher/store";
 import type { DashboardOptions } from "./dashboard/dashboard-options.js";
 
 /**
@@ -121,7 +121,7 @@ export function clusterSettings(dir: string, options: ClusterOptions): ClusterSe
       drainTimeoutMs: wholeNumber(options.drainTimeoutMs, "drainTimeoutMs", 1) ?? 0,
       maxJobsPerWorker: wholeNumber(options.maxJobsPerWorker, "maxJobsPerWorker", 1) ?? 10_000,
       maxWorkerMemoryMb: wholeNumber(options.maxWorkerMemoryMb, "maxWorkerMemoryMb", 1) ?? 4096,
-      maxLogBytes: wholeNumber(options.maxLogBytes, "maxLogBytes", 1) ?? DEFAULT_MAX_LOG_BYTES,
+      maxLogBytes: logLimit(options.maxLogBytes) ?? DEFAULT_MAX_LOG_BYTES,
       env: checkRunEnv(options.env),
       ...(options.cwd === undefined ? {} : { cwd: checkRunCwd(options.cwd) }),
     },
@@ -155,6 +155,15 @@ function wholeNumber(value: number | undefined, name: string, least: number): nu
     throw new MalocherError("INVALID_OPTIONS", `{ ${name} } needs a whole number ≥ ${least}, got ${shownValue(value, "number")}.`);
   }
   return value;
+}
+
+/** `maxLogBytes`: a whole number of bytes, at most what a reader reads of a log (`MAX_READ_BYTES`, 1 GiB). */
+function logLimit(value: number | undefined): number | undefined {
+  const bytes = wholeNumber(value, "maxLogBytes", 1);
+  if (bytes !== undefined && bytes > MAX_READ_BYTES) {
+    throw new MalocherError("INVALID_OPTIONS", `{ maxLogBytes } (--max-log-bytes) is at most ${MAX_READ_BYTES} (1 GiB: what logs and the dashboard read of a log), got ${bytes}.`);
+  }
+  return bytes;
 }
 
 /** StrictHostKeyChecking no is allowed only when asked for, and then said loudly on every run. */
