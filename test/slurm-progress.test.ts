@@ -9,6 +9,7 @@ import { strict as assert } from "node:assert";
 import { test } from "node:test";
 import { AllocationEndWatch } from "../packages/supervisor/src/cluster/slurm/allocation-end-watch.js";
 import { allocationLine } from "../packages/supervisor/src/cli/progress-frame.js";
+import { parseSlurmTime } from "../packages/supervisor/src/cluster/slurm/slurm-options.js";
 
 test("a job that starts the same attempt 3 times is warned about once, naming the time and what to change", () => {
   const warnings: string[] = [];
@@ -40,4 +41,13 @@ test("an allocation's line shows the time left only while it runs (an ended one,
   assert.equal(allocationLine({ id: "26", state: "running", nodes: 1, endsAt }, now), "slurm job 26: running, 1 node, 5 min left");
   assert.equal(allocationLine({ id: "13", state: "ended", nodes: 2, endsAt }, now), "slurm job 13: ended, 2 nodes");
   assert.equal(allocationLine({ id: "14", state: "pending", nodes: 2, reason: "Resources" }, now), "slurm job 14: pending (Resources), 2 nodes");
+});
+
+test("Slurm's time formats are read in whole minutes, rounded up, as Slurm keeps a time limit", () => {
+  assert.equal(parseSlurmTime("0:10"), 60_000, "Slurm gives 0:10 a minute: taken for 10 s, its warning came before the start");
+  assert.equal(parseSlurmTime("1:30"), 120_000);
+  assert.equal(parseSlurmTime("5"), 300_000);
+  assert.equal(parseSlurmTime("02:00:00"), 7_200_000);
+  assert.equal(parseSlurmTime("1-00:00:01"), 86_460_000);
+  assert.equal(parseSlurmTime("0"), undefined);
 });

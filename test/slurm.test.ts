@@ -2,8 +2,8 @@
 // (test/harness/slurm-cluster.ts): jobs spread over both nodes, time limits that requeue without
 // counting an attempt, an allocation cancelled from outside, nothing left behind, and the errors.
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { MalocherError, type JobResult, type ProcessAllOptions, type RunEvent } from "malocher";
@@ -105,7 +105,19 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     const malocher = freshMalocher(t, "slurm");
     const ids = Array.from({ length: 8 }, () => malocher.submit(nap, 400));
     const events: RunEvent[] = [];
-    const results = await collect(malocher.processAll({ slurm: slurmOptions("2:00"), slots: 2, onEvent: (event) => events.push(event), signal: t.signal }));
+    /** What Slurm and the directory say of the allocation while it runs. */
+    let seen: { requeue: string | undefined; outputModes: string[] } | undefined;
+    const onEvent = (event: RunEvent) => {
+      events.push(event);
+      if (seen !== undefined || event.type !== "allocation" || event.state !== "running") return;
+      const job = execFileSync("scontrol", ["show", "job", event.id], { encoding: "utf8" });
+      const slurmDir = join(malocher.dir, "slurm");
+      const outputs = readdirSync(slurmDir).filter((name) => name.endsWith(".out"));
+      seen = { requeue: /\bRequeue=(\d)/.exec(job)?.[1], outputModes: outputs.map((name) => (statSync(join(slurmDir, name)).mode & 0o777).toString(8)) };
+    };
+    const results = await collect(malocher.processAll({ slurm: slurmOptions("2:00"), slots: 2, onEvent, signal: t.signal }));
+    // Not requeued by Slurm after a node failure (a late start for a run that asked for another); its output 0600 like every file of the directory.
+    assert.deepEqual(seen, { requeue: "0", outputModes: ["600"] });
     assert.equal(results.size, ids.length);
     for (const result of results.values()) assert.ok(result.ok, JSON.stringify(result));
     const hosts = new Set([...results.values()].map((result) => result.host));

@@ -15,7 +15,9 @@ export interface AllocationFiles {
  * `sbatch`'s arguments for one allocation: `nodes` nodes with one task each, the time limit, the
  * warning signal to the batch shell only (`B:`: Slurm would send a plain `USR1` to every process
  * of the step, the jobs' own included, and most programs die of it), `--parsable` to read the id,
- * then the user's partition, account and extra arguments (last, so that they win).
+ * `--no-requeue` (an allocation Slurm requeued after a node failure would start much later, for
+ * a run that asked for another meanwhile and removed its launch files), then the user's
+ * partition, account and extra arguments (last, so that they win).
  */
 export function sbatchArguments(settings: SlurmSettings, slots: number, files: AllocationFiles): string[] {
   return [
@@ -23,6 +25,7 @@ export function sbatchArguments(settings: SlurmSettings, slots: number, files: A
     "--job-name=malocher",
     `--nodes=${settings.nodes}`,
     "--ntasks-per-node=1",
+    "--no-requeue",
     `--time=${settings.time}`,
     `--signal=B:USR1@${Math.round(settings.warningLeadMs / 1000)}`,
     `--output=${files.outputFile}`,

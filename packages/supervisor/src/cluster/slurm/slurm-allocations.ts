@@ -230,6 +230,8 @@ export class SlurmAllocations extends EventEmitter<{
     for (const [task, agentId] of agentIds.entries()) {
       await writeFile(`${files.launchPrefix}.${task}`, `${JSON.stringify(this.host.launchConfig(agentId, files))}\n`, { mode: 0o600, flag: "wx" });
     }
+    // Made here, 0600 as every file of the directory: Slurm would create it under the user's umask (0644).
+    await writeFile(files.outputFile, "", { mode: 0o600, flag: "wx" });
     const { node, script } = agentCommand();
     const args = sbatchArguments(this.settings, this.host.slots, files);
     const output = await this.commands.run("sbatch", args, batchScript(this.settings, this.host.slots, files, node, script));

@@ -74,6 +74,8 @@ const KNOWN: Record<keyof SlurmOptions, true> = {
 /**
  * Parses Slurm's time formats into ms: `minutes`, `minutes:seconds`, `hours:minutes:seconds`,
  * `days-hours`, `days-hours:minutes`, `days-hours:minutes:seconds`. `undefined` if it is none.
+ * Rounded up to whole minutes, as Slurm keeps a time limit (`"0:10"` gives a minute): a limit
+ * taken for 10 s would put Slurm's warning before the allocation's start.
  */
 export function parseSlurmTime(time: string): number | undefined {
   const match = /^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$/.exec(time.trim());
@@ -85,7 +87,7 @@ export function parseSlurmTime(time: string): number | undefined {
   else if (c !== undefined) seconds = n(a) * 3600 + n(b) * 60 + n(c);
   else if (b !== undefined) seconds = n(a) * 60 + n(b);
   else seconds = n(a) * 60;
-  return seconds > 0 ? seconds * 1000 : undefined;
+  return seconds > 0 ? Math.ceil(seconds / 60) * 60_000 : undefined;
 }
 
 /** Checks `processAll({ slurm })` and fills in the defaults. */
