@@ -220,8 +220,23 @@ test("a typo in a host name says unknown host; run uses the good hosts and ends 
 
   const none = await runCli(["run", "--hosts", "nod2", ...ssh, "--", "echo", ":::", "x", "y"], { timeoutMs: RUN_DEADLINE_MS });
   assert.equal(none.code, 2, describeRun(none));
-  assert.match(none.stderr, /\[NO_USABLE_NODES\][^]*Unknown host nod2[^]*\nThe 2 jobs this command submitted stay queued: `malocher run` with usable hosts runs them/, describeRun(none));
+  assert.match(none.stderr, /\[NO_USABLE_NODES\][^]*Unknown host nod2[^]*\nThe 2 jobs this command submitted stay queued: a `malocher run` that can run them does, `malocher cancel \S+ \S+` drops them\./, describeRun(none));
   assert.equal((await malocher.status()).counts.queued, 2);
+});
+
+test("run -- command with options it refuses submits nothing: no jobs left queued behind the error", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "refused-run");
+  const earlier = malocher.submitCommand(["true"]);
+  const refusals: Array<[string[], RegExp]> = [
+    [["--slurm-nodes", "1", "--slurm-time", "banana"], /\[INVALID_OPTIONS\].*time/],
+    [["--slurm-nodes", "1", "--slurm-time", "5", "--timeout", "10m"], /\[INVALID_OPTIONS\] timeoutMs \(--timeout\) is 600000 ms, longer than a job can run/],
+  ];
+  for (const [flags, error] of refusals) {
+    const run = await runCli(["run", ...flags, "--dir", malocher.dir, "--", "echo", "hello", ":::", "a", "b"], { timeoutMs: RUN_DEADLINE_MS });
+    assert.equal(run.code, 2, describeRun(run));
+    assert.match(run.stderr, error, describeRun(run));
+  }
+  assert.deepEqual((await malocher.jobs()).map((job) => job.jobId), [earlier], "nothing more was submitted");
 });
 
 test("the ETA knows running jobs' ages: a last job running far past the mean raises it instead of leaving it at 1 s", () => {

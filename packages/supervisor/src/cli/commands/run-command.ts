@@ -3,6 +3,8 @@ import { constants as osConstants } from "node:os";
 import { MalocherError } from "@malocher/protocol";
 import { finishedState, prepareSharedDirectory } from "@malocher/store";
 import { Malocher } from "../../malocher.js";
+import { clusterSettings } from "../../cluster-options.js";
+import type { ProcessAllOptions } from "../../process-all.js";
 import { RunProgress } from "../run-progress.js";
 import type { RunOutcome } from "../../run-tally.js";
 import { jsonLine } from "../json-line.js";
@@ -10,6 +12,9 @@ import { refuseSshFlagsWithoutMachines, runOptionsOf, slurmOptionsOf, sshOptions
 import { commandLines, usesJobSlot } from "../command-lines.js";
 import { keyText, previewText } from "../job-text.js";
 import { COMMAND_EXAMPLE } from "./submit-command.js";
+
+/** Up to this many job ids, the error of a run that ran none of those it submitted names them to cancel. */
+const MAX_IDS_TO_CANCEL = 20;
 
 const OPTIONS = [
   ...SSH_FLAGS,
@@ -61,7 +66,6 @@ export function runCommand(): Command {
       // --dir would otherwise become a new, empty directory and the run report done 0/0.
       if (words.length === 0 && !options.keepAlive) prepareSharedDirectory(malocher.dir, { create: false, allowSharedWriters });
       const slot = usesJobSlot(words) ? { replaceJobSlot: true } : {};
-      const jobs = words.length === 0 ? undefined : commandLines(words, options.once === true).map((argv) => malocher.submitCommand(argv, slot));
       const mode = options.json ? "json" : options.quiet ? "quiet" : process.stderr.isTTY ? "tty" : "plain";
       const progress = new RunProgress(mode);
       /** The jobs whose last result failed or was cancelled, and which (a job retried while the run goes is yielded again). */
@@ -92,35 +96,41 @@ export function runCommand(): Command {
           stop.abort(new MalocherError("RUN_STOPPED", `stopped by ${signal}; running jobs were put back in the queue`));
         });
       }
+      const runOptions: ProcessAllOptions = {
+        ...ssh,
+        ...(slurm === undefined ? {} : { slurm }),
+        ...(options.slots === undefined ? {} : { slots: options.slots }),
+        ...runOptionsOf(options),
+        ...(options.keepAlive ? { keepAlive: true } : {}),
+        ...(options.drainTimeout === undefined ? {} : { drainTimeoutMs: options.drainTimeout }),
+        ...(options.maxLogBytes === undefined ? {} : { maxLogBytes: options.maxLogBytes }),
+        ...(options.env === undefined ? {} : { env: options.env }),
+        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+        ...(options.dashboard || options.dashboardPort !== undefined || options.dashboardHost !== undefined || options.dashboardReadOnly
+          ? {
+              dashboard: {
+                ...(options.dashboardPort === undefined ? {} : { port: options.dashboardPort }),
+                ...(options.dashboardHost === undefined ? {} : { host: options.dashboardHost }),
+                ...(options.dashboardReadOnly ? { readOnly: true } : {}),
+                onListening: (url: string) => (options.json ? void process.stdout.write(jsonLine({ type: "dashboard", url })) : progress.note(`malocher: dashboard at ${url}`)),
+              },
+            }
+          : {}),
+        signal: stop.signal,
+        drainSignal: drain.signal,
+        onEvent: (event) => progress.onEvent(event),
+        onWarning: (warning) => progress.note(`malocher: WARNING: ${warning}`),
+      };
+      // Checked before this command submits anything: a refused option would leave its jobs queued.
+      if (words.length > 0) clusterSettings(malocher.dir, { ...runOptions, onWarning: () => {} });
+      const jobs = words.length === 0 ? undefined : commandLines(words, options.once === true).map((argv) => malocher.submitCommand(argv, slot));
       let refused = false;
+      /** Results this run yielded. */
+      let finishedHere = 0;
       try {
-        const run = malocher.processAll({
-          ...ssh,
-          ...(slurm === undefined ? {} : { slurm }),
-          ...(options.slots === undefined ? {} : { slots: options.slots }),
-          ...runOptionsOf(options),
-          ...(options.keepAlive ? { keepAlive: true } : {}),
-          ...(options.drainTimeout === undefined ? {} : { drainTimeoutMs: options.drainTimeout }),
-          ...(options.maxLogBytes === undefined ? {} : { maxLogBytes: options.maxLogBytes }),
-          ...(options.env === undefined ? {} : { env: options.env }),
-          ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-          ...(jobs === undefined ? {} : { jobs }),
-          ...(options.dashboard || options.dashboardPort !== undefined || options.dashboardHost !== undefined || options.dashboardReadOnly
-            ? {
-                dashboard: {
-                  ...(options.dashboardPort === undefined ? {} : { port: options.dashboardPort }),
-                  ...(options.dashboardHost === undefined ? {} : { host: options.dashboardHost }),
-                  ...(options.dashboardReadOnly ? { readOnly: true } : {}),
-                  onListening: (url: string) => (options.json ? void process.stdout.write(jsonLine({ type: "dashboard", url })) : progress.note(`malocher: dashboard at ${url}`)),
-                },
-              }
-            : {}),
-          signal: stop.signal,
-          drainSignal: drain.signal,
-          onEvent: (event) => progress.onEvent(event),
-          onWarning: (warning) => progress.note(`malocher: WARNING: ${warning}`),
-        });
+        const run = malocher.processAll({ ...runOptions, ...(jobs === undefined ? {} : { jobs }) });
         for await (const [jobId, result] of run) {
+          finishedHere++;
           const previous = failed.get(jobId);
           const outcome = finishedState(result);
           failed.delete(jobId);
@@ -138,10 +148,12 @@ export function runCommand(): Command {
         }
       } catch (error) {
         refused = true;
-        // Nothing ran: say where the jobs are (they stay queued, for a run that can use a node).
-        if (error instanceof MalocherError && error.code === "NO_USABLE_NODES") {
+        // Nothing ran: say where the jobs are (they stay queued, for a run that can use a node);
+        // after any error, where the jobs this command submitted are, if none of them finished.
+        if (error instanceof MalocherError && (error.code === "NO_USABLE_NODES" || (jobs !== undefined && finishedHere === 0 && stoppedBy === undefined))) {
           const which = jobs === undefined ? "The queued jobs stay" : `The ${jobs.length} job${jobs.length === 1 ? "" : "s"} this command submitted stay`;
-          throw new MalocherError(error.code, `${error.message}\n${which} queued: \`malocher run\` with usable hosts runs them, \`malocher cancel\` drops them.`, { cause: error });
+          const cancel = jobs === undefined || jobs.length > MAX_IDS_TO_CANCEL ? "`malocher cancel`" : `\`malocher cancel ${jobs.join(" ")}\``;
+          throw new MalocherError(error.code, `${error.message}\n${which} queued: a \`malocher run\` that can run them does, ${cancel} drops them.`, { cause: error });
         }
         if (stoppedBy === undefined) throw error;
       } finally {
