@@ -165,7 +165,7 @@ test("failure propagates transitively: a failed or cancelled dependency ends its
   // Down the chain, the job that failed first is named once, with its failure (not the whole chain, level by level).
   assert.match(
     endError.message,
-    new RegExp(`^The job was not run: job ${middle}, which it depends on, was not run either, because job ${root}, which failed with JOB_THREW: gate .* is closed\\. Retrying job ${root} \\(malocher retry ${root}\\) runs the jobs that wait for it once it succeeds\\.$`),
+    new RegExp(`^The job was not run: job ${middle}, which it depends on, was not run either: job ${root}, further up the chain, failed with JOB_THREW: gate .* is closed\\. Retrying job ${root} \\(malocher retry ${root}\\) runs the jobs that wait for it once it succeeds\\.$`),
     "down the chain",
   );
   assert.equal(run.results.get(end)?.name, "end", "a dependent's failure keeps its name");

@@ -40,7 +40,7 @@ export function dependencyFailed(depId: string, depError: { code?: string; messa
   // Down a chain, the job that failed first is named once, with its failure, whatever the depth.
   const first = code === "DEPENDENCY_FAILED" ? firstFailureOf(depError.message) : undefined;
   if (first !== undefined) {
-    return failure("DEPENDENCY_FAILED", `The job was not run: job ${depId}, which it depends on, was not run either, because job ${first.jobId}, which ${first.how}`);
+    return failure("DEPENDENCY_FAILED", `The job was not run: job ${depId}, which it depends on, was not run either: job ${first.jobId}, further up the chain, ${first.how}`);
   }
   const how = code === "JOB_CANCELLED" ? "was cancelled" : `failed with ${code}`;
   const cut = depError.message.length > QUOTED_DEPENDENCY_MESSAGE_CHARS ? `${depError.message.slice(0, QUOTED_DEPENDENCY_MESSAGE_CHARS)}…` : depError.message;
@@ -57,7 +57,8 @@ export function dependencyFailed(depId: string, depError: { code?: string; messa
  * to retry it); undefined for another message.
  */
 export function firstFailureOf(message: string): { jobId: string; how: string } | undefined {
-  const found = /^The job was not run: (?:it depends on job |job \S+, which it depends on, was not run either, because job )(\S+), which (.*)$/s.exec(message);
+  // Also as results of earlier versions word it ("…, because job X, which failed …").
+  const found = /^The job was not run: (?:it depends on job |job \S+, which it depends on, was not run either(?:: job |, because job ))(\S+)(?:, further up the chain,|, which) (.*)$/s.exec(message);
   return found === null ? undefined : { jobId: found[1]!, how: found[2]! };
 }
 
