@@ -3,7 +3,7 @@
 // counting an attempt, an allocation cancelled from outside, nothing left behind, and the errors.
 import { strict as assert } from "node:assert";
 import { execFileSync, spawn } from "node:child_process";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { MalocherError, type JobResult, type ProcessAllOptions, type RunEvent } from "malocher";
@@ -305,7 +305,35 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
       assert.equal(await exited, signal, "the signal ends the script, as it would without Malocher");
       assert.ok(!(await slurm.jobIds()).includes(allocation!), `${signal}: the allocation was cancelled before the script ended`);
       assert.equal((await malocher.status()).counts.queued, 1, "the job stays queued");
+      // Nothing of it is left in slurm/ (its launch files carried the run's token; its record would say "pending" for 30 s).
+      assert.deepEqual(readdirSync(join(malocher.dir, "slurm")), [], `${signal}: the allocation's files went with it`);
     }
+  });
+
+  test("clean removes what a supervisor that was killed left in slurm/, and only that", { timeout: 30_000 }, async (t) => {
+    const malocher = freshMalocher(t, "slurm-leftovers");
+    malocher.submit(nap, 1);
+    const slurmDir = join(malocher.dir, "slurm");
+    mkdirSync(slurmDir, { mode: 0o700 });
+    const old = (Date.now() - 60_000) / 1000;
+    const record = (seenAt: number) => JSON.stringify({ id: "1", state: "running", nodes: 1, seenAt });
+    // A dead supervisor's allocation (its record stale), and a live one's (fresh record), and a new one's (no record yet).
+    const files: Record<string, string> = {
+      "slurm-dead0001-1.allocation": record(Date.now() - 60_000),
+      "slurm-dead0001-1.out": "agent output",
+      "slurm-dead0001-1.launch.0": "{}",
+      ".slurm-dead0001-1.abcdef.tmp": "{}",
+      "slurm-live0002-1.allocation": record(Date.now()),
+      "slurm-live0002-1.out": "",
+      "slurm-live0002-1.launch.1": "{}",
+      "slurm-new00003-1.launch.0": "{}",
+    };
+    for (const [name, content] of Object.entries(files)) {
+      writeFileSync(join(slurmDir, name), content, { mode: 0o600 });
+      if (!name.startsWith("slurm-new")) utimesSync(join(slurmDir, name), old, old);
+    }
+    await malocher.clean();
+    assert.deepEqual(readdirSync(slurmDir).sort(), ["slurm-live0002-1.allocation", "slurm-live0002-1.launch.1", "slurm-live0002-1.out", "slurm-new00003-1.launch.0"]);
   });
 
   test("slurm.loginHost: sbatch, squeue and scancel run on the login host over SSH", { timeout: 60_000 }, async (t) => {

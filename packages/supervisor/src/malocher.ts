@@ -15,7 +15,7 @@ import { keyedJobDifference, rerunKeyedJob, submitJob } from "@malocher/store";
 import { warnKeyReused } from "./submit/key-reuse-warning.js";
 import { noteSubmitted } from "./submit/submitted-jobs.js";
 import { locateFunction } from "@malocher/locate";
-import { readAllocationRecords, type AllocationRecord } from "./cluster/slurm/allocation-records.js";
+import { readAllocationRecords, removeStaleAllocationFiles, type AllocationRecord } from "./cluster/slurm/allocation-records.js";
 import { CLUSTER_OPTION_NAMES, COMMAND_JOB_OPTION_NAMES, JOB_OPTION_NAMES, RUN_OPTION_NAMES, optionNames, rejectUnknownNames } from "./option-names.js";
 import { submitMany, type BatchOptions } from "./submit/submit-many.js";
 import { announceCancelled, announceSubmitted } from "./submit/announce-submitted.js";
@@ -246,7 +246,8 @@ export class Malocher {
 
   /**
    * Removes finished jobs' files (spec, result, logs, key, set-aside results), never those of
-   * queued or running jobs. Returns the jobs removed.
+   * queued or running jobs, and what supervisors that died left in `slurm/` (the files of
+   * allocations none records any more). Returns the jobs removed.
    *
    * @example
    * ```ts
@@ -256,7 +257,9 @@ export class Malocher {
   async clean(options: CleanOptions = {}): Promise<CleanedJob[]> {
     rejectUnknownNames(options, ["olderThanMs", "only"], "clean");
     prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
-    return cleanJobs(this.dir, options);
+    const cleaned = await cleanJobs(this.dir, options);
+    await removeStaleAllocationFiles(this.dir);
+    return cleaned;
   }
 
   /**

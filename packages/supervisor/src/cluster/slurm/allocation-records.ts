@@ -1,4 +1,4 @@
-import { readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { lstat, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomHex } from "@malocher/protocol";
 import type { AllocationStatus } from "./slurm-allocations.js";
@@ -42,4 +42,35 @@ export async function readAllocationRecords(dir: string, now = Date.now()): Prom
     } catch {}
   }
   return records;
+}
+
+/** The allocation a file of `slurm/` belongs to: `slurm-<run>-<n>` of `<key>.out`, `<key>.launch.0`, `.<key>.<hex>.tmp`, … */
+const KEY_OF_FILE = /^\.?(slurm-[0-9a-f]+-\d+)\./;
+
+/**
+ * Removes what supervisors that died (`kill -9`, a lost machine) left in `<dir>/slurm/`: every file
+ * of an allocation that no live supervisor records (its `.allocation` record is stale or gone)
+ * and that is itself older than a record may be (a new allocation's files come before its
+ * record): launch files, warning files, output and records. Returns how many it removed.
+ */
+export async function removeStaleAllocationFiles(dir: string, now = Date.now()): Promise<number> {
+  const slurmDir = join(dir, "slurm");
+  const names = await readdir(slurmDir).catch((): string[] => []);
+  const live = new Set<string>();
+  for (const name of names.filter((name) => name.endsWith(SUFFIX))) {
+    try {
+      const record = JSON.parse(await readFile(join(slurmDir, name), "utf8")) as AllocationRecord;
+      if (now - record.seenAt <= STALE_MS) live.add(name.slice(0, -SUFFIX.length));
+    } catch {}
+  }
+  let removed = 0;
+  for (const name of names) {
+    const key = KEY_OF_FILE.exec(name)?.[1];
+    if (key === undefined || live.has(key)) continue;
+    const path = join(slurmDir, name);
+    const stats = await lstat(path).catch(() => undefined);
+    if (stats === undefined || !stats.isFile() || now - stats.mtimeMs <= STALE_MS) continue;
+    if (await unlink(path).then(() => true, () => false)) removed++;
+  }
+  return removed;
 }

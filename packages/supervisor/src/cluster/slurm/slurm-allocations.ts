@@ -138,6 +138,13 @@ export class SlurmAllocations extends EventEmitter<{
     this.stopCancelOnSignal = cancelOnSignal(async () => {
       this.draining = true; // no new allocation while the process ends
       await this.cancelActive();
+      // No `close()` follows: the files of its allocations go now, their output too (the run was ended, not refused).
+      await Promise.all(
+        this.own.filter((allocation) => allocation.state !== "ended").map(async (allocation) => {
+          await removeFiles(allocation.files, this.settings.nodes, true);
+          await recordAllocation(this.slurmDir, allocation.key, { ...this.statusOf(allocation), state: "ended" }).catch(() => {});
+        }),
+      );
     });
     this.timer = setInterval(() => this.tick(), POLL_MS);
     this.ticking = this.submit()
