@@ -452,10 +452,11 @@ test("an option of the wrong type is refused naming what it got: \"2\" (a string
     return message;
   };
   const slurm = (extra: Record<string, unknown>) => ({ slurm: { nodes: 1, time: "5:00", ...extra } as never });
-  assert.match(await refusal(slurm({ nodes: "2" })), /needs nodes, a whole number ≥ 1 \(nodes per allocation\), got "2" \(a string\)\.$/);
-  assert.match(await refusal(slurm({ time: 5 })), /needs time, .*, got 5 \(a number\)\.$/);
-  assert.match(await refusal(slurm({ maxAllocations: 0 })), /maxAllocations needs a whole number ≥ 1, got 0\.$/);
-  assert.match(await refusal(slurm({ partition: ["a"] })), /partition needs one word, got \["a"\] \(an array\)\.$/);
+  // Named as the library and the CLI name them.
+  assert.match(await refusal(slurm({ nodes: "2" })), /^slurm\.nodes \(--slurm-nodes\) needs a whole number ≥ 1 \(nodes per allocation\), got "2" \(a string\)\.$/);
+  assert.match(await refusal(slurm({ time: 5 })), /^slurm\.time \(--slurm-time\) needs each allocation's time limit .*, got 5 \(a number\)\.$/);
+  assert.match(await refusal(slurm({ maxAllocations: 0 })), /^slurm\.maxAllocations \(--slurm-max-allocations\) needs a whole number ≥ 1, got 0\.$/);
+  assert.match(await refusal(slurm({ partition: ["a"] })), /^slurm\.partition \(--slurm-partition\) needs one word, got \["a"\] \(an array\)\.$/);
   assert.match(await refusal({ slots: "4" as never }), /\{ slots \} needs a whole number ≥ 1, got "4" \(a string\)\.$/);
   assert.match(await refusal({ sshMachines: "node1" as never }), /sshMachines is a list of machines, .*, got "node1" \(a string\)\. Nothing was started\.$/);
   assert.match(await refusal({ sshMachines: ["node1"], sshPort: 0 }), /sshPort for node1 is a TCP port \(1-65535\), got 0\. Nothing was started\.$/);

@@ -59,18 +59,6 @@ export interface SlurmSettings {
   stopMarginMs: number;
 }
 
-const KNOWN: Record<keyof SlurmOptions, true> = {
-  nodes: true,
-  time: true,
-  partition: true,
-  account: true,
-  sbatchArgs: true,
-  loginHost: true,
-  maxAllocations: true,
-  idleTimeoutMs: true,
-  supervisorHost: true,
-};
-
 /**
  * Parses Slurm's time formats into ms: `minutes`, `minutes:seconds`, `hours:minutes:seconds`,
  * `days-hours`, `days-hours:minutes`, `days-hours:minutes:seconds`. `undefined` if it is none.
@@ -90,30 +78,47 @@ export function parseSlurmTime(time: string): number | undefined {
   return seconds > 0 ? Math.ceil(seconds / 60) * 60_000 : undefined;
 }
 
+/** Each option of `processAll({ slurm })` with its flag of `malocher run` and `malocher nodes`, as errors name them. */
+const FLAGS: Record<keyof SlurmOptions, string> = {
+  nodes: "--slurm-nodes",
+  time: "--slurm-time",
+  partition: "--slurm-partition",
+  account: "--slurm-account",
+  sbatchArgs: "--slurm-arg",
+  loginHost: "--slurm-login",
+  maxAllocations: "--slurm-max-allocations",
+  idleTimeoutMs: "--slurm-idle-timeout",
+  supervisorHost: "--slurm-supervisor-host",
+};
+
+/** `slurm.time (--slurm-time)`: an option as the library and the CLI name it. */
+function named(name: keyof SlurmOptions): string {
+  return `slurm.${name} (${FLAGS[name]})`;
+}
+
 /** Checks `processAll({ slurm })` and fills in the defaults. */
 export function checkSlurmOptions(options: SlurmOptions): SlurmSettings {
-  const where = "processAll({ slurm })";
-  if (typeof options !== "object" || options === null) throw new MalocherError("INVALID_OPTIONS", `${where} needs an object like { nodes: 2, time: "30:00" }.`);
-  rejectUnknownNames(options, KNOWN, "processAll({ slurm })", "slurm.");
+  if (typeof options !== "object" || options === null) throw new MalocherError("INVALID_OPTIONS", `processAll({ slurm }) needs an object like { nodes: 2, time: "30:00" }.`);
+  rejectUnknownNames(options, Object.keys(FLAGS), "processAll({ slurm })", "slurm.");
   if (!Number.isSafeInteger(options.nodes) || options.nodes < 1) {
-    throw new MalocherError("INVALID_OPTIONS", `${where} needs nodes, a whole number ≥ 1 (nodes per allocation), got ${shownValue(options.nodes, "number")}.`);
+    throw new MalocherError("INVALID_OPTIONS", `${named("nodes")} needs a whole number ≥ 1 (nodes per allocation), got ${shownValue(options.nodes, "number")}.`);
   }
   const timeLimitMs = typeof options.time === "string" ? parseSlurmTime(options.time) : undefined;
   if (timeLimitMs === undefined) {
-    throw new MalocherError("INVALID_OPTIONS", `${where} needs time, each allocation's time limit in Slurm's format ("30:00", "02:00:00", "1-00:00:00"), got ${shownValue(options.time, "string")}.`);
+    throw new MalocherError("INVALID_OPTIONS", `${named("time")} needs each allocation's time limit in Slurm's format ("30:00", "02:00:00", "1-00:00:00"), got ${shownValue(options.time, "string")}.`);
   }
-  const word = (value: unknown, name: string) => {
+  const word = (value: unknown, name: keyof SlurmOptions) => {
     if (value === undefined) return undefined;
-    if (typeof value !== "string" || value === "" || /\s/.test(value)) throw new MalocherError("INVALID_OPTIONS", `${where}: ${name} needs one word, got ${shownValue(value, "string")}.`);
+    if (typeof value !== "string" || value === "" || /\s/.test(value)) throw new MalocherError("INVALID_OPTIONS", `${named(name)} needs one word, got ${shownValue(value, "string")}.`);
     return value;
   };
   const sbatchArgs = options.sbatchArgs ?? [];
   if (!Array.isArray(sbatchArgs) || !sbatchArgs.every((arg) => typeof arg === "string" && arg !== "")) {
-    throw new MalocherError("INVALID_OPTIONS", `${where}: sbatchArgs needs an array of arguments, e.g. ["--qos=short"].`);
+    throw new MalocherError("INVALID_OPTIONS", `${named("sbatchArgs")} needs an array of arguments, e.g. ["--qos=short"].`);
   }
-  const count = (value: unknown, name: string, fallback: number) => {
+  const count = (value: unknown, name: keyof SlurmOptions, fallback: number) => {
     if (value === undefined) return fallback;
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) throw new MalocherError("INVALID_OPTIONS", `${where}: ${name} needs a whole number ≥ 1, got ${shownValue(value, "number")}.`);
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) throw new MalocherError("INVALID_OPTIONS", `${named(name)} needs a whole number ≥ 1, got ${shownValue(value, "number")}.`);
     return value;
   };
   // The warning's lead: a small share of the limit, at most 2 minutes (Slurm may send it up to a
