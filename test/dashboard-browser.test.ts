@@ -107,6 +107,13 @@ test("a job's page in Chromium links the jobs it runs after and before, with the
   await page.goto(`${alone.url.replace(/\?token=.*/, "")}#/nodes`);
   await waitForText(page, "#nodes-body", /local/);
   assert.equal(await hidden(), false, "without a run, the note says what the rows are");
+  // The Slurm allocations of the supervisors running on the directory, from their records (as a Slurm run writes them every 2 s; a stale one is a dead supervisor's).
+  const record = (id: string, seenAt: number) => JSON.stringify({ id, state: "pending", nodes: 2, reason: "Resources", seenAt });
+  mkdirSync(join(malocher.dir, "slurm"), { mode: 0o700 });
+  writeFileSync(join(malocher.dir, "slurm", "slurm-0badcafe-1.allocation"), record("4241", Date.now() - 120_000));
+  writeFileSync(join(malocher.dir, "slurm", "slurm-0c0ffee0-1.allocation"), record("4242", Date.now()));
+  await waitForText(page, "#allocations-body", /4242\s*pending \(Resources\)\s*2/);
+  assert.doesNotMatch(await textOf(page, "#allocations-body"), /4241/, "not a dead supervisor's");
   assert.deepEqual(pageErrors, [], "no errors in the page");
 });
 

@@ -519,8 +519,28 @@ function jobView(main, id) {
   };
 }
 
+/** How often the nodes page asks for the Slurm allocations (their records change at each poll of squeue, every 2 s). */
+const ALLOCATIONS_EVERY_MS = 3000;
+
+/** One Slurm allocation of a live supervisor, as `malocher status` says it: "pending (Resources)", "running, 5 min left". */
+function allocationState(allocation, now) {
+  if (allocation.state === "pending") return allocation.reason ? `pending (${allocation.reason})` : "pending";
+  if (allocation.endsAt === undefined) return allocation.state;
+  const left = Math.max(0, allocation.endsAt - now);
+  return `${allocation.state}, ${left >= 120_000 ? `${Math.round(left / 60_000)} min` : `${Math.round(left / 1000)} s`} left`;
+}
+
 function nodesView(main) {
   const body = h("tbody#nodes-body");
+  // The Slurm allocations of the supervisors that run on this directory (any of them, this page's own run or not).
+  const allocationsBody = h("tbody#allocations-body");
+  const allocations = h(
+    "section#allocations",
+    { hidden: true },
+    h("h2", "Slurm allocations"),
+    h("table", h("thead", h("tr", h("th", "slurm job"), h("th", "state"), h("th.num", "nodes"))), allocationsBody),
+  );
+  let allocationList = [];
   const note = h(
     "p.muted#nodes-note",
     "No run serves this page (malocher dashboard on a directory): these are the hosts the directory's jobs name. CPU, memory and heartbeats come from a run's agents (malocher run --dashboard).",
@@ -532,10 +552,15 @@ function nodesView(main) {
       body,
     ),
     note,
+    allocations,
   );
   const render = () => {
     const now = Date.now();
     note.hidden = store.overview?.live === true; // a run's nodes say it all
+    allocations.hidden = allocationList.length === 0;
+    allocationsBody.replaceChildren(
+      ...allocationList.map((allocation) => h("tr.allocation-row", h("td.mono", allocation.id), h("td", allocationState(allocation, now)), h("td.num", allocation.nodes))),
+    );
     body.replaceChildren(
       ...store.nodes.map((node) =>
         h(
@@ -559,9 +584,24 @@ function nodesView(main) {
   listen((what) => {
     if (what === "nodes") render();
   });
+  let closed = false;
+  const fetchAllocations = async () => {
+    try {
+      allocationList = (await api("status")).allocations ?? [];
+    } catch {
+      return; // the next one may answer
+    }
+    if (!closed) render();
+  };
   render();
+  void fetchAllocations();
   const timer = setInterval(render, 1000); // the heartbeat ages
-  return () => clearInterval(timer);
+  const allocationTimer = setInterval(fetchAllocations, ALLOCATIONS_EVERY_MS);
+  return () => {
+    closed = true;
+    clearInterval(timer);
+    clearInterval(allocationTimer);
+  };
 }
 
 window.addEventListener("hashchange", route);
