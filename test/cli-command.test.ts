@@ -87,3 +87,17 @@ test("run -- cmd ::: a b submits and runs only those jobs, printing each one's o
   assert.match(failing.stderr, /failed on \S+: \[COMMAND_FAILED\] The command sh -c 'echo oops-\$0 >&2; exit \$0' 3 exited with code 3; its stderr ends with:\noops-3/, describeRun(failing));
   assert.equal(await malocher.state(waiting), "queued");
 });
+
+test("submit --name and --tag name and tag the jobs, as jobs --name and --tag find them", TIMEOUT, async (t) => {
+  const malocher = freshMalocher(t, "cli-submit-name");
+  const submitted = await runCli(["submit", "--name", "sweep", "--tag", "lr=0.1", "--tag", "try-2", "--dir", malocher.dir, "--", "echo", ":::", "a", "b"]);
+  assert.equal(submitted.code, 0, describeRun(submitted));
+  const ids = submitted.stdout.trim().split("\n");
+  assert.equal(ids.length, 2);
+  const found = await runCli(["jobs", "--name", "sweep", "--tag", "try-2", "--json", "--dir", malocher.dir]);
+  const jobs = found.stdout.trim().split("\n").map((line) => JSON.parse(line) as { jobId: string; name?: string; tags?: string[] });
+  assert.deepEqual(jobs.map((job) => [job.jobId, job.name, job.tags]).sort(), ids.map((id) => [id, "sweep", ["lr=0.1", "try-2"]]).sort());
+  const twice = await runCli(["submit", "--name", "a", "--name", "b", "--dir", malocher.dir, "--", "true", ":::", "x"]);
+  assert.equal(twice.code, 2, describeRun(twice));
+  assert.match(twice.stderr, /\[INVALID_OPTIONS\] --name is given once/);
+});

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { MalocherError } from "@malocher/protocol";
 import { Malocher } from "../../malocher.js";
 import type { CommandJobOptions } from "../../submit/job-options.js";
 import { runOptionsOf, withOptions, type CliValues } from "../cli-options.js";
@@ -8,7 +9,7 @@ import { jsonLine } from "../json-line.js";
 /** The command of the examples in `submit --help` and `run --help`. */
 export const COMMAND_EXAMPLE = "python train.py --seed {} ::: 1 2 3";
 
-const OPTIONS = ["cwd", "env", "timeout", "killGrace", "retries", "retryOnError", "on", "slots", "after", "once", "allowSharedDirWriters", "dir", "json"] as const;
+const OPTIONS = ["cwd", "env", "timeout", "killGrace", "retries", "retryOnError", "on", "slots", "after", "name", "tag", "once", "allowSharedDirWriters", "dir", "json"] as const;
 
 /** `malocher submit -- <command> ::: a b c`: queues one command job per argument, as GNU parallel runs them. */
 export function submitCommand(): Command {
@@ -22,6 +23,8 @@ export function submitCommand(): Command {
     retries: "retries after infrastructure failures",
     retryOnError: "also retry when the command fails",
     slots: "slots each job takes on its machine (default 1)",
+    name: "a name for the jobs, for people (jobs --name finds them; shown by results and the dashboard)",
+    tag: "a tag for the jobs (repeatable; jobs --tag finds them)",
   })
     .passThroughOptions()
     .addHelpText(
@@ -32,8 +35,11 @@ export function submitCommand(): Command {
         "  malocher submit --once --after 0mhx3k2a1-3f9c2b7d41e0 -- python report.py   # one job, run once that job succeeded",
     )
     .action((words: string[], options: CliValues<(typeof OPTIONS)[number]>) => {
+      if (options.name !== undefined && options.name.length > 1) throw new MalocherError("INVALID_OPTIONS", `--name is given once: the jobs' name (got ${options.name.length}: ${options.name.join(", ")}); --tag may be repeated.`);
       const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
       const jobOptions: CommandJobOptions = {
+        ...(options.name === undefined ? {} : { name: options.name[0]! }),
+        ...(options.tag === undefined ? {} : { tags: options.tag }),
         ...(usesJobSlot(words) ? { replaceJobSlot: true } : {}),
         ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
         ...(options.env === undefined ? {} : { env: options.env }),
