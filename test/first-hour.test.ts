@@ -395,3 +395,13 @@ test("{%} is the job slot that runs a command job, replaced on the node (1 to it
     assert.equal(match[2], match[3], "{%} and MALOCHER_SLOT agree");
   }
 });
+
+test("submit of { module, export } whose module is no file here is refused at once (FUNCTION_NOT_IMPORTABLE), not a job that fails at its run", (t) => {
+  const malocher = freshMalocher(t, "missing-module");
+  const missing = join(malocher.dir, "..", "no-such-module.ts");
+  assert.throws(
+    () => malocher.submit({ module: pathToFileURL(missing).href, export: "train" }, 1),
+    (error: unknown) => error instanceof MalocherError && error.code === "FUNCTION_NOT_IMPORTABLE" && error.message.includes(missing),
+  );
+  assert.throws(() => malocher.submit({ module: missing, export: "train" }, 1), { code: "FUNCTION_NOT_IMPORTABLE" });
+});

@@ -1,4 +1,5 @@
-import { pathToFileURL } from "node:url";
+import { existsSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { isAbsolute } from "node:path";
 import { MalocherError, checkAndEncodeValue, type FunctionJobSpec, type FunctionRef } from "@malocher/protocol";
 import { resolveJobOptions, type JobOptions, type ResolvedJobOptions } from "./job-options.js";
@@ -59,13 +60,25 @@ function checkFunctionRef(ref: FunctionRef): FunctionRef {
       'submit() takes an exported function or a reference { module: import.meta.url, export: "name" }.',
     );
   }
-  if (isAbsolute(ref.module)) return { module: pathToFileURL(ref.module).href, export: ref.export };
-  if (!ref.module.startsWith("file:")) {
+  const module = isAbsolute(ref.module) ? pathToFileURL(ref.module).href : ref.module;
+  if (!module.startsWith("file:")) {
     throw new MalocherError(
       "FUNCTION_NOT_IMPORTABLE",
       `The module of { module: ${JSON.stringify(ref.module)}, export: ${JSON.stringify(ref.export)} } must be a file URL ` +
         `(import.meta.url) or an absolute path that every node sees on the shared file system.`,
     );
   }
-  return { module: ref.module, export: ref.export };
+  // Every job of it would fail JOB_IMPORT_FAILED, once a run started: said now instead.
+  let path: string | undefined;
+  try {
+    path = fileURLToPath(module);
+  } catch {}
+  if (path === undefined || !existsSync(path)) {
+    throw new MalocherError(
+      "FUNCTION_NOT_IMPORTABLE",
+      `The module of { module: ${JSON.stringify(ref.module)}, export: ${JSON.stringify(ref.export)} } is no file on this machine${path === undefined ? "" : ` (${path})`}: ` +
+        "check the path, and submit from a machine that sees it on the shared file system.",
+    );
+  }
+  return { module, export: ref.export };
 }
