@@ -419,6 +419,10 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     const bad = await runCli(["nodes", "--slurm-nodes", "3", "--slurm-time", "10:00", "--dir", malocher.dir]);
     assert.equal(bad.code, 1, bad.stdout);
     assert.match(bad.stdout, /FAIL slurm/);
+    // The test cluster's nodes have 4 CPUs: a run with --slots 8 would ask for more per node.
+    const slots = await runCli(["nodes", "--slurm-nodes", "2", "--slurm-time", "10:00", "--slots", "8", "--dir", malocher.dir]);
+    assert.equal(slots.code, 1, slots.stdout + slots.stderr);
+    assert.match(slots.stdout, /FAIL slurm/);
   });
   });
 });

@@ -4,14 +4,14 @@ import { Malocher } from "../../malocher.js";
 import { jsonLine } from "../json-line.js";
 import { slurmOptionsOf, sshOptionsOf, SLURM_FLAGS, SSH_FLAGS, withOptions, type CliValues } from "../cli-options.js";
 
-const OPTIONS = [...SSH_FLAGS, ...SLURM_FLAGS, "allowSharedDirWriters", "dir", "json"] as const;
+const OPTIONS = [...SSH_FLAGS, ...SLURM_FLAGS, "slots", "allowSharedDirWriters", "dir", "json"] as const;
 
 /** `malocher nodes --hosts …`: checks that every machine can run jobs of the directory. */
 export function nodesCommand(): Command {
   const command = new Command("nodes").description(
     "check that every machine can run jobs: SSH, host key, Node.js, the shared directory; exits 1 if any has a problem",
   );
-  return withOptions(command, OPTIONS)
+  return withOptions(command, OPTIONS, { slots: "with --slurm-…: the slots per node the run will ask for (--cpus-per-task), checked too" })
     .addHelpText(
       "after",
       "\nExamples:\n  malocher nodes --hosts node1,alice@node2:2222 --dir /shared/alice/jobs\n" +
@@ -23,7 +23,9 @@ export function nodesCommand(): Command {
         throw new MalocherError("INVALID_OPTIONS", "name the machines to check with --hosts, or Slurm's settings with --slurm-nodes and --slurm-time");
       }
       const malocher = new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true });
-      const nodes = await malocher.checkNodes(slurm === undefined ? { sshMachines: [], ...sshOptionsOf(options) } : { ...sshOptionsOf(options), slurm });
+      if (options.slots !== undefined && slurm === undefined) throw new MalocherError("INVALID_OPTIONS", "--slots is checked with Slurm's settings (--slurm-nodes, --slurm-time): a machine of --hosts is checked as it is.");
+      const slots = options.slots === undefined ? {} : { slots: options.slots };
+      const nodes = await malocher.checkNodes(slurm === undefined ? { sshMachines: [], ...sshOptionsOf(options) } : { ...sshOptionsOf(options), slurm, ...slots });
       if (options.json) {
         for (const node of nodes) process.stdout.write(jsonLine(node));
       } else {
