@@ -10,6 +10,7 @@ import { test } from "node:test";
 import { AllocationEndWatch } from "../packages/supervisor/src/cluster/slurm/allocation-end-watch.js";
 import { allocationLine } from "../packages/supervisor/src/cli/progress-frame.js";
 import { parseSlurmTime } from "../packages/supervisor/src/cluster/slurm/slurm-options.js";
+import { agentOutputOf } from "../packages/supervisor/src/cluster/slurm/slurm-allocations.js";
 
 test("a job that starts the same attempt 3 times is warned about once, naming the time and what to change", () => {
   const warnings: string[] = [];
@@ -50,4 +51,18 @@ test("Slurm's time formats are read in whole minutes, rounded up, as Slurm keeps
   assert.equal(parseSlurmTime("02:00:00"), 7_200_000);
   assert.equal(parseSlurmTime("1-00:00:01"), 86_460_000);
   assert.equal(parseSlurmTime("0"), undefined);
+});
+
+test("a node's error keeps its own agent's lines of the output all the allocation's agents share, and those of no agent", () => {
+  const output = [
+    "malocher agent slurm-ab12-1-0: starting: 2 slots",
+    "malocher agent slurm-ab12-1-1: starting: 2 slots",
+    "malocher agent slurm-ab12-1-1: draining (received SIGTERM)",
+    "srun: error: n2: task 1: Terminated",
+    "malocher agent slurm-ab12-1-0: stopped",
+  ].join("\n");
+  assert.equal(agentOutputOf(output, "slurm-ab12-1-0"), ["malocher agent slurm-ab12-1-0: starting: 2 slots", "srun: error: n2: task 1: Terminated", "malocher agent slurm-ab12-1-0: stopped"].join("\n"));
+  const long = Array.from({ length: 400 }, (_, i) => `malocher agent slurm-ab12-1-0: line ${i}`).join("\n");
+  const shown = agentOutputOf(long, "slurm-ab12-1-0");
+  assert.ok(shown.length <= 2000 && shown.startsWith("malocher agent slurm-ab12-1-0: line ") && shown.endsWith("line 399"), "the last lines, whole");
 });

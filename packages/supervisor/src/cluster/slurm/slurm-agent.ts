@@ -1,6 +1,6 @@
 import { within, type AgentLauncher, type AgentProcess } from "../agent-process.js";
 import type { AgentConnection } from "../agent-connection.js";
-import type { Allocation } from "./slurm-allocations.js";
+import { agentOutputOf, type Allocation } from "./slurm-allocations.js";
 
 /**
  * The agent of one task of a running allocation, as a node session sees it. Slurm started it
@@ -9,7 +9,7 @@ import type { Allocation } from "./slurm-allocations.js";
  * the allocation itself is cancelled by {@link SlurmAllocations.close}.
  */
 export function slurmAgentLauncher(allocation: Allocation): AgentLauncher {
-  return async () => {
+  return async (config) => {
     let connected = false;
     let hungUp!: () => void;
     const disconnected = new Promise<void>((resolve) => (hungUp = resolve));
@@ -18,7 +18,8 @@ export function slurmAgentLauncher(allocation: Allocation): AgentLauncher {
     const process: AgentProcess = {
       transport: "websocket",
       ended,
-      outputTail: () => allocation.outputTail(),
+      // Its own lines of the output all the allocation's agents share.
+      outputTail: () => agentOutputOf(allocation.outputTail(), config.agentId),
       attachConnection: (connection: AgentConnection) => {
         connected = true;
         connection.once("close", () => hungUp());

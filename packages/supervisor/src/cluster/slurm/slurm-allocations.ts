@@ -329,7 +329,7 @@ export class SlurmAllocations extends EventEmitter<{
     this.emit("ended", allocation);
     void removeFiles(allocation.files, this.settings.nodes, allocation.everReady);
     if (!allocation.everReady && !allocation.neverStarts && !this.closed && !this.draining && !this.stopped) {
-      const tail = allocation.tail === "" ? "" : ` Its output (${allocation.files.outputFile}):\n${allocation.tail}`;
+      const tail = allocation.tail === "" ? "" : ` Its output (${allocation.files.outputFile}):\n${lastChars(allocation.tail, SHOWN_OUTPUT_CHARS)}`;
       this.failed(new MalocherError("AGENT_START_FAILED", `Slurm allocation ${allocation.id} ended before any of its agents connected.${tail}`));
     }
     this.tick();
@@ -373,14 +373,41 @@ export class SlurmAllocations extends EventEmitter<{
   }
 }
 
-/** The end of an allocation's output file (its last 2000 bytes or so; "" while there is none). */
+/**
+ * The end of an allocation's output file, which all its agents write to (its last
+ * {@link OUTPUT_TAIL_BYTES} or so; "" while there is none): each node's error keeps its own
+ * agent's lines of it (see `agentOutputOf`).
+ */
 function outputTailOf(file: string): string {
   try {
     // The cut may fall inside a character: its remains decode to U+FFFD, dropped.
-    return readRegularFileTailSync(file, 2000).toString("utf8").replace(/^\uFFFD+/, "").trim();
+    return readRegularFileTailSync(file, OUTPUT_TAIL_BYTES).toString("utf8").replace(/^\uFFFD+/, "").trim();
   } catch {
     return "";
   }
+}
+
+/** How much of an allocation's output is read for its nodes' errors: each keeps its own agent's lines. */
+const OUTPUT_TAIL_BYTES = 16_000;
+/** How much of an output an error shows. */
+const SHOWN_OUTPUT_CHARS = 2000;
+
+/** The last `count` characters of `text`, from a line's start. */
+function lastChars(text: string, count: number): string {
+  if (text.length <= count) return text;
+  const cut = text.slice(-count);
+  const lineStart = cut.indexOf("\n");
+  return lineStart >= 0 ? cut.slice(lineStart + 1) : cut;
+}
+
+/**
+ * What of an allocation's output concerns the agent `agentId`: its own lines (`malocher agent
+ * <agentId>: …`) and those of no agent (srun's, Slurm's, a crash's), not the other agents' (every
+ * task of the allocation writes to one file); the last {@link SHOWN_OUTPUT_CHARS} of it.
+ */
+export function agentOutputOf(output: string, agentId: string): string {
+  const own = output.split("\n").filter((line) => !/^malocher agent \S+:/.test(line) || line.startsWith(`malocher agent ${agentId}:`));
+  return lastChars(own.join("\n"), SHOWN_OUTPUT_CHARS);
 }
 
 /** Removes an allocation's launch files (those no agent took) and warning file; its output too if `withOutput`. */
