@@ -315,11 +315,11 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     malocher.submit(nap, 1);
     const slurmDir = join(malocher.dir, "slurm");
     mkdirSync(slurmDir, { mode: 0o700 });
-    const old = (Date.now() - 60_000) / 1000;
+    const old = (Date.now() - 11 * 60_000) / 1000; // unchanged for 11 minutes: a dead supervisor's
     const record = (seenAt: number) => JSON.stringify({ id: "1", state: "running", nodes: 1, seenAt });
-    // A dead supervisor's allocation (its record stale), and a live one's (fresh record), and a new one's (no record yet).
+    // A dead supervisor's allocation (its record stale), and a live one's (a fresh record, its other files old: pending for long), and a new one's (no record yet).
     const files: Record<string, string> = {
-      "slurm-dead0001-1.allocation": record(Date.now() - 60_000),
+      "slurm-dead0001-1.allocation": record(Date.now() - 11 * 60_000),
       "slurm-dead0001-1.out": "agent output",
       "slurm-dead0001-1.launch.0": "{}",
       ".slurm-dead0001-1.abcdef.tmp": "{}",

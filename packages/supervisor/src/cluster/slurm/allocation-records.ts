@@ -48,29 +48,41 @@ export async function readAllocationRecords(dir: string, now = Date.now()): Prom
 const KEY_OF_FILE = /^\.?(slurm-[0-9a-f]+-\d+)\./;
 
 /**
+ * A record (or a file of an allocation without one) unchanged this long is a dead supervisor's, for
+ * removing its files: far past `STALE_MS`, as the record's time is its writer's clock and a file's
+ * the file server's, and the host that cleans may disagree with either by a little.
+ */
+const LEFT_BEHIND_MS = 10 * 60_000;
+
+/**
  * Removes what supervisors that died (`kill -9`, a lost machine) left in `<dir>/slurm/`: every file
- * of an allocation that no live supervisor records (its `.allocation` record is stale or gone)
- * and that is itself older than a record may be (a new allocation's files come before its
- * record): launch files, warning files, output and records. Returns how many it removed.
+ * of an allocation that no live supervisor records (its `.allocation` record unchanged for
+ * {@link LEFT_BEHIND_MS}, or gone) and that is itself that old (a new allocation's files come
+ * before its record): launch files, warning files, output and records. Returns how many it removed.
  */
 export async function removeStaleAllocationFiles(dir: string, now = Date.now()): Promise<number> {
   const slurmDir = join(dir, "slurm");
   const names = await readdir(slurmDir).catch((): string[] => []);
+  const ageOf = async (name: string) => {
+    const stats = await lstat(join(slurmDir, name)).catch(() => undefined);
+    return stats === undefined || !stats.isFile() ? undefined : now - stats.mtimeMs;
+  };
   const live = new Set<string>();
   for (const name of names.filter((name) => name.endsWith(SUFFIX))) {
+    let seenAt = 0;
     try {
-      const record = JSON.parse(await readFile(join(slurmDir, name), "utf8")) as AllocationRecord;
-      if (now - record.seenAt <= STALE_MS) live.add(name.slice(0, -SUFFIX.length));
+      seenAt = (JSON.parse(await readFile(join(slurmDir, name), "utf8")) as AllocationRecord).seenAt;
     } catch {}
+    const age = await ageOf(name);
+    if (now - seenAt < LEFT_BEHIND_MS || (age !== undefined && age < LEFT_BEHIND_MS)) live.add(name.slice(0, -SUFFIX.length));
   }
   let removed = 0;
   for (const name of names) {
     const key = KEY_OF_FILE.exec(name)?.[1];
     if (key === undefined || live.has(key)) continue;
-    const path = join(slurmDir, name);
-    const stats = await lstat(path).catch(() => undefined);
-    if (stats === undefined || !stats.isFile() || now - stats.mtimeMs <= STALE_MS) continue;
-    if (await unlink(path).then(() => true, () => false)) removed++;
+    const age = await ageOf(name);
+    if (age === undefined || age < LEFT_BEHIND_MS) continue;
+    if (await unlink(join(slurmDir, name)).then(() => true, () => false)) removed++;
   }
   return removed;
 }
