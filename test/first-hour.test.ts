@@ -292,13 +292,13 @@ test("the summary of unused hosts keeps an agent's own words when the first line
   const progress = new RunProgress("plain", out);
   const error = new MalocherError(
     "AGENT_START_FAILED",
-    "The agent on n1 ended before it connected (exited with code 2). Its last output:\nmalocher agent: /p/work.mjs, the module of the run's jobs, is not visible on n1 at that path\n",
+    "The agent on n1 ended before it connected (exited with code 2). Its last output:\nmalocher agent n1-0c0ffee0: /p/work.mjs, the module of the run's jobs, is not visible on n1 at that path\n",
   );
   progress.onEvent({ type: "node", host: "n1", state: "failed", slots: 0, error });
   const crash = "The agent on n2 ended before it connected (exited with code 1). Its last output:\nfile:///a.js:1\nthrow new TypeError('boom');\n^\n\nTypeError: boom\n    at file:///a.js:1:7\n\nNode.js v20.20.2\n";
   progress.onEvent({ type: "node", host: "n2", state: "failed", slots: 0, error: new MalocherError("AGENT_START_FAILED", crash) });
   progress.finish();
-  assert.match(written, /^malocher: 2 hosts were not used: n1 \(The agent on n1 ended before it connected \(exited with code 2\)\. Its last output: malocher agent: \/p\/work\.mjs, the module of the run's jobs, is not visible on n1 at that path\); n2 \(.* Its last output: TypeError: boom\)$/m, written);
+  assert.match(written, /^malocher: 2 hosts were not used: n1 \(The agent on n1 ended before it connected \(exited with code 2\)\. Its last output: malocher agent n1-0c0ffee0: \/p\/work\.mjs, the module of the run's jobs, is not visible on n1 at that path\); n2 \(.* Its last output: TypeError: boom\)$/m, written);
 });
 
 test("init makes a fresh package an ES module, and leaves a CommonJS package with code of its own as it is, with an experiment.mts", (t) => {

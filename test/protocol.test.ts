@@ -7,6 +7,8 @@ import {
   MalocherError,
   decodeAgentFrame,
   decodeAgentMessage,
+  dependencyFailed,
+  firstFailureOf,
   decodeJobSpec,
   decodeSupervisorMessage,
   encodeAgentFrames,
@@ -136,4 +138,15 @@ test("a tampered, foreign or unsigned job spec is rejected before it is decoded"
   // Signed with the key but not a spec: corrupt, not rejected.
   const isCorrupt = (error: unknown) => error instanceof MalocherError && error.code === "JOB_SPEC_CORRUPT";
   assert.throws(() => decodeJobSpec(signFile("spec", jobId, Buffer.from("garbage"), key), jobId, key), isCorrupt);
+});
+
+test("the first failure down a chain of DEPENDENCY_FAILED is found in both wordings, this version's and the earlier one's", () => {
+  const root = dependencyFailed("0root0000-000000000001", { code: "JOB_THREW", message: "boom" });
+  const middle = dependencyFailed("0midl0000-000000000002", root.error);
+  assert.match(middle.error.message, /^The job was not run: job 0midl0000-000000000002, which it depends on, was not run either: job 0root0000-000000000001, further up the chain, failed with JOB_THREW: boom\. Retrying/);
+  assert.equal(firstFailureOf(middle.error.message)?.jobId, "0root0000-000000000001");
+  assert.equal(firstFailureOf(dependencyFailed("0next0000-000000000003", middle.error).error.message)?.jobId, "0root0000-000000000001", "named once, whatever the depth");
+  const earlier = "The job was not run: job 0midl0000-000000000002, which it depends on, was not run either, because job 0root0000-000000000001, which failed with JOB_THREW: boom.";
+  assert.deepEqual(firstFailureOf(earlier), { jobId: "0root0000-000000000001", how: "failed with JOB_THREW: boom." });
+  assert.equal(firstFailureOf("The job threw: boom"), undefined);
 });

@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { AllocationEndWatch } from "../packages/supervisor/src/cluster/slurm/allocation-end-watch.js";
 import { allocationLine } from "../packages/supervisor/src/cli/progress-frame.js";
 import { parseSlurmTime } from "../packages/supervisor/src/cluster/slurm/slurm-options.js";
-import { agentOutputOf } from "../packages/supervisor/src/cluster/slurm/slurm-allocations.js";
+import { agentOutputOf } from "../packages/supervisor/src/cluster/slurm/allocation-output.js";
 
 test("a job that starts the same attempt 3 times is warned about once, naming the time and what to change", () => {
   const warnings: string[] = [];

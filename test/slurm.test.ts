@@ -310,31 +310,6 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     }
   });
 
-  test("clean removes what a supervisor that was killed left in slurm/, and only that", { timeout: 30_000 }, async (t) => {
-    const malocher = freshMalocher(t, "slurm-leftovers");
-    malocher.submit(nap, 1);
-    const slurmDir = join(malocher.dir, "slurm");
-    mkdirSync(slurmDir, { mode: 0o700 });
-    const old = (Date.now() - 11 * 60_000) / 1000; // unchanged for 11 minutes: a dead supervisor's
-    const record = (seenAt: number) => JSON.stringify({ id: "1", state: "running", nodes: 1, seenAt });
-    // A dead supervisor's allocation (its record stale), and a live one's (a fresh record, its other files old: pending for long), and a new one's (no record yet).
-    const files: Record<string, string> = {
-      "slurm-dead0001-1.allocation": record(Date.now() - 11 * 60_000),
-      "slurm-dead0001-1.out": "agent output",
-      "slurm-dead0001-1.launch.0": "{}",
-      ".slurm-dead0001-1.abcdef.tmp": "{}",
-      "slurm-live0002-1.allocation": record(Date.now()),
-      "slurm-live0002-1.out": "",
-      "slurm-live0002-1.launch.1": "{}",
-      "slurm-new00003-1.launch.0": "{}",
-    };
-    for (const [name, content] of Object.entries(files)) {
-      writeFileSync(join(slurmDir, name), content, { mode: 0o600 });
-      if (!name.startsWith("slurm-new")) utimesSync(join(slurmDir, name), old, old);
-    }
-    await malocher.clean();
-    assert.deepEqual(readdirSync(slurmDir).sort(), ["slurm-live0002-1.allocation", "slurm-live0002-1.launch.1", "slurm-live0002-1.out", "slurm-new00003-1.launch.0"]);
-  });
 
   test("slurm.loginHost: sbatch, squeue and scancel run on the login host over SSH", { timeout: 60_000 }, async (t) => {
     const login = await startSshNodes(1, { setEnv: { SLURM_CONF: slurm.conf } });
@@ -504,4 +479,30 @@ describe("unknown option names", () => {
       error instanceof MalocherError && error.code === "INVALID_OPTIONS" && /slurm\.partiton/.test(error.message) && /slurm\.partition\?/.test(error.message),
     );
   });
+});
+
+test("clean removes what a supervisor that was killed left in slurm/, and only that (no Slurm needed)", { timeout: 30_000 }, async (t) => {
+  const malocher = freshMalocher(t, "slurm-leftovers");
+  malocher.submit(nap, 1);
+  const slurmDir = join(malocher.dir, "slurm");
+  mkdirSync(slurmDir, { mode: 0o700 });
+  const old = (Date.now() - 11 * 60_000) / 1000; // unchanged for 11 minutes: a dead supervisor's
+  const record = (seenAt: number) => JSON.stringify({ id: "1", state: "running", nodes: 1, seenAt });
+  // A dead supervisor's allocation (its record stale), and a live one's (a fresh record, its other files old: pending for long), and a new one's (no record yet).
+  const files: Record<string, string> = {
+    "slurm-dead0001-1.allocation": record(Date.now() - 11 * 60_000),
+    "slurm-dead0001-1.out": "agent output",
+    "slurm-dead0001-1.launch.0": "{}",
+    ".slurm-dead0001-1.abcdef.tmp": "{}",
+    "slurm-11ee0002-1.allocation": record(Date.now()),
+    "slurm-11ee0002-1.out": "",
+    "slurm-11ee0002-1.launch.1": "{}",
+    "slurm-0e0e0003-1.launch.0": "{}",
+  };
+  for (const [name, content] of Object.entries(files)) {
+    writeFileSync(join(slurmDir, name), content, { mode: 0o600 });
+    if (!name.startsWith("slurm-0e0e0003")) utimesSync(join(slurmDir, name), old, old);
+  }
+  await malocher.clean();
+  assert.deepEqual(readdirSync(slurmDir).sort(), ["slurm-0e0e0003-1.launch.0", "slurm-11ee0002-1.allocation", "slurm-11ee0002-1.launch.1", "slurm-11ee0002-1.out"]);
 });

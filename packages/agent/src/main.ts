@@ -76,10 +76,11 @@ async function main(): Promise<void> {
   if (slurmAt >= 0) return runInSlurm(process.argv[slurmAt + 1] ?? "");
   const { line, rest } = await readLaunchLine();
   const config = parseAgentLaunchConfig(line);
+  agentId = config.agentId;
   const writeFrame = config.transport === "stdio" ? takeStdoutForFrames() : undefined;
   refuseUnsharedPaths(config);
   const warnings = prepareSharedDirectory(config.dir, { create: false, allowSharedWriters: config.allowSharedWriters });
-  for (const warning of warnings) process.stderr.write(`malocher agent: WARNING: ${warning}\n`);
+  for (const warning of warnings) say(`WARNING: ${warning}`);
   loadDirectoryKey(config.dir, { create: false });
   const agent =
     writeFrame === undefined ? new Agent(config) : new Agent(config, (events) => new StdioLink(process.stdin, rest, writeFrame, events));
@@ -115,17 +116,26 @@ function exitPastStopDeadline(agent: Agent): void {
   });
 }
 
+/** This agent's id, once its launch config was read: its lines then say whose they are, as the agent's own do (see `Agent.log`). */
+let agentId: string | undefined;
+
+/** A line of this process on stderr (the agents of one Slurm allocation share one output file). */
+function say(line: string): void {
+  process.stderr.write(`malocher agent${agentId === undefined ? "" : ` ${agentId}`}: ${line}\n`);
+}
+
 function exitNow(why: string): never {
-  process.stderr.write(`malocher agent: exiting at once: ${why}\n`);
+  say(`exiting at once: ${why}`);
   process.exit(3);
 }
 
 /** An agent that Slurm started: its config from its launch file; stdin is not ours (srun's /dev/null). */
 async function runInSlurm(prefix: string): Promise<void> {
   const config: AgentLaunchConfig = await readSlurmLaunchFile(prefix, process.env);
+  agentId = config.agentId;
   refuseUnsharedPaths(config);
   const warnings = prepareSharedDirectory(config.dir, { create: false, allowSharedWriters: config.allowSharedWriters });
-  for (const warning of warnings) process.stderr.write(`malocher agent: WARNING: ${warning}\n`);
+  for (const warning of warnings) say(`WARNING: ${warning}`);
   loadDirectoryKey(config.dir, { create: false });
   const agent = new Agent(config);
   exitPastStopDeadline(agent);
@@ -139,7 +149,7 @@ main().then(
   () => process.exit(0),
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`malocher agent: ${message}\n`);
+    say(message);
     process.exit(2);
   },
 );

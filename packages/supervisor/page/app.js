@@ -519,7 +519,7 @@ function jobView(main, id) {
   };
 }
 
-/** How often the nodes page asks for the Slurm allocations (their records change at each poll of squeue, every 2 s). */
+/** How often the nodes page asks for the Slurm allocations while it is shown (their records change at each poll of squeue, every 2 s). */
 const ALLOCATIONS_EVERY_MS = 3000;
 
 /** One Slurm allocation of a live supervisor, as `malocher status` says it: "pending (Resources)", "running, 5 min left". */
@@ -585,11 +585,16 @@ function nodesView(main) {
     if (what === "nodes") render();
   });
   let closed = false;
+  let asking = false;
   const fetchAllocations = async () => {
+    if (asking || document.hidden) return; // one question at a time, none for a hidden tab
+    asking = true;
     try {
-      allocationList = (await api("status")).allocations ?? [];
+      allocationList = (await api("allocations")).allocations ?? [];
     } catch {
       return; // the next one may answer
+    } finally {
+      asking = false;
     }
     if (!closed) render();
   };

@@ -198,14 +198,14 @@ const MAX_GIST_CHARS = 300;
 /**
  * A node's error in one line for the summary of unused hosts: its first line, and, when that
  * introduces what follows ("… Its last output:"), the line of that which says what went wrong:
- * the agent's own last words (`malocher agent: …`), else an error's line (`TypeError: …`), else
+ * the agent's own last words (`malocher agent: …`, `malocher agent <id>: …`), else an error's line (`TypeError: …`), else
  * its last line that is not Node's version or a stack frame.
  */
 function gist(message: string): string {
   const lines = message.split("\n").map((line) => line.trim()).filter((line) => line !== "");
   const [first = "", ...rest] = lines;
   const said =
-    rest.findLast((line) => line.startsWith("malocher agent: ")) ??
+    rest.findLast((line) => /^malocher agent(?: \S+)?: /.test(line)) ??
     rest.findLast((line) => /^[A-Za-z]*Error\b/.test(line)) ??
     rest.findLast((line) => !/^Node\.js v\d/.test(line) && !line.startsWith("at "));
   const text = first.endsWith(":") && said !== undefined ? `${first} ${said}` : first;

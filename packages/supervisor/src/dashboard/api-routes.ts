@@ -73,6 +73,8 @@ async function route(request: IncomingMessage, response: ServerResponse, url: UR
     return sendJsonText(response, 200, `${extra.slice(0, -1)},${state.overviewText.slice(1)}`);
   }
   if (parts.length === 1 && first === "nodes") return sendJson(response, 200, { nodes: state.nodes, eventId: state.feed.lastId });
+  // The nodes page asks every few seconds: the records only, none of the directory's counts.
+  if (parts.length === 1 && first === "allocations") return sendJson(response, 200, { allocations: await readAllocationRecords(state.actions.dir) });
   if (parts.length === 1 && first === "stream") return sendJson(response, 200, taskStream(state, url));
   if (parts.length === 1 && first === "events") {
     const since = request.headers["last-event-id"] ?? url.searchParams.get("since") ?? undefined;

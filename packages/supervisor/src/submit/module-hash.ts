@@ -15,7 +15,7 @@ export function moduleHash(moduleUrl: string): string | undefined {
     path = fileURLToPath(moduleUrl);
     mtimeMs = statSync(path).mtimeMs;
   } catch {
-    return undefined; // the agent reports the import error
+    return undefined; // a function's module that is gone meanwhile: the agent reports the import error
   }
   const known = hashes.get(moduleUrl);
   if (known?.mtimeMs === mtimeMs) return known.hash;

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { statSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { isAbsolute } from "node:path";
 import { MalocherError, checkAndEncodeValue, type FunctionJobSpec, type FunctionRef } from "@malocher/protocol";
@@ -73,7 +73,7 @@ function checkFunctionRef(ref: FunctionRef): FunctionRef {
   try {
     path = fileURLToPath(module);
   } catch {}
-  if (path === undefined || !existsSync(path)) {
+  if (path === undefined || !isFile(path)) {
     throw new MalocherError(
       "FUNCTION_NOT_IMPORTABLE",
       `The module of { module: ${JSON.stringify(ref.module)}, export: ${JSON.stringify(ref.export)} } is no file on this machine${path === undefined ? "" : ` (${path})`}: ` +
@@ -81,4 +81,13 @@ function checkFunctionRef(ref: FunctionRef): FunctionRef {
     );
   }
   return { module, export: ref.export };
+}
+
+/** Whether `path` is a file (a symlink to one too). */
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }

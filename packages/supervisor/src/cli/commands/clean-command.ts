@@ -7,7 +7,7 @@ const OPTIONS = ["olderThan", "failed", "succeeded", "dir", "json", "allowShared
 
 /** `malocher clean [--older-than 7d] [--failed|--succeeded]`: removes finished jobs' files. */
 export function cleanCommand(): Command {
-  const command = new Command("clean").description("remove finished jobs' files (spec, result, logs, key); queued and running jobs are never touched");
+  const command = new Command("clean").description("remove finished jobs' files (spec, result, logs, key), and what supervisors that died left in slurm/; queued and running jobs are never touched");
   return withOptions(command, OPTIONS)
     .addHelpText("after", "\nExamples:\n  malocher clean --older-than 7d\n  malocher clean --succeeded --dir /shared/alice/jobs")
     .action(async (options: CliValues<(typeof OPTIONS)[number]>) => {

@@ -152,7 +152,8 @@ export function runCommand(): Command {
         // after any error, where the jobs this command submitted are, if none of them finished.
         if (error instanceof MalocherError && (error.code === "NO_USABLE_NODES" || (jobs !== undefined && finishedHere === 0 && stoppedBy === undefined))) {
           const which = jobs === undefined ? "The queued jobs stay" : `The ${jobs.length} job${jobs.length === 1 ? "" : "s"} this command submitted stay`;
-          const cancel = jobs === undefined || jobs.length > MAX_IDS_TO_CANCEL ? "`malocher cancel`" : `\`malocher cancel ${jobs.join(" ")}\``;
+          const cancel =
+            jobs === undefined ? "`malocher cancel <ids>`" : jobs.length > MAX_IDS_TO_CANCEL ? "`malocher cancel <ids>` (`malocher jobs --state queued` lists them)" : `\`malocher cancel ${jobs.join(" ")}\``;
           throw new MalocherError(error.code, `${error.message}\n${which} queued: a \`malocher run\` that can run them does, ${cancel} drops them.`, { cause: error });
         }
         if (stoppedBy === undefined) throw error;

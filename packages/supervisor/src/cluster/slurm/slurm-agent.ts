@@ -1,6 +1,7 @@
 import { within, type AgentLauncher, type AgentProcess } from "../agent-process.js";
 import type { AgentConnection } from "../agent-connection.js";
-import { agentOutputOf, type Allocation } from "./slurm-allocations.js";
+import type { Allocation } from "./slurm-allocations.js";
+import { agentOutputOf } from "./allocation-output.js";
 
 /**
  * The agent of one task of a running allocation, as a node session sees it. Slurm started it

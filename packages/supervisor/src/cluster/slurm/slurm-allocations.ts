@@ -3,7 +3,7 @@ import { EventEmitter } from "node:events";
 import { chmod, mkdir, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { MalocherError, type AgentLaunchConfig } from "@malocher/protocol";
-import { readRegularFileTailSync } from "@malocher/store";
+import { lastChars, readOutputTail, SHOWN_OUTPUT_CHARS } from "./allocation-output.js";
 import { agentCommand } from "../agent-process.js";
 import { batchScript, sbatchArguments, type AllocationFiles } from "./sbatch-script.js";
 import type { SlurmCommands } from "./slurm-commands.js";
@@ -86,6 +86,8 @@ const NEVER_STARTS: Readonly<Record<string, string>> = {
 
 /** How long a run with a running allocation waits to ask again after Slurm refused to start one (see NEVER_STARTS). */
 const NEVER_STARTS_BACKOFF_MS = 60_000;
+/** How long an ending signal waits for a poll or a submit under way before it cancels the allocations. */
+const SIGNAL_TICK_WAIT_MS = 2000;
 
 /** Slurm's states of a job that is over (it may linger in `squeue` for `MinJobAge`). */
 const ENDED_STATES = new Set(["COMPLETED", "COMPLETING", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY", "SPECIAL_EXIT", "STOPPED", "SUSPENDED", "REVOKED"]);
@@ -137,6 +139,9 @@ export class SlurmAllocations extends EventEmitter<{
   start(): void {
     this.stopCancelOnSignal = cancelOnSignal(async () => {
       this.draining = true; // no new allocation while the process ends
+      // No poll may write a record after the files below are gone (bounded: an sbatch under way may take long).
+      clearInterval(this.timer);
+      await Promise.race([this.ticking, new Promise((resolve) => setTimeout(resolve, SIGNAL_TICK_WAIT_MS).unref())]);
       await this.cancelActive();
       // No `close()` follows: the files of its allocations go now, their output too (the run was ended, not refused).
       await Promise.all(
@@ -266,7 +271,7 @@ export class SlurmAllocations extends EventEmitter<{
       markEnded,
       tail: "",
       // What the allocation printed so far, while it runs (an agent that cannot reach us says so there).
-      outputTail: () => (allocation.state === "ended" ? allocation.tail : outputTailOf(files.outputFile)),
+      outputTail: () => (allocation.state === "ended" ? allocation.tail : readOutputTail(files.outputFile)),
     };
     this.own.push(allocation);
     this.emitStatus(allocation);
@@ -277,8 +282,12 @@ export class SlurmAllocations extends EventEmitter<{
     const active = this.own.filter((allocation) => allocation.state !== "ended");
     if (active.length === 0) return;
     const output = await this.commands.run("squeue", ["-h", "-j", active.map((allocation) => allocation.id).join(","), "-o", "%i|%T|%r|%e"]);
-    // squeue refuses the whole list when none of the ids is known any more.
-    if (output.code !== 0 && !/Invalid job id/i.test(output.stderr)) return;
+    // squeue refuses the whole list when none of the ids is known any more. Another failure (a busy
+    // slurmctld) says nothing new: the records are only kept fresh, so that `clean` sees a live run.
+    if (output.code !== 0 && !/Invalid job id/i.test(output.stderr)) {
+      for (const allocation of active) void recordAllocation(this.slurmDir, allocation.key, this.statusOf(allocation)).catch(() => {});
+      return;
+    }
     const seen = new Map<string, string[]>();
     for (const line of output.code === 0 ? output.stdout.split("\n") : []) {
       const fields = line.trim().split("|");
@@ -288,7 +297,7 @@ export class SlurmAllocations extends EventEmitter<{
       const fields = seen.get(allocation.id);
       const state = fields?.[1] ?? "GONE";
       if (fields === undefined || ENDED_STATES.has(state)) {
-        allocation.tail = outputTailOf(allocation.files.outputFile);
+        allocation.tail = readOutputTail(allocation.files.outputFile);
         this.end(allocation);
         continue;
       }
@@ -373,42 +382,6 @@ export class SlurmAllocations extends EventEmitter<{
   }
 }
 
-/**
- * The end of an allocation's output file, which all its agents write to (its last
- * {@link OUTPUT_TAIL_BYTES} or so; "" while there is none): each node's error keeps its own
- * agent's lines of it (see `agentOutputOf`).
- */
-function outputTailOf(file: string): string {
-  try {
-    // The cut may fall inside a character: its remains decode to U+FFFD, dropped.
-    return readRegularFileTailSync(file, OUTPUT_TAIL_BYTES).toString("utf8").replace(/^\uFFFD+/, "").trim();
-  } catch {
-    return "";
-  }
-}
-
-/** How much of an allocation's output is read for its nodes' errors: each keeps its own agent's lines. */
-const OUTPUT_TAIL_BYTES = 16_000;
-/** How much of an output an error shows. */
-const SHOWN_OUTPUT_CHARS = 2000;
-
-/** The last `count` characters of `text`, from a line's start. */
-function lastChars(text: string, count: number): string {
-  if (text.length <= count) return text;
-  const cut = text.slice(-count);
-  const lineStart = cut.indexOf("\n");
-  return lineStart >= 0 ? cut.slice(lineStart + 1) : cut;
-}
-
-/**
- * What of an allocation's output concerns the agent `agentId`: its own lines (`malocher agent
- * <agentId>: …`) and those of no agent (srun's, Slurm's, a crash's), not the other agents' (every
- * task of the allocation writes to one file); the last {@link SHOWN_OUTPUT_CHARS} of it.
- */
-export function agentOutputOf(output: string, agentId: string): string {
-  const own = output.split("\n").filter((line) => !/^malocher agent \S+:/.test(line) || line.startsWith(`malocher agent ${agentId}:`));
-  return lastChars(own.join("\n"), SHOWN_OUTPUT_CHARS);
-}
 
 /** Removes an allocation's launch files (those no agent took) and warning file; its output too if `withOutput`. */
 async function removeFiles(files: AllocationFiles, tasks: number, withOutput: boolean): Promise<void> {
