@@ -4,12 +4,13 @@
  */
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
-import { Malocher, type JobResult } from "malocher";
+import { Malocher, resultOf, type JobResult } from "malocher";
 import { directoryLayout } from "@malocher/protocol";
+import { DependencyStates } from "@malocher/store";
 import { describeRun, runNode } from "./fixtures/jobs/support.js";
 import { add, afterGate, failOnce } from "./fixtures/hardening/jobs.js";
 import { collect } from "./support/results.js";
@@ -161,4 +162,100 @@ test("in writer mode, a shard directory replaced by a symlink mid-run stops the 
   writeFileSync(gate, "");
   await assert.rejects(within(run, 90_000, "processAll"), (error: Error) => /symlink/.test(error.message));
   assert.deepEqual(readdirSync(elsewhere), [], "nothing was written through the symlink");
+});
+
+/** A directory elsewhere with a file named like a job, as another directory of the user's has them. */
+function elsewhereWithJobFile(t: { after(fn: () => void): void }, prefix: string): { elsewhere: string; file: string } {
+  const elsewhere = tempDir(prefix);
+  t.after(() => removeDir(elsewhere));
+  const file = join(elsewhere, "0aaaaaaaa-000000000000");
+  writeFileSync(file, "someone's result");
+  return { elsewhere, file };
+}
+
+test("a dependents/ index planted as a symlink: clean deletes nothing through it, submit writes nothing through it", { timeout: 60_000 }, async (t) => {
+  const dir = tempDir("planted-dependents");
+  t.after(() => removeDir(dir));
+  const { elsewhere, file } = elsewhereWithJobFile(t, "planted-dependents-target");
+  const malocher = new Malocher({ dir, allowSharedWriters: true });
+  const first = malocher.submit(add, 1, 2);
+  await within(collect(malocher.processAll({ slots: 1 })), 30_000, "processAll");
+  const index = directoryLayout.dependentsOfDir(dir, first);
+  mkdirSync(dirname(index), { recursive: true });
+  symlinkSync(elsewhere, index);
+  await malocher.clean();
+  assert.ok(existsSync(file), "clean removed a file of another directory through the link");
+  // Submitted again (clean removed it), with a job after it: its index entry goes into a directory of its own.
+  const again = malocher.submit(add, 1, 2);
+  const againIndex = directoryLayout.dependentsOfDir(dir, again);
+  mkdirSync(dirname(againIndex), { recursive: true });
+  symlinkSync(elsewhere, againIndex);
+  const after = malocher.submit(add, resultOf(again), 10);
+  assert.deepEqual(readdirSync(elsewhere), ["0aaaaaaaa-000000000000"], "nothing written through the link");
+  assert.ok(lstatSync(againIndex).isDirectory(), "the link was replaced by a directory of ours");
+  const results = await within(collect(malocher.processAll({ slots: 1 })), 30_000, "processAll");
+  const afterResult = results.get(after);
+  assert.ok(afterResult?.ok && afterResult.value === 13, JSON.stringify(afterResult));
+});
+
+test("a waiting job's directory replaced by a symlink: nothing is removed through it, and the job still runs", { timeout: 90_000 }, async (t) => {
+  const dir = tempDir("planted-waiting");
+  t.after(() => removeDir(dir));
+  const { file } = elsewhereWithJobFile(t, "planted-waiting-target");
+  const malocher = new Malocher({ dir, allowSharedWriters: true });
+  const gate = join(dir, "..", `${basename(dir)}-gate`);
+  t.after(() => rmSync(gate, { force: true }));
+  const first = malocher.submit(afterGate, 5, gate);
+  const after = malocher.submit(add, resultOf(first), 1);
+  const waiting = directoryLayout.waitingJobDir(dir, after);
+  rmSync(waiting, { recursive: true });
+  symlinkSync(dirname(file), waiting);
+  // The link is named like the job's entry for its dependency: a settle would remove that file through it.
+  renameSync(file, join(dirname(file), first));
+  writeFileSync(gate, "");
+  const results = await within(collect(malocher.processAll({ slots: 1, leaseTimeoutMs: 3000 })), 60_000, "processAll");
+  const afterResult = results.get(after);
+  assert.ok(afterResult?.ok && afterResult.value === 6, JSON.stringify(afterResult));
+  assert.ok(existsSync(join(dirname(file), first)), "nothing removed through the link");
+});
+
+test("a FIFO at a dependency's result hangs no one: the dependent fails, submit and the worker do not block", { timeout: 60_000 }, async (t) => {
+  const dir = tempDir("planted-dependency-fifo");
+  t.after(() => removeDir(dir));
+  const malocher = new Malocher({ dir, allowSharedWriters: true });
+  const first = malocher.submit(add, 1, 2);
+  await within(collect(malocher.processAll({ slots: 1 })), 30_000, "processAll");
+  const after = malocher.submit(add, resultOf(first), 10); // queued: its dependency succeeded
+  const resultFile = directoryLayout.resultFile(dir, first);
+  renameSync(resultFile, `${resultFile}.real`);
+  execFileSync("mkfifo", [resultFile]);
+  assert.equal(new DependencyStates(dir).readSync(first).state, "failed", "submit's synchronous read does not block on it");
+  const result = (await within(collect(malocher.processAll({ slots: 1 })), 30_000, "processAll")).get(after);
+  assert.ok(result !== undefined && !result.ok && result.error.code === "DEPENDENCY_FAILED" && /FIFO/.test(result.error.message), JSON.stringify(result));
+});
+
+test("what another account plants in slurm/ hangs no status and shows nothing: a FIFO, a record from the far future", { timeout: 30_000 }, async (t) => {
+  const dir = tempDir("planted-slurm");
+  t.after(() => removeDir(dir));
+  const malocher = new Malocher({ dir, allowSharedWriters: true });
+  malocher.submit(add, 1, 2);
+  mkdirSync(join(dir, "slurm"), { mode: 0o700 });
+  execFileSync("mkfifo", [join(dir, "slurm", "slurm-abc-1.allocation")]);
+  writeFileSync(join(dir, "slurm", "slurm-abd-1.allocation"), JSON.stringify({ id: "7", state: "pending", nodes: 1, seenAt: 9_999_999_999_999 }));
+  writeFileSync(join(dir, "slurm", "slurm-abe-1.allocation"), JSON.stringify({ id: { class: "pwn" }, state: "pending", nodes: 1, seenAt: Date.now() }));
+  const status = await within(malocher.status(), 10_000, "status()");
+  assert.deepEqual(status.allocations, []);
+  await within(malocher.clean(), 10_000, "clean()");
+});
+
+test("a retrying marker planted with a time far ahead does not keep its job waiting", { timeout: 60_000 }, async (t) => {
+  const dir = tempDir("planted-retrying");
+  t.after(() => removeDir(dir));
+  const malocher = new Malocher({ dir, allowSharedWriters: true });
+  const jobId = malocher.submit(add, 2, 2);
+  mkdirSync(directoryLayout.retryingDir(dir), { recursive: true });
+  renameSync(directoryLayout.queuedFile(dir, jobId), directoryLayout.retryingFile(dir, jobId));
+  writeFileSync(directoryLayout.retryingFile(dir, jobId), "1 8000000000000");
+  const result = (await within(collect(malocher.processAll({ slots: 1 })), 30_000, "processAll")).get(jobId);
+  assert.ok(result?.ok && result.value === 4, JSON.stringify(result));
 });

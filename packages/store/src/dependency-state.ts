@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readRegularFile, readRegularFileSync } from "./safe-file.js";
 import { MalocherError, chunkMemberOf, decodeJobSpec, decodeStoredResult, directoryLayout, isJobId, type StoredResult } from "@malocher/protocol";
 import { loadDirectoryKey } from "./directory-key.js";
 import { readJobSpecBytes } from "./read-job-spec-bytes.js";
@@ -16,6 +16,17 @@ export type DependencyState =
 export function dependencyStateOf(result: StoredResult | undefined): DependencyState {
   if (result === undefined) return { state: "pending" };
   return result.ok ? { state: "succeeded" } : { state: "failed", error: result.error };
+}
+
+/**
+ * The state of a dependency whose result file could not be read: none yet (ENOENT), or, for a file
+ * that is no result to read (a FIFO, a huge or foreign file: `SHARED_FILE_UNSAFE`), its failure;
+ * any other error is thrown.
+ */
+function unreadState(error: unknown): DependencyState {
+  if ((error as NodeJS.ErrnoException).code === "ENOENT") return { state: "pending" };
+  if (error instanceof MalocherError) return { state: "failed", error: { code: error.code, message: error.message } };
+  throw error;
 }
 
 /**
@@ -43,10 +54,9 @@ export class DependencyStates {
     if (this.succeeded.has(depId)) return { state: "succeeded" };
     let bytes: Buffer;
     try {
-      bytes = readFileSync(directoryLayout.resultFile(this.dir, depId));
+      bytes = readRegularFileSync(directoryLayout.resultFile(this.dir, depId));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return { state: "pending" };
-      throw error;
+      return unreadState(error);
     }
     return this.remember(depId, bytes);
   }
@@ -58,10 +68,9 @@ export class DependencyStates {
     if (known !== undefined) return known;
     let state: DependencyState;
     try {
-      state = this.remember(depId, await readFile(directoryLayout.resultFile(this.dir, depId)));
+      state = this.remember(depId, await readRegularFile(directoryLayout.resultFile(this.dir, depId)));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      state = { state: "pending" };
+      state = unreadState(error);
     }
     if (this.snapshot) this.known.set(depId, state);
     return state;

@@ -98,6 +98,13 @@ async function rewriteMarker(dir: string, taken: string, text: string): Promise<
   return marker;
 }
 
+/**
+ * The longest a retrying job waits, from any observer's clock: the longest backoff is 45 s (see
+ * `backoffMs`), the pause after a result could not be written 5 s; the rest is room for a writer's
+ * clock ahead of the observer's. A marker that says longer (planted, far in the future) is due.
+ */
+const MAX_RETRY_WAIT_MS = 10 * 60_000;
+
 /** The jobs waiting for a retry's backoff, with the time each may run again. */
 export async function listRetrying(dir: string): Promise<Map<string, number>> {
   const names = await readdir(directoryLayout.retryingDir(dir)).catch((): string[] => []);
@@ -117,7 +124,8 @@ export async function listRetrying(dir: string): Promise<Map<string, number>> {
 export async function queueDueRetries(dir: string, now = Date.now()): Promise<string[]> {
   const queued: string[] = [];
   for (const [jobId, notBefore] of await listRetrying(dir)) {
-    if (notBefore > now) continue;
+    // A time further ahead than any backoff (and any clock's lead over this one) is none of ours: due now.
+    if (notBefore > now && notBefore - now <= MAX_RETRY_WAIT_MS) continue;
     try {
       await rename(directoryLayout.retryingFile(dir, jobId), directoryLayout.queuedFile(dir, jobId));
       queued.push(jobId);

@@ -9,7 +9,7 @@
  *   its size is checked before it is read;
  * - a log we append to must be a regular file of ours with one link, else it is replaced.
  */
-import { chmodSync, closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync, type Stats } from "node:fs";
+import { chmodSync, closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync, type Stats } from "node:fs";
 import { fstat as fstatCallback, open as openCallback, read as readCallback } from "node:fs";
 import { mkdir, chmod, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { MAX_SPEC_BYTES, MalocherError, randomHex } from "@malocher/protocol";
@@ -250,6 +250,33 @@ export function rewriteFileSync(path: string, bytes: Uint8Array | string): void 
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Whether `path` is a directory itself, not a symlink to one (nor a file): another account may have
+ * put a symlink where Malocher keeps a directory of its own (`dependents/<shard>/<jobId>/`,
+ * `waiting/<shard>/<jobId>/`), through which its reads, writes and deletions would reach elsewhere.
+ * False when nothing is there.
+ */
+export function isRealDirectorySync(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes `path` a private directory of ours if it is none: what stands there instead (a symlink, a
+ * file: planted) is removed first. The makePrivateDirSync of directories another account may
+ * replace.
+ */
+export function makeRealDirectorySync(path: string): void {
+  if (isRealDirectorySync(path)) return;
+  try {
+    unlinkSync(path);
+  } catch {}
+  makePrivateDirSync(path);
 }
 
 /** Creates a private directory (0700 whatever the umask) and its missing parents; an existing one is left as it is. */

@@ -1,12 +1,11 @@
-import { existsSync } from "node:fs";
 import { readdir, rename, unlink } from "node:fs/promises";
-import { makePrivateDir, readRegularFile } from "./safe-file.js";
+import { isRealDirectorySync, makePrivateDir, readRegularFile } from "./safe-file.js";
 import { writeFileAtomic } from "./write-file-atomic.js";
 import { loadDirectoryKey } from "./directory-key.js";
 import { dirname } from "node:path";
 import { directoryLayout, isJobId, signFile, verifyFile, type StoredResult } from "@malocher/protocol";
 import type { SettledDependents } from "./publish-result.js";
-import { failWaitingJob, queueIfEmpty, armWaitingJobSync } from "./wait-for-dependencies.js";
+import { failWaitingJob, queueIfEmpty, armWaitingJobSync, removePlantedWaitingEntrySync } from "./wait-for-dependencies.js";
 import { touchSignalFile } from "./signal-file.js";
 import { DependencyStates, readJobDependencies } from "./dependency-state.js";
 import { readStoredResult } from "./read-result.js";
@@ -20,7 +19,8 @@ const SETTLED_AT_ONCE = 32;
  */
 export async function listDependents(dir: string, depId: string): Promise<string[]> {
   const index = directoryLayout.dependentsOfDir(dir, depId);
-  if (!existsSync(index)) return [];
+  // Not through a symlink another account put there: its entries would be another directory's files (which `clean` removes).
+  if (!isRealDirectorySync(index)) return [];
   const names = await readdir(index).catch((): string[] => []);
   return names.filter(isJobId);
 }
@@ -40,6 +40,7 @@ export async function settleDependents(dir: string, result: StoredResult, settle
       await failWaitingJob(dir, jobId, result.jobId, result.error, settled);
       return;
     }
+    if (removePlantedWaitingEntrySync(dir, jobId)) return;
     await unlink(directoryLayout.waitingEntryFile(dir, jobId, result.jobId)).catch(() => {});
     if ((await queueIfEmpty(dir, jobId)).state === "queued") settled.queued.push(jobId);
   };

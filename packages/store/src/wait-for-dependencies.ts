@@ -15,7 +15,7 @@
  * its dependents. A job that died half-armed or half-queued (no marker anywhere) is armed again
  * by the orphan sweep (`recover-orphaned-jobs.ts`).
  */
-import { closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync } from "node:fs";
 import { readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
@@ -35,6 +35,7 @@ import { loadDirectoryKey } from "./directory-key.js";
 import { publishResult, type SettledDependents } from "./publish-result.js";
 import { readJobNameAndTags } from "./read-job-name-and-tags.js";
 import { pathExists } from "./path-exists.js";
+import { createFileSync, isRealDirectorySync, makePrivateDirSync, makeRealDirectorySync } from "./safe-file.js";
 
 /** Where a job stands after it was armed or settled: queued (by us), still waiting (or moved on by someone else), or blocked by a failed dependency. */
 export type Settled =
@@ -82,18 +83,19 @@ export function armWaitingJobSync(dir: string, jobId: string, after: readonly st
   for (const depId of after) {
     const index = directoryLayout.dependentsOfDir(dir, depId);
     if (!madeDirs.has(index)) {
-      mkdirSync(index, { recursive: true, mode: 0o700 });
+      // Not into a symlink another account put there: the entry would be made in its target.
+      makeRealDirectorySync(index);
       madeDirs.add(index);
     }
-    succeeds(IGNORED, () => closeSync(openSync(directoryLayout.dependentFile(dir, depId, jobId), "wx")));
+    succeeds(IGNORED, () => createFileSync(directoryLayout.dependentFile(dir, depId, jobId)));
   }
   if (open.length === 0) {
     succeeds(IGNORED, () => enqueueJob(dir, jobId));
     return { state: "queued" };
   }
   const building = tmpPath(dir);
-  mkdirSync(building);
-  for (const depId of open) writeFileSync(join(building, depId), "");
+  makePrivateDirSync(building);
+  for (const depId of open) createFileSync(join(building, depId));
   const target = directoryLayout.waitingJobDir(dir, jobId);
   try {
     renameInto(building, target);
@@ -119,6 +121,7 @@ function renameInto(building: string, target: string): void {
 /** {@link settleWaitingJob}, synchronous. */
 function settleWaitingJobSync(dir: string, jobId: string, states: DependencyStates): Settled {
   const waiting = directoryLayout.waitingJobDir(dir, jobId);
+  if (removePlantedWaitingEntrySync(dir, jobId)) return { state: "waiting" };
   let entries: string[] = [];
   if (!succeeds(ENOENT, () => (entries = readdirSync(waiting)))) return { state: "waiting" }; // queued or failed by someone else meanwhile
   for (const depId of entries.filter(isJobId)) {
@@ -137,6 +140,7 @@ function settleWaitingJobSync(dir: string, jobId: string, states: DependencyStat
  */
 export async function settleWaitingJob(dir: string, jobId: string, states: DependencyStates): Promise<Settled> {
   const waiting = directoryLayout.waitingJobDir(dir, jobId);
+  if (removePlantedWaitingEntrySync(dir, jobId)) return { state: "waiting" };
   let entries: string[];
   try {
     entries = await readdir(waiting);
@@ -152,8 +156,21 @@ export async function settleWaitingJob(dir: string, jobId: string, states: Depen
   return queueIfEmpty(dir, jobId);
 }
 
+/**
+ * Removes what stands at job `jobId`'s waiting directory if it is no directory (a symlink or a file
+ * another account put there: entries removed through a symlink would be another directory's
+ * files); whether it removed one. The job, then in no state, is armed again by the orphan sweep
+ * (see `recover-orphaned-jobs.ts`).
+ */
+export function removePlantedWaitingEntrySync(dir: string, jobId: string): boolean {
+  const waiting = directoryLayout.waitingJobDir(dir, jobId);
+  if (isRealDirectorySync(waiting) || !pathExistsSync(waiting)) return false;
+  return succeeds(IGNORED, () => unlinkSync(waiting));
+}
+
 /** Queues a waiting job whose directory is empty, if this process is the one that removes it. */
 export async function queueIfEmpty(dir: string, jobId: string): Promise<Settled> {
+  if (removePlantedWaitingEntrySync(dir, jobId)) return { state: "waiting" };
   if (!(await succeedsAsync(IGNORED, rmdir(directoryLayout.waitingJobDir(dir, jobId))))) return { state: "waiting" };
   succeeds(IGNORED, () => enqueueJob(dir, jobId));
   return { state: "queued" };
@@ -222,4 +239,14 @@ export async function countWaiting(dir: string, jobIds: ReadonlySet<string>): Pr
   if (jobIds.size >= SHARDS.length) return [...(await listWaitingIds(dir))].filter((jobId) => jobIds.has(jobId)).length;
   const found = await Promise.all([...jobIds].map((jobId) => succeedsAsync(ENOENT, stat(directoryLayout.waitingJobDir(dir, jobId)))));
   return found.filter(Boolean).length;
+}
+
+/** Whether anything (a symlink itself too) is at `path`. */
+function pathExistsSync(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -559,7 +559,7 @@ function nodesView(main) {
     note.hidden = store.overview?.live === true; // a run's nodes say it all
     allocations.hidden = allocationList.length === 0;
     allocationsBody.replaceChildren(
-      ...allocationList.map((allocation) => h("tr.allocation-row", h("td.mono", allocation.id), h("td", allocationState(allocation, now)), h("td.num", allocation.nodes))),
+      ...allocationList.map((allocation) => h("tr.allocation-row", h("td.mono", String(allocation.id)), h("td", allocationState(allocation, now)), h("td.num", String(allocation.nodes)))),
     );
     body.replaceChildren(
       ...store.nodes.map((node) =>

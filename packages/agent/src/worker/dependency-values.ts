@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import {
   collectResultRefs,
   decodeStoredResult,
@@ -11,7 +10,7 @@ import {
   type JobEnding,
   type StoredResult,
 } from "@malocher/protocol";
-import { loadDirectoryKey } from "@malocher/store";
+import { loadDirectoryKey, readRegularFile } from "@malocher/store";
 import { importClass } from "@malocher/locate";
 
 /**
@@ -33,7 +32,7 @@ async function readSucceeded(dir: string, depId: string): Promise<{ stored: Succ
   if (known !== undefined) return { stored: known };
   let stored: StoredResult;
   try {
-    stored = decodeStoredResult(await readFile(directoryLayout.resultFile(dir, depId)), depId, loadDirectoryKey(dir, { create: false }));
+    stored = decodeStoredResult(await readRegularFile(directoryLayout.resultFile(dir, depId)), depId, loadDirectoryKey(dir, { create: false }));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       return { failed: failure("DEPENDENCY_FAILED", `The job was not run: job ${depId}, which it depends on, has no result (it was set aside or cleaned after this job was queued).`) };

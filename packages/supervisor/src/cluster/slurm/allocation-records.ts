@@ -1,6 +1,7 @@
-import { lstat, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { lstat, readdir, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { randomHex } from "@malocher/protocol";
+import { createFile, readRegularText } from "@malocher/store";
 import type { AllocationStatus } from "./slurm-allocations.js";
 
 /** A record older than this is a dead supervisor's: a live one rewrites its records at every poll (2 s). */
@@ -26,7 +27,7 @@ export async function recordAllocation(slurmDir: string, key: string, status: Al
   }
   const temp = join(slurmDir, `.${key}.${randomHex(6)}.tmp`);
   const record: AllocationRecord = { ...status, seenAt: Date.now() };
-  await writeFile(temp, JSON.stringify(record), { mode: 0o600 });
+  await createFile(temp, JSON.stringify(record));
   await rename(temp, file).catch(async () => unlink(temp).catch(() => {}));
 }
 
@@ -36,12 +37,39 @@ export async function readAllocationRecords(dir: string, now = Date.now()): Prom
   const names = (await readdir(slurmDir).catch((): string[] => [])).filter((name) => name.endsWith(SUFFIX)).sort();
   const records: AllocationRecord[] = [];
   for (const name of names) {
-    try {
-      const record = JSON.parse(await readFile(join(slurmDir, name), "utf8")) as AllocationRecord;
-      if (now - record.seenAt <= STALE_MS) records.push(record);
-    } catch {}
+    const record = await readRecord(join(slurmDir, name));
+    // Seen lately; a time far ahead of this clock is no supervisor's (a record would otherwise never go stale).
+    if (record !== undefined && Math.abs(now - record.seenAt) <= STALE_MS) records.push(record);
   }
   return records;
+}
+
+/** A record's largest size: a few fields. */
+const RECORD_MAX_BYTES = 4096;
+
+/**
+ * One record, if it is one: read as every file of the directory is (no FIFO, no symlink, its size
+ * checked; see safe-file.ts) and checked field by field, as another account may have written it.
+ */
+async function readRecord(path: string): Promise<AllocationRecord | undefined> {
+  let record: Partial<Record<keyof AllocationRecord, unknown>>;
+  try {
+    record = JSON.parse(await readRegularText(path, { maxBytes: RECORD_MAX_BYTES })) as typeof record;
+  } catch {
+    return undefined;
+  }
+  const { id, state, nodes, reason, endsAt, seenAt } = record ?? {};
+  const valid =
+    typeof id === "string" &&
+    (state === "pending" || state === "running") &&
+    typeof nodes === "number" &&
+    Number.isSafeInteger(nodes) &&
+    (reason === undefined || typeof reason === "string") &&
+    (endsAt === undefined || (typeof endsAt === "number" && Number.isFinite(endsAt))) &&
+    typeof seenAt === "number" &&
+    Number.isFinite(seenAt);
+  if (!valid) return undefined;
+  return { id, state, nodes, seenAt, ...(reason === undefined ? {} : { reason }), ...(endsAt === undefined ? {} : { endsAt }) };
 }
 
 /** The allocation a file of `slurm/` belongs to: `slurm-<run>-<n>` of `<key>.out`, `<key>.launch.0`, `.<key>.<hex>.tmp`, … */
@@ -69,12 +97,9 @@ export async function removeStaleAllocationFiles(dir: string, now = Date.now()):
   };
   const live = new Set<string>();
   for (const name of names.filter((name) => name.endsWith(SUFFIX))) {
-    let seenAt = 0;
-    try {
-      seenAt = (JSON.parse(await readFile(join(slurmDir, name), "utf8")) as AllocationRecord).seenAt;
-    } catch {}
+    const seenAt = (await readRecord(join(slurmDir, name)))?.seenAt ?? 0;
     const age = await ageOf(name);
-    if (now - seenAt < LEFT_BEHIND_MS || (age !== undefined && age < LEFT_BEHIND_MS)) live.add(name.slice(0, -SUFFIX.length));
+    if (Math.abs(now - seenAt) < LEFT_BEHIND_MS || (age !== undefined && age < LEFT_BEHIND_MS)) live.add(name.slice(0, -SUFFIX.length));
   }
   let removed = 0;
   for (const name of names) {
