@@ -35,7 +35,7 @@ import { loadDirectoryKey } from "./directory-key.js";
 import { publishResult, type SettledDependents } from "./publish-result.js";
 import { readJobNameAndTags } from "./read-job-name-and-tags.js";
 import { pathExists } from "./path-exists.js";
-import { createFileSync, isRealDirectorySync, makePrivateDirSync, makeRealDirectorySync } from "./safe-file.js";
+import { createFileSync, makePrivateDirSync, makeRealDirectorySync } from "./safe-file.js";
 
 /** Where a job stands after it was armed or settled: queued (by us), still waiting (or moved on by someone else), or blocked by a failed dependency. */
 export type Settled =
@@ -164,9 +164,17 @@ export async function settleWaitingJob(dir: string, jobId: string, states: Depen
  */
 export function removePlantedWaitingEntrySync(dir: string, jobId: string): boolean {
   const waiting = directoryLayout.waitingJobDir(dir, jobId);
-  if (isRealDirectorySync(waiting) || !pathExistsSync(waiting)) return false;
-  return succeeds(IGNORED, () => unlinkSync(waiting));
+  try {
+    if (lstatSync(waiting).isDirectory()) return false;
+  } catch {
+    return false; // nothing there
+  }
+  // A directory renamed into place meanwhile is not removed (EISDIR; EPERM on macOS).
+  return succeeds(UNLINK_RACES, () => unlinkSync(waiting));
 }
+
+/** What unlinking a planted waiting entry may meet when a real directory took its place, or it went. */
+const UNLINK_RACES = new Set(["ENOENT", "EISDIR", "EPERM"]);
 
 /** Queues a waiting job whose directory is empty, if this process is the one that removes it. */
 export async function queueIfEmpty(dir: string, jobId: string): Promise<Settled> {
@@ -239,14 +247,4 @@ export async function countWaiting(dir: string, jobIds: ReadonlySet<string>): Pr
   if (jobIds.size >= SHARDS.length) return [...(await listWaitingIds(dir))].filter((jobId) => jobIds.has(jobId)).length;
   const found = await Promise.all([...jobIds].map((jobId) => succeedsAsync(ENOENT, stat(directoryLayout.waitingJobDir(dir, jobId)))));
   return found.filter(Boolean).length;
-}
-
-/** Whether anything (a symlink itself too) is at `path`. */
-function pathExistsSync(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

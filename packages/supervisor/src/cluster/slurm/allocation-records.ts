@@ -38,8 +38,8 @@ export async function readAllocationRecords(dir: string, now = Date.now()): Prom
   const records: AllocationRecord[] = [];
   for (const name of names) {
     const record = await readRecord(join(slurmDir, name));
-    // Seen lately; a time far ahead of this clock is no supervisor's (a record would otherwise never go stale).
-    if (record !== undefined && Math.abs(now - record.seenAt) <= STALE_MS) records.push(record);
+    // Seen lately; a time further ahead of this clock than clocks differ is no supervisor's (a record would otherwise never go stale).
+    if (record !== undefined && now - record.seenAt <= STALE_MS && record.seenAt - now <= LEFT_BEHIND_MS) records.push(record);
   }
   return records;
 }
