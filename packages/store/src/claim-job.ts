@@ -2,7 +2,7 @@ import { lstatSync, renameSync, statSync, type Stats } from "node:fs";
 import { readdir, rmdir } from "node:fs/promises";
 import { MalocherError, directoryLayout, isJobId } from "@malocher/protocol";
 import { MARKER_MAX_BYTES, parseAttempt } from "./queue-marker.js";
-import { makePrivateDir, readRegularFileSync } from "./safe-file.js";
+import { isOwnFile, makePrivateDir, readRegularFileSync } from "./safe-file.js";
 
 /** A job this agent holds: its queue marker now lives in the agent's own running directory. */
 export interface ClaimedJob {
@@ -56,7 +56,7 @@ function plantedInQueue(path: string, code: string | undefined): MalocherError |
   } catch {
     return undefined;
   }
-  if (!stats.isDirectory() && stats.uid === process.getuid?.()) return undefined;
+  if (!stats.isDirectory() && isOwnFile(stats)) return undefined;
   const what = `${stats.isDirectory() ? "a directory" : "a file"} of uid ${stats.uid} (mode ${(stats.mode & 0o7777).toString(8)})`;
   return new MalocherError("SHARED_FILE_UNSAFE", `${path} is ${what}, which no queue marker is, and cannot be claimed (${code}): was it planted by another account? This agent passes it over.`);
 }

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { lstat, rename } from "node:fs/promises";
 import { MalocherError, decodeJobSpec, directoryLayout, type JobSpec } from "@malocher/protocol";
 import { readStoredResult } from "./read-result.js";
+import { isOwnFile } from "./safe-file.js";
 import { loadDirectoryKey } from "./directory-key.js";
 import { readJobSpecBytes } from "./read-job-spec-bytes.js";
 import type { SpecChunkCache } from "./spec-chunk-cache.js";
@@ -50,17 +51,11 @@ async function hasValidResult(dir: string, jobId: string): Promise<boolean> {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
     // Any other error (an I/O error, an expired NFS credential) is taken for a result, not to run
     // the job again, unless the file is another account's (planted: we may not read its 0600 file).
-    if (!(error instanceof MalocherError) && !(await isOtherAccounts(path))) return true;
+    if (!(error instanceof MalocherError) && (await lstat(path).then(isOwnFile, () => true))) return true;
   }
   const aside = `${directoryLayout.retriedResultFile(dir, jobId, Date.now())}.rejected`;
   await rename(path, aside).catch(() => {});
   return false;
-}
-
-/** Whether the file at `path` belongs to another account. */
-async function isOtherAccounts(path: string): Promise<boolean> {
-  const uid = await lstat(path).then((stats) => stats.uid, () => undefined);
-  return uid !== undefined && process.getuid !== undefined && uid !== process.getuid();
 }
 
 function decodeSpec(dir: string, jobId: string, bytes: Buffer): { bytes: Buffer; decoded: JobSpec } | Error {

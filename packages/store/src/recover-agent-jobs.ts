@@ -1,5 +1,5 @@
 import { lstat, readdir, rmdir, unlink } from "node:fs/promises";
-import { readRegularText } from "./safe-file.js";
+import { isOwnFile, readRegularText } from "./safe-file.js";
 import { decodeJobSpec, directoryLayout, failure, isJobId, storedOutcome } from "@malocher/protocol";
 import { loadDirectoryKey } from "./directory-key.js";
 import { markLeaseLost, readLeaseHost } from "./agent-lease.js";
@@ -93,7 +93,7 @@ async function failStuckClaim(dir: string, agentId: string, jobId: string, host:
 /** "uid N, mode M" of a claim directory that is not ours (another account made it), else undefined. */
 async function otherAccountOf(claimDir: string): Promise<string | undefined> {
   const stats = await lstat(claimDir).catch(() => undefined);
-  if (stats === undefined || process.getuid === undefined || stats.uid === process.getuid()) return undefined;
+  if (stats === undefined || isOwnFile(stats)) return undefined;
   return `uid ${stats.uid}, mode ${(stats.mode & 0o7777).toString(8)}`;
 }
 

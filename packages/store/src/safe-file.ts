@@ -58,6 +58,11 @@ function describeType(stats: Stats): string {
   return "not a regular file";
 }
 
+/** Whether a file (its `stats`) is this account's: not planted by another (always, without POSIX ids). */
+export function isOwnFile(stats: Stats): boolean {
+  return process.getuid === undefined || stats.uid === process.getuid();
+}
+
 /** Throws unless `stats` is a regular file within `limits`. */
 export function checkRegularFile(path: string, stats: Stats, limits: ReadLimits = {}): void {
   if (!stats.isFile()) throw unsafe(path, `is ${describeType(stats)}, not a regular file`);
@@ -183,7 +188,7 @@ export async function openLogForAppend(path: string): Promise<{ fd: number; size
   try {
     fd = await openFd(path, APPEND);
     const stats = await fstatFd(fd);
-    if (stats.isFile() && stats.nlink === 1 && (process.getuid === undefined || stats.uid === process.getuid())) return { fd, size: stats.size };
+    if (stats.isFile() && stats.nlink === 1 && isOwnFile(stats)) return { fd, size: stats.size };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== "ELOOP" && code !== "ENXIO") throw error;
