@@ -439,6 +439,9 @@ test("an option of the wrong type is refused naming what it got: \"2\" (a string
   assert.match(await refusal({ slots: "4" as never }), /\{ slots \} needs a whole number ≥ 1, got "4" \(a string\)\.$/);
   assert.match(await refusal({ sshMachines: "node1" as never }), /sshMachines is a list of machines, .*, got "node1" \(a string\)\. Nothing was started\.$/);
   assert.match(await refusal({ sshMachines: ["node1"], sshPort: 0 }), /sshPort for node1 is a TCP port \(1-65535\), got 0\. Nothing was started\.$/);
+  // SSH settings without machines: the run would be local and ignore them (the CLI refuses its flags alike).
+  assert.match(await refusal({ sshPort: 2222 }), /^sshPort is for sshMachines \(or slurm\.loginHost\); without sshMachines the run is local and would ignore it\. Nothing was started\.$/);
+  assert.match(await refusal({ sshUsername: "alice", knownHosts: "/tmp/kh" }), /^sshUsername, knownHosts are for sshMachines .* would ignore them\./);
 });
 
 test("a timeoutMs longer than a job can run in an allocation is refused before any is asked for, saying what fits", async (t) => {

@@ -90,6 +90,7 @@ export function clusterSettings(dir: string, options: ClusterOptions): ClusterSe
   if (options.slurm !== undefined && options.sshMachines !== undefined) {
     throw new MalocherError("INVALID_OPTIONS", "processAll takes sshMachines or slurm, not both: Slurm chooses the machines.");
   }
+  refuseSshOptionsWithoutMachines(options);
   const nodes: ClusterSettings["nodes"] =
     options.slurm !== undefined ? { slurm: checkSlurmOptions(options.slurm), ssh: options } : options.sshMachines === undefined ? "local" : resolveNodeTargets(options);
   if (Array.isArray(nodes)) warnAboutUncheckedHostKeys(nodes, options);
@@ -126,6 +127,20 @@ export function clusterSettings(dir: string, options: ClusterOptions): ClusterSe
       ...(options.cwd === undefined ? {} : { cwd: checkRunCwd(options.cwd) }),
     },
   };
+}
+
+/** The SSH options that say how to reach machines, not which: they do something only for `sshMachines` or a Slurm login host. */
+const SSH_SETTINGS: readonly (keyof SshOptions)[] = ["sshPort", "sshUsername", "sshPrivateKey", "knownHosts", "sshConfig", "sshPassphrase", "sshStrictHostKeyChecking"];
+
+/** Refuses SSH settings a run would ignore: without `sshMachines` (or `slurm.loginHost`) it is local (the CLI's twin: `refuseSshFlagsWithoutMachines`). */
+function refuseSshOptionsWithoutMachines(options: ClusterOptions): void {
+  if (options.sshMachines !== undefined || options.slurm?.loginHost !== undefined) return;
+  const given = SSH_SETTINGS.filter((name) => options[name] !== undefined);
+  if (given.length === 0) return;
+  throw new MalocherError(
+    "INVALID_OPTIONS",
+    `${given.join(", ")} ${given.length === 1 ? "is" : "are"} for sshMachines (or slurm.loginHost); without sshMachines the run is local and would ignore ${given.length === 1 ? "it" : "them"}. Nothing was started.`,
+  );
 }
 
 function checkRunEnv(env: Record<string, string> | undefined): Record<string, string> {
