@@ -59,9 +59,14 @@ test("a node's error keeps its own agent's lines of the output all the allocatio
     "malocher agent slurm-ab12-1-1: starting: 2 slots",
     "malocher agent slurm-ab12-1-1: draining (received SIGTERM)",
     "srun: error: n2: task 1: Terminated",
+    "malocher agent: cannot read the launch file",
     "malocher agent slurm-ab12-1-0: stopped",
   ].join("\n");
-  assert.equal(agentOutputOf(output, "slurm-ab12-1-0"), ["malocher agent slurm-ab12-1-0: starting: 2 slots", "srun: error: n2: task 1: Terminated", "malocher agent slurm-ab12-1-0: stopped"].join("\n"));
+  assert.equal(
+    agentOutputOf(output, "slurm-ab12-1-0"),
+    ["malocher agent slurm-ab12-1-0: starting: 2 slots", "srun: error: n2: task 1: Terminated", "malocher agent: cannot read the launch file", "malocher agent slurm-ab12-1-0: stopped"].join("\n"),
+    "an agent's line that names no agent (it did not know its id yet) could be anyone's: kept",
+  );
   const long = Array.from({ length: 400 }, (_, i) => `malocher agent slurm-ab12-1-0: line ${i}`).join("\n");
   const shown = agentOutputOf(long, "slurm-ab12-1-0");
   assert.ok(shown.length <= 2000 && shown.startsWith("malocher agent slurm-ab12-1-0: line ") && shown.endsWith("line 399"), "the last lines, whole");

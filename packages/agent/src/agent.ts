@@ -38,6 +38,7 @@ import { Wakeup } from "./wakeup.js";
 import { SlurmAllocationClock } from "./slurm/allocation-clock.js";
 import { NodeUsage } from "./node-usage.js";
 import { WorkerPool } from "./worker/worker-pool.js";
+import { say } from "./say.js";
 import type { WarmWorker } from "./worker/warm-worker.js";
 
 /** The agent's life: `starting` until welcomed, `ready` while it claims, `draining`, `stopped`. */
@@ -143,7 +144,7 @@ export class Agent {
       claimLost: (held) => {
         const run = this.running.get(held.jobId);
         if (run !== held || !run.holdsClaim) return; // it ended meanwhile, or runs again on a new claim
-        this.log(`job ${run.jobId}: its claim was taken away (requeued by a supervisor); killing this run`);
+        say(`job ${run.jobId}: its claim was taken away (requeued by a supervisor); killing this run`);
         run.kill("claimLost");
       },
       leaseLost: () => void this.stop("its lease was removed: a supervisor declared this agent lost"),
@@ -158,16 +159,16 @@ export class Agent {
         : new SlurmAllocationClock(config.slurm, process.env["SLURM_JOB_ID"], {
             warned: () => void this.drain(0, "Slurm warned that the allocation ends soon"), // the clock stops it at the end
             ending: () => void this.stop("its Slurm allocation ends"),
-            log: (line) => this.log(line),
+            log: say,
           });
   }
 
   /** Starts the agent; resolves when it has stopped. */
   async run(): Promise<void> {
     const labels = this.config.labels.length === 0 ? "" : `, labels ${this.config.labels.join(" ")}`;
-    this.log(`starting: ${this.slots.total} slots${labels}, directory ${this.config.dir}, transport ${this.config.transport}`);
+    say(`starting: ${this.slots.total} slots${labels}, directory ${this.config.dir}, transport ${this.config.transport}`);
     const killed = await killLeftoverWorkers(this.config.dir);
-    if (killed > 0) this.log(`killed ${killed} worker process group(s) left behind by a dead agent on this host`);
+    if (killed > 0) say(`killed ${killed} worker process group(s) left behind by a dead agent on this host`);
     await openClaimDirectory(this.config.dir, this.config.agentId);
     await this.lease.start();
     this.clock?.start();
@@ -231,7 +232,7 @@ export class Agent {
   private tellRequeued(): void {
     const jobIds = [...this.interruptedJobs];
     if (jobIds.length === 0 || this.stopReason === undefined) return;
-    this.log(`${jobIds.length} running job(s) went back to the queue: ${jobIds.join(" ")}`);
+    say(`${jobIds.length} running job(s) went back to the queue: ${jobIds.join(" ")}`);
     // The jobs running when it stopped or Slurm ended the allocation: a few per slot at most.
     this.outbox.send({ type: "jobsRequeued", jobIds, reason: this.stopReason });
   }
@@ -406,7 +407,7 @@ export class Agent {
     } catch (error) {
       if (!(error instanceof MalocherError && error.code === "SHARED_FILE_UNSAFE")) throw error;
       this.scanner.exclude(jobId);
-      this.log(error.message);
+      say(error.message);
       return undefined;
     }
   }
@@ -502,7 +503,7 @@ export class Agent {
         await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
         this.scanner.exclude(claimed.jobId);
         this.outOfTime.add(claimed.jobId);
-        this.log(`job ${claimed.jobId}: its timeoutMs does not fit in the allocation's time left; back to the queue`);
+        say(`job ${claimed.jobId}: its timeoutMs does not fit in the allocation's time left; back to the queue`);
       } else if (end.kind === "deferred") {
         await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId);
         this.scanner.defer(claimed.jobId, DEFER_MS);
@@ -511,7 +512,7 @@ export class Agent {
         const notBefore = Date.now() + end.delayMs;
         // Said in the job's log too (its stderr), where its output is: a retry leaves no result that would say it.
         await deferRetry(this.config.dir, this.config.agentId, claimed.jobId, attempt, notBefore, retryNote(claimed.attempt, this.config.host, why, attempt, end.delayMs));
-        this.log(`job ${claimed.jobId}: attempt ${claimed.attempt} failed [${why.code}]; retrying as attempt ${attempt} in ${end.delayMs} ms`);
+        say(`job ${claimed.jobId}: attempt ${claimed.attempt} failed [${why.code}]; retrying as attempt ${attempt} in ${end.delayMs} ms`);
         this.outbox.send({ type: "jobRetrying", jobId: claimed.jobId, attempt, notBefore, error: why });
       } else if (end.kind === "requeue") {
         // A job its stop interrupted says so in its log (its stderr), and to the supervisor as this agent stops.
@@ -520,7 +521,7 @@ export class Agent {
         if (putBack && end.cause === "interrupted") this.interruptedJobs.add(claimed.jobId);
       }
     } catch (error) {
-      this.log(`job ${claimed.jobId}: ${(error as Error).message}; putting it back in the queue`);
+      say(`job ${claimed.jobId}: ${(error as Error).message}; putting it back in the queue`);
       freeWorker();
       await requeueClaim(this.config.dir, this.config.agentId, claimed.jobId).catch(() => {});
     } finally {
@@ -553,7 +554,7 @@ export class Agent {
           this.wakeup.trigger();
         }
       },
-      log: (line) => this.log(line),
+      log: say,
       ...(this.clock === undefined ? {} : { allocation: this.clock, stoppedBySlurm: () => this.stoppedBySlurm() }),
     };
   }
@@ -602,11 +603,7 @@ export class Agent {
 
   private setState(state: AgentState, why: string): void {
     this.state = state;
-    this.log(`${state} (${why})`);
-  }
-
-  private log(line: string): void {
-    process.stderr.write(`malocher agent ${this.config.agentId}: ${line}\n`);
+    say(`${state} (${why})`);
   }
 }
 

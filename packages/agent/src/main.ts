@@ -12,6 +12,7 @@ import { existsSync } from "node:fs";
 import { AGENT_STOP_MARGIN_MS, MalocherError, parseAgentLaunchConfig, type AgentLaunchConfig } from "@malocher/protocol";
 import { readSlurmLaunchFile } from "./slurm/slurm-launch-file.js";
 import { Agent } from "./agent.js";
+import { knowAgentId, say } from "./say.js";
 import { StdioLink } from "./link/stdio-link.js";
 import { prepareSharedDirectory } from "@malocher/store";
 import { loadDirectoryKey } from "@malocher/store";
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
   if (slurmAt >= 0) return runInSlurm(process.argv[slurmAt + 1] ?? "");
   const { line, rest } = await readLaunchLine();
   const config = parseAgentLaunchConfig(line);
-  agentId = config.agentId;
+  knowAgentId(config.agentId);
   const writeFrame = config.transport === "stdio" ? takeStdoutForFrames() : undefined;
   refuseUnsharedPaths(config);
   const warnings = prepareSharedDirectory(config.dir, { create: false, allowSharedWriters: config.allowSharedWriters });
@@ -116,14 +117,6 @@ function exitPastStopDeadline(agent: Agent): void {
   });
 }
 
-/** This agent's id, once its launch config was read: its lines then say whose they are, as the agent's own do (see `Agent.log`). */
-let agentId: string | undefined;
-
-/** A line of this process on stderr (the agents of one Slurm allocation share one output file). */
-function say(line: string): void {
-  process.stderr.write(`malocher agent${agentId === undefined ? "" : ` ${agentId}`}: ${line}\n`);
-}
-
 function exitNow(why: string): never {
   say(`exiting at once: ${why}`);
   process.exit(3);
@@ -132,7 +125,7 @@ function exitNow(why: string): never {
 /** An agent that Slurm started: its config from its launch file; stdin is not ours (srun's /dev/null). */
 async function runInSlurm(prefix: string): Promise<void> {
   const config: AgentLaunchConfig = await readSlurmLaunchFile(prefix, process.env);
-  agentId = config.agentId;
+  knowAgentId(config.agentId);
   refuseUnsharedPaths(config);
   const warnings = prepareSharedDirectory(config.dir, { create: false, allowSharedWriters: config.allowSharedWriters });
   for (const warning of warnings) say(`WARNING: ${warning}`);

@@ -15,6 +15,7 @@ export {
   type ChunkMember,
 } from "./job-id.js";
 export { randomHex } from "./random-hex.js";
+export { agentLine, agentOfLine } from "./agent-line.js";
 export { describeType } from "./record-codec.js";
 export { shownValue } from "./shown-value.js";
 export { directoryLayout, SHARDED_DIRS, REMOVED_SPEC_SUFFIX } from "./directory-layout.js";

@@ -9,6 +9,7 @@ import {
   type AgentMessage,
 } from "@malocher/protocol";
 import type { SupervisorChannel, SupervisorChannelEvents } from "./supervisor-channel.js";
+import { say } from "../say.js";
 
 const RECONNECT_INTERVAL_MS = 500;
 
@@ -62,7 +63,7 @@ export class SupervisorLink implements SupervisorChannel {
       try {
         this.events.message(decodeSupervisorMessage(data));
       } catch (error) {
-        process.stderr.write(`malocher agent: ${(error as Error).message}; closing the connection\n`);
+        say(`${(error as Error).message}; closing the connection`);
         socket.close(1002, "protocol error");
       }
     });
@@ -118,7 +119,7 @@ export class SupervisorLink implements SupervisorChannel {
     // Said once, on the node's own output (a Slurm allocation's file): the supervisor only sees that no hello came.
     if (!this.everConnected && !this.toldUnreachable) {
       this.toldUnreachable = true;
-      process.stderr.write(`malocher agent: ${this.unreachable()}; trying again for ${Math.round(this.graceMs / 1000)} s\n`);
+      say(`${this.unreachable()}; trying again for ${Math.round(this.graceMs / 1000)} s`);
     }
     this.retryTimer = setTimeout(() => this.open(), RECONNECT_INTERVAL_MS);
   }

@@ -1,4 +1,5 @@
 import { WarmWorker } from "./warm-worker.js";
+import { say } from "../say.js";
 
 /**
  * A fixed number of warm workers, one per slot. A worker that died is replaced by a fresh one;
@@ -109,7 +110,7 @@ export class WorkerPool {
         }
       },
       (error: Error) => {
-        this.stray(Buffer.from(`malocher agent: a worker failed to start: ${error.message}\n`));
+        say(`a worker failed to start: ${error.message}`);
         if (!this.warmed) {
           this.warmed = true; // as warm as it will get: do not keep anyone waiting
           this.onWarm();

@@ -1,3 +1,4 @@
+import { agentOfLine } from "@malocher/protocol";
 import type { RunEvent } from "../cluster/cluster.js";
 import { RunTally, type RunOutcome } from "../run-tally.js";
 import { terminalPrompts } from "../ssh/terminal-secret.js";
@@ -205,7 +206,7 @@ function gist(message: string): string {
   const lines = message.split("\n").map((line) => line.trim()).filter((line) => line !== "");
   const [first = "", ...rest] = lines;
   const said =
-    rest.findLast((line) => /^malocher agent(?: \S+)?: /.test(line)) ??
+    rest.findLast((line) => agentOfLine(line) !== undefined) ??
     rest.findLast((line) => /^[A-Za-z]*Error\b/.test(line)) ??
     rest.findLast((line) => !/^Node\.js v\d/.test(line) && !line.startsWith("at "));
   const text = first.endsWith(":") && said !== undefined ? `${first} ${said}` : first;

@@ -2,6 +2,7 @@
  * An allocation's output: the batch script's and every agent's of the allocation, in one file
  * (`<key>.out`). What of it each node's error shows.
  */
+import { agentOfLine } from "@malocher/protocol";
 import { readRegularFileTailSync } from "@malocher/store";
 
 /** How much of an allocation's output is read for its nodes' errors: each keeps its own agent's lines. */
@@ -23,7 +24,10 @@ export function lastChars(text: string, count: number): string {
  * task of the allocation writes to one file); the last {@link SHOWN_OUTPUT_CHARS} of it.
  */
 export function agentOutputOf(output: string, agentId: string): string {
-  const own = output.split("\n").filter((line) => !/^malocher agent \S+:/.test(line) || line.startsWith(`malocher agent ${agentId}:`));
+  const own = output.split("\n").filter((line) => {
+    const agent = agentOfLine(line);
+    return typeof agent !== "string" || agent === agentId;
+  });
   return lastChars(own.join("\n"), SHOWN_OUTPUT_CHARS);
 }
 
