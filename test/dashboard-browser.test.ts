@@ -114,6 +114,9 @@ test("a job's page in Chromium links the jobs it runs after and before, with the
   writeFileSync(join(malocher.dir, "slurm", "slurm-0c0ffee0-1.allocation"), record("4242", Date.now()));
   await waitForText(page, "#allocations-body", /4242\s*pending \(Resources\)\s*2/);
   assert.doesNotMatch(await textOf(page, "#allocations-body"), /4241/, "not a dead supervisor's");
+  // A running one says its time left, in the words of `malocher status`.
+  writeFileSync(join(malocher.dir, "slurm", "slurm-0c0ffee0-2.allocation"), JSON.stringify({ id: "4243", state: "running", nodes: 1, endsAt: Date.now() + 20 * 60_000, seenAt: Date.now() }));
+  await waitForText(page, "#allocations-body", /4243\s*running, (19|20) min left\s*1/);
   assert.deepEqual(pageErrors, [], "no errors in the page");
 });
 

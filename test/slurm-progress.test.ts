@@ -39,7 +39,7 @@ test("a new attempt (a retry after a failure) or a finish starts the count again
 test("an allocation's line shows the time left only while it runs (an ended one, cancelled early, has none)", () => {
   const now = 1_000_000;
   const endsAt = now + 5 * 60_000;
-  assert.equal(allocationLine({ id: "26", state: "running", nodes: 1, endsAt }, now), "slurm job 26: running, 1 node, 5 min left");
+  assert.equal(allocationLine({ id: "26", state: "running", nodes: 1, endsAt }, now), "slurm job 26: running, 5 min left, 1 node");
   assert.equal(allocationLine({ id: "13", state: "ended", nodes: 2, endsAt }, now), "slurm job 13: ended, 2 nodes");
   assert.equal(allocationLine({ id: "14", state: "pending", nodes: 2, reason: "Resources" }, now), "slurm job 14: pending (Resources), 2 nodes");
 });

@@ -522,14 +522,6 @@ function jobView(main, id) {
 /** How often the nodes page asks for the Slurm allocations while it is shown (their records change at each poll of squeue, every 2 s). */
 const ALLOCATIONS_EVERY_MS = 3000;
 
-/** One Slurm allocation of a live supervisor, as `malocher status` says it: "pending (Resources)", "running, 5 min left". */
-function allocationState(allocation, now) {
-  if (allocation.state === "pending") return allocation.reason ? `pending (${allocation.reason})` : "pending";
-  if (allocation.endsAt === undefined) return allocation.state;
-  const left = Math.max(0, allocation.endsAt - now);
-  return `${allocation.state}, ${left >= 120_000 ? `${Math.round(left / 60_000)} min` : `${Math.round(left / 1000)} s`} left`;
-}
-
 function nodesView(main) {
   const body = h("tbody#nodes-body");
   // The Slurm allocations of the supervisors that run on this directory (any of them, this page's own run or not).
@@ -559,7 +551,7 @@ function nodesView(main) {
     note.hidden = store.overview?.live === true; // a run's nodes say it all
     allocations.hidden = allocationList.length === 0;
     allocationsBody.replaceChildren(
-      ...allocationList.map((allocation) => h("tr.allocation-row", h("td.mono", String(allocation.id)), h("td", allocationState(allocation, now)), h("td.num", String(allocation.nodes)))),
+      ...allocationList.map((allocation) => h("tr.allocation-row", h("td.mono", String(allocation.id)), h("td", String(allocation.words)), h("td.num", String(allocation.nodes)))),
     );
     body.replaceChildren(
       ...store.nodes.map((node) =>

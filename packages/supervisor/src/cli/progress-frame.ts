@@ -1,4 +1,5 @@
 import type { ProgressReport } from "../run-tally.js";
+import { allocationWords, formatDuration } from "../cluster/slurm/allocation-words.js";
 
 /** The widest progress bar, in characters between the brackets. */
 const MAX_BAR_WIDTH = 40;
@@ -48,16 +49,7 @@ export function progressFrame(report: ProgressReport, columns: number): string[]
   });
 }
 
-/** `slurm 12: running, 2 nodes, 14 min left` or `slurm 13: pending (Resources), 2 nodes`. */
+/** `slurm job 12: running, 14 min left, 2 nodes` or `slurm job 13: pending (Resources), 2 nodes`. */
 export function allocationLine(allocation: ProgressReport["allocations"][number], now = Date.now()): string {
-  const nodes = `${allocation.nodes} node${allocation.nodes === 1 ? "" : "s"}`;
-  if (allocation.state === "pending") return `slurm job ${allocation.id}: pending${allocation.reason ? ` (${allocation.reason})` : ""}, ${nodes}`;
-  const left = allocation.state !== "running" || allocation.endsAt === undefined ? "" : `, ${formatDuration(Math.max(0, (allocation.endsAt - now) / 1000))} left`;
-  return `slurm job ${allocation.id}: ${allocation.state}, ${nodes}${left}`;
-}
-
-function formatDuration(seconds: number): string {
-  if (seconds < 90) return `${Math.ceil(seconds)} s`;
-  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
-  return `${(seconds / 3600).toFixed(1)} h`;
+  return `slurm job ${allocation.id}: ${allocationWords(allocation, now)}, ${allocation.nodes} node${allocation.nodes === 1 ? "" : "s"}`;
 }

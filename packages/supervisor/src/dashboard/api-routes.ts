@@ -1,4 +1,5 @@
 import { readAllocationRecords } from "../cluster/slurm/allocation-records.js";
+import { allocationWords } from "../cluster/slurm/allocation-words.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { JOB_STATES, MalocherError, isJobId } from "@malocher/protocol";
 import { jobExists } from "./store-access.js";
@@ -74,7 +75,12 @@ async function route(request: IncomingMessage, response: ServerResponse, url: UR
   }
   if (parts.length === 1 && first === "nodes") return sendJson(response, 200, { nodes: state.nodes, eventId: state.feed.lastId });
   // The nodes page asks every few seconds: the records only, none of the directory's counts.
-  if (parts.length === 1 && first === "allocations") return sendJson(response, 200, { allocations: await readAllocationRecords(state.actions.dir) });
+  if (parts.length === 1 && first === "allocations") {
+    // With each its state in the words `malocher status` uses (the page shows them as they are).
+    const now = Date.now();
+    const allocations = (await readAllocationRecords(state.actions.dir)).map((record) => ({ ...record, words: allocationWords(record, now) }));
+    return sendJson(response, 200, { allocations });
+  }
   if (parts.length === 1 && first === "stream") return sendJson(response, 200, taskStream(state, url));
   if (parts.length === 1 && first === "events") {
     const since = request.headers["last-event-id"] ?? url.searchParams.get("since") ?? undefined;
