@@ -58,11 +58,23 @@ async function noAllocationLeft(events: readonly RunEvent[], ms = 15_000): Promi
 
 // The time-limit test waits out a 1-minute allocation: the others run meanwhile, beside it.
 describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", concurrency: 2 }, () => {
-  test("an allocation that reaches its time limit mid-job loses nothing and charges no attempt; a job is claimed only if its timeoutMs fits in the time left", { timeout: 150_000 }, async (t) => {
+  test("an allocation that reaches its time limit mid-job loses nothing and charges no attempt; a job is claimed only if its timeoutMs fits in the time left; a job's own kill grace is given in full before the end", { timeout: 150_000 }, async (t) => {
     const malocher = freshMalocher(t, "slurm");
     const log = join(malocher.dir, "starts.log");
     // Each job's first attempt runs longer than the 1-minute allocation; the second is quick.
     const ids = ["a", "b"].map((label) => malocher.submit(longFirstTime, log, label, 120_000));
+    // A job with a kill grace of its own, longer than the run's: its first attempt traps SIGTERM and
+    // needs 12 s to save its work. The agent stops it early enough for all of it (20 s + 1 s before
+    // the end, not the allocation's 6 s): Slurm's own SIGTERM at the end, and SIGKILL 5 s later,
+    // would cut it short.
+    const saves = join(malocher.dir, "saves.log");
+    const saving = [
+      'if grep -q "^started " "$1" 2>/dev/null; then echo "started $SLURM_JOB_ID" >> "$1"; exit 0; fi',
+      'echo "started $SLURM_JOB_ID" >> "$1"',
+      `trap 'trap "" TERM; sleep 12; echo "saved $SLURM_JOB_ID $(date +%s)" >> "$1"; exit 143' TERM`,
+      "sleep 120 & wait",
+    ].join("\n");
+    const graceful = malocher.submitCommand(["sh", "-c", saving, "sh", saves], { killGraceMs: 20_000 });
     const events: RunEvent[] = [];
     const results = new Map<string, JobResult>();
     const run = (async () => {
@@ -70,7 +82,7 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
       const options = { slurm: slurmOptions("1:00"), slots: 2, heartbeatTimeoutMs: 30_000, keepAlive: true, onEvent: (event: RunEvent) => events.push(event), signal: t.signal };
       for await (const [jobId, result] of malocher.processAll(options)) {
         results.set(jobId, result);
-        if (results.size === 3) break;
+        if (results.size === 4) break;
       }
     })();
     // Once less than 25 s are left in the first allocation, a job that needs up to 30 s is queued:
@@ -83,19 +95,30 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     const starts = startsIn(log);
     const allocations = allocationIds(events);
     assert.ok(allocations.length >= 2, `a second allocation after the first reached its limit: ${JSON.stringify(starts)}`);
-    for (const id of [...ids, late]) {
+    const shown = JSON.stringify({ starts, allocations: events.filter((e) => e.type === "allocation" || e.type === "node") });
+    for (const id of [...ids, late, graceful]) {
       const result = results.get(id)!;
       assert.ok(result.ok, JSON.stringify(result));
       assert.equal(result.attempts, 1, "the time limit charged no attempt");
-      assert.equal((result.value as { slurmJob: string }).slurmJob, allocations[1], `the second allocation ran it: ${JSON.stringify({ starts, allocations: events.filter((e) => e.type === "allocation" || e.type === "node") })}`);
     }
+    const lateResult = results.get(late)!;
+    assert.equal(lateResult.ok && (lateResult.value as { slurmJob: string }).slurmJob, allocations[1], `the second allocation ran the late job: ${shown}`);
+    // Each ran again once it was put back: in the second allocation, or, when the agent that stopped
+    // early for the graceful job's sake had run it, on the first allocation's other node.
     for (const label of ["a", "b"]) {
-      assert.deepEqual(starts.filter(([l]) => l === label).map(([, job]) => job), allocations.slice(0, 2), `${label} started once in each allocation`);
+      const [first, again, ...more] = starts.filter(([l]) => l === label).map(([, job]) => job);
+      assert.ok(first === allocations[0] && allocations.slice(0, 2).includes(again!) && more.length === 0, `${label} started in the first allocation, then once more: ${shown}`);
     }
+    const [started, saved = "", ...more] = readFileSync(saves, "utf8").trim().split("\n");
+    const [, savedIn, savedAt] = saved.split(" ");
+    assert.deepEqual([started, savedIn], [`started ${allocations[0]}`, allocations[0]], "its work was saved in the first allocation");
+    // (Where Slurm does not kill what a job step left behind, as on this test cluster, it would be saved late: after the end.)
+    assert.ok(Number(savedAt) <= endsAt / 1000, `its work was saved before the allocation's end (${endsAt / 1000}): ${saved}`);
+    assert.equal(more.length, 1, "it ran once more");
     assert.deepEqual(starts.filter(([l]) => l === "c").map(([, job]) => job), [allocations[1]], "the late job never started in the first allocation: it did not fit");
     // The run heard that a and b went back to the queue at the first allocation's end (from its agents as they stopped, or taken back by the supervisor).
     const recovered = events.filter((event) => event.type === "jobsRecovered");
-    assert.equal(recovered.reduce((sum, event) => sum + event.requeued, 0), 2, `the run was told of both jobs put back: ${JSON.stringify(recovered)}`);
+    assert.equal(recovered.reduce((sum, event) => sum + event.requeued, 0), 3, `the run was told of the three jobs put back: ${JSON.stringify(recovered)}`);
     assert.ok(recovered.some((event) => /Slurm/.test(event.reason ?? "")), `the agents that put them back said why: ${JSON.stringify(recovered)}`);
     await noAllocationLeft(events);
   });

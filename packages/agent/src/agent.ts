@@ -160,6 +160,7 @@ export class Agent {
             warned: () => void this.drain(0, "Slurm warned that the allocation ends soon"), // the clock stops it at the end
             ending: () => void this.stop("its Slurm allocation ends"),
             log: say,
+            longestKillGraceMs: () => this.longestKillGraceMs(),
           });
   }
 

@@ -93,8 +93,8 @@ export interface JobRunContext {
   /** Publishing job `jobId`'s result queued or failed jobs that waited for it. */
   dependentsSettled(jobId: string, settled: SettledDependents): void;
   log(line: string): void;
-  /** In a Slurm allocation: the longest a job may run in any allocation, and from now in this one. */
-  allocation?: { readonly longestMs: number; timeLeftMs(): number };
+  /** In a Slurm allocation: the longest a job with this kill grace may run in any allocation, and from now in this one. */
+  allocation?: { longestMs(killGraceMs: number): number; timeLeftMs(killGraceMs: number): number };
   /** In a Slurm allocation: whether a job killed by SIGTERM/SIGKILL was killed by the allocation's end. */
   stoppedBySlurm?(): Promise<boolean>;
 }
@@ -228,12 +228,15 @@ export class JobRun {
     const misfit = placementMisfit(spec.options, this.context.capacity);
     if (misfit !== undefined) return { kind: "misfit", reason: misfit };
     const timeoutMs = spec.options.timeoutMs ?? this.context.settings.timeoutMs;
+    const graceMs = spec.options.killGraceMs ?? this.context.settings.killGraceMs;
     const { allocation } = this.context;
     if (allocation !== undefined && timeoutMs > 0) {
-      if (timeoutMs > allocation.longestMs) {
-        return { kind: "misfit", reason: `its timeoutMs (${timeoutMs} ms) is longer than a Slurm allocation of this run can run a job (${allocation.longestMs} ms): ask for a longer time` };
+      // Its stop before the allocation's end comes early enough for its kill grace (see slurmStopMarginMs).
+      const longestMs = allocation.longestMs(graceMs);
+      if (timeoutMs > longestMs) {
+        return { kind: "misfit", reason: `its timeoutMs (${timeoutMs} ms) is longer than a Slurm allocation of this run can run a job with its killGraceMs (${longestMs} ms): ask for a longer time` };
       }
-      if (timeoutMs > allocation.timeLeftMs()) return { kind: "outOfTime" };
+      if (timeoutMs > allocation.timeLeftMs(graceMs)) return { kind: "outOfTime" };
     }
     const extra = slotsOf(spec.options) - 1;
     if (extra > 0) {
@@ -242,7 +245,7 @@ export class JobRun {
       if (grown === undefined) return { kind: "deferred" };
       if (await grown) this.slotsHeld += extra;
     }
-    this.graceMs = spec.options.killGraceMs ?? this.context.settings.killGraceMs;
+    this.graceMs = graceMs;
     if (spec.name !== undefined) this.nameAndTags.name = spec.name;
     if (spec.tags !== undefined) this.nameAndTags.tags = spec.tags;
     // A job that waited for slots may have been cancelled meanwhile: look again.

@@ -89,5 +89,5 @@ export { retryReason, type RetryReason } from "./retry-reason.js";
 export { importingJobModule, refuseWhileImportingJobModule } from "./job-module-import.js";
 export { failure, failureFrom, cancelled, dependencyFailed, firstFailureOf, storedOutcome, outcomeWithoutRun, unreadableResult, NO_RUN, type JobEnding, type OutcomeMeta } from "./job-outcome.js";
 export { backoffMs } from "./retry-backoff.js";
-export { agentStopDeadlineMs, supervisorStopWaitMs, AGENT_STOP_MARGIN_MS, SUPERVISOR_STOP_MARGIN_MS } from "./stop-deadline.js";
+export { agentStopDeadlineMs, supervisorStopWaitMs, slurmStopMarginMs, AGENT_STOP_MARGIN_MS, SUPERVISOR_STOP_MARGIN_MS } from "./stop-deadline.js";
 export { SUPERVISOR_PROOF_HEADER, agentAuthorization, checkAgentAuthorization, checkSupervisorProof, supervisorProof } from "./tunnel-proof.js";

@@ -19,6 +19,19 @@
  */
 export const AGENT_STOP_MARGIN_MS = 10_000;
 
+/**
+ * How long before a Slurm allocation's end its agent stops a job whose kill grace is
+ * `killGraceMs`: the allocation's own margin (`SlurmAgentSettings.stopMarginMs`), or longer when
+ * the grace needs it, so that SIGTERM, and SIGKILL `killGraceMs` later, both come before Slurm's
+ * own SIGTERM to the whole step.
+ *
+ * @example
+ * slurmStopMarginMs(6_000, 20_000); // 21_000: a job that traps SIGTERM gets its 20 s before the end
+ */
+export function slurmStopMarginMs(allocationMarginMs: number, killGraceMs: number): number {
+  return Math.max(allocationMarginMs, killGraceMs + 1000);
+}
+
 /** What a supervisor waits beyond the agent's own deadline: the stop on its way, the agent's exit. */
 export const SUPERVISOR_STOP_MARGIN_MS = 5_000;
 

@@ -1,11 +1,13 @@
 import { execFile } from "node:child_process";
 import { access } from "node:fs/promises";
-import type { SlurmAgentSettings } from "@malocher/protocol";
+import { slurmStopMarginMs, type SlurmAgentSettings } from "@malocher/protocol";
 
 /** How often the allocation's end is asked of Slurm again (an admin may change the time limit). */
 const END_POLL_MS = 30_000;
 /** How often the warning file is looked for. */
 const WARNING_POLL_MS = 1000;
+/** How often the clock looks whether the end is within its running jobs' stop margin (which a job's own kill grace may lengthen). */
+const ENDING_POLL_MS = 500;
 
 /** What the clock tells its agent. */
 export interface AllocationClockEvents {
@@ -14,6 +16,8 @@ export interface AllocationClockEvents {
   /** The allocation ends within the stop margin: stop now, putting running jobs back in the queue. */
   ending(): void;
   log(line: string): void;
+  /** The longest kill grace of the agent's running jobs (0 with none): the stop comes early enough for it. */
+  longestKillGraceMs(): number;
 }
 
 /**
@@ -22,14 +26,16 @@ export interface AllocationClockEvents {
  * creates the warning file on `USR1`, the signal itself going to the batch shell only, since Slurm
  * signals every process of a step and a job's own processes must not get it), a timer that drains
  * the agent `warningLeadMs` before the end (Slurm's own warning may come up to a minute early), and
- * one that stops it `stopMarginMs` before the end, ahead of Slurm's SIGTERM to the whole step.
+ * stops it `stopMarginMs` before the end, ahead of Slurm's SIGTERM to the whole step, or earlier
+ * when a running job's own kill grace needs more (`slurmStopMarginMs`; looked at every 0.5 s).
  */
 export class SlurmAllocationClock {
   /** The allocation's end on this machine's clock (ms), once Slurm said. */
   private endsAt: number | undefined;
   /** Slurm's warning came (the agent drains once it is ready, if it was not yet). */
   warned = false;
-  private endTimer: NodeJS.Timeout | undefined;
+  /** `ending` was told. */
+  private ended = false;
   private warningTimer: NodeJS.Timeout | undefined;
   /** Slurm's warning file appeared (the drain waits for the lead before the end all the same). */
   private signalled = false;
@@ -48,33 +54,44 @@ export class SlurmAllocationClock {
     void this.readEnd();
     this.timers.push(setInterval(() => void this.readEnd(), END_POLL_MS));
     this.timers.push(setInterval(() => void this.lookForWarning(), WARNING_POLL_MS));
+    this.timers.push(setInterval(() => this.checkEnding(), ENDING_POLL_MS));
     for (const timer of this.timers) timer.unref();
-    this.schedule(this.startedAt + this.settings.timeLimitMs);
+    this.scheduleWarning(this.startedAt + this.settings.timeLimitMs);
+    this.checkEnding();
   }
 
   stop(): void {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
-    clearTimeout(this.endTimer);
     clearTimeout(this.warningTimer);
   }
 
-  /** The longest a job may run from now on: until the stop margin before the end (the time limit from the agent's start until Slurm said). */
-  timeLeftMs(): number {
-    const end = this.endsAt ?? this.startedAt + this.settings.timeLimitMs;
-    return end - this.settings.stopMarginMs - Date.now();
+  /**
+   * The longest a job whose kill grace is `killGraceMs` may run from now on: until its stop margin
+   * before the end (the time limit from the agent's start until Slurm said).
+   */
+  timeLeftMs(killGraceMs: number): number {
+    return this.end() - slurmStopMarginMs(this.settings.stopMarginMs, killGraceMs) - Date.now();
   }
 
-  /** The longest any job can run in an allocation of this time limit (a job that needs more fits in none). */
-  get longestMs(): number {
-    return this.settings.timeLimitMs - this.settings.stopMarginMs;
+  /** The longest a job whose kill grace is `killGraceMs` can run in an allocation of this time limit (a job that needs more fits in none). */
+  longestMs(killGraceMs: number): number {
+    return this.settings.timeLimitMs - slurmStopMarginMs(this.settings.stopMarginMs, killGraceMs);
   }
 
-  private schedule(endsAt: number): void {
-    clearTimeout(this.endTimer);
+  private end(): number {
+    return this.endsAt ?? this.startedAt + this.settings.timeLimitMs;
+  }
+
+  private checkEnding(): void {
+    if (this.ended || this.stopped || this.timeLeftMs(this.events.longestKillGraceMs()) > 0) return;
+    this.ended = true;
+    this.events.ending();
+  }
+
+  private scheduleWarning(endsAt: number): void {
     clearTimeout(this.warningTimer);
     if (this.stopped) return;
-    this.endTimer = setTimeout(() => this.events.ending(), Math.max(0, endsAt - this.settings.stopMarginMs - Date.now()));
     // The agent's own warning, the lead before the end: Slurm's signal may come late, or (up to a
     // minute) early, when draining would waste most of a short allocation.
     this.warningTimer = setTimeout(() => this.warn(), Math.max(0, endsAt - this.settings.warningLeadMs - Date.now()));
@@ -99,8 +116,8 @@ export class SlurmAllocationClock {
     }
     if (endsAt !== this.endsAt) {
       this.endsAt = endsAt;
-      this.events.log(`the allocation ends at ${new Date(endsAt).toISOString()}; stopping ${this.settings.stopMarginMs} ms before`);
-      this.schedule(endsAt);
+      this.events.log(`the allocation ends at ${new Date(endsAt).toISOString()}; stopping ${this.settings.stopMarginMs} ms before (or earlier, for a job whose kill grace needs more)`);
+      this.scheduleWarning(endsAt);
     }
   }
 

@@ -1,4 +1,4 @@
-import { MalocherError, shownValue } from "@malocher/protocol";
+import { MalocherError, shownValue, slurmStopMarginMs } from "@malocher/protocol";
 import { rejectUnknownNames } from "../../option-names.js";
 
 /**
@@ -146,7 +146,7 @@ export function checkSlurmOptions(options: SlurmOptions): SlurmSettings {
  * longer when the jobs' kill grace needs it (SIGTERM, SIGKILL `killGraceMs` later, all before Slurm's own SIGTERM).
  */
 export function agentStopMarginMs(slurm: SlurmSettings, killGraceMs: number): number {
-  return Math.max(slurm.stopMarginMs, killGraceMs + 1000);
+  return slurmStopMarginMs(slurm.stopMarginMs, killGraceMs);
 }
 
 /** The longest any job can run in an allocation of this run: a `timeoutMs` above it fits in none. */
