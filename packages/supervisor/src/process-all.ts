@@ -8,7 +8,7 @@ import { AllocationEndWatch } from "./cluster/slurm/allocation-end-watch.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 import { ProgressFeed } from "./progress-feed.js";
 import { submittedElsewhere, takeSubmitted, type SubmittedJob } from "./submit/submitted-jobs.js";
-import { existsSync } from "node:fs";
+import { existsSync, lstatSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { ProgressReport, RunOutcome } from "./run-tally.js";
 import { startDashboardServer } from "./dashboard/dashboard-server.js";
@@ -136,12 +136,29 @@ export async function* processJobs(
   const runningAgain = new Set<string>();
   /** Jobs whose result is being read (`collect`): a start meanwhile makes the read stale. */
   const reading = new Set<string>();
+  /** Pending jobs whose start this run heard before their result came: a start after that result is a new run's. */
+  const startHeard = new Set<string>();
+  /**
+   * Jobs whose result came before this run heard them start (a scan found it first; or they never
+   * started here: a dependency failed, a lost node's job), with that result file's identity: a
+   * start heard later may be that run's own (a busy agent sends it late), or a new run's after a
+   * retry set the result aside (whose own result may be there already: a quick job).
+   */
+  const resultBeforeStart = new Map<string, string>();
+  /** Whether a start of `jobId`, whose result came, is the start of that result's own run, heard late. */
+  const isLateStart = (jobId: string): boolean => {
+    const now = resultFileIdentity(dir, jobId);
+    if (reading.has(jobId)) return now !== undefined && !startHeard.has(jobId); // the run whose result is being read
+    const then = resultBeforeStart.get(jobId);
+    if (then === undefined) return false; // its run's start came before its result: this is a new run's
+    resultBeforeStart.delete(jobId); // its own run's start comes once
+    return now === then;
+  };
   const runSize = () => yielded + pending.size - runningAgain.size;
   const takeIn = (jobId: string) => {
     const anew = inbox.has(jobId) || reading.has(jobId);
-    // A job whose result came starts anew only after a retry set that result aside: a start heard
-    // after the result (a busy agent sends it late, and a scan may find the result first) is no new attempt.
-    if (anew && existsSync(directoryLayout.resultFile(dir, jobId))) return;
+    // A job whose result came starts anew only after a retry set that result aside.
+    if (anew && isLateStart(jobId)) return;
     if (!anew && (pending.has(jobId) || !takesStartedJobs)) return;
     if (anew) {
       inbox.restart(jobId); // an earlier attempt's result, yielded or not, is superseded
@@ -163,7 +180,12 @@ export async function* processJobs(
     // A file at a queued job's result path that is no result (planted, or an old one put back): the
     // agent that claims the job sets it aside and runs the job; its result comes then.
     if (result !== undefined && !result.ok && result.error.code === "RESULT_UNREADABLE" && (await pathExists(directoryLayout.queuedFile(dir, jobId)))) return;
-    if (result !== undefined) inbox.push(jobId, result);
+    if (result === undefined || inbox.has(jobId)) return;
+    if (!startHeard.delete(jobId)) {
+      const identity = resultFileIdentity(dir, jobId);
+      if (identity !== undefined) resultBeforeStart.set(jobId, identity);
+    }
+    inbox.push(jobId, result);
   };
   const scan = async () => {
     if (options.keepAlive) for (const jobId of await pendingJobs(dir, undefined)) pending.add(jobId);
@@ -178,6 +200,7 @@ export async function* processJobs(
     progress?.onEvent(event);
     if (event.type === "jobStarted") {
       takeIn(event.jobId);
+      if (pending.has(event.jobId) && !inbox.has(event.jobId)) startHeard.add(event.jobId);
       cutShort?.started(event.jobId, event.attempt);
     } else if (event.type === "dependentsQueued") {
       // They come before the job's own result: a retried job's dependents are taken in before the run could end.
@@ -255,6 +278,15 @@ export async function* processJobs(
     await dashboard?.close();
     if (cluster === undefined) await running.close();
   }
+}
+
+/**
+ * Which file is at `jobId`'s result path (its inode, time and size), or undefined with none: a
+ * result is published once, as a new file, so another identity is another run's result.
+ */
+function resultFileIdentity(dir: string, jobId: string): string | undefined {
+  const stats = lstatSync(directoryLayout.resultFile(dir, jobId), { throwIfNoEntry: false });
+  return stats === undefined ? undefined : `${stats.ino}:${stats.mtimeMs}:${stats.size}`;
 }
 
 /** The files of the function modules of `jobs` (a few: jobs share their modules). */
