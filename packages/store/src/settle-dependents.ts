@@ -56,22 +56,30 @@ export async function settleDependents(dir: string, result: StoredResult, settle
  */
 export async function rearmDependents(dir: string, depId: string, states = new DependencyStates(dir)): Promise<string[]> {
   const rearmed: string[] = [];
-  for (const jobId of await listDependents(dir, depId)) {
-    const result = await readStoredResult(dir, jobId).catch(() => undefined);
-    if (result === undefined || result.ok || result.error.code !== "DEPENDENCY_FAILED") continue;
-    // Another of its dependencies still failed: it stays as it is (a rerun could only fail again).
-    const after = (await readJobDependencies(dir, jobId)) ?? [];
-    if (await states.anyFailed(after)) continue;
-    if (!(await setAsideResult(dir, jobId))) continue;
-    const armed = armWaitingJobSync(dir, jobId, after, states);
-    if (armed.state === "blocked") {
-      // A dependency failed since it was looked at: it fails again, and so stay its own dependents.
-      await failWaitingJob(dir, jobId, armed.depId, armed.error);
-      continue;
-    }
-    rearmed.push(jobId, ...(await rearmDependents(dir, jobId, states)));
-  }
+  for (const jobId of await listDependents(dir, depId)) rearmed.push(...(await rearmDependent(dir, jobId, states)));
   return rearmed;
+}
+
+/**
+ * One job of {@link rearmDependents}: if it ended `DEPENDENCY_FAILED` and none of its
+ * dependencies has failed now, its result is set aside and it waits again, and so do the jobs
+ * that failed because of it. Returns the ids armed again (none when it was left as it is, or when
+ * another process set its result aside first).
+ */
+export async function rearmDependent(dir: string, jobId: string, states = new DependencyStates(dir)): Promise<string[]> {
+  const result = await readStoredResult(dir, jobId).catch(() => undefined);
+  if (result === undefined || result.ok || result.error.code !== "DEPENDENCY_FAILED") return [];
+  // Another of its dependencies still failed: it stays as it is (a rerun could only fail again).
+  const after = (await readJobDependencies(dir, jobId)) ?? [];
+  if (await states.anyFailed(after)) return [];
+  if (!(await setAsideResult(dir, jobId))) return [];
+  const armed = armWaitingJobSync(dir, jobId, after, states);
+  if (armed.state === "blocked") {
+    // A dependency failed since it was looked at: it fails again, and so stay its own dependents.
+    await failWaitingJob(dir, jobId, armed.depId, armed.error);
+    return [];
+  }
+  return [jobId, ...(await rearmDependents(dir, jobId, states))];
 }
 
 /**

@@ -6,7 +6,9 @@
  * tries to remove the directory: `rmdir` succeeds only on an empty directory and only once, so
  * exactly one process queues the job, and nobody ever reads a count. A failed or cancelled
  * dependency fails the job (`DEPENDENCY_FAILED`) instead: whoever renames the directory away
- * publishes that failure, whose own dependents then fail the same way.
+ * publishes that failure, whose own dependents then fail the same way, and then looks whether the
+ * dependency still has its failure: a retry that set it aside meanwhile may have passed over the
+ * job, whose result was not there yet, and the job waits again (`rearmDependent`).
  *
  * Who settles a waiting job: the publisher of a dependency's result (`settleDependents`, in
  * `publishResult`); its submitter, which looks at every dependency again once the directory is in
@@ -36,6 +38,8 @@ import { publishResult, type SettledDependents } from "./publish-result.js";
 import { readJobNameAndTags } from "./read-job-name-and-tags.js";
 import { pathExists } from "./path-exists.js";
 import { createFileSync, makePrivateDirSync, makeRealDirectorySync } from "./safe-file.js";
+import { readStoredResult } from "./read-result.js";
+import { rearmDependent } from "./settle-dependents.js";
 
 /** Where a job stands after it was armed or settled: queued (by us), still waiting (or moved on by someone else), or blocked by a failed dependency. */
 export type Settled =
@@ -201,11 +205,21 @@ export async function failWaitingJob(
   const taken = tmpPath(dir);
   if (!(await succeedsAsync(ENOENT, rename(directoryLayout.waitingJobDir(dir, jobId), taken)))) return false;
   // A job someone asked to cancel ends cancelled, whatever its dependency did (`cancelJobs` marks a whole list first).
-  const failure = (await pathExists(directoryLayout.cancelFile(dir, jobId))) ? cancelled("before it ran") : dependencyFailed(depId, depError);
+  const cancelledFirst = await pathExists(directoryLayout.cancelFile(dir, jobId));
+  const failure = cancelledFirst ? cancelled("before it ran") : dependencyFailed(depId, depError);
   await publishResult(dir, outcomeWithoutRun(jobId, 0, failure, await readJobNameAndTags(dir, jobId)), settled);
   settled?.failed.push(jobId);
   await rm(taken, { recursive: true, force: true });
+  // The failure we passed on may be gone by now: a retry set it aside, and its rearm (which sets
+  // this job waiting again) may have looked here before our result was there. Then we do it.
+  if (!cancelledFirst && !(await hasFailed(dir, depId))) await rearmDependent(dir, jobId);
   return true;
+}
+
+/** Whether `jobId` has a failed result now (one that cannot be read counts as failed, as it does for its dependents). */
+async function hasFailed(dir: string, jobId: string): Promise<boolean> {
+  const result = await readStoredResult(dir, jobId).catch(() => "unreadable" as const);
+  return result === "unreadable" || (result !== undefined && !result.ok);
 }
 
 /** {@link failWaitingJob} at submit, synchronous: a job just submitted has no dependents yet. */
