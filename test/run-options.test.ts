@@ -199,7 +199,9 @@ test("retries: a worker killed by a signal Malocher did not send is retried; att
   const crashed = assertFailed(results, noRetries, "WORKER_CRASHED", 1);
   assert.match(crashed.error.message, /SIGKILL/, "names the signal");
   assert.equal(countAttempts("k0"), 1);
-  assertFailed(results, twoRetries, "WORKER_CRASHED", 3);
+  const crashedThrice = assertFailed(results, twoRetries, "WORKER_CRASHED", 3);
+  assert.equal(crashedThrice.error.message, "The worker process running this job was killed by SIGKILL (the kernel's out-of-memory killer does this, and kill -9) in attempt 3, its last.");
+  assert.match((await malocher.logs(twoRetries)).stderr, /--- malocher: attempt 1 failed on local: \[WORKER_CRASHED\] The worker .* and kill -9\); attempt 2 follows in /, "the note reads as one sentence");
   assert.equal(countAttempts("k2"), 3);
 
   // The default is 3 retries: 4 attempts.

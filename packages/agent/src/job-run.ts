@@ -360,12 +360,11 @@ export class JobRun {
       );
     }
     if (end.signal !== null) {
-      const hint = end.signal === "SIGKILL" ? " (the out-of-memory killer does this)" : "";
+      const hint = end.signal === "SIGKILL" ? " (the kernel's out-of-memory killer does this, and kill -9)" : "";
       if (mayRetry) return this.retry(retryReason("WORKER_CRASHED", `The worker process running this job was killed by ${end.signal}${hint}.`));
-      return this.publish(
-        failure("WORKER_CRASHED", `The worker process running this job was killed by ${end.signal}${hint}, ${attempt} time(s).`),
-        durationMs,
-      );
+      // Earlier attempts may have ended otherwise (their notes are in the job's stderr log).
+      const attempts = attempt === 1 ? "" : ` in attempt ${attempt}, its last`;
+      return this.publish(failure("WORKER_CRASHED", `The worker process running this job was killed by ${end.signal}${hint}${attempts}.`), durationMs);
     }
     const exited = failure(
       "JOB_EXITED",

@@ -15,7 +15,8 @@ export function cutNote(cutBytes: number, maxBytes: number): string {
  */
 export function retryNote(attempt: number, host: string, reason: RetryReason, next: number, delayMs: number): string {
   const after = next === attempt ? "it runs again" : `attempt ${next} follows`;
-  return `--- malocher: attempt ${attempt} failed on ${host}: [${reason.code}] ${reason.message}; ${after} in ${(delayMs / 1000).toFixed(1)} s ---\n`;
+  // Its message is a sentence of its own: "…killed by SIGKILL.; attempt 2 follows" read badly.
+  return `--- malocher: attempt ${attempt} failed on ${host}: [${reason.code}] ${reason.message.replace(/\.$/, "")}; ${after} in ${(delayMs / 1000).toFixed(1)} s ---\n`;
 }
 
 /**
