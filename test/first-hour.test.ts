@@ -81,6 +81,21 @@ test("run a keyed script again after a fix: failed jobs run again with the new c
   assert.equal(third.size, 0, "nothing old again");
 });
 
+test("malocher jobs lists a job whose argument is bytes too many to write out: their class and size, not a crash", TIMEOUT, async (t) => {
+  // 130 MB of bytes as a JSON array was longer than a string can be: jobs, results and their --json stopped with a RangeError.
+  const malocher = freshMalocher(t, "jobs-bytes");
+  const big = malocher.submit(train, new Uint8Array(1_000_001) as never);
+  const small = malocher.submit(train, new Uint8Array([1, 2]) as never);
+  const listed = await runCli(["jobs", "--dir", malocher.dir]);
+  assert.equal(listed.code, 0, describeRun(listed));
+  assert.match(listed.stdout, new RegExp(`^${big} .*train\\(\\(Uint8Array, 1000001 bytes\\)\\)$`, "m"), describeRun(listed));
+  assert.match(listed.stdout, new RegExp(`^${small} .*train\\(\\[1,2\\]\\)$`, "m"), describeRun(listed));
+  const json = await runCli(["jobs", "--json", "--dir", malocher.dir]);
+  const rows = new Map(json.stdout.trim().split("\n").map((line) => JSON.parse(line) as { jobId: string; what: { args: unknown[] } }).map((row) => [row.jobId, row.what.args]));
+  assert.deepEqual(rows.get(big), [{ $class: "Uint8Array", byteLength: 1_000_001, omitted: true }]);
+  assert.deepEqual(rows.get(small), [[1, 2]]);
+});
+
 test("malocher jobs tells jobs apart (state, name, key, host, attempts, duration, arguments), filters them; results and run failures show key and arguments", TIMEOUT, async (t) => {
   const malocher = freshMalocher(t, "jobs");
   const good = malocher.submit.with({ key: "seed-12", name: "baseline", tags: ["sweep"] })(train, 12);

@@ -5,7 +5,10 @@ import { randomBytes } from "node:crypto";
  * an ArrayBuffer as an array, Dates as ISO strings (JSON's default), undefined as null, a class
  * instance as its fields plus `"$class"`, its class's name (errors also with name, message, stack
  * and code),
- * and a reference back to an enclosing object (a cycle) as the string `"[Circular]"`.
+ * and a reference back to an enclosing object (a cycle) as the string `"[Circular]"`. A typed
+ * array or ArrayBuffer of more than {@link MAX_ARRAY_ITEMS} items is written as
+ * `{ "$class": "Uint8Array", "byteLength": …, "omitted": true }` (as an array, 200 MB of bytes
+ * would be a line longer than a string can be: read such a value with the library).
  */
 export function jsonLine(value: unknown): string {
   return `${JSON.stringify(toJson(value, new Set(), false))}\n`;
@@ -25,6 +28,14 @@ export function literalText(value: unknown): string {
   return JSON.stringify(toJson(value, new Set(), true))?.replace(QUOTED_LITERAL, "$1") ?? "undefined";
 }
 
+/** The most items of a typed array or ArrayBuffer written out (see {@link jsonLine}). */
+const MAX_ARRAY_ITEMS = 1_000_000;
+
+/** A typed array or ArrayBuffer too long to write out: its class and size (in text for people as the dashboard shows it). */
+function omittedBytes(name: string, byteLength: number, literals: boolean): unknown {
+  return literals ? `${LITERAL}(${name}, ${byteLength} bytes)` : { $class: name, byteLength, omitted: true };
+}
+
 function toJson(value: unknown, ancestors: Set<object>, literals: boolean): unknown {
   if (typeof value === "bigint") return literals ? `${LITERAL}${value}n` : value.toString();
   if (value === undefined) return literals ? `${LITERAL}undefined` : null;
@@ -32,9 +43,11 @@ function toJson(value: unknown, ancestors: Set<object>, literals: boolean): unkn
   if (typeof value !== "object" || value === null) return value;
   if (value instanceof Date || value instanceof URL) return value.toJSON();
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
-    return Array.from(value as unknown as ArrayLike<unknown>, (x) => (typeof x === "bigint" ? toJson(x, ancestors, literals) : x));
+    const items = value as unknown as ArrayLike<unknown>;
+    if (items.length > MAX_ARRAY_ITEMS) return omittedBytes(value.constructor.name, value.byteLength, literals);
+    return Array.from(items, (x) => (typeof x === "bigint" ? toJson(x, ancestors, literals) : x));
   }
-  if (value instanceof ArrayBuffer) return Array.from(new Uint8Array(value));
+  if (value instanceof ArrayBuffer) return value.byteLength > MAX_ARRAY_ITEMS ? omittedBytes("ArrayBuffer", value.byteLength, literals) : Array.from(new Uint8Array(value));
   if (ancestors.has(value)) return "[Circular]";
   ancestors.add(value);
   try {
