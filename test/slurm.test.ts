@@ -504,6 +504,15 @@ describe("unknown option names", () => {
     await assert.rejects(collect(malocher.processAll({ slurm: { nodes: 1, time: "1:00", partiton: "x" } } as never)), (error: unknown) =>
       error instanceof MalocherError && error.code === "INVALID_OPTIONS" && /slurm\.partiton/.test(error.message) && /slurm\.partition\?/.test(error.message),
     );
+    // The dashboard's options: a misspelt readOnly served a dashboard that could cancel and retry.
+    await assert.rejects(collect(malocher.processAll({ dashboard: { readonly: true } } as never)), refused("dashboard.readonly", "dashboard.readOnly"));
+    await assert.rejects(malocher.startCluster({ dashboard: { prot: 8499 } } as never), refused("dashboard.prot", "dashboard.port"));
+    await assert.rejects(malocher.dashboard({ prot: 8499 } as never), refused("prot", "port"));
+    await assert.rejects(collect(malocher.processAll({ dashboard: { readOnly: "yes" } } as never)), /processAll: dashboard\.readOnly is true or false, got "yes"/);
+    // A filter of jobs() that admitted every job: an unknown field, a state that is none, a string for a list.
+    await assert.rejects(malocher.jobs({ stat: ["failed"] } as never), refused("stat", "states"));
+    await assert.rejects(malocher.jobs({ states: ["faild"] }), /jobs\(\{ states \}\) takes waiting, queued, .*unqueued; got "faild"/);
+    await assert.rejects(malocher.jobs({ states: "failed" } as never), /jobs\(\{ states \}\) needs a list of strings, e\.g\. \{ states: \["failed"\] \}, got "failed"/);
   });
 });
 

@@ -12,7 +12,7 @@ export { cleanJobs, type CleanOptions, type CleanedJob } from "./clean-jobs.js";
 export { describeFileOwner } from "./describe-file-owner.js";
 export { loadDirectoryKey } from "./directory-key.js";
 export { readDirectoryStatus, type DirectoryStatus } from "./directory-status.js";
-export { listJobs, readSpec, whatItRuns, type JobListing, type JobFilter } from "./list-jobs.js";
+export { listJobs, readSpec, whatItRuns, LISTED_JOB_STATES, type JobListing, type JobFilter } from "./list-jobs.js";
 export { failQueuedJob } from "./fail-queued-job.js";
 export { followLogs, type LogEvent, type FollowLogsOptions } from "./follow-logs.js";
 export { jobExists } from "./job-exists.js";

@@ -1,4 +1,4 @@
-import { decodeJobSpec, decodeValue, directoryLayout, type JobSpec, type JobState } from "@malocher/protocol";
+import { JOB_STATES, decodeJobSpec, decodeValue, directoryLayout, type JobSpec, type JobState } from "@malocher/protocol";
 import { listJobIds, submittedAmong } from "./job-listing.js";
 import { loadDirectoryKey } from "./directory-key.js";
 import { readJobSpecBytes } from "./read-job-spec-bytes.js";
@@ -6,6 +6,9 @@ import { readStoredResult } from "./read-result.js";
 import { decideJobState } from "./read-job-state.js";
 import { hostOfAgent } from "./directory-status.js";
 import { factsOf, readStateMarkers } from "./state-markers.js";
+
+/** The states a job is listed in: a job's (`JOB_STATES`), and `unqueued`. */
+export const LISTED_JOB_STATES: readonly string[] = [...JOB_STATES, "unqueued"];
 
 /** One job as `malocher jobs` lists it: its state and what a person tells jobs apart by. */
 export interface JobListing {

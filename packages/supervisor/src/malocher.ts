@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { MalocherError, isJobId, quoteNonId, refuseWhileImportingJobModule, type JobResult, type JobSpec, type JobState } from "@malocher/protocol";
+import { MalocherError, isJobId, quoteNonId, refuseWhileImportingJobModule, shownValue, type JobResult, type JobSpec, type JobState } from "@malocher/protocol";
 import { readJobState } from "@malocher/store";
 import { cancelJobs, type CancelOutcome } from "@malocher/store";
 import { loadDirectoryKey, prepareSharedDirectory } from "@malocher/store";
@@ -16,14 +16,14 @@ import { warnKeyReused } from "./submit/key-reuse-warning.js";
 import { noteSubmitted } from "./submit/submitted-jobs.js";
 import { locateFunction } from "@malocher/locate";
 import { readAllocationRecords, removeStaleAllocationFiles, type AllocationRecord } from "./cluster/slurm/allocation-records.js";
-import { CLUSTER_OPTION_NAMES, COMMAND_JOB_OPTION_NAMES, JOB_OPTION_NAMES, RUN_OPTION_NAMES, optionNames, rejectUnknownNames } from "./option-names.js";
+import { CLUSTER_OPTION_NAMES, COMMAND_JOB_OPTION_NAMES, JOB_FILTER_NAMES, JOB_OPTION_NAMES, RUN_OPTION_NAMES, optionNames, rejectUnknownNames } from "./option-names.js";
 import { submitMany, type BatchOptions } from "./submit/submit-many.js";
 import { announceCancelled, announceSubmitted } from "./submit/announce-submitted.js";
 import { listFinishedIds, listJobIds } from "@malocher/store";
 import { readAllResults } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { readDirectoryStatus, type DirectoryStatus } from "@malocher/store";
-import { listJobs, type JobFilter, type JobListing } from "@malocher/store";
+import { LISTED_JOB_STATES, listJobs, type JobFilter, type JobListing } from "@malocher/store";
 import { readLogs, type JobLogs } from "@malocher/store";
 import { retryJobs, type RetryOutcome } from "@malocher/store";
 import { cleanJobs, type CleanOptions, type CleanedJob } from "@malocher/store";
@@ -31,7 +31,7 @@ import { followLogs, type FollowLogsOptions, type LogEvent } from "@malocher/sto
 import { waitForResult, type ResultWaitOptions } from "./results/wait-for-result.js";
 import { startDashboardServer } from "./dashboard/dashboard-server.js";
 import { directoryActions } from "./dashboard/dashboard-actions.js";
-import type { Dashboard, DashboardOptions } from "./dashboard/dashboard-options.js";
+import { checkDashboardOptions, type Dashboard, type DashboardOptions } from "./dashboard/dashboard-options.js";
 
 /** `submit(fn, ...args)` and `submit.with(options)(fn, ...args)`. */
 export interface SubmitFunction {
@@ -190,6 +190,7 @@ export class Malocher {
    * ```
    */
   async jobs(filter: JobFilter = {}): Promise<JobListing[]> {
+    checkJobFilter(filter);
     prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
     return listJobs(this.dir, filter);
   }
@@ -274,6 +275,7 @@ export class Malocher {
    * ```
    */
   async dashboard(options: DashboardOptions = {}): Promise<Dashboard> {
+    checkDashboardOptions(options, "dashboard");
     prepareSharedDirectory(this.dir, { create: false, allowSharedWriters: this.allowSharedWriters });
     return startDashboardServer(directoryActions(this.dir, this.allowSharedWriters), options);
   }
@@ -363,4 +365,20 @@ export class Malocher {
     noteSubmitted(this.dir, jobId, found === "finished", spec.kind === "command" ? undefined : spec.fn.module);
     return jobId;
   }
+}
+
+/**
+ * Refuses a filter of `jobs()` that would admit every job or none by mistake: an unknown field
+ * (`{ stat: … }` listed every job), a field that is no list of strings, a state that is none.
+ */
+function checkJobFilter(filter: JobFilter): void {
+  rejectUnknownNames(filter, JOB_FILTER_NAMES, "jobs");
+  for (const [name, value] of Object.entries(filter) as Array<[string, unknown]>) {
+    if (value === undefined) continue;
+    if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
+      throw new MalocherError("INVALID_OPTIONS", `jobs({ ${name} }) needs a list of strings, e.g. { ${name}: [${name === "states" ? '"failed"' : '"…"'}] }, got ${shownValue(value)}.`);
+    }
+  }
+  const unknown = filter.states?.find((state) => !LISTED_JOB_STATES.includes(state));
+  if (unknown !== undefined) throw new MalocherError("INVALID_OPTIONS", `jobs({ states }) takes ${LISTED_JOB_STATES.join(", ")}; got ${JSON.stringify(unknown)}.`);
 }

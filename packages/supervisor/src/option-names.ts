@@ -2,6 +2,8 @@ import { MalocherError } from "@malocher/protocol";
 import type { ClusterOptions } from "./cluster-options.js";
 import type { RunOptions } from "./process-all.js";
 import type { CommandJobOptions, JobOptions } from "./submit/job-options.js";
+import type { DashboardOptions } from "./dashboard/dashboard-options.js";
+import type { JobFilter } from "@malocher/store";
 
 /**
  * The option names of each entry point, as records over the options' types: the compiler then
@@ -35,6 +37,23 @@ export const CLUSTER_OPTION_NAMES: Record<keyof ClusterOptions, true> = {
   timeoutMs: true,
   retries: true,
   retryOnError: true,
+};
+
+export const DASHBOARD_OPTION_NAMES: Record<keyof DashboardOptions, true> = {
+  port: true,
+  host: true,
+  readOnly: true,
+  token: true,
+  onListening: true,
+  onWarning: true,
+};
+
+export const JOB_FILTER_NAMES: Record<keyof JobFilter, true> = {
+  jobIds: true,
+  states: true,
+  names: true,
+  tags: true,
+  hosts: true,
 };
 
 export const RUN_OPTION_NAMES: Record<keyof RunOptions, true> = {

@@ -71,6 +71,8 @@ export async function* processJobs(
   options.signal?.throwIfAborted();
   checkDirectory();
   const settings = cluster === undefined ? clusterSettings(dir, options) : undefined;
+  // A started cluster serves its own dashboard (startCluster({ dashboard })).
+  const dashboardOptions = cluster === undefined ? dashboardOptionsOf(options.dashboard, "processAll") : undefined;
   // A started cluster's agents may run the jobs already (they are told as jobs are submitted):
   // what they report while the jobs are listed is kept, and handled once the run listens.
   const early: RunEvent[] = [];
@@ -109,8 +111,6 @@ export async function* processJobs(
   // nodes was, in 1 to 5 of 12-14 rounds, while the jobs' dependencies were listed for nothing).
   const onlyJobs = cluster !== undefined || options.jobs === undefined ? undefined : [...pending, ...(await listUnfinishedDependencies(dir, pending))];
   const running = cluster ?? (await Cluster.start({ ...settings!, ...(onlyJobs === undefined ? {} : { onlyJobs }), ...(mustSee.length > 0 ? { mustSee } : {}) }));
-  // A started cluster serves its own dashboard (startCluster({ dashboard })).
-  const dashboardOptions = cluster === undefined ? dashboardOptionsOf(options.dashboard) : undefined;
   const dashboard =
     dashboardOptions === undefined
       ? undefined

@@ -62,11 +62,12 @@ export async function startClusterIn(
     openSharedDirectory(dir, options);
     checkedAt = performance.now();
   };
-  const cluster = await Cluster.start(clusterSettings(dir, options));
+  const settings = clusterSettings(dir, options);
+  const dashboardOptions = dashboardOptionsOf(options.dashboard, "startCluster"); // checked before any agent starts
+  const cluster = await Cluster.start(settings);
   if (options.onEvent) cluster.on("event", options.onEvent);
   cluster.on("unusable", () => {}); // reported through ready() and processAll()
   const stopListening = listenForSubmissions(dir, cluster);
-  const dashboardOptions = dashboardOptionsOf(options.dashboard);
   let dashboard: Dashboard | undefined;
   try {
     dashboard =

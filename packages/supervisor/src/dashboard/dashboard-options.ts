@@ -1,3 +1,6 @@
+import { MalocherError, shownValue } from "@malocher/protocol";
+import { DASHBOARD_OPTION_NAMES, rejectUnknownNames } from "../option-names.js";
+
 /**
  * Options of the dashboard (`malocher dashboard`, `processAll({ dashboard })`,
  * `startCluster({ dashboard })`, `new Malocher().dashboard()`).
@@ -36,8 +39,25 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
-/** `dashboard: true | { … }` of `processAll` and `startCluster`, as options (undefined: none). */
-export function dashboardOptionsOf(value: boolean | DashboardOptions | undefined): DashboardOptions | undefined {
+/** `dashboard: true | { … }` of `processAll` and `startCluster` (`where`), as options (undefined: none), checked. */
+export function dashboardOptionsOf(value: boolean | DashboardOptions | undefined, where: string): DashboardOptions | undefined {
   if (value === undefined || value === false) return undefined;
-  return value === true ? {} : value;
+  if (value === true) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new MalocherError("INVALID_OPTIONS", `${where}({ dashboard }) is true or the dashboard's options ({ port, host, readOnly, … }), got ${shownValue(value)}.`);
+  }
+  checkDashboardOptions(value, where, "dashboard.");
+  return value;
+}
+
+/**
+ * Refuses options of a dashboard that it does not know (a misspelt `readonly` served a dashboard
+ * that could cancel and retry) or of the wrong type. `where`: whose options, and `prefix` before
+ * their names, for the message (`processAll`, `dashboard.`).
+ */
+export function checkDashboardOptions(options: DashboardOptions, where: string, prefix = ""): void {
+  rejectUnknownNames(options, DASHBOARD_OPTION_NAMES, where, prefix);
+  if (options.readOnly !== undefined && typeof options.readOnly !== "boolean") {
+    throw new MalocherError("INVALID_OPTIONS", `${where}: ${prefix}readOnly is true or false, got ${shownValue(options.readOnly)}.`);
+  }
 }

@@ -1,12 +1,12 @@
 import { Command } from "commander";
-import { JOB_STATES, MalocherError } from "@malocher/protocol";
+import { MalocherError } from "@malocher/protocol";
+import { LISTED_JOB_STATES } from "@malocher/store";
 import { Malocher } from "../../malocher.js";
 import { jsonLine } from "../json-line.js";
 import { withOptions, type CliValues } from "../cli-options.js";
 import { durationText, keyText, nameAndTagsText, previewText } from "../job-text.js";
 
 const OPTIONS = ["state", "name", "tag", "host", "dir", "json", "allowSharedDirWriters"] as const;
-const STATES: readonly string[] = [...JOB_STATES, "unqueued"];
 
 /** `malocher jobs [--state S] [--name N] [--tag T] [--host H]`: which job is which. */
 export function jobsCommand(): Command {
@@ -17,8 +17,8 @@ export function jobsCommand(): Command {
       "\nExamples:\n  malocher jobs --state running\n  malocher jobs --tag sweep-7 --state failed --json | jq -r .jobId\n  malocher jobs --host node2 --dir /shared/alice/jobs",
     )
     .action(async (options: CliValues<(typeof OPTIONS)[number]>) => {
-      const unknown = options.state?.find((state) => !STATES.includes(state));
-      if (unknown !== undefined) throw new MalocherError("INVALID_OPTIONS", `--state takes one of ${STATES.join(", ")}; got ${JSON.stringify(unknown)}.`);
+      const unknown = options.state?.find((state) => !LISTED_JOB_STATES.includes(state));
+      if (unknown !== undefined) throw new MalocherError("INVALID_OPTIONS", `--state takes one of ${LISTED_JOB_STATES.join(", ")}; got ${JSON.stringify(unknown)}.`);
       const jobs = await new Malocher({ dir: options.dir, allowSharedWriters: options.allowSharedDirWriters === true }).jobs({
         ...(options.state === undefined ? {} : { states: options.state }),
         ...(options.name === undefined ? {} : { names: options.name }),
