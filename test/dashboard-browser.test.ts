@@ -182,7 +182,11 @@ async function exercise(t: TestContext, page: Page, malocher: Malocher, cluster:
   await waitForText(page, "#job-state", /succeeded/);
   await waitForText(page, "#job-value", /^10$/);
   assert.equal(await malocher.state(failing[0]!), "succeeded");
-  await waitForText(page, "#log-stdout", /^item 1: over quota\n--- malocher: a run of attempt \d+ began on local at \S+; the output above is from earlier runs ---\nitem 1: fixed\n$/);
+  await waitForText(
+    page,
+    "#log-stdout",
+    /^item 1: over quota\n--- malocher: the job was retried at \S+; the output above is from earlier runs ---\n--- malocher: a run of attempt \d+ began on local at \S+; the output above is from earlier runs ---\nitem 1: fixed\n$/,
+  );
   assert.equal(await (await page.$("#btn-retry"))?.boundingBox(), null, "no Retry on a job that succeeded");
 
   // Logs tail live: the talker's lines keep coming on its page.

@@ -157,6 +157,22 @@ test("a job retried while a run goes: the run waits for it and yields its new re
   assert.deepEqual(progress.at(-1), { done: 3, failed: 0, total: 3 }, "a retried job is one job of the run, its failure replaced");
 });
 
+test("a retried job's logs say where its earlier runs' output ends, also when the rerun writes nothing", TIMEOUT, async (t) => {
+  // The earlier output read as the rerun's: a job that succeeded with a log saying "disk full".
+  const malocher = freshMalocher(t, "retry-silent");
+  const flag = join(malocher.dir, "flag");
+  const job = malocher.submitCommand(["sh", "-c", 'if [ ! -e "$0" ]; then echo first-run-out; echo "first-run-err: disk full" >&2; exit 3; fi', flag]);
+  await collect(malocher.processAll({ slots: 1 }));
+  writeFileSync(flag, "");
+  assert.deepEqual(await malocher.retry(job), { [job]: "requeued" });
+  const rerun = await collect(malocher.processAll({ slots: 1 }));
+  assert.equal(rerun.get(job)?.ok, true);
+  const logs = await malocher.logs(job);
+  const note = "--- malocher: the job was retried at \\S+; the output above is from earlier runs ---\\n";
+  assert.match(logs.stdout, new RegExp(`^first-run-out\\n${note}$`));
+  assert.match(logs.stderr, new RegExp(`^first-run-err: disk full\\n${note}$`));
+});
+
 test("a quick job retried while a run goes is yielded again with its new result, though it finished before the run heard it start", { timeout: 90_000 }, async (t) => {
   // Its start and its end reach the run together (the agent sends the start with a later frame
   // while it is busy), after its new result is there: that start used to be taken for the first

@@ -84,7 +84,7 @@ export { parseAgentLaunchConfig, type AgentLaunchConfig, type SlurmAgentSettings
 export { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./frame-stream.js";
 export { signFile, verifyFile, keyIdOf, TAG_BYTES, type SignedFileKind } from "./signed-file.js";
 export { sealSecret, openSecret } from "./secret-box.js";
-export { CUT_NOTE_PREFIX, cutNote, interruptNote, rerunNote, retryNote } from "./log-notes.js";
+export { CUT_NOTE_PREFIX, cutNote, interruptNote, rerunNote, retriedNote, retryNote } from "./log-notes.js";
 export { retryReason, type RetryReason } from "./retry-reason.js";
 export { importingJobModule, refuseWhileImportingJobModule } from "./job-module-import.js";
 export { failure, failureFrom, cancelled, dependencyFailed, firstFailureOf, storedOutcome, outcomeWithoutRun, unreadableResult, NO_RUN, type JobEnding, type OutcomeMeta } from "./job-outcome.js";

@@ -36,3 +36,11 @@ export function interruptNote(attempt: number, host: string, why: string): strin
 export function rerunNote(attempt: number, host: string, beganAt: Date): string {
   return `--- malocher: a run of attempt ${attempt} began on ${host} at ${beganAt.toISOString()}; the output above is from earlier runs ---\n`;
 }
+
+/**
+ * The line written into a job's logs when it is retried (`malocher retry`, a keyed job's script
+ * run again), below the output of its earlier runs: a rerun that writes nothing leaves it last.
+ */
+export function retriedNote(at: Date): string {
+  return `--- malocher: the job was retried at ${at.toISOString()}; the output above is from earlier runs ---\n`;
+}

@@ -11,6 +11,7 @@ import { makePrivateDirSync, readRegularFileSync } from "./safe-file.js";
 import { writeFileAtomicSync } from "./write-file-atomic.js";
 import { readResultOrFailure } from "./read-result.js";
 import { jobExists } from "./job-exists.js";
+import { noteRetryInLogsSync } from "./log-note.js";
 import { rearmDependents, setAsideResult } from "./settle-dependents.js";
 import { DependencyStates, readJobDependencies } from "./dependency-state.js";
 import { armWaitingJobSync, failWaitingJob, failWaitingJobSync } from "./wait-for-dependencies.js";
@@ -48,6 +49,7 @@ async function retryJob(dir: string, jobId: string): Promise<{ outcome: RetryOut
   if (await states.anyFailed(after)) return left("dependencyFailed");
   await unlink(directoryLayout.cancelFile(dir, jobId)).catch(() => {});
   if (!(await setAsideResult(dir, jobId))) return left("notFailed"); // another retry was first
+  noteRetryInLogsSync(dir, jobId);
   if (after.length === 0) {
     try {
       enqueueJob(dir, jobId);
@@ -127,6 +129,7 @@ export function rerunKeyedJob(dir: string, jobId: string, secretKey: Uint8Array)
     throw error;
   }
   resignSetAsideSync(dir, jobId, setAside, secretKey);
+  noteRetryInLogsSync(dir, jobId);
   const after = readKeyedJobSpec(dir, jobId, secretKey)?.after ?? [];
   if (after.length > 0) {
     // It waits for its dependencies again (the script submits them again before it, with their keys).
