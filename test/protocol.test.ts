@@ -17,6 +17,7 @@ import {
   encodeValue,
   isJobId,
   newJobId,
+  serializeError,
   shardOf,
   signFile,
 } from "@malocher/protocol";
@@ -149,4 +150,15 @@ test("the first failure down a chain of DEPENDENCY_FAILED is found in both wordi
   const earlier = "The job was not run: job 0midl0000-000000000002, which it depends on, was not run either, because job 0root0000-000000000001, which failed with JOB_THREW: boom.";
   assert.deepEqual(firstFailureOf(earlier), { jobId: "0root0000-000000000001", how: "failed with JOB_THREW: boom." });
   assert.equal(firstFailureOf("The job threw: boom"), undefined);
+});
+
+test("a thrown value that is no Error is named by its content: a plain object as JSON, not [object Object]", () => {
+  assert.equal(serializeError({ reason: 42, where: ["a"] }).message, 'a non-Error value was thrown: {"reason":42,"where":["a"]}');
+  assert.equal(serializeError("boom").message, 'a non-Error value was thrown: "boom"');
+  assert.equal(serializeError(7).message, "a non-Error value was thrown: 7");
+  assert.equal(serializeError(new Map([[1, 2]])).message, "a non-Error value was thrown: [object Map]");
+  assert.ok(serializeError({ big: "x".repeat(5000) }).message.endsWith("…"), "cut");
+  const cyclic: Record<string, unknown> = {};
+  cyclic["self"] = cyclic;
+  assert.equal(serializeError(cyclic).message, "a non-Error value was thrown: [object Object]");
 });

@@ -102,10 +102,21 @@ export function serializeError(error: unknown): SerializedError {
   return { name: "Error", message: `a non-Error value was thrown: ${describeThrown(error)}` };
 }
 
-function describeThrown(value: unknown): string {
+/** What `make` returns, or undefined when it throws (a cycle for JSON, a throwing `toString`). */
+function attempt(make: () => string | undefined): string | undefined {
   try {
-    return typeof value === "string" ? JSON.stringify(value) : String(value);
+    return make();
   } catch {
-    return typeof value;
+    return undefined;
   }
+}
+
+/** The most characters of a thrown non-Error value quoted in its message. */
+const MAX_THROWN_CHARS = 1000;
+
+/** A thrown non-Error value in words: a string or a plain object or array as JSON (`{"reason":42}`, not `[object Object]`), else as `String()` makes it. */
+function describeThrown(value: unknown): string {
+  const plain = typeof value === "string" || Array.isArray(value) || (typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype);
+  const text = (plain ? attempt(() => JSON.stringify(value)) : undefined) ?? attempt(() => String(value)) ?? typeof value;
+  return text.length > MAX_THROWN_CHARS ? `${text.slice(0, MAX_THROWN_CHARS - 1)}…` : text;
 }
