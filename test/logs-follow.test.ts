@@ -77,6 +77,12 @@ test("logs -f of a finished job prints its logs and exits; of an unknown job exi
     { jobId, stream: "stderr", text: "err t\n" },
   ]);
   assert.deepEqual([events[2]?.["type"], events[2]?.["jobId"], events[2]?.["ok"], events.length], ["result", jobId, true, 3], describeRun(json));
+  // A job cancelled before it ran was cancelled, on no host (it said "failed on -").
+  const cancelled = malocher.submit(printTag, "c");
+  await malocher.cancel(cancelled);
+  const toldCancelled = await runCli(["logs", "-f", cancelled, "--dir", malocher.dir]);
+  assert.equal(toldCancelled.code, 1, describeRun(toldCancelled));
+  assert.equal(toldCancelled.stderr, `malocher: job ${cancelled} was cancelled: [JOB_CANCELLED] The job was cancelled before it ran.\n`);
   const unknown = await runCli(["logs", "-f", `${jobId.slice(0, 10)}000000000000`, "--dir", malocher.dir]);
   assert.equal(unknown.code, 2, describeRun(unknown));
   assert.match(unknown.stderr, /\[JOB_NOT_FOUND\] There is no job/);

@@ -84,6 +84,10 @@ test("retry --failed queues the failed jobs again, the next run runs them, and t
       { jobId: unknown, outcome: "unknown" },
     ],
   );
+  // Only unknown ids: the error alone, no "requeued 0 jobs" before it.
+  const onlyUnknown = await runCli(["retry", unknown, "--dir", malocher.dir]);
+  assert.deepEqual([onlyUnknown.code, onlyUnknown.stdout], [2, ""], describeRun(onlyUnknown));
+  assert.match(onlyUnknown.stderr, /^malocher: \[JOB_NOT_FOUND\] No job /);
   const cancelUnknown = await runCli(["cancel", unknown, "--dir", malocher.dir]);
   assert.equal(cancelUnknown.code, 2, describeRun(cancelUnknown));
   assert.equal(cancelUnknown.stdout, "");

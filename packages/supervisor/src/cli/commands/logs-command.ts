@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { StringDecoder } from "node:string_decoder";
+import { NO_RUN } from "@malocher/protocol";
 import { Malocher } from "../../malocher.js";
 import { withOptions, type CliValues } from "../cli-options.js";
 import { jsonLine } from "../json-line.js";
@@ -49,7 +50,12 @@ async function follow(malocher: Malocher, jobId: string, json: boolean): Promise
     }
     const { result } = event;
     if (json) process.stdout.write(jsonLine({ type: "result", ...result }));
-    else if (!result.ok) process.stderr.write(`malocher: job ${jobId} failed on ${result.host}: [${result.error.code ?? result.error.name}] ${result.error.message}\n`);
+    else if (!result.ok) {
+      // A job that ended without running (cancelled before it ran, a dependency failed) ran on no host.
+      const how = result.error.code === "JOB_CANCELLED" ? "was cancelled" : "failed";
+      const where = result.host === NO_RUN ? "" : ` on ${result.host}`;
+      process.stderr.write(`malocher: job ${jobId} ${how}${where}: [${result.error.code ?? result.error.name}] ${result.error.message}\n`);
+    }
     process.exitCode = result.ok ? 0 : 1;
   }
 }

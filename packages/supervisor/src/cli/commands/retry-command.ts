@@ -29,7 +29,8 @@ export function retryCommand(): Command {
       }
       const having = (outcome: string) => Object.keys(outcomes).filter((jobId) => outcomes[jobId] === outcome);
       const requeued = having("requeued").length;
-      console.log(`requeued ${requeued} job${requeued === 1 ? "" : "s"}${requeued > 0 ? "; `malocher run` runs them" : ""}`);
+      // Only unknown ids: the error alone says it ("requeued 0 jobs" before it read as a retry that did nothing).
+      if (ids.length === 0 || having("unknown").length < ids.length) console.log(`requeued ${requeued} job${requeued === 1 ? "" : "s"}${requeued > 0 ? "; `malocher run` runs them" : ""}`);
       if (having("notFailed").length > 0) console.log(`not failed (left alone): ${having("notFailed").join(" ")}`);
       const blocked = having("dependencyFailed");
       if (blocked.length > 0) {
