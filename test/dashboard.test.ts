@@ -150,6 +150,20 @@ test("the API's status is the object `malocher status --json` prints; a job's pa
   assert.deepEqual(await json(await call(dashboard, "/api/status")), JSON.parse(JSON.stringify(await malocher.status())));
 });
 
+test("a failed command's group says what its stderr ended with, not only that it did", TIMEOUT, async (t) => {
+  // Its message's first line ends "its stderr ends with:": the table and the groups showed that alone.
+  const malocher = freshMalocher(t, "dashboard-command-failure");
+  malocher.submitCommand(["sh", "-c", "echo starting >&2; echo 'disk full' >&2; exit 3"]);
+  await collect(malocher.processAll({ slots: 1 }));
+  const dashboard = await malocher.dashboard({ onListening: () => {} });
+  t.after(() => dashboard.close());
+  const overview = await json<{ failures: Array<{ code: string; message: string }> }>(await call(dashboard, "/api/overview"));
+  assert.deepEqual(
+    overview.failures.map(({ code, message }) => [code, message]),
+    [["COMMAND_FAILED", "The command sh -c 'echo starting >&2; echo '\\''disk full'\\'' >&2; exit 3' exited with code 3; its stderr ends with: disk full"]],
+  );
+});
+
 test("a result whose spec is gone (an interrupted clean) neither stalls nor spins the index", TIMEOUT, async (t) => {
   const { malocher, succeeded } = await finishedDirectory(t);
   rmSync(directoryLayout.specFile(malocher.dir, succeeded));

@@ -121,7 +121,7 @@ function describeFailure(argv: readonly string[], output: CommandOutput): string
   const how =
     output.signal === null
       ? `exited with code ${output.exitCode}`
-      : `was killed by ${output.signal}${output.signal === "SIGKILL" ? " (the out-of-memory killer sends it)" : ""}`;
+      : `was killed by ${output.signal}${output.signal === "SIGKILL" ? " (the kernel's out-of-memory killer sends it, and kill -9)" : ""}`;
   const said = output.stderr.trim().slice(-MESSAGE_STDERR_CHARS);
   return `The command ${commandText(argv)} ${how}${said === "" ? " and wrote nothing to stderr." : `; its stderr ends with:\n${said}`}`;
 }

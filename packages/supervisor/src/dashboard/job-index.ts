@@ -528,8 +528,17 @@ export class JobIndex {
   }
 }
 
+/**
+ * A failure's message on one line: its first, and when that introduces what follows (a failed
+ * command's "…; its stderr ends with:"), the last line of that too, which says what went wrong.
+ */
 function firstLine(message: string): string {
-  const line = message.split("\n", 1)[0] ?? "";
+  const end = message.indexOf("\n");
+  let line = end < 0 ? message : message.slice(0, end);
+  if (end >= 0 && line.trimEnd().endsWith(":")) {
+    const last = message.slice(end + 1).trimEnd().split("\n").at(-1)?.trim() ?? "";
+    if (last !== "") line = `${line.trimEnd()} ${last}`;
+  }
   return line.length > MAX_MESSAGE_CHARS ? `${line.slice(0, MAX_MESSAGE_CHARS)}…` : line;
 }
 
