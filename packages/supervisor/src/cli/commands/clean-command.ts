@@ -28,7 +28,7 @@ export function cleanCommand(): Command {
         .map(([state, count]) => `${count} ${state}`);
       console.log(
         removed.length === 0
-          ? "removed nothing: no finished job matched"
+          ? "removed nothing: no finished job matched (a finished job that a queued or waiting job still needs is kept)"
           : `removed ${removed.length} finished job${removed.length === 1 ? "" : "s"} (${states.join(", ")}), ${formatBytes(bytes)}`,
       );
     });
