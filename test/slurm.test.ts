@@ -3,7 +3,7 @@
 // counting an attempt, an allocation cancelled from outside, nothing left behind, and the errors.
 import { strict as assert } from "node:assert";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { MalocherError, type JobResult, type ProcessAllOptions, type RunEvent } from "malocher";
@@ -333,6 +333,35 @@ describe("Slurm", { skip: !slurmInstalled() && "needs slurm-wlm and munge", conc
     }
   });
 
+
+  test("a script ended by a signal while its sbatch is still under way leaves no launch file (they carry the run's token)", { timeout: 60_000 }, async (t) => {
+    // A slow slurmctld: sbatch takes 4 s, and queues the allocation after the script is gone,
+    // beyond any scancel. Its launch files go with the script: its agents, should it start, find none.
+    const malocher = freshMalocher(t, "slurm");
+    malocher.submit(nap, 100);
+    const bin = join(malocher.dir, "..", "slow-sbatch");
+    mkdirSync(bin, { recursive: true });
+    const real = execFileSync("sh", ["-c", "command -v sbatch"], { encoding: "utf8" }).trim();
+    const ids = join(bin, "ids");
+    writeFileSync(join(bin, "sbatch"), `#!/bin/sh\nsleep 4\nid=$("${real}" "$@")\necho "$id" >> "${ids}"\necho "$id"\n`, { mode: 0o755 });
+    t.after(async () => {
+      // Whatever the slow sbatch queued after the script was gone (pending for an hour) is cancelled here.
+      await waitUntil(() => readFileSync(ids, { encoding: "utf8", flag: "a+" }).trim() !== "", 20_000, "the slow sbatch to end");
+      execFileSync("scancel", readFileSync(ids, "utf8").trim().split(/\s+/));
+    });
+    const options = { dir: malocher.dir, slurm: slurmOptions("2:00", { sbatchArgs: ["--begin=now+3600"] }), slots: 1 };
+    const child = spawn(process.execPath, ["--import", tsx, join(fixtures, "../faults/supervise.ts"), JSON.stringify(options)], {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, PATH: `${bin}:${process.env["PATH"]}` },
+    });
+    t.after(() => child.kill("SIGKILL"));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once("exit", (_code, how) => resolve(how)));
+    const launchFiles = () => (existsSync(join(malocher.dir, "slurm")) ? readdirSync(join(malocher.dir, "slurm")) : []).filter((name) => name.includes(".launch."));
+    await waitUntil(() => launchFiles().length > 0, 30_000, "the allocation's launch files, written before sbatch");
+    child.kill("SIGTERM");
+    assert.equal(await exited, "SIGTERM");
+    assert.deepEqual(launchFiles(), [], "no launch file is left for the allocation the slow sbatch queues");
+  });
 
   test("slurm.loginHost: sbatch, squeue and scancel run on the login host over SSH", { timeout: 60_000 }, async (t) => {
     const login = await startSshNodes(1, { setEnv: { SLURM_CONF: slurm.conf } });

@@ -116,6 +116,8 @@ export class SlurmAllocations extends EventEmitter<{
   private draining = false;
   private closed = false;
   private stopped = false;
+  /** The files of an allocation whose `sbatch` is under way (it has no id yet). */
+  private submitting: AllocationFiles | undefined;
   /** Stops cancelling the allocations on a signal that ends the process (see cancel-on-signal.ts). */
   private stopCancelOnSignal: (() => void) | undefined;
   /** Set once the run stopped asking because of failures. */
@@ -150,6 +152,10 @@ export class SlurmAllocations extends EventEmitter<{
           await recordAllocation(this.slurmDir, allocation.key, { ...this.statusOf(allocation), state: "ended" }).catch(() => {});
         }),
       );
+      // An sbatch still under way (a slow slurmctld) may queue its allocation after this process is
+      // gone, beyond any scancel: its launch files (with the run's token) go now, so that its agents,
+      // should it start, find none and end it at once.
+      if (this.submitting !== undefined) await removeFiles(this.submitting, this.settings.nodes, true);
     });
     this.timer = setInterval(() => this.tick(), POLL_MS);
     this.ticking = this.submit()
@@ -246,7 +252,8 @@ export class SlurmAllocations extends EventEmitter<{
     await writeFile(files.outputFile, "", { mode: 0o600, flag: "wx" });
     const { node, script } = agentCommand();
     const args = sbatchArguments(this.settings, this.host.slots, files);
-    const output = await this.commands.run("sbatch", args, batchScript(this.settings, this.host.slots, files, node, script));
+    this.submitting = files;
+    const output = await this.commands.run("sbatch", args, batchScript(this.settings, this.host.slots, files, node, script)).finally(() => (this.submitting = undefined));
     const id = /^(\d+)/.exec(output.stdout.trim())?.[1];
     if (output.code !== 0 || id === undefined) {
       await removeFiles(files, this.settings.nodes, true);
