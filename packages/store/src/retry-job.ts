@@ -1,18 +1,16 @@
-import { existsSync, renameSync, unlinkSync } from "node:fs";
+import { existsSync, unlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { readSpec } from "./list-jobs.js";
 import { loadDirectoryKey } from "./directory-key.js";
 import { enqueueJob } from "./queue-marker.js";
 import { unlink } from "node:fs/promises";
-import { dirname } from "node:path";
-import { decodeStoredResult, directoryLayout, signFile, verifyFile } from "@malocher/protocol";
+import { decodeStoredResult, directoryLayout } from "@malocher/protocol";
 import { readKeyedJobSpec } from "./keyed-job-difference.js";
-import { makePrivateDirSync, readRegularFileSync } from "./safe-file.js";
-import { writeFileAtomicSync } from "./write-file-atomic.js";
+import { readRegularFileSync } from "./safe-file.js";
 import { readResultOrFailure } from "./read-result.js";
 import { jobExists } from "./job-exists.js";
 import { noteRetryInLogsSync } from "./log-note.js";
-import { rearmDependents, setAsideResult } from "./settle-dependents.js";
+import { rearmDependents, setAsideResult, setAsideResultSync } from "./settle-dependents.js";
 import { DependencyStates, readJobDependencies } from "./dependency-state.js";
 import { armWaitingJobSync, failWaitingJob, failWaitingJobSync } from "./wait-for-dependencies.js";
 
@@ -120,21 +118,13 @@ export function rerunKeyedJob(dir: string, jobId: string, secretKey: Uint8Array)
   try {
     unlinkSync(directoryLayout.cancelFile(dir, jobId));
   } catch {}
-  const setAside = directoryLayout.retriedResultFile(dir, jobId, Date.now());
-  makePrivateDirSync(dirname(setAside));
-  try {
-    renameSync(directoryLayout.resultFile(dir, jobId), setAside);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "unfinished"; // another submitter or a retry was first: it runs again
-    throw error;
-  }
-  resignSetAsideSync(dir, jobId, setAside, secretKey);
+  if (!setAsideResultSync(dir, jobId, secretKey)) return "unfinished"; // another submitter or a retry was first: it runs again
   noteRetryInLogsSync(dir, jobId);
   const after = readKeyedJobSpec(dir, jobId, secretKey)?.after ?? [];
   if (after.length > 0) {
     // It waits for its dependencies again (the script submits them again before it, with their keys).
     const armed = armWaitingJobSync(dir, jobId, after, new DependencyStates(dir));
-    if (armed.state === "blocked") failWaitingJobSync(dir, jobId, armed.depId, armed.error, {});
+    if (armed.state === "blocked") failWaitingJobSync(dir, jobId, armed.depId, armed.error, {}, after);
     return "rerun";
   }
   try {
@@ -153,13 +143,3 @@ async function moduleMissing(dir: string, jobId: string): Promise<boolean> {
   return !existsSync(fileURLToPath(spec.fn.module));
 }
 
-/** Signs a set-aside result anew (see `resignSetAside` in settle-dependents.ts), for `submit` (`rerunKeyedJob`). */
-function resignSetAsideSync(dir: string, jobId: string, setAside: string, key: Uint8Array): void {
-  let body: Uint8Array;
-  try {
-    body = verifyFile("result", jobId, readRegularFileSync(setAside), key);
-  } catch {
-    return;
-  }
-  writeFileAtomicSync(dir, setAside, signFile("retried", jobId, body, key));
-}

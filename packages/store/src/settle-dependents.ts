@@ -1,6 +1,7 @@
+import { renameSync } from "node:fs";
 import { readdir, rename, unlink } from "node:fs/promises";
-import { isRealDirectorySync, makePrivateDir, readRegularFile } from "./safe-file.js";
-import { writeFileAtomic } from "./write-file-atomic.js";
+import { isRealDirectorySync, makePrivateDir, makePrivateDirSync, readRegularFile, readRegularFileSync } from "./safe-file.js";
+import { writeFileAtomic, writeFileAtomicSync } from "./write-file-atomic.js";
 import { loadDirectoryKey } from "./directory-key.js";
 import { dirname } from "node:path";
 import { directoryLayout, isJobId, signFile, verifyFile, type StoredResult } from "@malocher/protocol";
@@ -97,6 +98,26 @@ export async function setAsideResult(dir: string, jobId: string): Promise<boolea
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw error;
   }
+}
+
+/** {@link setAsideResult}, synchronous (`submit` is), with the directory's `key` at hand. */
+export function setAsideResultSync(dir: string, jobId: string, key: Uint8Array): boolean {
+  const setAside = directoryLayout.retriedResultFile(dir, jobId, Date.now());
+  makePrivateDirSync(dirname(setAside));
+  try {
+    renameSync(directoryLayout.resultFile(dir, jobId), setAside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
+  let body: Uint8Array;
+  try {
+    body = verifyFile("result", jobId, readRegularFileSync(setAside), key);
+  } catch {
+    return true; // no result of ours to begin with: left as it is (see resignSetAside)
+  }
+  writeFileAtomicSync(dir, setAside, signFile("retried", jobId, body, key));
+  return true;
 }
 
 /**

@@ -59,7 +59,7 @@ export function submitChunk(dir: string, chunk: SpecChunk, onQueued: (jobId: str
 /** A member with dependencies waits for them (or is queued, or fails at once: see `armWaitingJobSync`). */
 function armBatchMember(dir: string, jobId: string, after: readonly string[], states: DependencyStates, madeDirs: Set<string>, nameAndTags: JobNameAndTags): void {
   const armed = armWaitingJobSync(dir, jobId, after, states, madeDirs);
-  if (armed.state === "blocked") failWaitingJobSync(dir, jobId, armed.depId, armed.error, nameAndTags);
+  if (armed.state === "blocked") failWaitingJobSync(dir, jobId, armed.depId, armed.error, nameAndTags, after);
 }
 
 /**

@@ -46,7 +46,7 @@ export function submitJob(dir: string, spec: JobSpec, secretKey: Uint8Array, key
   const armed = armWaitingJobSync(dir, spec.jobId, after, new DependencyStates(dir));
   if (armed.state === "blocked") {
     const nameAndTags = { ...(spec.name === undefined ? {} : { name: spec.name }), ...(spec.tags === undefined ? {} : { tags: spec.tags }) };
-    failWaitingJobSync(dir, spec.jobId, armed.depId, armed.error, nameAndTags);
+    failWaitingJobSync(dir, spec.jobId, armed.depId, armed.error, nameAndTags, after);
   }
   return spec.jobId;
 }

@@ -38,8 +38,7 @@ import { publishResult, type SettledDependents } from "./publish-result.js";
 import { readJobNameAndTags } from "./read-job-name-and-tags.js";
 import { pathExists } from "./path-exists.js";
 import { createFileSync, makePrivateDirSync, makeRealDirectorySync } from "./safe-file.js";
-import { readStoredResult } from "./read-result.js";
-import { rearmDependent } from "./settle-dependents.js";
+import { rearmDependent, setAsideResultSync } from "./settle-dependents.js";
 
 /** Where a job stands after it was armed or settled: queued (by us), still waiting (or moved on by someone else), or blocked by a failed dependency. */
 export type Settled =
@@ -212,23 +211,25 @@ export async function failWaitingJob(
   await rm(taken, { recursive: true, force: true });
   // The failure we passed on may be gone by now: a retry set it aside, and its rearm (which sets
   // this job waiting again) may have looked here before our result was there. Then we do it.
-  if (!cancelledFirst && !(await hasFailed(dir, depId))) await rearmDependent(dir, jobId);
+  if (!cancelledFirst && (await new DependencyStates(dir).read(depId)).state !== "failed") await rearmDependent(dir, jobId);
   return true;
 }
 
-/** Whether `jobId` has a failed result now (one that cannot be read counts as failed, as it does for its dependents). */
-async function hasFailed(dir: string, jobId: string): Promise<boolean> {
-  const result = await readStoredResult(dir, jobId).catch(() => "unreadable" as const);
-  return result === "unreadable" || (result !== undefined && !result.ok);
-}
-
-/** {@link failWaitingJob} at submit, synchronous: a job just submitted has no dependents yet. */
-export function failWaitingJobSync(dir: string, jobId: string, depId: string, depError: { code?: string; message: string }, nameAndTags: JobNameAndTags): void {
+/**
+ * {@link failWaitingJob} at submit, synchronous: a job just submitted (waiting for `after`) has no
+ * dependents yet. Should the dependency's failure be gone once ours is written (a retry set it
+ * aside, and passed over this job, whose result was not there yet), the job waits again.
+ */
+export function failWaitingJobSync(dir: string, jobId: string, depId: string, depError: { code?: string; message: string }, nameAndTags: JobNameAndTags, after: readonly string[]): void {
   const taken = tmpPath(dir);
   if (!succeeds(ENOENT, () => renameSync(directoryLayout.waitingJobDir(dir, jobId), taken))) return;
+  const key = loadDirectoryKey(dir, { create: false });
   const result = outcomeWithoutRun(jobId, 0, dependencyFailed(depId, depError), nameAndTags);
-  writeFileOnceSync(dir, directoryLayout.resultFile(dir, jobId), encodeStoredResult(result, loadDirectoryKey(dir, { create: false })));
+  writeFileOnceSync(dir, directoryLayout.resultFile(dir, jobId), encodeStoredResult(result, key));
   rmSync(taken, { recursive: true, force: true });
+  if (new DependencyStates(dir).readSync(depId).state === "failed" || !setAsideResultSync(dir, jobId, key)) return;
+  const armed = armWaitingJobSync(dir, jobId, after, new DependencyStates(dir));
+  if (armed.state === "blocked") failWaitingJobSync(dir, jobId, armed.depId, armed.error, nameAndTags, after);
 }
 
 /** Ids of the jobs waiting for dependencies. */
