@@ -2,13 +2,13 @@ import { MalocherError, directoryLayout, type JobResult } from "@malocher/protoc
 import { Cluster, slurmSettingsOf, type RunEvent } from "./cluster/cluster.js";
 import { clusterSettings, openSharedDirectory, warningsTo, type ClusterOptions } from "./cluster-options.js";
 import { countWaiting, finishedAmong, listFinishedIds, listJobIds, listQueuedIds, listUnfinishedDependencies, loadDirectoryKey, readSpec, submittedAmong } from "@malocher/store";
-import { finishedState, pathExists, readResultOrFailure } from "@malocher/store";
+import { finishedState, pathExists, readRegularFile, readRegularFileTailSync, readResultOrFailure } from "@malocher/store";
 import { loadResultClass } from "./results/load-result-class.js";
 import { AllocationEndWatch } from "./cluster/slurm/allocation-end-watch.js";
 import { listenForSubmissions } from "./submit/announce-submitted.js";
 import { ProgressFeed } from "./progress-feed.js";
 import { submittedElsewhere, takeSubmitted, type SubmittedJob } from "./submit/submitted-jobs.js";
-import { existsSync, lstatSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { ProgressReport, RunOutcome } from "./run-tally.js";
 import { startDashboardServer } from "./dashboard/dashboard-server.js";
@@ -136,29 +136,22 @@ export async function* processJobs(
   const runningAgain = new Set<string>();
   /** Jobs whose result is being read (`collect`): a start meanwhile makes the read stale. */
   const reading = new Set<string>();
-  /** Pending jobs whose start this run heard before their result came: a start after that result is a new run's. */
-  const startHeard = new Set<string>();
   /**
-   * Jobs whose result came before this run heard them start (a scan found it first; or they never
-   * started here: a dependency failed, a lost node's job), with that result file's identity: a
-   * start heard later may be that run's own (a busy agent sends it late), or a new run's after a
-   * retry set the result aside (whose own result may be there already: a quick job).
+   * Whether a start of `jobId`, whose result came, is no new run of it: its result is still the
+   * file at its path, so the start is that result's own run's, heard late (a busy agent sends it
+   * with a later frame, and a scan may find the result first), or a duplicate run's that lost the
+   * race to publish (no agent starts a job that has a result). A retry sets the result aside first,
+   * so a new run's start finds another file there (a quick job's new result), or none.
    */
-  const resultBeforeStart = new Map<string, string>();
-  /** Whether a start of `jobId`, whose result came, is the start of that result's own run, heard late. */
-  const isLateStart = (jobId: string): boolean => {
+  const startsNoNewRun = (jobId: string): boolean => {
     const now = resultFileIdentity(dir, jobId);
-    if (reading.has(jobId)) return now !== undefined && !startHeard.has(jobId); // the run whose result is being read
-    const then = resultBeforeStart.get(jobId);
-    if (then === undefined) return false; // its run's start came before its result: this is a new run's
-    resultBeforeStart.delete(jobId); // its own run's start comes once
-    return now === then;
+    // A start while its result is read: the result being read (its identity not known yet) is taken for the file there.
+    return reading.has(jobId) ? now !== NO_RESULT_FILE : now === inbox.identityOf(jobId);
   };
   const runSize = () => yielded + pending.size - runningAgain.size;
   const takeIn = (jobId: string) => {
     const anew = inbox.has(jobId) || reading.has(jobId);
-    // A job whose result came starts anew only after a retry set that result aside.
-    if (anew && isLateStart(jobId)) return;
+    if (anew && startsNoNewRun(jobId)) return;
     if (!anew && (pending.has(jobId) || !takesStartedJobs)) return;
     if (anew) {
       inbox.restart(jobId); // an earlier attempt's result, yielded or not, is superseded
@@ -174,18 +167,14 @@ export async function* processJobs(
     if (!pending.has(jobId) || inbox.has(jobId)) return;
     const attempt = inbox.attemptOf(jobId);
     reading.add(jobId);
-    // The bytes its agent sent with "jobFinished", if the cluster still has them; else the file.
-    const result = await readResultOrFailure(dir, jobId, loadResultClass, running.recentResultFiles.take(jobId)).finally(() => reading.delete(jobId));
+    // The bytes its agent sent with "jobFinished", if the cluster still has them; else the file's.
+    const read = await readResultBytes(dir, jobId, running.recentResultFiles.take(jobId));
+    const result = await readResultOrFailure(dir, jobId, loadResultClass, read.bytes).finally(() => reading.delete(jobId));
     if (inbox.attemptOf(jobId) !== attempt) return; // read before the job started again
     // A file at a queued job's result path that is no result (planted, or an old one put back): the
     // agent that claims the job sets it aside and runs the job; its result comes then.
     if (result !== undefined && !result.ok && result.error.code === "RESULT_UNREADABLE" && (await pathExists(directoryLayout.queuedFile(dir, jobId)))) return;
-    if (result === undefined || inbox.has(jobId)) return;
-    if (!startHeard.delete(jobId)) {
-      const identity = resultFileIdentity(dir, jobId);
-      if (identity !== undefined) resultBeforeStart.set(jobId, identity);
-    }
-    inbox.push(jobId, result);
+    if (result !== undefined) inbox.push(jobId, result, read.identity);
   };
   const scan = async () => {
     if (options.keepAlive) for (const jobId of await pendingJobs(dir, undefined)) pending.add(jobId);
@@ -200,7 +189,6 @@ export async function* processJobs(
     progress?.onEvent(event);
     if (event.type === "jobStarted") {
       takeIn(event.jobId);
-      if (pending.has(event.jobId) && !inbox.has(event.jobId)) startHeard.add(event.jobId);
       cutShort?.started(event.jobId, event.attempt);
     } else if (event.type === "dependentsQueued") {
       // They come before the job's own result: a retried job's dependents are taken in before the run could end.
@@ -280,14 +268,41 @@ export async function* processJobs(
   }
 }
 
-/**
- * Which file is at `jobId`'s result path (its inode, time and size), or undefined with none: a
- * result is published once, as a new file, so another identity is another run's result.
- */
-function resultFileIdentity(dir: string, jobId: string): string | undefined {
-  const stats = lstatSync(directoryLayout.resultFile(dir, jobId), { throwIfNoEntry: false });
-  return stats === undefined ? undefined : `${stats.ino}:${stats.mtimeMs}:${stats.size}`;
+/** A result file's identity when there is none at the path, and when what is there cannot be read. */
+const NO_RESULT_FILE = -1;
+const UNREADABLE_RESULT_FILE = -2;
+/** How many bytes of a result file's end tell it from another result of the same job: of its signature, random-looking. */
+const IDENTITY_BYTES = 6;
+
+/** The identity of a result file's bytes (see {@link resultFileIdentity}). */
+function identityOf(bytes: Uint8Array): number {
+  return bytes.length < IDENTITY_BYTES ? UNREADABLE_RESULT_FILE : Buffer.from(bytes.buffer, bytes.byteOffset + bytes.length - IDENTITY_BYTES, IDENTITY_BYTES).readUIntBE(0, IDENTITY_BYTES);
 }
+
+/**
+ * Which result file is at `jobId`'s result path now: the end of its signature (a result is
+ * published once, as a new file with a tag of its own), or none, or one that cannot be read.
+ */
+function resultFileIdentity(dir: string, jobId: string): number {
+  try {
+    return identityOf(readRegularFileTailSync(directoryLayout.resultFile(dir, jobId), IDENTITY_BYTES));
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ENOENT" ? NO_RESULT_FILE : UNREADABLE_RESULT_FILE;
+  }
+}
+
+/** A result's bytes (`known`: those its agent sent; else the file's, when it can be read) and their identity. */
+async function readResultBytes(dir: string, jobId: string, known: Uint8Array | undefined): Promise<{ bytes: Uint8Array | undefined; identity: number }> {
+  if (known !== undefined) return { bytes: known, identity: identityOf(known) };
+  try {
+    const bytes = await readRegularFile(directoryLayout.resultFile(dir, jobId));
+    return { bytes, identity: identityOf(bytes) };
+  } catch (error) {
+    // Read again, and reported, by readResultOrFailure.
+    return { bytes: undefined, identity: (error as NodeJS.ErrnoException).code === "ENOENT" ? NO_RESULT_FILE : UNREADABLE_RESULT_FILE };
+  }
+}
+
 
 /** The files of the function modules of `jobs` (a few: jobs share their modules). */
 function modulePathsOf(jobs: ReadonlyMap<string, SubmittedJob>): string[] {
@@ -334,7 +349,8 @@ function jobsElsewhere(elsewhere: ReadonlyArray<{ dir: string; jobs: number }>):
 /** Results waiting to be yielded, in arrival order; or the error that ends the run. */
 class ResultInbox {
   private readonly items: Array<[string, JobResult]> = [];
-  private readonly seen = new Set<string>();
+  /** Each job whose result came, with that result file's identity (see `resultFileIdentity`). */
+  private readonly seen = new Map<string, number>();
   /** How often a job started again after a result of it came (see {@link restart}); most never do. */
   private readonly restarts = new Map<string, number>();
   private error: unknown;
@@ -343,6 +359,11 @@ class ResultInbox {
 
   has(jobId: string): boolean {
     return this.seen.has(jobId);
+  }
+
+  /** The identity of the result file of `jobId` that came, if one did. */
+  identityOf(jobId: string): number | undefined {
+    return this.seen.get(jobId);
   }
 
   /** Which attempt of the job a result read now belongs to: a read that spans a {@link restart} is stale. */
@@ -358,9 +379,9 @@ class ResultInbox {
     if (waiting >= 0) this.items.splice(waiting, 1);
   }
 
-  push(jobId: string, result: JobResult): void {
+  push(jobId: string, result: JobResult, identity: number): void {
     if (this.seen.has(jobId)) return;
-    this.seen.add(jobId);
+    this.seen.set(jobId, identity);
     this.items.push([jobId, result]);
     this.wake?.();
   }
