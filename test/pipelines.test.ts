@@ -160,7 +160,7 @@ test("failure propagates transitively: a failed or cancelled dependency ends its
   // The per-node lines of status add up: the dependents that failed ran on no node.
   const statusText = await runCli(["status", "--dir", m.dir]);
   const failedOnNodes = [...statusText.stdout.matchAll(/^ {2}\S+ +running \d+ · succeeded \d+ · failed (\d+)$/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
-  const neverRan = Number(/^ {2}\(never ran\) +failed (\d+)$/m.exec(statusText.stdout)?.[1] ?? 0);
+  const neverRan = Number(/^ {2}\(no node\) +failed (\d+)$/m.exec(statusText.stdout)?.[1] ?? 0);
   assert.equal(failedOnNodes + neverRan, (await m.status()).counts.failed, describeRun(statusText));
   assert.ok(neverRan > 0, describeRun(statusText));
   const middleError = errorOf(run.results, middle);

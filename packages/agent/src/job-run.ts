@@ -93,7 +93,10 @@ export interface JobRunContext {
   /** Publishing job `jobId`'s result queued or failed jobs that waited for it. */
   dependentsSettled(jobId: string, settled: SettledDependents): void;
   log(line: string): void;
-  /** In a Slurm allocation: the longest a job with this kill grace may run in any allocation, and from now in this one. */
+  /**
+   * In a Slurm allocation: the longest a job with this kill grace may run in any allocation, and
+   * from now in this one (until the agent's stop, which the running jobs' graces may bring forward).
+   */
   allocation?: { longestMs(killGraceMs: number): number; timeLeftMs(killGraceMs: number): number };
   /** In a Slurm allocation: whether a job killed by SIGTERM/SIGKILL was killed by the allocation's end. */
   stoppedBySlurm?(): Promise<boolean>;
@@ -230,13 +233,15 @@ export class JobRun {
     const timeoutMs = spec.options.timeoutMs ?? this.context.settings.timeoutMs;
     const graceMs = spec.options.killGraceMs ?? this.context.settings.killGraceMs;
     const { allocation } = this.context;
-    if (allocation !== undefined && timeoutMs > 0) {
+    if (allocation !== undefined) {
       // Its stop before the allocation's end comes early enough for its kill grace (see slurmStopMarginMs).
       const longestMs = allocation.longestMs(graceMs);
       if (timeoutMs > longestMs) {
         return { kind: "misfit", reason: `its timeoutMs (${timeoutMs} ms) is longer than a Slurm allocation of this run can run a job with its killGraceMs (${longestMs} ms): ask for a longer time` };
       }
-      if (timeoutMs > allocation.timeLeftMs(graceMs)) return { kind: "outOfTime" };
+      // Also a job without timeoutMs: one whose grace asks for a stop that is due already would stop the agent at once.
+      const leftMs = allocation.timeLeftMs(graceMs);
+      if (leftMs <= 0 || timeoutMs > leftMs) return { kind: "outOfTime" };
     }
     const extra = slotsOf(spec.options) - 1;
     if (extra > 0) {

@@ -17,6 +17,7 @@ export function agentLine(agentId: string | undefined, text: string): string {
  * `undefined` for a line no agent wrote as its own (srun's, Slurm's, a crash's stack).
  */
 export function agentOfLine(line: string): string | null | undefined {
-  const match = /^malocher agent(?: (\S+))?: /.exec(line);
+  if (!line.startsWith(PREFIX)) return undefined;
+  const match = /^(?: (\S+))?: /.exec(line.slice(PREFIX.length));
   return match === null ? undefined : (match[1] ?? null);
 }

@@ -45,7 +45,11 @@ export async function settleDependents(dir: string, result: StoredResult, settle
     await unlink(directoryLayout.waitingEntryFile(dir, jobId, result.jobId)).catch(() => {});
     if ((await queueIfEmpty(dir, jobId)).state === "queued") settled.queued.push(jobId);
   };
-  for (let at = 0; at < dependents.length; at += SETTLED_AT_ONCE) await Promise.all(dependents.slice(at, at + SETTLED_AT_ONCE).map(settleOne));
+  for (let at = 0; at < dependents.length; at += SETTLED_AT_ONCE) {
+    // A failure a retry set aside meanwhile fails no more of them: those left wait for its rerun (see failWaitingJob).
+    if (!result.ok && at > 0 && (await new DependencyStates(dir).read(result.jobId)).state !== "failed") break;
+    await Promise.all(dependents.slice(at, at + SETTLED_AT_ONCE).map(settleOne));
+  }
   if (settled.queued.length > queuedBefore) touchSignalFile(dir);
 }
 

@@ -249,7 +249,10 @@ export async function sweepWaitingJobs(dir: string): Promise<SettledDependents> 
   for (const jobId of await listWaitingIds(dir)) {
     const outcome = await settleWaitingJob(dir, jobId, states);
     if (outcome.state === "queued") settled.queued.push(jobId);
-    else if (outcome.state === "blocked") await failWaitingJob(dir, jobId, outcome.depId, outcome.error, settled);
+    // A failure read before a retry set it aside (the states of one sweep are remembered) fails nothing: it is read again.
+    else if (outcome.state === "blocked" && (await new DependencyStates(dir).read(outcome.depId)).state === "failed") {
+      await failWaitingJob(dir, jobId, outcome.depId, outcome.error, settled);
+    }
   }
   return settled;
 }

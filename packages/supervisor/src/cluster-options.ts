@@ -130,12 +130,20 @@ export function clusterSettings(dir: string, options: ClusterOptions): ClusterSe
 }
 
 /** The SSH options that say how to reach machines, not which: they do something only for `sshMachines` or a Slurm login host. */
-const SSH_SETTINGS: readonly (keyof SshOptions)[] = ["sshPort", "sshUsername", "sshPrivateKey", "knownHosts", "sshConfig", "sshPassphrase", "sshStrictHostKeyChecking"];
+const SSH_SETTINGS: Record<Exclude<keyof SshOptions, "sshMachines">, true> = {
+  sshPort: true,
+  sshUsername: true,
+  sshPrivateKey: true,
+  knownHosts: true,
+  sshConfig: true,
+  sshPassphrase: true,
+  sshStrictHostKeyChecking: true,
+};
 
 /** Refuses SSH settings a run would ignore: without `sshMachines` (or `slurm.loginHost`) it is local (the CLI's twin: `refuseSshFlagsWithoutMachines`). */
 function refuseSshOptionsWithoutMachines(options: ClusterOptions): void {
   if (options.sshMachines !== undefined || options.slurm?.loginHost !== undefined) return;
-  const given = SSH_SETTINGS.filter((name) => options[name] !== undefined);
+  const given = (Object.keys(SSH_SETTINGS) as Array<keyof typeof SSH_SETTINGS>).filter((name) => options[name] !== undefined);
   if (given.length === 0) return;
   throw new MalocherError(
     "INVALID_OPTIONS",

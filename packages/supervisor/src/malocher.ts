@@ -372,6 +372,9 @@ export class Malocher {
  * (`{ stat: … }` listed every job), a field that is no list of strings, a state that is none.
  */
 function checkJobFilter(filter: JobFilter): void {
+  if (typeof filter !== "object" || filter === null || Array.isArray(filter)) {
+    throw new MalocherError("INVALID_OPTIONS", `jobs(filter) needs an object, e.g. { states: ["failed"] }, got ${shownValue(filter)}.`);
+  }
   rejectUnknownNames(filter, JOB_FILTER_NAMES, "jobs");
   for (const [name, value] of Object.entries(filter) as Array<[string, unknown]>) {
     if (value === undefined) continue;

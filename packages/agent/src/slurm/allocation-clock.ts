@@ -67,10 +67,15 @@ export class SlurmAllocationClock {
   }
 
   /**
-   * The longest a job whose kill grace is `killGraceMs` may run from now on: until its stop margin
-   * before the end (the time limit from the agent's start until Slurm said).
+   * The longest a job whose kill grace is `killGraceMs` may run from now on: until the agent's stop,
+   * the stop margin before the end for that grace or a running job's longer one (the time limit
+   * from the agent's start until Slurm said).
    */
   timeLeftMs(killGraceMs: number): number {
+    return this.msUntilStop(Math.max(killGraceMs, this.events.longestKillGraceMs()));
+  }
+
+  private msUntilStop(killGraceMs: number): number {
     return this.end() - slurmStopMarginMs(this.settings.stopMarginMs, killGraceMs) - Date.now();
   }
 
@@ -84,7 +89,7 @@ export class SlurmAllocationClock {
   }
 
   private checkEnding(): void {
-    if (this.ended || this.stopped || this.timeLeftMs(this.events.longestKillGraceMs()) > 0) return;
+    if (this.ended || this.stopped || this.msUntilStop(this.events.longestKillGraceMs()) > 0) return;
     this.ended = true;
     this.events.ending();
   }

@@ -8,10 +8,24 @@ import { randomBytes } from "node:crypto";
  * and a reference back to an enclosing object (a cycle) as the string `"[Circular]"`. A typed
  * array or ArrayBuffer of more than {@link MAX_ARRAY_ITEMS} items is written as
  * `{ "$class": "Uint8Array", "byteLength": …, "omitted": true }` (as an array, 200 MB of bytes
- * would be a line longer than a string can be: read such a value with the library).
+ * would be a line longer than a string can be: read such a value with the library), and so is one
+ * of more than {@link FEW_ARRAY_ITEMS} when the value has so many arrays that its line would be.
  */
 export function jsonLine(value: unknown): string {
-  return `${JSON.stringify(toJson(value, new Set(), false))}\n`;
+  return `${withinStringLength((maxItems) => JSON.stringify(toJson(value, new Set(), false, maxItems)))}\n`;
+}
+
+/**
+ * `write(MAX_ARRAY_ITEMS)`, or, when its text would be longer than a string can be (many arrays,
+ * each under the cap), `write(FEW_ARRAY_ITEMS)`: such a value is read with the library anyway.
+ */
+function withinStringLength(write: (maxItems: number) => string | undefined): string | undefined {
+  try {
+    return write(MAX_ARRAY_ITEMS);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    return write(FEW_ARRAY_ITEMS);
+  }
 }
 
 /** Marks a value's text that {@link literalText} writes as it is, not as a JSON string (a string of a job's cannot guess it). */
@@ -25,18 +39,19 @@ const QUOTED_LITERAL = new RegExp(`"\\\\u0000${LITERAL_TAG}:([^"]*)"`, "g");
  * `undefined`, `NaN`, `Infinity`.
  */
 export function literalText(value: unknown): string {
-  return JSON.stringify(toJson(value, new Set(), true))?.replace(QUOTED_LITERAL, "$1") ?? "undefined";
+  return withinStringLength((maxItems) => JSON.stringify(toJson(value, new Set(), true, maxItems))?.replace(QUOTED_LITERAL, "$1")) ?? "undefined";
 }
 
-/** The most items of a typed array or ArrayBuffer written out (see {@link jsonLine}). */
+/** The most items of a typed array or ArrayBuffer written out (see {@link jsonLine}); of each, when all of them would make too long a text. */
 const MAX_ARRAY_ITEMS = 1_000_000;
+const FEW_ARRAY_ITEMS = 1000;
 
 /** A typed array or ArrayBuffer too long to write out: its class and size (in text for people as the dashboard shows it). */
 function omittedBytes(name: string, byteLength: number, literals: boolean): unknown {
   return literals ? `${LITERAL}(${name}, ${byteLength} bytes)` : { $class: name, byteLength, omitted: true };
 }
 
-function toJson(value: unknown, ancestors: Set<object>, literals: boolean): unknown {
+function toJson(value: unknown, ancestors: Set<object>, literals: boolean, maxItems: number): unknown {
   if (typeof value === "bigint") return literals ? `${LITERAL}${value}n` : value.toString();
   if (value === undefined) return literals ? `${LITERAL}undefined` : null;
   if (literals && typeof value === "number" && !Number.isFinite(value)) return `${LITERAL}${value}`;
@@ -44,14 +59,14 @@ function toJson(value: unknown, ancestors: Set<object>, literals: boolean): unkn
   if (value instanceof Date || value instanceof URL) return value.toJSON();
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     const items = value as unknown as ArrayLike<unknown>;
-    if (items.length > MAX_ARRAY_ITEMS) return omittedBytes(value.constructor.name, value.byteLength, literals);
-    return Array.from(items, (x) => (typeof x === "bigint" ? toJson(x, ancestors, literals) : x));
+    if (items.length > maxItems) return omittedBytes(value.constructor.name, value.byteLength, literals);
+    return Array.from(items, (x) => (typeof x === "bigint" ? toJson(x, ancestors, literals, maxItems) : x));
   }
-  if (value instanceof ArrayBuffer) return value.byteLength > MAX_ARRAY_ITEMS ? omittedBytes("ArrayBuffer", value.byteLength, literals) : Array.from(new Uint8Array(value));
+  if (value instanceof ArrayBuffer) return value.byteLength > maxItems ? omittedBytes("ArrayBuffer", value.byteLength, literals) : Array.from(new Uint8Array(value));
   if (ancestors.has(value)) return "[Circular]";
   ancestors.add(value);
   try {
-    const inner = (v: unknown) => toJson(v, ancestors, literals);
+    const inner = (v: unknown) => toJson(v, ancestors, literals, maxItems);
     if (Array.isArray(value)) return value.map(inner);
     if (value instanceof Set) return [...value].map(inner);
     if (value instanceof Map) {

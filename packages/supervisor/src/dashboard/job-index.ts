@@ -457,12 +457,12 @@ export class JobIndex {
           // As `results` shows it: the thrown error's own code when it had one (decoded without importing its class).
           const result = await toJobResult(stored);
           const error = result.ok ? stored.error : result.error;
-          row.error = { code: this.intern(error.code ?? error.name), message: this.intern(firstLine(error.message)) };
+          row.error = { code: this.intern(error.code ?? error.name), message: this.intern(messageLine(error.message)) };
         }
       } catch (error) {
         row.state = "failed";
         row.finishedAt = Date.now();
-        row.error = { code: "RESULT_UNREADABLE", message: firstLine((error as Error).message) };
+        row.error = { code: "RESULT_UNREADABLE", message: messageLine((error as Error).message) };
       }
     }
     return read;
@@ -532,7 +532,7 @@ export class JobIndex {
  * A failure's message on one line: its first, and when that introduces what follows (a failed
  * command's "…; its stderr ends with:"), the last line of that too, which says what went wrong.
  */
-function firstLine(message: string): string {
+function messageLine(message: string): string {
   const end = message.indexOf("\n");
   let line = end < 0 ? message : message.slice(0, end);
   if (end >= 0 && line.trimEnd().endsWith(":")) {

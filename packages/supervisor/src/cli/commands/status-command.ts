@@ -23,9 +23,9 @@ export function statusCommand(): Command {
       for (const [host, node] of Object.entries(status.nodes)) {
         console.log(`  ${host.padEnd(24)} running ${node.running} · succeeded ${node.succeeded} · failed ${node.failed}`);
       }
-      // Failed jobs that ran on no node (a dependency failed first, or a result that cannot be read): the per-node lines would not add up.
-      const ranNowhere = counts.failed - Object.values(status.nodes).reduce((sum, node) => sum + node.failed, 0);
-      if (ranNowhere > 0 && Object.keys(status.nodes).length > 0) console.log(`  ${"(never ran)".padEnd(24)} failed ${ranNowhere}`);
+      // Failed jobs whose result names no node (a dependency failed first; a result that cannot be read, listed below): the per-node lines would not add up.
+      const onNoNode = counts.failed - Object.values(status.nodes).reduce((sum, node) => sum + node.failed, 0);
+      if (onNoNode > 0 && Object.keys(status.nodes).length > 0) console.log(`  ${"(no node)".padEnd(24)} failed ${onNoNode}`);
       for (const [tag, byState] of Object.entries(status.tags)) console.log(`  #${tag.padEnd(23)} ${countsText(byState)}`);
       for (const allocation of status.allocations) console.log(`  ${allocationLine(allocation)}`);
       for (const { jobId, reason } of status.unreadable ?? []) console.log(`  ${jobId}: RESULT_UNREADABLE (counted as failed): ${reason}`);
