@@ -211,7 +211,15 @@ export async function failWaitingJob(
   await rm(taken, { recursive: true, force: true });
   // The failure we passed on may be gone by now: a retry set it aside, and its rearm (which sets
   // this job waiting again) may have looked here before our result was there. Then we do it.
-  if (!cancelledFirst && (await new DependencyStates(dir).read(depId)).state !== "failed") await rearmDependent(dir, jobId);
+  if (!cancelledFirst && (await new DependencyStates(dir).read(depId)).state !== "failed") {
+    // Those armed again failed no more: they are not told as failed.
+    const rearmed = new Set(await rearmDependent(dir, jobId));
+    if (settled !== undefined && rearmed.size > 0) {
+      let kept = 0;
+      for (const id of settled.failed) if (!rearmed.has(id)) settled.failed[kept++] = id;
+      settled.failed.length = kept;
+    }
+  }
   return true;
 }
 
