@@ -8,13 +8,13 @@
 import { strict as assert } from "node:assert";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { MalocherError, resultOf, type JobResult, type ProgressReport, type RunEvent } from "malocher";
 import { directoryLayout, encodeStoredResult, encodeValue, outcomeWithoutRun } from "@malocher/protocol";
-import { loadDirectoryKey } from "@malocher/store";
+import { loadDirectoryKey, setAsideResult } from "@malocher/store";
 import { Series, describe, failUnlessGate, gather, scale, slowly, squares, stamp, total } from "./fixtures/pipelines/jobs.js";
 import { describeRun, runCli } from "./fixtures/jobs/support.js";
 import { record, stopActiveRuns } from "./support/recording.js";
@@ -248,6 +248,27 @@ test("a failed dependency retried while its failure still passes down to its dep
   const failed = [...first, ...second].filter((jobId) => results.get(jobId)?.ok !== true);
   assert.deepEqual(failed, [], `every dependent succeeded; ${failed.length} did not, e.g. ${JSON.stringify(results.get(failed[0] ?? ""))}`);
   assert.equal(results.get(root)?.ok, true);
+});
+
+test("a rearm that read a failure another rearm set aside meanwhile, the job run again, leaves the new result where it is", TIMEOUT, async (t) => {
+  // Two rearms of one dependent (the retry's, and the check after publishing its failure): the
+  // second one, late, renamed whatever was at the result path by then, a success (chaos trial).
+  const m = freshMalocher(t, "pipe-late-rearm");
+  const gate = join(m.dir, "gate");
+  const root = m.submit(failUnlessGate, gate);
+  const dependent = m.submit(stamp, resultOf(root) as never);
+  await collect(m.processAll({ slots: 2 }));
+  assert.equal(await m.state(dependent), "failed");
+  const failure = readFileSync(directoryLayout.resultFile(m.dir, dependent)); // what the late rearm read
+  writeFileSync(gate, "");
+  assert.deepEqual(await m.retry(root), { [root]: "requeued" }); // the first rearm sets the dependent waiting
+  await collect(m.processAll({ slots: 2 }));
+  assert.equal(await m.state(dependent), "succeeded");
+  const setAside = () => readdirSync(dirname(directoryLayout.retriedResultFile(m.dir, dependent, 0))).filter((name) => name.startsWith(dependent));
+  const before = setAside();
+  assert.equal(await setAsideResult(m.dir, dependent, failure), false, "the late rearm sets nothing aside");
+  assert.equal(await m.state(dependent), "succeeded", "the success stays");
+  assert.deepEqual(setAside(), before, "and retried/ holds only the failure");
 });
 
 test("cancel of a pipeline (cancel --all): the jobs waiting for others of the list end cancelled, as asked, not DEPENDENCY_FAILED", TIMEOUT, async (t) => {

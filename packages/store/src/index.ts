@@ -22,7 +22,7 @@ export { pathExists } from "./path-exists.js";
 export { publishResult, type SettledDependents } from "./publish-result.js";
 export { DependencyStates, checkDependenciesExist, readJobDependencies, listUnfinishedDependencies, type DependencyState } from "./dependency-state.js";
 export { listWaitingIds, countWaiting, sweepWaitingJobs } from "./wait-for-dependencies.js";
-export { listDependents, rearmDependents } from "./settle-dependents.js";
+export { listDependents, rearmDependents, setAsideResult } from "./settle-dependents.js";
 export { QueueScanner } from "./queue-scanner.js";
 export { readJobNameAndTags } from "./read-job-name-and-tags.js";
 export { readJobSpecBytes } from "./read-job-spec-bytes.js";

@@ -6,7 +6,7 @@ import { enqueueJob } from "./queue-marker.js";
 import { unlink } from "node:fs/promises";
 import { decodeStoredResult, directoryLayout } from "@malocher/protocol";
 import { readKeyedJobSpec } from "./keyed-job-difference.js";
-import { readRegularFileSync } from "./safe-file.js";
+import { readRegularFile, readRegularFileSync } from "./safe-file.js";
 import { readResultOrFailure } from "./read-result.js";
 import { jobExists } from "./job-exists.js";
 import { noteRetryInLogsSync } from "./log-note.js";
@@ -38,7 +38,9 @@ export type RetryOutcome = "requeued" | "notFailed" | "unknown" | "moduleMissing
  */
 async function retryJob(dir: string, jobId: string): Promise<{ outcome: RetryOutcome; rearmed: string[] }> {
   const left = (outcome: RetryOutcome) => ({ outcome, rearmed: [] });
-  const result = await readResultOrFailure(dir, jobId);
+  // The failure's bytes, kept: another retry may set it aside and the job run again meanwhile (see setAsideResult).
+  const bytes = await readRegularFile(directoryLayout.resultFile(dir, jobId)).catch(() => undefined);
+  const result = await readResultOrFailure(dir, jobId, undefined, bytes);
   if (result === undefined) return left((await jobExists(dir, jobId)) ? "notFailed" : "unknown");
   if (result.ok) return left("notFailed");
   if (await moduleMissing(dir, jobId)) return left("moduleMissing");
@@ -46,7 +48,7 @@ async function retryJob(dir: string, jobId: string): Promise<{ outcome: RetryOut
   const after = (await readJobDependencies(dir, jobId)) ?? [];
   if (await states.anyFailed(after)) return left("dependencyFailed");
   await unlink(directoryLayout.cancelFile(dir, jobId)).catch(() => {});
-  if (!(await setAsideResult(dir, jobId))) return left("notFailed"); // another retry was first
+  if (!(await setAsideResult(dir, jobId, bytes))) return left("notFailed"); // another retry was first
   noteRetryInLogsSync(dir, jobId);
   if (after.length === 0) {
     try {
@@ -118,7 +120,7 @@ export function rerunKeyedJob(dir: string, jobId: string, secretKey: Uint8Array)
   try {
     unlinkSync(directoryLayout.cancelFile(dir, jobId));
   } catch {}
-  if (!setAsideResultSync(dir, jobId, secretKey)) return "unfinished"; // another submitter or a retry was first: it runs again
+  if (!setAsideResultSync(dir, jobId, secretKey, bytes)) return "unfinished"; // another submitter or a retry was first: it runs again
   noteRetryInLogsSync(dir, jobId);
   const after = readKeyedJobSpec(dir, jobId, secretKey)?.after ?? [];
   if (after.length > 0) {

@@ -1,5 +1,5 @@
-import { renameSync } from "node:fs";
-import { readdir, rename, unlink } from "node:fs/promises";
+import { linkSync, renameSync, unlinkSync } from "node:fs";
+import { link, readdir, rename, unlink } from "node:fs/promises";
 import { isRealDirectorySync, makePrivateDir, makePrivateDirSync, readRegularFile, readRegularFileSync } from "./safe-file.js";
 import { writeFileAtomic, writeFileAtomicSync } from "./write-file-atomic.js";
 import { loadDirectoryKey } from "./directory-key.js";
@@ -72,12 +72,13 @@ export async function rearmDependents(dir: string, depId: string, states = new D
  * another process set its result aside first).
  */
 export async function rearmDependent(dir: string, jobId: string, states = new DependencyStates(dir)): Promise<string[]> {
-  const result = await readStoredResult(dir, jobId).catch(() => undefined);
+  const bytes = await readRegularFile(directoryLayout.resultFile(dir, jobId)).catch(() => undefined);
+  const result = bytes === undefined ? undefined : await readStoredResult(dir, jobId, bytes).catch(() => undefined);
   if (result === undefined || result.ok || result.error.code !== "DEPENDENCY_FAILED") return [];
   // Another of its dependencies still failed: it stays as it is (a rerun could only fail again).
   const after = (await readJobDependencies(dir, jobId)) ?? [];
   if (await states.anyFailed(after)) return [];
-  if (!(await setAsideResult(dir, jobId))) return [];
+  if (!(await setAsideResult(dir, jobId, bytes))) return [];
   const armed = armWaitingJobSync(dir, jobId, after, states);
   if (armed.state === "blocked") {
     // A dependency failed since it was looked at: it fails again, and so stay its own dependents.
@@ -90,29 +91,48 @@ export async function rearmDependent(dir: string, jobId: string, states = new De
 /**
  * Sets a job's failed result aside into `retried/` by one rename (results are write-once, so
  * this is how a failure makes room for a rerun); false when another process was first.
+ * `expected`: the bytes of the failure the caller read. Another process may have set that one
+ * aside and the job run again meanwhile: a result moved that is not it goes back (a chaos trial
+ * saw two rearms set a success aside so), and this is false.
  */
-export async function setAsideResult(dir: string, jobId: string): Promise<boolean> {
+export async function setAsideResult(dir: string, jobId: string, expected?: Uint8Array): Promise<boolean> {
   const setAside = directoryLayout.retriedResultFile(dir, jobId, Date.now());
+  const resultFile = directoryLayout.resultFile(dir, jobId);
   await makePrivateDir(dirname(setAside)); // directories made before `retried/` existed
   try {
-    await rename(directoryLayout.resultFile(dir, jobId), setAside);
-    await resignSetAside(dir, jobId, setAside);
-    return true;
+    await rename(resultFile, setAside);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw error;
   }
+  if (expected !== undefined && !Buffer.from(expected).equals(await readRegularFile(setAside).catch(() => Buffer.alloc(0)))) {
+    // Back where it was (a link: nothing there is overwritten), then out of retried/.
+    if (await link(setAside, resultFile).then(() => true, () => false)) await unlink(setAside).catch(() => {});
+    return false;
+  }
+  await resignSetAside(dir, jobId, setAside);
+  return true;
 }
 
 /** {@link setAsideResult}, synchronous (`submit` is), with the directory's `key` at hand. */
-export function setAsideResultSync(dir: string, jobId: string, key: Uint8Array): boolean {
+export function setAsideResultSync(dir: string, jobId: string, key: Uint8Array, expected?: Uint8Array): boolean {
   const setAside = directoryLayout.retriedResultFile(dir, jobId, Date.now());
+  const resultFile = directoryLayout.resultFile(dir, jobId);
   makePrivateDirSync(dirname(setAside));
   try {
-    renameSync(directoryLayout.resultFile(dir, jobId), setAside);
+    renameSync(resultFile, setAside);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw error;
+  }
+  if (expected !== undefined && !Buffer.from(expected).equals(readBytesOrNone(setAside))) {
+    try {
+      linkSync(setAside, resultFile);
+      unlinkSync(setAside);
+    } catch {
+      // Something is at the result path again: both stay.
+    }
+    return false;
   }
   let body: Uint8Array;
   try {
@@ -122,6 +142,15 @@ export function setAsideResultSync(dir: string, jobId: string, key: Uint8Array):
   }
   writeFileAtomicSync(dir, setAside, signFile("retried", jobId, body, key));
   return true;
+}
+
+/** A file's bytes, or none when it cannot be read. */
+function readBytesOrNone(path: string): Buffer {
+  try {
+    return readRegularFileSync(path);
+  } catch {
+    return Buffer.alloc(0);
+  }
 }
 
 /**

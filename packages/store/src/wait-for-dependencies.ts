@@ -232,10 +232,10 @@ export function failWaitingJobSync(dir: string, jobId: string, depId: string, de
   const taken = tmpPath(dir);
   if (!succeeds(ENOENT, () => renameSync(directoryLayout.waitingJobDir(dir, jobId), taken))) return;
   const key = loadDirectoryKey(dir, { create: false });
-  const result = outcomeWithoutRun(jobId, 0, dependencyFailed(depId, depError), nameAndTags);
-  writeFileOnceSync(dir, directoryLayout.resultFile(dir, jobId), encodeStoredResult(result, key));
+  const bytes = encodeStoredResult(outcomeWithoutRun(jobId, 0, dependencyFailed(depId, depError), nameAndTags), key);
+  writeFileOnceSync(dir, directoryLayout.resultFile(dir, jobId), bytes);
   rmSync(taken, { recursive: true, force: true });
-  if (new DependencyStates(dir).readSync(depId).state === "failed" || !setAsideResultSync(dir, jobId, key)) return;
+  if (new DependencyStates(dir).readSync(depId).state === "failed" || !setAsideResultSync(dir, jobId, key, bytes)) return;
   const armed = armWaitingJobSync(dir, jobId, after, new DependencyStates(dir));
   if (armed.state === "blocked") failWaitingJobSync(dir, jobId, armed.depId, armed.error, nameAndTags, after);
 }

@@ -6,6 +6,7 @@ import { checkRunOptions } from "./submit/job-options.js";
 import { checkSlurmOptions, longestJobMs, type SlurmOptions } from "./cluster/slurm/slurm-options.js";
 import { MAX_READ_BYTES, prepareSharedDirectory } from "@malocher/store";
 import type { DashboardOptions } from "./dashboard/dashboard-options.js";
+import { SSH_SETTING_NAMES } from "./option-names.js";
 
 /**
  * How to start agents and run jobs: the options `processAll` and `startCluster` share.
@@ -129,21 +130,10 @@ export function clusterSettings(dir: string, options: ClusterOptions): ClusterSe
   };
 }
 
-/** The SSH options that say how to reach machines, not which: they do something only for `sshMachines` or a Slurm login host. */
-const SSH_SETTINGS: Record<Exclude<keyof SshOptions, "sshMachines">, true> = {
-  sshPort: true,
-  sshUsername: true,
-  sshPrivateKey: true,
-  knownHosts: true,
-  sshConfig: true,
-  sshPassphrase: true,
-  sshStrictHostKeyChecking: true,
-};
-
 /** Refuses SSH settings a run would ignore: without `sshMachines` (or `slurm.loginHost`) it is local (the CLI's twin: `refuseSshFlagsWithoutMachines`). */
 function refuseSshOptionsWithoutMachines(options: ClusterOptions): void {
   if (options.sshMachines !== undefined || options.slurm?.loginHost !== undefined) return;
-  const given = (Object.keys(SSH_SETTINGS) as Array<keyof typeof SSH_SETTINGS>).filter((name) => options[name] !== undefined);
+  const given = (Object.keys(SSH_SETTING_NAMES) as Array<keyof typeof SSH_SETTING_NAMES>).filter((name) => options[name] !== undefined);
   if (given.length === 0) return;
   throw new MalocherError(
     "INVALID_OPTIONS",

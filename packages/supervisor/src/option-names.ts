@@ -4,11 +4,23 @@ import type { RunOptions } from "./process-all.js";
 import type { CommandJobOptions, JobOptions } from "./submit/job-options.js";
 import type { DashboardOptions } from "./dashboard/dashboard-options.js";
 import type { JobFilter } from "@malocher/store";
+import type { SshOptions } from "./ssh/node-target.js";
 
 /**
  * The option names of each entry point, as records over the options' types: the compiler then
  * insists that every option is listed and nothing else, so the lists cannot drift from the types.
  */
+/** The SSH options that say how to reach machines, not which (all but `sshMachines`). */
+export const SSH_SETTING_NAMES: Record<Exclude<keyof SshOptions, "sshMachines">, true> = {
+  sshPort: true,
+  sshUsername: true,
+  sshPrivateKey: true,
+  knownHosts: true,
+  sshConfig: true,
+  sshPassphrase: true,
+  sshStrictHostKeyChecking: true,
+};
+
 export const CLUSTER_OPTION_NAMES: Record<keyof ClusterOptions, true> = {
   dir: true,
   slots: true,
@@ -27,13 +39,7 @@ export const CLUSTER_OPTION_NAMES: Record<keyof ClusterOptions, true> = {
   slurm: true,
   dashboard: true,
   sshMachines: true,
-  sshPort: true,
-  sshUsername: true,
-  sshPrivateKey: true,
-  knownHosts: true,
-  sshConfig: true,
-  sshPassphrase: true,
-  sshStrictHostKeyChecking: true,
+  ...SSH_SETTING_NAMES,
   timeoutMs: true,
   retries: true,
   retryOnError: true,
