@@ -105,12 +105,14 @@ export async function setAsideResult(dir: string, jobId: string, expected?: Uint
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw error;
   }
-  if (expected !== undefined && !Buffer.from(expected).equals(await readRegularFile(setAside).catch(() => Buffer.alloc(0)))) {
+  const moved = await readRegularFile(setAside).catch(() => undefined);
+  if (!isExpected(moved, expected)) {
     // Back where it was (a link: nothing there is overwritten), then out of retried/.
     if (await link(setAside, resultFile).then(() => true, () => false)) await unlink(setAside).catch(() => {});
     return false;
   }
-  await resignSetAside(dir, jobId, setAside);
+  const retried = resigned(jobId, moved, loadDirectoryKey(dir, { create: false }));
+  if (retried !== undefined) await writeFileAtomic(dir, setAside, retried);
   return true;
 }
 
@@ -125,7 +127,13 @@ export function setAsideResultSync(dir: string, jobId: string, key: Uint8Array, 
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw error;
   }
-  if (expected !== undefined && !Buffer.from(expected).equals(readBytesOrNone(setAside))) {
+  let moved: Buffer | undefined;
+  try {
+    moved = readRegularFileSync(setAside);
+  } catch {
+    moved = undefined;
+  }
+  if (!isExpected(moved, expected)) {
     try {
       linkSync(setAside, resultFile);
       unlinkSync(setAside);
@@ -134,37 +142,25 @@ export function setAsideResultSync(dir: string, jobId: string, key: Uint8Array, 
     }
     return false;
   }
-  let body: Uint8Array;
-  try {
-    body = verifyFile("result", jobId, readRegularFileSync(setAside), key);
-  } catch {
-    return true; // no result of ours to begin with: left as it is (see resignSetAside)
-  }
-  writeFileAtomicSync(dir, setAside, signFile("retried", jobId, body, key));
+  const retried = resigned(jobId, moved, key);
+  if (retried !== undefined) writeFileAtomicSync(dir, setAside, retried);
   return true;
 }
 
-/** A file's bytes, or none when it cannot be read. */
-function readBytesOrNone(path: string): Buffer {
-  try {
-    return readRegularFileSync(path);
-  } catch {
-    return Buffer.alloc(0);
-  }
+/** Whether the file moved aside holds what the caller read (`expected`; without it, anything does). */
+function isExpected(moved: Buffer | undefined, expected: Uint8Array | undefined): boolean {
+  return expected === undefined || (moved !== undefined && moved.equals(expected));
 }
 
 /**
- * Signs a set-aside result anew as a "retried" file: copied or moved back into `results/`, it
- * fails verification there instead of passing for the rerun's result (a replay). A set-aside file
- * that was no result of ours to begin with is left as it is.
+ * A set-aside result's bytes signed anew as a "retried" file: copied or moved back into
+ * `results/`, it fails verification there instead of passing for the rerun's result (a replay).
+ * Undefined for a file that was no result of ours to begin with (it is left as it is).
  */
-async function resignSetAside(dir: string, jobId: string, setAside: string): Promise<void> {
-  const key = loadDirectoryKey(dir, { create: false });
-  let body: Uint8Array;
+function resigned(jobId: string, moved: Buffer | undefined, key: Uint8Array): Uint8Array | undefined {
   try {
-    body = verifyFile("result", jobId, await readRegularFile(setAside), key);
+    return moved === undefined ? undefined : signFile("retried", jobId, verifyFile("result", jobId, moved, key), key);
   } catch {
-    return;
+    return undefined;
   }
-  await writeFileAtomic(dir, setAside, signFile("retried", jobId, body, key));
 }

@@ -303,7 +303,6 @@ async function readResultBytes(dir: string, jobId: string, known: Uint8Array | u
   }
 }
 
-
 /** The files of the function modules of `jobs` (a few: jobs share their modules). */
 function modulePathsOf(jobs: ReadonlyMap<string, SubmittedJob>): string[] {
   const paths = new Set<string>();
